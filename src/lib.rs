@@ -1,0 +1,10 @@
+//! stampede: a load generator that asks one question of a ticketing API,
+//! "does it hold when every client retries like the guidelines say, and what
+//! happens when they don't?"
+//!
+//! Everything lives in the library so integration tests drive the same code
+//! the binary does; `main.rs` only parses arguments and maps errors to exit
+//! codes.
+
+pub mod policy;
+pub mod sim;
