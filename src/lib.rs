@@ -7,4 +7,5 @@
 //! codes.
 
 pub mod policy;
+pub mod report;
 pub mod sim;

@@ -1,0 +1,171 @@
+//! The one report model. Every output format (JSON, CSV, HTML, JUnit, the
+//! console summary) is rendered from a [`Report`], and `stampede report DIR`
+//! rebuilds them all from `summary.json`, so the model carries everything a
+//! renderer needs (percentile spectra and time series included) and nothing
+//! that could leak a secret (no tokens, no header values).
+
+use crate::policy::RetryPolicy;
+use crate::sim::Ledger;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped whenever a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub stampede_version: String,
+    /// Scenario name (file stem unless the file sets `name`).
+    pub scenario: String,
+    pub description: String,
+    /// Path of the scenario file as given on the command line.
+    pub source: String,
+    /// RFC 3339 UTC start of the run.
+    pub started_at: String,
+    pub duration_s: f64,
+    /// "embedded simulator" or the target URL (never with credentials).
+    pub target: String,
+    /// Human description of the load shape ("ticket drop: 5000 users over 2s").
+    pub load: String,
+    /// "completed", "interrupted" (Ctrl-C) or "aborted" (an abort rule or a dead target).
+    pub status: String,
+    /// Why the run stopped early, when it did.
+    pub stop_reason: Option<String>,
+    /// One entry per compared policy or cohort, in scenario order.
+    pub results: Vec<CohortResult>,
+    /// Threshold gates evaluated on this report (empty when the scenario has none).
+    #[serde(default)]
+    pub gates: Vec<GateResult>,
+}
+
+/// Latency percentiles in milliseconds (fractional).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// One point of an HdrHistogram-style percentile spectrum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpectrumPoint {
+    /// Percentile in [0, 100].
+    pub percentile: f64,
+    pub value_ms: f64,
+}
+
+/// Per-second counters of one cohort. `t` is seconds since the round started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondRow {
+    pub t: u32,
+    /// Operations whose first attempt was scheduled in this second.
+    pub arrivals: u64,
+    /// Attempts sent (first tries and retries).
+    pub attempts: u64,
+    pub retries: u64,
+    /// Attempts answered 2xx.
+    pub successes: u64,
+    pub status_429: u64,
+    pub status_5xx: u64,
+    pub timeouts: u64,
+    pub network_errors: u64,
+    /// Operations in flight (including those waiting in backoff), sampled at the end of the second.
+    pub in_flight: u64,
+    pub breaker_opens: u64,
+}
+
+/// Journey-level counts: a journey is one simulated user's visit
+/// (pre-check, reserve, confirm, trying other zones when one is sold out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct JourneyCounts {
+    pub started: u64,
+    /// Reached the end of the journey (e.g. a confirmed booking).
+    pub succeeded: u64,
+    /// Every zone was sold out.
+    pub sold_out: u64,
+    pub failed: u64,
+    /// Still running when the run ended.
+    pub cancelled: u64,
+}
+
+/// Metrics of one journey step (availability, reserve, confirm, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub name: String,
+    pub operations: u64,
+    pub attempts: u64,
+    pub success_rate: f64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub operation_latency_ms: Percentiles,
+    pub attempt_latency_ms: Percentiles,
+    /// Attempt latency per status class ("2xx", "4xx", "429", "5xx", "timeout", "network").
+    pub attempt_latency_by_class_ms: BTreeMap<String, Percentiles>,
+}
+
+/// Everything measured for one policy or cohort.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CohortResult {
+    /// Cohort name (the policy name when policies are compared one after another).
+    pub name: String,
+    /// Policy name.
+    pub policy: String,
+    /// The fully resolved policy, so a report says exactly what was run.
+    pub policy_detail: RetryPolicy,
+    /// Which sequential round this cohort ran in (0-based); cohorts of one round shared the target.
+    pub round: usize,
+    /// Fraction of the round's arrivals that belonged to this cohort.
+    pub share: f64,
+    /// Logical operations (one per journey step executed, retries excluded).
+    pub operations: u64,
+    /// HTTP attempts sent, first tries and retries.
+    pub attempts: u64,
+    pub retries: u64,
+    /// attempts / operations: the load the policy multiplies onto the target.
+    pub amplification: f64,
+    /// Operations that ended 2xx / operations.
+    pub success_rate: f64,
+    /// Successful journeys per second of round time.
+    pub goodput: f64,
+    /// Attempts per second of round time.
+    pub achieved_rps: f64,
+    pub round_duration_s: f64,
+    pub journeys: JourneyCounts,
+    /// Final outcome code -> operations (e.g. "OK", "INSUFFICIENT_SEATS", "GAVE_UP", "BREAKER_OPEN", "TIMEOUT").
+    pub outcomes: BTreeMap<String, u64>,
+    /// End-to-end, from the intended start (retries and backoff included).
+    pub operation_latency_ms: Percentiles,
+    /// Per attempt, from the moment it was sent.
+    pub attempt_latency_ms: Percentiles,
+    pub backoff_wait_ms: Percentiles,
+    /// How late the generator started operations versus the schedule.
+    pub schedule_lag_ms: Percentiles,
+    /// attempts per operation -> operations.
+    pub attempts_per_operation: BTreeMap<u32, u64>,
+    pub retry_after_honoured: u64,
+    pub breaker_opens: u64,
+    /// Total seconds simulated clients spent with an open breaker.
+    pub breaker_open_s: f64,
+    pub steps: Vec<StepResult>,
+    pub operation_spectrum: Vec<SpectrumPoint>,
+    pub attempt_spectrum: Vec<SpectrumPoint>,
+    pub timeseries: Vec<SecondRow>,
+    /// The simulator's ground truth for this round (embedded target only).
+    pub ledger: Option<Ledger>,
+}
+
+/// A threshold gate and how it fared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The expression as written, e.g. `compliant.operation_latency.p99 < 800ms`.
+    pub expr: String,
+    pub passed: bool,
+    /// The measured value in the expression's unit, when it could be measured.
+    pub measured: Option<f64>,
+    pub bound: f64,
+    pub message: String,
+}
