@@ -9,3 +9,8 @@
 pub mod policy;
 pub mod report;
 pub mod sim;
+pub mod scenario;
+pub mod timefmt;
+pub mod client;
+pub mod metrics;
+pub mod engine;

@@ -1,0 +1,194 @@
+//! The HTTP transport: one pooled hyper-util client per run, shared by every
+//! simulated user.
+//!
+//! Three choices matter for honest numbers: TCP_NODELAY on (otherwise small
+//! requests wait on Nagle), hyper-util's own silent retry of requests on
+//! canceled pooled connections turned OFF (a retry tester must see every
+//! attempt), and a cap on requests in flight, since the legacy client has no
+//! cap on open connections and an uncapped open-model run drowns in sockets.
+
+mod tls;
+
+pub use tls::{TlsError, TlsOptions};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Response bodies larger than this are an error: a load generator must not
+/// buffer a runaway body into memory.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid target URL `{0}`")]
+    Url(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// What the target answered.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Bytes,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Timeout,
+    Network(String),
+}
+
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    base_path: String,
+    permits: Arc<Semaphore>,
+    defaults: Arc<HeaderMap>,
+}
+
+impl HttpClient {
+    /// `base` is the target URL (its path becomes a prefix of every request path).
+    pub fn new(
+        base: &str,
+        connections: usize,
+        defaults: HeaderMap,
+        tls: &TlsOptions,
+    ) -> Result<Self, ClientError> {
+        let uri: Uri = base.parse().map_err(|_| ClientError::Url(base.into()))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(ClientError::Url(base.into()));
+        };
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.client_config()?)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(connections)
+            .retry_canceled_requests(false)
+            .build(https);
+        Ok(Self {
+            inner,
+            scheme,
+            authority,
+            base_path,
+            permits: Arc::new(Semaphore::new(connections)),
+            defaults: Arc::new(defaults),
+        })
+    }
+
+    /// Requests currently holding a connection slot.
+    pub fn in_flight(&self, cap: usize) -> usize {
+        cap.saturating_sub(self.permits.available_permits())
+    }
+
+    /// One attempt. The timeout covers waiting for a connection slot, the
+    /// exchange and reading the body, as a browser's or SDK's timeout would.
+    pub async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Response, Failure> {
+        let deadline = Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, self.exchange(method, path, headers, body)).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Response, Failure> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Failure::Network("client closed".into()))?;
+        let pq = format!("{}{}", self.base_path, path);
+        let uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| Failure::Network(format!("bad request path `{path}`: {e}")))?;
+        let mut req = Request::builder().method(method.clone()).uri(uri);
+        if let Some(h) = req.headers_mut() {
+            for (k, v) in self.defaults.iter() {
+                h.insert(k, v.clone());
+            }
+            for (k, v) in headers.iter() {
+                h.insert(k, v.clone());
+            }
+            if body.is_some() && !h.contains_key(http::header::CONTENT_TYPE) {
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+        }
+        let req = req
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| Failure::Network(e.to_string()))?;
+        let resp = self
+            .inner
+            .request(req)
+            .await
+            .map_err(|e| Failure::Network(error_chain(&e)))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = Limited::new(resp.into_body(), BODY_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| Failure::Network(format!("reading body: {e}")))?
+            .to_bytes();
+        Ok(Response {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// The innermost cause is the useful one ("connection reset by peer").
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        msg = s.to_string();
+        cur = s.source();
+    }
+    msg
+}

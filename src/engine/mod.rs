@@ -1,0 +1,253 @@
+//! The load engine: one driver loop per round releases arrivals on schedule,
+//! each arrival becomes a simulated user task, and collectors fold finished
+//! journeys into per-cohort recorders.
+//!
+//! The open model never waits for answers before the next arrival; every
+//! operation carries its intended start, so a slow target shows up as
+//! latency instead of hiding as a lower send rate (coordinated omission).
+//! When the generator itself falls behind (in-flight cap reached, CPU
+//! starved), the schedule lag histogram says so.
+
+mod ctx;
+mod progress;
+pub mod schedule;
+mod user;
+
+pub use ctx::{CohortCtx, Identities, RoundCtx};
+pub use progress::Progress;
+pub use user::Arrival;
+
+use crate::client::HttpClient;
+use crate::metrics::{JourneyLog, Live, Recorder};
+use crate::policy::RetryBudget;
+use crate::scenario::{Arrivals, Plan};
+use schedule::{Schedule, cohort_of};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Run-wide stop signals, shared by every round.
+#[derive(Clone, Default)]
+pub struct Control {
+    /// First Ctrl-C or an abort rule: stop arrivals, let in-flight work drain.
+    pub stop: CancellationToken,
+    /// Second Ctrl-C: cancel in-flight work now.
+    pub kill: CancellationToken,
+}
+
+/// What a round measured.
+pub struct RoundResult {
+    /// One merged recorder per cohort, in plan order.
+    pub recorders: Vec<Recorder>,
+    /// Per cohort, journeys in flight at the end of each second.
+    pub in_flight: Vec<Vec<u64>>,
+    pub duration: Duration,
+    /// Arrivals stopped early because of `Control::stop`.
+    pub stopped_early: bool,
+    /// Journeys still running at the drain deadline were cancelled.
+    pub drain_expired: bool,
+}
+
+fn collectors() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
+}
+
+/// Run one round of `plan` against `client`.
+pub async fn run_round(
+    plan: &Plan,
+    round: usize,
+    client: HttpClient,
+    control: &Control,
+    progress: Option<&Progress>,
+) -> RoundResult {
+    let cohorts_plan = &plan.rounds[round].cohorts;
+    let shares: Vec<f64> = cohorts_plan.iter().map(|c| c.share).collect();
+    let steps = plan.journey.steps.len();
+    let ctx = Arc::new(RoundCtx {
+        client,
+        journey: plan.journey.clone(),
+        cohorts: cohorts_plan
+            .iter()
+            .map(|c| ctx::CohortCtx {
+                policy: c.policy.clone(),
+                budget: c.policy.budget.map(|b| Mutex::new(RetryBudget::new(b))),
+                live: Live::default(),
+            })
+            .collect(),
+        identities: Identities::new(&plan.users, plan.target.token.as_ref()),
+        start: Instant::now(),
+        wall_start: SystemTime::now(),
+        cancel: control.kill.child_token(),
+        stop: control.stop.child_token(),
+        timeout_override: plan.target.timeout,
+        run_tag: format!(
+            "r{round}x{:x}",
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        ),
+        seed: plan.seed.wrapping_add(round as u64),
+    });
+
+    if let Some(p) = progress {
+        let label = cohorts_plan.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("+");
+        p.start_round(label, ctx.clone());
+    }
+
+    // Collectors: the only owners of recorders.
+    let n_coll = collectors();
+    let mut senders = Vec::with_capacity(n_coll);
+    let mut handles = Vec::with_capacity(n_coll);
+    for _ in 0..n_coll {
+        let (tx, mut rx) = mpsc::unbounded_channel::<JourneyLog>();
+        senders.push(tx);
+        let n_cohorts = shares.len();
+        handles.push(tokio::spawn(async move {
+            let mut recs: Vec<Recorder> = (0..n_cohorts).map(|_| Recorder::new(steps)).collect();
+            while let Some(log) = rx.recv().await {
+                if let Some(r) = recs.get_mut(log.cohort) {
+                    r.absorb(&log);
+                }
+            }
+            recs
+        }));
+    }
+
+    // Per-second in-flight sampler.
+    let sampler_done = CancellationToken::new();
+    let sampler = {
+        let ctx = ctx.clone();
+        let done = sampler_done.clone();
+        tokio::spawn(async move {
+            let mut series: Vec<Vec<u64>> = vec![Vec::new(); ctx.cohorts.len()];
+            let mut tick = tokio::time::interval_at(
+                ctx.start + Duration::from_secs(1),
+                Duration::from_secs(1),
+            );
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = done.cancelled() => break,
+                    _ = tick.tick() => {
+                        for (s, c) in series.iter_mut().zip(&ctx.cohorts) {
+                            s.push(c.live.in_flight.load(std::sync::atomic::Ordering::Relaxed));
+                        }
+                    }
+                }
+            }
+            series
+        })
+    };
+
+    let permits = Arc::new(Semaphore::new(plan.load.max_in_flight));
+    let end_of_arrivals = ctx.start + plan.load.duration;
+    let (iterations, think_time) = match &plan.load.arrivals {
+        Arrivals::Closed {
+            iterations,
+            think_time,
+            ..
+        } => (*iterations, *think_time),
+        _ => (1, Duration::ZERO),
+    };
+    let spawn_user = |k: u64, intended: Instant, permit| {
+        let ctx = ctx.clone();
+        let tx = senders[(k as usize) % n_coll].clone();
+        let cohort = cohort_of(k, &shares);
+        ctx.cohorts[cohort]
+            .live
+            .arrivals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _permit: tokio::sync::OwnedSemaphorePermit = permit;
+            let arrival = Arrival {
+                index: k,
+                cohort,
+                intended,
+            };
+            let mut sink = |log| {
+                let _ = tx.send(log);
+            };
+            user::run_user(&ctx, arrival, iterations, think_time, &mut sink).await;
+        });
+    };
+
+    let mut stopped_early = false;
+    match &plan.load.arrivals {
+        Arrivals::Closed { users, .. } => {
+            // Everyone starts at once; the run ends when they finish or time is up.
+            for k in 0..*users {
+                let permit = tokio::select! {
+                    _ = ctx.stop.cancelled() => { stopped_early = true; break }
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                };
+                spawn_user(k, Instant::now(), permit);
+            }
+            let closer = ctx.stop.clone();
+            tokio::select! {
+                _ = ctx.stop.cancelled() => stopped_early = true,
+                _ = tokio::time::sleep_until(end_of_arrivals) => closer.cancel(),
+                _ = permits.acquire_many(plan.load.max_in_flight as u32) => {}
+            }
+        }
+        arrivals => {
+            for (k, offset) in Schedule::new(arrivals).enumerate() {
+                let due = ctx.start + offset;
+                if due > end_of_arrivals {
+                    break;
+                }
+                if due > Instant::now() {
+                    tokio::select! {
+                        _ = ctx.stop.cancelled() => { stopped_early = true; break }
+                        _ = tokio::time::sleep_until(due) => {}
+                    }
+                }
+                let permit = match permits.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => tokio::select! {
+                        _ = ctx.stop.cancelled() => { stopped_early = true; break }
+                        p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                    },
+                };
+                spawn_user(k as u64, due, permit);
+            }
+        }
+    }
+    drop(senders);
+
+    // Drain: wait for in-flight journeys until the deadline, then cancel them.
+    let all = plan.load.max_in_flight as u32;
+    let drained = tokio::select! {
+        _ = control.kill.cancelled() => false,
+        r = tokio::time::timeout(plan.load.drain, permits.acquire_many(all)) => r.is_ok(),
+    };
+    if !drained {
+        ctx.cancel.cancel();
+        // Cancelled journeys return at their next await; give them a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(5), permits.acquire_many(all)).await;
+    }
+    let duration = ctx.start.elapsed();
+    ctx.stop.cancel();
+    sampler_done.cancel();
+    if let Some(p) = progress {
+        p.finish_round();
+    }
+
+    let mut merged: Vec<Recorder> = (0..shares.len()).map(|_| Recorder::new(steps)).collect();
+    for h in handles {
+        if let Ok(recs) = h.await {
+            for (m, r) in merged.iter_mut().zip(&recs) {
+                m.merge(r);
+            }
+        }
+    }
+    let in_flight = sampler.await.unwrap_or_default();
+    RoundResult {
+        recorders: merged,
+        in_flight,
+        duration,
+        stopped_early,
+        drain_expired: !drained,
+    }
+}

@@ -1,0 +1,16 @@
+//! Per-worker recorders: HdrHistograms (microseconds), outcome counts and
+//! per-second series, merged once at the end of a round.
+//!
+//! Simulated users never touch a recorder: each one hands its finished
+//! [`JourneyLog`] to its collector, the only owner of that recorder, so the
+//! hot path takes no lock.
+
+mod live;
+mod log;
+mod recorder;
+mod summarize;
+
+pub use live::{Live, LiveSnapshot};
+pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
+pub use recorder::{Recorder, StepRec, new_histogram};
+pub use summarize::{CohortMeta, summarize};

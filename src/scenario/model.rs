@@ -1,0 +1,167 @@
+//! The scenario file as written: serde structs mirroring the TOML, with
+//! `deny_unknown_fields` everywhere so a typo is an error, never a silently
+//! ignored knob. Turning this into a runnable [`super::Plan`] (defaults,
+//! cross-checks, CLI overrides) happens in `build.rs`.
+
+use crate::policy::PolicyOverrides;
+use crate::sim::SimConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Defaults to the file stem.
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Seeds every random choice of the run (jitter, cohort mix, simulator faults).
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub target: TargetSection,
+    pub load: LoadSection,
+    #[serde(default)]
+    pub users: UsersSection,
+    pub journey: Option<JourneySection>,
+    /// Policies run one after another on the same load, each on a fresh target.
+    #[serde(default)]
+    pub compare: Vec<String>,
+    /// Populations sharing one run (e.g. 80% compliant, 20% naive).
+    #[serde(default)]
+    pub cohorts: Vec<CohortSection>,
+    /// Custom policies: a preset plus overrides, referenced by name.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyOverrides>,
+    pub sim: Option<SimConfig>,
+    #[serde(default)]
+    pub gates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSection {
+    /// Base URL; absent means the embedded simulator.
+    pub url: Option<String>,
+    /// Name of the environment variable holding a bearer token for every user.
+    pub token_env: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Overrides every policy's request timeout.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Most HTTP requests in flight at once (the connection cap).
+    pub connections: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadModel {
+    Open,
+    Closed,
+    TicketDrop,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Constant arrivals per second for this stage.
+    pub rate: Option<f64>,
+    /// Linear ramp from `from` to `to` arrivals per second.
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSection {
+    pub model: LoadModel,
+    /// Open model: arrival-rate stages.
+    #[serde(default)]
+    pub stages: Vec<StageSection>,
+    /// Closed model: concurrent users; ticket drop: users arriving.
+    pub users: Option<u64>,
+    /// Ticket drop: the window over which `users` arrive.
+    #[serde(default, with = "humantime_serde")]
+    pub over: Option<Duration>,
+    /// Closed model: journeys per user.
+    pub iterations: Option<u64>,
+    /// Closed model: pause between a user's journeys.
+    #[serde(default, with = "humantime_serde")]
+    pub think_time: Option<Duration>,
+    /// Hard limit on the time arrivals are generated (closed model: run time).
+    #[serde(default, with = "humantime_serde")]
+    pub duration: Option<Duration>,
+    /// After arrivals stop, how long in-flight journeys may finish.
+    #[serde(default, with = "humantime_serde")]
+    pub drain: Option<Duration>,
+    /// Most journeys in flight at once (including those waiting in backoff).
+    pub max_in_flight: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersSection {
+    /// Distinct generated users; arrivals cycle through them.
+    pub count: Option<u64>,
+    /// Prefix of generated user ids.
+    pub prefix: Option<String>,
+    /// CSV file with columns `user_id,token` (relative to the scenario file).
+    pub csv: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneySection {
+    pub event: Option<String>,
+    /// Zones tried in order (starting at a per-user offset) when one is sold out.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    pub quantity: Option<u32>,
+    /// Codes that send the user on to the next zone.
+    pub next_zone_on: Option<Vec<String>>,
+    #[serde(default)]
+    pub steps: Vec<StepSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSection {
+    pub name: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+    /// Whether this step retries per the policy (otherwise a single attempt).
+    #[serde(default = "yes")]
+    pub retry: bool,
+    /// Send an `Idempotency-Key` (reused or not per the policy).
+    #[serde(default)]
+    pub idempotent: bool,
+    /// JSON pointer of a number that must be >= quantity, else the zone is sold out.
+    /// Such a step is a pre-check: skipped by policies that do not pre-check.
+    pub precheck: Option<String>,
+    /// variable name -> JSON pointer into a 2xx response body.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    #[serde(default, with = "humantime_serde")]
+    pub think_time: Option<Duration>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortSection {
+    pub name: String,
+    /// Defaults to the cohort name.
+    pub policy: Option<String>,
+    pub share: f64,
+}

@@ -1,0 +1,209 @@
+//! The validated, fully resolved plan the engine runs. Nothing here is
+//! optional or unchecked: every default is filled in and every cross
+//! reference (policy names, template variables, zones) resolved.
+
+use super::template::{Template, VarId};
+use crate::policy::RetryPolicy;
+use crate::sim::SimConfig;
+use serde::Serialize;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Variables every journey has, in this order, before its captures.
+pub const BUILTIN_VARS: &[&str] = &["user", "event", "zone", "quantity", "iteration"];
+pub const VAR_USER: VarId = 0;
+pub const VAR_EVENT: VarId = 1;
+pub const VAR_ZONE: VarId = 2;
+pub const VAR_QUANTITY: VarId = 3;
+pub const VAR_ITERATION: VarId = 4;
+
+/// A value that must never be printed: Debug and Serialize redact it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub source: PathBuf,
+    pub seed: u64,
+    pub target: TargetPlan,
+    pub load: LoadPlan,
+    pub users: UsersPlan,
+    pub journey: Journey,
+    /// Sequential rounds; each runs the full load with its cohorts on a fresh target.
+    pub rounds: Vec<Round>,
+    /// Simulator settings (used when the target is embedded).
+    pub sim: SimConfig,
+    pub gates: Vec<String>,
+    pub out_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetPlan {
+    /// `None`: the embedded simulator.
+    pub url: Option<String>,
+    /// Environment variable the shared token came from (the value is in `token`).
+    pub token_env: Option<String>,
+    pub token: Option<Secret>,
+    pub headers: Vec<(String, String)>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub connections: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+pub enum Arrivals {
+    /// Arrival-rate stages; each ramps linearly from `from` to `to` per second.
+    Open { stages: Vec<Stage> },
+    /// `users` arriving evenly over `over`.
+    TicketDrop {
+        users: u64,
+        #[serde(with = "humantime_serde")]
+        over: Duration,
+    },
+    /// `users` looping `iterations` journeys with `think_time` between them.
+    Closed {
+        users: u64,
+        iterations: u64,
+        #[serde(with = "humantime_serde")]
+        think_time: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stage {
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    pub from: f64,
+    pub to: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadPlan {
+    pub arrivals: Arrivals,
+    /// Arrivals stop at this point whatever the schedule says.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum UsersPlan {
+    Generated { count: u64, prefix: String },
+    /// From a CSV file: (user id, token).
+    Listed { file: PathBuf, users: Vec<(String, Secret)> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Journey {
+    /// Variable names: [`BUILTIN_VARS`] then captures.
+    pub vars: Vec<String>,
+    pub event: String,
+    pub zones: Vec<String>,
+    pub quantity: u32,
+    pub next_zone_on: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub method: String,
+    #[serde(serialize_with = "ser_template")]
+    pub path: Template,
+    #[serde(serialize_with = "ser_opt_template")]
+    pub body: Option<Template>,
+    pub retry: bool,
+    pub idempotent: bool,
+    pub precheck: Option<String>,
+    /// (variable, JSON pointer)
+    pub captures: Vec<(VarId, String)>,
+    #[serde(with = "humantime_serde")]
+    pub think_time: Duration,
+}
+
+fn ser_template<S: serde::Serializer>(t: &Template, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.source())
+}
+fn ser_opt_template<S: serde::Serializer>(t: &Option<Template>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_some(t.source()),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub cohorts: Vec<Cohort>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cohort {
+    pub name: String,
+    pub policy: RetryPolicy,
+    pub share: f64,
+}
+
+impl Plan {
+    /// One line describing the load shape, for reports.
+    pub fn load_summary(&self) -> String {
+        match &self.load.arrivals {
+            Arrivals::Open { stages } => {
+                let parts: Vec<String> = stages
+                    .iter()
+                    .map(|s| {
+                        if (s.from - s.to).abs() < f64::EPSILON {
+                            format!("{}/s for {}", s.to, humantime::format_duration(s.duration))
+                        } else {
+                            format!(
+                                "{}→{}/s over {}",
+                                s.from,
+                                s.to,
+                                humantime::format_duration(s.duration)
+                            )
+                        }
+                    })
+                    .collect();
+                format!("open model: {}", parts.join(", then "))
+            }
+            Arrivals::TicketDrop { users, over } => format!(
+                "ticket drop: {users} users arriving over {}",
+                humantime::format_duration(*over)
+            ),
+            Arrivals::Closed {
+                users,
+                iterations,
+                think_time,
+            } => format!(
+                "closed model: {users} users × {iterations} journeys, think time {}",
+                humantime::format_duration(*think_time)
+            ),
+        }
+    }
+}
