@@ -8,20 +8,20 @@
 //!
 //! # Presets
 //!
-//! Every preset except `compliant` breaks exactly one rule of the guidelines
-//! (or, for `naive`, all of them), so a run can attribute a difference in
-//! server load or duplicate bookings to that one rule.
+//! Every preset except `compliant` departs from the guidelines in one
+//! behaviour (bold below; `naive` in all of them), so a run can attribute a
+//! difference in server load or duplicate bookings to that one behaviour.
 //!
-//! | preset               | retry      | limits 429/500/503/net/other | backoff            | jitter    | Retry-After      | key   | breaker | precheck | abandon / resubmits |
-//! |----------------------|------------|------------------------------|--------------------|-----------|------------------|-------|---------|----------|---------------------|
-//! | `compliant`          | guideline  | 5/3/3/3/0                    | exp 1 s .. 30 s    | guideline | honoured, <= 60 s | same  | 5, 30 s | yes      | - / 0               |
-//! | `naive`              | everything | 10/10/10/10/10               | immediate          | none      | ignored          | fresh | -       | no       | - / 0               |
-//! | `no-jitter`          | guideline  | 5/3/3/3/0                    | exp 1 s .. 30 s    | **none**  | honoured, <= 60 s | same  | 5, 30 s | yes      | - / 0               |
-//! | `no-backoff`         | guideline  | 5/3/3/3/0                    | **immediate**      | guideline | honoured, <= 60 s | same  | 5, 30 s | yes      | - / 0               |
-//! | `ignore-retry-after` | guideline  | 5/3/3/3/0                    | exp 1 s .. 30 s    | guideline | **ignored**      | same  | 5, 30 s | yes      | - / 0               |
-//! | `fresh-key`          | guideline  | 5/3/3/3/0                    | exp 1 s .. 30 s    | guideline | honoured, <= 60 s | **fresh** | 5, 30 s | yes  | - / 0               |
-//! | `no-retry`           | **nothing**| 0/0/0/0/0                    | exp 1 s .. 30 s    | guideline | honoured, <= 60 s | same  | 5, 30 s | yes      | - / 0               |
-//! | `impatient-user`     | guideline  | 5/3/3/3/0                    | exp 1 s .. 30 s    | guideline | honoured, <= 60 s | same  | 5, 30 s | **no**   | **3 s / 3**         |
+//! | preset               | retry          | limits 429/500/503/net/other | backoff       | jitter    | Retry-After        | key       | breaker  | precheck | abandon / resubmits |
+//! |----------------------|----------------|------------------------------|---------------|-----------|--------------------|-----------|----------|----------|---------------------|
+//! | `compliant`          | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `naive`              | **everything** | **10/10/10/10/10**           | **immediate** | **none**  | **ignored**        | **fresh** | **none** | **no**   | - / 0               |
+//! | `no-jitter`          | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | **none**  | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `no-backoff`         | guideline      | 5/3/3/3/0                    | **immediate** | guideline | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `ignore-retry-after` | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | **ignored**        | same      | 5, 30 s  | yes      | - / 0               |
+//! | `fresh-key`          | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | **fresh** | 5, 30 s  | yes      | - / 0               |
+//! | `no-retry`           | **nothing**    | **0/0/0/0/0**                | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `impatient-user`     | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | **no**   | **3 s / 3**         |
 //!
 //! All presets use a 10 s request timeout (guidelines, "Handle Timeout
 //! Properly") and no retry budget; the budget exists for overrides that want
@@ -37,20 +37,28 @@
 //!   ([`Outcome::Timeout`]), where no answer arrived at all.
 //! * The envelope `error.code` wins over the status when present, so a 503
 //!   carrying `INSUFFICIENT_SEATS` stops, and a 400 carrying `INTERNAL_ERROR`
-//!   is retried. An unknown code is ignored and the status decides: permanent
-//!   on any 4xx except 429, which the guidelines' `isRetryable` always retries.
+//!   is retried (the guidelines' JS would retry the former for its 5xx; their
+//!   "Never Retry" table is taken as the stronger statement). An unknown code
+//!   is ignored and the status decides: permanent on any 4xx except 429,
+//!   which the guidelines' `isRetryable` always retries.
 //! * Under [`RetryScope::Nothing`] a retryable failure is [`Decision::GiveUp`]
 //!   (it *was* retryable, the policy just allows zero retries), so reports
 //!   count it with the other exhausted operations rather than with sold-outs.
 //! * A Retry-After header replaces the backoff (jitter included) on *every*
 //!   retryable answer that carries one, as the guidelines' JS does, capped at
-//!   `max_retry_after`. "0" means retry now. An unparseable value falls back
-//!   to the backoff.
+//!   `max_retry_after`. "0" means retry now (the JS reading; the Go example
+//!   would back off instead). "1.5" is accepted as 1.5 s although RFC 9110
+//!   only allows integers. An unparseable value falls back to the backoff.
 //! * Guideline jitter is `d * (0.5 + U[0,1))` applied *after* the cap, exactly
 //!   as the guidelines' Python, so a delay can reach `1.5 * max_delay` (45 s).
+//!
+//! [`decide`] does not consult the [`CircuitBreaker`] or [`RetryBudget`]:
+//! those are shared across operations, so the engine owns them and asks them
+//! before sending. The engine also owns [`OpState`], and should store the
+//! delay it actually slept in `prev_delay` for decorrelated jitter.
 
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Which failures a policy retries at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

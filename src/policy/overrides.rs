@@ -17,8 +17,8 @@
 //! ```
 
 use super::{
-    BackoffKind, BreakerConfig, BudgetConfig, Jitter, KeyReuse, PolicyError, RetryLimits,
-    RetryPolicy, RetryScope, preset,
+    BackoffKind, BreakerConfig, BudgetConfig, Jitter, KeyReuse, PolicyError, RetryPolicy,
+    RetryScope, preset,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -96,7 +96,7 @@ pub struct PolicyOverrides {
     pub max_resubmits: Option<u32>,
 }
 
-/// Partial [`RetryLimits`]: unset classes keep the preset's limit.
+/// Partial [`RetryLimits`](super::RetryLimits): unset classes keep the preset's limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsOverride {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::policy::RetryLimits;
 
 fn parse(src: &str) -> PolicyOverrides {
     toml::from_str(src).unwrap_or_else(|e| panic!("{e}\n{src}"))
