@@ -200,10 +200,13 @@ mod tests {
             retries: 3,
             prev_delay: prev,
         };
-        for _ in 0..5000 {
-            let d = backoff_delay(&p, &s, &mut rng);
-            assert!(d >= secs(1) && d < secs(12), "{d:?}");
+        let draws: Vec<_> = (0..5000).map(|_| backoff_delay(&p, &s, &mut rng)).collect();
+        for d in &draws {
+            assert!(*d >= secs(1) && *d < secs(12), "{d:?}");
         }
+        // The range really is [base, 3 * prev), not something narrower.
+        assert!(draws.iter().any(|d| *d > secs(11)));
+        assert!(draws.iter().any(|d| *d < secs(2)));
         // Growth is capped at max_delay.
         let s = OpState {
             retries: 3,
