@@ -5,9 +5,60 @@
 //! ([`OpState`]), the wall-clock time (for HTTP-date Retry-After) and an RNG,
 //! and gets a [`Decision`] back. That keeps every rule of the Booking Rush
 //! client guidelines unit-testable without sockets or sleeps.
+//!
+//! # Presets
+//!
+//! Every preset except `compliant` departs from the guidelines in one
+//! behaviour (bold below; `naive` in all of them), so a run can attribute a
+//! difference in server load or duplicate bookings to that one behaviour.
+//!
+//! | preset               | retry          | limits 429/500/503/net/other | backoff       | jitter    | Retry-After        | key       | breaker  | precheck | abandon / resubmits |
+//! |----------------------|----------------|------------------------------|---------------|-----------|--------------------|-----------|----------|----------|---------------------|
+//! | `compliant`          | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `naive`              | **everything** | **10/10/10/10/10**           | **immediate** | **none**  | **ignored**        | **fresh** | **none** | **no**   | - / 0               |
+//! | `no-jitter`          | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | **none**  | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `no-backoff`         | guideline      | 5/3/3/3/0                    | **immediate** | guideline | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `ignore-retry-after` | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | **ignored**        | same      | 5, 30 s  | yes      | - / 0               |
+//! | `fresh-key`          | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | **fresh** | 5, 30 s  | yes      | - / 0               |
+//! | `no-retry`           | **nothing**    | **0/0/0/0/0**                | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | yes      | - / 0               |
+//! | `impatient-user`     | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | **no**   | **3 s / 3**         |
+//!
+//! All presets use a 10 s request timeout (guidelines, "Handle Timeout
+//! Properly") and no retry budget; the budget exists for overrides that want
+//! to compare gRPC-style throttling against the guidelines' breaker.
+//!
+//! # Judgement calls
+//!
+//! The guidelines leave a few cases open; these are the readings chosen here:
+//!
+//! * A server-sent **408** is classified [`Class::Permanent`]. The guidelines'
+//!   own `isRetryable` returns false for it and their summary says "4xx: stop";
+//!   the "network timeout is retryable" rule is about the *client* aborting
+//!   ([`Outcome::Timeout`]), where no answer arrived at all.
+//! * The envelope `error.code` wins over the status when present, so a 503
+//!   carrying `INSUFFICIENT_SEATS` stops, and a 400 carrying `INTERNAL_ERROR`
+//!   is retried (the guidelines' JS would retry the former for its 5xx; their
+//!   "Never Retry" table is taken as the stronger statement). An unknown code
+//!   is ignored and the status decides: permanent on any 4xx except 429,
+//!   which the guidelines' `isRetryable` always retries.
+//! * Under [`RetryScope::Nothing`] a retryable failure is [`Decision::GiveUp`]
+//!   (it *was* retryable, the policy just allows zero retries), so reports
+//!   count it with the other exhausted operations rather than with sold-outs.
+//! * A Retry-After header replaces the backoff (jitter included) on *every*
+//!   retryable answer that carries one, as the guidelines' JS does, capped at
+//!   `max_retry_after`. "0" means retry now (the JS reading; the Go example
+//!   would back off instead). "1.5" is accepted as 1.5 s although RFC 9110
+//!   only allows integers. An unparseable value falls back to the backoff.
+//! * Guideline jitter is `d * (0.5 + U[0,1))` applied *after* the cap, exactly
+//!   as the guidelines' Python, so a delay can reach `1.5 * max_delay` (45 s).
+//!
+//! [`decide`] does not consult the [`CircuitBreaker`] or [`RetryBudget`]:
+//! those are shared across operations, so the engine owns them and asks them
+//! before sending. The engine also owns [`OpState`], and should store the
+//! delay it actually slept in `prev_delay` for decorrelated jitter.
 
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Which failures a policy retries at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,116 +239,20 @@ pub enum PolicyError {
     Invalid { key: &'static str, reason: String },
 }
 
-pub fn classify(_outcome: &Outcome<'_>) -> Class {
-    todo!("policy helper")
-}
+mod backoff;
+mod breaker;
+mod budget;
+mod classify;
+mod decide;
+mod overrides;
+mod presets;
+mod retry_after;
 
-pub fn decide<R: rand::Rng + ?Sized>(
-    _policy: &RetryPolicy,
-    _state: &OpState,
-    _outcome: &Outcome<'_>,
-    _now: SystemTime,
-    _rng: &mut R,
-) -> Decision {
-    todo!("policy helper")
-}
-
-/// Parse a Retry-After value: delta-seconds ("1") or an HTTP-date
-/// ("Wed, 21 Oct 2015 07:28:00 GMT", relative to `now`, saturating at zero).
-pub fn parse_retry_after(_value: &str, _now: SystemTime) -> Option<Duration> {
-    todo!("policy helper")
-}
-
-/// The backoff delay before retry number `state.retries + 1`, jitter included.
-pub fn backoff_delay<R: rand::Rng + ?Sized>(
-    _policy: &RetryPolicy,
-    _state: &OpState,
-    _rng: &mut R,
-) -> Duration {
-    todo!("policy helper")
-}
-
-/// Names of every preset, in the order reports list them.
-pub const PRESETS: &[&str] = &[
-    "compliant",
-    "naive",
-    "no-jitter",
-    "no-backoff",
-    "ignore-retry-after",
-    "fresh-key",
-    "no-retry",
-    "impatient-user",
-];
-
-/// A preset by name (its `name` field is the preset name).
-pub fn preset(_name: &str) -> Result<RetryPolicy, PolicyError> {
-    todo!("policy helper")
-}
-
-/// A `[policies.NAME]` table: a preset plus any overridden field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyOverrides {
-    pub preset: Option<String>,
-    // the policy helper adds one Option field per RetryPolicy field
-}
-
-impl PolicyOverrides {
-    /// Apply to the preset (default "compliant" when `preset` is None) and validate.
-    pub fn build(&self, _name: &str) -> Result<RetryPolicy, PolicyError> {
-        todo!("policy helper")
-    }
-}
-
-/// Circuit breaker from the guidelines: CLOSED until `threshold` consecutive
-/// failures, then OPEN for `open_for`, then HALF-OPEN letting one probe through.
-/// Time is passed in so tests can use paused tokio time.
-#[derive(Debug, Clone)]
-pub struct CircuitBreaker {
-    _cfg: BreakerConfig,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-impl CircuitBreaker {
-    pub fn new(cfg: BreakerConfig) -> Self {
-        Self { _cfg: cfg }
-    }
-    /// May a request go out now? Moves OPEN to HALF-OPEN once `open_for` has passed.
-    pub fn allow(&mut self, _now: tokio::time::Instant) -> bool {
-        todo!("policy helper")
-    }
-    /// Record an attempt's result; returns true when this call opened the breaker.
-    pub fn record(&mut self, _success: bool, _now: tokio::time::Instant) -> bool {
-        todo!("policy helper")
-    }
-    pub fn state(&self) -> BreakerState {
-        todo!("policy helper")
-    }
-}
-
-/// gRPC retry throttling token bucket.
-#[derive(Debug, Clone)]
-pub struct RetryBudget {
-    _cfg: BudgetConfig,
-}
-
-impl RetryBudget {
-    pub fn new(cfg: BudgetConfig) -> Self {
-        Self { _cfg: cfg }
-    }
-    /// Record a success (+token_ratio) or failure (-1), clamped to [0, max].
-    pub fn record(&mut self, _success: bool) {
-        todo!("policy helper")
-    }
-    /// Whether a retry may be sent now.
-    pub fn can_retry(&self) -> bool {
-        todo!("policy helper")
-    }
-}
+pub use backoff::backoff_delay;
+pub use breaker::{BreakerState, CircuitBreaker};
+pub use budget::RetryBudget;
+pub use classify::classify;
+pub use decide::decide;
+pub use overrides::{BreakerOverride, LimitsOverride, PolicyOverrides};
+pub use presets::{PRESETS, preset};
+pub use retry_after::parse_retry_after;

@@ -1,0 +1,317 @@
+use super::{
+    Class, Decision, KeyReuse, OpState, Outcome, RetryPolicy, RetryScope, backoff_delay, classify,
+    parse_retry_after,
+};
+use std::time::SystemTime;
+
+/// Decide what the engine does after one attempt.
+///
+/// Limits count retries, not attempts: with a 429 limit of 5 an operation
+/// makes at most 6 attempts, as the guidelines' `attempt <= maxRetries` loop.
+/// A server-given Retry-After replaces the backoff (jitter included) on any
+/// retryable answer, capped at `max_retry_after`; see the module docs for the
+/// other judgement calls.
+pub fn decide<R: rand::Rng + ?Sized>(
+    policy: &RetryPolicy,
+    state: &OpState,
+    outcome: &Outcome<'_>,
+    now: SystemTime,
+    rng: &mut R,
+) -> Decision {
+    let class = classify(outcome);
+    let limits = &policy.limits;
+    let limit = match class {
+        Class::Success => return Decision::Stop(class),
+        Class::Permanent if policy.retry == RetryScope::Everything => limits.other,
+        Class::Permanent => return Decision::Stop(class),
+        _ if policy.retry == RetryScope::Nothing => return Decision::GiveUp(class),
+        Class::RateLimited => limits.too_many_requests,
+        Class::ServerError => limits.internal_error,
+        Class::Unavailable => limits.service_unavailable,
+        Class::Network | Class::Timeout => limits.network,
+    };
+    if state.retries >= limit {
+        return Decision::GiveUp(class);
+    }
+    let server_delay = match outcome {
+        Outcome::Response {
+            retry_after: Some(v),
+            ..
+        } if policy.honor_retry_after => parse_retry_after(v, now),
+        _ => None,
+    };
+    let (delay, from_retry_after) = match server_delay {
+        Some(d) => (d.min(policy.max_retry_after), true),
+        None => (backoff_delay(policy, state, rng), false),
+    };
+    Decision::Retry {
+        class,
+        delay,
+        fresh_key: policy.key_reuse == KeyReuse::Fresh,
+        from_retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Jitter, preset};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use std::time::Duration;
+
+    fn now() -> SystemTime {
+        // Wed, 21 Oct 2015 07:28:00 GMT
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480)
+    }
+
+    fn resp<'a>(status: u16, code: Option<&'a str>, retry_after: Option<&'a str>) -> Outcome<'a> {
+        Outcome::Response {
+            status,
+            code,
+            retry_after,
+        }
+    }
+
+    fn run(policy: &str, retries: u32, outcome: Outcome<'_>) -> Decision {
+        let p = preset(policy).unwrap();
+        let state = OpState {
+            retries,
+            prev_delay: Duration::ZERO,
+        };
+        decide(&p, &state, &outcome, now(), &mut StdRng::seed_from_u64(7))
+    }
+
+    /// How many retries the policy makes when every attempt fails the same way.
+    fn retries_until_give_up(policy: &str, outcome: Outcome<'_>) -> u32 {
+        let mut n = 0;
+        loop {
+            match run(policy, n, outcome) {
+                Decision::Retry { .. } => n += 1,
+                Decision::GiveUp(_) => return n,
+                Decision::Stop(c) => panic!("stopped with {c:?}"),
+            }
+            assert!(n < 1000);
+        }
+    }
+
+    #[test]
+    fn compliant_per_class_limits() {
+        let cases = [
+            (resp(429, Some("TOO_MANY_REQUESTS"), None), 5),
+            (resp(429, None, None), 5),
+            (resp(500, Some("INTERNAL_ERROR"), None), 3),
+            (resp(502, None, None), 3),
+            (resp(503, Some("SERVICE_UNAVAILABLE"), None), 3),
+            (resp(503, None, None), 3),
+            (Outcome::Network, 3),
+            (Outcome::Timeout, 3),
+        ];
+        for (o, want) in cases {
+            assert_eq!(retries_until_give_up("compliant", o), want, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn give_up_carries_the_class() {
+        assert_eq!(
+            run("compliant", 5, resp(429, None, None)),
+            Decision::GiveUp(Class::RateLimited)
+        );
+        assert_eq!(
+            run("compliant", 3, Outcome::Timeout),
+            Decision::GiveUp(Class::Timeout)
+        );
+    }
+
+    #[test]
+    fn success_and_permanent_stop() {
+        assert_eq!(
+            run("compliant", 0, resp(201, None, None)),
+            Decision::Stop(Class::Success)
+        );
+        for code in ["INSUFFICIENT_SEATS", "ALREADY_CONFIRMED", "EXPIRED"] {
+            assert_eq!(
+                run("compliant", 0, resp(409, Some(code), Some("1"))),
+                Decision::Stop(Class::Permanent)
+            );
+        }
+        assert_eq!(
+            run("compliant", 0, resp(409, None, None)),
+            Decision::Stop(Class::Permanent)
+        );
+    }
+
+    #[test]
+    fn naive_retries_permanent_failures_with_fresh_keys() {
+        let sold_out = resp(409, Some("INSUFFICIENT_SEATS"), None);
+        assert_eq!(retries_until_give_up("naive", sold_out), 10);
+        assert_eq!(retries_until_give_up("naive", resp(429, None, None)), 10);
+        match run("naive", 0, sold_out) {
+            Decision::Retry {
+                class,
+                delay,
+                fresh_key,
+                from_retry_after,
+            } => {
+                assert_eq!(class, Class::Permanent);
+                assert_eq!(delay, Duration::ZERO);
+                assert!(fresh_key);
+                assert!(!from_retry_after);
+            }
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(
+            run("naive", 0, resp(200, None, None)),
+            Decision::Stop(Class::Success)
+        );
+    }
+
+    #[test]
+    fn no_retry_gives_up_at_once_but_stops_on_permanent() {
+        assert_eq!(
+            run("no-retry", 0, resp(429, None, None)),
+            Decision::GiveUp(Class::RateLimited)
+        );
+        assert_eq!(
+            run("no-retry", 0, Outcome::Network),
+            Decision::GiveUp(Class::Network)
+        );
+        assert_eq!(
+            run("no-retry", 0, resp(404, Some("NOT_FOUND"), None)),
+            Decision::Stop(Class::Permanent)
+        );
+        // Scope alone decides, even if an override raised the limits.
+        let mut p = preset("no-retry").unwrap();
+        p.limits.too_many_requests = 5;
+        let d = decide(
+            &p,
+            &OpState::default(),
+            &resp(429, None, None),
+            now(),
+            &mut StdRng::seed_from_u64(1),
+        );
+        assert_eq!(d, Decision::GiveUp(Class::RateLimited));
+    }
+
+    fn delay_of(d: Decision) -> (Duration, bool) {
+        match d {
+            Decision::Retry {
+                delay,
+                from_retry_after,
+                ..
+            } => (delay, from_retry_after),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_replaces_backoff() {
+        let o = resp(429, Some("TOO_MANY_REQUESTS"), Some("7"));
+        assert_eq!(
+            delay_of(run("compliant", 2, o)),
+            (Duration::from_secs(7), true)
+        );
+        let o = resp(503, None, Some("2"));
+        assert_eq!(
+            delay_of(run("compliant", 0, o)),
+            (Duration::from_secs(2), true)
+        );
+        let o = resp(429, None, Some("0"));
+        assert_eq!(delay_of(run("compliant", 0, o)), (Duration::ZERO, true));
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let o = resp(503, None, Some("Wed, 21 Oct 2015 07:28:20 GMT"));
+        assert_eq!(
+            delay_of(run("compliant", 0, o)),
+            (Duration::from_secs(20), true)
+        );
+        let past = resp(503, None, Some("Wed, 21 Oct 2015 07:00:00 GMT"));
+        assert_eq!(delay_of(run("compliant", 0, past)), (Duration::ZERO, true));
+    }
+
+    #[test]
+    fn retry_after_is_capped() {
+        let o = resp(429, None, Some("3600"));
+        assert_eq!(
+            delay_of(run("compliant", 0, o)),
+            (Duration::from_secs(60), true)
+        );
+        let o = resp(429, None, Some("Wed, 21 Oct 2015 09:28:00 GMT"));
+        assert_eq!(
+            delay_of(run("compliant", 0, o)),
+            (Duration::from_secs(60), true)
+        );
+    }
+
+    #[test]
+    fn retry_after_does_not_lift_the_limit() {
+        let o = resp(429, None, Some("1"));
+        assert_eq!(retries_until_give_up("compliant", o), 5);
+    }
+
+    #[test]
+    fn unparseable_retry_after_falls_back_to_backoff() {
+        let (d, from) = delay_of(run("compliant", 0, resp(429, None, Some("soon"))));
+        assert!(!from);
+        assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn ignore_retry_after_uses_backoff() {
+        let o = resp(429, None, Some("7"));
+        let (d, from) = delay_of(run("ignore-retry-after", 2, o));
+        assert!(!from);
+        // Guideline jitter around 4 s, never the server's 7 s.
+        assert!(
+            d >= Duration::from_secs(2) && d < Duration::from_secs(6),
+            "{d:?}"
+        );
+        let (d, from) = delay_of(run("naive", 0, o));
+        assert_eq!((d, from), (Duration::ZERO, false));
+    }
+
+    #[test]
+    fn without_retry_after_the_delay_is_the_backoff() {
+        let mut p = preset("compliant").unwrap();
+        p.jitter = Jitter::None;
+        let state = OpState {
+            retries: 3,
+            prev_delay: Duration::ZERO,
+        };
+        let d = decide(
+            &p,
+            &state,
+            &resp(429, None, None),
+            now(),
+            &mut StdRng::seed_from_u64(1),
+        );
+        assert_eq!(delay_of(d), (Duration::from_secs(8), false));
+    }
+
+    #[test]
+    fn key_reuse() {
+        let fresh = |policy| match run(policy, 0, Outcome::Timeout) {
+            Decision::Retry { fresh_key, .. } => fresh_key,
+            d => panic!("{d:?}"),
+        };
+        assert!(!fresh("compliant"));
+        assert!(!fresh("impatient-user"));
+        assert!(fresh("fresh-key"));
+        assert!(fresh("naive"));
+    }
+
+    #[test]
+    fn no_backoff_retries_immediately_unless_told_otherwise() {
+        assert_eq!(
+            delay_of(run("no-backoff", 2, resp(500, None, None))),
+            (Duration::ZERO, false)
+        );
+        assert_eq!(
+            delay_of(run("no-backoff", 2, resp(429, None, Some("3")))),
+            (Duration::from_secs(3), true)
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! `[policies.NAME]` tables: a preset plus the fields a scenario changes.
+//!
+//! ```toml
+//! [policies.slow-breaker]
+//! preset = "compliant"            # default
+//! jitter = "full"
+//! limits = { too_many_requests = 8 }   # other limits keep the preset's
+//! breaker = { open_for = "60s" }       # threshold keeps the preset's
+//!
+//! [policies.naive-with-breaker]
+//! preset = "naive"
+//! breaker_enabled = true               # the guidelines' 5 / 30 s breaker
+//!
+//! [policies.compliant-no-breaker]
+//! breaker_enabled = false
+//! budget = { max_tokens = 10.0, token_ratio = 0.1 }
+//! ```
+
+use super::{
+    BackoffKind, BreakerConfig, BudgetConfig, Jitter, KeyReuse, PolicyError, RetryPolicy,
+    RetryScope, preset,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Above this a limit is a typo, not an experiment: 100 retries with a 30 s
+/// cap already keeps one operation busy for most of an hour.
+const MAX_LIMIT: u32 = 100;
+
+/// A `[policies.NAME]` table: a preset plus any overridden field.
+///
+/// `breaker` may give only the fields to change; the rest come from the
+/// preset's breaker, or the guidelines' 5 / 30 s when the preset has none.
+/// `breaker_enabled = false` removes the breaker (and may not be combined
+/// with a `breaker` table); `true` adds one. `budget` and `budget_enabled`
+/// work the same way, except that a budget has no defaults to fall back on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrides {
+    pub preset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryScope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<BackoffKind>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub base_delay: Option<Duration>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Jitter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_retry_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_reuse: Option<KeyReuse>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub request_timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<bool>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub abandon_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_resubmits: Option<u32>,
+}
+
+/// Partial [`RetryLimits`](super::RetryLimits): unset classes keep the preset's limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub too_many_requests: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_error: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_unavailable: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<u32>,
+}
+
+/// Partial [`BreakerConfig`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_for: Option<Duration>,
+}
+
+/// The guidelines' `new CircuitBreaker()` defaults, for presets without one.
+const GUIDELINE_BREAKER: BreakerConfig = BreakerConfig {
+    threshold: 5,
+    open_for: Duration::from_secs(30),
+};
+
+impl PolicyOverrides {
+    /// Apply to the preset (default "compliant" when `preset` is None) and validate.
+    pub fn build(&self, name: &str) -> Result<RetryPolicy, PolicyError> {
+        let mut p = preset(self.preset.as_deref().unwrap_or("compliant"))?;
+        p.name = name.to_string();
+        set(&mut p.sin, self.sin.clone());
+        set(&mut p.retry, self.retry);
+        if let Some(l) = self.limits {
+            set(&mut p.limits.too_many_requests, l.too_many_requests);
+            set(&mut p.limits.internal_error, l.internal_error);
+            set(&mut p.limits.service_unavailable, l.service_unavailable);
+            set(&mut p.limits.network, l.network);
+            set(&mut p.limits.other, l.other);
+        }
+        set(&mut p.backoff, self.backoff);
+        set(&mut p.base_delay, self.base_delay);
+        set(&mut p.max_delay, self.max_delay);
+        set(&mut p.jitter, self.jitter);
+        set(&mut p.honor_retry_after, self.honor_retry_after);
+        set(&mut p.max_retry_after, self.max_retry_after);
+        set(&mut p.key_reuse, self.key_reuse);
+        set(&mut p.request_timeout, self.request_timeout);
+        p.breaker = match (self.breaker_enabled, self.breaker) {
+            (Some(false), Some(_)) => {
+                return Err(invalid(
+                    "breaker_enabled",
+                    "is false but a `breaker` table is given too",
+                ));
+            }
+            (Some(false), None) => None,
+            (None, None) => p.breaker,
+            (Some(true), o) | (None, o) => {
+                let mut b = p.breaker.unwrap_or(GUIDELINE_BREAKER);
+                if let Some(o) = o {
+                    set(&mut b.threshold, o.threshold);
+                    set(&mut b.open_for, o.open_for);
+                }
+                Some(b)
+            }
+        };
+        p.budget = match (self.budget_enabled, self.budget) {
+            (Some(false), Some(_)) => {
+                return Err(invalid(
+                    "budget_enabled",
+                    "is false but a `budget` table is given too",
+                ));
+            }
+            (Some(false), None) => None,
+            (Some(true), None) if p.budget.is_none() => {
+                return Err(invalid(
+                    "budget_enabled",
+                    "is true but no `budget` table gives max_tokens and token_ratio",
+                ));
+            }
+            (_, Some(b)) => Some(b),
+            (_, None) => p.budget,
+        };
+        set(&mut p.precheck, self.precheck);
+        if self.abandon_after.is_some() {
+            p.abandon_after = self.abandon_after;
+        }
+        set(&mut p.max_resubmits, self.max_resubmits);
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+impl RetryPolicy {
+    /// Reject policies that would make a run meaningless or divide by zero
+    /// downstream, naming the offending key as it is spelt in TOML.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let needs_base = matches!(
+            self.backoff,
+            BackoffKind::Exponential | BackoffKind::Constant
+        );
+        if needs_base && self.base_delay.is_zero() {
+            return Err(invalid(
+                "base_delay",
+                "must be > 0 for exponential or constant backoff (use backoff = \"immediate\")",
+            ));
+        }
+        if self.max_delay < self.base_delay {
+            return Err(invalid(
+                "max_delay",
+                format!(
+                    "{:?} is below base_delay {:?}",
+                    self.max_delay, self.base_delay
+                ),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(invalid("request_timeout", "must be > 0"));
+        }
+        let l = &self.limits;
+        for (key, v) in [
+            ("limits.too_many_requests", l.too_many_requests),
+            ("limits.internal_error", l.internal_error),
+            ("limits.service_unavailable", l.service_unavailable),
+            ("limits.network", l.network),
+            ("limits.other", l.other),
+            ("max_resubmits", self.max_resubmits),
+        ] {
+            if v > MAX_LIMIT {
+                return Err(invalid(
+                    key,
+                    format!("{v} is above the sanity bound {MAX_LIMIT}"),
+                ));
+            }
+        }
+        if let Some(b) = &self.breaker
+            && b.threshold == 0
+        {
+            return Err(invalid("breaker.threshold", "must be >= 1"));
+        }
+        if let Some(b) = &self.budget {
+            if !(b.max_tokens.is_finite() && b.max_tokens > 0.0) {
+                return Err(invalid(
+                    "budget.max_tokens",
+                    format!("{} must be a finite number > 0", b.max_tokens),
+                ));
+            }
+            if !(b.token_ratio > 0.0 && b.token_ratio <= b.max_tokens) {
+                return Err(invalid(
+                    "budget.token_ratio",
+                    format!("{} must be in (0, max_tokens]", b.token_ratio),
+                ));
+            }
+        }
+        if self.abandon_after.is_some_and(|d| d.is_zero()) {
+            return Err(invalid("abandon_after", "must be > 0 when set"));
+        }
+        Ok(())
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
