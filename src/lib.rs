@@ -14,3 +14,6 @@ pub mod timefmt;
 pub mod client;
 pub mod metrics;
 pub mod engine;
+pub mod app;
+pub mod cli;
+pub mod run;

@@ -1,1 +1,17 @@
-fn main() {}
+//! Thin binary: parse arguments, hand them to the library, turn the result
+//! into an exit code. See `stampede::app::ExitCode` for the code table.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = stampede::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(stampede::app::EXIT_RUNTIME);
+        }
+    };
+    let code = runtime.block_on(stampede::app::main(cli));
+    std::process::ExitCode::from(code)
+}

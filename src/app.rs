@@ -1,0 +1,171 @@
+//! The commands behind the CLI, returning process exit codes.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | run completed and every gate passed |
+//! | 1 | one or more gates failed |
+//! | 2 | configuration or usage error (nothing ran) |
+//! | 3 | run aborted or interrupted (reports still written) |
+//! | 4 | runtime error (cannot bind, cannot write reports) |
+
+use crate::cli::{Cli, Command, RunArgs, ServeArgs};
+use crate::client::TlsOptions;
+use crate::engine::{Control, Progress};
+use crate::scenario::{self, Overrides};
+use crate::sim::{SimConfig, SimServer};
+use std::net::SocketAddr;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_GATES: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_ABORTED: u8 = 3;
+pub const EXIT_RUNTIME: u8 = 4;
+
+pub async fn main(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Validate { scenario } => validate(&scenario),
+        Command::Serve(args) => serve(args).await,
+        Command::Report { run_dir } => report(&run_dir),
+        Command::Policies => {
+            for name in crate::policy::PRESETS {
+                if let Ok(p) = crate::policy::preset(name) {
+                    let sin = if p.sin.is_empty() { "follows the client retry guidelines" } else { &p.sin };
+                    println!("{name:<20} {sin}");
+                }
+            }
+            EXIT_OK
+        }
+    }
+}
+
+fn validate(path: &std::path::Path) -> u8 {
+    match scenario::load(path, &Overrides::default()) {
+        Ok(plan) => {
+            match serde_json::to_string_pretty(&plan) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: cannot print the plan: {e}"),
+            }
+            eprintln!("{}: ok", path.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> u8 {
+    let ov = Overrides {
+        duration: args.duration,
+        rate: args.rate,
+        target: args.target.clone(),
+        policy: args.policy.clone(),
+        out: args.out.clone(),
+    };
+    let plan = match scenario::load(&args.scenario, &ov) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    if let Err(e) = crate::run::prepare_out_dir(&plan) {
+        eprintln!("error: {e}");
+        return EXIT_RUNTIME;
+    }
+    let control = Control::default();
+    spawn_ctrl_c(control.clone());
+    let progress = (!args.quiet).then(Progress::new);
+    let report = match crate::run::execute(&plan, &TlsOptions::default(), &control, progress.as_ref()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let written = match crate::report::write_all(&report, &plan.out_dir) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    println!("{}", crate::report::console::summary_table(&report));
+    println!("reports: {} ({} files)", plan.out_dir.display(), written.len());
+    if report.status != "completed" {
+        return EXIT_ABORTED;
+    }
+    if report.gates.iter().any(|g| !g.passed) {
+        return EXIT_GATES;
+    }
+    EXIT_OK
+}
+
+/// First Ctrl-C stops arrivals and drains; the second cancels in-flight work.
+fn spawn_ctrl_c(control: Control) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("\nstopping: no new arrivals, draining in-flight work (Ctrl-C again to cancel it)");
+        control.stop.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ncancelling in-flight work; reports follow");
+            control.kill.cancel();
+        }
+    });
+}
+
+async fn serve(args: ServeArgs) -> u8 {
+    let cfg = match &args.config {
+        None => SimConfig::default(),
+        Some(path) => match load_sim_config(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG;
+            }
+        },
+    };
+    let addr = SocketAddr::new(args.bind, args.port);
+    let sim = match SimServer::start(cfg, addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    println!("Booking Rush simulator listening on http://{}", sim.addr());
+    println!("ground truth: GET http://{}/__sim/ledger  (Ctrl-C to stop)", sim.addr());
+    let _ = tokio::signal::ctrl_c().await;
+    sim.shutdown().await;
+    EXIT_OK
+}
+
+/// A simulator config file, or a scenario file whose [sim] table is used.
+fn load_sim_config(path: &std::path::Path) -> Result<SimConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sim_text = match table.get("sim") {
+        Some(toml::Value::Table(t)) if table.contains_key("load") => toml::to_string(t).map_err(|e| e.to_string())?,
+        _ => text,
+    };
+    let cfg: SimConfig = toml::from_str(&sim_text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(cfg)
+}
+
+fn report(dir: &std::path::Path) -> u8 {
+    match crate::report::rerender(dir) {
+        Ok(r) => {
+            println!("{}", crate::report::console::summary_table(&r));
+            println!("reports rewritten in {}", dir.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+    }
+}

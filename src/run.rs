@@ -1,0 +1,130 @@
+//! One run: plan -> (embedded simulator) -> rounds -> report model.
+
+use crate::client::{HttpClient, TlsOptions};
+use crate::engine::{self, Control, Progress};
+use crate::metrics::{CohortMeta, summarize};
+use crate::report::{Report, SCHEMA_VERSION};
+use crate::scenario::Plan;
+use crate::sim::{SimError, SimServer};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot create report folder {}: {source}", path.display())]
+    OutDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the embedded simulator: {0}")]
+    Sim(#[from] SimError),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+}
+
+/// Create the report folder now, so an unwritable path fails in the first
+/// second instead of after the load.
+pub fn prepare_out_dir(plan: &Plan) -> Result<(), RunError> {
+    std::fs::create_dir_all(&plan.out_dir).map_err(|source| RunError::OutDir {
+        path: plan.out_dir.clone(),
+        source,
+    })?;
+    let probe = plan.out_dir.join(".stampede-write-test");
+    std::fs::write(&probe, b"").map_err(|source| RunError::OutDir {
+        path: plan.out_dir.clone(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Run every round of `plan` and build the report model. Stops early (and
+/// says so in the report) when `control.stop` fires.
+pub async fn execute(
+    plan: &Plan,
+    tls: &TlsOptions,
+    control: &Control,
+    progress: Option<&Progress>,
+) -> Result<Report, RunError> {
+    let started = SystemTime::now();
+    let wall = std::time::Instant::now();
+    let sim = match &plan.target.url {
+        None => Some(SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?),
+        Some(_) => None,
+    };
+    let base = match (&plan.target.url, &sim) {
+        (Some(u), _) => u.clone(),
+        (None, Some(s)) => format!("http://{}", s.addr()),
+        (None, None) => unreachable!("an embedded target always has a simulator"),
+    };
+    let mut headers = HeaderMap::new();
+    for (k, v) in &plan.target.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            headers.insert(k, v);
+        }
+    }
+    headers
+        .entry(http::header::USER_AGENT)
+        .or_insert(HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))));
+    let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
+    let mut results = Vec::new();
+    let mut stop_reason = None;
+    for (r, round) in plan.rounds.iter().enumerate() {
+        if control.stop.is_cancelled() {
+            stop_reason.get_or_insert_with(|| "stopped before every round ran".to_string());
+            break;
+        }
+        if let Some(s) = &sim {
+            s.reset();
+        }
+        // A fresh client per round: no warm connections carried from one fleet to the next.
+        let client = HttpClient::new(&base, plan.target.connections, headers.clone(), tls)?;
+        let res = engine::run_round(plan, r, client, control, progress).await;
+        if res.stopped_early {
+            stop_reason.get_or_insert_with(|| "interrupted: arrivals stopped early".to_string());
+        }
+        let ledger = sim.as_ref().map(|s| s.ledger());
+        for (i, cohort) in round.cohorts.iter().enumerate() {
+            results.push(summarize(
+                &res.recorders[i],
+                CohortMeta {
+                    name: &cohort.name,
+                    policy: &cohort.policy,
+                    round: r,
+                    share: cohort.share,
+                    step_names: &step_names,
+                    round_duration: res.duration,
+                    in_flight: res.in_flight.get(i).map_or(&[], |v| v.as_slice()),
+                    ledger: ledger.clone(),
+                },
+            ));
+        }
+    }
+    if let Some(p) = progress {
+        p.clear();
+    }
+    if let Some(s) = sim {
+        s.shutdown().await;
+    }
+    let status = if stop_reason.is_some() { "interrupted" } else { "completed" };
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: plan.name.clone(),
+        description: plan.description.clone(),
+        source: plan.source.display().to_string(),
+        started_at: crate::timefmt::rfc3339(started),
+        duration_s: wall.elapsed().as_secs_f64(),
+        target: match &plan.target.url {
+            Some(u) => u.clone(),
+            None => "embedded simulator".into(),
+        },
+        load: plan.load_summary(),
+        status: status.into(),
+        stop_reason,
+        results,
+        gates: Vec::new(),
+    })
+}
