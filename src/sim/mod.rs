@@ -1,93 +1,50 @@
 //! Embedded Booking Rush simulator: a target every run can use, and the
 //! ground truth afterwards (see the [`Ledger`]).
+//!
+//! API choices worth knowing (the rest follows the client guidelines):
+//! - The bearer token *is* the user id (`Authorization: Bearer alice`).
+//! - `GET /events/{e}/zones/{z}/availability` is public unless
+//!   `public_availability = false`.
+//! - The same `Idempotency-Key` from the same user with a different request
+//!   is rejected with 422 `IDEMPOTENCY_KEY_REUSED`; with the same request it
+//!   replays the first answer (a concurrent duplicate waits for it).
+//!   Only final answers are cached (2xx and business 4xx); 429, 5xx and
+//!   resets are not, so retrying with the same key is always safe.
+//! - Bodies over `max_body_bytes` get 413 `PAYLOAD_TOO_LARGE`; unknown
+//!   routes 404 `NOT_FOUND`; wrong methods 405 `METHOD_NOT_ALLOWED`.
+//! - `GET /__sim/ledger` returns the [`Ledger`] as JSON, `POST /__sim/reset`
+//!   resets the simulator.
+//! - Clients label every attempt of one logical operation with
+//!   `X-Stampede-Op` so the ledger can count duplicates, attempts per
+//!   operation and retries that came before the Retry-After.
 
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+mod api;
+mod config;
+mod faults;
+mod idempotency;
+mod ledger;
+mod limiter;
+mod overload;
+mod respond;
+mod server;
+mod store;
+mod world;
 
-/// One zone of an event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZoneConfig {
-    pub id: String,
-    pub seats: u32,
-}
-
-/// One event on sale.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventConfig {
-    pub id: String,
-    pub zones: Vec<ZoneConfig>,
-}
-
-/// The `[sim]` table of a scenario file and `stampede serve --config`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimConfig {
-    pub events: Vec<EventConfig>,
-    // the simulator work adds the remaining knobs
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            events: vec![EventConfig {
-                id: "E1".into(),
-                zones: vec![ZoneConfig {
-                    id: "A".into(),
-                    seats: 100,
-                }],
-            }],
-        }
-    }
-}
-
-/// Ground truth of what the simulator saw and did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ledger {
-    pub oversold: u64,
-    pub duplicates: u64,
-    pub wasted_work: u64,
-    pub early_retries: u64,
-    pub bookings_created: u64,
-    /// endpoint name -> status -> count
-    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
-}
+pub use config::{
+    CapacityConfig, EventConfig, FaultConfig, FaultWindow, RateLimitConfig, SimConfig, ZoneConfig,
+};
+pub use ledger::{Ledger, ZoneSeats};
+pub use server::{Acceptor, PlainTcp, SimServer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("cannot bind simulator to {addr}: {source}")]
     Bind {
-        addr: SocketAddr,
+        addr: std::net::SocketAddr,
         source: std::io::Error,
     },
     #[error("invalid simulator config: {0}")]
     Config(String),
-}
-
-/// A running simulator. Dropping it without `shutdown` aborts its tasks.
-pub struct SimServer {
-    _private: (),
-}
-
-impl SimServer {
-    pub async fn start(_cfg: SimConfig, _addr: SocketAddr) -> Result<SimServer, SimError> {
-        todo!("simulator work")
-    }
-    pub fn addr(&self) -> SocketAddr {
-        todo!("simulator work")
-    }
-    /// A snapshot of the ledger.
-    pub fn ledger(&self) -> Ledger {
-        todo!("simulator work")
-    }
-    /// Fresh inventory, bookings, idempotency cache, limiters, ledger and
-    /// fault-window clock, so compared fleets face identical targets.
-    pub fn reset(&self) {
-        todo!("simulator work")
-    }
-    pub async fn shutdown(self) {
-        todo!("simulator work")
-    }
+    #[error("simulator config {path}: {message}")]
+    ConfigFile { path: String, message: String },
 }

@@ -1,0 +1,408 @@
+//! Every simulator knob, with defaults tuned so a ticket drop separates
+//! compliant clients from naive ones on a 2-core machine.
+
+use super::SimError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// One zone of an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    pub id: String,
+    /// Seats on sale; never oversold whatever the concurrency.
+    pub seats: u32,
+}
+
+/// One event on sale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventConfig {
+    pub id: String,
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// The `[sim]` table of a scenario file and `stampede serve --config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimConfig {
+    /// Inventory. Default: event `E1` with zones `A`, `B`, `C` of 300 seats,
+    /// small enough that a drop of a few thousand users sells out.
+    pub events: Vec<EventConfig>,
+    /// Seats one user may hold (reserved + confirmed) per event; beyond it
+    /// reserve answers 409 MAX_TICKETS_EXCEEDED. 0 = unlimited.
+    pub max_tickets_per_user: u32,
+    /// How long a reservation holds its seats before confirm answers
+    /// EXPIRED and the seats return to the zone.
+    #[serde(with = "humantime_serde")]
+    pub reservation_ttl: Duration,
+    /// How often expired reservations are swept back into the zones, so
+    /// availability recovers even if nobody touches the expired booking.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+    /// Largest accepted request body; beyond it 413 PAYLOAD_TOO_LARGE.
+    pub max_body_bytes: usize,
+    /// Seed of the fault-injection RNG, so a scenario replays the same
+    /// sequence of decisions (given the same arrival order).
+    pub seed: u64,
+    /// Whether `GET .../availability` works without a bearer token (it is
+    /// a public, cacheable read on most ticketing sites).
+    pub public_availability: bool,
+    pub capacity: CapacityConfig,
+    pub rate_limit: RateLimitConfig,
+    pub faults: FaultConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        let zones = ["A", "B", "C"]
+            .iter()
+            .map(|id| ZoneConfig {
+                id: (*id).into(),
+                seats: 300,
+            })
+            .collect();
+        Self {
+            events: vec![EventConfig {
+                id: "E1".into(),
+                zones,
+            }],
+            max_tickets_per_user: 4,
+            reservation_ttl: Duration::from_secs(120),
+            sweep_interval: Duration::from_secs(1),
+            max_body_bytes: 16 * 1024,
+            seed: 42,
+            public_availability: true,
+            capacity: CapacityConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+/// The overload model: a worker pool behind a bounded queue, where every
+/// unit of work in flight slows every worker (lock/DB contention), so
+/// throughput *falls* under overload and a retry storm can keep it down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapacityConfig {
+    /// Concurrent workers executing booking work.
+    pub workers: u32,
+    /// Requests admitted beyond the busy workers; when workers + queue are
+    /// all taken, the request is rejected with 503 SERVICE_UNAVAILABLE.
+    pub queue: u32,
+    /// Base time one reserve/confirm/release occupies a worker.
+    #[serde(with = "humantime_serde")]
+    pub service_time: Duration,
+    /// Base time of an availability read. 0 = served from a cache: it skips
+    /// the worker pool entirely (and is what the throughput bench measures).
+    #[serde(with = "humantime_serde")]
+    pub availability_service_time: Duration,
+    /// Added to the service time per unit of admitted work (queued or
+    /// running): `service = base + k × in_flight`. This is what makes the
+    /// collapse metastable: a full queue makes every worker slower.
+    #[serde(with = "humantime_serde")]
+    pub latency_per_in_flight: Duration,
+    /// Retry-After sent with a queue-full 503; absent = no header.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub retry_after_503: Option<Duration>,
+}
+
+impl Default for CapacityConfig {
+    fn default() -> Self {
+        // ~3,200 req/s when idle (32 / 10 ms), ~470 req/s with a full
+        // queue (32 / (10 ms + 288 × 0.2 ms)): naive retries at ~5k req/s
+        // push it into the slow state and keep it there.
+        Self {
+            workers: 32,
+            queue: 256,
+            service_time: Duration::from_millis(10),
+            availability_service_time: Duration::ZERO,
+            latency_per_in_flight: Duration::from_micros(200),
+            retry_after_503: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Token buckets (governor GCRA). 0 = that limiter is off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per user (bearer token).
+    pub per_user_per_second: u32,
+    /// Burst per user; 0 = same as the rate.
+    pub per_user_burst: u32,
+    /// Sustained requests per second over all users.
+    pub global_per_second: u32,
+    /// Global burst; 0 = same as the rate.
+    pub global_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_user_per_second: 2,
+            per_user_burst: 4,
+            global_per_second: 0,
+            global_burst: 0,
+        }
+    }
+}
+
+/// Injected faults on the booking endpoints (reserve/confirm/release).
+/// Probabilities are per request, in [0, 1], drawn from the seeded RNG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultConfig {
+    /// 500 INTERNAL_ERROR before any side effect.
+    pub error_rate: f64,
+    /// Drop the connection without a response before the booking is
+    /// committed (a retry is harmless).
+    pub reset_before_commit: f64,
+    /// Drop the connection after the booking is committed (a retry with a
+    /// new Idempotency-Key creates a duplicate).
+    pub reset_after_commit: f64,
+    /// A proxy-style HTML 502 page instead of the envelope.
+    pub html_502: f64,
+    /// A 503 with an empty body.
+    pub empty_503: f64,
+    /// A 429 whose Retry-After is an HTTP-date.
+    pub http_date_429: f64,
+    /// A 503 whose Retry-After is an HTTP-date.
+    pub http_date_503: f64,
+    /// The wait the HTTP-date Retry-After answers ask for.
+    #[serde(with = "humantime_serde")]
+    pub http_date_retry_after: Duration,
+    /// Probability of adding `extra_latency` to a request's service time.
+    pub latency_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub extra_latency: Duration,
+    /// Timed windows that model a trigger (a GC pause, a failing replica).
+    pub windows: Vec<FaultWindow>,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            error_rate: 0.0,
+            reset_before_commit: 0.0,
+            reset_after_commit: 0.0,
+            html_502: 0.0,
+            empty_503: 0.0,
+            http_date_429: 0.0,
+            http_date_503: 0.0,
+            http_date_retry_after: Duration::from_secs(2),
+            latency_rate: 0.0,
+            extra_latency: Duration::ZERO,
+            windows: Vec::new(),
+        }
+    }
+}
+
+/// A trigger active from `from` to `to` after start (or the last reset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultWindow {
+    #[serde(with = "humantime_serde")]
+    pub from: Duration,
+    #[serde(with = "humantime_serde")]
+    pub to: Duration,
+    /// Worker throughput multiplier inside the window (0.25 = a quarter of
+    /// the capacity), applied by dividing the service time.
+    pub capacity_factor: f64,
+    /// Extra probability of 500 INTERNAL_ERROR inside the window.
+    pub error_rate: f64,
+    /// Added to every booking request's service time inside the window.
+    #[serde(with = "humantime_serde")]
+    pub extra_latency: Duration,
+}
+
+impl Default for FaultWindow {
+    fn default() -> Self {
+        Self {
+            from: Duration::ZERO,
+            to: Duration::ZERO,
+            capacity_factor: 1.0,
+            error_rate: 0.0,
+            extra_latency: Duration::ZERO,
+        }
+    }
+}
+
+fn bad(key: &str, why: &str) -> SimError {
+    SimError::Config(format!("{key}: {why}"))
+}
+
+fn prob(key: &str, p: f64) -> Result<(), SimError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(bad(key, &format!("probability {p} is outside [0, 1]")))
+    }
+}
+
+impl SimConfig {
+    /// Reads a standalone simulator config (`stampede serve --config`).
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<SimConfig, SimError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| SimError::ConfigFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let cfg: SimConfig = toml::from_str(&text).map_err(|e| SimError::ConfigFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map_err(|e| SimError::ConfigFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(cfg)
+    }
+
+    /// Rejects configs that would make results meaningless; the message
+    /// names the offending key.
+    pub fn validate(&self) -> Result<(), SimError> {
+        if self.events.is_empty() {
+            return Err(bad("events", "at least one event is required"));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, ev) in self.events.iter().enumerate() {
+            if ev.id.is_empty() || ev.id.contains('/') {
+                return Err(bad(&format!("events[{i}].id"), "empty or contains '/'"));
+            }
+            if !ids.insert(ev.id.as_str()) {
+                return Err(bad(&format!("events[{i}].id"), "duplicate event id"));
+            }
+            if ev.zones.is_empty() {
+                return Err(bad(&format!("events[{i}].zones"), "at least one zone"));
+            }
+            let mut zids = std::collections::HashSet::new();
+            for (j, z) in ev.zones.iter().enumerate() {
+                let key = format!("events[{i}].zones[{j}]");
+                if z.id.is_empty() || z.id.contains('/') {
+                    return Err(bad(&format!("{key}.id"), "empty or contains '/'"));
+                }
+                if !zids.insert(z.id.as_str()) {
+                    return Err(bad(&format!("{key}.id"), "duplicate zone id"));
+                }
+                if z.seats == 0 {
+                    return Err(bad(&format!("{key}.seats"), "must be > 0"));
+                }
+            }
+        }
+        if self.reservation_ttl.is_zero() {
+            return Err(bad("reservation_ttl", "must be > 0"));
+        }
+        if self.sweep_interval.is_zero() {
+            return Err(bad("sweep_interval", "must be > 0"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(bad("max_body_bytes", "must be > 0"));
+        }
+        if self.capacity.workers == 0 {
+            return Err(bad("capacity.workers", "must be > 0"));
+        }
+        let f = &self.faults;
+        prob("faults.error_rate", f.error_rate)?;
+        prob("faults.reset_before_commit", f.reset_before_commit)?;
+        prob("faults.reset_after_commit", f.reset_after_commit)?;
+        prob("faults.html_502", f.html_502)?;
+        prob("faults.empty_503", f.empty_503)?;
+        prob("faults.http_date_429", f.http_date_429)?;
+        prob("faults.http_date_503", f.http_date_503)?;
+        prob("faults.latency_rate", f.latency_rate)?;
+        let answers = f.error_rate
+            + f.reset_before_commit
+            + f.reset_after_commit
+            + f.html_502
+            + f.empty_503
+            + f.http_date_429
+            + f.http_date_503;
+        if answers > 1.0 + 1e-9 {
+            return Err(bad(
+                "faults",
+                "error_rate + reset_* + html_502 + empty_503 + http_date_* exceeds 1",
+            ));
+        }
+        for (i, w) in f.windows.iter().enumerate() {
+            let key = format!("faults.windows[{i}]");
+            if w.to < w.from {
+                return Err(bad(&format!("{key}.to"), "is before `from`"));
+            }
+            if !(w.capacity_factor > 0.0 && w.capacity_factor <= 1.0) {
+                return Err(bad(&format!("{key}.capacity_factor"), "must be in (0, 1]"));
+            }
+            prob(&format!("{key}.error_rate"), w.error_rate)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_roundtrip() {
+        let cfg = SimConfig::default();
+        cfg.validate().expect("defaults are valid");
+        let text = toml::to_string(&cfg).expect("serializes");
+        let back: SimConfig = toml::from_str(&text).expect("parses");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn humantime_and_partial_tables() {
+        let cfg: SimConfig = toml::from_str(
+            "reservation_ttl = \"250ms\"\n[capacity]\nworkers = 2\n\
+             [[faults.windows]]\nfrom = \"1s\"\nto = \"2s\"\nerror_rate = 0.5\n",
+        )
+        .expect("parses");
+        assert_eq!(cfg.reservation_ttl, Duration::from_millis(250));
+        assert_eq!(cfg.capacity.workers, 2);
+        assert_eq!(cfg.capacity.queue, CapacityConfig::default().queue);
+        assert_eq!(cfg.faults.windows[0].capacity_factor, 1.0);
+    }
+
+    #[test]
+    fn unknown_keys_rejected() {
+        assert!(toml::from_str::<SimConfig>("bogus = 1").is_err());
+        assert!(toml::from_str::<SimConfig>("[capacity]\nworkerz = 1").is_err());
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        let mut cfg = SimConfig::default();
+        cfg.events[0].zones[1].seats = 0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("events[0].zones[1].seats"), "{e}");
+
+        let mut cfg = SimConfig::default();
+        cfg.faults.html_502 = 1.5;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("faults.html_502"), "{e}");
+
+        let mut cfg = SimConfig::default();
+        cfg.faults.windows.push(FaultWindow {
+            from: Duration::from_secs(5),
+            to: Duration::from_secs(1),
+            ..FaultWindow::default()
+        });
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("faults.windows[0].to"), "{e}");
+    }
+
+    #[test]
+    fn toml_file_error_names_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("stampede-sim-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "seed = 1\nmax_body_bytes = \"x\"\n").expect("write");
+        let e = SimConfig::from_toml_file(&path).unwrap_err().to_string();
+        assert!(e.contains("bad.toml"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

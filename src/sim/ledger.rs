@@ -1,0 +1,302 @@
+//! Ground truth, recorded with atomics and sharded maps so counting never
+//! becomes the bottleneck it is supposed to observe.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use tokio::time::Instant;
+
+/// Seats of one zone at snapshot time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSeats {
+    pub capacity: u32,
+    /// Confirmed seats.
+    pub sold: u32,
+    /// Seats held by live reservations.
+    pub reserved: u32,
+    pub available: u32,
+}
+
+/// Ground truth of what the simulator saw and did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Largest excess of sold + reserved over capacity seen at any commit;
+    /// anything but 0 is a simulator bug.
+    pub oversold: u64,
+    /// Bookings beyond the first created for one logical operation
+    /// (same user and `X-Stampede-Op`).
+    pub duplicates: u64,
+    /// Work finished after its client had gone (timed out / disconnected).
+    pub wasted_work: u64,
+    /// Attempts that arrived before the Retry-After the server gave
+    /// (tracked per `X-Stampede-Op`, else per Idempotency-Key).
+    pub early_retries: u64,
+    pub bookings_created: u64,
+    #[serde(default)]
+    pub bookings_confirmed: u64,
+    #[serde(default)]
+    pub bookings_released: u64,
+    #[serde(default)]
+    pub bookings_expired: u64,
+    /// Requests answered from the idempotency cache (including waiters on
+    /// a key still being processed).
+    #[serde(default)]
+    pub idempotent_replays: u64,
+    /// Connections dropped on purpose without a response (fault injection);
+    /// they also appear under status 0 in `requests`.
+    #[serde(default)]
+    pub connection_resets: u64,
+    /// endpoint name -> status -> count. Endpoints: `availability`,
+    /// `reserve`, `confirm`, `release`, `sim` (the `/__sim` routes),
+    /// `other`. Status 0 = connection dropped without a response.
+    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// `"{event}/{zone}"` -> seats.
+    #[serde(default)]
+    pub zones: BTreeMap<String, ZoneSeats>,
+    /// Attempts per operation as the server saw them (requests carrying
+    /// `X-Stampede-Op`): attempts -> number of operations.
+    #[serde(default)]
+    pub attempts_per_op: BTreeMap<u32, u64>,
+}
+
+/// Endpoints counted in `requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Availability = 0,
+    Reserve = 1,
+    Confirm = 2,
+    Release = 3,
+    Sim = 4,
+    Other = 5,
+}
+
+const ENDPOINTS: [(Endpoint, &str); 6] = [
+    (Endpoint::Availability, "availability"),
+    (Endpoint::Reserve, "reserve"),
+    (Endpoint::Confirm, "confirm"),
+    (Endpoint::Release, "release"),
+    (Endpoint::Sim, "sim"),
+    (Endpoint::Other, "other"),
+];
+const STATUSES: usize = 600;
+const SHARDS: usize = 16;
+
+#[derive(Debug, Default)]
+struct OpState {
+    attempts: u32,
+    bookings: u32,
+    not_before: Option<Instant>,
+}
+
+/// Live counters of one simulator generation (replaced on reset).
+pub struct LedgerState {
+    pub oversold: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub wasted_work: AtomicU64,
+    pub early_retries: AtomicU64,
+    pub bookings_created: AtomicU64,
+    pub bookings_confirmed: AtomicU64,
+    pub bookings_released: AtomicU64,
+    pub bookings_expired: AtomicU64,
+    pub idempotent_replays: AtomicU64,
+    pub connection_resets: AtomicU64,
+    /// Flat `[endpoint][status]` table: a fixed array beats a locked map
+    /// at tens of thousands of requests per second.
+    requests: Box<[AtomicU64]>,
+    ops: Box<[Mutex<HashMap<(String, String), OpState>>]>,
+    hasher: std::hash::RandomState,
+}
+
+impl Default for LedgerState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Which key an attempt is tracked under for early retries and duplicates.
+#[derive(Debug, Clone, Copy)]
+pub struct OpKey<'a> {
+    pub user: &'a str,
+    /// `X-Stampede-Op`, or `idem:` + Idempotency-Key when absent.
+    pub op: &'a str,
+    /// Whether `op` came from `X-Stampede-Op` (only those count attempts
+    /// and duplicates).
+    pub explicit: bool,
+}
+
+impl LedgerState {
+    pub fn new() -> Self {
+        Self {
+            oversold: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            wasted_work: AtomicU64::new(0),
+            early_retries: AtomicU64::new(0),
+            bookings_created: AtomicU64::new(0),
+            bookings_confirmed: AtomicU64::new(0),
+            bookings_released: AtomicU64::new(0),
+            bookings_expired: AtomicU64::new(0),
+            idempotent_replays: AtomicU64::new(0),
+            connection_resets: AtomicU64::new(0),
+            requests: (0..ENDPOINTS.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            ops: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    pub fn count_request(&self, ep: Endpoint, status: u16) {
+        let s = usize::from(status).min(STATUSES - 1);
+        if let Some(c) = self.requests.get(ep as usize * STATUSES + s) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn shard(&self, key: &OpKey<'_>) -> &Mutex<HashMap<(String, String), OpState>> {
+        let mut h = self.hasher.build_hasher();
+        key.user.hash(&mut h);
+        key.op.hash(&mut h);
+        &self.ops[(h.finish() as usize) % SHARDS]
+    }
+
+    fn with_op<R>(&self, key: &OpKey<'_>, f: impl FnOnce(&mut OpState) -> R) -> R {
+        let mut map = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        // Lookup by borrowed pair would need a custom Borrow; the owned key
+        // is only built on the first attempt of an op.
+        let k = (key.user.to_owned(), key.op.to_owned());
+        f(map.entry(k).or_default())
+    }
+
+    /// Records an attempt arriving now; counts it as early if it came
+    /// before the Retry-After this op was last given.
+    pub fn attempt(&self, key: &OpKey<'_>, now: Instant) {
+        let early = self.with_op(key, |op| {
+            if key.explicit {
+                op.attempts = op.attempts.saturating_add(1);
+            }
+            matches!(op.not_before, Some(t) if now < t)
+        });
+        if early {
+            self.early_retries.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Remembers the instant before which this op should not come back.
+    pub fn retry_after_given(&self, key: &OpKey<'_>, not_before: Instant) {
+        self.with_op(key, |op| op.not_before = Some(not_before));
+    }
+
+    /// A booking was created; counts duplicates per logical operation.
+    pub fn booking_created(&self, key: Option<&OpKey<'_>>) {
+        self.bookings_created.fetch_add(1, Relaxed);
+        if let Some(key) = key.filter(|k| k.explicit) {
+            let dup = self.with_op(key, |op| {
+                op.bookings = op.bookings.saturating_add(1);
+                op.bookings > 1
+            });
+            if dup {
+                self.duplicates.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub fn record_oversold(&self, excess: u64) {
+        self.oversold.fetch_max(excess, Relaxed);
+    }
+
+    /// Everything but the zones, which the store fills in.
+    pub fn snapshot(&self) -> Ledger {
+        let mut requests = BTreeMap::new();
+        for (ep, name) in ENDPOINTS {
+            let mut by_status = BTreeMap::new();
+            for s in 0..STATUSES {
+                let n = self.requests[ep as usize * STATUSES + s].load(Relaxed);
+                if n > 0 {
+                    by_status.insert(s as u16, n);
+                }
+            }
+            if !by_status.is_empty() {
+                requests.insert(name.to_owned(), by_status);
+            }
+        }
+        let mut attempts_per_op = BTreeMap::new();
+        for shard in self.ops.iter() {
+            let map = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for op in map.values().filter(|o| o.attempts > 0) {
+                *attempts_per_op.entry(op.attempts).or_insert(0) += 1;
+            }
+        }
+        Ledger {
+            oversold: self.oversold.load(Relaxed),
+            duplicates: self.duplicates.load(Relaxed),
+            wasted_work: self.wasted_work.load(Relaxed),
+            early_retries: self.early_retries.load(Relaxed),
+            bookings_created: self.bookings_created.load(Relaxed),
+            bookings_confirmed: self.bookings_confirmed.load(Relaxed),
+            bookings_released: self.bookings_released.load(Relaxed),
+            bookings_expired: self.bookings_expired.load(Relaxed),
+            idempotent_replays: self.idempotent_replays.load(Relaxed),
+            connection_resets: self.connection_resets.load(Relaxed),
+            requests,
+            zones: BTreeMap::new(),
+            attempts_per_op,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn op<'a>(user: &'a str, op: &'a str) -> OpKey<'a> {
+        OpKey {
+            user,
+            op,
+            explicit: true,
+        }
+    }
+
+    #[test]
+    fn duplicates_count_bookings_beyond_first_per_op() {
+        let l = LedgerState::new();
+        l.booking_created(Some(&op("u1", "op1")));
+        l.booking_created(Some(&op("u1", "op1")));
+        l.booking_created(Some(&op("u2", "op1")));
+        l.booking_created(None);
+        let s = l.snapshot();
+        assert_eq!(s.bookings_created, 4);
+        assert_eq!(s.duplicates, 1);
+    }
+
+    #[test]
+    fn early_retries_and_attempt_distribution() {
+        let l = LedgerState::new();
+        let k = op("u1", "op1");
+        let t0 = Instant::now();
+        l.attempt(&k, t0);
+        l.retry_after_given(&k, t0 + Duration::from_secs(1));
+        l.attempt(&k, t0 + Duration::from_millis(500));
+        l.attempt(&k, t0 + Duration::from_secs(1));
+        l.attempt(&op("u1", "op2"), t0);
+        let s = l.snapshot();
+        assert_eq!(s.early_retries, 1);
+        assert_eq!(s.attempts_per_op, BTreeMap::from([(1, 1), (3, 1)]));
+    }
+
+    #[test]
+    fn requests_table() {
+        let l = LedgerState::new();
+        l.count_request(Endpoint::Reserve, 201);
+        l.count_request(Endpoint::Reserve, 201);
+        l.count_request(Endpoint::Other, 404);
+        l.count_request(Endpoint::Other, 9999);
+        let s = l.snapshot();
+        assert_eq!(s.requests["reserve"][&201], 2);
+        assert_eq!(s.requests["other"][&404], 1);
+        assert_eq!(s.requests["other"][&599], 1);
+        assert!(!s.requests.contains_key("confirm"));
+    }
+}

@@ -1,0 +1,152 @@
+//! Response building: the envelope, the non-envelope answers real proxies
+//! give, and the header formats clients must parse.
+
+use super::limiter::LimitInfo;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub type Resp = Response<Full<Bytes>>;
+
+/// The service error that makes hyper drop the connection without an
+/// answer: an injected reset.
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by simulator fault injection")]
+pub struct ResetConnection;
+
+static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+pub fn raw(status: u16, content_type: Option<&'static str>, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(ct) = content_type {
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    r
+}
+
+pub fn json(status: u16, body: Bytes) -> Resp {
+    let mut r = raw(status, None, body);
+    r.headers_mut().insert(CONTENT_TYPE, JSON);
+    r
+}
+
+/// `{"success":true,"data":...}` as bytes.
+pub fn ok_body(data: serde_json::Value) -> Bytes {
+    let v = serde_json::json!({ "success": true, "data": data });
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+}
+
+/// `{"success":false,"error":{"code","message"}}` as bytes.
+pub fn err_body(code: &str, message: &str) -> Bytes {
+    let v = serde_json::json!({
+        "success": false,
+        "error": { "code": code, "message": message }
+    });
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+}
+
+pub fn error(status: u16, code: &str, message: &str) -> Resp {
+    json(status, err_body(code, message))
+}
+
+/// The hot path's body, formatted without building a JSON tree.
+pub fn availability(n: u32) -> Resp {
+    json(
+        200,
+        Bytes::from(format!(
+            "{{\"success\":true,\"data\":{{\"available\":{n}}}}}"
+        )),
+    )
+}
+
+pub fn with_limit_headers(mut r: Resp, info: Option<LimitInfo>) -> Resp {
+    if let Some(i) = info {
+        let h = r.headers_mut();
+        h.insert(X_LIMIT.clone(), HeaderValue::from(i.limit));
+        h.insert(X_REMAINING.clone(), HeaderValue::from(i.remaining));
+        h.insert(X_RESET.clone(), HeaderValue::from(i.reset_unix));
+    }
+    r
+}
+
+pub fn with_retry_after_secs(mut r: Resp, secs: u64) -> Resp {
+    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// Retry-After as an HTTP-date at least `wait` from now (rounded up to the
+/// next whole second, since the format has no fractions).
+pub fn with_retry_after_date(mut r: Resp, wait: Duration) -> Resp {
+    let at = SystemTime::now() + wait + Duration::from_secs(1);
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
+        r.headers_mut().insert(RETRY_AFTER, v);
+    }
+    r
+}
+
+pub fn html_502() -> Resp {
+    raw(
+        502,
+        Some("text/html; charset=utf-8"),
+        Bytes::from_static(
+            b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
+<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+    )
+}
+
+pub fn empty_503() -> Resp {
+    raw(503, None, Bytes::new())
+}
+
+/// RFC 3339 UTC timestamp (`2024-05-01T12:00:00.123Z`) without a date crate.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+    }
+
+    #[test]
+    fn envelope_shape() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&err_body("NOT_FOUND", "x")).expect("json");
+        assert_eq!(v["success"], false);
+        assert_eq!(v["error"]["code"], "NOT_FOUND");
+    }
+}

@@ -1,0 +1,192 @@
+//! Accept loop and lifecycle. The loop is generic over the connection IO so
+//! TLS is only a different handshake in front of the same hyper service.
+
+use super::SimError;
+use super::api;
+use super::config::SimConfig;
+use super::ledger::Ledger;
+use super::world::World;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Shared by every connection of one simulator.
+pub struct App {
+    pub cfg: SimConfig,
+    world: RwLock<Arc<World>>,
+    /// Connections, spawned work and the sweeper, so shutdown can wait
+    /// for all of them: no task outlives the server.
+    pub tracker: TaskTracker,
+    pub cancel: CancellationToken,
+}
+
+impl App {
+    pub fn world(&self) -> Arc<World> {
+        Arc::clone(&self.world.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn reset(&self) {
+        let fresh = Arc::new(World::new(&self.cfg));
+        *self.world.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    }
+}
+
+/// Turns an accepted TCP stream into the IO hyper serves.
+pub trait Acceptor: Send + Sync + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&self, tcp: TcpStream) -> impl Future<Output = std::io::Result<Self::Io>> + Send;
+}
+
+/// Plain TCP (HTTP/1.1 and h2c).
+pub struct PlainTcp;
+
+impl Acceptor for PlainTcp {
+    type Io = TcpStream;
+    async fn accept(&self, tcp: TcpStream) -> std::io::Result<TcpStream> {
+        Ok(tcp)
+    }
+}
+
+impl Acceptor for tokio_rustls::TlsAcceptor {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    async fn accept(&self, tcp: TcpStream) -> std::io::Result<Self::Io> {
+        tokio_rustls::TlsAcceptor::accept(self, tcp).await
+    }
+}
+
+/// A running simulator. Dropping it without `shutdown` cancels its tasks.
+pub struct SimServer {
+    app: Arc<App>,
+    addr: SocketAddr,
+}
+
+impl SimServer {
+    /// Serves HTTP/1.1 and h2c on `addr` (port 0 picks a free one).
+    pub async fn start(cfg: SimConfig, addr: SocketAddr) -> Result<SimServer, SimError> {
+        Self::start_with(cfg, addr, PlainTcp).await
+    }
+
+    /// Serves HTTPS; ALPN (e.g. `h2`, `http/1.1`) is whatever `tls` sets.
+    pub async fn start_tls(
+        cfg: SimConfig,
+        addr: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<SimServer, SimError> {
+        Self::start_with(cfg, addr, tokio_rustls::TlsAcceptor::from(tls)).await
+    }
+
+    /// Serves through any [`Acceptor`].
+    pub async fn start_with<A: Acceptor>(
+        cfg: SimConfig,
+        addr: SocketAddr,
+        acceptor: A,
+    ) -> Result<SimServer, SimError> {
+        cfg.validate()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let app = Arc::new(App {
+            world: RwLock::new(Arc::new(World::new(&cfg))),
+            cfg,
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+        });
+        app.tracker
+            .spawn(accept_loop(Arc::clone(&app), listener, acceptor));
+        app.tracker.spawn(sweep_loop(Arc::clone(&app)));
+        Ok(SimServer { app, addr: local })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A snapshot of the ledger.
+    pub fn ledger(&self) -> Ledger {
+        self.app.world().snapshot()
+    }
+
+    /// Fresh inventory, bookings, idempotency cache, limiters, ledger and
+    /// fault-window clock, so compared fleets face identical targets.
+    pub fn reset(&self) {
+        self.app.reset();
+    }
+
+    /// Stops accepting, drops open connections and in-flight work, and
+    /// waits until every task the simulator spawned has ended.
+    pub async fn shutdown(self) {
+        self.app.cancel.cancel();
+        self.app.tracker.close();
+        self.app.tracker.wait().await;
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.app.cancel.cancel();
+    }
+}
+
+async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor: A) {
+    let acceptor = Arc::new(acceptor);
+    loop {
+        let accepted = tokio::select! {
+            () = app.cancel.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((tcp, _)) => {
+                // Nagle would add ~40 ms to small pipelined responses.
+                let _ = tcp.set_nodelay(true);
+                let app2 = Arc::clone(&app);
+                let acceptor = Arc::clone(&acceptor);
+                app.tracker.spawn(async move {
+                    let cancel = app2.cancel.clone();
+                    tokio::select! {
+                        () = serve_connection(app2, acceptor, tcp) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                });
+            }
+            // Out of file descriptors and the like: back off instead of
+            // spinning, keep serving the connections we have.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn serve_connection<A: Acceptor>(app: Arc<App>, acceptor: Arc<A>, tcp: TcpStream) {
+    let Ok(io) = acceptor.accept(tcp).await else {
+        return;
+    };
+    let svc = service_fn(move |req| api::handle(Arc::clone(&app), req));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    // Errors here are client disconnects and injected resets: nothing to do.
+    let _ = builder.serve_connection(TokioIo::new(io), svc).await;
+}
+
+async fn sweep_loop(app: Arc<App>) {
+    let mut tick = tokio::time::interval(app.cfg.sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = app.cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let world = app.world();
+        world
+            .store
+            .sweep(tokio::time::Instant::now(), &world.ledger);
+    }
+}

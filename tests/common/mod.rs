@@ -1,0 +1,150 @@
+//! Loopback client helpers shared by the simulator tests.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use stampede::sim::{Ledger, SimConfig, SimServer};
+use std::time::Duration;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// A config with no rate limits, no contention and instant service, so
+/// functional tests only see the rule under test.
+pub fn quiet_config() -> SimConfig {
+    let mut cfg = SimConfig::default();
+    cfg.rate_limit.per_user_per_second = 0;
+    cfg.capacity.service_time = Duration::ZERO;
+    cfg.capacity.latency_per_in_flight = Duration::ZERO;
+    cfg.capacity.workers = 64;
+    cfg.capacity.queue = 10_000;
+    cfg
+}
+
+pub async fn start(cfg: SimConfig) -> SimServer {
+    SimServer::start(cfg, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("simulator starts")
+}
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Api {
+    pub fn new(server: &SimServer) -> Self {
+        Self::build(server, false)
+    }
+
+    /// One multiplexed h2c connection: lots of concurrency, few sockets.
+    pub fn h2(server: &SimServer) -> Self {
+        Self::build(server, true)
+    }
+
+    fn build(server: &SimServer, h2: bool) -> Self {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(h2)
+            .build(conn);
+        Self {
+            base: format!("http://{}", server.addr()),
+            client,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Reply, hyper_util::client::legacy::Error> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .expect("request");
+        let resp = self.client.request(req).await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::GET, path, headers, "")
+            .await
+            .expect("GET answered")
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        self.send(Method::POST, path, headers, body)
+            .await
+            .expect("POST answered")
+    }
+
+    pub async fn reserve(&self, user: &str, key: Option<&str>, zone: &str, qty: i64) -> Reply {
+        let auth = format!("Bearer {user}");
+        let mut h = vec![("authorization", auth.as_str())];
+        if let Some(k) = key {
+            h.push(("idempotency-key", k));
+        }
+        let body = format!(r#"{{"eventId":"E1","zoneId":"{zone}","quantity":{qty}}}"#);
+        self.post("/bookings/reserve", &h, &body).await
+    }
+}
+
+/// Polls the ledger until `pred` holds; returns the last snapshot. The
+/// deadline is generous: this waits for background work, it does not
+/// measure speed.
+pub async fn wait_ledger(server: &SimServer, pred: impl Fn(&Ledger) -> bool) -> Ledger {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let l = server.ledger();
+        if pred(&l) || tokio::time::Instant::now() > deadline {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
