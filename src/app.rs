@@ -30,7 +30,11 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {
-                    let sin = if p.sin.is_empty() { "follows the client retry guidelines" } else { &p.sin };
+                    let sin = if p.sin.is_empty() {
+                        "follows the client retry guidelines"
+                    } else {
+                        &p.sin
+                    };
                     println!("{name:<20} {sin}");
                 }
             }
@@ -78,13 +82,15 @@ async fn run(args: RunArgs) -> u8 {
     let control = Control::default();
     spawn_ctrl_c(control.clone());
     let progress = (!args.quiet).then(Progress::new);
-    let report = match crate::run::execute(&plan, &TlsOptions::default(), &control, progress.as_ref()).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_RUNTIME;
-        }
-    };
+    let report =
+        match crate::run::execute(&plan, &TlsOptions::default(), &control, progress.as_ref()).await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_RUNTIME;
+            }
+        };
     let written = match crate::report::write_all(&report, &plan.out_dir) {
         Ok(files) => files,
         Err(e) => {
@@ -93,7 +99,11 @@ async fn run(args: RunArgs) -> u8 {
         }
     };
     println!("{}", crate::report::console::summary_table(&report));
-    println!("reports: {} ({} files)", plan.out_dir.display(), written.len());
+    println!(
+        "reports: {} ({} files)",
+        plan.out_dir.display(),
+        written.len()
+    );
     if report.status != "completed" {
         return EXIT_ABORTED;
     }
@@ -109,7 +119,9 @@ fn spawn_ctrl_c(control: Control) {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        eprintln!("\nstopping: no new arrivals, draining in-flight work (Ctrl-C again to cancel it)");
+        eprintln!(
+            "\nstopping: no new arrivals, draining in-flight work (Ctrl-C again to cancel it)"
+        );
         control.stop.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("\ncancelling in-flight work; reports follow");
@@ -138,7 +150,10 @@ async fn serve(args: ServeArgs) -> u8 {
         }
     };
     println!("Booking Rush simulator listening on http://{}", sim.addr());
-    println!("ground truth: GET http://{}/__sim/ledger  (Ctrl-C to stop)", sim.addr());
+    println!(
+        "ground truth: GET http://{}/__sim/ledger  (Ctrl-C to stop)",
+        sim.addr()
+    );
     let _ = tokio::signal::ctrl_c().await;
     sim.shutdown().await;
     EXIT_OK
@@ -146,13 +161,18 @@ async fn serve(args: ServeArgs) -> u8 {
 
 /// A simulator config file, or a scenario file whose [sim] table is used.
 fn load_sim_config(path: &std::path::Path) -> Result<SimConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let sim_text = match table.get("sim") {
-        Some(toml::Value::Table(t)) if table.contains_key("load") => toml::to_string(t).map_err(|e| e.to_string())?,
+        Some(toml::Value::Table(t)) if table.contains_key("load") => {
+            toml::to_string(t).map_err(|e| e.to_string())?
+        }
         _ => text,
     };
-    let cfg: SimConfig = toml::from_str(&sim_text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cfg: SimConfig =
+        toml::from_str(&sim_text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(cfg)
 }
 

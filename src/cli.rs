@@ -24,15 +24,11 @@ pub enum Command {
     /// Run a scenario and write its reports.
     Run(RunArgs),
     /// Check a scenario and print the resolved plan.
-    Validate {
-        scenario: PathBuf,
-    },
+    Validate { scenario: PathBuf },
     /// Run the embedded Booking Rush simulator alone.
     Serve(ServeArgs),
     /// Render the reports of a finished run again from its summary.json.
-    Report {
-        run_dir: PathBuf,
-    },
+    Report { run_dir: PathBuf },
     /// List the retry policy presets.
     Policies,
 }

@@ -6,14 +6,14 @@
 //! the binary does; `main.rs` only parses arguments and maps errors to exit
 //! codes.
 
-pub mod policy;
-pub mod report;
-pub mod sim;
-pub mod scenario;
-pub mod timefmt;
-pub mod client;
-pub mod metrics;
-pub mod engine;
 pub mod app;
 pub mod cli;
+pub mod client;
+pub mod engine;
+pub mod metrics;
+pub mod policy;
+pub mod report;
 pub mod run;
+pub mod scenario;
+pub mod sim;
+pub mod timefmt;

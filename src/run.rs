@@ -51,7 +51,9 @@ pub async fn execute(
     let started = SystemTime::now();
     let wall = std::time::Instant::now();
     let sim = match &plan.target.url {
-        None => Some(SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?),
+        None => {
+            Some(SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?)
+        }
         Some(_) => None,
     };
     let base = match (&plan.target.url, &sim) {
@@ -61,13 +63,19 @@ pub async fn execute(
     };
     let mut headers = HeaderMap::new();
     for (k, v) in &plan.target.headers {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             headers.insert(k, v);
         }
     }
     headers
         .entry(http::header::USER_AGENT)
-        .or_insert(HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))));
+        .or_insert(HeaderValue::from_static(concat!(
+            "stampede/",
+            env!("CARGO_PKG_VERSION")
+        )));
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
     let mut results = Vec::new();
     let mut stop_reason = None;
@@ -108,7 +116,11 @@ pub async fn execute(
     if let Some(s) = sim {
         s.shutdown().await;
     }
-    let status = if stop_reason.is_some() { "interrupted" } else { "completed" };
+    let status = if stop_reason.is_some() {
+        "interrupted"
+    } else {
+        "completed"
+    };
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         stampede_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -37,7 +37,7 @@ impl TlsOptions {
                 path: PathBuf::new(),
                 reason: e.to_string(),
             })?;
-        let mut cfg = if self.insecure {
+        let cfg = if self.insecure {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
@@ -57,11 +57,10 @@ impl TlsOptions {
                 })?;
                 let mut added = 0;
                 for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
-                    let cert: CertificateDer<'static> =
-                        cert.map_err(|e| TlsError::CaInvalid {
-                            path: path.clone(),
-                            reason: e.to_string(),
-                        })?;
+                    let cert: CertificateDer<'static> = cert.map_err(|e| TlsError::CaInvalid {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
                     roots.add(cert).map_err(|e| TlsError::CaInvalid {
                         path: path.clone(),
                         reason: e.to_string(),
@@ -77,7 +76,6 @@ impl TlsOptions {
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         };
-        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(cfg)
     }
 }

@@ -51,7 +51,9 @@ pub struct RoundResult {
 }
 
 fn collectors() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8)
 }
 
 /// Run one round of `plan` against `client`.
@@ -92,7 +94,11 @@ pub async fn run_round(
     });
 
     if let Some(p) = progress {
-        let label = cohorts_plan.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("+");
+        let label = cohorts_plan
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join("+");
         p.start_round(label, ctx.clone());
     }
 

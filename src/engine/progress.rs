@@ -35,7 +35,11 @@ impl Progress {
         let bar = self.bar.clone();
         let handle = tokio::spawn(async move {
             let start = Instant::now();
-            let every = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(5) };
+            let every = if bar.is_some() {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(5)
+            };
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
             let mut prev = (Instant::now(), 0u64);
@@ -53,7 +57,8 @@ impl Progress {
                     }
                 });
                 let now = Instant::now();
-                let rate = (s.attempts - prev.1) as f64 / now.duration_since(prev.0).as_secs_f64().max(1e-3);
+                let rate = (s.attempts - prev.1) as f64
+                    / now.duration_since(prev.0).as_secs_f64().max(1e-3);
                 prev = (now, s.attempts);
                 let msg = format!(
                     "{label}: {} users arrived, {} in flight, {} attempts ({rate:.0}/s), {} ok, {} failed ops",
@@ -99,4 +104,3 @@ impl Default for Progress {
         Self::new()
     }
 }
-

@@ -16,8 +16,14 @@ pub struct Schedule {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Stages { stages: Vec<Stage>, starts: Vec<(f64, f64)> },
-    Even { users: u64, over: Duration },
+    Stages {
+        stages: Vec<Stage>,
+        starts: Vec<(f64, f64)>,
+    },
+    Even {
+        users: u64,
+        over: Duration,
+    },
     Closed,
 }
 
@@ -137,7 +143,10 @@ mod tests {
         // 0 -> 100/s over 10 s: 500 arrivals, half of them in the last 2.93 s.
         let v: Vec<Duration> = open(&[(10, 0.0, 100.0)]).collect();
         assert_eq!(v.len(), 500);
-        let late = v.iter().filter(|d| d.as_secs_f64() >= 10.0 - 10.0 / 2f64.sqrt()).count();
+        let late = v
+            .iter()
+            .filter(|d| d.as_secs_f64() >= 10.0 - 10.0 / 2f64.sqrt())
+            .count();
         assert!((late as i64 - 250).abs() <= 1, "{late}");
         assert!(v.last().unwrap() <= &Duration::from_secs(10));
     }
@@ -156,14 +165,22 @@ mod tests {
             over: Duration::from_secs(2),
         });
         let v: Vec<Duration> = s.collect();
-        assert_eq!(v, vec![0, 500, 1000, 1500].into_iter().map(Duration::from_millis).collect::<Vec<_>>());
+        assert_eq!(
+            v,
+            vec![0, 500, 1000, 1500]
+                .into_iter()
+                .map(Duration::from_millis)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn cohort_mix_follows_shares_in_every_window() {
         let shares = [0.8, 0.2];
         for start in [0u64, 1000, 77_777] {
-            let naive = (start..start + 1000).filter(|&k| cohort_of(k, &shares) == 1).count();
+            let naive = (start..start + 1000)
+                .filter(|&k| cohort_of(k, &shares) == 1)
+                .count();
             assert!((190..=210).contains(&naive), "{naive} in window at {start}");
         }
         assert_eq!(cohort_of(5, &[1.0]), 0);

@@ -9,7 +9,7 @@ use super::ctx::{CohortCtx, RoundCtx};
 use crate::client::Failure;
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::policy::{self, BreakerState, CircuitBreaker, Class, Decision, OpState, Outcome};
-use crate::scenario::{Step, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE, VAR_EVENT};
+use crate::scenario::{Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use rand::SeedableRng;
@@ -178,7 +178,8 @@ impl User<'_> {
             if step.precheck.is_none() && step.captures.is_empty() {
                 continue;
             }
-            let Some(json) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            let Some(json) =
+                body.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             else {
                 return StepsEnd::Failed;
             };
@@ -272,7 +273,10 @@ impl User<'_> {
         let timeout = ctx.timeout_override.unwrap_or(policy.request_timeout);
         let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
         let path = step.path.render(&self.vars);
-        let body = step.body.as_ref().map(|t| Bytes::from(t.render(&self.vars)));
+        let body = step
+            .body
+            .as_ref()
+            .map(|t| Bytes::from(t.render(&self.vars)));
         let op_id = self.new_op_id();
         let op_header = HeaderValue::from_str(&op_id).ok();
         let mut key_seq = 0u32;
@@ -297,12 +301,19 @@ impl User<'_> {
             }
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
-            let res = ctx.client.send(&method, &path, headers, body.clone(), timeout).await;
+            let res = ctx
+                .client
+                .send(&method, &path, headers, body.clone(), timeout)
+                .await;
             let latency = sent.elapsed();
             let code;
             let (outcome, class_label) = match &res {
                 Ok(r) => {
-                    code = if r.status >= 400 { envelope_code(&r.body) } else { None };
+                    code = if r.status >= 400 {
+                        envelope_code(&r.body)
+                    } else {
+                        None
+                    };
                     (
                         Outcome::Response {
                             status: r.status,
@@ -331,14 +342,22 @@ impl User<'_> {
             if !step.retry {
                 op.ok = class == Class::Success;
                 op.outcome = outcome_code(&outcome, class);
-                return if op.ok { res.ok().map(|r| r.body) } else { None };
+                return if op.ok {
+                    res.ok().map(|r| r.body)
+                } else {
+                    None
+                };
             }
             let now = wall_now(ctx);
             match policy::decide(policy, &state, &outcome, now, &mut self.rng) {
                 Decision::Stop(c) => {
                     op.ok = c == Class::Success;
                     op.outcome = outcome_code(&outcome, c);
-                    return if op.ok { res.ok().map(|r| r.body) } else { None };
+                    return if op.ok {
+                        res.ok().map(|r| r.body)
+                    } else {
+                        None
+                    };
                 }
                 Decision::GiveUp(c) => {
                     op.outcome = if state.retries == 0 {
@@ -384,7 +403,11 @@ impl User<'_> {
         // say the server is struggling count against the breaker.
         let failure = matches!(
             class,
-            Class::RateLimited | Class::ServerError | Class::Unavailable | Class::Network | Class::Timeout
+            Class::RateLimited
+                | Class::ServerError
+                | Class::Unavailable
+                | Class::Network
+                | Class::Timeout
         );
         let now = Instant::now();
         if b.record(!failure, now) {
@@ -398,7 +421,9 @@ impl User<'_> {
     fn close_breaker_window(&mut self, log: &mut JourneyLog) {
         log.breaker_opens = std::mem::take(&mut self.opens);
         if let (Some(at), Some(cfg)) = (self.breaker_opened_at.take(), self.cohort.policy.breaker) {
-            log.breaker_open_time = Instant::now().saturating_duration_since(at).min(cfg.open_for * log.breaker_opens.max(1));
+            log.breaker_open_time = Instant::now()
+                .saturating_duration_since(at)
+                .min(cfg.open_for * log.breaker_opens.max(1));
         }
     }
 }
@@ -415,9 +440,7 @@ fn outcome_code(outcome: &Outcome<'_>, class: Class) -> String {
         return "OK".into();
     }
     match outcome {
-        Outcome::Response {
-            code: Some(c), ..
-        } => (*c).to_string(),
+        Outcome::Response { code: Some(c), .. } => (*c).to_string(),
         Outcome::Response { status, .. } => format!("HTTP_{status}"),
         Outcome::Timeout => "TIMEOUT".into(),
         Outcome::Network => "NETWORK_ERROR".into(),
@@ -437,7 +460,10 @@ mod tests {
     #[test]
     fn envelope_code_reads_error_code_only() {
         assert_eq!(
-            envelope_code(br#"{"success":false,"error":{"code":"TOO_MANY_REQUESTS","message":"x"}}"#).as_deref(),
+            envelope_code(
+                br#"{"success":false,"error":{"code":"TOO_MANY_REQUESTS","message":"x"}}"#
+            )
+            .as_deref(),
             Some("TOO_MANY_REQUESTS")
         );
         assert_eq!(envelope_code(b"<html>502 Bad Gateway</html>"), None);
@@ -447,12 +473,24 @@ mod tests {
 
     #[test]
     fn outcome_codes_fall_back_to_status() {
-        let o = Outcome::Response { status: 502, code: None, retry_after: None };
+        let o = Outcome::Response {
+            status: 502,
+            code: None,
+            retry_after: None,
+        };
         assert_eq!(outcome_code(&o, Class::ServerError), "HTTP_502");
-        let o = Outcome::Response { status: 409, code: Some("INSUFFICIENT_SEATS"), retry_after: None };
+        let o = Outcome::Response {
+            status: 409,
+            code: Some("INSUFFICIENT_SEATS"),
+            retry_after: None,
+        };
         assert_eq!(outcome_code(&o, Class::Permanent), "INSUFFICIENT_SEATS");
         assert_eq!(outcome_code(&Outcome::Timeout, Class::Timeout), "TIMEOUT");
-        let ok = Outcome::Response { status: 201, code: None, retry_after: None };
+        let ok = Outcome::Response {
+            status: 201,
+            code: None,
+            retry_after: None,
+        };
         assert_eq!(outcome_code(&ok, Class::Success), "OK");
     }
 }

@@ -177,10 +177,11 @@ impl Recorder {
         a.cancelled += b.cancelled;
         if self.series.len() < o.series.len() {
             let start = self.series.len();
-            self.series.extend((start..o.series.len()).map(|i| SecondRow {
-                t: i as u32,
-                ..SecondRow::default()
-            }));
+            self.series
+                .extend((start..o.series.len()).map(|i| SecondRow {
+                    t: i as u32,
+                    ..SecondRow::default()
+                }));
         }
         for (a, b) in self.series.iter_mut().zip(&o.series) {
             a.arrivals += b.arrivals;
@@ -239,7 +240,10 @@ mod tests {
         use StatusClass::*;
         let mut r = Recorder::new(2);
         r.absorb(&journey(
-            vec![op(0, true, &[S2xx], 3), op(1, false, &[S503(), S429, Timeout], 4000)],
+            vec![
+                op(0, true, &[S2xx], 3),
+                op(1, false, &[S503(), S429, Timeout], 4000),
+            ],
             JourneyEnd::Failed,
         ));
         assert_eq!(r.steps[0].ops, 1);
@@ -264,8 +268,14 @@ mod tests {
         use StatusClass::*;
         let mut a = Recorder::new(1);
         let mut b = Recorder::new(1);
-        a.absorb(&journey(vec![op(0, true, &[S2xx], 3)], JourneyEnd::Succeeded));
-        b.absorb(&journey(vec![op(0, false, &[S5xx, S5xx], 1500)], JourneyEnd::Failed));
+        a.absorb(&journey(
+            vec![op(0, true, &[S2xx], 3)],
+            JourneyEnd::Succeeded,
+        ));
+        b.absorb(&journey(
+            vec![op(0, false, &[S5xx, S5xx], 1500)],
+            JourneyEnd::Failed,
+        ));
         a.merge(&b);
         assert_eq!(a.steps[0].ops, 2);
         assert_eq!(a.steps[0].attempts, 3);

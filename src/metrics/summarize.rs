@@ -152,7 +152,10 @@ mod tests {
         }
         let s = spectrum(&h);
         assert!(s.len() > 20);
-        assert!(s.windows(2).all(|w| w[0].percentile <= w[1].percentile && w[0].value_ms <= w[1].value_ms));
+        assert!(
+            s.windows(2)
+                .all(|w| w[0].percentile <= w[1].percentile && w[0].value_ms <= w[1].value_ms)
+        );
         assert!((s.last().unwrap().percentile - 100.0).abs() < 1e-9);
     }
 

@@ -1,10 +1,10 @@
 //! Scenario file + command-line overrides -> validated [`Plan`].
 
+use super::ScenarioError;
 use super::locate::{line_col, locate};
 use super::model::*;
 use super::plan::*;
 use super::template::Template;
-use super::ScenarioError;
 use crate::policy::{self, PolicyOverrides, RetryPolicy};
 use crate::sim::SimConfig;
 use std::collections::BTreeMap;
@@ -66,6 +66,17 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         return Err(cx.err("name", "must be non-empty and contain no path separators"));
     }
     let sim = file.sim.clone().unwrap_or_default();
+    if let Err(e) = sim.validate() {
+        let msg = e.to_string();
+        // The simulator names the offending key first ("faults.error_rate: ...").
+        let key = msg
+            .trim_start_matches("invalid simulator config: ")
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim();
+        return Err(cx.err(&format!("sim.{key}"), msg));
+    }
     let target = build_target(&cx, &file.target, ov)?;
     let load = build_load(&cx, &file.load, ov)?;
     let users = build_users(&cx, &file, &load)?;
@@ -102,7 +113,12 @@ fn build_target(cx: &Ctx, t: &TargetSection, ov: &Overrides) -> Result<TargetPla
             .map_err(|e| cx.err("target.url", format!("`{u}` is not a URL: {e}")))?;
         match parsed.scheme_str() {
             Some("http") | Some("https") => {}
-            _ => return Err(cx.err("target.url", format!("`{u}` must start with http:// or https://"))),
+            _ => {
+                return Err(cx.err(
+                    "target.url",
+                    format!("`{u}` must start with http:// or https://"),
+                ));
+            }
         }
         if parsed.authority().is_none() {
             return Err(cx.err("target.url", format!("`{u}` has no host")));
@@ -122,7 +138,7 @@ fn build_target(cx: &Ctx, t: &TargetSection, ov: &Overrides) -> Result<TargetPla
                 return Err(cx.err(
                     "target.token_env",
                     format!("environment variable `{var}` is not set or empty"),
-                ))
+                ));
             }
         },
     };
@@ -201,7 +217,7 @@ fn build_load(cx: &Ctx, l: &LoadSection, ov: &Overrides) -> Result<LoadPlan, Sce
                         return Err(cx.err(
                             &key("rate"),
                             "a stage has either `rate` or both `from` and `to`",
-                        ))
+                        ));
                     }
                 };
                 stages.push(Stage {
@@ -283,18 +299,16 @@ fn build_users(cx: &Ctx, f: &ScenarioFile, load: &LoadPlan) -> Result<UsersPlan,
         if u.count.is_some() || u.prefix.is_some() {
             return Err(cx.err("users.csv", "`csv` replaces `count` and `prefix`; keep one"));
         }
-        let file = cx
-            .path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(csv_path);
+        let file = cx.path.parent().unwrap_or(Path::new(".")).join(csv_path);
         let users = read_users_csv(&file).map_err(|m| cx.err("users.csv", m))?;
         return Ok(UsersPlan::Listed { file, users });
     }
     let count = match (u.count, &load.arrivals) {
         (Some(0), _) => return Err(cx.err("users.count", "must be at least 1")),
         (Some(c), _) => c,
-        (None, Arrivals::TicketDrop { users, .. }) | (None, Arrivals::Closed { users, .. }) => *users,
+        (None, Arrivals::TicketDrop { users, .. }) | (None, Arrivals::Closed { users, .. }) => {
+            *users
+        }
         (None, Arrivals::Open { .. }) => 1_000_000,
     };
     Ok(UsersPlan::Generated {
@@ -325,10 +339,7 @@ fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
         let id = rec.get(id_col).unwrap_or("").trim();
         let tok = rec.get(tok_col).unwrap_or("").trim();
         if id.is_empty() || tok.is_empty() {
-            return Err(format!(
-                "{}:{line}: empty user_id or token",
-                path.display()
-            ));
+            return Err(format!("{}:{line}: empty user_id or token", path.display()));
         }
         users.push((id.to_string(), Secret::new(tok.to_string())));
     }
@@ -378,12 +389,20 @@ fn build_journey(
     let event = match j.and_then(|j| j.event.clone()) {
         Some(e) => e,
         None if embedded => sim_event.map(|e| e.id.clone()).unwrap_or_default(),
-        None => return Err(cx.err("journey.event", "required when the target is not the embedded simulator")),
+        None => {
+            return Err(cx.err(
+                "journey.event",
+                "required when the target is not the embedded simulator",
+            ));
+        }
     };
     let mut zones = j.map(|j| j.zones.clone()).unwrap_or_default();
     if zones.is_empty() {
         if !embedded {
-            return Err(cx.err("journey.zones", "required when the target is not the embedded simulator"));
+            return Err(cx.err(
+                "journey.zones",
+                "required when the target is not the embedded simulator",
+            ));
         }
         zones = sim
             .events
@@ -393,7 +412,10 @@ fn build_journey(
             .unwrap_or_default();
     }
     if event.is_empty() || zones.is_empty() {
-        return Err(cx.err("journey.zones", "the journey needs an event and at least one zone"));
+        return Err(cx.err(
+            "journey.zones",
+            "the journey needs an event and at least one zone",
+        ));
     }
     let quantity = j.and_then(|j| j.quantity).unwrap_or(1);
     if quantity == 0 {
@@ -411,16 +433,23 @@ fn build_journey(
     for (i, s) in steps_src.iter().enumerate() {
         let key = |k: &str| format!("journey.steps[{i}].{k}");
         if s.name.is_empty() || steps.iter().any(|p: &Step| p.name == s.name) {
-            return Err(cx.err(&key("name"), format!("step names must be unique and non-empty (`{}`)", s.name)));
+            return Err(cx.err(
+                &key("name"),
+                format!("step names must be unique and non-empty (`{}`)", s.name),
+            ));
         }
         let method = s.method.to_ascii_uppercase();
         if http::Method::from_bytes(method.as_bytes()).is_err() {
-            return Err(cx.err(&key("method"), format!("`{}` is not an HTTP method", s.method)));
+            return Err(cx.err(
+                &key("method"),
+                format!("`{}` is not an HTTP method", s.method),
+            ));
         }
         if !s.path.starts_with('/') {
             return Err(cx.err(&key("path"), "must start with `/`"));
         }
-        let path = Template::parse(&s.path, &vars).map_err(|e| cx.err(&key("path"), e.to_string()))?;
+        let path =
+            Template::parse(&s.path, &vars).map_err(|e| cx.err(&key("path"), e.to_string()))?;
         let body = s
             .body
             .as_deref()
@@ -435,12 +464,18 @@ fn build_journey(
         let mut captures = Vec::new();
         for (name, pointer) in &s.capture {
             if !pointer.starts_with('/') {
-                return Err(cx.err(&format!("journey.steps[{i}].capture.{name}"), "a JSON pointer starts with `/`"));
+                return Err(cx.err(
+                    &format!("journey.steps[{i}].capture.{name}"),
+                    "a JSON pointer starts with `/`",
+                ));
             }
             let id = match vars.iter().position(|v| v == name) {
                 Some(id) if id >= BUILTIN_VARS.len() => id,
                 Some(_) => {
-                    return Err(cx.err(&format!("journey.steps[{i}].capture.{name}"), "cannot overwrite a built-in variable"))
+                    return Err(cx.err(
+                        &format!("journey.steps[{i}].capture.{name}"),
+                        "cannot overwrite a built-in variable",
+                    ));
                 }
                 None => {
                     vars.push(name.clone());

@@ -115,9 +115,15 @@ pub struct LoadPlan {
 
 #[derive(Debug, Clone, Serialize)]
 pub enum UsersPlan {
-    Generated { count: u64, prefix: String },
+    Generated {
+        count: u64,
+        prefix: String,
+    },
     /// From a CSV file: (user id, token).
-    Listed { file: PathBuf, users: Vec<(String, Secret)> },
+    Listed {
+        file: PathBuf,
+        users: Vec<(String, Secret)>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
