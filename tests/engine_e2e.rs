@@ -1,0 +1,194 @@
+//! The whole network path, end to end, against the embedded simulator on
+//! 127.0.0.1:0: plan -> engine -> client -> simulator -> report model.
+
+use stampede::client::TlsOptions;
+use stampede::engine::Control;
+use stampede::report::{CohortResult, Report};
+use stampede::scenario::{self, Overrides, Plan};
+use std::path::Path;
+use std::time::Duration;
+
+fn plan(src: &str) -> Plan {
+    scenario::parse(src, Path::new("tests/inline.toml"), &Overrides::default())
+        .unwrap_or_else(|e| panic!("scenario should be valid: {e}"))
+}
+
+async fn run(plan: &Plan) -> Report {
+    stampede::run::execute(plan, &TlsOptions::default(), &Control::default(), None)
+        .await
+        .expect("run")
+}
+
+fn cohort<'a>(r: &'a Report, name: &str) -> &'a CohortResult {
+    r.results
+        .iter()
+        .find(|c| c.name == name)
+        .expect("cohort present")
+}
+
+const DROP: &str = r#"
+compare = ["compliant", "naive"]
+[load]
+model = "ticket-drop"
+users = 300
+over = "500ms"
+drain = "20s"
+[journey]
+quantity = 1
+[sim]
+seed = 3
+[[sim.events]]
+id = "E1"
+zones = [{ id = "A", seats = 60 }, { id = "B", seats = 60 }]
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.faults]
+error_rate = 0.2
+reset_after_commit = 0.1
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliant_and_naive_fleets_against_the_simulator() {
+    let p = plan(DROP);
+    let r = run(&p).await;
+    assert_eq!(r.status, "completed");
+    assert_eq!(r.results.len(), 2);
+    let c = cohort(&r, "compliant");
+    let n = cohort(&r, "naive");
+    for x in [c, n] {
+        let ledger = x.ledger.as_ref().expect("embedded target has a ledger");
+        assert_eq!(ledger.oversold, 0, "{}: never oversold", x.name);
+        assert_eq!(x.journeys.started, 300, "{}: every user arrived", x.name);
+        assert_eq!(x.journeys.cancelled, 0, "{}: drained in time", x.name);
+        // Every attempt we sent reached the server, and nothing else did.
+        let server_seen: u64 = ledger
+            .requests
+            .iter()
+            .filter(|(ep, _)| ep.as_str() != "sim")
+            .flat_map(|(_, by)| by.values())
+            .sum();
+        assert_eq!(server_seen, x.attempts, "{}: attempts vs server", x.name);
+        // Ops = sum of outcomes; attempts >= ops.
+        assert_eq!(x.outcomes.values().sum::<u64>(), x.operations);
+        assert!(x.attempts >= x.operations);
+        let sold: u32 = ledger.zones.values().map(|z| z.sold + z.reserved).sum();
+        assert!(sold <= 120);
+    }
+    // 20% injected 500s: both retry, but the naive fleet never backs off and
+    // ignores sold-out answers, so it multiplies the load more.
+    assert!(c.retries > 0, "compliant retried the injected 500s");
+    assert!(
+        n.amplification > c.amplification,
+        "naive {} vs compliant {}",
+        n.amplification,
+        c.amplification
+    );
+    // Same-key retries cannot create duplicates; fresh keys after a reset-after-commit can.
+    assert_eq!(c.ledger.as_ref().map(|l| l.duplicates), Some(0));
+    // Compliant clients pre-check availability; naive ones never do.
+    assert!(c.steps[0].operations > 0);
+    assert_eq!(n.steps[0].operations, 0);
+    // The report's own per-second series add up to its totals.
+    let series_attempts: u64 = c.timeseries.iter().map(|s| s.attempts).sum();
+    assert_eq!(series_attempts, c.attempts);
+    assert!(c.operation_latency_ms.p99 >= c.operation_latency_ms.p50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_holds_its_rate_and_measures_from_the_schedule() {
+    let p = plan(
+        r#"
+compare = ["no-retry"]
+[load]
+model = "open"
+stages = [{ duration = "2s", rate = 200 }]
+[journey]
+steps = [{ name = "availability", path = "/events/E1/zones/A/availability" }]
+[sim.rate_limit]
+per_user_per_second = 0
+"#,
+    );
+    let r = run(&p).await;
+    let c = &r.results[0];
+    assert_eq!(c.operations, 400, "2 s x 200/s");
+    assert_eq!(c.outcomes.get("OK"), Some(&400));
+    assert_eq!(c.amplification, 1.0);
+    assert_eq!(c.schedule_lag_ms.count, 400);
+    let arrivals: u64 = c.timeseries.iter().map(|s| s.arrivals).sum();
+    assert_eq!(arrivals, 400);
+    assert!(c.timeseries.len() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_target_still_produces_a_report() {
+    // Bind then drop a listener so the port is (almost certainly) closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let src = format!(
+        r#"
+compare = ["compliant"]
+[target]
+url = "http://127.0.0.1:{port}"
+[load]
+model = "ticket-drop"
+users = 20
+over = "100ms"
+drain = "5s"
+[journey]
+event = "E1"
+zones = ["A"]
+[policies.compliant]
+base_delay = "10ms"
+max_delay = "20ms"
+"#
+    );
+    let r = run(&plan(&src)).await;
+    let c = &r.results[0];
+    assert_eq!(c.journeys.started, 20);
+    assert_eq!(c.journeys.succeeded, 0);
+    assert!(c.ledger.is_none());
+    // The breaker (5 failures) opens before the per-class limit (3 retries)
+    // can be exhausted only if the user reaches it; either way no op succeeds.
+    assert!(
+        c.outcomes
+            .keys()
+            .all(|k| k == "GAVE_UP" || k == "BREAKER_OPEN" || k == "NETWORK_ERROR"),
+        "{:?}",
+        c.outcomes
+    );
+    assert_eq!(
+        c.attempts_per_operation.get(&4),
+        Some(&c.operations),
+        "1 try + 3 network retries each"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_mid_run_drains_and_reports_interrupted() {
+    let p = plan(
+        r#"
+compare = ["compliant", "naive"]
+[load]
+model = "open"
+stages = [{ duration = "30s", rate = 50 }]
+drain = "5s"
+"#,
+    );
+    let control = Control::default();
+    let stopper = control.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        stopper.stop.cancel();
+    });
+    let r = stampede::run::execute(&p, &TlsOptions::default(), &control, None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "interrupted");
+    assert!(r.stop_reason.is_some());
+    assert_eq!(r.results.len(), 1, "the second round never started");
+    let c = &r.results[0];
+    assert!(c.journeys.started > 0 && c.journeys.started < 1500);
+    assert!(c.operations > 0);
+}
