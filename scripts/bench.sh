@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Whole-run benchmark of the engine against the embedded simulator (loopback only).
+#
+# 1. Throughput: scenarios/bench-10k.toml, an open model at 10,000 attempts/s
+#    for 30 s (override with BENCH_DURATION=10s, in seconds). Prints achieved rate,
+#    schedule lag p99, CPU seconds per 10,000 requests and peak RSS, and the
+#    ratio against a baseline measured in the same run: wrk hammering the
+#    same simulator endpoint as fast as it can (`stampede serve`), i.e. how
+#    close the generator + simulator pair gets to what the box can do.
+# 2. Memory: 100,000 simulated users arriving over 10 s against a simulator
+#    that answers 503 with Retry-After: 30s, so nearly all of them wait in
+#    backoff at once; prints their peak RSS (target: under 200 MiB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${BENCH_DURATION:-30s}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"; [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true' EXIT
+ulimit -n 65536 2>/dev/null || true
+
+cargo build --release --quiet
+BIN=target/release/stampede
+
+json() { python3 -c "import json,sys; r=json.load(open('$1')); c=r['results'][0]; print($2)"; }
+
+echo "== throughput: open model, 10,000/s for $DUR =="
+/usr/bin/time -f '%e %U %S %M' -o "$OUT/time" \
+  "$BIN" run scenarios/bench-10k.toml --duration "$DUR" --out "$OUT/run" --quiet >/dev/null
+read -r wall user sys rss_kb <"$OUT/time"
+S="$OUT/run/summary.json"
+attempts=$(json "$S" "c['attempts']")
+rate=$(json "$S" "round(c['attempts'] / ${DUR%s}, 1)")
+lag=$(json "$S" "c['schedule_lag_ms']['p99']")
+p99=$(json "$S" "c['attempt_latency_ms']['p99']")
+ok=$(json "$S" "c['outcomes'].get('OK', 0)")
+cpu=$(python3 -c "print(round(($user + $sys) / $attempts * 10000, 3))")
+echo "attempts:            $attempts ($ok OK)"
+echo "achieved rate:       $rate /s (target 10000)"
+echo "schedule lag p99:    $lag ms (target < 5 ms)"
+echo "attempt latency p99: $p99 ms"
+echo "CPU per 10k req:     $cpu s (generator + embedded simulator, user+sys)"
+echo "peak RSS:            $((rss_kb / 1024)) MiB"
+
+echo
+echo "== baseline in the same run: wrk against the same simulator, 2 threads, 64 connections, 10 s =="
+if command -v wrk >/dev/null; then
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$BIN" serve --port "$PORT" --config scenarios/bench-10k.toml >/dev/null &
+  SIM=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  wrk_rps=$(wrk -t2 -c64 -d10s "http://127.0.0.1:$PORT/events/E1/zones/A/availability" | awk '/Requests\/sec/ {print $2}')
+  kill "$SIM"; wait "$SIM" 2>/dev/null || true; SIM=
+  echo "wrk max rate:        $wrk_rps /s"
+  python3 -c "print('ratio stampede/wrk:  %.2f (stampede held a fixed 10k/s schedule; wrk ran flat out)' % ($rate / $wrk_rps))"
+else
+  echo "wrk not installed (apt-get install -y wrk): no baseline"
+fi
+
+echo
+echo "== memory: 100,000 users, most waiting in backoff =="
+cat >"$OUT/mem.toml" <<'TOML'
+name = "bench-memory"
+compare = ["compliant"]
+[load]
+model = "ticket-drop"
+users = 100000
+over = "10s"
+drain = "5s"
+max_in_flight = 100000
+[target]
+connections = 64
+[journey]
+steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"${event}","zoneId":"${zone}","quantity":1}', idempotent = true }]
+[sim.capacity]
+workers = 1
+queue = 0
+service_time = "1ms"
+retry_after_503 = "30s"
+[sim.rate_limit]
+per_user_per_second = 0
+TOML
+/usr/bin/time -f '%e %U %S %M' -o "$OUT/time2" \
+  "$BIN" run "$OUT/mem.toml" --out "$OUT/mem" --quiet >/dev/null || true
+read -r wall2 user2 sys2 rss2_kb <"$OUT/time2"
+M="$OUT/mem/summary.json"
+peak=$(json "$M" "max(s['in_flight'] for s in c['timeseries'])")
+echo "users in flight (peak): $peak"
+echo "peak RSS:               $((rss2_kb / 1024)) MiB (target < 200 MiB; simulator included)"
