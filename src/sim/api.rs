@@ -251,7 +251,7 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Resp, ResetConnection> {
         let body = match read_body(req, self.app.cfg.max_body_bytes).await {
             Ok(b) => b,
-            Err(resp) => return Ok(resp),
+            Err(rej) => return Ok(rej.into_resp()),
         };
         let (work, fingerprint) = match rt {
             Route::Reserve => match parse_reserve(&body) {
@@ -259,7 +259,7 @@ impl<'a> Pipeline<'a> {
                     let fp = format!("reserve|{e}|{z}|{q}");
                     (Work::Reserve(user.clone(), e, z, q), fp)
                 }
-                Err(resp) => return Ok(resp),
+                Err(rej) => return Ok(rej.into_resp()),
             },
             Route::Confirm(id) => (
                 Work::Finish(user.clone(), id.to_owned(), true),
@@ -442,12 +442,21 @@ fn stored_err(e: StoreError) -> Stored {
     }
 }
 
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Resp> {
+/// A rejected request, kept small so `Result`s stay cheap to move.
+struct Reject(u16, &'static str, String);
+
+impl Reject {
+    fn into_resp(self) -> Resp {
+        r::error(self.0, self.1, &self.2)
+    }
+}
+
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Reject> {
     let too_large = || {
-        r::error(
+        Reject(
             413,
             "PAYLOAD_TOO_LARGE",
-            &format!("request body exceeds {max} bytes"),
+            format!("request body exceeds {max} bytes"),
         )
     };
     let declared = req
@@ -461,10 +470,10 @@ async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Resp> {
     match Limited::new(req.into_body(), max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(r::error(
+        Err(_) => Err(Reject(
             400,
             "INVALID_REQUEST",
-            "could not read request body",
+            "could not read request body".into(),
         )),
     }
 }
@@ -477,16 +486,20 @@ struct ReserveBody {
     quantity: i64,
 }
 
-fn parse_reserve(body: &[u8]) -> Result<(String, String, u32), Resp> {
+fn parse_reserve(body: &[u8]) -> Result<(String, String, u32), Reject> {
     let b: ReserveBody = serde_json::from_slice(body).map_err(|e| {
-        r::error(
+        Reject(
             400,
             "INVALID_REQUEST",
-            &format!("body must be {{\"eventId\",\"zoneId\",\"quantity\"}}: {e}"),
+            format!("body must be {{\"eventId\",\"zoneId\",\"quantity\"}}: {e}"),
         )
     })?;
     if b.quantity <= 0 {
-        return Err(r::error(400, "INVALID_QUANTITY", "quantity must be > 0"));
+        return Err(Reject(
+            400,
+            "INVALID_QUANTITY",
+            "quantity must be > 0".into(),
+        ));
     }
     let q = u32::try_from(b.quantity).unwrap_or(u32::MAX);
     Ok((b.event_id, b.zone_id, q))

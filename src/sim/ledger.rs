@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::time::Instant;
@@ -90,6 +90,9 @@ struct OpState {
     not_before: Option<Instant>,
 }
 
+/// Per (user, op id) tracking.
+type OpMap = HashMap<(String, String), OpState>;
+
 /// Live counters of one simulator generation (replaced on reset).
 pub struct LedgerState {
     pub oversold: AtomicU64,
@@ -105,7 +108,7 @@ pub struct LedgerState {
     /// Flat `[endpoint][status]` table: a fixed array beats a locked map
     /// at tens of thousands of requests per second.
     requests: Box<[AtomicU64]>,
-    ops: Box<[Mutex<HashMap<(String, String), OpState>>]>,
+    ops: Box<[Mutex<OpMap>]>,
     hasher: std::hash::RandomState,
 }
 
@@ -154,11 +157,8 @@ impl LedgerState {
         }
     }
 
-    fn shard(&self, key: &OpKey<'_>) -> &Mutex<HashMap<(String, String), OpState>> {
-        let mut h = self.hasher.build_hasher();
-        key.user.hash(&mut h);
-        key.op.hash(&mut h);
-        &self.ops[(h.finish() as usize) % SHARDS]
+    fn shard(&self, key: &OpKey<'_>) -> &Mutex<OpMap> {
+        &self.ops[(self.hasher.hash_one((key.user, key.op)) as usize) % SHARDS]
     }
 
     fn with_op<R>(&self, key: &OpKey<'_>, f: impl FnOnce(&mut OpState) -> R) -> R {
