@@ -30,8 +30,15 @@ enum Route<'a> {
 }
 
 fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, (Endpoint, u16)> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (route, allowed) = match segs.as_slice() {
+    // A fixed array instead of a Vec: no allocation on the hot path.
+    let mut segs = [""; 5];
+    let mut n = 0;
+    for seg in path.trim_start_matches('/').split('/') {
+        let slot = segs.get_mut(n).ok_or((Endpoint::Other, 404))?;
+        *slot = seg;
+        n += 1;
+    }
+    let (route, allowed) = match &segs[..n] {
         ["events", e, "zones", z, "availability"] => (Route::Availability(e, z), Method::GET),
         ["bookings", "reserve"] => (Route::Reserve, Method::POST),
         ["bookings", id, "confirm"] => (Route::Confirm(id), Method::POST),

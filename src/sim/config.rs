@@ -406,3 +406,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn metastable_example_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sim-metastable.toml");
+        let cfg = super::SimConfig::from_toml_file(path).expect("example config is valid");
+        assert_eq!(cfg.faults.windows.len(), 1);
+    }
+}

@@ -50,7 +50,9 @@ pub struct Ledger {
     pub connection_resets: u64,
     /// endpoint name -> status -> count. Endpoints: `availability`,
     /// `reserve`, `confirm`, `release`, `sim` (the `/__sim` routes),
-    /// `other`. Status 0 = connection dropped without a response.
+    /// `other`. Status 0 = connection dropped on purpose without a
+    /// response (fault injection); 499 = the client went away before the
+    /// answer was ready (its work may still have committed).
     pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
     /// `"{event}/{zone}"` -> seats.
     #[serde(default)]
