@@ -240,14 +240,13 @@ impl<'a> Pipeline<'a> {
 
     fn unavailable(&self) -> Resp {
         let resp = r::error(503, "SERVICE_UNAVAILABLE", "server overloaded, retry later");
-        match self.app.cfg.capacity.retry_after_503 {
-            Some(d) => {
-                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-                self.told_to_wait(Duration::from_secs(secs));
-                r::with_retry_after_secs(resp, secs)
-            }
-            None => resp,
+        let d = self.app.cfg.capacity.retry_after_503;
+        if d.is_zero() {
+            return resp;
         }
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        self.told_to_wait(Duration::from_secs(secs));
+        r::with_retry_after_secs(resp, secs)
     }
 
     async fn booking(
