@@ -1,6 +1,6 @@
 //! Metastable-failure demo against the embedded simulator: the same
 //! arrival stream and the same 5 s capacity drop, once with naive clients
-//! (immediate retries, fresh key after a timeout) and once with compliant
+//! (immediate retries, fresh key after a 250 ms timeout) and once with compliant
 //! ones (backoff + jitter, Retry-After, same Idempotency-Key). Prints the
 //! reserve goodput per second and the ledger's verdict.
 //!
@@ -29,7 +29,10 @@ async fn attempt(http: &Http, url: &str, user: &str, op: &str, key: &str) -> Opt
             br#"{"eventId":"E1","zoneId":"A","quantity":1}"#,
         )))
         .ok()?;
-    let resp = timeout(Duration::from_secs(1), http.request(req)).await.ok()?.ok()?;
+    let resp = timeout(Duration::from_millis(250), http.request(req))
+        .await
+        .ok()?
+        .ok()?;
     let status = resp.status().as_u16();
     let ra = resp
         .headers()
@@ -49,7 +52,8 @@ async fn operation(http: Http, url: String, n: u64, naive: bool) {
         match attempt(&http, &url, &user, &op, &key).await {
             Some((s, _)) if s < 429 => return,
             Some((_, ra)) if !naive => {
-                let backoff = 0.2 * f64::from(1u32 << i.min(10)) * rand::rng().random_range(0.5..1.5);
+                let backoff =
+                    0.2 * f64::from(1u32 << i.min(10)) * rand::rng().random_range(0.5..1.5);
                 sleep(Duration::from_secs_f64(backoff.max(ra as f64))).await;
             }
             None if naive => key = format!("k{n}-{}", i + 1),
@@ -60,15 +64,17 @@ async fn operation(http: Http, url: String, n: u64, naive: bool) {
 }
 
 async fn run(naive: bool, rate: u64, secs: u64) {
-    let mut cfg = SimConfig::default();
-    cfg.events = vec![EventConfig {
-        id: "E1".into(),
-        zones: vec![ZoneConfig {
-            id: "A".into(),
-            seats: 10_000_000,
+    let mut cfg = SimConfig {
+        events: vec![EventConfig {
+            id: "E1".into(),
+            zones: vec![ZoneConfig {
+                id: "A".into(),
+                seats: 10_000_000,
+            }],
         }],
-    }];
-    cfg.max_tickets_per_user = 0;
+        max_tickets_per_user: 0,
+        ..SimConfig::default()
+    };
     cfg.rate_limit.per_user_per_second = 0;
     cfg.faults.windows = vec![FaultWindow {
         from: Duration::from_secs(5),
@@ -106,30 +112,42 @@ async fn run(naive: bool, rate: u64, secs: u64) {
         let sec = start.elapsed().as_secs();
         if sec > last {
             last = sec;
-            let l = server.ledger();
-            print!(" {}", l.bookings_created);
+            print!(" {}", answered_201(&server.ledger()));
         }
     }
     let l = server.ledger();
     println!();
     println!(
-        "           ops started {n}, bookings {}, duplicates {}, wasted_work {}, early_retries {}, 503s {}",
+        "           ops started {n}, 201s answered {}, bookings {}, duplicates {}, wasted_work {}, early_retries {}, 503s {}",
+        answered_201(&l),
         l.bookings_created,
         l.duplicates,
         l.wasted_work,
         l.early_retries,
-        l.requests.get("reserve").and_then(|m| m.get(&503)).copied().unwrap_or(0)
+        l.requests
+            .get("reserve")
+            .and_then(|m| m.get(&503))
+            .copied()
+            .unwrap_or(0)
     );
     server.shutdown().await;
+}
+
+fn answered_201(l: &stampede::sim::Ledger) -> u64 {
+    l.requests
+        .get("reserve")
+        .and_then(|m| m.get(&201))
+        .copied()
+        .unwrap_or(0)
 }
 
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let rate = args.next().and_then(|a| a.parse().ok()).unwrap_or(800);
+    let rate = args.next().and_then(|a| a.parse().ok()).unwrap_or(400);
     let secs = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     println!("{rate} new reserve operations/s; workers at 20% from 5 s to 10 s");
-    println!("cumulative bookings at each second:");
+    println!("cumulative 201s delivered to a waiting client, each second (client timeout 250 ms):");
     run(true, rate, secs).await;
     run(false, rate, secs).await;
 }
