@@ -310,11 +310,11 @@ async fn ledger_endpoint_and_reset() {
 
     assert_eq!(api.reserve("ivy", None, "A", 2).await.status, 201);
     server.reset();
-    assert_eq!(server.ledger(), {
-        let mut fresh = Ledger::default();
-        fresh.zones = server.ledger().zones;
-        fresh
-    });
+    let fresh = Ledger {
+        zones: server.ledger().zones,
+        ..Ledger::default()
+    };
+    assert_eq!(server.ledger(), fresh);
     assert_eq!(server.ledger().zones["E1/A"].available, 5);
     server.shutdown().await;
 }

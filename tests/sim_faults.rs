@@ -174,7 +174,8 @@ async fn reset_before_commit_books_nothing() {
 
 #[tokio::test]
 async fn non_envelope_answers() {
-    let cases: [(&str, fn(&mut stampede::sim::FaultConfig)); 5] = [
+    type SetFault = fn(&mut stampede::sim::FaultConfig);
+    let cases: [(&str, SetFault); 5] = [
         ("html", |f| f.html_502 = 1.0),
         ("empty", |f| f.empty_503 = 1.0),
         ("date429", |f| f.http_date_429 = 1.0),

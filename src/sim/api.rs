@@ -8,7 +8,7 @@ use super::idempotency::{Claim, Guard, Stored};
 use super::ledger::{Endpoint, OpKey};
 use super::respond::{self as r, ResetConnection, Resp};
 use super::server::App;
-use super::store::StoreError;
+use super::work::Work;
 use super::world::World;
 use bytes::Bytes;
 use http::{Method, Request};
@@ -30,8 +30,15 @@ enum Route<'a> {
 }
 
 fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, (Endpoint, u16)> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (route, allowed) = match segs.as_slice() {
+    // A fixed array instead of a Vec: no allocation on the hot path.
+    let mut segs = [""; 5];
+    let mut n = 0;
+    for seg in path.trim_start_matches('/').split('/') {
+        let slot = segs.get_mut(n).ok_or((Endpoint::Other, 404))?;
+        *slot = seg;
+        n += 1;
+    }
+    let (route, allowed) = match &segs[..n] {
         ["events", e, "zones", z, "availability"] => (Route::Availability(e, z), Method::GET),
         ["bookings", "reserve"] => (Route::Reserve, Method::POST),
         ["bookings", id, "confirm"] => (Route::Confirm(id), Method::POST),
@@ -233,14 +240,13 @@ impl<'a> Pipeline<'a> {
 
     fn unavailable(&self) -> Resp {
         let resp = r::error(503, "SERVICE_UNAVAILABLE", "server overloaded, retry later");
-        match self.app.cfg.capacity.retry_after_503 {
-            Some(d) => {
-                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-                self.told_to_wait(Duration::from_secs(secs));
-                r::with_retry_after_secs(resp, secs)
-            }
-            None => resp,
+        let d = self.app.cfg.capacity.retry_after_503;
+        if d.is_zero() {
+            return resp;
         }
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        self.told_to_wait(Duration::from_secs(secs));
+        r::with_retry_after_secs(resp, secs)
     }
 
     async fn booking(
@@ -251,7 +257,7 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Resp, ResetConnection> {
         let body = match read_body(req, self.app.cfg.max_body_bytes).await {
             Ok(b) => b,
-            Err(resp) => return Ok(resp),
+            Err(rej) => return Ok(rej.into_resp()),
         };
         let (work, fingerprint) = match rt {
             Route::Reserve => match parse_reserve(&body) {
@@ -259,7 +265,7 @@ impl<'a> Pipeline<'a> {
                     let fp = format!("reserve|{e}|{z}|{q}");
                     (Work::Reserve(user.clone(), e, z, q), fp)
                 }
-                Err(resp) => return Ok(resp),
+                Err(rej) => return Ok(rej.into_resp()),
             },
             Route::Confirm(id) => (
                 Work::Finish(user.clone(), id.to_owned(), true),
@@ -376,78 +382,21 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-enum Work {
-    Availability(String, String),
-    Reserve(String, String, String, u32),
-    Finish(String, String, bool),
-}
+/// A rejected request, kept small so `Result`s stay cheap to move.
+struct Reject(u16, &'static str, String);
 
-impl Work {
-    fn execute(self, world: &World, op: Option<(&str, bool)>) -> Stored {
-        let now = Instant::now();
-        let result = match self {
-            Work::Availability(e, z) => {
-                return match world.store.available(&e, &z) {
-                    Some(n) => Stored {
-                        status: 200,
-                        body: r::ok_body(serde_json::json!({ "available": n })),
-                    },
-                    None => stored_err(StoreError::ZoneNotFound),
-                };
-            }
-            Work::Reserve(user, e, z, q) => {
-                let res = world.store.reserve(&user, &e, &z, q, now, &world.ledger);
-                if res.is_ok() {
-                    let key = op.map(|(op, explicit)| OpKey {
-                        user: &user,
-                        op,
-                        explicit,
-                    });
-                    world.ledger.booking_created(key.as_ref());
-                }
-                res.map(|v| (201, v))
-            }
-            Work::Finish(user, id, confirm) => world
-                .store
-                .finish(&user, &id, confirm, now, &world.ledger)
-                .map(|v| (200, v)),
-        };
-        match result {
-            Ok((status, v)) => Stored {
-                status,
-                body: r::ok_body(serde_json::json!({
-                    "bookingId": v.booking_id,
-                    "status": v.status.as_str(),
-                    "expiresAt": r::rfc3339(v.expires_at),
-                })),
-            },
-            Err(e) => stored_err(e),
-        }
+impl Reject {
+    fn into_resp(self) -> Resp {
+        r::error(self.0, self.1, &self.2)
     }
 }
 
-fn stored_err(e: StoreError) -> Stored {
-    let (status, code) = match e {
-        StoreError::ZoneNotFound | StoreError::BookingNotFound => (404, "NOT_FOUND"),
-        StoreError::Forbidden => (403, "FORBIDDEN"),
-        StoreError::InsufficientSeats => (409, "INSUFFICIENT_SEATS"),
-        StoreError::MaxTicketsExceeded => (409, "MAX_TICKETS_EXCEEDED"),
-        StoreError::AlreadyConfirmed => (409, "ALREADY_CONFIRMED"),
-        StoreError::AlreadyReleased => (409, "ALREADY_RELEASED"),
-        StoreError::Expired => (409, "EXPIRED"),
-    };
-    Stored {
-        status,
-        body: r::err_body(code, &e.to_string()),
-    }
-}
-
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Resp> {
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Reject> {
     let too_large = || {
-        r::error(
+        Reject(
             413,
             "PAYLOAD_TOO_LARGE",
-            &format!("request body exceeds {max} bytes"),
+            format!("request body exceeds {max} bytes"),
         )
     };
     let declared = req
@@ -461,10 +410,10 @@ async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Resp> {
     match Limited::new(req.into_body(), max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(r::error(
+        Err(_) => Err(Reject(
             400,
             "INVALID_REQUEST",
-            "could not read request body",
+            "could not read request body".into(),
         )),
     }
 }
@@ -477,16 +426,20 @@ struct ReserveBody {
     quantity: i64,
 }
 
-fn parse_reserve(body: &[u8]) -> Result<(String, String, u32), Resp> {
+fn parse_reserve(body: &[u8]) -> Result<(String, String, u32), Reject> {
     let b: ReserveBody = serde_json::from_slice(body).map_err(|e| {
-        r::error(
+        Reject(
             400,
             "INVALID_REQUEST",
-            &format!("body must be {{\"eventId\",\"zoneId\",\"quantity\"}}: {e}"),
+            format!("body must be {{\"eventId\",\"zoneId\",\"quantity\"}}: {e}"),
         )
     })?;
     if b.quantity <= 0 {
-        return Err(r::error(400, "INVALID_QUANTITY", "quantity must be > 0"));
+        return Err(Reject(
+            400,
+            "INVALID_QUANTITY",
+            "quantity must be > 0".into(),
+        ));
     }
     let q = u32::try_from(b.quantity).unwrap_or(u32::MAX);
     Ok((b.event_id, b.zone_id, q))

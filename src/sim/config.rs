@@ -104,9 +104,10 @@ pub struct CapacityConfig {
     /// collapse metastable: a full queue makes every worker slower.
     #[serde(with = "humantime_serde")]
     pub latency_per_in_flight: Duration,
-    /// Retry-After sent with a queue-full 503; absent = no header.
-    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
-    pub retry_after_503: Option<Duration>,
+    /// Retry-After sent with a queue-full 503 (rounded up to whole
+    /// seconds); "0s" = send none, as many real servers do.
+    #[serde(with = "humantime_serde")]
+    pub retry_after_503: Duration,
 }
 
 impl Default for CapacityConfig {
@@ -120,7 +121,7 @@ impl Default for CapacityConfig {
             service_time: Duration::from_millis(10),
             availability_service_time: Duration::ZERO,
             latency_per_in_flight: Duration::from_micros(200),
-            retry_after_503: Some(Duration::from_secs(1)),
+            retry_after_503: Duration::from_secs(1),
         }
     }
 }
@@ -404,5 +405,15 @@ mod tests {
         assert!(e.contains("bad.toml"), "{e}");
         assert!(e.contains("line 2"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn metastable_example_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sim-metastable.toml");
+        let cfg = super::SimConfig::from_toml_file(path).expect("example config is valid");
+        assert_eq!(cfg.faults.windows.len(), 1);
     }
 }

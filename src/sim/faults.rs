@@ -77,7 +77,7 @@ impl Faults {
                 d.extra_latency += w.extra_latency;
             }
         }
-        if !self.any_static && !(windowed && error_rate > 0.0) {
+        if !(self.any_static || windowed && error_rate > 0.0) {
             return d;
         }
         let (u, lat) = {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -87,9 +87,7 @@ impl Default for IdempotencyCache {
 
 impl IdempotencyCache {
     fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Slot>> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
     /// Claims `(user, key)` for a request whose payload hashes to

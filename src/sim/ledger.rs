@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::time::Instant;
@@ -50,7 +50,9 @@ pub struct Ledger {
     pub connection_resets: u64,
     /// endpoint name -> status -> count. Endpoints: `availability`,
     /// `reserve`, `confirm`, `release`, `sim` (the `/__sim` routes),
-    /// `other`. Status 0 = connection dropped without a response.
+    /// `other`. Status 0 = connection dropped on purpose without a
+    /// response (fault injection); 499 = the client went away before the
+    /// answer was ready (its work may still have committed).
     pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
     /// `"{event}/{zone}"` -> seats.
     #[serde(default)]
@@ -90,6 +92,9 @@ struct OpState {
     not_before: Option<Instant>,
 }
 
+/// Per (user, op id) tracking.
+type OpMap = HashMap<(String, String), OpState>;
+
 /// Live counters of one simulator generation (replaced on reset).
 pub struct LedgerState {
     pub oversold: AtomicU64,
@@ -105,7 +110,7 @@ pub struct LedgerState {
     /// Flat `[endpoint][status]` table: a fixed array beats a locked map
     /// at tens of thousands of requests per second.
     requests: Box<[AtomicU64]>,
-    ops: Box<[Mutex<HashMap<(String, String), OpState>>]>,
+    ops: Box<[Mutex<OpMap>]>,
     hasher: std::hash::RandomState,
 }
 
@@ -154,11 +159,8 @@ impl LedgerState {
         }
     }
 
-    fn shard(&self, key: &OpKey<'_>) -> &Mutex<HashMap<(String, String), OpState>> {
-        let mut h = self.hasher.build_hasher();
-        key.user.hash(&mut h);
-        key.op.hash(&mut h);
-        &self.ops[(h.finish() as usize) % SHARDS]
+    fn shard(&self, key: &OpKey<'_>) -> &Mutex<OpMap> {
+        &self.ops[(self.hasher.hash_one((key.user, key.op)) as usize) % SHARDS]
     }
 
     fn with_op<R>(&self, key: &OpKey<'_>, f: impl FnOnce(&mut OpState) -> R) -> R {

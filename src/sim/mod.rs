@@ -28,6 +28,7 @@ mod overload;
 mod respond;
 mod server;
 mod store;
+mod work;
 mod world;
 
 pub use config::{
