@@ -53,6 +53,21 @@ pub fn entries(ledger: &Ledger) -> Vec<Entry> {
     out
 }
 
+/// Flattens any JSON value into (dotted key, display value) rows, objects
+/// recursively; used for the resolved retry policy table as well.
+pub fn flatten_json(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(map) => {
+            for (k, inner) in map {
+                flatten(k, inner, &mut out);
+            }
+        }
+        other => flatten("value", other, &mut out),
+    }
+    out.into_iter().map(|e| (e.key, e.value)).collect()
+}
+
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<Entry>) {
     match v {
         Value::Object(map) if !map.is_empty() => {
@@ -70,7 +85,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<Entry>) {
 
 fn scalar(v: &Value) -> String {
     match v {
-        Value::Null => String::new(),
+        Value::Null => "none".to_string(),
         Value::String(s) => s.clone(),
         Value::Number(n) => match n.as_u64() {
             Some(u) => super::format::count(u),
