@@ -97,25 +97,25 @@ impl<'a> Checker<'a> {
                 return;
             }
         }
-        if let Some(c) = obj.get("const") {
-            if c != v {
-                self.errors.push(format!("{path}: expected {c}, got {v}"));
-            }
+        if let Some(c) = obj.get("const")
+            && c != v
+        {
+            self.errors.push(format!("{path}: expected {c}, got {v}"));
         }
-        if let Some(Value::Array(options)) = obj.get("enum") {
-            if !options.contains(v) {
-                self.errors.push(format!("{path}: {v} not in {options:?}"));
-            }
+        if let Some(Value::Array(options)) = obj.get("enum")
+            && !options.contains(v)
+        {
+            self.errors.push(format!("{path}: {v} not in {options:?}"));
         }
-        if let (Some(min), Some(n)) = (obj.get("minimum").and_then(Value::as_f64), v.as_f64()) {
-            if n < min {
-                self.errors.push(format!("{path}: {n} < minimum {min}"));
-            }
+        if let (Some(min), Some(n)) = (obj.get("minimum").and_then(Value::as_f64), v.as_f64())
+            && n < min
+        {
+            self.errors.push(format!("{path}: {n} < minimum {min}"));
         }
-        if let (Some(max), Some(n)) = (obj.get("maximum").and_then(Value::as_f64), v.as_f64()) {
-            if n > max {
-                self.errors.push(format!("{path}: {n} > maximum {max}"));
-            }
+        if let (Some(max), Some(n)) = (obj.get("maximum").and_then(Value::as_f64), v.as_f64())
+            && n > max
+        {
+            self.errors.push(format!("{path}: {n} > maximum {max}"));
         }
         if let Some(Value::Array(branches)) = obj.get("anyOf") {
             let mut matched = false;
@@ -149,11 +149,11 @@ impl<'a> Checker<'a> {
             let props = obj.get("properties").and_then(Value::as_object);
             for (k, child) in map {
                 let child_path = format!("{path}.{k}");
-                if let Some(p) = obj.get("propertyNames").and_then(|p| p.get("pattern")) {
-                    if !pattern_matches(p.as_str().unwrap(), k) {
-                        self.errors
-                            .push(format!("{child_path}: key does not match {p}"));
-                    }
+                if let Some(p) = obj.get("propertyNames").and_then(|p| p.get("pattern"))
+                    && !pattern_matches(p.as_str().unwrap(), k)
+                {
+                    self.errors
+                        .push(format!("{child_path}: key does not match {p}"));
                 }
                 if let Some(s) = props.and_then(|p| p.get(k)) {
                     let loc = format!("{at}/properties/{k}");

@@ -79,6 +79,46 @@ pub fn write_percentile_distribution(
     )
 }
 
+/// A file name for a cohort's `.hgrm` file: cohort names come from scenario
+/// files, so anything but ASCII letters, digits, `-` and `_` becomes `_`.
+pub fn file_name(cohort: &str) -> String {
+    let stem: String = cohort
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = if stem.is_empty() {
+        "cohort".to_string()
+    } else {
+        stem
+    };
+    format!("{stem}.hgrm")
+}
+
+/// Writes `dir/<cohort>.hgrm` (see [`file_name`]) and returns its path.
+pub fn write_file(
+    dir: &std::path::Path,
+    cohort: &str,
+    hist: &Histogram<u64>,
+    value_unit_per_ms: f64,
+) -> Result<std::path::PathBuf, super::ReportError> {
+    let path = dir.join(file_name(cohort));
+    let err = |source| super::ReportError::Write {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::File::create(&path).map_err(err)?;
+    let mut out = io::BufWriter::new(file);
+    write_percentile_distribution(hist, value_unit_per_ms, &mut out).map_err(err)?;
+    out.flush().map_err(err)?;
+    Ok(path)
+}
+
 /// The report's percentile summary of a histogram recorded in
 /// `value_unit_per_ms` units per millisecond.
 pub fn percentiles(hist: &Histogram<u64>, value_unit_per_ms: f64) -> Percentiles {
@@ -183,6 +223,19 @@ mod tests {
             assert!(n == 4 || n == 3, "{row}");
         }
         assert!(text.ends_with("]\n"));
+    }
+
+    #[test]
+    fn report_hgrm_file_names_are_safe() {
+        assert_eq!(file_name("compliant"), "compliant.hgrm");
+        assert_eq!(file_name("../evil name"), "___evil_name.hgrm");
+        assert_eq!(file_name(""), "cohort.hgrm");
+        let dir = std::env::temp_dir().join(format!("stampede-hgrm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = write_file(&dir, "naive", &uniform(), 1000.0).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("       Value     Percentile"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -185,6 +185,9 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
     }
 }
 
+/// attempts per operation -> operations.
+type AttemptCounts = Vec<(u32, u64)>;
+
 fn cohort(naive: bool) -> CohortResult {
     let series = timeseries(naive);
     let attempts: u64 = series.iter().map(|r| r.attempts).sum();
@@ -214,7 +217,7 @@ fn cohort(naive: bool) -> CohortResult {
             cancelled: 2,
         }
     };
-    let (outcomes, apo): (Vec<(&str, u64)>, Vec<(u32, u64)>) = if naive {
+    let (outcomes, apo): (Vec<(&str, u64)>, AttemptCounts) = if naive {
         (
             vec![
                 ("OK", ok),

@@ -54,10 +54,11 @@ fn praise(c: &CohortResult) -> String {
         times(c.amplification),
         ms(c.operation_latency_ms.p99)
     ));
-    if let Some(l) = &c.ledger {
-        if l.duplicates == 0 && l.oversold == 0 {
-            s.push_str(" and no duplicate or oversold bookings");
-        }
+    if let Some(l) = &c.ledger
+        && l.duplicates == 0
+        && l.oversold == 0
+    {
+        s.push_str(" and no duplicate or oversold bookings");
     }
     s
 }
