@@ -18,9 +18,7 @@ use super::verdict::verdict;
 use charts::{METRICS, chart, distribution_charts, spectrum_chart, timeseries_charts};
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
-use tables::{
-    gates, ledger_rows, list, meta, obj, outcome_rows, policy_rows, steps, table_sections,
-};
+use tables::{gates, ledger_rows, list, meta, obj, policy_rows, steps, table_sections};
 
 const TEMPLATE_NAME: &str = "report.html";
 const TEMPLATE: &str = include_str!("templates/report.html");
@@ -85,7 +83,6 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
                 table_sections(cs)
             }),
         ),
-        ("outcomes", list(outcome_rows(cs))),
         ("ledger", list(ledger_rows(cs))),
         ("policies", list(policy_rows(cs))),
         (

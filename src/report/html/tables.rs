@@ -237,10 +237,11 @@ pub(super) fn table_sections(cs: &[CohortResult]) -> Vec<Value> {
             latency_rows(cs, |c| &c.attempt_latency_ms),
         ),
         section("Harm and retry behaviour", harm_rows),
+        section("Outcomes (operations by final code)", outcome_rows(cs)),
     ]
 }
 
-pub(super) fn outcome_rows(cs: &[CohortResult]) -> Vec<Value> {
+fn outcome_rows(cs: &[CohortResult]) -> Vec<Value> {
     outcome_codes(cs)
         .iter()
         .map(|code| {
