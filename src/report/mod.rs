@@ -1,60 +1,64 @@
 //! One serializable report model, rendered to every output format.
+//!
+//! [`write_all`] fans a [`Report`] out to `summary.json`, five CSV files and a
+//! self-contained `report.html`; [`rerender`] rebuilds the CSV and HTML files
+//! from a saved `summary.json`, so a report can be re-rendered by a newer
+//! stampede without re-running the load.
 
+pub mod console;
+pub mod csv;
+mod error;
+pub mod format;
+pub mod hgrm;
+pub mod html;
+pub mod json;
+pub mod ledger;
 pub mod model;
+#[doc(hidden)]
+pub mod sample;
+pub mod svg;
+pub mod verdict;
 
+pub use error::ReportError;
 pub use model::*;
+#[doc(hidden)]
+pub use sample::sample_report;
 
-// Temporary until the renderers land: summary.json only.
-pub mod console {
-    pub fn summary_table(r: &super::Report) -> String {
-        serde_json::to_string_pretty(
-            &r.results
-                .iter()
-                .map(|c| (&c.name, c.operations, c.attempts, c.success_rate))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default()
-    }
-}
+use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: {msg}", path.display())]
-    Parse {
-        path: std::path::PathBuf,
-        msg: String,
-    },
-}
+/// The HTML report's file name inside a run directory.
+pub const HTML_FILE: &str = "report.html";
 
-pub fn write_all(
-    r: &Report,
-    dir: &std::path::Path,
-) -> Result<Vec<std::path::PathBuf>, ReportError> {
-    let path = dir.join("summary.json");
-    let s = serde_json::to_string_pretty(r).map_err(|e| ReportError::Parse {
-        path: path.clone(),
-        msg: e.to_string(),
+/// Writes every file format into `dir` (created if missing) and returns the
+/// paths written, summary.json first.
+pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
     })?;
-    std::fs::write(&path, s).map_err(|source| ReportError::Io {
+    let mut written = vec![json::write_summary(report, dir)?];
+    written.extend(write_derived(report, dir)?);
+    Ok(written)
+}
+
+/// Reads `dir/summary.json` and rewrites the CSV files and the HTML report
+/// from it (what `stampede report RUN_DIR` does). summary.json itself is left
+/// untouched: it is the source of truth.
+pub fn rerender(dir: &Path) -> Result<Report, ReportError> {
+    let report = json::load_summary(dir)?;
+    write_derived(&report, dir)?;
+    Ok(report)
+}
+
+/// Everything that can be rebuilt from summary.json.
+fn write_derived(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = csv::write_csvs(report, dir)?;
+    let html = html::render_html(report)?;
+    let path = dir.join(HTML_FILE);
+    std::fs::write(&path, html).map_err(|source| ReportError::Write {
         path: path.clone(),
         source,
     })?;
-    Ok(vec![path])
-}
-
-pub fn rerender(dir: &std::path::Path) -> Result<Report, ReportError> {
-    let path = dir.join("summary.json");
-    let s = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&s).map_err(|e| ReportError::Parse {
-        path,
-        msg: e.to_string(),
-    })
+    written.push(path);
+    Ok(written)
 }

@@ -1,0 +1,181 @@
+//! The plain-text table printed at the end of a run: one column per cohort,
+//! short enough for an 80-column terminal with two or three cohorts, then the
+//! verdict sentence so the terminal and report.html say the same thing.
+
+use super::format::{count, ms, pct, times};
+use super::model::{CohortResult, Report};
+use super::verdict::verdict;
+
+/// How many outcome codes to list (most frequent first).
+const TOP_OUTCOMES: usize = 3;
+
+type Row = (String, Vec<String>);
+
+fn row(label: &str, cohorts: &[CohortResult], cell: impl Fn(&CohortResult) -> String) -> Row {
+    (label.to_string(), cohorts.iter().map(cell).collect())
+}
+
+fn ledger_cell(c: &CohortResult, get: fn(&crate::sim::Ledger) -> u64) -> String {
+    c.ledger
+        .as_ref()
+        .map_or_else(|| "-".to_string(), |l| count(get(l)))
+}
+
+/// Strips control characters so a hostile outcome code cannot move the cursor
+/// or recolour the terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn top_outcomes(c: &CohortResult) -> Vec<String> {
+    let mut v: Vec<(&String, &u64)> = c.outcomes.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.into_iter()
+        .take(TOP_OUTCOMES)
+        .map(|(k, n)| {
+            let mut name = printable(k);
+            if name.chars().count() > 22 {
+                name = name.chars().take(21).collect::<String>() + "…";
+            }
+            format!("{name} {}", count(*n))
+        })
+        .collect()
+}
+
+/// The compact end-of-run summary.
+pub fn summary_table(report: &Report) -> String {
+    let cs = &report.results;
+    let mut rows: Vec<Row> = vec![
+        row("operations", cs, |c| count(c.operations)),
+        row("attempts", cs, |c| count(c.attempts)),
+        row("amplification", cs, |c| times(c.amplification)),
+        row("success rate", cs, |c| pct(c.success_rate)),
+        row("journeys ok/sold out/failed", cs, |c| {
+            let j = &c.journeys;
+            format!(
+                "{}/{}/{}",
+                count(j.succeeded),
+                count(j.sold_out),
+                count(j.failed)
+            )
+        }),
+        row("op latency p50", cs, |c| ms(c.operation_latency_ms.p50)),
+        row("op latency p99", cs, |c| ms(c.operation_latency_ms.p99)),
+        row("op latency max", cs, |c| ms(c.operation_latency_ms.max)),
+        row("attempt latency p99", cs, |c| ms(c.attempt_latency_ms.p99)),
+        row("schedule lag p99", cs, |c| ms(c.schedule_lag_ms.p99)),
+    ];
+    let tops: Vec<Vec<String>> = cs.iter().map(top_outcomes).collect();
+    for i in 0..tops.iter().map(Vec::len).max().unwrap_or(0) {
+        let label = if i == 0 { "top outcomes" } else { "" };
+        rows.push((
+            label.to_string(),
+            tops.iter()
+                .map(|t| t.get(i).cloned().unwrap_or_default())
+                .collect(),
+        ));
+    }
+    if cs.iter().any(|c| c.ledger.is_some()) {
+        rows.push(row("duplicate bookings", cs, |c| {
+            ledger_cell(c, |l| l.duplicates)
+        }));
+        rows.push(row("oversold seats", cs, |c| {
+            ledger_cell(c, |l| l.oversold)
+        }));
+        rows.push(row("wasted work", cs, |c| {
+            ledger_cell(c, |l| l.wasted_work)
+        }));
+        rows.push(row("early retries", cs, |c| {
+            ledger_cell(c, |l| l.early_retries)
+        }));
+    }
+    let names: Vec<String> = cs.iter().map(|c| printable(&c.name)).collect();
+    let label_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cs.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.1[i].chars().count())
+                .chain(std::iter::once(names[i].chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |label: &str, cells: &[String]| {
+        let mut s = format!("{label:<label_w$}");
+        for (cell, w) in cells.iter().zip(&widths) {
+            let pad = w.saturating_sub(cell.chars().count());
+            s.push_str("  ");
+            s.push_str(&" ".repeat(pad));
+            s.push_str(cell);
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = String::new();
+    if report.status != "completed" {
+        out.push_str(&format!(
+            "RUN {}: {}\n",
+            printable(&report.status).to_uppercase(),
+            printable(
+                report
+                    .stop_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            )
+        ));
+    }
+    if !cs.is_empty() {
+        out.push_str(&line("", &names));
+        for (label, cells) in &rows {
+            out.push_str(&line(label, cells));
+        }
+    }
+    out.push_str(&printable(&verdict(report)));
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::sample_report;
+
+    #[test]
+    fn report_console_table_is_aligned() {
+        let t = summary_table(&sample_report());
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].trim_start().starts_with("compliant"), "{t}");
+        assert!(lines[0].ends_with("naive"), "{t}");
+        let ops = lines.iter().find(|l| l.starts_with("operations")).unwrap();
+        assert!(ops.ends_with("3,600"), "{t}");
+        // Right-aligned: every table row ends at the same column as the header.
+        let width = lines[0].chars().count();
+        for l in lines.iter().filter(|l| l.starts_with("op latency")) {
+            assert_eq!(l.chars().count(), width, "{t}");
+        }
+        assert!(t.contains("duplicate bookings"));
+        assert!(
+            t.trim_end()
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("Healthiest: compliant")
+        );
+    }
+
+    #[test]
+    fn report_console_handles_empty_and_hostile() {
+        let mut r = sample_report();
+        r.results[0]
+            .outcomes
+            .insert("EVIL\x1b[31m".into(), u64::MAX);
+        r.status = "aborted".into();
+        r.stop_reason = Some("target died".into());
+        let t = summary_table(&r);
+        assert!(!t.contains('\x1b'));
+        assert!(t.starts_with("RUN ABORTED: target died"));
+        r.results.clear();
+        assert!(summary_table(&r).contains("nothing to judge"));
+    }
+}

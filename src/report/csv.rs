@@ -1,0 +1,307 @@
+//! The five CSV files of a run directory, for spreadsheets and scripts.
+//!
+//! Column names and order are a contract with whoever reads these files; the
+//! header constants below are checked against `tests/fixtures/csv_headers/`,
+//! so changing one is a deliberate, reviewed act. Floats are written in
+//! Rust's shortest round-trip form; a missing value (no ledger) is an empty
+//! cell, never 0, so "nothing measured" and "measured zero" stay distinct.
+
+use super::ReportError;
+use super::model::{CohortResult, Percentiles, Report};
+use std::path::{Path, PathBuf};
+
+pub const SUMMARY_HEADER: &[&str] = &[
+    "name",
+    "policy",
+    "round",
+    "share",
+    "operations",
+    "attempts",
+    "retries",
+    "amplification",
+    "success_rate",
+    "goodput",
+    "achieved_rps",
+    "op_latency_p50_ms",
+    "op_latency_p90_ms",
+    "op_latency_p99_ms",
+    "op_latency_p999_ms",
+    "op_latency_max_ms",
+    "attempt_latency_p50_ms",
+    "attempt_latency_p99_ms",
+    "attempt_latency_max_ms",
+    "schedule_lag_p99_ms",
+    "journeys_succeeded",
+    "journeys_sold_out",
+    "journeys_failed",
+    "breaker_opens",
+    "ledger_duplicates",
+    "ledger_oversold",
+    "ledger_wasted_work",
+    "ledger_early_retries",
+];
+
+pub const LATENCY_HEADER: &[&str] = &[
+    "cohort", "step", "kind", "count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+];
+
+pub const OUTCOMES_HEADER: &[&str] = &["cohort", "step", "outcome", "count"];
+
+pub const RETRIES_HEADER: &[&str] = &["cohort", "attempts", "operations"];
+
+pub const TIMESERIES_HEADER: &[&str] = &[
+    "cohort",
+    "t",
+    "arrivals",
+    "attempts",
+    "retries",
+    "successes",
+    "status_429",
+    "status_5xx",
+    "timeouts",
+    "network_errors",
+    "in_flight",
+    "breaker_opens",
+];
+
+/// The step name used for a cohort-wide aggregate row.
+pub const ALL_STEPS: &str = "all";
+
+/// Every CSV file name with its header, in the order they are written.
+pub const FILES: &[(&str, &[&str])] = &[
+    ("summary.csv", SUMMARY_HEADER),
+    ("latency.csv", LATENCY_HEADER),
+    ("outcomes.csv", OUTCOMES_HEADER),
+    ("retries.csv", RETRIES_HEADER),
+    ("timeseries.csv", TIMESERIES_HEADER),
+];
+
+type Rows = Vec<Vec<String>>;
+
+/// Writes all five CSV files into `dir` and returns their paths.
+pub fn write_csvs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let builders: [fn(&Report) -> Rows; 5] = [
+        summary_rows,
+        latency_rows,
+        outcome_rows,
+        retry_rows,
+        timeseries_rows,
+    ];
+    FILES
+        .iter()
+        .zip(builders)
+        .map(|((name, header), rows)| write_csv(&dir.join(name), header, &rows(report)))
+        .collect()
+}
+
+fn write_csv(path: &Path, header: &[&str], rows: &Rows) -> Result<PathBuf, ReportError> {
+    let err = |source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut w = ::csv::Writer::from_path(path).map_err(err)?;
+    w.write_record(header).map_err(err)?;
+    for row in rows {
+        w.write_record(row).map_err(err)?;
+    }
+    w.flush().map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(path.to_path_buf())
+}
+
+fn f(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
+fn summary_rows(report: &Report) -> Rows {
+    report.results.iter().map(summary_row).collect()
+}
+
+fn summary_row(c: &CohortResult) -> Vec<String> {
+    let op = &c.operation_latency_ms;
+    let at = &c.attempt_latency_ms;
+    let ledger = |get: fn(&crate::sim::Ledger) -> u64| {
+        c.ledger
+            .as_ref()
+            .map_or_else(String::new, |l| get(l).to_string())
+    };
+    vec![
+        c.name.clone(),
+        c.policy.clone(),
+        c.round.to_string(),
+        f(c.share),
+        c.operations.to_string(),
+        c.attempts.to_string(),
+        c.retries.to_string(),
+        f(c.amplification),
+        f(c.success_rate),
+        f(c.goodput),
+        f(c.achieved_rps),
+        f(op.p50),
+        f(op.p90),
+        f(op.p99),
+        f(op.p999),
+        f(op.max),
+        f(at.p50),
+        f(at.p99),
+        f(at.max),
+        f(c.schedule_lag_ms.p99),
+        c.journeys.succeeded.to_string(),
+        c.journeys.sold_out.to_string(),
+        c.journeys.failed.to_string(),
+        c.breaker_opens.to_string(),
+        ledger(|l| l.duplicates),
+        ledger(|l| l.oversold),
+        ledger(|l| l.wasted_work),
+        ledger(|l| l.early_retries),
+    ]
+}
+
+fn latency_row(cohort: &str, step: &str, kind: &str, p: &Percentiles) -> Vec<String> {
+    vec![
+        cohort.to_string(),
+        step.to_string(),
+        kind.to_string(),
+        p.count.to_string(),
+        f(p.mean),
+        f(p.p50),
+        f(p.p90),
+        f(p.p99),
+        f(p.p999),
+        f(p.max),
+    ]
+}
+
+fn latency_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        rows.push(latency_row(
+            &c.name,
+            ALL_STEPS,
+            "attempt",
+            &c.attempt_latency_ms,
+        ));
+        rows.push(latency_row(
+            &c.name,
+            ALL_STEPS,
+            "operation",
+            &c.operation_latency_ms,
+        ));
+        for s in &c.steps {
+            rows.push(latency_row(
+                &c.name,
+                &s.name,
+                "attempt",
+                &s.attempt_latency_ms,
+            ));
+            rows.push(latency_row(
+                &c.name,
+                &s.name,
+                "operation",
+                &s.operation_latency_ms,
+            ));
+        }
+    }
+    rows
+}
+
+fn outcome_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        let all = std::iter::once((ALL_STEPS, &c.outcomes));
+        let steps = c.steps.iter().map(|s| (s.name.as_str(), &s.outcomes));
+        for (step, outcomes) in all.chain(steps) {
+            for (outcome, n) in outcomes {
+                rows.push(vec![
+                    c.name.clone(),
+                    step.to_string(),
+                    outcome.clone(),
+                    n.to_string(),
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+fn retry_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        for (attempts, ops) in &c.attempts_per_operation {
+            rows.push(vec![c.name.clone(), attempts.to_string(), ops.to_string()]);
+        }
+    }
+    rows
+}
+
+fn timeseries_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        for r in &c.timeseries {
+            rows.push(
+                [
+                    u64::from(r.t),
+                    r.arrivals,
+                    r.attempts,
+                    r.retries,
+                    r.successes,
+                    r.status_429,
+                    r.status_5xx,
+                    r.timeouts,
+                    r.network_errors,
+                    r.in_flight,
+                    r.breaker_opens,
+                ]
+                .iter()
+                .map(u64::to_string)
+                .fold(vec![c.name.clone()], |mut row, v| {
+                    row.push(v);
+                    row
+                }),
+            );
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::sample_report;
+
+    #[test]
+    fn report_csv_rows_match_headers() {
+        let r = sample_report();
+        for (rows, header) in [
+            (summary_rows(&r), SUMMARY_HEADER),
+            (latency_rows(&r), LATENCY_HEADER),
+            (outcome_rows(&r), OUTCOMES_HEADER),
+            (retry_rows(&r), RETRIES_HEADER),
+            (timeseries_rows(&r), TIMESERIES_HEADER),
+        ] {
+            assert!(!rows.is_empty(), "{header:?}");
+            for row in rows {
+                assert_eq!(row.len(), header.len(), "{header:?}: {row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn report_csv_ledger_cells_empty_without_ledger() {
+        let mut r = sample_report();
+        r.results[0].ledger = None;
+        let rows = summary_rows(&r);
+        let dup = SUMMARY_HEADER
+            .iter()
+            .position(|h| *h == "ledger_duplicates")
+            .unwrap();
+        assert_eq!(rows[0][dup], "");
+        assert_eq!(rows[1][dup], "37");
+    }
+}

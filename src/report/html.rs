@@ -1,0 +1,112 @@
+//! report.html: one self-contained page (inline CSS and SVG, no external
+//! URL, no JavaScript needed) comparing the cohorts of a run.
+//!
+//! Rust computes every number and chart; the minijinja template
+//! (`templates/report.html`) only lays them out. The template is registered
+//! under a `.html` name so minijinja auto-escapes every value: outcome codes,
+//! step names, ledger keys and scenario text may come from the target and
+//! are never marked safe. Only the SVG produced by [`super::svg`], which
+//! escapes its own text, is inserted verbatim.
+
+mod charts;
+mod tables;
+
+use super::ReportError;
+use super::model::Report;
+use super::svg;
+use super::verdict::verdict;
+use charts::{METRICS, chart, distribution_charts, spectrum_chart, timeseries_charts};
+use minijinja::value::Value;
+use minijinja::{Environment, UndefinedBehavior};
+use tables::{gates, ledger_rows, list, meta, obj, policy_rows, steps, table_sections};
+
+const TEMPLATE_NAME: &str = "report.html";
+const TEMPLATE: &str = include_str!("templates/report.html");
+
+/// The number of SVG charts [`render_html`] draws for a report with at least
+/// one cohort and per-second series (2 spectra, 5 per-second series, 2
+/// distributions); without series the 5 per-second charts are left out.
+pub const CHART_COUNT: usize = 2 + METRICS.len() + 2;
+
+/// Renders the complete, self-contained report.html.
+pub fn render_html(report: &Report) -> Result<String, ReportError> {
+    let cs = &report.results;
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_template(TEMPLATE_NAME, TEMPLATE)?;
+    let has_series = cs.iter().any(|c| !c.timeseries.is_empty());
+    let spectra = vec![
+        chart(
+            "Operation latency by percentile",
+            "End to end per operation, retries and backoff included.",
+            spectrum_chart(cs, "Operation latency by percentile", false),
+        ),
+        chart(
+            "Attempt latency by percentile",
+            "Each HTTP attempt on its own.",
+            spectrum_chart(cs, "Attempt latency by percentile", true),
+        ),
+    ];
+    let cohorts: Vec<Value> = cs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            obj([
+                ("name", Value::from(c.name.as_str())),
+                ("policy", Value::from(c.policy.as_str())),
+                ("sin", Value::from(c.policy_detail.sin.as_str())),
+                ("color", Value::from(svg::color(i))),
+            ])
+        })
+        .collect();
+    let ctx = obj([
+        ("scenario", Value::from(report.scenario.as_str())),
+        ("verdict", Value::from(verdict(report))),
+        ("meta", list(meta(report))),
+        ("completed", Value::from(report.status == "completed")),
+        ("status", Value::from(report.status.as_str())),
+        (
+            "stop_reason",
+            Value::from(
+                report
+                    .stop_reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason recorded".into()),
+            ),
+        ),
+        ("cohorts", list(cohorts)),
+        (
+            "sections",
+            list(if cs.is_empty() {
+                Vec::new()
+            } else {
+                table_sections(cs)
+            }),
+        ),
+        ("ledger", list(ledger_rows(cs))),
+        ("policies", list(policy_rows(cs))),
+        (
+            "spectra",
+            list(if cs.is_empty() { Vec::new() } else { spectra }),
+        ),
+        (
+            "series",
+            list(if has_series {
+                timeseries_charts(cs)
+            } else {
+                Vec::new()
+            }),
+        ),
+        (
+            "distributions",
+            list(if cs.is_empty() {
+                Vec::new()
+            } else {
+                distribution_charts(cs)
+            }),
+        ),
+        ("steps", list(steps(cs))),
+        ("gates", gates(report)),
+    ]);
+    Ok(env.get_template(TEMPLATE_NAME)?.render(ctx)?)
+}

@@ -1,0 +1,177 @@
+//! The charts of report.html: SVG strings built by [`crate::report::svg`]
+//! (which escapes its own text), wrapped as template values.
+
+use super::tables::{obj, outcome_codes};
+use crate::report::format::{count, decimal, ms};
+use crate::report::model::{CohortResult, SecondRow};
+use crate::report::svg::{self, BarChart, LineChart, Series, XAxis};
+use minijinja::value::Value;
+use std::collections::BTreeSet;
+
+pub(super) fn chart(title: &str, note: &str, svg: String) -> Value {
+    obj([
+        ("title", Value::from(title)),
+        ("note", Value::from(note)),
+        ("svg", Value::from_safe_string(svg)),
+    ])
+}
+
+pub(super) fn spectrum_chart(cs: &[CohortResult], title: &str, attempt: bool) -> String {
+    let series: Vec<Series> = cs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Series {
+            name: c.name.clone(),
+            color: svg::color(i),
+            points: if attempt {
+                &c.attempt_spectrum
+            } else {
+                &c.operation_spectrum
+            }
+            .iter()
+            .map(|p| (p.percentile, p.value_ms))
+            .collect(),
+        })
+        .collect();
+    svg::line_chart(&LineChart {
+        title,
+        y_label: "latency",
+        x: XAxis::Percentile,
+        series: &series,
+        fmt_y: ms,
+    })
+}
+
+pub(super) type Metric = (&'static str, &'static str, fn(&SecondRow) -> u64);
+
+pub(super) const METRICS: &[Metric] = &[
+    ("Attempts per second", "attempts/s", |r| r.attempts),
+    ("Successes (2xx) per second", "2xx/s", |r| r.successes),
+    ("429 responses per second", "429/s", |r| r.status_429),
+    ("5xx responses per second", "5xx/s", |r| r.status_5xx),
+    ("Operations in flight (incl. backoff)", "in flight", |r| {
+        r.in_flight
+    }),
+];
+
+pub(super) fn timeseries_charts(cs: &[CohortResult]) -> Vec<Value> {
+    METRICS
+        .iter()
+        .map(|(title, unit, get)| {
+            let series: Vec<Series> = cs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Series {
+                    name: c.name.clone(),
+                    color: svg::color(i),
+                    points: c
+                        .timeseries
+                        .iter()
+                        .map(|r| (f64::from(r.t), get(r) as f64))
+                        .collect(),
+                })
+                .collect();
+            let svg = svg::line_chart(&LineChart {
+                title,
+                y_label: unit,
+                x: XAxis::Linear("seconds since the round started"),
+                series: &series,
+                fmt_y: |v| decimal(v, 1),
+            });
+            chart(title, "", svg)
+        })
+        .collect()
+}
+
+pub(super) fn share_of_ops(c: &CohortResult, n: u64) -> f64 {
+    if c.operations == 0 {
+        0.0
+    } else {
+        n as f64 / c.operations as f64 * 100.0
+    }
+}
+
+pub(super) fn distribution_charts(cs: &[CohortResult]) -> Vec<Value> {
+    let attempts: BTreeSet<u32> = cs
+        .iter()
+        .flat_map(|c| c.attempts_per_operation.keys().copied())
+        .collect();
+    let cats: Vec<String> = attempts.iter().map(u32::to_string).collect();
+    let series: Vec<(String, &'static str, Vec<f64>)> = cs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let vals = attempts
+                .iter()
+                .map(|a| share_of_ops(c, c.attempts_per_operation.get(a).copied().unwrap_or(0)))
+                .collect();
+            (c.name.clone(), svg::color(i), vals)
+        })
+        .collect();
+    let notes: Vec<Vec<String>> = cs
+        .iter()
+        .map(|c| {
+            attempts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} operations",
+                        count(c.attempts_per_operation.get(a).copied().unwrap_or(0))
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let title = "Attempts per operation (share of operations)";
+    let apo = svg::bar_chart(&BarChart {
+        title,
+        y_label: "% of operations",
+        categories: &cats,
+        series: &series,
+        fmt_y: |v| format!("{}%", decimal(v, 1)),
+        notes: Some(&notes),
+    });
+    let codes = outcome_codes(cs);
+    let series: Vec<(String, &'static str, Vec<f64>)> = cs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let vals = codes
+                .iter()
+                .map(|k| share_of_ops(c, c.outcomes.get(k).copied().unwrap_or(0)))
+                .collect();
+            (c.name.clone(), svg::color(i), vals)
+        })
+        .collect();
+    let notes: Vec<Vec<String>> = cs
+        .iter()
+        .map(|c| {
+            codes
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} operations",
+                        count(c.outcomes.get(k).copied().unwrap_or(0))
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let title2 = "Final outcome of operations";
+    let out = svg::bar_chart(&BarChart {
+        title: title2,
+        y_label: "% of operations",
+        categories: &codes,
+        series: &series,
+        fmt_y: |v| format!("{}%", decimal(v, 1)),
+        notes: Some(&notes),
+    });
+    vec![
+        chart(
+            title,
+            "One bar per cohort; 1 means no retry was needed.",
+            apo,
+        ),
+        chart(title2, "", out),
+    ]
+}

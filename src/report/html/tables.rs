@@ -1,0 +1,347 @@
+//! The tables of report.html as template values: the side-by-side cohort
+//! table, outcomes, the generic ledger and policy tables, journey steps,
+//! gates and run metadata. Every string stays a plain string so the
+//! template's auto-escaping applies to it.
+
+use crate::report::format::{NA, count, decimal, ms, pct, seconds, times};
+use crate::report::ledger;
+use crate::report::model::{CohortResult, Percentiles, Report};
+use minijinja::value::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Builds a template object from key/value pairs.
+pub(super) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::from(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<String, Value>>(),
+    )
+}
+
+pub(super) fn list(items: Vec<Value>) -> Value {
+    Value::from(items)
+}
+
+/// A table cell; `bad` highlights a value that signals harm.
+pub(super) fn cell(text: String, bad: bool) -> Value {
+    obj([("text", Value::from(text)), ("bad", Value::from(bad))])
+}
+
+/// One row of the side-by-side table.
+pub(super) fn row(
+    label: &str,
+    cs: &[CohortResult],
+    f: impl Fn(&CohortResult) -> (String, bool),
+) -> Value {
+    let cells = cs
+        .iter()
+        .map(|c| {
+            let (t, bad) = f(c);
+            cell(t, bad)
+        })
+        .collect();
+    obj([("label", Value::from(label)), ("cells", list(cells))])
+}
+
+pub(super) fn plain(
+    label: &str,
+    cs: &[CohortResult],
+    f: impl Fn(&CohortResult) -> String,
+) -> Value {
+    row(label, cs, |c| (f(c), false))
+}
+
+pub(super) fn section(title: &str, rows: Vec<Value>) -> Value {
+    obj([("title", Value::from(title)), ("rows", list(rows))])
+}
+
+pub(super) fn per_op(n: u64, ops: u64) -> String {
+    if ops == 0 {
+        NA.to_string()
+    } else {
+        decimal(n as f64 / ops as f64, 2)
+    }
+}
+
+type PercentileField = (&'static str, fn(&Percentiles) -> f64);
+
+pub(super) fn latency_rows(
+    cs: &[CohortResult],
+    get: fn(&CohortResult) -> &Percentiles,
+) -> Vec<Value> {
+    let fields: [PercentileField; 6] = [
+        ("p50", |p| p.p50),
+        ("p90", |p| p.p90),
+        ("p99", |p| p.p99),
+        ("p99.9", |p| p.p999),
+        ("max", |p| p.max),
+        ("mean", |p| p.mean),
+    ];
+    fields
+        .iter()
+        .map(|(label, f)| plain(label, cs, |c| ms(f(get(c)))))
+        .collect()
+}
+
+pub(super) fn outcome_share(c: &CohortResult, n: u64) -> String {
+    if c.operations == 0 {
+        count(n)
+    } else {
+        format!("{} ({})", count(n), pct(n as f64 / c.operations as f64))
+    }
+}
+
+/// Outcome codes across cohorts, most frequent overall first.
+pub(super) fn outcome_codes(cs: &[CohortResult]) -> Vec<String> {
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in cs {
+        for (k, v) in &c.outcomes {
+            *totals.entry(k).or_default() += v;
+        }
+    }
+    let mut v: Vec<(&str, u64)> = totals.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v.into_iter().map(|(k, _)| k.to_string()).collect()
+}
+
+/// Ledger keys the harm section already shows.
+const SHOWN_WITH_HARM: &[&str] = &["duplicates", "oversold", "wasted_work", "early_retries"];
+
+/// Every other ledger value (bookings created, per-endpoint counts, and any
+/// field the simulator adds later), one row per flattened key.
+pub(super) fn ledger_rows(cs: &[CohortResult]) -> Vec<Value> {
+    let per: Vec<Option<Vec<ledger::Entry>>> = cs
+        .iter()
+        .map(|c| c.ledger.as_ref().map(ledger::entries))
+        .collect();
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for e in per.iter().flatten().flatten() {
+        if SHOWN_WITH_HARM.contains(&e.key.as_str()) {
+            continue;
+        }
+        if !keys.iter().any(|(k, _)| *k == e.key) {
+            keys.push((e.key.clone(), e.label.clone()));
+        }
+    }
+    keys.iter()
+        .map(|(key, label)| {
+            let cells = per
+                .iter()
+                .map(|entries| match entries {
+                    None => cell("no ledger".into(), false),
+                    Some(es) => {
+                        let v = es.iter().find(|e| e.key == *key).map(|e| e.value.clone());
+                        cell(v.unwrap_or_default(), false)
+                    }
+                })
+                .collect();
+            obj([
+                ("label", Value::from(label.as_str())),
+                ("cells", list(cells)),
+            ])
+        })
+        .collect()
+}
+
+pub(super) fn policy_rows(cs: &[CohortResult]) -> Vec<Value> {
+    let per: Vec<Vec<(String, String)>> = cs
+        .iter()
+        .map(|c| {
+            serde_json::to_value(&c.policy_detail)
+                .map(|v| ledger::flatten_json(&v))
+                .unwrap_or_default()
+        })
+        .collect();
+    let keys: BTreeSet<&String> = per.iter().flatten().map(|(k, _)| k).collect();
+    keys.iter()
+        .map(|k| {
+            let cells = per
+                .iter()
+                .map(|kv| {
+                    let v = kv.iter().find(|(kk, _)| kk == *k).map(|(_, v)| v.clone());
+                    cell(v.unwrap_or_default(), false)
+                })
+                .collect();
+            obj([("label", Value::from(k.as_str())), ("cells", list(cells))])
+        })
+        .collect()
+}
+
+pub(super) fn table_sections(cs: &[CohortResult]) -> Vec<Value> {
+    let harm = |c: &CohortResult, f: fn(&crate::sim::Ledger) -> u64, flag: bool| match &c.ledger {
+        None => ("no ledger".to_string(), false),
+        Some(l) => (count(f(l)), flag && f(l) > 0),
+    };
+    let mut load = vec![
+        plain("operations", cs, |c| count(c.operations)),
+        plain("attempts", cs, |c| count(c.attempts)),
+        plain("retries per operation", cs, |c| {
+            per_op(c.retries, c.operations)
+        }),
+        row("load amplification", cs, |c| {
+            (times(c.amplification), c.amplification >= 2.0)
+        }),
+        row("success rate", cs, |c| {
+            (pct(c.success_rate), c.success_rate < 0.5)
+        }),
+        plain("goodput (journeys/s)", cs, |c| decimal(c.goodput, 2)),
+        plain("achieved attempts/s", cs, |c| decimal(c.achieved_rps, 1)),
+        plain("journeys ok / sold out / failed / cancelled", cs, |c| {
+            let j = &c.journeys;
+            format!(
+                "{} / {} / {} / {}",
+                count(j.succeeded),
+                count(j.sold_out),
+                count(j.failed),
+                count(j.cancelled)
+            )
+        }),
+    ];
+    load.push(plain("round · share", cs, |c| {
+        format!("{} · {}", c.round, pct(c.share))
+    }));
+    let harm_rows = vec![
+        row("duplicate bookings", cs, |c| {
+            harm(c, |l| l.duplicates, true)
+        }),
+        row("oversold seats", cs, |c| harm(c, |l| l.oversold, true)),
+        row("wasted work", cs, |c| harm(c, |l| l.wasted_work, false)),
+        row("early retries (before Retry-After)", cs, |c| {
+            harm(c, |l| l.early_retries, true)
+        }),
+        plain("breaker opens", cs, |c| count(c.breaker_opens)),
+        plain("time with breaker open", cs, |c| seconds(c.breaker_open_s)),
+        plain("Retry-After honoured", cs, |c| {
+            count(c.retry_after_honoured)
+        }),
+        plain("backoff wait p50 / p99", cs, |c| {
+            format!(
+                "{} / {}",
+                ms(c.backoff_wait_ms.p50),
+                ms(c.backoff_wait_ms.p99)
+            )
+        }),
+        row("schedule lag p99", cs, |c| {
+            (ms(c.schedule_lag_ms.p99), c.schedule_lag_ms.p99 > 100.0)
+        }),
+    ];
+    vec![
+        section("Load and success", load),
+        section(
+            "Operation latency (from the intended start; retries and backoff included)",
+            latency_rows(cs, |c| &c.operation_latency_ms),
+        ),
+        section(
+            "Attempt latency (one HTTP request)",
+            latency_rows(cs, |c| &c.attempt_latency_ms),
+        ),
+        section("Harm and retry behaviour", harm_rows),
+        section("Outcomes (operations by final code)", outcome_rows(cs)),
+    ]
+}
+
+fn outcome_rows(cs: &[CohortResult]) -> Vec<Value> {
+    outcome_codes(cs)
+        .iter()
+        .map(|code| {
+            plain(code, cs, |c| match c.outcomes.get(code) {
+                Some(n) => outcome_share(c, *n),
+                None => "–".into(),
+            })
+        })
+        .collect()
+}
+
+pub(super) fn steps(cs: &[CohortResult]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for c in cs {
+        for s in &c.steps {
+            let amp = if s.operations == 0 {
+                NA.to_string()
+            } else {
+                times(s.attempts as f64 / s.operations as f64)
+            };
+            let mut outcomes: Vec<(&String, &u64)> = s.outcomes.iter().collect();
+            outcomes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let outcomes = outcomes
+                .into_iter()
+                .map(|(k, v)| {
+                    obj([
+                        ("code", Value::from(k.as_str())),
+                        ("n", Value::from(count(*v))),
+                    ])
+                })
+                .collect();
+            let classes = s
+                .attempt_latency_by_class_ms
+                .iter()
+                .map(|(k, p)| {
+                    obj([
+                        ("code", Value::from(k.as_str())),
+                        ("n", Value::from(ms(p.p99))),
+                    ])
+                })
+                .collect();
+            rows.push(obj([
+                ("cohort", Value::from(c.name.as_str())),
+                ("name", Value::from(s.name.as_str())),
+                ("operations", Value::from(count(s.operations))),
+                ("attempts", Value::from(count(s.attempts))),
+                ("amplification", Value::from(amp)),
+                ("success", Value::from(pct(s.success_rate))),
+                ("op_p50", Value::from(ms(s.operation_latency_ms.p50))),
+                ("op_p99", Value::from(ms(s.operation_latency_ms.p99))),
+                ("at_p99", Value::from(ms(s.attempt_latency_ms.p99))),
+                ("outcomes", list(outcomes)),
+                ("classes", list(classes)),
+            ]));
+        }
+    }
+    rows
+}
+
+pub(super) fn gates(report: &Report) -> Value {
+    let rows = report
+        .gates
+        .iter()
+        .map(|g| {
+            obj([
+                ("expr", Value::from(g.expr.as_str())),
+                ("passed", Value::from(g.passed)),
+                (
+                    "measured",
+                    Value::from(
+                        g.measured
+                            .map_or_else(|| "not measured".to_string(), |m| decimal(m, 3)),
+                    ),
+                ),
+                ("bound", Value::from(decimal(g.bound, 3))),
+                ("message", Value::from(g.message.as_str())),
+            ])
+        })
+        .collect();
+    let failed = report.gates.iter().filter(|g| !g.passed).count();
+    obj([("rows", list(rows)), ("failed", Value::from(failed))])
+}
+
+pub(super) fn meta(report: &Report) -> Vec<Value> {
+    let pair = |k: &str, v: String| obj([("label", Value::from(k)), ("value", Value::from(v))]);
+    vec![
+        pair("Scenario", report.scenario.clone()),
+        pair("Description", report.description.clone()),
+        pair("Scenario file", report.source.clone()),
+        pair("Target", report.target.clone()),
+        pair("Load", report.load.clone()),
+        pair("Started", report.started_at.clone()),
+        pair("Duration", seconds(report.duration_s)),
+        pair("Status", report.status.clone()),
+        pair(
+            "stampede",
+            format!(
+                "{} (report schema {})",
+                report.stampede_version, report.schema_version
+            ),
+        ),
+    ]
+}

@@ -1,0 +1,362 @@
+//! A plausible two-cohort report (compliant vs naive) for tests, the
+//! screenshot script and template work without running any load.
+//!
+//! The naive cohort shows a retry storm that never recovers (metastable
+//! collapse), duplicate bookings in its ledger, and hostile target-derived
+//! strings (an outcome code, a step name, a ledger key) so every renderer's
+//! escaping is exercised by the same fixture.
+
+use super::hgrm;
+use super::model::*;
+use crate::policy::{
+    BackoffKind, BreakerConfig, BudgetConfig, Jitter, KeyReuse, RetryLimits, RetryPolicy,
+    RetryScope,
+};
+use crate::sim::Ledger;
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// An outcome code a hostile target could send.
+pub const HOSTILE_CODE: &str = "<script>alert(1)</script>";
+/// A step name carrying an HTML injection attempt.
+pub const HOSTILE_STEP: &str = "<img src=x onerror=alert(1)>";
+
+const SECONDS: u32 = 60;
+
+/// Deterministic uniform numbers in (0, 1), so the sample never changes.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+}
+
+/// A Pareto-like latency histogram in microseconds: `base_ms / (1-u)^alpha`.
+fn latency(seed: u64, n: u64, base_ms: f64, alpha: f64) -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds");
+    let mut rng = Lcg(seed);
+    for _ in 0..n {
+        let v = base_ms / (1.0 - rng.next()).powf(alpha);
+        // Heavy tails run into the 30 s client timeout; light ones are cut
+        // earlier so the compliant fleet's maximum stays believable.
+        let cap = if alpha > 0.8 {
+            30_000.0
+        } else {
+            base_ms * 40.0
+        };
+        h.saturating_record((v.min(cap) * 1000.0) as u64);
+    }
+    h
+}
+
+fn pcts(h: &Histogram<u64>) -> Percentiles {
+    hgrm::percentiles(h, 1000.0)
+}
+
+fn policy(naive: bool) -> RetryPolicy {
+    RetryPolicy {
+        name: if naive { "naive" } else { "compliant" }.into(),
+        sin: if naive {
+            "retries every error immediately with a fresh key, ignores Retry-After".into()
+        } else {
+            String::new()
+        },
+        retry: if naive {
+            RetryScope::Everything
+        } else {
+            RetryScope::Guideline
+        },
+        limits: RetryLimits {
+            too_many_requests: if naive { 10 } else { 5 },
+            internal_error: if naive { 10 } else { 3 },
+            service_unavailable: if naive { 10 } else { 3 },
+            network: if naive { 10 } else { 3 },
+            other: if naive { 10 } else { 0 },
+        },
+        backoff: if naive {
+            BackoffKind::Immediate
+        } else {
+            BackoffKind::Exponential
+        },
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(30),
+        jitter: if naive {
+            Jitter::None
+        } else {
+            Jitter::Guideline
+        },
+        honor_retry_after: !naive,
+        max_retry_after: Duration::from_secs(60),
+        key_reuse: if naive {
+            KeyReuse::Fresh
+        } else {
+            KeyReuse::Same
+        },
+        request_timeout: Duration::from_secs(10),
+        breaker: (!naive).then_some(BreakerConfig {
+            threshold: 5,
+            open_for: Duration::from_secs(30),
+        }),
+        budget: (!naive).then_some(BudgetConfig {
+            max_tokens: 10.0,
+            token_ratio: 0.1,
+        }),
+        precheck: !naive,
+        abandon_after: naive.then_some(Duration::from_secs(20)),
+        max_resubmits: if naive { 3 } else { 0 },
+    }
+}
+
+/// Per-second counters; the naive fleet tips into a storm at t=10 and stays there.
+fn timeseries(naive: bool) -> Vec<SecondRow> {
+    (0..SECONDS)
+        .map(|t| {
+            let arrivals = 60;
+            let (attempts, successes, s429, s5xx, in_flight) = if !naive || t < 10 {
+                let wobble = u64::from(t % 7);
+                let a = 76 + wobble;
+                let rl = if (5..15).contains(&t) {
+                    6 + wobble
+                } else {
+                    wobble / 3
+                };
+                (a, 56 + wobble / 2, rl, wobble / 4, 24 + wobble * 2)
+            } else {
+                let k = f64::from(t - 9);
+                let a = (80.0 * 1.4f64.powf(k)).min(462.0) as u64 + u64::from(t % 5) * 3;
+                let ok = (50.0 / k).max(4.0) as u64;
+                let s5 = a / 3;
+                (a, ok, a - ok - s5 - 5, s5, (30.0 * k).min(900.0) as u64)
+            };
+            SecondRow {
+                t,
+                arrivals,
+                attempts,
+                retries: attempts.saturating_sub(arrivals),
+                successes,
+                status_429: s429,
+                status_5xx: s5xx,
+                timeouts: if naive && t >= 12 { 5 } else { 0 },
+                network_errors: u64::from(naive && t % 11 == 0),
+                in_flight,
+                breaker_opens: u64::from(!naive && (6..9).contains(&t)),
+            }
+        })
+        .collect()
+}
+
+fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> StepResult {
+    let (base, alpha) = if naive { (100.0, 0.9) } else { (50.0, 0.55) };
+    let op = latency(seed, ops, base, alpha);
+    let at = latency(seed + 1, (ops as f64 * amp) as u64, base / 3.0, alpha * 0.7);
+    let ok_n = (ops as f64 * ok) as u64;
+    let mut outcomes = BTreeMap::from([("OK".to_string(), ok_n)]);
+    let rest = ops - ok_n;
+    if naive {
+        outcomes.insert("GAVE_UP".into(), rest * 2 / 3);
+        outcomes.insert(HOSTILE_CODE.into(), rest - rest * 2 / 3);
+    } else {
+        outcomes.insert("INSUFFICIENT_SEATS".into(), rest);
+    }
+    let class = |b: f64, a: f64, n: u64, s: u64| pcts(&latency(seed + s, n, b, a));
+    let by_class = BTreeMap::from([
+        ("2xx".to_string(), class(base / 3.0, 0.4, ok_n.max(1), 2)),
+        ("429".to_string(), class(1.0, 0.2, rest.max(1), 3)),
+        (
+            "5xx".to_string(),
+            class(base, alpha, rest.max(1) / 2 + 1, 4),
+        ),
+    ]);
+    StepResult {
+        name: name.into(),
+        operations: ops,
+        attempts: (ops as f64 * amp) as u64,
+        success_rate: ok,
+        outcomes,
+        operation_latency_ms: pcts(&op),
+        attempt_latency_ms: pcts(&at),
+        attempt_latency_by_class_ms: by_class,
+    }
+}
+
+/// attempts per operation -> operations.
+type AttemptCounts = Vec<(u32, u64)>;
+
+fn cohort(naive: bool) -> CohortResult {
+    let series = timeseries(naive);
+    let attempts: u64 = series.iter().map(|r| r.attempts).sum();
+    let operations: u64 = series.iter().map(|r| r.arrivals).sum();
+    let successes: u64 = series.iter().map(|r| r.successes).sum();
+    let seed = if naive { 1000 } else { 1 };
+    let (base, alpha) = if naive { (120.0, 0.95) } else { (60.0, 0.57) };
+    let op = latency(seed, operations, base, alpha);
+    let at = latency(seed + 1, attempts, base / 3.0, alpha * 0.75);
+    let ok = successes.min(operations);
+    let success_rate = ok as f64 / operations as f64;
+    let duration = f64::from(SECONDS);
+    let journeys = if naive {
+        JourneyCounts {
+            started: 1200,
+            succeeded: 430,
+            sold_out: 150,
+            failed: 600,
+            cancelled: 20,
+        }
+    } else {
+        JourneyCounts {
+            started: 1200,
+            succeeded: 1180,
+            sold_out: 12,
+            failed: 6,
+            cancelled: 2,
+        }
+    };
+    let (outcomes, apo): (Vec<(&str, u64)>, AttemptCounts) = if naive {
+        (
+            vec![
+                ("OK", ok),
+                ("GAVE_UP", operations - ok - 260),
+                ("TIMEOUT", 150),
+                ("INSUFFICIENT_SEATS", 100),
+                (HOSTILE_CODE, 10),
+            ],
+            vec![(1, 700), (2, 220), (3, 160), (5, 300), (8, 520), (11, 1700)],
+        )
+    } else {
+        (
+            vec![
+                ("OK", ok),
+                ("INSUFFICIENT_SEATS", operations - ok - 50),
+                ("GAVE_UP", 36),
+                ("BREAKER_OPEN", 14),
+            ],
+            vec![(1, 2900), (2, 520), (3, 140), (4, 40)],
+        )
+    };
+    let mut ledger = Ledger {
+        bookings_created: journeys.succeeded + if naive { 37 } else { 0 },
+        duplicates: if naive { 37 } else { 0 },
+        oversold: if naive { 3 } else { 0 },
+        wasted_work: if naive { 9120 } else { 140 },
+        early_retries: if naive { 4100 } else { 0 },
+        ..Default::default()
+    };
+    let req = &mut ledger.requests;
+    req.entry("reserve".into()).or_default().extend([
+        (201, ok),
+        (429, attempts / 3),
+        (503, attempts / 4),
+    ]);
+    req.entry("confirm".into())
+        .or_default()
+        .insert(200, journeys.succeeded);
+    if naive {
+        req.entry(HOSTILE_CODE.into()).or_default().insert(404, 3);
+    }
+    let mut steps = vec![
+        step("availability", seed + 10, operations / 3, 1.1, 0.99, naive),
+        step(
+            "reserve",
+            seed + 20,
+            operations / 3,
+            if naive { 9.0 } else { 1.6 },
+            success_rate,
+            naive,
+        ),
+        step("confirm", seed + 30, operations / 3, 1.2, 0.97, naive),
+    ];
+    if naive {
+        steps.push(step(HOSTILE_STEP, seed + 40, 12, 3.0, 0.5, true));
+    }
+    let breaker_opens = series.iter().map(|r| r.breaker_opens).sum();
+    CohortResult {
+        name: if naive { "naive" } else { "compliant" }.into(),
+        policy: if naive { "naive" } else { "compliant" }.into(),
+        policy_detail: policy(naive),
+        round: usize::from(naive),
+        share: 1.0,
+        operations,
+        attempts,
+        retries: attempts - operations,
+        amplification: attempts as f64 / operations as f64,
+        success_rate,
+        goodput: journeys.succeeded as f64 / duration,
+        achieved_rps: attempts as f64 / duration,
+        round_duration_s: duration,
+        journeys,
+        outcomes: outcomes
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        operation_latency_ms: pcts(&op),
+        attempt_latency_ms: pcts(&at),
+        backoff_wait_ms: pcts(&latency(
+            seed + 2,
+            attempts - operations,
+            if naive { 0.01 } else { 900.0 },
+            0.3,
+        )),
+        schedule_lag_ms: pcts(&latency(
+            seed + 3,
+            operations,
+            0.6,
+            if naive { 0.5 } else { 0.3 },
+        )),
+        attempts_per_operation: apo.into_iter().collect(),
+        retry_after_honoured: if naive { 0 } else { 310 },
+        breaker_opens,
+        breaker_open_s: if naive { 0.0 } else { 41.5 },
+        steps,
+        operation_spectrum: hgrm::spectrum(&op, 1000.0),
+        attempt_spectrum: hgrm::spectrum(&at, 1000.0),
+        timeseries: series,
+        ledger: Some(ledger),
+    }
+}
+
+/// The sample report: compliant (round 0) vs naive (round 1), with two gates.
+pub fn sample_report() -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        stampede_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: "ticket-drop".into(),
+        description: "1,200 fans hit zone A at 10:00 <b>sharp</b> & refresh".into(),
+        source: "scenarios/ticket-drop.toml".into(),
+        started_at: "2026-11-28T10:00:00Z".into(),
+        duration_s: 2.0 * f64::from(SECONDS) + 3.2,
+        target: "embedded simulator".into(),
+        load: "ticket drop: 1200 users over 2s, then 60 ops/s".into(),
+        status: "completed".into(),
+        stop_reason: None,
+        results: vec![cohort(false), cohort(true)],
+        gates: vec![
+            GateResult {
+                expr: "compliant.operation_latency.p99 < 1s".into(),
+                passed: true,
+                measured: Some(820.0),
+                bound: 1000.0,
+                message: "820 ms < 1000 ms".into(),
+            },
+            GateResult {
+                expr: "naive.ledger.duplicates == 0".into(),
+                passed: false,
+                measured: Some(37.0),
+                bound: 0.0,
+                message: "37 duplicate bookings".into(),
+            },
+            GateResult {
+                expr: "naive.ledger.zone_a_unsold > 0".into(),
+                passed: false,
+                measured: None,
+                bound: 0.0,
+                message: format!("unknown ledger key (target said {HOSTILE_CODE})"),
+            },
+        ],
+    }
+}

@@ -1,0 +1,475 @@
+//! Hand-written inline SVG charts for report.html.
+//!
+//! A few kilobytes of SVG per chart keep the report one self-contained file
+//! that opens from disk with no network and no JavaScript. Every piece of
+//! text (series names, category labels, tooltips) goes through [`esc`],
+//! because cohort names, outcome codes and step names can come from the
+//! target; the HTML template marks the finished SVG safe, so this module is
+//! where escaping must happen.
+
+use std::fmt::Write;
+
+/// Series colours (Okabe-Ito-like, readable on white and for most colour-blind readers).
+pub const PALETTE: &[&str] = &[
+    "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7f7f7f", "#000000",
+];
+
+const W: f64 = 560.0;
+const H: f64 = 270.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 14.0;
+const TOP: f64 = 34.0;
+const BOTTOM: f64 = 46.0;
+/// Bar charts leave room for slanted category labels (outcome codes are long).
+const BAR_BOTTOM: f64 = 74.0;
+/// Above this many points per series, dots with tooltips are left out and
+/// the polyline's own tooltip summarises it.
+const MAX_DOTS: usize = 400;
+
+/// Escapes text for SVG/HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The colour of series `i`.
+pub fn color(i: usize) -> &'static str {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// One line of a line chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub color: &'static str,
+    /// (x, y) in data units; non-finite points are skipped.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// How the x axis maps data to pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum XAxis {
+    /// Seconds (or any linear unit) with the given label.
+    Linear(&'static str),
+    /// Percentiles in [0, 100] on a log scale of 1/(1-p), HdrHistogram style.
+    Percentile,
+}
+
+/// A line chart description.
+pub struct LineChart<'a> {
+    pub title: &'a str,
+    pub y_label: &'a str,
+    pub x: XAxis,
+    pub series: &'a [Series],
+    /// Formats a y value for ticks and tooltips.
+    pub fmt_y: fn(f64) -> String,
+}
+
+/// A "nice" step (1, 2 or 5 × 10^k) giving about `n` ticks up to `max`.
+fn nice_step(max: f64, n: f64) -> f64 {
+    if !(max.is_finite() && max > 0.0) {
+        return 1.0;
+    }
+    let raw = max / n;
+    let mag = 10f64.powf(raw.log10().floor());
+    let f = raw / mag;
+    let m = if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    m * mag
+}
+
+/// Percentile `p` (0..=100) to the log axis position log10(1/(1-p)),
+/// clamped so 100% lands at `cap`.
+fn pct_x(p: f64, cap: f64) -> f64 {
+    if p >= 100.0 {
+        return cap;
+    }
+    (1.0 / (1.0 - p / 100.0)).log10().clamp(0.0, cap)
+}
+
+const PCT_TICKS: &[(f64, &str)] = &[
+    (0.0, "0%"),
+    (50.0, "50%"),
+    (90.0, "90%"),
+    (99.0, "99%"),
+    (99.9, "99.9%"),
+    (99.99, "99.99%"),
+    (99.999, "99.999%"),
+];
+
+fn open(out: &mut String, title: &str, kind: &str) {
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart {kind}" viewBox="0 0 {W} {H}" role="img" aria-label="{t}"><title>{t}</title><text class="ct" x="{LEFT}" y="18">{t}</text>"#,
+        t = esc(title)
+    );
+}
+
+fn no_data(out: &mut String) {
+    let _ = write!(
+        out,
+        r#"<text class="nodata" x="{}" y="{}" text-anchor="middle">no data</text></svg>"#,
+        W / 2.0,
+        H / 2.0
+    );
+}
+
+fn legend(out: &mut String, names: &[(&str, &str)]) {
+    let mut x = W - RIGHT;
+    for (name, color) in names.iter().rev() {
+        let label: String = name.chars().take(24).collect();
+        x -= 22.0 + 6.5 * label.chars().count() as f64;
+        let _ = write!(
+            out,
+            r#"<g class="legend"><rect x="{x:.1}" y="24" width="12" height="4" fill="{color}"/><text x="{:.1}" y="30">{}</text></g>"#,
+            x + 16.0,
+            esc(&label)
+        );
+    }
+}
+
+fn y_axis(out: &mut String, y_max: f64, y_label: &str, fmt: fn(f64) -> String, bottom: f64) -> f64 {
+    let step = nice_step(y_max, 4.0);
+    let top = (y_max / step).ceil().max(1.0) * step;
+    let plot_h = H - TOP - bottom;
+    let mut v = 0.0;
+    while v <= top * 1.000_001 {
+        let y = H - bottom - v / top * plot_h;
+        let label = if v == 0.0 { "0".to_string() } else { fmt(v) };
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            W - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            esc(&label)
+        );
+        v += step;
+    }
+    let _ = write!(
+        out,
+        r#"<text class="axis" transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        TOP + plot_h / 2.0,
+        esc(y_label)
+    );
+    top
+}
+
+/// Renders a line chart with one polyline per series, a legend, and a
+/// `<title>` tooltip on every point (or on the line, for long series).
+pub fn line_chart(c: &LineChart<'_>) -> String {
+    let mut out = String::new();
+    let kind = match c.x {
+        XAxis::Percentile => "spectrum",
+        XAxis::Linear(_) => "series",
+    };
+    open(&mut out, c.title, kind);
+    let finite = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite();
+    let pts: Vec<Vec<(f64, f64)>> = c
+        .series
+        .iter()
+        .map(|s| s.points.iter().copied().filter(finite).collect())
+        .collect();
+    if pts.iter().all(Vec::is_empty) {
+        no_data(&mut out);
+        return out;
+    }
+    // X range.
+    let (x_min, x_max, cap) = match c.x {
+        XAxis::Percentile => {
+            let below: f64 = pts
+                .iter()
+                .flatten()
+                .filter(|p| p.0 < 100.0)
+                .map(|p| pct_x(p.0, 5.0))
+                .fold(0.0, f64::max);
+            let cap = below.ceil().clamp(2.0, 5.0);
+            (0.0, cap, cap)
+        }
+        XAxis::Linear(_) => {
+            let lo = pts
+                .iter()
+                .flatten()
+                .map(|p| p.0)
+                .fold(f64::INFINITY, f64::min);
+            let hi = pts
+                .iter()
+                .flatten()
+                .map(|p| p.0)
+                .fold(f64::NEG_INFINITY, f64::max);
+            (lo, if hi > lo { hi } else { lo + 1.0 }, 0.0)
+        }
+    };
+    let to_x = |x: f64| match c.x {
+        XAxis::Percentile => pct_x(x, cap),
+        XAxis::Linear(_) => x,
+    };
+    let plot_w = W - LEFT - RIGHT;
+    let px = |x: f64| LEFT + (to_x(x) - x_min) / (x_max - x_min) * plot_w;
+    let y_max = pts.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+    let top = y_axis(&mut out, y_max, c.y_label, c.fmt_y, BOTTOM);
+    let plot_h = H - TOP - BOTTOM;
+    let py = |y: f64| H - BOTTOM - (y.max(0.0) / top) * plot_h;
+    // X ticks.
+    match c.x {
+        XAxis::Percentile => {
+            for (p, label) in PCT_TICKS
+                .iter()
+                .filter(|(p, _)| pct_x(*p, 9.0) <= cap + 1e-9)
+            {
+                tick_x(&mut out, px(*p), label);
+            }
+        }
+        XAxis::Linear(label) => {
+            let step = nice_step(x_max - x_min, 6.0);
+            let mut v = (x_min / step).ceil() * step;
+            while v <= x_max + 1e-9 {
+                tick_x(&mut out, px(v), &super::format::decimal(v, 3));
+                v += step;
+            }
+            let _ = write!(
+                out,
+                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                LEFT + plot_w / 2.0,
+                H - 6.0,
+                esc(label)
+            );
+        }
+    }
+    if c.x == XAxis::Percentile {
+        let _ = write!(
+            out,
+            r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">percentile (log scale of 1/(1-p))</text>"#,
+            LEFT + plot_w / 2.0,
+            H - 6.0
+        );
+    }
+    for (s, points) in c.series.iter().zip(&pts) {
+        if points.is_empty() {
+            continue;
+        }
+        let coords: Vec<String> = points
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
+        let _ = write!(
+            out,
+            r#"<polyline class="line" fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}: peak {}</title></polyline>"#,
+            s.color,
+            coords.join(" "),
+            esc(&s.name),
+            esc(&(c.fmt_y)(peak))
+        );
+        if points.len() <= MAX_DOTS {
+            for &(x, y) in points {
+                let at = match c.x {
+                    XAxis::Percentile => format!("p{}", super::format::decimal(x, 4)),
+                    XAxis::Linear(_) => format!("t={}", super::format::decimal(x, 3)),
+                };
+                let _ = write!(
+                    out,
+                    r#"<circle class="pt" cx="{:.1}" cy="{:.1}" r="3.5" fill="{}"><title>{} {at}: {}</title></circle>"#,
+                    px(x),
+                    py(y),
+                    s.color,
+                    esc(&s.name),
+                    esc(&(c.fmt_y)(y))
+                );
+            }
+        }
+    }
+    let names: Vec<(&str, &str)> = c
+        .series
+        .iter()
+        .map(|s| (s.name.as_str(), s.color))
+        .collect();
+    legend(&mut out, &names);
+    out.push_str("</svg>");
+    out
+}
+
+fn tick_x(out: &mut String, x: f64, label: &str) {
+    // Labels at the right edge would be clipped if centred.
+    let anchor = if x > W - RIGHT - 24.0 {
+        "end"
+    } else {
+        "middle"
+    };
+    let _ = write!(
+        out,
+        r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}"/><text class="tick" x="{x:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
+        H - BOTTOM,
+        H - BOTTOM + 15.0,
+        esc(label)
+    );
+}
+
+/// A grouped bar chart: for each category, one bar per series.
+pub struct BarChart<'a> {
+    pub title: &'a str,
+    pub y_label: &'a str,
+    pub categories: &'a [String],
+    /// (series name, colour, one value per category).
+    pub series: &'a [(String, &'static str, Vec<f64>)],
+    pub fmt_y: fn(f64) -> String,
+    /// Extra tooltip text per series and category (e.g. raw counts).
+    pub notes: Option<&'a [Vec<String>]>,
+}
+
+/// Renders a grouped bar chart with a `<title>` tooltip on each bar.
+pub fn bar_chart(c: &BarChart<'_>) -> String {
+    let mut out = String::new();
+    open(&mut out, c.title, "bars");
+    let y_max = c
+        .series
+        .iter()
+        .flat_map(|s| s.2.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    if c.categories.is_empty() || c.series.is_empty() {
+        no_data(&mut out);
+        return out;
+    }
+    let top = y_axis(&mut out, y_max, c.y_label, c.fmt_y, BAR_BOTTOM);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BAR_BOTTOM;
+    let slot = plot_w / c.categories.len() as f64;
+    let bar_w = (slot * 0.8 / c.series.len() as f64).max(1.0);
+    let rotate = c.categories.len() > 6 || c.categories.iter().any(|l| l.chars().count() > 10);
+    for (ci, cat) in c.categories.iter().enumerate() {
+        let x0 = LEFT + slot * ci as f64 + slot * 0.1;
+        for (si, (name, color, values)) in c.series.iter().enumerate() {
+            let v = values
+                .get(ci)
+                .copied()
+                .filter(|v| v.is_finite())
+                .unwrap_or(0.0);
+            let h = (v.max(0.0) / top) * plot_h;
+            let note = c
+                .notes
+                .and_then(|n| n.get(si))
+                .and_then(|n| n.get(ci))
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{color}"><title>{} · {}: {}{}</title></rect>"#,
+                x0 + bar_w * si as f64,
+                H - BAR_BOTTOM - h,
+                bar_w,
+                esc(name),
+                esc(cat),
+                esc(&(c.fmt_y)(v)),
+                esc(&note)
+            );
+        }
+        let label: String = cat.chars().take(18).collect();
+        let cx = x0 + slot * 0.4;
+        let ly = H - BAR_BOTTOM + 14.0;
+        if rotate {
+            let _ = write!(
+                out,
+                r#"<text class="tick" transform="translate({cx:.1} {ly:.1}) rotate(-30)" text-anchor="end">{}</text>"#,
+                esc(&label)
+            );
+        } else {
+            let _ = write!(
+                out,
+                r#"<text class="tick" x="{cx:.1}" y="{ly:.1}" text-anchor="middle">{}</text>"#,
+                esc(&label)
+            );
+        }
+    }
+    let names: Vec<(&str, &str)> = c.series.iter().map(|s| (s.0.as_str(), s.1)).collect();
+    legend(&mut out, &names);
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVIL: &str = "<script>alert('x')</script>&\"";
+
+    #[test]
+    fn report_svg_escapes_every_text() {
+        let series = [Series {
+            name: EVIL.into(),
+            color: color(0),
+            points: vec![(0.0, 1.0), (50.0, 2.0), (99.9, 5.0), (100.0, 9.0)],
+        }];
+        let svg = line_chart(&LineChart {
+            title: EVIL,
+            y_label: EVIL,
+            x: XAxis::Percentile,
+            series: &series,
+            fmt_y: |v| format!("{v} <ms>"),
+        });
+        assert!(!svg.contains("<script") && !svg.contains("'x'"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
+        assert!(svg.contains("&lt;ms&gt;"));
+        assert!(svg.contains("<polyline") && svg.contains("99.9%"));
+        let bars = bar_chart(&BarChart {
+            title: "t",
+            y_label: "y",
+            categories: &[EVIL.to_string()],
+            series: &[(EVIL.to_string(), color(1), vec![3.0])],
+            fmt_y: |v| v.to_string(),
+            notes: Some(&[vec![EVIL.to_string()]]),
+        });
+        assert!(
+            !bars.contains("<script") && bars.contains("<rect class=\"bar\""),
+            "{bars}"
+        );
+    }
+
+    #[test]
+    fn report_svg_survives_empty_and_non_finite() {
+        let series = [Series {
+            name: "a".into(),
+            color: color(0),
+            points: vec![(f64::NAN, 1.0), (1.0, f64::INFINITY)],
+        }];
+        let svg = line_chart(&LineChart {
+            title: "empty",
+            y_label: "y",
+            x: XAxis::Linear("s"),
+            series: &series,
+            fmt_y: |v| v.to_string(),
+        });
+        assert!(svg.contains("no data") && svg.ends_with("</svg>"));
+        let one = [Series {
+            name: "a".into(),
+            color: color(0),
+            points: vec![(3.0, 0.0)],
+        }];
+        let svg = line_chart(&LineChart {
+            title: "flat",
+            y_label: "y",
+            x: XAxis::Linear("s"),
+            series: &one,
+            fmt_y: |v| v.to_string(),
+        });
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+    }
+}

@@ -1,0 +1,197 @@
+//! The one-sentence verdict shown at the top of the HTML report and under the
+//! console table. It lives in one place so the terminal and the report never
+//! disagree about which strategy kept the target healthy.
+
+use super::format::{count, ms, pct, times};
+use super::model::{CohortResult, Report};
+use std::cmp::Ordering;
+
+/// Harm a cohort did that the simulator could see (0 without a ledger).
+fn harm(c: &CohortResult) -> u64 {
+    c.ledger
+        .as_ref()
+        .map_or(0, |l| l.duplicates.saturating_add(l.oversold))
+}
+
+/// Orders cohorts healthiest first: no ledger harm, then higher success
+/// rate (in 0.5% steps so noise does not decide), then lower amplification,
+/// then lower p99.
+fn healthier(a: &CohortResult, b: &CohortResult) -> Ordering {
+    let bucket = |r: f64| {
+        if r.is_finite() {
+            (r * 200.0).round() as i64
+        } else {
+            i64::MIN
+        }
+    };
+    let by_f = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    (harm(a) > 0)
+        .cmp(&(harm(b) > 0))
+        .then(bucket(b.success_rate).cmp(&bucket(a.success_rate)))
+        .then(by_f(a.amplification, b.amplification))
+        .then(by_f(a.operation_latency_ms.p99, b.operation_latency_ms.p99))
+}
+
+/// What went well, for the healthiest cohort.
+fn praise(c: &CohortResult) -> String {
+    let mut s = if c.journeys.started > 0 {
+        format!(
+            "{} completed {} of {} journeys",
+            c.name,
+            count(c.journeys.succeeded),
+            count(c.journeys.started)
+        )
+    } else {
+        format!(
+            "{} succeeded on {} of {} operations",
+            c.name,
+            pct(c.success_rate),
+            count(c.operations)
+        )
+    };
+    s.push_str(&format!(
+        " at {} load amplification with p99 {}",
+        times(c.amplification),
+        ms(c.operation_latency_ms.p99)
+    ));
+    if let Some(l) = &c.ledger
+        && l.duplicates == 0
+        && l.oversold == 0
+    {
+        s.push_str(" and no duplicate or oversold bookings");
+    }
+    s
+}
+
+/// What the cohort cost the target, for the least healthy cohort.
+fn cost(c: &CohortResult) -> String {
+    let per_op = if c.amplification.is_finite() {
+        format!("{:.1}", c.amplification)
+    } else {
+        super::format::NA.to_string()
+    };
+    let mut parts = vec![format!("sent {per_op} requests per operation")];
+    if let Some(l) = &c.ledger {
+        if l.duplicates > 0 {
+            parts.push(format!(
+                "created {} duplicate bookings",
+                count(l.duplicates)
+            ));
+        }
+        if l.oversold > 0 {
+            parts.push(format!("oversold {} seats", count(l.oversold)));
+        }
+    }
+    parts.push(format!(
+        "succeeded on {} of operations",
+        pct(c.success_rate)
+    ));
+    let last = format!("its p99 reached {}", ms(c.operation_latency_ms.p99));
+    format!("{} {} and {}", c.name, parts.join(", "), last)
+}
+
+/// One sentence, with numbers, saying which strategy kept the target healthy.
+pub fn verdict(report: &Report) -> String {
+    let ran: Vec<&CohortResult> = report.results.iter().filter(|c| c.operations > 0).collect();
+    let idle: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|c| c.operations == 0)
+        .map(|c| c.name.as_str())
+        .collect();
+    let idle_note = if idle.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} ran no operations.)", idle.join(", "))
+    };
+    let stopped = if report.status != "completed" {
+        format!(
+            " The run was {}, so treat these numbers as partial.",
+            report.status
+        )
+    } else {
+        String::new()
+    };
+    match ran.as_slice() {
+        [] if report.results.is_empty() => {
+            format!("No cohort ran, so there is nothing to judge.{stopped}")
+        }
+        [] => format!("No cohort completed any operation, so there is nothing to judge.{stopped}"),
+        [only] => {
+            let mut s = praise(only);
+            if harm(only) > 0 {
+                s = cost(only);
+            }
+            format!("{s}.{idle_note}{stopped}")
+        }
+        many => {
+            let mut sorted = many.to_vec();
+            sorted.sort_by(|a, b| healthier(a, b));
+            let best = sorted[0];
+            let worst = sorted[sorted.len() - 1];
+            let others = if sorted.len() > 2 {
+                format!(
+                    " ({} cohorts compared; the table ranks the rest.)",
+                    sorted.len()
+                )
+            } else {
+                String::new()
+            };
+            if healthier(best, worst) == Ordering::Equal {
+                return format!(
+                    "All cohorts fared alike: {}.{others}{idle_note}{stopped}",
+                    praise(best)
+                );
+            }
+            let lead = if harm(best) > 0 {
+                "No cohort kept the target clean; the least harmful"
+            } else {
+                "Healthiest"
+            };
+            format!(
+                "{lead}: {}; {}.{others}{idle_note}{stopped}",
+                praise(best),
+                cost(worst)
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::sample_report;
+
+    #[test]
+    fn report_verdict_names_the_healthy_cohort_first() {
+        let r = sample_report();
+        let v = verdict(&r);
+        assert!(v.starts_with("Healthiest: compliant"), "{v}");
+        let amp = r.results[1].amplification;
+        assert!(
+            v.contains(&format!("naive sent {amp:.1} requests per operation")),
+            "{v}"
+        );
+        assert!(v.contains("created 37 duplicate bookings"), "{v}");
+    }
+
+    #[test]
+    fn report_verdict_handles_edge_cases() {
+        let mut r = sample_report();
+        r.results.truncate(1);
+        assert!(verdict(&r).starts_with("compliant completed"));
+        r.results[0].ledger = None;
+        r.results[0].operations = 0;
+        assert!(verdict(&r).contains("No cohort completed any operation"));
+        r.results.clear();
+        r.status = "aborted".into();
+        let v = verdict(&r);
+        assert!(
+            v.contains("nothing to judge") && v.contains("aborted"),
+            "{v}"
+        );
+        let mut r = sample_report();
+        r.results[0].success_rate = f64::NAN;
+        let _ = verdict(&r);
+    }
+}

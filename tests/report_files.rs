@@ -1,0 +1,115 @@
+//! The run-directory files as a whole: CSV headers against the fixtures in
+//! tests/fixtures/csv_headers/ (the contract with spreadsheets and scripts),
+//! CSV escaping of hostile outcome codes, and write_all / rerender.
+
+use stampede::report::{self, ReportError};
+use std::path::{Path, PathBuf};
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stampede-files-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/csv_headers")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn report_files_csv_headers_match_fixtures() {
+    let dir = temp_dir("headers");
+    let written = report::write_all(&report::sample_report(), &dir).unwrap();
+    assert_eq!(report::csv::FILES.len(), 5);
+    for (file, header) in report::csv::FILES {
+        let stem = file.trim_end_matches(".csv");
+        let expected = fixture(&format!("{stem}.txt"));
+        assert_eq!(header.join(","), expected, "{file} header constant");
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert_eq!(text.lines().next().unwrap(), expected, "{file} as written");
+        assert!(text.lines().count() > 1, "{file} has rows");
+        assert!(written.contains(&dir.join(file)));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn report_files_csv_quotes_hostile_codes_and_keeps_columns() {
+    let dir = temp_dir("quote");
+    let mut r = report::sample_report();
+    r.results[1]
+        .outcomes
+        .insert("EVIL,\"code\"\nnext".to_string(), 1);
+    report::write_all(&r, &dir).unwrap();
+    let mut rdr = csv::Reader::from_path(dir.join("outcomes.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert!(rows.iter().all(|r| r.len() == 4));
+    assert!(
+        rows.iter()
+            .any(|r| &r[2] == "EVIL,\"code\"\nnext" && &r[1] == "all")
+    );
+    assert!(rows.iter().any(|r| &r[2] == "<script>alert(1)</script>"));
+    let mut rdr = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let summary: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(summary.len(), 2);
+    assert_eq!(&summary[1][0], "naive");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn report_files_write_all_and_rerender() {
+    let root = temp_dir("all");
+    let dir = root.join("nested/run");
+    let r = report::sample_report();
+    let written = report::write_all(&r, &dir).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "summary.json",
+            "summary.csv",
+            "latency.csv",
+            "outcomes.csv",
+            "retries.csv",
+            "timeseries.csv",
+            "report.html"
+        ]
+    );
+    // rerender rebuilds the derived files from summary.json alone.
+    std::fs::remove_file(dir.join("report.html")).unwrap();
+    std::fs::remove_file(dir.join("latency.csv")).unwrap();
+    let back = report::rerender(&dir).unwrap();
+    assert_eq!(back.results.len(), 2);
+    assert!(dir.join("report.html").is_file());
+    assert!(dir.join("latency.csv").is_file());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn report_files_errors_name_the_path() {
+    let dir = temp_dir("err");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A file where the directory should be.
+    let blocker = dir.join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = report::write_all(&report::sample_report(), &blocker.join("run")).unwrap_err();
+    assert!(matches!(err, ReportError::CreateDir { .. }));
+    assert!(err.to_string().contains("blocker/run"), "{err}");
+    let err = report::rerender(&dir.join("missing")).unwrap_err();
+    assert!(err.to_string().contains("missing/summary.json"), "{err}");
+    std::fs::write(dir.join("summary.json"), "not json").unwrap();
+    let err = report::rerender(&dir).unwrap_err();
+    assert!(
+        err.to_string().contains("summary.json is not a valid"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,111 @@
+//! report.html without a browser: structure and escaping for the sample and
+//! for the awkward reports a real run can produce (aborted, one cohort, no
+//! ledger, no time series, zero operations, NaN rates, no cohorts at all).
+
+use stampede::report::{self, Report};
+
+fn render(r: &Report) -> String {
+    report::html::render_html(r).expect("renders")
+}
+
+fn assert_safe(html: &str) {
+    assert!(!html.contains("<script"), "raw <script> in report.html");
+    assert!(!html.contains("<img"), "raw <img> in report.html");
+    assert!(!html.contains("NaN"), "NaN shown in report.html");
+    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+}
+
+#[test]
+fn report_html_sample_escapes_every_target_string() {
+    // minijinja also escapes '/' (as &#x2f;); the SVG builder does not need to.
+    let html = render(&report::sample_report()).replace("&#x2f;", "/");
+    assert_safe(&html);
+    assert_eq!(html.matches("<svg").count(), report::html::CHART_COUNT);
+    // Outcome code in the table, the chart labels and the tooltips.
+    assert!(
+        html.matches("&lt;script&gt;alert(1)&lt;/script&gt;")
+            .count()
+            >= 4
+    );
+    // Step name and ledger key.
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains("requests.&lt;script&gt;alert(1)&lt;/script&gt;.404"));
+    // Sections a reader relies on.
+    for needle in [
+        "id=\"verdict\"",
+        "id=\"cohorts\"",
+        "id=\"steps\"",
+        "id=\"gates\"",
+        "2 of 3 failed",
+        "How to read this report",
+        "duplicate bookings",
+        "Operations in flight",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    assert!(
+        !html.contains("id=\"status-banner\""),
+        "completed runs have no banner"
+    );
+}
+
+#[test]
+fn report_html_shows_why_a_run_stopped() {
+    let mut r = report::sample_report();
+    r.status = "aborted".into();
+    r.stop_reason = Some("target <unreachable> for 10s".into());
+    let html = render(&r).replace("&#x2f;", "/");
+    assert!(html.contains("id=\"status-banner\">Run aborted: target &lt;unreachable&gt; for 10s"));
+    assert!(html.contains("treat these numbers as partial"));
+}
+
+#[test]
+fn report_html_survives_degenerate_reports() {
+    // One cohort, no ledger, no series, no gates.
+    let mut r = report::sample_report();
+    r.results.truncate(1);
+    r.results[0].ledger = None;
+    r.results[0].timeseries.clear();
+    r.gates.clear();
+    let html = render(&r);
+    assert_safe(&html);
+    assert!(html.contains("No per-second series were recorded."));
+    assert!(html.contains("no ledger"));
+    assert!(!html.contains("id=\"gates\""));
+    assert_eq!(html.matches("<svg").count(), report::html::CHART_COUNT - 5);
+
+    // Zero operations and non-finite numbers.
+    let c = &mut r.results[0];
+    c.operations = 0;
+    c.attempts = 0;
+    c.amplification = f64::NAN;
+    c.success_rate = f64::NAN;
+    c.operation_spectrum.clear();
+    c.attempt_spectrum.clear();
+    c.attempts_per_operation.clear();
+    c.outcomes.clear();
+    let html = render(&r);
+    assert_safe(&html);
+    assert!(html.contains("no data"));
+    assert!(html.contains("No cohort completed any operation"));
+
+    // No cohorts at all.
+    r.results.clear();
+    let html = render(&r);
+    assert_safe(&html);
+    assert!(html.contains("This run has no cohort results."));
+    assert!(html.contains("No cohort ran"));
+}
+
+#[test]
+fn report_html_console_and_html_share_the_verdict() {
+    let r = report::sample_report();
+    let v = report::verdict::verdict(&r);
+    assert!(report::console::summary_table(&r).contains(&v));
+    let escaped = v
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    assert!(render(&r).replace("&#x2f;", "/").contains(&escaped));
+}
