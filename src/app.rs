@@ -82,7 +82,7 @@ async fn run(args: RunArgs) -> u8 {
     let control = Control::default();
     spawn_ctrl_c(control.clone());
     let progress = (!args.quiet).then(Progress::new);
-    let report =
+    let output =
         match crate::run::execute(&plan, &TlsOptions::default(), &control, progress.as_ref()).await
         {
             Ok(r) => r,
@@ -91,13 +91,18 @@ async fn run(args: RunArgs) -> u8 {
                 return EXIT_RUNTIME;
             }
         };
-    let written = match crate::report::write_all(&report, &plan.out_dir) {
+    let report = &output.report;
+    let mut written = match crate::report::write_all(report, &plan.out_dir) {
         Ok(files) => files,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_RUNTIME;
         }
     };
+    match output.write_hgrm(&plan.out_dir) {
+        Ok(files) => written.extend(files),
+        Err(e) => eprintln!("warning: {e}"),
+    }
     println!("{}", crate::report::console::summary_table(&report));
     println!(
         "reports: {} ({} files)",

@@ -6,6 +6,7 @@ use crate::metrics::{CohortMeta, summarize};
 use crate::report::{Report, SCHEMA_VERSION};
 use crate::scenario::Plan;
 use crate::sim::{SimError, SimServer};
+use hdrhistogram::Histogram;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,7 +48,7 @@ pub async fn execute(
     tls: &TlsOptions,
     control: &Control,
     progress: Option<&Progress>,
-) -> Result<Report, RunError> {
+) -> Result<RunOutput, RunError> {
     let started = SystemTime::now();
     let wall = std::time::Instant::now();
     let sim = match &plan.target.url {
@@ -78,6 +79,7 @@ pub async fn execute(
         )));
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
     let mut results = Vec::new();
+    let mut histograms = Vec::new();
     let mut stop_reason = None;
     for (r, round) in plan.rounds.iter().enumerate() {
         if control.stop.is_cancelled() {
@@ -95,6 +97,11 @@ pub async fn execute(
         }
         let ledger = sim.as_ref().map(|s| s.ledger());
         for (i, cohort) in round.cohorts.iter().enumerate() {
+            histograms.push(CohortHistograms {
+                name: cohort.name.clone(),
+                operation: res.recorders[i].op_latency.clone(),
+                attempt: res.recorders[i].attempt_latency.clone(),
+            });
             results.push(summarize(
                 &res.recorders[i],
                 CohortMeta {
@@ -121,7 +128,7 @@ pub async fn execute(
     } else {
         "completed"
     };
-    Ok(Report {
+    let report = Report {
         schema_version: SCHEMA_VERSION,
         stampede_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: plan.name.clone(),
@@ -138,5 +145,32 @@ pub async fn execute(
         stop_reason,
         results,
         gates: Vec::new(),
-    })
+    };
+    Ok(RunOutput { report, histograms })
+}
+
+/// Raw latency histograms of one cohort (microseconds), for `.hgrm` files.
+pub struct CohortHistograms {
+    pub name: String,
+    pub operation: Histogram<u64>,
+    pub attempt: Histogram<u64>,
+}
+
+pub struct RunOutput {
+    pub report: Report,
+    pub histograms: Vec<CohortHistograms>,
+}
+
+impl RunOutput {
+    /// Write `<cohort>-operation.hgrm` and `<cohort>-attempt.hgrm` into `dir`.
+    pub fn write_hgrm(&self, dir: &std::path::Path) -> Result<Vec<PathBuf>, crate::report::ReportError> {
+        let mut files = Vec::new();
+        for h in &self.histograms {
+            for (kind, hist) in [("operation", &h.operation), ("attempt", &h.attempt)] {
+                let name = format!("{}-{kind}", h.name);
+                files.push(crate::report::hgrm::write_file(dir, &name, hist, 1000.0)?);
+            }
+        }
+        Ok(files)
+    }
 }

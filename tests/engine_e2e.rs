@@ -17,6 +17,7 @@ async fn run(plan: &Plan) -> Report {
     stampede::run::execute(plan, &TlsOptions::default(), &Control::default(), None)
         .await
         .expect("run")
+        .report
 }
 
 fn cohort<'a>(r: &'a Report, name: &str) -> &'a CohortResult {
@@ -184,7 +185,8 @@ drain = "5s"
     });
     let r = stampede::run::execute(&p, &TlsOptions::default(), &control, None)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!(r.status, "interrupted");
     assert!(r.stop_reason.is_some());
     assert_eq!(r.results.len(), 1, "the second round never started");

@@ -2,9 +2,9 @@
 
 use super::recorder::Recorder;
 use crate::policy::RetryPolicy;
-use crate::report::{CohortResult, Percentiles, SpectrumPoint, StepResult};
+use crate::report::hgrm;
+use crate::report::{CohortResult, Percentiles, StepResult};
 use crate::sim::Ledger;
-use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -19,42 +19,6 @@ pub struct CohortMeta<'a> {
     /// In-flight journeys sampled at the end of each second.
     pub in_flight: &'a [u64],
     pub ledger: Option<Ledger>,
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        count: h.len(),
-        mean: h.mean() / 1000.0,
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-    }
-}
-
-/// Points at 1/(1-p) steps (HdrHistogram's percentile distribution with
-/// 5 ticks per half distance), enough to draw a spectrum on a log axis.
-pub fn spectrum(h: &Histogram<u64>) -> Vec<SpectrumPoint> {
-    if h.is_empty() {
-        return Vec::new();
-    }
-    let mut out: Vec<SpectrumPoint> = h
-        .iter_quantiles(5)
-        .map(|v| SpectrumPoint {
-            percentile: v.quantile_iterated_to() * 100.0,
-            value_ms: ms(h.highest_equivalent(v.value_iterated_to())),
-        })
-        .collect();
-    out.dedup_by(|a, b| (a.percentile - b.percentile).abs() < 1e-12);
-    out
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -119,49 +83,16 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         breaker_opens: rec.breaker_opens,
         breaker_open_s: rec.breaker_open_time.as_secs_f64(),
         steps,
-        operation_spectrum: spectrum(&rec.op_latency),
-        attempt_spectrum: spectrum(&rec.attempt_latency),
+        operation_spectrum: hgrm::spectrum(&rec.op_latency, US_PER_MS),
+        attempt_spectrum: hgrm::spectrum(&rec.attempt_latency, US_PER_MS),
         timeseries,
         ledger: meta.ledger,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::new_histogram;
+/// Histograms are recorded in microseconds; the report speaks milliseconds.
+const US_PER_MS: f64 = 1000.0;
 
-    #[test]
-    fn percentiles_in_ms() {
-        let mut h = new_histogram();
-        for v in 1..=1000u64 {
-            h.record(v * 1000).unwrap();
-        }
-        let p = percentiles(&h);
-        assert_eq!(p.count, 1000);
-        assert!((p.p50 - 500.0).abs() < 1.0, "{p:?}");
-        assert!((p.p99 - 990.0).abs() < 1.5, "{p:?}");
-        assert!((p.max - 1000.0).abs() < 1.0, "{p:?}");
-    }
-
-    #[test]
-    fn spectrum_is_monotonic_and_reaches_100() {
-        let mut h = new_histogram();
-        for v in 1..=10_000u64 {
-            h.record(v).unwrap();
-        }
-        let s = spectrum(&h);
-        assert!(s.len() > 20);
-        assert!(
-            s.windows(2)
-                .all(|w| w[0].percentile <= w[1].percentile && w[0].value_ms <= w[1].value_ms)
-        );
-        assert!((s.last().unwrap().percentile - 100.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn empty_histogram_gives_zeroes() {
-        assert_eq!(percentiles(&new_histogram()), Percentiles::default());
-        assert!(spectrum(&new_histogram()).is_empty());
-    }
+fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
+    hgrm::percentiles(h, US_PER_MS)
 }
