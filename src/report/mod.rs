@@ -1,5 +1,6 @@
 //! One serializable report model, rendered to every output format.
 
+pub mod junit;
 pub mod model;
 
 pub use model::*;
