@@ -76,9 +76,8 @@ fn unknown_cohort_is_rejected_with_the_gate_key() {
 
 #[test]
 fn later_bad_gate_names_its_index() {
-    let (key, msg, _) = rejected(
-        r#"["compliant.success_rate >= 0.9", "compliant.reserv.attempts > 0", "x"]"#,
-    );
+    let (key, msg, _) =
+        rejected(r#"["compliant.success_rate >= 0.9", "compliant.reserv.attempts > 0", "x"]"#);
     assert_eq!(key, "gates[1]");
     assert!(msg.contains("unknown step `reserv`"), "{msg}");
     assert!(msg.contains("availability, reserve, confirm"), "{msg}");
@@ -88,6 +87,9 @@ fn later_bad_gate_names_its_index() {
 fn error_display_names_file_line_column_and_key() {
     let err = check(r#"["compliant.operation_latency.p99 <> 800ms"]"#).unwrap_err();
     let s = err.to_string();
-    assert!(s.starts_with("scenarios/gates.toml:3:1: `gates[0]`:"), "{s}");
+    assert!(
+        s.starts_with("scenarios/gates.toml:3:1: `gates[0]`:"),
+        "{s}"
+    );
     assert!(s.contains("unknown operator `<>`"), "{s}");
 }

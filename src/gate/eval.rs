@@ -106,23 +106,33 @@ fn display_unit(expr: &str) -> &'static str {
         Some("s") => "s",
         Some("us" | "µs") => "us",
         Some("%") => "%",
-        Some("") if lhs.split('.').any(|p| LATENCIES.iter().any(|(_, n)| *n == p)) => "ms",
+        Some("")
+            if lhs
+                .split('.')
+                .any(|p| LATENCIES.iter().any(|(_, n)| *n == p)) =>
+        {
+            "ms"
+        }
         _ => "",
     }
 }
 
 fn find_cohort<'a>(report: &'a Report, name: &str) -> Result<&'a CohortResult, String> {
-    report.results.iter().find(|c| c.name == name).ok_or_else(|| {
-        let known: Vec<&str> = report.results.iter().map(|c| c.name.as_str()).collect();
-        format!(
-            "cohort `{name}` is not in this report (cohorts: {})",
-            if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            }
-        )
-    })
+    report
+        .results
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = report.results.iter().map(|c| c.name.as_str()).collect();
+            format!(
+                "cohort `{name}` is not in this report (cohorts: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
 }
 
 fn stat(p: &Percentiles, family: Latency, s: Stat) -> Result<f64, String> {
@@ -155,9 +165,11 @@ fn ratio_of(operations: u64, v: f64, what: &str) -> Result<f64, String> {
 fn measure(gate: &Gate, report: &Report) -> Result<f64, String> {
     let c = find_cohort(report, &gate.cohort)?;
     if let Some(step) = &gate.step {
-        let s = c.steps.iter().find(|s| &s.name == step).ok_or_else(|| {
-            format!("step `{step}` has no results for cohort `{}`", c.name)
-        })?;
+        let s = c
+            .steps
+            .iter()
+            .find(|s| &s.name == step)
+            .ok_or_else(|| format!("step `{step}` has no results for cohort `{}`", c.name))?;
         return measure_step(&gate.metric, s);
     }
     let n = |v: u64| Ok(v as f64);
@@ -352,10 +364,7 @@ pub(crate) mod tests {
             "compliant.operation_latency.p99 < 800ms: measured 812.4ms, bound 800ms — FAILED"
         );
         assert_eq!((g.measured, g.bound), (Some(812.4), 800.0));
-        assert_eq!(
-            describe_values(&g),
-            "measured 812.4ms, bound 800ms"
-        );
+        assert_eq!(describe_values(&g), "measured 812.4ms, bound 800ms");
     }
 
     #[test]
@@ -411,7 +420,11 @@ pub(crate) mod tests {
     fn rates_and_percentages() {
         let g = fails("compliant.success_rate >= 98%");
         assert_eq!(g.measured, Some(97.5));
-        assert!(g.message.contains("measured 97.5%, bound 98%"), "{}", g.message);
+        assert!(
+            g.message.contains("measured 97.5%, bound 98%"),
+            "{}",
+            g.message
+        );
         assert_eq!(describe_values(&g), "measured 97.5%, bound 98%");
         passes("compliant.success_rate >= 97.5%");
         passes("compliant.success_rate >= 0.97");
@@ -463,7 +476,11 @@ pub(crate) mod tests {
         fails("idle.amplification >= 0");
         // latency without samples
         let g = fails("idle.operation_latency.p99 < 1000s");
-        assert!(g.message.contains("no operation_latency samples"), "{}", g.message);
+        assert!(
+            g.message.contains("no operation_latency samples"),
+            "{}",
+            g.message
+        );
         // NaN
         let g = fails("idle.goodput >= 0");
         assert!(g.message.contains("NaN"), "{}", g.message);
@@ -495,10 +512,18 @@ pub(crate) mod tests {
         let steps = vec!["reserve".to_string(), "confirm".to_string()];
         let g = parse("gone.retries >= 0", &cohorts, &steps).unwrap();
         let r = evaluate(&g, &report());
-        assert!(!r.passed && r.message.contains("not in this report"), "{}", r.message);
+        assert!(
+            !r.passed && r.message.contains("not in this report"),
+            "{}",
+            r.message
+        );
         let g = parse("compliant.confirm.attempts >= 0", &cohorts, &steps).unwrap();
         let r = evaluate(&g, &report());
-        assert!(!r.passed && r.message.contains("no results"), "{}", r.message);
+        assert!(
+            !r.passed && r.message.contains("no results"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]

@@ -373,6 +373,12 @@ pub(crate) fn fmt_num(v: f64) -> String {
     }
 }
 
+/// The hand-built report of the evaluation tests, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn eval_tests_report() -> crate::report::Report {
+    eval::tests::report()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,10 +424,4 @@ mod tests {
         let s = console_lines(&[r(true, "a — passed"), r(false, "b — FAILED")]);
         assert_eq!(s, "PASS a — passed\nFAIL b — FAILED\n");
     }
-}
-
-/// The hand-built report of the evaluation tests, for other modules' tests.
-#[cfg(test)]
-pub(crate) fn eval_tests_report() -> crate::report::Report {
-    eval::tests::report()
 }

@@ -123,7 +123,9 @@ pub(super) fn split_expr(expr: &str) -> Result<(&str, &str, &str), GateError> {
         return Err(syntax(if rest.is_empty() {
             format!("missing operator and value after `{lhs}`; known operators: < <= > >= == !=")
         } else {
-            format!("expected an operator after `{lhs}`, found `{rest}`; known operators: < <= > >= == !=")
+            format!(
+                "expected an operator after `{lhs}`, found `{rest}`; known operators: < <= > >= == !="
+            )
         }));
     }
     let rhs = rest[op_end..].trim();
@@ -221,7 +223,10 @@ fn known_metrics(step: bool) -> String {
     let mut v: Vec<String> = SCALARS.iter().map(|(_, n)| n.to_string()).collect();
     v.extend(LATENCIES.iter().map(|(_, n)| lat(n)));
     v.push("outcomes.<CODE>".into());
-    v.push(format!("journeys.<{}>", names(&JOURNEY_FIELDS).replace(", ", "|")));
+    v.push(format!(
+        "journeys.<{}>",
+        names(&JOURNEY_FIELDS).replace(", ", "|")
+    ));
     v.extend(LEDGER_FIELDS.iter().map(|(_, n)| n.to_string()));
     v.join(", ")
 }
@@ -279,14 +284,15 @@ fn parse_metric(
                 names(&STATS).replace(", ", "|")
             )));
         };
-        let stat = STATS.iter().find(|(_, n)| *n == t).ok_or_else(|| {
-            GateError::UnknownStat {
+        let stat = STATS
+            .iter()
+            .find(|(_, n)| *n == t)
+            .ok_or_else(|| GateError::UnknownStat {
                 expr: expr.into(),
                 metric: head.into(),
                 name: t.into(),
                 known: names(&STATS),
-            }
-        })?;
+            })?;
         Metric::Latency(*lat, stat.0)
     } else if let Some((m, _)) = SCALARS.iter().find(|(_, n)| *n == head) {
         no_tail(m.clone())?
@@ -320,17 +326,17 @@ fn parse_metric(
             known,
         });
     };
-    if let Some(s) = step {
-        if !metric.per_step() {
-            return Err(GateError::UnknownMetric {
-                expr: expr.into(),
-                name: format!("{s}.{metric}"),
-                known: format!(
-                    "`{metric}` is not measured per step; step metrics: {}",
-                    known_metrics(true)
-                ),
-            });
-        }
+    if let Some(s) = step
+        && !metric.per_step()
+    {
+        return Err(GateError::UnknownMetric {
+            expr: expr.into(),
+            name: format!("{s}.{metric}"),
+            known: format!(
+                "`{metric}` is not measured per step; step metrics: {}",
+                known_metrics(true)
+            ),
+        });
     }
     Ok(metric)
 }
@@ -405,7 +411,10 @@ mod tests {
     #[test]
     fn rates_take_fractions_or_percentages() {
         let g = p("compliant.success_rate >= 0.98");
-        assert_eq!((g.metric.clone(), g.unit, g.bound), (Metric::SuccessRate, Unit::Plain, 0.98));
+        assert_eq!(
+            (g.metric.clone(), g.unit, g.bound),
+            (Metric::SuccessRate, Unit::Plain, 0.98)
+        );
         let g = p("compliant.success_rate >= 98%");
         assert_eq!((g.unit, g.value), (Unit::Percent, 98.0));
         assert!((g.bound - 0.98).abs() < 1e-12);
@@ -482,9 +491,15 @@ mod tests {
         // a step named like a cohort metric still leaves cohort metrics usable
         let odd = vec!["journeys".to_string()];
         let g = parse("compliant.journeys.succeeded > 0", &cohorts(), &odd).unwrap();
-        assert_eq!((g.step, g.metric), (None, Metric::Journeys(JourneyField::Succeeded)));
+        assert_eq!(
+            (g.step, g.metric),
+            (None, Metric::Journeys(JourneyField::Succeeded))
+        );
         let g = parse("compliant.journeys.attempts > 0", &cohorts(), &odd).unwrap();
-        assert_eq!((g.step.as_deref(), g.metric), (Some("journeys"), Metric::Attempts));
+        assert_eq!(
+            (g.step.as_deref(), g.metric),
+            (Some("journeys"), Metric::Attempts)
+        );
     }
 
     #[test]
@@ -497,8 +512,14 @@ mod tests {
             p("compliant.outcomes.INSUFFICIENT_SEATS >= 1").metric,
             Metric::Outcome("INSUFFICIENT_SEATS".into())
         );
-        assert!(matches!(err("compliant.outcomes == 0"), GateError::Syntax { .. }));
-        assert!(matches!(err("compliant.outcomes. == 0"), GateError::Syntax { .. }));
+        assert!(matches!(
+            err("compliant.outcomes == 0"),
+            GateError::Syntax { .. }
+        ));
+        assert!(matches!(
+            err("compliant.outcomes. == 0"),
+            GateError::Syntax { .. }
+        ));
     }
 
     #[test]
@@ -506,7 +527,10 @@ mod tests {
         let e = err("compliantt.success_rate >= 0.9");
         assert!(matches!(e, GateError::UnknownCohort { ref name, .. } if name == "compliantt"));
         let s = e.to_string();
-        assert!(s.contains("compliantt") && s.contains("compliant, naive, no-jitter"), "{s}");
+        assert!(
+            s.contains("compliantt") && s.contains("compliant, naive, no-jitter"),
+            "{s}"
+        );
         let e = parse("x.retries == 0", &[], &[]).unwrap_err();
         assert!(e.to_string().contains("(none)"), "{e}");
         assert!(matches!(err("compliant == 0"), GateError::Syntax { .. }));
@@ -517,7 +541,10 @@ mod tests {
         let e = err("compliant.latency < 5");
         let s = e.to_string();
         assert!(matches!(e, GateError::UnknownMetric { ref name, .. } if name == "latency"));
-        assert!(s.contains("success_rate") && s.contains("operation_latency.<stat>"), "{s}");
+        assert!(
+            s.contains("success_rate") && s.contains("operation_latency.<stat>"),
+            "{s}"
+        );
         assert!(s.contains("reserve"), "steps listed too: {s}");
         let e = err("compliant.journeys.won > 0");
         assert!(e.to_string().contains("journeys.won"), "{e}");
@@ -530,24 +557,39 @@ mod tests {
             err("compliant.reserve.backoff_wait.p99 < 5"),
             GateError::UnknownMetric { .. }
         ));
-        assert!(matches!(err("compliant.reserve.bogus < 5"), GateError::UnknownMetric { .. }));
+        assert!(matches!(
+            err("compliant.reserve.bogus < 5"),
+            GateError::UnknownMetric { .. }
+        ));
         // scalars have no fields
-        assert!(matches!(err("compliant.retries.p99 > 0"), GateError::Syntax { .. }));
+        assert!(matches!(
+            err("compliant.retries.p99 > 0"),
+            GateError::Syntax { .. }
+        ));
     }
 
     #[test]
     fn unknown_step_names_it_and_lists_known() {
         let e = err("compliant.reserv.attempt_latency.p99 < 2s");
         assert!(matches!(e, GateError::UnknownStep { ref name, .. } if name == "reserv"));
-        assert!(e.to_string().contains("availability, reserve, confirm"), "{e}");
-        assert!(matches!(err("compliant.reserve == 0"), GateError::Syntax { .. }));
+        assert!(
+            e.to_string().contains("availability, reserve, confirm"),
+            "{e}"
+        );
+        assert!(matches!(
+            err("compliant.reserve == 0"),
+            GateError::Syntax { .. }
+        ));
     }
 
     #[test]
     fn unknown_or_missing_stat() {
         let e = err("compliant.operation_latency.p95 < 800ms");
         assert!(matches!(e, GateError::UnknownStat { ref name, .. } if name == "p95"));
-        assert!(e.to_string().contains("p50, p90, p99, p999, max, mean"), "{e}");
+        assert!(
+            e.to_string().contains("p50, p90, p99, p999, max, mean"),
+            "{e}"
+        );
         let e = err("compliant.operation_latency < 800ms");
         assert!(matches!(e, GateError::Syntax { .. }));
         assert!(e.to_string().contains("needs a statistic"), "{e}");
@@ -563,9 +605,15 @@ mod tests {
             );
             assert!(e.to_string().contains("< <= > >= == !="));
         }
-        assert!(matches!(err("compliant.retries 0"), GateError::Syntax { .. }));
+        assert!(matches!(
+            err("compliant.retries 0"),
+            GateError::Syntax { .. }
+        ));
         assert!(matches!(err("compliant.retries"), GateError::Syntax { .. }));
-        assert!(matches!(err("compliant.retries <"), GateError::Syntax { .. }));
+        assert!(matches!(
+            err("compliant.retries <"),
+            GateError::Syntax { .. }
+        ));
         assert!(matches!(err("< 5"), GateError::Syntax { .. }));
         assert!(matches!(err(""), GateError::Syntax { .. }));
     }
@@ -573,10 +621,19 @@ mod tests {
     #[test]
     fn unknown_units_and_bad_values() {
         let e = err("compliant.operation_latency.p99 < 5min");
-        assert!(matches!(e, GateError::UnknownUnit { ref name, .. } if name == "min"), "{e:?}");
+        assert!(
+            matches!(e, GateError::UnknownUnit { ref name, .. } if name == "min"),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("ms, s, us"));
-        assert!(matches!(err("compliant.retries < 5kb"), GateError::UnknownUnit { .. }));
-        assert!(matches!(err("compliant.retries < 1e"), GateError::UnknownUnit { .. }));
+        assert!(matches!(
+            err("compliant.retries < 5kb"),
+            GateError::UnknownUnit { .. }
+        ));
+        assert!(matches!(
+            err("compliant.retries < 1e"),
+            GateError::UnknownUnit { .. }
+        ));
         for not_a_number in ["abc", "inf", "NaN", "ms", ".", "1e999"] {
             let e = err(&format!("compliant.retries < {not_a_number}"));
             assert!(
@@ -592,10 +649,19 @@ mod tests {
         let e = err("compliant.amplification < 2s");
         assert!(matches!(e, GateError::BadValue { .. }), "{e:?}");
         assert!(e.to_string().contains("duration unit"), "{e}");
-        assert!(matches!(err("compliant.breaker_open_s < 2s"), GateError::BadValue { .. }));
-        assert!(matches!(err("compliant.success_rate > 500ms"), GateError::BadValue { .. }));
+        assert!(matches!(
+            err("compliant.breaker_open_s < 2s"),
+            GateError::BadValue { .. }
+        ));
+        assert!(matches!(
+            err("compliant.success_rate > 500ms"),
+            GateError::BadValue { .. }
+        ));
         // percentage only on rates
-        assert!(matches!(err("compliant.retries < 5%"), GateError::BadValue { .. }));
+        assert!(matches!(
+            err("compliant.retries < 5%"),
+            GateError::BadValue { .. }
+        ));
         assert!(matches!(
             err("compliant.operation_latency.p99 < 5%"),
             GateError::BadValue { .. }
@@ -603,8 +669,14 @@ mod tests {
         // rate ranges
         let e = err("compliant.success_rate >= 98");
         assert!(e.to_string().contains("98%"), "{e}");
-        assert!(matches!(err("compliant.success_rate >= 101%"), GateError::BadValue { .. }));
-        assert!(matches!(err("compliant.success_rate >= -0.1"), GateError::BadValue { .. }));
+        assert!(matches!(
+            err("compliant.success_rate >= 101%"),
+            GateError::BadValue { .. }
+        ));
+        assert!(matches!(
+            err("compliant.success_rate >= -0.1"),
+            GateError::BadValue { .. }
+        ));
     }
 
     #[test]

@@ -31,7 +31,10 @@ pub fn render_junit(report: &Report) -> String {
         }
     };
     if report.status != "completed" {
-        let reason = report.stop_reason.as_deref().unwrap_or("no reason recorded");
+        let reason = report
+            .stop_reason
+            .as_deref()
+            .unwrap_or("no reason recorded");
         let msg = format!("run {}: {reason}", report.status);
         case("run completed", Some((&msg, msg.clone())));
     }
@@ -122,8 +125,10 @@ mod tests {
         for (i, _) in s.match_indices('&') {
             let ent = &s[i..s[i..].find(';').map_or(s.len(), |j| i + j + 1)];
             assert!(
-                ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#10;", "&#13;", "&#9;"]
-                    .contains(&ent),
+                [
+                    "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#10;", "&#13;", "&#9;"
+                ]
+                .contains(&ent),
                 "bad entity {ent:?}"
             );
         }
@@ -185,7 +190,10 @@ mod tests {
             attr(&xml, "testcase", "name"),
             "compliant.operation_latency.p99 &lt; 800ms"
         );
-        assert!(xml.contains(">measured 812.4ms, bound 800ms</failure>"), "{xml}");
+        assert!(
+            xml.contains(">measured 812.4ms, bound 800ms</failure>"),
+            "{xml}"
+        );
         assert!(xml.contains("name=\"compliant.success_rate &gt;= 0.97\" time=\"0\"/>"));
         assert!(xml.contains("embedded simulator"));
     }
@@ -232,7 +240,9 @@ mod tests {
         assert_eq!(tags.iter().filter(|t| *t == "failure").count(), 2);
         assert!(!xml.contains("<script"));
         assert!(!xml.contains('\u{1}'));
-        assert!(xml.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;co&quot;"));
+        assert!(
+            xml.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;co&quot;")
+        );
         assert!(xml.contains("&lt;/failure&gt;&lt;testcase name=&quot;pwned&quot;&gt;"));
     }
 
