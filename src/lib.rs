@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod engine;
+pub mod gate;
 pub mod metrics;
 pub mod policy;
 pub mod report;

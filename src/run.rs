@@ -128,7 +128,7 @@ pub async fn execute(
     } else {
         "completed"
     };
-    let report = Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         stampede_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: plan.name.clone(),
@@ -146,6 +146,7 @@ pub async fn execute(
         results,
         gates: Vec::new(),
     };
+    report.gates = crate::gate::evaluate_all(&plan.gates, &report);
     Ok(RunOutput { report, histograms })
 }
 

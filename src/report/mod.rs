@@ -13,6 +13,7 @@ pub mod hgrm;
 pub mod html;
 pub mod json;
 pub mod ledger;
+pub mod junit;
 pub mod model;
 #[doc(hidden)]
 pub mod sample;
@@ -28,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 /// The HTML report's file name inside a run directory.
 pub const HTML_FILE: &str = "report.html";
+/// The JUnit file CI systems pick up (one testcase per gate).
+pub const JUNIT_FILE: &str = "junit.xml";
 
 /// Writes every file format into `dir` (created if missing) and returns the
 /// paths written, summary.json first.
@@ -56,6 +59,12 @@ fn write_derived(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportErro
     let html = html::render_html(report)?;
     let path = dir.join(HTML_FILE);
     std::fs::write(&path, html).map_err(|source| ReportError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    written.push(path);
+    let path = dir.join(JUNIT_FILE);
+    std::fs::write(&path, junit::render_junit(report)).map_err(|source| ReportError::Write {
         path: path.clone(),
         source,
     })?;

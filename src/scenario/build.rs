@@ -83,6 +83,15 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
     let journey = build_journey(&cx, file.journey.as_ref(), &sim, target.url.is_none())?;
     let policies = build_policies(&cx, &file.policies)?;
     let rounds = build_rounds(&cx, &file, &policies, ov)?;
+    let cohort_names: Vec<String> = rounds
+        .iter()
+        .flat_map(|r| r.cohorts.iter().map(|c| c.name.clone()))
+        .collect();
+    let step_names: Vec<String> = journey.steps.iter().map(|s| s.name.clone()).collect();
+    for (i, g) in file.gates.iter().enumerate() {
+        crate::gate::parse(g, &cohort_names, &step_names)
+            .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))?;
+    }
     let out_dir = ov.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(
             "{name}-{}",

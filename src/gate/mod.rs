@@ -1,0 +1,427 @@
+//! Threshold gates: a small, per-cohort expression language in the spirit of
+//! k6 thresholds, checked against a finished [`Report`].
+//!
+//! ```text
+//! gate   := path op value [unit]
+//! path   := cohort ["." step] "." metric
+//! op     := "<" | "<=" | ">" | ">=" | "==" | "!="
+//! unit   := "ms" | "s" | "us" | "µs"   (latency metrics; none means ms)
+//!         | "%"                        (success_rate; none means a fraction in [0, 1])
+//! ```
+//!
+//! Examples: `compliant.operation_latency.p99 < 800ms`,
+//! `compliant.success_rate >= 98%`, `naive.duplicates > 0`,
+//! `compliant.reserve.attempt_latency.p99 < 2s`, `no-jitter.amplification <= 1.3`.
+//!
+//! Cohort and step names are matched against the known names (longest match
+//! wins), so names may contain `-` or even `.`. Anything unknown (cohort,
+//! step, metric, stat, operator, unit) is an error at `stampede validate`
+//! time; a gate never passes silently because it could not be understood or
+//! measured (a parse error, a missing cohort, a latency without samples, a
+//! ledger metric without the embedded simulator and a NaN all fail).
+//!
+//! Ledger metrics (`oversold`, `duplicates`, `wasted_work`, `early_retries`,
+//! `bookings_created`) are the simulator's ground truth for the cohort's
+//! round; cohorts sharing one round (a mixed fleet) share one ledger.
+
+mod eval;
+mod parse;
+
+pub use eval::{describe_values, evaluate, evaluate_all};
+pub use parse::parse;
+
+use crate::report::GateResult;
+use std::fmt;
+
+/// A parsed gate, ready to be evaluated against a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// The expression as written (trimmed).
+    pub expr: String,
+    pub cohort: String,
+    /// A journey step, for per-step metrics.
+    pub step: Option<String>,
+    pub metric: Metric,
+    pub op: Op,
+    /// The number as written, in `unit`.
+    pub value: f64,
+    /// The unit the bound was written in (a latency without a unit is `Ms`).
+    pub unit: Unit,
+    /// `value` normalized: milliseconds for latencies, a fraction for rates.
+    pub bound: f64,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+pub(crate) const OPS: [(Op, &str); 6] = [
+    (Op::Le, "<="),
+    (Op::Ge, ">="),
+    (Op::Eq, "=="),
+    (Op::Ne, "!="),
+    (Op::Lt, "<"),
+    (Op::Gt, ">"),
+];
+
+impl Op {
+    pub fn symbol(self) -> &'static str {
+        OPS.iter()
+            .find(|(o, _)| *o == self)
+            .map(|(_, s)| *s)
+            .unwrap_or("?")
+    }
+
+    /// Whether `measured op bound` holds. Values within a small relative
+    /// epsilon count as equal, so `0.1 + 0.2 == 0.3` holds and `<`/`>` do
+    /// not. NaN never holds.
+    pub fn holds(self, measured: f64, bound: f64) -> bool {
+        if measured.is_nan() || bound.is_nan() {
+            return false;
+        }
+        let eq = approx_eq(measured, bound);
+        match self {
+            Op::Lt => measured < bound && !eq,
+            Op::Le => measured < bound || eq,
+            Op::Gt => measured > bound && !eq,
+            Op::Ge => measured > bound || eq,
+            Op::Eq => eq,
+            Op::Ne => !eq,
+        }
+    }
+}
+
+fn approx_eq(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// Units a bound can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A plain number (counts, ratios, rates per second, fractions).
+    Plain,
+    Percent,
+    Ms,
+    S,
+    Us,
+}
+
+impl Unit {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Unit::Plain => "",
+            Unit::Percent => "%",
+            Unit::Ms => "ms",
+            Unit::S => "s",
+            Unit::Us => "us",
+        }
+    }
+
+    /// Written value -> normalized value (ms, fraction).
+    pub fn normalize(self, v: f64) -> f64 {
+        match self {
+            Unit::Plain | Unit::Ms => v,
+            Unit::Percent => v / 100.0,
+            Unit::S => v * 1000.0,
+            Unit::Us => v / 1000.0,
+        }
+    }
+
+    /// Normalized value -> this unit.
+    pub fn denormalize(self, v: f64) -> f64 {
+        match self {
+            Unit::Plain | Unit::Ms => v,
+            Unit::Percent => v * 100.0,
+            Unit::S => v / 1000.0,
+            Unit::Us => v * 1000.0,
+        }
+    }
+}
+
+/// Latency statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+pub(crate) const STATS: [(Stat, &str); 6] = [
+    (Stat::P50, "p50"),
+    (Stat::P90, "p90"),
+    (Stat::P99, "p99"),
+    (Stat::P999, "p999"),
+    (Stat::Max, "max"),
+    (Stat::Mean, "mean"),
+];
+
+/// Latency families (all in milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    Operation,
+    Attempt,
+    BackoffWait,
+    ScheduleLag,
+}
+
+pub(crate) const LATENCIES: [(Latency, &str); 4] = [
+    (Latency::Operation, "operation_latency"),
+    (Latency::Attempt, "attempt_latency"),
+    (Latency::BackoffWait, "backoff_wait"),
+    (Latency::ScheduleLag, "schedule_lag"),
+];
+
+/// `journeys.<field>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JourneyField {
+    Started,
+    Succeeded,
+    SoldOut,
+    Failed,
+    Cancelled,
+}
+
+pub(crate) const JOURNEY_FIELDS: [(JourneyField, &str); 5] = [
+    (JourneyField::Started, "started"),
+    (JourneyField::Succeeded, "succeeded"),
+    (JourneyField::SoldOut, "sold_out"),
+    (JourneyField::Failed, "failed"),
+    (JourneyField::Cancelled, "cancelled"),
+];
+
+/// Simulator ground truth (embedded target only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerField {
+    Oversold,
+    Duplicates,
+    WastedWork,
+    EarlyRetries,
+    BookingsCreated,
+}
+
+pub(crate) const LEDGER_FIELDS: [(LedgerField, &str); 5] = [
+    (LedgerField::Oversold, "oversold"),
+    (LedgerField::Duplicates, "duplicates"),
+    (LedgerField::WastedWork, "wasted_work"),
+    (LedgerField::EarlyRetries, "early_retries"),
+    (LedgerField::BookingsCreated, "bookings_created"),
+];
+
+/// What a gate measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metric {
+    Operations,
+    Attempts,
+    Retries,
+    Amplification,
+    SuccessRate,
+    Goodput,
+    AchievedRps,
+    BreakerOpens,
+    BreakerOpenS,
+    RetryAfterHonoured,
+    Latency(Latency, Stat),
+    /// `outcomes.<CODE>`; a code that never occurred measures 0.
+    Outcome(String),
+    Journeys(JourneyField),
+    Ledger(LedgerField),
+}
+
+/// Scalar cohort metrics, by name.
+pub(crate) const SCALARS: [(Metric, &str); 10] = [
+    (Metric::Operations, "operations"),
+    (Metric::Attempts, "attempts"),
+    (Metric::Retries, "retries"),
+    (Metric::Amplification, "amplification"),
+    (Metric::SuccessRate, "success_rate"),
+    (Metric::Goodput, "goodput"),
+    (Metric::AchievedRps, "achieved_rps"),
+    (Metric::BreakerOpens, "breaker_opens"),
+    (Metric::BreakerOpenS, "breaker_open_s"),
+    (Metric::RetryAfterHonoured, "retry_after_honoured"),
+];
+
+/// How a metric's bound may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Plain numbers only.
+    Plain,
+    /// A fraction in [0, 1], or a percentage with `%`.
+    Rate,
+    /// Milliseconds; `ms`, `s` or `us`.
+    Latency,
+}
+
+impl Metric {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Metric::SuccessRate => Kind::Rate,
+            Metric::Latency(..) => Kind::Latency,
+            _ => Kind::Plain,
+        }
+    }
+
+    /// Whether the metric exists per journey step.
+    pub fn per_step(&self) -> bool {
+        matches!(
+            self,
+            Metric::Operations
+                | Metric::Attempts
+                | Metric::SuccessRate
+                | Metric::Outcome(_)
+                | Metric::Latency(Latency::Operation | Latency::Attempt, _)
+        )
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn name<T: PartialEq>(table: &[(T, &'static str)], v: &T) -> &'static str {
+            table.iter().find(|(t, _)| t == v).map_or("?", |(_, n)| n)
+        }
+        match self {
+            Metric::Latency(l, s) => write!(f, "{}.{}", name(&LATENCIES, l), name(&STATS, s)),
+            Metric::Outcome(code) => write!(f, "outcomes.{code}"),
+            Metric::Journeys(j) => write!(f, "journeys.{}", name(&JOURNEY_FIELDS, j)),
+            Metric::Ledger(l) => f.write_str(name(&LEDGER_FIELDS, l)),
+            m => f.write_str(name(&SCALARS, m)),
+        }
+    }
+}
+
+/// Why a gate expression was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GateError {
+    #[error("`{expr}`: {msg}")]
+    Syntax { expr: String, msg: String },
+    #[error("`{expr}`: unknown cohort `{name}`; known cohorts: {known}")]
+    UnknownCohort {
+        expr: String,
+        name: String,
+        known: String,
+    },
+    #[error("`{expr}`: unknown step `{name}`; known steps: {known}")]
+    UnknownStep {
+        expr: String,
+        name: String,
+        known: String,
+    },
+    #[error("`{expr}`: unknown metric `{name}`; known metrics: {known}")]
+    UnknownMetric {
+        expr: String,
+        name: String,
+        known: String,
+    },
+    #[error("`{expr}`: unknown statistic `{name}` for `{metric}`; known: {known}")]
+    UnknownStat {
+        expr: String,
+        metric: String,
+        name: String,
+        known: String,
+    },
+    #[error("`{expr}`: unknown operator `{name}`; known: < <= > >= == !=")]
+    UnknownOperator { expr: String, name: String },
+    #[error("`{expr}`: unknown unit `{name}`; known: ms, s, us (latencies), % (success_rate)")]
+    UnknownUnit { expr: String, name: String },
+    /// A known unit on a metric it does not apply to, or a value out of range.
+    #[error("`{expr}`: {msg}")]
+    BadValue { expr: String, msg: String },
+}
+
+/// One line per gate for the terminal: `PASS <message>` / `FAIL <message>`.
+pub fn console_lines(results: &[GateResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        out.push_str(if r.passed { "PASS " } else { "FAIL " });
+        out.push_str(&r.message);
+        out.push('\n');
+    }
+    out
+}
+
+/// A number for humans: up to three decimals, trailing zeros trimmed.
+pub(crate) fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let s = format!("{v:.3}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    match s.as_str() {
+        "0" | "-0" if v != 0.0 => format!("{v:.3e}"),
+        "-0" => "0".into(),
+        _ => s,
+    }
+}
+
+/// The hand-built report of the evaluation tests, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn eval_tests_report() -> crate::report::Report {
+    eval::tests::report()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operators_and_epsilon() {
+        assert!(Op::Lt.holds(1.0, 2.0));
+        assert!(!Op::Lt.holds(2.0, 2.0));
+        assert!(Op::Le.holds(2.0, 2.0));
+        assert!(Op::Le.holds(0.1 + 0.2, 0.3));
+        assert!(!Op::Lt.holds(0.3, 0.1 + 0.2));
+        assert!(Op::Gt.holds(3.0, 2.0));
+        assert!(!Op::Gt.holds(0.1 + 0.2, 0.3));
+        assert!(Op::Ge.holds(0.3, 0.1 + 0.2));
+        assert!(Op::Eq.holds(0.1 + 0.2, 0.3));
+        assert!(!Op::Eq.holds(1.0, 1.001));
+        assert!(Op::Ne.holds(1.0, 1.001));
+        assert!(!Op::Ne.holds(0.1 + 0.2, 0.3));
+        for (op, _) in OPS {
+            assert!(!op.holds(f64::NAN, 1.0), "{op} held on NaN");
+        }
+    }
+
+    #[test]
+    fn numbers_format_compactly() {
+        assert_eq!(fmt_num(812.4), "812.4");
+        assert_eq!(fmt_num(800.0), "800");
+        assert_eq!(fmt_num(0.98), "0.98");
+        assert_eq!(fmt_num(1.0 / 3.0), "0.333");
+        assert_eq!(fmt_num(0.0), "0");
+        assert_eq!(fmt_num(0.00001), "1.000e-5");
+    }
+
+    #[test]
+    fn console_lines_mark_pass_and_fail() {
+        let r = |passed, message: &str| GateResult {
+            expr: "x".into(),
+            passed,
+            measured: Some(1.0),
+            bound: 1.0,
+            message: message.into(),
+        };
+        let s = console_lines(&[r(true, "a — passed"), r(false, "b — FAILED")]);
+        assert_eq!(s, "PASS a — passed\nFAIL b — FAILED\n");
+    }
+}
