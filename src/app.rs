@@ -103,7 +103,7 @@ async fn run(args: RunArgs) -> u8 {
         Ok(files) => written.extend(files),
         Err(e) => eprintln!("warning: {e}"),
     }
-    println!("{}", crate::report::console::summary_table(&report));
+    println!("{}", crate::report::console::summary_table(report));
     println!(
         "reports: {} ({} files)",
         plan.out_dir.display(),

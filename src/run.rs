@@ -164,7 +164,10 @@ pub struct RunOutput {
 
 impl RunOutput {
     /// Write `<cohort>-operation.hgrm` and `<cohort>-attempt.hgrm` into `dir`.
-    pub fn write_hgrm(&self, dir: &std::path::Path) -> Result<Vec<PathBuf>, crate::report::ReportError> {
+    pub fn write_hgrm(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<Vec<PathBuf>, crate::report::ReportError> {
         let mut files = Vec::new();
         for h in &self.histograms {
             for (kind, hist) in [("operation", &h.operation), ("attempt", &h.attempt)] {

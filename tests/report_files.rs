@@ -80,7 +80,8 @@ fn report_files_write_all_and_rerender() {
             "outcomes.csv",
             "retries.csv",
             "timeseries.csv",
-            "report.html"
+            "report.html",
+            "junit.xml"
         ]
     );
     // rerender rebuilds the derived files from summary.json alone.

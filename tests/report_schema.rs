@@ -57,6 +57,7 @@ fn pattern_matches(pattern: &str, s: &str) -> bool {
     match pattern {
         "^[0-9]+$" => digits,
         "^[0-9]{3}$" => digits && s.len() == 3,
+        "^[0-9]{1,3}$" => digits && s.len() <= 3,
         other => panic!("the test checker does not know pattern {other}; extend it"),
     }
 }

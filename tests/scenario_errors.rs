@@ -32,7 +32,9 @@ fn unknown_key_names_line_and_key() {
 
 #[test]
 fn semantic_error_points_at_the_key() {
-    let e = err("[load]\nmodel = \"open\"\n\n[[load.stages]]\nduration = \"1s\"\nrate = 5\n\n[[load.stages]]\nduration = \"1s\"\nrate = -5\n");
+    let e = err(
+        "[load]\nmodel = \"open\"\n\n[[load.stages]]\nduration = \"1s\"\nrate = 5\n\n[[load.stages]]\nduration = \"1s\"\nrate = -5\n",
+    );
     assert!(e.starts_with("bad.toml:10:1:"), "{e}");
     assert!(e.contains("load.stages[1].rate"), "{e}");
 }
@@ -64,7 +66,10 @@ fn unknown_template_variable_is_rejected() {
     let e = err(&format!(
         "{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"x\"\npath = \"/bookings/${{booking}}/confirm\"\n"
     ));
-    assert!(e.contains("journey.steps[0].path") && e.contains("${booking}"), "{e}");
+    assert!(
+        e.contains("journey.steps[0].path") && e.contains("${booking}"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -72,12 +77,17 @@ fn missing_token_variable_is_an_error_without_the_value() {
     let e = err(&format!(
         "[target]\nurl = \"http://127.0.0.1:9\"\ntoken_env = \"STAMPEDE_TEST_SURELY_UNSET_VAR\"\n{OK_LOAD}\n[journey]\nevent = \"E1\"\nzones = [\"A\"]\n"
     ));
-    assert!(e.contains("target.token_env") && e.contains("STAMPEDE_TEST_SURELY_UNSET_VAR"), "{e}");
+    assert!(
+        e.contains("target.token_env") && e.contains("STAMPEDE_TEST_SURELY_UNSET_VAR"),
+        "{e}"
+    );
 }
 
 #[test]
 fn authorization_header_in_file_is_refused() {
-    let e = err(&format!("[target.headers]\nAuthorization = \"Bearer x\"\n{OK_LOAD}"));
+    let e = err(&format!(
+        "[target.headers]\nAuthorization = \"Bearer x\"\n{OK_LOAD}"
+    ));
     assert!(e.contains("token_env"), "{e}");
 }
 
@@ -97,8 +107,11 @@ fn invalid_sim_knob_names_the_key() {
 
 #[test]
 fn missing_file_is_a_read_error() {
-    let e = scenario::load(Path::new("scenarios/does-not-exist.toml"), &Overrides::default())
-        .unwrap_err();
+    let e = scenario::load(
+        Path::new("scenarios/does-not-exist.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err();
     assert!(matches!(e, ScenarioError::Read { .. }));
     assert!(e.to_string().contains("does-not-exist.toml"));
 }
@@ -133,5 +146,8 @@ fn validate_prints_plan_without_secrets() {
     let json = serde_json::to_string(&p).unwrap();
     assert!(!json.contains("s3cr3t-token-value"));
     assert!(!format!("{p:?}").contains("s3cr3t-token-value"));
-    assert_eq!(p.target.token.as_ref().map(|t| t.expose()), Some("s3cr3t-token-value"));
+    assert_eq!(
+        p.target.token.as_ref().map(|t| t.expose()),
+        Some("s3cr3t-token-value")
+    );
 }

@@ -73,18 +73,18 @@ impl Progress {
                 }
             }
         });
-        if let Ok(mut s) = self.state.lock() {
-            if let Some(old) = s.replace(handle) {
-                old.abort();
-            }
+        if let Ok(mut s) = self.state.lock()
+            && let Some(old) = s.replace(handle)
+        {
+            old.abort();
         }
     }
 
     pub fn finish_round(&self) {
-        if let Ok(mut s) = self.state.lock() {
-            if let Some(h) = s.take() {
-                h.abort();
-            }
+        if let Ok(mut s) = self.state.lock()
+            && let Some(h) = s.take()
+        {
+            h.abort();
         }
         if let Some(b) = &self.bar {
             b.set_message(String::new());

@@ -170,7 +170,7 @@ impl User<'_> {
             *op_intended = Instant::now();
             let op = log.ops.last().expect("operation logged");
             if !op.ok {
-                if ctx.journey.next_zone_on.iter().any(|c| *c == op.outcome) {
+                if ctx.journey.next_zone_on.contains(&op.outcome) {
                     return StepsEnd::NextZone;
                 }
                 return StepsEnd::Failed;
@@ -283,21 +283,21 @@ impl User<'_> {
         let mut key = HeaderValue::from_str(&format!("{op_id}.k0")).ok();
         let mut state = OpState::default();
         loop {
-            if let Some(b) = self.breaker.as_mut() {
-                if !b.allow(Instant::now()) {
-                    op.outcome = "BREAKER_OPEN".into();
-                    return None;
-                }
+            if let Some(b) = self.breaker.as_mut()
+                && !b.allow(Instant::now())
+            {
+                op.outcome = "BREAKER_OPEN".into();
+                return None;
             }
             let mut headers = HeaderMap::with_capacity(4);
             headers.insert(http::header::AUTHORIZATION, self.auth.clone());
             if let Some(v) = &op_header {
                 headers.insert("x-stampede-op", v.clone());
             }
-            if step.idempotent {
-                if let Some(k) = &key {
-                    headers.insert("idempotency-key", k.clone());
-                }
+            if step.idempotent
+                && let Some(k) = &key
+            {
+                headers.insert("idempotency-key", k.clone());
             }
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
@@ -334,10 +334,10 @@ impl User<'_> {
             });
             let class = policy::classify(&outcome);
             self.record_breaker(class);
-            if let Some(budget) = &self.cohort.budget {
-                if let Ok(mut b) = budget.lock() {
-                    b.record(class == Class::Success);
-                }
+            if let Some(budget) = &self.cohort.budget
+                && let Ok(mut b) = budget.lock()
+            {
+                b.record(class == Class::Success);
             }
             if !step.retry {
                 op.ok = class == Class::Success;
@@ -373,11 +373,11 @@ impl User<'_> {
                     from_retry_after,
                     ..
                 } => {
-                    if let Some(budget) = &self.cohort.budget {
-                        if budget.lock().map(|b| !b.can_retry()).unwrap_or(false) {
-                            op.outcome = "BUDGET_EXHAUSTED".into();
-                            return None;
-                        }
+                    if let Some(budget) = &self.cohort.budget
+                        && budget.lock().map(|b| !b.can_retry()).unwrap_or(false)
+                    {
+                        op.outcome = "BUDGET_EXHAUSTED".into();
+                        return None;
                     }
                     op.retry_after_honoured += u32::from(from_retry_after);
                     if !delay.is_zero() {

@@ -12,8 +12,8 @@ pub mod format;
 pub mod hgrm;
 pub mod html;
 pub mod json;
-pub mod ledger;
 pub mod junit;
+pub mod ledger;
 pub mod model;
 #[doc(hidden)]
 pub mod sample;

@@ -259,6 +259,17 @@ fn cohort(naive: bool) -> CohortResult {
     if naive {
         req.entry(HOSTILE_CODE.into()).or_default().insert(404, 3);
     }
+    let sold = ledger.bookings_created.min(300) as u32;
+    ledger.zones.insert(
+        "E1/A".into(),
+        crate::sim::ZoneSeats {
+            capacity: 300,
+            sold,
+            reserved: 0,
+            available: 300 - sold,
+        },
+    );
+    ledger.attempts_per_op.extend([(1, ok), (2, attempts / 5)]);
     let mut steps = vec![
         step("availability", seed + 10, operations / 3, 1.1, 0.99, naive),
         step(

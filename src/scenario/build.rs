@@ -197,10 +197,10 @@ fn build_load(cx: &Ctx, l: &LoadSection, ov: &Overrides) -> Result<LoadPlan, Sce
     if max_in_flight == 0 {
         return Err(cx.err("load.max_in_flight", "must be at least 1"));
     }
-    if let Some(r) = ov.rate {
-        if !r.is_finite() || r <= 0.0 {
-            return Err(cx.err("load", format!("--rate {r} must be a positive number")));
-        }
+    if let Some(r) = ov.rate
+        && (!r.is_finite() || r <= 0.0)
+    {
+        return Err(cx.err("load", format!("--rate {r} must be a positive number")));
     }
     let (arrivals, natural) = match l.model {
         LoadModel::Open => {
@@ -465,10 +465,10 @@ fn build_journey(
             .map(|b| Template::parse(b, &vars))
             .transpose()
             .map_err(|e| cx.err(&key("body"), e.to_string()))?;
-        if let Some(p) = &s.precheck {
-            if !p.starts_with('/') {
-                return Err(cx.err(&key("precheck"), "a JSON pointer starts with `/`"));
-            }
+        if let Some(p) = &s.precheck
+            && !p.starts_with('/')
+        {
+            return Err(cx.err(&key("precheck"), "a JSON pointer starts with `/`"));
         }
         let mut captures = Vec::new();
         for (name, pointer) in &s.capture {
