@@ -9,7 +9,6 @@
 //! | 4 | runtime error (cannot bind, cannot write reports) |
 
 use crate::cli::{Cli, Command, RunArgs, ServeArgs};
-use crate::client::TlsOptions;
 use crate::engine::{Control, Progress};
 use crate::scenario::{self, Overrides};
 use crate::sim::{SimConfig, SimServer};
@@ -67,6 +66,7 @@ async fn run(args: RunArgs) -> u8 {
         target: args.target.clone(),
         policy: args.policy.clone(),
         out: args.out.clone(),
+        insecure: args.insecure,
     };
     let plan = match scenario::load(&args.scenario, &ov) {
         Ok(p) => p,
@@ -79,18 +79,22 @@ async fn run(args: RunArgs) -> u8 {
         eprintln!("error: {e}");
         return EXIT_RUNTIME;
     }
+    if plan.target.insecure {
+        eprintln!(
+            "WARNING: TLS certificate verification is OFF (insecure): anyone on the path can impersonate {}",
+            plan.target.url.as_deref().unwrap_or("the target")
+        );
+    }
     let control = Control::default();
     spawn_ctrl_c(control.clone());
     let progress = (!args.quiet).then(Progress::new);
-    let output =
-        match crate::run::execute(&plan, &TlsOptions::default(), &control, progress.as_ref()).await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_RUNTIME;
-            }
-        };
+    let output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
     let report = &output.report;
     let mut written = match crate::report::write_all(report, &plan.out_dir) {
         Ok(files) => files,

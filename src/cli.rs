@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Run only this policy (a preset or a [policies] name from the scenario).
     #[arg(long)]
     pub policy: Option<String>,
+    /// Skip TLS certificate verification (never against production).
+    #[arg(long)]
+    pub insecure: bool,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,

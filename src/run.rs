@@ -1,6 +1,6 @@
 //! One run: plan -> (embedded simulator) -> rounds -> report model.
 
-use crate::client::{HttpClient, TlsOptions};
+use crate::client::HttpClient;
 use crate::engine::{self, Control, Progress};
 use crate::metrics::{CohortMeta, summarize};
 use crate::report::{Report, SCHEMA_VERSION};
@@ -45,7 +45,6 @@ pub fn prepare_out_dir(plan: &Plan) -> Result<(), RunError> {
 /// says so in the report) when `control.stop` fires.
 pub async fn execute(
     plan: &Plan,
-    tls: &TlsOptions,
     control: &Control,
     progress: Option<&Progress>,
 ) -> Result<RunOutput, RunError> {
@@ -90,7 +89,12 @@ pub async fn execute(
             s.reset();
         }
         // A fresh client per round: no warm connections carried from one fleet to the next.
-        let client = HttpClient::new(&base, plan.target.connections, headers.clone(), tls)?;
+        let client = HttpClient::new(
+            &base,
+            plan.target.connections,
+            headers.clone(),
+            &plan.target.tls(),
+        )?;
         let res = engine::run_round(plan, r, client, control, progress).await;
         if res.stopped_early {
             stop_reason.get_or_insert_with(|| "interrupted: arrivals stopped early".to_string());

@@ -1,7 +1,6 @@
 //! The whole network path, end to end, against the embedded simulator on
 //! 127.0.0.1:0: plan -> engine -> client -> simulator -> report model.
 
-use stampede::client::TlsOptions;
 use stampede::engine::Control;
 use stampede::report::{CohortResult, Report};
 use stampede::scenario::{self, Overrides, Plan};
@@ -14,7 +13,7 @@ fn plan(src: &str) -> Plan {
 }
 
 async fn run(plan: &Plan) -> Report {
-    stampede::run::execute(plan, &TlsOptions::default(), &Control::default(), None)
+    stampede::run::execute(plan, &Control::default(), None)
         .await
         .expect("run")
         .report
@@ -183,7 +182,7 @@ drain = "5s"
         tokio::time::sleep(Duration::from_millis(700)).await;
         stopper.stop.cancel();
     });
-    let r = stampede::run::execute(&p, &TlsOptions::default(), &control, None)
+    let r = stampede::run::execute(&p, &control, None)
         .await
         .unwrap()
         .report;

@@ -19,6 +19,8 @@ pub struct Overrides {
     pub target: Option<String>,
     pub policy: Option<String>,
     pub out: Option<PathBuf>,
+    /// `--insecure`: skip TLS certificate verification.
+    pub insecure: bool,
 }
 
 const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
@@ -175,6 +177,18 @@ fn build_target(cx: &Ctx, t: &TargetSection, ov: &Overrides) -> Result<TargetPla
     if connections == 0 {
         return Err(cx.err("target.connections", "must be at least 1"));
     }
+    let ca_file = t
+        .ca_file
+        .as_ref()
+        .map(|f| cx.path.parent().unwrap_or(Path::new(".")).join(f));
+    if let Some(f) = &ca_file
+        && !f.is_file()
+    {
+        return Err(cx.err(
+            "target.ca_file",
+            format!("{} is not a readable file", f.display()),
+        ));
+    }
     Ok(TargetPlan {
         url,
         token_env: t.token_env.clone(),
@@ -182,6 +196,9 @@ fn build_target(cx: &Ctx, t: &TargetSection, ov: &Overrides) -> Result<TargetPla
         headers,
         timeout: t.timeout,
         connections,
+        ca_file,
+        system_roots: t.system_roots,
+        insecure: t.insecure || ov.insecure,
     })
 }
 

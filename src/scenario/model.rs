@@ -52,6 +52,14 @@ pub struct TargetSection {
     pub timeout: Option<Duration>,
     /// Most HTTP requests in flight at once (the connection cap).
     pub connections: Option<usize>,
+    /// PEM CA bundle trusted for HTTPS (private staging CAs), relative to the scenario file.
+    pub ca_file: Option<String>,
+    /// Also trust the operating system's root certificates.
+    #[serde(default)]
+    pub system_roots: bool,
+    /// Skip certificate verification (loudly warned about).
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

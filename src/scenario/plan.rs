@@ -72,6 +72,19 @@ pub struct TargetPlan {
     #[serde(with = "humantime_serde")]
     pub timeout: Option<Duration>,
     pub connections: usize,
+    pub ca_file: Option<PathBuf>,
+    pub system_roots: bool,
+    pub insecure: bool,
+}
+
+impl TargetPlan {
+    pub fn tls(&self) -> crate::client::TlsOptions {
+        crate::client::TlsOptions {
+            ca_file: self.ca_file.clone(),
+            system_roots: self.system_roots,
+            insecure: self.insecure,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
