@@ -67,6 +67,7 @@ async fn run(args: RunArgs) -> u8 {
         policy: args.policy.clone(),
         out: args.out.clone(),
         insecure: args.insecure,
+        max_rps: args.max_rps,
     };
     let plan = match scenario::load(&args.scenario, &ov) {
         Ok(p) => p,

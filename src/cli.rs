@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Run only this policy (a preset or a [policies] name from the scenario).
     #[arg(long)]
     pub policy: Option<String>,
+    /// Raise (or lower) the hard cap on attempts per second (default 20000).
+    #[arg(long)]
+    pub max_rps: Option<f64>,
     /// Skip TLS certificate verification (never against production).
     #[arg(long)]
     pub insecure: bool,

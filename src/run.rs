@@ -80,22 +80,30 @@ pub async fn execute(
     let mut results = Vec::new();
     let mut histograms = Vec::new();
     let mut stop_reason = None;
+    let mut notes: Vec<String> = Vec::new();
     for (r, round) in plan.rounds.iter().enumerate() {
         if control.stop.is_cancelled() {
-            stop_reason.get_or_insert_with(|| "stopped before every round ran".to_string());
             break;
         }
         if let Some(s) = &sim {
             s.reset();
         }
         // A fresh client per round: no warm connections carried from one fleet to the next.
-        let client = HttpClient::new(
+        let client = HttpClient::with_cap(
             &base,
             plan.target.connections,
             headers.clone(),
             &plan.target.tls(),
+            Some(plan.safety.max_rps),
         )?;
-        let res = engine::run_round(plan, r, client, control, progress).await;
+        let res = engine::run_round(plan, r, client.clone(), control, progress).await;
+        if client.throttled() > 0 {
+            notes.push(format!(
+                "round {r}: the {}/s attempt cap held back {} attempts; the target saw less than the schedule asked for",
+                plan.safety.max_rps,
+                client.throttled()
+            ));
+        }
         if res.stopped_early {
             stop_reason.get_or_insert_with(|| "interrupted: arrivals stopped early".to_string());
         }
@@ -127,11 +135,22 @@ pub async fn execute(
     if let Some(s) = sim {
         s.shutdown().await;
     }
-    let status = if stop_reason.is_some() {
+    let skipped = plan.rounds.len() - results.iter().map(|c| c.round + 1).max().unwrap_or(0);
+    let status = if let Some(reason) = control.abort_reason() {
+        stop_reason = Some(reason);
+        "aborted"
+    } else if stop_reason.is_some() || skipped > 0 {
         "interrupted"
     } else {
         "completed"
     };
+    if skipped > 0 {
+        let why = stop_reason.take().unwrap_or_else(|| "interrupted".into());
+        stop_reason = Some(format!("{why}; {skipped} round(s) never ran"));
+    }
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         stampede_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -193,3 +193,111 @@ drain = "5s"
     assert!(c.journeys.started > 0 && c.journeys.started < 1500);
     assert!(c.operations > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_rule_stops_the_run_and_the_report_says_why() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let src = format!(
+        r#"
+compare = ["naive", "compliant"]
+[target]
+url = "http://127.0.0.1:{port}"
+[load]
+model = "open"
+stages = [{{ duration = "60s", rate = 20 }}]
+drain = "5s"
+[journey]
+event = "E1"
+zones = ["A"]
+[safety]
+abort = [{{ when = "error_rate > 50%", for = "1s" }}]
+"#
+    );
+    let p = plan(&src);
+    let control = Control::default();
+    let r = stampede::run::execute(&p, &control, None)
+        .await
+        .unwrap()
+        .report;
+    assert_eq!(r.status, "aborted");
+    let why = r.stop_reason.as_deref().unwrap();
+    assert!(why.contains("error_rate > 50%"), "{why}");
+    assert_eq!(r.results.len(), 1, "the second fleet never started");
+    let c = &r.results[0];
+    assert!(
+        c.journeys.started < 60 * 20,
+        "stopped long before the schedule ended"
+    );
+    assert!(c.attempts > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attempt_cap_holds_a_retry_storm_back() {
+    let p = plan(
+        r#"
+compare = ["naive"]
+[load]
+model = "open"
+stages = [{ duration = "2s", rate = 40 }]
+drain = "20s"
+[journey]
+steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
+[safety]
+max_rps = 100
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.faults]
+error_rate = 1.0
+"#,
+    );
+    let r = run(&p).await;
+    let c = &r.results[0];
+    // 80 operations x 11 attempts = 880 wanted; at most 100/s (+1 burst) may go.
+    assert_eq!(c.operations, 80);
+    assert_eq!(c.attempts, 880, "every attempt still happens, just later");
+    let bound = 100.0 * c.round_duration_s + 2.0;
+    assert!(
+        (c.attempts as f64) <= bound,
+        "{} attempts in {} s",
+        c.attempts,
+        c.round_duration_s
+    );
+}
+
+#[test]
+fn a_schedule_above_the_cap_is_a_configuration_error() {
+    let e = scenario::parse(
+        "[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30000 }]\n",
+        Path::new("x.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("20000") && e.contains("--max-rps"), "{e}");
+    let raised = Overrides {
+        max_rps: Some(40_000.0),
+        ..Overrides::default()
+    };
+    assert!(
+        scenario::parse(
+            "[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30000 }]\n",
+            Path::new("x.toml"),
+            &raised,
+        )
+        .is_ok()
+    );
+    let e = scenario::parse(
+        "[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 10 }]\n[safety]\nmax_rps = 50000\n",
+        Path::new("x.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("safety.max_rps") && e.contains("hard cap"),
+        "{e}"
+    );
+}

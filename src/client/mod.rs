@@ -17,7 +17,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -57,6 +59,13 @@ pub struct HttpClient {
     base_path: String,
     permits: Arc<Semaphore>,
     defaults: Arc<HeaderMap>,
+    cap: Option<Arc<Cap>>,
+}
+
+/// The attempts-per-second safety cap, and how often it held an attempt back.
+struct Cap {
+    limiter: governor::DefaultDirectRateLimiter,
+    throttled: AtomicU64,
 }
 
 impl HttpClient {
@@ -66,6 +75,17 @@ impl HttpClient {
         connections: usize,
         defaults: HeaderMap,
         tls: &TlsOptions,
+    ) -> Result<Self, ClientError> {
+        Self::with_cap(base, connections, defaults, tls, None)
+    }
+
+    /// Like [`HttpClient::new`], holding attempts to at most `max_rps` per second.
+    pub fn with_cap(
+        base: &str,
+        connections: usize,
+        defaults: HeaderMap,
+        tls: &TlsOptions,
+        max_rps: Option<f64>,
     ) -> Result<Self, ClientError> {
         let uri: Uri = base.parse().map_err(|_| ClientError::Url(base.into()))?;
         let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
@@ -96,7 +116,35 @@ impl HttpClient {
             base_path,
             permits: Arc::new(Semaphore::new(connections)),
             defaults: Arc::new(defaults),
+            cap: max_rps.map(|r| {
+                let rate = NonZeroU32::new(r.clamp(1.0, u32::MAX as f64) as u32)
+                    .unwrap_or(NonZeroU32::MIN);
+                // 10 ms worth of burst: smooth, but no penalty for timer jitter.
+                let burst = NonZeroU32::new((rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
+                Arc::new(Cap {
+                    limiter: governor::RateLimiter::direct(
+                        governor::Quota::per_second(rate).allow_burst(burst),
+                    ),
+                    throttled: AtomicU64::new(0),
+                })
+            }),
         })
+    }
+
+    /// Attempts the safety cap held back so far.
+    pub fn throttled(&self) -> u64 {
+        self.cap.as_ref().map_or(0, |c| c.throttled.load(Relaxed))
+    }
+
+    /// Wait until the attempts/s cap lets one more attempt go. Called before
+    /// an attempt's clock starts: the wait is the generator's, not the target's.
+    pub async fn pace(&self) {
+        if let Some(cap) = &self.cap
+            && cap.limiter.check().is_err()
+        {
+            cap.throttled.fetch_add(1, Relaxed);
+            cap.limiter.until_ready().await;
+        }
     }
 
     /// Requests currently holding a connection slot.

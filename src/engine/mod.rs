@@ -8,11 +8,13 @@
 //! When the generator itself falls behind (in-flight cap reached, CPU
 //! starved), the schedule lag histogram says so.
 
+mod abort;
 mod ctx;
 mod progress;
 pub mod schedule;
 mod user;
 
+pub use abort::{AbortMetric, AbortRule};
 pub use ctx::{CohortCtx, Identities, RoundCtx};
 pub use progress::Progress;
 pub use user::Arrival;
@@ -31,10 +33,27 @@ use tokio_util::sync::CancellationToken;
 /// Run-wide stop signals, shared by every round.
 #[derive(Clone, Default)]
 pub struct Control {
-    /// First Ctrl-C or an abort rule: stop arrivals, let in-flight work drain.
+    /// First Ctrl-C: stop arrivals, let in-flight work drain.
     pub stop: CancellationToken,
-    /// Second Ctrl-C: cancel in-flight work now.
+    /// Second Ctrl-C or an abort rule: cancel in-flight work now.
     pub kill: CancellationToken,
+    /// Why an abort rule stopped the run.
+    pub aborted: Arc<Mutex<Option<String>>>,
+}
+
+impl Control {
+    /// Stop everything now because of `reason` (the first reason wins).
+    pub fn abort(&self, reason: String) {
+        if let Ok(mut r) = self.aborted.lock() {
+            r.get_or_insert(reason);
+        }
+        self.stop.cancel();
+        self.kill.cancel();
+    }
+
+    pub fn abort_reason(&self) -> Option<String> {
+        self.aborted.lock().ok().and_then(|r| r.clone())
+    }
 }
 
 /// What a round measured.
@@ -147,6 +166,15 @@ pub async fn run_round(
         })
     };
 
+    let monitor = (!plan.safety.abort.is_empty()).then(|| {
+        tokio::spawn(watch_abort_rules(
+            ctx.clone(),
+            plan.safety.abort.clone(),
+            control.clone(),
+            sampler_done.clone(),
+        ))
+    });
+
     let permits = Arc::new(Semaphore::new(plan.load.max_in_flight));
     let end_of_arrivals = ctx.start + plan.load.duration;
     let (iterations, think_time) = match &plan.load.arrivals {
@@ -249,11 +277,75 @@ pub async fn run_round(
         }
     }
     let in_flight = sampler.await.unwrap_or_default();
+    if let Some(m) = monitor {
+        let _ = m.await;
+    }
     RoundResult {
         recorders: merged,
         in_flight,
         duration,
         stopped_early,
         drain_expired: !drained,
+    }
+}
+
+/// Evaluate the abort rules once a second on the live counters.
+async fn watch_abort_rules(
+    ctx: Arc<RoundCtx>,
+    rules: Vec<AbortRule>,
+    control: Control,
+    done: CancellationToken,
+) {
+    let longest = rules
+        .iter()
+        .map(|r| r.window.as_secs() as usize + 1)
+        .max()
+        .unwrap_or(1);
+    let totals = |ctx: &RoundCtx| {
+        let mut s = abort::Second::default();
+        for c in &ctx.cohorts {
+            let l = c.live.snapshot();
+            s.attempts += l.attempts;
+            s.errors += l.attempt_errors;
+            let h = c.live.op_latency.snapshot();
+            if s.op_latency.is_empty() {
+                s.op_latency = h;
+            } else {
+                for (a, b) in s.op_latency.iter_mut().zip(h) {
+                    *a += b;
+                }
+            }
+        }
+        s
+    };
+    let mut prev = totals(&ctx);
+    let mut history: std::collections::VecDeque<abort::Second> = Default::default();
+    let mut tick =
+        tokio::time::interval_at(ctx.start + Duration::from_secs(1), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = totals(&ctx);
+        history.push_back(abort::Second {
+            attempts: now.attempts - prev.attempts,
+            errors: now.errors - prev.errors,
+            op_latency: now
+                .op_latency
+                .iter()
+                .zip(&prev.op_latency)
+                .map(|(a, b)| a - b)
+                .collect(),
+        });
+        prev = now;
+        if history.len() > longest {
+            history.pop_front();
+        }
+        let window = history.make_contiguous();
+        if let Some(reason) = rules.iter().find_map(|r| r.check(window)) {
+            control.abort(reason);
+            return;
+        }
     }
 }

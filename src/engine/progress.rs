@@ -45,17 +45,10 @@ impl Progress {
             let mut prev = (Instant::now(), 0u64);
             loop {
                 tick.tick().await;
-                let s = ctx.cohorts.iter().fold(LiveSnapshot::default(), |a, c| {
-                    let b = c.live.snapshot();
-                    LiveSnapshot {
-                        arrivals: a.arrivals + b.arrivals,
-                        journeys_done: a.journeys_done + b.journeys_done,
-                        in_flight: a.in_flight + b.in_flight,
-                        attempts: a.attempts + b.attempts,
-                        ok: a.ok + b.ok,
-                        failures: a.failures + b.failures,
-                    }
-                });
+                let s = ctx
+                    .cohorts
+                    .iter()
+                    .fold(LiveSnapshot::default(), |a, c| a + c.live.snapshot());
                 let now = Instant::now();
                 let rate = (s.attempts - prev.1) as f64
                     / now.duration_since(prev.0).as_secs_f64().max(1e-3);

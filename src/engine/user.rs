@@ -247,6 +247,7 @@ impl User<'_> {
             };
             let op = log.ops.last_mut().expect("just pushed");
             op.latency = Instant::now().saturating_duration_since(intended);
+            self.cohort.live.op_latency.record(op.latency);
             match result {
                 Some(body) => {
                     let live = &self.cohort.live;
@@ -299,6 +300,7 @@ impl User<'_> {
             {
                 headers.insert("idempotency-key", k.clone());
             }
+            ctx.client.pace().await;
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
             let res = ctx
@@ -332,6 +334,12 @@ impl User<'_> {
                 class: class_label,
                 retry: state.retries > 0,
             });
+            if matches!(
+                class_label,
+                StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network
+            ) {
+                self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
+            }
             let class = policy::classify(&outcome);
             self.record_breaker(class);
             if let Some(budget) = &self.cohort.budget

@@ -1,7 +1,82 @@
-//! Counters the progress display and the per-second in-flight sampler read
-//! while the run goes on. Relaxed atomics: they are a view, not the record.
+//! Counters the progress display, the per-second in-flight sampler and the
+//! abort rules read while the run goes on. Relaxed atomics: they are a view
+//! for decisions during the run, not the record (the recorders are).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Buckets per doubling of the latency histogram (~19% wide each).
+const PER_DOUBLING: u32 = 4;
+const BUCKETS: usize = 34 * PER_DOUBLING as usize;
+
+/// A lock-free log-bucketed latency histogram (microseconds): coarse, but
+/// enough to tell "p99 is above 5 s" while the run is going on.
+pub struct LiveHistogram {
+    counts: Box<[AtomicU64]>,
+}
+
+impl Default for LiveHistogram {
+    fn default() -> Self {
+        Self {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveHistogram")
+    }
+}
+
+fn bucket_of(us: u64) -> usize {
+    if us < 2 {
+        return 0;
+    }
+    let log = 63 - us.leading_zeros();
+    let frac = if log >= 2 {
+        (us >> (log - 2)) & 3
+    } else {
+        (us << (2 - log)) & 3
+    };
+    ((log * PER_DOUBLING) as usize + frac as usize).min(BUCKETS - 1)
+}
+
+/// Upper bound (µs) of a bucket.
+fn bucket_top(b: usize) -> u64 {
+    let log = b as u32 / PER_DOUBLING;
+    let frac = (b as u32 % PER_DOUBLING) as u64;
+    let base = 1u64 << log;
+    base + base * (frac + 1) / u64::from(PER_DOUBLING)
+}
+
+impl LiveHistogram {
+    pub fn record(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.counts[bucket_of(us)].fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Vec<u64> {
+        self.counts.iter().map(|c| c.load(Relaxed)).collect()
+    }
+
+    /// Quantile `q` of bucket counts (as from the difference of two snapshots).
+    pub fn quantile(counts: &[u64], q: f64) -> Option<Duration> {
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Duration::from_micros(bucket_top(b)));
+            }
+        }
+        None
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Live {
@@ -9,8 +84,12 @@ pub struct Live {
     pub journeys_done: AtomicU64,
     pub in_flight: AtomicU64,
     pub attempts: AtomicU64,
+    /// Attempts answered 429 or 5xx, or that timed out or failed to connect.
+    pub attempt_errors: AtomicU64,
     pub ok: AtomicU64,
     pub failures: AtomicU64,
+    /// Operation latency (from the intended start) of finished operations.
+    pub op_latency: LiveHistogram,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +98,7 @@ pub struct LiveSnapshot {
     pub journeys_done: u64,
     pub in_flight: u64,
     pub attempts: u64,
+    pub attempt_errors: u64,
     pub ok: u64,
     pub failures: u64,
 }
@@ -30,8 +110,83 @@ impl Live {
             journeys_done: self.journeys_done.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             attempts: self.attempts.load(Relaxed),
+            attempt_errors: self.attempt_errors.load(Relaxed),
             ok: self.ok.load(Relaxed),
             failures: self.failures.load(Relaxed),
         }
+    }
+}
+
+impl std::ops::Add for LiveSnapshot {
+    type Output = Self;
+    fn add(self, b: Self) -> Self {
+        Self {
+            arrivals: self.arrivals + b.arrivals,
+            journeys_done: self.journeys_done + b.journeys_done,
+            in_flight: self.in_flight + b.in_flight,
+            attempts: self.attempts + b.attempts,
+            attempt_errors: self.attempt_errors + b.attempt_errors,
+            ok: self.ok + b.ok,
+            failures: self.failures + b.failures,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_bound_their_values() {
+        let mut prev = 0;
+        for us in [
+            1u64,
+            2,
+            3,
+            4,
+            5,
+            7,
+            8,
+            100,
+            1000,
+            12_345,
+            5_000_000,
+            1 << 40,
+        ] {
+            let b = bucket_of(us);
+            assert!(b >= prev, "{us}");
+            prev = b;
+            if b < BUCKETS - 1 {
+                assert!(
+                    bucket_top(b) >= us,
+                    "{us} -> bucket {b} tops at {}",
+                    bucket_top(b)
+                );
+                assert!(bucket_top(b) as f64 <= us as f64 * 1.5 + 2.0, "{us}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantile_finds_the_slow_tail() {
+        let h = LiveHistogram::default();
+        for _ in 0..98 {
+            h.record(Duration::from_millis(10));
+        }
+        for _ in 0..2 {
+            h.record(Duration::from_secs(6));
+        }
+        let s = h.snapshot();
+        let p50 = LiveHistogram::quantile(&s, 0.5).unwrap();
+        let p99 = LiveHistogram::quantile(&s, 0.99).unwrap();
+        assert!(
+            p50 >= Duration::from_millis(10) && p50 < Duration::from_millis(13),
+            "{p50:?}"
+        );
+        assert!(
+            p99 >= Duration::from_secs(6) && p99 < Duration::from_secs(8),
+            "{p99:?}"
+        );
+        assert_eq!(LiveHistogram::quantile(&vec![0; BUCKETS], 0.5), None);
     }
 }

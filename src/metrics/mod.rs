@@ -10,7 +10,7 @@ mod log;
 mod recorder;
 mod summarize;
 
-pub use live::{Live, LiveSnapshot};
+pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 pub use recorder::{Recorder, StepRec, new_histogram};
 pub use summarize::{CohortMeta, summarize};

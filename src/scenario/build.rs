@@ -21,6 +21,8 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// `--insecure`: skip TLS certificate verification.
     pub insecure: bool,
+    /// `--max-rps`: raise (or lower) the hard cap on attempts per second.
+    pub max_rps: Option<f64>,
 }
 
 const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
@@ -94,6 +96,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         crate::gate::parse(g, &cohort_names, &step_names)
             .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))?;
     }
+    let safety = build_safety(&cx, &file.safety, &load, ov)?;
     let out_dir = ov.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(
             "{name}-{}",
@@ -112,6 +115,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         rounds,
         sim,
         gates: file.gates.clone(),
+        safety,
         out_dir,
     })
 }
@@ -625,4 +629,59 @@ fn build_rounds(
         });
     }
     Ok(rounds)
+}
+
+fn build_safety(
+    cx: &Ctx,
+    s: &SafetySection,
+    load: &LoadPlan,
+    ov: &Overrides,
+) -> Result<SafetyPlan, ScenarioError> {
+    let cap = match ov.max_rps {
+        Some(r) if r.is_finite() && r > 0.0 => r,
+        Some(r) => {
+            return Err(cx.err(
+                "safety.max_rps",
+                format!("--max-rps {r} must be a positive number"),
+            ));
+        }
+        None => HARD_CAP_RPS,
+    };
+    let max_rps = match s.max_rps {
+        Some(r) if !(r.is_finite() && r > 0.0) => {
+            return Err(cx.err("safety.max_rps", "must be a positive number"));
+        }
+        Some(r) if r > cap => {
+            return Err(cx.err(
+                "safety.max_rps",
+                format!("{r}/s is above the hard cap of {cap}/s; only --max-rps on the command line raises it"),
+            ));
+        }
+        Some(r) => r,
+        None => cap,
+    };
+    // Every arrival sends at least one attempt: a schedule above the cap
+    // would only ever run throttled, so say so before anything starts.
+    let peak = match &load.arrivals {
+        Arrivals::Open { stages } => stages.iter().map(|s| s.from.max(s.to)).fold(0.0, f64::max),
+        Arrivals::TicketDrop { users, over } => *users as f64 / over.as_secs_f64().max(1e-3),
+        Arrivals::Closed { .. } => 0.0,
+    };
+    if peak > max_rps {
+        return Err(cx.err(
+            "load",
+            format!(
+                "the schedule peaks at {peak:.0} arrivals/s, above the {max_rps}/s attempt cap; \
+                 lower the load, or raise the cap with safety.max_rps / --max-rps"
+            ),
+        ));
+    }
+    let mut abort = Vec::new();
+    for (i, a) in s.abort.iter().enumerate() {
+        abort.push(
+            crate::engine::AbortRule::parse(&a.when, a.window)
+                .map_err(|m| cx.err(&format!("safety.abort[{i}].when"), m))?,
+        );
+    }
+    Ok(SafetyPlan { max_rps, abort })
 }

@@ -36,6 +36,29 @@ pub struct ScenarioFile {
     pub sim: Option<SimConfig>,
     #[serde(default)]
     pub gates: Vec<String>,
+    #[serde(default)]
+    pub safety: SafetySection,
+}
+
+/// Rails for shared staging.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetySection {
+    /// Most attempts per second this scenario may send (at most the hard
+    /// cap, which only the command line raises).
+    pub max_rps: Option<f64>,
+    #[serde(default)]
+    pub abort: Vec<AbortSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbortSection {
+    /// `error_rate > 50%`, `operation_p99 > 5s` or `attempt_rate > 15000`.
+    pub when: String,
+    /// How long the condition must hold (a trailing window).
+    #[serde(rename = "for", with = "humantime_serde")]
+    pub window: Duration,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

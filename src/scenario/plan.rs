@@ -58,7 +58,18 @@ pub struct Plan {
     /// Simulator settings (used when the target is embedded).
     pub sim: SimConfig,
     pub gates: Vec<String>,
+    pub safety: SafetyPlan,
     pub out_dir: PathBuf,
+}
+
+/// Attempts per second no run exceeds unless `--max-rps` raises it.
+pub const HARD_CAP_RPS: f64 = 20_000.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SafetyPlan {
+    /// Enforced attempts/s cap (the scenario's `max_rps`, else the hard cap).
+    pub max_rps: f64,
+    pub abort: Vec<crate::engine::AbortRule>,
 }
 
 #[derive(Debug, Clone, Serialize)]
