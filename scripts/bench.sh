@@ -57,29 +57,8 @@ fi
 
 echo
 echo "== memory: 100,000 users, most waiting in backoff =="
-cat >"$OUT/mem.toml" <<'TOML'
-name = "bench-memory"
-compare = ["compliant"]
-[load]
-model = "ticket-drop"
-users = 100000
-over = "10s"
-drain = "5s"
-max_in_flight = 100000
-[target]
-connections = 64
-[journey]
-steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"${event}","zoneId":"${zone}","quantity":1}', idempotent = true }]
-[sim.capacity]
-workers = 1
-queue = 0
-service_time = "1ms"
-retry_after_503 = "30s"
-[sim.rate_limit]
-per_user_per_second = 0
-TOML
 /usr/bin/time -f '%e %U %S %M' -o "$OUT/time2" \
-  "$BIN" run "$OUT/mem.toml" --out "$OUT/mem" --quiet >/dev/null || true
+  "$BIN" run scenarios/bench-memory.toml --out "$OUT/mem" --quiet >/dev/null || true
 read -r wall2 user2 sys2 rss2_kb <"$OUT/time2"
 M="$OUT/mem/summary.json"
 peak=$(json "$M" "max(s['in_flight'] for s in c['timeseries'])")

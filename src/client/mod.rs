@@ -143,7 +143,7 @@ impl HttpClient {
             && cap.limiter.check().is_err()
         {
             cap.throttled.fetch_add(1, Relaxed);
-            cap.limiter.until_ready().await;
+            Box::pin(cap.limiter.until_ready()).await;
         }
     }
 
@@ -222,6 +222,10 @@ impl HttpClient {
             .await
             .map_err(|e| Failure::Network(format!("reading body: {e}")))?
             .to_bytes();
+        // A small slice of hyper's read buffer keeps the whole buffer alive:
+        // 100k users waiting in backoff, each holding a 30-byte error body,
+        // would pin 100k buffers. Copy out what we keep.
+        let body = Bytes::copy_from_slice(&body);
         Ok(Response {
             status,
             retry_after,

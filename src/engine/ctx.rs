@@ -57,6 +57,8 @@ impl Identities {
 pub struct RoundCtx {
     pub client: HttpClient,
     pub journey: Journey,
+    /// `journey.quantity` as text, rendered into every body.
+    pub quantity: String,
     pub cohorts: Vec<CohortCtx>,
     pub identities: Identities,
     pub start: Instant,

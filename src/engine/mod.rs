@@ -89,6 +89,7 @@ pub async fn run_round(
     let ctx = Arc::new(RoundCtx {
         client,
         journey: plan.journey.clone(),
+        quantity: plan.journey.quantity.to_string(),
         cohorts: cohorts_plan
             .iter()
             .map(|c| ctx::CohortCtx {

@@ -6,10 +6,12 @@
 //! over every attempt it made.
 
 use super::ctx::{CohortCtx, RoundCtx};
-use crate::client::Failure;
+use crate::client::{Failure, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::policy::{self, BreakerState, CircuitBreaker, Class, Decision, OpState, Outcome};
-use crate::scenario::{Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE};
+use crate::scenario::{
+    BUILTIN_VARS, Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE,
+};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use rand::SeedableRng;
@@ -50,9 +52,11 @@ struct User<'a> {
     ctx: &'a RoundCtx,
     cohort: &'a CohortCtx,
     arrival: Arrival,
-    vars: Vec<String>,
-    auth: HeaderValue,
-    rng: SmallRng,
+    /// Index into the journey's zones of the zone being tried.
+    zone: usize,
+    iteration: u64,
+    /// Captured values, indexed by variable id minus the built-ins.
+    captures: Vec<String>,
     breaker: Option<CircuitBreaker>,
     breaker_opened_at: Option<Instant>,
     opens: u32,
@@ -70,18 +74,13 @@ pub async fn run_user(
     sink: &mut (dyn FnMut(JourneyLog) + Send),
 ) {
     let cohort = &ctx.cohorts[arrival.cohort];
-    let (user_id, auth) = ctx.identity(arrival.index);
-    let mut vars = vec![String::new(); ctx.journey.vars.len()];
-    vars[VAR_USER] = user_id;
-    vars[VAR_EVENT] = ctx.journey.event.clone();
-    vars[VAR_QUANTITY] = ctx.journey.quantity.to_string();
     let mut user = User {
         ctx,
         cohort,
         arrival,
-        vars,
-        auth,
-        rng: SmallRng::seed_from_u64(ctx.seed ^ arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        zone: 0,
+        iteration: 0,
+        captures: vec![String::new(); ctx.journey.vars.len() - BUILTIN_VARS.len()],
         breaker: cohort.policy.breaker.map(CircuitBreaker::new),
         breaker_opened_at: None,
         opens: 0,
@@ -90,42 +89,13 @@ pub async fn run_user(
     let mut intended = arrival.intended;
     for it in 0..iterations {
         if it > 0 {
-            if ctx.stopping() {
+            if ctx.stopping() || !think(ctx, think_time).await {
                 break;
-            }
-            tokio::select! {
-                _ = ctx.cancel.cancelled() => break,
-                _ = tokio::time::sleep(think_time) => {}
             }
             intended = Instant::now();
         }
-        user.vars[VAR_ITERATION] = it.to_string();
-        let mut log = JourneyLog {
-            cohort: arrival.cohort,
-            schedule_lag: if it == 0 {
-                Instant::now().saturating_duration_since(intended)
-            } else {
-                Duration::ZERO
-            },
-            intended_at: intended.saturating_duration_since(ctx.start),
-            ..JourneyLog::default()
-        };
-        cohort.live.in_flight.fetch_add(1, Relaxed);
-        let cancelled = tokio::select! {
-            biased;
-            _ = ctx.cancel.cancelled() => true,
-            _ = user.journey(intended, &mut log) => false,
-        };
-        cohort.live.in_flight.fetch_sub(1, Relaxed);
-        if cancelled {
-            log.end = JourneyEnd::Cancelled;
-            if let Some(op) = log.ops.last_mut().filter(|op| op.outcome.is_empty()) {
-                op.outcome = "CANCELLED".into();
-                op.latency = Instant::now().saturating_duration_since(ctx.start + op.intended_at);
-            }
-        }
-        user.close_breaker_window(&mut log);
-        cohort.live.journeys_done.fetch_add(1, Relaxed);
+        user.iteration = it;
+        let (log, cancelled) = user.one_journey(intended).await;
         sink(log);
         if cancelled {
             break;
@@ -133,79 +103,128 @@ pub async fn run_user(
     }
 }
 
+/// Wait between a closed-model user's journeys; false when the run is cancelled.
+async fn think(ctx: &RoundCtx, think_time: Duration) -> bool {
+    tokio::select! {
+        _ = ctx.cancel.cancelled() => false,
+        _ = tokio::time::sleep(think_time) => true,
+    }
+}
+
 impl User<'_> {
+    /// One journey, cut short (and marked so) by the round's hard deadline.
+    async fn one_journey(&mut self, intended: Instant) -> (JourneyLog, bool) {
+        let ctx = self.ctx;
+        let mut log = JourneyLog {
+            cohort: self.arrival.cohort,
+            schedule_lag: if self.iteration == 0 {
+                Instant::now().saturating_duration_since(intended)
+            } else {
+                Duration::ZERO
+            },
+            intended_at: intended.saturating_duration_since(ctx.start),
+            ops: Vec::with_capacity(ctx.journey.steps.len()),
+            ..JourneyLog::default()
+        };
+        let live = &self.cohort.live;
+        live.in_flight.fetch_add(1, Relaxed);
+        let cancelled = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => true,
+            _ = self.journey(intended, &mut log) => false,
+        };
+        live.in_flight.fetch_sub(1, Relaxed);
+        if cancelled {
+            log.end = JourneyEnd::Cancelled;
+            if let Some(op) = log.ops.last_mut().filter(|op| op.outcome.is_empty()) {
+                op.outcome = "CANCELLED".into();
+                op.latency = Instant::now().saturating_duration_since(ctx.start + op.intended_at());
+            }
+        }
+        self.close_breaker_window(&mut log);
+        live.journeys_done.fetch_add(1, Relaxed);
+        (log, cancelled)
+    }
+
+    /// The journey: steps in order, moving to the next zone when one is sold
+    /// out. One flat async fn: every nesting level of futures costs every
+    /// waiting user its locals.
     async fn journey(&mut self, intended: Instant, log: &mut JourneyLog) {
-        let journey = &self.ctx.journey;
-        let n = journey.zones.len();
+        let ctx = self.ctx;
+        let n = ctx.journey.zones.len();
         let first = (self.arrival.index as usize) % n;
         let mut op_intended = intended;
-        for z in 0..n {
-            self.vars[VAR_ZONE] = journey.zones[(first + z) % n].clone();
-            match self.steps(&mut op_intended, log).await {
-                StepsEnd::Done => {
-                    log.end = JourneyEnd::Succeeded;
-                    return;
+        'zones: for z in 0..n {
+            self.zone = (first + z) % n;
+            for (i, step) in ctx.journey.steps.iter().enumerate() {
+                if step.precheck.is_some() && !self.cohort.policy.precheck {
+                    continue;
                 }
-                StepsEnd::NextZone => continue,
-                StepsEnd::Failed => {
-                    log.end = JourneyEnd::Failed;
-                    return;
+                if !step.think_time.is_zero() {
+                    tokio::time::sleep(step.think_time).await;
+                    op_intended = Instant::now();
+                }
+                let body = self.operation(i, step, op_intended, log).await;
+                op_intended = Instant::now();
+                match self.after_step(step, body, log) {
+                    StepEnd::Next => {}
+                    StepEnd::NextZone => continue 'zones,
+                    StepEnd::Failed => {
+                        log.end = JourneyEnd::Failed;
+                        return;
+                    }
                 }
             }
+            log.end = JourneyEnd::Succeeded;
+            return;
         }
         log.end = JourneyEnd::SoldOut;
     }
 
-    async fn steps(&mut self, op_intended: &mut Instant, log: &mut JourneyLog) -> StepsEnd {
-        let ctx = self.ctx;
-        for (i, step) in ctx.journey.steps.iter().enumerate() {
-            if step.precheck.is_some() && !self.cohort.policy.precheck {
-                continue;
+    /// What a finished step means for the journey: pre-check verdicts and
+    /// captures are read here.
+    fn after_step(&mut self, step: &Step, body: Option<Bytes>, log: &JourneyLog) -> StepEnd {
+        let journey = &self.ctx.journey;
+        let Some(op) = log.ops.last() else {
+            return StepEnd::Failed;
+        };
+        if !op.ok {
+            if journey.next_zone_on.contains(&op.outcome) {
+                return StepEnd::NextZone;
             }
-            if !step.think_time.is_zero() {
-                tokio::time::sleep(step.think_time).await;
-                *op_intended = Instant::now();
-            }
-            let body = self.operation(i, step, *op_intended, log).await;
-            *op_intended = Instant::now();
-            let op = log.ops.last().expect("operation logged");
-            if !op.ok {
-                if ctx.journey.next_zone_on.contains(&op.outcome) {
-                    return StepsEnd::NextZone;
-                }
-                return StepsEnd::Failed;
-            }
-            if step.precheck.is_none() && step.captures.is_empty() {
-                continue;
-            }
-            let Some(json) =
-                body.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            else {
-                return StepsEnd::Failed;
-            };
-            if let Some(ptr) = &step.precheck {
-                let available = json.pointer(ptr).and_then(|v| v.as_f64()).unwrap_or(0.0);
-                if available < f64::from(ctx.journey.quantity) {
-                    return StepsEnd::NextZone;
-                }
-            }
-            for (var, ptr) in &step.captures {
-                let v = match json.pointer(ptr) {
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(v) if !v.is_null() => v.to_string(),
-                    _ => return StepsEnd::Failed,
-                };
-                self.vars[*var] = v;
+            return StepEnd::Failed;
+        }
+        if step.precheck.is_none() && step.captures.is_empty() {
+            return StepEnd::Next;
+        }
+        let Some(json) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            return StepEnd::Failed;
+        };
+        if let Some(ptr) = &step.precheck {
+            let available = json.pointer(ptr).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            if available < f64::from(journey.quantity) {
+                return StepEnd::NextZone;
             }
         }
-        StepsEnd::Done
+        for (var, ptr) in &step.captures {
+            let v = match json.pointer(ptr) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) if !v.is_null() => v.to_string(),
+                _ => return StepEnd::Failed,
+            };
+            if let Some(slot) = self.captures.get_mut(*var - BUILTIN_VARS.len()) {
+                *slot = v;
+            }
+        }
+        StepEnd::Next
     }
 
-    fn new_op_id(&mut self) -> String {
-        self.op_seq += 1;
+    /// Operation ids are derived, not stored: `<run>-<cohort>-<arrival>-<seq>`.
+    fn op_id(&self, seq: u32) -> String {
         format!(
             "{}-{}-{}-{}",
-            self.ctx.run_tag, self.arrival.cohort, self.arrival.index, self.op_seq
+            self.ctx.run_tag, self.arrival.cohort, self.arrival.index, seq
         )
     }
 
@@ -222,41 +241,28 @@ impl User<'_> {
         let mut intended = intended;
         let mut resubmits = 0;
         loop {
-            log.ops.push(OpLog {
-                step: step_idx,
-                intended_at: intended.saturating_duration_since(self.ctx.start),
-                latency: Duration::ZERO,
-                outcome: String::new(),
-                ok: false,
-                attempts: Vec::new(),
-                backoff: Duration::ZERO,
-                retry_after_honoured: 0,
-            });
-            let result = match policy.abandon_after {
-                Some(limit) if step.retry => {
-                    let deadline = intended + limit;
-                    let op = log.ops.last_mut().expect("just pushed");
-                    tokio::time::timeout_at(deadline, self.attempts(step, op))
-                        .await
-                        .ok()
-                }
-                _ => {
-                    let op = log.ops.last_mut().expect("just pushed");
-                    Some(self.attempts(step, op).await)
-                }
-            };
+            log.ops.push(OpLog::new(
+                step_idx,
+                intended.saturating_duration_since(self.ctx.start),
+            ));
+            // The person gives up on the whole operation, retries and waits included.
+            let deadline = policy
+                .abandon_after
+                .filter(|_| step.retry)
+                .map(|limit| intended + limit);
             let op = log.ops.last_mut().expect("just pushed");
+            let result = self.attempts(step, op, deadline).await;
             op.latency = Instant::now().saturating_duration_since(intended);
             self.cohort.live.op_latency.record(op.latency);
+            let live = &self.cohort.live;
             match result {
                 Some(body) => {
-                    let live = &self.cohort.live;
                     if op.ok { &live.ok } else { &live.failures }.fetch_add(1, Relaxed);
                     return body;
                 }
                 None => {
                     op.outcome = "ABANDONED".into();
-                    self.cohort.live.failures.fetch_add(1, Relaxed);
+                    live.failures.fetch_add(1, Relaxed);
                     if resubmits >= policy.max_resubmits {
                         return None;
                     }
@@ -267,138 +273,224 @@ impl User<'_> {
         }
     }
 
-    /// The retry loop of one operation; fills `op` as it goes.
-    async fn attempts(&mut self, step: &Step, op: &mut OpLog) -> Option<Bytes> {
-        let ctx = self.ctx;
-        let policy = &self.cohort.policy;
-        let timeout = ctx.timeout_override.unwrap_or(policy.request_timeout);
-        let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
-        let path = step.path.render(&self.vars);
-        let body = step
-            .body
-            .as_ref()
-            .map(|t| Bytes::from(t.render(&self.vars)));
-        let op_id = self.new_op_id();
-        let op_header = HeaderValue::from_str(&op_id).ok();
-        let mut key_seq = 0u32;
-        let mut key = HeaderValue::from_str(&format!("{op_id}.k0")).ok();
+    /// The retry loop of one operation; fills `op` as it goes. `None` when
+    /// the user abandoned it at `deadline` (mid-request or mid-wait: the
+    /// request is dropped, as a browser drops it on F5).
+    ///
+    /// Kept deliberately small across its awaits: a user waiting in backoff
+    /// holds only counters and the sleep, nothing of the last answer (the
+    /// request future itself is boxed and gone by then).
+    async fn attempts(
+        &mut self,
+        step: &Step,
+        op: &mut OpLog,
+        deadline: Option<Instant>,
+    ) -> Option<Option<Bytes>> {
+        let timeout = self
+            .ctx
+            .timeout_override
+            .unwrap_or(self.cohort.policy.request_timeout);
+        self.op_seq += 1;
+        let seq = self.op_seq;
         let mut state = OpState::default();
+        let mut key_seq = 0u32;
         loop {
             if let Some(b) = self.breaker.as_mut()
                 && !b.allow(Instant::now())
             {
                 op.outcome = "BREAKER_OPEN".into();
-                return None;
+                return Some(None);
             }
-            let mut headers = HeaderMap::with_capacity(4);
-            headers.insert(http::header::AUTHORIZATION, self.auth.clone());
-            if let Some(v) = &op_header {
-                headers.insert("x-stampede-op", v.clone());
-            }
-            if step.idempotent
-                && let Some(k) = &key
-            {
-                headers.insert("idempotency-key", k.clone());
-            }
-            ctx.client.pace().await;
+            // Rendered afresh for every attempt, so a user waiting in backoff
+            // holds nothing but counters.
+            let (path, body, headers) = self.request(step, seq, key_seq);
+            self.ctx.client.pace().await;
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
-            let res = ctx
-                .client
-                .send(&method, &path, headers, body.clone(), timeout)
-                .await;
-            let latency = sent.elapsed();
-            let code;
-            let (outcome, class_label) = match &res {
-                Ok(r) => {
-                    code = if r.status >= 400 {
-                        envelope_code(&r.body)
-                    } else {
-                        None
-                    };
-                    (
-                        Outcome::Response {
-                            status: r.status,
-                            code: code.as_deref(),
-                            retry_after: r.retry_after.as_deref(),
-                        },
-                        StatusClass::of_status(r.status),
-                    )
+            let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
+            let client = &self.ctx.client;
+            // Boxed: a request in flight is large, and a user waiting in
+            // backoff must not carry its space (100k waiting users must fit in RAM).
+            let res = Box::pin(async move {
+                let send = client.send(&method, &path, headers, body, timeout);
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, send).await.ok(),
+                    None => Some(send.await),
                 }
-                Err(Failure::Timeout) => (Outcome::Timeout, StatusClass::Timeout),
-                Err(Failure::Network(_)) => (Outcome::Network, StatusClass::Network),
+            })
+            .await;
+            let Some(res) = res else {
+                // Abandoned mid-request: the attempt still went out.
+                op.attempts.push(AttemptLog::new(
+                    sent.saturating_duration_since(self.ctx.start),
+                    sent.elapsed(),
+                    StatusClass::Timeout,
+                    state.retries > 0,
+                ));
+                return None;
             };
-            op.attempts.push(AttemptLog {
-                sent_at: sent.saturating_duration_since(ctx.start),
-                latency,
-                class: class_label,
-                retry: state.retries > 0,
-            });
-            if matches!(
-                class_label,
-                StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network
-            ) {
-                self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
+            match self.after_attempt(step, op, &state, sent, res) {
+                Next::Done(body) => return Some(body),
+                Next::Wait { delay, fresh_key } => {
+                    if !delay.is_zero() {
+                        let wake = Instant::now() + delay;
+                        let until = deadline.map_or(wake, |d| d.min(wake));
+                        tokio::time::sleep_until(until).await;
+                        op.add_backoff(delay.min(until.saturating_duration_since(wake - delay)));
+                        if until < wake {
+                            return None;
+                        }
+                    }
+                    key_seq += u32::from(fresh_key);
+                    state.retries += 1;
+                    state.prev_delay = delay;
+                }
             }
-            let class = policy::classify(&outcome);
-            self.record_breaker(class);
-            if let Some(budget) = &self.cohort.budget
-                && let Ok(mut b) = budget.lock()
-            {
-                b.record(class == Class::Success);
+        }
+    }
+
+    /// Render one attempt's path, body and headers (sync, so none of it
+    /// stays in the operation's future).
+    fn request(&self, step: &Step, seq: u32, key_seq: u32) -> (String, Option<Bytes>, HeaderMap) {
+        // Identity is derived per attempt too: 100k waiting users should not
+        // each keep their id and bearer header alive.
+        let (user_id, auth) = self.ctx.identity(self.arrival.index);
+        let iteration = self.iteration.to_string();
+        let lookup = |id: usize| -> &str {
+            match id {
+                VAR_USER => &user_id,
+                VAR_EVENT => &self.ctx.journey.event,
+                VAR_ZONE => &self.ctx.journey.zones[self.zone],
+                VAR_QUANTITY => &self.ctx.quantity,
+                VAR_ITERATION => &iteration,
+                _ => self
+                    .captures
+                    .get(id - BUILTIN_VARS.len())
+                    .map_or("", String::as_str),
             }
-            if !step.retry {
-                op.ok = class == Class::Success;
-                op.outcome = outcome_code(&outcome, class);
-                return if op.ok {
+        };
+        let path = step.path.render_with(lookup);
+        let body = step
+            .body
+            .as_ref()
+            .map(|t| Bytes::from(t.render_with(lookup)));
+        let headers = self.headers(step, auth, &self.op_id(seq), key_seq);
+        (path, body, headers)
+    }
+
+    /// Headers of one attempt. The idempotency key is derived from the op id
+    /// and the key generation, so nothing but a counter is kept between attempts.
+    fn headers(&self, step: &Step, auth: HeaderValue, op_id: &str, key_seq: u32) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(http::header::AUTHORIZATION, auth);
+        if let Ok(v) = HeaderValue::from_str(op_id) {
+            headers.insert("x-stampede-op", v);
+        }
+        if step.idempotent
+            && let Ok(k) = HeaderValue::from_str(&format!("{op_id}.k{key_seq}"))
+        {
+            headers.insert("idempotency-key", k);
+        }
+        headers
+    }
+
+    /// Record an attempt and decide what comes next (no awaits: nothing here
+    /// lives on while the user waits).
+    fn after_attempt(
+        &mut self,
+        step: &Step,
+        op: &mut OpLog,
+        state: &OpState,
+        sent: Instant,
+        res: Result<Response, Failure>,
+    ) -> Next {
+        let ctx = self.ctx;
+        let policy = &self.cohort.policy;
+        let latency = sent.elapsed();
+        let code = match &res {
+            Ok(r) if r.status >= 400 => envelope_code(&r.body),
+            _ => None,
+        };
+        let (outcome, class_label) = match &res {
+            Ok(r) => (
+                Outcome::Response {
+                    status: r.status,
+                    code: code.as_deref(),
+                    retry_after: r.retry_after.as_deref(),
+                },
+                StatusClass::of_status(r.status),
+            ),
+            Err(Failure::Timeout) => (Outcome::Timeout, StatusClass::Timeout),
+            Err(Failure::Network(_)) => (Outcome::Network, StatusClass::Network),
+        };
+        op.attempts.push(AttemptLog::new(
+            sent.saturating_duration_since(ctx.start),
+            latency,
+            class_label,
+            state.retries > 0,
+        ));
+        if matches!(
+            class_label,
+            StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network
+        ) {
+            self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
+        }
+        let class = policy::classify(&outcome);
+        self.record_breaker(class);
+        if let Some(budget) = &self.cohort.budget
+            && let Ok(mut b) = budget.lock()
+        {
+            b.record(class == Class::Success);
+        }
+        let decision = if step.retry {
+            // Seeded per decision from (run seed, user, operation, retry): the
+            // same scenario replays the same jitter, and no RNG state has to
+            // live in every waiting user.
+            let mut rng = SmallRng::seed_from_u64(
+                ctx.seed
+                    ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ (u64::from(self.op_seq) << 40)
+                    ^ (u64::from(state.retries) << 20),
+            );
+            policy::decide(policy, state, &outcome, wall_now(ctx), &mut rng)
+        } else if matches!(class, Class::Success | Class::Permanent) {
+            Decision::Stop(class)
+        } else {
+            Decision::GiveUp(class)
+        };
+        match decision {
+            Decision::Stop(c) => {
+                op.ok = c == Class::Success;
+                op.outcome = outcome_code(&outcome, c);
+                let body = if op.ok {
                     res.ok().map(|r| r.body)
                 } else {
                     None
                 };
+                Next::Done(body)
             }
-            let now = wall_now(ctx);
-            match policy::decide(policy, &state, &outcome, now, &mut self.rng) {
-                Decision::Stop(c) => {
-                    op.ok = c == Class::Success;
-                    op.outcome = outcome_code(&outcome, c);
-                    return if op.ok {
-                        res.ok().map(|r| r.body)
-                    } else {
-                        None
-                    };
+            Decision::GiveUp(c) => {
+                op.outcome = if state.retries == 0 {
+                    outcome_code(&outcome, c)
+                } else {
+                    "GAVE_UP".into()
+                };
+                Next::Done(None)
+            }
+            Decision::Retry {
+                delay,
+                fresh_key,
+                from_retry_after,
+                ..
+            } => {
+                if let Some(budget) = &self.cohort.budget
+                    && budget.lock().map(|b| !b.can_retry()).unwrap_or(false)
+                {
+                    op.outcome = "BUDGET_EXHAUSTED".into();
+                    return Next::Done(None);
                 }
-                Decision::GiveUp(c) => {
-                    op.outcome = if state.retries == 0 {
-                        outcome_code(&outcome, c)
-                    } else {
-                        "GAVE_UP".into()
-                    };
-                    return None;
-                }
-                Decision::Retry {
-                    delay,
-                    fresh_key,
-                    from_retry_after,
-                    ..
-                } => {
-                    if let Some(budget) = &self.cohort.budget
-                        && budget.lock().map(|b| !b.can_retry()).unwrap_or(false)
-                    {
-                        op.outcome = "BUDGET_EXHAUSTED".into();
-                        return None;
-                    }
-                    op.retry_after_honoured += u32::from(from_retry_after);
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
-                        op.backoff += delay;
-                    }
-                    if fresh_key {
-                        key_seq += 1;
-                        key = HeaderValue::from_str(&format!("{op_id}.k{key_seq}")).ok();
-                    }
-                    state.retries += 1;
-                    state.prev_delay = delay;
-                }
+                op.retry_after_honoured += u32::from(from_retry_after);
+                Next::Wait { delay, fresh_key }
             }
         }
     }
@@ -436,8 +528,13 @@ impl User<'_> {
     }
 }
 
-enum StepsEnd {
-    Done,
+enum Next {
+    Done(Option<Bytes>),
+    Wait { delay: Duration, fresh_key: bool },
+}
+
+enum StepEnd {
+    Next,
     NextZone,
     Failed,
 }

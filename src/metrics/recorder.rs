@@ -116,19 +116,21 @@ impl Recorder {
             self.second(j.intended_at).breaker_opens += u64::from(j.breaker_opens);
         }
         for op in &j.ops {
-            self.second(op.intended_at).arrivals += 1;
-            let step = &mut self.steps[op.step];
+            self.second(op.intended_at()).arrivals += 1;
+            let Some(step) = self.steps.get_mut(op.step as usize) else {
+                continue;
+            };
             step.ops += 1;
             step.ok += u64::from(op.ok);
             step.attempts += op.attempts.len() as u64;
             *step.outcomes.entry(op.outcome.clone()).or_default() += 1;
             step.op_latency.saturating_record(us(op.latency));
             for a in &op.attempts {
-                step.attempt_latency.saturating_record(us(a.latency));
+                step.attempt_latency.saturating_record(us(a.latency()));
                 step.by_class
                     .entry(a.class)
                     .or_insert_with(new_histogram)
-                    .saturating_record(us(a.latency));
+                    .saturating_record(us(a.latency()));
             }
             self.op_latency.saturating_record(us(op.latency));
             if !op.attempts.is_empty() {
@@ -137,13 +139,13 @@ impl Recorder {
                     .entry(op.attempts.len() as u32)
                     .or_default() += 1;
             }
-            if op.backoff > Duration::ZERO {
-                self.backoff_wait.saturating_record(us(op.backoff));
+            if op.backoff() > Duration::ZERO {
+                self.backoff_wait.saturating_record(us(op.backoff()));
             }
             self.retry_after_honoured += u64::from(op.retry_after_honoured);
             for a in &op.attempts {
-                self.attempt_latency.saturating_record(us(a.latency));
-                let row = self.second(a.sent_at);
+                self.attempt_latency.saturating_record(us(a.latency()));
+                let row = self.second(a.sent_at());
                 row.attempts += 1;
                 row.retries += u64::from(a.retry);
                 match a.class {
@@ -206,25 +208,24 @@ mod tests {
     use super::*;
 
     fn op(step: usize, ok: bool, classes: &[StatusClass], ms: u64) -> OpLog {
-        OpLog {
-            step,
-            intended_at: Duration::from_millis(500),
-            latency: Duration::from_millis(ms),
-            outcome: if ok { "OK".into() } else { "GAVE_UP".into() },
-            ok,
-            attempts: classes
-                .iter()
-                .enumerate()
-                .map(|(i, c)| AttemptLog {
-                    sent_at: Duration::from_millis(500 + 1000 * i as u64),
-                    latency: Duration::from_millis(2),
-                    class: *c,
-                    retry: i > 0,
-                })
-                .collect(),
-            backoff: Duration::from_millis(ms.saturating_sub(2)),
-            retry_after_honoured: 0,
-        }
+        let mut op = OpLog::new(step, Duration::from_millis(500));
+        op.latency = Duration::from_millis(ms);
+        op.outcome = if ok { "OK".into() } else { "GAVE_UP".into() };
+        op.ok = ok;
+        op.attempts = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                AttemptLog::new(
+                    Duration::from_millis(500 + 1000 * i as u64),
+                    Duration::from_millis(2),
+                    *c,
+                    i > 0,
+                )
+            })
+            .collect();
+        op.add_backoff(Duration::from_millis(ms.saturating_sub(2)));
+        op
     }
 
     fn journey(ops: Vec<OpLog>, end: JourneyEnd) -> JourneyLog {

@@ -66,15 +66,16 @@ impl Template {
 
     /// Render with `values[id]` for each variable (missing values render empty).
     pub fn render(&self, values: &[String]) -> String {
+        self.render_with(|id| values.get(id).map_or("", String::as_str))
+    }
+
+    /// Render with a lookup, so callers need not materialise every variable.
+    pub fn render_with<'a>(&self, lookup: impl Fn(VarId) -> &'a str) -> String {
         let mut out = String::with_capacity(self.source.len() + 16);
         for seg in &self.segs {
             match seg {
                 Seg::Lit(s) => out.push_str(s),
-                Seg::Var(id) => {
-                    if let Some(v) = values.get(*id) {
-                        out.push_str(v)
-                    }
-                }
+                Seg::Var(id) => out.push_str(lookup(*id)),
             }
         }
         out
