@@ -123,6 +123,6 @@ fn report_html_shows_recovery_and_shades_the_trigger() {
     let mut r = report::sample_report();
     r.trigger = None;
     let html = render(&r);
-    assert!(!html.contains("time to recovery"));
+    assert!(!html.contains("time to recovery after the trigger ("));
     assert!(!html.contains("class=\"band\""));
 }
