@@ -35,8 +35,18 @@ fn healthier(a: &CohortResult, b: &CohortResult) -> Ordering {
 /// What went well, for the healthiest cohort.
 fn praise(c: &CohortResult) -> String {
     let mut s = if c.journeys.started > 0 {
+        // In a sell-out, a clean "sold out" is the right answer for most
+        // journeys: say so, or "450 of 3,000" reads like a failure.
+        let sold_out = if c.journeys.sold_out > 0 {
+            format!(
+                " ({} more were told it was sold out)",
+                count(c.journeys.sold_out)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} completed {} of {} journeys",
+            "{} completed {} of {} journeys{sold_out}",
             c.name,
             count(c.journeys.succeeded),
             count(c.journeys.started)
@@ -217,6 +227,7 @@ pub fn verdict(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::model::JourneyCounts;
     use crate::report::sample::sample_report;
 
     #[test]
@@ -234,6 +245,23 @@ mod tests {
             v.contains(
                 ". After the trigger (8 s–12 s): compliant recovered 2 s after it ended; naive never did."
             ),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn report_verdict_counts_sold_out_journeys_as_answered() {
+        let mut r = sample_report();
+        r.results[0].journeys = JourneyCounts {
+            started: 3000,
+            succeeded: 450,
+            sold_out: 2550,
+            failed: 0,
+            cancelled: 0,
+        };
+        let v = verdict(&r);
+        assert!(
+            v.contains("compliant completed 450 of 3,000 journeys (2,550 more were told it was sold out) at"),
             "{v}"
         );
     }
