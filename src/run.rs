@@ -168,7 +168,15 @@ pub async fn execute(
         stop_reason,
         results,
         gates: Vec::new(),
+        trigger: None,
     };
+    // Time to recovery after the embedded simulator's trigger (report::recovery).
+    if plan.target.url.is_none() {
+        report.trigger = crate::report::recovery::trigger(&plan.sim.faults.windows);
+    }
+    for c in &mut report.results {
+        c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
+    }
     report.gates = crate::gate::evaluate_all(&plan.gates, &report);
     Ok(RunOutput { report, histograms })
 }

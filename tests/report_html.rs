@@ -109,3 +109,20 @@ fn report_html_console_and_html_share_the_verdict() {
         .replace('>', "&gt;");
     assert!(render(&r).replace("&#x2f;", "/").contains(&escaped));
 }
+
+#[test]
+fn report_html_shows_recovery_and_shades_the_trigger() {
+    let r = report::sample_report();
+    let html = render(&r);
+    assert!(html.contains("time to recovery after the trigger (8 s–12 s)"));
+    assert!(html.contains("<td>2 s</td><td class=\"bad\">did not recover</td>"));
+    // One shaded band per per-second chart, none on the other charts.
+    assert_eq!(html.matches("<g class=\"band\">").count(), 5);
+    assert!(html.contains("compliant recovered 2 s after it ended; naive never did"));
+    // Without a trigger: no row, no band.
+    let mut r = report::sample_report();
+    r.trigger = None;
+    let html = render(&r);
+    assert!(!html.contains("time to recovery after the trigger ("));
+    assert!(!html.contains("class=\"band\""));
+}

@@ -300,6 +300,7 @@ pub(crate) mod tests {
             attempt_spectrum: Vec::new(),
             timeseries: Vec::new(),
             ledger,
+            recovery_s: None,
         }
     }
 
@@ -334,6 +335,7 @@ pub(crate) mod tests {
                 idle,
             ],
             gates: Vec::new(),
+            trigger: None,
         }
     }
 

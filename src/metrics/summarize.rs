@@ -87,6 +87,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         attempt_spectrum: hgrm::spectrum(&rec.attempt_latency, US_PER_MS),
         timeseries,
         ledger: meta.ledger,
+        // Needs the report's trigger; filled in by `run::execute`.
+        recovery_s: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::format::{count, ms, pct, times};
 use super::model::{CohortResult, Report};
-use super::verdict::verdict;
+use super::verdict::{recovery_text, trigger_window, verdict};
 
 /// How many outcome codes to list (most frequent first).
 const TOP_OUTCOMES: usize = 3;
@@ -67,6 +67,13 @@ pub fn summary_table(report: &Report) -> String {
         row("attempt latency p99", cs, |c| ms(c.attempt_latency_ms.p99)),
         row("schedule lag p99", cs, |c| ms(c.schedule_lag_ms.p99)),
     ];
+    if let Some(t) = &report.trigger {
+        rows.push(row(
+            &format!("recovery after trigger ({})", trigger_window(t)),
+            cs,
+            recovery_text,
+        ));
+    }
     let tops: Vec<Vec<String>> = cs.iter().map(top_outcomes).collect();
     for i in 0..tops.iter().map(Vec::len).max().unwrap_or(0) {
         let label = if i == 0 { "top outcomes" } else { "" };
@@ -155,6 +162,11 @@ mod tests {
             assert_eq!(l.chars().count(), width, "{t}");
         }
         assert!(t.contains("duplicate bookings"));
+        let rec = lines
+            .iter()
+            .find(|l| l.starts_with("recovery after trigger (8 s–12 s)"))
+            .expect("recovery row");
+        assert!(rec.ends_with("2 s  did not recover"), "{t}");
         assert!(
             t.trim_end()
                 .lines()

@@ -5,6 +5,8 @@
 //! so changing one is a deliberate, reviewed act. Floats are written in
 //! Rust's shortest round-trip form; a missing value (no ledger) is an empty
 //! cell, never 0, so "nothing measured" and "measured zero" stay distinct.
+//! `recovery_s` is empty when the run had no trigger or the cohort did not
+//! recover (the report's `trigger` in summary.json tells the two apart).
 
 use super::ReportError;
 use super::model::{CohortResult, Percentiles, Report};
@@ -39,6 +41,7 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "ledger_oversold",
     "ledger_wasted_work",
     "ledger_early_retries",
+    "recovery_s",
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
@@ -160,6 +163,7 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
         ledger(|l| l.oversold),
         ledger(|l| l.wasted_work),
         ledger(|l| l.early_retries),
+        c.recovery_s.map_or_else(String::new, f),
     ]
 }
 

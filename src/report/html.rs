@@ -80,7 +80,7 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
             list(if cs.is_empty() {
                 Vec::new()
             } else {
-                table_sections(cs)
+                table_sections(cs, report.trigger.as_ref())
             }),
         ),
         ("ledger", list(ledger_rows(cs))),
@@ -92,7 +92,7 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
         (
             "series",
             list(if has_series {
-                timeseries_charts(cs)
+                timeseries_charts(cs, report.trigger.as_ref())
             } else {
                 Vec::new()
             }),

@@ -15,6 +15,7 @@ pub mod json;
 pub mod junit;
 pub mod ledger;
 pub mod model;
+pub mod recovery;
 #[doc(hidden)]
 pub mod sample;
 pub mod svg;

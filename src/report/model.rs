@@ -37,6 +37,17 @@ pub struct Report {
     /// Threshold gates evaluated on this report (empty when the scenario has none).
     #[serde(default)]
     pub gates: Vec<GateResult>,
+    /// The embedded simulator's earliest fault window (the trigger of a
+    /// metastability experiment); `None` without one or against a real target.
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
+}
+
+/// A fault window, in seconds since the start of each round.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub from_s: f64,
+    pub to_s: f64,
 }
 
 /// Latency percentiles in milliseconds (fractional).
@@ -156,6 +167,11 @@ pub struct CohortResult {
     pub timeseries: Vec<SecondRow>,
     /// The simulator's ground truth for this round (embedded target only).
     pub ledger: Option<Ledger>,
+    /// Seconds from the end of the report's trigger until successes per
+    /// second were back (see [`crate::report::recovery`]); `None` without a
+    /// trigger or when the cohort did not recover before its round ended.
+    #[serde(default)]
+    pub recovery_s: Option<f64>,
 }
 
 /// A threshold gate and how it fared.

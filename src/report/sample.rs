@@ -113,7 +113,14 @@ fn policy(naive: bool) -> RetryPolicy {
     }
 }
 
-/// Per-second counters; the naive fleet tips into a storm at t=10 and stays there.
+/// The sample's trigger: a fault window from 8 s to 12 s of each round.
+pub const SAMPLE_TRIGGER: Trigger = Trigger {
+    from_s: 8.0,
+    to_s: 12.0,
+};
+
+/// Per-second counters; the naive fleet tips into a storm at t=10 and stays
+/// there, the compliant one dips during the trigger and is back at t=14.
 fn timeseries(naive: bool) -> Vec<SecondRow> {
     (0..SECONDS)
         .map(|t| {
@@ -126,7 +133,12 @@ fn timeseries(naive: bool) -> Vec<SecondRow> {
                 } else {
                     wobble / 3
                 };
-                (a, 56 + wobble / 2, rl, wobble / 4, 24 + wobble * 2)
+                let ok = if (8..14).contains(&t) {
+                    30 + wobble
+                } else {
+                    56 + wobble / 2
+                };
+                (a, ok, rl, wobble / 4, 24 + wobble * 2)
             } else {
                 let k = f64::from(t - 9);
                 let a = (80.0 * 1.4f64.powf(k)).min(462.0) as u64 + u64::from(t % 5) * 3;
@@ -326,6 +338,7 @@ fn cohort(naive: bool) -> CohortResult {
         steps,
         operation_spectrum: hgrm::spectrum(&op, 1000.0),
         attempt_spectrum: hgrm::spectrum(&at, 1000.0),
+        recovery_s: super::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
         timeseries: series,
         ledger: Some(ledger),
     }
@@ -369,5 +382,6 @@ pub fn sample_report() -> Report {
                 message: format!("unknown ledger key (target said {HOSTILE_CODE})"),
             },
         ],
+        trigger: Some(SAMPLE_TRIGGER),
     }
 }

@@ -173,9 +173,24 @@ fn y_axis(out: &mut String, y_max: f64, y_label: &str, fmt: fn(f64) -> String, b
     top
 }
 
+/// A shaded x range drawn behind the lines (e.g. a fault window).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band<'a> {
+    pub from: f64,
+    pub to: f64,
+    /// Short label at the top of the band, also its tooltip.
+    pub label: &'a str,
+}
+
 /// Renders a line chart with one polyline per series, a legend, and a
 /// `<title>` tooltip on every point (or on the line, for long series).
 pub fn line_chart(c: &LineChart<'_>) -> String {
+    line_chart_with_band(c, None)
+}
+
+/// [`line_chart`] with an optional shaded x range (linear x axes only),
+/// clipped to the plotted range.
+pub fn line_chart_with_band(c: &LineChart<'_>, band: Option<Band<'_>>) -> String {
     let mut out = String::new();
     let kind = match c.x {
         XAxis::Percentile => "spectrum",
@@ -228,6 +243,23 @@ pub fn line_chart(c: &LineChart<'_>) -> String {
     let top = y_axis(&mut out, y_max, c.y_label, c.fmt_y, BOTTOM);
     let plot_h = H - TOP - BOTTOM;
     let py = |y: f64| H - BOTTOM - (y.max(0.0) / top) * plot_h;
+    if let (Some(b), XAxis::Linear(_)) = (band, c.x)
+        && b.from.is_finite()
+        && b.to.is_finite()
+    {
+        let (x0, x1) = (b.from.max(x_min), b.to.min(x_max));
+        if x1 > x0 {
+            let (l, r) = (px(x0), px(x1));
+            let _ = write!(
+                out,
+                r##"<g class="band"><title>{t}</title><rect x="{l:.1}" y="{TOP}" width="{:.1}" height="{plot_h:.1}" fill="#e69f00" fill-opacity="0.16"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#9a6a00">{t}</text></g>"##,
+                r - l,
+                (l + r) / 2.0,
+                TOP + 12.0,
+                t = esc(b.label)
+            );
+        }
+    }
     // X ticks.
     match c.x {
         XAxis::Percentile => {

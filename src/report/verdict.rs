@@ -2,8 +2,8 @@
 //! console table. It lives in one place so the terminal and the report never
 //! disagree about which strategy kept the target healthy.
 
-use super::format::{count, ms, pct, times};
-use super::model::{CohortResult, Report};
+use super::format::{count, decimal, ms, pct, times};
+use super::model::{CohortResult, Report, Trigger};
 use std::cmp::Ordering;
 
 /// Harm a cohort did that the simulator could see (0 without a ledger).
@@ -35,8 +35,18 @@ fn healthier(a: &CohortResult, b: &CohortResult) -> Ordering {
 /// What went well, for the healthiest cohort.
 fn praise(c: &CohortResult) -> String {
     let mut s = if c.journeys.started > 0 {
+        // In a sell-out, a clean "sold out" is the right answer for most
+        // journeys: say so, or "450 of 3,000" reads like a failure.
+        let sold_out = if c.journeys.sold_out > 0 {
+            format!(
+                " ({} more were told it was sold out)",
+                count(c.journeys.sold_out)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} completed {} of {} journeys",
+            "{} completed {} of {} journeys{sold_out}",
             c.name,
             count(c.journeys.succeeded),
             count(c.journeys.started)
@@ -90,7 +100,63 @@ fn cost(c: &CohortResult) -> String {
     format!("{} {} and {}", c.name, parts.join(", "), last)
 }
 
-/// One sentence, with numbers, saying which strategy kept the target healthy.
+/// "6 s–10 s", for the trigger window.
+pub fn trigger_window(t: &Trigger) -> String {
+    format!("{} s–{} s", decimal(t.from_s, 1), decimal(t.to_s, 1))
+}
+
+/// How long a cohort took to recover, for tables ("did not recover" when never).
+pub fn recovery_text(c: &CohortResult) -> String {
+    match c.recovery_s {
+        Some(s) => format!("{} s", decimal(s, 1)),
+        None => "did not recover".to_string(),
+    }
+}
+
+/// " After the trigger (6 s–10 s), compliant recovered in 2 s; naive never
+/// did." — empty without a trigger. Cohorts that never recovered are listed
+/// together, so the sentence stays short with many cohorts.
+fn recovery_sentence(report: &Report, ran: &[&CohortResult]) -> String {
+    let Some(t) = &report.trigger else {
+        return String::new();
+    };
+    if ran.is_empty() {
+        return String::new();
+    }
+    let mut parts: Vec<String> = ran
+        .iter()
+        .filter_map(|c| {
+            c.recovery_s.map(|s| {
+                if s <= 0.0 {
+                    format!("{} was back as soon as it ended", c.name)
+                } else {
+                    format!("{} recovered {} s after it ended", c.name, decimal(s, 1))
+                }
+            })
+        })
+        .collect();
+    let never: Vec<&str> = ran
+        .iter()
+        .filter(|c| c.recovery_s.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    match never.as_slice() {
+        [] => {}
+        [one] if parts.is_empty() => {
+            parts.push(format!("{one} did not recover before its round ended"))
+        }
+        [one] => parts.push(format!("{one} never did")),
+        many => parts.push(format!("{} never did", many.join(", "))),
+    }
+    format!(
+        " After the trigger ({}): {}.",
+        trigger_window(t),
+        parts.join("; ")
+    )
+}
+
+/// One sentence, with numbers, saying which strategy kept the target healthy
+/// (and, with a trigger, a second one on who recovered from it).
 pub fn verdict(report: &Report) -> String {
     let ran: Vec<&CohortResult> = report.results.iter().filter(|c| c.operations > 0).collect();
     let idle: Vec<&str> = report
@@ -112,6 +178,7 @@ pub fn verdict(report: &Report) -> String {
     } else {
         String::new()
     };
+    let rec = recovery_sentence(report, &ran);
     match ran.as_slice() {
         [] if report.results.is_empty() => {
             format!("No cohort ran, so there is nothing to judge.{stopped}")
@@ -122,7 +189,7 @@ pub fn verdict(report: &Report) -> String {
             if harm(only) > 0 {
                 s = cost(only);
             }
-            format!("{s}.{idle_note}{stopped}")
+            format!("{s}.{rec}{idle_note}{stopped}")
         }
         many => {
             let mut sorted = many.to_vec();
@@ -139,7 +206,7 @@ pub fn verdict(report: &Report) -> String {
             };
             if healthier(best, worst) == Ordering::Equal {
                 return format!(
-                    "All cohorts fared alike: {}.{others}{idle_note}{stopped}",
+                    "All cohorts fared alike: {}.{rec}{others}{idle_note}{stopped}",
                     praise(best)
                 );
             }
@@ -149,7 +216,7 @@ pub fn verdict(report: &Report) -> String {
                 "Healthiest"
             };
             format!(
-                "{lead}: {}; {}.{others}{idle_note}{stopped}",
+                "{lead}: {}; {}.{rec}{others}{idle_note}{stopped}",
                 praise(best),
                 cost(worst)
             )
@@ -160,6 +227,7 @@ pub fn verdict(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::model::JourneyCounts;
     use crate::report::sample::sample_report;
 
     #[test]
@@ -173,6 +241,43 @@ mod tests {
             "{v}"
         );
         assert!(v.contains("created 37 duplicate bookings"), "{v}");
+        assert!(
+            v.contains(
+                ". After the trigger (8 s–12 s): compliant recovered 2 s after it ended; naive never did."
+            ),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn report_verdict_counts_sold_out_journeys_as_answered() {
+        let mut r = sample_report();
+        r.results[0].journeys = JourneyCounts {
+            started: 3000,
+            succeeded: 450,
+            sold_out: 2550,
+            failed: 0,
+            cancelled: 0,
+        };
+        let v = verdict(&r);
+        assert!(
+            v.contains("compliant completed 450 of 3,000 journeys (2,550 more were told it was sold out) at"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn report_verdict_recovery_sentence() {
+        let mut r = sample_report();
+        r.trigger = None;
+        assert!(!verdict(&r).contains("trigger"));
+        let mut r = sample_report();
+        r.results[0].recovery_s = Some(0.0);
+        assert!(verdict(&r).contains("compliant was back as soon as it ended; naive never did"));
+        r.results[0].recovery_s = None;
+        assert!(verdict(&r).contains("After the trigger (8 s–12 s): compliant, naive never did."));
+        r.results.truncate(1);
+        assert!(verdict(&r).contains("compliant did not recover before its round ended"));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use super::tables::{obj, outcome_codes};
 use crate::report::format::{count, decimal, ms};
-use crate::report::model::{CohortResult, SecondRow};
+use crate::report::model::{CohortResult, SecondRow, Trigger};
+use crate::report::recovery::{RECOVERY_FRACTION, RECOVERY_HOLD_S};
 use crate::report::svg::{self, BarChart, LineChart, Series, XAxis};
+use crate::report::verdict::trigger_window;
 use minijinja::value::Value;
 use std::collections::BTreeSet;
 
@@ -54,7 +56,22 @@ pub(super) const METRICS: &[Metric] = &[
     }),
 ];
 
-pub(super) fn timeseries_charts(cs: &[CohortResult]) -> Vec<Value> {
+/// The per-second charts; `trigger` (the fault window) is shaded on each.
+pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
+    let band = trigger.map(|t| svg::Band {
+        from: t.from_s,
+        to: t.to_s,
+        label: "trigger",
+    });
+    let note = trigger.map_or_else(String::new, |t| {
+        format!(
+            "Shaded: the trigger (fault window {}; every round starts at 0). Recovered = \
+             successes/s back to {}% of the pre-trigger median for {} s in a row.",
+            trigger_window(t),
+            (RECOVERY_FRACTION * 100.0).round(),
+            RECOVERY_HOLD_S
+        )
+    });
     METRICS
         .iter()
         .map(|(title, unit, get)| {
@@ -71,14 +88,23 @@ pub(super) fn timeseries_charts(cs: &[CohortResult]) -> Vec<Value> {
                         .collect(),
                 })
                 .collect();
-            let svg = svg::line_chart(&LineChart {
-                title,
-                y_label: unit,
-                x: XAxis::Linear("seconds since the round started"),
-                series: &series,
-                fmt_y: |v| decimal(v, 1),
-            });
-            chart(title, "", svg)
+            let svg = svg::line_chart_with_band(
+                &LineChart {
+                    title,
+                    y_label: unit,
+                    x: XAxis::Linear("seconds since the round started"),
+                    series: &series,
+                    fmt_y: |v| decimal(v, 1),
+                },
+                band,
+            );
+            // The recovery definition goes under the chart it is read from.
+            let note = if title.starts_with("Successes") {
+                note.as_str()
+            } else {
+                ""
+            };
+            chart(title, note, svg)
         })
         .collect()
 }

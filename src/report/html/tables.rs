@@ -5,7 +5,8 @@
 
 use crate::report::format::{NA, count, decimal, ms, pct, seconds, times};
 use crate::report::ledger;
-use crate::report::model::{CohortResult, Percentiles, Report};
+use crate::report::model::{CohortResult, Percentiles, Report, Trigger};
+use crate::report::verdict::{recovery_text, trigger_window};
 use minijinja::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -168,7 +169,7 @@ pub(super) fn policy_rows(cs: &[CohortResult]) -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn table_sections(cs: &[CohortResult]) -> Vec<Value> {
+pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
     let harm = |c: &CohortResult, f: fn(&crate::sim::Ledger) -> u64, flag: bool| match &c.ledger {
         None => ("no ledger".to_string(), false),
         Some(l) => (count(f(l)), flag && f(l) > 0),
@@ -201,6 +202,12 @@ pub(super) fn table_sections(cs: &[CohortResult]) -> Vec<Value> {
     load.push(plain("round · share", cs, |c| {
         format!("{} · {}", c.round, pct(c.share))
     }));
+    if let Some(t) = trigger {
+        let label = format!("time to recovery after the trigger ({})", trigger_window(t));
+        load.push(row(&label, cs, |c| {
+            (recovery_text(c), c.recovery_s.is_none())
+        }));
+    }
     let harm_rows = vec![
         row("duplicate bookings", cs, |c| {
             harm(c, |l| l.duplicates, true)
