@@ -109,6 +109,9 @@ async fn run(args: RunArgs) -> u8 {
         Err(e) => eprintln!("warning: {e}"),
     }
     println!("{}", crate::report::console::summary_table(report));
+    if !report.gates.is_empty() {
+        println!("gates:\n{}", crate::gate::console_lines(&report.gates));
+    }
     println!(
         "reports: {} ({} files)",
         plan.out_dir.display(),

@@ -107,7 +107,13 @@ pub async fn execute(
         if res.stopped_early {
             stop_reason.get_or_insert_with(|| "interrupted: arrivals stopped early".to_string());
         }
-        let ledger = sim.as_ref().map(|s| s.ledger());
+        let ledger = match &sim {
+            Some(s) => {
+                s.settle(std::time::Duration::from_secs(30)).await;
+                Some(s.ledger())
+            }
+            None => None,
+        };
         for (i, cohort) in round.cohorts.iter().enumerate() {
             histograms.push(CohortHistograms {
                 name: cohort.name.clone(),

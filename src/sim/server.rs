@@ -117,6 +117,17 @@ impl SimServer {
         self.app.world().snapshot()
     }
 
+    /// Wait, at most `max`, until no booking work is in flight. Work goes on
+    /// after its client has left, so a ledger read the moment a run ends
+    /// would miss the bookings (and wasted work) it still produces.
+    pub async fn settle(&self, max: std::time::Duration) {
+        let world = self.app.world();
+        let deadline = tokio::time::Instant::now() + max;
+        while world.overload.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Fresh inventory, bookings, idempotency cache, limiters, ledger and
     /// fault-window clock, so compared fleets face identical targets.
     pub fn reset(&self) {
