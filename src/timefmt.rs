@@ -34,6 +34,15 @@ pub fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// `2026-11-28T08:20:45.123Z`, for timestamps inside API answers.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+}
+
 /// `20261128-082045`, safe in folder names.
 pub fn compact(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s) = civil(t);
@@ -52,5 +61,8 @@ mod tests {
         assert_eq!(compact(UNIX_EPOCH), "19700101-000000");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+        assert_eq!(rfc3339_millis(t), "2024-02-29T12:34:56.789Z");
     }
 }

@@ -8,40 +8,18 @@
 //! nginx must be installed (`.ci/run` installs it): without it these tests
 //! fail, they do not skip.
 
+mod common;
+use common::TempDir;
+
 use stampede::engine::Control;
 use stampede::report::{CohortResult, Report};
 use stampede::scenario::{self, Overrides};
-use std::hash::{BuildHasher, Hasher};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const NGINX: &str = "/usr/sbin/nginx";
-
-/// A temp folder removed on drop (no tempfile crate in the dev-dependencies).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let r = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let p =
-            std::env::temp_dir().join(format!("stampede-{tag}-{}-{r:016x}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Self(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// One nginx process (no master, no daemon) on a free loopback port;
 /// killed and reaped on drop. Its temp folder outlives it (field order).

@@ -3,42 +3,19 @@
 //! stampede's scenario TLS options (`ca_file`, `insecure`) plus HTTP/2 over
 //! ALPN, end to end through `run::execute`.
 
+mod common;
+use common::TempDir;
+
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use stampede::engine::Control;
 use stampede::report::CohortResult;
 use stampede::scenario::{self, Overrides};
 use stampede::sim::{Acceptor, SimConfig, SimServer};
-use std::hash::{BuildHasher, Hasher};
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-
-/// A temp folder removed on drop (no tempfile crate in the dev-dependencies).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let r = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let p =
-            std::env::temp_dir().join(format!("stampede-{tag}-{}-{r:016x}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Self(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A private CA and a server certificate it signed for `localhost` and 127.0.0.1.
 struct Pki {

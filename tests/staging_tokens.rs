@@ -4,34 +4,11 @@
 //! and must appear in no report file and nowhere in stdout or stderr.
 
 mod common;
+use common::TempDir;
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// A temp folder removed on drop (no tempfile crate in the dev-dependencies).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!(
-            "stampede-{tag}-{}-{}",
-            std::process::id(),
-            random_hex()
-        ));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Self(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn random_hex() -> String {
     let r = std::collections::hash_map::RandomState::new()

@@ -50,7 +50,7 @@ impl Work {
                 body: r::ok_body(serde_json::json!({
                     "bookingId": v.booking_id,
                     "status": v.status.as_str(),
-                    "expiresAt": r::rfc3339(v.expires_at),
+                    "expiresAt": crate::timefmt::rfc3339_millis(v.expires_at),
                 })),
             },
             Err(e) => stored_err(e),

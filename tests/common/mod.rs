@@ -148,3 +148,28 @@ pub async fn wait_ledger(server: &SimServer, pred: impl Fn(&Ledger) -> bool) -> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A temp folder removed on drop (no tempfile crate in the dev-dependencies).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let r = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let p =
+            std::env::temp_dir().join(format!("stampede-{tag}-{}-{r:016x}", std::process::id()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
