@@ -154,9 +154,7 @@ pub async fn execute(
         let why = stop_reason.take().unwrap_or_else(|| "interrupted".into());
         stop_reason = Some(format!("{why}; {skipped} round(s) never ran"));
     }
-    for n in &notes {
-        eprintln!("note: {n}");
-    }
+
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         stampede_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -172,6 +170,7 @@ pub async fn execute(
         load: plan.load_summary(),
         status: status.into(),
         stop_reason,
+        notes,
         results,
         gates: Vec::new(),
         trigger: None,

@@ -305,3 +305,44 @@ fn report_schema_checker_catches_violations() {
     let (e, _) = validate(&schema, &bad_key);
     assert!(e.iter().any(|e| e.contains("does not match")), "{e:?}");
 }
+
+/// Not only the hand-built sample: what a real run writes must match too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_schema_real_run_validates() {
+    let src = r#"
+compare = ["compliant", "naive"]
+gates = ["compliant.success_rate >= 0.5", "naive.duplicates >= 0"]
+[load]
+model = "ticket-drop"
+users = 60
+over = "300ms"
+drain = "15s"
+[sim.faults]
+error_rate = 0.1
+[[sim.faults.windows]]
+from = "0s"
+to = "100ms"
+capacity_factor = 0.5
+"#;
+    let plan = stampede::scenario::parse(
+        src,
+        std::path::Path::new("inline.toml"),
+        &Default::default(),
+    )
+    .unwrap();
+    let out = stampede::run::execute(&plan, &Default::default(), None)
+        .await
+        .unwrap();
+    let dir = temp_dir("real-run");
+    stampede::report::write_all(&out.report, &dir).unwrap();
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let (errors, _) = validate(&schema(), &doc);
+    assert!(
+        errors.is_empty(),
+        "a real summary.json violates the schema:\n{}",
+        errors.join("\n")
+    );
+    assert_eq!(doc["results"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -328,6 +328,7 @@ pub(crate) mod tests {
             load: "ticket drop".into(),
             status: "completed".into(),
             stop_reason: None,
+            notes: Vec::new(),
             results: vec![
                 cohort("compliant", Some(Ledger::default())),
                 cohort("no-jitter", Some(ledger)),

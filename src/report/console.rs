@@ -132,6 +132,9 @@ pub fn summary_table(report: &Report) -> String {
             )
         ));
     }
+    for n in &report.notes {
+        out.push_str(&format!("NOTE: {}\n", printable(n)));
+    }
     if !cs.is_empty() {
         out.push_str(&line("", &names));
         for (label, cells) in &rows {
@@ -151,7 +154,8 @@ mod tests {
     #[test]
     fn report_console_table_is_aligned() {
         let t = summary_table(&sample_report());
-        let lines: Vec<&str> = t.lines().collect();
+        assert!(t.starts_with("NOTE: the 20000/s attempt cap"), "notes come first: {t}");
+        let lines: Vec<&str> = t.lines().filter(|l| !l.starts_with("NOTE: ")).collect();
         assert!(lines[0].trim_start().starts_with("compliant"), "{t}");
         assert!(lines[0].ends_with("naive"), "{t}");
         let ops = lines.iter().find(|l| l.starts_with("operations")).unwrap();

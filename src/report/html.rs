@@ -74,6 +74,16 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
                     .unwrap_or_else(|| "no reason recorded".into()),
             ),
         ),
+        (
+            "notes",
+            list(
+                report
+                    .notes
+                    .iter()
+                    .map(|n| Value::from(n.as_str()))
+                    .collect(),
+            ),
+        ),
         ("cohorts", list(cohorts)),
         (
             "sections",

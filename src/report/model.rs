@@ -32,6 +32,10 @@ pub struct Report {
     pub status: String,
     /// Why the run stopped early, when it did.
     pub stop_reason: Option<String>,
+    /// Things a reader must know to trust the numbers (e.g. the attempts/s
+    /// safety cap held the generator back, so the target saw less load).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// One entry per compared policy or cohort, in scenario order.
     pub results: Vec<CohortResult>,
     /// Threshold gates evaluated on this report (empty when the scenario has none).

@@ -358,6 +358,7 @@ pub fn sample_report() -> Report {
         load: "ticket drop: 1200 users over 2s, then 60 ops/s".into(),
         status: "completed".into(),
         stop_reason: None,
+        notes: vec!["the 20000/s attempt cap held back 12 attempts <b>(sample)</b>".into()],
         results: vec![cohort(false), cohort(true)],
         gates: vec![
             GateResult {
