@@ -68,6 +68,9 @@ impl Schedule {
                 for (s, &(t0, n0)) in stages.iter().zip(starts) {
                     let d = s.duration.as_secs_f64();
                     let in_stage = (s.from + s.to) / 2.0 * d;
+                    if in_stage <= 0.0 {
+                        continue; // a pause: no arrivals, and nothing to divide by
+                    }
                     if target <= n0 + in_stage {
                         let m = target - n0;
                         let slope = (s.to - s.from) / d;
@@ -78,7 +81,8 @@ impl Schedule {
                         } else {
                             2.0 * m / (s.from + disc.max(0.0).sqrt())
                         };
-                        return Some(Duration::from_secs_f64(t0 + t.clamp(0.0, d)));
+                        let t = if t.is_finite() { t.clamp(0.0, d) } else { 0.0 };
+                        return Duration::try_from_secs_f64(t0 + t).ok();
                     }
                 }
                 None
@@ -153,6 +157,19 @@ mod tests {
         let v: Vec<Duration> = open(&[(1, 100.0, 100.0), (2, 100.0, 0.0)]).collect();
         assert_eq!(v.len(), 200);
         assert!(v[99] < Duration::from_secs(1) && v[100] > Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_zero_rate_stage_is_a_pause() {
+        let v: Vec<Duration> = open(&[(1, 2.5, 2.5), (1, 0.0, 0.0), (2, 1.0, 1.0)]).collect();
+        // 2.5 + 0 + 2 = 4.5 arrivals due: slots centred at 0.5, 1.5, ... 4.5.
+        assert_eq!(v.len(), 5, "{v:?}");
+        assert!(
+            v.iter()
+                .all(|d| d.as_secs_f64() <= 1.0 || d.as_secs_f64() >= 2.0),
+            "{v:?}"
+        );
+        assert!(v.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]

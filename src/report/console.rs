@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn report_console_table_is_aligned() {
         let t = summary_table(&sample_report());
-        assert!(t.starts_with("NOTE: the 20000/s attempt cap"), "notes come first: {t}");
+        assert!(
+            t.starts_with("NOTE: the 20000/s attempt cap"),
+            "notes come first: {t}"
+        );
         let lines: Vec<&str> = t.lines().filter(|l| !l.starts_with("NOTE: ")).collect();
         assert!(lines[0].trim_start().starts_with("compliant"), "{t}");
         assert!(lines[0].ends_with("naive"), "{t}");
