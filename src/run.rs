@@ -114,6 +114,13 @@ pub async fn execute(
             }
             None => None,
         };
+        if ledger.is_some() && round.cohorts.len() > 1 {
+            let names: Vec<&str> = round.cohorts.iter().map(|c| c.name.as_str()).collect();
+            notes.push(format!(
+                "{} shared one target at once: the simulator's ledger (duplicates, oversold, wasted work, early retries) counts them together",
+                names.join(" and ")
+            ));
+        }
         for (i, cohort) in round.cohorts.iter().enumerate() {
             histograms.push(CohortHistograms {
                 name: cohort.name.clone(),
