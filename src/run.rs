@@ -50,16 +50,14 @@ pub async fn execute(
 ) -> Result<RunOutput, RunError> {
     let started = SystemTime::now();
     let wall = std::time::Instant::now();
-    let sim = match &plan.target.url {
+    let (sim, base) = match &plan.target.url {
+        Some(u) => (None, u.clone()),
         None => {
-            Some(SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?)
+            let s =
+                SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            let base = format!("http://{}", s.addr());
+            (Some(s), base)
         }
-        Some(_) => None,
-    };
-    let base = match (&plan.target.url, &sim) {
-        (Some(u), _) => u.clone(),
-        (None, Some(s)) => format!("http://{}", s.addr()),
-        (None, None) => unreachable!("an embedded target always has a simulator"),
     };
     let mut headers = HeaderMap::new();
     for (k, v) in &plan.target.headers {
@@ -89,13 +87,22 @@ pub async fn execute(
             s.reset();
         }
         // A fresh client per round: no warm connections carried from one fleet to the next.
-        let client = HttpClient::with_cap(
+        let client = match HttpClient::with_cap(
             &base,
             plan.target.connections,
             headers.clone(),
             &plan.target.tls(),
             Some(plan.safety.max_rps),
-        )?;
+        ) {
+            Ok(c) => c,
+            // Nothing measured yet: a plain configuration error.
+            Err(e) if results.is_empty() => return Err(e.into()),
+            // Keep what earlier rounds measured.
+            Err(e) => {
+                stop_reason = Some(format!("round {r} could not start: {e}"));
+                break;
+            }
+        };
         let res = engine::run_round(plan, r, client.clone(), control, progress).await;
         if client.throttled() > 0 {
             notes.push(format!(

@@ -122,7 +122,9 @@ pub async fn run_round(
         p.start_round(label, ctx.clone());
     }
 
-    // Collectors: the only owners of recorders.
+    // Collectors: the only owners of recorders. `finish` makes them stop
+    // waiting for journeys that never ended, so a round can never hang.
+    let finish = CancellationToken::new();
     let n_coll = collectors();
     let mut senders = Vec::with_capacity(n_coll);
     let mut handles = Vec::with_capacity(n_coll);
@@ -130,9 +132,20 @@ pub async fn run_round(
         let (tx, mut rx) = mpsc::unbounded_channel::<JourneyLog>();
         senders.push(tx);
         let n_cohorts = shares.len();
+        let finish = finish.clone();
         handles.push(tokio::spawn(async move {
             let mut recs: Vec<Recorder> = (0..n_cohorts).map(|_| Recorder::new(steps)).collect();
-            while let Some(log) = rx.recv().await {
+            loop {
+                let log = tokio::select! {
+                    biased;
+                    log = rx.recv() => log,
+                    _ = finish.cancelled() => {
+                        // Take what was already sent, then stop listening.
+                        rx.close();
+                        rx.recv().await
+                    }
+                };
+                let Some(log) = log else { break };
                 if let Some(r) = recs.get_mut(log.cohort) {
                     r.absorb(&log);
                 }
@@ -265,6 +278,7 @@ pub async fn run_round(
     let duration = ctx.start.elapsed();
     ctx.stop.cancel();
     sampler_done.cancel();
+    finish.cancel();
     if let Some(p) = progress {
         p.finish_round();
     }
