@@ -337,3 +337,49 @@ extra_latency = "600ms"
     assert!(ledger.wasted_work > 0, "{ledger:?}");
     assert_eq!(ledger.bookings_created, 30);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_fleet_is_reported_per_cohort_with_its_own_early_retries() {
+    let p = plan(
+        r#"
+[[cohorts]]
+name = "compliant"
+share = 0.5
+[[cohorts]]
+name = "naive"
+share = 0.5
+[load]
+model = "ticket-drop"
+users = 200
+over = "500ms"
+drain = "30s"
+[journey]
+quantity = 1
+[sim.rate_limit]
+per_user_per_second = 1
+per_user_burst = 1
+"#,
+    );
+    let r = run(&p).await;
+    assert_eq!(r.results.len(), 2);
+    let c = cohort(&r, "compliant");
+    let n = cohort(&r, "naive");
+    assert_eq!(c.round, n.round, "one round, one shared target");
+    assert_eq!(c.journeys.started + n.journeys.started, 200);
+    assert!(
+        (90..=110).contains(&c.journeys.started),
+        "{}",
+        c.journeys.started
+    );
+    assert_eq!(
+        c.early_retries, 0,
+        "compliant waits as long as Retry-After says"
+    );
+    assert!(n.early_retries > 0, "naive ignores Retry-After");
+    assert!(c.ledger.as_ref().unwrap().early_retries > 0);
+    assert!(
+        r.notes.iter().any(|x| x.contains("shared one target")),
+        "{:?}",
+        r.notes
+    );
+}

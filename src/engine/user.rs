@@ -490,6 +490,18 @@ impl User<'_> {
                     return Next::Done(None);
                 }
                 op.retry_after_honoured += u32::from(from_retry_after);
+                // The client's own view of an early retry, per cohort (the
+                // simulator's ledger counts a mixed round's cohorts together).
+                let asked = match &outcome {
+                    Outcome::Response {
+                        retry_after: Some(v),
+                        ..
+                    } => policy::parse_retry_after(v, wall_now(ctx)),
+                    _ => None,
+                };
+                if asked.is_some_and(|a| delay < a) {
+                    op.early_retries += 1;
+                }
                 Next::Wait { delay, fresh_key }
             }
         }

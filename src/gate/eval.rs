@@ -284,6 +284,7 @@ pub(crate) mod tests {
             schedule_lag_ms: pct(1000, 2.0),
             attempts_per_operation: BTreeMap::new(),
             retry_after_honoured: 7,
+            early_retries: 0,
             breaker_opens: 2,
             breaker_open_s: 3.5,
             steps: vec![StepResult {

@@ -82,6 +82,8 @@ pub struct OpLog {
     /// Total time spent sleeping between attempts, in ms.
     backoff_ms: u32,
     pub retry_after_honoured: u32,
+    /// Retries sent sooner than the Retry-After the server gave.
+    pub early_retries: u32,
 }
 
 impl OpLog {
@@ -98,6 +100,7 @@ impl OpLog {
             attempts: Vec::with_capacity(1),
             backoff_ms: 0,
             retry_after_honoured: 0,
+            early_retries: 0,
         }
     }
     pub fn intended_at(&self) -> Duration {

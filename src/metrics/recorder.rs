@@ -66,6 +66,7 @@ pub struct Recorder {
     pub journeys: JourneyCounts,
     pub series: Vec<SecondRow>,
     pub retry_after_honoured: u64,
+    pub early_retries: u64,
     pub breaker_opens: u64,
     pub breaker_open_time: Duration,
 }
@@ -82,6 +83,7 @@ impl Recorder {
             journeys: JourneyCounts::default(),
             series: Vec::new(),
             retry_after_honoured: 0,
+            early_retries: 0,
             breaker_opens: 0,
             breaker_open_time: Duration::ZERO,
         }
@@ -143,6 +145,7 @@ impl Recorder {
                 self.backoff_wait.saturating_record(us(op.backoff()));
             }
             self.retry_after_honoured += u64::from(op.retry_after_honoured);
+            self.early_retries += u64::from(op.early_retries);
             for a in &op.attempts {
                 self.attempt_latency.saturating_record(us(a.latency()));
                 let row = self.second(a.sent_at());
@@ -197,6 +200,7 @@ impl Recorder {
             a.breaker_opens += b.breaker_opens;
         }
         self.retry_after_honoured += o.retry_after_honoured;
+        self.early_retries += o.early_retries;
         self.breaker_opens += o.breaker_opens;
         self.breaker_open_time += o.breaker_open_time;
     }

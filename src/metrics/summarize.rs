@@ -80,6 +80,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         schedule_lag_ms: percentiles(&rec.schedule_lag),
         attempts_per_operation: rec.attempts_per_op.clone(),
         retry_after_honoured: rec.retry_after_honoured,
+        early_retries: rec.early_retries,
         breaker_opens: rec.breaker_opens,
         breaker_open_s: rec.breaker_open_time.as_secs_f64(),
         steps,

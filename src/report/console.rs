@@ -98,6 +98,9 @@ pub fn summary_table(report: &Report) -> String {
             ledger_cell(c, |l| l.early_retries)
         }));
     }
+    rows.push(row("retries sooner than Retry-After", cs, |c| {
+        super::format::count(c.early_retries)
+    }));
     let names: Vec<String> = cs.iter().map(|c| printable(&c.name)).collect();
     let label_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cs.len())

@@ -162,6 +162,10 @@ pub struct CohortResult {
     /// attempts per operation -> operations.
     pub attempts_per_operation: BTreeMap<u32, u64>,
     pub retry_after_honoured: u64,
+    /// Retries this cohort sent sooner than the Retry-After the server gave
+    /// (measured by the client, so it is per cohort even in a mixed round).
+    #[serde(default)]
+    pub early_retries: u64,
     pub breaker_opens: u64,
     /// Total seconds simulated clients spent with an open breaker.
     pub breaker_open_s: f64,

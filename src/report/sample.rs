@@ -333,6 +333,7 @@ fn cohort(naive: bool) -> CohortResult {
         )),
         attempts_per_operation: apo.into_iter().collect(),
         retry_after_honoured: if naive { 0 } else { 310 },
+        early_retries: if naive { 4100 } else { 0 },
         breaker_opens,
         breaker_open_s: if naive { 0.0 } else { 41.5 },
         steps,

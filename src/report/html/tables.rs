@@ -217,6 +217,11 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
         row("early retries (before Retry-After)", cs, |c| {
             harm(c, |l| l.early_retries, true)
         }),
+        row(
+            "retries sooner than Retry-After (this fleet's own count)",
+            cs,
+            |c| (count(c.early_retries), c.early_retries > 0),
+        ),
         plain("breaker opens", cs, |c| count(c.breaker_opens)),
         plain("time with breaker open", cs, |c| seconds(c.breaker_open_s)),
         plain("Retry-After honoured", cs, |c| {
