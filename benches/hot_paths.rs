@@ -25,7 +25,7 @@ use criterion::{Criterion, Throughput};
 use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use serde::Deserialize;
+use stampede::engine::envelope_code;
 use stampede::engine::schedule::Schedule;
 use stampede::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, Recorder, StatusClass};
 use stampede::policy::{Class, Decision, OpState, Outcome, classify, decide, parse_retry_after};
@@ -407,25 +407,6 @@ fn schedule(r: &mut impl Runner) {
             .take(OFFSETS)
             .fold(0u128, |acc, d| acc.wrapping_add(d.as_nanos()))
     });
-}
-
-/// Mirrors the engine's private `envelope_code` (src/engine/user.rs): only
-/// `error.code` is read, `success` and `message` are skipped by serde.
-#[derive(Deserialize)]
-struct Envelope {
-    error: Option<ErrorBody>,
-}
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: Option<String>,
-}
-
-fn envelope_code(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<Envelope>(body)
-        .ok()?
-        .error?
-        .code
-        .filter(|c| !c.is_empty() && c.len() <= 64)
 }
 
 fn envelope(r: &mut impl Runner) {

@@ -17,7 +17,7 @@ mod user;
 pub use abort::{AbortMetric, AbortRule};
 pub use ctx::{CohortCtx, Identities, RoundCtx};
 pub use progress::Progress;
-pub use user::Arrival;
+pub use user::{Arrival, envelope_code};
 
 use crate::client::HttpClient;
 use crate::metrics::{JourneyLog, Live, Recorder};

@@ -40,7 +40,9 @@ struct ErrorBody {
     code: Option<String>,
 }
 
-fn envelope_code(body: &[u8]) -> Option<String> {
+/// The `error.code` of a Booking Rush error envelope, when the body is one
+/// (an HTML 502 from a proxy or an empty 503 is not, and says nothing).
+pub fn envelope_code(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Envelope>(body)
         .ok()?
         .error?

@@ -89,15 +89,18 @@ impl Recorder {
         }
     }
 
+    /// Extend the per-second series with empty rows up to `len` seconds.
+    fn grow_series(&mut self, len: usize) {
+        let start = self.series.len();
+        self.series.extend((start..len).map(|i| SecondRow {
+            t: i as u32,
+            ..SecondRow::default()
+        }));
+    }
+
     fn second(&mut self, at: Duration) -> &mut SecondRow {
         let t = at.as_secs() as usize;
-        if self.series.len() <= t {
-            let start = self.series.len();
-            self.series.extend((start..=t).map(|i| SecondRow {
-                t: i as u32,
-                ..SecondRow::default()
-            }));
-        }
+        self.grow_series(t + 1);
         &mut self.series[t]
     }
 
@@ -180,14 +183,7 @@ impl Recorder {
         a.sold_out += b.sold_out;
         a.failed += b.failed;
         a.cancelled += b.cancelled;
-        if self.series.len() < o.series.len() {
-            let start = self.series.len();
-            self.series
-                .extend((start..o.series.len()).map(|i| SecondRow {
-                    t: i as u32,
-                    ..SecondRow::default()
-                }));
-        }
+        self.grow_series(o.series.len());
         for (a, b) in self.series.iter_mut().zip(&o.series) {
             a.arrivals += b.arrivals;
             a.attempts += b.attempts;

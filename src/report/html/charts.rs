@@ -118,79 +118,24 @@ pub(super) fn share_of_ops(c: &CohortResult, n: u64) -> f64 {
 }
 
 pub(super) fn distribution_charts(cs: &[CohortResult]) -> Vec<Value> {
-    let attempts: BTreeSet<u32> = cs
+    let attempts: Vec<u32> = cs
         .iter()
         .flat_map(|c| c.attempts_per_operation.keys().copied())
+        .collect::<BTreeSet<u32>>()
+        .into_iter()
         .collect();
     let cats: Vec<String> = attempts.iter().map(u32::to_string).collect();
-    let series: Vec<(String, &'static str, Vec<f64>)> = cs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let vals = attempts
-                .iter()
-                .map(|a| share_of_ops(c, c.attempts_per_operation.get(a).copied().unwrap_or(0)))
-                .collect();
-            (c.name.clone(), svg::color(i), vals)
-        })
-        .collect();
-    let notes: Vec<Vec<String>> = cs
-        .iter()
-        .map(|c| {
-            attempts
-                .iter()
-                .map(|a| {
-                    format!(
-                        "{} operations",
-                        count(c.attempts_per_operation.get(a).copied().unwrap_or(0))
-                    )
-                })
-                .collect()
-        })
-        .collect();
     let title = "Attempts per operation (share of operations)";
-    let apo = svg::bar_chart(&BarChart {
-        title,
-        y_label: "% of operations",
-        categories: &cats,
-        series: &series,
-        fmt_y: |v| format!("{}%", decimal(v, 1)),
-        notes: Some(&notes),
+    let apo = share_bars(cs, title, &cats, |c, i| {
+        c.attempts_per_operation
+            .get(&attempts[i])
+            .copied()
+            .unwrap_or(0)
     });
     let codes = outcome_codes(cs);
-    let series: Vec<(String, &'static str, Vec<f64>)> = cs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let vals = codes
-                .iter()
-                .map(|k| share_of_ops(c, c.outcomes.get(k).copied().unwrap_or(0)))
-                .collect();
-            (c.name.clone(), svg::color(i), vals)
-        })
-        .collect();
-    let notes: Vec<Vec<String>> = cs
-        .iter()
-        .map(|c| {
-            codes
-                .iter()
-                .map(|k| {
-                    format!(
-                        "{} operations",
-                        count(c.outcomes.get(k).copied().unwrap_or(0))
-                    )
-                })
-                .collect()
-        })
-        .collect();
     let title2 = "Final outcome of operations";
-    let out = svg::bar_chart(&BarChart {
-        title: title2,
-        y_label: "% of operations",
-        categories: &codes,
-        series: &series,
-        fmt_y: |v| format!("{}%", decimal(v, 1)),
-        notes: Some(&notes),
+    let out = share_bars(cs, title2, &codes, |c, i| {
+        c.outcomes.get(&codes[i]).copied().unwrap_or(0)
     });
     vec![
         chart(
@@ -200,4 +145,40 @@ pub(super) fn distribution_charts(cs: &[CohortResult]) -> Vec<Value> {
         ),
         chart(title2, "", out),
     ]
+}
+
+/// Bars of each category's share of a cohort's operations, one bar per
+/// cohort, with the raw counts in the tooltips.
+fn share_bars(
+    cs: &[CohortResult],
+    title: &str,
+    categories: &[String],
+    ops_in: impl Fn(&CohortResult, usize) -> u64,
+) -> String {
+    let series: Vec<(String, &'static str, Vec<f64>)> = cs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let vals = (0..categories.len())
+                .map(|k| share_of_ops(c, ops_in(c, k)))
+                .collect();
+            (c.name.clone(), svg::color(i), vals)
+        })
+        .collect();
+    let notes: Vec<Vec<String>> = cs
+        .iter()
+        .map(|c| {
+            (0..categories.len())
+                .map(|k| format!("{} operations", count(ops_in(c, k))))
+                .collect()
+        })
+        .collect();
+    svg::bar_chart(&BarChart {
+        title,
+        y_label: "% of operations",
+        categories,
+        series: &series,
+        fmt_y: |v| format!("{}%", decimal(v, 1)),
+        notes: Some(&notes),
+    })
 }
