@@ -32,7 +32,8 @@ compare = ["compliant", "naive"]
 model = "ticket-drop"
 users = 300
 over = "500ms"
-drain = "20s"
+# Generous: two operations each backing off three times can take ~21 s.
+drain = "60s"
 [journey]
 quantity = 1
 [sim]
