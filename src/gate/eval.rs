@@ -12,15 +12,20 @@ pub fn evaluate(gate: &Gate, report: &Report) -> GateResult {
         Ok(v) if !v.is_nan() => {
             let passed = gate.op.holds(v, gate.bound);
             let shown = gate.unit.denormalize(v);
+            // Only "never recovered" is infinite; JSON cannot carry it as a number.
+            let (measured, text) = if v.is_infinite() {
+                (None, "never".to_string())
+            } else {
+                (Some(shown), format!("{}{unit}", fmt_num(shown)))
+            };
             GateResult {
                 expr: gate.expr.clone(),
                 passed,
-                measured: Some(shown),
+                measured,
                 bound: gate.value,
                 message: format!(
-                    "{}: measured {}{unit}, bound {bound} — {}",
+                    "{}: measured {text}, bound {bound} — {}",
                     gate.expr,
-                    fmt_num(shown),
                     verdict(passed)
                 ),
             }
@@ -184,6 +189,15 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, String> {
         Metric::BreakerOpens => n(c.breaker_opens),
         Metric::BreakerOpenS => Ok(c.breaker_open_s),
         Metric::RetryAfterHonoured => n(c.retry_after_honoured),
+        Metric::RecoveryS => match (&report.trigger, c.recovery_s) {
+            (None, _) => Err(format!(
+                "`recovery_s` needs a trigger window ([[sim.faults.windows]]) and run `{}` had none",
+                report.scenario
+            )),
+            (Some(_), Some(s)) => Ok(s),
+            // Never recovered before the round ended: longer than any bound.
+            (Some(_), None) => Ok(f64::INFINITY),
+        },
         Metric::Latency(l, s) => {
             let p = match l {
                 Latency::Operation => &c.operation_latency_ms,
@@ -358,6 +372,35 @@ pub(crate) mod tests {
         assert!(!g.passed, "expected fail: {}", g.message);
         assert!(g.message.ends_with("— FAILED"), "{}", g.message);
         g
+    }
+
+    #[test]
+    fn recovery_needs_a_trigger_and_never_is_longer_than_any_bound() {
+        let g = fails("compliant.recovery_s < 5");
+        assert!(g.message.contains("trigger window"), "{}", g.message);
+        let mut r = report();
+        r.trigger = Some(crate::report::Trigger {
+            from_s: 6.0,
+            to_s: 10.0,
+        });
+        r.results[0].recovery_s = Some(2.0);
+        let all = evaluate_all(
+            &[
+                "compliant.recovery_s <= 2".into(),
+                "compliant.recovery_s < 2".into(),
+                "no-jitter.recovery_s > 30".into(),
+                "no-jitter.recovery_s < 30".into(),
+            ],
+            &r,
+        );
+        let passed: Vec<bool> = all.iter().map(|g| g.passed).collect();
+        assert_eq!(passed, [true, false, true, false], "{all:?}");
+        assert_eq!(all[2].measured, None);
+        assert!(
+            all[2].message.contains("measured never"),
+            "{}",
+            all[2].message
+        );
     }
 
     #[test]

@@ -99,6 +99,9 @@ impl Op {
 }
 
 fn approx_eq(a: f64, b: f64) -> bool {
+    if a.is_infinite() || b.is_infinite() {
+        return a == b; // a relative epsilon of infinity would call everything equal
+    }
     a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
@@ -236,6 +239,9 @@ pub enum Metric {
     BreakerOpens,
     BreakerOpenS,
     RetryAfterHonoured,
+    /// Seconds from the end of the simulator's trigger window until the
+    /// cohort recovered; "never" measures as infinity.
+    RecoveryS,
     Latency(Latency, Stat),
     /// `outcomes.<CODE>`; a code that never occurred measures 0.
     Outcome(String),
@@ -244,7 +250,7 @@ pub enum Metric {
 }
 
 /// Scalar cohort metrics, by name.
-pub(crate) const SCALARS: [(Metric, &str); 10] = [
+pub(crate) const SCALARS: [(Metric, &str); 11] = [
     (Metric::Operations, "operations"),
     (Metric::Attempts, "attempts"),
     (Metric::Retries, "retries"),
@@ -255,6 +261,7 @@ pub(crate) const SCALARS: [(Metric, &str); 10] = [
     (Metric::BreakerOpens, "breaker_opens"),
     (Metric::BreakerOpenS, "breaker_open_s"),
     (Metric::RetryAfterHonoured, "retry_after_honoured"),
+    (Metric::RecoveryS, "recovery_s"),
 ];
 
 /// How a metric's bound may be written.
