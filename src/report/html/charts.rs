@@ -18,23 +18,33 @@ pub(super) fn chart(title: &str, note: &str, svg: String) -> Value {
     ])
 }
 
-pub(super) fn spectrum_chart(cs: &[CohortResult], title: &str, attempt: bool) -> String {
-    let series: Vec<Series> = cs
-        .iter()
+/// One line per cohort, in the cohort's colour.
+fn cohort_series(
+    cs: &[CohortResult],
+    points: impl Fn(&CohortResult) -> Vec<(f64, f64)>,
+) -> Vec<Series> {
+    cs.iter()
         .enumerate()
         .map(|(i, c)| Series {
             name: c.name.clone(),
             color: svg::color(i),
-            points: if attempt {
-                &c.attempt_spectrum
-            } else {
-                &c.operation_spectrum
-            }
+            points: points(c),
+        })
+        .collect()
+}
+
+pub(super) fn spectrum_chart(cs: &[CohortResult], title: &str, attempt: bool) -> String {
+    let series = cohort_series(cs, |c| {
+        let spectrum = if attempt {
+            &c.attempt_spectrum
+        } else {
+            &c.operation_spectrum
+        };
+        spectrum
             .iter()
             .map(|p| (p.percentile, p.value_ms))
-            .collect(),
-        })
-        .collect();
+            .collect()
+    });
     svg::line_chart(&LineChart {
         title,
         y_label: "latency",
@@ -75,19 +85,12 @@ pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) 
     METRICS
         .iter()
         .map(|(title, unit, get)| {
-            let series: Vec<Series> = cs
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Series {
-                    name: c.name.clone(),
-                    color: svg::color(i),
-                    points: c
-                        .timeseries
-                        .iter()
-                        .map(|r| (f64::from(r.t), get(r) as f64))
-                        .collect(),
-                })
-                .collect();
+            let series = cohort_series(cs, |c| {
+                c.timeseries
+                    .iter()
+                    .map(|r| (f64::from(r.t), get(r) as f64))
+                    .collect()
+            });
             let svg = svg::line_chart_with_band(
                 &LineChart {
                     title,
