@@ -222,7 +222,12 @@ impl RunOutput {
         for h in &self.histograms {
             for (kind, hist) in [("operation", &h.operation), ("attempt", &h.attempt)] {
                 let name = format!("{}-{kind}", h.name);
-                files.push(crate::report::hgrm::write_file(dir, &name, hist, 1000.0)?);
+                files.push(crate::report::hgrm::write_file(
+                    dir,
+                    &name,
+                    hist,
+                    crate::metrics::US_PER_MS,
+                )?);
             }
         }
         Ok(files)

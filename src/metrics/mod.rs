@@ -13,4 +13,4 @@ mod summarize;
 pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 pub use recorder::{Recorder, StepRec, new_histogram};
-pub use summarize::{CohortMeta, summarize};
+pub use summarize::{CohortMeta, US_PER_MS, summarize};

@@ -94,7 +94,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
 }
 
 /// Histograms are recorded in microseconds; the report speaks milliseconds.
-const US_PER_MS: f64 = 1000.0;
+pub const US_PER_MS: f64 = 1000.0;
 
 fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
     hgrm::percentiles(h, US_PER_MS)
