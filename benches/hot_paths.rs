@@ -28,7 +28,11 @@ use rand::rngs::SmallRng;
 use stampede::engine::envelope_code;
 use stampede::engine::schedule::Schedule;
 use stampede::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, Recorder, StatusClass};
-use stampede::policy::{Class, Decision, OpState, Outcome, classify, decide, parse_retry_after};
+use stampede::outcome::{Code, OpOutcome};
+use stampede::policy::{
+    Answer, CircuitBreaker, OpState, Outcome, Settlement, UserGuard, classify, parse_retry_after,
+    settle,
+};
 use stampede::scenario::template::Template;
 use stampede::scenario::{Arrivals, BUILTIN_VARS, Stage};
 use std::hint::black_box;
@@ -215,8 +219,8 @@ const O201: Outcome<'static> = Outcome::Response {
 };
 const OTIMEOUT: Outcome<'static> = Outcome::Timeout;
 
-/// What a case must decide.
-type DecisionCheck = fn(&Decision) -> bool;
+/// What a case must settle to.
+type SettleCheck = fn(&Settlement) -> bool;
 
 fn policy(r: &mut impl Runner) {
     r.group("policy");
@@ -231,52 +235,89 @@ fn policy(r: &mut impl Runner) {
         r.bench(&format!("classify/{name}"), 1, || classify(black_box(&o)));
     }
 
+    // What the engine calls once per answer: the settlement (classify,
+    // Retry-After parsed once, breaker and budget bookkeeping, decide).
     let compliant = stampede::policy::preset("compliant").expect("preset");
     let naive = stampede::policy::preset("naive").expect("preset");
     let state = OpState::default();
     let mut rng = SmallRng::seed_from_u64(42);
-    // What each case must decide, so none of them times an unexpected path.
-    let checks: [(&str, Outcome, DecisionCheck); 3] = [
-        ("503_retry_after_1", O503, |d| {
-            matches!(
-                d,
-                Decision::Retry {
-                    class: Class::Unavailable,
-                    ..
-                }
-            )
+    let unavailable = Code::new("SERVICE_UNAVAILABLE").expect("code");
+    let a503 = Answer::Response {
+        status: 503,
+        code: Some(&unavailable),
+        retry_after: Some("1"),
+    };
+    let a201 = Answer::Response {
+        status: 201,
+        code: None,
+        retry_after: None,
+    };
+    // What each case must settle to, so none of them times an unexpected path.
+    let checks: [(&str, Answer, SettleCheck); 3] = [
+        ("503_retry_after_1", a503, |s| {
+            matches!(s, Settlement::Retry { .. })
         }),
-        ("201", O201, |d| *d == Decision::Stop(Class::Success)),
-        ("timeout", OTIMEOUT, |d| {
-            matches!(
-                d,
-                Decision::Retry {
-                    class: Class::Timeout,
-                    from_retry_after: false,
-                    ..
-                }
-            )
-        }),
+        ("201", a201, |s| *s == Settlement::Done(OpOutcome::Ok)),
+        (
+            "timeout",
+            Answer::Timeout,
+            |s| matches!(s, Settlement::Retry { flags, .. } if !flags.honoured),
+        ),
     ];
+    let t0 = tokio::time::Instant::now();
     for (pname, p) in [("compliant", &compliant), ("naive", &naive)] {
-        for (name, o, ok) in checks {
-            let d = decide(p, &state, &o, now(), &mut rng);
-            assert!(ok(&d), "{pname} {name}: {d:?}");
-            r.bench(&format!("decide/{pname}/{name}"), 1, || {
-                decide(p, &state, black_box(&o), now(), &mut rng)
+        let mut guard = UserGuard::new(p.breaker.map(CircuitBreaker::new));
+        for (name, a, ok) in checks {
+            let s = settle(p, true, &state, &a, &mut guard, None, t0, now(), &mut rng);
+            assert!(ok(&s), "{pname} {name}: {s:?}");
+            r.bench(&format!("settle/{pname}/{name}"), 1, || {
+                // A fresh guard each time: a breaker that opened during the
+                // measurement would change the path being timed.
+                let mut g = UserGuard::default();
+                settle(
+                    p,
+                    true,
+                    &state,
+                    black_box(&a),
+                    &mut g,
+                    None,
+                    t0,
+                    now(),
+                    &mut rng,
+                )
             });
         }
     }
     // The presets differ where they should: compliant honours Retry-After.
-    let d = decide(&compliant, &state, &O503, now(), &mut rng);
-    assert!(
-        matches!(d, Decision::Retry { from_retry_after: true, delay, .. } if delay == Duration::from_secs(1))
+    let mut g = UserGuard::default();
+    let s = settle(
+        &compliant,
+        true,
+        &state,
+        &a503,
+        &mut g,
+        None,
+        t0,
+        now(),
+        &mut rng,
     );
-    let d = decide(&naive, &state, &O503, now(), &mut rng);
+    assert!(
+        matches!(s, Settlement::Retry { flags, delay, .. } if flags.honoured && delay == Duration::from_secs(1))
+    );
+    let s = settle(
+        &naive,
+        true,
+        &state,
+        &a503,
+        &mut g,
+        None,
+        t0,
+        now(),
+        &mut rng,
+    );
     assert!(matches!(
-        d,
-        Decision::Retry {
-            from_retry_after: false,
+        s,
+        Settlement::Retry {
             delay: Duration::ZERO,
             fresh_key: true,
             ..
@@ -325,29 +366,25 @@ fn template(r: &mut impl Runner) {
 fn journey() -> JourneyLog {
     let ms = Duration::from_millis;
     let mut availability = OpLog::new(0, ms(2_500));
-    availability.ok = true;
-    availability.outcome = "OK".into();
+    availability.outcome = OpOutcome::Ok;
     availability.latency = ms(4);
     availability
         .attempts
         .push(AttemptLog::new(ms(2_500), ms(4), StatusClass::S2xx, false));
 
     let mut reserve = OpLog::new(1, ms(2_504));
-    reserve.ok = true;
-    reserve.outcome = "OK".into();
+    reserve.outcome = OpOutcome::Ok;
     reserve.latency = ms(1_020);
-    reserve.retry_after_honoured = 1;
     reserve.add_backoff(ms(1_000));
     reserve
         .attempts
         .push(AttemptLog::new(ms(2_504), ms(8), StatusClass::S5xx, false));
-    reserve
-        .attempts
-        .push(AttemptLog::new(ms(3_512), ms(12), StatusClass::S2xx, true));
+    let mut retry = AttemptLog::new(ms(3_512), ms(12), StatusClass::S2xx, true);
+    retry.honoured = true;
+    reserve.attempts.push(retry);
 
     let mut confirm = OpLog::new(2, ms(3_524));
-    confirm.ok = true;
-    confirm.outcome = "OK".into();
+    confirm.outcome = OpOutcome::Ok;
     confirm.latency = ms(6);
     confirm
         .attempts
@@ -413,7 +450,7 @@ fn envelope(r: &mut impl Runner) {
     r.group("envelope");
     baselines(r);
     let body: &[u8] = br#"{"success":false,"error":{"code":"SERVICE_UNAVAILABLE","message":"server overloaded, retry later"}}"#;
-    assert_eq!(envelope_code(body).as_deref(), Some("SERVICE_UNAVAILABLE"));
+    assert_eq!(envelope_code(body), Code::new("SERVICE_UNAVAILABLE"));
     r.bench("from_slice/error_503", 1, || envelope_code(black_box(body)));
 }
 

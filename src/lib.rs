@@ -12,6 +12,7 @@ pub mod client;
 pub mod engine;
 pub mod gate;
 pub mod metrics;
+pub mod outcome;
 pub mod policy;
 pub mod report;
 pub mod run;

@@ -131,8 +131,8 @@ pub async fn execute(
         for (i, cohort) in round.cohorts.iter().enumerate() {
             histograms.push(CohortHistograms {
                 name: cohort.name.clone(),
-                operation: res.recorders[i].op_latency.clone(),
-                attempt: res.recorders[i].attempt_latency.clone(),
+                operation: res.recorders[i].op_latency(),
+                attempt: res.recorders[i].attempt_latency(),
             });
             results.push(summarize(
                 &res.recorders[i],
@@ -142,6 +142,7 @@ pub async fn execute(
                     round: r,
                     share: cohort.share,
                     step_names: &step_names,
+                    amplification_steps: &plan.journey.amplification_steps,
                     round_duration: res.duration,
                     in_flight: res.in_flight.get(i).map_or(&[], |v| v.as_slice()),
                     ledger: ledger.clone(),

@@ -226,9 +226,10 @@ async fn nginx_bare_503_is_retried_three_times_then_given_up() {
         [(4, 10)].into_iter().collect(),
         "1 try + 3 retries each"
     );
+    // nginx's bare 503 has no envelope: the cause is the status.
     assert_eq!(
         c.outcomes,
-        [("GAVE_UP".to_string(), 10)].into_iter().collect()
+        [("GAVE_UP/HTTP_503".to_string(), 10)].into_iter().collect()
     );
     assert_eq!(c.attempts, 40);
     assert_eq!(c.amplification, 4.0);
@@ -285,7 +286,9 @@ async fn nginx_limit_req_429s_are_retried_within_the_limit() {
         c.outcomes
     );
     assert!(
-        c.outcomes.keys().all(|k| k == "OK" || k == "GAVE_UP"),
+        c.outcomes
+            .keys()
+            .all(|k| k == "OK" || k == "GAVE_UP/HTTP_429"),
         "{:?}",
         c.outcomes
     );

@@ -11,6 +11,7 @@ mod tls;
 
 pub use tls::{TlsError, TlsOptions};
 
+use crate::outcome::NetError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -45,10 +46,10 @@ pub struct Response {
 }
 
 /// Why no answer came.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     Timeout,
-    Network(String),
+    Net(NetError),
 }
 
 #[derive(Clone)]
@@ -180,14 +181,14 @@ impl HttpClient {
             .permits
             .acquire()
             .await
-            .map_err(|_| Failure::Network("client closed".into()))?;
+            .map_err(|_| Failure::Net(NetError::Other))?;
         let pq = format!("{}{}", self.base_path, path);
         let uri = Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(pq)
             .build()
-            .map_err(|e| Failure::Network(format!("bad request path `{path}`: {e}")))?;
+            .map_err(|_| Failure::Net(NetError::Other))?;
         let mut req = Request::builder().method(method.clone()).uri(uri);
         if let Some(h) = req.headers_mut() {
             for (k, v) in self.defaults.iter() {
@@ -205,12 +206,12 @@ impl HttpClient {
         }
         let req = req
             .body(Full::new(body.unwrap_or_default()))
-            .map_err(|e| Failure::Network(e.to_string()))?;
+            .map_err(|_| Failure::Net(NetError::Other))?;
         let resp = self
             .inner
             .request(req)
             .await
-            .map_err(|e| Failure::Network(error_chain(&e)))?;
+            .map_err(|e| Failure::Net(net_error(&e)))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -220,7 +221,7 @@ impl HttpClient {
         let body = Limited::new(resp.into_body(), BODY_LIMIT)
             .collect()
             .await
-            .map_err(|e| Failure::Network(format!("reading body: {e}")))?
+            .map_err(|e| Failure::Net(net_error(e.as_ref())))?
             .to_bytes();
         // A small slice of hyper's read buffer keeps the whole buffer alive:
         // 100k users waiting in backoff, each holding a 30-byte error body,
@@ -234,13 +235,18 @@ impl HttpClient {
     }
 }
 
-/// The innermost cause is the useful one ("connection reset by peer").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        msg = s.to_string();
-        cur = s.source();
+/// The kind of a transport error, from its whole chain (hyper-util wraps
+/// the io error that says "connection refused" two or three levels deep).
+fn net_error(e: &(dyn std::error::Error + 'static)) -> NetError {
+    let mut messages = Vec::new();
+    let mut io_kind = None;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        messages.push(err.to_string());
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        cur = err.source();
     }
-    msg
+    NetError::from_chain(&messages, io_kind)
 }

@@ -5,7 +5,6 @@ use crate::metrics::Live;
 use crate::policy::{RetryBudget, RetryPolicy};
 use crate::scenario::{Journey, Secret, UsersPlan};
 use http::HeaderValue;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -13,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 pub struct CohortCtx {
     pub policy: RetryPolicy,
     /// Shared by the whole cohort, like a client library's retry throttle;
-    /// only touched on answers, never while waiting.
-    pub budget: Option<Mutex<RetryBudget>>,
+    /// only touched on answers, never while waiting (atomic, no lock).
+    pub budget: Option<RetryBudget>,
     pub live: Live,
 }
 

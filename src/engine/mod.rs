@@ -94,7 +94,7 @@ pub async fn run_round(
             .iter()
             .map(|c| ctx::CohortCtx {
                 policy: c.policy.clone(),
-                budget: c.policy.budget.map(|b| Mutex::new(RetryBudget::new(b))),
+                budget: c.policy.budget.map(RetryBudget::new),
                 live: Live::default(),
             })
             .collect(),

@@ -8,7 +8,8 @@
 use super::ctx::{CohortCtx, RoundCtx};
 use crate::client::{Failure, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
-use crate::policy::{self, BreakerState, CircuitBreaker, Class, Decision, OpState, Outcome};
+use crate::outcome::{Code, OpOutcome};
+use crate::policy::{self, Answer, AttemptFlags, CircuitBreaker, OpState, Settlement, UserGuard};
 use crate::scenario::{
     BUILTIN_VARS, Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE,
 };
@@ -17,6 +18,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -32,22 +34,26 @@ pub struct Arrival {
 
 /// The error envelope, as far as retry decisions need it.
 #[derive(Deserialize)]
-struct Envelope {
-    error: Option<ErrorBody>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    error: Option<ErrorBody<'a>>,
 }
 #[derive(Deserialize)]
-struct ErrorBody {
-    code: Option<String>,
+struct ErrorBody<'a> {
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
 }
 
 /// The `error.code` of a Booking Rush error envelope, when the body is one
 /// (an HTML 502 from a proxy or an empty 503 is not, and says nothing).
-pub fn envelope_code(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<Envelope>(body)
-        .ok()?
-        .error?
-        .code
-        .filter(|c| !c.is_empty() && c.len() <= 64)
+/// Long codes are cut (see [`Code::new`]).
+pub fn envelope_code(body: &[u8]) -> Option<Code> {
+    Code::new(
+        &serde_json::from_slice::<Envelope<'_>>(body)
+            .ok()?
+            .error?
+            .code?,
+    )
 }
 
 struct User<'a> {
@@ -59,9 +65,8 @@ struct User<'a> {
     iteration: u64,
     /// Captured values, indexed by variable id minus the built-ins.
     captures: Vec<String>,
-    breaker: Option<CircuitBreaker>,
-    breaker_opened_at: Option<Instant>,
-    opens: u32,
+    /// The user's circuit breaker and what the report needs of it.
+    guard: UserGuard,
     op_seq: u32,
 }
 
@@ -83,9 +88,7 @@ pub async fn run_user(
         zone: 0,
         iteration: 0,
         captures: vec![String::new(); ctx.journey.vars.len() - BUILTIN_VARS.len()],
-        breaker: cohort.policy.breaker.map(CircuitBreaker::new),
-        breaker_opened_at: None,
-        opens: 0,
+        guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
         op_seq: 0,
     };
     let mut intended = arrival.intended;
@@ -138,9 +141,19 @@ impl User<'_> {
         live.in_flight.fetch_sub(1, Relaxed);
         if cancelled {
             log.end = JourneyEnd::Cancelled;
-            if let Some(op) = log.ops.last_mut().filter(|op| op.outcome.is_empty()) {
-                op.outcome = "CANCELLED".into();
-                op.latency = Instant::now().saturating_duration_since(ctx.start + op.intended_at());
+            // The operation that was going on stays CANCELLED; an attempt it
+            // had in flight was sent, so it is counted (the target saw it).
+            if let Some(op) = log
+                .ops
+                .last_mut()
+                .filter(|op| op.outcome == OpOutcome::Cancelled)
+            {
+                let now = Instant::now();
+                op.latency = now.saturating_duration_since(ctx.start + op.intended_at());
+                if let Some(a) = op.attempts.last_mut().filter(|a| a.in_flight()) {
+                    let latency = now.saturating_duration_since(ctx.start + a.sent_at());
+                    a.answered(StatusClass::Cancelled, latency);
+                }
             }
         }
         self.close_breaker_window(&mut log);
@@ -190,11 +203,18 @@ impl User<'_> {
         let Some(op) = log.ops.last() else {
             return StepEnd::Failed;
         };
-        if !op.ok {
-            if journey.next_zone_on.contains(&op.outcome) {
-                return StepEnd::NextZone;
-            }
-            return StepEnd::Failed;
+        if !op.ok() {
+            // The last cause decides, so a naive client that gave up on a
+            // sold-out zone is sold out there too, and moves on.
+            let sold_out = op
+                .outcome
+                .cause()
+                .is_some_and(|c| journey.next_zone_on.iter().any(|m| c.matches(m)));
+            return if sold_out {
+                StepEnd::NextZone
+            } else {
+                StepEnd::Failed
+            };
         }
         if step.precheck.is_none() && step.captures.is_empty() {
             return StepEnd::Next;
@@ -259,11 +279,11 @@ impl User<'_> {
             let live = &self.cohort.live;
             match result {
                 Some(body) => {
-                    if op.ok { &live.ok } else { &live.failures }.fetch_add(1, Relaxed);
+                    if op.ok() { &live.ok } else { &live.failures }.fetch_add(1, Relaxed);
                     return body;
                 }
                 None => {
-                    op.outcome = "ABANDONED".into();
+                    op.outcome = OpOutcome::Abandoned;
                     live.failures.fetch_add(1, Relaxed);
                     if resubmits >= policy.max_resubmits {
                         return None;
@@ -296,11 +316,11 @@ impl User<'_> {
         let seq = self.op_seq;
         let mut state = OpState::default();
         let mut key_seq = 0u32;
+        // Counters the next attempt carries, counted only once it is sent.
+        let mut flags = AttemptFlags::default();
         loop {
-            if let Some(b) = self.breaker.as_mut()
-                && !b.allow(Instant::now())
-            {
-                op.outcome = "BREAKER_OPEN".into();
+            if !self.guard.allow(Instant::now()) {
+                op.outcome = OpOutcome::BreakerOpen;
                 return Some(None);
             }
             // Rendered afresh for every attempt, so a user waiting in backoff
@@ -309,6 +329,12 @@ impl User<'_> {
             self.ctx.client.pace().await;
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
+            // Logged as it leaves: if the run cuts it off, it still counts.
+            op.attempts.push(AttemptLog::sent(
+                sent.saturating_duration_since(self.ctx.start),
+                state.retries > 0,
+                flags,
+            ));
             let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
             let client = &self.ctx.client;
             // Boxed: a request in flight is large, and a user waiting in
@@ -323,17 +349,18 @@ impl User<'_> {
             .await;
             let Some(res) = res else {
                 // Abandoned mid-request: the attempt still went out.
-                op.attempts.push(AttemptLog::new(
-                    sent.saturating_duration_since(self.ctx.start),
-                    sent.elapsed(),
-                    StatusClass::Timeout,
-                    state.retries > 0,
-                ));
+                if let Some(a) = op.attempts.last_mut() {
+                    a.answered(StatusClass::Timeout, sent.elapsed());
+                }
                 return None;
             };
             match self.after_attempt(step, op, &state, sent, res) {
                 Next::Done(body) => return Some(body),
-                Next::Wait { delay, fresh_key } => {
+                Next::Wait {
+                    delay,
+                    fresh_key,
+                    flags: next,
+                } => {
                     if !delay.is_zero() {
                         let wake = Instant::now() + delay;
                         let until = deadline.map_or(wake, |d| d.min(wake));
@@ -346,6 +373,7 @@ impl User<'_> {
                     key_seq += u32::from(fresh_key);
                     state.retries += 1;
                     state.prev_delay = delay;
+                    flags = next;
                 }
             }
         }
@@ -396,8 +424,9 @@ impl User<'_> {
         headers
     }
 
-    /// Record an attempt and decide what comes next (no awaits: nothing here
-    /// lives on while the user waits).
+    /// Complete the attempt's log and settle it (no awaits: nothing here
+    /// lives on while the user waits). The decision itself is
+    /// [`policy::settle`], a pure function.
     fn after_attempt(
         &mut self,
         step: &Step,
@@ -407,134 +436,77 @@ impl User<'_> {
         res: Result<Response, Failure>,
     ) -> Next {
         let ctx = self.ctx;
-        let policy = &self.cohort.policy;
         let latency = sent.elapsed();
         let code = match &res {
             Ok(r) if r.status >= 400 => envelope_code(&r.body),
             _ => None,
         };
-        let (outcome, class_label) = match &res {
+        let (answer, class) = match &res {
             Ok(r) => (
-                Outcome::Response {
+                Answer::Response {
                     status: r.status,
-                    code: code.as_deref(),
+                    code: code.as_ref(),
                     retry_after: r.retry_after.as_deref(),
                 },
                 StatusClass::of_status(r.status),
             ),
-            Err(Failure::Timeout) => (Outcome::Timeout, StatusClass::Timeout),
-            Err(Failure::Network(_)) => (Outcome::Network, StatusClass::Network),
+            Err(Failure::Timeout) => (Answer::Timeout, StatusClass::Timeout),
+            Err(Failure::Net(n)) => (Answer::Net(*n), StatusClass::Network),
         };
-        op.attempts.push(AttemptLog::new(
-            sent.saturating_duration_since(ctx.start),
-            latency,
-            class_label,
-            state.retries > 0,
-        ));
+        if let Some(a) = op.attempts.last_mut() {
+            a.answered(class, latency);
+        }
         if matches!(
-            class_label,
+            class,
             StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network
         ) {
             self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
         }
-        let class = policy::classify(&outcome);
-        self.record_breaker(class);
-        if let Some(budget) = &self.cohort.budget
-            && let Ok(mut b) = budget.lock()
-        {
-            b.record(class == Class::Success);
-        }
-        let decision = if step.retry {
-            // Seeded per decision from (run seed, user, operation, retry): the
-            // same scenario replays the same jitter, and no RNG state has to
-            // live in every waiting user.
-            let mut rng = SmallRng::seed_from_u64(
-                ctx.seed
-                    ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    ^ (u64::from(self.op_seq) << 40)
-                    ^ (u64::from(state.retries) << 20),
-            );
-            policy::decide(policy, state, &outcome, wall_now(ctx), &mut rng)
-        } else if matches!(class, Class::Success | Class::Permanent) {
-            Decision::Stop(class)
-        } else {
-            Decision::GiveUp(class)
-        };
-        match decision {
-            Decision::Stop(c) => {
-                op.ok = c == Class::Success;
-                op.outcome = outcome_code(&outcome, c);
-                let body = if op.ok {
+        // Seeded per decision from (run seed, user, operation, retry): the
+        // same scenario replays the same jitter, and no RNG state has to
+        // live in every waiting user.
+        let mut rng = SmallRng::seed_from_u64(
+            ctx.seed
+                ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (u64::from(self.op_seq) << 40)
+                ^ (u64::from(state.retries) << 20),
+        );
+        let settlement = policy::settle(
+            &self.cohort.policy,
+            step.retry,
+            state,
+            &answer,
+            &mut self.guard,
+            self.cohort.budget.as_ref(),
+            Instant::now(),
+            wall_now(ctx),
+            &mut rng,
+        );
+        match settlement {
+            Settlement::Done(outcome) => {
+                let body = if outcome.is_ok() {
                     res.ok().map(|r| r.body)
                 } else {
                     None
                 };
+                op.outcome = outcome;
                 Next::Done(body)
             }
-            Decision::GiveUp(c) => {
-                op.outcome = if state.retries == 0 {
-                    outcome_code(&outcome, c)
-                } else {
-                    "GAVE_UP".into()
-                };
-                Next::Done(None)
-            }
-            Decision::Retry {
+            Settlement::Retry {
                 delay,
                 fresh_key,
-                from_retry_after,
-                ..
-            } => {
-                if let Some(budget) = &self.cohort.budget
-                    && budget.lock().map(|b| !b.can_retry()).unwrap_or(false)
-                {
-                    op.outcome = "BUDGET_EXHAUSTED".into();
-                    return Next::Done(None);
-                }
-                op.retry_after_honoured += u32::from(from_retry_after);
-                // The client's own view of an early retry, per cohort (the
-                // simulator's ledger counts a mixed round's cohorts together).
-                let asked = match &outcome {
-                    Outcome::Response {
-                        retry_after: Some(v),
-                        ..
-                    } => policy::parse_retry_after(v, wall_now(ctx)),
-                    _ => None,
-                };
-                if asked.is_some_and(|a| delay < a) {
-                    op.early_retries += 1;
-                }
-                Next::Wait { delay, fresh_key }
-            }
-        }
-    }
-
-    fn record_breaker(&mut self, class: Class) {
-        let Some(b) = self.breaker.as_mut() else {
-            return;
-        };
-        // A sold-out answer comes from a healthy server: only failures that
-        // say the server is struggling count against the breaker.
-        let failure = matches!(
-            class,
-            Class::RateLimited
-                | Class::ServerError
-                | Class::Unavailable
-                | Class::Network
-                | Class::Timeout
-        );
-        let now = Instant::now();
-        if b.record(!failure, now) {
-            self.breaker_opened_at.get_or_insert(now);
-            self.opens += 1;
-        } else if b.state() == BreakerState::Closed {
-            self.breaker_opened_at = None;
+                flags,
+            } => Next::Wait {
+                delay,
+                fresh_key,
+                flags,
+            },
         }
     }
 
     fn close_breaker_window(&mut self, log: &mut JourneyLog) {
-        log.breaker_opens = std::mem::take(&mut self.opens);
-        if let (Some(at), Some(cfg)) = (self.breaker_opened_at.take(), self.cohort.policy.breaker) {
+        log.breaker_opens = std::mem::take(&mut self.guard.opens);
+        if let (Some(at), Some(cfg)) = (self.guard.opened_at.take(), self.cohort.policy.breaker) {
             log.breaker_open_time = Instant::now()
                 .saturating_duration_since(at)
                 .min(cfg.open_for * log.breaker_opens.max(1));
@@ -544,26 +516,17 @@ impl User<'_> {
 
 enum Next {
     Done(Option<Bytes>),
-    Wait { delay: Duration, fresh_key: bool },
+    Wait {
+        delay: Duration,
+        fresh_key: bool,
+        flags: AttemptFlags,
+    },
 }
 
 enum StepEnd {
     Next,
     NextZone,
     Failed,
-}
-
-/// The code an operation ended with, for outcome tables.
-fn outcome_code(outcome: &Outcome<'_>, class: Class) -> String {
-    if class == Class::Success {
-        return "OK".into();
-    }
-    match outcome {
-        Outcome::Response { code: Some(c), .. } => (*c).to_string(),
-        Outcome::Response { status, .. } => format!("HTTP_{status}"),
-        Outcome::Timeout => "TIMEOUT".into(),
-        Outcome::Network => "NETWORK_ERROR".into(),
-    }
 }
 
 /// Wall-clock now for HTTP-date Retry-After, derived from the monotonic
@@ -581,35 +544,21 @@ mod tests {
         assert_eq!(
             envelope_code(
                 br#"{"success":false,"error":{"code":"TOO_MANY_REQUESTS","message":"x"}}"#
-            )
-            .as_deref(),
-            Some("TOO_MANY_REQUESTS")
+            ),
+            Code::new("TOO_MANY_REQUESTS")
+        );
+        // Escapes are decoded; long codes are cut, never dropped.
+        assert_eq!(
+            envelope_code(br#"{"error":{"code":"A\u0042"}}"#),
+            Code::new("AB")
+        );
+        let long = format!(r#"{{"error":{{"code":"{}"}}}}"#, "X".repeat(500));
+        assert_eq!(
+            envelope_code(long.as_bytes()).map(|c| c.as_str().len()),
+            Some(crate::outcome::MAX_CODE_LEN)
         );
         assert_eq!(envelope_code(b"<html>502 Bad Gateway</html>"), None);
         assert_eq!(envelope_code(b""), None);
         assert_eq!(envelope_code(br#"{"success":true,"data":{}}"#), None);
-    }
-
-    #[test]
-    fn outcome_codes_fall_back_to_status() {
-        let o = Outcome::Response {
-            status: 502,
-            code: None,
-            retry_after: None,
-        };
-        assert_eq!(outcome_code(&o, Class::ServerError), "HTTP_502");
-        let o = Outcome::Response {
-            status: 409,
-            code: Some("INSUFFICIENT_SEATS"),
-            retry_after: None,
-        };
-        assert_eq!(outcome_code(&o, Class::Permanent), "INSUFFICIENT_SEATS");
-        assert_eq!(outcome_code(&Outcome::Timeout, Class::Timeout), "TIMEOUT");
-        let ok = Outcome::Response {
-            status: 201,
-            code: None,
-            retry_after: None,
-        };
-        assert_eq!(outcome_code(&ok, Class::Success), "OK");
     }
 }

@@ -207,7 +207,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, String> {
             };
             stat(p, *l, *s)
         }
-        Metric::Outcome(code) => n(c.outcomes.get(code).copied().unwrap_or(0)),
+        Metric::Outcome(code) => n(crate::outcome::count_label(&c.outcomes, code)),
         Metric::Journeys(f) => n(match f {
             JourneyField::Started => c.journeys.started,
             JourneyField::Succeeded => c.journeys.succeeded,
@@ -238,7 +238,7 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, String> {
         Metric::Operations => Ok(s.operations as f64),
         Metric::Attempts => Ok(s.attempts as f64),
         Metric::SuccessRate => ratio_of(s.operations, s.success_rate, "success rate"),
-        Metric::Outcome(code) => Ok(s.outcomes.get(code).copied().unwrap_or(0) as f64),
+        Metric::Outcome(code) => Ok(crate::outcome::count_label(&s.outcomes, code) as f64),
         Metric::Latency(l @ Latency::Operation, st) => stat(&s.operation_latency_ms, *l, *st),
         Metric::Latency(l @ Latency::Attempt, st) => stat(&s.attempt_latency_ms, *l, *st),
         m => Err(format!("`{m}` is not measured per step")),
@@ -280,6 +280,8 @@ pub(crate) mod tests {
             attempts: 1250,
             retries: 250,
             amplification: 1.25,
+            amplification_steps: vec!["reserve".into()],
+            amplification_overall: 1.25,
             success_rate: 0.975,
             goodput: 42.5,
             achieved_rps: 125.0,
@@ -291,7 +293,11 @@ pub(crate) mod tests {
                 failed: 40,
                 cancelled: 10,
             },
-            outcomes: BTreeMap::from([("OK".into(), 975), ("GAVE_UP".into(), 25)]),
+            outcomes: BTreeMap::from([
+                ("OK".into(), 975),
+                ("GAVE_UP/HTTP_503".into(), 20),
+                ("GAVE_UP/TIMEOUT".into(), 5),
+            ]),
             operation_latency_ms: pct(1000, 812.4),
             attempt_latency_ms: pct(1250, 400.0),
             backoff_wait_ms: pct(250, 1000.0),
@@ -305,6 +311,7 @@ pub(crate) mod tests {
                 name: "reserve".into(),
                 operations: 500,
                 attempts: 700,
+                amplification: 1.4,
                 success_rate: 0.9,
                 outcomes: BTreeMap::from([("HTTP_503".into(), 3)]),
                 operation_latency_ms: pct(500, 1500.0),
@@ -480,7 +487,9 @@ pub(crate) mod tests {
 
     #[test]
     fn outcomes_missing_code_is_zero() {
+        // A family label counts every cause it splits into.
         passes("compliant.outcomes.GAVE_UP == 25");
+        passes("compliant.outcomes.GAVE_UP/TIMEOUT == 5");
         fails("compliant.outcomes.GAVE_UP == 0");
         passes("compliant.outcomes.BREAKER_OPEN == 0");
     }

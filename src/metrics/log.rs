@@ -1,6 +1,8 @@
 //! What one simulated user's journey produced, handed to a collector when the
 //! journey ends (or is cut short, so nothing measured is lost).
 
+use crate::outcome::OpOutcome;
+use crate::policy::AttemptFlags;
 use std::time::Duration;
 
 /// Attempt latency is kept per status class: a fast 429 and a slow 201 are
@@ -14,6 +16,8 @@ pub enum StatusClass {
     S5xx,
     Timeout,
     Network,
+    /// Sent, and still in flight when the run cancelled it.
+    Cancelled,
 }
 
 impl StatusClass {
@@ -35,12 +39,19 @@ impl StatusClass {
             Self::S5xx => "5xx",
             Self::Timeout => "timeout",
             Self::Network => "network",
+            Self::Cancelled => "cancelled",
         }
     }
 }
 
 /// One attempt, packed to 12 bytes: 100k simulated users each keep their
 /// attempts until the journey ends.
+///
+/// An attempt is logged the moment it is sent (as [`StatusClass::Cancelled`])
+/// and completed when its answer arrives, so an attempt cut off by the end of
+/// the run is still counted: the target saw it. The counters that belong to a
+/// retry (Retry-After honoured, early) are its own, so a retry that is never
+/// sent counts for nothing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AttemptLog {
     /// When it was sent, in ms since the round started (49 days of range).
@@ -49,6 +60,10 @@ pub struct AttemptLog {
     latency_us: u32,
     pub class: StatusClass,
     pub retry: bool,
+    /// The wait before this retry was the server's Retry-After.
+    pub honoured: bool,
+    /// This retry went sooner than the Retry-After the server gave.
+    pub early: bool,
 }
 
 impl AttemptLog {
@@ -58,7 +73,28 @@ impl AttemptLog {
             latency_us: u32::try_from(latency.as_micros()).unwrap_or(u32::MAX),
             class,
             retry,
+            honoured: false,
+            early: false,
         }
+    }
+
+    /// An attempt just sent: in flight until [`AttemptLog::answered`].
+    pub fn sent(sent_at: Duration, retry: bool, flags: AttemptFlags) -> Self {
+        Self {
+            honoured: flags.honoured,
+            early: flags.early,
+            ..Self::new(sent_at, Duration::ZERO, StatusClass::Cancelled, retry)
+        }
+    }
+
+    /// Its answer (or timeout) arrived after `latency`.
+    pub fn answered(&mut self, class: StatusClass, latency: Duration) {
+        self.class = class;
+        self.latency_us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+    }
+
+    pub fn in_flight(&self) -> bool {
+        self.class == StatusClass::Cancelled && self.latency_us == 0
     }
     pub fn sent_at(&self) -> Duration {
         Duration::from_millis(u64::from(self.sent_at_ms))
@@ -75,15 +111,11 @@ pub struct OpLog {
     intended_at_ms: u32,
     /// From the intended start to the final answer (retries and waits included).
     pub latency: Duration,
-    /// Final outcome: "OK", an error code, "GAVE_UP", "BREAKER_OPEN", ...
-    pub outcome: String,
-    pub ok: bool,
+    /// How it ended; [`OpOutcome::Cancelled`] until it does.
+    pub outcome: OpOutcome,
     pub attempts: Vec<AttemptLog>,
     /// Total time spent sleeping between attempts, in ms.
     backoff_ms: u32,
-    pub retry_after_honoured: u32,
-    /// Retries sent sooner than the Retry-After the server gave.
-    pub early_retries: u32,
 }
 
 impl OpLog {
@@ -94,14 +126,22 @@ impl OpLog {
             step: u32::try_from(step).unwrap_or(u32::MAX),
             intended_at_ms: u32::try_from(intended_at.as_millis()).unwrap_or(u32::MAX),
             latency: Duration::ZERO,
-            outcome: String::new(),
-            ok: false,
+            outcome: OpOutcome::Cancelled,
             // Most operations need one attempt.
             attempts: Vec::with_capacity(1),
             backoff_ms: 0,
-            retry_after_honoured: 0,
-            early_retries: 0,
         }
+    }
+    pub fn ok(&self) -> bool {
+        self.outcome.is_ok()
+    }
+    /// Retries sent after waiting out the server's Retry-After.
+    pub fn retry_after_honoured(&self) -> u32 {
+        self.attempts.iter().filter(|a| a.honoured).count() as u32
+    }
+    /// Retries sent sooner than the Retry-After the server gave.
+    pub fn early_retries(&self) -> u32 {
+        self.attempts.iter().filter(|a| a.early).count() as u32
     }
     pub fn intended_at(&self) -> Duration {
         Duration::from_millis(u64::from(self.intended_at_ms))

@@ -1,9 +1,11 @@
 //! One collector's view of one cohort.
 
 use super::log::{JourneyEnd, JourneyLog, StatusClass};
+use crate::outcome::OpOutcome;
 use crate::report::{JourneyCounts, SecondRow};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
+use std::ops::AddAssign;
 use std::time::Duration;
 
 /// 1 µs to 1 hour at 3 significant digits: enough resolution for a 200 µs
@@ -16,12 +18,19 @@ fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
+/// Distinct outcomes kept per step: whatever codes a target invents, memory
+/// and report size stay bounded. Later newcomers are counted as
+/// [`OpOutcome::Other`] (and [`StepRec::folded`] says how many).
+pub const MAX_OUTCOMES: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct StepRec {
     pub ops: u64,
     pub ok: u64,
     pub attempts: u64,
-    pub outcomes: BTreeMap<String, u64>,
+    pub outcomes: BTreeMap<OpOutcome, u64>,
+    /// Operations counted under `Other` because the vocabulary was full.
+    pub folded: u64,
     pub op_latency: Histogram<u64>,
     pub attempt_latency: Histogram<u64>,
     pub by_class: BTreeMap<StatusClass, Histogram<u64>>,
@@ -34,23 +43,45 @@ impl StepRec {
             ok: 0,
             attempts: 0,
             outcomes: BTreeMap::new(),
+            folded: 0,
             op_latency: new_histogram(),
             attempt_latency: new_histogram(),
             by_class: BTreeMap::new(),
         }
     }
 
-    fn merge(&mut self, o: &StepRec) {
+    /// Count `n` operations that ended with `outcome`, within the bound.
+    fn count(&mut self, outcome: &OpOutcome, n: u64) {
+        if let Some(v) = self.outcomes.get_mut(outcome) {
+            *v += n;
+        } else if self.outcomes.len() < MAX_OUTCOMES {
+            self.outcomes.insert(outcome.clone(), n);
+        } else {
+            *self.outcomes.entry(OpOutcome::Other).or_default() += n;
+            self.folded += n;
+        }
+    }
+}
+
+/// Histogram addition cannot fail here: every histogram of a recorder has
+/// the same bounds ([`new_histogram`]) and auto-resize is off only above them.
+fn add(a: &mut Histogram<u64>, b: &Histogram<u64>) {
+    let _ = a.add(b);
+}
+
+impl AddAssign<&StepRec> for StepRec {
+    fn add_assign(&mut self, o: &StepRec) {
         self.ops += o.ops;
         self.ok += o.ok;
         self.attempts += o.attempts;
+        self.folded += o.folded;
         for (k, v) in &o.outcomes {
-            *self.outcomes.entry(k.clone()).or_default() += v;
+            self.count(k, *v);
         }
-        let _ = self.op_latency.add(&o.op_latency);
-        let _ = self.attempt_latency.add(&o.attempt_latency);
+        add(&mut self.op_latency, &o.op_latency);
+        add(&mut self.attempt_latency, &o.attempt_latency);
         for (k, h) in &o.by_class {
-            let _ = self.by_class.entry(*k).or_insert_with(new_histogram).add(h);
+            add(self.by_class.entry(*k).or_insert_with(new_histogram), h);
         }
     }
 }
@@ -58,8 +89,6 @@ impl StepRec {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub steps: Vec<StepRec>,
-    pub op_latency: Histogram<u64>,
-    pub attempt_latency: Histogram<u64>,
     pub backoff_wait: Histogram<u64>,
     pub schedule_lag: Histogram<u64>,
     pub attempts_per_op: BTreeMap<u32, u64>,
@@ -75,8 +104,6 @@ impl Recorder {
     pub fn new(steps: usize) -> Self {
         Self {
             steps: (0..steps).map(|_| StepRec::new()).collect(),
-            op_latency: new_histogram(),
-            attempt_latency: new_histogram(),
             backoff_wait: new_histogram(),
             schedule_lag: new_histogram(),
             attempts_per_op: BTreeMap::new(),
@@ -87,6 +114,30 @@ impl Recorder {
             breaker_opens: 0,
             breaker_open_time: Duration::ZERO,
         }
+    }
+
+    /// Operation latency over every step (each operation is recorded once,
+    /// in its step; the cohort's histogram is their sum).
+    pub fn op_latency(&self) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for s in &self.steps {
+            add(&mut h, &s.op_latency);
+        }
+        h
+    }
+
+    /// Attempt latency over every step.
+    pub fn attempt_latency(&self) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for s in &self.steps {
+            add(&mut h, &s.attempt_latency);
+        }
+        h
+    }
+
+    /// Operations counted under `OTHER` because a step's vocabulary was full.
+    pub fn folded(&self) -> u64 {
+        self.steps.iter().map(|s| s.folded).sum()
     }
 
     /// Extend the per-second series with empty rows up to `len` seconds.
@@ -122,22 +173,6 @@ impl Recorder {
         }
         for op in &j.ops {
             self.second(op.intended_at()).arrivals += 1;
-            let Some(step) = self.steps.get_mut(op.step as usize) else {
-                continue;
-            };
-            step.ops += 1;
-            step.ok += u64::from(op.ok);
-            step.attempts += op.attempts.len() as u64;
-            *step.outcomes.entry(op.outcome.clone()).or_default() += 1;
-            step.op_latency.saturating_record(us(op.latency));
-            for a in &op.attempts {
-                step.attempt_latency.saturating_record(us(a.latency()));
-                step.by_class
-                    .entry(a.class)
-                    .or_insert_with(new_histogram)
-                    .saturating_record(us(a.latency()));
-            }
-            self.op_latency.saturating_record(us(op.latency));
             if !op.attempts.is_empty() {
                 *self
                     .attempts_per_op
@@ -147,10 +182,9 @@ impl Recorder {
             if op.backoff() > Duration::ZERO {
                 self.backoff_wait.saturating_record(us(op.backoff()));
             }
-            self.retry_after_honoured += u64::from(op.retry_after_honoured);
-            self.early_retries += u64::from(op.early_retries);
             for a in &op.attempts {
-                self.attempt_latency.saturating_record(us(a.latency()));
+                self.retry_after_honoured += u64::from(a.honoured);
+                self.early_retries += u64::from(a.early);
                 let row = self.second(a.sent_at());
                 row.attempts += 1;
                 row.retries += u64::from(a.retry);
@@ -160,40 +194,47 @@ impl Recorder {
                     StatusClass::S5xx => row.status_5xx += 1,
                     StatusClass::Timeout => row.timeouts += 1,
                     StatusClass::Network => row.network_errors += 1,
-                    StatusClass::S3xx | StatusClass::S4xx => {}
+                    StatusClass::S3xx | StatusClass::S4xx | StatusClass::Cancelled => {}
                 }
+            }
+            let Some(step) = self.steps.get_mut(op.step as usize) else {
+                continue;
+            };
+            step.ops += 1;
+            step.ok += u64::from(op.ok());
+            step.attempts += op.attempts.len() as u64;
+            step.count(&op.outcome, 1);
+            step.op_latency.saturating_record(us(op.latency));
+            for a in &op.attempts {
+                let v = us(a.latency());
+                step.attempt_latency.saturating_record(v);
+                step.by_class
+                    .entry(a.class)
+                    .or_insert_with(new_histogram)
+                    .saturating_record(v);
             }
         }
     }
 
     pub fn merge(&mut self, o: &Recorder) {
+        *self += o;
+    }
+}
+
+impl AddAssign<&Recorder> for Recorder {
+    fn add_assign(&mut self, o: &Recorder) {
         for (a, b) in self.steps.iter_mut().zip(&o.steps) {
-            a.merge(b);
+            *a += b;
         }
-        let _ = self.op_latency.add(&o.op_latency);
-        let _ = self.attempt_latency.add(&o.attempt_latency);
-        let _ = self.backoff_wait.add(&o.backoff_wait);
-        let _ = self.schedule_lag.add(&o.schedule_lag);
+        add(&mut self.backoff_wait, &o.backoff_wait);
+        add(&mut self.schedule_lag, &o.schedule_lag);
         for (k, v) in &o.attempts_per_op {
             *self.attempts_per_op.entry(*k).or_default() += v;
         }
-        let (a, b) = (&mut self.journeys, &o.journeys);
-        a.started += b.started;
-        a.succeeded += b.succeeded;
-        a.sold_out += b.sold_out;
-        a.failed += b.failed;
-        a.cancelled += b.cancelled;
+        self.journeys += o.journeys;
         self.grow_series(o.series.len());
         for (a, b) in self.series.iter_mut().zip(&o.series) {
-            a.arrivals += b.arrivals;
-            a.attempts += b.attempts;
-            a.retries += b.retries;
-            a.successes += b.successes;
-            a.status_429 += b.status_429;
-            a.status_5xx += b.status_5xx;
-            a.timeouts += b.timeouts;
-            a.network_errors += b.network_errors;
-            a.breaker_opens += b.breaker_opens;
+            *a += *b;
         }
         self.retry_after_honoured += o.retry_after_honoured;
         self.early_retries += o.early_retries;
@@ -206,19 +247,24 @@ impl Recorder {
 mod tests {
     use super::super::log::*;
     use super::*;
+    use crate::outcome::{Cause, Code};
+    use crate::policy::AttemptFlags;
+
+    fn gave_up() -> OpOutcome {
+        OpOutcome::GaveUp(Cause::Status(503))
+    }
 
     fn op(step: usize, ok: bool, classes: &[StatusClass], ms: u64) -> OpLog {
         let mut op = OpLog::new(step, Duration::from_millis(500));
         op.latency = Duration::from_millis(ms);
-        op.outcome = if ok { "OK".into() } else { "GAVE_UP".into() };
-        op.ok = ok;
+        op.outcome = if ok { OpOutcome::Ok } else { gave_up() };
         op.attempts = classes
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 AttemptLog::new(
                     Duration::from_millis(500 + 1000 * i as u64),
-                    Duration::from_millis(2),
+                    Duration::from_millis(2 + i as u64),
                     *c,
                     i > 0,
                 )
@@ -243,12 +289,13 @@ mod tests {
         r.absorb(&journey(
             vec![
                 op(0, true, &[S2xx], 3),
-                op(1, false, &[S503(), S429, Timeout], 4000),
+                op(1, false, &[S5xx, S429, Timeout], 4000),
             ],
             JourneyEnd::Failed,
         ));
         assert_eq!(r.steps[0].ops, 1);
         assert_eq!(r.steps[1].attempts, 3);
+        assert_eq!(r.steps[1].outcomes.get(&gave_up()), Some(&1));
         assert_eq!(r.attempts_per_op.get(&3), Some(&1));
         assert_eq!(r.series.len(), 3);
         assert_eq!(r.series[0].attempts, 2);
@@ -256,33 +303,146 @@ mod tests {
         assert_eq!(r.series[2].timeouts, 1);
         assert_eq!(r.series[1].retries, 1);
         assert_eq!(r.journeys.failed, 1);
-        assert_eq!(r.op_latency.len(), 2);
-    }
-
-    #[allow(non_snake_case)]
-    fn S503() -> StatusClass {
-        StatusClass::of_status(503)
+        assert_eq!(r.op_latency().len(), 2);
+        assert_eq!(r.attempt_latency().len(), 4);
     }
 
     #[test]
-    fn merge_adds_everything() {
+    fn retry_counters_come_from_the_attempts_that_were_sent() {
+        let mut o = op(0, true, &[StatusClass::S429], 10);
+        let mut retry = AttemptLog::sent(
+            Duration::from_millis(1500),
+            true,
+            AttemptFlags {
+                honoured: true,
+                early: true,
+            },
+        );
+        assert!(retry.in_flight());
+        retry.answered(StatusClass::S2xx, Duration::from_millis(4));
+        o.attempts.push(retry);
+        o.attempts.push(AttemptLog::sent(
+            Duration::from_millis(2500),
+            true,
+            AttemptFlags {
+                honoured: true,
+                early: false,
+            },
+        ));
+        let mut r = Recorder::new(1);
+        r.absorb(&journey(vec![o], JourneyEnd::Cancelled));
+        assert_eq!(r.retry_after_honoured, 2);
+        assert_eq!(r.early_retries, 1);
+        assert_eq!(r.steps[0].attempts, 3);
+        assert_eq!(
+            r.series[2].attempts, 1,
+            "the attempt cut off in flight was sent"
+        );
+        assert!(r.steps[0].by_class.contains_key(&StatusClass::Cancelled));
+    }
+
+    #[test]
+    fn vocabulary_is_bounded() {
+        let mut r = Recorder::new(1);
+        let n = MAX_OUTCOMES + 50;
+        for i in 0..n {
+            let mut o = op(0, false, &[StatusClass::S4xx], 1);
+            o.outcome = OpOutcome::Failed(Cause::Code {
+                status: 400,
+                code: Code::new(&format!("CODE_{i}")).unwrap(),
+            });
+            r.absorb(&journey(vec![o], JourneyEnd::Failed));
+        }
+        let s = &r.steps[0];
+        assert_eq!(s.outcomes.len(), MAX_OUTCOMES + 1);
+        assert_eq!(s.outcomes.get(&OpOutcome::Other), Some(&50));
+        assert_eq!(s.folded, 50);
+        assert_eq!(s.outcomes.values().sum::<u64>(), n as u64);
+    }
+
+    /// Every journey of a small varied run, as in a real round.
+    fn journeys() -> Vec<JourneyLog> {
         use StatusClass::*;
-        let mut a = Recorder::new(1);
-        let mut b = Recorder::new(1);
-        a.absorb(&journey(
-            vec![op(0, true, &[S2xx], 3)],
-            JourneyEnd::Succeeded,
-        ));
-        b.absorb(&journey(
-            vec![op(0, false, &[S5xx, S5xx], 1500)],
-            JourneyEnd::Failed,
-        ));
-        a.merge(&b);
-        assert_eq!(a.steps[0].ops, 2);
-        assert_eq!(a.steps[0].attempts, 3);
-        assert_eq!(a.journeys.started, 2);
-        assert_eq!(a.series[1].status_5xx, 1);
-        assert_eq!(a.op_latency.len(), 2);
-        assert_eq!(a.steps[0].by_class.len(), 2);
+        let mut out = Vec::new();
+        for i in 0..40u64 {
+            let classes: &[StatusClass] = match i % 4 {
+                0 => &[S2xx],
+                1 => &[S5xx, S2xx],
+                2 => &[S429, Timeout, Network],
+                _ => &[S4xx],
+            };
+            let mut o = op((i % 2) as usize, i % 4 < 2, classes, 3 + i * 37);
+            if i % 4 == 3 {
+                o.outcome = OpOutcome::Failed(Cause::Code {
+                    status: 409,
+                    code: Code::new("INSUFFICIENT_SEATS").unwrap(),
+                });
+            }
+            if let Some(a) = o.attempts.get_mut(1) {
+                a.honoured = i % 3 == 0;
+                a.early = i % 5 == 0;
+            }
+            let mut j = journey(
+                vec![o],
+                [
+                    JourneyEnd::Succeeded,
+                    JourneyEnd::SoldOut,
+                    JourneyEnd::Failed,
+                    JourneyEnd::Cancelled,
+                ][(i % 4) as usize],
+            );
+            j.schedule_lag = Duration::from_micros(100 + i * 13);
+            j.intended_at = Duration::from_millis(i * 250);
+            j.breaker_opens = (i % 7 == 0) as u32;
+            j.breaker_open_time = Duration::from_millis(i);
+            out.push(j);
+        }
+        out
+    }
+
+    fn assert_same(a: &Recorder, b: &Recorder) {
+        assert_eq!(a.steps.len(), b.steps.len());
+        for (x, y) in a.steps.iter().zip(&b.steps) {
+            assert_eq!(
+                (x.ops, x.ok, x.attempts, x.folded),
+                (y.ops, y.ok, y.attempts, y.folded)
+            );
+            assert_eq!(x.outcomes, y.outcomes);
+            assert!(x.op_latency == y.op_latency);
+            assert!(x.attempt_latency == y.attempt_latency);
+            assert_eq!(x.by_class.len(), y.by_class.len());
+            for (k, h) in &x.by_class {
+                assert!(y.by_class.get(k).is_some_and(|g| g == h), "{k:?}");
+            }
+        }
+        assert!(a.backoff_wait == b.backoff_wait);
+        assert!(a.schedule_lag == b.schedule_lag);
+        assert_eq!(a.attempts_per_op, b.attempts_per_op);
+        assert_eq!(a.journeys, b.journeys);
+        assert_eq!(a.series, b.series);
+        assert_eq!(a.retry_after_honoured, b.retry_after_honoured);
+        assert_eq!(a.early_retries, b.early_retries);
+        assert_eq!(a.breaker_opens, b.breaker_opens);
+        assert_eq!(a.breaker_open_time, b.breaker_open_time);
+    }
+
+    #[test]
+    fn merging_equals_absorbing_everything_into_one() {
+        let all = journeys();
+        let mut one = Recorder::new(2);
+        for j in &all {
+            one.absorb(j);
+        }
+        // Spread over three collectors, unevenly, then merged.
+        let mut parts: Vec<Recorder> = (0..3).map(|_| Recorder::new(2)).collect();
+        for (i, j) in all.iter().enumerate() {
+            parts[(i * 7 / 3) % 3].absorb(j);
+        }
+        let mut merged = Recorder::new(2);
+        for p in &parts {
+            merged += p;
+        }
+        assert_same(&merged, &one);
+        assert!(one.journeys.started == 40 && one.early_retries > 0 && one.breaker_opens > 0);
     }
 }

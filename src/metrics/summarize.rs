@@ -15,6 +15,9 @@ pub struct CohortMeta<'a> {
     pub round: usize,
     pub share: f64,
     pub step_names: &'a [String],
+    /// Indices of the steps the headline amplification is over (the
+    /// retried work); empty means every step.
+    pub amplification_steps: &'a [usize],
     pub round_duration: Duration,
     /// In-flight journeys sampled at the end of each second.
     pub in_flight: &'a [u64],
@@ -30,20 +33,32 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
     let mut operations = 0;
     let mut ok = 0;
     let mut attempts = 0;
+    let (mut head_ops, mut head_attempts) = (0, 0);
     let mut steps = Vec::new();
     for (i, s) in rec.steps.iter().enumerate() {
         operations += s.ops;
         ok += s.ok;
         attempts += s.attempts;
-        for (k, v) in &s.outcomes {
+        if meta.amplification_steps.is_empty() || meta.amplification_steps.contains(&i) {
+            head_ops += s.ops;
+            head_attempts += s.attempts;
+        }
+        // Labels are made here, at the report edge, and only here.
+        let labelled: BTreeMap<String, u64> = s
+            .outcomes
+            .iter()
+            .map(|(o, n)| (o.label().into_owned(), *n))
+            .collect();
+        for (k, v) in &labelled {
             *outcomes.entry(k.clone()).or_default() += v;
         }
         steps.push(StepResult {
             name: meta.step_names.get(i).cloned().unwrap_or_default(),
             operations: s.ops,
             attempts: s.attempts,
+            amplification: ratio(s.attempts, s.ops),
             success_rate: ratio(s.ok, s.ops),
-            outcomes: s.outcomes.clone(),
+            outcomes: labelled,
             operation_latency_ms: percentiles(&s.op_latency),
             attempt_latency_ms: percentiles(&s.attempt_latency),
             attempt_latency_by_class_ms: s
@@ -53,6 +68,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
                 .collect(),
         });
     }
+    let op_latency = rec.op_latency();
+    let attempt_latency = rec.attempt_latency();
     let secs = meta.round_duration.as_secs_f64().max(1e-9);
     let mut timeseries = rec.series.clone();
     for (row, v) in timeseries.iter_mut().zip(meta.in_flight) {
@@ -67,15 +84,24 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         operations,
         attempts,
         retries: attempts.saturating_sub(operations),
-        amplification: ratio(attempts, operations),
+        amplification: ratio(head_attempts, head_ops),
+        amplification_steps: if meta.amplification_steps.is_empty() {
+            meta.step_names.to_vec()
+        } else {
+            meta.amplification_steps
+                .iter()
+                .filter_map(|i| meta.step_names.get(*i).cloned())
+                .collect()
+        },
+        amplification_overall: ratio(attempts, operations),
         success_rate: ratio(ok, operations),
         goodput: rec.journeys.succeeded as f64 / secs,
         achieved_rps: attempts as f64 / secs,
         round_duration_s: meta.round_duration.as_secs_f64(),
         journeys: rec.journeys,
         outcomes,
-        operation_latency_ms: percentiles(&rec.op_latency),
-        attempt_latency_ms: percentiles(&rec.attempt_latency),
+        operation_latency_ms: percentiles(&op_latency),
+        attempt_latency_ms: percentiles(&attempt_latency),
         backoff_wait_ms: percentiles(&rec.backoff_wait),
         schedule_lag_ms: percentiles(&rec.schedule_lag),
         attempts_per_operation: rec.attempts_per_op.clone(),
@@ -84,8 +110,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         breaker_opens: rec.breaker_opens,
         breaker_open_s: rec.breaker_open_time.as_secs_f64(),
         steps,
-        operation_spectrum: hgrm::spectrum(&rec.op_latency, US_PER_MS),
-        attempt_spectrum: hgrm::spectrum(&rec.attempt_latency, US_PER_MS),
+        operation_spectrum: hgrm::spectrum(&op_latency, US_PER_MS),
+        attempt_spectrum: hgrm::spectrum(&attempt_latency, US_PER_MS),
         timeseries,
         ledger: meta.ledger,
         // Needs the report's trigger; filled in by `run::execute`.

@@ -63,6 +63,20 @@ impl CircuitBreaker {
         }
     }
 
+    /// Would a request be let out at `at` (a time the caller intends to wait
+    /// until), if nothing is recorded before then? Changes nothing; used to
+    /// end an operation at once instead of sleeping out a backoff only to
+    /// find the breaker still open.
+    pub fn would_allow(&self, at: Instant) -> bool {
+        match self.state {
+            BreakerState::Closed => true,
+            BreakerState::Open => self
+                .last_failure
+                .is_none_or(|t| at.saturating_duration_since(t) > self.cfg.open_for),
+            BreakerState::HalfOpen => !self.probe_in_flight,
+        }
+    }
+
     /// Record an attempt's result; returns true when this call opened the breaker.
     pub fn record(&mut self, success: bool, now: Instant) -> bool {
         self.probe_in_flight = false;
@@ -213,5 +227,25 @@ mod tests {
         });
         assert!(b.record(false, Instant::now()));
         assert!(!b.allow(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn would_allow_predicts_without_changing_state() {
+        let mut b = breaker();
+        assert!(b.would_allow(Instant::now()));
+        for _ in 0..5 {
+            b.record(false, Instant::now());
+        }
+        let t0 = Instant::now();
+        assert!(!b.would_allow(t0 + Duration::from_secs(10)));
+        assert!(
+            !b.would_allow(t0 + Duration::from_secs(30)),
+            "exactly open_for is not past it"
+        );
+        assert!(b.would_allow(t0 + Duration::from_secs(31)));
+        assert_eq!(b.state(), BreakerState::Open, "asking changes nothing");
+        advance(Duration::from_secs(31)).await;
+        assert!(b.allow(Instant::now()), "the half-open probe");
+        assert!(!b.would_allow(Instant::now()), "one probe at a time");
     }
 }

@@ -1,43 +1,51 @@
 use super::BudgetConfig;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// gRPC retry throttling token bucket.
+/// gRPC retry throttling token bucket, shared by a whole cohort.
 ///
 /// Unlike the breaker it never blocks first attempts, only retries, so it
 /// caps the retry *amplification* a fleet of clients adds during an outage
 /// while still letting new work probe the server.
-#[derive(Debug, Clone)]
+///
+/// The token count is an `f64` kept in an atomic (its bits) and updated by
+/// compare-and-swap: every simulated user of the cohort touches it on every
+/// answer, and a cohort-wide mutex there would serialise them.
+#[derive(Debug)]
 pub struct RetryBudget {
     cfg: BudgetConfig,
-    tokens: f64,
+    tokens: AtomicU64,
 }
 
 impl RetryBudget {
     pub fn new(cfg: BudgetConfig) -> Self {
         Self {
             cfg,
-            tokens: cfg.max_tokens,
+            tokens: AtomicU64::new(cfg.max_tokens.to_bits()),
         }
     }
 
     /// Record a success (+token_ratio) or failure (-1), clamped to [0, max].
-    pub fn record(&mut self, success: bool) {
-        let next = if success {
-            self.tokens + self.cfg.token_ratio
-        } else {
-            self.tokens - 1.0
-        };
-        // max/min rather than clamp: clamp panics on a NaN or inverted range.
-        self.tokens = next.min(self.cfg.max_tokens).max(0.0);
+    pub fn record(&self, success: bool) {
+        let _ = self.tokens.fetch_update(Relaxed, Relaxed, |bits| {
+            let t = f64::from_bits(bits);
+            let next = if success {
+                t + self.cfg.token_ratio
+            } else {
+                t - 1.0
+            };
+            // max/min rather than clamp: clamp panics on a NaN or inverted range.
+            Some(next.min(self.cfg.max_tokens).max(0.0).to_bits())
+        });
     }
 
     /// Whether a retry may be sent now.
     pub fn can_retry(&self) -> bool {
-        self.tokens > self.cfg.max_tokens / 2.0
+        self.tokens() > self.cfg.max_tokens / 2.0
     }
 
     /// Tokens left, for reports.
     pub fn tokens(&self) -> f64 {
-        self.tokens
+        f64::from_bits(self.tokens.load(Relaxed))
     }
 }
 
@@ -61,7 +69,7 @@ mod tests {
 
     #[test]
     fn failures_drain_to_half_then_block() {
-        let mut b = budget();
+        let b = budget();
         for _ in 0..4 {
             b.record(false);
         }
@@ -74,7 +82,7 @@ mod tests {
 
     #[test]
     fn clamped_at_zero_and_max() {
-        let mut b = budget();
+        let b = budget();
         for _ in 0..50 {
             b.record(false);
         }
@@ -89,7 +97,7 @@ mod tests {
 
     #[test]
     fn successes_refill_by_ratio() {
-        let mut b = budget();
+        let b = budget();
         for _ in 0..5 {
             b.record(false);
         }

@@ -1,24 +1,26 @@
-use super::{
-    Class, Decision, KeyReuse, OpState, Outcome, RetryPolicy, RetryScope, backoff_delay, classify,
-    parse_retry_after,
-};
-use std::time::SystemTime;
+use super::{Class, Decision, KeyReuse, OpState, RetryPolicy, RetryScope, backoff_delay};
+use std::time::Duration;
 
-/// Decide what the engine does after one attempt.
+/// Decide what the engine does after one attempt, given the attempt's class
+/// (see [`super::classify`]) and the server's Retry-After, already parsed
+/// (see [`super::parse_retry_after`]): both are computed once per attempt by
+/// [`super::settle`].
 ///
 /// Limits count retries, not attempts: with a 429 limit of 5 an operation
 /// makes at most 6 attempts, as the guidelines' `attempt <= maxRetries` loop.
-/// A server-given Retry-After replaces the backoff (jitter included) on any
-/// retryable answer, capped at `max_retry_after`; see the module docs for the
-/// other judgement calls.
+/// A positive server-given Retry-After replaces the backoff (jitter
+/// included) on any retryable answer, capped at `max_retry_after`. A
+/// Retry-After of 0 or in the past is no positive delay: the policy's backoff
+/// applies, as in the guidelines' Go sample (otherwise a compliant client
+/// would retry at once, again and again). See the module docs for the other
+/// judgement calls.
 pub fn decide<R: rand::Rng + ?Sized>(
     policy: &RetryPolicy,
     state: &OpState,
-    outcome: &Outcome<'_>,
-    now: SystemTime,
+    class: Class,
+    retry_after: Option<Duration>,
     rng: &mut R,
 ) -> Decision {
-    let class = classify(outcome);
     let limits = &policy.limits;
     let limit = match class {
         Class::Success => return Decision::Stop(class),
@@ -33,13 +35,7 @@ pub fn decide<R: rand::Rng + ?Sized>(
     if state.retries >= limit {
         return Decision::GiveUp(class);
     }
-    let server_delay = match outcome {
-        Outcome::Response {
-            retry_after: Some(v),
-            ..
-        } if policy.honor_retry_after => parse_retry_after(v, now),
-        _ => None,
-    };
+    let server_delay = retry_after.filter(|d| policy.honor_retry_after && !d.is_zero());
     let (delay, from_retry_after) = match server_delay {
         Some(d) => (d.min(policy.max_retry_after), true),
         None => (backoff_delay(policy, state, rng), false),
@@ -55,10 +51,10 @@ pub fn decide<R: rand::Rng + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{Jitter, preset};
+    use crate::policy::{Jitter, Outcome, classify, parse_retry_after, preset};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
-    use std::time::Duration;
+    use std::time::SystemTime;
 
     fn now() -> SystemTime {
         // Wed, 21 Oct 2015 07:28:00 GMT
@@ -73,13 +69,30 @@ mod tests {
         }
     }
 
+    /// `decide` as the engine calls it: classified and parsed once.
+    fn decide_on<R: rand::Rng>(
+        p: &RetryPolicy,
+        state: &OpState,
+        outcome: &Outcome<'_>,
+        rng: &mut R,
+    ) -> Decision {
+        let ra = match outcome {
+            Outcome::Response {
+                retry_after: Some(v),
+                ..
+            } => parse_retry_after(v, now()),
+            _ => None,
+        };
+        decide(p, state, classify(outcome), ra, rng)
+    }
+
     fn run(policy: &str, retries: u32, outcome: Outcome<'_>) -> Decision {
         let p = preset(policy).unwrap();
         let state = OpState {
             retries,
             prev_delay: Duration::ZERO,
         };
-        decide(&p, &state, &outcome, now(), &mut StdRng::seed_from_u64(7))
+        decide_on(&p, &state, &outcome, &mut StdRng::seed_from_u64(7))
     }
 
     /// How many retries the policy makes when every attempt fails the same way.
@@ -184,11 +197,10 @@ mod tests {
         // Scope alone decides, even if an override raised the limits.
         let mut p = preset("no-retry").unwrap();
         p.limits.too_many_requests = 5;
-        let d = decide(
+        let d = decide_on(
             &p,
             &OpState::default(),
             &resp(429, None, None),
-            now(),
             &mut StdRng::seed_from_u64(1),
         );
         assert_eq!(d, Decision::GiveUp(Class::RateLimited));
@@ -217,8 +229,14 @@ mod tests {
             delay_of(run("compliant", 0, o)),
             (Duration::from_secs(2), true)
         );
+        // No positive delay: the backoff (jitter around 1 s), not an instant retry.
         let o = resp(429, None, Some("0"));
-        assert_eq!(delay_of(run("compliant", 0, o)), (Duration::ZERO, true));
+        let (d, from) = delay_of(run("compliant", 0, o));
+        assert!(!from);
+        assert!(
+            d >= Duration::from_millis(500) && d < Duration::from_millis(1500),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -229,7 +247,9 @@ mod tests {
             (Duration::from_secs(20), true)
         );
         let past = resp(503, None, Some("Wed, 21 Oct 2015 07:00:00 GMT"));
-        assert_eq!(delay_of(run("compliant", 0, past)), (Duration::ZERO, true));
+        let (d, from) = delay_of(run("compliant", 0, past));
+        assert!(!from, "a date in the past falls back to the backoff");
+        assert!(d >= Duration::from_millis(500), "{d:?}");
     }
 
     #[test]
@@ -281,11 +301,10 @@ mod tests {
             retries: 3,
             prev_delay: Duration::ZERO,
         };
-        let d = decide(
+        let d = decide_on(
             &p,
             &state,
             &resp(429, None, None),
-            now(),
             &mut StdRng::seed_from_u64(1),
         );
         assert_eq!(delay_of(d), (Duration::from_secs(8), false));

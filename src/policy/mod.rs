@@ -46,8 +46,9 @@
 //!   count it with the other exhausted operations rather than with sold-outs.
 //! * A Retry-After header replaces the backoff (jitter included) on *every*
 //!   retryable answer that carries one, as the guidelines' JS does, capped at
-//!   `max_retry_after`. "0" means retry now (the JS reading; the Go example
-//!   would back off instead). "1.5" is accepted as 1.5 s although RFC 9110
+//!   `max_retry_after`. "0" or a date in the past is no positive delay and
+//!   falls back to the backoff (the Go example's reading; the JS one would
+//!   retry at once, which makes a fleet retry in lockstep). "1.5" is accepted as 1.5 s although RFC 9110
 //!   only allows integers. An unparseable value falls back to the backoff.
 //! * Guideline jitter is `d * (0.5 + U[0,1))` applied *after* the cap, exactly
 //!   as the guidelines' Python, so a delay can reach `1.5 * max_delay` (45 s).
@@ -247,6 +248,7 @@ mod decide;
 mod overrides;
 mod presets;
 mod retry_after;
+mod settle;
 
 pub use backoff::backoff_delay;
 pub use breaker::{BreakerState, CircuitBreaker};
@@ -256,3 +258,4 @@ pub use decide::decide;
 pub use overrides::{BreakerOverride, LimitsOverride, PolicyOverrides};
 pub use presets::{PRESETS, preset};
 pub use retry_after::parse_retry_after;
+pub use settle::{Answer, AttemptFlags, Settlement, UserGuard, settle};

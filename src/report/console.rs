@@ -50,7 +50,12 @@ pub fn summary_table(report: &Report) -> String {
     let mut rows: Vec<Row> = vec![
         row("operations", cs, |c| count(c.operations)),
         row("attempts", cs, |c| count(c.attempts)),
-        row("amplification", cs, |c| times(c.amplification)),
+        row(&super::format::amplification_label(cs), cs, |c| {
+            times(c.amplification)
+        }),
+        row("amplification, all steps", cs, |c| {
+            times(c.amplification_overall)
+        }),
         row("success rate", cs, |c| pct(c.success_rate)),
         row("journeys ok/sold out/failed", cs, |c| {
             let j = &c.journeys;
@@ -176,7 +181,13 @@ mod tests {
             .iter()
             .find(|l| l.starts_with("recovery after trigger (8 s–12 s)"))
             .expect("recovery row");
-        assert!(rec.ends_with("2 s  did not recover"), "{t}");
+        let cells: Vec<&str> = rec.split("  ").filter(|c| !c.trim().is_empty()).collect();
+        assert_eq!(
+            cells.iter().map(|c| c.trim()).collect::<Vec<_>>()[1..],
+            ["2 s", "did not recover"],
+            "{t}"
+        );
+        assert!(t.contains("amplification (reserve)"), "{t}");
         assert!(
             t.trim_end()
                 .lines()

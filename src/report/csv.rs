@@ -42,6 +42,8 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "ledger_wasted_work",
     "ledger_early_retries",
     "recovery_s",
+    "amplification_steps",
+    "amplification_overall",
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
@@ -164,6 +166,8 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
         ledger(|l| l.wasted_work),
         ledger(|l| l.early_retries),
         c.recovery_s.map_or_else(String::new, f),
+        c.amplification_steps.join("+"),
+        f(c.amplification_overall),
     ]
 }
 

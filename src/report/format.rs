@@ -3,6 +3,18 @@
 //! inputs (a NaN from a zero-operation cohort) print as "n/a" instead of
 //! "NaN" or a panic.
 
+/// The label of the headline amplification row: which steps it is over
+/// (`amplification (reserve)`), when every cohort shares them.
+pub fn amplification_label(cs: &[super::CohortResult]) -> String {
+    let first = cs.first().map(|c| &c.amplification_steps);
+    match first {
+        Some(steps) if !steps.is_empty() && cs.iter().all(|c| &c.amplification_steps == steps) => {
+            format!("amplification ({})", steps.join("+"))
+        }
+        _ => "amplification".to_string(),
+    }
+}
+
 /// Placeholder for a value that cannot be shown.
 pub const NA: &str = "n/a";
 

@@ -94,6 +94,22 @@ pub struct SecondRow {
     pub breaker_opens: u64,
 }
 
+impl std::ops::AddAssign for SecondRow {
+    /// Rows of the same second from two recorders (`t` is kept).
+    fn add_assign(&mut self, b: SecondRow) {
+        self.arrivals += b.arrivals;
+        self.attempts += b.attempts;
+        self.retries += b.retries;
+        self.successes += b.successes;
+        self.status_429 += b.status_429;
+        self.status_5xx += b.status_5xx;
+        self.timeouts += b.timeouts;
+        self.network_errors += b.network_errors;
+        self.in_flight += b.in_flight;
+        self.breaker_opens += b.breaker_opens;
+    }
+}
+
 /// Journey-level counts: a journey is one simulated user's visit
 /// (pre-check, reserve, confirm, trying other zones when one is sold out).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -108,12 +124,25 @@ pub struct JourneyCounts {
     pub cancelled: u64,
 }
 
+impl std::ops::AddAssign for JourneyCounts {
+    fn add_assign(&mut self, b: JourneyCounts) {
+        self.started += b.started;
+        self.succeeded += b.succeeded;
+        self.sold_out += b.sold_out;
+        self.failed += b.failed;
+        self.cancelled += b.cancelled;
+    }
+}
+
 /// Metrics of one journey step (availability, reserve, confirm, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepResult {
     pub name: String,
     pub operations: u64,
     pub attempts: u64,
+    /// attempts / operations of this step.
+    #[serde(default)]
+    pub amplification: f64,
     pub success_rate: f64,
     pub outcomes: BTreeMap<String, u64>,
     pub operation_latency_ms: Percentiles,
@@ -140,8 +169,17 @@ pub struct CohortResult {
     /// HTTP attempts sent, first tries and retries.
     pub attempts: u64,
     pub retries: u64,
-    /// attempts / operations: the load the policy multiplies onto the target.
+    /// attempts / operations over the steps named in `amplification_steps`
+    /// (the retried work; pre-checks and follow-up steps would dilute it):
+    /// the load the policy multiplies onto the target. Per-step values are
+    /// in `steps`, the all-steps value in `amplification_overall`.
     pub amplification: f64,
+    /// The journey steps the headline `amplification` is over.
+    #[serde(default)]
+    pub amplification_steps: Vec<String>,
+    /// attempts / operations over every step.
+    #[serde(default)]
+    pub amplification_overall: f64,
     /// Operations that ended 2xx / operations.
     pub success_rate: f64,
     /// Successful journeys per second of round time.
@@ -150,7 +188,12 @@ pub struct CohortResult {
     pub achieved_rps: f64,
     pub round_duration_s: f64,
     pub journeys: JourneyCounts,
-    /// Final outcome code -> operations (e.g. "OK", "INSUFFICIENT_SEATS", "GAVE_UP", "BREAKER_OPEN", "TIMEOUT").
+    /// Final outcome label -> operations: "OK", a target code
+    /// ("INSUFFICIENT_SEATS"; a code that reads like one of stampede's labels
+    /// is shown as "target:<code>"), "HTTP_<status>" without an envelope,
+    /// "TIMEOUT", a network error by kind ("CONNECT_REFUSED", ...),
+    /// "GAVE_UP/<last cause>", "BREAKER_OPEN", "BUDGET_EXHAUSTED",
+    /// "ABANDONED", "CANCELLED", "OTHER" (beyond the per-step vocabulary bound).
     pub outcomes: BTreeMap<String, u64>,
     /// End-to-end, from the intended start (retries and backoff included).
     pub operation_latency_ms: Percentiles,

@@ -171,7 +171,7 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
     let mut outcomes = BTreeMap::from([("OK".to_string(), ok_n)]);
     let rest = ops - ok_n;
     if naive {
-        outcomes.insert("GAVE_UP".into(), rest * 2 / 3);
+        outcomes.insert("GAVE_UP/SERVICE_UNAVAILABLE".into(), rest * 2 / 3);
         outcomes.insert(HOSTILE_CODE.into(), rest - rest * 2 / 3);
     } else {
         outcomes.insert("INSUFFICIENT_SEATS".into(), rest);
@@ -189,6 +189,7 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         name: name.into(),
         operations: ops,
         attempts: (ops as f64 * amp) as u64,
+        amplification: (ops as f64 * amp) as u64 as f64 / ops.max(1) as f64,
         success_rate: ok,
         outcomes,
         operation_latency_ms: pcts(&op),
@@ -233,7 +234,7 @@ fn cohort(naive: bool) -> CohortResult {
         (
             vec![
                 ("OK", ok),
-                ("GAVE_UP", operations - ok - 260),
+                ("GAVE_UP/SERVICE_UNAVAILABLE", operations - ok - 260),
                 ("TIMEOUT", 150),
                 ("INSUFFICIENT_SEATS", 100),
                 (HOSTILE_CODE, 10),
@@ -245,7 +246,7 @@ fn cohort(naive: bool) -> CohortResult {
             vec![
                 ("OK", ok),
                 ("INSUFFICIENT_SEATS", operations - ok - 50),
-                ("GAVE_UP", 36),
+                ("GAVE_UP/HTTP_503", 36),
                 ("BREAKER_OPEN", 14),
             ],
             vec![(1, 2900), (2, 520), (3, 140), (4, 40)],
@@ -307,7 +308,9 @@ fn cohort(naive: bool) -> CohortResult {
         operations,
         attempts,
         retries: attempts - operations,
-        amplification: attempts as f64 / operations as f64,
+        amplification: steps[1].amplification,
+        amplification_steps: vec!["reserve".into()],
+        amplification_overall: attempts as f64 / operations as f64,
         success_rate,
         goodput: journeys.succeeded as f64 / duration,
         achieved_rps: attempts as f64 / duration,

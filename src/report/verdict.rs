@@ -60,8 +60,9 @@ fn praise(c: &CohortResult) -> String {
         )
     };
     s.push_str(&format!(
-        " at {} load amplification with p99 {}",
+        " at {} load amplification{} with p99 {}",
         times(c.amplification),
+        on_steps(c),
         ms(c.operation_latency_ms.p99)
     ));
     if let Some(l) = &c.ledger
@@ -73,6 +74,15 @@ fn praise(c: &CohortResult) -> String {
     s
 }
 
+/// " on reserve": which steps the headline amplification is over.
+fn on_steps(c: &CohortResult) -> String {
+    if c.amplification_steps.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", c.amplification_steps.join("+"))
+    }
+}
+
 /// What the cohort cost the target, for the least healthy cohort.
 fn cost(c: &CohortResult) -> String {
     let per_op = if c.amplification.is_finite() {
@@ -80,7 +90,13 @@ fn cost(c: &CohortResult) -> String {
     } else {
         super::format::NA.to_string()
     };
-    let mut parts = vec![format!("sent {per_op} requests per operation")];
+    let mut parts = vec![format!(
+        "sent {per_op} requests per{} operation",
+        match c.amplification_steps.as_slice() {
+            [one] => format!(" {one}"),
+            _ => String::new(),
+        }
+    )];
     if let Some(l) = &c.ledger {
         if l.duplicates > 0 {
             parts.push(format!(
@@ -235,9 +251,10 @@ mod tests {
         let r = sample_report();
         let v = verdict(&r);
         assert!(v.starts_with("Healthiest: compliant"), "{v}");
+        assert!(v.contains("load amplification on reserve with"), "{v}");
         let amp = r.results[1].amplification;
         assert!(
-            v.contains(&format!("naive sent {amp:.1} requests per operation")),
+            v.contains(&format!("naive sent {amp:.1} requests per reserve operation")),
             "{v}"
         );
         assert!(v.contains("created 37 duplicate bookings"), "{v}");

@@ -379,6 +379,29 @@ fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
     Ok(users)
 }
 
+/// `next_zone_on` names target codes (`INSUFFICIENT_SEATS`) or statuses
+/// (`HTTP_410`), parsed once here; the engine matches an operation's last
+/// cause against them.
+fn parse_next_zone_on(
+    cx: &Ctx,
+    names: Option<&[String]>,
+) -> Result<Vec<crate::outcome::CauseMatch>, ScenarioError> {
+    let Some(names) = names else {
+        return Ok(vec![
+            crate::outcome::CauseMatch::parse("INSUFFICIENT_SEATS")
+                .map_err(|e| cx.err("journey.next_zone_on", e))?,
+        ]);
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            crate::outcome::CauseMatch::parse(n)
+                .map_err(|e| cx.err(&format!("journey.next_zone_on[{i}]"), e))
+        })
+        .collect()
+}
+
 fn default_steps() -> Vec<StepSection> {
     let step = |name: &str, method: &str, path: &str| StepSection {
         name: name.into(),
@@ -451,11 +474,10 @@ fn build_journey(
     if quantity == 0 {
         return Err(cx.err("journey.quantity", "must be at least 1"));
     }
-    let next_zone_on = j
-        .and_then(|j| j.next_zone_on.clone())
-        .unwrap_or_else(|| vec!["INSUFFICIENT_SEATS".into()]);
+    let next_zone_on = parse_next_zone_on(cx, j.and_then(|j| j.next_zone_on.as_deref()))?;
+    let custom_steps = j.is_some_and(|j| !j.steps.is_empty());
     let steps_src = match j {
-        Some(j) if !j.steps.is_empty() => j.steps.clone(),
+        Some(j) if custom_steps => j.steps.clone(),
         _ => default_steps(),
     };
     let mut vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
@@ -526,6 +548,12 @@ fn build_journey(
             think_time: s.think_time.unwrap_or_default(),
         });
     }
+    let amplification_steps = amplification_steps(
+        cx,
+        &steps,
+        j.and_then(|j| j.amplification_steps.as_deref()),
+        custom_steps,
+    )?;
     Ok(Journey {
         vars,
         event,
@@ -533,6 +561,47 @@ fn build_journey(
         quantity,
         next_zone_on,
         steps,
+        amplification_steps,
+    })
+}
+
+/// The steps the headline amplification is over: named ones, else the
+/// default journey's `reserve` (the contended, retried write), else every
+/// step that retries and is not a pre-check (a pre-check or a follow-up that
+/// rarely fails would dilute what the retried work cost the target).
+fn amplification_steps(
+    cx: &Ctx,
+    steps: &[Step],
+    named: Option<&[String]>,
+    custom_steps: bool,
+) -> Result<Vec<usize>, ScenarioError> {
+    if let Some(names) = named {
+        if names.is_empty() {
+            return Err(cx.err("journey.amplification_steps", "name at least one step"));
+        }
+        return names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                steps.iter().position(|s| &s.name == n).ok_or_else(|| {
+                    cx.err(
+                        &format!("journey.amplification_steps[{i}]"),
+                        format!("no step named `{n}`"),
+                    )
+                })
+            })
+            .collect();
+    }
+    if !custom_steps && let Some(i) = steps.iter().position(|s| s.name == "reserve") {
+        return Ok(vec![i]);
+    }
+    let retried: Vec<usize> = (0..steps.len())
+        .filter(|&i| steps[i].retry && steps[i].precheck.is_none())
+        .collect();
+    Ok(if retried.is_empty() {
+        (0..steps.len()).collect()
+    } else {
+        retried
     })
 }
 

@@ -153,6 +153,8 @@ pub struct JourneySection {
     pub quantity: Option<u32>,
     /// Codes that send the user on to the next zone.
     pub next_zone_on: Option<Vec<String>>,
+    /// Steps the headline amplification is over (the retried work).
+    pub amplification_steps: Option<Vec<String>>,
     #[serde(default)]
     pub steps: Vec<StepSection>,
 }

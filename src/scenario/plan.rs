@@ -157,8 +157,13 @@ pub struct Journey {
     pub event: String,
     pub zones: Vec<String>,
     pub quantity: u32,
-    pub next_zone_on: Vec<String>,
+    /// Causes that mean "sold out here, try the next zone".
+    pub next_zone_on: Vec<crate::outcome::CauseMatch>,
     pub steps: Vec<Step>,
+    /// Indices into `steps` of the retried work the headline amplification
+    /// is over (the default journey: `reserve`; otherwise every step that
+    /// retries and is not a pre-check, unless the scenario names them).
+    pub amplification_steps: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]

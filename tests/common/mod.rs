@@ -10,6 +10,8 @@ use hyper_util::rt::TokioExecutor;
 use stampede::sim::{Ledger, SimConfig, SimServer};
 use std::time::Duration;
 
+pub mod logserver;
+
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,

@@ -180,8 +180,13 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
         plain("retries per operation", cs, |c| {
             per_op(c.retries, c.operations)
         }),
-        row("load amplification", cs, |c| {
-            (times(c.amplification), c.amplification >= 2.0)
+        row(
+            &format!("load {}", super::super::format::amplification_label(cs)),
+            cs,
+            |c| (times(c.amplification), c.amplification >= 2.0),
+        ),
+        plain("load amplification, all steps", cs, |c| {
+            times(c.amplification_overall)
         }),
         row("success rate", cs, |c| {
             (pct(c.success_rate), c.success_rate < 0.5)

@@ -1,0 +1,456 @@
+//! The vocabulary of results: how one attempt ended ([`Cause`]) and how one
+//! logical operation ended ([`OpOutcome`]).
+//!
+//! These travel as types from the attempt to the recorder; they become text
+//! only at the report edge ([`OpOutcome::label`]). Target codes live in their
+//! own namespace: a target that answers `{"error":{"code":"OK"}}` on a 409 is
+//! reported as `target:OK`, never as stampede's own `OK`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest target code kept, in bytes; longer codes are cut (on a character
+/// boundary), so whatever a target sends, memory and reports stay bounded.
+pub const MAX_CODE_LEN: usize = 64;
+
+/// An `error.code` the target sent, cut to [`MAX_CODE_LEN`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Code(Box<str>);
+
+impl Code {
+    /// `None` for an empty code (it says nothing the status does not).
+    pub fn new(s: &str) -> Option<Self> {
+        if s.is_empty() {
+            return None;
+        }
+        let mut end = s.len().min(MAX_CODE_LEN);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        Some(Self(s[..end].into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a request got no HTTP answer, read from the transport's error chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NetError {
+    /// Nothing listening (ECONNREFUSED).
+    ConnectRefused,
+    /// The TCP connect did not finish in time.
+    ConnectTimeout,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake failed (certificate not verified, protocol error).
+    Tls,
+    /// The peer reset the connection.
+    Reset,
+    /// The connection closed before a complete response arrived.
+    Closed,
+    /// The response body exceeded the client's limit.
+    BodyTooLarge,
+    /// The *generator* ran out of a local resource (file descriptors,
+    /// ephemeral ports): not the target's fault.
+    Local,
+    /// Anything else (a malformed response, an unknown transport error).
+    Other,
+}
+
+impl NetError {
+    pub const ALL: [NetError; 9] = [
+        Self::ConnectRefused,
+        Self::ConnectTimeout,
+        Self::Dns,
+        Self::Tls,
+        Self::Reset,
+        Self::Closed,
+        Self::BodyTooLarge,
+        Self::Local,
+        Self::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ConnectRefused => "CONNECT_REFUSED",
+            Self::ConnectTimeout => "CONNECT_TIMEOUT",
+            Self::Dns => "DNS_ERROR",
+            Self::Tls => "TLS_ERROR",
+            Self::Reset => "CONNECTION_RESET",
+            Self::Closed => "CONNECTION_CLOSED",
+            Self::BodyTooLarge => "BODY_TOO_LARGE",
+            Self::Local => "LOCAL_RESOURCE_ERROR",
+            Self::Other => "NETWORK_ERROR",
+        }
+    }
+
+    /// Classify a transport error from its messages (outermost first).
+    ///
+    /// hyper and hyper-util hide the io error kinds behind boxed errors, so
+    /// the text of the chain is the one thing every layer keeps.
+    pub fn from_chain(messages: &[String], io_kind: Option<std::io::ErrorKind>) -> Self {
+        use std::io::ErrorKind as K;
+        let all = messages.join(" | ").to_ascii_lowercase();
+        let has = |s: &str| all.contains(s);
+        // Local exhaustion first: EMFILE/ENFILE/EADDRNOTAVAIL are ours.
+        if has("too many open files")
+            || has("os error 24")
+            || has("os error 23")
+            || has("cannot assign requested address")
+            || has("os error 99")
+        {
+            return Self::Local;
+        }
+        match io_kind {
+            Some(K::ConnectionRefused) => return Self::ConnectRefused,
+            Some(K::ConnectionReset) => return Self::Reset,
+            Some(K::TimedOut) if has("connect") => return Self::ConnectTimeout,
+            _ => {}
+        }
+        if has("connection refused") {
+            Self::ConnectRefused
+        } else if has("dns error") || has("failed to lookup address") || has("name or service") {
+            Self::Dns
+        } else if has("certificate")
+            || has("tls")
+            || has("handshake")
+            || has("invalid peer")
+            || has("unknownissuer")
+        {
+            Self::Tls
+        } else if has("connection reset") || has("os error 104") || has("broken pipe") {
+            Self::Reset
+        } else if has("timed out") && has("connect") {
+            Self::ConnectTimeout
+        } else if has("length limit exceeded") || has("body too large") {
+            Self::BodyTooLarge
+        } else if has("incomplete message")
+            || has("connection closed")
+            || has("unexpected eof")
+            || has("canceled")
+        {
+            Self::Closed
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// What one failed attempt came back with: the last cause of an operation
+/// that gave up.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    /// A non-2xx answer with a Booking Rush error envelope.
+    Code { status: u16, code: Code },
+    /// A non-2xx answer without an envelope (a proxy's HTML 502, an empty 503).
+    Status(u16),
+    /// The client's own request timeout.
+    Timeout,
+    /// No HTTP answer at all.
+    Net(NetError),
+}
+
+impl Cause {
+    /// The code for an answer: the envelope's when there is one.
+    pub fn of_response(status: u16, code: Option<Code>) -> Self {
+        match code {
+            Some(code) => Self::Code { status, code },
+            None => Self::Status(status),
+        }
+    }
+
+    pub fn label(&self) -> Cow<'_, str> {
+        match self {
+            Self::Code { code, .. } => target_label(code.as_str()),
+            Self::Status(s) => Cow::Owned(format!("HTTP_{s}")),
+            Self::Timeout => Cow::Borrowed("TIMEOUT"),
+            Self::Net(n) => Cow::Borrowed(n.label()),
+        }
+    }
+
+    /// Does `m` (a `next_zone_on` entry) name this cause?
+    pub fn matches(&self, m: &CauseMatch) -> bool {
+        match (self, m) {
+            (Self::Code { code, .. }, CauseMatch::Code(c)) => code.as_str() == c.as_str(),
+            (Self::Code { status, .. } | Self::Status(status), CauseMatch::Status(s)) => {
+                status == s
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A cause named in a scenario (`next_zone_on = ["INSUFFICIENT_SEATS", "HTTP_410"]`),
+/// parsed once at plan time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CauseMatch {
+    Code(Code),
+    Status(u16),
+}
+
+impl CauseMatch {
+    /// `HTTP_<status>` names a status; anything else a target code.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(n) = s.strip_prefix("HTTP_") {
+            return match n.parse::<u16>() {
+                Ok(st) if (100..=599).contains(&st) => Ok(Self::Status(st)),
+                _ => Err(format!("`{s}` is not HTTP_<status> with a status 100-599")),
+            };
+        }
+        match Code::new(s) {
+            Some(c) if s.len() <= MAX_CODE_LEN => Ok(Self::Code(c)),
+            Some(_) => Err(format!("`{s}` is longer than {MAX_CODE_LEN} bytes")),
+            None => Err("an empty code matches nothing".into()),
+        }
+    }
+}
+
+impl fmt::Display for CauseMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => f.write_str(c.as_str()),
+            Self::Status(s) => write!(f, "HTTP_{s}"),
+        }
+    }
+}
+
+impl serde::Serialize for CauseMatch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How one logical operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum OpOutcome {
+    /// A 2xx answer.
+    Ok,
+    /// Ended on its first answer without a retry: a permanent failure, or a
+    /// retryable one under a policy that allows no retries.
+    Failed(Cause),
+    /// Retried, then stopped at the policy's limit; carries the last cause.
+    GaveUp(Cause),
+    /// The user's circuit breaker would not let the next attempt out.
+    BreakerOpen,
+    /// The cohort's retry budget refused the retry.
+    BudgetExhausted,
+    /// The person gave up waiting (and may have resubmitted).
+    Abandoned,
+    /// The run ended while the operation was going on.
+    #[default]
+    Cancelled,
+    /// Any code beyond the per-cohort vocabulary bound (see the recorder).
+    Other,
+}
+
+/// Every label stampede itself emits, and the prefixes of its composite
+/// labels. A target code that would read as one of these is shown as
+/// `target:<code>`, so the two namespaces cannot collide.
+const OWN_LABELS: &[&str] = &[
+    "OK",
+    "TIMEOUT",
+    "BREAKER_OPEN",
+    "BUDGET_EXHAUSTED",
+    "ABANDONED",
+    "CANCELLED",
+    "OTHER",
+];
+const OWN_PREFIXES: &[&str] = &["GAVE_UP", "HTTP_", "target:"];
+
+fn target_label(code: &str) -> Cow<'_, str> {
+    let own = OWN_LABELS.contains(&code)
+        || OWN_PREFIXES.iter().any(|p| code.starts_with(p))
+        || NetError::ALL.iter().any(|n| n.label() == code);
+    if own {
+        Cow::Owned(format!("target:{code}"))
+    } else {
+        Cow::Borrowed(code)
+    }
+}
+
+/// The separator between `GAVE_UP` and its last cause in labels.
+pub const GAVE_UP_SEP: char = '/';
+
+impl OpOutcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok)
+    }
+
+    /// The answer the operation last got, when it got one.
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Self::Failed(c) | Self::GaveUp(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The report's label: `OK`, a target code, `HTTP_503`, `TIMEOUT`,
+    /// `CONNECT_REFUSED`, `GAVE_UP/SERVICE_UNAVAILABLE`, `BREAKER_OPEN`, ...
+    pub fn label(&self) -> Cow<'_, str> {
+        match self {
+            Self::Ok => Cow::Borrowed("OK"),
+            Self::Failed(c) => c.label(),
+            Self::GaveUp(c) => Cow::Owned(format!("GAVE_UP{GAVE_UP_SEP}{}", c.label())),
+            Self::BreakerOpen => Cow::Borrowed("BREAKER_OPEN"),
+            Self::BudgetExhausted => Cow::Borrowed("BUDGET_EXHAUSTED"),
+            Self::Abandoned => Cow::Borrowed("ABANDONED"),
+            Self::Cancelled => Cow::Borrowed("CANCELLED"),
+            Self::Other => Cow::Borrowed("OTHER"),
+        }
+    }
+}
+
+/// Operations counted under `label`, where a family label (`GAVE_UP`) also
+/// counts every `GAVE_UP/<cause>`.
+pub fn count_label<'a, I>(outcomes: I, label: &str) -> u64
+where
+    I: IntoIterator<Item = (&'a String, &'a u64)>,
+{
+    outcomes
+        .into_iter()
+        .filter(|(k, _)| {
+            k.as_str() == label
+                || (k.starts_with(label) && k[label.len()..].starts_with(GAVE_UP_SEP))
+        })
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> Cause {
+        Cause::Code {
+            status: 409,
+            code: Code::new(s).unwrap(),
+        }
+    }
+
+    #[test]
+    fn labels() {
+        let table: &[(OpOutcome, &str)] = &[
+            (OpOutcome::Ok, "OK"),
+            (
+                OpOutcome::Failed(code("INSUFFICIENT_SEATS")),
+                "INSUFFICIENT_SEATS",
+            ),
+            (OpOutcome::Failed(Cause::Status(502)), "HTTP_502"),
+            (OpOutcome::Failed(Cause::Timeout), "TIMEOUT"),
+            (
+                OpOutcome::Failed(Cause::Net(NetError::ConnectRefused)),
+                "CONNECT_REFUSED",
+            ),
+            (
+                OpOutcome::GaveUp(code("SERVICE_UNAVAILABLE")),
+                "GAVE_UP/SERVICE_UNAVAILABLE",
+            ),
+            (OpOutcome::GaveUp(Cause::Status(503)), "GAVE_UP/HTTP_503"),
+            (OpOutcome::BreakerOpen, "BREAKER_OPEN"),
+            (OpOutcome::BudgetExhausted, "BUDGET_EXHAUSTED"),
+            (OpOutcome::Abandoned, "ABANDONED"),
+            (OpOutcome::Cancelled, "CANCELLED"),
+        ];
+        for (o, want) in table {
+            assert_eq!(o.label(), *want, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn target_codes_cannot_pose_as_stampede_labels() {
+        for c in [
+            "OK",
+            "GAVE_UP",
+            "GAVE_UP/TIMEOUT",
+            "TIMEOUT",
+            "HTTP_503",
+            "CONNECT_REFUSED",
+            "NETWORK_ERROR",
+            "BREAKER_OPEN",
+            "CANCELLED",
+            "target:OK",
+        ] {
+            let l = OpOutcome::Failed(code(c)).label().into_owned();
+            assert_eq!(l, format!("target:{c}"));
+        }
+        // Distinct codes stay distinct labels.
+        assert_ne!(
+            OpOutcome::Failed(code("OK")).label(),
+            OpOutcome::Failed(code("target:OK")).label()
+        );
+        assert_eq!(OpOutcome::Failed(code("SOLD_OUT")).label(), "SOLD_OUT");
+    }
+
+    #[test]
+    fn long_codes_are_cut_on_a_char_boundary() {
+        let long = "é".repeat(100);
+        let c = Code::new(&long).unwrap();
+        assert!(c.as_str().len() <= MAX_CODE_LEN);
+        assert_eq!(c.as_str().chars().count(), MAX_CODE_LEN / 2);
+        assert_eq!(Code::new(""), None);
+    }
+
+    #[test]
+    fn next_zone_matchers() {
+        let sold = CauseMatch::parse("INSUFFICIENT_SEATS").unwrap();
+        let gone = CauseMatch::parse("HTTP_410").unwrap();
+        assert!(code("INSUFFICIENT_SEATS").matches(&sold));
+        assert!(!code("EXPIRED").matches(&sold));
+        assert!(Cause::Status(410).matches(&gone));
+        assert!(
+            Cause::Code {
+                status: 410,
+                code: Code::new("X").unwrap()
+            }
+            .matches(&gone)
+        );
+        assert!(!Cause::Timeout.matches(&sold));
+        assert!(CauseMatch::parse("HTTP_99").is_err());
+        assert!(CauseMatch::parse("HTTP_abc").is_err());
+        assert!(CauseMatch::parse("").is_err());
+        assert_eq!(gone.to_string(), "HTTP_410");
+    }
+
+    #[test]
+    fn gave_up_family_counts_every_cause() {
+        let m: std::collections::BTreeMap<String, u64> = [
+            ("GAVE_UP/HTTP_503".to_string(), 2),
+            ("GAVE_UP/TIMEOUT".to_string(), 3),
+            ("GAVE_UPX".to_string(), 100),
+            ("OK".to_string(), 7),
+        ]
+        .into();
+        assert_eq!(count_label(&m, "GAVE_UP"), 5);
+        assert_eq!(count_label(&m, "GAVE_UP/TIMEOUT"), 3);
+        assert_eq!(count_label(&m, "OK"), 7);
+        assert_eq!(count_label(&m, "HTTP_503"), 0);
+    }
+
+    #[test]
+    fn network_errors_by_kind() {
+        use std::io::ErrorKind as K;
+        let k = |m: &str| NetError::from_chain(&[m.to_string()], None);
+        assert_eq!(
+            NetError::from_chain(&["x".into()], Some(K::ConnectionRefused)),
+            NetError::ConnectRefused
+        );
+        assert_eq!(
+            k("tcp connect error: Connection refused (os error 111)"),
+            NetError::ConnectRefused
+        );
+        assert_eq!(k("Too many open files (os error 24)"), NetError::Local);
+        assert_eq!(k("invalid peer certificate: UnknownIssuer"), NetError::Tls);
+        assert_eq!(
+            k("Connection reset by peer (os error 104)"),
+            NetError::Reset
+        );
+        assert_eq!(
+            k("connection closed before message completed"),
+            NetError::Closed
+        );
+        assert_eq!(k("dns error: failed to lookup address"), NetError::Dns);
+        assert_eq!(k("something odd"), NetError::Other);
+    }
+}

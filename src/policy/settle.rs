@@ -1,0 +1,515 @@
+//! The settlement of one attempt: everything that is decided once an answer
+//! (or its absence) is in, as one pure function of the policy, the step, the
+//! operation's state and the answer.
+//!
+//! The engine's async loop only sleeps, sends and records; whether the
+//! operation is over, with which [`OpOutcome`], or when it goes again and
+//! with which counters, is decided here and table-tested without a network.
+//! Classification and Retry-After parsing happen exactly once per attempt.
+
+use super::{
+    CircuitBreaker, Class, Decision, OpState, Outcome, RetryBudget, RetryPolicy, classify, decide,
+    parse_retry_after,
+};
+use crate::outcome::{Cause, Code, NetError, OpOutcome};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// What one attempt came back with, as the transport saw it.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    Response {
+        status: u16,
+        /// `error.code` of the error envelope, when the body had one.
+        code: Option<&'a Code>,
+        /// Raw `Retry-After` header value.
+        retry_after: Option<&'a str>,
+    },
+    Timeout,
+    Net(NetError),
+}
+
+impl Answer<'_> {
+    fn outcome(&self) -> Outcome<'_> {
+        match *self {
+            Answer::Response {
+                status,
+                code,
+                retry_after,
+            } => Outcome::Response {
+                status,
+                code: code.map(Code::as_str),
+                retry_after,
+            },
+            Answer::Timeout => Outcome::Timeout,
+            Answer::Net(_) => Outcome::Network,
+        }
+    }
+
+    fn cause(&self) -> Cause {
+        match *self {
+            Answer::Response { status, code, .. } => Cause::of_response(status, code.cloned()),
+            Answer::Timeout => Cause::Timeout,
+            Answer::Net(n) => Cause::Net(n),
+        }
+    }
+}
+
+/// Per-user state the settlement reads and updates: the guidelines' circuit
+/// breaker and what the report needs of it.
+#[derive(Debug, Clone, Default)]
+pub struct UserGuard {
+    pub breaker: Option<CircuitBreaker>,
+    /// When the breaker last went from closed to open (cleared when it closes).
+    pub opened_at: Option<Instant>,
+    /// Times the breaker opened.
+    pub opens: u32,
+}
+
+impl UserGuard {
+    pub fn new(breaker: Option<CircuitBreaker>) -> Self {
+        Self {
+            breaker,
+            ..Self::default()
+        }
+    }
+
+    /// May an attempt go out now (moves an open breaker to half-open once
+    /// its time is up)?
+    pub fn allow(&mut self, now: Instant) -> bool {
+        self.breaker.as_mut().is_none_or(|b| b.allow(now))
+    }
+
+    fn record(&mut self, class: Class, now: Instant) {
+        let Some(b) = self.breaker.as_mut() else {
+            return;
+        };
+        // A sold-out answer comes from a healthy server: only failures that
+        // say the server is struggling count against the breaker.
+        let failure = matches!(
+            class,
+            Class::RateLimited
+                | Class::ServerError
+                | Class::Unavailable
+                | Class::Network
+                | Class::Timeout
+        );
+        if b.record(!failure, now) {
+            self.opened_at.get_or_insert(now);
+            self.opens += 1;
+        } else if b.state() == super::BreakerState::Closed {
+            self.opened_at = None;
+        }
+    }
+}
+
+/// Counters carried by a retry, counted when (and only if) it is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptFlags {
+    /// The wait before it was the server's Retry-After.
+    pub honoured: bool,
+    /// It goes sooner than the Retry-After the server asked for.
+    pub early: bool,
+}
+
+/// What happens after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// The operation is over.
+    Done(OpOutcome),
+    /// Wait `delay`, then send the next attempt with `flags`.
+    Retry {
+        delay: Duration,
+        fresh_key: bool,
+        flags: AttemptFlags,
+    },
+}
+
+/// Settle one attempt of an operation.
+///
+/// `retry_step`: whether the step uses the retry policy at all (a step with
+/// `retry = false` stops on its first answer). `budget` is the cohort's
+/// shared retry budget, `guard` the user's breaker. `now` is the monotonic
+/// time the answer arrived, `wall` the same instant on the wall clock (for
+/// HTTP-date Retry-After values).
+#[allow(clippy::too_many_arguments)]
+pub fn settle<R: rand::Rng + ?Sized>(
+    policy: &RetryPolicy,
+    retry_step: bool,
+    state: &OpState,
+    answer: &Answer<'_>,
+    guard: &mut UserGuard,
+    budget: Option<&RetryBudget>,
+    now: Instant,
+    wall: SystemTime,
+    rng: &mut R,
+) -> Settlement {
+    let outcome = answer.outcome();
+    let class = classify(&outcome);
+    guard.record(class, now);
+    if let Some(b) = budget {
+        b.record(class == Class::Success);
+    }
+    let asked = match outcome {
+        Outcome::Response {
+            retry_after: Some(v),
+            ..
+        } => parse_retry_after(v, wall),
+        _ => None,
+    };
+    let decision = if retry_step {
+        decide(policy, state, class, asked, rng)
+    } else if matches!(class, Class::Success | Class::Permanent) {
+        Decision::Stop(class)
+    } else {
+        Decision::GiveUp(class)
+    };
+    match decision {
+        Decision::Stop(Class::Success) => Settlement::Done(OpOutcome::Ok),
+        Decision::Stop(_) => Settlement::Done(OpOutcome::Failed(answer.cause())),
+        Decision::GiveUp(_) if state.retries == 0 => {
+            Settlement::Done(OpOutcome::Failed(answer.cause()))
+        }
+        Decision::GiveUp(_) => Settlement::Done(OpOutcome::GaveUp(answer.cause())),
+        Decision::Retry {
+            delay,
+            fresh_key,
+            from_retry_after,
+            ..
+        } => {
+            if budget.is_some_and(|b| !b.can_retry()) {
+                return Settlement::Done(OpOutcome::BudgetExhausted);
+            }
+            // Sleeping out the delay only to find the breaker still open
+            // would inflate the operation's latency by a wait for nothing.
+            if let Some(b) = &guard.breaker
+                && !b.would_allow(now + delay)
+            {
+                return Settlement::Done(OpOutcome::BreakerOpen);
+            }
+            Settlement::Retry {
+                delay,
+                fresh_key,
+                flags: AttemptFlags {
+                    honoured: from_retry_after,
+                    early: asked.is_some_and(|a| delay < a),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{BudgetConfig, preset};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn wall() -> SystemTime {
+        // Wed, 21 Oct 2015 07:28:00 GMT
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480)
+    }
+
+    fn code(s: &str) -> Code {
+        Code::new(s).unwrap()
+    }
+
+    struct Case<'a> {
+        policy: &'a str,
+        retry_step: bool,
+        retries: u32,
+        answer: Answer<'a>,
+    }
+
+    fn run(c: &Case<'_>, guard: &mut UserGuard, budget: Option<&RetryBudget>) -> Settlement {
+        let p = preset(c.policy).unwrap();
+        let state = OpState {
+            retries: c.retries,
+            prev_delay: Duration::ZERO,
+        };
+        settle(
+            &p,
+            c.retry_step,
+            &state,
+            &c.answer,
+            guard,
+            budget,
+            Instant::now(),
+            wall(),
+            &mut StdRng::seed_from_u64(3),
+        )
+    }
+
+    fn resp<'a>(status: u16, c: Option<&'a Code>, ra: Option<&'a str>) -> Answer<'a> {
+        Answer::Response {
+            status,
+            code: c,
+            retry_after: ra,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outcomes_table() {
+        let sold = code("INSUFFICIENT_SEATS");
+        let unavailable = code("SERVICE_UNAVAILABLE");
+        let ok_code = code("OK");
+        let sold_cause = Cause::Code {
+            status: 409,
+            code: sold.clone(),
+        };
+        let table: Vec<(Case<'_>, Settlement)> = vec![
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(201, None, None),
+                },
+                Settlement::Done(OpOutcome::Ok),
+            ),
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(409, Some(&sold), None),
+                },
+                Settlement::Done(OpOutcome::Failed(sold_cause.clone())),
+            ),
+            // A naive client retries a sold-out zone until its limit, and
+            // then still says what the last answer was.
+            (
+                Case {
+                    policy: "naive",
+                    retry_step: true,
+                    retries: 10,
+                    answer: resp(409, Some(&sold), None),
+                },
+                Settlement::Done(OpOutcome::GaveUp(sold_cause.clone())),
+            ),
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 3,
+                    answer: resp(503, Some(&unavailable), None),
+                },
+                Settlement::Done(OpOutcome::GaveUp(Cause::Code {
+                    status: 503,
+                    code: unavailable.clone(),
+                })),
+            ),
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 3,
+                    answer: Answer::Net(NetError::ConnectRefused),
+                },
+                Settlement::Done(OpOutcome::GaveUp(Cause::Net(NetError::ConnectRefused))),
+            ),
+            // A target code named OK on a 409 is the target's, not a success.
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(409, Some(&ok_code), None),
+                },
+                Settlement::Done(OpOutcome::Failed(Cause::Code {
+                    status: 409,
+                    code: ok_code.clone(),
+                })),
+            ),
+            // no-retry gives up on its first answer: the cause itself.
+            (
+                Case {
+                    policy: "no-retry",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(503, None, None),
+                },
+                Settlement::Done(OpOutcome::Failed(Cause::Status(503))),
+            ),
+            // A step without the retry policy stops on its first answer.
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: false,
+                    retries: 0,
+                    answer: Answer::Timeout,
+                },
+                Settlement::Done(OpOutcome::Failed(Cause::Timeout)),
+            ),
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(503, None, Some("2")),
+                },
+                Settlement::Retry {
+                    delay: Duration::from_secs(2),
+                    fresh_key: false,
+                    flags: AttemptFlags {
+                        honoured: true,
+                        early: false,
+                    },
+                },
+            ),
+            // Ignoring the server: an immediate retry that is early.
+            (
+                Case {
+                    policy: "naive",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(429, None, Some("5")),
+                },
+                Settlement::Retry {
+                    delay: Duration::ZERO,
+                    fresh_key: true,
+                    flags: AttemptFlags {
+                        honoured: false,
+                        early: true,
+                    },
+                },
+            ),
+            // Capped at max_retry_after (60 s) below a year: honoured, and
+            // early (it goes before the server said), counted if sent.
+            (
+                Case {
+                    policy: "compliant",
+                    retry_step: true,
+                    retries: 0,
+                    answer: resp(429, None, Some("31536000")),
+                },
+                Settlement::Retry {
+                    delay: Duration::from_secs(60),
+                    fresh_key: false,
+                    flags: AttemptFlags {
+                        honoured: true,
+                        early: true,
+                    },
+                },
+            ),
+        ];
+        for (case, want) in table {
+            let mut guard = UserGuard::default();
+            assert_eq!(run(&case, &mut guard, None), want, "{:?}", case.answer);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_zero_or_past_falls_back_to_backoff() {
+        for ra in ["0", "Wed, 21 Oct 2015 07:00:00 GMT"] {
+            let case = Case {
+                policy: "compliant",
+                retry_step: true,
+                retries: 0,
+                answer: resp(503, None, Some(ra)),
+            };
+            match run(&case, &mut UserGuard::default(), None) {
+                Settlement::Retry { delay, flags, .. } => {
+                    assert!(delay >= Duration::from_millis(500), "{ra}: {delay:?}");
+                    assert_eq!(flags, AttemptFlags::default(), "{ra}");
+                }
+                s => panic!("{ra}: {s:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_open_past_the_retry_time_ends_the_operation_now() {
+        let p = preset("compliant").unwrap();
+        let mut guard = UserGuard::new(p.breaker.map(CircuitBreaker::new));
+        let case = |retries| Case {
+            policy: "compliant",
+            retry_step: true,
+            retries,
+            answer: resp(503, None, None),
+        };
+        // Four failures: still closed, so the operation retries.
+        for i in 0..3 {
+            assert!(matches!(
+                run(&case(i), &mut guard, None),
+                Settlement::Retry { .. }
+            ));
+        }
+        assert!(matches!(
+            run(&case(0), &mut guard, None),
+            Settlement::Retry { .. }
+        ));
+        assert_eq!(guard.opens, 0);
+        // The fifth opens it for 30 s; a ~1 s backoff would wake into an open
+        // breaker, so the operation ends at once.
+        assert_eq!(
+            run(&case(0), &mut guard, None),
+            Settlement::Done(OpOutcome::BreakerOpen)
+        );
+        assert_eq!(guard.opens, 1);
+        assert!(guard.opened_at.is_some());
+        // A success closes it and clears the window.
+        let ok = Case {
+            answer: resp(200, None, None),
+            ..case(0)
+        };
+        assert_eq!(run(&ok, &mut guard, None), Settlement::Done(OpOutcome::Ok));
+        assert!(guard.opened_at.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_closed_again_by_the_retry_time_lets_it_wait() {
+        // Open for 1 s only, Retry-After 5 s: by then it is half-open.
+        let mut p = preset("compliant").unwrap();
+        let cfg = crate::policy::BreakerConfig {
+            threshold: 1,
+            open_for: Duration::from_secs(1),
+        };
+        p.breaker = Some(cfg);
+        let mut guard = UserGuard::new(Some(CircuitBreaker::new(cfg)));
+        let s = settle(
+            &p,
+            true,
+            &OpState::default(),
+            &resp(503, None, Some("5")),
+            &mut guard,
+            None,
+            Instant::now(),
+            wall(),
+            &mut StdRng::seed_from_u64(1),
+        );
+        assert!(matches!(s, Settlement::Retry { delay, .. } if delay == Duration::from_secs(5)));
+        assert_eq!(guard.opens, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn budget_records_every_answer_and_refuses_retries_below_half() {
+        let budget = RetryBudget::new(BudgetConfig {
+            max_tokens: 4.0,
+            token_ratio: 0.5,
+        });
+        let case = Case {
+            policy: "compliant",
+            retry_step: true,
+            retries: 0,
+            answer: resp(500, None, None),
+        };
+        assert!(matches!(
+            run(&case, &mut UserGuard::default(), Some(&budget)),
+            Settlement::Retry { .. }
+        ));
+        assert_eq!(budget.tokens(), 3.0);
+        assert_eq!(
+            run(&case, &mut UserGuard::default(), Some(&budget)),
+            Settlement::Done(OpOutcome::BudgetExhausted)
+        );
+        assert_eq!(budget.tokens(), 2.0);
+        let ok = Case {
+            answer: resp(201, None, None),
+            ..case
+        };
+        run(&ok, &mut UserGuard::default(), Some(&budget));
+        assert_eq!(budget.tokens(), 2.5);
+    }
+}
