@@ -100,8 +100,9 @@ fn every_stampede_example_in_the_readme_runs() {
                 .expect("run stampede");
             assert!(
                 res.status.success(),
-                "`{line}` exited {:?}\n{}",
+                "`{line}` exited {:?}\n{}\n{}",
                 res.status.code(),
+                String::from_utf8_lossy(&res.stdout),
                 String::from_utf8_lossy(&res.stderr)
             );
             if args[0] == "run" {
