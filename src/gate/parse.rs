@@ -70,7 +70,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
         (Kind::Plain, None) => Unit::Plain,
         (_, Some(u)) => {
             let what = if u == Unit::Percent {
-                "a percentage applies only to success_rate"
+                "a percentage applies only to rates (success_rate, journey_success_rate)"
             } else {
                 "a duration unit applies only to latency metrics"
             };
@@ -421,6 +421,19 @@ mod tests {
         let g = p("compliant.reserve.success_rate > 99.5 %");
         assert_eq!(g.step.as_deref(), Some("reserve"));
         assert!((g.bound - 0.995).abs() < 1e-12);
+        let g = p("compliant.journey_success_rate >= 99%");
+        assert_eq!(
+            (g.metric.clone(), g.unit, g.value),
+            (Metric::JourneySuccessRate, Unit::Percent, 99.0)
+        );
+        assert!(matches!(
+            err("compliant.journey_success_rate >= 99"),
+            GateError::BadValue { .. }
+        ));
+        assert!(matches!(
+            err("compliant.journey_success_rate < 5ms"),
+            GateError::BadValue { .. }
+        ));
     }
 
     #[test]

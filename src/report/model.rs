@@ -182,7 +182,8 @@ pub struct CohortResult {
     pub recovery_s: Option<f64>,
 }
 
-/// A threshold gate and how it fared.
+/// A threshold gate and how it fared. Renderers (JUnit, the console) build
+/// their text from these fields, never from `message`, which is for humans.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     /// The expression as written, e.g. `compliant.operation_latency.p99 < 800ms`.
@@ -190,6 +191,117 @@ pub struct GateResult {
     pub passed: bool,
     /// The measured value in the expression's unit, when it could be measured.
     pub measured: Option<f64>,
+    /// The bound in the expression's unit.
     pub bound: f64,
     pub message: String,
+    /// The metric path, e.g. `compliant.reserve.attempt_latency.p99`.
+    #[serde(default)]
+    pub metric: String,
+    /// The comparison operator: `<`, `<=`, `>`, `>=`, `==` or `!=`.
+    #[serde(default)]
+    pub op: String,
+    /// The unit `measured` and `bound` are in, as written (`ms`, `s`, `us`,
+    /// `%`; `ms` for a latency written without one; empty for plain numbers).
+    #[serde(default)]
+    pub unit: String,
+    /// The bound in the unit written, with the unit: `800ms`, `98%`, `1.3`.
+    #[serde(default)]
+    pub bound_written: String,
+    /// The measured value likewise (`812.4ms`; `never` for a recovery that
+    /// never came); `None` when nothing was measured.
+    #[serde(default)]
+    pub measured_written: Option<String>,
+    #[serde(default)]
+    pub reason: GateReason,
+    /// Why nothing was measured, in words (`None` when a value was measured).
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// Why a gate passed or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateReason {
+    /// Measured, and the bound holds.
+    Passed,
+    /// Measured, and the bound does not hold.
+    Failed,
+    /// A latency family without samples.
+    NoSamples,
+    /// A rate or ratio of operations, with no operations.
+    NoOperations,
+    /// A journey rate with no journeys that could succeed.
+    NoJourneys,
+    /// The measurement was not a number.
+    NotANumber,
+    /// The fleet is not in the report (e.g. its round never ran).
+    UnknownFleet,
+    /// The fleet has no results for the step.
+    UnknownStep,
+    /// A metric that is not measured per step, on a step (only a gate built
+    /// by hand: the parser refuses it).
+    NotPerStep,
+    /// A ledger metric, and the target has no ledger (not the embedded simulator).
+    LedgerUnavailable,
+    /// `recovery_s`, and the run had no trigger window.
+    NoTrigger,
+    /// Read from a summary.json written before reasons were recorded.
+    #[default]
+    Unrecorded,
+}
+
+impl GateReason {
+    /// The label `summary.json` uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            GateReason::Passed => "passed",
+            GateReason::Failed => "failed",
+            GateReason::NoSamples => "no_samples",
+            GateReason::NoOperations => "no_operations",
+            GateReason::NoJourneys => "no_journeys",
+            GateReason::NotANumber => "not_a_number",
+            GateReason::UnknownFleet => "unknown_fleet",
+            GateReason::UnknownStep => "unknown_step",
+            GateReason::NotPerStep => "not_per_step",
+            GateReason::LedgerUnavailable => "ledger_unavailable",
+            GateReason::NoTrigger => "no_trigger",
+            GateReason::Unrecorded => "unrecorded",
+        }
+    }
+}
+
+impl GateResult {
+    /// The bound with its unit (`800ms`). A result read from an older
+    /// summary.json, without the written forms, falls back to the number.
+    pub fn bound_text(&self) -> String {
+        if self.bound_written.is_empty() {
+            format!("{}{}", self.bound, self.unit)
+        } else {
+            self.bound_written.clone()
+        }
+    }
+
+    /// The measured value with its unit (`812.4ms`, `never`), if any.
+    pub fn measured_text(&self) -> Option<String> {
+        self.measured_written
+            .clone()
+            .or_else(|| self.measured.map(|m| format!("{m}{}", self.unit)))
+    }
+
+    /// `measured 812.4ms, bound 800ms`, or `<why nothing was measured>,
+    /// bound 800ms`, from the fields.
+    pub fn values(&self) -> String {
+        let bound = self.bound_text();
+        match (self.measured_text(), &self.detail) {
+            (Some(m), _) => format!("measured {m}, bound {bound}"),
+            (None, Some(why)) => format!("{why}, bound {bound}"),
+            (None, None) => format!("not measured ({}), bound {bound}", self.reason.label()),
+        }
+    }
+
+    /// `<expr>: <values> — passed|FAILED`, from the fields.
+    pub fn line(&self) -> String {
+        let verdict = if self.passed { "passed" } else { "FAILED" };
+        format!("{}: {} — {verdict}", self.expr, self.values())
+    }
 }
