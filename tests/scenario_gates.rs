@@ -60,7 +60,10 @@ fn valid_gates_are_accepted_and_kept() {
     );
     assert_eq!((g.unit, g.value, g.bound), (Unit::S, 2.0, 2000.0));
     let g = &plan.gates[1];
-    assert_eq!((g.metric.clone(), g.unit), (Metric::SuccessRate, Unit::Percent));
+    assert_eq!(
+        (g.metric.clone(), g.unit),
+        (Metric::SuccessRate, Unit::Percent)
+    );
     assert!((g.bound - 0.98).abs() < 1e-12);
 }
 

@@ -122,7 +122,10 @@ fn ratio_of(operations: u64, v: f64, what: &str) -> Result<f64, Unmeasured> {
 /// succeeded / (started − sold_out − cancelled): of the journeys that could
 /// succeed, the share that did.
 fn journey_success_rate(j: &crate::report::JourneyCounts) -> Result<f64, Unmeasured> {
-    let could = j.started.saturating_sub(j.sold_out).saturating_sub(j.cancelled);
+    let could = j
+        .started
+        .saturating_sub(j.sold_out)
+        .saturating_sub(j.cancelled);
     if could == 0 {
         return Err(unmeasured(
             GateReason::NoJourneys,

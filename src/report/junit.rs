@@ -41,7 +41,10 @@ pub fn render_junit(report: &Report) -> String {
     }
     for g in &report.gates {
         let failure = (!g.passed).then(|| (g.line(), failure_body(g)));
-        case(&g.expr, failure.as_ref().map(|(m, b)| (m.as_str(), b.clone())));
+        case(
+            &g.expr,
+            failure.as_ref().map(|(m, b)| (m.as_str(), b.clone())),
+        );
     }
     let time = if report.duration_s.is_finite() && report.duration_s >= 0.0 {
         report.duration_s
@@ -286,7 +289,9 @@ mod tests {
             "{xml}"
         );
         assert!(
-            xml.contains(">not measured (no_samples): no attempt_latency samples, bound 1s</failure>"),
+            xml.contains(
+                ">not measured (no_samples): no attempt_latency samples, bound 1s</failure>"
+            ),
             "{xml}"
         );
     }
@@ -304,7 +309,10 @@ mod tests {
         r.gates[0].measured_written = Some("900ms".into());
         r.gates[2].reason = GateReason::UnknownFleet;
         let after = render_junit(&r);
-        assert!(after.contains(">measured 900ms, bound 800ms</failure>"), "{after}");
+        assert!(
+            after.contains(">measured 900ms, bound 800ms</failure>"),
+            "{after}"
+        );
         assert!(after.contains("not measured (unknown_fleet)"), "{after}");
     }
 

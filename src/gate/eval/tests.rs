@@ -338,7 +338,11 @@ fn journey_success_rate_leaves_out_sold_out_and_cancelled_journeys() {
     r.results[0].journeys.failed = 1;
     r.results[0].journeys.started = 301;
     let g = eval_on(&["compliant.journey_success_rate == 100%"], &r);
-    assert!(!g[0].passed, "one failed journey fails it: {}", g[0].message);
+    assert!(
+        !g[0].passed,
+        "one failed journey fails it: {}",
+        g[0].message
+    );
     // Nothing that could succeed: not measured, never a pass.
     r.results[0].journeys = JourneyCounts {
         started: 5,
@@ -351,7 +355,9 @@ fn journey_success_rate_leaves_out_sold_out_and_cancelled_journeys() {
     assert_eq!(g.reason, GateReason::NoJourneys, "{}", g.message);
     assert!(!g.passed);
     assert!(
-        g.detail.unwrap().contains("started 5, sold out 3, cancelled 2"),
+        g.detail
+            .unwrap()
+            .contains("started 5, sold out 3, cancelled 2"),
         "{}",
         g.message
     );
@@ -413,7 +419,10 @@ fn nothing_measured_fails() {
     );
     // NaN
     let g = unmeasured("idle.goodput >= 0", GateReason::NotANumber, "NaN");
-    assert_eq!(g.message, "idle.goodput >= 0: measured NaN, bound 0 — FAILED");
+    assert_eq!(
+        g.message,
+        "idle.goodput >= 0: measured NaN, bound 0 — FAILED"
+    );
 }
 
 #[test]
