@@ -11,7 +11,7 @@ pub fn render_junit(report: &Report) -> String {
     let mut cases = String::new();
     let mut tests = 0usize;
     let mut failures = 0usize;
-    let mut case = |name: &str, failure: Option<(&str, String)>| {
+    let mut case = |name: &str, failure: Option<(String, String)>| {
         tests += 1;
         cases.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
@@ -24,7 +24,7 @@ pub fn render_junit(report: &Report) -> String {
                 failures += 1;
                 cases.push_str(&format!(
                     ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    escape(message),
+                    escape(&message),
                     "gate",
                     escape(&body)
                 ));
@@ -37,14 +37,10 @@ pub fn render_junit(report: &Report) -> String {
             .as_deref()
             .unwrap_or("no reason recorded");
         let msg = format!("run {}: {reason}", report.status);
-        case("run completed", Some((&msg, msg.clone())));
+        case("run completed", Some((msg.clone(), msg)));
     }
     for g in &report.gates {
-        let failure = (!g.passed).then(|| (g.line(), failure_body(g)));
-        case(
-            &g.expr,
-            failure.as_ref().map(|(m, b)| (m.as_str(), b.clone())),
-        );
+        case(&g.expr, (!g.passed).then(|| (g.line(), failure_body(g))));
     }
     let time = if report.duration_s.is_finite() && report.duration_s >= 0.0 {
         report.duration_s

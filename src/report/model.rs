@@ -250,23 +250,29 @@ pub enum GateReason {
     Unrecorded,
 }
 
+/// Every reason with the label `summary.json` uses (serde's snake_case).
+pub const GATE_REASONS: [(GateReason, &str); 12] = [
+    (GateReason::Passed, "passed"),
+    (GateReason::Failed, "failed"),
+    (GateReason::NoSamples, "no_samples"),
+    (GateReason::NoOperations, "no_operations"),
+    (GateReason::NoJourneys, "no_journeys"),
+    (GateReason::NotANumber, "not_a_number"),
+    (GateReason::UnknownFleet, "unknown_fleet"),
+    (GateReason::UnknownStep, "unknown_step"),
+    (GateReason::NotPerStep, "not_per_step"),
+    (GateReason::LedgerUnavailable, "ledger_unavailable"),
+    (GateReason::NoTrigger, "no_trigger"),
+    (GateReason::Unrecorded, "unrecorded"),
+];
+
 impl GateReason {
     /// The label `summary.json` uses.
     pub fn label(self) -> &'static str {
-        match self {
-            GateReason::Passed => "passed",
-            GateReason::Failed => "failed",
-            GateReason::NoSamples => "no_samples",
-            GateReason::NoOperations => "no_operations",
-            GateReason::NoJourneys => "no_journeys",
-            GateReason::NotANumber => "not_a_number",
-            GateReason::UnknownFleet => "unknown_fleet",
-            GateReason::UnknownStep => "unknown_step",
-            GateReason::NotPerStep => "not_per_step",
-            GateReason::LedgerUnavailable => "ledger_unavailable",
-            GateReason::NoTrigger => "no_trigger",
-            GateReason::Unrecorded => "unrecorded",
-        }
+        GATE_REASONS
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("unrecorded", |(_, l)| l)
     }
 }
 

@@ -466,22 +466,30 @@ fn results_survive_summary_json() {
 
 #[test]
 fn reason_labels_are_what_summary_json_says() {
-    use GateReason::*;
-    for reason in [
-        Passed,
-        Failed,
-        NoSamples,
-        NoOperations,
-        NoJourneys,
-        NotANumber,
-        UnknownFleet,
-        UnknownStep,
-        NotPerStep,
-        LedgerUnavailable,
-        NoTrigger,
-        Unrecorded,
-    ] {
+    use crate::report::GATE_REASONS;
+    for (reason, label) in GATE_REASONS {
+        assert_eq!(reason.label(), label);
         let json = serde_json::to_string(&reason).unwrap();
-        assert_eq!(json, format!("\"{}\"", reason.label()));
+        assert_eq!(json, format!("\"{label}\""));
+        let back: GateReason = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, reason);
     }
+    // every variant is listed once (a new one must be added to the table)
+    let mut labels: Vec<&str> = GATE_REASONS.iter().map(|(_, l)| *l).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    assert_eq!(labels.len(), GATE_REASONS.len());
+}
+
+#[test]
+fn the_schema_lists_every_reason() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/summary.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let listed = &schema["$defs"]["GateResult"]["properties"]["reason"]["enum"];
+    let want: Vec<&str> = crate::report::GATE_REASONS
+        .iter()
+        .map(|(_, l)| *l)
+        .collect();
+    assert_eq!(listed, &serde_json::json!(want));
 }
