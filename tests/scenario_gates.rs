@@ -1,5 +1,7 @@
-//! `gates = [...]` in a scenario file is validated at plan time.
+//! `gates = [...]` in a scenario file is parsed once, at plan time: the plan
+//! holds the parsed gates beside their source text.
 
+use stampede::gate::{Latency, Metric, Op, Stat, Unit};
 use stampede::scenario::{Overrides, ScenarioError, parse};
 use std::path::Path;
 
@@ -41,7 +43,52 @@ fn valid_gates_are_accepted_and_kept() {
 ]"#;
     let plan = check(gates).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan.gates.len(), 7);
-    assert_eq!(plan.gates[2], "no-jitter.amplification <= 1.3");
+    let g = &plan.gates[2];
+    assert_eq!(g.expr, "no-jitter.amplification <= 1.3");
+    assert_eq!(
+        (g.cohort.as_str(), &g.metric, g.op, g.bound),
+        ("no-jitter", &Metric::Amplification, Op::Le, 1.3)
+    );
+    let g = &plan.gates[4];
+    assert_eq!(
+        (g.cohort.as_str(), g.step.as_deref(), &g.metric),
+        (
+            "compliant",
+            Some("reserve"),
+            &Metric::Latency(Latency::Attempt, Stat::P99)
+        )
+    );
+    assert_eq!((g.unit, g.value, g.bound), (Unit::S, 2.0, 2000.0));
+    let g = &plan.gates[1];
+    assert_eq!(
+        (g.metric.clone(), g.unit),
+        (Metric::SuccessRate, Unit::Percent)
+    );
+    assert!((g.bound - 0.98).abs() < 1e-12);
+}
+
+#[test]
+fn the_printed_plan_shows_gates_as_written() {
+    let plan = check(r#"["  compliant.journey_success_rate >= 99%", "compliant.reserve.attempt_latency.p99 < 2s"]"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let json = serde_json::to_value(&plan).expect("the plan serializes");
+    assert_eq!(
+        json["gates"],
+        serde_json::json!([
+            "compliant.journey_success_rate >= 99%",
+            "compliant.reserve.attempt_latency.p99 < 2s"
+        ])
+    );
+    assert_eq!(plan.gates[0].metric, Metric::JourneySuccessRate);
+}
+
+#[test]
+fn journey_success_rate_is_a_rate_and_not_per_step() {
+    let (key, msg, _) = rejected(r#"["compliant.journey_success_rate >= 99"]"#);
+    assert_eq!(key, "gates[0]");
+    assert!(msg.contains("99%"), "{msg}");
+    let (_, msg, _) = rejected(r#"["compliant.reserve.journey_success_rate >= 99%"]"#);
+    assert!(msg.contains("not measured per step"), "{msg}");
 }
 
 #[test]

@@ -6,12 +6,27 @@
 //! path   := cohort ["." step] "." metric
 //! op     := "<" | "<=" | ">" | ">=" | "==" | "!="
 //! unit   := "ms" | "s" | "us" | "µs"   (latency metrics; none means ms)
-//!         | "%"                        (success_rate; none means a fraction in [0, 1])
+//!         | "%"                        (rates; none means a fraction in [0, 1])
 //! ```
 //!
 //! Examples: `compliant.operation_latency.p99 < 800ms`,
-//! `compliant.success_rate >= 98%`, `naive.duplicates > 0`,
+//! `compliant.success_rate >= 98%`, `compliant.journey_success_rate >= 99%`,
+//! `naive.duplicates > 0`,
 //! `compliant.reserve.attempt_latency.p99 < 2s`, `no-jitter.amplification <= 1.3`.
+//!
+//! Two rates: `success_rate` is over operations (every call, a sold-out
+//! answer counting against it), so it moves with how fast the seats go;
+//! `journey_success_rate` is succeeded / (started − sold_out − cancelled),
+//! the share of journeys that could succeed and did (sold-out journeys and
+//! journeys still running when the run ended are left out). A healthy client
+//! against a healthy target keeps it at 100% whatever the inventory, which
+//! makes it the gate for CI (`scenarios/ci-smoke.toml`).
+//!
+//! Gates are parsed once, when the scenario is validated: the plan holds
+//! [`Gate`]s (the source text beside the parsed parts), and [`evaluate`]
+//! turns each into a [`GateResult`] that carries the metric, operator, unit,
+//! bound, measured value and a [`GateReason`] as data, which the JUnit and
+//! console renderers read (the report never calls back into this module).
 //!
 //! Cohort and step names are matched against the known names (longest match
 //! wins), so names may contain `-` or even `.`. Anything unknown (cohort,
@@ -27,13 +42,14 @@
 mod eval;
 mod parse;
 
-pub use eval::{describe_values, evaluate, evaluate_all};
+pub use eval::{evaluate, evaluate_all};
 pub use parse::parse;
 
-use crate::report::GateResult;
+use crate::report::{GateReason, GateResult};
 use std::fmt;
 
-/// A parsed gate, ready to be evaluated against a report.
+/// A parsed gate, ready to be evaluated against a report. It serializes as
+/// its source text (what `stampede validate` prints).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gate {
     /// The expression as written (trimmed).
@@ -49,6 +65,27 @@ pub struct Gate {
     pub unit: Unit,
     /// `value` normalized: milliseconds for latencies, a fraction for rates.
     pub bound: f64,
+}
+
+impl Gate {
+    /// The metric path: `compliant.reserve.attempt_latency.p99`.
+    pub fn path(&self) -> String {
+        match &self.step {
+            Some(step) => format!("{}.{step}.{}", self.cohort, self.metric),
+            None => format!("{}.{}", self.cohort, self.metric),
+        }
+    }
+
+    /// The bound in the unit written, with the unit: `800ms`, `98%`, `1.3`.
+    pub fn bound_written(&self) -> String {
+        format!("{}{}", fmt_num(self.value), self.unit.suffix())
+    }
+}
+
+impl serde::Serialize for Gate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.expr)
+    }
 }
 
 /// Comparison operators.
@@ -234,6 +271,8 @@ pub enum Metric {
     Retries,
     Amplification,
     SuccessRate,
+    /// succeeded / (started − sold_out − cancelled).
+    JourneySuccessRate,
     Goodput,
     AchievedRps,
     BreakerOpens,
@@ -250,12 +289,13 @@ pub enum Metric {
 }
 
 /// Scalar cohort metrics, by name.
-pub(crate) const SCALARS: [(Metric, &str); 11] = [
+pub(crate) const SCALARS: [(Metric, &str); 12] = [
     (Metric::Operations, "operations"),
     (Metric::Attempts, "attempts"),
     (Metric::Retries, "retries"),
     (Metric::Amplification, "amplification"),
     (Metric::SuccessRate, "success_rate"),
+    (Metric::JourneySuccessRate, "journey_success_rate"),
     (Metric::Goodput, "goodput"),
     (Metric::AchievedRps, "achieved_rps"),
     (Metric::BreakerOpens, "breaker_opens"),
@@ -278,7 +318,7 @@ pub enum Kind {
 impl Metric {
     pub fn kind(&self) -> Kind {
         match self {
-            Metric::SuccessRate => Kind::Rate,
+            Metric::SuccessRate | Metric::JourneySuccessRate => Kind::Rate,
             Metric::Latency(..) => Kind::Latency,
             _ => Kind::Plain,
         }
@@ -344,19 +384,20 @@ pub enum GateError {
     },
     #[error("`{expr}`: unknown operator `{name}`; known: < <= > >= == !=")]
     UnknownOperator { expr: String, name: String },
-    #[error("`{expr}`: unknown unit `{name}`; known: ms, s, us (latencies), % (success_rate)")]
+    #[error("`{expr}`: unknown unit `{name}`; known: ms, s, us (latencies), % (rates)")]
     UnknownUnit { expr: String, name: String },
     /// A known unit on a metric it does not apply to, or a value out of range.
     #[error("`{expr}`: {msg}")]
     BadValue { expr: String, msg: String },
 }
 
-/// One line per gate for the terminal: `PASS <message>` / `FAIL <message>`.
+/// One line per gate for the terminal, from the result's fields:
+/// `PASS <expr>: measured 0.64s, bound 1s — passed` / `FAIL ...`.
 pub fn console_lines(results: &[GateResult]) -> String {
     let mut out = String::new();
     for r in results {
         out.push_str(if r.passed { "PASS " } else { "FAIL " });
-        out.push_str(&r.message);
+        out.push_str(&r.line());
         out.push('\n');
     }
     out
@@ -378,12 +419,6 @@ pub(crate) fn fmt_num(v: f64) -> String {
         "-0" => "0".into(),
         _ => s,
     }
-}
-
-/// The hand-built report of the evaluation tests, for other modules' tests.
-#[cfg(test)]
-pub(crate) fn eval_tests_report() -> crate::report::Report {
-    eval::tests::report()
 }
 
 #[cfg(test)]
@@ -420,15 +455,50 @@ mod tests {
     }
 
     #[test]
-    fn console_lines_mark_pass_and_fail() {
-        let r = |passed, message: &str| GateResult {
-            expr: "x".into(),
+    fn console_lines_are_built_from_the_fields() {
+        let r = |passed, measured: Option<&str>, detail: Option<&str>| GateResult {
+            expr: "compliant.reserve.attempt_latency.p99 < 1s".into(),
             passed,
-            measured: Some(1.0),
+            measured: measured.map(|_| 0.64),
             bound: 1.0,
-            message: message.into(),
+            message: "whatever the wording".into(),
+            metric: "compliant.reserve.attempt_latency.p99".into(),
+            op: "<".into(),
+            unit: "s".into(),
+            bound_written: "1s".into(),
+            measured_written: measured.map(String::from),
+            reason: if passed {
+                GateReason::Passed
+            } else {
+                GateReason::NoSamples
+            },
+            detail: detail.map(String::from),
         };
-        let s = console_lines(&[r(true, "a — passed"), r(false, "b — FAILED")]);
-        assert_eq!(s, "PASS a — passed\nFAIL b — FAILED\n");
+        let s = console_lines(&[
+            r(true, Some("0.64s"), None),
+            r(false, None, Some("no attempt_latency samples")),
+        ]);
+        assert_eq!(
+            s,
+            "PASS compliant.reserve.attempt_latency.p99 < 1s: measured 0.64s, bound 1s — passed\n\
+             FAIL compliant.reserve.attempt_latency.p99 < 1s: no attempt_latency samples, bound 1s — FAILED\n"
+        );
+        assert!(!s.contains("wording"));
+    }
+
+    #[test]
+    fn gates_serialize_as_their_source_text() {
+        let g = parse(
+            "  compliant.reserve.attempt_latency.p99 < 1s ",
+            &["compliant".into()],
+            &["reserve".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&g).unwrap(),
+            "\"compliant.reserve.attempt_latency.p99 < 1s\""
+        );
+        assert_eq!(g.path(), "compliant.reserve.attempt_latency.p99");
+        assert_eq!(g.bound_written(), "1s");
     }
 }

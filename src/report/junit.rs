@@ -1,8 +1,9 @@
 //! JUnit XML for CI: one test case per gate, plus a failing `run completed`
-//! case when the run did not complete.
+//! case when the run did not complete. Built from the [`GateResult`] fields
+//! only (never from its human `message`), so rewording a message cannot
+//! change what CI sees.
 
-use super::Report;
-use crate::gate::describe_values;
+use super::{GateResult, Report};
 
 /// Render the report's gates as JUnit XML.
 pub fn render_junit(report: &Report) -> String {
@@ -10,7 +11,7 @@ pub fn render_junit(report: &Report) -> String {
     let mut cases = String::new();
     let mut tests = 0usize;
     let mut failures = 0usize;
-    let mut case = |name: &str, failure: Option<(&str, String)>| {
+    let mut case = |name: &str, failure: Option<(String, String)>| {
         tests += 1;
         cases.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
@@ -23,7 +24,7 @@ pub fn render_junit(report: &Report) -> String {
                 failures += 1;
                 cases.push_str(&format!(
                     ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    escape(message),
+                    escape(&message),
                     "gate",
                     escape(&body)
                 ));
@@ -36,11 +37,10 @@ pub fn render_junit(report: &Report) -> String {
             .as_deref()
             .unwrap_or("no reason recorded");
         let msg = format!("run {}: {reason}", report.status);
-        case("run completed", Some((&msg, msg.clone())));
+        case("run completed", Some((msg.clone(), msg)));
     }
     for g in &report.gates {
-        let failure = (!g.passed).then(|| (g.message.as_str(), describe_values(g)));
-        case(&g.expr, failure);
+        case(&g.expr, (!g.passed).then(|| (g.line(), failure_body(g))));
     }
     let time = if report.duration_s.is_finite() && report.duration_s >= 0.0 {
         report.duration_s
@@ -56,6 +56,20 @@ pub fn render_junit(report: &Report) -> String {
         name = escape(&suite),
         ts = escape(&report.started_at),
     )
+}
+
+/// `measured 812.4ms, bound 800ms`, or `not measured (no_samples): no
+/// attempt_latency samples, bound 1s`.
+fn failure_body(g: &GateResult) -> String {
+    match (g.measured_text(), &g.detail) {
+        (Some(_), _) => g.values(),
+        (None, Some(why)) => format!(
+            "not measured ({}): {why}, bound {}",
+            g.reason.label(),
+            g.bound_text()
+        ),
+        (None, None) => g.values(),
+    }
 }
 
 /// Escape text for XML content and attribute values. Characters XML 1.0
@@ -83,8 +97,7 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::evaluate_all;
-    use crate::report::GateResult;
+    use crate::report::GateReason;
 
     /// A rough XML check: every tag balanced and nothing unescaped in text.
     /// Returns the element names in document order.
@@ -159,21 +172,87 @@ mod tests {
     }
 
     fn report() -> Report {
-        crate::gate::eval_tests_report()
+        let mut r = crate::report::sample_report();
+        r.duration_s = 12.5;
+        r.gates.clear();
+        r
+    }
+
+    /// A result as the evaluator makes one; `measured` is (number, written).
+    fn result(
+        expr: &str,
+        metric: &str,
+        op: &str,
+        (bound, bound_written, unit): (f64, &str, &str),
+        measured: Option<(f64, &str)>,
+        reason: GateReason,
+        detail: Option<&str>,
+    ) -> GateResult {
+        let passed = reason == GateReason::Passed;
+        GateResult {
+            expr: expr.into(),
+            passed,
+            measured: measured.map(|m| m.0),
+            bound,
+            message: format!("{expr}: a message — {passed}"),
+            metric: metric.into(),
+            op: op.into(),
+            unit: unit.into(),
+            bound_written: bound_written.into(),
+            measured_written: measured.map(|m| m.1.into()),
+            reason,
+            detail: detail.map(String::from),
+        }
+    }
+
+    const LEDGER_WHY: &str =
+        "`oversold` needs the embedded simulator's ledger, and cohort `remote` has none";
+
+    fn four_gates() -> Vec<GateResult> {
+        vec![
+            result(
+                "compliant.operation_latency.p99 < 800ms",
+                "compliant.operation_latency.p99",
+                "<",
+                (800.0, "800ms", "ms"),
+                Some((812.4, "812.4ms")),
+                GateReason::Failed,
+                None,
+            ),
+            result(
+                "compliant.success_rate >= 0.97",
+                "compliant.success_rate",
+                ">=",
+                (0.97, "0.97", ""),
+                Some((0.975, "0.975")),
+                GateReason::Passed,
+                None,
+            ),
+            result(
+                "remote.oversold == 0",
+                "remote.oversold",
+                "==",
+                (0.0, "0", ""),
+                None,
+                GateReason::LedgerUnavailable,
+                Some(LEDGER_WHY),
+            ),
+            result(
+                "idle.attempt_latency.p99 < 1s",
+                "idle.attempt_latency.p99",
+                "<",
+                (1.0, "1s", "s"),
+                None,
+                GateReason::NoSamples,
+                Some("no attempt_latency samples"),
+            ),
+        ]
     }
 
     #[test]
     fn one_testcase_per_gate_with_failures() {
         let mut r = report();
-        r.gates = evaluate_all(
-            &[
-                "compliant.operation_latency.p99 < 800ms".into(),
-                "compliant.success_rate >= 0.97".into(),
-                "remote.oversold == 0".into(),
-                "nonsense here".into(),
-            ],
-            &r,
-        );
+        r.gates = four_gates();
         let xml = render_junit(&r);
         let tags = parse_back(&xml);
         assert_eq!(tags.iter().filter(|t| *t == "testsuites").count(), 1);
@@ -190,12 +269,61 @@ mod tests {
             attr(&xml, "testcase", "name"),
             "compliant.operation_latency.p99 &lt; 800ms"
         );
+        assert_eq!(
+            attr(&xml, "failure", "message"),
+            "compliant.operation_latency.p99 &lt; 800ms: measured 812.4ms, bound 800ms — FAILED"
+        );
         assert!(
             xml.contains(">measured 812.4ms, bound 800ms</failure>"),
             "{xml}"
         );
         assert!(xml.contains("name=\"compliant.success_rate &gt;= 0.97\" time=\"0\"/>"));
-        assert!(xml.contains("embedded simulator"));
+        assert!(
+            xml.contains(
+                ">not measured (ledger_unavailable): `oversold` needs the embedded simulator&apos;s ledger, and cohort `remote` has none, bound 0</failure>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                ">not measured (no_samples): no attempt_latency samples, bound 1s</failure>"
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn junit_ignores_the_message_wording() {
+        let mut r = report();
+        r.gates = four_gates();
+        let before = render_junit(&r);
+        for g in &mut r.gates {
+            g.message = format!("reworded entirely: {} — FAILED — passed", g.message.len());
+        }
+        assert_eq!(render_junit(&r), before, "JUnit must not read `message`");
+        // ... while the data it is built from does show.
+        r.gates[0].measured_written = Some("900ms".into());
+        r.gates[2].reason = GateReason::UnknownFleet;
+        let after = render_junit(&r);
+        assert!(
+            after.contains(">measured 900ms, bound 800ms</failure>"),
+            "{after}"
+        );
+        assert!(after.contains("not measured (unknown_fleet)"), "{after}");
+    }
+
+    #[test]
+    fn a_result_from_an_older_summary_renders_from_its_numbers() {
+        let old = r#"{"expr":"compliant.amplification <= 1.3","passed":false,
+            "measured":1.5,"bound":1.3,"message":"old wording — FAILED"}"#;
+        let g: GateResult = serde_json::from_str(old).expect("old results still load");
+        assert_eq!(g.reason, GateReason::Unrecorded);
+        assert_eq!((g.metric.as_str(), g.measured_written.as_ref()), ("", None));
+        let mut r = report();
+        r.gates = vec![g];
+        let xml = render_junit(&r);
+        assert!(xml.contains(">measured 1.5, bound 1.3</failure>"), "{xml}");
+        assert!(!xml.contains("old wording"), "{xml}");
     }
 
     #[test]
@@ -226,13 +354,15 @@ mod tests {
         r.scenario = "<script>alert('x')</script> & \"co\"".into();
         r.status = "interrupted".into();
         r.stop_reason = Some("Ctrl-C <again> & \u{1}\nagain".into());
-        r.gates = vec![GateResult {
-            expr: "<script>.x > 0 && '1' == \"1\"".into(),
-            passed: false,
-            measured: Some(1.0),
-            bound: 0.0,
-            message: "</failure><testcase name=\"pwned\">".into(),
-        }];
+        r.gates = vec![result(
+            "<script>.x > 0 && '1' == \"1\"",
+            "<script>.x",
+            ">",
+            (0.0, "0", ""),
+            None,
+            GateReason::NoSamples,
+            Some("</failure><testcase name=\"pwned\">"),
+        )];
         let xml = render_junit(&r);
         let tags = parse_back(&xml);
         assert!(!tags.iter().any(|t| t == "script"), "{tags:?}");

@@ -225,7 +225,8 @@ pub struct CohortResult {
     pub recovery_s: Option<f64>,
 }
 
-/// A threshold gate and how it fared.
+/// A threshold gate and how it fared. Renderers (JUnit, the console) build
+/// their text from these fields, never from `message`, which is for humans.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     /// The expression as written, e.g. `compliant.operation_latency.p99 < 800ms`.
@@ -233,6 +234,32 @@ pub struct GateResult {
     pub passed: bool,
     /// The measured value in the expression's unit, when it could be measured.
     pub measured: Option<f64>,
+    /// The bound in the expression's unit.
     pub bound: f64,
     pub message: String,
+    /// The metric path, e.g. `compliant.reserve.attempt_latency.p99`.
+    #[serde(default)]
+    pub metric: String,
+    /// The comparison operator: `<`, `<=`, `>`, `>=`, `==` or `!=`.
+    #[serde(default)]
+    pub op: String,
+    /// The unit `measured` and `bound` are in, as written (`ms`, `s`, `us`,
+    /// `%`; `ms` for a latency written without one; empty for plain numbers).
+    #[serde(default)]
+    pub unit: String,
+    /// The bound in the unit written, with the unit: `800ms`, `98%`, `1.3`.
+    #[serde(default)]
+    pub bound_written: String,
+    /// The measured value likewise (`812.4ms`; `never` for a recovery that
+    /// never came); `None` when nothing was measured.
+    #[serde(default)]
+    pub measured_written: Option<String>,
+    #[serde(default)]
+    pub reason: GateReason,
+    /// Why nothing was measured, in words (`None` when a value was measured).
+    #[serde(default)]
+    pub detail: Option<String>,
 }
+
+mod gate_result;
+pub use gate_result::{GATE_REASONS, GateReason};

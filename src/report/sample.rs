@@ -348,7 +348,58 @@ fn cohort(naive: bool) -> CohortResult {
     }
 }
 
-/// The sample report: compliant (round 0) vs naive (round 1), with two gates.
+/// Three gates as the evaluator writes them: a pass, a failure, and one that
+/// could not be measured (its detail carrying target-derived text).
+fn sample_gates() -> Vec<GateResult> {
+    let detail = format!("step `{HOSTILE_CODE}` has no results for cohort `naive`");
+    vec![
+        GateResult {
+            expr: "compliant.operation_latency.p99 < 1s".into(),
+            passed: true,
+            measured: Some(0.82),
+            bound: 1.0,
+            message: "compliant.operation_latency.p99 < 1s: measured 0.82s, bound 1s — passed"
+                .into(),
+            metric: "compliant.operation_latency.p99".into(),
+            op: "<".into(),
+            unit: "s".into(),
+            bound_written: "1s".into(),
+            measured_written: Some("0.82s".into()),
+            reason: GateReason::Passed,
+            detail: None,
+        },
+        GateResult {
+            expr: "naive.duplicates == 0".into(),
+            passed: false,
+            measured: Some(37.0),
+            bound: 0.0,
+            message: "naive.duplicates == 0: measured 37, bound 0 — FAILED".into(),
+            metric: "naive.duplicates".into(),
+            op: "==".into(),
+            unit: String::new(),
+            bound_written: "0".into(),
+            measured_written: Some("37".into()),
+            reason: GateReason::Failed,
+            detail: None,
+        },
+        GateResult {
+            expr: "naive.reserve.success_rate >= 90%".into(),
+            passed: false,
+            measured: None,
+            bound: 90.0,
+            message: format!("naive.reserve.success_rate >= 90%: {detail}, bound 90% — FAILED"),
+            metric: "naive.reserve.success_rate".into(),
+            op: ">=".into(),
+            unit: "%".into(),
+            bound_written: "90%".into(),
+            measured_written: None,
+            reason: GateReason::UnknownStep,
+            detail: Some(detail),
+        },
+    ]
+}
+
+/// The sample report: compliant (round 0) vs naive (round 1), with three gates.
 pub fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
@@ -364,29 +415,7 @@ pub fn sample_report() -> Report {
         stop_reason: None,
         notes: vec!["the 20000/s attempt cap held back 12 attempts <b>(sample)</b>".into()],
         results: vec![cohort(false), cohort(true)],
-        gates: vec![
-            GateResult {
-                expr: "compliant.operation_latency.p99 < 1s".into(),
-                passed: true,
-                measured: Some(820.0),
-                bound: 1000.0,
-                message: "820 ms < 1000 ms".into(),
-            },
-            GateResult {
-                expr: "naive.ledger.duplicates == 0".into(),
-                passed: false,
-                measured: Some(37.0),
-                bound: 0.0,
-                message: "37 duplicate bookings".into(),
-            },
-            GateResult {
-                expr: "naive.ledger.zone_a_unsold > 0".into(),
-                passed: false,
-                measured: None,
-                bound: 0.0,
-                message: format!("unknown ledger key (target said {HOSTILE_CODE})"),
-            },
-        ],
+        gates: sample_gates(),
         trigger: Some(SAMPLE_TRIGGER),
     }
 }

@@ -254,7 +254,9 @@ mod tests {
         assert!(v.contains("load amplification on reserve with"), "{v}");
         let amp = r.results[1].amplification;
         assert!(
-            v.contains(&format!("naive sent {amp:.1} requests per reserve operation")),
+            v.contains(&format!(
+                "naive sent {amp:.1} requests per reserve operation"
+            )),
             "{v}"
         );
         assert!(v.contains("created 37 duplicate bookings"), "{v}");

@@ -92,10 +92,12 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         .flat_map(|r| r.cohorts.iter().map(|c| c.name.clone()))
         .collect();
     let step_names: Vec<String> = journey.steps.iter().map(|s| s.name.clone()).collect();
-    for (i, g) in file.gates.iter().enumerate() {
-        crate::gate::parse(g, &cohort_names, &step_names)
-            .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))?;
-    }
+    let gates = (file.gates.iter().enumerate())
+        .map(|(i, g)| {
+            crate::gate::parse(g, &cohort_names, &step_names)
+                .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let safety = build_safety(&cx, &file.safety, &load, ov)?;
     let out_dir = ov.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(
@@ -114,7 +116,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         journey,
         rounds,
         sim,
-        gates: file.gates.clone(),
+        gates,
         safety,
         out_dir,
     })

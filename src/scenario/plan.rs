@@ -57,7 +57,9 @@ pub struct Plan {
     pub rounds: Vec<Round>,
     /// Simulator settings (used when the target is embedded).
     pub sim: SimConfig,
-    pub gates: Vec<String>,
+    /// Parsed once here, each beside its source text (which is what it
+    /// serializes as).
+    pub gates: Vec<crate::gate::Gate>,
     pub safety: SafetyPlan,
     pub out_dir: PathBuf,
 }
