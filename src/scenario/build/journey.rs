@@ -1,0 +1,273 @@
+//! `[journey]`: the event and zones, and the steps each user walks through
+//! (the Booking Rush availability → reserve → confirm journey by default).
+
+use super::Ctx;
+use crate::scenario::ScenarioError;
+use crate::scenario::model::{JourneySection, StepSection};
+use crate::scenario::plan::{BUILTIN_VARS, Journey, Step};
+use crate::scenario::template::Template;
+use crate::sim::SimConfig;
+use std::collections::BTreeMap;
+
+fn default_steps() -> Vec<StepSection> {
+    let step = |name: &str, method: &str, path: &str| StepSection {
+        name: name.into(),
+        method: method.into(),
+        path: path.into(),
+        body: None,
+        retry: true,
+        idempotent: false,
+        precheck: None,
+        capture: BTreeMap::new(),
+        think_time: None,
+    };
+    let mut availability = step(
+        "availability",
+        "GET",
+        "/events/${event}/zones/${zone}/availability",
+    );
+    availability.precheck = Some("/data/available".into());
+    let mut reserve = step("reserve", "POST", "/bookings/reserve");
+    reserve.body =
+        Some(r#"{"eventId":"${event}","zoneId":"${zone}","quantity":${quantity}}"#.into());
+    reserve.idempotent = true;
+    reserve
+        .capture
+        .insert("bookingId".into(), "/data/bookingId".into());
+    let mut confirm = step("confirm", "POST", "/bookings/${bookingId}/confirm");
+    confirm.idempotent = true;
+    vec![availability, reserve, confirm]
+}
+
+pub(super) fn build_journey(
+    cx: &Ctx,
+    j: Option<&JourneySection>,
+    sim: &SimConfig,
+    embedded: bool,
+) -> Result<Journey, ScenarioError> {
+    let sim_event = sim.events.first();
+    let event = match j.and_then(|j| j.event.clone()) {
+        Some(e) => e,
+        None if embedded => sim_event.map(|e| e.id.clone()).unwrap_or_default(),
+        None => {
+            return Err(cx.err(
+                "journey.event",
+                "required when the target is not the embedded simulator",
+            ));
+        }
+    };
+    let mut zones = j.map(|j| j.zones.clone()).unwrap_or_default();
+    if zones.is_empty() {
+        if !embedded {
+            return Err(cx.err(
+                "journey.zones",
+                "required when the target is not the embedded simulator",
+            ));
+        }
+        zones = sim
+            .events
+            .iter()
+            .find(|e| e.id == event)
+            .map(|e| e.zones.iter().map(|z| z.id.clone()).collect())
+            .unwrap_or_default();
+    }
+    if event.is_empty() || zones.is_empty() {
+        return Err(cx.err(
+            "journey.zones",
+            "the journey needs an event and at least one zone",
+        ));
+    }
+    let quantity = j.and_then(|j| j.quantity).unwrap_or(1);
+    if quantity == 0 {
+        return Err(cx.err("journey.quantity", "must be at least 1"));
+    }
+    let next_zone_on = j
+        .and_then(|j| j.next_zone_on.clone())
+        .unwrap_or_else(|| vec!["INSUFFICIENT_SEATS".into()]);
+    let steps_src = match j {
+        Some(j) if !j.steps.is_empty() => j.steps.clone(),
+        _ => default_steps(),
+    };
+    let mut vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+    let mut steps = Vec::new();
+    for (i, s) in steps_src.iter().enumerate() {
+        let key = |k: &str| format!("journey.steps[{i}].{k}");
+        if s.name.is_empty() || steps.iter().any(|p: &Step| p.name == s.name) {
+            return Err(cx.err(
+                &key("name"),
+                format!("step names must be unique and non-empty (`{}`)", s.name),
+            ));
+        }
+        let method = s.method.to_ascii_uppercase();
+        if http::Method::from_bytes(method.as_bytes()).is_err() {
+            return Err(cx.err(
+                &key("method"),
+                format!("`{}` is not an HTTP method", s.method),
+            ));
+        }
+        if !s.path.starts_with('/') {
+            return Err(cx.err(&key("path"), "must start with `/`"));
+        }
+        let path =
+            Template::parse(&s.path, &vars).map_err(|e| cx.err(&key("path"), e.to_string()))?;
+        let body = s
+            .body
+            .as_deref()
+            .map(|b| Template::parse(b, &vars))
+            .transpose()
+            .map_err(|e| cx.err(&key("body"), e.to_string()))?;
+        if let Some(p) = &s.precheck
+            && !p.starts_with('/')
+        {
+            return Err(cx.err(&key("precheck"), "a JSON pointer starts with `/`"));
+        }
+        let mut captures = Vec::new();
+        for (name, pointer) in &s.capture {
+            if !pointer.starts_with('/') {
+                return Err(cx.err(
+                    &format!("journey.steps[{i}].capture.{name}"),
+                    "a JSON pointer starts with `/`",
+                ));
+            }
+            let id = match vars.iter().position(|v| v == name) {
+                Some(id) if id >= BUILTIN_VARS.len() => id,
+                Some(_) => {
+                    return Err(cx.err(
+                        &format!("journey.steps[{i}].capture.{name}"),
+                        "cannot overwrite a built-in variable",
+                    ));
+                }
+                None => {
+                    vars.push(name.clone());
+                    vars.len() - 1
+                }
+            };
+            captures.push((id, pointer.clone()));
+        }
+        steps.push(Step {
+            name: s.name.clone(),
+            method,
+            path,
+            body,
+            retry: s.retry,
+            idempotent: s.idempotent,
+            precheck: s.precheck.clone(),
+            captures,
+            think_time: s.think_time.unwrap_or_default(),
+        });
+    }
+    Ok(Journey {
+        vars,
+        event,
+        zones,
+        quantity,
+        next_zone_on,
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use std::time::Duration;
+
+    const REMOTE: &str = "[target]\nurl = \"http://127.0.0.1:9\"\n";
+
+    fn steps(body: &str) -> String {
+        format!("{OK_LOAD}\n[journey]\n[[journey.steps]]\n{body}\n")
+    }
+
+    #[test]
+    fn embedded_defaults_come_from_the_simulator() {
+        let j = plan(OK_LOAD).journey;
+        assert_eq!(j.event, "E1");
+        assert_eq!(j.zones, vec!["A", "B", "C"]);
+        assert_eq!(j.quantity, 1);
+        assert_eq!(j.next_zone_on, vec!["INSUFFICIENT_SEATS"]);
+        let names: Vec<&str> = j.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["availability", "reserve", "confirm"]);
+        assert_eq!(j.steps[1].method, "POST");
+        assert_eq!(j.steps[2].path.source(), "/bookings/${bookingId}/confirm");
+        assert_eq!(j.vars.last().map(String::as_str), Some("bookingId"));
+    }
+
+    #[test]
+    fn a_remote_target_needs_event_and_zones() {
+        let (line, _, key, _) = invalid(&format!("{REMOTE}{OK_LOAD}"));
+        assert_eq!((line, key.as_str()), (1, "journey.event"));
+        let (line, _, key, _) = invalid(&format!("{REMOTE}{OK_LOAD}\n[journey]\nevent = \"E9\"\n"));
+        assert_eq!((line, key.as_str()), (8, "journey.zones"));
+    }
+
+    #[test]
+    fn zero_quantity_is_rejected() {
+        let (line, _, key, _) = invalid(&format!("{OK_LOAD}\n[journey]\nquantity = 0\n"));
+        assert_eq!((line, key.as_str()), (7, "journey.quantity"));
+    }
+
+    #[test]
+    fn step_defaults() {
+        let j = plan(&steps("name = \"s\"\npath = \"/x/${zone}\"")).journey;
+        let s = &j.steps[0];
+        assert_eq!(s.method, "GET");
+        assert!(s.retry && !s.idempotent);
+        assert_eq!(s.think_time, Duration::ZERO);
+        assert!(s.body.is_none() && s.precheck.is_none() && s.captures.is_empty());
+    }
+
+    #[test]
+    fn method_is_normalised_and_checked() {
+        let j = plan(&steps("name = \"s\"\nmethod = \"post\"\npath = \"/x\"")).journey;
+        assert_eq!(j.steps[0].method, "POST");
+        let (line, col, key, msg) =
+            invalid(&steps("name = \"s\"\nmethod = \"GE T\"\npath = \"/x\""));
+        assert_eq!((line, col, key.as_str()), (9, 1, "journey.steps[0].method"));
+        assert!(msg.contains("`GE T` is not an HTTP method"), "{msg}");
+    }
+
+    #[test]
+    fn step_errors_name_the_step_key() {
+        for (body, want_key, want_line) in [
+            ("name = \"s\"\npath = \"x\"", "journey.steps[0].path", 9),
+            (
+                "name = \"s\"\npath = \"/${nope}\"",
+                "journey.steps[0].path",
+                9,
+            ),
+            (
+                "name = \"s\"\npath = \"/x\"\nbody = \"${nope}\"",
+                "journey.steps[0].body",
+                10,
+            ),
+            (
+                "name = \"s\"\npath = \"/x\"\nprecheck = \"data\"",
+                "journey.steps[0].precheck",
+                10,
+            ),
+            ("name = \"\"\npath = \"/x\"", "journey.steps[0].name", 8),
+        ] {
+            let (line, _, key, _) = invalid(&steps(body));
+            assert_eq!((key.as_str(), line), (want_key, want_line), "{body}");
+        }
+    }
+
+    #[test]
+    fn captures_define_variables_and_cannot_shadow_builtins() {
+        let j = plan(&steps(
+            "name = \"a\"\npath = \"/a\"\ncapture = { id = \"/data/id\" }\n\n[[journey.steps]]\nname = \"b\"\npath = \"/b/${id}\"",
+        ))
+        .journey;
+        let id = j.vars.iter().position(|v| v == "id").unwrap();
+        assert_eq!(j.steps[0].captures, vec![(id, "/data/id".to_string())]);
+        assert_eq!(j.steps[1].path.vars().collect::<Vec<_>>(), vec![id]);
+        let (_, _, key, msg) = invalid(&steps(
+            "name = \"a\"\npath = \"/a\"\ncapture = { zone = \"/z\" }",
+        ));
+        assert_eq!(key, "journey.steps[0].capture.zone");
+        assert!(msg.contains("built-in"), "{msg}");
+        let (_, _, key, _) = invalid(&steps(
+            "name = \"a\"\npath = \"/a\"\n\n[[journey.steps]]\nname = \"a\"\npath = \"/b\"",
+        ));
+        assert_eq!(key, "journey.steps[1].name");
+    }
+}
