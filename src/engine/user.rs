@@ -144,7 +144,6 @@ impl User<'_> {
             }
         }
         self.close_breaker_window(&mut log);
-        live.journeys_done.fetch_add(1, Relaxed);
         (log, cancelled)
     }
 
