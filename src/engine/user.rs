@@ -308,7 +308,7 @@ impl User<'_> {
             self.ctx.client.pace().await;
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
-            let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
+            let method: Method = step.method.clone();
             let client = &self.ctx.client;
             // Boxed: a request in flight is large, and a user waiting in
             // backoff must not carry its space (100k waiting users must fit in RAM).

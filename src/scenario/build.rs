@@ -59,6 +59,11 @@ impl Ctx<'_> {
             msg: msg.into(),
         }
     }
+
+    /// A bound check's complaint, if any, as an error at `key`.
+    fn within(&self, key: &str, check: Result<(), String>) -> Result<(), ScenarioError> {
+        check.map_err(|m| self.err(key, m))
+    }
 }
 
 /// Parse and validate scenario text read from `path`.

@@ -2,10 +2,10 @@
 //! (the Booking Rush availability → reserve → confirm journey by default).
 
 use super::Ctx;
-use crate::scenario::ScenarioError;
 use crate::scenario::model::{JourneySection, StepSection};
 use crate::scenario::plan::{BUILTIN_VARS, Journey, Step};
 use crate::scenario::template::Template;
+use crate::scenario::{ScenarioError, bounds};
 use crate::sim::SimConfig;
 use std::collections::BTreeMap;
 
@@ -37,6 +37,19 @@ fn default_steps() -> Vec<StepSection> {
     let mut confirm = step("confirm", "POST", "/bookings/${bookingId}/confirm");
     confirm.idempotent = true;
     vec![availability, reserve, confirm]
+}
+
+/// The methods a journey step may use (any case in the file).
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// One of [`METHODS`], case-insensitively; a typo such as `PSOT` is an error
+/// here rather than an extension method the target answers 405 to.
+fn parse_method(s: &str) -> Option<http::Method> {
+    let upper = s.to_ascii_uppercase();
+    METHODS
+        .contains(&upper.as_str())
+        .then(|| http::Method::from_bytes(upper.as_bytes()).ok())
+        .flatten()
 }
 
 pub(super) fn build_journey(
@@ -81,6 +94,10 @@ pub(super) fn build_journey(
     if quantity == 0 {
         return Err(cx.err("journey.quantity", "must be at least 1"));
     }
+    cx.within(
+        "journey.quantity",
+        bounds::count(quantity, bounds::MAX_QUANTITY),
+    )?;
     let next_zone_on = j
         .and_then(|j| j.next_zone_on.clone())
         .unwrap_or_else(|| vec!["INSUFFICIENT_SEATS".into()]);
@@ -88,6 +105,10 @@ pub(super) fn build_journey(
         Some(j) if !j.steps.is_empty() => j.steps.clone(),
         _ => default_steps(),
     };
+    cx.within(
+        "journey.steps",
+        bounds::count(steps_src.len(), bounds::MAX_STEPS).map_err(|m| format!("steps: {m}")),
+    )?;
     let mut vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
     let mut steps = Vec::new();
     for (i, s) in steps_src.iter().enumerate() {
@@ -98,13 +119,16 @@ pub(super) fn build_journey(
                 format!("step names must be unique and non-empty (`{}`)", s.name),
             ));
         }
-        let method = s.method.to_ascii_uppercase();
-        if http::Method::from_bytes(method.as_bytes()).is_err() {
-            return Err(cx.err(
+        let method = parse_method(&s.method).ok_or_else(|| {
+            cx.err(
                 &key("method"),
-                format!("`{}` is not an HTTP method", s.method),
-            ));
-        }
+                format!(
+                    "`{}` is not an HTTP method (known: {})",
+                    s.method,
+                    METHODS.join(", ")
+                ),
+            )
+        })?;
         if !s.path.starts_with('/') {
             return Err(cx.err(&key("path"), "must start with `/`"));
         }
@@ -153,7 +177,11 @@ pub(super) fn build_journey(
             idempotent: s.idempotent,
             precheck: s.precheck.clone(),
             captures,
-            think_time: s.think_time.unwrap_or_default(),
+            think_time: {
+                let t = s.think_time.unwrap_or_default();
+                cx.within(&key("think_time"), bounds::duration(t))?;
+                t
+            },
         });
     }
     Ok(Journey {
@@ -169,6 +197,7 @@ pub(super) fn build_journey(
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::scenario::bounds;
     use std::time::Duration;
 
     const REMOTE: &str = "[target]\nurl = \"http://127.0.0.1:9\"\n";
@@ -186,7 +215,7 @@ mod tests {
         assert_eq!(j.next_zone_on, vec!["INSUFFICIENT_SEATS"]);
         let names: Vec<&str> = j.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, vec!["availability", "reserve", "confirm"]);
-        assert_eq!(j.steps[1].method, "POST");
+        assert_eq!(j.steps[1].method, http::Method::POST);
         assert_eq!(j.steps[2].path.source(), "/bookings/${bookingId}/confirm");
         assert_eq!(j.vars.last().map(String::as_str), Some("bookingId"));
     }
@@ -209,7 +238,7 @@ mod tests {
     fn step_defaults() {
         let j = plan(&steps("name = \"s\"\npath = \"/x/${zone}\"")).journey;
         let s = &j.steps[0];
-        assert_eq!(s.method, "GET");
+        assert_eq!(s.method, http::Method::GET);
         assert!(s.retry && !s.idempotent);
         assert_eq!(s.think_time, Duration::ZERO);
         assert!(s.body.is_none() && s.precheck.is_none() && s.captures.is_empty());
@@ -218,11 +247,37 @@ mod tests {
     #[test]
     fn method_is_normalised_and_checked() {
         let j = plan(&steps("name = \"s\"\nmethod = \"post\"\npath = \"/x\"")).journey;
-        assert_eq!(j.steps[0].method, "POST");
-        let (line, col, key, msg) =
-            invalid(&steps("name = \"s\"\nmethod = \"GE T\"\npath = \"/x\""));
-        assert_eq!((line, col, key.as_str()), (9, 1, "journey.steps[0].method"));
-        assert!(msg.contains("`GE T` is not an HTTP method"), "{msg}");
+        assert_eq!(j.steps[0].method, http::Method::POST);
+        let json = serde_json::to_value(&j.steps[0]).unwrap();
+        assert_eq!(json["method"], "POST", "the plan shows the method as text");
+        for bad in ["GE T", "PSOT", "CONNECT", ""] {
+            let (line, col, key, msg) = invalid(&steps(&format!(
+                "name = \"s\"\nmethod = \"{bad}\"\npath = \"/x\""
+            )));
+            assert_eq!((line, col, key.as_str()), (9, 1, "journey.steps[0].method"));
+            assert!(
+                msg.contains(&format!("`{bad}` is not an HTTP method")) && msg.contains("PATCH"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn quantity_steps_and_think_time_are_bounded() {
+        let (line, _, key, msg) = invalid(&format!("{OK_LOAD}\n[journey]\nquantity = 10001\n"));
+        assert_eq!((line, key.as_str()), (7, "journey.quantity"));
+        assert!(msg.contains("at most 10000"), "{msg}");
+        let (line, _, key, msg) = invalid(&steps(
+            "name = \"s\"\npath = \"/x\"\nthink_time = \"9300000000000000000s\"",
+        ));
+        assert_eq!((line, key.as_str()), (10, "journey.steps[0].think_time"));
+        assert!(msg.contains("at most 30days"), "{msg}");
+        let many: String = (0..=bounds::MAX_STEPS)
+            .map(|i| format!("[[journey.steps]]\nname = \"s{i}\"\npath = \"/x\"\n"))
+            .collect();
+        let (_, _, key, msg) = invalid(&format!("{OK_LOAD}\n[journey]\n{many}"));
+        assert_eq!(key, "journey.steps");
+        assert!(msg.contains("at most 100"), "{msg}");
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use super::{Ctx, Overrides};
 use crate::policy::{self, PolicyOverrides, RetryPolicy};
-use crate::scenario::ScenarioError;
 use crate::scenario::model::ScenarioFile;
 use crate::scenario::plan::{Cohort, Round};
+use crate::scenario::{ScenarioError, bounds};
 use std::collections::BTreeMap;
 
 pub(super) fn build_policies(
@@ -17,9 +17,40 @@ pub(super) fn build_policies(
         let p = ov
             .build(name)
             .map_err(|e| cx.err(&format!("policies.{name}"), e.to_string()))?;
+        check_bounds(cx, name, &p)?;
         out.insert(name.clone(), p);
     }
     Ok(out)
+}
+
+/// What a preset cannot get wrong but an override can: durations, the
+/// breaker threshold and the budget size within the scenario maxima.
+fn check_bounds(cx: &Ctx, name: &str, p: &RetryPolicy) -> Result<(), ScenarioError> {
+    let key = |k: &str| format!("policies.{name}.{k}");
+    let mut durations = vec![
+        ("base_delay", p.base_delay),
+        ("max_delay", p.max_delay),
+        ("max_retry_after", p.max_retry_after),
+        ("request_timeout", p.request_timeout),
+    ];
+    durations.extend(p.abandon_after.map(|d| ("abandon_after", d)));
+    durations.extend(p.breaker.map(|b| ("breaker.open_for", b.open_for)));
+    for (k, d) in durations {
+        cx.within(&key(k), bounds::duration(d))?;
+    }
+    if let Some(b) = p.breaker {
+        cx.within(
+            &key("breaker.threshold"),
+            bounds::count(b.threshold, bounds::MAX_COUNT),
+        )?;
+    }
+    if let Some(b) = p.budget {
+        cx.within(
+            &key("budget.max_tokens"),
+            bounds::count(b.max_tokens, bounds::MAX_BUDGET_TOKENS),
+        )?;
+    }
+    Ok(())
 }
 
 fn resolve_policy(
@@ -197,6 +228,56 @@ mod tests {
         ));
         assert_eq!((line, key.as_str()), (7, "policies.mine"));
         assert!(msg.contains("max_delay"), "{msg}");
+    }
+
+    #[test]
+    fn policy_durations_and_sizes_are_bounded() {
+        let mine = |body: &str| {
+            format!(
+                "compare = [\"mine\"]\n{OK_LOAD}\n[policies.mine]\npreset = \"compliant\"\n{body}\n"
+            )
+        };
+        for (body, want_key, want) in [
+            (
+                "request_timeout = \"9300000000000000000s\"",
+                "policies.mine.request_timeout",
+                "at most 30days",
+            ),
+            (
+                "max_delay = \"31days\"",
+                "policies.mine.max_delay",
+                "at most 30days",
+            ),
+            (
+                "max_retry_after = \"31days\"",
+                "policies.mine.max_retry_after",
+                "at most 30days",
+            ),
+            (
+                "abandon_after = \"31days\"",
+                "policies.mine.abandon_after",
+                "at most 30days",
+            ),
+            (
+                "breaker = { open_for = \"31days\" }",
+                "policies.mine.breaker.open_for",
+                "at most 30days",
+            ),
+            (
+                "breaker = { threshold = 4000000000 }",
+                "policies.mine.breaker.threshold",
+                "at most 100000000",
+            ),
+            (
+                "budget = { max_tokens = 1e300, token_ratio = 0.1 }",
+                "policies.mine.budget.max_tokens",
+                "at most 1000000000",
+            ),
+        ] {
+            let (line, col, key, msg) = invalid(&mine(body));
+            assert_eq!((line, col, key.as_str()), (9, 1, want_key), "{body}");
+            assert!(msg.contains(want), "{body}: {msg}");
+        }
     }
 
     #[test]

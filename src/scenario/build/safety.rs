@@ -1,9 +1,9 @@
 //! `[safety]`: the attempts/s cap and the abort rules for shared staging.
 
 use super::{Ctx, Overrides};
-use crate::scenario::ScenarioError;
 use crate::scenario::model::SafetySection;
 use crate::scenario::plan::{Arrivals, HARD_CAP_RPS, LoadPlan, SafetyPlan};
+use crate::scenario::{ScenarioError, bounds};
 
 pub(super) fn build_safety(
     cx: &Ctx,
@@ -12,7 +12,13 @@ pub(super) fn build_safety(
     ov: &Overrides,
 ) -> Result<SafetyPlan, ScenarioError> {
     let cap = match ov.max_rps {
-        Some(r) if r.is_finite() && r > 0.0 => r,
+        Some(r) if r.is_finite() && r > 0.0 => {
+            cx.within(
+                "safety.max_rps",
+                bounds::rate(r).map_err(|m| format!("--max-rps: {m}")),
+            )?;
+            r
+        }
         Some(r) => {
             return Err(cx.err(
                 "safety.max_rps",
@@ -24,6 +30,9 @@ pub(super) fn build_safety(
     let max_rps = match s.max_rps {
         Some(r) if !(r.is_finite() && r > 0.0) => {
             return Err(cx.err("safety.max_rps", "must be a positive number"));
+        }
+        Some(r) if r > bounds::MAX_RATE => {
+            return Err(cx.err("safety.max_rps", bounds::rate(r).unwrap_err()));
         }
         Some(r) if r > cap => {
             return Err(cx.err(
@@ -52,8 +61,13 @@ pub(super) fn build_safety(
     }
     let mut abort = Vec::new();
     for (i, a) in s.abort.iter().enumerate() {
+        let window = format!("safety.abort[{i}].for");
+        if a.window.is_zero() {
+            return Err(cx.err(&window, "must be at least 1s"));
+        }
+        cx.within(&window, bounds::duration(a.window))?;
         abort.push(
-            crate::engine::AbortRule::parse(&a.when, a.window)
+            crate::scenario::AbortRule::parse(&a.when, a.window)
                 .map_err(|m| cx.err(&format!("safety.abort[{i}].when"), m))?,
         );
     }
@@ -90,6 +104,29 @@ mod tests {
     }
 
     #[test]
+    fn the_cap_is_bounded_from_the_file_and_the_command_line() {
+        let ov = Overrides {
+            max_rps: Some(1e300),
+            ..Overrides::default()
+        };
+        let (_, _, key, msg) = invalid_with(OK_LOAD, &ov);
+        assert_eq!(key, "safety.max_rps");
+        assert!(
+            msg.contains("--max-rps") && msg.contains("at most 10000000/s"),
+            "{msg}"
+        );
+        let ov = Overrides {
+            max_rps: Some(1e7),
+            ..Overrides::default()
+        };
+        let (line, _, key, msg) =
+            invalid_with(&format!("{OK_LOAD}\n[safety]\nmax_rps = 1e8\n"), &ov);
+        assert_eq!((line, key.as_str()), (7, "safety.max_rps"));
+        assert!(msg.contains("at most 10000000/s"), "{msg}");
+        assert_eq!(plan_with(OK_LOAD, &ov).unwrap().safety.max_rps, 1e7);
+    }
+
+    #[test]
     fn a_schedule_above_the_cap_is_refused() {
         // 10 users over 1 s peak at 10/s.
         let (_, _, key, msg) = invalid(&format!("{OK_LOAD}\n[safety]\nmax_rps = 5\n"));
@@ -110,5 +147,14 @@ mod tests {
         ));
         assert_eq!((line, key.as_str()), (11, "safety.abort[1].when"));
         assert!(msg.contains("latency"), "{msg}");
+        let (line, col, key, msg) = invalid(&format!(
+            "{OK_LOAD}\n[[safety.abort]]\nwhen = \"error_rate > 5%\"\nfor = \"9300000000000000000s\"\n"
+        ));
+        assert_eq!((line, col, key.as_str()), (8, 1, "safety.abort[0].for"));
+        assert!(msg.contains("at most 30days"), "{msg}");
+        let (line, _, key, _) = invalid(&format!(
+            "{OK_LOAD}\n[[safety.abort]]\nwhen = \"error_rate > 5%\"\nfor = \"0s\"\n"
+        ));
+        assert_eq!((line, key.as_str()), (8, "safety.abort[0].for"));
     }
 }

@@ -1,9 +1,9 @@
 //! `[target]`: where requests go, with which credentials and headers.
 
 use super::{Ctx, Overrides};
-use crate::scenario::ScenarioError;
 use crate::scenario::model::TargetSection;
 use crate::scenario::plan::{Secret, TargetPlan};
+use crate::scenario::{ScenarioError, bounds};
 use std::path::Path;
 
 const DEFAULT_CONNECTIONS: usize = 256;
@@ -66,24 +66,38 @@ pub(super) fn build_target(
         }
         headers.push((k.clone(), v.clone()));
     }
-    if t.timeout.is_some_and(|d| d.is_zero()) {
-        return Err(cx.err("target.timeout", "must be greater than 0"));
+    if let Some(d) = t.timeout {
+        if d.is_zero() {
+            return Err(cx.err("target.timeout", "must be greater than 0"));
+        }
+        cx.within("target.timeout", bounds::duration(d))?;
     }
     let connections = t.connections.unwrap_or(DEFAULT_CONNECTIONS);
     if connections == 0 {
         return Err(cx.err("target.connections", "must be at least 1"));
     }
+    cx.within(
+        "target.connections",
+        bounds::count(connections, bounds::MAX_CONNECTIONS),
+    )?;
     let ca_file = t
         .ca_file
         .as_ref()
         .map(|f| cx.path.parent().unwrap_or(Path::new(".")).join(f));
-    if let Some(f) = &ca_file
-        && !f.is_file()
-    {
-        return Err(cx.err(
-            "target.ca_file",
-            format!("{} is not a readable file", f.display()),
-        ));
+    if let Some(f) = &ca_file {
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_file() => cx.within(
+                "target.ca_file",
+                bounds::size(m.len(), bounds::MAX_FILE_BYTES)
+                    .map_err(|e| format!("{}: {e}", f.display())),
+            )?,
+            _ => {
+                return Err(cx.err(
+                    "target.ca_file",
+                    format!("{} is not a readable file", f.display()),
+                ));
+            }
+        }
     }
     Ok(TargetPlan {
         url,
@@ -178,9 +192,26 @@ mod tests {
     }
 
     #[test]
+    fn timeout_and_connections_are_bounded() {
+        let (line, col, key, msg) = invalid(&target("timeout = \"31days\""));
+        assert_eq!((line, col, key.as_str()), (2, 1, "target.timeout"));
+        assert!(msg.contains("at most 30days"), "{msg}");
+        let (line, _, key, msg) = invalid(&target("connections = 2305843009213693952"));
+        assert_eq!((line, key.as_str()), (2, "target.connections"));
+        assert!(msg.contains("at most 100000"), "{msg}");
+        let t = plan(&target("connections = 100000\ntimeout = \"30days\"")).target;
+        assert_eq!(t.connections, 100_000);
+    }
+
+    #[test]
     fn ca_file_is_relative_to_the_scenario_and_must_exist() {
         let (_, _, key, msg) = invalid(&target("ca_file = \"nope.pem\""));
         assert_eq!(key, "target.ca_file");
         assert!(msg.contains("dir/nope.pem"), "{msg}");
+        // A device is not a bundle (and must not be read).
+        let src = target("ca_file = \"/dev/zero\"");
+        let (_, _, key, msg) = invalid(&src);
+        assert_eq!(key, "target.ca_file");
+        assert!(msg.contains("not a readable file"), "{msg}");
     }
 }

@@ -1,9 +1,9 @@
 //! `[users]`: generated identities or a `user_id,token` CSV file.
 
 use super::Ctx;
-use crate::scenario::ScenarioError;
 use crate::scenario::model::ScenarioFile;
 use crate::scenario::plan::{Arrivals, LoadPlan, Secret, UsersPlan};
+use crate::scenario::{ScenarioError, bounds};
 use std::path::Path;
 
 pub(super) fn build_users(
@@ -22,7 +22,10 @@ pub(super) fn build_users(
     }
     let count = match (u.count, &load.arrivals) {
         (Some(0), _) => return Err(cx.err("users.count", "must be at least 1")),
-        (Some(c), _) => c,
+        (Some(c), _) => {
+            cx.within("users.count", bounds::count(c, bounds::MAX_USERS))?;
+            c
+        }
         (None, Arrivals::TicketDrop { users, .. }) | (None, Arrivals::Closed { users, .. }) => {
             *users
         }
@@ -34,9 +37,30 @@ pub(super) fn build_users(
     })
 }
 
-/// `user_id,token` rows; the token column may be empty only if... never: every user needs one.
+/// `user_id,token` rows; every user needs both. The file must be a regular
+/// file (a FIFO would block `validate`, a device never end) of at most
+/// [`bounds::MAX_USERS_CSV_BYTES`].
 fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let limit = bounds::MAX_USERS_CSV_BYTES;
+    let too_big = |n: u64| {
+        bounds::size(n, limit)
+            .err()
+            .map(|m| format!("{}: {m}", path.display()))
+    };
+    // Checked before opening: opening a FIFO blocks until a writer comes.
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{}: not a regular file (a pipe or a device cannot be a users file)",
+            path.display()
+        ));
+    }
+    if let Some(m) = too_big(meta.len()) {
+        return Err(m);
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Also bounded while reading: the file may grow, or lie about its size (/proc).
+    let mut rdr = csv::Reader::from_reader(std::io::Read::take(file, limit + 1));
     let headers = rdr
         .headers()
         .map_err(|e| format!("{}: {e}", path.display()))?
@@ -59,6 +83,9 @@ fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
             return Err(format!("{}:{line}: empty user_id or token", path.display()));
         }
         users.push((id.to_string(), Secret::new(tok.to_string())));
+    }
+    if let Some(m) = too_big(rdr.position().byte()) {
+        return Err(m);
     }
     if users.is_empty() {
         return Err(format!("{}: no users", path.display()));
@@ -117,6 +144,22 @@ mod tests {
             invalid(&format!("[users]\ncount = 2\ncsv = \"u.csv\"\n{OK_LOAD}"));
         assert_eq!((line, key.as_str()), (3, "users.csv"));
         assert!(msg.contains("replaces"), "{msg}");
+    }
+
+    #[test]
+    fn count_is_bounded() {
+        let (line, col, key, msg) = invalid(&format!("[users]\ncount = 100000001\n{OK_LOAD}"));
+        assert_eq!((line, col, key.as_str()), (2, 1, "users.count"));
+        assert!(msg.contains("at most 100000000"), "{msg}");
+    }
+
+    #[test]
+    fn csv_must_be_a_regular_file() {
+        for dev in ["/dev/zero", "/dev/null", "/"] {
+            let (line, _, key, msg) = invalid(&format!("[users]\ncsv = \"{dev}\"\n{OK_LOAD}"));
+            assert_eq!((line, key.as_str()), (2, "users.csv"), "{dev}");
+            assert!(msg.contains("not a regular file"), "{dev}: {msg}");
+        }
     }
 
     #[test]
