@@ -117,7 +117,7 @@ async fn run(args: RunArgs) -> u8 {
         plan.out_dir.display(),
         written.len()
     );
-    if report.status != "completed" {
+    if report.status != crate::report::RunStatus::Completed {
         return EXIT_ABORTED;
     }
     if report.gates.iter().any(|g| !g.passed) {

@@ -3,7 +3,7 @@
 use crate::client::HttpClient;
 use crate::engine::{self, Control, Progress};
 use crate::metrics::{CohortMeta, summarize};
-use crate::report::{Report, SCHEMA_VERSION};
+use crate::report::{Report, RunStatus, SCHEMA_VERSION};
 use crate::scenario::Plan;
 use crate::sim::{SimError, SimServer};
 use hdrhistogram::Histogram;
@@ -159,11 +159,11 @@ pub async fn execute(
     let skipped = plan.rounds.len() - results.iter().map(|c| c.round + 1).max().unwrap_or(0);
     let status = if let Some(reason) = control.abort_reason() {
         stop_reason = Some(reason);
-        "aborted"
+        RunStatus::Aborted
     } else if stop_reason.is_some() || skipped > 0 {
-        "interrupted"
+        RunStatus::Interrupted
     } else {
-        "completed"
+        RunStatus::Completed
     };
     if skipped > 0 {
         let why = stop_reason.take().unwrap_or_else(|| "interrupted".into());
@@ -183,7 +183,7 @@ pub async fn execute(
             None => "embedded simulator".into(),
         },
         load: plan.load_summary(),
-        status: status.into(),
+        status,
         stop_reason,
         notes,
         results,

@@ -2,7 +2,7 @@
 //! 127.0.0.1:0: plan -> engine -> client -> simulator -> report model.
 
 use stampede::engine::Control;
-use stampede::report::{CohortResult, Report};
+use stampede::report::{CohortResult, Report, RunStatus};
 use stampede::scenario::{self, Overrides, Plan};
 use std::path::Path;
 use std::time::Duration;
@@ -52,7 +52,7 @@ reset_after_commit = 0.1
 async fn compliant_and_naive_fleets_against_the_simulator() {
     let p = plan(DROP);
     let r = run(&p).await;
-    assert_eq!(r.status, "completed");
+    assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(r.results.len(), 2);
     let c = cohort(&r, "compliant");
     let n = cohort(&r, "naive");
@@ -183,7 +183,7 @@ drain = "5s"
         .await
         .unwrap()
         .report;
-    assert_eq!(r.status, "interrupted");
+    assert_eq!(r.status, RunStatus::Interrupted);
     assert!(r.stop_reason.is_some());
     assert_eq!(r.results.len(), 1, "the second round never started");
     let c = &r.results[0];
@@ -219,7 +219,7 @@ abort = [{{ when = "error_rate > 50%", for = "1s" }}]
         .await
         .unwrap()
         .report;
-    assert_eq!(r.status, "aborted");
+    assert_eq!(r.status, RunStatus::Aborted);
     let why = r.stop_reason.as_deref().unwrap();
     assert!(why.contains("error_rate > 50%"), "{why}");
     assert_eq!(r.results.len(), 1, "the second fleet never started");

@@ -53,7 +53,7 @@ fn report_html_sample_escapes_every_target_string() {
 #[test]
 fn report_html_shows_why_a_run_stopped() {
     let mut r = report::sample_report();
-    r.status = "aborted".into();
+    r.status = stampede::report::RunStatus::Aborted;
     r.stop_reason = Some("target <unreachable> for 10s".into());
     let html = render(&r).replace("&#x2f;", "/");
     assert!(html.contains("id=\"status-banner\">Run aborted: target &lt;unreachable&gt; for 10s"));

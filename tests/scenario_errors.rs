@@ -151,3 +151,271 @@ fn validate_prints_plan_without_secrets() {
         Some("s3cr3t-token-value")
     );
 }
+
+// ---- Bounds (issue 10): every duration, count, rate and size has a maximum,
+// checked at validate time with file:line:col and key; nothing panics.
+
+/// (line, key) of the error, from "bad.toml:LINE:COL: `KEY`: msg".
+fn at(e: &str) -> (usize, &str) {
+    let rest = e.strip_prefix("bad.toml:").unwrap_or_else(|| panic!("{e}"));
+    let line = rest.split(':').next().unwrap().parse().unwrap();
+    let key = e.split('`').nth(1).unwrap_or_else(|| panic!("{e}"));
+    (line, key)
+}
+
+#[test]
+fn huge_durations_are_errors_at_their_key_not_panics() {
+    for (src, line, key) in [
+        (
+            "[load]\nmodel = \"open\"\n[[load.stages]]\nduration = \"9300000000000000000s\"\nrate = 1\n",
+            4,
+            "load.stages[0].duration",
+        ),
+        (
+            "[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\ndrain = \"9300000000000000000s\"\n",
+            5,
+            "load.drain",
+        ),
+        (
+            "[target]\ntimeout = \"9300000000000000000s\"\n[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\n",
+            2,
+            "target.timeout",
+        ),
+    ] {
+        let e = err(src);
+        assert_eq!(at(&e), (line, key), "{e}");
+        assert!(e.contains("at most 30days"), "{e}");
+    }
+    // A float where humantime wants an integer is a parse error with a position.
+    let e = err("[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"9.3e18s\"\n");
+    assert!(e.starts_with("bad.toml:4:"), "{e}");
+}
+
+#[test]
+fn semaphore_sized_values_are_bounded() {
+    let e = err(
+        "[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\nmax_in_flight = 2305843009213693952\n",
+    );
+    assert_eq!(at(&e), (5, "load.max_in_flight"), "{e}");
+    assert!(e.contains("at most 10000000"), "{e}");
+    let e = err(&format!(
+        "[target]\nconnections = 2305843009213693952\n{OK_LOAD}"
+    ));
+    assert_eq!(at(&e), (2, "target.connections"), "{e}");
+    assert!(e.contains("at most 100000"), "{e}");
+}
+
+#[test]
+fn users_and_rates_are_bounded() {
+    let e = err("[load]\nmodel = \"ticket-drop\"\nusers = 100000001\nover = \"1s\"\n");
+    assert_eq!(at(&e), (3, "load.users"), "{e}");
+    let e =
+        err("[load]\nmodel = \"open\"\n[[load.stages]]\nduration = \"1s\"\nfrom = 0\nto = 1e12\n");
+    assert_eq!(at(&e), (6, "load.stages[0].to"), "{e}");
+    assert!(e.contains("at most 10000000/s"), "{e}");
+    let ov = Overrides {
+        rate: Some(1e-300),
+        ..Overrides::default()
+    };
+    let e = scenario::parse(OK_LOAD, Path::new("bad.toml"), &ov)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(at(&e).1, "load.over", "{e}");
+    assert!(e.contains("--rate"), "{e}");
+}
+
+#[test]
+fn simulator_latencies_and_sizes_are_bounded() {
+    let e = err(&format!(
+        "{OK_LOAD}\n[sim.capacity]\nlatency_per_in_flight = \"100000h\"\n"
+    ));
+    assert_eq!(at(&e), (7, "sim.capacity.latency_per_in_flight"), "{e}");
+    assert!(e.contains("at most 1h"), "{e}");
+    let e = err(&format!(
+        "{OK_LOAD}\n[[sim.faults.windows]]\nto = \"1s\"\ncapacity_factor = 1e-300\n"
+    ));
+    assert_eq!(at(&e), (8, "sim.faults.windows[0].capacity_factor"), "{e}");
+    let e = err(&format!(
+        "{OK_LOAD}\n[sim]\nmax_body_bytes = 9223372036854775807\n"
+    ));
+    assert_eq!(at(&e), (7, "sim.max_body_bytes"), "{e}");
+}
+
+#[test]
+fn policy_and_abort_durations_are_bounded() {
+    let e = err(&format!(
+        "compare = [\"slow\"]\n{OK_LOAD}\n[policies.slow]\nrequest_timeout = \"9300000000000000000s\"\n"
+    ));
+    assert_eq!(at(&e), (8, "policies.slow.request_timeout"), "{e}");
+    let e = err(&format!(
+        "{OK_LOAD}\n[[safety.abort]]\nwhen = \"operation_p99 > 9300000000000000000s\"\nfor = \"5s\"\n"
+    ));
+    assert_eq!(at(&e), (7, "safety.abort[0].when"), "{e}");
+    assert!(e.contains("at most 30days"), "{e}");
+}
+
+#[test]
+fn unknown_http_method_names_the_step() {
+    let e = err(&format!(
+        "{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"a\"\npath = \"/a\"\n\n[[journey.steps]]\nname = \"b\"\nmethod = \"PSOT\"\npath = \"/b\"\n"
+    ));
+    assert_eq!(at(&e), (13, "journey.steps[1].method"), "{e}");
+    assert!(e.contains("`PSOT` is not an HTTP method"), "{e}");
+}
+
+/// A scratch directory for file-kind tests, removed on drop.
+struct Scratch(std::path::PathBuf);
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("stampede-scen-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Self(d)
+    }
+    /// Writes `s.toml` using `csv` as its users file and returns its path.
+    fn scenario_with_users(&self, csv: &Path) -> std::path::PathBuf {
+        let p = self.0.join("s.toml");
+        std::fs::write(
+            &p,
+            format!("[users]\ncsv = \"{}\"\n{OK_LOAD}", csv.display()),
+        )
+        .unwrap();
+        p
+    }
+}
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `stampede validate` on `scenario`, killed if it takes longer than 20 s.
+fn validate_binary(scenario: &Path) -> (Option<i32>, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .arg("validate")
+        .arg(scenario)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            return (status.code(), stderr);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`stampede validate {}` hung", scenario.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_fifo_as_users_csv_is_refused_without_blocking() {
+    let d = Scratch::new("fifo");
+    let fifo = d.0.join("users.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let scenario = d.scenario_with_users(&fifo);
+    let (code, stderr) = validate_binary(&scenario);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("s.toml:2:1: `users.csv`") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_device_as_users_csv_is_refused() {
+    let d = Scratch::new("dev");
+    let scenario = d.scenario_with_users(Path::new("/dev/zero"));
+    let (code, stderr) = validate_binary(&scenario);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+#[test]
+fn an_oversized_users_csv_is_refused_before_reading() {
+    let d = Scratch::new("big");
+    let csv = d.0.join("users.csv");
+    // Sparse: no disk is used, and nothing is read.
+    let f = std::fs::File::create(&csv).unwrap();
+    f.set_len(scenario::bounds::MAX_USERS_CSV_BYTES + 1)
+        .unwrap();
+    let e = scenario::load(&d.scenario_with_users(&csv), &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`users.csv`") && e.contains("at most 256 MiB"),
+        "{e}"
+    );
+}
+
+#[test]
+fn dev_zero_as_the_scenario_file_is_a_read_error() {
+    let e = scenario::load(Path::new("/dev/zero"), &Overrides::default()).unwrap_err();
+    assert!(matches!(e, ScenarioError::Read { .. }), "{e}");
+    assert!(e.to_string().contains("16 MiB"), "{e}");
+}
+
+#[test]
+fn the_readme_lists_the_maxima_the_code_checks() {
+    use scenario::bounds as b;
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let limits = readme
+        .split("Limits checked by `validate`")
+        .nth(1)
+        .expect("README: the limits table");
+    let row = |key: &str| {
+        limits
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("README has no limits row for {key}"))
+            .to_string()
+    };
+    let grouped = stampede::report::format::count;
+    for (key, want) in [
+        (
+            "`drain`",
+            format!("{} days", b::MAX_DURATION.as_secs() / 86_400),
+        ),
+        (
+            "simulator service times",
+            format!("{} hour", b::MAX_SIM_LATENCY.as_secs() / 3600),
+        ),
+        ("`--max-rps`", format!("{}/s", grouped(b::MAX_RATE as u64))),
+        ("`target.connections`", grouped(b::MAX_CONNECTIONS as u64)),
+        ("`load.max_in_flight`", grouped(b::MAX_IN_FLIGHT as u64)),
+        ("`users.count`", grouped(b::MAX_USERS)),
+        ("`load.iterations`", grouped(b::MAX_ITERATIONS)),
+        ("`journey.quantity`", grouped(u64::from(b::MAX_QUANTITY))),
+        ("`load.stages` entries", grouped(b::MAX_STAGES as u64)),
+        ("`journey.steps` entries", grouped(b::MAX_STEPS as u64)),
+        ("`threshold`", grouped(u64::from(b::MAX_COUNT))),
+        ("`max_tokens`", grouped(b::MAX_BUDGET_TOKENS as u64)),
+        ("`capacity_factor`", b::MIN_CAPACITY_FACTOR.to_string()),
+        (
+            "`sim.max_body_bytes`",
+            format!("{} MiB", b::MAX_SIM_BODY_BYTES >> 20),
+        ),
+        ("users CSV", format!("{} MiB", b::MAX_USERS_CSV_BYTES >> 20)),
+        ("`ca_file`", format!("{} MiB", b::MAX_FILE_BYTES >> 20)),
+    ] {
+        let r = row(key);
+        assert!(
+            r.contains(&want),
+            "README row for {key} should say {want}: {r}"
+        );
+    }
+}

@@ -189,7 +189,7 @@ async fn run(src: &str) -> Report {
     let out = stampede::run::execute(&plan, &Control::default(), None)
         .await
         .expect("run");
-    assert_eq!(out.report.status, "completed");
+    assert_eq!(out.report.status, stampede::report::RunStatus::Completed);
     out.report
 }
 

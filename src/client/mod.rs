@@ -70,17 +70,8 @@ struct Cap {
 }
 
 impl HttpClient {
-    /// `base` is the target URL (its path becomes a prefix of every request path).
-    pub fn new(
-        base: &str,
-        connections: usize,
-        defaults: HeaderMap,
-        tls: &TlsOptions,
-    ) -> Result<Self, ClientError> {
-        Self::with_cap(base, connections, defaults, tls, None)
-    }
-
-    /// Like [`HttpClient::new`], holding attempts to at most `max_rps` per second.
+    /// `base` is the target URL (its path becomes a prefix of every request
+    /// path); `max_rps` holds attempts to at most that many per second.
     pub fn with_cap(
         base: &str,
         connections: usize,
@@ -146,11 +137,6 @@ impl HttpClient {
             cap.throttled.fetch_add(1, Relaxed);
             Box::pin(cap.limiter.until_ready()).await;
         }
-    }
-
-    /// Requests currently holding a connection slot.
-    pub fn in_flight(&self, cap: usize) -> usize {
-        cap.saturating_sub(self.permits.available_permits())
     }
 
     /// One attempt. The timeout covers waiting for a connection slot, the

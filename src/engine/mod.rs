@@ -14,7 +14,6 @@ mod progress;
 pub mod schedule;
 mod user;
 
-pub use abort::{AbortMetric, AbortRule};
 pub use ctx::{CohortCtx, Identities, RoundCtx};
 pub use progress::Progress;
 pub use user::{Arrival, envelope_code};
@@ -22,7 +21,7 @@ pub use user::{Arrival, envelope_code};
 use crate::client::HttpClient;
 use crate::metrics::{JourneyLog, Live, Recorder};
 use crate::policy::RetryBudget;
-use crate::scenario::{Arrivals, Plan};
+use crate::scenario::{AbortRule, Arrivals, Plan};
 use schedule::{Schedule, cohort_of};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -358,7 +357,7 @@ async fn watch_abort_rules(
             history.pop_front();
         }
         let window = history.make_contiguous();
-        if let Some(reason) = rules.iter().find_map(|r| r.check(window)) {
+        if let Some(reason) = rules.iter().find_map(|r| abort::check(r, window)) {
             control.abort(reason);
             return;
         }

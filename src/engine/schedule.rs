@@ -57,9 +57,12 @@ impl Schedule {
     /// Offset of arrival number `k` (0-based).
     pub fn offset_of(&self, k: u64) -> Option<Duration> {
         match &self.kind {
-            Kind::Even { users, over } => {
-                (k < *users).then(|| over.mul_f64(k as f64 / *users as f64))
-            }
+            // `mul_f64` without its panic: the fraction is below 1, so the
+            // product fits whenever `over` does.
+            Kind::Even { users, over } => (k < *users).then(|| {
+                Duration::try_from_secs_f64((k as f64 / *users as f64) * over.as_secs_f64())
+                    .unwrap_or(*over)
+            }),
             Kind::Closed => None,
             Kind::Stages { stages, starts } => {
                 // Arrival k happens when the cumulative count reaches k + 1/2
@@ -186,6 +189,36 @@ mod tests {
                 .map(Duration::from_millis)
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_largest_valid_schedules_compute_without_overflow() {
+        use crate::scenario::bounds::{MAX_DURATION, MAX_RATE, MAX_USERS};
+        let drop = Schedule::new(&Arrivals::TicketDrop {
+            users: MAX_USERS,
+            over: MAX_DURATION,
+        });
+        let last = drop.offset_of(MAX_USERS - 1).unwrap();
+        assert!(
+            last < MAX_DURATION && last > MAX_DURATION.mul_f64(0.99),
+            "{last:?}"
+        );
+        assert_eq!(drop.offset_of(MAX_USERS), None);
+        let open = Schedule::new(&Arrivals::Open {
+            stages: vec![Stage {
+                duration: MAX_DURATION,
+                from: MAX_RATE,
+                to: MAX_RATE,
+            }],
+        });
+        let n = (MAX_RATE * MAX_DURATION.as_secs_f64()) as u64;
+        let last = open.offset_of(n - 1).unwrap();
+        assert!(
+            last <= MAX_DURATION && last > MAX_DURATION.mul_f64(0.99),
+            "{last:?}"
+        );
+        assert_eq!(open.offset_of(n), None);
+        assert_eq!(open.offset_of(u64::MAX), None);
     }
 
     #[test]

@@ -157,7 +157,6 @@ impl User<'_> {
             }
         }
         self.close_breaker_window(&mut log);
-        live.journeys_done.fetch_add(1, Relaxed);
         (log, cancelled)
     }
 
@@ -335,7 +334,7 @@ impl User<'_> {
                 state.retries > 0,
                 flags,
             ));
-            let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
+            let method: Method = step.method.clone();
             let client = &self.ctx.client;
             // Boxed: a request in flight is large, and a user waiting in
             // backoff must not carry its space (100k waiting users must fit in RAM).

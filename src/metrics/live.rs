@@ -81,7 +81,6 @@ impl LiveHistogram {
 #[derive(Debug, Default)]
 pub struct Live {
     pub arrivals: AtomicU64,
-    pub journeys_done: AtomicU64,
     pub in_flight: AtomicU64,
     pub attempts: AtomicU64,
     /// Attempts answered 429 or 5xx, or that timed out or failed to connect.
@@ -95,7 +94,6 @@ pub struct Live {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LiveSnapshot {
     pub arrivals: u64,
-    pub journeys_done: u64,
     pub in_flight: u64,
     pub attempts: u64,
     pub attempt_errors: u64,
@@ -107,7 +105,6 @@ impl Live {
     pub fn snapshot(&self) -> LiveSnapshot {
         LiveSnapshot {
             arrivals: self.arrivals.load(Relaxed),
-            journeys_done: self.journeys_done.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             attempts: self.attempts.load(Relaxed),
             attempt_errors: self.attempt_errors.load(Relaxed),
@@ -122,7 +119,6 @@ impl std::ops::Add for LiveSnapshot {
     fn add(self, b: Self) -> Self {
         Self {
             arrivals: self.arrivals + b.arrivals,
-            journeys_done: self.journeys_done + b.journeys_done,
             in_flight: self.in_flight + b.in_flight,
             attempts: self.attempts + b.attempts,
             attempt_errors: self.attempt_errors + b.attempt_errors,

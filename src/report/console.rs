@@ -128,10 +128,10 @@ pub fn summary_table(report: &Report) -> String {
         s.trim_end().to_string() + "\n"
     };
     let mut out = String::new();
-    if report.status != "completed" {
+    if report.status != super::RunStatus::Completed {
         out.push_str(&format!(
             "RUN {}: {}\n",
-            printable(&report.status).to_uppercase(),
+            report.status.as_str().to_uppercase(),
             printable(
                 report
                     .stop_reason
@@ -203,7 +203,7 @@ mod tests {
         r.results[0]
             .outcomes
             .insert("EVIL\x1b[31m".into(), u64::MAX);
-        r.status = "aborted".into();
+        r.status = crate::report::RunStatus::Aborted;
         r.stop_reason = Some("target died".into());
         let t = summary_table(&r);
         assert!(!t.contains('\x1b'));

@@ -63,7 +63,10 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
         ("scenario", Value::from(report.scenario.as_str())),
         ("verdict", Value::from(verdict(report))),
         ("meta", list(meta(report))),
-        ("completed", Value::from(report.status == "completed")),
+        (
+            "completed",
+            Value::from(report.status == super::RunStatus::Completed),
+        ),
         ("status", Value::from(report.status.as_str())),
         (
             "stop_reason",

@@ -31,7 +31,7 @@ pub fn render_junit(report: &Report) -> String {
             }
         }
     };
-    if report.status != "completed" {
+    if report.status != super::RunStatus::Completed {
         let reason = report
             .stop_reason
             .as_deref()
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn incomplete_run_adds_a_failing_case() {
         let mut r = report();
-        r.status = "aborted".into();
+        r.status = crate::report::RunStatus::Aborted;
         r.stop_reason = Some("target unreachable: connection refused".into());
         let xml = render_junit(&r);
         let tags = parse_back(&xml);
@@ -342,7 +342,7 @@ mod tests {
         );
         assert_eq!(attr(&xml, "testsuite", "failures"), "1");
 
-        r.status = "completed".into();
+        r.status = crate::report::RunStatus::Completed;
         let xml = render_junit(&r);
         assert_eq!(attr(&xml, "testsuite", "tests"), "0");
         assert!(parse_back(&xml).iter().all(|t| t != "testcase"));
@@ -352,7 +352,7 @@ mod tests {
     fn hostile_names_are_escaped() {
         let mut r = report();
         r.scenario = "<script>alert('x')</script> & \"co\"".into();
-        r.status = "interrupted".into();
+        r.status = crate::report::RunStatus::Interrupted;
         r.stop_reason = Some("Ctrl-C <again> & \u{1}\nagain".into());
         r.gates = vec![result(
             "<script>.x > 0 && '1' == \"1\"",

@@ -18,6 +18,7 @@ pub mod model;
 pub mod recovery;
 #[doc(hidden)]
 pub mod sample;
+mod status;
 pub mod svg;
 pub mod verdict;
 
@@ -25,6 +26,7 @@ pub use error::ReportError;
 pub use model::*;
 #[doc(hidden)]
 pub use sample::sample_report;
+pub use status::RunStatus;
 
 use std::path::{Path, PathBuf};
 

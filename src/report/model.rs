@@ -28,8 +28,8 @@ pub struct Report {
     pub target: String,
     /// Human description of the load shape ("ticket drop: 5000 users over 2s").
     pub load: String,
-    /// "completed", "interrupted" (Ctrl-C) or "aborted" (an abort rule or a dead target).
-    pub status: String,
+    /// Completed, interrupted (Ctrl-C) or aborted (an abort rule or a dead target).
+    pub status: super::RunStatus,
     /// Why the run stopped early, when it did.
     pub stop_reason: Option<String>,
     /// Things a reader must know to trust the numbers (e.g. the attempts/s

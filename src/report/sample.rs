@@ -411,7 +411,7 @@ pub fn sample_report() -> Report {
         duration_s: 2.0 * f64::from(SECONDS) + 3.2,
         target: "embedded simulator".into(),
         load: "ticket drop: 1200 users over 2s, then 60 ops/s".into(),
-        status: "completed".into(),
+        status: crate::report::RunStatus::Completed,
         stop_reason: None,
         notes: vec!["the 20000/s attempt cap held back 12 attempts <b>(sample)</b>".into()],
         results: vec![cohort(false), cohort(true)],

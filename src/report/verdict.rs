@@ -186,7 +186,7 @@ pub fn verdict(report: &Report) -> String {
     } else {
         format!(" ({} ran no operations.)", idle.join(", "))
     };
-    let stopped = if report.status != "completed" {
+    let stopped = if report.status != super::RunStatus::Completed {
         format!(
             " The run was {}, so treat these numbers as partial.",
             report.status
@@ -308,7 +308,7 @@ mod tests {
         r.results[0].operations = 0;
         assert!(verdict(&r).contains("No cohort completed any operation"));
         r.results.clear();
-        r.status = "aborted".into();
+        r.status = crate::report::RunStatus::Aborted;
         let v = verdict(&r);
         assert!(
             v.contains("nothing to judge") && v.contains("aborted"),

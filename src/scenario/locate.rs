@@ -17,6 +17,11 @@ pub fn locate(src: &str, path: &str) -> (usize, usize) {
         })
         .collect();
     let lines: Vec<&str> = src.lines().collect();
+    // The path may name a table itself (`[policies.mine]`, `[[cohorts]]`).
+    let whole: Vec<&str> = parts.iter().map(|(n, _)| *n).collect();
+    if let Some(line) = find_header(&lines, &whole.join("."), parts.last().and_then(|p| p.1)) {
+        return (line + 1, 1);
+    }
     // Find the deepest table header that is a prefix of the path.
     let mut best: Option<(usize, usize)> = None; // (parts consumed, header line index)
     for depth in (1..parts.len()).rev() {
@@ -107,6 +112,15 @@ mod tests {
     #[test]
     fn falls_back_to_header() {
         assert_eq!(locate(SRC, "load.stages[1].to"), (11, 1));
+    }
+
+    #[test]
+    fn finds_a_table_named_by_the_whole_path() {
+        let src = "compare = [\"mine\"]\n\n[policies.mine]\nbase_delay = \"1s\"\n\n[[cohorts]]\nname = \"a\"\n\n[[cohorts]]\nname = \"b\"\n";
+        assert_eq!(locate(src, "policies.mine"), (3, 1));
+        assert_eq!(locate(src, "cohorts"), (6, 1));
+        assert_eq!(locate(src, "cohorts[1]"), (9, 1));
+        assert_eq!(locate(SRC, "load"), (3, 1));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! optional or unchecked: every default is filled in and every cross
 //! reference (policy names, template variables, zones) resolved.
 
+use super::abort::AbortRule;
 use super::template::{Template, VarId};
 use crate::policy::RetryPolicy;
 use crate::sim::SimConfig;
@@ -71,7 +72,7 @@ pub const HARD_CAP_RPS: f64 = 20_000.0;
 pub struct SafetyPlan {
     /// Enforced attempts/s cap (the scenario's `max_rps`, else the hard cap).
     pub max_rps: f64,
-    pub abort: Vec<crate::engine::AbortRule>,
+    pub abort: Vec<AbortRule>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,7 +172,8 @@ pub struct Journey {
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub name: String,
-    pub method: String,
+    #[serde(serialize_with = "ser_method")]
+    pub method: http::Method,
     #[serde(serialize_with = "ser_template")]
     pub path: Template,
     #[serde(serialize_with = "ser_opt_template")]
@@ -185,6 +187,9 @@ pub struct Step {
     pub think_time: Duration,
 }
 
+fn ser_method<S: serde::Serializer>(m: &http::Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
 fn ser_template<S: serde::Serializer>(t: &Template, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(t.source())
 }

@@ -99,7 +99,7 @@ pub(crate) fn report() -> Report {
         duration_s: 12.5,
         target: "embedded simulator".into(),
         load: "ticket drop".into(),
-        status: "completed".into(),
+        status: crate::report::RunStatus::Completed,
         stop_reason: None,
         notes: Vec::new(),
         results: vec![

@@ -352,7 +352,7 @@ pub(super) fn meta(report: &Report) -> Vec<Value> {
         pair("Load", report.load.clone()),
         pair("Started", report.started_at.clone()),
         pair("Duration", seconds(report.duration_s)),
-        pair("Status", report.status.clone()),
+        pair("Status", report.status.to_string()),
         pair(
             "stampede",
             format!(

@@ -1,0 +1,447 @@
+//! `[journey]`: the event and zones, and the steps each user walks through
+//! (the Booking Rush availability → reserve → confirm journey by default).
+
+use super::Ctx;
+use crate::outcome::CauseMatch;
+use crate::scenario::model::{JourneySection, StepSection};
+use crate::scenario::plan::{BUILTIN_VARS, Journey, Step};
+use crate::scenario::template::Template;
+use crate::scenario::{ScenarioError, bounds};
+use crate::sim::SimConfig;
+use std::collections::BTreeMap;
+
+fn default_steps() -> Vec<StepSection> {
+    let step = |name: &str, method: &str, path: &str| StepSection {
+        name: name.into(),
+        method: method.into(),
+        path: path.into(),
+        body: None,
+        retry: true,
+        idempotent: false,
+        precheck: None,
+        capture: BTreeMap::new(),
+        think_time: None,
+    };
+    let mut availability = step(
+        "availability",
+        "GET",
+        "/events/${event}/zones/${zone}/availability",
+    );
+    availability.precheck = Some("/data/available".into());
+    let mut reserve = step("reserve", "POST", "/bookings/reserve");
+    reserve.body =
+        Some(r#"{"eventId":"${event}","zoneId":"${zone}","quantity":${quantity}}"#.into());
+    reserve.idempotent = true;
+    reserve
+        .capture
+        .insert("bookingId".into(), "/data/bookingId".into());
+    let mut confirm = step("confirm", "POST", "/bookings/${bookingId}/confirm");
+    confirm.idempotent = true;
+    vec![availability, reserve, confirm]
+}
+
+/// The methods a journey step may use (any case in the file).
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// One of [`METHODS`], case-insensitively; a typo such as `PSOT` is an error
+/// here rather than an extension method the target answers 405 to.
+fn parse_method(s: &str) -> Option<http::Method> {
+    let upper = s.to_ascii_uppercase();
+    METHODS
+        .contains(&upper.as_str())
+        .then(|| http::Method::from_bytes(upper.as_bytes()).ok())
+        .flatten()
+}
+
+pub(super) fn build_journey(
+    cx: &Ctx,
+    j: Option<&JourneySection>,
+    sim: &SimConfig,
+    embedded: bool,
+) -> Result<Journey, ScenarioError> {
+    let sim_event = sim.events.first();
+    let event = match j.and_then(|j| j.event.clone()) {
+        Some(e) => e,
+        None if embedded => sim_event.map(|e| e.id.clone()).unwrap_or_default(),
+        None => {
+            return Err(cx.err(
+                "journey.event",
+                "required when the target is not the embedded simulator",
+            ));
+        }
+    };
+    let mut zones = j.map(|j| j.zones.clone()).unwrap_or_default();
+    if zones.is_empty() {
+        if !embedded {
+            return Err(cx.err(
+                "journey.zones",
+                "required when the target is not the embedded simulator",
+            ));
+        }
+        zones = sim
+            .events
+            .iter()
+            .find(|e| e.id == event)
+            .map(|e| e.zones.iter().map(|z| z.id.clone()).collect())
+            .unwrap_or_default();
+    }
+    if event.is_empty() || zones.is_empty() {
+        return Err(cx.err(
+            "journey.zones",
+            "the journey needs an event and at least one zone",
+        ));
+    }
+    let quantity = j.and_then(|j| j.quantity).unwrap_or(1);
+    if quantity == 0 {
+        return Err(cx.err("journey.quantity", "must be at least 1"));
+    }
+    cx.within(
+        "journey.quantity",
+        bounds::count(quantity, bounds::MAX_QUANTITY),
+    )?;
+    let next_zone_on = parse_next_zone_on(cx, j.and_then(|j| j.next_zone_on.as_deref()))?;
+    let custom_steps = j.is_some_and(|j| !j.steps.is_empty());
+    let steps_src = match j {
+        Some(j) if custom_steps => j.steps.clone(),
+        _ => default_steps(),
+    };
+    cx.within(
+        "journey.steps",
+        bounds::count(steps_src.len(), bounds::MAX_STEPS).map_err(|m| format!("steps: {m}")),
+    )?;
+    let mut vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+    let mut steps = Vec::new();
+    for (i, s) in steps_src.iter().enumerate() {
+        let key = |k: &str| format!("journey.steps[{i}].{k}");
+        if s.name.is_empty() || steps.iter().any(|p: &Step| p.name == s.name) {
+            return Err(cx.err(
+                &key("name"),
+                format!("step names must be unique and non-empty (`{}`)", s.name),
+            ));
+        }
+        let method = parse_method(&s.method).ok_or_else(|| {
+            cx.err(
+                &key("method"),
+                format!(
+                    "`{}` is not an HTTP method (known: {})",
+                    s.method,
+                    METHODS.join(", ")
+                ),
+            )
+        })?;
+        if !s.path.starts_with('/') {
+            return Err(cx.err(&key("path"), "must start with `/`"));
+        }
+        let path =
+            Template::parse(&s.path, &vars).map_err(|e| cx.err(&key("path"), e.to_string()))?;
+        let body = s
+            .body
+            .as_deref()
+            .map(|b| Template::parse(b, &vars))
+            .transpose()
+            .map_err(|e| cx.err(&key("body"), e.to_string()))?;
+        if let Some(p) = &s.precheck
+            && !p.starts_with('/')
+        {
+            return Err(cx.err(&key("precheck"), "a JSON pointer starts with `/`"));
+        }
+        let mut captures = Vec::new();
+        for (name, pointer) in &s.capture {
+            if !pointer.starts_with('/') {
+                return Err(cx.err(
+                    &format!("journey.steps[{i}].capture.{name}"),
+                    "a JSON pointer starts with `/`",
+                ));
+            }
+            let id = match vars.iter().position(|v| v == name) {
+                Some(id) if id >= BUILTIN_VARS.len() => id,
+                Some(_) => {
+                    return Err(cx.err(
+                        &format!("journey.steps[{i}].capture.{name}"),
+                        "cannot overwrite a built-in variable",
+                    ));
+                }
+                None => {
+                    vars.push(name.clone());
+                    vars.len() - 1
+                }
+            };
+            captures.push((id, pointer.clone()));
+        }
+        steps.push(Step {
+            name: s.name.clone(),
+            method,
+            path,
+            body,
+            retry: s.retry,
+            idempotent: s.idempotent,
+            precheck: s.precheck.clone(),
+            captures,
+            think_time: {
+                let t = s.think_time.unwrap_or_default();
+                cx.within(&key("think_time"), bounds::duration(t))?;
+                t
+            },
+        });
+    }
+    let amplification_steps = amplification_steps(
+        cx,
+        &steps,
+        j.and_then(|j| j.amplification_steps.as_deref()),
+        custom_steps,
+    )?;
+    Ok(Journey {
+        vars,
+        event,
+        zones,
+        quantity,
+        next_zone_on,
+        steps,
+        amplification_steps,
+    })
+}
+
+/// `next_zone_on` names target codes (`INSUFFICIENT_SEATS`) or statuses
+/// (`HTTP_410`), parsed once here; the engine matches an operation's last
+/// cause against them.
+fn parse_next_zone_on(
+    cx: &Ctx,
+    names: Option<&[String]>,
+) -> Result<Vec<CauseMatch>, ScenarioError> {
+    let Some(names) = names else {
+        return Ok(vec![
+            CauseMatch::parse("INSUFFICIENT_SEATS")
+                .map_err(|e| cx.err("journey.next_zone_on", e))?,
+        ]);
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            CauseMatch::parse(n).map_err(|e| cx.err(&format!("journey.next_zone_on[{i}]"), e))
+        })
+        .collect()
+}
+
+/// The steps the headline amplification is over: named ones, else the
+/// default journey's `reserve` (the contended, retried write), else every
+/// step that retries and is not a pre-check (a pre-check or a follow-up that
+/// rarely fails would dilute what the retried work cost the target).
+fn amplification_steps(
+    cx: &Ctx,
+    steps: &[Step],
+    named: Option<&[String]>,
+    custom_steps: bool,
+) -> Result<Vec<usize>, ScenarioError> {
+    if let Some(names) = named {
+        if names.is_empty() {
+            return Err(cx.err("journey.amplification_steps", "name at least one step"));
+        }
+        return names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                steps.iter().position(|s| &s.name == n).ok_or_else(|| {
+                    cx.err(
+                        &format!("journey.amplification_steps[{i}]"),
+                        format!("no step named `{n}`"),
+                    )
+                })
+            })
+            .collect();
+    }
+    if !custom_steps && let Some(i) = steps.iter().position(|s| s.name == "reserve") {
+        return Ok(vec![i]);
+    }
+    let retried: Vec<usize> = (0..steps.len())
+        .filter(|&i| steps[i].retry && steps[i].precheck.is_none())
+        .collect();
+    Ok(if retried.is_empty() {
+        (0..steps.len()).collect()
+    } else {
+        retried
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::outcome::CauseMatch;
+    use crate::scenario::bounds;
+    use std::time::Duration;
+
+    const REMOTE: &str = "[target]\nurl = \"http://127.0.0.1:9\"\n";
+
+    fn steps(body: &str) -> String {
+        format!("{OK_LOAD}\n[journey]\n[[journey.steps]]\n{body}\n")
+    }
+
+    #[test]
+    fn embedded_defaults_come_from_the_simulator() {
+        let j = plan(OK_LOAD).journey;
+        assert_eq!(j.event, "E1");
+        assert_eq!(j.zones, vec!["A", "B", "C"]);
+        assert_eq!(j.quantity, 1);
+        assert_eq!(
+            j.next_zone_on,
+            vec![CauseMatch::parse("INSUFFICIENT_SEATS").unwrap()]
+        );
+        assert_eq!(j.amplification_steps, vec![1], "reserve");
+        let names: Vec<&str> = j.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["availability", "reserve", "confirm"]);
+        assert_eq!(j.steps[1].method, http::Method::POST);
+        assert_eq!(j.steps[2].path.source(), "/bookings/${bookingId}/confirm");
+        assert_eq!(j.vars.last().map(String::as_str), Some("bookingId"));
+    }
+
+    #[test]
+    fn a_remote_target_needs_event_and_zones() {
+        let (line, _, key, _) = invalid(&format!("{REMOTE}{OK_LOAD}"));
+        assert_eq!((line, key.as_str()), (1, "journey.event"));
+        let (line, _, key, _) = invalid(&format!("{REMOTE}{OK_LOAD}\n[journey]\nevent = \"E9\"\n"));
+        assert_eq!((line, key.as_str()), (8, "journey.zones"));
+    }
+
+    #[test]
+    fn zero_quantity_is_rejected() {
+        let (line, _, key, _) = invalid(&format!("{OK_LOAD}\n[journey]\nquantity = 0\n"));
+        assert_eq!((line, key.as_str()), (7, "journey.quantity"));
+    }
+
+    #[test]
+    fn step_defaults() {
+        let j = plan(&steps("name = \"s\"\npath = \"/x/${zone}\"")).journey;
+        let s = &j.steps[0];
+        assert_eq!(s.method, http::Method::GET);
+        assert!(s.retry && !s.idempotent);
+        assert_eq!(s.think_time, Duration::ZERO);
+        assert!(s.body.is_none() && s.precheck.is_none() && s.captures.is_empty());
+    }
+
+    #[test]
+    fn method_is_normalised_and_checked() {
+        let j = plan(&steps("name = \"s\"\nmethod = \"post\"\npath = \"/x\"")).journey;
+        assert_eq!(j.steps[0].method, http::Method::POST);
+        let json = serde_json::to_value(&j.steps[0]).unwrap();
+        assert_eq!(json["method"], "POST", "the plan shows the method as text");
+        for bad in ["GE T", "PSOT", "CONNECT", ""] {
+            let (line, col, key, msg) = invalid(&steps(&format!(
+                "name = \"s\"\nmethod = \"{bad}\"\npath = \"/x\""
+            )));
+            assert_eq!((line, col, key.as_str()), (9, 1, "journey.steps[0].method"));
+            assert!(
+                msg.contains(&format!("`{bad}` is not an HTTP method")) && msg.contains("PATCH"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn quantity_steps_and_think_time_are_bounded() {
+        let (line, _, key, msg) = invalid(&format!("{OK_LOAD}\n[journey]\nquantity = 10001\n"));
+        assert_eq!((line, key.as_str()), (7, "journey.quantity"));
+        assert!(msg.contains("at most 10000"), "{msg}");
+        let (line, _, key, msg) = invalid(&steps(
+            "name = \"s\"\npath = \"/x\"\nthink_time = \"9300000000000000000s\"",
+        ));
+        assert_eq!((line, key.as_str()), (10, "journey.steps[0].think_time"));
+        assert!(msg.contains("at most 30days"), "{msg}");
+        let many: String = (0..=bounds::MAX_STEPS)
+            .map(|i| format!("[[journey.steps]]\nname = \"s{i}\"\npath = \"/x\"\n"))
+            .collect();
+        let (_, _, key, msg) = invalid(&format!("{OK_LOAD}\n[journey]\n{many}"));
+        assert_eq!(key, "journey.steps");
+        assert!(msg.contains("at most 100"), "{msg}");
+    }
+
+    #[test]
+    fn step_errors_name_the_step_key() {
+        for (body, want_key, want_line) in [
+            ("name = \"s\"\npath = \"x\"", "journey.steps[0].path", 9),
+            (
+                "name = \"s\"\npath = \"/${nope}\"",
+                "journey.steps[0].path",
+                9,
+            ),
+            (
+                "name = \"s\"\npath = \"/x\"\nbody = \"${nope}\"",
+                "journey.steps[0].body",
+                10,
+            ),
+            (
+                "name = \"s\"\npath = \"/x\"\nprecheck = \"data\"",
+                "journey.steps[0].precheck",
+                10,
+            ),
+            ("name = \"\"\npath = \"/x\"", "journey.steps[0].name", 8),
+        ] {
+            let (line, _, key, _) = invalid(&steps(body));
+            assert_eq!((key.as_str(), line), (want_key, want_line), "{body}");
+        }
+    }
+
+    #[test]
+    fn captures_define_variables_and_cannot_shadow_builtins() {
+        let j = plan(&steps(
+            "name = \"a\"\npath = \"/a\"\ncapture = { id = \"/data/id\" }\n\n[[journey.steps]]\nname = \"b\"\npath = \"/b/${id}\"",
+        ))
+        .journey;
+        let id = j.vars.iter().position(|v| v == "id").unwrap();
+        assert_eq!(j.steps[0].captures, vec![(id, "/data/id".to_string())]);
+        assert_eq!(j.steps[1].path.vars().collect::<Vec<_>>(), vec![id]);
+        let (_, _, key, msg) = invalid(&steps(
+            "name = \"a\"\npath = \"/a\"\ncapture = { zone = \"/z\" }",
+        ));
+        assert_eq!(key, "journey.steps[0].capture.zone");
+        assert!(msg.contains("built-in"), "{msg}");
+        let (_, _, key, _) = invalid(&steps(
+            "name = \"a\"\npath = \"/a\"\n\n[[journey.steps]]\nname = \"a\"\npath = \"/b\"",
+        ));
+        assert_eq!(key, "journey.steps[1].name");
+    }
+
+    #[test]
+    fn next_zone_on_is_parsed_into_codes_and_statuses() {
+        let j = plan(&format!(
+            "{OK_LOAD}\n[journey]\nnext_zone_on = [\"SOLD_OUT\", \"HTTP_410\"]\n"
+        ))
+        .journey;
+        assert_eq!(
+            j.next_zone_on,
+            vec![
+                CauseMatch::parse("SOLD_OUT").unwrap(),
+                CauseMatch::Status(410)
+            ]
+        );
+        let (line, _, key, msg) = invalid(&format!(
+            "{OK_LOAD}\n[journey]\nnext_zone_on = [\"A\", \"HTTP_9000\"]\n"
+        ));
+        assert_eq!(
+            (line, key.as_str()),
+            (7, "journey.next_zone_on[1]"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn amplification_steps_default_and_named() {
+        // A custom journey: every retried step that is not a pre-check.
+        let src = format!(
+            "{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"look\"\npath = \"/a\"\nprecheck = \"/n\"\n\
+             [[journey.steps]]\nname = \"buy\"\nmethod = \"POST\"\npath = \"/b\"\n\
+             [[journey.steps]]\nname = \"log\"\npath = \"/c\"\nretry = false\n"
+        );
+        assert_eq!(plan(&src).journey.amplification_steps, vec![1]);
+        let named = src.replace(
+            "[journey]\n",
+            "[journey]\namplification_steps = [\"log\", \"buy\"]\n",
+        );
+        assert_eq!(plan(&named).journey.amplification_steps, vec![2, 1]);
+        let bad = src.replace(
+            "[journey]\n",
+            "[journey]\namplification_steps = [\"nope\"]\n",
+        );
+        let (_, _, key, msg) = invalid(&bad);
+        assert_eq!(key, "journey.amplification_steps[0]", "{msg}");
+    }
+}

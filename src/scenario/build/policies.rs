@@ -1,0 +1,296 @@
+//! `[policies.*]`, `compare` and `[[cohorts]]`: which retry policies run,
+//! one fleet after another or mixed in one fleet (and `--policy`).
+
+use super::{Ctx, Overrides};
+use crate::policy::{self, PolicyOverrides, RetryPolicy};
+use crate::scenario::model::ScenarioFile;
+use crate::scenario::plan::{Cohort, Round};
+use crate::scenario::{ScenarioError, bounds};
+use std::collections::BTreeMap;
+
+pub(super) fn build_policies(
+    cx: &Ctx,
+    table: &BTreeMap<String, PolicyOverrides>,
+) -> Result<BTreeMap<String, RetryPolicy>, ScenarioError> {
+    let mut out = BTreeMap::new();
+    for (name, ov) in table {
+        let p = ov
+            .build(name)
+            .map_err(|e| cx.err(&format!("policies.{name}"), e.to_string()))?;
+        check_bounds(cx, name, &p)?;
+        out.insert(name.clone(), p);
+    }
+    Ok(out)
+}
+
+/// What a preset cannot get wrong but an override can: durations, the
+/// breaker threshold and the budget size within the scenario maxima.
+fn check_bounds(cx: &Ctx, name: &str, p: &RetryPolicy) -> Result<(), ScenarioError> {
+    let key = |k: &str| format!("policies.{name}.{k}");
+    let mut durations = vec![
+        ("base_delay", p.base_delay),
+        ("max_delay", p.max_delay),
+        ("max_retry_after", p.max_retry_after),
+        ("request_timeout", p.request_timeout),
+    ];
+    durations.extend(p.abandon_after.map(|d| ("abandon_after", d)));
+    durations.extend(p.breaker.map(|b| ("breaker.open_for", b.open_for)));
+    for (k, d) in durations {
+        cx.within(&key(k), bounds::duration(d))?;
+    }
+    if let Some(b) = p.breaker {
+        cx.within(
+            &key("breaker.threshold"),
+            bounds::count(b.threshold, bounds::MAX_COUNT),
+        )?;
+    }
+    if let Some(b) = p.budget {
+        cx.within(
+            &key("budget.max_tokens"),
+            bounds::count(b.max_tokens, bounds::MAX_BUDGET_TOKENS),
+        )?;
+    }
+    Ok(())
+}
+
+fn resolve_policy(
+    cx: &Ctx,
+    key: &str,
+    name: &str,
+    custom: &BTreeMap<String, RetryPolicy>,
+) -> Result<RetryPolicy, ScenarioError> {
+    if let Some(p) = custom.get(name) {
+        return Ok(p.clone());
+    }
+    policy::preset(name).map_err(|e| cx.err(key, e.to_string()))
+}
+
+pub(super) fn build_rounds(
+    cx: &Ctx,
+    f: &ScenarioFile,
+    custom: &BTreeMap<String, RetryPolicy>,
+    ov: &Overrides,
+) -> Result<Vec<Round>, ScenarioError> {
+    if let Some(name) = &ov.policy {
+        let p = resolve_policy(cx, "compare", name, custom)?;
+        return Ok(vec![Round {
+            cohorts: vec![Cohort {
+                name: name.clone(),
+                policy: p,
+                share: 1.0,
+            }],
+        }]);
+    }
+    if !f.compare.is_empty() && !f.cohorts.is_empty() {
+        return Err(cx.err(
+            "compare",
+            "use `compare` (one fleet per policy, one after another) or `[[cohorts]]` (mixed fleet), not both",
+        ));
+    }
+    if !f.cohorts.is_empty() {
+        let mut cohorts = Vec::new();
+        let mut total = 0.0;
+        for (i, c) in f.cohorts.iter().enumerate() {
+            let key = |k: &str| format!("cohorts[{i}].{k}");
+            if !(c.share > 0.0 && c.share <= 1.0) {
+                return Err(cx.err(&key("share"), "must be in (0, 1]"));
+            }
+            if cohorts.iter().any(|p: &Cohort| p.name == c.name) {
+                return Err(cx.err(&key("name"), format!("duplicate cohort `{}`", c.name)));
+            }
+            total += c.share;
+            let pname = c.policy.clone().unwrap_or_else(|| c.name.clone());
+            let p = resolve_policy(cx, &key("policy"), &pname, custom)?;
+            cohorts.push(Cohort {
+                name: c.name.clone(),
+                policy: p,
+                share: c.share,
+            });
+        }
+        if (total - 1.0).abs() > 1e-6 {
+            return Err(cx.err("cohorts", format!("shares add up to {total}, not 1")));
+        }
+        return Ok(vec![Round { cohorts }]);
+    }
+    let names = if f.compare.is_empty() {
+        vec!["compliant".to_string()]
+    } else {
+        f.compare.clone()
+    };
+    let mut rounds = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(cx.err("compare", format!("`{name}` is listed twice")));
+        }
+        let p = resolve_policy(cx, "compare", name, custom)?;
+        rounds.push(Round {
+            cohorts: vec![Cohort {
+                name: name.clone(),
+                policy: p,
+                share: 1.0,
+            }],
+        });
+    }
+    Ok(rounds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn fleets(p: &crate::scenario::Plan) -> Vec<Vec<(String, String, f64)>> {
+        p.rounds
+            .iter()
+            .map(|r| {
+                r.cohorts
+                    .iter()
+                    .map(|c| (c.name.clone(), c.policy.name.clone(), c.share))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn c(name: &str, policy: &str, share: f64) -> (String, String, f64) {
+        (name.into(), policy.into(), share)
+    }
+
+    #[test]
+    fn default_is_one_compliant_round() {
+        assert_eq!(
+            fleets(&plan(OK_LOAD)),
+            vec![vec![c("compliant", "compliant", 1.0)]]
+        );
+    }
+
+    #[test]
+    fn compare_runs_one_round_per_policy() {
+        let p = plan(&format!("compare = [\"compliant\", \"naive\"]\n{OK_LOAD}"));
+        assert_eq!(
+            fleets(&p),
+            vec![
+                vec![c("compliant", "compliant", 1.0)],
+                vec![c("naive", "naive", 1.0)]
+            ]
+        );
+        let (line, _, key, msg) = invalid(&format!("compare = [\"naive\", \"naive\"]\n{OK_LOAD}"));
+        assert_eq!((line, key.as_str()), (1, "compare"));
+        assert!(msg.contains("twice"), "{msg}");
+        let (_, _, key, msg) = invalid(&format!("compare = [\"yolo\"]\n{OK_LOAD}"));
+        assert_eq!(key, "compare");
+        assert!(msg.contains("yolo") && msg.contains("naive"), "{msg}");
+    }
+
+    #[test]
+    fn cohorts_mix_in_one_round_and_default_their_policy_to_the_name() {
+        let p = plan(&format!(
+            "{OK_LOAD}\n[[cohorts]]\nname = \"compliant\"\nshare = 0.75\n\n[[cohorts]]\nname = \"rude\"\npolicy = \"naive\"\nshare = 0.25\n"
+        ));
+        assert_eq!(
+            fleets(&p),
+            vec![vec![
+                c("compliant", "compliant", 0.75),
+                c("rude", "naive", 0.25)
+            ]]
+        );
+    }
+
+    #[test]
+    fn cohort_errors_point_at_the_cohort() {
+        let two = |a: f64, b: f64| {
+            format!(
+                "{OK_LOAD}\n[[cohorts]]\nname = \"compliant\"\nshare = {a}\n\n[[cohorts]]\nname = \"naive\"\nshare = {b}\n"
+            )
+        };
+        let (line, _, key, msg) = invalid(&two(0.5, 0.2));
+        assert_eq!((line, key.as_str()), (6, "cohorts"));
+        assert!(msg.contains("0.7"), "{msg}");
+        let (line, _, key, _) = invalid(&two(0.5, 1.5));
+        assert_eq!((line, key.as_str()), (12, "cohorts[1].share"));
+        let (_, _, key, _) = invalid(&two(0.5, 0.5).replace("\"naive\"", "\"compliant\""));
+        assert_eq!(key, "cohorts[1].name");
+        let (_, _, key, _) = invalid(&format!("compare = [\"naive\"]\n{}", two(0.5, 0.5)));
+        assert_eq!(key, "compare");
+    }
+
+    #[test]
+    fn custom_policies_are_built_and_referenced() {
+        let p = plan(&format!(
+            "compare = [\"mine\"]\n{OK_LOAD}\n[policies.mine]\npreset = \"compliant\"\nbase_delay = \"50ms\"\n"
+        ));
+        assert_eq!(p.rounds[0].cohorts[0].name, "mine");
+        assert_eq!(
+            p.rounds[0].cohorts[0].policy.base_delay,
+            std::time::Duration::from_millis(50)
+        );
+        let (line, _, key, msg) = invalid(&format!(
+            "compare = [\"mine\"]\n{OK_LOAD}\n[policies.mine]\npreset = \"compliant\"\nbase_delay = \"10s\"\nmax_delay = \"1s\"\n"
+        ));
+        assert_eq!((line, key.as_str()), (7, "policies.mine"));
+        assert!(msg.contains("max_delay"), "{msg}");
+    }
+
+    #[test]
+    fn policy_durations_and_sizes_are_bounded() {
+        let mine = |body: &str| {
+            format!(
+                "compare = [\"mine\"]\n{OK_LOAD}\n[policies.mine]\npreset = \"compliant\"\n{body}\n"
+            )
+        };
+        for (body, want_key, want) in [
+            (
+                "request_timeout = \"9300000000000000000s\"",
+                "policies.mine.request_timeout",
+                "at most 30days",
+            ),
+            (
+                "max_delay = \"31days\"",
+                "policies.mine.max_delay",
+                "at most 30days",
+            ),
+            (
+                "max_retry_after = \"31days\"",
+                "policies.mine.max_retry_after",
+                "at most 30days",
+            ),
+            (
+                "abandon_after = \"31days\"",
+                "policies.mine.abandon_after",
+                "at most 30days",
+            ),
+            (
+                "breaker = { open_for = \"31days\" }",
+                "policies.mine.breaker.open_for",
+                "at most 30days",
+            ),
+            (
+                "breaker = { threshold = 4000000000 }",
+                "policies.mine.breaker.threshold",
+                "at most 100000000",
+            ),
+            (
+                "budget = { max_tokens = 1e300, token_ratio = 0.1 }",
+                "policies.mine.budget.max_tokens",
+                "at most 1000000000",
+            ),
+        ] {
+            let (line, col, key, msg) = invalid(&mine(body));
+            assert_eq!((line, col, key.as_str()), (9, 1, want_key), "{body}");
+            assert!(msg.contains(want), "{body}: {msg}");
+        }
+    }
+
+    #[test]
+    fn policy_override_replaces_every_fleet() {
+        let ov = Overrides {
+            policy: Some("naive".into()),
+            ..Overrides::default()
+        };
+        let p = plan_with(
+            &format!("compare = [\"compliant\", \"naive\"]\n{OK_LOAD}"),
+            &ov,
+        )
+        .unwrap();
+        assert_eq!(fleets(&p), vec![vec![c("naive", "naive", 1.0)]]);
+    }
+}

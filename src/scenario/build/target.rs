@@ -1,0 +1,217 @@
+//! `[target]`: where requests go, with which credentials and headers.
+
+use super::{Ctx, Overrides};
+use crate::scenario::model::TargetSection;
+use crate::scenario::plan::{Secret, TargetPlan};
+use crate::scenario::{ScenarioError, bounds};
+use std::path::Path;
+
+const DEFAULT_CONNECTIONS: usize = 256;
+
+pub(super) fn build_target(
+    cx: &Ctx,
+    t: &TargetSection,
+    ov: &Overrides,
+) -> Result<TargetPlan, ScenarioError> {
+    let url = ov.target.clone().or_else(|| t.url.clone());
+    if let Some(u) = &url {
+        let parsed: http::Uri = u
+            .parse()
+            .map_err(|e| cx.err("target.url", format!("`{u}` is not a URL: {e}")))?;
+        match parsed.scheme_str() {
+            Some("http") | Some("https") => {}
+            _ => {
+                return Err(cx.err(
+                    "target.url",
+                    format!("`{u}` must start with http:// or https://"),
+                ));
+            }
+        }
+        if parsed.authority().is_none() {
+            return Err(cx.err("target.url", format!("`{u}` has no host")));
+        }
+        if parsed.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(cx.err(
+                "target.url",
+                "credentials in the URL would end up in reports; use token_env",
+            ));
+        }
+    }
+    let token = match &t.token_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+            _ => {
+                return Err(cx.err(
+                    "target.token_env",
+                    format!("environment variable `{var}` is not set or empty"),
+                ));
+            }
+        },
+    };
+    let mut headers = Vec::new();
+    for (k, v) in &t.headers {
+        let key = format!("target.headers.{k}");
+        if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            return Err(cx.err(&key, "not a valid header name"));
+        }
+        if http::HeaderValue::from_str(v).is_err() {
+            return Err(cx.err(&key, "not a valid header value"));
+        }
+        if k.eq_ignore_ascii_case("authorization") {
+            return Err(cx.err(
+                &key,
+                "tokens never go in scenario files; name an environment variable in target.token_env",
+            ));
+        }
+        headers.push((k.clone(), v.clone()));
+    }
+    if let Some(d) = t.timeout {
+        if d.is_zero() {
+            return Err(cx.err("target.timeout", "must be greater than 0"));
+        }
+        cx.within("target.timeout", bounds::duration(d))?;
+    }
+    let connections = t.connections.unwrap_or(DEFAULT_CONNECTIONS);
+    if connections == 0 {
+        return Err(cx.err("target.connections", "must be at least 1"));
+    }
+    cx.within(
+        "target.connections",
+        bounds::count(connections, bounds::MAX_CONNECTIONS),
+    )?;
+    let ca_file = t
+        .ca_file
+        .as_ref()
+        .map(|f| cx.path.parent().unwrap_or(Path::new(".")).join(f));
+    if let Some(f) = &ca_file {
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_file() => cx.within(
+                "target.ca_file",
+                bounds::size(m.len(), bounds::MAX_FILE_BYTES)
+                    .map_err(|e| format!("{}: {e}", f.display())),
+            )?,
+            _ => {
+                return Err(cx.err(
+                    "target.ca_file",
+                    format!("{} is not a readable file", f.display()),
+                ));
+            }
+        }
+    }
+    Ok(TargetPlan {
+        url,
+        token_env: t.token_env.clone(),
+        token,
+        headers,
+        timeout: t.timeout,
+        connections,
+        ca_file,
+        system_roots: t.system_roots,
+        insecure: t.insecure || ov.insecure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn target(body: &str) -> String {
+        format!("[target]\n{body}\n{OK_LOAD}\n[journey]\nevent = \"E1\"\nzones = [\"A\"]\n")
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_simulator() {
+        let t = plan(OK_LOAD).target;
+        assert_eq!(t.url, None);
+        assert_eq!(t.connections, DEFAULT_CONNECTIONS);
+        assert_eq!(
+            (t.timeout, t.token.is_none(), t.insecure),
+            (None, true, false)
+        );
+        assert!(t.headers.is_empty());
+    }
+
+    #[test]
+    fn url_must_be_http_with_a_host_and_no_credentials() {
+        for (url, want) in [
+            ("ftp://127.0.0.1/", "http://"),
+            ("http://u:p@127.0.0.1/", "credentials"),
+            ("/relative", "http://"),
+        ] {
+            let (line, col, key, msg) = invalid(&target(&format!("url = \"{url}\"")));
+            assert_eq!((line, col, key.as_str()), (2, 1, "target.url"), "{url}");
+            assert!(msg.contains(want), "{url}: {msg}");
+        }
+    }
+
+    #[test]
+    fn command_line_target_and_insecure_override_the_file() {
+        let ov = Overrides {
+            target: Some("https://127.0.0.1:8443".into()),
+            insecure: true,
+            ..Overrides::default()
+        };
+        let p = plan_with(&target("url = \"http://127.0.0.1:1\""), &ov).unwrap();
+        assert_eq!(p.target.url.as_deref(), Some("https://127.0.0.1:8443"));
+        assert!(p.target.insecure);
+    }
+
+    #[test]
+    fn unset_token_variable_names_it() {
+        let (line, _, key, msg) = invalid(&target(
+            "url = \"http://127.0.0.1:9\"\ntoken_env = \"STAMPEDE_UNIT_SURELY_UNSET\"",
+        ));
+        assert_eq!((line, key.as_str()), (3, "target.token_env"));
+        assert!(msg.contains("STAMPEDE_UNIT_SURELY_UNSET"), "{msg}");
+    }
+
+    #[test]
+    fn headers_are_checked_and_authorization_refused() {
+        let (line, _, key, msg) =
+            invalid(&target("[target.headers]\nAuthorization = \"Bearer x\""));
+        assert_eq!((line, key.as_str()), (3, "target.headers.Authorization"));
+        assert!(msg.contains("token_env"), "{msg}");
+        let (_, _, key, msg) = invalid(&target("[target.headers]\n\"bad name\" = \"x\""));
+        assert_eq!(key, "target.headers.bad name");
+        assert!(msg.contains("header name"), "{msg}");
+        let p = plan(&target("[target.headers]\nX-Run = \"ci\""));
+        assert_eq!(
+            p.target.headers,
+            vec![("X-Run".to_string(), "ci".to_string())]
+        );
+    }
+
+    #[test]
+    fn zero_timeout_and_connections_are_rejected() {
+        let (line, _, key, _) = invalid(&target("timeout = \"0s\""));
+        assert_eq!((line, key.as_str()), (2, "target.timeout"));
+        let (line, _, key, _) = invalid(&target("connections = 0"));
+        assert_eq!((line, key.as_str()), (2, "target.connections"));
+    }
+
+    #[test]
+    fn timeout_and_connections_are_bounded() {
+        let (line, col, key, msg) = invalid(&target("timeout = \"31days\""));
+        assert_eq!((line, col, key.as_str()), (2, 1, "target.timeout"));
+        assert!(msg.contains("at most 30days"), "{msg}");
+        let (line, _, key, msg) = invalid(&target("connections = 2305843009213693952"));
+        assert_eq!((line, key.as_str()), (2, "target.connections"));
+        assert!(msg.contains("at most 100000"), "{msg}");
+        let t = plan(&target("connections = 100000\ntimeout = \"30days\"")).target;
+        assert_eq!(t.connections, 100_000);
+    }
+
+    #[test]
+    fn ca_file_is_relative_to_the_scenario_and_must_exist() {
+        let (_, _, key, msg) = invalid(&target("ca_file = \"nope.pem\""));
+        assert_eq!(key, "target.ca_file");
+        assert!(msg.contains("dir/nope.pem"), "{msg}");
+        // A device is not a bundle (and must not be read).
+        let src = target("ca_file = \"/dev/zero\"");
+        let (_, _, key, msg) = invalid(&src);
+        assert_eq!(key, "target.ca_file");
+        assert!(msg.contains("not a readable file"), "{msg}");
+    }
+}
