@@ -81,8 +81,9 @@ pub const FILES: &[(&str, &[&str])] = &[
 
 type Rows = Vec<Vec<String>>;
 
-/// Writes all five CSV files into `dir` and returns their paths.
-pub fn write_csvs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// Writes all five CSV files into `dir`, each atomically; one result per
+/// file, so a file that fails does not stop the others.
+pub fn write_csvs(report: &Report, dir: &Path) -> Vec<Result<PathBuf, ReportError>> {
     let builders: [fn(&Report) -> Rows; 5] = [
         summary_rows,
         latency_rows,
@@ -98,20 +99,14 @@ pub fn write_csvs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportErr
 }
 
 fn write_csv(path: &Path, header: &[&str], rows: &Rows) -> Result<PathBuf, ReportError> {
-    let err = |source| ReportError::Csv {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut w = ::csv::Writer::from_path(path).map_err(err)?;
-    w.write_record(header).map_err(err)?;
-    for row in rows {
-        w.write_record(row).map_err(err)?;
-    }
-    w.flush().map_err(|source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(path.to_path_buf())
+    super::write::write_atomic(path, |out| {
+        let mut w = ::csv::Writer::from_writer(out);
+        w.write_record(header)?;
+        for row in rows {
+            w.write_record(row)?;
+        }
+        w.flush()
+    })
 }
 
 fn f(v: f64) -> String {
