@@ -6,6 +6,7 @@
 //! from a saved `summary.json`, so a report can be re-rendered by a newer
 //! stampede without re-running the load.
 
+pub mod cells;
 pub mod console;
 pub mod csv;
 mod error;
