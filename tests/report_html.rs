@@ -65,11 +65,11 @@ fn report_html_shows_bidi_controls_from_the_target_as_text() {
     r.results[0]
         .outcomes
         .insert(format!("RLO\u{202E}gnp.exe{every}"), 7);
-    r.results[0].steps[0].name = format!("step\u{2067}x\u{2069}");
-    r.results[1].name = format!("naive\u{200F}");
+    r.results[0].steps[0].name = "step\u{2067}x\u{2069}".to_string();
+    r.results[1].name = "naive\u{200F}".to_string();
     r.status = "aborted".into();
-    r.stop_reason = Some(format!("reason\u{202B}rtl"));
-    r.notes.push(format!("note\u{061C}"));
+    r.stop_reason = Some("reason\u{202B}rtl".to_string());
+    r.notes.push("note\u{061C}".to_string());
     let html = render(&r);
     assert_safe(&html);
     for c in BIDI {

@@ -9,10 +9,10 @@ use crate::engine::Control;
 
 /// The signals that stop a run, by name (for messages).
 #[cfg(unix)]
-const STOP_SIGNALS: [(&str, fn() -> tokio::signal::unix::SignalKind); 3] = [
-    ("SIGINT", tokio::signal::unix::SignalKind::interrupt),
-    ("SIGTERM", tokio::signal::unix::SignalKind::terminate),
-    ("SIGHUP", tokio::signal::unix::SignalKind::hangup),
+const STOP_SIGNALS: [(&str, tokio::signal::unix::SignalKind); 3] = [
+    ("SIGINT", tokio::signal::unix::SignalKind::interrupt()),
+    ("SIGTERM", tokio::signal::unix::SignalKind::terminate()),
+    ("SIGHUP", tokio::signal::unix::SignalKind::hangup()),
 ];
 
 /// Listens for stop signals from now on (the handlers are installed before
@@ -69,7 +69,7 @@ impl Signals {
     fn new() -> std::io::Result<Self> {
         let streams = STOP_SIGNALS
             .iter()
-            .map(|(name, kind)| Ok((*name, tokio::signal::unix::signal(kind())?)))
+            .map(|(name, kind)| Ok((*name, tokio::signal::unix::signal(*kind)?)))
             .collect::<std::io::Result<_>>()?;
         Ok(Self { streams })
     }
