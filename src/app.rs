@@ -8,6 +8,9 @@
 //! | 3 | run aborted or interrupted (reports still written) |
 //! | 4 | runtime error (cannot bind, cannot write reports) |
 
+mod output;
+mod signals;
+
 use crate::cli::{Cli, Command, RunArgs, ServeArgs};
 use crate::engine::{Control, Progress};
 use crate::scenario::{self, Overrides};
@@ -60,6 +63,9 @@ fn validate(path: &std::path::Path) -> u8 {
 }
 
 async fn run(args: RunArgs) -> u8 {
+    // Before anything else: a SIGTERM during start-up stops the run too.
+    let control = Control::default();
+    signals::install(control.clone());
     let ov = Overrides {
         duration: args.duration,
         rate: args.rate,
@@ -86,8 +92,6 @@ async fn run(args: RunArgs) -> u8 {
             plan.target.url.as_deref().unwrap_or("the target")
         );
     }
-    let control = Control::default();
-    spawn_ctrl_c(control.clone());
     let progress = (!args.quiet).then(Progress::new);
     let output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
         Ok(r) => r,
@@ -97,26 +101,12 @@ async fn run(args: RunArgs) -> u8 {
         }
     };
     let report = &output.report;
-    let mut written = match crate::report::write_all(report, &plan.out_dir) {
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_RUNTIME;
-        }
-    };
-    match output.write_hgrm(&plan.out_dir) {
-        Ok(files) => written.extend(files),
-        Err(e) => eprintln!("warning: {e}"),
+    // The summary and gate lines first: a report folder that cannot be
+    // written must not hide what the run measured.
+    print_console(report);
+    if !output::write_run(&output, &plan.out_dir) {
+        return EXIT_RUNTIME;
     }
-    println!("{}", crate::report::console::summary_table(report));
-    if !report.gates.is_empty() {
-        println!("gates:\n{}", crate::gate::console_lines(&report.gates));
-    }
-    println!(
-        "reports: {} ({} files)",
-        plan.out_dir.display(),
-        written.len()
-    );
     if report.status != crate::report::RunStatus::Completed {
         return EXIT_ABORTED;
     }
@@ -126,21 +116,12 @@ async fn run(args: RunArgs) -> u8 {
     EXIT_OK
 }
 
-/// First Ctrl-C stops arrivals and drains; the second cancels in-flight work.
-fn spawn_ctrl_c(control: Control) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!(
-            "\nstopping: no new arrivals, draining in-flight work (Ctrl-C again to cancel it)"
-        );
-        control.stop.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling in-flight work; reports follow");
-            control.kill.cancel();
-        }
-    });
+/// The console summary table and the gate lines (stdout).
+fn print_console(report: &crate::report::Report) {
+    println!("{}", crate::report::console::summary_table(report));
+    if !report.gates.is_empty() {
+        println!("gates:\n{}", crate::gate::console_lines(&report.gates));
+    }
 }
 
 async fn serve(args: ServeArgs) -> u8 {
@@ -164,10 +145,10 @@ async fn serve(args: ServeArgs) -> u8 {
     };
     println!("Booking Rush simulator listening on http://{}", sim.addr());
     println!(
-        "ground truth: GET http://{}/__sim/ledger  (Ctrl-C to stop)",
+        "ground truth: GET http://{}/__sim/ledger  (Ctrl-C, SIGTERM or SIGHUP to stop)",
         sim.addr()
     );
-    let _ = tokio::signal::ctrl_c().await;
+    signals::first().await;
     sim.shutdown().await;
     EXIT_OK
 }
@@ -189,16 +170,20 @@ fn load_sim_config(path: &std::path::Path) -> Result<SimConfig, String> {
     Ok(cfg)
 }
 
+/// `stampede report DIR`: summary.json is read (a bad one is a usage error),
+/// the summary printed, then every derived file rewritten by the same writer
+/// as a run.
 fn report(dir: &std::path::Path) -> u8 {
-    match crate::report::rerender(dir) {
-        Ok(r) => {
-            println!("{}", crate::report::console::summary_table(&r));
-            println!("reports rewritten in {}", dir.display());
-            EXIT_OK
-        }
+    let r = match crate::report::json::load_summary(dir) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            EXIT_CONFIG
+            return EXIT_CONFIG;
         }
+    };
+    println!("{}", crate::report::console::summary_table(&r));
+    if !output::rewrite_derived(&r, dir) {
+        return EXIT_RUNTIME;
     }
+    EXIT_OK
 }

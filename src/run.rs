@@ -214,23 +214,21 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    /// Write `<cohort>-operation.hgrm` and `<cohort>-attempt.hgrm` into `dir`.
-    pub fn write_hgrm(
-        &self,
-        dir: &std::path::Path,
-    ) -> Result<Vec<PathBuf>, crate::report::ReportError> {
-        let mut files = Vec::new();
+    /// Write `<cohort>-operation.hgrm` and `<cohort>-attempt.hgrm` into `dir`,
+    /// each atomically; a file that fails does not stop the others.
+    pub fn write_hgrm(&self, dir: &std::path::Path) -> crate::report::Writes {
+        let mut writes = crate::report::Writes::default();
         for h in &self.histograms {
             for (kind, hist) in [("operation", &h.operation), ("attempt", &h.attempt)] {
                 let name = format!("{}-{kind}", h.name);
-                files.push(crate::report::hgrm::write_file(
+                writes.push(crate::report::hgrm::write_file(
                     dir,
                     &name,
                     hist,
                     crate::metrics::US_PER_MS,
-                )?);
+                ));
             }
         }
-        Ok(files)
+        writes
     }
 }

@@ -53,7 +53,8 @@ async fn ci_smoke_passes_every_gate_ten_times_in_a_row() {
             measured.join(", ")
         );
         assert_eq!(
-            report.status, "completed",
+            report.status,
+            stampede::report::RunStatus::Completed,
             "run {run}: {:?}",
             report.stop_reason
         );

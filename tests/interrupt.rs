@@ -1,19 +1,33 @@
-//! Ctrl-C through the real binary: the run stops, drains, and still writes
-//! every report, marked interrupted, with exit code 3.
+//! Stop signals through the real binary: Ctrl-C (SIGINT), SIGTERM (what
+//! `timeout`, CI cancels, `docker stop` and `kubectl delete` send) and SIGHUP
+//! all stop the run, drain, and still write every report, marked
+//! interrupted, with exit code 3. A second signal cancels in-flight work and
+//! the reports are still written.
 
 mod common;
 use common::TempDir;
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[test]
-fn sigint_stops_the_run_and_the_reports_are_still_written() {
-    let dir = TempDir::new("sigint");
+struct Stopped {
+    code: Option<i32>,
+    summary: serde_json::Value,
+    out: PathBuf,
+    stderr: String,
+    _dir: TempDir,
+}
+
+/// Starts a 60-second run, waits until it is under way, sends `signals` (in
+/// order, 100 ms apart; journeys take
+/// 400 ms or more, so a second signal finds work in flight) and waits for the process to end.
+fn run_and_signal(tag: &str, signals: &[&str]) -> Stopped {
+    let dir = TempDir::new(tag);
     let scenario = dir.path().join("long.toml");
     std::fs::write(
         &scenario,
-        "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"open\"\nstages = [{ duration = \"60s\", rate = 50 }]\ndrain = \"5s\"\n",
+        "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"open\"\nstages = [{ duration = \"60s\", rate = 50 }]\ndrain = \"5s\"\n[sim.capacity]\nservice_time = \"200ms\"\n",
     )
     .unwrap();
     let out = dir.path().join("run");
@@ -22,21 +36,27 @@ fn sigint_stops_the_run_and_the_reports_are_still_written() {
         .arg(&scenario)
         .arg("--out")
         .arg(&out)
+        .arg("--quiet")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the run is really under way (its folder exists), then press Ctrl-C.
+    // Wait until the run is really under way (its folder exists), then signal.
     let start = Instant::now();
     while !out.is_dir() && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    for (i, sig) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let kill = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success(), "kill -{sig}");
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -44,27 +64,101 @@ fn sigint_stops_the_run_and_the_reports_are_still_written() {
         }
         assert!(
             Instant::now() < deadline,
-            "stampede did not stop after SIGINT"
+            "stampede did not stop after {signals:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(3), "interrupted runs exit 3");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["status"], "interrupted");
-    assert!(summary["stop_reason"].as_str().unwrap().contains("round"));
-    let results = summary["results"].as_array().unwrap();
-    assert_eq!(results.len(), 1, "the naive round never started");
+    let stderr = {
+        use std::io::Read;
+        let mut s = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    let text = std::fs::read(out.join("summary.json"))
+        .unwrap_or_else(|e| panic!("summary.json after {signals:?}: {e}\n{stderr}"));
+    let summary: serde_json::Value = serde_json::from_slice(&text)
+        .unwrap_or_else(|e| panic!("summary.json is not valid JSON after {signals:?}: {e}"));
+    Stopped {
+        code: status.code(),
+        summary,
+        out,
+        stderr,
+        _dir: dir,
+    }
+}
+
+/// What every stop signal must leave behind.
+fn assert_interrupted_and_kept(s: &Stopped, signal: &str) {
+    assert_eq!(
+        s.code,
+        Some(3),
+        "{signal}: interrupted runs exit 3\n{}",
+        s.stderr
+    );
+    assert_eq!(s.summary["status"], "interrupted", "{signal}");
+    assert!(
+        s.summary["stop_reason"].as_str().unwrap().contains("round"),
+        "{signal}: {}",
+        s.summary["stop_reason"]
+    );
+    let results = s.summary["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{signal}: the naive round never started");
+    assert!(
+        results[0]["attempts"].as_u64().unwrap() > 0,
+        "{signal}: what was measured is kept"
+    );
     assert!(
         results[0]["operations"].as_u64().unwrap() > 0,
-        "what was measured is kept"
+        "{signal}: what was measured is kept"
     );
-    for f in ["report.html", "junit.xml", "timeseries.csv"] {
-        assert!(out.join(f).is_file(), "{f} missing");
+    for f in ["report.html", "junit.xml", "timeseries.csv", "summary.csv"] {
+        assert!(s.out.join(f).is_file(), "{signal}: {f} missing");
     }
-    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let junit = std::fs::read_to_string(s.out.join("junit.xml")).unwrap();
     assert!(
         junit.contains("<failure"),
-        "an interrupted run is a failed test case in CI"
+        "{signal}: an interrupted run is a failed test case in CI"
     );
+    assert!(
+        s.stderr.contains(signal),
+        "{signal}: stderr says which signal stopped the run:\n{}",
+        s.stderr
+    );
+}
+
+#[test]
+fn sigint_stops_the_run_and_the_reports_are_still_written() {
+    let s = run_and_signal("sigint", &["INT"]);
+    assert_interrupted_and_kept(&s, "SIGINT");
+}
+
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c() {
+    let s = run_and_signal("sigterm", &["TERM"]);
+    assert_interrupted_and_kept(&s, "SIGTERM");
+    assert!(s.stderr.contains("draining"), "{}", s.stderr);
+}
+
+#[test]
+fn sighup_stops_the_run_like_ctrl_c() {
+    let s = run_and_signal("sighup", &["HUP"]);
+    assert_interrupted_and_kept(&s, "SIGHUP");
+}
+
+#[test]
+fn a_second_sigterm_cancels_and_the_reports_are_still_written() {
+    let s = run_and_signal("sigterm2", &["TERM", "TERM"]);
+    assert_interrupted_and_kept(&s, "SIGTERM");
+    assert!(
+        s.stderr.contains("cancelling in-flight work"),
+        "the second signal cancels:\n{}",
+        s.stderr
+    );
+}
+
+#[test]
+fn mixed_signals_count_together() {
+    let s = run_and_signal("mixed", &["HUP", "INT"]);
+    assert_interrupted_and_kept(&s, "SIGHUP");
+    assert!(s.stderr.contains("SIGINT: cancelling"), "{}", s.stderr);
 }

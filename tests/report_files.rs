@@ -114,3 +114,64 @@ fn report_files_errors_name_the_path() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn report_files_csv_neutralises_formulas_but_not_numbers() {
+    let dir = temp_dir("formula");
+    let mut r = report::sample_report();
+    for code in [
+        "=cmd|' /C calc'!A0",
+        "+SUM(1)",
+        "-1+2",
+        "@A1",
+        "\t=1",
+        "\r=2",
+    ] {
+        r.results[0].outcomes.insert(code.to_string(), 3);
+    }
+    r.results[0].recovery_s = Some(-1.5);
+    r.results[1].name = "=HYPERLINK(\"x\")".into();
+    report::write_all(&r, &dir).unwrap();
+    for file in [
+        "summary.csv",
+        "latency.csv",
+        "outcomes.csv",
+        "retries.csv",
+        "timeseries.csv",
+    ] {
+        let mut rdr = csv::Reader::from_path(dir.join(file)).unwrap();
+        for row in rdr.records().map(Result::unwrap) {
+            for cell in row.iter() {
+                let formula = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                    || (cell.starts_with('-') && cell.parse::<f64>().is_err());
+                assert!(!formula, "{file}: formula cell {cell:?}");
+            }
+        }
+    }
+    let mut rdr = csv::Reader::from_path(dir.join("outcomes.csv")).unwrap();
+    let codes: Vec<String> = rdr.records().map(|r| r.unwrap()[2].to_string()).collect();
+    for code in [
+        "'=cmd|' /C calc'!A0",
+        "'+SUM(1)",
+        "'-1+2",
+        "'@A1",
+        "'\t=1",
+        "'\r=2",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code:?} in {codes:?}");
+    }
+    let mut rdr = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let col = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "recovery_s")
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(&rows[0][col], "-1.5", "numbers stay numbers");
+    assert_eq!(&rows[1][0], "'=HYPERLINK(\"x\")");
+    // summary.json keeps the value as the target sent it.
+    let json = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(json.contains("\"=cmd|' /C calc'!A0\""));
+    std::fs::remove_dir_all(dir).unwrap();
+}

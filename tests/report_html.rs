@@ -50,6 +50,47 @@ fn report_html_sample_escapes_every_target_string() {
     );
 }
 
+/// Bidi controls (embeddings, overrides, isolates, marks) from the target
+/// are shown as `\u{XXXX}` text, never obeyed, in tables, charts and tooltips.
+#[test]
+fn report_html_shows_bidi_controls_from_the_target_as_text() {
+    const BIDI: [char; 12] = [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+        '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+    ];
+    let mut r = report::sample_report();
+    let every: String = BIDI.iter().collect();
+    // An outcome code (table, bar chart, tooltip), a step name, a cohort
+    // name (legends), the stop reason and a note.
+    r.results[0]
+        .outcomes
+        .insert(format!("RLO\u{202E}gnp.exe{every}"), 7);
+    r.results[0].steps[0].name = "step\u{2067}x\u{2069}".to_string();
+    r.results[1].name = "naive\u{200F}".to_string();
+    r.status = stampede::report::RunStatus::Aborted;
+    r.stop_reason = Some("reason\u{202B}rtl".to_string());
+    r.notes.push("note\u{061C}".to_string());
+    let html = render(&r);
+    assert_safe(&html);
+    for c in BIDI {
+        assert!(
+            !html.contains(c),
+            "U+{:04X} reached report.html unescaped",
+            u32::from(c)
+        );
+    }
+    assert!(html.contains("RLO\\u{202E}gnp.exe"));
+    assert!(html.contains("step\\u{2067}x\\u{2069}"));
+    assert!(html.contains("naive\\u{200F}"));
+    assert!(html.contains("reason\\u{202B}rtl"));
+    assert!(html.contains("note\\u{061C}"));
+    let shown: String = BIDI
+        .iter()
+        .map(|c| format!("\\u{{{:04X}}}", u32::from(*c)))
+        .collect();
+    assert!(html.contains(&shown), "every control shown in order");
+}
+
 #[test]
 fn report_html_shows_why_a_run_stopped() {
     let mut r = report::sample_report();

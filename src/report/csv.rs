@@ -5,10 +5,13 @@
 //! so changing one is a deliberate, reviewed act. Floats are written in
 //! Rust's shortest round-trip form; a missing value (no ledger) is an empty
 //! cell, never 0, so "nothing measured" and "measured zero" stay distinct.
+//! Text cells go through [`super::cells::text`], so a code from the target
+//! cannot start a spreadsheet formula.
 //! `recovery_s` is empty when the run had no trigger or the cohort did not
 //! recover (the report's `trigger` in summary.json tells the two apart).
 
 use super::ReportError;
+use super::cells::text;
 use super::model::{CohortResult, Percentiles, Report};
 use std::path::{Path, PathBuf};
 
@@ -83,8 +86,9 @@ pub const FILES: &[(&str, &[&str])] = &[
 
 type Rows = Vec<Vec<String>>;
 
-/// Writes all five CSV files into `dir` and returns their paths.
-pub fn write_csvs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// Writes all five CSV files into `dir`, each atomically; one result per
+/// file, so a file that fails does not stop the others.
+pub fn write_csvs(report: &Report, dir: &Path) -> Vec<Result<PathBuf, ReportError>> {
     let builders: [fn(&Report) -> Rows; 5] = [
         summary_rows,
         latency_rows,
@@ -100,20 +104,14 @@ pub fn write_csvs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportErr
 }
 
 fn write_csv(path: &Path, header: &[&str], rows: &Rows) -> Result<PathBuf, ReportError> {
-    let err = |source| ReportError::Csv {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut w = ::csv::Writer::from_path(path).map_err(err)?;
-    w.write_record(header).map_err(err)?;
-    for row in rows {
-        w.write_record(row).map_err(err)?;
-    }
-    w.flush().map_err(|source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(path.to_path_buf())
+    super::write::write_atomic(path, |out| {
+        let mut w = ::csv::Writer::from_writer(out);
+        w.write_record(header)?;
+        for row in rows {
+            w.write_record(row)?;
+        }
+        w.flush()
+    })
 }
 
 fn f(v: f64) -> String {
@@ -137,8 +135,8 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
             .map_or_else(String::new, |l| get(l).to_string())
     };
     vec![
-        c.name.clone(),
-        c.policy.clone(),
+        text(&c.name).into_owned(),
+        text(&c.policy).into_owned(),
         c.round.to_string(),
         f(c.share),
         c.operations.to_string(),
@@ -173,9 +171,9 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
 
 fn latency_row(cohort: &str, step: &str, kind: &str, p: &Percentiles) -> Vec<String> {
     vec![
-        cohort.to_string(),
-        step.to_string(),
-        kind.to_string(),
+        text(cohort).into_owned(),
+        text(step).into_owned(),
+        text(kind).into_owned(),
         p.count.to_string(),
         f(p.mean),
         f(p.p50),
@@ -227,9 +225,9 @@ fn outcome_rows(report: &Report) -> Rows {
         for (step, outcomes) in all.chain(steps) {
             for (outcome, n) in outcomes {
                 rows.push(vec![
-                    c.name.clone(),
-                    step.to_string(),
-                    outcome.clone(),
+                    text(&c.name).into_owned(),
+                    text(step).into_owned(),
+                    text(outcome).into_owned(),
                     n.to_string(),
                 ]);
             }
@@ -242,7 +240,11 @@ fn retry_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
         for (attempts, ops) in &c.attempts_per_operation {
-            rows.push(vec![c.name.clone(), attempts.to_string(), ops.to_string()]);
+            rows.push(vec![
+                text(&c.name).into_owned(),
+                attempts.to_string(),
+                ops.to_string(),
+            ]);
         }
     }
     rows
@@ -268,7 +270,7 @@ fn timeseries_rows(report: &Report) -> Rows {
                 ]
                 .iter()
                 .map(u64::to_string)
-                .fold(vec![c.name.clone()], |mut row, v| {
+                .fold(vec![text(&c.name).into_owned()], |mut row, v| {
                     row.push(v);
                     row
                 }),

@@ -34,8 +34,11 @@ pub enum ReportError {
         found: u32,
         expected: u32,
     },
-    #[error("cannot write CSV {}: {source}", path.display())]
-    Csv { path: PathBuf, source: ::csv::Error },
     #[error("cannot render the HTML report: {0}")]
     Template(#[from] minijinja::Error),
+    #[error("cannot write {}: rendering failed: {source}", path.display())]
+    Render {
+        path: PathBuf,
+        source: minijinja::Error,
+    },
 }

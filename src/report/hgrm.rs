@@ -100,7 +100,8 @@ pub fn file_name(cohort: &str) -> String {
     format!("{stem}.hgrm")
 }
 
-/// Writes `dir/<cohort>.hgrm` (see [`file_name`]) and returns its path.
+/// Writes `dir/<cohort>.hgrm` (see [`file_name`]) atomically and returns its
+/// path.
 pub fn write_file(
     dir: &std::path::Path,
     cohort: &str,
@@ -108,15 +109,9 @@ pub fn write_file(
     value_unit_per_ms: f64,
 ) -> Result<std::path::PathBuf, super::ReportError> {
     let path = dir.join(file_name(cohort));
-    let err = |source| super::ReportError::Write {
-        path: path.clone(),
-        source,
-    };
-    let file = std::fs::File::create(&path).map_err(err)?;
-    let mut out = io::BufWriter::new(file);
-    write_percentile_distribution(hist, value_unit_per_ms, &mut out).map_err(err)?;
-    out.flush().map_err(err)?;
-    Ok(path)
+    super::write::write_atomic(&path, |out| {
+        write_percentile_distribution(hist, value_unit_per_ms, out)
+    })
 }
 
 /// The report's percentile summary of a histogram recorded in

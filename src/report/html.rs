@@ -5,8 +5,9 @@
 //! (`templates/report.html`) only lays them out. The template is registered
 //! under a `.html` name so minijinja auto-escapes every value: outcome codes,
 //! step names, ledger keys and scenario text may come from the target and
-//! are never marked safe. Only the SVG produced by [`super::svg`], which
-//! escapes its own text, is inserted verbatim.
+//! are never marked safe, and bidi controls in them are shown as `\u{XXXX}`
+//! text. Only the SVG produced by [`super::svg`], which escapes its own text
+//! the same way, is inserted verbatim.
 
 mod charts;
 mod tables;
@@ -28,11 +29,29 @@ const TEMPLATE: &str = include_str!("templates/report.html");
 /// distributions); without series the 5 per-second charts are left out.
 pub const CHART_COUNT: usize = 2 + METRICS.len() + 2;
 
+/// minijinja's auto-escaping, after bidi controls in every (unsafe) string
+/// are turned into visible `\u{XXXX}` text: a code from the target must not
+/// be able to reorder what the reader sees. Safe strings are SVG from
+/// [`super::svg`], whose escaper does the same.
+fn show_bidi_then_escape(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(s) if !value.is_safe() && s.chars().any(svg::is_bidi_control) => {
+            minijinja::escape_formatter(out, state, &Value::from(svg::show_bidi(s).as_ref()))
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
 /// Renders the complete, self-contained report.html.
 pub fn render_html(report: &Report) -> Result<String, ReportError> {
     let cs = &report.results;
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_formatter(show_bidi_then_escape);
     env.add_template(TEMPLATE_NAME, TEMPLATE)?;
     let has_series = cs.iter().any(|c| !c.timeseries.is_empty());
     let spectra = vec![

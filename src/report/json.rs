@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 pub const SUMMARY_FILE: &str = "summary.json";
 
-/// Writes `dir/summary.json` (pretty, trailing newline) and returns its path.
+/// Writes `dir/summary.json` (pretty, trailing newline) atomically and
+/// returns its path.
 pub fn write_summary(report: &Report, dir: &Path) -> Result<PathBuf, ReportError> {
     let path = dir.join(SUMMARY_FILE);
     let mut text = serde_json::to_string_pretty(report).map_err(|source| ReportError::Json {
@@ -17,11 +18,7 @@ pub fn write_summary(report: &Report, dir: &Path) -> Result<PathBuf, ReportError
         source,
     })?;
     text.push('\n');
-    std::fs::write(&path, text).map_err(|source| ReportError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(path)
+    super::write::write_bytes_atomic(&path, text.as_bytes())
 }
 
 /// Reads `dir/summary.json`. A file from a newer stampede (higher

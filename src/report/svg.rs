@@ -26,8 +26,37 @@ const BAR_BOTTOM: f64 = 74.0;
 /// the polyline's own tooltip summarises it.
 const MAX_DOTS: usize = 400;
 
-/// Escapes text for SVG/HTML content and attribute values.
+/// Bidirectional-text controls (embeddings, overrides, isolates, marks).
+/// Inside a string from the target they can make a report read backwards
+/// (`U+202E` turns `exe.txt` into what looks like `txt.exe`).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// `s` with every bidi control shown as the text `\u{XXXX}` instead of
+/// being obeyed by the browser.
+pub fn show_bidi(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(is_bidi_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if is_bidi_control(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Escapes text for SVG/HTML content and attribute values; bidi controls
+/// are shown, not obeyed ([`show_bidi`]).
 pub fn esc(s: &str) -> String {
+    let s = show_bidi(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -442,6 +471,29 @@ mod tests {
     use super::*;
 
     const EVIL: &str = "<script>alert('x')</script>&\"";
+
+    #[test]
+    fn report_svg_shows_bidi_controls_as_text() {
+        let all = [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ];
+        for c in all {
+            let shown = esc(&format!("a{c}b"));
+            assert_eq!(shown, format!("a\\u{{{:04X}}}b", u32::from(c)));
+            assert!(!shown.contains(c));
+        }
+        assert_eq!(esc("cod\u{202E}gnp.exe"), "cod\\u{202E}gnp.exe");
+        // Neighbours that are not bidi controls pass through.
+        assert_eq!(
+            esc("\u{2065}\u{2070}\u{200D}é"),
+            "\u{2065}\u{2070}\u{200D}é"
+        );
+        assert!(matches!(
+            show_bidi("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+    }
 
     #[test]
     fn report_svg_escapes_every_text() {

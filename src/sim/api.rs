@@ -255,7 +255,11 @@ impl<'a> Pipeline<'a> {
         user: String,
         req: Request<Incoming>,
     ) -> Result<Resp, ResetConnection> {
-        let body = match read_body(req, self.app.cfg.max_body_bytes).await {
+        let limits = (
+            self.app.cfg.max_body_bytes,
+            self.app.cfg.connections.body_timeout,
+        );
+        let body = match read_body(req, limits).await {
             Ok(b) => b,
             Err(rej) => return Ok(rej.into_resp()),
         };
@@ -391,7 +395,12 @@ impl Reject {
     }
 }
 
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Reject> {
+/// The body, at most `max` bytes, all of it within `timeout` (a client that
+/// drips its body gets 408 and hyper closes the half-read connection).
+async fn read_body(
+    req: Request<Incoming>,
+    (max, timeout): (usize, std::time::Duration),
+) -> Result<Bytes, Reject> {
     let too_large = || {
         Reject(
             413,
@@ -407,7 +416,18 @@ async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Reject> 
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    match Limited::new(req.into_body(), max).collect().await {
+    let read = tokio::time::timeout(timeout, Limited::new(req.into_body(), max).collect());
+    let Ok(read) = read.await else {
+        return Err(Reject(
+            408,
+            "REQUEST_TIMEOUT",
+            format!(
+                "request body not received within {}",
+                humantime::format_duration(timeout)
+            ),
+        ));
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(_) => Err(Reject(

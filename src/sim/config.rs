@@ -52,6 +52,7 @@ pub struct SimConfig {
     pub capacity: CapacityConfig,
     pub rate_limit: RateLimitConfig,
     pub faults: FaultConfig,
+    pub connections: ConnectionConfig,
 }
 
 impl Default for SimConfig {
@@ -77,6 +78,42 @@ impl Default for SimConfig {
             capacity: CapacityConfig::default(),
             rate_limit: RateLimitConfig::default(),
             faults: FaultConfig::default(),
+            connections: ConnectionConfig::default(),
+        }
+    }
+}
+
+/// The longest any connection timeout may be set to.
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Limits on client connections, so slow or idle clients (slowloris) cannot
+/// hold the simulator's sockets and memory for good.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionConfig {
+    /// From the first byte of a request to the end of its headers (and for
+    /// the whole TLS handshake); a client slower than this is disconnected.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// From the end of the headers to the last byte of the body; beyond it
+    /// 408 `REQUEST_TIMEOUT` and the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// How long a connection with no request in flight may stay open before
+    /// it sends the first byte of its next request (keep-alive).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; a connection beyond it is closed at once.
+    pub max_open: u32,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_open: 20_000,
         }
     }
 }
@@ -305,6 +342,7 @@ impl SimConfig {
         if self.capacity.workers == 0 {
             return Err(bad("capacity.workers", "must be > 0"));
         }
+        self.connections.validate()?;
         let f = &self.faults;
         prob("faults.error_rate", f.error_rate)?;
         prob("faults.reset_before_commit", f.reset_before_commit)?;
@@ -336,6 +374,24 @@ impl SimConfig {
                 return Err(bad(&format!("{key}.capacity_factor"), "must be in (0, 1]"));
             }
             prob(&format!("{key}.error_rate"), w.error_rate)?;
+        }
+        Ok(())
+    }
+}
+
+impl ConnectionConfig {
+    fn validate(&self) -> Result<(), SimError> {
+        for (key, d) in [
+            ("connections.header_timeout", self.header_timeout),
+            ("connections.body_timeout", self.body_timeout),
+            ("connections.idle_timeout", self.idle_timeout),
+        ] {
+            if d.is_zero() || d > MAX_CONNECTION_TIMEOUT {
+                return Err(bad(key, "must be > 0 and at most 24h"));
+            }
+        }
+        if self.max_open == 0 {
+            return Err(bad("connections.max_open", "must be > 0"));
         }
         Ok(())
     }
@@ -393,6 +449,19 @@ mod tests {
         });
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains("faults.windows[0].to"), "{e}");
+
+        let mut cfg = SimConfig::default();
+        cfg.connections.idle_timeout = Duration::from_secs(25 * 3600);
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("connections.idle_timeout"), "{e}");
+        let mut cfg = SimConfig::default();
+        cfg.connections.header_timeout = Duration::ZERO;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("connections.header_timeout"), "{e}");
+        let mut cfg = SimConfig::default();
+        cfg.connections.max_open = 0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("connections.max_open"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 mod api;
 mod config;
+mod conn;
 mod faults;
 mod idempotency;
 mod ledger;
@@ -32,7 +33,8 @@ mod work;
 mod world;
 
 pub use config::{
-    CapacityConfig, EventConfig, FaultConfig, FaultWindow, RateLimitConfig, SimConfig, ZoneConfig,
+    CapacityConfig, ConnectionConfig, EventConfig, FaultConfig, FaultWindow,
+    MAX_CONNECTION_TIMEOUT, RateLimitConfig, SimConfig, ZoneConfig,
 };
 pub use ledger::{Ledger, ZoneSeats};
 pub use server::{Acceptor, PlainTcp, SimServer};

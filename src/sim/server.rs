@@ -4,6 +4,7 @@
 use super::SimError;
 use super::api;
 use super::config::SimConfig;
+use super::conn::{ConnState, Watched, watchdog};
 use super::ledger::Ledger;
 use super::world::World;
 use hyper::service::service_fn;
@@ -15,6 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,6 +28,8 @@ pub struct App {
     /// for all of them: no task outlives the server.
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
+    /// One permit per open connection (`connections.max_open`).
+    open: Arc<Semaphore>,
 }
 
 impl App {
@@ -98,6 +102,7 @@ impl SimServer {
             .map_err(|source| SimError::Bind { addr, source })?;
         let app = Arc::new(App {
             world: RwLock::new(Arc::new(World::new(&cfg))),
+            open: Arc::new(Semaphore::new(cfg.connections.max_open as usize)),
             cfg,
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
@@ -158,6 +163,12 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
         };
         match accepted {
             Ok((tcp, _)) => {
+                // Over the cap: closed at once (dropping it sends FIN), so
+                // a flood of connections cannot grow memory without bound.
+                let Ok(permit) = Arc::clone(&app.open).try_acquire_owned() else {
+                    drop(tcp);
+                    continue;
+                };
                 // Nagle would add ~40 ms to small pipelined responses.
                 let _ = tcp.set_nodelay(true);
                 let app2 = Arc::clone(&app);
@@ -165,7 +176,7 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
                 app.tracker.spawn(async move {
                     let cancel = app2.cancel.clone();
                     tokio::select! {
-                        () = serve_connection(app2, acceptor, tcp) => {}
+                        () = serve_connection(app2, acceptor, tcp, permit) => {}
                         () = cancel.cancelled() => {}
                     }
                 });
@@ -177,14 +188,37 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
     }
 }
 
-async fn serve_connection<A: Acceptor>(app: Arc<App>, acceptor: Arc<A>, tcp: TcpStream) {
-    let Ok(io) = acceptor.accept(tcp).await else {
+/// Serves one connection until the client leaves, hyper ends it, or the
+/// watchdog finds it idle or too slow ([`super::conn`]).
+async fn serve_connection<A: Acceptor>(
+    app: Arc<App>,
+    acceptor: Arc<A>,
+    tcp: TcpStream,
+    _permit: OwnedSemaphorePermit,
+) {
+    let limits = app.cfg.connections.clone();
+    // A TLS handshake is part of the first request's head.
+    let Ok(Ok(io)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await else {
         return;
     };
-    let svc = service_fn(move |req| api::handle(Arc::clone(&app), req));
+    let state = ConnState::new();
+    let io = Watched::new(io, Arc::clone(&state));
+    let in_service = Arc::clone(&state);
+    let svc = service_fn(move |req| {
+        let request = in_service.request();
+        let app = Arc::clone(&app);
+        async move {
+            let resp = api::handle(app, req).await;
+            drop(request);
+            resp
+        }
+    });
     let builder = auto::Builder::new(TokioExecutor::new());
-    // Errors here are client disconnects and injected resets: nothing to do.
-    let _ = builder.serve_connection(TokioIo::new(io), svc).await;
+    tokio::select! {
+        // Errors here are client disconnects and injected resets: nothing to do.
+        _ = builder.serve_connection(TokioIo::new(io), svc) => {}
+        () = watchdog(&state, &limits) => {}
+    }
 }
 
 async fn sweep_loop(app: Arc<App>) {

@@ -45,6 +45,9 @@ pub fn quiet_config() -> SimConfig {
     cfg.capacity.latency_per_in_flight = Duration::ZERO;
     cfg.capacity.workers = 64;
     cfg.capacity.queue = 10_000;
+    // Paused-time tests advance minutes at once: the client's pooled
+    // keep-alive connection must not meet the idle timeout meanwhile.
+    cfg.connections.idle_timeout = stampede::sim::MAX_CONNECTION_TIMEOUT;
     cfg
 }
 

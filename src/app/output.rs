@@ -1,0 +1,60 @@
+//! Writing a run's files after the console summary has been printed: every
+//! file is tried, each failure is named on stderr, and the caller exits 4 if
+//! any file is missing.
+
+use crate::report::{self, Report, Writes};
+use crate::run::RunOutput;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes every report file of a finished run into `dir` and says what was
+/// written. Returns false when a file (or the folder) could not be written.
+pub fn write_run(output: &RunOutput, dir: &Path) -> bool {
+    flush_stdout();
+    let mut writes = match report::write_every(&output.report, dir) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return false;
+        }
+    };
+    writes.extend(output.write_hgrm(dir));
+    let line = format!(
+        "reports: {} ({} files)",
+        dir.display(),
+        writes.written.len()
+    );
+    announce(&writes, &line)
+}
+
+/// Rewrites the files derived from summary.json (`stampede report DIR`).
+pub fn rewrite_derived(report: &Report, dir: &Path) -> bool {
+    flush_stdout();
+    let writes = report::write_derived(report, dir);
+    let line = format!(
+        "reports rewritten in {} ({} files)",
+        dir.display(),
+        writes.written.len()
+    );
+    announce(&writes, &line)
+}
+
+/// One stdout line for what was written, one stderr line per failure.
+fn announce(writes: &Writes, line: &str) -> bool {
+    println!("{line}");
+    for e in &writes.failed {
+        eprintln!("error: {e}");
+    }
+    if !writes.failed.is_empty() {
+        eprintln!(
+            "error: {} report file(s) could not be written; the others are complete",
+            writes.failed.len()
+        );
+    }
+    writes.failed.is_empty()
+}
+
+/// The summary must be out before a write can hang or fail.
+fn flush_stdout() {
+    let _ = std::io::stdout().flush();
+}
