@@ -107,8 +107,10 @@ async fn run(args: RunArgs) -> u8 {
     if !output::write_run(&output, &plan.out_dir) {
         return EXIT_RUNTIME;
     }
-    if report.status != crate::report::RunStatus::Completed {
-        return EXIT_ABORTED;
+    match report.status {
+        crate::report::RunStatus::Completed => {}
+        crate::report::RunStatus::Failed => return EXIT_RUNTIME,
+        _ => return EXIT_ABORTED,
     }
     if report.gates.iter().any(|g| !g.passed) {
         return EXIT_GATES;

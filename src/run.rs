@@ -78,6 +78,8 @@ pub async fn execute(
     let mut results = Vec::new();
     let mut histograms = Vec::new();
     let mut stop_reason = None;
+    let mut drain_expired = false;
+    let mut panics = 0u64;
     let mut notes: Vec<String> = Vec::new();
     for (r, round) in plan.rounds.iter().enumerate() {
         if control.stop.is_cancelled() {
@@ -113,6 +115,31 @@ pub async fn execute(
         }
         if res.stopped_early {
             stop_reason.get_or_insert_with(|| "interrupted: arrivals stopped early".to_string());
+        }
+        if res.drain_expired {
+            let cancelled: u64 = res.recorders.iter().map(|r| r.journeys.cancelled).sum();
+            drain_expired = true;
+            notes.push(format!(
+                "round {r}: the drain deadline ({}) expired; {cancelled} journeys still running were cancelled and their unfinished operations count as CANCELLED",
+                humantime::format_duration(plan.load.drain)
+            ));
+        }
+        if res.panics > 0 {
+            panics += res.panics;
+            notes.push(format!(
+                "round {r}: {} simulated users' tasks panicked (a stampede bug): their journeys are missing from these numbers",
+                res.panics
+            ));
+        }
+        for (i, rec) in res.recorders.iter().enumerate() {
+            if rec.folded() > 0 {
+                notes.push(format!(
+                    "round {r}, {}: the target sent more than {} distinct outcomes in a step; {} operations are counted as OTHER",
+                    round.cohorts.get(i).map_or("?", |c| c.name.as_str()),
+                    crate::metrics::MAX_OUTCOMES,
+                    rec.folded()
+                ));
+            }
         }
         let ledger = match &sim {
             Some(s) => {
@@ -157,11 +184,20 @@ pub async fn execute(
         s.shutdown().await;
     }
     let skipped = plan.rounds.len() - results.iter().map(|c| c.round + 1).max().unwrap_or(0);
-    let status = if let Some(reason) = control.abort_reason() {
+    let status = if panics > 0 {
+        stop_reason = Some(format!(
+            "{panics} simulated users' tasks panicked; the numbers are incomplete"
+        ));
+        RunStatus::Failed
+    } else if let Some(reason) = control.abort_reason() {
         stop_reason = Some(reason);
         RunStatus::Aborted
     } else if stop_reason.is_some() || skipped > 0 {
         RunStatus::Interrupted
+    } else if drain_expired {
+        stop_reason =
+            Some("the drain deadline expired: the slowest journeys were cancelled".into());
+        RunStatus::DrainExpired
     } else {
         RunStatus::Completed
     };

@@ -289,3 +289,45 @@ fn a_fixed_seed_sweep_never_panics_and_reaches_every_outcome() {
         "ok {ok}, invalid {invalid}, parse {parse}"
     );
 }
+
+#[test]
+fn generated_plans_run_for_a_second_without_a_panic() {
+    // Six generated valid plans, each cut to 1 s of arrivals and a short
+    // drain, run against the embedded simulator: the engine must finish
+    // them and say how, never panic (a panic in a user task would make the
+    // status `failed`, never `completed`).
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use stampede::report::RunStatus;
+    let mut runner = TestRunner::deterministic();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ov = Overrides {
+        duration: Some(std::time::Duration::from_secs(1)),
+        ..Overrides::default()
+    };
+    let mut ran = 0;
+    for _ in 0..500 {
+        if ran == 6 {
+            break;
+        }
+        let src = scenario().new_tree(&mut runner).unwrap().current();
+        let Ok(mut plan) = scenario::parse(&src, Path::new("p.toml"), &ov) else {
+            continue;
+        };
+        plan.load.drain = plan.load.drain.min(std::time::Duration::from_millis(500));
+        let out = rt.block_on(stampede::run::execute(
+            &plan,
+            &stampede::engine::Control::default(),
+            None,
+        ));
+        let report = out.expect("the embedded target starts").report;
+        assert_ne!(report.status, RunStatus::Failed, "{src}");
+        assert!(report.duration_s < 60.0, "{src}");
+        ran += 1;
+    }
+    assert_eq!(ran, 6, "the generator produced too few valid plans");
+}

@@ -94,6 +94,23 @@ impl RoundCtx {
         }
     }
 
+    /// `text` from the target with every credential arrival `k` sends (its
+    /// bearer token, or the shared one) replaced by `***`: a target that
+    /// echoes the Authorization header back in an error code must not put
+    /// the token into a report.
+    pub fn scrub<'s>(&self, k: u64, text: &'s str) -> std::borrow::Cow<'s, str> {
+        let (_, auth) = self.identity(k);
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| !t.is_empty());
+        match token {
+            Some(t) if text.contains(t) => std::borrow::Cow::Owned(text.replace(t, "***")),
+            _ => std::borrow::Cow::Borrowed(text),
+        }
+    }
+
     pub fn stopping(&self) -> bool {
         self.stop.is_cancelled() || self.cancel.is_cancelled()
     }

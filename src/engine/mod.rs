@@ -66,6 +66,21 @@ pub struct RoundResult {
     pub stopped_early: bool,
     /// Journeys still running at the drain deadline were cancelled.
     pub drain_expired: bool,
+    /// Simulated users whose task panicked (their journeys are lost).
+    pub panics: u64,
+}
+
+/// Counts a user task that ends by panicking: dropped while unwinding, it
+/// sees `std::thread::panicking()`. No JoinHandle per user is kept (a million
+/// waiting users must stay small), so this is how a panic is noticed.
+struct PanicGuard(Arc<std::sync::atomic::AtomicU64>);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 fn collectors() -> usize {
@@ -198,8 +213,10 @@ pub async fn run_round(
         } => (*iterations, *think_time),
         _ => (1, Duration::ZERO),
     };
+    let panics = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let spawn_user = |k: u64, intended: Instant, permit| {
         let ctx = ctx.clone();
+        let guard = PanicGuard(panics.clone());
         let tx = senders[(k as usize) % n_coll].clone();
         let cohort = cohort_of(k, &shares);
         ctx.cohorts[cohort]
@@ -208,6 +225,7 @@ pub async fn run_round(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move {
             let _permit: tokio::sync::OwnedSemaphorePermit = permit;
+            let _guard = guard;
             let arrival = Arrival {
                 index: k,
                 cohort,
@@ -300,6 +318,7 @@ pub async fn run_round(
         duration,
         stopped_early,
         drain_expired: !drained,
+        panics: panics.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
@@ -361,5 +380,32 @@ async fn watch_abort_rules(
             control.abort(reason);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_user_task_is_counted() {
+        let panics = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ok = {
+            let guard = PanicGuard(panics.clone());
+            tokio::spawn(async move {
+                let _guard = guard;
+            })
+        };
+        let bad = {
+            let guard = PanicGuard(panics.clone());
+            tokio::spawn(async move {
+                let _guard = guard;
+                tokio::task::yield_now().await;
+                panic!("a bug in a simulated user");
+            })
+        };
+        assert!(ok.await.is_ok());
+        assert!(bad.await.is_err());
+        assert_eq!(panics.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 }

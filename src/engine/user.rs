@@ -48,12 +48,15 @@ struct ErrorBody<'a> {
 /// (an HTML 502 from a proxy or an empty 503 is not, and says nothing).
 /// Long codes are cut (see [`Code::new`]).
 pub fn envelope_code(body: &[u8]) -> Option<Code> {
-    Code::new(
-        &serde_json::from_slice::<Envelope<'_>>(body)
-            .ok()?
-            .error?
-            .code?,
-    )
+    Code::new(&raw_envelope_code(body)?)
+}
+
+/// The code exactly as sent, before it is scrubbed and cut.
+fn raw_envelope_code(body: &[u8]) -> Option<Cow<'_, str>> {
+    serde_json::from_slice::<Envelope<'_>>(body)
+        .ok()?
+        .error?
+        .code
 }
 
 struct User<'a> {
@@ -436,8 +439,10 @@ impl User<'_> {
     ) -> Next {
         let ctx = self.ctx;
         let latency = sent.elapsed();
+        // Scrubbed of the user's credentials before it is cut or kept.
         let code = match &res {
-            Ok(r) if r.status >= 400 => envelope_code(&r.body),
+            Ok(r) if r.status >= 400 => raw_envelope_code(&r.body)
+                .and_then(|c| Code::new(&ctx.scrub(self.arrival.index, &c))),
             _ => None,
         };
         let (answer, class) = match &res {

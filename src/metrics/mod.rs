@@ -12,5 +12,5 @@ mod summarize;
 
 pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
-pub use recorder::{Recorder, StepRec, new_histogram};
+pub use recorder::{MAX_OUTCOMES, Recorder, StepRec, new_histogram};
 pub use summarize::{CohortMeta, US_PER_MS, summarize};

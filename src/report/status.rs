@@ -13,6 +13,13 @@ pub enum RunStatus {
     Interrupted,
     /// An abort rule or an unreachable target stopped it.
     Aborted,
+    /// Every round ran its schedule, but journeys still running at the
+    /// drain deadline were cancelled: the slowest work is not in the numbers.
+    #[serde(rename = "drain_expired")]
+    DrainExpired,
+    /// The generator itself failed (a simulated user's task panicked): the
+    /// numbers are incomplete and must not pass a gate.
+    Failed,
 }
 
 impl RunStatus {
@@ -21,6 +28,8 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Aborted => "aborted",
+            RunStatus::DrainExpired => "drain_expired",
+            RunStatus::Failed => "failed",
         }
     }
 }
@@ -41,6 +50,8 @@ mod tests {
             (RunStatus::Completed, "completed"),
             (RunStatus::Interrupted, "interrupted"),
             (RunStatus::Aborted, "aborted"),
+            (RunStatus::DrainExpired, "drain_expired"),
+            (RunStatus::Failed, "failed"),
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), label);
             assert_eq!(s.to_string(), label);

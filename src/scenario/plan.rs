@@ -19,6 +19,13 @@ pub const VAR_ZONE: VarId = 2;
 pub const VAR_QUANTITY: VarId = 3;
 pub const VAR_ITERATION: VarId = 4;
 
+/// Whether `token` can be sent as `Authorization: Bearer <token>` (no
+/// newline or other control character): checked when the plan is built, so
+/// a bad token is an error at start, never a silent substitute.
+pub fn usable_token(token: &str) -> bool {
+    http::HeaderValue::from_str(&format!("Bearer {token}")).is_ok()
+}
+
 /// A value that must never be printed: Debug and Serialize redact it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

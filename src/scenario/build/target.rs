@@ -40,7 +40,17 @@ pub(super) fn build_target(
     let token = match &t.token_env {
         None => None,
         Some(var) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+            Ok(v) if !v.is_empty() => {
+                if !crate::scenario::plan::usable_token(&v) {
+                    return Err(cx.err(
+                        "target.token_env",
+                        format!(
+                            "the token in `{var}` cannot go in an Authorization header (a newline or control character?)"
+                        ),
+                    ));
+                }
+                Some(Secret::new(v))
+            }
             _ => {
                 return Err(cx.err(
                     "target.token_env",

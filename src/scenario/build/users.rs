@@ -82,6 +82,12 @@ fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
         if id.is_empty() || tok.is_empty() {
             return Err(format!("{}:{line}: empty user_id or token", path.display()));
         }
+        if !crate::scenario::plan::usable_token(tok) {
+            return Err(format!(
+                "{}:{line}: the token cannot go in an Authorization header (a control character?)",
+                path.display()
+            ));
+        }
         users.push((id.to_string(), Secret::new(tok.to_string())));
     }
     if let Some(m) = too_big(rdr.position().byte()) {
