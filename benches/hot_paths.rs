@@ -289,32 +289,15 @@ fn policy(r: &mut impl Runner) {
         }
     }
     // The presets differ where they should: compliant honours Retry-After.
-    let mut g = UserGuard::default();
-    let s = settle(
-        &compliant,
-        true,
-        &state,
-        &a503,
-        &mut g,
-        None,
-        t0,
-        now(),
-        &mut rng,
-    );
+    let mut on_503 = |p| {
+        let mut g = UserGuard::default();
+        settle(p, true, &state, &a503, &mut g, None, t0, now(), &mut rng)
+    };
+    let s = on_503(&compliant);
     assert!(
         matches!(s, Settlement::Retry { flags, delay, .. } if flags.honoured && delay == Duration::from_secs(1))
     );
-    let s = settle(
-        &naive,
-        true,
-        &state,
-        &a503,
-        &mut g,
-        None,
-        t0,
-        now(),
-        &mut rng,
-    );
+    let s = on_503(&naive);
     assert!(matches!(
         s,
         Settlement::Retry {

@@ -1,23 +1,14 @@
 //! The whole network path, end to end, against the embedded simulator on
 //! 127.0.0.1:0: plan -> engine -> client -> simulator -> report model.
 
+mod common;
+
+use common::{plan, run};
 use stampede::engine::Control;
 use stampede::report::{CohortResult, Report, RunStatus};
-use stampede::scenario::{self, Overrides, Plan};
+use stampede::scenario::{self, Overrides};
 use std::path::Path;
 use std::time::Duration;
-
-fn plan(src: &str) -> Plan {
-    scenario::parse(src, Path::new("tests/inline.toml"), &Overrides::default())
-        .unwrap_or_else(|e| panic!("scenario should be valid: {e}"))
-}
-
-async fn run(plan: &Plan) -> Report {
-    stampede::run::execute(plan, &Control::default(), None)
-        .await
-        .expect("run")
-        .report
-}
 
 fn cohort<'a>(r: &'a Report, name: &str) -> &'a CohortResult {
     r.results

@@ -176,17 +176,6 @@ fn http(status: &str, headers: &str, body: &str) -> String {
     )
 }
 
-const FILES: &[&str] = &[
-    "summary.json",
-    "report.html",
-    "junit.xml",
-    "summary.csv",
-    "latency.csv",
-    "outcomes.csv",
-    "retries.csv",
-    "timeseries.csv",
-];
-
 struct Run {
     out: Output,
     summary: serde_json::Value,
@@ -221,32 +210,34 @@ impl Run {
     }
 }
 
-/// `users` journeys of one POST step against `url`, compliant, with `extra`
-/// TOML appended.
-fn run(tag: &str, url: &str, users: u32, extra: &str, env: &[(&str, &str)]) -> Run {
-    let dir = TempDir::new(tag);
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            r#"
+/// One POST step against `url` for `users` journeys, compliant;
+/// `target_extra` goes into `[target]`, `extra` at the end.
+fn one_step(url: &str, users: u32, drain: &str, target_extra: &str, extra: &str) -> String {
+    format!(
+        r#"
 compare = ["compliant"]
 [target]
 url = "{url}"
+{target_extra}
 [load]
 model = "ticket-drop"
 users = {users}
 over = "100ms"
-drain = "20s"
+drain = "{drain}"
 [journey]
 event = "E1"
 zones = ["A"]
 steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{{}}", idempotent = true }}]
 {extra}
 "#
-        ),
     )
-    .unwrap();
+}
+
+/// Run the binary on scenario text; every report file must be there.
+fn run_src(tag: &str, src: &str, env: &[(&str, &str)]) -> Run {
+    let dir = TempDir::new(tag);
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(&scenario, src).unwrap();
     let out_dir = dir.path().join("out");
     let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args([
@@ -258,7 +249,7 @@ steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body 
         .envs(env.iter().copied())
         .output()
         .expect("run stampede");
-    for f in FILES {
+    for f in common::REPORT_FILES {
         assert!(
             out_dir.join(f).is_file(),
             "{tag}: {f} missing; stderr: {}",
@@ -268,6 +259,10 @@ steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body 
     let summary = serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap())
         .expect("summary.json is valid JSON");
     Run { out, summary, dir }
+}
+
+fn run(tag: &str, url: &str, users: u32, extra: &str, env: &[(&str, &str)]) -> Run {
+    run_src(tag, &one_step(url, users, "20s", "", extra), env)
 }
 
 const FAST_RETRIES: &str = r#"
@@ -309,40 +304,7 @@ fn attempts_in_flight_when_the_drain_expires_are_counted_and_the_run_says_so() {
     let s = FaultServer::start(Fault::NeverAnswers);
     let extra = "[policies.compliant]\nrequest_timeout = \"60s\"\n";
     // A 1 s drain: the 20 requests are still in flight when it ends.
-    let dir = TempDir::new("drain");
-    let scenario = dir.path().join("s.toml");
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 20
-over = "100ms"
-drain = "1s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{{}}" }}]
-{extra}
-"#,
-        s.url()
-    );
-    std::fs::write(&scenario, src).unwrap();
-    let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    let r = Run { out, summary, dir };
+    let r = run_src("drain", &one_step(&s.url(), 20, "1s", "", extra), &[]);
     assert_eq!(r.summary["status"], "drain_expired");
     assert_eq!(r.code(), Some(3), "an incomplete run does not pass");
     assert_eq!(r.attempts(), 20);
@@ -433,43 +395,10 @@ fn a_token_the_target_echoes_back_appears_nowhere() {
             });
         }
     });
-    let dir = TempDir::new("echo2");
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            r#"
-compare = ["compliant"]
-[target]
-url = "http://127.0.0.1:{port}"
-token_env = "FAULT_TOKEN"
-[load]
-model = "ticket-drop"
-users = 4
-over = "100ms"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/r", body = "{{}}" }}]
-"#
-        ),
-    )
-    .unwrap();
-    let out_dir = dir.path().join("out");
+    let url = format!("http://127.0.0.1:{port}");
+    let src = one_step(&url, 4, "20s", "token_env = \"FAULT_TOKEN\"", "");
     let before = count.load(Ordering::Relaxed);
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ])
-        .env("FAULT_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    let r = Run { out, summary, dir };
+    let r = run_src("echo", &src, &[("FAULT_TOKEN", TOKEN)]);
     assert_eq!(r.attempts(), count.load(Ordering::Relaxed) - before);
     assert_eq!(
         r.outcomes(),

@@ -4,23 +4,11 @@
 mod common;
 
 use common::logserver::{LogServer, envelope};
-use stampede::engine::Control;
-use stampede::report::{CohortResult, Report};
-use stampede::scenario::{self, Overrides, Plan};
+use common::{plan, run};
+use stampede::report::CohortResult;
+use stampede::scenario::{self, Overrides};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-fn plan(src: &str) -> Plan {
-    scenario::parse(src, Path::new("tests/inline.toml"), &Overrides::default())
-        .unwrap_or_else(|e| panic!("scenario should be valid: {e}"))
-}
-
-async fn run(plan: &Plan) -> Report {
-    stampede::run::execute(plan, &Control::default(), None)
-        .await
-        .expect("run")
-        .report
-}
 
 fn step<'a>(c: &'a CohortResult, name: &str) -> &'a stampede::report::StepResult {
     c.steps.iter().find(|s| s.name == name).expect("step")

@@ -1,6 +1,8 @@
 //! The README is a contract: its two commands, every `stampede` example and
 //! every file it points at must be true. These tests run them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -106,16 +108,7 @@ fn every_stampede_example_in_the_readme_runs() {
                 String::from_utf8_lossy(&res.stderr)
             );
             if args[0] == "run" {
-                for f in [
-                    "summary.json",
-                    "report.html",
-                    "junit.xml",
-                    "summary.csv",
-                    "latency.csv",
-                    "outcomes.csv",
-                    "retries.csv",
-                    "timeseries.csv",
-                ] {
+                for f in common::REPORT_FILES {
                     assert!(out.join(f).is_file(), "`{line}` did not write {f}");
                 }
                 let summary: serde_json::Value =

@@ -12,6 +12,36 @@ use std::time::Duration;
 
 pub mod logserver;
 
+/// Every file a finished run writes into its report folder.
+pub const REPORT_FILES: &[&str] = &[
+    "summary.json",
+    "report.html",
+    "junit.xml",
+    "summary.csv",
+    "latency.csv",
+    "outcomes.csv",
+    "retries.csv",
+    "timeseries.csv",
+];
+
+/// A scenario written inline in a test (errors name `tests/inline.toml`).
+pub fn plan(src: &str) -> stampede::scenario::Plan {
+    stampede::scenario::parse(
+        src,
+        std::path::Path::new("tests/inline.toml"),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("scenario should be valid: {e}"))
+}
+
+/// Run a plan through the library, as the binary does.
+pub async fn run(plan: &stampede::scenario::Plan) -> stampede::report::Report {
+    stampede::run::execute(plan, &stampede::engine::Control::default(), None)
+        .await
+        .expect("run")
+        .report
+}
+
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
