@@ -492,3 +492,48 @@ fn a_token_with_a_newline_is_an_error_at_start_naming_the_variable() {
         "the token itself is not printed: {err}"
     );
 }
+
+#[test]
+fn a_target_inventing_a_code_per_answer_cannot_grow_the_report() {
+    // Every answer carries a new, long code; the report keeps 256 of them
+    // (cut to 64 bytes) and counts the rest as OTHER, with a note.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            let c = c.clone();
+            std::thread::spawn(move || {
+                while read_head(&mut s).is_some() {
+                    let n = c.fetch_add(1, Ordering::Relaxed);
+                    let code = format!("CODE_{n}_{}", "Z".repeat(200));
+                    let body = format!(r#"{{"success":false,"error":{{"code":"{code}"}}}}"#);
+                    let a = format!(
+                        "HTTP/1.1 409 Conflict\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(a.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let r = run("codes", &format!("http://127.0.0.1:{port}"), 600, "", &[]);
+    assert_eq!(r.attempts(), count.load(Ordering::Relaxed));
+    let o = r.outcomes();
+    assert_eq!(o.len(), 257, "256 codes and OTHER");
+    assert!(o.iter().all(|(k, _)| k.len() <= 64), "codes are cut");
+    let other = o.iter().find(|(k, _)| k == "OTHER").map(|(_, n)| *n);
+    assert_eq!(other, Some(600 - 256));
+    assert_eq!(o.iter().map(|(_, n)| n).sum::<u64>(), 600);
+    assert!(r.summary["notes"].to_string().contains("OTHER"));
+    let html = std::fs::metadata(r.dir.path().join("out/report.html")).unwrap();
+    assert!(
+        html.len() < 2_000_000,
+        "report.html is {} bytes",
+        html.len()
+    );
+}
