@@ -79,6 +79,8 @@ pub async fn execute(
     let mut histograms = Vec::new();
     let mut stop_reason = None;
     let mut notes: Vec<String> = Vec::new();
+    // Whether a remote target is a stampede simulator, asked once.
+    let mut simulator: Option<bool> = sim.is_some().then_some(true);
     for (r, round) in plan.rounds.iter().enumerate() {
         if control.stop.is_cancelled() {
             break;
@@ -103,6 +105,8 @@ pub async fn execute(
                 break;
             }
         };
+        let remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
+        let client = client.with_simulator(simulator == Some(true));
         let res = engine::run_round(plan, r, client.clone(), control, progress).await;
         if client.throttled() > 0 {
             notes.push(format!(
@@ -119,6 +123,7 @@ pub async fn execute(
                 s.settle(std::time::Duration::from_secs(30)).await;
                 Some(s.ledger())
             }
+            None if remote_sim => crate::client::remote_ledger(&client).await,
             None => None,
         };
         if ledger.is_some() && round.cohorts.len() > 1 {

@@ -7,8 +7,10 @@
 //! attempt), and a cap on requests in flight, since the legacy client has no
 //! cap on open connections and an uncapped open-model run drowns in sockets.
 
+pub mod probe;
 mod tls;
 
+pub use probe::{remote_ledger, remote_sim};
 pub use tls::{TlsError, TlsOptions};
 
 use crate::outcome::NetError;
@@ -61,6 +63,8 @@ pub struct HttpClient {
     permits: Arc<Semaphore>,
     defaults: Arc<HeaderMap>,
     cap: Option<Arc<Cap>>,
+    /// The target is a stampede simulator (embedded or `stampede serve`).
+    simulator: bool,
 }
 
 /// The attempts-per-second safety cap, and how often it held an attempt back.
@@ -120,7 +124,19 @@ impl HttpClient {
                     throttled: AtomicU64::new(0),
                 })
             }),
+            simulator: false,
         })
+    }
+
+    /// Mark the target as a stampede simulator (it knows generated tokens
+    /// and keeps a ledger).
+    pub fn with_simulator(mut self, yes: bool) -> Self {
+        self.simulator = yes;
+        self
+    }
+
+    pub fn is_simulator(&self) -> bool {
+        self.simulator
     }
 
     /// Attempts the safety cap held back so far.
