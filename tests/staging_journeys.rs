@@ -389,3 +389,48 @@ fn event_and_zones_only_when_steps_use_them() {
     assert_eq!(key, "journey.zones");
     assert!(msg.contains("${zone}"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stampede_serve_target_is_detected_tokens_and_ledger_included() {
+    let sim = common::start(common::quiet_config()).await;
+    let url = format!("http://{}", sim.addr());
+    let src = format!(
+        r#"
+compare = ["compliant"]
+[target]
+url = "{url}"
+[load]
+model = "ticket-drop"
+users = 5
+over = "100ms"
+drain = "20s"
+[journey]
+event = "E1"
+zones = ["A"]
+"#
+    );
+    // Twice: the second round's ledger is its own, not the total.
+    for _ in 0..2 {
+        let r = run(&plan(&src)).await;
+        let c = &r.results[0];
+        assert_eq!(
+            c.journeys.succeeded, 5,
+            "generated tokens were sent: {:?}",
+            c.outcomes
+        );
+        let l = c.ledger.as_ref().expect("the remote ledger was read");
+        assert_eq!(l.bookings_created, 5, "{l:?}");
+        assert_eq!(
+            l.requests.get("reserve").map(|m| m.values().sum::<u64>()),
+            Some(5)
+        );
+    }
+    assert_eq!(sim.ledger().bookings_created, 10);
+    // Told there is no ledger, it is not read.
+    let r = run(&plan(
+        &src.replace("[target]\n", "[target]\nledger = false\n"),
+    ))
+    .await;
+    assert!(r.results[0].ledger.is_none());
+    sim.shutdown().await;
+}

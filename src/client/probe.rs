@@ -38,16 +38,15 @@ pub async fn sim_ledger(client: &HttpClient) -> Option<serde_json::Value> {
 
 /// Before a round against a remote target: find out (once) whether it is a
 /// stampede simulator, when the plan needs to know (generated tokens, the
-/// ledger); true when its ledger is to be read after the round, in which
-/// case it is reset first (`POST /__sim/reset`) so the ledger is the round's.
+/// ledger). When its ledger is to be read after the round, returns the
+/// ledger as it is now: the round's own counts are the difference (the
+/// simulator is not reset: it may be shared).
 pub async fn remote_sim(
     plan: &crate::scenario::Plan,
     client: &HttpClient,
     known: &mut Option<bool>,
-) -> bool {
-    if plan.target.url.is_none() {
-        return false;
-    }
+) -> Option<serde_json::Value> {
+    plan.target.url.as_ref()?;
     let tokens_auto = matches!(
         plan.users,
         crate::scenario::UsersPlan::Generated {
@@ -55,26 +54,69 @@ pub async fn remote_sim(
             ..
         }
     );
+    let mut before = None;
     if known.is_none() {
         let needed = tokens_auto || plan.target.ledger != Some(false);
-        *known = Some(needed && sim_ledger(client).await.is_some());
+        before = if needed {
+            sim_ledger(client).await
+        } else {
+            None
+        };
+        *known = Some(before.is_some());
     }
-    let read = plan.target.ledger.unwrap_or(*known == Some(true));
-    if read {
-        let _ = client
-            .send(
-                &Method::POST,
-                "/__sim/reset",
-                HeaderMap::new(),
-                None,
-                Duration::from_secs(3),
-            )
-            .await;
+    if !plan.target.ledger.unwrap_or(*known == Some(true)) {
+        return None;
     }
-    read
+    match before {
+        Some(b) => Some(b),
+        None => sim_ledger(client).await,
+    }
 }
 
-/// The remote simulator's ledger after a round.
-pub async fn remote_ledger(client: &HttpClient) -> Option<crate::sim::Ledger> {
-    serde_json::from_value(sim_ledger(client).await?).ok()
+/// The remote simulator's ledger for the round that started at `before`.
+pub async fn remote_ledger(
+    client: &HttpClient,
+    before: &serde_json::Value,
+) -> Option<crate::sim::Ledger> {
+    let mut after = sim_ledger(client).await?;
+    subtract(&mut after, before);
+    serde_json::from_value(after).ok()
+}
+
+/// `after - before` for every counter; `oversold` (a maximum) and `zones`
+/// (seat state) stay as they are now.
+fn subtract(after: &mut serde_json::Value, before: &serde_json::Value) {
+    use serde_json::Value as J;
+    match (after, before) {
+        (J::Object(a), J::Object(b)) => {
+            for (k, v) in a.iter_mut() {
+                if k == "oversold" || k == "zones" {
+                    continue;
+                }
+                if let Some(bv) = b.get(k) {
+                    subtract(v, bv);
+                }
+            }
+        }
+        (J::Number(a), J::Number(b)) => {
+            if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+                *a = x.saturating_sub(y).into();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_rounds_ledger_is_the_difference() {
+        let before = serde_json::json!({"duplicates": 2, "oversold": 1, "requests": {"reserve": {"200": 5}}, "zones": {"E1/A": {"sold": 3}}});
+        let mut after = serde_json::json!({"duplicates": 5, "oversold": 1, "requests": {"reserve": {"200": 9, "503": 1}}, "zones": {"E1/A": {"sold": 7}}});
+        super::subtract(&mut after, &before);
+        assert_eq!(
+            after,
+            serde_json::json!({"duplicates": 3, "oversold": 1, "requests": {"reserve": {"200": 4, "503": 1}}, "zones": {"E1/A": {"sold": 7}}})
+        );
+    }
 }
