@@ -6,7 +6,7 @@
 //! | 1 | one or more gates failed |
 //! | 2 | configuration or usage error (nothing ran) |
 //! | 3 | run aborted or interrupted (reports still written) |
-//! | 4 | runtime error (cannot bind, cannot write reports) |
+//! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response) |
 
 mod output;
 mod signals;
@@ -105,6 +105,10 @@ async fn run(args: RunArgs) -> u8 {
     // written must not hide what the run measured.
     print_console(report);
     if !output::write_run(&output, &plan.out_dir) {
+        return EXIT_RUNTIME;
+    }
+    if let Some(why) = &output.unreachable {
+        eprintln!("error: {why}");
         return EXIT_RUNTIME;
     }
     match report.status {

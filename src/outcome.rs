@@ -243,6 +243,19 @@ pub enum OpOutcome {
     Cancelled,
     /// Any code beyond the per-cohort vocabulary bound (see the recorder).
     Other,
+    /// A templated header rendered to something that cannot be a header
+    /// value (a captured newline, say): nothing was sent, nothing retried.
+    InvalidHeader,
+    /// A 2xx answer whose status is not one the step expects.
+    UnexpectedStatus(u16),
+    /// A 2xx body that is not JSON, on a step that reads JSON.
+    NotJson,
+    /// A response check at this JSON pointer failed.
+    CheckFailed(Box<str>),
+    /// A capture's JSON pointer matched nothing (or null).
+    CaptureMissing(Box<str>),
+    /// The pre-check's pointer is missing or not a number.
+    PrecheckUnreadable,
 }
 
 /// Every label stampede itself emits, and the prefixes of its composite
@@ -256,8 +269,18 @@ const OWN_LABELS: &[&str] = &[
     "ABANDONED",
     "CANCELLED",
     "OTHER",
+    "INVALID_HEADER",
+    "NOT_JSON",
+    "PRECHECK_UNREADABLE",
 ];
-const OWN_PREFIXES: &[&str] = &["GAVE_UP", "HTTP_", "target:"];
+const OWN_PREFIXES: &[&str] = &[
+    "GAVE_UP",
+    "HTTP_",
+    "target:",
+    "UNEXPECTED_STATUS",
+    "CHECK_FAILED",
+    "CAPTURE_MISSING",
+];
 
 fn target_label(code: &str) -> Cow<'_, str> {
     let own = OWN_LABELS.contains(&code)
@@ -298,6 +321,12 @@ impl OpOutcome {
             Self::Abandoned => Cow::Borrowed("ABANDONED"),
             Self::Cancelled => Cow::Borrowed("CANCELLED"),
             Self::Other => Cow::Borrowed("OTHER"),
+            Self::InvalidHeader => Cow::Borrowed("INVALID_HEADER"),
+            Self::UnexpectedStatus(s) => Cow::Owned(format!("UNEXPECTED_STATUS HTTP_{s}")),
+            Self::NotJson => Cow::Borrowed("NOT_JSON"),
+            Self::CheckFailed(p) => Cow::Owned(format!("CHECK_FAILED {p}")),
+            Self::CaptureMissing(p) => Cow::Owned(format!("CAPTURE_MISSING {p}")),
+            Self::PrecheckUnreadable => Cow::Borrowed("PRECHECK_UNREADABLE"),
         }
     }
 }
@@ -352,6 +381,21 @@ mod tests {
             (OpOutcome::BudgetExhausted, "BUDGET_EXHAUSTED"),
             (OpOutcome::Abandoned, "ABANDONED"),
             (OpOutcome::Cancelled, "CANCELLED"),
+            (OpOutcome::InvalidHeader, "INVALID_HEADER"),
+            (
+                OpOutcome::UnexpectedStatus(201),
+                "UNEXPECTED_STATUS HTTP_201",
+            ),
+            (OpOutcome::NotJson, "NOT_JSON"),
+            (
+                OpOutcome::CheckFailed("/success".into()),
+                "CHECK_FAILED /success",
+            ),
+            (
+                OpOutcome::CaptureMissing("/data/bookingId".into()),
+                "CAPTURE_MISSING /data/bookingId",
+            ),
+            (OpOutcome::PrecheckUnreadable, "PRECHECK_UNREADABLE"),
         ];
         for (o, want) in table {
             assert_eq!(o.label(), *want, "{o:?}");
@@ -371,6 +415,10 @@ mod tests {
             "BREAKER_OPEN",
             "CANCELLED",
             "target:OK",
+            "INVALID_HEADER",
+            "CHECK_FAILED /x",
+            "CAPTURE_MISSING",
+            "PRECHECK_UNREADABLE",
         ] {
             let l = OpOutcome::Failed(code(c)).label().into_owned();
             assert_eq!(l, format!("target:{c}"));

@@ -81,6 +81,15 @@ pub async fn execute(
     let mut drain_expired = false;
     let mut panics = 0u64;
     let mut notes: Vec<String> = Vec::new();
+    // Room for every socket: the embedded simulator holds the other ends.
+    let sockets = plan.target.connections as u64 * if sim.is_some() { 2 } else { 1 };
+    if let Some(w) = crate::client::fdlimit::warning(crate::client::fdlimit::raise(), sockets) {
+        eprintln!("WARNING: {w}");
+        notes.push(w);
+    }
+    let mut wire = crate::client::Snapshot::default();
+    // Whether a remote target is a stampede simulator, asked once.
+    let mut simulator: Option<bool> = sim.is_some().then_some(true);
     for (r, round) in plan.rounds.iter().enumerate() {
         if control.stop.is_cancelled() {
             break;
@@ -105,7 +114,11 @@ pub async fn execute(
                 break;
             }
         };
+        let remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
+        let client = client.with_simulator(simulator == Some(true));
+        let before = client.stats();
         let res = engine::run_round(plan, r, client.clone(), control, progress).await;
+        wire.add(&client.stats().since(&before));
         if client.throttled() > 0 {
             notes.push(format!(
                 "round {r}: the {}/s attempt cap held back {} attempts; the target saw less than the schedule asked for",
@@ -146,7 +159,10 @@ pub async fn execute(
                 s.settle(std::time::Duration::from_secs(30)).await;
                 Some(s.ledger())
             }
-            None => None,
+            None => match &remote_sim {
+                Some(before) => crate::client::remote_ledger(&client, before).await,
+                None => None,
+            },
         };
         if ledger.is_some() && round.cohorts.len() > 1 {
             let names: Vec<&str> = round.cohorts.iter().map(|c| c.name.as_str()).collect();
@@ -179,6 +195,11 @@ pub async fn execute(
     }
     if let Some(p) = progress {
         p.clear();
+    }
+    let unreachable = wire.unreachable(&base);
+    for n in wire.notes().into_iter().chain(unreachable.clone()) {
+        eprintln!("WARNING: {n}");
+        notes.push(n);
     }
     if let Some(s) = sim {
         s.shutdown().await;
@@ -234,7 +255,11 @@ pub async fn execute(
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
     }
     report.gates = crate::gate::evaluate_all(&plan.gates, &report);
-    Ok(RunOutput { report, histograms })
+    Ok(RunOutput {
+        report,
+        histograms,
+        unreachable,
+    })
 }
 
 /// Raw latency histograms of one cohort (microseconds), for `.hgrm` files.
@@ -247,6 +272,8 @@ pub struct CohortHistograms {
 pub struct RunOutput {
     pub report: Report,
     pub histograms: Vec<CohortHistograms>,
+    /// No attempt got an HTTP response: why, in one line (exit code 4).
+    pub unreachable: Option<String>,
 }
 
 impl RunOutput {

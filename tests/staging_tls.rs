@@ -112,6 +112,16 @@ max_delay = "20ms"
 }
 
 async fn run_in(dir: &TempDir, src: &str) -> CohortResult {
+    run_full(dir, src)
+        .await
+        .0
+        .results
+        .into_iter()
+        .next()
+        .expect("one cohort")
+}
+
+async fn run_full(dir: &TempDir, src: &str) -> (stampede::report::Report, Option<String>) {
     let file = dir.path().join("staging-tls.toml");
     std::fs::write(&file, src).expect("write scenario");
     let plan = scenario::load(&file, &Overrides::default())
@@ -119,9 +129,8 @@ async fn run_in(dir: &TempDir, src: &str) -> CohortResult {
     let out = stampede::run::execute(&plan, &Control::default(), None)
         .await
         .expect("run");
-    let report = out.report;
-    assert_eq!(report.results.len(), 1);
-    report.results.into_iter().next().expect("one cohort")
+    assert_eq!(out.report.results.len(), 1);
+    (out.report, out.unreachable)
 }
 
 fn ok(c: &CohortResult) -> u64 {
@@ -184,7 +193,20 @@ async fn without_the_ca_verification_fails_and_nothing_succeeds() {
     let server = tls_sim(&pki, &[b"h2", b"http/1.1"]).await;
     let url = format!("https://127.0.0.1:{}", server.addr().port());
 
-    let c = run_in(&dir, &scenario_src(&url, "")).await;
+    let (report, unreachable) = run_full(&dir, &scenario_src(&url, "")).await;
+    // The verification reason is kept, in the notes and the diagnosis.
+    let tls_note = report.notes.iter().find(|n| n.starts_with("TLS:"));
+    assert!(
+        tls_note.is_some_and(|n| n.contains("UnknownIssuer") || n.contains("unknown issuer")),
+        "{:?}",
+        report.notes
+    );
+    let why = unreachable.expect("no attempt got an HTTP response");
+    assert!(
+        why.starts_with("target unreachable: 100% TLS_ERROR at https://127.0.0.1:"),
+        "{why}"
+    );
+    let c = report.results.into_iter().next().expect("one cohort");
     assert_eq!(c.operations, 20);
     assert_eq!(
         ok(&c),

@@ -7,8 +7,13 @@
 //! attempt), and a cap on requests in flight, since the legacy client has no
 //! cap on open connections and an uncapped open-model run drowns in sockets.
 
+pub mod fdlimit;
+pub mod probe;
+mod stats;
 mod tls;
 
+pub use probe::{remote_ledger, remote_sim};
+pub use stats::{Snapshot, TransportStats};
 pub use tls::{TlsError, TlsOptions};
 
 use crate::outcome::NetError;
@@ -61,6 +66,9 @@ pub struct HttpClient {
     permits: Arc<Semaphore>,
     defaults: Arc<HeaderMap>,
     cap: Option<Arc<Cap>>,
+    /// The target is a stampede simulator (embedded or `stampede serve`).
+    simulator: bool,
+    stats: Arc<TransportStats>,
 }
 
 /// The attempts-per-second safety cap, and how often it held an attempt back.
@@ -120,7 +128,25 @@ impl HttpClient {
                     throttled: AtomicU64::new(0),
                 })
             }),
+            simulator: false,
+            stats: Arc::default(),
         })
+    }
+
+    /// What the transport saw so far (answers, failures by kind).
+    pub fn stats(&self) -> Snapshot {
+        self.stats.snapshot()
+    }
+
+    /// Mark the target as a stampede simulator (it knows generated tokens
+    /// and keeps a ledger).
+    pub fn with_simulator(mut self, yes: bool) -> Self {
+        self.simulator = yes;
+        self
+    }
+
+    pub fn is_simulator(&self) -> bool {
+        self.simulator
     }
 
     /// Attempts the safety cap held back so far.
@@ -152,7 +178,10 @@ impl HttpClient {
         let deadline = Instant::now() + timeout;
         match tokio::time::timeout_at(deadline, self.exchange(method, path, headers, body)).await {
             Ok(r) => r,
-            Err(_) => Err(Failure::Timeout),
+            Err(_) => {
+                self.stats.timed_out();
+                Err(Failure::Timeout)
+            }
         }
     }
 
@@ -197,7 +226,8 @@ impl HttpClient {
             .inner
             .request(req)
             .await
-            .map_err(|e| Failure::Net(net_error(&e)))?;
+            .map_err(|e| Failure::Net(self.net_error(&e)))?;
+        self.stats.answered();
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -207,7 +237,7 @@ impl HttpClient {
         let body = Limited::new(resp.into_body(), BODY_LIMIT)
             .collect()
             .await
-            .map_err(|e| Failure::Net(net_error(e.as_ref())))?
+            .map_err(|e| Failure::Net(self.net_error(e.as_ref())))?
             .to_bytes();
         // A small slice of hyper's read buffer keeps the whole buffer alive:
         // 100k users waiting in backoff, each holding a 30-byte error body,
@@ -221,9 +251,19 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// Classify a transport error and count it.
+    fn net_error(&self, e: &(dyn std::error::Error + 'static)) -> NetError {
+        let (kind, messages) = classify(e);
+        self.stats.failed(kind, || messages.join(": "));
+        kind
+    }
+}
+
 /// The kind of a transport error, from its whole chain (hyper-util wraps
-/// the io error that says "connection refused" two or three levels deep).
-fn net_error(e: &(dyn std::error::Error + 'static)) -> NetError {
+/// the io error that says "connection refused" two or three levels deep),
+/// and the chain's messages (outermost first).
+fn classify(e: &(dyn std::error::Error + 'static)) -> (NetError, Vec<String>) {
     let mut messages = Vec::new();
     let mut io_kind = None;
     let mut cur = Some(e);
@@ -234,5 +274,5 @@ fn net_error(e: &(dyn std::error::Error + 'static)) -> NetError {
         }
         cur = err.source();
     }
-    NetError::from_chain(&messages, io_kind)
+    (NetError::from_chain(&messages, io_kind), messages)
 }

@@ -3,7 +3,7 @@
 use crate::client::HttpClient;
 use crate::metrics::Live;
 use crate::policy::{RetryBudget, RetryPolicy};
-use crate::scenario::{Journey, Secret, UsersPlan};
+use crate::scenario::{GeneratedTokens, Journey, Secret, UsersPlan};
 use http::HeaderValue;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -24,8 +24,19 @@ pub enum Identities {
         count: u64,
         /// One token for everybody (from the environment).
         shared: Option<HeaderValue>,
+        /// Invent `tok-<id>` bearer tokens (only a Booking Rush simulator
+        /// knows them; a real API never gets one unless the scenario asks).
+        invent: bool,
     },
-    Listed(Vec<(String, HeaderValue)>),
+    Listed(Vec<ListedUser>),
+}
+
+/// One user of a users CSV: its id, its bearer header (when the CSV has a
+/// `token` column) and every column's value, for `${column}` variables.
+pub struct ListedUser {
+    pub id: String,
+    pub auth: Option<HeaderValue>,
+    pub values: Vec<Secret>,
 }
 
 fn bearer(token: &str) -> HeaderValue {
@@ -36,19 +47,54 @@ fn bearer(token: &str) -> HeaderValue {
 }
 
 impl Identities {
-    pub fn new(users: &UsersPlan, shared: Option<&Secret>) -> Self {
+    /// `simulator`: the target is the embedded simulator or answered like
+    /// `stampede serve` (see `client::probe`).
+    pub fn new(users: &UsersPlan, shared: Option<&Secret>, simulator: bool) -> Self {
         match users {
-            UsersPlan::Generated { count, prefix } => Self::Generated {
+            UsersPlan::Generated {
+                count,
+                prefix,
+                tokens,
+            } => Self::Generated {
                 prefix: prefix.clone(),
                 count: *count,
                 shared: shared.map(|s| bearer(s.expose())),
+                invent: match tokens {
+                    GeneratedTokens::Always => true,
+                    GeneratedTokens::Never => false,
+                    GeneratedTokens::IfSimulator => simulator,
+                },
             },
-            UsersPlan::Listed { users, .. } => Self::Listed(
-                users
-                    .iter()
-                    .map(|(id, tok)| (id.clone(), bearer(tok.expose())))
+            UsersPlan::Listed {
+                rows,
+                id_col,
+                token_col,
+                ..
+            } => Self::Listed(
+                rows.iter()
+                    .map(|r| ListedUser {
+                        id: r[*id_col].expose().to_string(),
+                        auth: token_col
+                            .map(|t| bearer(r[t].expose()))
+                            .or_else(|| shared.map(|s| bearer(s.expose()))),
+                        values: r.clone(),
+                    })
                     .collect(),
             ),
+        }
+    }
+
+    /// Every secret value a trace must not print (tokens, CSV cells other
+    /// than user ids).
+    pub fn secrets(&self) -> Vec<String> {
+        match self {
+            Self::Generated { .. } => Vec::new(),
+            Self::Listed(users) => users
+                .iter()
+                .flat_map(|u| u.values.iter())
+                .map(|v| v.expose().to_string())
+                .filter(|v| v.len() >= 3)
+                .collect(),
         }
     }
 }
@@ -73,41 +119,59 @@ pub struct RoundCtx {
 }
 
 impl RoundCtx {
-    pub fn identity(&self, k: u64) -> (String, HeaderValue) {
+    /// Arrival `k`'s user id and Authorization value (none when the
+    /// scenario gives no credentials and tokens may not be invented).
+    pub fn identity(&self, k: u64) -> (String, Option<HeaderValue>) {
         match &self.identities {
             Identities::Generated {
                 prefix,
                 count,
                 shared,
+                invent,
             } => {
                 let id = format!("{prefix}{}", k % count.max(&1));
                 let auth = match shared {
-                    Some(v) => v.clone(),
-                    None => bearer(&format!("tok-{id}")),
+                    Some(v) => Some(v.clone()),
+                    None if *invent => Some(bearer(&format!("tok-{id}"))),
+                    None => None,
                 };
                 (id, auth)
             }
             Identities::Listed(users) => {
-                let (id, auth) = &users[(k % users.len() as u64) as usize];
-                (id.clone(), auth.clone())
+                let u = &users[(k % users.len() as u64) as usize];
+                (u.id.clone(), u.auth.clone())
             }
         }
     }
 
     /// `text` from the target with every credential arrival `k` sends (its
-    /// bearer token, or the shared one) replaced by `***`: a target that
-    /// echoes the Authorization header back in an error code must not put
-    /// the token into a report.
+    /// bearer token, the shared one, every value of its users CSV row)
+    /// replaced by `***`: a target that echoes the Authorization header or a
+    /// password back in an error code must not put it into a report.
     pub fn scrub<'s>(&self, k: u64, text: &'s str) -> std::borrow::Cow<'s, str> {
+        use std::borrow::Cow;
         let (_, auth) = self.identity(k);
         let token = auth
-            .to_str()
-            .ok()
+            .as_ref()
+            .and_then(|a| a.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .filter(|t| !t.is_empty());
-        match token {
-            Some(t) if text.contains(t) => std::borrow::Cow::Owned(text.replace(t, "***")),
-            _ => std::borrow::Cow::Borrowed(text),
+        let mut out = Cow::Borrowed(text);
+        // Very short values (a "1" quantity column) would scrub everything.
+        let values = self.user_values(k).iter().map(Secret::expose);
+        for secret in token.into_iter().chain(values).filter(|v| v.len() >= 4) {
+            if out.contains(secret) {
+                out = Cow::Owned(out.replace(secret, "***"));
+            }
+        }
+        out
+    }
+
+    /// Arrival `k`'s users CSV row, when users come from one.
+    pub fn user_values(&self, k: u64) -> &[Secret] {
+        match &self.identities {
+            Identities::Generated { .. } => &[],
+            Identities::Listed(users) => &users[(k % users.len() as u64) as usize].values,
         }
     }
 

@@ -12,6 +12,7 @@ mod abort;
 mod ctx;
 mod progress;
 pub mod schedule;
+mod step_io;
 mod user;
 
 pub use ctx::{CohortCtx, Identities, RoundCtx};
@@ -100,6 +101,7 @@ pub async fn run_round(
     let cohorts_plan = &plan.rounds[round].cohorts;
     let shares: Vec<f64> = cohorts_plan.iter().map(|c| c.share).collect();
     let steps = plan.journey.steps.len();
+    let simulator = client.is_simulator();
     let ctx = Arc::new(RoundCtx {
         client,
         journey: plan.journey.clone(),
@@ -112,7 +114,7 @@ pub async fn run_round(
                 live: Live::default(),
             })
             .collect(),
-        identities: Identities::new(&plan.users, plan.target.token.as_ref()),
+        identities: Identities::new(&plan.users, plan.target.token.as_ref(), simulator),
         start: Instant::now(),
         wall_start: SystemTime::now(),
         cancel: control.kill.child_token(),

@@ -6,10 +6,12 @@
 //! over every attempt it made.
 
 use super::ctx::{CohortCtx, RoundCtx};
+use super::step_io::{AttemptHelpers, Inspected, inspect};
 use crate::client::{Failure, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::outcome::{Code, OpOutcome};
 use crate::policy::{self, Answer, AttemptFlags, CircuitBreaker, OpState, Settlement, UserGuard};
+use crate::scenario::template::Escape;
 use crate::scenario::{
     BUILTIN_VARS, Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE,
 };
@@ -90,7 +92,10 @@ pub async fn run_user(
         arrival,
         zone: 0,
         iteration: 0,
-        captures: vec![String::new(); ctx.journey.vars.len() - BUILTIN_VARS.len()],
+        captures: vec![
+            String::new();
+            ctx.journey.vars.len() - BUILTIN_VARS.len() - ctx.journey.user_vars
+        ],
         guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
         op_seq: 0,
     };
@@ -181,9 +186,9 @@ impl User<'_> {
                     tokio::time::sleep(step.think_time).await;
                     op_intended = Instant::now();
                 }
-                let body = self.operation(i, step, op_intended, log).await;
+                let short = self.operation(i, step, op_intended, log).await;
                 op_intended = Instant::now();
-                match self.after_step(step, body, log) {
+                match self.after_step(short, log) {
                     StepEnd::Next => {}
                     StepEnd::NextZone => continue 'zones,
                     StepEnd::Failed => {
@@ -198,9 +203,10 @@ impl User<'_> {
         log.end = JourneyEnd::SoldOut;
     }
 
-    /// What a finished step means for the journey: pre-check verdicts and
-    /// captures are read here.
-    fn after_step(&mut self, step: &Step, body: Option<Bytes>, log: &JourneyLog) -> StepEnd {
+    /// What a finished step means for the journey. The response checks,
+    /// captures and pre-check verdict were read when the answer came (see
+    /// [`inspect`]); `short`: the pre-check found too few seats.
+    fn after_step(&mut self, short: bool, log: &JourneyLog) -> StepEnd {
         let journey = &self.ctx.journey;
         let Some(op) = log.ops.last() else {
             return StepEnd::Failed;
@@ -218,30 +224,11 @@ impl User<'_> {
                 StepEnd::Failed
             };
         }
-        if step.precheck.is_none() && step.captures.is_empty() {
-            return StepEnd::Next;
+        if short {
+            StepEnd::NextZone
+        } else {
+            StepEnd::Next
         }
-        let Some(json) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        else {
-            return StepEnd::Failed;
-        };
-        if let Some(ptr) = &step.precheck {
-            let available = json.pointer(ptr).and_then(|v| v.as_f64()).unwrap_or(0.0);
-            if available < f64::from(journey.quantity) {
-                return StepEnd::NextZone;
-            }
-        }
-        for (var, ptr) in &step.captures {
-            let v = match json.pointer(ptr) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) if !v.is_null() => v.to_string(),
-                _ => return StepEnd::Failed,
-            };
-            if let Some(slot) = self.captures.get_mut(*var - BUILTIN_VARS.len()) {
-                *slot = v;
-            }
-        }
-        StepEnd::Next
     }
 
     /// Operation ids are derived, not stored: `<run>-<cohort>-<arrival>-<seq>`.
@@ -253,14 +240,14 @@ impl User<'_> {
     }
 
     /// One logical operation, resubmitted as new operations by an impatient
-    /// user. Returns the final 2xx body when there is one.
+    /// user. True when it succeeded but its pre-check found too few seats.
     async fn operation(
         &mut self,
         step_idx: usize,
         step: &Step,
         intended: Instant,
         log: &mut JourneyLog,
-    ) -> Option<Bytes> {
+    ) -> bool {
         let policy = &self.cohort.policy;
         let mut intended = intended;
         let mut resubmits = 0;
@@ -280,15 +267,15 @@ impl User<'_> {
             self.cohort.live.op_latency.record(op.latency);
             let live = &self.cohort.live;
             match result {
-                Some(body) => {
+                Some(short) => {
                     if op.ok() { &live.ok } else { &live.failures }.fetch_add(1, Relaxed);
-                    return body;
+                    return short;
                 }
                 None => {
                     op.outcome = OpOutcome::Abandoned;
                     live.failures.fetch_add(1, Relaxed);
                     if resubmits >= policy.max_resubmits {
-                        return None;
+                        return false;
                     }
                     resubmits += 1;
                     intended = Instant::now();
@@ -309,7 +296,7 @@ impl User<'_> {
         step: &Step,
         op: &mut OpLog,
         deadline: Option<Instant>,
-    ) -> Option<Option<Bytes>> {
+    ) -> Option<bool> {
         let timeout = self
             .ctx
             .timeout_override
@@ -323,11 +310,15 @@ impl User<'_> {
         loop {
             if !self.guard.allow(Instant::now()) {
                 op.outcome = OpOutcome::BreakerOpen;
-                return Some(None);
+                return Some(false);
             }
             // Rendered afresh for every attempt, so a user waiting in backoff
-            // holds nothing but counters.
-            let (path, body, headers) = self.request(step, seq, key_seq);
+            // holds nothing but counters. A header that cannot be sent ends
+            // the operation before anything leaves.
+            let Some((path, body, headers)) = self.request(step, seq, key_seq) else {
+                op.outcome = OpOutcome::InvalidHeader;
+                return Some(false);
+            };
             self.ctx.client.pace().await;
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
@@ -357,7 +348,7 @@ impl User<'_> {
                 return None;
             };
             match self.after_attempt(step, op, &state, sent, res) {
-                Next::Done(body) => return Some(body),
+                Next::Done(short) => return Some(short),
                 Next::Wait {
                     delay,
                     fresh_key,
@@ -382,39 +373,77 @@ impl User<'_> {
     }
 
     /// Render one attempt's path, body and headers (sync, so none of it
-    /// stays in the operation's future).
-    fn request(&self, step: &Step, seq: u32, key_seq: u32) -> (String, Option<Bytes>, HeaderMap) {
+    /// stays in the operation's future). `None` when a templated header
+    /// rendered to something that is not a header value.
+    fn request(
+        &self,
+        step: &Step,
+        seq: u32,
+        key_seq: u32,
+    ) -> Option<(String, Option<Bytes>, HeaderMap)> {
+        let ctx = self.ctx;
         // Identity is derived per attempt too: 100k waiting users should not
         // each keep their id and bearer header alive.
-        let (user_id, auth) = self.ctx.identity(self.arrival.index);
+        let (user_id, auth) = ctx.identity(self.arrival.index);
+        let row = ctx.user_values(self.arrival.index);
         let iteration = self.iteration.to_string();
+        let first_capture = BUILTIN_VARS.len() + ctx.journey.user_vars;
         let lookup = |id: usize| -> &str {
             match id {
                 VAR_USER => &user_id,
-                VAR_EVENT => &self.ctx.journey.event,
-                VAR_ZONE => &self.ctx.journey.zones[self.zone],
-                VAR_QUANTITY => &self.ctx.quantity,
+                VAR_EVENT => &ctx.journey.event,
+                VAR_ZONE => &ctx.journey.zones[self.zone],
+                VAR_QUANTITY => &ctx.quantity,
                 VAR_ITERATION => &iteration,
+                _ if id < first_capture => {
+                    row.get(id - BUILTIN_VARS.len()).map_or("", |v| v.expose())
+                }
                 _ => self
                     .captures
-                    .get(id - BUILTIN_VARS.len())
+                    .get(id - first_capture)
                     .map_or("", String::as_str),
             }
         };
-        let path = step.path.render_with(lookup);
-        let body = step
-            .body
-            .as_ref()
-            .map(|t| Bytes::from(t.render_with(lookup)));
-        let headers = self.headers(step, auth, &self.op_id(seq), key_seq);
-        (path, body, headers)
+        let mut helpers = AttemptHelpers::new(
+            ctx.seed ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(seq),
+            wall_now(ctx)
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        );
+        let mut path = String::with_capacity(step.path.source().len() + 16);
+        step.path
+            .render_into(&mut path, lookup, &mut helpers, Escape::Path);
+        let body = step.body.as_ref().map(|t| {
+            let mut b = String::with_capacity(t.source().len() + 16);
+            t.render_into(&mut b, lookup, &mut helpers, Escape::None);
+            Bytes::from(b)
+        });
+        let mut headers = self.headers(step, auth, &self.op_id(seq), key_seq);
+        let mut value = String::new();
+        for (name, t) in &step.headers {
+            value.clear();
+            t.render_into(&mut value, lookup, &mut helpers, Escape::None);
+            let mut v = HeaderValue::from_str(&value).ok()?;
+            // Templated values carry tokens and passwords: never logged.
+            v.set_sensitive(!t.is_literal());
+            headers.insert(name.clone(), v);
+        }
+        Some((path, body, headers))
     }
 
     /// Headers of one attempt. The idempotency key is derived from the op id
     /// and the key generation, so nothing but a counter is kept between attempts.
-    fn headers(&self, step: &Step, auth: HeaderValue, op_id: &str, key_seq: u32) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(4);
-        headers.insert(http::header::AUTHORIZATION, auth);
+    fn headers(
+        &self,
+        step: &Step,
+        auth: Option<HeaderValue>,
+        op_id: &str,
+        key_seq: u32,
+    ) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(4 + step.headers.len());
+        if let Some(auth) = auth {
+            headers.insert(http::header::AUTHORIZATION, auth);
+        }
         if let Ok(v) = HeaderValue::from_str(op_id) {
             headers.insert("x-stampede-op", v);
         }
@@ -488,13 +517,24 @@ impl User<'_> {
         );
         match settlement {
             Settlement::Done(outcome) => {
-                let body = if outcome.is_ok() {
-                    res.ok().map(|r| r.body)
-                } else {
-                    None
+                // A 2xx is success only once the step's checks agree; the
+                // outcome is rewritten here, before anything counts it.
+                let mut short = false;
+                op.outcome = match (&res, outcome.is_ok()) {
+                    (Ok(r), true) => {
+                        let first = BUILTIN_VARS.len() + ctx.journey.user_vars;
+                        let q = ctx.journey.quantity;
+                        match inspect(step, r.status, &r.body, q, &mut self.captures, first) {
+                            Inspected::Ok { short: s } => {
+                                short = s;
+                                outcome
+                            }
+                            Inspected::Failed(o) => o,
+                        }
+                    }
+                    _ => outcome,
                 };
-                op.outcome = outcome;
-                Next::Done(body)
+                Next::Done(short)
             }
             Settlement::Retry {
                 delay,
@@ -519,7 +559,8 @@ impl User<'_> {
 }
 
 enum Next {
-    Done(Option<Bytes>),
+    /// The operation is over; true when its pre-check found too few seats.
+    Done(bool),
     Wait {
         delay: Duration,
         fresh_key: bool,

@@ -89,8 +89,18 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
     let sim = sim::build_sim(&cx, file.sim.as_ref())?;
     let target = build_target(&cx, &file.target, ov)?;
     let load = build_load(&cx, &file.load, ov)?;
-    let users = build_users(&cx, &file, &load)?;
-    let journey = build_journey(&cx, file.journey.as_ref(), &sim, target.url.is_none())?;
+    let users = build_users(&cx, &file, &load, target.url.is_none())?;
+    let user_cols: &[String] = match &users {
+        UsersPlan::Listed { columns, .. } => columns,
+        UsersPlan::Generated { .. } => &[],
+    };
+    let journey = build_journey(
+        &cx,
+        file.journey.as_ref(),
+        &sim,
+        target.url.is_none(),
+        user_cols,
+    )?;
     let policies = build_policies(&cx, &file.policies)?;
     let rounds = build_rounds(&cx, &file, &policies, ov)?;
     let cohort_names: Vec<String> = rounds

@@ -83,6 +83,9 @@ pub struct TargetSection {
     /// Skip certificate verification (loudly warned about).
     #[serde(default)]
     pub insecure: bool,
+    /// Read the simulator ledger at `/__sim/ledger` after each round
+    /// (default: when the target turns out to be `stampede serve`).
+    pub ledger: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -139,8 +142,13 @@ pub struct UsersSection {
     pub count: Option<u64>,
     /// Prefix of generated user ids.
     pub prefix: Option<String>,
-    /// CSV file with columns `user_id,token` (relative to the scenario file).
+    /// CSV file with a header row naming `user_id` and any other columns
+    /// (each a journey variable; `token` is sent as the bearer token),
+    /// relative to the scenario file.
     pub csv: Option<String>,
+    /// Generated users send `Authorization: Bearer tok-<id>` (default: only
+    /// to the embedded simulator or a `stampede serve` target).
+    pub generated_tokens: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +163,9 @@ pub struct JourneySection {
     pub next_zone_on: Option<Vec<String>>,
     /// Steps the headline amplification is over (the retried work).
     pub amplification_steps: Option<Vec<String>>,
+    /// Headers every step sends (templated: `Bearer ${token}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub steps: Vec<StepSection>,
 }
@@ -181,6 +192,25 @@ pub struct StepSection {
     pub capture: BTreeMap<String, String>,
     #[serde(default, with = "humantime_serde")]
     pub think_time: Option<Duration>,
+    /// Headers of this step (templated), over the journey's.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Statuses that count as success (default: any 2xx).
+    pub expect_status: Option<Vec<u16>>,
+    /// JSON-pointer checks on the body: `{ pointer = "/ok", equals = true }`
+    /// or `{ pointer = "/data/id", exists = true }`.
+    #[serde(default)]
+    pub check: Vec<CheckSection>,
+    /// The body must be JSON (default: when the step captures, checks or pre-checks).
+    pub json: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    pub pointer: String,
+    pub equals: Option<toml::Value>,
+    pub exists: Option<bool>,
 }
 
 fn default_method() -> String {

@@ -96,6 +96,9 @@ pub struct TargetPlan {
     pub ca_file: Option<PathBuf>,
     pub system_roots: bool,
     pub insecure: bool,
+    /// Read `/__sim/ledger` after each round: `None` when the target turns
+    /// out to be a stampede simulator (`stampede serve`).
+    pub ledger: Option<bool>,
 }
 
 impl TargetPlan {
@@ -152,18 +155,44 @@ pub enum UsersPlan {
     Generated {
         count: u64,
         prefix: String,
+        /// Whether each user sends `Authorization: Bearer tok-<id>`.
+        tokens: GeneratedTokens,
     },
-    /// From a CSV file: (user id, token).
+    /// From a CSV file with a header row: every column is a journey
+    /// variable, `user_id` is the user's id (also `${user}`), a `token`
+    /// column is sent as the bearer token.
     Listed {
         file: PathBuf,
-        users: Vec<(String, Secret)>,
+        columns: Vec<String>,
+        /// Index of `user_id` in `columns`.
+        id_col: usize,
+        /// Index of `token`, when there is one.
+        token_col: Option<usize>,
+        /// One value per column; every value is kept as a secret (a
+        /// password column is as secret as the token).
+        rows: Vec<Vec<Secret>>,
     },
+}
+
+/// When generated users carry invented `tok-<id>` bearer tokens: only a
+/// Booking Rush simulator knows them, so a real API never gets one unless
+/// the scenario asks (`[users] generated_tokens = true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratedTokens {
+    Always,
+    Never,
+    /// When the target turns out to be a stampede simulator (`stampede serve`).
+    IfSimulator,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Journey {
-    /// Variable names: [`BUILTIN_VARS`] then captures.
+    /// Variable names: [`BUILTIN_VARS`], then the users CSV's columns
+    /// ([`Journey::user_vars`] of them), then captures.
     pub vars: Vec<String>,
+    /// How many variables after the built-ins are users CSV columns.
+    pub user_vars: usize,
     pub event: String,
     pub zones: Vec<String>,
     pub quantity: u32,
@@ -192,6 +221,59 @@ pub struct Step {
     pub captures: Vec<(VarId, String)>,
     #[serde(with = "humantime_serde")]
     pub think_time: Duration,
+    /// The journey's headers overlaid with the step's own, templated.
+    #[serde(serialize_with = "ser_headers")]
+    pub headers: Vec<(http::HeaderName, Template)>,
+    /// Statuses that count as success (empty: any 2xx).
+    pub expect_status: Vec<u16>,
+    /// JSON-pointer checks on a 2xx body.
+    pub checks: Vec<Check>,
+    /// The 2xx body must be JSON (on by default when the step captures,
+    /// checks or pre-checks).
+    pub json: bool,
+}
+
+/// One response check: the value at `pointer` must equal a value, or exist (or not).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub pointer: String,
+    pub expect: CheckExpect,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckExpect {
+    Equals(serde_json::Value),
+    Exists(bool),
+}
+
+impl Check {
+    /// Does `body` pass?
+    pub fn passes(&self, body: &serde_json::Value) -> bool {
+        let v = body.pointer(&self.pointer);
+        match &self.expect {
+            CheckExpect::Equals(want) => match (v, want) {
+                // 1 and 1.0 are the same number in JSON.
+                (Some(serde_json::Value::Number(a)), serde_json::Value::Number(b)) => {
+                    a.as_f64() == b.as_f64()
+                }
+                _ => v == Some(want),
+            },
+            CheckExpect::Exists(want) => v.is_some_and(|v| !v.is_null()) == *want,
+        }
+    }
+}
+
+fn ser_headers<S: serde::Serializer>(
+    h: &[(http::HeaderName, Template)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(h.len()))?;
+    for (k, v) in h {
+        m.serialize_entry(k.as_str(), v.source())?;
+    }
+    m.end()
 }
 
 fn ser_method<S: serde::Serializer>(m: &http::Method, s: S) -> Result<S::Ok, S::Error> {

@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::outcome::CauseMatch;
 use crate::scenario::model::{JourneySection, StepSection};
-use crate::scenario::plan::{BUILTIN_VARS, Journey, Step};
+use crate::scenario::plan::{BUILTIN_VARS, Check, CheckExpect, Journey, Step, VAR_EVENT, VAR_ZONE};
 use crate::scenario::template::Template;
 use crate::scenario::{ScenarioError, bounds};
 use crate::sim::SimConfig;
@@ -21,6 +21,10 @@ fn default_steps() -> Vec<StepSection> {
         precheck: None,
         capture: BTreeMap::new(),
         think_time: None,
+        headers: BTreeMap::new(),
+        expect_status: None,
+        check: Vec::new(),
+        json: None,
     };
     let mut availability = step(
         "availability",
@@ -58,39 +62,8 @@ pub(super) fn build_journey(
     j: Option<&JourneySection>,
     sim: &SimConfig,
     embedded: bool,
+    user_cols: &[String],
 ) -> Result<Journey, ScenarioError> {
-    let sim_event = sim.events.first();
-    let event = match j.and_then(|j| j.event.clone()) {
-        Some(e) => e,
-        None if embedded => sim_event.map(|e| e.id.clone()).unwrap_or_default(),
-        None => {
-            return Err(cx.err(
-                "journey.event",
-                "required when the target is not the embedded simulator",
-            ));
-        }
-    };
-    let mut zones = j.map(|j| j.zones.clone()).unwrap_or_default();
-    if zones.is_empty() {
-        if !embedded {
-            return Err(cx.err(
-                "journey.zones",
-                "required when the target is not the embedded simulator",
-            ));
-        }
-        zones = sim
-            .events
-            .iter()
-            .find(|e| e.id == event)
-            .map(|e| e.zones.iter().map(|z| z.id.clone()).collect())
-            .unwrap_or_default();
-    }
-    if event.is_empty() || zones.is_empty() {
-        return Err(cx.err(
-            "journey.zones",
-            "the journey needs an event and at least one zone",
-        ));
-    }
     let quantity = j.and_then(|j| j.quantity).unwrap_or(1);
     if quantity == 0 {
         return Err(cx.err("journey.quantity", "must be at least 1"));
@@ -110,6 +83,14 @@ pub(super) fn build_journey(
         bounds::count(steps_src.len(), bounds::MAX_STEPS).map_err(|m| format!("steps: {m}")),
     )?;
     let mut vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+    // Every users CSV column is a variable (`user_id` is also `${user}`).
+    for c in user_cols {
+        if !vars.contains(c) {
+            vars.push(c.clone());
+        }
+    }
+    let user_vars = vars.len() - BUILTIN_VARS.len();
+    let journey_headers = j.map(|j| &j.headers);
     let mut steps = Vec::new();
     for (i, s) in steps_src.iter().enumerate() {
         let key = |k: &str| format!("journey.steps[{i}].{k}");
@@ -134,6 +115,15 @@ pub(super) fn build_journey(
         }
         let path =
             Template::parse(&s.path, &vars).map_err(|e| cx.err(&key("path"), e.to_string()))?;
+        if format!("http://h{}", path.sample())
+            .parse::<http::Uri>()
+            .is_err()
+        {
+            return Err(cx.err(
+                &key("path"),
+                "not a valid URL path (spaces and such must be percent-encoded in the file; values from variables are encoded for you)",
+            ));
+        }
         let body = s
             .body
             .as_deref()
@@ -168,6 +158,52 @@ pub(super) fn build_journey(
             };
             captures.push((id, pointer.clone()));
         }
+        let headers = step_headers(cx, i, journey_headers, &s.headers, &vars)?;
+        let expect_status = match &s.expect_status {
+            None => Vec::new(),
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(cx.err(&key("expect_status"), "name at least one status"));
+                }
+                if let Some(bad) = list.iter().find(|s| !(200..=299).contains(*s)) {
+                    return Err(cx.err(
+                        &key("expect_status"),
+                        format!("{bad}: only 2xx statuses can be success (any other answer is a failure, retried or not per the policy)"),
+                    ));
+                }
+                list.clone()
+            }
+        };
+        let mut checks = Vec::new();
+        for (c_i, c) in s.check.iter().enumerate() {
+            let ck = format!("journey.steps[{i}].check[{c_i}]");
+            if !c.pointer.starts_with('/') {
+                return Err(cx.err(&ck, "a JSON pointer starts with `/`"));
+            }
+            let expect = match (&c.equals, c.exists) {
+                (Some(v), None) => CheckExpect::Equals(toml_to_json(v).ok_or_else(|| {
+                    cx.err(
+                        &ck,
+                        "`equals` takes a string, number, boolean, array or table",
+                    )
+                })?),
+                (None, Some(e)) => CheckExpect::Exists(e),
+                _ => return Err(cx.err(&ck, "give exactly one of `equals` or `exists`")),
+            };
+            checks.push(Check {
+                pointer: c.pointer.clone(),
+                expect,
+            });
+        }
+        let json = s
+            .json
+            .unwrap_or(!s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some());
+        if !json && (!s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some()) {
+            return Err(cx.err(
+                &key("json"),
+                "a step that captures, checks or pre-checks reads its body as JSON",
+            ));
+        }
         steps.push(Step {
             name: s.name.clone(),
             method,
@@ -182,8 +218,20 @@ pub(super) fn build_journey(
                 cx.within(&key("think_time"), bounds::duration(t))?;
                 t
             },
+            headers,
+            expect_status,
+            checks,
+            json,
         });
     }
+    let uses = |var| {
+        steps.iter().any(|s| {
+            s.path.vars().any(|v| v == var)
+                || s.body.as_ref().is_some_and(|b| b.vars().any(|v| v == var))
+                || s.headers.iter().any(|(_, h)| h.vars().any(|v| v == var))
+        })
+    };
+    let (event, zones) = event_and_zones(cx, j, sim, embedded, uses(VAR_EVENT), uses(VAR_ZONE))?;
     let amplification_steps = amplification_steps(
         cx,
         &steps,
@@ -192,12 +240,124 @@ pub(super) fn build_journey(
     )?;
     Ok(Journey {
         vars,
+        user_vars,
         event,
         zones,
         quantity,
         next_zone_on,
         steps,
         amplification_steps,
+    })
+}
+
+/// The event and zones: from the file, else the embedded simulator's; only
+/// required of a remote target when a step uses `${event}` or `${zone}`
+/// (a journey with no zones makes one pass with `${zone}` empty).
+fn event_and_zones(
+    cx: &Ctx,
+    j: Option<&JourneySection>,
+    sim: &SimConfig,
+    embedded: bool,
+    uses_event: bool,
+    uses_zone: bool,
+) -> Result<(String, Vec<String>), ScenarioError> {
+    let event = match j.and_then(|j| j.event.clone()) {
+        Some(e) => e,
+        None if embedded => sim.events.first().map(|e| e.id.clone()).unwrap_or_default(),
+        None if uses_event => {
+            return Err(cx.err(
+                "journey.event",
+                "a step uses ${event}: required when the target is not the embedded simulator",
+            ));
+        }
+        None => String::new(),
+    };
+    let mut zones = j.map(|j| j.zones.clone()).unwrap_or_default();
+    if zones.is_empty() && embedded {
+        zones = sim
+            .events
+            .iter()
+            .find(|e| e.id == event)
+            .map(|e| e.zones.iter().map(|z| z.id.clone()).collect())
+            .unwrap_or_default();
+    }
+    if zones.is_empty() && uses_zone {
+        return Err(cx.err(
+            "journey.zones",
+            if embedded {
+                "the journey needs at least one zone"
+            } else {
+                "a step uses ${zone}: required when the target is not the embedded simulator"
+            },
+        ));
+    }
+    if (uses_event || embedded) && event.is_empty() {
+        return Err(cx.err("journey.event", "the journey needs an event"));
+    }
+    if zones.is_empty() {
+        zones.push(String::new());
+    }
+    Ok((event, zones))
+}
+
+/// Header names that carry credentials: a literal value for one of these in
+/// a scenario file is a secret committed to git, so only a template that
+/// names a variable (`Bearer ${token}`) is accepted.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+/// The journey's headers overlaid with step `i`'s own, each parsed as a
+/// template and checked: a valid name, a value that can be a header value,
+/// no literal credential.
+fn step_headers(
+    cx: &Ctx,
+    i: usize,
+    journey: Option<&BTreeMap<String, String>>,
+    own: &BTreeMap<String, String>,
+    vars: &[String],
+) -> Result<Vec<(http::HeaderName, Template)>, ScenarioError> {
+    let mut out: Vec<(http::HeaderName, Template)> = Vec::new();
+    let sources = journey
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (format!("journey.headers.{k}"), k, v))
+        .chain(
+            own.iter()
+                .map(|(k, v)| (format!("journey.steps[{i}].headers.{k}"), k, v)),
+        );
+    for (key, k, v) in sources {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| cx.err(&key, "not a valid header name"))?;
+        let t = Template::parse(v, vars).map_err(|e| cx.err(&key, e.to_string()))?;
+        if http::HeaderValue::from_str(&t.sample()).is_err() {
+            return Err(cx.err(&key, "not a valid header value"));
+        }
+        if t.is_literal() && CREDENTIAL_HEADERS.contains(&name.as_str()) {
+            return Err(cx.err(
+                &key,
+                "credentials never go in scenario files as literals; use a variable (`Bearer ${token}` from the users CSV or a capture) or target.token_env",
+            ));
+        }
+        out.retain(|(n, _)| n != name);
+        out.push((name, t));
+    }
+    Ok(out)
+}
+
+/// A TOML value as JSON (dates have no JSON form).
+fn toml_to_json(v: &toml::Value) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    Some(match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => J::from(*f),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect::<Option<_>>()?),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| Some((k.clone(), toml_to_json(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        toml::Value::Datetime(_) => return None,
     })
 }
 

@@ -119,6 +119,7 @@ pub(super) fn build_target(
         ca_file,
         system_roots: t.system_roots,
         insecure: t.insecure || ov.insecure,
+        ledger: t.ledger,
     })
 }
 

@@ -1,8 +1,9 @@
-//! `[users]`: generated identities or a `user_id,token` CSV file.
+//! `[users]`: generated identities or a CSV file (`user_id` and any other
+//! columns, each a journey variable).
 
 use super::Ctx;
 use crate::scenario::model::ScenarioFile;
-use crate::scenario::plan::{Arrivals, LoadPlan, Secret, UsersPlan};
+use crate::scenario::plan::{Arrivals, GeneratedTokens, LoadPlan, Secret, UsersPlan};
 use crate::scenario::{ScenarioError, bounds};
 use std::path::Path;
 
@@ -10,15 +11,39 @@ pub(super) fn build_users(
     cx: &Ctx,
     f: &ScenarioFile,
     load: &LoadPlan,
+    embedded: bool,
 ) -> Result<UsersPlan, ScenarioError> {
     let u = &f.users;
     if let Some(csv_path) = &u.csv {
         if u.count.is_some() || u.prefix.is_some() {
             return Err(cx.err("users.csv", "`csv` replaces `count` and `prefix`; keep one"));
         }
+        if u.generated_tokens.is_some() {
+            return Err(cx.err(
+                "users.generated_tokens",
+                "only for generated users; a CSV's `token` column is sent instead",
+            ));
+        }
         let file = cx.path.parent().unwrap_or(Path::new(".")).join(csv_path);
-        let users = read_users_csv(&file).map_err(|m| cx.err("users.csv", m))?;
-        return Ok(UsersPlan::Listed { file, users });
+        let t = read_users_csv(&file).map_err(|m| cx.err("users.csv", m))?;
+        for c in &t.columns {
+            if crate::scenario::BUILTIN_VARS.contains(&c.as_str()) {
+                return Err(cx.err(
+                    "users.csv",
+                    format!(
+                        "{}: column `{c}` would hide the built-in variable `${{{c}}}`; rename it",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+        return Ok(UsersPlan::Listed {
+            file,
+            columns: t.columns,
+            id_col: t.id_col,
+            token_col: t.token_col,
+            rows: t.rows,
+        });
     }
     let count = match (u.count, &load.arrivals) {
         (Some(0), _) => return Err(cx.err("users.count", "must be at least 1")),
@@ -34,13 +59,28 @@ pub(super) fn build_users(
     Ok(UsersPlan::Generated {
         count,
         prefix: u.prefix.clone().unwrap_or_else(|| "user-".into()),
+        tokens: match (u.generated_tokens, embedded) {
+            (Some(true), _) | (None, true) => GeneratedTokens::Always,
+            (Some(false), _) => GeneratedTokens::Never,
+            (None, false) => GeneratedTokens::IfSimulator,
+        },
     })
 }
 
-/// `user_id,token` rows; every user needs both. The file must be a regular
+/// A users CSV as read: column names and every row's values.
+struct UsersTable {
+    columns: Vec<String>,
+    id_col: usize,
+    token_col: Option<usize>,
+    rows: Vec<Vec<Secret>>,
+}
+
+/// Rows under a header naming `user_id` (and any other columns, each a
+/// variable); every user needs an id, and a token when there is a `token`
+/// column. Column names must be distinct. The file must be a regular
 /// file (a FIFO would block `validate`, a device never end) of at most
 /// [`bounds::MAX_USERS_CSV_BYTES`].
-fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
+fn read_users_csv(path: &Path) -> Result<UsersTable, String> {
     let limit = bounds::MAX_USERS_CSV_BYTES;
     let too_big = |n: u64| {
         bounds::size(n, limit)
@@ -65,38 +105,71 @@ fn read_users_csv(path: &Path) -> Result<Vec<(String, Secret)>, String> {
         .headers()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .clone();
-    let id_col = headers.iter().position(|h| h == "user_id");
-    let tok_col = headers.iter().position(|h| h == "token");
-    let (Some(id_col), Some(tok_col)) = (id_col, tok_col) else {
+    let columns: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
+    for (i, c) in columns.iter().enumerate() {
+        let ident = !c.is_empty()
+            && c.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+        if !ident {
+            return Err(format!(
+                "{}: column {} `{c}` is not a variable name (letters, digits, `_`, `-`)",
+                path.display(),
+                i + 1
+            ));
+        }
+        if columns[..i].contains(c) {
+            return Err(format!("{}: column `{c}` appears twice", path.display()));
+        }
+    }
+    let Some(id_col) = columns.iter().position(|h| h == "user_id") else {
         return Err(format!(
-            "{}: the header must name columns `user_id` and `token`",
+            "{}: the header must name a `user_id` column (and any others: `token`, `password`, ...)",
             path.display()
         ));
     };
-    let mut users = Vec::new();
+    let token_col = columns.iter().position(|h| h == "token");
+    let mut rows = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
         let line = i + 2;
-        let id = rec.get(id_col).unwrap_or("").trim();
-        let tok = rec.get(tok_col).unwrap_or("").trim();
-        if id.is_empty() || tok.is_empty() {
-            return Err(format!("{}:{line}: empty user_id or token", path.display()));
+        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
+        if cell(id_col).is_empty() || token_col.is_some_and(|t| cell(t).is_empty()) {
+            return Err(format!(
+                "{}:{line}: empty {}",
+                path.display(),
+                if token_col.is_some() {
+                    "user_id or token"
+                } else {
+                    "user_id"
+                }
+            ));
         }
-        if !crate::scenario::plan::usable_token(tok) {
+        if let Some(t) = token_col
+            && !crate::scenario::plan::usable_token(cell(t))
+        {
             return Err(format!(
                 "{}:{line}: the token cannot go in an Authorization header (a control character?)",
                 path.display()
             ));
         }
-        users.push((id.to_string(), Secret::new(tok.to_string())));
+        rows.push(
+            (0..columns.len())
+                .map(|c| Secret::new(cell(c).to_string()))
+                .collect(),
+        );
     }
     if let Some(m) = too_big(rdr.position().byte()) {
         return Err(m);
     }
-    if users.is_empty() {
+    if rows.is_empty() {
         return Err(format!("{}: no users", path.display()));
     }
-    Ok(users)
+    Ok(UsersTable {
+        columns,
+        id_col,
+        token_col,
+        rows,
+    })
 }
 
 #[cfg(test)]
@@ -128,14 +201,19 @@ mod tests {
     #[test]
     fn generated_users_default_to_the_load() {
         match plan(OK_LOAD).users {
-            UsersPlan::Generated { count, prefix } => {
-                assert_eq!((count, prefix.as_str()), (10, "user-"))
+            UsersPlan::Generated {
+                count,
+                prefix,
+                tokens,
+            } => {
+                assert_eq!((count, prefix.as_str()), (10, "user-"));
+                assert_eq!(tokens, GeneratedTokens::Always, "embedded simulator");
             }
             other => panic!("{other:?}"),
         }
         let open = "[load]\nmodel = \"open\"\n[[load.stages]]\nduration = \"1s\"\nrate = 1\n";
         match plan(&format!("[users]\nprefix = \"u\"\n{open}")).users {
-            UsersPlan::Generated { count, prefix } => {
+            UsersPlan::Generated { count, prefix, .. } => {
                 assert_eq!((count, prefix.as_str()), (1_000_000, "u"))
             }
             other => panic!("{other:?}"),
@@ -176,11 +254,19 @@ mod tests {
             .build(&format!("[users]\ncsv = \"u.csv\"\n{OK_LOAD}"))
             .unwrap();
         match p.users {
-            UsersPlan::Listed { file, users } => {
+            UsersPlan::Listed {
+                file,
+                columns,
+                id_col,
+                token_col,
+                rows,
+            } => {
                 assert_eq!(file, d.0.join("u.csv"));
-                let got: Vec<(&str, &str)> = users
+                assert_eq!(columns, vec!["token", "user_id"]);
+                assert_eq!((id_col, token_col), (1, Some(0)));
+                let got: Vec<(&str, &str)> = rows
                     .iter()
-                    .map(|(u, t)| (u.as_str(), t.expose()))
+                    .map(|r| (r[1].expose(), r[0].expose()))
                     .collect();
                 assert_eq!(got, vec![("alice", "t1"), ("bob", "t2")]);
             }
@@ -192,9 +278,13 @@ mod tests {
     fn csv_errors_name_the_file_and_row() {
         let d = Dir::new("bad");
         for (body, want) in [
-            ("id,tok\na,b\n", "`user_id` and `token`"),
+            ("id,tok\na,b\n", "a `user_id` column"),
+            ("user_id,a b\na,b\n", "`a b` is not a variable name"),
+            ("user_id,x,x\na,b,c\n", "`x` appears twice"),
+            ("user_id,zone\na,b\n", "would hide the built-in"),
             ("user_id,token\na,\n", "u.csv:2: empty"),
             ("user_id,token\n", "no users"),
+            ("user_id,password\n,p\n", "u.csv:2: empty user_id"),
         ] {
             std::fs::write(d.0.join("u.csv"), body).unwrap();
             match d.build(&format!("[users]\ncsv = \"u.csv\"\n{OK_LOAD}")) {
@@ -203,6 +293,63 @@ mod tests {
                     assert!(msg.contains(want), "{body:?}: {msg}");
                 }
                 other => panic!("{body:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn any_columns_and_generated_tokens() {
+        let d = Dir::new("cols");
+        std::fs::write(
+            d.0.join("u.csv"),
+            "user_id,password,email
+alice,pw1,a@x
+",
+        )
+        .unwrap();
+        let p = d
+            .build(&format!(
+                "[target]\nurl = \"http://127.0.0.1:9\"\n[users]\ncsv = \"u.csv\"\n{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"login\"\nmethod = \"POST\"\npath = \"/login\"\nbody = '{{\"u\":\"${{user_id}}\",\"p\":\"${{password}}\"}}'\n"
+            ))
+            .unwrap();
+        match &p.users {
+            UsersPlan::Listed {
+                columns, token_col, ..
+            } => {
+                assert_eq!(columns, &["user_id", "password", "email"]);
+                assert_eq!(*token_col, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.journey.user_vars, 3);
+        assert_eq!(
+            p.journey.steps[0]
+                .body
+                .as_ref()
+                .unwrap()
+                .vars()
+                .collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        // No value of the CSV shows in the plan's JSON.
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(!json.contains("pw1") && !json.contains("alice"), "{json}");
+        let remote = "[target]\nurl = \"http://127.0.0.1:9\"\n";
+        let steps = "[journey]\n[[journey.steps]]\nname = \"s\"\npath = \"/x\"\n";
+        for (users, want) in [
+            ("", GeneratedTokens::IfSimulator),
+            (
+                "[users]\ngenerated_tokens = true\n",
+                GeneratedTokens::Always,
+            ),
+            (
+                "[users]\ngenerated_tokens = false\n",
+                GeneratedTokens::Never,
+            ),
+        ] {
+            match plan(&format!("{remote}{users}{OK_LOAD}{steps}")).users {
+                UsersPlan::Generated { tokens, .. } => assert_eq!(tokens, want, "{users}"),
+                other => panic!("{other:?}"),
             }
         }
     }

@@ -1,0 +1,186 @@
+//! What the transport saw, by kind, for the run's diagnosis: how many
+//! attempts got an HTTP answer at all, how many failed and why, and the
+//! first TLS error's text (the verification reason a user needs).
+
+use crate::outcome::NetError;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct TransportStats {
+    answered: AtomicU64,
+    timeouts: AtomicU64,
+    failed: [AtomicU64; NetError::ALL.len()],
+    first_tls: Mutex<Option<String>>,
+}
+
+/// A copy of the counters, to add up across rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Attempts that got an HTTP response (any status).
+    pub answered: u64,
+    /// Attempts the client's timeout cut off.
+    pub timeouts: u64,
+    /// Attempts without an answer, by kind (in [`NetError::ALL`] order).
+    pub failed: [u64; NetError::ALL.len()],
+    pub first_tls: Option<String>,
+}
+
+impl TransportStats {
+    pub fn answered(&self) {
+        self.answered.fetch_add(1, Relaxed);
+    }
+
+    pub fn timed_out(&self) {
+        self.timeouts.fetch_add(1, Relaxed);
+    }
+
+    /// A failure of kind `kind`; `chain` is the error chain's text, kept
+    /// for the first TLS error only.
+    pub fn failed(&self, kind: NetError, chain: impl FnOnce() -> String) {
+        if let Some(i) = NetError::ALL.iter().position(|k| *k == kind) {
+            self.failed[i].fetch_add(1, Relaxed);
+        }
+        if kind == NetError::Tls
+            && let Ok(mut first) = self.first_tls.lock()
+            && first.is_none()
+        {
+            *first = Some(chain());
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            answered: self.answered.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+            failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
+            first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
+        }
+    }
+}
+
+impl Snapshot {
+    /// What happened after `before` (the first TLS text is kept as it is).
+    pub fn since(&self, before: &Snapshot) -> Snapshot {
+        Snapshot {
+            answered: self.answered - before.answered.min(self.answered),
+            timeouts: self.timeouts - before.timeouts.min(self.timeouts),
+            failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
+            first_tls: self.first_tls.clone(),
+        }
+    }
+
+    pub fn add(&mut self, o: &Snapshot) {
+        self.answered += o.answered;
+        self.timeouts += o.timeouts;
+        for (a, b) in self.failed.iter_mut().zip(o.failed) {
+            *a += b;
+        }
+        if self.first_tls.is_none() {
+            self.first_tls.clone_from(&o.first_tls);
+        }
+    }
+
+    pub fn count(&self, kind: NetError) -> u64 {
+        NetError::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(0, |i| self.failed[i])
+    }
+
+    /// When attempts were made and none got an HTTP answer: one line
+    /// saying why, by kind, e.g. `target unreachable: 100% CONNECT_REFUSED
+    /// at http://127.0.0.1:9`.
+    pub fn unreachable(&self, target: &str) -> Option<String> {
+        let failed: u64 = self.failed.iter().sum::<u64>() + self.timeouts;
+        if self.answered > 0 || failed == 0 {
+            return None;
+        }
+        let mut kinds: Vec<(u64, &str)> = NetError::ALL
+            .iter()
+            .zip(self.failed)
+            .map(|(k, n)| (n, k.label()))
+            .chain([(self.timeouts, "TIMEOUT")])
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.0));
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|(n, l)| format!("{}% {l}", (*n * 100 + failed / 2) / failed))
+            .collect();
+        let mut line = format!(
+            "target unreachable: {} at {target} (no attempt of {failed} got an HTTP response)",
+            parts.join(", ")
+        );
+        if let Some(t) = &self.first_tls {
+            line.push_str(&format!("; first TLS error: {t}"));
+        }
+        Some(line)
+    }
+}
+
+impl Snapshot {
+    /// Report notes for what went wrong on the wire: the generator's own
+    /// resource exhaustion, and the first TLS error's reason.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let local = self.count(NetError::Local);
+        if local > 0 {
+            notes.push(format!(
+                "the generator ran out of file descriptors (or local ports): {local} attempts failed on this machine, not at the target (LOCAL_RESOURCE_ERROR); raise `ulimit -n` or lower target.connections"
+            ));
+        }
+        if let Some(t) = &self.first_tls {
+            notes.push(format!(
+                "TLS: {} attempts failed the handshake; the first said: {t}",
+                self.count(NetError::Tls)
+            ));
+        }
+        notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_names_the_kinds_by_share() {
+        let s = TransportStats::default();
+        for _ in 0..3 {
+            s.failed(NetError::ConnectRefused, String::new);
+        }
+        s.timed_out();
+        let snap = s.snapshot();
+        assert_eq!(
+            snap.unreachable("http://127.0.0.1:9").as_deref(),
+            Some(
+                "target unreachable: 75% CONNECT_REFUSED, 25% TIMEOUT at http://127.0.0.1:9 (no attempt of 4 got an HTTP response)"
+            )
+        );
+        s.answered();
+        assert_eq!(s.snapshot().unreachable("x"), None);
+        assert_eq!(Snapshot::default().unreachable("x"), None, "nothing sent");
+    }
+
+    #[test]
+    fn the_first_tls_reason_is_kept_and_deltas_add_up() {
+        let s = TransportStats::default();
+        s.failed(NetError::Tls, || {
+            "invalid peer certificate: UnknownIssuer".into()
+        });
+        s.failed(NetError::Tls, || "second".into());
+        let a = s.snapshot();
+        assert_eq!(a.count(NetError::Tls), 2);
+        assert_eq!(
+            a.first_tls.as_deref(),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        s.answered();
+        let d = s.snapshot().since(&a);
+        assert_eq!((d.answered, d.count(NetError::Tls)), (1, 0));
+        let mut total = a.clone();
+        total.add(&d);
+        assert_eq!((total.answered, total.count(NetError::Tls)), (1, 2));
+    }
+}

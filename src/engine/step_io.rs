@@ -1,0 +1,260 @@
+//! What a step sends and what it makes of a 2xx answer: template helpers
+//! seeded per operation, and the response checks (status, JSON, pointers,
+//! captures, pre-check) that turn a 2xx into success or a named failure.
+
+use crate::outcome::OpOutcome;
+use crate::scenario::Step;
+use crate::scenario::template::{Helper, Helpers};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use std::fmt::Write;
+
+/// Helpers of one attempt. Seeded per operation, so a retry renders the
+/// same `${uuid}` and `${random_int}` as the attempt it repeats (a retry
+/// is the same request again); `${unix_ms}` is the attempt's own time.
+pub struct AttemptHelpers {
+    rng: SmallRng,
+    unix_ms: u64,
+}
+
+impl AttemptHelpers {
+    pub fn new(seed: u64, unix_ms: u64) -> Self {
+        Self {
+            rng: SmallRng::seed_from_u64(seed),
+            unix_ms,
+        }
+    }
+}
+
+impl Helpers for AttemptHelpers {
+    fn write(&mut self, h: Helper, out: &mut String) {
+        match h {
+            Helper::Uuid => {
+                let mut b: [u8; 16] = self.rng.random();
+                b[6] = (b[6] & 0x0f) | 0x40;
+                b[8] = (b[8] & 0x3f) | 0x80;
+                for (i, x) in b.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        out.push('-');
+                    }
+                    let _ = write!(out, "{x:02x}");
+                }
+            }
+            Helper::UnixMs => {
+                let _ = write!(out, "{}", self.unix_ms);
+            }
+            Helper::RandomInt(lo, hi) => {
+                let _ = write!(out, "{}", self.rng.random_range(lo..=hi));
+            }
+        }
+    }
+}
+
+/// What a 2xx answer means once the step's checks have read it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inspected {
+    /// Success; `short` when the pre-check found fewer than `quantity`.
+    Ok { short: bool },
+    /// A named failure that replaces `OK` as the operation's outcome.
+    Failed(OpOutcome),
+}
+
+/// Check a 2xx answer against `step`; a value captured into variable `v`
+/// goes into `slots[v - first]`.
+pub fn inspect(
+    step: &Step,
+    status: u16,
+    body: &[u8],
+    quantity: u32,
+    slots: &mut [String],
+    first: usize,
+) -> Inspected {
+    if !step.expect_status.is_empty() && !step.expect_status.contains(&status) {
+        return Inspected::Failed(OpOutcome::UnexpectedStatus(status));
+    }
+    if !step.json {
+        return Inspected::Ok { short: false };
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Inspected::Failed(OpOutcome::NotJson);
+    };
+    if let Some(c) = step.checks.iter().find(|c| !c.passes(&json)) {
+        return Inspected::Failed(OpOutcome::CheckFailed(c.pointer.as_str().into()));
+    }
+    let mut short = false;
+    if let Some(ptr) = &step.precheck {
+        match json.pointer(ptr).and_then(serde_json::Value::as_f64) {
+            Some(available) => short = available < f64::from(quantity),
+            None => return Inspected::Failed(OpOutcome::PrecheckUnreadable),
+        }
+    }
+    for (var, ptr) in &step.captures {
+        let v = match json.pointer(ptr) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) if !v.is_null() => v.to_string(),
+            _ => return Inspected::Failed(OpOutcome::CaptureMissing(ptr.as_str().into())),
+        };
+        if let Some(s) = var.checked_sub(first).and_then(|i| slots.get_mut(i)) {
+            *s = v;
+        }
+    }
+    Inspected::Ok { short }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::template::{Escape, Template};
+    use crate::scenario::{Check, CheckExpect};
+
+    fn step() -> Step {
+        Step {
+            name: "s".into(),
+            method: http::Method::GET,
+            path: Template::parse("/x", &[]).unwrap(),
+            body: None,
+            retry: true,
+            idempotent: false,
+            precheck: None,
+            captures: Vec::new(),
+            think_time: std::time::Duration::ZERO,
+            headers: Vec::new(),
+            expect_status: Vec::new(),
+            checks: Vec::new(),
+            json: true,
+        }
+    }
+
+    fn run(step: &Step, status: u16, body: &str) -> (Inspected, Vec<String>) {
+        let mut slots = vec![String::new(); 2];
+        let r = inspect(step, status, body.as_bytes(), 2, &mut slots, 0);
+        (r, slots)
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_fails_a_json_step() {
+        let s = step();
+        assert_eq!(
+            run(&s, 200, "<html>").0,
+            Inspected::Failed(OpOutcome::NotJson)
+        );
+        assert_eq!(run(&s, 200, "{}").0, Inspected::Ok { short: false });
+        let mut s = step();
+        s.json = false;
+        assert_eq!(run(&s, 200, "<html>").0, Inspected::Ok { short: false });
+    }
+
+    #[test]
+    fn expected_statuses() {
+        let mut s = step();
+        s.expect_status = vec![201];
+        assert_eq!(
+            run(&s, 200, "{}").0,
+            Inspected::Failed(OpOutcome::UnexpectedStatus(200))
+        );
+        assert_eq!(run(&s, 201, "{}").0, Inspected::Ok { short: false });
+    }
+
+    #[test]
+    fn checks_equals_and_exists() {
+        let mut s = step();
+        s.checks = vec![
+            Check {
+                pointer: "/success".into(),
+                expect: CheckExpect::Equals(serde_json::Value::Bool(true)),
+            },
+            Check {
+                pointer: "/data/id".into(),
+                expect: CheckExpect::Exists(true),
+            },
+            Check {
+                pointer: "/error".into(),
+                expect: CheckExpect::Exists(false),
+            },
+        ];
+        let fail = |p: &str| Inspected::Failed(OpOutcome::CheckFailed(p.into()));
+        assert_eq!(
+            run(&s, 200, r#"{"success":true,"data":{"id":1}}"#).0,
+            Inspected::Ok { short: false }
+        );
+        assert_eq!(run(&s, 200, r#"{"success":false}"#).0, fail("/success"));
+        assert_eq!(run(&s, 200, r#"{"success":true}"#).0, fail("/data/id"));
+        assert_eq!(
+            run(&s, 200, r#"{"success":true,"data":{"id":null}}"#).0,
+            fail("/data/id")
+        );
+        assert_eq!(
+            run(&s, 200, r#"{"success":true,"data":{"id":1},"error":{}}"#).0,
+            fail("/error")
+        );
+        // 1 and 1.0 are the same JSON number.
+        s.checks = vec![Check {
+            pointer: "/n".into(),
+            expect: CheckExpect::Equals(serde_json::json!(1)),
+        }];
+        assert_eq!(
+            run(&s, 200, r#"{"n":1.0}"#).0,
+            Inspected::Ok { short: false }
+        );
+    }
+
+    #[test]
+    fn precheck_must_be_a_number() {
+        let mut s = step();
+        s.precheck = Some("/data/available".into());
+        assert_eq!(
+            run(&s, 200, r#"{"data":{"available":"lots"}}"#).0,
+            Inspected::Failed(OpOutcome::PrecheckUnreadable)
+        );
+        assert_eq!(
+            run(&s, 200, r#"{"data":{}}"#).0,
+            Inspected::Failed(OpOutcome::PrecheckUnreadable)
+        );
+        assert_eq!(
+            run(&s, 200, r#"{"data":{"available":1}}"#).0,
+            Inspected::Ok { short: true }
+        );
+        assert_eq!(
+            run(&s, 200, r#"{"data":{"available":2}}"#).0,
+            Inspected::Ok { short: false }
+        );
+    }
+
+    #[test]
+    fn captures_fill_slots_or_name_the_missing_pointer() {
+        let mut s = step();
+        s.captures = vec![(0, "/data/bookingId".into()), (1, "/n".into())];
+        let (r, slots) = run(&s, 200, r#"{"data":{"bookingId":"b-1"},"n":7}"#);
+        assert_eq!(r, Inspected::Ok { short: false });
+        assert_eq!(slots, vec!["b-1", "7"]);
+        assert_eq!(
+            run(&s, 200, r#"{"data":{}}"#).0,
+            Inspected::Failed(OpOutcome::CaptureMissing("/data/bookingId".into()))
+        );
+    }
+
+    #[test]
+    fn helpers_are_well_formed_and_repeat_per_seed() {
+        let t = Template::parse("${uuid} ${random_int(5,6)} ${unix_ms}", &[]).unwrap();
+        let render = |seed| {
+            let mut out = String::new();
+            t.render_into(
+                &mut out,
+                |_| "",
+                &mut AttemptHelpers::new(seed, 42),
+                Escape::None,
+            );
+            out
+        };
+        let a = render(1);
+        assert_eq!(a, render(1), "same operation, same values");
+        assert_ne!(a, render(2));
+        let parts: Vec<&str> = a.split(' ').collect();
+        let uuid = parts[0];
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4", "version 4: {uuid}");
+        assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
+        assert!(matches!(parts[1], "5" | "6"));
+        assert_eq!(parts[2], "42");
+    }
+}
