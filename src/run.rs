@@ -133,6 +133,14 @@ pub async fn execute(
                 name: cohort.name.clone(),
                 operation: res.recorders[i].op_latency(),
                 attempt: res.recorders[i].attempt_latency(),
+                hlogs: crate::metrics::interval::cohort_files(
+                    &cohort.name,
+                    &step_names,
+                    &res.recorders[i],
+                    res.wall_start,
+                    res.duration,
+                )
+                .unwrap_or_default(),
             });
             results.push(summarize(
                 &res.recorders[i],
@@ -206,6 +214,8 @@ pub struct CohortHistograms {
     pub name: String,
     pub operation: Histogram<u64>,
     pub attempt: Histogram<u64>,
+    /// `.hlog` interval logs: (file name, contents), see [`crate::metrics::interval`].
+    pub hlogs: Vec<(String, Vec<u8>)>,
 }
 
 pub struct RunOutput {
@@ -226,6 +236,12 @@ impl RunOutput {
                     &name,
                     hist,
                     crate::metrics::US_PER_MS,
+                ));
+            }
+            for (name, bytes) in &h.hlogs {
+                writes.push(crate::report::write::write_bytes_atomic(
+                    &dir.join(name),
+                    bytes,
                 ));
             }
         }

@@ -62,6 +62,8 @@ pub struct RoundResult {
     /// Per cohort, journeys in flight at the end of each second.
     pub in_flight: Vec<Vec<u64>>,
     pub duration: Duration,
+    /// Wall-clock start of the round (the `.hlog` BaseTime).
+    pub wall_start: SystemTime,
     /// Arrivals stopped early because of `Control::stop`.
     pub stopped_early: bool,
     /// Journeys still running at the drain deadline were cancelled.
@@ -298,6 +300,7 @@ pub async fn run_round(
         recorders: merged,
         in_flight,
         duration,
+        wall_start: ctx.wall_start,
         stopped_early,
         drain_expired: !drained,
     }

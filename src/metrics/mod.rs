@@ -5,12 +5,15 @@
 //! [`JourneyLog`] to its collector, the only owner of that recorder, so the
 //! hot path takes no lock.
 
+pub mod interval;
 mod live;
 mod log;
 mod recorder;
+mod seconds;
 mod summarize;
 
 pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 pub use recorder::{Recorder, StepRec, new_histogram};
+pub use seconds::{SecondHistograms, SparseCounts};
 pub use summarize::{CohortMeta, US_PER_MS, summarize};
