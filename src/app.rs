@@ -174,6 +174,9 @@ fn load_sim_config(path: &std::path::Path) -> Result<SimConfig, String> {
 /// the summary printed, then every derived file rewritten by the same writer
 /// as a run.
 fn report(dir: &std::path::Path) -> u8 {
+    if crate::merge::partial::is_partial(dir) {
+        return output::rebuild_partial(dir);
+    }
     let r = match crate::report::json::load_summary(dir) {
         Ok(r) => r,
         Err(e) => {

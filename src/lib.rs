@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod gate;
+pub mod merge;
 pub mod metrics;
 pub mod outcome;
 pub mod policy;

@@ -50,6 +50,10 @@ pub async fn execute(
 ) -> Result<RunOutput, RunError> {
     let started = SystemTime::now();
     let wall = std::time::Instant::now();
+    // What `stampede report DIR` rebuilds from if the process dies (merge::partial).
+    if plan.out_dir.is_dir() {
+        crate::merge::partial::write_skeleton(plan, started);
+    }
     let (sim, base) = match &plan.target.url {
         Some(u) => (None, u.clone()),
         None => {

@@ -10,6 +10,7 @@ mod live;
 mod log;
 mod recorder;
 mod seconds;
+pub mod stream;
 mod summarize;
 
 pub use live::{Live, LiveHistogram, LiveSnapshot};

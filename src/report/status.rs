@@ -13,6 +13,9 @@ pub enum RunStatus {
     Interrupted,
     /// An abort rule or an unreachable target stopped it.
     Aborted,
+    /// The run never wrote its report (killed); `stampede report DIR`
+    /// rebuilt this one from the files it streamed up to its last second.
+    Incomplete,
 }
 
 impl RunStatus {
@@ -21,6 +24,7 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Aborted => "aborted",
+            RunStatus::Incomplete => "incomplete",
         }
     }
 }
@@ -41,6 +45,7 @@ mod tests {
             (RunStatus::Completed, "completed"),
             (RunStatus::Interrupted, "interrupted"),
             (RunStatus::Aborted, "aborted"),
+            (RunStatus::Incomplete, "incomplete"),
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), label);
             assert_eq!(s.to_string(), label);
