@@ -29,6 +29,7 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Validate { scenario } => validate(&scenario),
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
+        Command::Merge { dirs, out } => output::merge(&dirs, &out),
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {

@@ -31,6 +31,17 @@ pub enum Command {
     Report { run_dir: PathBuf },
     /// List the retry policy presets.
     Policies,
+    /// Merge the report folders of a run's shards into one report (exact:
+    /// counters summed, histograms added bucket by bucket, gates evaluated
+    /// on the merged report; exit code as `run`).
+    Merge {
+        /// The shards' report folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for the merged report (nothing is written when a shard is refused).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -201,6 +201,7 @@ pub async fn execute(
         results,
         gates: Vec::new(),
         trigger: None,
+        origin: crate::merge::partial::origin(plan),
     };
     // Time to recovery after the embedded simulator's trigger (report::recovery).
     if plan.target.url.is_none() {

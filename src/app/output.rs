@@ -93,3 +93,45 @@ pub fn rebuild_partial(dir: &Path) -> u8 {
         crate::app::EXIT_RUNTIME
     }
 }
+
+/// `stampede merge DIR... --out DIR`: everything read and checked first (a
+/// refused shard writes nothing), then the summary, then every file; the
+/// exit code is the gates' as for `run`.
+pub fn merge(dirs: &[std::path::PathBuf], out: &Path) -> u8 {
+    let merged = match crate::merge::merge(dirs) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_CONFIG;
+        }
+    };
+    let r = &merged.report;
+    println!("{}", crate::report::console::summary_table(r));
+    if !r.gates.is_empty() {
+        println!("gates:\n{}", crate::gate::console_lines(&r.gates));
+    }
+    flush_stdout();
+    let writes = match crate::merge::write_merged(&merged, out) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_RUNTIME;
+        }
+    };
+    let line = format!(
+        "merged {} shard(s) into {} ({} files)",
+        dirs.len(),
+        out.display(),
+        writes.written.len()
+    );
+    if !announce(&writes, &line) {
+        return crate::app::EXIT_RUNTIME;
+    }
+    if r.status != crate::report::RunStatus::Completed {
+        return crate::app::EXIT_ABORTED;
+    }
+    if r.gates.iter().any(|g| !g.passed) {
+        return crate::app::EXIT_GATES;
+    }
+    crate::app::EXIT_OK
+}

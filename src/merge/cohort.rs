@@ -3,54 +3,65 @@
 //! (rates, percentiles, spectra) computed again from those sums, exactly as
 //! `metrics::summarize` computes them for a single run.
 
+use crate::metrics::SecondHistograms;
 use crate::metrics::{US_PER_MS, new_histogram};
 use crate::report::hgrm;
-use crate::report::hlog::{self, HlogFile, TAG_ATTEMPT, TAG_BACKOFF, TAG_LAG, TAG_OP};
+use crate::report::hlog::{self, TAG_ATTEMPT, TAG_BACKOFF, TAG_LAG, TAG_OP};
 use crate::report::{CohortResult, SecondRow};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
-/// The histograms of one step (µs).
-#[derive(Debug, Clone)]
+/// The histograms of one step (µs), sparse, by second since BaseTime.
+#[derive(Debug, Clone, Default)]
 pub struct StepHists {
-    pub op: Histogram<u64>,
-    pub attempt: Histogram<u64>,
-    pub by_class: BTreeMap<String, Histogram<u64>>,
-}
-
-impl Default for StepHists {
-    fn default() -> Self {
-        StepHists {
-            op: new_histogram(),
-            attempt: new_histogram(),
-            by_class: BTreeMap::new(),
-        }
-    }
+    pub op: SecondHistograms,
+    pub attempt: SecondHistograms,
+    /// Whole-round attempt latency per status class (at second 0).
+    pub by_class: BTreeMap<String, SecondHistograms>,
 }
 
 /// The histograms of one cohort, from its `.hlog` files.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CohortHists {
     pub steps: Vec<StepHists>,
-    pub backoff: Histogram<u64>,
-    pub lag: Histogram<u64>,
-    /// Per-second op/attempt over every step, by second since BaseTime.
-    pub op_seconds: BTreeMap<u32, Histogram<u64>>,
-    pub attempt_seconds: BTreeMap<u32, Histogram<u64>>,
+    /// Whole-round (at second 0).
+    pub backoff: SecondHistograms,
+    pub lag: SecondHistograms,
     /// BaseTime of the fleet file (the round's wall-clock start).
-    pub base_time: Option<std::time::Duration>,
+    pub base_time: Option<Duration>,
+}
+
+/// Where each tag of a file goes.
+fn slot<'a>(
+    step: Option<&'a mut StepHists>,
+    fleet: (&'a mut SecondHistograms, &'a mut SecondHistograms),
+    tag: &str,
+) -> Option<&'a mut SecondHistograms> {
+    match step {
+        Some(s) => match tag {
+            TAG_OP => Some(&mut s.op),
+            TAG_ATTEMPT => Some(&mut s.attempt),
+            t => t
+                .strip_prefix(TAG_ATTEMPT)
+                .and_then(|c| c.strip_prefix('.'))
+                .map(|c| s.by_class.entry(c.to_string()).or_default()),
+        },
+        // The fleet file's op/attempt are the steps' sums: not read.
+        None => match tag {
+            TAG_BACKOFF => Some(fleet.0),
+            TAG_LAG => Some(fleet.1),
+            _ => None,
+        },
+    }
 }
 
 impl CohortHists {
     pub fn new(steps: usize) -> Self {
         CohortHists {
             steps: (0..steps).map(|_| StepHists::default()).collect(),
-            backoff: new_histogram(),
-            lag: new_histogram(),
-            op_seconds: BTreeMap::new(),
-            attempt_seconds: BTreeMap::new(),
-            base_time: None,
+            ..CohortHists::default()
         }
     }
 
@@ -74,70 +85,66 @@ impl CohortHists {
     ) -> Result<Self, String> {
         let like = new_histogram();
         let mut out = CohortHists::new(step_names.len());
-        let read = |name: String| -> Result<HlogFile, String> {
-            let path = dir.join(name);
-            if !lenient {
-                return HlogFile::read(&path).map_err(|e| e.to_string());
-            }
+        let files = std::iter::once((None, hlog::file_name(fleet, None))).chain(
+            step_names
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Some(i), hlog::file_name(fleet, Some(s)))),
+        );
+        for (step, name) in files {
+            let path = dir.join(&name);
             let bytes =
                 std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            HlogFile::parse(super::partial::complete_lines(&bytes), &path)
-                .map_err(|e| e.to_string())
-        };
-        let fleet_name = hlog::file_name(fleet, None);
-        let f = read(fleet_name.clone())?;
-        let named = |e: String| format!("{}: {e}", dir.join(&fleet_name).display());
-        out.backoff = f.sum(TAG_BACKOFF, &like).map_err(named)?;
-        out.lag = f.sum(TAG_LAG, &like).map_err(named)?;
-        out.op_seconds = f.per_second(TAG_OP);
-        out.attempt_seconds = f.per_second(TAG_ATTEMPT);
-        out.base_time = f.base_time;
-        for (s, name) in out.steps.iter_mut().zip(step_names) {
-            let file = hlog::file_name(fleet, Some(name));
-            let h = read(file.clone())?;
-            let named = |e: String| format!("{}: {e}", dir.join(&file).display());
-            s.op = h.sum(TAG_OP, &like).map_err(named)?;
-            s.attempt = h.sum(TAG_ATTEMPT, &like).map_err(named)?;
-            for tag in h.tags() {
-                if let Some(class) = tag.strip_prefix(&format!("{TAG_ATTEMPT}.")) {
-                    s.by_class
-                        .insert(class.to_string(), h.sum(tag, &like).map_err(named)?);
-                }
+            let bytes = if lenient {
+                super::partial::complete_lines(&bytes)
+            } else {
+                &bytes[..]
+            };
+            let CohortHists {
+                steps,
+                backoff,
+                lag,
+                ..
+            } = &mut out;
+            let (_, base) = hlog::scan(bytes, &path, |raw| {
+                let Some(target) = slot(step.map(|i| &mut steps[i]), (backoff, lag), raw.tag)
+                else {
+                    return Ok(());
+                };
+                let h = raw.decode()?;
+                hlog::same_settings(&h, &like).map_err(|e| raw.error(e))?;
+                let second = u32::try_from(raw.start.as_secs()).unwrap_or(u32::MAX);
+                target.add_histogram(second, &h);
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+            if step.is_none() {
+                out.base_time = base;
             }
         }
         Ok(out)
     }
 
-    /// Add `o` bucket by bucket; per-second maps shifted by `shift` seconds.
-    pub fn add(&mut self, o: &CohortHists, shift: u32) -> Result<(), String> {
-        let add = |a: &mut Histogram<u64>, b: &Histogram<u64>| -> Result<(), String> {
-            hlog::same_settings(a, b)?;
-            a.add(b).map_err(|e| format!("{e:?}"))
-        };
+    /// Add `o` bucket by bucket, its seconds shifted by `shift`.
+    pub fn add(&mut self, o: &CohortHists, shift: u32) {
         for (a, b) in self.steps.iter_mut().zip(&o.steps) {
-            add(&mut a.op, &b.op)?;
-            add(&mut a.attempt, &b.attempt)?;
+            a.op.add_shifted(&b.op, shift);
+            a.attempt.add_shifted(&b.attempt, shift);
             for (k, h) in &b.by_class {
-                add(a.by_class.entry(k.clone()).or_insert_with(new_histogram), h)?;
+                *a.by_class.entry(k.clone()).or_default() += h;
             }
         }
-        add(&mut self.backoff, &o.backoff)?;
-        add(&mut self.lag, &o.lag)?;
-        for (mine, theirs) in [
-            (&mut self.op_seconds, &o.op_seconds),
-            (&mut self.attempt_seconds, &o.attempt_seconds),
-        ] {
-            for (s, h) in theirs {
-                add(mine.entry(s + shift).or_insert_with(new_histogram), h)?;
-            }
-        }
-        Ok(())
+        self.backoff += &o.backoff;
+        self.lag += &o.lag;
     }
 }
 
 /// Sum `b`'s counters into `a` (same cohort, same steps). Per-second rows
 /// are summed by second, `b`'s shifted by `shift` seconds.
 pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
+    // success_rate is ok / operations of each part: carry ok as the sum.
+    let ok = |c: &CohortResult| (c.success_rate * c.operations as f64).round();
+    let ok_sum = ok(a) + ok(b);
     a.operations += b.operations;
     a.attempts += b.attempts;
     a.journeys += b.journeys;
@@ -154,9 +161,6 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
     a.round_duration_s = a
         .round_duration_s
         .max(b.round_duration_s + f64::from(shift));
-    // success_rate is ok / operations of each part: carry ok as the sum.
-    let ok = |c: &CohortResult| (c.success_rate * c.operations as f64).round();
-    let ok_sum = ok(a) + ok(b);
     for (x, y) in a.steps.iter_mut().zip(&b.steps) {
         let sok = (x.success_rate * x.operations as f64).round()
             + (y.success_rate * y.operations as f64).round();
@@ -206,19 +210,20 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     let mut attempt = new_histogram();
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
         s.amplification = ratio(s.attempts, s.operations);
-        s.operation_latency_ms = pct(&sh.op);
-        s.attempt_latency_ms = pct(&sh.attempt);
+        let (sop, sat) = (sh.op.total(), sh.attempt.total());
+        s.operation_latency_ms = pct(&sop);
+        s.attempt_latency_ms = pct(&sat);
         s.attempt_latency_by_class_ms = sh
             .by_class
             .iter()
-            .map(|(k, v)| (k.clone(), pct(v)))
+            .map(|(k, v)| (k.clone(), pct(&v.total())))
             .collect();
         if c.amplification_steps.is_empty() || c.amplification_steps.contains(&s.name) {
             head_ops += s.operations;
             head_attempts += s.attempts;
         }
-        let _ = op.add(&sh.op);
-        let _ = attempt.add(&sh.attempt);
+        let _ = op.add(&sop);
+        let _ = attempt.add(&sat);
     }
     c.retries = c.attempts.saturating_sub(c.operations);
     c.amplification = ratio(head_attempts, head_ops);
@@ -228,8 +233,8 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     c.achieved_rps = c.attempts as f64 / secs;
     c.operation_latency_ms = pct(&op);
     c.attempt_latency_ms = pct(&attempt);
-    c.backoff_wait_ms = pct(&h.backoff);
-    c.schedule_lag_ms = pct(&h.lag);
+    c.backoff_wait_ms = pct(&h.backoff.total());
+    c.schedule_lag_ms = pct(&h.lag.total());
     c.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
     c.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
 }

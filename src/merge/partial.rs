@@ -54,6 +54,20 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
         results,
         gates: Vec::new(),
         trigger: None,
+        origin: origin(plan),
+    }
+}
+
+/// What a report records of its plan for `stampede merge`.
+pub fn origin(plan: &Plan) -> crate::report::Origin {
+    crate::report::Origin {
+        seed: Some(plan.seed),
+        gates: plan.gates.iter().map(|g| g.expr.clone()).collect(),
+        shard: None,
+        histogram: Some(crate::report::HistogramSettings::of(
+            &crate::metrics::new_histogram(),
+        )),
+        merged_from: Vec::new(),
     }
 }
 

@@ -26,7 +26,12 @@ pub fn write_seconds(out: &mut impl Write, tag: &str, h: &SecondHistograms) -> i
     Ok(())
 }
 
-fn whole(out: &mut impl Write, tag: &str, round: Duration, h: &Histogram<u64>) -> io::Result<()> {
+pub fn whole(
+    out: &mut impl Write,
+    tag: &str,
+    round: Duration,
+    h: &Histogram<u64>,
+) -> io::Result<()> {
     if h.is_empty() {
         return Ok(());
     }
@@ -55,7 +60,7 @@ pub fn write_step_seconds(out: &mut impl Write, step: &StepRec) -> io::Result<()
 }
 
 /// `op` and `attempt` interleaved by second, so the log stays in time order.
-fn write_pairs(
+pub fn write_pairs(
     out: &mut impl Write,
     op: &SecondHistograms,
     attempt: &SecondHistograms,

@@ -109,6 +109,19 @@ fn dense(c: &SparseCounts) -> Histogram<u64> {
     h
 }
 
+impl SecondHistograms {
+    /// Add `o` with its seconds moved `shift` later (aligning shards that
+    /// started in different wall-clock seconds).
+    pub fn add_shifted(&mut self, o: &SecondHistograms, shift: u32) {
+        for (s, c) in &o.by_second {
+            let mine = self.by_second.entry(s.saturating_add(shift)).or_default();
+            for (v, n) in c {
+                *mine.entry(*v).or_default() += n;
+            }
+        }
+    }
+}
+
 impl AddAssign<&SecondHistograms> for SecondHistograms {
     fn add_assign(&mut self, o: &SecondHistograms) {
         for (s, c) in &o.by_second {

@@ -141,55 +141,21 @@ impl HlogFile {
     /// Parse a whole log; `path` names it in errors. A last line without
     /// its newline (a write cut short) is an error, like any bad line.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<HlogFile, HlogError> {
-        let bad = |offset: usize, what: String| HlogError::Bad {
-            path: path.to_path_buf(),
-            line: line_of(bytes, offset),
-            what,
-        };
-        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-            let last = bytes.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
-            return Err(bad(last, "truncated line (no newline at the end)".into()));
-        }
-        let mut out = HlogFile::default();
-        let mut de = Deserializer::new();
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let mut iter = IntervalLogIterator::new(bytes);
-        // The iterator does not say where an entry began; the encoded
-        // histogram is a slice of `bytes`, which gives its line.
-        loop {
-            let entry = match iter.next() {
-                None => break,
-                Some(Ok(e)) => e,
-                Some(Err(
-                    hdrhistogram::serialization::interval_log::LogIteratorError::ParseError {
-                        offset,
-                    },
-                )) => {
-                    return Err(bad(offset, "not an interval log line".into()));
-                }
-            };
-            match entry {
-                LogEntry::StartTime(t) => out.start_time = Some(t),
-                LogEntry::BaseTime(t) => out.base_time = Some(t),
-                LogEntry::Interval(i) => {
-                    let enc = i.encoded_histogram();
-                    let offset = (enc.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
-                    let raw = b64
-                        .decode(enc)
-                        .map_err(|e| bad(offset, format!("histogram is not base64: {e}")))?;
-                    let h: Histogram<u64> = de
-                        .deserialize(&mut &raw[..])
-                        .map_err(|e| bad(offset, format!("histogram cannot be decoded: {e:?}")))?;
-                    out.intervals.push(Interval {
-                        tag: i.tag().map(|t| t.as_str().to_string()).unwrap_or_default(),
-                        start: i.start_timestamp(),
-                        duration: i.duration(),
-                        histogram: h,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        let mut intervals = Vec::new();
+        let (start_time, base_time) = scan(bytes, path, |raw| {
+            intervals.push(Interval {
+                tag: raw.tag.to_string(),
+                start: raw.start,
+                duration: raw.duration,
+                histogram: raw.decode()?,
+            });
+            Ok(())
+        })?;
+        Ok(HlogFile {
+            start_time,
+            base_time,
+            intervals,
+        })
     }
 
     /// Every interval of `tag` summed per whole second since BaseTime.
@@ -229,6 +195,91 @@ impl HlogFile {
         }
         v
     }
+}
+
+/// One interval line before its histogram is decoded (cheap to skip).
+pub struct RawInterval<'a> {
+    pub line: usize,
+    pub tag: &'a str,
+    /// Seconds since BaseTime.
+    pub start: Duration,
+    pub duration: Duration,
+    encoded: &'a str,
+    path: &'a Path,
+}
+
+impl RawInterval<'_> {
+    /// An error about this line.
+    pub fn error(&self, what: String) -> HlogError {
+        HlogError::Bad {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            what,
+        }
+    }
+
+    /// Decode the V2 (deflate or plain) histogram of this line.
+    pub fn decode(&self) -> Result<Histogram<u64>, HlogError> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(self.encoded)
+            .map_err(|e| self.error(format!("histogram is not base64: {e}")))?;
+        Deserializer::new()
+            .deserialize(&mut &raw[..])
+            .map_err(|e| self.error(format!("histogram cannot be decoded: {e:?}")))
+    }
+}
+
+/// Walk a log line by line: `each` sees every interval (and may decode it);
+/// returns (StartTime, BaseTime). A bad line, a cut last line included, is
+/// an error naming `path` and the line.
+pub fn scan(
+    bytes: &[u8],
+    path: &Path,
+    mut each: impl FnMut(RawInterval<'_>) -> Result<(), HlogError>,
+) -> Result<(Option<Duration>, Option<Duration>), HlogError> {
+    let bad = |offset: usize, what: String| HlogError::Bad {
+        path: path.to_path_buf(),
+        line: line_of(bytes, offset),
+        what,
+    };
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        let last = bytes.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        return Err(bad(last, "truncated line (no newline at the end)".into()));
+    }
+    let (mut start, mut base) = (None, None);
+    // Lines counted incrementally: offsets only grow.
+    let (mut seen_offset, mut seen_lines) = (0usize, 1usize);
+    for entry in IntervalLogIterator::new(bytes) {
+        let entry = entry.map_err(|e| match e {
+            hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
+                bad(offset, "not an interval log line".into())
+            }
+        })?;
+        match entry {
+            LogEntry::StartTime(t) => start = Some(t),
+            LogEntry::BaseTime(t) => base = Some(t),
+            LogEntry::Interval(i) => {
+                let enc = i.encoded_histogram();
+                // The encoded histogram is a slice of `bytes`: its offset gives the line.
+                let offset = (enc.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+                let offset = offset.min(bytes.len());
+                seen_lines += bytes[seen_offset..offset]
+                    .iter()
+                    .filter(|&&c| c == b'\n')
+                    .count();
+                seen_offset = offset;
+                each(RawInterval {
+                    line: seen_lines,
+                    tag: i.tag().map_or("", |t| t.as_str()),
+                    start: i.start_timestamp(),
+                    duration: i.duration(),
+                    encoded: enc,
+                    path,
+                })?;
+            }
+        }
+    }
+    Ok((start, base))
 }
 
 /// Histograms add exactly only with equal settings.
