@@ -18,5 +18,6 @@ pub mod policy;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod sim;
 pub mod timefmt;

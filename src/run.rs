@@ -87,6 +87,18 @@ pub async fn execute(
         if control.stop.is_cancelled() {
             break;
         }
+        // Aligned rounds across shards (--start-at): round r starts r bounded round lengths later.
+        if let Some(at) = plan.start_at {
+            let due = (plan.load.duration.saturating_add(plan.load.drain))
+                .checked_mul(r as u32)
+                .and_then(|d| at.checked_add(d));
+            if let Some(wait) = due.and_then(|d| d.duration_since(SystemTime::now()).ok()) {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = control.stop.cancelled() => break,
+                }
+            }
+        }
         if let Some(s) = &sim {
             s.reset();
         }

@@ -247,6 +247,9 @@ pub async fn run_round(
         Arrivals::Closed { users, .. } => {
             // Everyone starts at once; the run ends when they finish or time is up.
             for k in 0..*users {
+                if plan.shard.is_some_and(|s| !s.owns(k)) {
+                    continue; // another shard's user
+                }
                 let permit = tokio::select! {
                     _ = ctx.stop.cancelled() => { stopped_early = true; break }
                     p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -265,6 +268,9 @@ pub async fn run_round(
                 let due = ctx.start + offset;
                 if due > end_of_arrivals {
                     break;
+                }
+                if plan.shard.is_some_and(|s| !s.owns(k as u64)) {
+                    continue; // another shard's arrival
                 }
                 if due > Instant::now() {
                     tokio::select! {

@@ -63,7 +63,7 @@ pub fn origin(plan: &Plan) -> crate::report::Origin {
     crate::report::Origin {
         seed: Some(plan.seed),
         gates: plan.gates.iter().map(|g| g.expr.clone()).collect(),
-        shard: None,
+        shard: plan.shard,
         histogram: Some(crate::report::HistogramSettings::of(
             &crate::metrics::new_histogram(),
         )),

@@ -22,19 +22,7 @@ pub struct Origin {
     pub merged_from: Vec<String>,
 }
 
-/// Shard `index` of `count` (`index` counts from 0, as Kubernetes'
-/// `JOB_COMPLETION_INDEX` does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
+pub use crate::shard::Shard;
 
 /// HdrHistogram settings: lowest and highest trackable value (µs) and
 /// significant digits.
