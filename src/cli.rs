@@ -120,7 +120,7 @@ fn parse_shard(s: &str) -> Result<crate::shard::Shard, String> {
 /// RFC 3339 (UTC, `Z`) or Unix seconds (fractions allowed).
 pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
     if let Ok(secs) = s.trim().parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e11 {
+        if (0.0..1e11).contains(&secs) {
             return Ok(std::time::UNIX_EPOCH + Duration::from_secs_f64(secs));
         }
         return Err(format!("`{s}` is not a Unix time in seconds"));

@@ -87,17 +87,11 @@ pub async fn execute(
         if control.stop.is_cancelled() {
             break;
         }
-        // Aligned rounds across shards (--start-at): round r starts r bounded round lengths later.
-        if let Some(at) = plan.start_at {
-            let due = (plan.load.duration.saturating_add(plan.load.drain))
-                .checked_mul(r as u32)
-                .and_then(|d| at.checked_add(d));
-            if let Some(wait) = due.and_then(|d| d.duration_since(SystemTime::now()).ok()) {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = control.stop.cancelled() => break,
-                }
-            }
+        // Aligned rounds across shards (--start-at): see `align_round`.
+        if let Some(at) = plan.start_at
+            && !align_round(plan, at, r, control, &mut notes).await
+        {
+            break;
         }
         if let Some(s) = &sim {
             s.reset();
@@ -224,6 +218,50 @@ pub async fn execute(
     }
     report.gates = crate::gate::evaluate_all(&plan.gates, &report);
     Ok(RunOutput { report, histograms })
+}
+
+/// Round r of every shard starts at `at` + r bounded round lengths
+/// (duration + drain + 1 s); against a shared target, shard 0 resets it
+/// 1 s before the round starts (compared rounds start on fresh inventory,
+/// as against the embedded simulator). False when a stop came meanwhile.
+async fn align_round(
+    plan: &Plan,
+    at: SystemTime,
+    r: usize,
+    control: &Control,
+    notes: &mut Vec<String>,
+) -> bool {
+    let round = plan
+        .load
+        .duration
+        .saturating_add(plan.load.drain)
+        .saturating_add(std::time::Duration::from_secs(1));
+    let Some(due) = round.checked_mul(r as u32).and_then(|d| at.checked_add(d)) else {
+        return true;
+    };
+    let sleep_until = |t: SystemTime| async move {
+        if let Ok(w) = t.duration_since(SystemTime::now()) {
+            tokio::time::sleep(w).await;
+        }
+    };
+    if r > 0 {
+        let reset_at = due
+            .checked_sub(std::time::Duration::from_secs(1))
+            .unwrap_or(due);
+        tokio::select! {
+            _ = sleep_until(reset_at) => {}
+            _ = control.stop.cancelled() => return false,
+        }
+        if let (Some(url), true) = (&plan.target.url, plan.shard.is_none_or(|s| s.index == 0))
+            && let Err(e) = crate::shard::reset_shared_target(url).await
+        {
+            notes.push(format!("round {r}: the shared target was not reset: {e}"));
+        }
+    }
+    tokio::select! {
+        _ = sleep_until(due) => true,
+        _ = control.stop.cancelled() => false,
+    }
 }
 
 /// Raw latency histograms of one cohort (microseconds), for `.hgrm` files.

@@ -65,6 +65,47 @@ impl fmt::Display for Shard {
     }
 }
 
+/// Reset a shared `stampede serve` target (`POST /__sim/reset`) before an
+/// aligned round: shard 0 does it, so every round starts on fresh inventory
+/// as it does against the embedded simulator. Plain HTTP on loopback only.
+pub async fn reset_shared_target(url: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only a plain http:// simulator can be reset"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let addr: std::net::SocketAddr = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: no address"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!("{url}: not a loopback address; not reset"));
+    }
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        let req = format!(
+            "POST /__sim/reset HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await?;
+        let mut head = vec![0u8; 64];
+        let n = s.read(&mut head).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..n]).into_owned())
+    };
+    let head = tokio::time::timeout(std::time::Duration::from_secs(5), io)
+        .await
+        .map_err(|_| format!("{url}: reset timed out"))?
+        .map_err(|e| format!("{url}: {e}"))?;
+    if head.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url}: POST /__sim/reset answered {:?}",
+            head.lines().next().unwrap_or("")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,11 +87,12 @@ pub fn spawn_writer(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut failed = false;
         let mut flush = |p: &mut Option<Vec<Recorder>>| {
-            if let Some(d) = p.take() {
-                if !failed && let Err(e) = files.append(&d) {
-                    failed = true;
-                    eprintln!("warning: streaming to the report folder stopped: {e}");
-                }
+            if let Some(d) = p.take()
+                && !failed
+                && let Err(e) = files.append(&d)
+            {
+                failed = true;
+                eprintln!("warning: streaming to the report folder stopped: {e}");
             }
         };
         loop {

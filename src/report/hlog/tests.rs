@@ -26,7 +26,7 @@ fn reads_hdrhistograms_own_fixture() {
     let max_ms = a.histogram.max() as f64 / 1e6;
     assert!((max_ms - 2.769).abs() < 0.01, "{max_ms}");
     assert!(a.histogram == untagged.histogram);
-    assert!(a.histogram.len() > 0);
+    assert!(!a.histogram.is_empty());
 }
 
 fn sample(values: &[u64]) -> Histogram<u64> {
