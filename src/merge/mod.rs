@@ -34,11 +34,11 @@ pub struct Merged {
     pub hists: Vec<CohortHists>,
 }
 
-/// One shard folder, read and checked.
+/// One shard folder's summary, read and checked; its histograms are read
+/// one folder at a time into the sum, so memory holds one set, not N.
 struct Part {
     dir: PathBuf,
     report: Report,
-    hists: Vec<CohortHists>,
 }
 
 fn read_part(dir: &Path) -> Result<Part, MergeError> {
@@ -63,15 +63,9 @@ fn read_part(dir: &Path) -> Result<Part, MergeError> {
             report.schema_version
         )));
     }
-    let mut hists = Vec::new();
-    for c in &report.results {
-        let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
-        hists.push(CohortHists::read(dir, &c.name, &steps).map_err(err)?);
-    }
     Ok(Part {
         dir: dir.to_path_buf(),
         report,
-        hists,
     })
 }
 
@@ -182,33 +176,36 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
     parts.sort_by_key(|p| shard_of(&p.report).index);
     let first = &parts[0];
     let mut report = first.report.clone();
-    let mut hists = first.hists.clone();
+    let mut hists = Vec::new();
     for (i, c) in report.results.iter_mut().enumerate() {
+        let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
         // Wall-clock alignment: the earliest shard's round start is second 0.
-        let bases: Vec<Duration> = parts.iter().filter_map(|p| p.hists[i].base_time).collect();
-        let earliest = bases.iter().min().copied().unwrap_or_default();
-        let shift = |p: &Part| -> u32 {
-            p.hists[i].base_time.map_or(0, |b| {
+        let bases = parts
+            .iter()
+            .map(|p| base_time(&p.dir, &c.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let earliest = bases.iter().flatten().min().copied().unwrap_or_default();
+        let shift = |k: usize| -> u32 {
+            bases[k].map_or(0, |b| {
                 b.saturating_sub(earliest).as_secs_f64().round() as u32
             })
         };
-        let s0 = shift(first);
-        if s0 > 0 {
-            let mut shifted = c.clone();
-            shifted.timeseries.clear();
-            cohort::add_rows(&mut shifted.timeseries, &c.timeseries, s0);
-            shifted.round_duration_s += f64::from(s0);
-            *c = shifted;
-            let mut h = CohortHists::new(c.steps.len());
-            h.add(&first.hists[i], s0);
-            hists[i] = h;
+        let mut sum = CohortHists::new(steps.len());
+        let mut counters = c.clone();
+        counters.timeseries.clear();
+        cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
+        counters.round_duration_s += f64::from(shift(0));
+        for (k, p) in parts.iter().enumerate() {
+            let h = CohortHists::read(&p.dir, &c.name, &steps).map_err(err)?;
+            sum.add(&h, shift(k));
+            if k > 0 {
+                add_counters(&mut counters, &p.report.results[i], shift(k));
+            }
         }
-        hists[i].base_time = Some(earliest);
-        for p in &parts[1..] {
-            add_counters(c, &p.report.results[i], shift(p));
-            hists[i].add(&p.hists[i], shift(p));
-        }
-        refresh(c, &hists[i]);
+        sum.base_time = Some(earliest);
+        *c = counters;
+        refresh(c, &sum);
+        hists.push(sum);
         c.ledger = merged_ledger(&parts, i, &mut report.notes);
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
     }
@@ -251,6 +248,16 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
     report.origin.merged_from = parts.iter().map(|p| p.dir.display().to_string()).collect();
     report.gates = evaluate_gates(&report)?;
     Ok(Merged { report, hists })
+}
+
+/// BaseTime of a fleet's `.hlog` (a header scan; no histogram decoded).
+fn base_time(dir: &Path, fleet: &str) -> Result<Option<Duration>, MergeError> {
+    let path = dir.join(crate::report::hlog::file_name(fleet, None));
+    let bytes =
+        std::fs::read(&path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    let (_, base) =
+        crate::report::hlog::scan(&bytes, &path, |_| Ok(())).map_err(|e| err(e.to_string()))?;
+    Ok(base)
 }
 
 /// The ground truth once: every shard pointed at one shared target sees the
