@@ -9,6 +9,7 @@
 //! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response) |
 
 mod output;
+mod shards;
 mod signals;
 
 use crate::cli::{Cli, Command, RunArgs, ServeArgs};
@@ -26,9 +27,10 @@ pub const EXIT_RUNTIME: u8 = 4;
 pub async fn main(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run(args).await,
-        Command::Validate { scenario } => validate(&scenario),
+        Command::Validate { scenario, shard } => validate(&scenario, shard),
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
+        Command::Merge { dirs, out } => output::merge(&dirs, &out),
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {
@@ -45,12 +47,19 @@ pub async fn main(cli: Cli) -> u8 {
     }
 }
 
-fn validate(path: &std::path::Path) -> u8 {
-    match scenario::load(path, &Overrides::default()) {
+fn validate(path: &std::path::Path, shard: Option<crate::shard::Shard>) -> u8 {
+    let ov = Overrides {
+        shard,
+        ..Overrides::default()
+    };
+    match scenario::load(path, &ov) {
         Ok(plan) => {
             match serde_json::to_string_pretty(&plan) {
                 Ok(s) => println!("{s}"),
                 Err(e) => eprintln!("error: cannot print the plan: {e}"),
+            }
+            if let Some(line) = shards::plan_line(&plan) {
+                eprintln!("{line}");
             }
             eprintln!("{}: ok", path.display());
             EXIT_OK
@@ -74,6 +83,13 @@ async fn run(args: RunArgs) -> u8 {
         out: args.out.clone(),
         insecure: args.insecure,
         max_rps: args.max_rps,
+        shard: match args.resolve_shard() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG;
+            }
+        },
     };
     let plan = match scenario::load(&args.scenario, &ov) {
         Ok(p) => p,
@@ -92,9 +108,19 @@ async fn run(args: RunArgs) -> u8 {
             plan.target.url.as_deref().unwrap_or("the target")
         );
     }
+    let late = match args.start_at {
+        Some(at) => shards::wait_for_start(at, &control).await,
+        None => None,
+    };
+    let mut plan = plan;
+    plan.start_at = args.start_at;
+    let plan = plan;
     let progress = (!args.quiet).then(Progress::new);
     let output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
-        Ok(r) => r,
+        Ok(mut r) => {
+            r.report.notes.extend(late);
+            r
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_RUNTIME;
@@ -180,6 +206,9 @@ fn load_sim_config(path: &std::path::Path) -> Result<SimConfig, String> {
 /// the summary printed, then every derived file rewritten by the same writer
 /// as a run.
 fn report(dir: &std::path::Path) -> u8 {
+    if crate::merge::partial::is_partial(dir) {
+        return output::rebuild_partial(dir);
+    }
     let r = match crate::report::json::load_summary(dir) {
         Ok(r) => r,
         Err(e) => {

@@ -24,13 +24,29 @@ pub enum Command {
     /// Run a scenario and write its reports.
     Run(RunArgs),
     /// Check a scenario and print the resolved plan.
-    Validate { scenario: PathBuf },
+    Validate {
+        scenario: PathBuf,
+        /// Print the plan of shard I of N (I from 0).
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<crate::shard::Shard>,
+    },
     /// Run the embedded Booking Rush simulator alone.
     Serve(ServeArgs),
     /// Render the reports of a finished run again from its summary.json.
     Report { run_dir: PathBuf },
     /// List the retry policy presets.
     Policies,
+    /// Merge the report folders of a run's shards into one report (exact:
+    /// counters summed, histograms added bucket by bucket, gates evaluated
+    /// on the merged report; exit code as `run`).
+    Merge {
+        /// The shards' report folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for the merged report (nothing is written when a shard is refused).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +76,57 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run only shard I of N of the arrival schedule (I from 0): arrival k
+    /// is this shard's when k mod N == I. Merge the shards' folders with
+    /// `stampede merge`.
+    #[arg(long, value_parser = parse_shard, conflicts_with = "shards")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Run as one of N shards, the index taken from JOB_COMPLETION_INDEX
+    /// (a Kubernetes Indexed Job).
+    #[arg(long, env = "STAMPEDE_SHARDS")]
+    pub shards: Option<u32>,
+    /// Wait until this time to start (RFC 3339 UTC such as
+    /// 2026-12-01T22:00:00Z, or Unix seconds), so every shard's seconds line
+    /// up; compared rounds start at this time plus the bounded length
+    /// (duration + drain) of the rounds before them.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+impl RunArgs {
+    /// `--shard`, or `--shards N` / `STAMPEDE_SHARDS` with `JOB_COMPLETION_INDEX`.
+    pub fn resolve_shard(&self) -> Result<Option<crate::shard::Shard>, String> {
+        if let Some(s) = self.shard {
+            return Ok(Some(s));
+        }
+        let Some(n) = self.shards else {
+            return Ok(None);
+        };
+        let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+            format!("--shards {n} (or STAMPEDE_SHARDS) needs JOB_COMPLETION_INDEX, the shard index set by a Kubernetes Indexed Job; or use --shard I/{n}")
+        })?;
+        let i = index
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("JOB_COMPLETION_INDEX `{index}` is not a whole number"))?;
+        crate::shard::Shard::new(i, n).map(Some)
+    }
+}
+
+fn parse_shard(s: &str) -> Result<crate::shard::Shard, String> {
+    crate::shard::Shard::parse(s)
+}
+
+/// RFC 3339 (UTC, `Z`) or Unix seconds (fractions allowed).
+pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(secs) = s.trim().parse::<f64>() {
+        if (0.0..1e11).contains(&secs) {
+            return Ok(std::time::UNIX_EPOCH + Duration::from_secs_f64(secs));
+        }
+        return Err(format!("`{s}` is not a Unix time in seconds"));
+    }
+    humantime::parse_rfc3339_weak(s.trim())
+        .map_err(|e| format!("`{s}` is not a time like 2026-12-01T22:00:00Z or Unix seconds: {e}"))
 }
 
 #[derive(Debug, clap::Args)]

@@ -50,6 +50,10 @@ pub async fn execute(
 ) -> Result<RunOutput, RunError> {
     let started = SystemTime::now();
     let wall = std::time::Instant::now();
+    // What `stampede report DIR` rebuilds from if the process dies (merge::partial).
+    if plan.out_dir.is_dir() {
+        crate::merge::partial::write_skeleton(plan, started);
+    }
     let (sim, base) = match &plan.target.url {
         Some(u) => (None, u.clone()),
         None => {
@@ -92,6 +96,12 @@ pub async fn execute(
     let mut simulator: Option<bool> = sim.is_some().then_some(true);
     for (r, round) in plan.rounds.iter().enumerate() {
         if control.stop.is_cancelled() {
+            break;
+        }
+        // Aligned rounds across shards (--start-at): see `align_round`.
+        if let Some(at) = plan.start_at
+            && !align_round(plan, at, r, control, &mut notes).await
+        {
             break;
         }
         if let Some(s) = &sim {
@@ -176,6 +186,14 @@ pub async fn execute(
                 name: cohort.name.clone(),
                 operation: res.recorders[i].op_latency(),
                 attempt: res.recorders[i].attempt_latency(),
+                hlogs: crate::metrics::interval::cohort_files(
+                    &cohort.name,
+                    &step_names,
+                    &res.recorders[i],
+                    res.wall_start,
+                    res.duration,
+                )
+                .unwrap_or_default(),
             });
             results.push(summarize(
                 &res.recorders[i],
@@ -246,6 +264,7 @@ pub async fn execute(
         results,
         gates: Vec::new(),
         trigger: None,
+        origin: crate::merge::partial::origin(plan),
     };
     // Time to recovery after the embedded simulator's trigger (report::recovery).
     if plan.target.url.is_none() {
@@ -262,11 +281,57 @@ pub async fn execute(
     })
 }
 
+/// Round r of every shard starts at `at` + r bounded round lengths
+/// (duration + drain + 1 s); against a shared target, shard 0 resets it
+/// 1 s before the round starts (compared rounds start on fresh inventory,
+/// as against the embedded simulator). False when a stop came meanwhile.
+async fn align_round(
+    plan: &Plan,
+    at: SystemTime,
+    r: usize,
+    control: &Control,
+    notes: &mut Vec<String>,
+) -> bool {
+    let round = plan
+        .load
+        .duration
+        .saturating_add(plan.load.drain)
+        .saturating_add(std::time::Duration::from_secs(1));
+    let Some(due) = round.checked_mul(r as u32).and_then(|d| at.checked_add(d)) else {
+        return true;
+    };
+    let sleep_until = |t: SystemTime| async move {
+        if let Ok(w) = t.duration_since(SystemTime::now()) {
+            tokio::time::sleep(w).await;
+        }
+    };
+    if r > 0 {
+        let reset_at = due
+            .checked_sub(std::time::Duration::from_secs(1))
+            .unwrap_or(due);
+        tokio::select! {
+            _ = sleep_until(reset_at) => {}
+            _ = control.stop.cancelled() => return false,
+        }
+        if let (Some(url), true) = (&plan.target.url, plan.shard.is_none_or(|s| s.index == 0))
+            && let Err(e) = crate::shard::reset_shared_target(url).await
+        {
+            notes.push(format!("round {r}: the shared target was not reset: {e}"));
+        }
+    }
+    tokio::select! {
+        _ = sleep_until(due) => true,
+        _ = control.stop.cancelled() => false,
+    }
+}
+
 /// Raw latency histograms of one cohort (microseconds), for `.hgrm` files.
 pub struct CohortHistograms {
     pub name: String,
     pub operation: Histogram<u64>,
     pub attempt: Histogram<u64>,
+    /// `.hlog` interval logs: (file name, contents), see [`crate::metrics::interval`].
+    pub hlogs: Vec<(String, Vec<u8>)>,
 }
 
 pub struct RunOutput {
@@ -289,6 +354,12 @@ impl RunOutput {
                     &name,
                     hist,
                     crate::metrics::US_PER_MS,
+                ));
+            }
+            for (name, bytes) in &h.hlogs {
+                writes.push(crate::report::write::write_bytes_atomic(
+                    &dir.join(name),
+                    bytes,
                 ));
             }
         }

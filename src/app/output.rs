@@ -24,7 +24,11 @@ pub fn write_run(output: &RunOutput, dir: &Path) -> bool {
         dir.display(),
         writes.written.len()
     );
-    announce(&writes, &line)
+    let ok = announce(&writes, &line);
+    if ok {
+        crate::merge::partial::remove_partial_files(dir);
+    }
+    ok
 }
 
 /// Rewrites the files derived from summary.json (`stampede report DIR`).
@@ -57,4 +61,77 @@ fn announce(writes: &Writes, line: &str) -> bool {
 /// The summary must be out before a write can hang or fail.
 fn flush_stdout() {
     let _ = std::io::stdout().flush();
+}
+
+/// `stampede report DIR` on the folder of a run that died: rebuild a report
+/// marked incomplete from the streamed files and write every format.
+pub fn rebuild_partial(dir: &Path) -> u8 {
+    let r = match crate::merge::partial::rebuild(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_CONFIG;
+        }
+    };
+    println!("{}", crate::report::console::summary_table(&r));
+    flush_stdout();
+    let writes = match report::write_every(&r, dir) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_RUNTIME;
+        }
+    };
+    let line = format!(
+        "incomplete run: report rebuilt from streamed files in {} ({} files)",
+        dir.display(),
+        writes.written.len()
+    );
+    if announce(&writes, &line) {
+        crate::app::EXIT_OK
+    } else {
+        crate::app::EXIT_RUNTIME
+    }
+}
+
+/// `stampede merge DIR... --out DIR`: everything read and checked first (a
+/// refused shard writes nothing), then the summary, then every file; the
+/// exit code is the gates' as for `run`.
+pub fn merge(dirs: &[std::path::PathBuf], out: &Path) -> u8 {
+    let merged = match crate::merge::merge(dirs) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_CONFIG;
+        }
+    };
+    let r = &merged.report;
+    println!("{}", crate::report::console::summary_table(r));
+    if !r.gates.is_empty() {
+        println!("gates:\n{}", crate::gate::console_lines(&r.gates));
+    }
+    flush_stdout();
+    let writes = match crate::merge::write_merged(&merged, out) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_RUNTIME;
+        }
+    };
+    let line = format!(
+        "merged {} shard(s) into {} ({} files)",
+        dirs.len(),
+        out.display(),
+        writes.written.len()
+    );
+    if !announce(&writes, &line) {
+        return crate::app::EXIT_RUNTIME;
+    }
+    if r.status != crate::report::RunStatus::Completed {
+        return crate::app::EXIT_ABORTED;
+    }
+    if r.gates.iter().any(|g| !g.passed) {
+        return crate::app::EXIT_GATES;
+    }
+    crate::app::EXIT_OK
 }

@@ -13,6 +13,7 @@ mod ctx;
 mod progress;
 pub mod schedule;
 mod step_io;
+mod stream;
 mod user;
 
 pub use ctx::{CohortCtx, Identities, RoundCtx};
@@ -63,6 +64,8 @@ pub struct RoundResult {
     /// Per cohort, journeys in flight at the end of each second.
     pub in_flight: Vec<Vec<u64>>,
     pub duration: Duration,
+    /// Wall-clock start of the round (the `.hlog` BaseTime).
+    pub wall_start: SystemTime,
     /// Arrivals stopped early because of `Control::stop`.
     pub stopped_early: bool,
     /// Journeys still running at the drain deadline were cancelled.
@@ -142,18 +145,38 @@ pub async fn run_round(
     // waiting for journeys that never ended, so a round can never hang.
     let finish = CancellationToken::new();
     let n_coll = collectors();
+    let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = cohorts_plan.iter().map(|c| c.name.clone()).collect();
+    // Streaming to disk only into a report folder that exists (run::prepare_out_dir).
+    let files = plan.out_dir.is_dir().then(|| {
+        let f = crate::metrics::stream::StreamFiles::create(
+            &plan.out_dir,
+            round,
+            &names,
+            &step_names,
+            ctx.wall_start,
+        );
+        f.map_err(|e| eprintln!("warning: cannot stream to {}: {e}", plan.out_dir.display()))
+            .ok()
+    });
+    let (delta_tx, streamer) = stream::spawn_writer(files.flatten(), ctx.start);
     let mut senders = Vec::with_capacity(n_coll);
     let mut handles = Vec::with_capacity(n_coll);
     for _ in 0..n_coll {
         let (tx, mut rx) = mpsc::unbounded_channel::<JourneyLog>();
         senders.push(tx);
-        let n_cohorts = shares.len();
         let finish = finish.clone();
+        let mut recs = stream::CollectorRecs::new(shares.len(), steps, delta_tx.clone());
+        let start = ctx.start;
         handles.push(tokio::spawn(async move {
-            let mut recs: Vec<Recorder> = (0..n_cohorts).map(|_| Recorder::new(steps)).collect();
+            let mut tick =
+                tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let streaming = recs.streaming();
             loop {
                 let log = tokio::select! {
                     biased;
+                    _ = tick.tick(), if streaming => { recs.hand_over(); continue }
                     log = rx.recv() => log,
                     _ = finish.cancelled() => {
                         // Take what was already sent, then stop listening.
@@ -162,13 +185,12 @@ pub async fn run_round(
                     }
                 };
                 let Some(log) = log else { break };
-                if let Some(r) = recs.get_mut(log.cohort) {
-                    r.absorb(&log);
-                }
+                recs.absorb(&log);
             }
-            recs
+            recs.finish()
         }));
     }
+    drop(delta_tx);
 
     // Per-second in-flight sampler.
     let sampler_done = CancellationToken::new();
@@ -245,6 +267,9 @@ pub async fn run_round(
         Arrivals::Closed { users, .. } => {
             // Everyone starts at once; the run ends when they finish or time is up.
             for k in 0..*users {
+                if plan.shard.is_some_and(|s| !s.owns(k)) {
+                    continue; // another shard's user
+                }
                 let permit = tokio::select! {
                     _ = ctx.stop.cancelled() => { stopped_early = true; break }
                     p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -263,6 +288,9 @@ pub async fn run_round(
                 let due = ctx.start + offset;
                 if due > end_of_arrivals {
                     break;
+                }
+                if plan.shard.is_some_and(|s| !s.owns(k as u64)) {
+                    continue; // another shard's arrival
                 }
                 if due > Instant::now() {
                     tokio::select! {
@@ -310,6 +338,7 @@ pub async fn run_round(
             }
         }
     }
+    let _ = streamer.await;
     let in_flight = sampler.await.unwrap_or_default();
     if let Some(m) = monitor {
         let _ = m.await;
@@ -318,6 +347,7 @@ pub async fn run_round(
         recorders: merged,
         in_flight,
         duration,
+        wall_start: ctx.wall_start,
         stopped_early,
         drain_expired: !drained,
         panics: panics.load(std::sync::atomic::Ordering::Relaxed),

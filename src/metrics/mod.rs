@@ -5,12 +5,16 @@
 //! [`JourneyLog`] to its collector, the only owner of that recorder, so the
 //! hot path takes no lock.
 
+pub mod interval;
 mod live;
 mod log;
 mod recorder;
+mod seconds;
+pub mod stream;
 mod summarize;
 
 pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 pub use recorder::{MAX_OUTCOMES, Recorder, StepRec, new_histogram};
+pub use seconds::{SecondHistograms, SparseCounts};
 pub use summarize::{CohortMeta, US_PER_MS, summarize};

@@ -1,6 +1,7 @@
 //! One collector's view of one cohort.
 
 use super::log::{JourneyEnd, JourneyLog, StatusClass};
+use super::seconds::SecondHistograms;
 use crate::outcome::OpOutcome;
 use crate::report::{JourneyCounts, SecondRow};
 use hdrhistogram::Histogram;
@@ -16,6 +17,12 @@ pub fn new_histogram() -> Histogram<u64> {
 
 fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// The second (since the round start) in which something that began at
+/// `start` and took `took` ended: the interval its latency belongs to.
+fn end_second(start: Duration, took: Duration) -> u32 {
+    u32::try_from(start.saturating_add(took).as_secs()).unwrap_or(u32::MAX)
 }
 
 /// Distinct outcomes kept per step: whatever codes a target invents, memory
@@ -34,6 +41,10 @@ pub struct StepRec {
     pub op_latency: Histogram<u64>,
     pub attempt_latency: Histogram<u64>,
     pub by_class: BTreeMap<StatusClass, Histogram<u64>>,
+    /// Operation latency per second in which the operation ended (sparse).
+    pub op_seconds: SecondHistograms,
+    /// Attempt latency per second in which the attempt ended (sparse).
+    pub attempt_seconds: SecondHistograms,
 }
 
 impl StepRec {
@@ -47,6 +58,8 @@ impl StepRec {
             op_latency: new_histogram(),
             attempt_latency: new_histogram(),
             by_class: BTreeMap::new(),
+            op_seconds: SecondHistograms::default(),
+            attempt_seconds: SecondHistograms::default(),
         }
     }
 
@@ -83,6 +96,8 @@ impl AddAssign<&StepRec> for StepRec {
         for (k, h) in &o.by_class {
             add(self.by_class.entry(*k).or_insert_with(new_histogram), h);
         }
+        self.op_seconds += &o.op_seconds;
+        self.attempt_seconds += &o.attempt_seconds;
     }
 }
 
@@ -204,10 +219,15 @@ impl Recorder {
             step.ok += u64::from(op.ok());
             step.attempts += op.attempts.len() as u64;
             step.count(&op.outcome, 1);
-            step.op_latency.saturating_record(us(op.latency));
+            let v = us(op.latency);
+            step.op_latency.saturating_record(v);
+            step.op_seconds
+                .record(end_second(op.intended_at(), op.latency), v);
             for a in &op.attempts {
                 let v = us(a.latency());
                 step.attempt_latency.saturating_record(v);
+                step.attempt_seconds
+                    .record(end_second(a.sent_at(), a.latency()), v);
                 step.by_class
                     .entry(a.class)
                     .or_insert_with(new_histogram)
@@ -305,6 +325,22 @@ mod tests {
         assert_eq!(r.journeys.failed, 1);
         assert_eq!(r.op_latency().len(), 2);
         assert_eq!(r.attempt_latency().len(), 4);
+        // Per second, by when each ended: the 4 s operation intended at
+        // 0.5 s ended in second 4; its attempts at 0.5 s, 1.5 s, 2.5 s.
+        assert!(
+            r.steps[1].op_seconds.histogram(4) == {
+                let mut h = new_histogram();
+                h.record(4_000_000).unwrap();
+                h
+            }
+        );
+        let secs: Vec<u32> = r.steps[1]
+            .attempt_seconds
+            .seconds()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(secs, [0, 1, 2]);
+        assert!(r.steps[1].attempt_seconds.total() == r.steps[1].attempt_latency);
     }
 
     #[test]
@@ -410,6 +446,9 @@ mod tests {
             assert_eq!(x.outcomes, y.outcomes);
             assert!(x.op_latency == y.op_latency);
             assert!(x.attempt_latency == y.attempt_latency);
+            assert_eq!(x.op_seconds, y.op_seconds);
+            assert_eq!(x.attempt_seconds, y.attempt_seconds);
+            assert!(x.op_seconds.total() == x.op_latency);
             assert_eq!(x.by_class.len(), y.by_class.len());
             for (k, h) in &x.by_class {
                 assert!(y.by_class.get(k).is_some_and(|g| g == h), "{k:?}");

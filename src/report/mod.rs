@@ -12,6 +12,7 @@ pub mod csv;
 mod error;
 pub mod format;
 pub mod hgrm;
+pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -45,6 +45,9 @@ pub struct Report {
     /// metastability experiment); `None` without one or against a real target.
     #[serde(default)]
     pub trigger: Option<Trigger>,
+    /// Seed, gates, shard and histogram settings (see [`Origin`]).
+    #[serde(default)]
+    pub origin: Origin,
 }
 
 /// A fault window, in seconds since the start of each round.
@@ -262,4 +265,6 @@ pub struct GateResult {
 }
 
 mod gate_result;
+mod origin;
 pub use gate_result::{GATE_REASONS, GateReason};
+pub use origin::{HistogramSettings, Origin, Shard};

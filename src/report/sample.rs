@@ -417,5 +417,16 @@ pub fn sample_report() -> Report {
         results: vec![cohort(false), cohort(true)],
         gates: sample_gates(),
         trigger: Some(SAMPLE_TRIGGER),
+        origin: crate::report::Origin {
+            seed: Some(7),
+            gates: vec!["compliant.amplification <= 1.3".into()],
+            shard: Some(crate::report::Shard { index: 0, count: 2 }),
+            histogram: Some(crate::report::HistogramSettings {
+                lowest: 1,
+                highest: 3_600_000_000,
+                significant_digits: 3,
+            }),
+            merged_from: vec!["reports/shard-0".into(), "reports/shard-1".into()],
+        },
     }
 }

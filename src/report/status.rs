@@ -20,6 +20,9 @@ pub enum RunStatus {
     /// The generator itself failed (a simulated user's task panicked): the
     /// numbers are incomplete and must not pass a gate.
     Failed,
+    /// The run never wrote its report (killed); `stampede report DIR`
+    /// rebuilt this one from the files it streamed up to its last second.
+    Incomplete,
 }
 
 impl RunStatus {
@@ -30,6 +33,7 @@ impl RunStatus {
             RunStatus::Aborted => "aborted",
             RunStatus::DrainExpired => "drain_expired",
             RunStatus::Failed => "failed",
+            RunStatus::Incomplete => "incomplete",
         }
     }
 }
@@ -52,6 +56,7 @@ mod tests {
             (RunStatus::Aborted, "aborted"),
             (RunStatus::DrainExpired, "drain_expired"),
             (RunStatus::Failed, "failed"),
+            (RunStatus::Incomplete, "incomplete"),
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), label);
             assert_eq!(s.to_string(), label);

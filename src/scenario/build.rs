@@ -40,6 +40,8 @@ pub struct Overrides {
     pub insecure: bool,
     /// `--max-rps`: raise (or lower) the hard cap on attempts per second.
     pub max_rps: Option<f64>,
+    /// `--shard I/N`: run only shard I of N of the arrival schedule.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Collects the error context: the file and its text.
@@ -135,6 +137,8 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         gates,
         safety,
         out_dir,
+        shard: ov.shard,
+        start_at: None,
     })
 }
 

@@ -70,6 +70,13 @@ pub struct Plan {
     pub gates: Vec<crate::gate::Gate>,
     pub safety: SafetyPlan,
     pub out_dir: PathBuf,
+    /// `--shard I/N`: this process runs arrivals k with k mod N == I (see
+    /// [`crate::shard`]); `None` runs the whole schedule.
+    pub shard: Option<crate::shard::Shard>,
+    /// `--start-at`: round r starts at this time plus r bounded round
+    /// lengths (load duration + drain), so shards' rounds line up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// Attempts per second no run exceeds unless `--max-rps` raises it.

@@ -110,6 +110,7 @@ pub(crate) fn report() -> Report {
         ],
         gates: Vec::new(),
         trigger: None,
+        origin: Default::default(),
     }
 }
 

@@ -1,0 +1,306 @@
+//! Reports assembled from files: `stampede merge` of shard folders
+//! ([`merge`]), and the incomplete report of a run that died ([`partial`]).
+//!
+//! A merge is exact: counters are summed, per-second rows summed by
+//! wall-clock second, histograms added bucket by bucket from the shards'
+//! `.hlog` files, and every percentile computed from those sums, so the
+//! merged p99 is the p99 of one histogram holding every shard's samples.
+//! Everything is read and checked before anything is written.
+
+pub mod cohort;
+pub mod partial;
+mod write;
+
+pub use write::write_merged;
+
+use crate::report::json::SUMMARY_FILE;
+use crate::report::{Report, RunStatus, SCHEMA_VERSION, Shard};
+use cohort::{CohortHists, add_counters, refresh};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A merge that was refused, with the reason (files and lines named).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MergeError(pub String);
+
+fn err(s: impl Into<String>) -> MergeError {
+    MergeError(s.into())
+}
+
+/// The merged report and its histograms (for `.hgrm` and `.hlog` files).
+pub struct Merged {
+    pub report: Report,
+    pub hists: Vec<CohortHists>,
+}
+
+/// One shard folder's summary, read and checked; its histograms are read
+/// one folder at a time into the sum, so memory holds one set, not N.
+struct Part {
+    dir: PathBuf,
+    report: Report,
+}
+
+fn read_part(dir: &Path) -> Result<Part, MergeError> {
+    if !dir.is_dir() {
+        return Err(err(format!("{} is not a folder", dir.display())));
+    }
+    let summary = dir.join(SUMMARY_FILE);
+    if !summary.is_file() {
+        return Err(err(format!(
+            "{} is not a stampede report folder (no {SUMMARY_FILE})",
+            dir.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&summary)
+        .map_err(|e| err(format!("cannot read {}: {e}", summary.display())))?;
+    let report =
+        crate::report::json::parse_summary(&text, &summary).map_err(|e| err(e.to_string()))?;
+    if report.schema_version != SCHEMA_VERSION {
+        return Err(err(format!(
+            "{} has report schema_version {}; this stampede merges version {SCHEMA_VERSION}",
+            summary.display(),
+            report.schema_version
+        )));
+    }
+    Ok(Part {
+        dir: dir.to_path_buf(),
+        report,
+    })
+}
+
+fn shard_of(r: &Report) -> Shard {
+    r.origin.shard.unwrap_or(Shard { index: 0, count: 1 })
+}
+
+/// Refuse parts that are not the shards of one run.
+fn check(parts: &[Part]) -> Result<(), MergeError> {
+    let first = &parts[0];
+    let name = |p: &Part| p.dir.display().to_string();
+    let count = shard_of(&first.report).count;
+    let mut seen: Vec<Option<&Part>> = vec![None; count as usize];
+    for p in parts {
+        let r = &p.report;
+        if r.scenario != first.report.scenario {
+            return Err(err(format!(
+                "{} ran scenario `{}` but {} ran `{}`: not shards of one run",
+                name(p),
+                r.scenario,
+                name(first),
+                first.report.scenario
+            )));
+        }
+        if r.origin.seed != first.report.origin.seed {
+            return Err(err(format!(
+                "{} used seed {:?} but {} used {:?}: not shards of one run",
+                name(p),
+                r.origin.seed,
+                name(first),
+                first.report.origin.seed
+            )));
+        }
+        if r.origin.histogram != first.report.origin.histogram {
+            return Err(err(format!(
+                "{} and {} have different histogram settings ({:?} vs {:?}): their buckets cannot be added",
+                name(p),
+                name(first),
+                r.origin.histogram,
+                first.report.origin.histogram
+            )));
+        }
+        let s = shard_of(r);
+        if s.count != count {
+            return Err(err(format!(
+                "{} is shard {s} but {} is shard {}: different shard counts",
+                name(p),
+                name(first),
+                shard_of(&first.report)
+            )));
+        }
+        let slot = &mut seen[s.index.min(count - 1) as usize];
+        if let Some(other) = slot {
+            return Err(err(format!(
+                "{} and {} are both shard {s}: overlapping shards",
+                name(other),
+                name(p)
+            )));
+        }
+        *slot = Some(p);
+        let cohorts = |r: &Report| -> Vec<(String, usize, Vec<String>)> {
+            r.results
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.round,
+                        c.steps.iter().map(|s| s.name.clone()).collect(),
+                    )
+                })
+                .collect()
+        };
+        if cohorts(r) != cohorts(&first.report) {
+            return Err(err(format!(
+                "{} and {} have different fleets or steps",
+                name(p),
+                name(first)
+            )));
+        }
+    }
+    let missing: Vec<String> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_none())
+        .map(|(i, _)| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(err(format!(
+            "missing shard(s) {} of scenario `{}`",
+            missing.join(", "),
+            first.report.scenario
+        )));
+    }
+    Ok(())
+}
+
+/// Read, check and add the shard folders `dirs`.
+pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
+    if dirs.is_empty() {
+        return Err(err("nothing to merge: name the shards' report folders"));
+    }
+    let parts = dirs
+        .iter()
+        .map(|d| read_part(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    check(&parts)?;
+    let mut parts = parts;
+    parts.sort_by_key(|p| shard_of(&p.report).index);
+    let first = &parts[0];
+    let mut report = first.report.clone();
+    let mut hists = Vec::new();
+    for (i, c) in report.results.iter_mut().enumerate() {
+        let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
+        // Wall-clock alignment: the earliest shard's round start is second 0.
+        let bases = parts
+            .iter()
+            .map(|p| base_time(&p.dir, &c.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let earliest = bases.iter().flatten().min().copied().unwrap_or_default();
+        let shift = |k: usize| -> u32 {
+            bases[k].map_or(0, |b| {
+                b.saturating_sub(earliest).as_secs_f64().round() as u32
+            })
+        };
+        let mut sum = CohortHists::new(steps.len());
+        let mut counters = c.clone();
+        counters.timeseries.clear();
+        cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
+        counters.round_duration_s += f64::from(shift(0));
+        for (k, p) in parts.iter().enumerate() {
+            let h = CohortHists::read(&p.dir, &c.name, &steps).map_err(err)?;
+            sum.add(&h, shift(k));
+            if k > 0 {
+                add_counters(&mut counters, &p.report.results[i], shift(k));
+            }
+        }
+        sum.base_time = Some(earliest);
+        *c = counters;
+        refresh(c, &sum);
+        hists.push(sum);
+        c.ledger = merged_ledger(&parts, i, &mut report.notes);
+        c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
+    }
+    report.duration_s = parts
+        .iter()
+        .map(|p| p.report.duration_s)
+        .fold(0.0, f64::max);
+    report.started_at = parts
+        .iter()
+        .map(|p| p.report.started_at.clone())
+        .min()
+        .unwrap_or_default();
+    report.status = parts
+        .iter()
+        .map(|p| p.report.status)
+        .find(|s| *s != RunStatus::Completed)
+        .unwrap_or(RunStatus::Completed);
+    let reasons: Vec<String> = parts
+        .iter()
+        .filter_map(|p| {
+            p.report
+                .stop_reason
+                .as_ref()
+                .map(|r| format!("shard {}: {r}", shard_of(&p.report)))
+        })
+        .collect();
+    report.stop_reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    for p in &parts[1..] {
+        for n in &p.report.notes {
+            if !report.notes.contains(n) {
+                report.notes.push(n.clone());
+            }
+        }
+    }
+    report.notes.push(format!(
+        "merged from {} shard(s): counters summed, histograms added bucket by bucket",
+        parts.len()
+    ));
+    report.origin.shard = None;
+    report.origin.merged_from = parts.iter().map(|p| p.dir.display().to_string()).collect();
+    report.gates = evaluate_gates(&report)?;
+    Ok(Merged { report, hists })
+}
+
+/// BaseTime of a fleet's `.hlog` (a header scan; no histogram decoded).
+fn base_time(dir: &Path, fleet: &str) -> Result<Option<Duration>, MergeError> {
+    let path = dir.join(crate::report::hlog::file_name(fleet, None));
+    let bytes =
+        std::fs::read(&path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    let (_, base) =
+        crate::report::hlog::scan(&bytes, &path, |_| Ok(())).map_err(|e| err(e.to_string()))?;
+    Ok(base)
+}
+
+/// The ground truth once: every shard pointed at one shared target sees the
+/// same ledger, so the first is taken; shards that each ran an embedded
+/// simulator had separate targets, whose ledgers cannot be merged.
+fn merged_ledger(parts: &[Part], i: usize, notes: &mut Vec<String>) -> Option<crate::sim::Ledger> {
+    let ledgers: Vec<_> = parts
+        .iter()
+        .filter_map(|p| p.report.results[i].ledger.clone())
+        .collect();
+    if ledgers.is_empty() {
+        return None;
+    }
+    let embedded = parts
+        .iter()
+        .all(|p| p.report.target == "embedded simulator");
+    if embedded && parts.len() > 1 {
+        let note = "each shard ran its own embedded simulator: the ledgers are per shard and are not in the merged report (point every shard at one `stampede serve`)".to_string();
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+        return None;
+    }
+    ledgers.into_iter().next()
+}
+
+fn evaluate_gates(report: &Report) -> Result<Vec<crate::report::GateResult>, MergeError> {
+    let fleets: Vec<String> = report.results.iter().map(|c| c.name.clone()).collect();
+    let steps: Vec<String> = report
+        .results
+        .first()
+        .map(|c| c.steps.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let gates = report
+        .origin
+        .gates
+        .iter()
+        .map(|g| {
+            crate::gate::parse(g, &fleets, &steps).map_err(|e| err(format!("gate `{g}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::gate::evaluate_all(&gates, report))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+//! Writing a merged report: every format a run writes (summary.json, CSV,
+//! HTML, JUnit, `.hgrm`, `.hlog`), each file atomically.
+
+use super::Merged;
+use super::cohort::CohortHists;
+use crate::metrics::interval::{whole, write_pairs};
+use crate::metrics::{SecondHistograms, US_PER_MS};
+use crate::report::hlog::{self, TAG_BACKOFF, TAG_LAG};
+use crate::report::{CohortResult, ReportError, Writes};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let base = SystemTime::UNIX_EPOCH + h.base_time.unwrap_or_default();
+    let round = Duration::from_secs_f64(c.round_duration_s.max(0.0));
+    let (mut op, mut attempt) = (SecondHistograms::default(), SecondHistograms::default());
+    for s in &h.steps {
+        op += &s.op;
+        attempt += &s.attempt;
+    }
+    let mut fleet = Vec::new();
+    hlog::write_header(&mut fleet, &c.name, base)?;
+    write_pairs(&mut fleet, &op, &attempt)?;
+    whole(&mut fleet, TAG_BACKOFF, round, &h.backoff.total())?;
+    whole(&mut fleet, TAG_LAG, round, &h.lag.total())?;
+    let mut files = vec![(hlog::file_name(&c.name, None), fleet)];
+    for (s, sh) in c.steps.iter().zip(&h.steps) {
+        let mut out = Vec::new();
+        hlog::write_header(&mut out, &format!("{}.{}", c.name, s.name), base)?;
+        write_pairs(&mut out, &sh.op, &sh.attempt)?;
+        for (class, hc) in &sh.by_class {
+            whole(&mut out, &hlog::class_tag(class), round, &hc.total())?;
+        }
+        files.push((hlog::file_name(&c.name, Some(&s.name)), out));
+    }
+    Ok(files)
+}
+
+/// Write every file of `m` into `out` (created if missing).
+pub fn write_merged(m: &Merged, out: &Path) -> Result<Writes, ReportError> {
+    let mut writes = crate::report::write_every(&m.report, out)?;
+    for (c, h) in m.report.results.iter().zip(&m.hists) {
+        let (mut op, mut attempt) = (SecondHistograms::default(), SecondHistograms::default());
+        for s in &h.steps {
+            op += &s.op;
+            attempt += &s.attempt;
+        }
+        for (kind, hist) in [("operation", op.total()), ("attempt", attempt.total())] {
+            writes.push(crate::report::hgrm::write_file(
+                out,
+                &format!("{}-{kind}", c.name),
+                &hist,
+                US_PER_MS,
+            ));
+        }
+        match hlog_files(c, h) {
+            Ok(files) => {
+                for (name, bytes) in files {
+                    writes.push(crate::report::write::write_bytes_atomic(
+                        &out.join(name),
+                        &bytes,
+                    ));
+                }
+            }
+            Err(source) => writes.push(Err(ReportError::Write {
+                path: out.join(hlog::file_name(&c.name, None)),
+                source,
+            })),
+        }
+    }
+    Ok(writes)
+}

@@ -1,0 +1,209 @@
+//! Streaming a round to disk while it runs, so `kill -9` loses at most the
+//! last second.
+//!
+//! Collectors fold journeys into a per-collector *delta* recorder and, once
+//! a second, add it to their round total and hand it to the round's stream
+//! task (see `engine::run_round`). The task sums the deltas it received and,
+//! once a second, appends them to the report folder and flushes:
+//!
+//! - [`STREAM_FILE`] (`stream.partial.jsonl`): one JSON line per cohort per
+//!   flush with what that second added: per-step operations, successes,
+//!   attempts and outcome labels, journey counts, retry counters, and the
+//!   per-second rows ([`SecondRow`], `t` since the round start) it touched;
+//! - the `.hlog` files ([`crate::metrics::interval`]): the same second's
+//!   `op` and `attempt` intervals per step and for the fleet.
+//!
+//! Every line is a delta: a reader sums lines (and intervals of the same
+//! second), and a last line cut short by a kill is dropped. When the run
+//! ends, the final report files replace the `.hlog` files atomically and
+//! the stream file is removed; `stampede report DIR` on a folder without
+//! `summary.json` rebuilds a report marked incomplete from what is there
+//! (`crate::merge::partial`). [`SKELETON_FILE`] (`run.partial.json`),
+//! written before the first round, is that report with every count zero.
+
+use super::interval;
+use super::recorder::Recorder;
+use crate::report::hlog;
+use crate::report::{JourneyCounts, SecondRow};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+pub const STREAM_FILE: &str = "stream.partial.jsonl";
+pub const SKELETON_FILE: &str = "run.partial.json";
+
+/// One step's counters in a [`StreamLine`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepLine {
+    pub operations: u64,
+    pub ok: u64,
+    pub attempts: u64,
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// What one flush added to one cohort.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamLine {
+    pub round: usize,
+    pub cohort: String,
+    pub steps: Vec<StepLine>,
+    pub journeys: JourneyCounts,
+    pub retry_after_honoured: u64,
+    pub early_retries: u64,
+    pub breaker_opens: u64,
+    /// Per-second rows this flush touched (deltas; `t` since the round start).
+    pub rows: Vec<SecondRow>,
+}
+
+impl StreamLine {
+    pub fn of(round: usize, cohort: &str, d: &Recorder) -> Self {
+        StreamLine {
+            round,
+            cohort: cohort.to_string(),
+            steps: d
+                .steps
+                .iter()
+                .map(|s| StepLine {
+                    operations: s.ops,
+                    ok: s.ok,
+                    attempts: s.attempts,
+                    outcomes: s
+                        .outcomes
+                        .iter()
+                        .map(|(o, n)| (o.label().into_owned(), *n))
+                        .collect(),
+                })
+                .collect(),
+            journeys: d.journeys,
+            retry_after_honoured: d.retry_after_honoured,
+            early_retries: d.early_retries,
+            breaker_opens: d.breaker_opens,
+            rows: d
+                .series
+                .iter()
+                .filter(|r| {
+                    **r != SecondRow {
+                        t: r.t,
+                        ..SecondRow::default()
+                    }
+                })
+                .copied()
+                .collect(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.journeys.started == 0
+            && self.rows.is_empty()
+            && self.steps.iter().all(|s| s.operations == 0)
+    }
+}
+
+struct CohortFiles {
+    name: String,
+    fleet: BufWriter<File>,
+    steps: Vec<BufWriter<File>>,
+}
+
+/// The open streamed files of one round.
+pub struct StreamFiles {
+    round: usize,
+    jsonl: BufWriter<File>,
+    cohorts: Vec<CohortFiles>,
+}
+
+fn create(path: PathBuf) -> io::Result<BufWriter<File>> {
+    Ok(BufWriter::new(File::create(path)?))
+}
+
+impl StreamFiles {
+    /// Open (truncate) the round's `.hlog` files with their headers and
+    /// open the stream file for appending.
+    pub fn create(
+        dir: &Path,
+        round: usize,
+        cohorts: &[String],
+        step_names: &[String],
+        base: SystemTime,
+    ) -> io::Result<Self> {
+        let jsonl = BufWriter::new(
+            File::options()
+                .create(true)
+                .append(true)
+                .open(dir.join(STREAM_FILE))?,
+        );
+        let mut out = Vec::new();
+        for c in cohorts {
+            let mut fleet = create(dir.join(hlog::file_name(c, None)))?;
+            hlog::write_header(&mut fleet, c, base)?;
+            fleet.flush()?;
+            let mut steps = Vec::new();
+            for s in step_names {
+                let mut f = create(dir.join(hlog::file_name(c, Some(s))))?;
+                hlog::write_header(&mut f, &format!("{c}.{s}"), base)?;
+                f.flush()?;
+                steps.push(f);
+            }
+            out.push(CohortFiles {
+                name: c.clone(),
+                fleet,
+                steps,
+            });
+        }
+        Ok(StreamFiles {
+            round,
+            jsonl,
+            cohorts: out,
+        })
+    }
+
+    /// Append one flush: `deltas[i]` is what cohort `i` added. Histograms
+    /// first, then the counters line, each file flushed.
+    pub fn append(&mut self, deltas: &[Recorder]) -> io::Result<()> {
+        for (c, d) in self.cohorts.iter_mut().zip(deltas) {
+            let line = StreamLine::of(self.round, &c.name, d);
+            if line.is_empty() {
+                continue;
+            }
+            interval::write_fleet_seconds(&mut c.fleet, d)?;
+            c.fleet.flush()?;
+            for (f, s) in c.steps.iter_mut().zip(&d.steps) {
+                interval::write_step_seconds(f, s)?;
+                f.flush()?;
+            }
+            let mut text = serde_json::to_string(&line).map_err(io::Error::other)?;
+            text.push('\n');
+            self.jsonl.write_all(text.as_bytes())?;
+            self.jsonl.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_touched_rows_are_streamed() {
+        let mut r = Recorder::new(1);
+        r.series = vec![
+            SecondRow::default(),
+            SecondRow {
+                t: 1,
+                attempts: 3,
+                ..SecondRow::default()
+            },
+        ];
+        r.steps[0].attempts = 3;
+        let line = StreamLine::of(0, "c", &r);
+        assert_eq!(line.rows.len(), 1);
+        assert_eq!(line.rows[0].t, 1);
+        assert_eq!(line.steps[0].attempts, 3);
+        assert!(!line.is_empty());
+        assert!(StreamLine::of(0, "c", &Recorder::new(1)).is_empty());
+    }
+}

@@ -1,0 +1,303 @@
+//! HdrHistogram interval logs (`.hlog`), the format Java's
+//! `HistogramLogWriter` writes and `HistogramLogReader` /
+//! `HistogramLogProcessor` read, through the `hdrhistogram` crate's
+//! `serialization::interval_log` writer and reader.
+//!
+//! Layout of every file stampede writes:
+//!
+//! ```text
+//! #[Histogram log format version 1.3]
+//! #stampede <version> interval log: <fleet>[.<step>] (values in microseconds)
+//! #[StartTime: 1767225600.000 (seconds since epoch)]
+//! #[BaseTime: 1767225600.000 (seconds since epoch)]
+//! "StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"
+//! Tag=op,3.000,1.000,812351.000,HISTFAAAA...
+//! ```
+//!
+//! StartTime and BaseTime are the wall-clock start of the fleet's round;
+//! each interval's timestamp is seconds since BaseTime, its duration one
+//! second (or the whole round for totals such as `backoff`), its max in
+//! microseconds like the values (no MaxValueDivisor), its histogram V2 with
+//! deflate (`HISTFAAA...` in base64), what Java writes by default.
+//!
+//! A log may hold the same (tag, second) more than once: the streamed log of
+//! a run in progress appends what each second added, and a reader sums them
+//! ([`HlogFile::sum`]).
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Operation latency (end to end, retries and backoff included).
+pub const TAG_OP: &str = "op";
+/// Attempt latency (one HTTP exchange).
+pub const TAG_ATTEMPT: &str = "attempt";
+/// Time spent in backoff per operation (whole round, fleet file only).
+pub const TAG_BACKOFF: &str = "backoff";
+/// How late the generator started journeys (whole round, fleet file only).
+pub const TAG_LAG: &str = "lag";
+/// Attempt latency of one status class: `attempt.5xx` (whole round, step files).
+pub fn class_tag(class: &str) -> String {
+    format!("{TAG_ATTEMPT}.{class}")
+}
+
+/// `<fleet>.hlog` or `<fleet>.<step>.hlog`.
+pub fn file_name(fleet: &str, step: Option<&str>) -> String {
+    match step {
+        Some(s) => format!("{fleet}.{s}.hlog"),
+        None => format!("{fleet}.hlog"),
+    }
+}
+
+/// The comment and `StartTime` / `BaseTime` headers, both `base`.
+pub fn write_header(out: &mut impl Write, what: &str, base: SystemTime) -> io::Result<()> {
+    let mut ser = V2DeflateSerializer::new();
+    IntervalLogWriterBuilder::new()
+        .add_comment("[Histogram log format version 1.3]")
+        .add_comment(&format!(
+            "stampede {} interval log: {what} (values in microseconds)",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .with_start_time(base)
+        .with_base_time(base)
+        .begin_log_with(out, &mut ser)?;
+    // The column legend Java's HistogramLogWriter writes after the headers.
+    writeln!(out, "{LEGEND}")
+}
+
+/// Java's `outputLegend` line; readers skip it.
+pub const LEGEND: &str =
+    "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"";
+
+/// One tagged interval histogram line, `start` seconds after BaseTime.
+pub fn write_interval(
+    out: &mut impl Write,
+    tag: &str,
+    start: Duration,
+    duration: Duration,
+    h: &Histogram<u64>,
+) -> io::Result<()> {
+    let mut ser = V2DeflateSerializer::new();
+    // A builder without headers writes nothing: this only appends the line.
+    let mut w = IntervalLogWriterBuilder::new().begin_log_with(out, &mut ser)?;
+    w.write_histogram(h, start, duration, Tag::new(tag))
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// One interval read back.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub tag: String,
+    /// Seconds since BaseTime.
+    pub start: Duration,
+    pub duration: Duration,
+    pub histogram: Histogram<u64>,
+}
+
+/// A parsed `.hlog`.
+#[derive(Debug, Clone, Default)]
+pub struct HlogFile {
+    pub start_time: Option<Duration>,
+    pub base_time: Option<Duration>,
+    pub intervals: Vec<Interval>,
+}
+
+/// A `.hlog` that could not be read, naming the file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum HlogError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}:{line}: {what}", path.display())]
+    Bad {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
+}
+
+fn line_of(input: &[u8], offset: usize) -> usize {
+    1 + input[..offset.min(input.len())]
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count()
+}
+
+impl HlogFile {
+    pub fn read(path: &Path) -> Result<HlogFile, HlogError> {
+        let bytes = std::fs::read(path).map_err(|source| HlogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Parse a whole log; `path` names it in errors. A last line without
+    /// its newline (a write cut short) is an error, like any bad line.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<HlogFile, HlogError> {
+        let mut intervals = Vec::new();
+        let (start_time, base_time) = scan(bytes, path, |raw| {
+            intervals.push(Interval {
+                tag: raw.tag.to_string(),
+                start: raw.start,
+                duration: raw.duration,
+                histogram: raw.decode()?,
+            });
+            Ok(())
+        })?;
+        Ok(HlogFile {
+            start_time,
+            base_time,
+            intervals,
+        })
+    }
+
+    /// Every interval of `tag` summed per whole second since BaseTime.
+    pub fn per_second(&self, tag: &str) -> BTreeMap<u32, Histogram<u64>> {
+        let mut m: BTreeMap<u32, Histogram<u64>> = BTreeMap::new();
+        for i in self.intervals.iter().filter(|i| i.tag == tag) {
+            let s = u32::try_from(i.start.as_secs()).unwrap_or(u32::MAX);
+            match m.get_mut(&s) {
+                Some(h) => {
+                    let _ = h.add(&i.histogram);
+                }
+                None => {
+                    m.insert(s, i.histogram.clone());
+                }
+            }
+        }
+        m
+    }
+
+    /// Every interval of `tag` summed, into a histogram with `like`'s settings.
+    pub fn sum(&self, tag: &str, like: &Histogram<u64>) -> Result<Histogram<u64>, String> {
+        let mut h = Histogram::new_from(like);
+        for i in self.intervals.iter().filter(|i| i.tag == tag) {
+            same_settings(&i.histogram, like)?;
+            h.add(&i.histogram).map_err(|e| format!("{e:?}"))?;
+        }
+        Ok(h)
+    }
+
+    /// Tags present, in first-seen order.
+    pub fn tags(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        for i in &self.intervals {
+            if !v.contains(&i.tag.as_str()) {
+                v.push(&i.tag);
+            }
+        }
+        v
+    }
+}
+
+/// One interval line before its histogram is decoded (cheap to skip).
+pub struct RawInterval<'a> {
+    pub line: usize,
+    pub tag: &'a str,
+    /// Seconds since BaseTime.
+    pub start: Duration,
+    pub duration: Duration,
+    encoded: &'a str,
+    path: &'a Path,
+}
+
+impl RawInterval<'_> {
+    /// An error about this line.
+    pub fn error(&self, what: String) -> HlogError {
+        HlogError::Bad {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            what,
+        }
+    }
+
+    /// Decode the V2 (deflate or plain) histogram of this line.
+    pub fn decode(&self) -> Result<Histogram<u64>, HlogError> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(self.encoded)
+            .map_err(|e| self.error(format!("histogram is not base64: {e}")))?;
+        Deserializer::new()
+            .deserialize(&mut &raw[..])
+            .map_err(|e| self.error(format!("histogram cannot be decoded: {e:?}")))
+    }
+}
+
+/// Walk a log line by line: `each` sees every interval (and may decode it);
+/// returns (StartTime, BaseTime). A bad line, a cut last line included, is
+/// an error naming `path` and the line.
+pub fn scan(
+    bytes: &[u8],
+    path: &Path,
+    mut each: impl FnMut(RawInterval<'_>) -> Result<(), HlogError>,
+) -> Result<(Option<Duration>, Option<Duration>), HlogError> {
+    let bad = |offset: usize, what: String| HlogError::Bad {
+        path: path.to_path_buf(),
+        line: line_of(bytes, offset),
+        what,
+    };
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        let last = bytes.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        return Err(bad(last, "truncated line (no newline at the end)".into()));
+    }
+    let (mut start, mut base) = (None, None);
+    // Lines counted incrementally: offsets only grow.
+    let (mut seen_offset, mut seen_lines) = (0usize, 1usize);
+    for entry in IntervalLogIterator::new(bytes) {
+        let entry = entry.map_err(|e| match e {
+            hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
+                bad(offset, "not an interval log line".into())
+            }
+        })?;
+        match entry {
+            LogEntry::StartTime(t) => start = Some(t),
+            LogEntry::BaseTime(t) => base = Some(t),
+            LogEntry::Interval(i) => {
+                let enc = i.encoded_histogram();
+                // The encoded histogram is a slice of `bytes`: its offset gives the line.
+                let offset = (enc.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+                let offset = offset.min(bytes.len());
+                seen_lines += bytes[seen_offset..offset]
+                    .iter()
+                    .filter(|&&c| c == b'\n')
+                    .count();
+                seen_offset = offset;
+                each(RawInterval {
+                    line: seen_lines,
+                    tag: i.tag().map_or("", |t| t.as_str()),
+                    start: i.start_timestamp(),
+                    duration: i.duration(),
+                    encoded: enc,
+                    path,
+                })?;
+            }
+        }
+    }
+    Ok((start, base))
+}
+
+/// Histograms add exactly only with equal settings.
+pub fn same_settings(a: &Histogram<u64>, b: &Histogram<u64>) -> Result<(), String> {
+    if (a.low(), a.high(), a.sigfig()) == (b.low(), b.high(), b.sigfig()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "histogram settings differ: lowest {} highest {} digits {} vs lowest {} highest {} digits {}",
+            a.low(),
+            a.high(),
+            a.sigfig(),
+            b.low(),
+            b.high(),
+            b.sigfig()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! `stampede merge` through the binary: shard folders add up exactly, and
+//! every kind of bad input is refused with a clear error and nothing written.
+
+mod common;
+use common::TempDir;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SCENARIO: &str = "compare = [\"compliant\"]\nseed = 11\n\
+gates = [\"compliant.amplification >= 1\"]\n\
+[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30 }]\ndrain = \"5s\"\n";
+
+fn stampede(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+fn edit_summary(dir: &Path, f: impl FnOnce(&mut Value)) {
+    let p = dir.join("summary.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+fn as_shard(dir: &Path, index: u32, count: u32) {
+    edit_summary(dir, |v| {
+        v["origin"]["shard"] = serde_json::json!({"index": index, "count": count});
+    });
+}
+
+fn merge(dirs: &[&PathBuf], out: &Path) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["merge".as_ref()];
+    args.extend(dirs.iter().map(|d| d.as_os_str()));
+    args.push("--out".as_ref());
+    args.push(out.as_os_str());
+    stampede(&args)
+}
+
+fn refused(o: &Output, out: &Path, needle: &str) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    assert!(!out.exists(), "nothing written to --out");
+}
+
+#[test]
+fn merge_adds_shards_exactly_and_refuses_bad_input() {
+    let dir = TempDir::new("mergecli");
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let run = dir.path().join("run");
+    let o = stampede(&[
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--out".as_ref(),
+        run.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let single = stampede::report::json::load_summary(&run).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    copy_dir(&run, &a);
+    copy_dir(&run, &b);
+    as_shard(&a, 0, 2);
+    as_shard(&b, 1, 2);
+
+    let out = dir.path().join("merged");
+    let o = merge(&[&a, &b], &out);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = stampede::report::json::load_summary(&out).unwrap();
+    let (s, c) = (&single.results[0], &m.results[0]);
+    assert_eq!(c.operations, 2 * s.operations);
+    assert_eq!(c.attempts, 2 * s.attempts);
+    assert_eq!(c.journeys.started, 2 * s.journeys.started);
+    assert_eq!(
+        c.operation_latency_ms.count,
+        2 * s.operation_latency_ms.count
+    );
+    // Doubling every bucket leaves every percentile where it was.
+    assert_eq!(c.operation_latency_ms.p99, s.operation_latency_ms.p99);
+    assert_eq!(c.success_rate, s.success_rate);
+    let series: u64 = c.timeseries.iter().map(|r| r.attempts).sum();
+    assert_eq!(series, c.attempts);
+    assert_eq!(m.gates.len(), 1);
+    assert!(m.gates[0].passed);
+    assert_eq!(m.origin.merged_from.len(), 2);
+    for f in [
+        "report.html",
+        "junit.xml",
+        "compliant.hlog",
+        "compliant-operation.hgrm",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    // A merge of the merged report with nothing else is a one-shard report again.
+    let again = dir.path().join("again");
+    let o = merge(&[&out], &again);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m2 = stampede::report::json::load_summary(&again).unwrap();
+    assert_eq!(m2.results[0].attempts, c.attempts);
+
+    let out = dir.path().join("never");
+    // Missing shard.
+    refused(&merge(&[&a], &out), &out, "missing shard(s) 1/2");
+    // Overlapping shards.
+    let a2 = dir.path().join("a2");
+    copy_dir(&a, &a2);
+    refused(&merge(&[&a, &a2], &out), &out, "overlapping");
+    // Different seed.
+    let bs = dir.path().join("bs");
+    copy_dir(&b, &bs);
+    edit_summary(&bs, |v| v["origin"]["seed"] = 12.into());
+    refused(&merge(&[&a, &bs], &out), &out, "seed");
+    // Different scenario.
+    let bn = dir.path().join("bn");
+    copy_dir(&b, &bn);
+    edit_summary(&bn, |v| v["scenario"] = "other".into());
+    refused(&merge(&[&a, &bn], &out), &out, "scenario");
+    // Histogram settings.
+    let bh = dir.path().join("bh");
+    copy_dir(&b, &bh);
+    edit_summary(&bh, |v| {
+        v["origin"]["histogram"]["significant_digits"] = 2.into()
+    });
+    refused(&merge(&[&a, &bh], &out), &out, "histogram settings");
+    // Another schema version.
+    let bv = dir.path().join("bv");
+    copy_dir(&b, &bv);
+    edit_summary(&bv, |v| v["schema_version"] = 0.into());
+    refused(&merge(&[&a, &bv], &out), &out, "schema_version");
+    // Not a report folder.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    refused(
+        &merge(&[&a, &empty], &out),
+        &out,
+        "not a stampede report folder",
+    );
+    // Truncated .hlog: file and line named.
+    let bt = dir.path().join("bt");
+    copy_dir(&b, &bt);
+    let step = bt.join(format!("compliant.{}.hlog", s.steps[0].name));
+    let bytes = std::fs::read(&step).unwrap();
+    let lines = bytes.iter().filter(|&&c| c == b'\n').count();
+    std::fs::write(&step, &bytes[..bytes.len() - 5]).unwrap();
+    refused(
+        &merge(&[&a, &bt], &out),
+        &out,
+        &format!("{}:{lines}: truncated", step.display()),
+    );
+    // Corrupt .hlog line.
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 3] = b'*';
+    std::fs::write(&step, &bad).unwrap();
+    refused(
+        &merge(&[&a, &bt], &out),
+        &out,
+        &format!("{}:{lines}:", step.display()),
+    );
+}
