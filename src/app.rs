@@ -93,13 +93,15 @@ async fn run(args: RunArgs) -> u8 {
         );
     }
     let progress = (!args.quiet).then(Progress::new);
-    let output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
+    let mut output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_RUNTIME;
         }
     };
+    let argv: Vec<String> = std::env::args().collect();
+    output.report.meta = crate::report::meta::collect(&plan, &argv, &ov);
     let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.

@@ -148,6 +148,9 @@ pub async fn execute(
                     ledger: ledger.clone(),
                 },
             ));
+            if let Some(c) = results.last_mut() {
+                c.round_started_unix_ms = crate::report::meta::unix_ms(res.wall_start);
+            }
         }
     }
     if let Some(p) = progress {
@@ -182,13 +185,14 @@ pub async fn execute(
             Some(u) => u.clone(),
             None => "embedded simulator".into(),
         },
-        load: plan.load_summary(),
+        load: crate::report::meta::effective_load(plan),
         status,
         stop_reason,
         notes,
         results,
         gates: Vec::new(),
         trigger: None,
+        meta: Default::default(),
     };
     // Time to recovery after the embedded simulator's trigger (report::recovery).
     if plan.target.url.is_none() {

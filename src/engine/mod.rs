@@ -66,6 +66,8 @@ pub struct RoundResult {
     pub stopped_early: bool,
     /// Journeys still running at the drain deadline were cancelled.
     pub drain_expired: bool,
+    /// Wall-clock time of the round's start (second 0 of its timeseries).
+    pub wall_start: SystemTime,
 }
 
 fn collectors() -> usize {
@@ -295,6 +297,7 @@ pub async fn run_round(
         let _ = m.await;
     }
     RoundResult {
+        wall_start: ctx.wall_start,
         recorders: merged,
         in_flight,
         duration,

@@ -45,6 +45,9 @@ pub struct Report {
     /// metastability experiment); `None` without one or against a real target.
     #[serde(default)]
     pub trigger: Option<Trigger>,
+    /// Seed, command line, overrides, effective schedule, host, git revision.
+    #[serde(default)]
+    pub meta: super::meta::RunMeta,
 }
 
 /// A fault window, in seconds since the start of each round.
@@ -61,6 +64,8 @@ pub struct Percentiles {
     pub mean: f64,
     pub p50: f64,
     pub p90: f64,
+    #[serde(default)]
+    pub p95: f64,
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
@@ -223,6 +228,10 @@ pub struct CohortResult {
     /// trigger or when the cohort did not recover before its round ended.
     #[serde(default)]
     pub recovery_s: Option<f64>,
+    /// Wall-clock start of this cohort's round, in milliseconds since the
+    /// Unix epoch: `timeseries` second `t` began at this + `t` s.
+    #[serde(default)]
+    pub round_started_unix_ms: Option<u64>,
 }
 
 /// A threshold gate and how it fared. Renderers (JUnit, the console) build

@@ -345,6 +345,7 @@ fn cohort(naive: bool) -> CohortResult {
         recovery_s: super::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
         timeseries: series,
         ledger: Some(ledger),
+        round_started_unix_ms: Some(1_795_860_000_000 + if naive { 63_200 } else { 0 }),
     }
 }
 
@@ -417,5 +418,44 @@ pub fn sample_report() -> Report {
         results: vec![cohort(false), cohort(true)],
         gates: sample_gates(),
         trigger: Some(SAMPLE_TRIGGER),
+        meta: sample_meta(),
+    }
+}
+
+/// Metadata as a run with `--rate` and `--duration` overrides records it.
+fn sample_meta() -> super::meta::RunMeta {
+    use super::meta::{Host, RunMeta, Schedule};
+    RunMeta {
+        seed: Some(7),
+        argv: [
+            "stampede",
+            "run",
+            "scenarios/ticket-drop.toml",
+            "--rate",
+            "600",
+            "--duration",
+            "2s",
+        ]
+        .map(String::from)
+        .to_vec(),
+        overrides: [("duration", "2s"), ("rate", "600")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into_iter()
+            .collect(),
+        schedule: Schedule {
+            load: "ticket drop: 1200 users arriving over 2s".into(),
+            arrivals_stop_s: 2.0,
+            natural_s: 2.0,
+            drain_s: 10.0,
+            max_in_flight: 20_000,
+            max_rps: 20_000.0,
+            rounds: 2,
+        },
+        host: Host {
+            name: "ci-runner-<b>1</b>".into(),
+            cores: 2,
+            os: "linux x86_64".into(),
+        },
+        git_rev: Some("0123abc".into()),
     }
 }

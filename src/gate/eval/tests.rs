@@ -10,6 +10,7 @@ fn pct(count: u64, p99: f64) -> Percentiles {
         mean: p99 / 4.0,
         p50: p99 / 5.0,
         p90: p99 / 2.0,
+        p95: p99 / 1.5,
         p99,
         p999: p99 * 1.5,
         max: p99 * 2.0,
@@ -74,6 +75,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         timeseries: Vec::new(),
         ledger,
         recovery_s: None,
+        round_started_unix_ms: None,
     }
 }
 
@@ -110,6 +112,7 @@ pub(crate) fn report() -> Report {
         ],
         gates: Vec::new(),
         trigger: None,
+        meta: Default::default(),
     }
 }
 
