@@ -101,6 +101,7 @@ fn stat(p: &Percentiles, family: Latency, s: Stat) -> Result<f64, Unmeasured> {
     Ok(match s {
         Stat::P50 => p.p50,
         Stat::P90 => p.p90,
+        Stat::P95 => p.p95,
         Stat::P99 => p.p99,
         Stat::P999 => p.p999,
         Stat::Max => p.max,

@@ -196,15 +196,17 @@ impl Unit {
 pub enum Stat {
     P50,
     P90,
+    P95,
     P99,
     P999,
     Max,
     Mean,
 }
 
-pub(crate) const STATS: [(Stat, &str); 6] = [
+pub(crate) const STATS: [(Stat, &str); 7] = [
     (Stat::P50, "p50"),
     (Stat::P90, "p90"),
+    (Stat::P95, "p95"),
     (Stat::P99, "p99"),
     (Stat::P999, "p999"),
     (Stat::Max, "max"),

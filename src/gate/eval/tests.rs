@@ -505,3 +505,16 @@ fn the_schema_lists_every_reason() {
         .collect();
     assert_eq!(listed, &serde_json::json!(want));
 }
+
+#[test]
+fn p95_is_a_latency_stat_like_p90_and_p99() {
+    let r = report();
+    let want = r.results[0].operation_latency_ms.p95;
+    assert!(want > r.results[0].operation_latency_ms.p90);
+    assert!(want < r.results[0].operation_latency_ms.p99);
+    let g = eval(&format!("compliant.operation_latency.p95 <= {want}ms"));
+    assert!(g.passed, "{}", g.message);
+    assert_eq!(g.measured, Some(want));
+    let g = eval(&format!("compliant.operation_latency.p95 < {want}ms"));
+    assert!(!g.passed, "{}", g.message);
+}
