@@ -8,6 +8,7 @@
 //! | 3 | run aborted or interrupted (reports still written) |
 //! | 4 | runtime error (cannot bind, cannot write reports) |
 
+mod compare_cmd;
 mod output;
 mod signals;
 
@@ -29,6 +30,7 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Validate { scenario } => validate(&scenario),
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
+        Command::Compare(args) => compare_cmd::compare(&args),
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {
@@ -82,6 +84,13 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    let baseline = match compare_cmd::baseline(args.baseline.as_deref(), &plan) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
     if let Err(e) = crate::run::prepare_out_dir(&plan) {
         eprintln!("error: {e}");
         return EXIT_RUNTIME;
@@ -102,6 +111,9 @@ async fn run(args: RunArgs) -> u8 {
     };
     let argv: Vec<String> = std::env::args().collect();
     output.report.meta = crate::report::meta::collect(&plan, &argv, &ov);
+    if let Some(base) = &baseline {
+        compare_cmd::apply_baseline(&mut output.report, &plan, base);
+    }
     let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.

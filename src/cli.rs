@@ -31,6 +31,19 @@ pub enum Command {
     Report { run_dir: PathBuf },
     /// List the retry policy presets.
     Policies,
+    /// Compare two finished runs: every fleet's headline numbers side by side.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Report folder of the baseline run (holds its summary.json).
+    pub base: PathBuf,
+    /// Report folder of the run to compare with the baseline.
+    pub new: PathBuf,
+    /// Also write compare.json and compare.html into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +73,10 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Report folder of an earlier run: gates written against `baseline`
+    /// (`<= baseline * 1.10`) are measured relative to it.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -268,6 +268,10 @@ pub struct GateResult {
     /// Why nothing was measured, in words (`None` when a value was measured).
     #[serde(default)]
     pub detail: Option<String>,
+    /// For a gate relative to a baseline run (`<= baseline * 1.1`): the
+    /// baseline's value of the metric, in `unit`; `bound` is then derived from it.
+    #[serde(default)]
+    pub baseline: Option<f64>,
 }
 
 mod gate_result;

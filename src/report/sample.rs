@@ -368,6 +368,7 @@ fn sample_gates() -> Vec<GateResult> {
             measured_written: Some("0.82s".into()),
             reason: GateReason::Passed,
             detail: None,
+            baseline: None,
         },
         GateResult {
             expr: "naive.duplicates == 0".into(),
@@ -382,6 +383,7 @@ fn sample_gates() -> Vec<GateResult> {
             measured_written: Some("37".into()),
             reason: GateReason::Failed,
             detail: None,
+            baseline: None,
         },
         GateResult {
             expr: "naive.reserve.success_rate >= 90%".into(),
@@ -396,11 +398,27 @@ fn sample_gates() -> Vec<GateResult> {
             measured_written: None,
             reason: GateReason::UnknownStep,
             detail: Some(detail),
+            baseline: None,
+        },
+        GateResult {
+            expr: "compliant.amplification <= baseline + 0.05".into(),
+            passed: true,
+            measured: Some(1.12),
+            bound: 1.15,
+            message: "compliant.amplification <= baseline + 0.05: measured 1.12, bound 1.15 (baseline 1.1 + 0.05) — passed".into(),
+            metric: "compliant.amplification".into(),
+            op: "<=".into(),
+            unit: String::new(),
+            bound_written: "1.15 (baseline 1.1 + 0.05)".into(),
+            measured_written: Some("1.12".into()),
+            reason: GateReason::Passed,
+            detail: None,
+            baseline: Some(1.1),
         },
     ]
 }
 
-/// The sample report: compliant (round 0) vs naive (round 1), with three gates.
+/// The sample report: compliant (round 0) vs naive (round 1), with four gates (one relative to a baseline).
 pub fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
