@@ -101,7 +101,22 @@ async fn run(args: RunArgs) -> u8 {
             plan.target.url.as_deref().unwrap_or("the target")
         );
     }
-    let progress = (!args.quiet).then(Progress::new);
+    let board = std::sync::Arc::new(crate::live::Board::default());
+    let metrics = match args.metrics_listen {
+        None => None,
+        Some(addr) => match crate::prom::serve(addr, board.clone()).await {
+            Ok(m) => {
+                eprintln!("metrics: http://{}/metrics", m.addr());
+                Some(m)
+            }
+            Err(e) => {
+                eprintln!("error: --metrics-listen {addr}: {e}");
+                return EXIT_RUNTIME;
+            }
+        },
+    };
+    let progress = (!args.quiet || metrics.is_some())
+        .then(|| Progress::with_display(!args.quiet, board.clone()));
     let mut output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
@@ -118,7 +133,12 @@ async fn run(args: RunArgs) -> u8 {
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.
     print_console(report);
-    if !output::write_run(&output, &plan.out_dir) {
+    let written = output::write_run(&output, &plan.out_dir);
+    if metrics.is_some() && !args.metrics_linger.is_zero() {
+        tokio::time::sleep(args.metrics_linger).await;
+    }
+    drop(metrics);
+    if !written {
         return EXIT_RUNTIME;
     }
     if report.status != crate::report::RunStatus::Completed {

@@ -77,6 +77,13 @@ pub struct RunArgs {
     /// (`<= baseline * 1.10`) are measured relative to it.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Serve live counters and latency histograms for Prometheus at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9464; see docs/metrics.md).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Keep the metrics endpoint up this long after the run (so a scraper sees the final values).
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub metrics_linger: Duration,
 }
 
 #[derive(Debug, clap::Args)]

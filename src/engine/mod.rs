@@ -96,7 +96,7 @@ pub async fn run_round(
             .map(|c| ctx::CohortCtx {
                 policy: c.policy.clone(),
                 budget: c.policy.budget.map(RetryBudget::new),
-                live: Live::default(),
+                live: Arc::new(Live::new(steps)),
             })
             .collect(),
         identities: Identities::new(&plan.users, plan.target.token.as_ref()),
@@ -115,12 +115,7 @@ pub async fn run_round(
     });
 
     if let Some(p) = progress {
-        let label = cohorts_plan
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join("+");
-        p.start_round(label, ctx.clone());
+        p.start_round(plan, round, ctx.clone());
     }
 
     // Collectors: the only owners of recorders. `finish` makes them stop

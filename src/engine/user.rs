@@ -327,7 +327,7 @@ impl User<'_> {
             let (path, body, headers) = self.request(step, seq, key_seq);
             self.ctx.client.pace().await;
             let sent = Instant::now();
-            self.cohort.live.attempts.fetch_add(1, Relaxed);
+            self.cohort.live.sent(op.step as usize, state.retries > 0);
             // Logged as it leaves: if the run cuts it off, it still counts.
             op.attempts.push(AttemptLog::sent(
                 sent.saturating_duration_since(self.ctx.start),
@@ -351,6 +351,8 @@ impl User<'_> {
                 if let Some(a) = op.attempts.last_mut() {
                     a.answered(StatusClass::Timeout, sent.elapsed());
                 }
+                let live = &self.cohort.live;
+                live.answered(op.step as usize, StatusClass::Timeout, sent.elapsed());
                 return None;
             };
             match self.after_attempt(step, op, &state, sent, res) {
@@ -455,6 +457,7 @@ impl User<'_> {
         if let Some(a) = op.attempts.last_mut() {
             a.answered(class, latency);
         }
+        self.cohort.live.answered(op.step as usize, class, latency);
         if matches!(
             class,
             StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network

@@ -5,7 +5,7 @@
 //! [`JourneyLog`] to its collector, the only owner of that recorder, so the
 //! hot path takes no lock.
 
-mod live;
+pub mod live;
 mod log;
 mod recorder;
 mod summarize;
