@@ -31,6 +31,12 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
         Command::Compare(args) => compare_cmd::compare(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "stampede", &mut std::io::stdout());
+            EXIT_OK
+        }
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {
@@ -84,6 +90,16 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    if let Some(out) = args.out.as_deref().filter(|_| !args.force)
+        && std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some())
+    {
+        eprintln!(
+            "error: --out {} is not empty (files of an earlier run would mix with this one's); \
+             choose a fresh folder, or pass --force to write into it",
+            out.display()
+        );
+        return EXIT_CONFIG;
+    }
     let baseline = match compare_cmd::baseline(args.baseline.as_deref(), &plan) {
         Ok(b) => b,
         Err(e) => {
@@ -132,7 +148,14 @@ async fn run(args: RunArgs) -> u8 {
     let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.
-    print_console(report);
+    if args.quiet {
+        println!("{}", crate::report::verdict::verdict(report));
+        if !report.gates.is_empty() {
+            println!("{}", crate::gate::console_lines(&report.gates));
+        }
+    } else {
+        print_console(report);
+    }
     let written = output::write_run(&output, &plan.out_dir);
     if metrics.is_some() && !args.metrics_linger.is_zero() {
         tokio::time::sleep(args.metrics_linger).await;

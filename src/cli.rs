@@ -24,15 +24,26 @@ pub enum Command {
     /// Run a scenario and write its reports.
     Run(RunArgs),
     /// Check a scenario and print the resolved plan.
-    Validate { scenario: PathBuf },
+    Validate {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+    },
     /// Run the embedded Booking Rush simulator alone.
     Serve(ServeArgs),
     /// Render the reports of a finished run again from its summary.json.
-    Report { run_dir: PathBuf },
+    Report {
+        /// A run's report folder (holds its summary.json).
+        run_dir: PathBuf,
+    },
     /// List the retry policy presets.
     Policies,
     /// Compare two finished runs: every fleet's headline numbers side by side.
     Compare(CompareArgs),
+    /// Print a shell completion script (e.g. `stampede completions bash > /etc/bash_completion.d/stampede`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +59,7 @@ pub struct CompareArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    /// Scenario file (TOML; see scenarios/ for examples).
     pub scenario: PathBuf,
     /// Report folder (default: reports/<scenario>-<timestamp>/).
     #[arg(long)]
@@ -70,9 +82,12 @@ pub struct RunArgs {
     /// Skip TLS certificate verification (never against production).
     #[arg(long)]
     pub insecure: bool,
-    /// No progress output.
+    /// No progress output; print only the verdict and the gate lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write into a non-empty --out folder (its files are replaced, others left as they are).
+    #[arg(long)]
+    pub force: bool,
     /// Report folder of an earlier run: gates written against `baseline`
     /// (`<= baseline * 1.10`) are measured relative to it.
     #[arg(long)]

@@ -10,7 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn prometheus_bin() -> Option<String> {
@@ -41,7 +45,9 @@ fn get(port: u16, path: &str) -> Option<String> {
 #[test]
 fn prometheus_sees_the_reports_attempts() {
     let Some(bin) = prometheus_bin() else {
-        eprintln!("SKIPPED: no prometheus binary (apt-get install prometheus; .ci/run installs it)");
+        eprintln!(
+            "SKIPPED: no prometheus binary (apt-get install prometheus; .ci/run installs it)"
+        );
         return;
     };
     let dir = std::env::temp_dir().join(format!("stampede-prom-{}", std::process::id()));
@@ -57,8 +63,14 @@ fn prometheus_sees_the_reports_attempts() {
     .unwrap();
     let _prom = Kill(
         Command::new(&bin)
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{pport}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -67,14 +79,28 @@ fn prometheus_sees_the_reports_attempts() {
     );
     let t0 = Instant::now();
     while get(pport, "/-/ready").is_none_or(|b| !b.contains("Ready")) {
-        assert!(t0.elapsed() < Duration::from_secs(30), "prometheus never became ready");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "prometheus never became ready"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let out = dir.join("run");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
     let run = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["run", scenario.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()])
-        .args(["--metrics-listen", &format!("127.0.0.1:{mport}"), "--metrics-linger", "4s"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--metrics-listen",
+            &format!("127.0.0.1:{mport}"),
+            "--metrics-linger",
+            "4s",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -89,15 +115,21 @@ fn prometheus_sees_the_reports_attempts() {
         let want = c["attempts"].as_u64().unwrap();
         assert!(want > 0);
         // The last scrape was taken during the linger, after the run ended.
-        let q = format!("/api/v1/query?query=sum(max_over_time(stampede_attempts_total%7Bfleet%3D%22{fleet}%22%7D%5B1m%5D))");
+        let q = format!(
+            "/api/v1/query?query=sum(max_over_time(stampede_attempts_total%7Bfleet%3D%22{fleet}%22%7D%5B1m%5D))"
+        );
         let body = get(pport, &q).expect("query prometheus");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
         let got: f64 = v["data"]["result"][0]["value"][1]
             .as_str()
             .unwrap_or_else(|| panic!("no value for {fleet}: {body}"))
             .parse()
             .unwrap();
-        assert_eq!(got as u64, want, "fleet {fleet}: prometheus {got}, report {want}");
+        assert_eq!(
+            got as u64, want,
+            "fleet {fleet}: prometheus {got}, report {want}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
