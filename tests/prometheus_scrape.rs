@@ -130,6 +130,26 @@ fn prometheus_sees_the_reports_attempts() {
             got as u64, want,
             "fleet {fleet}: prometheus {got}, report {want}"
         );
+        for (metric, field) in [
+            ("stampede_retries_total", "retries"),
+            ("stampede_breaker_opens_total", "breaker_opens"),
+        ] {
+            let q = format!(
+                "/api/v1/query?query=max_over_time({metric}%7Bfleet%3D%22{fleet}%22%7D%5B1m%5D)"
+            );
+            let body = get(pport, &q).expect("query prometheus");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let got: f64 = v["data"]["result"][0]["value"][1]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {metric} for {fleet}: {body}"))
+                .parse()
+                .unwrap();
+            assert_eq!(
+                got as u64,
+                c[field].as_u64().unwrap(),
+                "{metric} of {fleet}"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

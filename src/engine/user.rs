@@ -508,6 +508,8 @@ impl User<'_> {
 
     fn close_breaker_window(&mut self, log: &mut JourneyLog) {
         log.breaker_opens = std::mem::take(&mut self.guard.opens);
+        // Counted where the recorder counts them: when the journey's log closes.
+        (self.cohort.live.breaker_opens).fetch_add(u64::from(log.breaker_opens), Relaxed);
         if let (Some(at), Some(cfg)) = (self.guard.opened_at.take(), self.cohort.policy.breaker) {
             log.breaker_open_time = Instant::now()
                 .saturating_duration_since(at)

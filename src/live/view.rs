@@ -128,12 +128,13 @@ pub fn fleet_lines(
             f.live.failures.load(Relaxed),
         ),
         format!(
-            "  answers: {}",
+            "  answers: {}; breaker opens {}",
             if classes.is_empty() {
                 "none yet".into()
             } else {
                 classes.join(", ")
-            }
+            },
+            f.live.breaker_opens.load(Relaxed),
         ),
     ]
 }

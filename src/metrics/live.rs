@@ -101,6 +101,8 @@ pub struct Live {
     pub op_latency: LiveHistogram,
     /// Retries sent (attempts after an operation's first).
     pub retries: AtomicU64,
+    /// Circuit-breaker openings, counted as each journey's log closes (as the recorder does).
+    pub breaker_opens: AtomicU64,
     /// Per journey step (empty for a `Live::default()`).
     pub steps: Box<[StepLive]>,
 }

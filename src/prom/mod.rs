@@ -31,6 +31,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
     ("stampede_retries", "counter", "Retries sent, by fleet."),
     (
+        "stampede_breaker_opens",
+        "counter",
+        "Circuit-breaker openings, by fleet (counted when the journey ends, like the report).",
+    ),
+    (
         "stampede_attempt_results",
         "counter",
         "Answered attempts by fleet, step and outcome (status class: 2xx 3xx 4xx 429 5xx timeout network).",
@@ -135,6 +140,11 @@ impl Collector for BoardCollector {
             &mut enc,
             "stampede_retries",
             &per_fleet(|l| l.retries.load(std::sync::atomic::Ordering::Relaxed)),
+        )?;
+        counter(
+            &mut enc,
+            "stampede_breaker_opens",
+            &per_fleet(|l| l.breaker_opens.load(std::sync::atomic::Ordering::Relaxed)),
         )?;
         let mut attempts = Vec::new();
         let mut results = Vec::new();
