@@ -8,6 +8,7 @@
 //! | 3 | run aborted or interrupted (reports still written) |
 //! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response) |
 
+mod compare_cmd;
 mod output;
 mod shards;
 mod signals;
@@ -31,6 +32,13 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
         Command::Merge { dirs, out } => output::merge(&dirs, &out),
+        Command::Compare(args) => compare_cmd::compare(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "stampede", &mut std::io::stdout());
+            EXIT_OK
+        }
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {
@@ -98,6 +106,23 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    if let Some(out) = args.out.as_deref().filter(|_| !args.force)
+        && std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some())
+    {
+        eprintln!(
+            "error: --out {} is not empty (files of an earlier run would mix with this one's); \
+             choose a fresh folder, or pass --force to write into it",
+            out.display()
+        );
+        return EXIT_CONFIG;
+    }
+    let baseline = match compare_cmd::baseline(args.baseline.as_deref(), &plan) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
     if let Err(e) = crate::run::prepare_out_dir(&plan) {
         eprintln!("error: {e}");
         return EXIT_RUNTIME;
@@ -108,6 +133,20 @@ async fn run(args: RunArgs) -> u8 {
             plan.target.url.as_deref().unwrap_or("the target")
         );
     }
+    let board = std::sync::Arc::new(crate::live::Board::default());
+    let metrics = match args.metrics_listen {
+        None => None,
+        Some(addr) => match crate::prom::serve(addr, board.clone()).await {
+            Ok(m) => {
+                eprintln!("metrics: http://{}/metrics", m.addr());
+                Some(m)
+            }
+            Err(e) => {
+                eprintln!("error: --metrics-listen {addr}: {e}");
+                return EXIT_RUNTIME;
+            }
+        },
+    };
     let late = match args.start_at {
         Some(at) => shards::wait_for_start(at, &control).await,
         None => None,
@@ -115,8 +154,9 @@ async fn run(args: RunArgs) -> u8 {
     let mut plan = plan;
     plan.start_at = args.start_at;
     let plan = plan;
-    let progress = (!args.quiet).then(Progress::new);
-    let output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
+    let progress = (!args.quiet || metrics.is_some())
+        .then(|| Progress::with_display(!args.quiet, board.clone()));
+    let mut output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
         Ok(mut r) => {
             r.report.notes.extend(late);
             r
@@ -126,11 +166,28 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_RUNTIME;
         }
     };
+    let argv: Vec<String> = std::env::args().collect();
+    output.report.meta = crate::report::meta::collect(&plan, &argv, &ov);
+    if let Some(base) = &baseline {
+        compare_cmd::apply_baseline(&mut output.report, &plan, base);
+    }
     let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.
-    print_console(report);
-    if !output::write_run(&output, &plan.out_dir) {
+    if args.quiet {
+        println!("{}", crate::report::verdict::verdict(report));
+        if !report.gates.is_empty() {
+            println!("{}", crate::gate::console_lines(&report.gates));
+        }
+    } else {
+        print_console(report);
+    }
+    let written = output::write_run(&output, &plan.out_dir);
+    if metrics.is_some() && !args.metrics_linger.is_zero() {
+        tokio::time::sleep(args.metrics_linger).await;
+    }
+    drop(metrics);
+    if !written {
         return EXIT_RUNTIME;
     }
     if let Some(why) = &output.unreachable {

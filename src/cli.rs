@@ -25,6 +25,7 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario and print the resolved plan.
     Validate {
+        /// Scenario file (TOML).
         scenario: PathBuf,
         /// Print the plan of shard I of N (I from 0).
         #[arg(long, value_parser = parse_shard)]
@@ -33,7 +34,10 @@ pub enum Command {
     /// Run the embedded Booking Rush simulator alone.
     Serve(ServeArgs),
     /// Render the reports of a finished run again from its summary.json.
-    Report { run_dir: PathBuf },
+    Report {
+        /// A run's report folder (holds its summary.json).
+        run_dir: PathBuf,
+    },
     /// List the retry policy presets.
     Policies,
     /// Merge the report folders of a run's shards into one report (exact:
@@ -47,10 +51,29 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Compare two finished runs: every fleet's headline numbers side by side.
+    Compare(CompareArgs),
+    /// Print a shell completion script (e.g. `stampede completions bash > /etc/bash_completion.d/stampede`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Report folder of the baseline run (holds its summary.json).
+    pub base: PathBuf,
+    /// Report folder of the run to compare with the baseline.
+    pub new: PathBuf,
+    /// Also write compare.json and compare.html into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    /// Scenario file (TOML; see scenarios/ for examples).
     pub scenario: PathBuf,
     /// Report folder (default: reports/<scenario>-<timestamp>/).
     #[arg(long)]
@@ -73,9 +96,23 @@ pub struct RunArgs {
     /// Skip TLS certificate verification (never against production).
     #[arg(long)]
     pub insecure: bool,
-    /// No progress output.
+    /// No progress output; print only the verdict and the gate lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write into a non-empty --out folder (its files are replaced, others left as they are).
+    #[arg(long)]
+    pub force: bool,
+    /// Report folder of an earlier run: gates written against `baseline`
+    /// (`<= baseline * 1.10`) are measured relative to it.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Serve live counters and latency histograms for Prometheus at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9464; see docs/metrics.md).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Keep the metrics endpoint up this long after the run (so a scraper sees the final values).
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub metrics_linger: Duration,
     /// Run only shard I of N of the arrival schedule (I from 0): arrival k
     /// is this shard's when k mod N == I. Merge the shards' folders with
     /// `stampede merge`.

@@ -9,12 +9,15 @@
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod compare;
 pub mod engine;
 pub mod gate;
+pub mod live;
 pub mod merge;
 pub mod metrics;
 pub mod outcome;
 pub mod policy;
+pub mod prom;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -209,6 +209,9 @@ pub async fn execute(
                     ledger: ledger.clone(),
                 },
             ));
+            if let Some(c) = results.last_mut() {
+                c.round_started_unix_ms = crate::report::meta::unix_ms(res.wall_start);
+            }
         }
     }
     if let Some(p) = progress {
@@ -257,7 +260,7 @@ pub async fn execute(
             Some(u) => u.clone(),
             None => "embedded simulator".into(),
         },
-        load: plan.load_summary(),
+        load: crate::report::meta::effective_load(plan),
         status,
         stop_reason,
         notes,
@@ -265,6 +268,7 @@ pub async fn execute(
         gates: Vec::new(),
         trigger: None,
         origin: crate::merge::partial::origin(plan),
+        meta: Default::default(),
     };
     // Time to recovery after the embedded simulator's trigger (report::recovery).
     if plan.target.url.is_none() {

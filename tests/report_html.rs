@@ -37,7 +37,7 @@ fn report_html_sample_escapes_every_target_string() {
         "id=\"cohorts\"",
         "id=\"steps\"",
         "id=\"gates\"",
-        "2 of 3 failed",
+        "2 of 4 failed",
         "How to read this report",
         "duplicate bookings",
         "Operations in flight",

@@ -66,6 +66,8 @@ fn report_write_failure_names_the_file_keeps_the_others_and_exits_4() {
         .arg("--out")
         .arg(&out)
         .arg("--quiet")
+        // The folder holds the blocking directory on purpose.
+        .arg("--force")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);

@@ -14,7 +14,8 @@ pub struct CohortCtx {
     /// Shared by the whole cohort, like a client library's retry throttle;
     /// only touched on answers, never while waiting (atomic, no lock).
     pub budget: Option<RetryBudget>,
-    pub live: Live,
+    /// Shared with the live views (progress, Prometheus), which keep it past the round.
+    pub live: std::sync::Arc<Live>,
 }
 
 /// Who arrival `k` is: ids and Authorization values built once per round.

@@ -114,7 +114,7 @@ pub async fn run_round(
             .map(|c| ctx::CohortCtx {
                 policy: c.policy.clone(),
                 budget: c.policy.budget.map(RetryBudget::new),
-                live: Live::default(),
+                live: Arc::new(Live::new(steps)),
             })
             .collect(),
         identities: Identities::new(&plan.users, plan.target.token.as_ref(), simulator),
@@ -133,12 +133,7 @@ pub async fn run_round(
     });
 
     if let Some(p) = progress {
-        let label = cohorts_plan
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join("+");
-        p.start_round(label, ctx.clone());
+        p.start_round(plan, round, ctx.clone());
     }
 
     // Collectors: the only owners of recorders. `finish` makes them stop
@@ -344,10 +339,10 @@ pub async fn run_round(
         let _ = m.await;
     }
     RoundResult {
+        wall_start: ctx.wall_start,
         recorders: merged,
         in_flight,
         duration,
-        wall_start: ctx.wall_start,
         stopped_early,
         drain_expired: !drained,
         panics: panics.load(std::sync::atomic::Ordering::Relaxed),

@@ -1,8 +1,15 @@
-//! Live progress: an indicatif bar on a terminal, a plain line every few
-//! seconds otherwise (CI logs).
+//! Live progress: per fleet of the running round, arrivals/s against the
+//! schedule, attempts/s, retries/s, in flight, operation latency p50/p99 of
+//! the last interval and of the round so far, answers by status class, and
+//! the stage with its time left (text from [`crate::live::view`]). Redrawn
+//! in place on a terminal (indicatif), a plain block every 5 s otherwise
+//! (CI logs). Every round's counters are also put on a [`Board`] for the
+//! Prometheus endpoint, which keeps them after the round.
 
 use super::RoundCtx;
-use crate::metrics::LiveSnapshot;
+use crate::live::view::{self, Sample};
+use crate::live::{Board, Fleet, RoundInfo};
+use crate::scenario::Plan;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
@@ -11,12 +18,20 @@ use tokio::time::Instant;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Whether anything is shown (false: only the board is fed).
+    display: bool,
+    board: Arc<Board>,
     state: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Progress {
     pub fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        Self::with_display(true, Arc::new(Board::default()))
+    }
+
+    /// `display` false: nothing printed, the board still fed.
+    pub fn with_display(display: bool, board: Arc<Board>) -> Self {
+        let bar = (display && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new_spinner();
             b.set_style(
                 ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
@@ -26,43 +41,76 @@ impl Progress {
         });
         Self {
             bar,
+            display,
+            board,
             state: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// Start reporting the round's live counters (summed over cohorts).
-    pub fn start_round(&self, label: String, ctx: Arc<RoundCtx>) {
+    pub fn board(&self) -> Arc<Board> {
+        self.board.clone()
+    }
+
+    /// Start reporting round `round` of `plan`.
+    pub fn start_round(&self, plan: &Plan, round: usize, ctx: Arc<RoundCtx>) {
+        let steps: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
+        let cohorts = &plan.rounds[round].cohorts;
+        let fleets: Vec<Fleet> = cohorts
+            .iter()
+            .zip(&ctx.cohorts)
+            .map(|(c, cc)| Fleet {
+                name: c.name.clone(),
+                round,
+                steps: steps.clone(),
+                live: cc.live.clone(),
+            })
+            .collect();
+        let shares: Vec<f64> = cohorts.iter().map(|c| c.share).collect();
+        let info = RoundInfo {
+            round,
+            rounds: plan.rounds.len(),
+            started: ctx.start.into_std(),
+            arrivals_for: plan.load.duration,
+            drain: plan.load.drain,
+        };
+        self.board.add_round(info.clone(), fleets.clone());
+        if !self.display {
+            return;
+        }
+        let arrivals = plan.load.arrivals.clone();
         let bar = self.bar.clone();
         let handle = tokio::spawn(async move {
-            let start = Instant::now();
             let every = if bar.is_some() {
-                Duration::from_millis(200)
+                Duration::from_millis(1000)
             } else {
                 Duration::from_secs(5)
             };
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
-            let mut prev = (Instant::now(), 0u64);
+            let mut prev: Vec<Sample> = fleets.iter().map(view::sample).collect();
+            let mut prev_at = Instant::now();
             loop {
                 tick.tick().await;
-                let s = ctx
-                    .cohorts
-                    .iter()
-                    .fold(LiveSnapshot::default(), |a, c| a + c.live.snapshot());
                 let now = Instant::now();
-                let rate = (s.attempts - prev.1) as f64
-                    / now.duration_since(prev.0).as_secs_f64().max(1e-3);
-                prev = (now, s.attempts);
-                let msg = format!(
-                    "{label}: {} users arrived, {} in flight, {} attempts ({rate:.0}/s), {} ok, {} failed ops",
-                    s.arrivals, s.in_flight, s.attempts, s.ok, s.failures
-                );
+                let dt = now.duration_since(prev_at).as_secs_f64();
+                let t = now.saturating_duration_since(ctx.start);
+                let sched = view::scheduled_rate(&arrivals, t);
+                let mut lines = vec![view::stage(&info, now.into_std())];
+                let samples: Vec<Sample> = fleets.iter().map(view::sample).collect();
+                for ((f, s), (p, share)) in
+                    fleets.iter().zip(&samples).zip(prev.iter().zip(&shares))
+                {
+                    lines.extend(view::fleet_lines(f, s, p, dt, sched.map(|r| r * share)));
+                }
+                prev = samples;
+                prev_at = now;
+                let msg = lines.join("\n");
                 match &bar {
                     Some(b) => {
                         b.set_message(msg);
                         b.tick();
                     }
-                    None => eprintln!("[{:>5.1}s] {msg}", start.elapsed().as_secs_f64()),
+                    None => eprintln!("[{:>5.1}s] {msg}", t.as_secs_f64()),
                 }
             }
         });

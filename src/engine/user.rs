@@ -321,7 +321,7 @@ impl User<'_> {
             };
             self.ctx.client.pace().await;
             let sent = Instant::now();
-            self.cohort.live.attempts.fetch_add(1, Relaxed);
+            self.cohort.live.sent(op.step as usize, state.retries > 0);
             // Logged as it leaves: if the run cuts it off, it still counts.
             op.attempts.push(AttemptLog::sent(
                 sent.saturating_duration_since(self.ctx.start),
@@ -345,6 +345,8 @@ impl User<'_> {
                 if let Some(a) = op.attempts.last_mut() {
                     a.answered(StatusClass::Timeout, sent.elapsed());
                 }
+                let live = &self.cohort.live;
+                live.answered(op.step as usize, StatusClass::Timeout, sent.elapsed());
                 return None;
             };
             match self.after_attempt(step, op, &state, sent, res) {
@@ -489,6 +491,7 @@ impl User<'_> {
         if let Some(a) = op.attempts.last_mut() {
             a.answered(class, latency);
         }
+        self.cohort.live.answered(op.step as usize, class, latency);
         if matches!(
             class,
             StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network
@@ -550,6 +553,8 @@ impl User<'_> {
 
     fn close_breaker_window(&mut self, log: &mut JourneyLog) {
         log.breaker_opens = std::mem::take(&mut self.guard.opens);
+        // Counted where the recorder counts them: when the journey's log closes.
+        (self.cohort.live.breaker_opens).fetch_add(u64::from(log.breaker_opens), Relaxed);
         if let (Some(at), Some(cfg)) = (self.guard.opened_at.take(), self.cohort.policy.breaker) {
             log.breaker_open_time = Instant::now()
                 .saturating_duration_since(at)

@@ -14,8 +14,35 @@ fn unmeasured(reason: GateReason, detail: String) -> Unmeasured {
     Unmeasured { reason, detail }
 }
 
-/// Evaluate one parsed gate.
+/// Evaluate one parsed gate (a gate relative to a baseline fails: no baseline).
 pub fn evaluate(gate: &Gate, report: &Report) -> GateResult {
+    evaluate_with(gate, report, None)
+}
+
+/// The bound of `gate`, normalized: fixed, or from the baseline's value of
+/// the same metric (returned beside it).
+fn bound_of(gate: &Gate, baseline: Option<&Report>) -> Result<(f64, Option<f64>), Unmeasured> {
+    let Some(rel) = gate.relative else {
+        return Ok((gate.bound, None));
+    };
+    let Some(base) = baseline else {
+        return Err(unmeasured(
+            GateReason::NoBaseline,
+            "no baseline run (`stampede run --baseline DIR`)".into(),
+        ));
+    };
+    match measure(gate, base) {
+        Ok(v) if v.is_finite() => Ok((rel.apply(v), Some(v))),
+        Ok(v) => Err(unmeasured(
+            GateReason::NoBaseline,
+            format!("the baseline measured {v}"),
+        )),
+        Err(u) => Err(unmeasured(u.reason, format!("baseline: {}", u.detail))),
+    }
+}
+
+/// Evaluate one parsed gate, with the baseline run's report for relative gates.
+pub fn evaluate_with(gate: &Gate, report: &Report, baseline: Option<&Report>) -> GateResult {
     let unit = gate.unit.suffix();
     let mut r = GateResult {
         expr: gate.expr.clone(),
@@ -30,6 +57,28 @@ pub fn evaluate(gate: &Gate, report: &Report) -> GateResult {
         measured_written: None,
         reason: GateReason::Failed,
         detail: None,
+        baseline: None,
+    };
+    let bound = match bound_of(gate, baseline) {
+        Ok((b, base)) => {
+            if let Some(base) = base {
+                let shown = |v: f64| format!("{}{unit}", fmt_num(gate.unit.denormalize(v)));
+                r.bound = gate.unit.denormalize(b);
+                r.baseline = Some(gate.unit.denormalize(base));
+                // `1.15 (baseline 1.1 + 0.05)`
+                let with_value =
+                    r.bound_written
+                        .replacen("baseline", &format!("baseline {}", shown(base)), 1);
+                r.bound_written = format!("{} ({with_value})", shown(b));
+            }
+            b
+        }
+        Err(u) => {
+            r.reason = u.reason;
+            r.detail = Some(u.detail);
+            r.message = r.line();
+            return r;
+        }
     };
     match measure(gate, report) {
         Ok(v) if v.is_nan() => {
@@ -37,7 +86,7 @@ pub fn evaluate(gate: &Gate, report: &Report) -> GateResult {
             r.detail = Some("measured NaN".into());
         }
         Ok(v) => {
-            r.passed = gate.op.holds(v, gate.bound);
+            r.passed = gate.op.holds(v, bound);
             r.reason = if r.passed {
                 GateReason::Passed
             } else {
@@ -63,7 +112,19 @@ pub fn evaluate(gate: &Gate, report: &Report) -> GateResult {
 
 /// Evaluate every gate of a plan against the report.
 pub fn evaluate_all(gates: &[Gate], report: &Report) -> Vec<GateResult> {
-    gates.iter().map(|g| evaluate(g, report)).collect()
+    evaluate_all_with(gates, report, None)
+}
+
+/// Evaluate every gate, relative ones against `baseline`.
+pub fn evaluate_all_with(
+    gates: &[Gate],
+    report: &Report,
+    baseline: Option<&Report>,
+) -> Vec<GateResult> {
+    gates
+        .iter()
+        .map(|g| evaluate_with(g, report, baseline))
+        .collect()
 }
 
 fn find_cohort<'a>(report: &'a Report, name: &str) -> Result<&'a CohortResult, Unmeasured> {
@@ -101,6 +162,7 @@ fn stat(p: &Percentiles, family: Latency, s: Stat) -> Result<f64, Unmeasured> {
     Ok(match s {
         Stat::P50 => p.p50,
         Stat::P90 => p.p90,
+        Stat::P95 => p.p95,
         Stat::P99 => p.p99,
         Stat::P999 => p.p999,
         Stat::Max => p.max,

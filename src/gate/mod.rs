@@ -39,10 +39,12 @@
 //! `bookings_created`) are the simulator's ground truth for the cohort's
 //! round; cohorts sharing one round (a mixed fleet) share one ledger.
 
+pub mod baseline;
 mod eval;
 mod parse;
 
-pub use eval::{evaluate, evaluate_all};
+pub use baseline::Relative;
+pub use eval::{evaluate, evaluate_all, evaluate_all_with, evaluate_with};
 pub use parse::parse;
 
 use crate::report::{GateReason, GateResult};
@@ -65,6 +67,9 @@ pub struct Gate {
     pub unit: Unit,
     /// `value` normalized: milliseconds for latencies, a fraction for rates.
     pub bound: f64,
+    /// A bound relative to the same metric in a baseline run
+    /// (`<= baseline * 1.10`, `<= baseline + 0.05`); `None` for a fixed bound.
+    pub relative: Option<Relative>,
 }
 
 impl Gate {
@@ -78,6 +83,9 @@ impl Gate {
 
     /// The bound in the unit written, with the unit: `800ms`, `98%`, `1.3`.
     pub fn bound_written(&self) -> String {
+        if let Some(w) = baseline::written(self) {
+            return w;
+        }
         format!("{}{}", fmt_num(self.value), self.unit.suffix())
     }
 }
@@ -196,15 +204,17 @@ impl Unit {
 pub enum Stat {
     P50,
     P90,
+    P95,
     P99,
     P999,
     Max,
     Mean,
 }
 
-pub(crate) const STATS: [(Stat, &str); 6] = [
+pub(crate) const STATS: [(Stat, &str); 7] = [
     (Stat::P50, "p50"),
     (Stat::P90, "p90"),
+    (Stat::P95, "p95"),
     (Stat::P99, "p99"),
     (Stat::P999, "p999"),
     (Stat::Max, "max"),
@@ -473,6 +483,7 @@ mod tests {
                 GateReason::NoSamples
             },
             detail: detail.map(String::from),
+            baseline: None,
         };
         let s = console_lines(&[
             r(true, Some("0.64s"), None),

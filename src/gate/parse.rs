@@ -19,6 +19,29 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
             name: op_s.into(),
         })?;
     let (cohort, step, metric) = parse_path(expr, lhs, cohorts, steps)?;
+    let (relative, rhs) = match super::baseline::split(rhs) {
+        None => (None, rhs),
+        Some(Err(msg)) => return Err(syntax(msg)),
+        Some(Ok((super::baseline::Rhs::Times(f), _))) => {
+            let unit = if metric.kind() == Kind::Latency {
+                Unit::Ms
+            } else {
+                Unit::Plain
+            };
+            return Ok(Gate {
+                expr: expr.into(),
+                cohort,
+                step,
+                metric,
+                op,
+                value: f,
+                unit,
+                bound: f,
+                relative: Some(Relative::Times(f)),
+            });
+        }
+        Some(Ok((super::baseline::Rhs::Offset(sign), text))) => (Some(sign), text),
+    };
     let (value, unit_s) = split_value(rhs).ok_or_else(|| {
         syntax(format!(
             "`{rhs}` is not a number with an optional unit (e.g. 800ms, 98%, 1.3)"
@@ -89,6 +112,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
         value,
         unit,
         bound: unit.normalize(value),
+        relative: relative.map(|sign| Relative::Plus(sign * unit.normalize(value))),
     })
 }
 

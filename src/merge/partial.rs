@@ -55,6 +55,7 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
         gates: Vec::new(),
         trigger: None,
         origin: origin(plan),
+        meta: Default::default(),
     }
 }
 

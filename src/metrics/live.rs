@@ -2,6 +2,7 @@
 //! abort rules read while the run goes on. Relaxed atomics: they are a view
 //! for decisions during the run, not the record (the recorders are).
 
+use super::StatusClass;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -13,12 +14,15 @@ const BUCKETS: usize = 34 * PER_DOUBLING as usize;
 /// enough to tell "p99 is above 5 s" while the run is going on.
 pub struct LiveHistogram {
     counts: Box<[AtomicU64]>,
+    /// Sum of the recorded values (µs), for a Prometheus histogram's `_sum`.
+    sum_us: AtomicU64,
 }
 
 impl Default for LiveHistogram {
     fn default() -> Self {
         Self {
             counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
         }
     }
 }
@@ -43,7 +47,7 @@ fn bucket_of(us: u64) -> usize {
 }
 
 /// Upper bound (µs) of a bucket.
-fn bucket_top(b: usize) -> u64 {
+pub fn bucket_top(b: usize) -> u64 {
     let log = b as u32 / PER_DOUBLING;
     let frac = (b as u32 % PER_DOUBLING) as u64;
     let base = 1u64 << log;
@@ -54,6 +58,12 @@ impl LiveHistogram {
     pub fn record(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.counts[bucket_of(us)].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+
+    /// Sum of every recorded value, in microseconds.
+    pub fn sum_us(&self) -> u64 {
+        self.sum_us.load(Relaxed)
     }
 
     pub fn snapshot(&self) -> Vec<u64> {
@@ -89,6 +99,67 @@ pub struct Live {
     pub failures: AtomicU64,
     /// Operation latency (from the intended start) of finished operations.
     pub op_latency: LiveHistogram,
+    /// Retries sent (attempts after an operation's first).
+    pub retries: AtomicU64,
+    /// Circuit-breaker openings, counted as each journey's log closes (as the recorder does).
+    pub breaker_opens: AtomicU64,
+    /// Per journey step (empty for a `Live::default()`).
+    pub steps: Box<[StepLive]>,
+}
+
+/// The status classes an answered attempt is counted under, in label order.
+pub const CLASSES: [StatusClass; 7] = [
+    StatusClass::S2xx,
+    StatusClass::S3xx,
+    StatusClass::S4xx,
+    StatusClass::S429,
+    StatusClass::S5xx,
+    StatusClass::Timeout,
+    StatusClass::Network,
+];
+
+fn class_index(c: StatusClass) -> Option<usize> {
+    CLASSES.iter().position(|k| *k == c)
+}
+
+/// Live counters of one journey step.
+#[derive(Debug, Default)]
+pub struct StepLive {
+    /// Attempts sent, counted where the recorder logs them (as they leave).
+    pub attempts: AtomicU64,
+    /// Answered attempts by [`CLASSES`] (an attempt cut off by the end of
+    /// the run is sent but never answered).
+    pub answered: [AtomicU64; CLASSES.len()],
+    /// Latency of answered attempts.
+    pub attempt_latency: LiveHistogram,
+}
+
+impl Live {
+    pub fn new(steps: usize) -> Self {
+        Self {
+            steps: (0..steps).map(|_| StepLive::default()).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// An attempt of step `step` leaves (a retry when `retry`).
+    pub fn sent(&self, step: usize, retry: bool) {
+        self.attempts.fetch_add(1, Relaxed);
+        if retry {
+            self.retries.fetch_add(1, Relaxed);
+        }
+        if let Some(s) = self.steps.get(step) {
+            s.attempts.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// An attempt of step `step` was answered (or timed out, or failed).
+    pub fn answered(&self, step: usize, class: StatusClass, latency: Duration) {
+        if let (Some(s), Some(i)) = (self.steps.get(step), class_index(class)) {
+            s.answered[i].fetch_add(1, Relaxed);
+            s.attempt_latency.record(latency);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! hot path takes no lock.
 
 pub mod interval;
-mod live;
+pub mod live;
 mod log;
 mod recorder;
 mod seconds;

@@ -116,6 +116,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         ledger: meta.ledger,
         // Needs the report's trigger; filled in by `run::execute`.
         recovery_s: None,
+        // The round's wall-clock start; filled in by `run::execute`.
+        round_started_unix_ms: None,
     }
 }
 

@@ -29,6 +29,7 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "achieved_rps",
     "op_latency_p50_ms",
     "op_latency_p90_ms",
+    "op_latency_p95_ms",
     "op_latency_p99_ms",
     "op_latency_p999_ms",
     "op_latency_max_ms",
@@ -50,7 +51,8 @@ pub const SUMMARY_HEADER: &[&str] = &[
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
-    "cohort", "step", "kind", "count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+    "cohort", "step", "kind", "count", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
+    "p999_ms", "max_ms",
 ];
 
 pub const OUTCOMES_HEADER: &[&str] = &["cohort", "step", "outcome", "count"];
@@ -60,6 +62,7 @@ pub const RETRIES_HEADER: &[&str] = &["cohort", "attempts", "operations"];
 pub const TIMESERIES_HEADER: &[&str] = &[
     "cohort",
     "t",
+    "timestamp",
     "arrivals",
     "attempts",
     "retries",
@@ -148,6 +151,7 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
         f(c.achieved_rps),
         f(op.p50),
         f(op.p90),
+        f(op.p95),
         f(op.p99),
         f(op.p999),
         f(op.max),
@@ -178,6 +182,7 @@ fn latency_row(cohort: &str, step: &str, kind: &str, p: &Percentiles) -> Vec<Str
         f(p.mean),
         f(p.p50),
         f(p.p90),
+        f(p.p95),
         f(p.p99),
         f(p.p999),
         f(p.max),
@@ -250,13 +255,22 @@ fn retry_rows(report: &Report) -> Rows {
     rows
 }
 
+/// RFC 3339 (UTC, milliseconds) start of second `t` of the cohort's round;
+/// empty for reports from before the round start was recorded.
+fn second_start(c: &CohortResult, t: u32) -> String {
+    c.round_started_unix_ms.map_or_else(String::new, |ms| {
+        let at = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(ms.saturating_add(u64::from(t) * 1000));
+        crate::timefmt::rfc3339_millis(at)
+    })
+}
+
 fn timeseries_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
         for r in &c.timeseries {
             rows.push(
                 [
-                    u64::from(r.t),
                     r.arrivals,
                     r.attempts,
                     r.retries,
@@ -270,10 +284,17 @@ fn timeseries_rows(report: &Report) -> Rows {
                 ]
                 .iter()
                 .map(u64::to_string)
-                .fold(vec![text(&c.name).into_owned()], |mut row, v| {
-                    row.push(v);
-                    row
-                }),
+                .fold(
+                    vec![
+                        text(&c.name).into_owned(),
+                        u64::from(r.t).to_string(),
+                        second_start(c, r.t),
+                    ],
+                    |mut row, v| {
+                        row.push(v);
+                        row
+                    },
+                ),
             );
         }
     }
@@ -300,6 +321,32 @@ mod tests {
                 assert_eq!(row.len(), header.len(), "{header:?}: {row:?}");
             }
         }
+    }
+
+    #[test]
+    fn report_csv_timestamp_is_the_wall_clock_start_of_each_second() {
+        let mut r = sample_report();
+        let start = r.results[1].round_started_unix_ms.unwrap();
+        let rows = timeseries_rows(&r);
+        let ts = TIMESERIES_HEADER
+            .iter()
+            .position(|h| *h == "timestamp")
+            .unwrap();
+        let naive: Vec<&Vec<String>> = rows.iter().filter(|row| row[0] == "naive").collect();
+        for row in &naive {
+            let t: u64 = row[1].parse().unwrap();
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(start + t * 1000);
+            assert_eq!(row[ts], crate::timefmt::rfc3339_millis(at), "{row:?}");
+        }
+        assert!(naive.len() > 2);
+        assert_ne!(naive[0][ts], naive[1][ts]);
+        r.results[1].round_started_unix_ms = None;
+        assert!(
+            timeseries_rows(&r)
+                .iter()
+                .filter(|row| row[0] == "naive")
+                .all(|row| row[ts].is_empty())
+        );
     }
 
     #[test]

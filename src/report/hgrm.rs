@@ -126,6 +126,7 @@ pub fn percentiles(hist: &Histogram<u64>, value_unit_per_ms: f64) -> Percentiles
         mean: hist.mean() / value_unit_per_ms,
         p50: ms(hist.value_at_quantile(0.50)),
         p90: ms(hist.value_at_quantile(0.90)),
+        p95: ms(hist.value_at_quantile(0.95)),
         p99: ms(hist.value_at_quantile(0.99)),
         p999: ms(hist.value_at_quantile(0.999)),
         max: ms(hist.max()),

@@ -202,6 +202,7 @@ mod tests {
             measured_written: measured.map(|m| m.1.into()),
             reason,
             detail: detail.map(String::from),
+            baseline: None,
         }
     }
 

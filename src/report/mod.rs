@@ -17,6 +17,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod ledger;
+pub mod meta;
 pub mod model;
 pub mod recovery;
 #[doc(hidden)]

@@ -48,6 +48,9 @@ pub struct Report {
     /// Seed, gates, shard and histogram settings (see [`Origin`]).
     #[serde(default)]
     pub origin: Origin,
+    /// Seed, command line, overrides, effective schedule, host, git revision.
+    #[serde(default)]
+    pub meta: super::meta::RunMeta,
 }
 
 /// A fault window, in seconds since the start of each round.
@@ -64,6 +67,8 @@ pub struct Percentiles {
     pub mean: f64,
     pub p50: f64,
     pub p90: f64,
+    #[serde(default)]
+    pub p95: f64,
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
@@ -226,6 +231,10 @@ pub struct CohortResult {
     /// trigger or when the cohort did not recover before its round ended.
     #[serde(default)]
     pub recovery_s: Option<f64>,
+    /// Wall-clock start of this cohort's round, in milliseconds since the
+    /// Unix epoch: `timeseries` second `t` began at this + `t` s.
+    #[serde(default)]
+    pub round_started_unix_ms: Option<u64>,
 }
 
 /// A threshold gate and how it fared. Renderers (JUnit, the console) build
@@ -262,6 +271,10 @@ pub struct GateResult {
     /// Why nothing was measured, in words (`None` when a value was measured).
     #[serde(default)]
     pub detail: Option<String>,
+    /// For a gate relative to a baseline run (`<= baseline * 1.1`): the
+    /// baseline's value of the metric, in `unit`; `bound` is then derived from it.
+    #[serde(default)]
+    pub baseline: Option<f64>,
 }
 
 mod gate_result;

@@ -345,6 +345,7 @@ fn cohort(naive: bool) -> CohortResult {
         recovery_s: super::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
         timeseries: series,
         ledger: Some(ledger),
+        round_started_unix_ms: Some(1_795_860_000_000 + if naive { 63_200 } else { 0 }),
     }
 }
 
@@ -367,6 +368,7 @@ fn sample_gates() -> Vec<GateResult> {
             measured_written: Some("0.82s".into()),
             reason: GateReason::Passed,
             detail: None,
+            baseline: None,
         },
         GateResult {
             expr: "naive.duplicates == 0".into(),
@@ -381,6 +383,7 @@ fn sample_gates() -> Vec<GateResult> {
             measured_written: Some("37".into()),
             reason: GateReason::Failed,
             detail: None,
+            baseline: None,
         },
         GateResult {
             expr: "naive.reserve.success_rate >= 90%".into(),
@@ -395,11 +398,27 @@ fn sample_gates() -> Vec<GateResult> {
             measured_written: None,
             reason: GateReason::UnknownStep,
             detail: Some(detail),
+            baseline: None,
+        },
+        GateResult {
+            expr: "compliant.amplification <= baseline + 0.05".into(),
+            passed: true,
+            measured: Some(1.12),
+            bound: 1.15,
+            message: "compliant.amplification <= baseline + 0.05: measured 1.12, bound 1.15 (baseline 1.1 + 0.05) — passed".into(),
+            metric: "compliant.amplification".into(),
+            op: "<=".into(),
+            unit: String::new(),
+            bound_written: "1.15 (baseline 1.1 + 0.05)".into(),
+            measured_written: Some("1.12".into()),
+            reason: GateReason::Passed,
+            detail: None,
+            baseline: Some(1.1),
         },
     ]
 }
 
-/// The sample report: compliant (round 0) vs naive (round 1), with three gates.
+/// The sample report: compliant (round 0) vs naive (round 1), with four gates (one relative to a baseline).
 pub fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
@@ -428,5 +447,44 @@ pub fn sample_report() -> Report {
             }),
             merged_from: vec!["reports/shard-0".into(), "reports/shard-1".into()],
         },
+        meta: sample_meta(),
+    }
+}
+
+/// Metadata as a run with `--rate` and `--duration` overrides records it.
+fn sample_meta() -> super::meta::RunMeta {
+    use super::meta::{Host, RunMeta, Schedule};
+    RunMeta {
+        seed: Some(7),
+        argv: [
+            "stampede",
+            "run",
+            "scenarios/ticket-drop.toml",
+            "--rate",
+            "600",
+            "--duration",
+            "2s",
+        ]
+        .map(String::from)
+        .to_vec(),
+        overrides: [("duration", "2s"), ("rate", "600")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into_iter()
+            .collect(),
+        schedule: Schedule {
+            load: "ticket drop: 1200 users arriving over 2s".into(),
+            arrivals_stop_s: 2.0,
+            natural_s: 2.0,
+            drain_s: 10.0,
+            max_in_flight: 20_000,
+            max_rps: 20_000.0,
+            rounds: 2,
+        },
+        host: Host {
+            name: "ci-runner-<b>1</b>".into(),
+            cores: 2,
+            os: "linux x86_64".into(),
+        },
+        git_rev: Some("0123abc".into()),
     }
 }

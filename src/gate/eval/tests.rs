@@ -10,6 +10,7 @@ fn pct(count: u64, p99: f64) -> Percentiles {
         mean: p99 / 4.0,
         p50: p99 / 5.0,
         p90: p99 / 2.0,
+        p95: p99 / 1.5,
         p99,
         p999: p99 * 1.5,
         max: p99 * 2.0,
@@ -74,6 +75,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         timeseries: Vec::new(),
         ledger,
         recovery_s: None,
+        round_started_unix_ms: None,
     }
 }
 
@@ -111,6 +113,7 @@ pub(crate) fn report() -> Report {
         gates: Vec::new(),
         trigger: None,
         origin: Default::default(),
+        meta: Default::default(),
     }
 }
 
@@ -502,4 +505,17 @@ fn the_schema_lists_every_reason() {
         .map(|(_, l)| *l)
         .collect();
     assert_eq!(listed, &serde_json::json!(want));
+}
+
+#[test]
+fn p95_is_a_latency_stat_like_p90_and_p99() {
+    let r = report();
+    let want = r.results[0].operation_latency_ms.p95;
+    assert!(want > r.results[0].operation_latency_ms.p90);
+    assert!(want < r.results[0].operation_latency_ms.p99);
+    let g = eval(&format!("compliant.operation_latency.p95 <= {want}ms"));
+    assert!(g.passed, "{}", g.message);
+    assert_eq!(g.measured, Some(want));
+    let g = eval(&format!("compliant.operation_latency.p95 < {want}ms"));
+    assert!(!g.passed, "{}", g.message);
 }

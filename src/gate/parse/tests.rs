@@ -252,10 +252,11 @@ fn unknown_step_names_it_and_lists_known() {
 
 #[test]
 fn unknown_or_missing_stat() {
-    let e = err("compliant.operation_latency.p95 < 800ms");
-    assert!(matches!(e, GateError::UnknownStat { ref name, .. } if name == "p95"));
+    let e = err("compliant.operation_latency.p98 < 800ms");
+    assert!(matches!(e, GateError::UnknownStat { ref name, .. } if name == "p98"));
     assert!(
-        e.to_string().contains("p50, p90, p99, p999, max, mean"),
+        e.to_string()
+            .contains("p50, p90, p95, p99, p999, max, mean"),
         "{e}"
     );
     let e = err("compliant.operation_latency < 800ms");

@@ -71,9 +71,10 @@ pub(super) fn latency_rows(
     cs: &[CohortResult],
     get: fn(&CohortResult) -> &Percentiles,
 ) -> Vec<Value> {
-    let fields: [PercentileField; 6] = [
+    let fields: [PercentileField; 7] = [
         ("p50", |p| p.p50),
         ("p90", |p| p.p90),
+        ("p95", |p| p.p95),
         ("p99", |p| p.p99),
         ("p99.9", |p| p.p999),
         ("max", |p| p.max),

@@ -31,13 +31,16 @@ pub enum GateReason {
     LedgerUnavailable,
     /// `recovery_s`, and the run had no trigger window.
     NoTrigger,
+    /// A gate relative to a baseline, without a baseline run (or one whose
+    /// value is not a finite number).
+    NoBaseline,
     /// Read from a summary.json written before reasons were recorded.
     #[default]
     Unrecorded,
 }
 
 /// Every reason with the label `summary.json` uses (serde's snake_case).
-pub const GATE_REASONS: [(GateReason, &str); 12] = [
+pub const GATE_REASONS: [(GateReason, &str); 13] = [
     (GateReason::Passed, "passed"),
     (GateReason::Failed, "failed"),
     (GateReason::NoSamples, "no_samples"),
@@ -49,6 +52,7 @@ pub const GATE_REASONS: [(GateReason, &str); 12] = [
     (GateReason::NotPerStep, "not_per_step"),
     (GateReason::LedgerUnavailable, "ledger_unavailable"),
     (GateReason::NoTrigger, "no_trigger"),
+    (GateReason::NoBaseline, "no_baseline"),
     (GateReason::Unrecorded, "unrecorded"),
 ];
 
