@@ -75,13 +75,16 @@ async fn run(args: RunArgs) -> u8 {
         insecure: args.insecure,
         max_rps: args.max_rps,
     };
-    let plan = match scenario::load(&args.scenario, &ov) {
+    let mut plan = match scenario::load(&args.scenario, &ov) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_CONFIG;
         }
     };
+    if let Some(n) = args.trace {
+        scenario::trace::for_trace(&mut plan, n);
+    }
     if let Err(e) = crate::run::prepare_out_dir(&plan) {
         eprintln!("error: {e}");
         return EXIT_RUNTIME;
@@ -92,7 +95,7 @@ async fn run(args: RunArgs) -> u8 {
             plan.target.url.as_deref().unwrap_or("the target")
         );
     }
-    let progress = (!args.quiet).then(Progress::new);
+    let progress = (!args.quiet && !plan.trace).then(Progress::new);
     let output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
         Ok(r) => r,
         Err(e) => {

@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run N journeys of one user only, printing every request and response
+    /// (secrets redacted): a look at the wire before the load.
+    #[arg(long, value_name = "N")]
+    pub trace: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -135,6 +135,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         gates,
         safety,
         out_dir,
+        trace: false,
     })
 }
 

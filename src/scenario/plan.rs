@@ -63,6 +63,9 @@ pub struct Plan {
     pub gates: Vec<crate::gate::Gate>,
     pub safety: SafetyPlan,
     pub out_dir: PathBuf,
+    /// `--trace`: print every request and response (see [`super::trace`]).
+    #[serde(skip)]
+    pub trace: bool,
 }
 
 /// Attempts per second no run exceeds unless `--max-rps` raises it.
