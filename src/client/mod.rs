@@ -7,12 +7,14 @@
 //! attempt), and a cap on requests in flight, since the legacy client has no
 //! cap on open connections and an uncapped open-model run drowns in sockets.
 
+mod cookies;
 pub mod fdlimit;
 pub mod probe;
 mod stats;
 mod tls;
 pub mod trace;
 
+pub use cookies::CookieJar;
 pub use probe::{remote_ledger, remote_sim};
 pub use stats::{Snapshot, TransportStats};
 pub use tls::{TlsError, TlsOptions};
@@ -49,6 +51,9 @@ pub struct Response {
     pub status: u16,
     pub retry_after: Option<String>,
     pub body: Bytes,
+    /// `Set-Cookie` values (for the user's cookie jar); empty, and not
+    /// allocated, when there are none.
+    pub set_cookies: Vec<HeaderValue>,
 }
 
 /// Why no answer came.
@@ -245,6 +250,12 @@ impl HttpClient {
         self.stats.answered();
         let traced_headers = self.trace.as_ref().map(|_| resp.headers().clone());
         let status = resp.status().as_u16();
+        let set_cookies: Vec<HeaderValue> = resp
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
         let retry_after = resp
             .headers()
             .get(http::header::RETRY_AFTER)
@@ -266,6 +277,7 @@ impl HttpClient {
             status,
             retry_after,
             body,
+            set_cookies,
         })
     }
 }

@@ -7,7 +7,7 @@
 
 use super::ctx::{CohortCtx, RoundCtx};
 use super::step_io::{AttemptHelpers, Inspected, inspect};
-use crate::client::{Failure, Response};
+use crate::client::{CookieJar, Failure, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::outcome::{Code, OpOutcome};
 use crate::policy::{self, Answer, AttemptFlags, CircuitBreaker, OpState, Settlement, UserGuard};
@@ -70,6 +70,8 @@ struct User<'a> {
     /// The user's circuit breaker and what the report needs of it.
     guard: UserGuard,
     op_seq: u32,
+    /// What the target's `Set-Cookie`s gave this user.
+    cookies: CookieJar,
 }
 
 /// Run `iterations` journeys for one user, handing each log to `sink`.
@@ -95,6 +97,7 @@ pub async fn run_user(
         ],
         guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
         op_seq: 0,
+        cookies: CookieJar::default(),
     };
     let mut intended = arrival.intended;
     for it in 0..iterations {
@@ -416,6 +419,9 @@ impl User<'_> {
             Bytes::from(b)
         });
         let mut headers = self.headers(step, auth, &self.op_id(seq), key_seq);
+        if let Some(c) = self.cookies.header() {
+            headers.insert(http::header::COOKIE, c);
+        }
         let mut value = String::new();
         for (name, t) in &step.headers {
             value.clear();
@@ -465,6 +471,11 @@ impl User<'_> {
     ) -> Next {
         let ctx = self.ctx;
         let latency = sent.elapsed();
+        if let Ok(r) = &res {
+            for c in &r.set_cookies {
+                self.cookies.set(c.as_bytes());
+            }
+        }
         let code = match &res {
             Ok(r) if r.status >= 400 => envelope_code(&r.body),
             _ => None,
