@@ -72,6 +72,9 @@ struct User<'a> {
     op_seq: u32,
     /// What the target's `Set-Cookie`s gave this user.
     cookies: CookieJar,
+    /// Until when the target last told this user to wait (Retry-After on a
+    /// 429 or 5xx), for `sent_while_told_to_wait`.
+    told_to_wait_until: Option<Instant>,
 }
 
 /// Run `iterations` journeys for one user, handing each log to `sink`.
@@ -98,6 +101,7 @@ pub async fn run_user(
         guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
         op_seq: 0,
         cookies: CookieJar::default(),
+        told_to_wait_until: None,
     };
     let mut intended = arrival.intended;
     for it in 0..iterations {
@@ -307,6 +311,7 @@ impl User<'_> {
         let mut key_seq = 0u32;
         // Counters the next attempt carries, counted only once it is sent.
         let mut flags = AttemptFlags::default();
+        let mut key_changed_after_ambiguous = false;
         loop {
             if !self.guard.allow(Instant::now()) {
                 op.outcome = OpOutcome::BreakerOpen;
@@ -323,11 +328,14 @@ impl User<'_> {
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
             // Logged as it leaves: if the run cuts it off, it still counts.
-            op.attempts.push(AttemptLog::sent(
+            let mut log = AttemptLog::sent(
                 sent.saturating_duration_since(self.ctx.start),
                 state.retries > 0,
                 flags,
-            ));
+            );
+            log.key_changed_after_ambiguous = key_changed_after_ambiguous;
+            log.while_told_to_wait = self.told_to_wait_until.is_some_and(|t| sent < t);
+            op.attempts.push(log);
             let method: Method = step.method.clone();
             let client = &self.ctx.client;
             // Boxed: a request in flight is large, and a user waiting in
@@ -353,7 +361,9 @@ impl User<'_> {
                     delay,
                     fresh_key,
                     flags: next,
+                    ambiguous,
                 } => {
+                    key_changed_after_ambiguous = fresh_key && ambiguous && step.idempotent;
                     if !delay.is_zero() {
                         let wake = Instant::now() + delay;
                         let until = deadline.map_or(wake, |d| d.min(wake));
@@ -475,7 +485,26 @@ impl User<'_> {
             for c in &r.set_cookies {
                 self.cookies.set(c.as_bytes());
             }
+            if (r.status == 429 || r.status >= 500)
+                && let Some(wait) = r
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| super::step_io::retry_after(v, wall_now(ctx)))
+            {
+                self.told_to_wait_until = Some(Instant::now() + wait);
+            }
         }
+        // Did the target maybe act on it? Then a new key may book twice.
+        let ambiguous = match &res {
+            Ok(r) => r.status >= 500,
+            Err(Failure::Timeout) => true,
+            Err(Failure::Net(n)) => matches!(
+                n,
+                crate::outcome::NetError::Reset
+                    | crate::outcome::NetError::Closed
+                    | crate::outcome::NetError::Other
+            ),
+        };
         let code = match &res {
             Ok(r) if r.status >= 400 => envelope_code(&r.body),
             _ => None,
@@ -550,6 +579,7 @@ impl User<'_> {
                 delay,
                 fresh_key,
                 flags,
+                ambiguous,
             },
         }
     }
@@ -571,6 +601,8 @@ enum Next {
         delay: Duration,
         fresh_key: bool,
         flags: AttemptFlags,
+        /// The attempt's fate is unknown to the client (timeout, reset, 5xx).
+        ambiguous: bool,
     },
 }
 
