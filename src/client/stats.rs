@@ -103,7 +103,7 @@ impl Snapshot {
             .chain([(self.timeouts, "TIMEOUT")])
             .filter(|(n, _)| *n > 0)
             .collect();
-        kinds.sort_by(|a, b| b.0.cmp(&a.0));
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.0));
         let parts: Vec<String> = kinds
             .iter()
             .map(|(n, l)| format!("{}% {l}", (*n * 100 + failed / 2) / failed))
