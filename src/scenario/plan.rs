@@ -95,6 +95,9 @@ pub struct TargetPlan {
     /// Read `/__sim/ledger` after each round: `None` when the target turns
     /// out to be a stampede simulator (`stampede serve`).
     pub ledger: Option<bool>,
+    /// Mutual TLS: the client certificate chain and its key (PEM files).
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl TargetPlan {
@@ -103,6 +106,8 @@ impl TargetPlan {
             ca_file: self.ca_file.clone(),
             system_roots: self.system_roots,
             insecure: self.insecure,
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
         }
     }
 }
