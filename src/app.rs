@@ -99,7 +99,7 @@ async fn run(args: RunArgs) -> u8 {
             }
         },
     };
-    let plan = match scenario::load(&args.scenario, &ov) {
+    let mut plan = match scenario::load(&args.scenario, &ov) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -123,6 +123,9 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    if let Some(n) = args.trace {
+        scenario::trace::for_trace(&mut plan, n);
+    }
     if let Err(e) = crate::run::prepare_out_dir(&plan) {
         eprintln!("error: {e}");
         return EXIT_RUNTIME;
@@ -154,8 +157,9 @@ async fn run(args: RunArgs) -> u8 {
     let mut plan = plan;
     plan.start_at = args.start_at;
     let plan = plan;
-    let progress = (!args.quiet || metrics.is_some())
-        .then(|| Progress::with_display(!args.quiet, board.clone()));
+    let display = !args.quiet && !plan.trace;
+    let progress =
+        (display || metrics.is_some()).then(|| Progress::with_display(display, board.clone()));
     let mut output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
         Ok(mut r) => {
             r.report.notes.extend(late);

@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// No progress output; print only the verdict and the gate lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run N journeys of one user only, printing every request and response
+    /// (secrets redacted): a look at the wire before the load.
+    #[arg(long, value_name = "N")]
+    pub trace: Option<u64>,
     /// Write into a non-empty --out folder (its files are replaced, others left as they are).
     #[arg(long)]
     pub force: bool,

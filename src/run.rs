@@ -108,22 +108,25 @@ pub async fn execute(
             s.reset();
         }
         // A fresh client per round: no warm connections carried from one fleet to the next.
-        let client = match HttpClient::with_cap(
-            &base,
-            plan.target.connections,
-            headers.clone(),
-            &plan.target.tls(),
-            Some(plan.safety.max_rps),
-        ) {
-            Ok(c) => c,
-            // Nothing measured yet: a plain configuration error.
-            Err(e) if results.is_empty() => return Err(e.into()),
-            // Keep what earlier rounds measured.
-            Err(e) => {
-                stop_reason = Some(format!("round {r} could not start: {e}"));
-                break;
-            }
-        };
+        let client =
+            match HttpClient::with_cap(
+                &base,
+                plan.target.connections,
+                headers.clone(),
+                &plan.target.tls(),
+                Some(plan.safety.max_rps),
+            ) {
+                Ok(c) => c.with_trace(plan.trace.then(|| {
+                    crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))
+                })),
+                // Nothing measured yet: a plain configuration error.
+                Err(e) if results.is_empty() => return Err(e.into()),
+                // Keep what earlier rounds measured.
+                Err(e) => {
+                    stop_reason = Some(format!("round {r} could not start: {e}"));
+                    break;
+                }
+            };
         let remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
         let client = client.with_simulator(simulator == Some(true));
         let before = client.stats();

@@ -161,3 +161,92 @@ fn validate_policies_and_report_commands_work() {
     assert!(dir.join("report.html").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The body of the first ```<lang> block after `heading`.
+fn block_after(text: &str, heading: &str, lang: &str) -> String {
+    let start = text.find(heading).expect("heading in README");
+    let rest = &text[start..];
+    let open = format!("```{lang}\n");
+    let b = rest.find(&open).expect("block") + open.len();
+    let end = rest[b..].find("```").expect("closed block");
+    rest[b..b + end].to_string()
+}
+
+/// The "Your own API" login flow, exactly as printed, against a loopback
+/// API that checks passwords and bearer tokens: every journey succeeds,
+/// and what the report counts is what the API saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_your_own_api_login_flow_runs() {
+    use common::logserver::LogServer;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let text = readme();
+    let toml = block_after(&text, "## Your own API", "toml");
+    let csv = block_after(&text, "## Your own API", "csv");
+    let orders = std::sync::Arc::new(AtomicU64::new(0));
+    let server = LogServer::start(move |s| {
+        let json = |status: u16, body: String| {
+            (
+                status,
+                vec![("content-type", "application/json".into())],
+                body,
+            )
+        };
+        let authed = s
+            .header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer T-"))
+            .map(str::to_string);
+        match (s.method.as_str(), s.path.as_str()) {
+            ("POST", "/api/login") => {
+                let v: serde_json::Value = serde_json::from_str(&s.body).unwrap_or_default();
+                let ok = matches!(
+                    (v["username"].as_str(), v["password"].as_str()),
+                    (Some("alice"), Some("correct-horse")) | (Some("bob"), Some("battery-staple"))
+                );
+                if ok {
+                    json(
+                        200,
+                        format!(
+                            r#"{{"success":true,"data":{{"accessToken":"T-{}"}}}}"#,
+                            v["username"].as_str().unwrap_or("")
+                        ),
+                    )
+                } else {
+                    json(200, r#"{"success":false}"#.into())
+                }
+            }
+            ("POST", "/api/orders")
+                if authed.is_some() && s.header("idempotency-key").is_some() =>
+            {
+                let n = orders.fetch_add(1, Ordering::Relaxed);
+                json(201, format!(r#"{{"data":{{"id":"o-{n}"}}}}"#))
+            }
+            ("GET", p) if authed.is_some() && p.starts_with("/api/orders/o-") => json(
+                200,
+                format!(r#"{{"data":{{"id":"{}"}}}}"#, &p["/api/orders/".len()..]),
+            ),
+            _ => json(401, r#"{"success":false}"#.into()),
+        }
+    })
+    .await;
+    let dir = temp_dir("own-api");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("users.csv"), csv).unwrap();
+    let file = dir.join("my-api.toml");
+    std::fs::write(&file, toml.replace("http://127.0.0.1:8080", &server.url())).unwrap();
+    let plan = stampede::scenario::load(&file, &Default::default()).expect("valid scenario");
+    let out = stampede::run::execute(&plan, &stampede::engine::Control::default(), None)
+        .await
+        .expect("run");
+    let c = &out.report.results[0];
+    assert_eq!(c.journeys.started, 12);
+    assert_eq!(c.journeys.succeeded, 12, "{:?}", c.outcomes);
+    assert!(out.report.gates.iter().all(|g| g.passed));
+    let seen = server.seen();
+    assert_eq!(seen.len() as u64, c.attempts);
+    assert_eq!(c.attempts, 36);
+    assert!(
+        seen.iter()
+            .all(|s| s.header("x-request-id").is_some_and(|v| v.len() == 36))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,7 @@ const SPARE_FDS: u64 = 64;
 
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit
 /// now in force (`None` where it cannot be read).
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
 pub fn raise() -> Option<u64> {
     #[cfg(unix)]
     {
@@ -54,6 +55,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::unnecessary_cast)]
     fn raise_reaches_the_hard_limit() {
         let soft = raise().expect("readable on unix");
         let mut lim = libc::rlimit {

@@ -7,11 +7,14 @@
 //! attempt), and a cap on requests in flight, since the legacy client has no
 //! cap on open connections and an uncapped open-model run drowns in sockets.
 
+mod cookies;
 pub mod fdlimit;
 pub mod probe;
 mod stats;
 mod tls;
+pub mod trace;
 
+pub use cookies::CookieJar;
 pub use probe::{remote_ledger, remote_sim};
 pub use stats::{Snapshot, TransportStats};
 pub use tls::{TlsError, TlsOptions};
@@ -48,6 +51,9 @@ pub struct Response {
     pub status: u16,
     pub retry_after: Option<String>,
     pub body: Bytes,
+    /// `Set-Cookie` values (for the user's cookie jar); empty, and not
+    /// allocated, when there are none.
+    pub set_cookies: Vec<HeaderValue>,
 }
 
 /// Why no answer came.
@@ -69,6 +75,7 @@ pub struct HttpClient {
     /// The target is a stampede simulator (embedded or `stampede serve`).
     simulator: bool,
     stats: Arc<TransportStats>,
+    trace: Option<Arc<trace::Tracer>>,
 }
 
 /// The attempts-per-second safety cap, and how often it held an attempt back.
@@ -130,7 +137,14 @@ impl HttpClient {
             }),
             simulator: false,
             stats: Arc::default(),
+            trace: None,
         })
+    }
+
+    /// Print every request and response (`--trace`), secrets redacted.
+    pub fn with_trace(mut self, tracer: Option<trace::Tracer>) -> Self {
+        self.trace = tracer.map(Arc::new);
+        self
     }
 
     /// What the transport saw so far (answers, failures by kind).
@@ -219,16 +233,29 @@ impl HttpClient {
                 );
             }
         }
+        let body = body.unwrap_or_default();
+        if let (Some(t), Some(h)) = (&self.trace, req.headers_ref()) {
+            t.request(method, &uri_of(&req), h, &body);
+        }
         let req = req
-            .body(Full::new(body.unwrap_or_default()))
+            .body(Full::new(body))
             .map_err(|_| Failure::Net(NetError::Other))?;
-        let resp = self
-            .inner
-            .request(req)
-            .await
-            .map_err(|e| Failure::Net(self.net_error(&e)))?;
+        let resp = self.inner.request(req).await.map_err(|e| {
+            let kind = self.net_error(&e);
+            if let Some(t) = &self.trace {
+                t.failure(kind.label());
+            }
+            Failure::Net(kind)
+        })?;
         self.stats.answered();
+        let traced_headers = self.trace.as_ref().map(|_| resp.headers().clone());
         let status = resp.status().as_u16();
+        let set_cookies: Vec<HeaderValue> = resp
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
         let retry_after = resp
             .headers()
             .get(http::header::RETRY_AFTER)
@@ -243,12 +270,21 @@ impl HttpClient {
         // 100k users waiting in backoff, each holding a 30-byte error body,
         // would pin 100k buffers. Copy out what we keep.
         let body = Bytes::copy_from_slice(&body);
+        if let (Some(t), Some(h)) = (&self.trace, &traced_headers) {
+            t.response(status, h, &body);
+        }
         Ok(Response {
             status,
             retry_after,
             body,
+            set_cookies,
         })
     }
+}
+
+/// The URI a request builder holds (for the trace).
+fn uri_of(req: &http::request::Builder) -> Uri {
+    req.uri_ref().cloned().unwrap_or_default()
 }
 
 impl HttpClient {

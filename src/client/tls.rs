@@ -15,6 +15,9 @@ pub struct TlsOptions {
     pub system_roots: bool,
     /// Skip certificate verification entirely.
     pub insecure: bool,
+    /// Mutual TLS: a PEM certificate chain and its PEM private key.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,8 @@ pub enum TlsError {
     },
     #[error("CA file {} holds no usable certificate: {reason}", path.display())]
     CaInvalid { path: PathBuf, reason: String },
+    #[error("client certificate {}: {reason}", path.display())]
+    ClientCert { path: PathBuf, reason: String },
 }
 
 impl TlsOptions {
@@ -37,11 +42,21 @@ impl TlsOptions {
                 path: PathBuf::new(),
                 reason: e.to_string(),
             })?;
+        let client_auth = self.client_auth()?;
         let cfg = if self.insecure {
-            builder
+            let b = builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-                .with_no_client_auth()
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)));
+            match client_auth {
+                Some((chain, key)) => {
+                    b.with_client_auth_cert(chain, key)
+                        .map_err(|e| TlsError::ClientCert {
+                            path: self.client_cert.clone().unwrap_or_default(),
+                            reason: e.to_string(),
+                        })?
+                }
+                None => b.with_no_client_auth(),
+            }
         } else {
             let mut roots = rustls::RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -74,9 +89,51 @@ impl TlsOptions {
                     });
                 }
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            let b = builder.with_root_certificates(roots);
+            match client_auth {
+                Some((chain, key)) => {
+                    b.with_client_auth_cert(chain, key)
+                        .map_err(|e| TlsError::ClientCert {
+                            path: self.client_cert.clone().unwrap_or_default(),
+                            reason: e.to_string(),
+                        })?
+                }
+                None => b.with_no_client_auth(),
+            }
         };
         Ok(cfg)
+    }
+
+    /// The client certificate chain and key, when mutual TLS is configured.
+    #[allow(clippy::type_complexity)]
+    fn client_auth(
+        &self,
+    ) -> Result<
+        Option<(
+            Vec<CertificateDer<'static>>,
+            rustls::pki_types::PrivateKeyDer<'static>,
+        )>,
+        TlsError,
+    > {
+        let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) else {
+            return Ok(None);
+        };
+        use rustls_pki_types::pem::PemObject;
+        let bad = |path: &PathBuf, reason: String| TlsError::ClientCert {
+            path: path.clone(),
+            reason,
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| bad(cert, e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(cert, e.to_string()))?;
+        if chain.is_empty() {
+            return Err(bad(cert, "no PEM certificate found".into()));
+        }
+        // The key's reason never includes the key itself.
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| bad(key, format!("not a PEM private key ({e})")))?;
+        Ok(Some((chain, key)))
     }
 }
 

@@ -50,6 +50,16 @@ impl Helpers for AttemptHelpers {
     }
 }
 
+/// A Retry-After value (seconds, or an HTTP date relative to `now`) as a wait.
+pub fn retry_after(v: &str, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(s.min(86_400)));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
+}
+
 /// What a 2xx answer means once the step's checks have read it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inspected {
@@ -231,6 +241,20 @@ mod tests {
             run(&s, 200, r#"{"data":{}}"#).0,
             Inspected::Failed(OpOutcome::CaptureMissing("/data/bookingId".into()))
         );
+    }
+
+    #[test]
+    fn retry_after_seconds_or_date() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            retry_after(" 3 ", now),
+            Some(std::time::Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now),
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(retry_after("soon", now), None);
     }
 
     #[test]

@@ -6,17 +6,13 @@
 //! over every attempt it made.
 
 use super::ctx::{CohortCtx, RoundCtx};
-use super::step_io::{AttemptHelpers, Inspected, inspect};
-use crate::client::{Failure, Response};
+use super::step_io::{Inspected, inspect};
+use crate::client::{CookieJar, Failure, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::outcome::{Code, OpOutcome};
 use crate::policy::{self, Answer, AttemptFlags, CircuitBreaker, OpState, Settlement, UserGuard};
-use crate::scenario::template::Escape;
-use crate::scenario::{
-    BUILTIN_VARS, Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE,
-};
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
+use crate::scenario::{BUILTIN_VARS, Step};
+use http::Method;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde::Deserialize;
@@ -61,6 +57,8 @@ fn raw_envelope_code(body: &[u8]) -> Option<Cow<'_, str>> {
         .code
 }
 
+mod request;
+
 struct User<'a> {
     ctx: &'a RoundCtx,
     cohort: &'a CohortCtx,
@@ -73,6 +71,11 @@ struct User<'a> {
     /// The user's circuit breaker and what the report needs of it.
     guard: UserGuard,
     op_seq: u32,
+    /// What the target's `Set-Cookie`s gave this user.
+    cookies: CookieJar,
+    /// Until when the target last told this user to wait (Retry-After on a
+    /// 429 or 5xx), for `sent_while_told_to_wait`.
+    told_to_wait_until: Option<Instant>,
 }
 
 /// Run `iterations` journeys for one user, handing each log to `sink`.
@@ -98,6 +101,8 @@ pub async fn run_user(
         ],
         guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
         op_seq: 0,
+        cookies: CookieJar::default(),
+        told_to_wait_until: None,
     };
     let mut intended = arrival.intended;
     for it in 0..iterations {
@@ -307,6 +312,7 @@ impl User<'_> {
         let mut key_seq = 0u32;
         // Counters the next attempt carries, counted only once it is sent.
         let mut flags = AttemptFlags::default();
+        let mut key_changed_after_ambiguous = false;
         loop {
             if !self.guard.allow(Instant::now()) {
                 op.outcome = OpOutcome::BreakerOpen;
@@ -323,11 +329,14 @@ impl User<'_> {
             let sent = Instant::now();
             self.cohort.live.sent(op.step as usize, state.retries > 0);
             // Logged as it leaves: if the run cuts it off, it still counts.
-            op.attempts.push(AttemptLog::sent(
+            let mut log = AttemptLog::sent(
                 sent.saturating_duration_since(self.ctx.start),
                 state.retries > 0,
                 flags,
-            ));
+            );
+            log.key_changed_after_ambiguous = key_changed_after_ambiguous;
+            log.while_told_to_wait = self.told_to_wait_until.is_some_and(|t| sent < t);
+            op.attempts.push(log);
             let method: Method = step.method.clone();
             let client = &self.ctx.client;
             // Boxed: a request in flight is large, and a user waiting in
@@ -355,7 +364,9 @@ impl User<'_> {
                     delay,
                     fresh_key,
                     flags: next,
+                    ambiguous,
                 } => {
+                    key_changed_after_ambiguous = fresh_key && ambiguous && step.idempotent;
                     if !delay.is_zero() {
                         let wake = Instant::now() + delay;
                         let until = deadline.map_or(wake, |d| d.min(wake));
@@ -374,89 +385,6 @@ impl User<'_> {
         }
     }
 
-    /// Render one attempt's path, body and headers (sync, so none of it
-    /// stays in the operation's future). `None` when a templated header
-    /// rendered to something that is not a header value.
-    fn request(
-        &self,
-        step: &Step,
-        seq: u32,
-        key_seq: u32,
-    ) -> Option<(String, Option<Bytes>, HeaderMap)> {
-        let ctx = self.ctx;
-        // Identity is derived per attempt too: 100k waiting users should not
-        // each keep their id and bearer header alive.
-        let (user_id, auth) = ctx.identity(self.arrival.index);
-        let row = ctx.user_values(self.arrival.index);
-        let iteration = self.iteration.to_string();
-        let first_capture = BUILTIN_VARS.len() + ctx.journey.user_vars;
-        let lookup = |id: usize| -> &str {
-            match id {
-                VAR_USER => &user_id,
-                VAR_EVENT => &ctx.journey.event,
-                VAR_ZONE => &ctx.journey.zones[self.zone],
-                VAR_QUANTITY => &ctx.quantity,
-                VAR_ITERATION => &iteration,
-                _ if id < first_capture => {
-                    row.get(id - BUILTIN_VARS.len()).map_or("", |v| v.expose())
-                }
-                _ => self
-                    .captures
-                    .get(id - first_capture)
-                    .map_or("", String::as_str),
-            }
-        };
-        let mut helpers = AttemptHelpers::new(
-            ctx.seed ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(seq),
-            wall_now(ctx)
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-        );
-        let mut path = String::with_capacity(step.path.source().len() + 16);
-        step.path
-            .render_into(&mut path, lookup, &mut helpers, Escape::Path);
-        let body = step.body.as_ref().map(|t| {
-            let mut b = String::with_capacity(t.source().len() + 16);
-            t.render_into(&mut b, lookup, &mut helpers, Escape::None);
-            Bytes::from(b)
-        });
-        let mut headers = self.headers(step, auth, &self.op_id(seq), key_seq);
-        let mut value = String::new();
-        for (name, t) in &step.headers {
-            value.clear();
-            t.render_into(&mut value, lookup, &mut helpers, Escape::None);
-            let mut v = HeaderValue::from_str(&value).ok()?;
-            // Templated values carry tokens and passwords: never logged.
-            v.set_sensitive(!t.is_literal());
-            headers.insert(name.clone(), v);
-        }
-        Some((path, body, headers))
-    }
-
-    /// Headers of one attempt. The idempotency key is derived from the op id
-    /// and the key generation, so nothing but a counter is kept between attempts.
-    fn headers(
-        &self,
-        step: &Step,
-        auth: Option<HeaderValue>,
-        op_id: &str,
-        key_seq: u32,
-    ) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(4 + step.headers.len());
-        if let Some(auth) = auth {
-            headers.insert(http::header::AUTHORIZATION, auth);
-        }
-        if let Ok(v) = HeaderValue::from_str(op_id) {
-            headers.insert("x-stampede-op", v);
-        }
-        if step.idempotent
-            && let Ok(k) = HeaderValue::from_str(&format!("{op_id}.k{key_seq}"))
-        {
-            headers.insert("idempotency-key", k);
-        }
-        headers
-    }
-
     /// Complete the attempt's log and settle it (no awaits: nothing here
     /// lives on while the user waits). The decision itself is
     /// [`policy::settle`], a pure function.
@@ -470,6 +398,30 @@ impl User<'_> {
     ) -> Next {
         let ctx = self.ctx;
         let latency = sent.elapsed();
+        if let Ok(r) = &res {
+            for c in &r.set_cookies {
+                self.cookies.set(c.as_bytes());
+            }
+            if (r.status == 429 || r.status >= 500)
+                && let Some(wait) = r
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| super::step_io::retry_after(v, wall_now(ctx)))
+            {
+                self.told_to_wait_until = Some(Instant::now() + wait);
+            }
+        }
+        // Did the target maybe act on it? Then a new key may book twice.
+        let ambiguous = match &res {
+            Ok(r) => r.status >= 500,
+            Err(Failure::Timeout) => true,
+            Err(Failure::Net(n)) => matches!(
+                n,
+                crate::outcome::NetError::Reset
+                    | crate::outcome::NetError::Closed
+                    | crate::outcome::NetError::Other
+            ),
+        };
         // Scrubbed of the user's credentials before it is cut or kept.
         let code = match &res {
             Ok(r) if r.status >= 400 => raw_envelope_code(&r.body)
@@ -547,6 +499,7 @@ impl User<'_> {
                 delay,
                 fresh_key,
                 flags,
+                ambiguous,
             },
         }
     }
@@ -570,6 +523,8 @@ enum Next {
         delay: Duration,
         fresh_key: bool,
         flags: AttemptFlags,
+        /// The attempt's fate is unknown to the client (timeout, reset, 5xx).
+        ambiguous: bool,
     },
 }
 

@@ -225,6 +225,9 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
         Metric::BreakerOpens => n(c.breaker_opens),
         Metric::BreakerOpenS => Ok(c.breaker_open_s),
         Metric::RetryAfterHonoured => n(c.retry_after_honoured),
+        Metric::ClientEarlyRetries => n(c.early_retries),
+        Metric::KeyChangedAfterAmbiguous => n(c.key_changed_after_ambiguous),
+        Metric::SentWhileToldToWait => n(c.sent_while_told_to_wait),
         Metric::RecoveryS => match (&report.trigger, c.recovery_s) {
             (None, _) => Err(unmeasured(
                 GateReason::NoTrigger,

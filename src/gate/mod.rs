@@ -288,6 +288,10 @@ pub enum Metric {
     BreakerOpens,
     BreakerOpenS,
     RetryAfterHonoured,
+    /// Client-side harm counts, measurable against any target.
+    ClientEarlyRetries,
+    KeyChangedAfterAmbiguous,
+    SentWhileToldToWait,
     /// Seconds from the end of the simulator's trigger window until the
     /// cohort recovered; "never" measures as infinity.
     RecoveryS,
@@ -299,7 +303,7 @@ pub enum Metric {
 }
 
 /// Scalar cohort metrics, by name.
-pub(crate) const SCALARS: [(Metric, &str); 12] = [
+pub(crate) const SCALARS: [(Metric, &str); 15] = [
     (Metric::Operations, "operations"),
     (Metric::Attempts, "attempts"),
     (Metric::Retries, "retries"),
@@ -311,6 +315,12 @@ pub(crate) const SCALARS: [(Metric, &str); 12] = [
     (Metric::BreakerOpens, "breaker_opens"),
     (Metric::BreakerOpenS, "breaker_open_s"),
     (Metric::RetryAfterHonoured, "retry_after_honoured"),
+    (Metric::ClientEarlyRetries, "client_early_retries"),
+    (
+        Metric::KeyChangedAfterAmbiguous,
+        "key_changed_after_ambiguous",
+    ),
+    (Metric::SentWhileToldToWait, "sent_while_told_to_wait"),
     (Metric::RecoveryS, "recovery_s"),
 ];
 

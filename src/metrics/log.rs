@@ -64,6 +64,11 @@ pub struct AttemptLog {
     pub honoured: bool,
     /// This retry went sooner than the Retry-After the server gave.
     pub early: bool,
+    /// This retry carries a new idempotency key although the previous
+    /// attempt's fate was unknown (timeout, reset, 5xx): a possible duplicate.
+    pub key_changed_after_ambiguous: bool,
+    /// Sent while a Retry-After this user received was still running.
+    pub while_told_to_wait: bool,
 }
 
 impl AttemptLog {
@@ -75,6 +80,8 @@ impl AttemptLog {
             retry,
             honoured: false,
             early: false,
+            key_changed_after_ambiguous: false,
+            while_told_to_wait: false,
         }
     }
 

@@ -111,6 +111,8 @@ pub struct Recorder {
     pub series: Vec<SecondRow>,
     pub retry_after_honoured: u64,
     pub early_retries: u64,
+    pub key_changed_after_ambiguous: u64,
+    pub sent_while_told_to_wait: u64,
     pub breaker_opens: u64,
     pub breaker_open_time: Duration,
 }
@@ -126,6 +128,8 @@ impl Recorder {
             series: Vec::new(),
             retry_after_honoured: 0,
             early_retries: 0,
+            key_changed_after_ambiguous: 0,
+            sent_while_told_to_wait: 0,
             breaker_opens: 0,
             breaker_open_time: Duration::ZERO,
         }
@@ -200,6 +204,8 @@ impl Recorder {
             for a in &op.attempts {
                 self.retry_after_honoured += u64::from(a.honoured);
                 self.early_retries += u64::from(a.early);
+                self.key_changed_after_ambiguous += u64::from(a.key_changed_after_ambiguous);
+                self.sent_while_told_to_wait += u64::from(a.while_told_to_wait);
                 let row = self.second(a.sent_at());
                 row.attempts += 1;
                 row.retries += u64::from(a.retry);
@@ -258,6 +264,8 @@ impl AddAssign<&Recorder> for Recorder {
         }
         self.retry_after_honoured += o.retry_after_honoured;
         self.early_retries += o.early_retries;
+        self.key_changed_after_ambiguous += o.key_changed_after_ambiguous;
+        self.sent_while_told_to_wait += o.sent_while_told_to_wait;
         self.breaker_opens += o.breaker_opens;
         self.breaker_open_time += o.breaker_open_time;
     }

@@ -107,6 +107,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         attempts_per_operation: rec.attempts_per_op.clone(),
         retry_after_honoured: rec.retry_after_honoured,
         early_retries: rec.early_retries,
+        key_changed_after_ambiguous: rec.key_changed_after_ambiguous,
+        sent_while_told_to_wait: rec.sent_while_told_to_wait,
         breaker_opens: rec.breaker_opens,
         breaker_open_s: rec.breaker_open_time.as_secs_f64(),
         steps,

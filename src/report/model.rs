@@ -217,6 +217,14 @@ pub struct CohortResult {
     /// (measured by the client, so it is per cohort even in a mixed round).
     #[serde(default)]
     pub early_retries: u64,
+    /// Retries that changed the idempotency key after an ambiguous failure
+    /// (timeout, reset, 5xx): each one a possible duplicate (client-side).
+    #[serde(default)]
+    pub key_changed_after_ambiguous: u64,
+    /// Attempts sent while a Retry-After the user had received was still
+    /// running, on any operation (client-side).
+    #[serde(default)]
+    pub sent_while_told_to_wait: u64,
     pub breaker_opens: u64,
     /// Total seconds simulated clients spent with an open breaker.
     pub breaker_open_s: f64,

@@ -337,6 +337,8 @@ fn cohort(naive: bool) -> CohortResult {
         attempts_per_operation: apo.into_iter().collect(),
         retry_after_honoured: if naive { 0 } else { 310 },
         early_retries: if naive { 4100 } else { 0 },
+        key_changed_after_ambiguous: if naive { 900 } else { 0 },
+        sent_while_told_to_wait: if naive { 3800 } else { 0 },
         breaker_opens,
         breaker_open_s: if naive { 0.0 } else { 41.5 },
         steps,

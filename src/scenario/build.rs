@@ -11,6 +11,7 @@ mod load;
 mod policies;
 mod safety;
 mod sim;
+mod step_parts;
 mod target;
 mod users;
 
@@ -116,6 +117,19 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
                 .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if target.url.is_some() && target.ledger == Some(false) {
+        for (i, g) in gates.iter().enumerate() {
+            if matches!(g.metric, crate::gate::Metric::Ledger(_)) {
+                return Err(cx.err(
+                    &format!("gates[{i}]"),
+                    format!(
+                        "`{}` needs a simulator's ledger and target.ledger = false; the client-side counts work against any target (client_early_retries, key_changed_after_ambiguous, sent_while_told_to_wait)",
+                        g.expr
+                    ),
+                ));
+            }
+        }
+    }
     let safety = build_safety(&cx, &file.safety, &load, ov)?;
     let out_dir = ov.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(
@@ -139,6 +153,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         out_dir,
         shard: ov.shard,
         start_at: None,
+        trace: false,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod locate;
 pub mod model;
 pub mod plan;
 pub mod template;
+pub mod trace;
 
 pub use abort::{AbortMetric, AbortRule};
 pub use build::Overrides;

@@ -86,6 +86,10 @@ pub struct TargetSection {
     /// Read the simulator ledger at `/__sim/ledger` after each round
     /// (default: when the target turns out to be `stampede serve`).
     pub ledger: Option<bool>,
+    /// PEM client certificate (chain) for mutual TLS, relative to the scenario file.
+    pub client_cert: Option<String>,
+    /// PEM private key of `client_cert` (kept out of git like any secret).
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

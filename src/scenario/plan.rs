@@ -77,6 +77,9 @@ pub struct Plan {
     /// lengths (load duration + drain), so shards' rounds line up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_at: Option<std::time::SystemTime>,
+    /// `--trace`: print every request and response (see [`super::trace`]).
+    #[serde(skip)]
+    pub trace: bool,
 }
 
 /// Attempts per second no run exceeds unless `--max-rps` raises it.
@@ -106,6 +109,9 @@ pub struct TargetPlan {
     /// Read `/__sim/ledger` after each round: `None` when the target turns
     /// out to be a stampede simulator (`stampede serve`).
     pub ledger: Option<bool>,
+    /// Mutual TLS: the client certificate chain and its key (PEM files).
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl TargetPlan {
@@ -114,6 +120,8 @@ impl TargetPlan {
             ca_file: self.ca_file.clone(),
             system_roots: self.system_roots,
             insecure: self.insecure,
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
         }
     }
 }

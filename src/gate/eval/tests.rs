@@ -57,6 +57,8 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         attempts_per_operation: BTreeMap::new(),
         retry_after_honoured: 7,
         early_retries: 0,
+        key_changed_after_ambiguous: 0,
+        sent_while_told_to_wait: 0,
         breaker_opens: 2,
         breaker_open_s: 3.5,
         steps: vec![StepResult {

@@ -90,10 +90,35 @@ pub(super) fn build_target(
         "target.connections",
         bounds::count(connections, bounds::MAX_CONNECTIONS),
     )?;
-    let ca_file = t
-        .ca_file
-        .as_ref()
-        .map(|f| cx.path.parent().unwrap_or(Path::new(".")).join(f));
+    let near = |f: &String| cx.path.parent().unwrap_or(Path::new(".")).join(f);
+    let ca_file = t.ca_file.as_ref().map(near);
+    let client_cert = t.client_cert.as_ref().map(near);
+    let client_key = t.client_key.as_ref().map(near);
+    match (&client_cert, &client_key) {
+        (Some(_), None) => {
+            return Err(cx.err(
+                "target.client_cert",
+                "needs client_key (its private key) too",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(cx.err(
+                "target.client_key",
+                "needs client_cert (the certificate) too",
+            ));
+        }
+        _ => {}
+    }
+    for (key, f) in [
+        ("target.client_cert", &client_cert),
+        ("target.client_key", &client_key),
+    ] {
+        if let Some(f) = f
+            && !std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() <= bounds::MAX_FILE_BYTES)
+        {
+            return Err(cx.err(key, format!("{} is not a readable file", f.display())));
+        }
+    }
     if let Some(f) = &ca_file {
         match std::fs::metadata(f) {
             Ok(m) if m.is_file() => cx.within(
@@ -120,6 +145,8 @@ pub(super) fn build_target(
         system_roots: t.system_roots,
         insecure: t.insecure || ov.insecure,
         ledger: t.ledger,
+        client_cert,
+        client_key,
     })
 }
 
