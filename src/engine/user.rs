@@ -109,7 +109,17 @@ pub async fn run_user(
 }
 
 /// Wait between a closed-model user's journeys; false when the run is cancelled.
+///
+/// A zero think time goes straight on: `sleep(0)` still waits for tokio's
+/// timer, which rounds up to the next millisecond and capped a 64-user
+/// closed model at a third of what the target could serve. The coop budget
+/// still makes a user that never awaits (an open breaker answers at once)
+/// yield now and then, so it cannot hog its worker thread.
 async fn think(ctx: &RoundCtx, think_time: Duration) -> bool {
+    if think_time.is_zero() {
+        tokio::task::coop::consume_budget().await;
+        return !ctx.cancel.is_cancelled();
+    }
     tokio::select! {
         _ = ctx.cancel.cancelled() => false,
         _ = tokio::time::sleep(think_time) => true,
