@@ -332,10 +332,10 @@ impl User<'_> {
                 op.outcome = OpOutcome::BreakerOpen;
                 return Some(None);
             }
-            // Rendered afresh for every attempt, so a user waiting in backoff
-            // holds nothing but counters.
-            let (path, body, headers) = self.request(step, seq, key_seq);
+            // Paced first, then rendered afresh for every attempt, so a user
+            // waiting in backoff or on the attempts/s cap holds nothing but counters.
             self.ctx.client.pace().await;
+            let (path, body, headers) = self.request(step, seq, key_seq);
             let sent = Instant::now();
             self.cohort.live.attempts.fetch_add(1, Relaxed);
             // Logged as it leaves: if the run cuts it off, it still counts.
