@@ -19,8 +19,11 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"; [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true' EXIT
 ulimit -n 65536 2>/dev/null || true
 
-cargo build --release --quiet
-BIN=target/release/stampede
+# STAMPEDE=path/to/binary skips the release build.
+if [ -z "${STAMPEDE:-}" ]; then
+  cargo build --release --quiet
+fi
+BIN=${STAMPEDE:-target/release/stampede}
 
 json() { python3 -c "import json,sys; r=json.load(open('$1')); c=r['results'][0]; print($2)"; }
 

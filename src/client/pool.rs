@@ -121,8 +121,11 @@ impl Pool {
                 return Ok(Conn::H1(s));
             }
         }
+        // Connecting is rare and its future is large (TCP, TLS and HTTP/2
+        // handshakes): boxed, so every request waiting for a permit or an
+        // answer does not carry its space.
         if self.tls.is_none() || self.is_h2.get() == Some(&false) {
-            return self.connect().await;
+            return Box::pin(self.connect()).await;
         }
         // Maybe h2: one handshake at a time, so a burst of first requests
         // shares one connection instead of opening one each.
@@ -130,7 +133,7 @@ impl Pool {
         if let Some(c) = self.shared_h2() {
             return Ok(Conn::H2(c));
         }
-        self.connect().await
+        Box::pin(self.connect()).await
     }
 
     /// Give an HTTP/1 connection back after its response was read whole.
