@@ -212,6 +212,19 @@ impl HttpClient {
             .acquire()
             .await
             .map_err(|_| Failure::Net(NetError::Other))?;
+        // Boxed: the exchange (checkout, hyper's send, reading the body) is
+        // large, and a request waiting for its permit (thousands of them
+        // when the target is slow) should not reserve its space.
+        Box::pin(self.exchange_on_permit(method, path, headers, body)).await
+    }
+
+    async fn exchange_on_permit(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Response, Failure> {
         let mut conn = self
             .pool
             .checkout()
