@@ -21,10 +21,13 @@
 //! table is skipped. The fixtures are checked with asserts before anything is
 //! measured, so a bench cannot silently time an error path.
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput};
 use hdrhistogram::Histogram;
+use http::{HeaderMap, HeaderValue, Method};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
+use stampede::client::{HttpClient, TlsOptions};
 use stampede::engine::envelope_code;
 use stampede::engine::schedule::Schedule;
 use stampede::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, Recorder, StatusClass};
@@ -437,8 +440,106 @@ fn envelope(r: &mut impl Runner) {
     r.bench("from_slice/error_503", 1, || envelope_code(black_box(body)));
 }
 
+/// The user of the request cases.
+const ARRIVAL: u64 = 48_213;
+
+/// Everything one attempt builds before it is sent, as `engine/user.rs`
+/// `request()`/`headers()` and `RoundCtx::identity` build it (the same calls
+/// in the same order: user id, bearer value, iteration text, path and body
+/// rendered with a lookup, op id, idempotency key, one header map), then the
+/// client's own `build_request` (defaults merged in, URI, Host).
+fn build_attempt(
+    client: &HttpClient,
+    path: &Template,
+    body: &Template,
+    seq: u32,
+) -> Result<http::Request<http_body_util::Full<Bytes>>, stampede::client::Failure> {
+    let k = black_box(ARRIVAL);
+    let user_id = format!("user-{}", k % 1_000_000);
+    let token = format!("tok-{user_id}");
+    let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token"));
+    auth.set_sensitive(true);
+    let iteration = 0u64.to_string();
+    let lookup = |id: usize| -> &str {
+        match id {
+            0 => &user_id,
+            1 => "evt-finals-2026",
+            2 => "A",
+            3 => "2",
+            4 => &iteration,
+            _ => "",
+        }
+    };
+    let p = path.render_with(lookup);
+    let b = Some(Bytes::from(body.render_with(lookup)));
+    let op_id = format!("{}-{}-{}-{}", "r0x19a3f5c2b7e", 0, k, seq);
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(http::header::AUTHORIZATION, auth);
+    if let Ok(v) = HeaderValue::from_str(&op_id) {
+        headers.insert("x-stampede-op", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{op_id}.k0")) {
+        headers.insert("idempotency-key", v);
+    }
+    client.build_request(&Method::POST, &p, headers, b, false)
+}
+
+fn request(r: &mut impl Runner) {
+    r.group("request");
+    baselines(r);
+    let mut defaults = HeaderMap::new();
+    defaults.insert("user-agent", HeaderValue::from_static("stampede-bench"));
+    // Never connected: building and boxing a request needs no socket.
+    let client = HttpClient::with_cap(
+        "http://127.0.0.1:9",
+        64,
+        defaults,
+        &TlsOptions::default(),
+        Some(20_000.0),
+    )
+    .expect("client");
+    let vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+    let path = Template::parse("/bookings/${event}/reserve", &vars).expect("path");
+    let body = Template::parse(
+        r#"{"eventId":"${event}","zoneId":"${zone}","quantity":${quantity}}"#,
+        &vars,
+    )
+    .expect("body");
+    let req = build_attempt(&client, &path, &body, 1).expect("request builds");
+    assert_eq!(req.uri(), "/bookings/evt-finals-2026/reserve");
+    assert_eq!(req.headers()["host"], "127.0.0.1:9");
+    assert_eq!(req.headers()["user-agent"], "stampede-bench");
+    assert_eq!(
+        req.headers()["idempotency-key"],
+        format!("r0x19a3f5c2b7e-0-{ARRIVAL}-1.k0").as_str()
+    );
+    assert_eq!(req.headers()["content-type"], "application/json");
+    r.bench("engine_attempt/reserve", 1, || {
+        build_attempt(&client, &path, &body, 1)
+    });
+
+    // What boxing the request future costs (kept on purpose: a user waiting
+    // in backoff must not carry the space of a request in flight). The
+    // future is created, not polled: the difference is one allocation of
+    // its size and its free.
+    let timeout = Duration::from_secs(10);
+    let method = Method::GET;
+    let size = std::mem::size_of_val(&client.send(&method, "/x", HeaderMap::new(), None, timeout));
+    println!("request future: {size} bytes (boxed per attempt in engine/user.rs)");
+    r.bench("send_future/unboxed", 1, || {
+        let f = client.send(&method, "/x", HeaderMap::new(), None, timeout);
+        black_box(&f);
+    });
+    r.bench("send_future/boxed", 1, || {
+        let f = Box::pin(client.send(&method, "/x", HeaderMap::new(), None, timeout));
+        black_box(&f);
+    });
+}
+
 fn run_all(r: &mut impl Runner) {
     policy(r);
+    request(r);
     retry_after(r);
     template(r);
     recorder(r);

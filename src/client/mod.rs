@@ -1,14 +1,15 @@
-//! The HTTP transport: one pooled hyper-util client per run, shared by every
+//! The HTTP transport: one connection pool per run, shared by every
 //! simulated user.
 //!
 //! Three choices matter for honest numbers: TCP_NODELAY on (otherwise small
-//! requests wait on Nagle), hyper-util's own silent retry of requests on
-//! canceled pooled connections turned OFF (a retry tester must see every
-//! attempt), and a cap on requests in flight, since the legacy client has no
-//! cap on open connections and an uncapped open-model run drowns in sockets.
+//! requests wait on Nagle), no silent retry of a request on a pooled
+//! connection the server closed (a retry tester must see every attempt), and
+//! a hard cap on sockets: `connections` permits, each one request in flight
+//! or one idle connection (see [`pool`]).
 
 mod cookies;
 pub mod fdlimit;
+mod pool;
 pub mod probe;
 mod stats;
 mod tls;
@@ -23,9 +24,6 @@ use crate::outcome::NetError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -65,9 +63,11 @@ pub enum Failure {
 
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Arc<pool::Pool>,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
+    /// The Host header of every HTTP/1 request (port only when not the default).
+    host: HeaderValue,
     base_path: String,
     permits: Arc<Semaphore>,
     defaults: Arc<HeaderMap>,
@@ -100,26 +100,23 @@ impl HttpClient {
             return Err(ClientError::Url(base.into()));
         };
         let base_path = uri.path().trim_end_matches('/').to_string();
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.client_config()?)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(connections)
-            .retry_canceled_requests(false)
-            .build(https);
+        let https = scheme == http::uri::Scheme::HTTPS;
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tls = if https {
+            let mut cfg = tls.client_config()?;
+            cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Some(Arc::new(cfg))
+        } else {
+            None
+        };
+        let pool = pool::Pool::new(authority.host(), port, tls).map_err(ClientError::Url)?;
+        let host =
+            HeaderValue::from_str(authority.as_str()).map_err(|_| ClientError::Url(base.into()))?;
         Ok(Self {
-            inner,
+            pool: Arc::new(pool),
             scheme,
             authority,
+            host,
             base_path,
             permits: Arc::new(Semaphore::new(connections)),
             defaults: Arc::new(defaults),
@@ -199,6 +196,53 @@ impl HttpClient {
         }
     }
 
+    /// The request of one attempt, as [`Self::send`] sends it: the path
+    /// under the target's base path, the attempt's headers over the target's
+    /// defaults (merged into the attempt's own map, no second map), a JSON
+    /// content type for a body, and Host for HTTP/1 (HTTP/2 takes scheme and
+    /// authority as pseudo-headers instead). Public for the hot-path bench.
+    pub fn build_request(
+        &self,
+        method: &Method,
+        path: &str,
+        mut headers: HeaderMap,
+        body: Option<Bytes>,
+        h2: bool,
+    ) -> Result<Request<Full<Bytes>>, Failure> {
+        let pq = if self.base_path.is_empty() {
+            http::uri::PathAndQuery::try_from(path)
+        } else {
+            http::uri::PathAndQuery::try_from(format!("{}{}", self.base_path, path))
+        }
+        .map_err(|_| Failure::Net(NetError::Other))?;
+        let mut parts = http::uri::Parts::default();
+        if h2 {
+            parts.scheme = Some(self.scheme.clone());
+            parts.authority = Some(self.authority.clone());
+        }
+        parts.path_and_query = Some(pq);
+        let uri = Uri::from_parts(parts).map_err(|_| Failure::Net(NetError::Other))?;
+        for (k, v) in self.defaults.iter() {
+            if !headers.contains_key(k) {
+                headers.insert(k, v.clone());
+            }
+        }
+        if body.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        if !h2 && !headers.contains_key(http::header::HOST) {
+            headers.insert(http::header::HOST, self.host.clone());
+        }
+        let mut req = Request::new(Full::new(body.unwrap_or_default()));
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        Ok(req)
+    }
+
     async fn exchange(
         &self,
         method: &Method,
@@ -211,36 +255,43 @@ impl HttpClient {
             .acquire()
             .await
             .map_err(|_| Failure::Net(NetError::Other))?;
-        let pq = format!("{}{}", self.base_path, path);
-        let uri = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
-            .map_err(|_| Failure::Net(NetError::Other))?;
-        let mut req = Request::builder().method(method.clone()).uri(uri);
-        if let Some(h) = req.headers_mut() {
-            for (k, v) in self.defaults.iter() {
-                h.insert(k, v.clone());
+        // Boxed: the exchange (checkout, hyper's send, reading the body) is
+        // large, and a request waiting for its permit (thousands of them
+        // when the target is slow) should not reserve its space.
+        Box::pin(self.exchange_on_permit(method, path, headers, body)).await
+    }
+
+    async fn exchange_on_permit(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Response, Failure> {
+        let mut conn = self.pool.checkout().await.map_err(|e| {
+            let kind = self.net_error(e.as_error());
+            if let Some(t) = &self.trace {
+                t.failure(kind.label());
             }
-            for (k, v) in headers.iter() {
-                h.insert(k, v.clone());
-            }
-            if body.is_some() && !h.contains_key(http::header::CONTENT_TYPE) {
-                h.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-            }
+            Failure::Net(kind)
+        })?;
+        // Only `--trace` keeps a handle on the body (a reference count).
+        let traced_body = self
+            .trace
+            .as_ref()
+            .map(|_| body.clone().unwrap_or_default());
+        let req = self.build_request(method, path, headers, body, conn.is_h2())?;
+        if let (Some(t), Some(b)) = (&self.trace, &traced_body) {
+            // The full URL, whatever form the request line takes.
+            let full = Uri::builder()
+                .scheme(self.scheme.clone())
+                .authority(self.authority.clone())
+                .path_and_query(req.uri().path_and_query().map_or("/", |p| p.as_str()))
+                .build()
+                .unwrap_or_default();
+            t.request(method, &full, req.headers(), b);
         }
-        let body = body.unwrap_or_default();
-        if let (Some(t), Some(h)) = (&self.trace, req.headers_ref()) {
-            t.request(method, &uri_of(&req), h, &body);
-        }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|_| Failure::Net(NetError::Other))?;
-        let resp = self.inner.request(req).await.map_err(|e| {
+        let resp = conn.send(req).await.map_err(|e| {
             let kind = self.net_error(&e);
             if let Some(t) = &self.trace {
                 t.failure(kind.label());
@@ -261,15 +312,16 @@ impl HttpClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // Not copied out of hyper's read buffer: nothing keeps an answer's
+        // body across a wait (a user in backoff holds counters only), so the
+        // slice is dropped before the buffer could matter.
         let body = Limited::new(resp.into_body(), BODY_LIMIT)
             .collect()
             .await
             .map_err(|e| Failure::Net(self.net_error(e.as_ref())))?
             .to_bytes();
-        // A small slice of hyper's read buffer keeps the whole buffer alive:
-        // 100k users waiting in backoff, each holding a 30-byte error body,
-        // would pin 100k buffers. Copy out what we keep.
-        let body = Bytes::copy_from_slice(&body);
+        // Read whole: the connection is idle again, before the permit goes.
+        self.pool.checkin(conn);
         if let (Some(t), Some(h)) = (&self.trace, &traced_headers) {
             t.response(status, h, &body);
         }
@@ -280,11 +332,6 @@ impl HttpClient {
             set_cookies,
         })
     }
-}
-
-/// The URI a request builder holds (for the trace).
-fn uri_of(req: &http::request::Builder) -> Uri {
-    req.uri_ref().cloned().unwrap_or_default()
 }
 
 impl HttpClient {

@@ -122,7 +122,17 @@ pub async fn run_user(
 }
 
 /// Wait between a closed-model user's journeys; false when the run is cancelled.
+///
+/// A zero think time goes straight on: `sleep(0)` still waits for tokio's
+/// timer, which rounds up to the next millisecond and capped a 64-user
+/// closed model at a third of what the target could serve. The coop budget
+/// still makes a user that never awaits (an open breaker answers at once)
+/// yield now and then, so it cannot hog its worker thread.
 async fn think(ctx: &RoundCtx, think_time: Duration) -> bool {
+    if think_time.is_zero() {
+        tokio::task::coop::consume_budget().await;
+        return !ctx.cancel.is_cancelled();
+    }
     tokio::select! {
         _ = ctx.cancel.cancelled() => false,
         _ = tokio::time::sleep(think_time) => true,
@@ -318,14 +328,15 @@ impl User<'_> {
                 op.outcome = OpOutcome::BreakerOpen;
                 return Some(false);
             }
-            // Rendered afresh for every attempt, so a user waiting in backoff
-            // holds nothing but counters. A header that cannot be sent ends
-            // the operation before anything leaves.
+            // Paced first, then rendered afresh for every attempt, so a user
+            // waiting in backoff or on the attempts/s cap holds nothing but
+            // counters. A header that cannot be sent ends the operation
+            // before anything leaves.
+            self.ctx.client.pace().await;
             let Some((path, body, headers)) = self.request(step, seq, key_seq) else {
                 op.outcome = OpOutcome::InvalidHeader;
                 return Some(false);
             };
-            self.ctx.client.pace().await;
             let sent = Instant::now();
             self.cohort.live.sent(op.step as usize, state.retries > 0);
             // Logged as it leaves: if the run cuts it off, it still counts.
