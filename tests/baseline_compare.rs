@@ -35,6 +35,10 @@ fn slower_scenario(dir: &Path, service_time: &str) -> PathBuf {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
     let text = std::fs::read_to_string(shipped).unwrap();
     let text = text.replacen("gates = [\n", &format!("gates = [\n  {RELATIVE}"), 1);
+    // A target this slow needs longer than ci-smoke's drain: a run whose
+    // drain expires is `drain_expired` (exit 3), not a gate failure.
+    assert!(text.contains("drain = \"15s\""));
+    let text = text.replacen("drain = \"15s\"", "drain = \"120s\"", 1);
     let text = format!(
         "{text}\n[sim.capacity]\nservice_time = \"{service_time}\"\navailability_service_time = \"{service_time}\"\n"
     );

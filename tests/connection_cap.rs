@@ -93,6 +93,10 @@ compare = ["no-retry"]
 url = "http://{}"
 connections = 8
 timeout = "30s"
+# No look for a simulator ledger: every request this server counts is load.
+ledger = false
+[users]
+generated_tokens = true
 [load]
 model = "closed"
 users = 200
