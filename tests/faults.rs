@@ -140,6 +140,36 @@ impl Drop for FaultServer {
     }
 }
 
+/// A keep-alive server answering request number `n` (ledger probes aside)
+/// with `answer(n, head)`; returns its port and the request counter.
+fn keep_alive_server(
+    answer: impl Fn(u64, &str) -> String + Send + Sync + 'static,
+) -> (u16, Arc<AtomicU64>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let count = Arc::new(AtomicU64::new(0));
+    let (c, answer) = (count.clone(), Arc::new(answer));
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            let (c, answer) = (c.clone(), answer.clone());
+            std::thread::spawn(move || {
+                while let Some(head) = read_head(&mut s) {
+                    if is_probe(&head) {
+                        let _ = s.write_all(http("404 Not Found", "", "").as_bytes());
+                        break;
+                    }
+                    let n = c.fetch_add(1, Ordering::Relaxed);
+                    if s.write_all(answer(n, &head).as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, count)
+}
+
 /// Close with a reset instead of a FIN.
 fn socket_linger_zero(s: TcpStream) -> TcpStream {
     #[cfg(unix)]
@@ -378,39 +408,19 @@ fn a_token_the_target_echoes_back_appears_nowhere() {
     const TOKEN: &str = "s3cr3t-T0KEN-fault-matrix";
     // The server echoes whatever Authorization it got in the code, the
     // message and a header.
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let count = Arc::new(AtomicU64::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            let c = c.clone();
-            std::thread::spawn(move || {
-                while let Some(head) = read_head(&mut s) {
-                    if is_probe(&head) {
-                        let _ = s.write_all(http("404 Not Found", "", "").as_bytes());
-                        break;
-                    }
-                    c.fetch_add(1, Ordering::Relaxed);
-                    let auth = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("authorization: "))
-                        .unwrap_or("none")
-                        .to_string();
-                    let body = format!(
-                        r#"{{"success":false,"error":{{"code":"BAD_{auth}","message":"you sent {auth}"}}}}"#
-                    );
-                    let a = format!(
-                        "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\nx-echo: {auth}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if s.write_all(a.as_bytes()).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+    let (port, count) = keep_alive_server(|_, head| {
+        let auth = head
+            .lines()
+            .find_map(|l| l.strip_prefix("authorization: "))
+            .unwrap_or("none")
+            .to_string();
+        let body = format!(
+            r#"{{"success":false,"error":{{"code":"BAD_{auth}","message":"you sent {auth}"}}}}"#
+        );
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\nx-echo: {auth}\r\n\r\n{body}",
+            body.len()
+        )
     });
     let url = format!("http://127.0.0.1:{port}");
     let src = one_step(&url, 4, "20s", "token_env = \"FAULT_TOKEN\"", "");
@@ -514,33 +524,13 @@ fn a_token_with_a_newline_is_an_error_at_start_naming_the_variable() {
 fn a_target_inventing_a_code_per_answer_cannot_grow_the_report() {
     // Every answer carries a new, long code; the report keeps 256 of them
     // (cut to 64 bytes) and counts the rest as OTHER, with a note.
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let count = Arc::new(AtomicU64::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            let c = c.clone();
-            std::thread::spawn(move || {
-                while let Some(head) = read_head(&mut s) {
-                    if is_probe(&head) {
-                        let _ = s.write_all(http("404 Not Found", "", "").as_bytes());
-                        break;
-                    }
-                    let n = c.fetch_add(1, Ordering::Relaxed);
-                    let code = format!("CODE_{n}_{}", "Z".repeat(200));
-                    let body = format!(r#"{{"success":false,"error":{{"code":"{code}"}}}}"#);
-                    let a = format!(
-                        "HTTP/1.1 409 Conflict\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if s.write_all(a.as_bytes()).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+    let (port, count) = keep_alive_server(|n, _| {
+        let code = format!("CODE_{n}_{}", "Z".repeat(200));
+        let body = format!(r#"{{"success":false,"error":{{"code":"{code}"}}}}"#);
+        format!(
+            "HTTP/1.1 409 Conflict\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
     });
     let r = run("codes", &format!("http://127.0.0.1:{port}"), 600, "", &[]);
     assert_eq!(r.attempts(), count.load(Ordering::Relaxed));

@@ -268,13 +268,11 @@ impl HttpClient {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Response, Failure> {
-        let mut conn = self.pool.checkout().await.map_err(|e| {
-            let kind = self.net_error(e.as_error());
-            if let Some(t) = &self.trace {
-                t.failure(kind.label());
-            }
-            Failure::Net(kind)
-        })?;
+        let mut conn = self
+            .pool
+            .checkout()
+            .await
+            .map_err(|e| self.transport_failure(e.as_error()))?;
         // Only `--trace` keeps a handle on the body (a reference count).
         let traced_body = self
             .trace
@@ -291,13 +289,10 @@ impl HttpClient {
                 .unwrap_or_default();
             t.request(method, &full, req.headers(), b);
         }
-        let resp = conn.send(req).await.map_err(|e| {
-            let kind = self.net_error(&e);
-            if let Some(t) = &self.trace {
-                t.failure(kind.label());
-            }
-            Failure::Net(kind)
-        })?;
+        let resp = conn
+            .send(req)
+            .await
+            .map_err(|e| self.transport_failure(&e))?;
         self.stats.answered();
         let traced_headers = self.trace.as_ref().map(|_| resp.headers().clone());
         let status = resp.status().as_u16();
@@ -335,6 +330,16 @@ impl HttpClient {
 }
 
 impl HttpClient {
+    /// A transport error as the attempt's failure: classified, counted and
+    /// shown by `--trace`.
+    fn transport_failure(&self, e: &(dyn std::error::Error + 'static)) -> Failure {
+        let kind = self.net_error(e);
+        if let Some(t) = &self.trace {
+            t.failure(kind.label());
+        }
+        Failure::Net(kind)
+    }
+
     /// Classify a transport error and count it.
     fn net_error(&self, e: &(dyn std::error::Error + 'static)) -> NetError {
         let (kind, messages) = classify(e);
