@@ -236,11 +236,19 @@ async fn serve(args: ServeArgs) -> u8 {
             return EXIT_RUNTIME;
         }
     };
-    println!("Booking Rush simulator listening on http://{}", sim.addr());
-    println!(
-        "ground truth: GET http://{}/__sim/ledger  (Ctrl-C, SIGTERM or SIGHUP to stop)",
-        sim.addr()
-    );
+    // One write, and a closed stdout (a supervisor that read the first line
+    // and went away) must not take the simulator down: `println!` would panic.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "Booking Rush simulator listening on http://{a}\n\
+             ground truth: GET http://{a}/__sim/ledger  (Ctrl-C, SIGTERM or SIGHUP to stop)\n",
+            a = sim.addr()
+        );
+        let _ = out.flush();
+    }
     signals::first().await;
     sim.shutdown().await;
     EXIT_OK
