@@ -43,20 +43,12 @@ impl TlsOptions {
                 reason: e.to_string(),
             })?;
         let client_auth = self.client_auth()?;
-        let cfg = if self.insecure {
-            let b = builder
+        // Both ways end in the same builder state; the client certificate
+        // (or none) is added once, below.
+        let b = if self.insecure {
+            builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)));
-            match client_auth {
-                Some((chain, key)) => {
-                    b.with_client_auth_cert(chain, key)
-                        .map_err(|e| TlsError::ClientCert {
-                            path: self.client_cert.clone().unwrap_or_default(),
-                            reason: e.to_string(),
-                        })?
-                }
-                None => b.with_no_client_auth(),
-            }
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
         } else {
             let mut roots = rustls::RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -89,17 +81,17 @@ impl TlsOptions {
                     });
                 }
             }
-            let b = builder.with_root_certificates(roots);
-            match client_auth {
-                Some((chain, key)) => {
-                    b.with_client_auth_cert(chain, key)
-                        .map_err(|e| TlsError::ClientCert {
-                            path: self.client_cert.clone().unwrap_or_default(),
-                            reason: e.to_string(),
-                        })?
-                }
-                None => b.with_no_client_auth(),
+            builder.with_root_certificates(roots)
+        };
+        let cfg = match client_auth {
+            Some((chain, key)) => {
+                b.with_client_auth_cert(chain, key)
+                    .map_err(|e| TlsError::ClientCert {
+                        path: self.client_cert.clone().unwrap_or_default(),
+                        reason: e.to_string(),
+                    })?
             }
+            None => b.with_no_client_auth(),
         };
         Ok(cfg)
     }
