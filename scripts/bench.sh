@@ -10,18 +10,23 @@
 # 2. Memory: 1,000,000 simulated users arriving over 60 s against a simulator
 #    that answers 503 with Retry-After: 60s, so nearly all of them wait in
 #    backoff at once; prints their peak RSS (target: under 1 GiB).
+# 3. Merge: `stampede merge` of 16 synthetic shards of a 10-minute run
+#    (examples/shard_hlogs.rs: 2 fleets x 4 steps, per-second op and attempt
+#    histograms of 500 samples each); prints wall time and peak RSS (targets:
+#    under 5 s, under 200 MB) and, as the baseline measured in the same run,
+#    the merge of one of those shards alone (16 shards / 1 shard: 16 is linear).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_DURATION:-30s}
-# BENCH_PARTS=memory runs the memory part alone.
-PARTS=${BENCH_PARTS:-throughput memory}
+# BENCH_PARTS=memory (or merge) runs that part alone.
+PARTS=${BENCH_PARTS:-throughput memory merge}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"; [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true' EXIT
 ulimit -n 65536 2>/dev/null || true
 
 # STAMPEDE=path/to/binary skips the release build.
 if [ -z "${STAMPEDE:-}" ]; then
-  cargo build --release --quiet
+  cargo build --release --quiet --bin stampede --example shard_hlogs
 fi
 BIN=${STAMPEDE:-target/release/stampede}
 
@@ -74,3 +79,31 @@ echo "users in flight (peak): $peak"
 echo "peak RSS:               $((rss2_kb / 1024)) MiB (target <= 1024 MiB; simulator included)"
 
 fi # memory
+echo
+if [[ " $PARTS " == *" merge "* ]]; then
+echo "== merge: 16 shards of a 10-minute run, 2 fleets x 4 steps =="
+GEN=${SHARD_HLOGS:-target/release/examples/shard_hlogs}
+"$GEN" "$OUT/shards" 16 600 500 2>/dev/null
+/usr/bin/time -f '%e %U %S %M' -o "$OUT/time3" \
+  "$BIN" merge "$OUT"/shards/shard-* --out "$OUT/merged" >/dev/null
+read -r wall3 _ _ rss3_kb <"$OUT/time3"
+# Baseline in the same run: shard 0 alone (its own shard count is 16, so
+# merge would refuse it as incomplete; a copy marked 0/1 is merged instead).
+mkdir -p "$OUT/one"
+cp "$OUT"/shards/shard-0/* "$OUT/one/"
+python3 - "$OUT/one/summary.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+r = json.load(open(p))
+r["origin"]["shard"] = {"index": 0, "count": 1}
+json.dump(r, open(p, "w"))
+PY
+/usr/bin/time -f '%e %U %S %M' -o "$OUT/time4" \
+  "$BIN" merge "$OUT/one" --out "$OUT/merged-one" >/dev/null
+read -r wall4 _ _ rss4_kb <"$OUT/time4"
+inputs=$(du -sm "$OUT/shards" | cut -f1)
+echo "input:                 16 folders, $inputs MB of .hlog and summaries"
+echo "merge of 16 shards:    ${wall3} s, peak RSS $((rss3_kb / 1024)) MiB (targets: < 5 s, < 200 MB)"
+echo "baseline, 1 shard:     ${wall4} s, peak RSS $((rss4_kb / 1024)) MiB"
+python3 -c "print('ratio 16 shards / 1:  %.1f (16 would be linear)' % ($wall3 / max($wall4, 0.01)))"
+fi # merge

@@ -3,141 +3,11 @@
 //! (rates, percentiles, spectra) computed again from those sums, exactly as
 //! `metrics::summarize` computes them for a single run.
 
-use crate::metrics::SecondHistograms;
+pub use super::hists::{CohortHists, Source, StepHists};
 use crate::metrics::{US_PER_MS, new_histogram};
 use crate::report::hgrm;
-use crate::report::hlog::{self, TAG_ATTEMPT, TAG_BACKOFF, TAG_LAG, TAG_OP};
 use crate::report::{CohortResult, SecondRow};
 use hdrhistogram::Histogram;
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
-
-/// The histograms of one step (µs), sparse, by second since BaseTime.
-#[derive(Debug, Clone, Default)]
-pub struct StepHists {
-    pub op: SecondHistograms,
-    pub attempt: SecondHistograms,
-    /// Whole-round attempt latency per status class (at second 0).
-    pub by_class: BTreeMap<String, SecondHistograms>,
-}
-
-/// The histograms of one cohort, from its `.hlog` files.
-#[derive(Debug, Clone, Default)]
-pub struct CohortHists {
-    pub steps: Vec<StepHists>,
-    /// Whole-round (at second 0).
-    pub backoff: SecondHistograms,
-    pub lag: SecondHistograms,
-    /// BaseTime of the fleet file (the round's wall-clock start).
-    pub base_time: Option<Duration>,
-}
-
-/// Where each tag of a file goes.
-fn slot<'a>(
-    step: Option<&'a mut StepHists>,
-    fleet: (&'a mut SecondHistograms, &'a mut SecondHistograms),
-    tag: &str,
-) -> Option<&'a mut SecondHistograms> {
-    match step {
-        Some(s) => match tag {
-            TAG_OP => Some(&mut s.op),
-            TAG_ATTEMPT => Some(&mut s.attempt),
-            t => t
-                .strip_prefix(TAG_ATTEMPT)
-                .and_then(|c| c.strip_prefix('.'))
-                .map(|c| s.by_class.entry(c.to_string()).or_default()),
-        },
-        // The fleet file's op/attempt are the steps' sums: not read.
-        None => match tag {
-            TAG_BACKOFF => Some(fleet.0),
-            TAG_LAG => Some(fleet.1),
-            _ => None,
-        },
-    }
-}
-
-impl CohortHists {
-    pub fn new(steps: usize) -> Self {
-        CohortHists {
-            steps: (0..steps).map(|_| StepHists::default()).collect(),
-            ..CohortHists::default()
-        }
-    }
-
-    /// Read `<fleet>.hlog` and `<fleet>.<step>.hlog` from `dir`; any bad
-    /// line, a cut last line included, is an error naming file and line.
-    pub fn read(dir: &Path, fleet: &str, step_names: &[String]) -> Result<Self, String> {
-        Self::read_with(dir, fleet, step_names, false)
-    }
-
-    /// Like [`CohortHists::read`], but a last line cut short (a streamed
-    /// log of a run that was killed) is dropped.
-    pub fn read_lenient(dir: &Path, fleet: &str, step_names: &[String]) -> Result<Self, String> {
-        Self::read_with(dir, fleet, step_names, true)
-    }
-
-    fn read_with(
-        dir: &Path,
-        fleet: &str,
-        step_names: &[String],
-        lenient: bool,
-    ) -> Result<Self, String> {
-        let like = new_histogram();
-        let mut out = CohortHists::new(step_names.len());
-        let files = std::iter::once((None, hlog::file_name(fleet, None))).chain(
-            step_names
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Some(i), hlog::file_name(fleet, Some(s)))),
-        );
-        for (step, name) in files {
-            let path = dir.join(&name);
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let bytes = if lenient {
-                super::partial::complete_lines(&bytes)
-            } else {
-                &bytes[..]
-            };
-            let CohortHists {
-                steps,
-                backoff,
-                lag,
-                ..
-            } = &mut out;
-            let (_, base) = hlog::scan(bytes, &path, |raw| {
-                let Some(target) = slot(step.map(|i| &mut steps[i]), (backoff, lag), raw.tag)
-                else {
-                    return Ok(());
-                };
-                let h = raw.decode()?;
-                hlog::same_settings(&h, &like).map_err(|e| raw.error(e))?;
-                let second = u32::try_from(raw.start.as_secs()).unwrap_or(u32::MAX);
-                target.add_histogram(second, &h);
-                Ok(())
-            })
-            .map_err(|e| e.to_string())?;
-            if step.is_none() {
-                out.base_time = base;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Add `o` bucket by bucket, its seconds shifted by `shift`.
-    pub fn add(&mut self, o: &CohortHists, shift: u32) {
-        for (a, b) in self.steps.iter_mut().zip(&o.steps) {
-            a.op.add_shifted(&b.op, shift);
-            a.attempt.add_shifted(&b.attempt, shift);
-            for (k, h) in &b.by_class {
-                *a.by_class.entry(k.clone()).or_default() += h;
-            }
-        }
-        self.backoff += &o.backoff;
-        self.lag += &o.lag;
-    }
-}
 
 /// Sum `b`'s counters into `a` (same cohort, same steps). Per-second rows
 /// are summed by second, `b`'s shifted by `shift` seconds.
@@ -210,20 +80,20 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     let mut attempt = new_histogram();
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
         s.amplification = ratio(s.attempts, s.operations);
-        let (sop, sat) = (sh.op.total(), sh.attempt.total());
-        s.operation_latency_ms = pct(&sop);
-        s.attempt_latency_ms = pct(&sat);
+        let (sop, sat) = (&sh.op, &sh.attempt);
+        s.operation_latency_ms = pct(sop);
+        s.attempt_latency_ms = pct(sat);
         s.attempt_latency_by_class_ms = sh
             .by_class
             .iter()
-            .map(|(k, v)| (k.clone(), pct(&v.total())))
+            .map(|(k, v)| (k.clone(), pct(v)))
             .collect();
         if c.amplification_steps.is_empty() || c.amplification_steps.contains(&s.name) {
             head_ops += s.operations;
             head_attempts += s.attempts;
         }
-        let _ = op.add(&sop);
-        let _ = attempt.add(&sat);
+        let _ = op.add(sop);
+        let _ = attempt.add(sat);
     }
     c.retries = c.attempts.saturating_sub(c.operations);
     c.amplification = ratio(head_attempts, head_ops);
@@ -233,8 +103,8 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     c.achieved_rps = c.attempts as f64 / secs;
     c.operation_latency_ms = pct(&op);
     c.attempt_latency_ms = pct(&attempt);
-    c.backoff_wait_ms = pct(&h.backoff.total());
-    c.schedule_lag_ms = pct(&h.lag.total());
+    c.backoff_wait_ms = pct(&h.backoff);
+    c.schedule_lag_ms = pct(&h.lag);
     c.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
     c.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
 }

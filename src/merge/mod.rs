@@ -8,6 +8,7 @@
 //! Everything is read and checked before anything is written.
 
 pub mod cohort;
+mod hists;
 pub mod partial;
 mod write;
 
@@ -15,7 +16,7 @@ pub use write::write_merged;
 
 use crate::report::json::SUMMARY_FILE;
 use crate::report::{Report, RunStatus, SCHEMA_VERSION, Shard};
-use cohort::{CohortHists, add_counters, refresh};
+use cohort::{CohortHists, Source, add_counters, refresh};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -190,18 +191,22 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
                 b.saturating_sub(earliest).as_secs_f64().round() as u32
             })
         };
-        let mut sum = CohortHists::new(steps.len());
         let mut counters = c.clone();
         counters.timeseries.clear();
         cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
         counters.round_duration_s += f64::from(shift(0));
-        for (k, p) in parts.iter().enumerate() {
-            let h = CohortHists::read(&p.dir, &c.name, &steps).map_err(err)?;
-            sum.add(&h, shift(k));
-            if k > 0 {
-                add_counters(&mut counters, &p.report.results[i], shift(k));
-            }
+        for (k, p) in parts.iter().enumerate().skip(1) {
+            add_counters(&mut counters, &p.report.results[i], shift(k));
         }
+        let sources: Vec<Source<'_>> = parts
+            .iter()
+            .enumerate()
+            .map(|(k, p)| Source {
+                dir: &p.dir,
+                shift: shift(k),
+            })
+            .collect();
+        let mut sum = CohortHists::read(&sources, &c.name, &steps, false).map_err(err)?;
         sum.base_time = Some(earliest);
         *c = counters;
         refresh(c, &sum);

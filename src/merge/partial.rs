@@ -154,7 +154,8 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         let names: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
         let fleet = dir.join(crate::report::hlog::file_name(&c.name, None));
         let hists = if fleet.is_file() {
-            CohortHists::read_lenient(dir, &c.name, &names)?
+            let src = [super::cohort::Source { dir, shift: 0 }];
+            CohortHists::read(&src, &c.name, &names, true)?
         } else {
             CohortHists::new(names.len())
         };

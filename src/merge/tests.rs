@@ -1,4 +1,4 @@
-use super::cohort::{CohortHists, refresh};
+use super::cohort::{CohortHists, Source, refresh};
 use crate::metrics::interval::write_pairs;
 use crate::metrics::{SecondHistograms, US_PER_MS, new_histogram};
 use crate::report::{hgrm, hlog};
@@ -33,7 +33,7 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
     let _ = std::fs::remove_dir_all(&dir);
     let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
     let steps = vec!["reserve".to_string()];
-    let mut merged = CohortHists::new(1);
+    let mut dirs = Vec::new();
     for shard in 0..4u64 {
         // Shard k gets samples k, k+4, ...: an uneven, interleaved split.
         let mut op = SecondHistograms::default();
@@ -51,12 +51,13 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
         let mut fleet = Vec::new();
         hlog::write_header(&mut fleet, "f", base).unwrap();
         std::fs::write(d.join(hlog::file_name("f", None)), fleet).unwrap();
-        let h = CohortHists::read(&d, "f", &steps).unwrap();
-        merged.add(&h, 0);
+        dirs.push(d);
     }
+    let sources: Vec<Source<'_>> = dirs.iter().map(|d| Source { dir: d, shift: 0 }).collect();
+    let merged = CohortHists::read(&sources, "f", &steps, false).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let total = merged.steps[0].op.total();
-    assert!(total == one, "bucket for bucket");
+    let total = &merged.steps[0].op;
+    assert!(*total == one, "bucket for bucket");
     let mut c = crate::report::sample_report().results[0].clone();
     c.steps.truncate(1);
     refresh(&mut c, &merged);
@@ -87,5 +88,58 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
             s5.saturating_record(*v);
         }
     }
-    assert!(merged.steps[0].op.histogram(5) == s5);
+    let mut log = Vec::new();
+    hlog::write_header(&mut log, "f.reserve", base).unwrap();
+    log.extend_from_slice(&merged.steps[0].seconds_log);
+    let parsed = hlog::HlogFile::parse(&log, std::path::Path::new("merged")).unwrap();
+    assert!(parsed.per_second(hlog::TAG_OP)[&5] == s5);
+    assert!(parsed.per_second(hlog::TAG_ATTEMPT)[&5] == s5);
+    assert_eq!(parsed.per_second(hlog::TAG_OP).len(), 37);
+}
+
+#[test]
+fn a_shifted_source_lands_seconds_later_and_a_bad_line_names_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("stampede-merge-shift-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let steps = vec!["reserve".to_string()];
+    let mut op = SecondHistograms::default();
+    op.record(0, 1_000);
+    op.record(2, 9_000);
+    for name in ["a", "b"] {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut step = Vec::new();
+        hlog::write_header(&mut step, "f.reserve", base).unwrap();
+        write_pairs(&mut step, &op, &SecondHistograms::default()).unwrap();
+        std::fs::write(d.join(hlog::file_name("f", Some("reserve"))), step).unwrap();
+        let mut fleet = Vec::new();
+        hlog::write_header(&mut fleet, "f", base).unwrap();
+        std::fs::write(d.join(hlog::file_name("f", None)), fleet).unwrap();
+    }
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let sources = [Source { dir: &a, shift: 0 }, Source { dir: &b, shift: 1 }];
+    let merged = CohortHists::read(&sources, "f", &steps, false).unwrap();
+    let mut log = Vec::new();
+    hlog::write_header(&mut log, "f.reserve", base).unwrap();
+    log.extend_from_slice(&merged.steps[0].seconds_log);
+    let per = hlog::HlogFile::parse(&log, std::path::Path::new("m"))
+        .unwrap()
+        .per_second(hlog::TAG_OP);
+    let counts: Vec<(u32, u64)> = per.iter().map(|(s, h)| (*s, h.len())).collect();
+    assert_eq!(counts, [(0, 1), (1, 1), (2, 1), (3, 1)]);
+    assert_eq!(merged.steps[0].op.len(), 4);
+    assert!(!merged.seconds_log.is_empty(), "the fleet's per-second sums");
+    // A corrupt histogram in b's step file: the error names it and its line.
+    let path = b.join(hlog::file_name("f", Some("reserve")));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let broken = text.replacen("HISTF", "HISTx", 1);
+    std::fs::write(&path, broken).unwrap();
+    let e = CohortHists::read(&sources, "f", &steps, false).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(e.contains("f.reserve.hlog:"), "{e}");
+    assert!(
+        e.contains("cannot be decoded") || e.contains("base64"),
+        "{e}"
+    );
 }

@@ -3,8 +3,8 @@
 
 use super::Merged;
 use super::cohort::CohortHists;
-use crate::metrics::interval::{whole, write_pairs};
-use crate::metrics::{SecondHistograms, US_PER_MS};
+use crate::metrics::interval::whole;
+use crate::metrics::{US_PER_MS, new_histogram};
 use crate::report::hlog::{self, TAG_BACKOFF, TAG_LAG};
 use crate::report::{CohortResult, ReportError, Writes};
 use std::path::Path;
@@ -13,23 +13,18 @@ use std::time::{Duration, SystemTime};
 fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let base = SystemTime::UNIX_EPOCH + h.base_time.unwrap_or_default();
     let round = Duration::from_secs_f64(c.round_duration_s.max(0.0));
-    let (mut op, mut attempt) = (SecondHistograms::default(), SecondHistograms::default());
-    for s in &h.steps {
-        op += &s.op;
-        attempt += &s.attempt;
-    }
     let mut fleet = Vec::new();
     hlog::write_header(&mut fleet, &c.name, base)?;
-    write_pairs(&mut fleet, &op, &attempt)?;
-    whole(&mut fleet, TAG_BACKOFF, round, &h.backoff.total())?;
-    whole(&mut fleet, TAG_LAG, round, &h.lag.total())?;
+    fleet.extend_from_slice(&h.seconds_log);
+    whole(&mut fleet, TAG_BACKOFF, round, &h.backoff)?;
+    whole(&mut fleet, TAG_LAG, round, &h.lag)?;
     let mut files = vec![(hlog::file_name(&c.name, None), fleet)];
     for (s, sh) in c.steps.iter().zip(&h.steps) {
         let mut out = Vec::new();
         hlog::write_header(&mut out, &format!("{}.{}", c.name, s.name), base)?;
-        write_pairs(&mut out, &sh.op, &sh.attempt)?;
+        out.extend_from_slice(&sh.seconds_log);
         for (class, hc) in &sh.by_class {
-            whole(&mut out, &hlog::class_tag(class), round, &hc.total())?;
+            whole(&mut out, &hlog::class_tag(class), round, hc)?;
         }
         files.push((hlog::file_name(&c.name, Some(&s.name)), out));
     }
@@ -40,12 +35,12 @@ fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String,
 pub fn write_merged(m: &Merged, out: &Path) -> Result<Writes, ReportError> {
     let mut writes = crate::report::write_every(&m.report, out)?;
     for (c, h) in m.report.results.iter().zip(&m.hists) {
-        let (mut op, mut attempt) = (SecondHistograms::default(), SecondHistograms::default());
+        let (mut op, mut attempt) = (new_histogram(), new_histogram());
         for s in &h.steps {
-            op += &s.op;
-            attempt += &s.attempt;
+            let _ = op.add(&s.op);
+            let _ = attempt.add(&s.attempt);
         }
-        for (kind, hist) in [("operation", op.total()), ("attempt", attempt.total())] {
+        for (kind, hist) in [("operation", op), ("attempt", attempt)] {
             writes.push(crate::report::hgrm::write_file(
                 out,
                 &format!("{}-{kind}", c.name),
