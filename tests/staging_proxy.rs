@@ -315,3 +315,155 @@ async fn a_dead_proxy_is_a_proxy_failure_not_the_targets() {
     );
     assert!(target.seen().is_empty());
 }
+
+/// A private CA and a server certificate for 127.0.0.1 (rcgen), as PEM CA
+/// text and a rustls server configuration offering `alpn`.
+fn tls_server(alpn: &[&[u8]]) -> (String, std::sync::Arc<rustls::ServerConfig>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "stampede proxy test CA");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("server key");
+    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf = leaf.signed_by(&leaf_key, &issuer).expect("server cert");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
+        .expect("server config");
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    (ca_cert.pem(), std::sync::Arc::new(cfg))
+}
+
+/// The simulator over HTTPS: six availability look-ups, trusting `ca.pem`.
+async fn https_target(dir: &TempDir, alpn: &[&[u8]]) -> (stampede::sim::SimServer, String) {
+    let (ca_pem, cfg) = tls_server(alpn);
+    std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
+    let mut sim = stampede::sim::SimConfig::default();
+    sim.rate_limit.per_user_per_second = 0;
+    sim.capacity.service_time = std::time::Duration::ZERO;
+    sim.capacity.latency_per_in_flight = std::time::Duration::ZERO;
+    let server = stampede::sim::SimServer::start_tls(sim, "127.0.0.1:0".parse().unwrap(), cfg)
+        .await
+        .expect("tls simulator");
+    let url = format!("https://127.0.0.1:{}", server.addr().port());
+    let src = format!(
+        r#"
+compare = ["naive"]
+[target]
+url = "{url}"
+ca_file = "ca.pem"
+connections = 4
+timeout = "10s"
+[load]
+model = "ticket-drop"
+users = 6
+over = "200ms"
+drain = "20s"
+[journey]
+event = "E1"
+zones = ["A"]
+[[journey.steps]]
+name = "availability"
+path = "/events/E1/zones/A/availability"
+retry = false
+"#
+    );
+    (server, src)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_target_through_a_connect_tunnel_with_tls_inside() {
+    let h2: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let h1: &[&[u8]] = &[b"http/1.1"];
+    for alpn in [h2, h1] {
+        let dir = TempDir::new("proxy-https");
+        let (server, src) = https_target(&dir, alpn).await;
+        let port = server.addr().port();
+        let proxy = Tinyproxy::start(dir.path(), &[port], None);
+        let dead = format!("http://127.0.0.1:{}", free_port());
+        // HTTP_PROXY is for http:// targets only: a dead one must not matter.
+        let run = stampede(
+            &dir,
+            &src,
+            &[("HTTPS_PROXY", proxy.url()), ("HTTP_PROXY", dead)],
+        )
+        .await;
+        let what = String::from_utf8_lossy(alpn[0]).into_owned();
+        assert_eq!(run.code, Some(0), "{what}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "proxy: connections to https://127.0.0.1:{port} go through {} (from HTTPS_PROXY)",
+                proxy.url()
+            )),
+            "{what}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            run.outcome("OK"),
+            6,
+            "{what}: {}",
+            run.summary["results"][0]["outcomes"]
+        );
+        // One tunnel per connection, never more than `connections`; the
+        // proxy sees no request inside them (it is TLS).
+        let reqs = proxy.requests();
+        assert!(!reqs.is_empty() && reqs.len() <= 4, "{what}: {reqs:?}");
+        assert!(
+            reqs.iter()
+                .all(|r| *r == format!("CONNECT 127.0.0.1:{port} HTTP/1.1")),
+            "{what}: {reqs:?}"
+        );
+        if what == "h2" {
+            assert_eq!(reqs.len(), 1, "one shared HTTP/2 connection: {reqs:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_refuses_the_tunnel_is_named_with_its_answer() {
+    let dir = TempDir::new("proxy-refused-tunnel");
+    let (_server, src) = https_target(&dir, &[b"http/1.1"]).await;
+    // CONNECT allowed to no port that matters: tinyproxy answers 403.
+    let proxy = Tinyproxy::start(dir.path(), &[], None);
+    let run = stampede(&dir, &src, &[("https_proxy", proxy.url())]).await;
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    assert_eq!(
+        run.outcome("PROXY_TUNNEL_FAILED"),
+        6,
+        "{}",
+        run.summary["results"][0]["outcomes"]
+    );
+    assert!(
+        run.notes()
+            .iter()
+            .any(|n| n.starts_with("proxy: 6 attempts failed")
+                && n.ends_with("the proxy answered 403 Forbidden to CONNECT")),
+        "{:?}",
+        run.notes()
+    );
+    // Wants credentials: 407 to CONNECT is its own kind.
+    let dir = TempDir::new("proxy-407");
+    let (server, src) = https_target(&dir, &[b"http/1.1"]).await;
+    let proxy = Tinyproxy::start(dir.path(), &[server.addr().port()], Some(("u", "pw")));
+    let run = stampede(&dir, &src, &[("HTTPS_PROXY", proxy.url())]).await;
+    assert_eq!(
+        run.outcome("PROXY_AUTH_REQUIRED"),
+        6,
+        "{}",
+        run.summary["results"][0]["outcomes"]
+    );
+}
