@@ -418,3 +418,69 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> (NetError, Vec<String>) {
     }
     (NetError::from_chain(&messages, io_kind), messages)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(target: &str, proxy: Option<&str>) -> HttpClient {
+        let proxy = proxy.map(|p| {
+            proxy::resolve_with(&ProxySetting::Env, &target.parse().unwrap(), |k| {
+                (k == "ALL_PROXY").then(|| p.to_string())
+            })
+            .unwrap()
+            .expect("a proxy")
+        });
+        HttpClient::with_cap(
+            target,
+            4,
+            HeaderMap::new(),
+            &TlsOptions::default(),
+            None,
+            proxy,
+        )
+        .expect("client")
+    }
+
+    fn request(c: &HttpClient) -> Request<Full<Bytes>> {
+        c.build_request(&Method::GET, "/a?x=1", HeaderMap::new(), None, false)
+            .expect("request")
+    }
+
+    #[test]
+    fn through_a_forwarding_proxy_the_uri_is_absolute_with_the_proxys_credentials() {
+        let direct = request(&client("http://127.0.0.1:9/base", None));
+        assert_eq!(direct.uri(), "/base/a?x=1");
+        assert!(
+            !direct
+                .headers()
+                .contains_key(http::header::PROXY_AUTHORIZATION)
+        );
+
+        let r = request(&client(
+            "http://127.0.0.1:9/base",
+            Some("http://127.0.0.1:3128"),
+        ));
+        assert_eq!(r.uri(), "http://127.0.0.1:9/base/a?x=1");
+        assert_eq!(r.headers()[http::header::HOST], "127.0.0.1:9");
+        assert!(!r.headers().contains_key(http::header::PROXY_AUTHORIZATION));
+
+        let r = request(&client(
+            "http://127.0.0.1:9",
+            Some("http://u:p@127.0.0.1:3128"),
+        ));
+        let auth = &r.headers()[http::header::PROXY_AUTHORIZATION];
+        assert_eq!(auth, "Basic dTpw");
+        assert!(auth.is_sensitive());
+    }
+
+    #[test]
+    fn through_a_connect_tunnel_requests_stay_in_origin_form_without_proxy_headers() {
+        let r = request(&client(
+            "https://127.0.0.1:9",
+            Some("http://u:p@127.0.0.1:3128"),
+        ));
+        assert_eq!(r.uri(), "/a?x=1");
+        assert!(!r.headers().contains_key(http::header::PROXY_AUTHORIZATION));
+    }
+}
