@@ -497,6 +497,7 @@ fn request(r: &mut impl Runner) {
         defaults,
         &TlsOptions::default(),
         Some(20_000.0),
+        None,
     )
     .expect("client");
     let vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();

@@ -57,10 +57,21 @@ pub enum NetError {
     Local,
     /// Anything else (a malformed response, an unknown transport error).
     Other,
+    /// The HTTP proxy refused the TCP connection (nothing listening there).
+    ProxyRefused,
+    /// The HTTP proxy could not be reached otherwise (connect timeout, its
+    /// name did not resolve).
+    ProxyUnreachable,
+    /// The proxy answered 407 to CONNECT: it wants (other) credentials.
+    ProxyAuth,
+    /// The proxy answered CONNECT with another non-2xx status (502 when it
+    /// cannot reach the target, 403 for a port it does not tunnel), or
+    /// closed the connection instead of answering.
+    ProxyTunnel,
 }
 
 impl NetError {
-    pub const ALL: [NetError; 9] = [
+    pub const ALL: [NetError; 13] = [
         Self::ConnectRefused,
         Self::ConnectTimeout,
         Self::Dns,
@@ -70,6 +81,10 @@ impl NetError {
         Self::BodyTooLarge,
         Self::Local,
         Self::Other,
+        Self::ProxyRefused,
+        Self::ProxyUnreachable,
+        Self::ProxyAuth,
+        Self::ProxyTunnel,
     ];
 
     pub fn label(self) -> &'static str {
@@ -83,6 +98,28 @@ impl NetError {
             Self::BodyTooLarge => "BODY_TOO_LARGE",
             Self::Local => "LOCAL_RESOURCE_ERROR",
             Self::Other => "NETWORK_ERROR",
+            Self::ProxyRefused => "PROXY_CONNECT_REFUSED",
+            Self::ProxyUnreachable => "PROXY_UNREACHABLE",
+            Self::ProxyAuth => "PROXY_AUTH_REQUIRED",
+            Self::ProxyTunnel => "PROXY_TUNNEL_FAILED",
+        }
+    }
+
+    /// A failure at the HTTP proxy (nothing reached the target).
+    pub fn is_proxy(self) -> bool {
+        matches!(
+            self,
+            Self::ProxyRefused | Self::ProxyUnreachable | Self::ProxyAuth | Self::ProxyTunnel
+        )
+    }
+
+    /// Connecting to the proxy failed with this chain's kind: the
+    /// generator's own exhaustion stays `Local`, the rest names the proxy.
+    pub fn at_proxy(self) -> Self {
+        match self {
+            Self::Local => Self::Local,
+            Self::ConnectRefused => Self::ProxyRefused,
+            _ => Self::ProxyUnreachable,
         }
     }
 
@@ -500,5 +537,19 @@ mod tests {
         );
         assert_eq!(k("dns error: failed to lookup address"), NetError::Dns);
         assert_eq!(k("something odd"), NetError::Other);
+    }
+
+    #[test]
+    fn a_failed_connect_to_the_proxy_names_the_proxy_unless_it_is_ours() {
+        assert_eq!(NetError::ConnectRefused.at_proxy(), NetError::ProxyRefused);
+        assert_eq!(
+            NetError::ConnectTimeout.at_proxy(),
+            NetError::ProxyUnreachable
+        );
+        assert_eq!(NetError::Dns.at_proxy(), NetError::ProxyUnreachable);
+        assert_eq!(NetError::Local.at_proxy(), NetError::Local);
+        let proxy: Vec<_> = NetError::ALL.iter().filter(|n| n.is_proxy()).collect();
+        assert_eq!(proxy.len(), 4);
+        assert!(proxy.iter().all(|n| n.label().starts_with("PROXY_")));
     }
 }

@@ -91,6 +91,22 @@ pub async fn execute(
         eprintln!("WARNING: {w}");
         notes.push(w);
     }
+    // The embedded simulator lives in this process: never through a proxy.
+    let proxy = match &sim {
+        Some(_) => None,
+        None => {
+            let target: http::Uri = base
+                .parse()
+                .map_err(|_| crate::client::ClientError::Url(base.clone()))?;
+            crate::client::proxy::resolve(&plan.target.proxy, &target)
+                .map_err(crate::client::ClientError::Proxy)?
+        }
+    };
+    if let Some(p) = &proxy {
+        let line = p.announce(&base);
+        eprintln!("{line}");
+        notes.push(line);
+    }
     let mut wire = crate::client::Snapshot::default();
     // Whether a remote target is a stampede simulator, asked once.
     let mut simulator: Option<bool> = sim.is_some().then_some(true);
@@ -115,6 +131,7 @@ pub async fn execute(
                 headers.clone(),
                 &plan.target.tls(),
                 Some(plan.safety.max_rps),
+                proxy.clone(),
             ) {
                 Ok(c) => c.with_trace(plan.trace.then(|| {
                     crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))

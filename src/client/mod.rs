@@ -11,12 +11,14 @@ mod cookies;
 pub mod fdlimit;
 mod pool;
 pub mod probe;
+pub mod proxy;
 mod stats;
 mod tls;
 pub mod trace;
 
 pub use cookies::CookieJar;
 pub use probe::{remote_ledger, remote_sim};
+pub use proxy::{Proxy, ProxySetting};
 pub use stats::{Snapshot, TransportStats};
 pub use tls::{TlsError, TlsOptions};
 
@@ -41,6 +43,8 @@ pub enum ClientError {
     Url(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("proxy: {0}")]
+    Proxy(String),
 }
 
 /// What the target answered.
@@ -76,6 +80,9 @@ pub struct HttpClient {
     simulator: bool,
     stats: Arc<TransportStats>,
     trace: Option<Arc<trace::Tracer>>,
+    /// Requests go to an HTTP proxy (an http:// target through a proxy):
+    /// absolute-form URIs, and this `Proxy-Authorization` when it has one.
+    forward: Option<Option<HeaderValue>>,
 }
 
 /// The attempts-per-second safety cap, and how often it held an attempt back.
@@ -86,13 +93,15 @@ struct Cap {
 
 impl HttpClient {
     /// `base` is the target URL (its path becomes a prefix of every request
-    /// path); `max_rps` holds attempts to at most that many per second.
+    /// path); `max_rps` holds attempts to at most that many per second;
+    /// `proxy`, when given, carries every connection ([`proxy::resolve`]).
     pub fn with_cap(
         base: &str,
         connections: usize,
         defaults: HeaderMap,
         tls: &TlsOptions,
         max_rps: Option<f64>,
+        proxy: Option<Proxy>,
     ) -> Result<Self, ClientError> {
         let uri: Uri = base.parse().map_err(|_| ClientError::Url(base.into()))?;
         let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
@@ -109,7 +118,8 @@ impl HttpClient {
         } else {
             None
         };
-        let pool = pool::Pool::new(authority.host(), port, tls).map_err(ClientError::Url)?;
+        let forward = proxy.as_ref().filter(|_| !https).map(|p| p.auth.clone());
+        let pool = pool::Pool::new(authority.host(), port, tls, proxy).map_err(ClientError::Url)?;
         let host =
             HeaderValue::from_str(authority.as_str()).map_err(|_| ClientError::Url(base.into()))?;
         Ok(Self {
@@ -135,6 +145,7 @@ impl HttpClient {
             simulator: false,
             stats: Arc::default(),
             trace: None,
+            forward,
         })
     }
 
@@ -200,7 +211,9 @@ impl HttpClient {
     /// under the target's base path, the attempt's headers over the target's
     /// defaults (merged into the attempt's own map, no second map), a JSON
     /// content type for a body, and Host for HTTP/1 (HTTP/2 takes scheme and
-    /// authority as pseudo-headers instead). Public for the hot-path bench.
+    /// authority as pseudo-headers instead). Through a forwarding proxy the
+    /// URI is absolute (`http://host:port/path`) and the proxy's credentials
+    /// go in `Proxy-Authorization`. Public for the hot-path bench.
     pub fn build_request(
         &self,
         method: &Method,
@@ -216,7 +229,7 @@ impl HttpClient {
         }
         .map_err(|_| Failure::Net(NetError::Other))?;
         let mut parts = http::uri::Parts::default();
-        if h2 {
+        if h2 || self.forward.is_some() {
             parts.scheme = Some(self.scheme.clone());
             parts.authority = Some(self.authority.clone());
         }
@@ -235,6 +248,9 @@ impl HttpClient {
         }
         if !h2 && !headers.contains_key(http::header::HOST) {
             headers.insert(http::header::HOST, self.host.clone());
+        }
+        if let Some(Some(auth)) = &self.forward {
+            headers.insert(http::header::PROXY_AUTHORIZATION, auth.clone());
         }
         let mut req = Request::new(Full::new(body.unwrap_or_default()));
         *req.method_mut() = method.clone();
@@ -272,7 +288,7 @@ impl HttpClient {
             .pool
             .checkout()
             .await
-            .map_err(|e| self.transport_failure(e.as_error()))?;
+            .map_err(|e| self.connect_failure(&e))?;
         // Only `--trace` keeps a handle on the body (a reference count).
         let traced_body = self
             .trace
@@ -330,6 +346,44 @@ impl HttpClient {
 }
 
 impl HttpClient {
+    /// No connection: the attempt's failure, classified (a failure at the
+    /// proxy by its own kind), counted and shown by `--trace`.
+    fn connect_failure(&self, e: &pool::ConnectError) -> Failure {
+        use pool::{ConnectError, ProxyFailure};
+        let ConnectError::Proxy(p) = e else {
+            return self.transport_failure(e.as_error());
+        };
+        let (kind, text) = match p {
+            ProxyFailure::Connect(io) => {
+                let (kind, messages) = classify(io);
+                (
+                    kind.at_proxy(),
+                    format!("connecting to the proxy: {}", messages.join(": ")),
+                )
+            }
+            ProxyFailure::Status(s) if *s == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED => (
+                NetError::ProxyAuth,
+                format!("the proxy answered {s} to CONNECT"),
+            ),
+            ProxyFailure::Status(s) => (
+                NetError::ProxyTunnel,
+                format!("the proxy answered {s} to CONNECT"),
+            ),
+            ProxyFailure::Handshake(h) => (
+                NetError::ProxyTunnel,
+                format!(
+                    "the proxy did not answer CONNECT: {}",
+                    classify(h).1.join(": ")
+                ),
+            ),
+        };
+        self.stats.failed(kind, || text);
+        if let Some(t) = &self.trace {
+            t.failure(kind.label());
+        }
+        Failure::Net(kind)
+    }
+
     /// A transport error as the attempt's failure: classified, counted and
     /// shown by `--trace`.
     fn transport_failure(&self, e: &(dyn std::error::Error + 'static)) -> Failure {
@@ -363,4 +417,70 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> (NetError, Vec<String>) {
         cur = err.source();
     }
     (NetError::from_chain(&messages, io_kind), messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(target: &str, proxy: Option<&str>) -> HttpClient {
+        let proxy = proxy.map(|p| {
+            proxy::resolve_with(&ProxySetting::Env, &target.parse().unwrap(), |k| {
+                (k == "ALL_PROXY").then(|| p.to_string())
+            })
+            .unwrap()
+            .expect("a proxy")
+        });
+        HttpClient::with_cap(
+            target,
+            4,
+            HeaderMap::new(),
+            &TlsOptions::default(),
+            None,
+            proxy,
+        )
+        .expect("client")
+    }
+
+    fn request(c: &HttpClient) -> Request<Full<Bytes>> {
+        c.build_request(&Method::GET, "/a?x=1", HeaderMap::new(), None, false)
+            .expect("request")
+    }
+
+    #[test]
+    fn through_a_forwarding_proxy_the_uri_is_absolute_with_the_proxys_credentials() {
+        let direct = request(&client("http://127.0.0.1:9/base", None));
+        assert_eq!(direct.uri(), "/base/a?x=1");
+        assert!(
+            !direct
+                .headers()
+                .contains_key(http::header::PROXY_AUTHORIZATION)
+        );
+
+        let r = request(&client(
+            "http://127.0.0.1:9/base",
+            Some("http://127.0.0.1:3128"),
+        ));
+        assert_eq!(r.uri(), "http://127.0.0.1:9/base/a?x=1");
+        assert_eq!(r.headers()[http::header::HOST], "127.0.0.1:9");
+        assert!(!r.headers().contains_key(http::header::PROXY_AUTHORIZATION));
+
+        let r = request(&client(
+            "http://127.0.0.1:9",
+            Some("http://u:p@127.0.0.1:3128"),
+        ));
+        let auth = &r.headers()[http::header::PROXY_AUTHORIZATION];
+        assert_eq!(auth, "Basic dTpw");
+        assert!(auth.is_sensitive());
+    }
+
+    #[test]
+    fn through_a_connect_tunnel_requests_stay_in_origin_form_without_proxy_headers() {
+        let r = request(&client(
+            "https://127.0.0.1:9",
+            Some("http://u:p@127.0.0.1:3128"),
+        ));
+        assert_eq!(r.uri(), "/a?x=1");
+        assert!(!r.headers().contains_key(http::header::PROXY_AUTHORIZATION));
+    }
 }

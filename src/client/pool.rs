@@ -11,6 +11,13 @@
 //! HTTP/1 connections are used one request at a time (LIFO, the warmest
 //! first). When TLS negotiates `h2` over ALPN, one HTTP/2 connection is
 //! shared by every request, as hyper-util's pool does.
+//!
+//! Through an HTTP proxy ([`super::proxy`]) every socket goes to the proxy:
+//! for http:// the proxy gets the requests themselves (absolute form, see
+//! `HttpClient::build_request`); for https:// each new connection first
+//! asks for a `CONNECT host:port` tunnel (sent with hyper, so the proxy's
+//! status is known: 407 and 502 are different failures) and runs TLS inside
+//! it. A failure at the proxy is a [`ConnectError::Proxy`], never retried.
 
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
@@ -50,16 +57,43 @@ impl Conn {
 pub(super) enum ConnectError {
     Io(std::io::Error),
     Hyper(hyper::Error),
+    /// Failed at the proxy: nothing reached the target.
+    Proxy(ProxyFailure),
+}
+
+/// What went wrong at the proxy.
+#[derive(Debug)]
+pub(super) enum ProxyFailure {
+    /// The TCP connection to the proxy failed.
+    Connect(std::io::Error),
+    /// The proxy answered CONNECT with this status.
+    Status(http::StatusCode),
+    /// The proxy closed or broke the connection instead of answering CONNECT.
+    Handshake(hyper::Error),
 }
 
 impl ConnectError {
     pub fn as_error(&self) -> &(dyn std::error::Error + 'static) {
         match self {
-            ConnectError::Io(e) => e,
-            ConnectError::Hyper(e) => e,
+            ConnectError::Io(e) | ConnectError::Proxy(ProxyFailure::Connect(e)) => e,
+            ConnectError::Hyper(e) | ConnectError::Proxy(ProxyFailure::Handshake(e)) => e,
+            ConnectError::Proxy(ProxyFailure::Status(_)) => &NoSource,
         }
     }
 }
+
+/// The error behind a CONNECT refused by status (the status is in the
+/// [`ProxyFailure`]).
+#[derive(Debug)]
+struct NoSource;
+
+impl std::fmt::Display for NoSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the proxy refused the tunnel")
+    }
+}
+
+impl std::error::Error for NoSource {}
 
 pub(super) struct Pool {
     host: String,
@@ -72,6 +106,8 @@ pub(super) struct Pool {
     is_h2: OnceLock<bool>,
     /// Held while connecting as long as one HTTP/2 connection may be enough.
     connecting: tokio::sync::Mutex<()>,
+    /// Every socket goes to this HTTP proxy.
+    proxy: Option<super::proxy::Proxy>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,6 +117,7 @@ impl Pool {
         host: &str,
         port: u16,
         tls: Option<Arc<rustls::ClientConfig>>,
+        proxy: Option<super::proxy::Proxy>,
     ) -> Result<Self, String> {
         let host = host
             .trim_start_matches('[')
@@ -102,6 +139,7 @@ impl Pool {
             h2: Mutex::new(None),
             is_h2: OnceLock::new(),
             connecting: tokio::sync::Mutex::new(()),
+            proxy,
         })
     }
 
@@ -159,24 +197,32 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Conn, ConnectError> {
-        let tcp = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        .map_err(|_| {
-            ConnectError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connect timed out",
-            ))
-        })?
-        .map_err(ConnectError::Io)?;
-        tcp.set_nodelay(true).map_err(ConnectError::Io)?;
-        let Some((tls, name)) = &self.tls else {
+        let Some(proxy) = &self.proxy else {
+            let tcp = tcp(&self.host, self.port).await.map_err(ConnectError::Io)?;
+            return self.over_tls(tcp).await;
+        };
+        let tcp = tcp(&proxy.host, proxy.port)
+            .await
+            .map_err(|e| ConnectError::Proxy(ProxyFailure::Connect(e)))?;
+        if self.tls.is_none() {
+            // The requests themselves go to the proxy.
             return h1(tcp).await;
+        }
+        let tunnel = connect_tunnel(tcp, &self.host, self.port, proxy.auth.as_ref()).await?;
+        self.over_tls(tunnel).await
+    }
+
+    /// TLS on `io` (when the target is https://), then HTTP/1 or (ALPN
+    /// `h2`) the shared HTTP/2 connection.
+    async fn over_tls<S>(&self, io: S) -> Result<Conn, ConnectError>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let Some((tls, name)) = &self.tls else {
+            return h1(io).await;
         };
         let stream = tls
-            .connect(name.clone(), tcp)
+            .connect(name.clone(), io)
             .await
             .map_err(ConnectError::Io)?;
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
@@ -197,6 +243,55 @@ impl Pool {
         }
         Ok(Conn::H2(send))
     }
+}
+
+/// A TCP connection with TCP_NODELAY, or the reason there is none.
+async fn tcp(host: &str, port: u16) -> Result<TcpStream, std::io::Error> {
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+/// `CONNECT host:port` on a connection to the proxy; the tunnel once the
+/// proxy said 2xx.
+async fn connect_tunnel(
+    tcp: TcpStream,
+    host: &str,
+    port: u16,
+    auth: Option<&http::HeaderValue>,
+) -> Result<TokioIo<hyper::upgrade::Upgraded>, ConnectError> {
+    let broken = |e| ConnectError::Proxy(ProxyFailure::Handshake(e));
+    let (mut send, conn) = http1::handshake::<_, Body>(TokioIo::new(tcp))
+        .await
+        .map_err(broken)?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut req = http::Request::new(Body::default());
+    *req.method_mut() = http::Method::CONNECT;
+    *req.uri_mut() = authority
+        .parse()
+        .map_err(|_| ConnectError::Proxy(ProxyFailure::Status(http::StatusCode::BAD_REQUEST)))?;
+    let host_value = http::HeaderValue::from_str(&authority)
+        .map_err(|_| ConnectError::Proxy(ProxyFailure::Status(http::StatusCode::BAD_REQUEST)))?;
+    req.headers_mut().insert(http::header::HOST, host_value);
+    if let Some(a) = auth {
+        req.headers_mut()
+            .insert(http::header::PROXY_AUTHORIZATION, a.clone());
+    }
+    let resp = send.send_request(req).await.map_err(broken)?;
+    if !resp.status().is_success() {
+        return Err(ConnectError::Proxy(ProxyFailure::Status(resp.status())));
+    }
+    let upgraded = hyper::upgrade::on(resp).await.map_err(broken)?;
+    Ok(TokioIo::new(upgraded))
 }
 
 async fn h1<T>(io: T) -> Result<Conn, ConnectError>

@@ -1,6 +1,7 @@
 //! What the transport saw, by kind, for the run's diagnosis: how many
 //! attempts got an HTTP answer at all, how many failed and why, and the
-//! first TLS error's text (the verification reason a user needs).
+//! first TLS error's text (the verification reason a user needs), and the
+//! first failure at an HTTP proxy (refused, or its answer to CONNECT).
 
 use crate::outcome::NetError;
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ pub struct TransportStats {
     timeouts: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
     first_tls: Mutex<Option<String>>,
+    first_proxy: Mutex<Option<String>>,
 }
 
 /// A copy of the counters, to add up across rounds.
@@ -24,6 +26,9 @@ pub struct Snapshot {
     /// Attempts without an answer, by kind (in [`NetError::ALL`] order).
     pub failed: [u64; NetError::ALL.len()],
     pub first_tls: Option<String>,
+    /// The first failure at the proxy, e.g. `the proxy answered 502 Bad
+    /// Gateway to CONNECT` (never its credentials).
+    pub first_proxy: Option<String>,
 }
 
 impl TransportStats {
@@ -36,13 +41,17 @@ impl TransportStats {
     }
 
     /// A failure of kind `kind`; `chain` is the error chain's text, kept
-    /// for the first TLS error only.
+    /// for the first TLS error and the first proxy failure only.
     pub fn failed(&self, kind: NetError, chain: impl FnOnce() -> String) {
         if let Some(i) = NetError::ALL.iter().position(|k| *k == kind) {
             self.failed[i].fetch_add(1, Relaxed);
         }
-        if kind == NetError::Tls
-            && let Ok(mut first) = self.first_tls.lock()
+        let slot = match kind {
+            NetError::Tls => &self.first_tls,
+            k if k.is_proxy() => &self.first_proxy,
+            _ => return,
+        };
+        if let Ok(mut first) = slot.lock()
             && first.is_none()
         {
             *first = Some(chain());
@@ -55,18 +64,20 @@ impl TransportStats {
             timeouts: self.timeouts.load(Relaxed),
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
+            first_proxy: self.first_proxy.lock().ok().and_then(|f| f.clone()),
         }
     }
 }
 
 impl Snapshot {
-    /// What happened after `before` (the first TLS text is kept as it is).
+    /// What happened after `before` (the first texts are kept as they are).
     pub fn since(&self, before: &Snapshot) -> Snapshot {
         Snapshot {
             answered: self.answered - before.answered.min(self.answered),
             timeouts: self.timeouts - before.timeouts.min(self.timeouts),
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
+            first_proxy: self.first_proxy.clone(),
         }
     }
 
@@ -78,6 +89,9 @@ impl Snapshot {
         }
         if self.first_tls.is_none() {
             self.first_tls.clone_from(&o.first_tls);
+        }
+        if self.first_proxy.is_none() {
+            self.first_proxy.clone_from(&o.first_proxy);
         }
     }
 
@@ -115,6 +129,9 @@ impl Snapshot {
         if let Some(t) = &self.first_tls {
             line.push_str(&format!("; first TLS error: {t}"));
         }
+        if let Some(p) = &self.first_proxy {
+            line.push_str(&format!("; first proxy failure: {p}"));
+        }
         Some(line)
     }
 }
@@ -134,6 +151,16 @@ impl Snapshot {
             notes.push(format!(
                 "TLS: {} attempts failed the handshake; the first said: {t}",
                 self.count(NetError::Tls)
+            ));
+        }
+        if let Some(p) = &self.first_proxy {
+            let n: u64 = NetError::ALL
+                .iter()
+                .filter(|k| k.is_proxy())
+                .map(|k| self.count(*k))
+                .sum();
+            notes.push(format!(
+                "proxy: {n} attempts failed at the HTTP proxy and never reached the target (PROXY_*); the first: {p}"
             ));
         }
         notes
@@ -182,5 +209,30 @@ mod tests {
         let mut total = a.clone();
         total.add(&d);
         assert_eq!((total.answered, total.count(NetError::Tls)), (1, 2));
+    }
+
+    #[test]
+    fn proxy_failures_keep_their_first_text_and_get_a_note() {
+        let s = TransportStats::default();
+        s.failed(NetError::ProxyTunnel, || {
+            "the proxy answered 502 Bad Gateway to CONNECT".into()
+        });
+        s.failed(NetError::ProxyRefused, || "second".into());
+        let snap = s.snapshot();
+        assert_eq!(snap.first_tls, None);
+        let line = snap.unreachable("https://127.0.0.1:1").unwrap();
+        assert!(
+            line.contains("50% PROXY_TUNNEL_FAILED")
+                && line.ends_with(
+                    "first proxy failure: the proxy answered 502 Bad Gateway to CONNECT"
+                ),
+            "{line}"
+        );
+        let notes = snap.notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("proxy: 2 attempts failed"),
+            "{notes:?}"
+        );
     }
 }

@@ -90,6 +90,9 @@ pub struct TargetSection {
     pub client_cert: Option<String>,
     /// PEM private key of `client_cert` (kept out of git like any secret).
     pub client_key: Option<String>,
+    /// An HTTP proxy for every connection (`http://host:port`, no
+    /// credentials), or `"none"`; absent: from `HTTP_PROXY` and friends.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -112,6 +112,8 @@ pub struct TargetPlan {
     /// Mutual TLS: the client certificate chain and its key (PEM files).
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
+    /// `target.proxy`: from the environment (default), off, or a URL.
+    pub proxy: crate::client::ProxySetting,
 }
 
 impl TargetPlan {

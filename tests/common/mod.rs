@@ -11,6 +11,7 @@ use stampede::sim::{Ledger, SimConfig, SimServer};
 use std::time::Duration;
 
 pub mod logserver;
+pub mod tinyproxy;
 
 /// Every file a finished run writes into its report folder.
 pub const REPORT_FILES: &[&str] = &[

@@ -1,6 +1,7 @@
 //! `[target]`: where requests go, with which credentials and headers.
 
 use super::{Ctx, Overrides};
+use crate::client::ProxySetting;
 use crate::scenario::model::TargetSection;
 use crate::scenario::plan::{Secret, TargetPlan};
 use crate::scenario::{ScenarioError, bounds};
@@ -134,6 +135,7 @@ pub(super) fn build_target(
             }
         }
     }
+    let proxy = proxy_setting(cx, t.proxy.as_deref())?;
     Ok(TargetPlan {
         url,
         token_env: t.token_env.clone(),
@@ -147,7 +149,37 @@ pub(super) fn build_target(
         ledger: t.ledger,
         client_cert,
         client_key,
+        proxy,
     })
+}
+
+/// `target.proxy`: `"none"`, or an http:// proxy URL without credentials
+/// (those go in `HTTP_PROXY`/`HTTPS_PROXY`, never in a scenario file).
+fn proxy_setting(cx: &Ctx, raw: Option<&str>) -> Result<ProxySetting, ScenarioError> {
+    let Some(raw) = raw else {
+        return Ok(ProxySetting::Env);
+    };
+    if raw.eq_ignore_ascii_case("none") {
+        return Ok(ProxySetting::Off);
+    }
+    let bad = |why: &str| cx.err("target.proxy", why.to_string());
+    let uri: http::Uri = raw
+        .parse()
+        .map_err(|_| bad("must be an http:// URL (http://host:port) or \"none\""))?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(bad(
+            "credentials in the proxy URL would end up in reports; set HTTP_PROXY/HTTPS_PROXY in the environment (with user:password) and leave target.proxy unset",
+        ));
+    }
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(bad(
+            "must be an http:// URL (http://host:port) or \"none\"; only http:// proxies are supported",
+        ));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(bad("a proxy URL has no path: http://host:port"));
+    }
+    Ok(ProxySetting::Url(raw.to_string()))
 }
 
 #[cfg(test)]
@@ -239,6 +271,33 @@ mod tests {
         assert!(msg.contains("at most 100000"), "{msg}");
         let t = plan(&target("connections = 100000\ntimeout = \"30days\"")).target;
         assert_eq!(t.connections, 100_000);
+    }
+
+    #[test]
+    fn proxy_is_none_or_an_http_url_without_credentials() {
+        assert_eq!(plan(&target("")).target.proxy, ProxySetting::Env);
+        assert_eq!(
+            plan(&target("proxy = \"none\"")).target.proxy,
+            ProxySetting::Off
+        );
+        assert_eq!(
+            plan(&target("proxy = \"http://127.0.0.1:3128\""))
+                .target
+                .proxy,
+            ProxySetting::Url("http://127.0.0.1:3128".into())
+        );
+        for (raw, want) in [
+            ("http://u:pw@127.0.0.1:3128", "HTTP_PROXY"),
+            ("https://127.0.0.1:3128", "only http://"),
+            ("socks5://127.0.0.1:1080", "only http://"),
+            ("http://127.0.0.1:3128/x", "no path"),
+            ("not a url", "http://"),
+        ] {
+            let (line, _, key, msg) = invalid(&target(&format!("proxy = \"{raw}\"")));
+            assert_eq!((line, key.as_str()), (2, "target.proxy"), "{raw}");
+            assert!(msg.contains(want), "{raw}: {msg}");
+            assert!(!msg.contains("pw@"), "{msg}");
+        }
     }
 
     #[test]
