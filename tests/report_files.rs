@@ -25,7 +25,7 @@ fn fixture(name: &str) -> String {
 fn report_files_csv_headers_match_fixtures() {
     let dir = temp_dir("headers");
     let written = report::write_all(&report::sample_report(), &dir).unwrap();
-    assert_eq!(report::csv::FILES.len(), 5);
+    assert_eq!(report::csv::FILES.len(), 6);
     for (file, header) in report::csv::FILES {
         let stem = file.trim_end_matches(".csv");
         let expected = fixture(&format!("{stem}.txt"));

@@ -237,4 +237,12 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     c.schedule_lag_ms = pct(&h.lag.total());
     c.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
     c.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
+    // Latency over time, per second (what the .hlog files hold).
+    let lat = crate::metrics::latency::cohort_latency(h.steps.iter().map(|s| (&s.op, &s.attempt)));
+    for (s, rows) in c.steps.iter_mut().zip(lat.steps) {
+        s.latency_series = rows;
+    }
+    c.latency_interval_ms = lat.interval_ms;
+    c.latency_series = lat.fleet;
+    c.latency_per_second = lat.per_second;
 }
