@@ -3,7 +3,7 @@
 
 use super::tables::{obj, outcome_codes};
 use crate::report::format::{count, decimal, ms};
-use crate::report::model::{CohortResult, SecondRow, Trigger};
+use crate::report::model::{CohortResult, IntervalLatency, LatencyRow, SecondRow, Trigger};
 use crate::report::recovery::{RECOVERY_FRACTION, RECOVERY_HOLD_S};
 use crate::report::svg::{self, BarChart, LineChart, Series, XAxis};
 use crate::report::verdict::trigger_window;
@@ -110,6 +110,71 @@ pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) 
             chart(title, note, svg)
         })
         .collect()
+}
+
+/// The percentile lines of a latency-over-time chart, each in its colour.
+const LATENCY_LINES: &[(&str, fn(&IntervalLatency) -> f64)] = &[
+    ("p50", |l| l.p50),
+    ("p90", |l| l.p90),
+    ("p99", |l| l.p99),
+    ("max", |l| l.max),
+];
+
+/// Charts per cohort with a latency series (operation and attempt).
+pub(super) const LATENCY_CHARTS_PER_COHORT: usize = 2;
+
+/// Per cohort, operation and attempt latency per interval (p50, p90, p99,
+/// max lines over the intervals where something ended); the trigger shaded.
+pub(super) fn latency_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
+    let band = trigger.map(|t| svg::Band {
+        from: t.from_s,
+        to: t.to_s,
+        label: "trigger",
+    });
+    let kinds: [(&str, fn(&LatencyRow) -> &IntervalLatency); 2] = [
+        ("Operation", |r| &r.operation_latency_ms),
+        ("Attempt", |r| &r.attempt_latency_ms),
+    ];
+    let mut out = Vec::new();
+    for c in cs.iter().filter(|c| !c.latency_series.is_empty()) {
+        let every = if c.latency_interval_ms >= 1000 {
+            "second".to_string()
+        } else {
+            format!("{} ms", c.latency_interval_ms)
+        };
+        for (kind, get) in kinds {
+            let series: Vec<Series> = LATENCY_LINES
+                .iter()
+                .enumerate()
+                .map(|(i, (name, stat))| Series {
+                    name: (*name).to_string(),
+                    color: svg::color(i),
+                    points: c
+                        .latency_series
+                        .iter()
+                        .filter(|r| get(r).count > 0)
+                        .map(|r| (r.t_ms as f64 / 1000.0, stat(get(r))))
+                        .collect(),
+                })
+                .collect();
+            let title = format!("{kind} latency per {every}: {}", c.name);
+            let svg = svg::line_chart_with_band(
+                &LineChart {
+                    title: &title,
+                    y_label: "latency",
+                    x: XAxis::Linear("seconds since the round started"),
+                    series: &series,
+                    fmt_y: ms,
+                },
+                band,
+            );
+            let note = format!(
+                "{kind}s that ended in each {every}, percentiles of that interval's own histogram."
+            );
+            out.push(chart(&title, &note, svg));
+        }
+    }
+    out
 }
 
 pub(super) fn share_of_ops(c: &CohortResult, n: u64) -> f64 {
