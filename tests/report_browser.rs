@@ -175,7 +175,10 @@ fn report_browser_renders_sample_safely() {
     for svg in &latency {
         assert_eq!(count(svg, "<polyline"), 4, "p50, p90, p99 and max");
         for stat in ["p50", "p90", "p99", "max"] {
-            assert!(svg.contains(&format!("<title>{stat}: peak ")), "{stat} line");
+            assert!(
+                svg.contains(&format!("<title>{stat}: peak ")),
+                "{stat} line"
+            );
         }
         assert!(svg.contains("class=\"band\""), "trigger shaded");
         // Each line spans the round: one point per second of the sample.

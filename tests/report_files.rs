@@ -80,6 +80,7 @@ fn report_files_write_all_and_rerender() {
             "outcomes.csv",
             "retries.csv",
             "timeseries.csv",
+            "latency_series.csv",
             "report.html",
             "junit.xml"
         ]
@@ -138,6 +139,7 @@ fn report_files_csv_neutralises_formulas_but_not_numbers() {
         "outcomes.csv",
         "retries.csv",
         "timeseries.csv",
+        "latency_series.csv",
     ] {
         let mut rdr = csv::Reader::from_path(dir.join(file)).unwrap();
         for row in rdr.records().map(Result::unwrap) {

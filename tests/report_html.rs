@@ -120,7 +120,10 @@ fn report_html_survives_degenerate_reports() {
     assert!(html.contains("No per-second series were recorded."));
     assert!(html.contains("no ledger"));
     assert!(!html.contains("id=\"gates\""));
-    assert_eq!(html.matches("<svg").count(), report::html::CHART_COUNT - 5 + 2);
+    assert_eq!(
+        html.matches("<svg").count(),
+        report::html::CHART_COUNT - 5 + 2
+    );
     assert_eq!(html.matches("<svg").count(), report::html::chart_count(&r));
     // Without a latency series, a sentence instead of its charts.
     let mut bare = r.clone();

@@ -17,8 +17,8 @@ use super::model::Report;
 use super::svg;
 use super::verdict::verdict;
 use charts::{
-    LATENCY_CHARTS_PER_COHORT, METRICS, chart, distribution_charts, latency_charts,
-    spectrum_chart, timeseries_charts,
+    LATENCY_CHARTS_PER_COHORT, METRICS, chart, distribution_charts, latency_charts, spectrum_chart,
+    timeseries_charts,
 };
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
