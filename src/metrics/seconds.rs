@@ -82,7 +82,7 @@ impl SecondHistograms {
     /// Empty, with intervals of `width_ms` (a divisor of 1000; anything else
     /// means one second).
     pub fn with_interval(width_ms: u32) -> Self {
-        let width_ms = if width_ms > 0 && SECOND_MS % width_ms == 0 {
+        let width_ms = if width_ms > 0 && SECOND_MS.is_multiple_of(width_ms) {
             width_ms
         } else {
             SECOND_MS

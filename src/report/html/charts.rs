@@ -112,8 +112,13 @@ pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) 
         .collect()
 }
 
+/// A named statistic of one interval.
+type Stat = (&'static str, fn(&IntervalLatency) -> f64);
+/// Operation or attempt latency of a row.
+type Kind = (&'static str, fn(&LatencyRow) -> &IntervalLatency);
+
 /// The percentile lines of a latency-over-time chart, each in its colour.
-const LATENCY_LINES: &[(&str, fn(&IntervalLatency) -> f64)] = &[
+const LATENCY_LINES: &[Stat] = &[
     ("p50", |l| l.p50),
     ("p90", |l| l.p90),
     ("p99", |l| l.p99),
@@ -131,7 +136,7 @@ pub(super) fn latency_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
         to: t.to_s,
         label: "trigger",
     });
-    let kinds: [(&str, fn(&LatencyRow) -> &IntervalLatency); 2] = [
+    let kinds: [Kind; 2] = [
         ("Operation", |r| &r.operation_latency_ms),
         ("Attempt", |r| &r.attempt_latency_ms),
     ];
