@@ -163,20 +163,10 @@ impl SecondHistograms {
     }
 
     /// Seconds that have samples, in order, each with its dense histogram
-    /// (the sum of its intervals).
+    /// (the sum of its intervals). Lazy: one dense histogram at a time.
     pub fn seconds(&self) -> impl Iterator<Item = (u32, Histogram<u64>)> + '_ {
-        let by_second: Vec<(u32, Histogram<u64>)> = if self.per_second() == 1 {
-            self.by_interval
-                .iter()
-                .map(|(s, c)| (*s, dense(c)))
-                .collect()
-        } else {
-            self.second_counts()
-                .iter()
-                .map(|(s, c)| (*s, dense(c)))
-                .collect()
-        };
-        by_second.into_iter()
+        self.seconds_with_samples()
+            .map(move |s| (s, self.histogram(s)))
     }
 
     /// Seconds that have samples, in order (no histogram built).
