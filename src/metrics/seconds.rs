@@ -256,14 +256,6 @@ impl SecondHistograms {
     }
 }
 
-fn dense(c: &SparseCounts) -> Histogram<u64> {
-    let mut h = new_histogram();
-    for (v, n) in c {
-        h.saturating_record_n(*v, *n);
-    }
-    h
-}
-
 impl AddAssign<&SecondHistograms> for SecondHistograms {
     fn add_assign(&mut self, o: &SecondHistograms) {
         self.add_with(o, 0);
