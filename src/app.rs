@@ -39,6 +39,17 @@ pub async fn main(cli: Cli) -> u8 {
             clap_complete::generate(shell, &mut cmd, "stampede", &mut std::io::stdout());
             EXIT_OK
         }
+        Command::Man { subcommand } => match man_page(subcommand.as_deref()) {
+            Ok(page) => {
+                use std::io::Write;
+                let _ = std::io::stdout().write_all(&page);
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_CONFIG
+            }
+        },
         Command::Policies => {
             for name in crate::policy::PRESETS {
                 if let Ok(p) = crate::policy::preset(name) {
@@ -290,4 +301,37 @@ fn report(dir: &std::path::Path) -> u8 {
         return EXIT_RUNTIME;
     }
     EXIT_OK
+}
+
+/// The man page (roff) of `stampede`, or of one of its subcommands
+/// (`stampede-run(1)`), built from the clap definitions.
+pub fn man_page(subcommand: Option<&str>) -> Result<Vec<u8>, String> {
+    use clap::CommandFactory;
+    let cmd = Cli::command().name("stampede");
+    let (cmd, title) = match subcommand {
+        None => (cmd, "stampede".to_string()),
+        Some(name) => {
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            let sub = cmd
+                .find_subcommand(name)
+                .cloned()
+                .ok_or_else(|| format!("no subcommand `{name}`; one of: {}", names.join(", ")))?;
+            let title = format!("stampede-{}", sub.get_name());
+            let bin = format!("stampede {}", sub.get_name());
+            let sub = sub
+                .display_name(title.clone())
+                .bin_name(bin)
+                .version(env!("CARGO_PKG_VERSION"));
+            (sub, title)
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .title(title)
+        .render(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }

@@ -58,6 +58,12 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Print the man page in roff (e.g. `stampede man | man -l -`, or
+    /// `stampede man run` for one subcommand's page).
+    Man {
+        /// A subcommand whose page to print (default: the main page).
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

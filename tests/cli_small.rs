@@ -26,6 +26,46 @@ fn completions_for_every_shell() {
 }
 
 #[test]
+fn man_page_names_every_subcommand() {
+    let out = stampede(&["man"]);
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH stampede 1"), "{page}");
+    assert!(page.contains(".SH SUBCOMMANDS"));
+    for sub in [
+        "run",
+        "validate",
+        "serve",
+        "report",
+        "policies",
+        "merge",
+        "compare",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            page.contains(&format!("stampede\\-{sub}(1)")),
+            "{sub} missing"
+        );
+    }
+    // One subcommand's page, with its options.
+    let out = stampede(&["man", "run"]);
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH stampede-run 1"), "{page}");
+    assert!(page.contains("\\fBstampede run\\fR"));
+    assert!(page.contains("metrics\\-listen"));
+    // An unknown one is a usage error naming the choices.
+    let out = stampede(&["man", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no subcommand `nope`") && err.contains("compare"),
+        "{err}"
+    );
+}
+
+#[test]
 fn every_argument_has_help_text() {
     use clap::CommandFactory;
     fn walk(cmd: &clap::Command, path: &str) {

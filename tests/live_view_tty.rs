@@ -1,8 +1,8 @@
 //! The live view in a pseudo-terminal (tmux): during a run the screen shows,
 //! per fleet, arrivals/s against the schedule, attempts/s, retries/s, in
 //! flight, latency p50/p99 (last interval and run so far), the answers by
-//! status class, and the stage with its time left. Skipped when tmux is
-//! missing.
+//! status class, the top HTTP statuses so far, and the stage with its time
+//! left. Skipped when tmux is missing.
 
 use std::path::Path;
 use std::process::Command;
@@ -55,6 +55,7 @@ fn the_live_view_shows_its_fields_on_a_terminal() {
         "op latency p50/p99: last",
         ", run ",
         "answers: 2xx",
+        "top statuses: 20",
     ];
     let t0 = Instant::now();
     let mut screen = String::new();

@@ -103,6 +103,30 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     assert_eq!(c.success_rate, s.success_rate);
     let series: u64 = c.timeseries.iter().map(|r| r.attempts).sum();
     assert_eq!(series, c.attempts);
+    // Latency over time, per second from the .hlog files: each second's
+    // buckets doubled, so the run's own per-second percentiles (its 100 ms
+    // intervals summed) come back with twice the counts.
+    assert_eq!(c.latency_interval_ms, 1000);
+    assert_eq!(s.latency_interval_ms, 100);
+    assert!(!s.latency_per_second.is_empty());
+    assert_eq!(c.latency_series.len(), s.latency_per_second.len());
+    assert_eq!(c.latency_per_second, c.latency_series);
+    for (m, one) in c.latency_series.iter().zip(&s.latency_per_second) {
+        assert_eq!(m.t_ms, one.t_ms);
+        let (mo, so) = (&m.operation_latency_ms, &one.operation_latency_ms);
+        assert_eq!(mo.count, 2 * so.count);
+        assert_eq!(
+            [mo.p50, mo.p95, mo.p99, mo.max],
+            [so.p50, so.p95, so.p99, so.max]
+        );
+        assert_eq!(m.attempt_latency_ms.p99, one.attempt_latency_ms.p99);
+    }
+    let step_ops: u64 = c.steps[0]
+        .latency_series
+        .iter()
+        .map(|r| r.operation_latency_ms.count)
+        .sum();
+    assert_eq!(step_ops, c.steps[0].operations);
     assert_eq!(m.gates.len(), 1);
     assert!(m.gates[0].passed);
     assert_eq!(m.origin.merged_from.len(), 2);

@@ -134,9 +134,10 @@ fn report_browser_renders_sample_safely() {
 
     // Charts: the expected number, each with something drawn.
     let charts = svgs(&dom);
+    let sample = report::sample_report();
     assert_eq!(
         charts.len(),
-        report::html::CHART_COUNT,
+        report::html::chart_count(&sample),
         "number of <svg> charts"
     );
     for svg in &charts {
@@ -148,8 +149,44 @@ fn report_browser_renders_sample_safely() {
         );
         assert!(!svg.contains("NaN"), "NaN coordinate in a chart");
     }
+    let latency: Vec<&&str> = charts
+        .iter()
+        .filter(|s| s.contains(" latency per second: "))
+        .collect();
     let lines: usize = charts.iter().map(|s| count(s, "<polyline")).sum();
-    assert_eq!(lines, 7 * 2, "one line per cohort in each line chart");
+    assert_eq!(
+        lines,
+        7 * 2 + latency.len() * 4,
+        "one line per cohort in each other line chart"
+    );
+
+    // Latency over time: operation and attempt for each fleet, each with
+    // p50/p90/p99/max lines across the round and the trigger shaded.
+    assert_eq!(latency.len(), 2 * sample.results.len());
+    for c in &sample.results {
+        for kind in ["Operation", "Attempt"] {
+            let title = format!("{kind} latency per second: {}", c.name);
+            assert!(
+                latency.iter().any(|s| s.contains(&title)),
+                "{title} not in the DOM"
+            );
+        }
+    }
+    for svg in &latency {
+        assert_eq!(count(svg, "<polyline"), 4, "p50, p90, p99 and max");
+        for stat in ["p50", "p90", "p99", "max"] {
+            assert!(
+                svg.contains(&format!("<title>{stat}: peak ")),
+                "{stat} line"
+            );
+        }
+        assert!(svg.contains("class=\"band\""), "trigger shaded");
+        // Each line spans the round: one point per second of the sample.
+        let first = svg.find("<polyline").unwrap();
+        let points = svg[first..].split("points=\"").nth(1).unwrap();
+        let points = &points[..points.find('"').unwrap()];
+        assert!(points.split(' ').count() >= 50, "{points}");
+    }
 
     // Hostile target strings are text, not markup.
     assert!(

@@ -25,7 +25,7 @@ fn fixture(name: &str) -> String {
 fn report_files_csv_headers_match_fixtures() {
     let dir = temp_dir("headers");
     let written = report::write_all(&report::sample_report(), &dir).unwrap();
-    assert_eq!(report::csv::FILES.len(), 5);
+    assert_eq!(report::csv::FILES.len(), 6);
     for (file, header) in report::csv::FILES {
         let stem = file.trim_end_matches(".csv");
         let expected = fixture(&format!("{stem}.txt"));
@@ -80,6 +80,7 @@ fn report_files_write_all_and_rerender() {
             "outcomes.csv",
             "retries.csv",
             "timeseries.csv",
+            "latency_series.csv",
             "report.html",
             "junit.xml"
         ]
@@ -138,6 +139,7 @@ fn report_files_csv_neutralises_formulas_but_not_numbers() {
         "outcomes.csv",
         "retries.csv",
         "timeseries.csv",
+        "latency_series.csv",
     ] {
         let mut rdr = csv::Reader::from_path(dir.join(file)).unwrap();
         for row in rdr.records().map(Result::unwrap) {

@@ -21,7 +21,13 @@ fn report_html_sample_escapes_every_target_string() {
     // minijinja also escapes '/' (as &#x2f;); the SVG builder does not need to.
     let html = render(&report::sample_report()).replace("&#x2f;", "/");
     assert_safe(&html);
-    assert_eq!(html.matches("<svg").count(), report::html::CHART_COUNT);
+    // 9 charts plus operation and attempt latency over time for each fleet.
+    let r = report::sample_report();
+    assert_eq!(report::html::chart_count(&r), report::html::CHART_COUNT + 4);
+    assert_eq!(html.matches("<svg").count(), report::html::chart_count(&r));
+    assert!(html.contains("id=\"latency-over-time\""));
+    assert!(html.contains("Operation latency per second: naive"));
+    assert!(html.contains("Attempt latency per second: compliant"));
     // Outcome code in the table, the chart labels and the tooltips.
     assert!(
         html.matches("&lt;script&gt;alert(1)&lt;/script&gt;")
@@ -114,6 +120,16 @@ fn report_html_survives_degenerate_reports() {
     assert!(html.contains("No per-second series were recorded."));
     assert!(html.contains("no ledger"));
     assert!(!html.contains("id=\"gates\""));
+    assert_eq!(
+        html.matches("<svg").count(),
+        report::html::CHART_COUNT - 5 + 2
+    );
+    assert_eq!(html.matches("<svg").count(), report::html::chart_count(&r));
+    // Without a latency series, a sentence instead of its charts.
+    let mut bare = r.clone();
+    bare.results[0].latency_series.clear();
+    let html = render(&bare);
+    assert!(html.contains("No latency series was recorded."));
     assert_eq!(html.matches("<svg").count(), report::html::CHART_COUNT - 5);
 
     // Zero operations and non-finite numbers.
@@ -157,8 +173,9 @@ fn report_html_shows_recovery_and_shades_the_trigger() {
     let html = render(&r);
     assert!(html.contains("time to recovery after the trigger (8 s–12 s)"));
     assert!(html.contains("<td>2 s</td><td class=\"bad\">did not recover</td>"));
-    // One shaded band per per-second chart, none on the other charts.
-    assert_eq!(html.matches("<g class=\"band\">").count(), 5);
+    // One shaded band per per-second and latency-over-time chart (5 + 2
+    // fleets x 2), none on the other charts.
+    assert_eq!(html.matches("<g class=\"band\">").count(), 5 + 4);
     assert!(html.contains("compliant recovered 2 s after it ended; naive never did"));
     // Without a trigger: no row, no band.
     let mut r = report::sample_report();

@@ -104,6 +104,8 @@ pub async fn run_round(
     let cohorts_plan = &plan.rounds[round].cohorts;
     let shares: Vec<f64> = cohorts_plan.iter().map(|c| c.share).collect();
     let steps = plan.journey.steps.len();
+    // Latency intervals: 100 ms when arrivals last at most 30 s.
+    let interval_ms = crate::metrics::interval_ms_for(plan.load.duration);
     let simulator = client.is_simulator();
     let ctx = Arc::new(RoundCtx {
         client,
@@ -161,7 +163,8 @@ pub async fn run_round(
         let (tx, mut rx) = mpsc::unbounded_channel::<JourneyLog>();
         senders.push(tx);
         let finish = finish.clone();
-        let mut recs = stream::CollectorRecs::new(shares.len(), steps, delta_tx.clone());
+        let mut recs =
+            stream::CollectorRecs::new(shares.len(), steps, interval_ms, delta_tx.clone());
         let start = ctx.start;
         handles.push(tokio::spawn(async move {
             let mut tick =
@@ -325,7 +328,9 @@ pub async fn run_round(
         p.finish_round();
     }
 
-    let mut merged: Vec<Recorder> = (0..shares.len()).map(|_| Recorder::new(steps)).collect();
+    let mut merged: Vec<Recorder> = (0..shares.len())
+        .map(|_| Recorder::with_interval(steps, interval_ms))
+        .collect();
     for h in handles {
         if let Ok(recs) = h.await {
             for (m, r) in merged.iter_mut().zip(&recs) {

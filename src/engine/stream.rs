@@ -17,19 +17,21 @@ pub struct CollectorRecs {
     pub total: Vec<Recorder>,
     delta: Option<(Vec<Recorder>, DeltaTx)>,
     steps: usize,
+    interval_ms: u32,
 }
 
 impl CollectorRecs {
-    pub fn new(cohorts: usize, steps: usize, tx: Option<DeltaTx>) -> Self {
+    pub fn new(cohorts: usize, steps: usize, interval_ms: u32, tx: Option<DeltaTx>) -> Self {
         let fresh = || {
             (0..cohorts)
-                .map(|_| Recorder::new(steps))
+                .map(|_| Recorder::with_interval(steps, interval_ms))
                 .collect::<Vec<_>>()
         };
         CollectorRecs {
             total: fresh(),
             delta: tx.map(|tx| (fresh(), tx)),
             steps,
+            interval_ms,
         }
     }
 
@@ -49,12 +51,14 @@ impl CollectorRecs {
 
     /// Add the delta to the total and hand it to the stream task.
     pub fn hand_over(&mut self) {
-        let steps = self.steps;
+        let (steps, interval_ms) = (self.steps, self.interval_ms);
         if let Some((d, tx)) = &mut self.delta {
             if d.iter().all(|r| r.journeys.started == 0) {
                 return;
             }
-            let fresh = (0..d.len()).map(|_| Recorder::new(steps)).collect();
+            let fresh = (0..d.len())
+                .map(|_| Recorder::with_interval(steps, interval_ms))
+                .collect();
             let d = std::mem::replace(d, fresh);
             for (t, r) in self.total.iter_mut().zip(&d) {
                 *t += r;

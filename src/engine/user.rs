@@ -455,6 +455,9 @@ impl User<'_> {
             a.answered(class, latency);
         }
         self.cohort.live.answered(op.step as usize, class, latency);
+        if let Ok(r) = &res {
+            self.cohort.live.status(r.status);
+        }
         if matches!(
             class,
             StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network

@@ -17,7 +17,12 @@ pub struct Sample {
     pub retries: u64,
     pub classes: [u64; CLASSES.len()],
     pub op_latency: Vec<u64>,
+    /// HTTP statuses answered so far, most frequent first.
+    pub statuses: Vec<(u16, u64)>,
 }
+
+/// How many statuses the view names.
+pub const TOP_STATUSES: usize = 4;
 
 pub fn sample(f: &Fleet) -> Sample {
     let l = &f.live;
@@ -33,7 +38,27 @@ pub fn sample(f: &Fleet) -> Sample {
         retries: l.retries.load(Relaxed),
         classes,
         op_latency: l.op_latency.snapshot(),
+        statuses: l.status_counts(),
     }
+}
+
+/// `201 x840 (72%), 409 x120 (10%)`: the most frequent statuses of the run
+/// so far with their share of every answered status.
+pub fn top_statuses(statuses: &[(u16, u64)]) -> String {
+    let total: u64 = statuses.iter().map(|s| s.1).sum();
+    if total == 0 {
+        return "none yet".into();
+    }
+    let mut parts: Vec<String> = statuses
+        .iter()
+        .take(TOP_STATUSES)
+        .map(|(s, n)| format!("{s} x{n} ({:.0}%)", *n as f64 * 100.0 / total as f64))
+        .collect();
+    let rest: u64 = statuses.iter().skip(TOP_STATUSES).map(|s| s.1).sum();
+    if rest > 0 {
+        parts.push(format!("other x{rest}"));
+    }
+    parts.join(", ")
 }
 
 /// Scheduled arrivals per second at `t` into the round (all fleets).
@@ -136,5 +161,80 @@ pub fn fleet_lines(
             },
             f.live.breaker_opens.load(Relaxed),
         ),
+        format!("  top statuses: {}", top_statuses(&now.statuses)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Live, StatusClass};
+    use std::sync::Arc;
+
+    fn fleet() -> Fleet {
+        Fleet {
+            name: "compliant".into(),
+            round: 0,
+            steps: vec!["reserve".into()],
+            live: Arc::new(Live::new(1)),
+        }
+    }
+
+    #[test]
+    fn top_statuses_name_the_most_frequent_with_their_share() {
+        assert_eq!(top_statuses(&[]), "none yet");
+        assert_eq!(
+            top_statuses(&[(201, 6), (409, 3), (503, 1)]),
+            "201 x6 (60%), 409 x3 (30%), 503 x1 (10%)"
+        );
+        let many = [
+            (200, 50),
+            (201, 20),
+            (409, 10),
+            (429, 10),
+            (500, 6),
+            (503, 4),
+        ];
+        assert_eq!(
+            top_statuses(&many),
+            "200 x50 (50%), 201 x20 (20%), 409 x10 (10%), 429 x10 (10%), other x10"
+        );
+    }
+
+    #[test]
+    fn fleet_lines_show_classes_and_top_statuses_of_the_run() {
+        let f = fleet();
+        let before = sample(&f);
+        for (status, class) in [
+            (201, StatusClass::S2xx),
+            (201, StatusClass::S2xx),
+            (503, StatusClass::S5xx),
+        ] {
+            f.live.sent(0, false);
+            f.live.answered(0, class, Duration::from_millis(5));
+            f.live.status(status);
+        }
+        f.live.sent(0, true);
+        f.live
+            .answered(0, StatusClass::Timeout, Duration::from_secs(1));
+        let now = sample(&f);
+        assert_eq!(now.statuses, [(201, 2), (503, 1)]);
+        let lines = fleet_lines(&f, &now, &before, 1.0, Some(100.0));
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[0].contains("attempts 4/s, retries 1/s"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[2].contains("answers: 2xx 2, 5xx 1, timeout 1"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(lines[3], "  top statuses: 201 x2 (67%), 503 x1 (33%)");
+        // Before any answer.
+        let empty = fleet_lines(&f, &before, &before, 1.0, None);
+        assert_eq!(empty[3], "  top statuses: none yet");
+        assert!(empty[0].contains("closed model"));
+    }
 }

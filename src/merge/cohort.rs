@@ -107,4 +107,11 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     c.schedule_lag_ms = pct(&h.lag);
     c.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
     c.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
+    // Latency over time, per second (what the .hlog files hold).
+    for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
+        s.latency_series = sh.series.clone();
+    }
+    c.latency_interval_ms = 1000;
+    c.latency_series = h.series.clone();
+    c.latency_per_second = h.series.clone();
 }

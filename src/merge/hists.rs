@@ -13,7 +13,9 @@
 //! and the merged logs' lines; time is one decode per input line and one
 //! encode per output line.
 
+use crate::metrics::latency::dense_latency;
 use crate::metrics::new_histogram;
+use crate::report::LatencyRow;
 use crate::report::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
 use crate::report::hlog::{TAG_LAG, TAG_OP};
 use hdrhistogram::Histogram;
@@ -33,6 +35,8 @@ pub struct StepHists {
     /// The `op` and `attempt` interval lines of every second, in time
     /// order, as `<fleet>.<step>.hlog` holds them after its header.
     pub seconds_log: Vec<u8>,
+    /// Latency over time, per second (what the logs hold).
+    pub series: Vec<LatencyRow>,
 }
 
 impl Default for StepHists {
@@ -42,6 +46,7 @@ impl Default for StepHists {
             attempt: new_histogram(),
             by_class: BTreeMap::new(),
             seconds_log: Vec::new(),
+            series: Vec::new(),
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct CohortHists {
     pub lag: Histogram<u64>,
     /// The fleet's per-second `op` and `attempt` lines (sums over steps).
     pub seconds_log: Vec<u8>,
+    /// The fleet's latency over time, per second.
+    pub series: Vec<LatencyRow>,
     /// BaseTime of the merged logs (the earliest round start).
     pub base_time: Option<Duration>,
 }
@@ -78,6 +85,7 @@ impl CohortHists {
             backoff: new_histogram(),
             lag: new_histogram(),
             seconds_log: Vec::new(),
+            series: Vec::new(),
             base_time: None,
         }
     }
@@ -188,26 +196,38 @@ impl CohortHists {
                     let h = &mut now[j][usize::from(!p.op)];
                     p.raw.decode_sparse(like, buf, |i, _, c| h.add(i, c))?;
                 }
+                let mut row = LatencyRow {
+                    t_ms: u64::from(s) * 1000,
+                    ..LatencyRow::default()
+                };
                 for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
                     let c = &mut now[j][k];
                     if !c.is_empty() {
                         c.add_into(&mut total[j][k]);
                         c.add_into(&mut fleet[k]);
                         let h = c.histogram();
+                        *row_kind(&mut row, k) = dense_latency(&h);
                         hlog::write_interval(&mut self.steps[j].seconds_log, tag, at, SECOND, &h)
                             .map_err(io)?;
                         c.clear();
                     }
                 }
+                self.steps[j].series.push(row);
             }
+            let mut row = LatencyRow {
+                t_ms: u64::from(s) * 1000,
+                ..LatencyRow::default()
+            };
             for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
                 let c = &mut fleet[k];
                 if !c.is_empty() {
                     let h = c.histogram();
+                    *row_kind(&mut row, k) = dense_latency(&h);
                     hlog::write_interval(&mut self.seconds_log, tag, at, SECOND, &h).map_err(io)?;
                     c.clear();
                 }
             }
+            self.series.push(row);
         }
         for (step, [op, attempt]) in self.steps.iter_mut().zip(&total) {
             step.op = op.histogram();
@@ -265,6 +285,15 @@ impl Counts {
             self.by_index[i] = 0;
         }
         self.touched.clear();
+    }
+}
+
+/// Operation (0) or attempt (1) latency of a row.
+fn row_kind(row: &mut LatencyRow, k: usize) -> &mut crate::report::IntervalLatency {
+    if k == 0 {
+        &mut row.operation_latency_ms
+    } else {
+        &mut row.attempt_latency_ms
     }
 }
 

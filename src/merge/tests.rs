@@ -95,6 +95,17 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
     assert!(parsed.per_second(hlog::TAG_OP)[&5] == s5);
     assert!(parsed.per_second(hlog::TAG_ATTEMPT)[&5] == s5);
     assert_eq!(parsed.per_second(hlog::TAG_OP).len(), 37);
+    // Latency over time: second 5's row is the percentiles of second 5's samples.
+    let row = merged.steps[0]
+        .series
+        .iter()
+        .find(|r| r.t_ms == 5000)
+        .unwrap();
+    let want5 = crate::metrics::latency::dense_latency(&s5);
+    assert_eq!(row.operation_latency_ms, want5);
+    assert_eq!(row.attempt_latency_ms, want5);
+    assert_eq!(merged.series.len(), 37, "one fleet row per second");
+    assert_eq!(want5.count, s5.len());
 }
 
 #[test]
@@ -129,7 +140,10 @@ fn a_shifted_source_lands_seconds_later_and_a_bad_line_names_file_and_line() {
     let counts: Vec<(u32, u64)> = per.iter().map(|(s, h)| (*s, h.len())).collect();
     assert_eq!(counts, [(0, 1), (1, 1), (2, 1), (3, 1)]);
     assert_eq!(merged.steps[0].op.len(), 4);
-    assert!(!merged.seconds_log.is_empty(), "the fleet's per-second sums");
+    assert!(
+        !merged.seconds_log.is_empty(),
+        "the fleet's per-second sums"
+    );
     // A corrupt histogram in b's step file: the error names it and its line.
     let path = b.join(hlog::file_name("f", Some("reserve")));
     let text = std::fs::read_to_string(&path).unwrap();

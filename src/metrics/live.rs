@@ -105,7 +105,15 @@ pub struct Live {
     pub breaker_opens: AtomicU64,
     /// Per journey step (empty for a `Live::default()`).
     pub steps: Box<[StepLive]>,
+    /// Answers by HTTP status, index `status - 100` for 100..=599 (empty
+    /// for a `Live::default()`): one relaxed add per answer, no lock.
+    pub statuses: Box<[AtomicU64]>,
 }
+
+/// The lowest status [`Live::statuses`] counts.
+pub const FIRST_STATUS: u16 = 100;
+/// How many statuses [`Live::statuses`] counts (100..=599).
+pub const STATUSES: usize = 500;
 
 /// The status classes an answered attempt is counted under, in label order.
 pub const CLASSES: [StatusClass; 7] = [
@@ -138,8 +146,33 @@ impl Live {
     pub fn new(steps: usize) -> Self {
         Self {
             steps: (0..steps).map(|_| StepLive::default()).collect(),
+            statuses: (0..STATUSES).map(|_| AtomicU64::new(0)).collect(),
             ..Self::default()
         }
+    }
+
+    /// An answer with HTTP status `status` (outside 100..=599: not counted).
+    pub fn status(&self, status: u16) {
+        if let Some(n) = status
+            .checked_sub(FIRST_STATUS)
+            .and_then(|i| self.statuses.get(usize::from(i)))
+        {
+            n.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Every status answered so far with its count, most frequent first
+    /// (ties: lower status first).
+    pub fn status_counts(&self) -> Vec<(u16, u64)> {
+        let mut v: Vec<(u16, u64)> = self
+            .statuses
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (FIRST_STATUS + i as u16, n.load(Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
     }
 
     /// An attempt of step `step` leaves (a retry when `retry`).
@@ -232,6 +265,20 @@ mod tests {
                 assert!(bucket_top(b) as f64 <= us as f64 * 1.5 + 2.0, "{us}");
             }
         }
+    }
+
+    #[test]
+    fn statuses_are_counted_most_frequent_first() {
+        let l = Live::new(1);
+        for s in [503, 201, 201, 409, 201, 503, 99, 600, 599, 100] {
+            l.status(s);
+        }
+        assert_eq!(
+            l.status_counts(),
+            [(201, 3), (503, 2), (100, 1), (409, 1), (599, 1)]
+        );
+        Live::default().status(200);
+        assert!(Live::default().status_counts().is_empty());
     }
 
     #[test]

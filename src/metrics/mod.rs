@@ -6,6 +6,7 @@
 //! hot path takes no lock.
 
 pub mod interval;
+pub mod latency;
 pub mod live;
 mod log;
 mod recorder;
@@ -16,5 +17,5 @@ mod summarize;
 pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 pub use recorder::{MAX_OUTCOMES, Recorder, StepRec, new_histogram};
-pub use seconds::{SecondHistograms, SparseCounts};
+pub use seconds::{FINE_INTERVAL_MS, FINE_UNTIL, SecondHistograms, SparseCounts, interval_ms_for};
 pub use summarize::{CohortMeta, US_PER_MS, summarize};

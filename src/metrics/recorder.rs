@@ -19,12 +19,6 @@ fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
-/// The second (since the round start) in which something that began at
-/// `start` and took `took` ended: the interval its latency belongs to.
-fn end_second(start: Duration, took: Duration) -> u32 {
-    u32::try_from(start.saturating_add(took).as_secs()).unwrap_or(u32::MAX)
-}
-
 /// Distinct outcomes kept per step: whatever codes a target invents, memory
 /// and report size stay bounded. Later newcomers are counted as
 /// [`OpOutcome::Other`] (and [`StepRec::folded`] says how many).
@@ -41,14 +35,15 @@ pub struct StepRec {
     pub op_latency: Histogram<u64>,
     pub attempt_latency: Histogram<u64>,
     pub by_class: BTreeMap<StatusClass, Histogram<u64>>,
-    /// Operation latency per second in which the operation ended (sparse).
+    /// Operation latency per interval (1 s or 100 ms) in which the
+    /// operation ended (sparse; exact per second whatever the interval).
     pub op_seconds: SecondHistograms,
-    /// Attempt latency per second in which the attempt ended (sparse).
+    /// Attempt latency per interval in which the attempt ended (sparse).
     pub attempt_seconds: SecondHistograms,
 }
 
 impl StepRec {
-    fn new() -> Self {
+    fn new(interval_ms: u32) -> Self {
         Self {
             ops: 0,
             ok: 0,
@@ -58,8 +53,8 @@ impl StepRec {
             op_latency: new_histogram(),
             attempt_latency: new_histogram(),
             by_class: BTreeMap::new(),
-            op_seconds: SecondHistograms::default(),
-            attempt_seconds: SecondHistograms::default(),
+            op_seconds: SecondHistograms::with_interval(interval_ms),
+            attempt_seconds: SecondHistograms::with_interval(interval_ms),
         }
     }
 
@@ -118,9 +113,16 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// Per-second latency intervals (see [`Recorder::with_interval`]).
     pub fn new(steps: usize) -> Self {
+        Self::with_interval(steps, 1000)
+    }
+
+    /// Latency histograms per interval of `interval_ms` (100 or 1000; see
+    /// [`crate::metrics::interval_ms_for`]); every other series is per second.
+    pub fn with_interval(steps: usize, interval_ms: u32) -> Self {
         Self {
-            steps: (0..steps).map(|_| StepRec::new()).collect(),
+            steps: (0..steps).map(|_| StepRec::new(interval_ms)).collect(),
             backoff_wait: new_histogram(),
             schedule_lag: new_histogram(),
             attempts_per_op: BTreeMap::new(),
@@ -228,12 +230,12 @@ impl Recorder {
             let v = us(op.latency);
             step.op_latency.saturating_record(v);
             step.op_seconds
-                .record(end_second(op.intended_at(), op.latency), v);
+                .record_at(op.intended_at().saturating_add(op.latency), v);
             for a in &op.attempts {
                 let v = us(a.latency());
                 step.attempt_latency.saturating_record(v);
                 step.attempt_seconds
-                    .record(end_second(a.sent_at(), a.latency()), v);
+                    .record_at(a.sent_at().saturating_add(a.latency()), v);
                 step.by_class
                     .entry(a.class)
                     .or_insert_with(new_histogram)

@@ -35,6 +35,12 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
     let mut attempts = 0;
     let (mut head_ops, mut head_attempts) = (0, 0);
     let mut steps = Vec::new();
+    let mut latency = super::latency::cohort_latency(
+        rec.steps
+            .iter()
+            .map(|s| (&s.op_seconds, &s.attempt_seconds)),
+    );
+    let mut step_series = std::mem::take(&mut latency.steps).into_iter();
     for (i, s) in rec.steps.iter().enumerate() {
         operations += s.ops;
         ok += s.ok;
@@ -66,6 +72,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
                 .iter()
                 .map(|(c, h)| (c.label().to_string(), percentiles(h)))
                 .collect(),
+            latency_series: step_series.next().unwrap_or_default(),
         });
     }
     let op_latency = rec.op_latency();
@@ -115,6 +122,9 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         operation_spectrum: hgrm::spectrum(&op_latency, US_PER_MS),
         attempt_spectrum: hgrm::spectrum(&attempt_latency, US_PER_MS),
         timeseries,
+        latency_interval_ms: latency.interval_ms,
+        latency_series: latency.fleet,
+        latency_per_second: latency.per_second,
         ledger: meta.ledger,
         // Needs the report's trigger; filled in by `run::execute`.
         recovery_s: None,

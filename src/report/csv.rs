@@ -1,4 +1,4 @@
-//! The five CSV files of a run directory, for spreadsheets and scripts.
+//! The six CSV files of a run directory, for spreadsheets and scripts.
 //!
 //! Column names and order are a contract with whoever reads these files; the
 //! header constants below are checked against `tests/fixtures/csv_headers/`,
@@ -9,10 +9,13 @@
 //! cannot start a spreadsheet formula.
 //! `recovery_s` is empty when the run had no trigger or the cohort did not
 //! recover (the report's `trigger` in summary.json tells the two apart).
+//! Latency cells of an interval in which nothing of that kind ended are
+//! empty too (`timeseries.csv`); `latency_series.csv` has a row only where
+//! something ended.
 
 use super::ReportError;
 use super::cells::text;
-use super::model::{CohortResult, Percentiles, Report};
+use super::model::{CohortResult, IntervalLatency, LatencyRow, Percentiles, Report};
 use std::path::{Path, PathBuf};
 
 pub const SUMMARY_HEADER: &[&str] = &[
@@ -73,6 +76,35 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "network_errors",
     "in_flight",
     "breaker_opens",
+    "op_count",
+    "op_p50_ms",
+    "op_p90_ms",
+    "op_p95_ms",
+    "op_p99_ms",
+    "op_max_ms",
+    "attempt_count",
+    "attempt_p50_ms",
+    "attempt_p90_ms",
+    "attempt_p95_ms",
+    "attempt_p99_ms",
+    "attempt_max_ms",
+];
+
+/// Latency over time: one row per cohort, step (or `all`), interval and
+/// kind (`operation`, `attempt`) in which something ended.
+pub const LATENCY_SERIES_HEADER: &[&str] = &[
+    "cohort",
+    "step",
+    "t_s",
+    "timestamp",
+    "interval_ms",
+    "kind",
+    "count",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
 ];
 
 /// The step name used for a cohort-wide aggregate row.
@@ -85,19 +117,21 @@ pub const FILES: &[(&str, &[&str])] = &[
     ("outcomes.csv", OUTCOMES_HEADER),
     ("retries.csv", RETRIES_HEADER),
     ("timeseries.csv", TIMESERIES_HEADER),
+    ("latency_series.csv", LATENCY_SERIES_HEADER),
 ];
 
 type Rows = Vec<Vec<String>>;
 
-/// Writes all five CSV files into `dir`, each atomically; one result per
+/// Writes all six CSV files into `dir`, each atomically; one result per
 /// file, so a file that fails does not stop the others.
 pub fn write_csvs(report: &Report, dir: &Path) -> Vec<Result<PathBuf, ReportError>> {
-    let builders: [fn(&Report) -> Rows; 5] = [
+    let builders: [fn(&Report) -> Rows; 6] = [
         summary_rows,
         latency_rows,
         outcome_rows,
         retry_rows,
         timeseries_rows,
+        latency_series_rows,
     ];
     FILES
         .iter()
@@ -258,17 +292,39 @@ fn retry_rows(report: &Report) -> Rows {
 /// RFC 3339 (UTC, milliseconds) start of second `t` of the cohort's round;
 /// empty for reports from before the round start was recorded.
 fn second_start(c: &CohortResult, t: u32) -> String {
+    interval_start(c, u64::from(t) * 1000)
+}
+
+/// RFC 3339 (UTC, milliseconds) of `t_ms` into the cohort's round.
+fn interval_start(c: &CohortResult, t_ms: u64) -> String {
     c.round_started_unix_ms.map_or_else(String::new, |ms| {
-        let at = std::time::UNIX_EPOCH
-            + std::time::Duration::from_millis(ms.saturating_add(u64::from(t) * 1000));
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.saturating_add(t_ms));
         crate::timefmt::rfc3339_millis(at)
     })
+}
+
+/// count, p50, p90, p95, p99, max; every cell empty when nothing ended.
+fn latency_cells(l: Option<&IntervalLatency>) -> [String; 6] {
+    match l {
+        Some(l) if l.count > 0 => [
+            l.count.to_string(),
+            f(l.p50),
+            f(l.p90),
+            f(l.p95),
+            f(l.p99),
+            f(l.max),
+        ],
+        _ => Default::default(),
+    }
 }
 
 fn timeseries_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
+        let by_second: std::collections::BTreeMap<u64, &LatencyRow> =
+            c.latency_per_second.iter().map(|r| (r.t_ms, r)).collect();
         for r in &c.timeseries {
+            let lat = by_second.get(&(u64::from(r.t) * 1000));
             rows.push(
                 [
                     r.arrivals,
@@ -294,8 +350,43 @@ fn timeseries_rows(report: &Report) -> Rows {
                         row.push(v);
                         row
                     },
-                ),
+                )
+                .into_iter()
+                .chain(latency_cells(lat.map(|l| &l.operation_latency_ms)))
+                .chain(latency_cells(lat.map(|l| &l.attempt_latency_ms)))
+                .collect(),
             );
+        }
+    }
+    rows
+}
+
+fn latency_series_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        let all = std::iter::once((ALL_STEPS, &c.latency_series));
+        let steps = c.steps.iter().map(|s| (s.name.as_str(), &s.latency_series));
+        for (step, series) in all.chain(steps) {
+            for r in series.iter() {
+                for (kind, l) in [
+                    ("operation", &r.operation_latency_ms),
+                    ("attempt", &r.attempt_latency_ms),
+                ] {
+                    if l.count == 0 {
+                        continue;
+                    }
+                    let mut row = vec![
+                        text(&c.name).into_owned(),
+                        text(step).into_owned(),
+                        f(r.t_ms as f64 / 1000.0),
+                        interval_start(c, r.t_ms),
+                        c.latency_interval_ms.to_string(),
+                        kind.to_string(),
+                    ];
+                    row.extend(latency_cells(Some(l)));
+                    rows.push(row);
+                }
+            }
         }
     }
     rows
@@ -315,6 +406,7 @@ mod tests {
             (outcome_rows(&r), OUTCOMES_HEADER),
             (retry_rows(&r), RETRIES_HEADER),
             (timeseries_rows(&r), TIMESERIES_HEADER),
+            (latency_series_rows(&r), LATENCY_SERIES_HEADER),
         ] {
             assert!(!rows.is_empty(), "{header:?}");
             for row in rows {
@@ -360,5 +452,92 @@ mod tests {
             .unwrap();
         assert_eq!(rows[0][dup], "");
         assert_eq!(rows[1][dup], "37");
+    }
+
+    fn col(header: &[&str], name: &str) -> usize {
+        header.iter().position(|h| *h == name).unwrap()
+    }
+
+    #[test]
+    fn report_csv_latency_columns_per_second_and_per_interval() {
+        let mut r = sample_report();
+        let c = &mut r.results[0];
+        // Second 3 had nothing end: its latency cells are empty.
+        c.latency_per_second.retain(|l| l.t_ms != 3000);
+        let want = *c
+            .latency_per_second
+            .iter()
+            .find(|l| l.t_ms == 5000)
+            .unwrap();
+        // A 100 ms series on the fleet: 2 intervals, the second attempts only.
+        c.latency_interval_ms = 100;
+        c.latency_series = vec![
+            LatencyRow {
+                t_ms: 1200,
+                operation_latency_ms: IntervalLatency {
+                    count: 4,
+                    p50: 1.5,
+                    p90: 2.0,
+                    p95: 2.5,
+                    p99: 3.0,
+                    max: 9.25,
+                },
+                attempt_latency_ms: IntervalLatency {
+                    count: 6,
+                    ..IntervalLatency::default()
+                },
+            },
+            LatencyRow {
+                t_ms: 1300,
+                attempt_latency_ms: IntervalLatency {
+                    count: 1,
+                    ..IntervalLatency::default()
+                },
+                ..LatencyRow::default()
+            },
+        ];
+        let start = c.round_started_unix_ms.unwrap();
+        let rows = timeseries_rows(&r);
+        let h = TIMESERIES_HEADER;
+        let compliant: Vec<&Vec<String>> = rows.iter().filter(|x| x[0] == "compliant").collect();
+        let row5 = compliant.iter().find(|x| x[1] == "5").unwrap();
+        assert_eq!(row5[col(h, "op_p99_ms")], f(want.operation_latency_ms.p99));
+        assert_eq!(row5[col(h, "op_p95_ms")], f(want.operation_latency_ms.p95));
+        assert_eq!(
+            row5[col(h, "attempt_max_ms")],
+            f(want.attempt_latency_ms.max)
+        );
+        assert_eq!(
+            row5[col(h, "op_count")],
+            want.operation_latency_ms.count.to_string()
+        );
+        let row3 = compliant.iter().find(|x| x[1] == "3").unwrap();
+        assert!(
+            row3[col(h, "op_count")..].iter().all(String::is_empty),
+            "{row3:?}"
+        );
+
+        let rows = latency_series_rows(&r);
+        let h = LATENCY_SERIES_HEADER;
+        let fleet: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|x| x[0] == "compliant" && x[1] == ALL_STEPS)
+            .collect();
+        assert_eq!(fleet.len(), 3, "op and attempt at 1.2 s, attempt at 1.3 s");
+        assert_eq!(fleet[0][col(h, "t_s")], "1.2");
+        assert_eq!(fleet[0][col(h, "kind")], "operation");
+        assert_eq!(fleet[0][col(h, "max_ms")], "9.25");
+        assert_eq!(fleet[0][col(h, "interval_ms")], "100");
+        assert_eq!(fleet[2][col(h, "kind")], "attempt");
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(start + 1300);
+        assert_eq!(
+            fleet[2][col(h, "timestamp")],
+            crate::timefmt::rfc3339_millis(at)
+        );
+        // Per-step rows follow, named by step.
+        assert!(
+            rows.iter()
+                .any(|x| x[0] == "compliant" && x[1] == "reserve")
+        );
     }
 }

@@ -16,7 +16,10 @@ use super::ReportError;
 use super::model::Report;
 use super::svg;
 use super::verdict::verdict;
-use charts::{METRICS, chart, distribution_charts, spectrum_chart, timeseries_charts};
+use charts::{
+    LATENCY_CHARTS_PER_COHORT, METRICS, chart, distribution_charts, latency_charts, spectrum_chart,
+    timeseries_charts,
+};
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
 use tables::{gates, ledger_rows, list, meta, obj, policy_rows, steps, table_sections};
@@ -26,8 +29,26 @@ const TEMPLATE: &str = include_str!("templates/report.html");
 
 /// The number of SVG charts [`render_html`] draws for a report with at least
 /// one cohort and per-second series (2 spectra, 5 per-second series, 2
-/// distributions); without series the 5 per-second charts are left out.
+/// distributions), latency-over-time charts aside; without series the 5
+/// per-second charts are left out.
 pub const CHART_COUNT: usize = 2 + METRICS.len() + 2;
+
+/// Every chart [`render_html`] draws for `report`: [`CHART_COUNT`] (less
+/// the per-second ones without series) plus, per cohort with a latency
+/// series, its operation and attempt latency-over-time charts.
+pub fn chart_count(report: &Report) -> usize {
+    let cs = &report.results;
+    if cs.is_empty() {
+        return 0;
+    }
+    let series = if cs.iter().any(|c| !c.timeseries.is_empty()) {
+        METRICS.len()
+    } else {
+        0
+    };
+    let latency = cs.iter().filter(|c| !c.latency_series.is_empty()).count();
+    CHART_COUNT - METRICS.len() + series + LATENCY_CHARTS_PER_COHORT * latency
+}
 
 /// minijinja's auto-escaping, after bidi controls in every (unsafe) string
 /// are turned into visible `\u{XXXX}` text: a code from the target must not
@@ -129,6 +150,7 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
                 Vec::new()
             }),
         ),
+        ("latency", list(latency_charts(cs, report.trigger.as_ref()))),
         (
             "distributions",
             list(if cs.is_empty() {

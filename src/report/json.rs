@@ -140,4 +140,37 @@ mod tests {
         );
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    #[test]
+    fn report_json_has_the_latency_series_fields() {
+        let v = serde_json::to_value(sample_report()).unwrap();
+        let c = &v["results"][0];
+        assert_eq!(c["latency_interval_ms"], 1000);
+        for series in [
+            &c["latency_series"],
+            &c["latency_per_second"],
+            &c["steps"][1]["latency_series"],
+        ] {
+            let rows = series.as_array().unwrap();
+            assert_eq!(rows.len(), 60);
+            assert_eq!(rows[3]["t_ms"], 3000);
+            for kind in ["operation_latency_ms", "attempt_latency_ms"] {
+                for key in ["count", "p50", "p90", "p95", "p99", "max"] {
+                    assert!(rows[3][kind][key].is_number(), "{kind}.{key}");
+                }
+            }
+        }
+        // A summary.json from before the series existed still loads.
+        let mut old = v.clone();
+        let c = old["results"][0].as_object_mut().unwrap();
+        for key in [
+            "latency_interval_ms",
+            "latency_series",
+            "latency_per_second",
+        ] {
+            c.remove(key);
+        }
+        let r: Report = serde_json::from_value(old).unwrap();
+        assert!(r.results[0].latency_series.is_empty());
+    }
 }

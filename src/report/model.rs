@@ -82,6 +82,31 @@ pub struct SpectrumPoint {
     pub value_ms: f64,
 }
 
+/// Latency of one interval in milliseconds (fractional), computed exactly
+/// from that interval's histogram (never an average of percentiles). An
+/// interval without samples of this kind has `count` 0 and zeros.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalLatency {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One interval of a latency-over-time series: the operations and the
+/// attempts that ended in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyRow {
+    /// Start of the interval in milliseconds since the round started.
+    pub t_ms: u64,
+    /// Operations (retries and backoff included) that ended in the interval.
+    pub operation_latency_ms: IntervalLatency,
+    /// Attempts that ended in the interval.
+    pub attempt_latency_ms: IntervalLatency,
+}
+
 /// Per-second counters of one cohort. `t` is seconds since the round started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondRow {
@@ -157,6 +182,10 @@ pub struct StepResult {
     pub attempt_latency_ms: Percentiles,
     /// Attempt latency per status class ("2xx", "4xx", "429", "5xx", "timeout", "network").
     pub attempt_latency_by_class_ms: BTreeMap<String, Percentiles>,
+    /// This step's latency per interval of the cohort's
+    /// `latency_interval_ms`; only intervals where something ended.
+    #[serde(default)]
+    pub latency_series: Vec<LatencyRow>,
 }
 
 /// Everything measured for one policy or cohort.
@@ -232,6 +261,18 @@ pub struct CohortResult {
     pub operation_spectrum: Vec<SpectrumPoint>,
     pub attempt_spectrum: Vec<SpectrumPoint>,
     pub timeseries: Vec<SecondRow>,
+    /// Length of one `latency_series` interval: 100 ms for a round whose
+    /// arrivals last at most 30 s, else 1000 ms (merged reports: 1000).
+    #[serde(default)]
+    pub latency_interval_ms: u32,
+    /// Latency over every step per interval of `latency_interval_ms`
+    /// (only intervals where something ended; `t_ms` since the round start).
+    #[serde(default)]
+    pub latency_series: Vec<LatencyRow>,
+    /// The same per second (each second's intervals summed bucket by
+    /// bucket, then percentiles): the latency columns of `timeseries.csv`.
+    #[serde(default)]
+    pub latency_per_second: Vec<LatencyRow>,
     /// The simulator's ground truth for this round (embedded target only).
     pub ledger: Option<Ledger>,
     /// Seconds from the end of the report's trigger until successes per

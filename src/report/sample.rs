@@ -163,6 +163,30 @@ fn timeseries(naive: bool) -> Vec<SecondRow> {
         .collect()
 }
 
+/// Operation and attempt latency per second for `steps` steps: both fleets
+/// slow down in the trigger; the naive one stays slow (its storm).
+fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::CohortLatency {
+    use crate::metrics::SecondHistograms;
+    let mut rng = Lcg(if naive { 77 } else { 7 });
+    let mut hists = vec![(SecondHistograms::default(), SecondHistograms::default()); steps];
+    for t in 0..SECONDS {
+        let slow = if (8..12).contains(&t) || (naive && t >= 10) {
+            8.0
+        } else {
+            1.0
+        };
+        for (k, (op, at)) in hists.iter_mut().enumerate() {
+            for _ in 0..20 {
+                let base = 20_000.0 * (k + 1) as f64 * slow;
+                let v = (base * (1.0 + 3.0 * rng.next().powi(6))) as u64;
+                at.record(t, v / 2);
+                op.record(t, v);
+            }
+        }
+    }
+    crate::metrics::latency::cohort_latency(hists.iter().map(|(o, a)| (o, a)))
+}
+
 fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> StepResult {
     let (base, alpha) = if naive { (100.0, 0.9) } else { (50.0, 0.55) };
     let op = latency(seed, ops, base, alpha);
@@ -195,6 +219,7 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         operation_latency_ms: pcts(&op),
         attempt_latency_ms: pcts(&at),
         attempt_latency_by_class_ms: by_class,
+        latency_series: Vec::new(),
     }
 }
 
@@ -299,6 +324,10 @@ fn cohort(naive: bool) -> CohortResult {
         steps.push(step(HOSTILE_STEP, seed + 40, 12, 3.0, 0.5, true));
     }
     let breaker_opens = series.iter().map(|r| r.breaker_opens).sum();
+    let mut lat = latency_over_time(naive, steps.len());
+    for (s, rows) in steps.iter_mut().zip(std::mem::take(&mut lat.steps)) {
+        s.latency_series = rows;
+    }
     CohortResult {
         name: if naive { "naive" } else { "compliant" }.into(),
         policy: if naive { "naive" } else { "compliant" }.into(),
@@ -346,6 +375,9 @@ fn cohort(naive: bool) -> CohortResult {
         attempt_spectrum: hgrm::spectrum(&at, 1000.0),
         recovery_s: super::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
         timeseries: series,
+        latency_interval_ms: lat.interval_ms,
+        latency_series: lat.fleet,
+        latency_per_second: lat.per_second,
         ledger: Some(ledger),
         round_started_unix_ms: Some(1_795_860_000_000 + if naive { 63_200 } else { 0 }),
     }

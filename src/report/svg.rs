@@ -82,7 +82,8 @@ pub fn color(i: usize) -> &'static str {
 pub struct Series {
     pub name: String,
     pub color: &'static str,
-    /// (x, y) in data units; non-finite points are skipped.
+    /// (x, y) in data units; a non-finite point is not drawn and breaks
+    /// the line there (a gap in the data, e.g. `(x, f64::NAN)`).
     pub points: Vec<(f64, f64)>,
 }
 
@@ -327,19 +328,26 @@ pub fn line_chart_with_band(c: &LineChart<'_>, band: Option<Band<'_>>) -> String
         if points.is_empty() {
             continue;
         }
-        let coords: Vec<String> = points
-            .iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
         let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
-        let _ = write!(
-            out,
-            r#"<polyline class="line" fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}: peak {}</title></polyline>"#,
-            s.color,
-            coords.join(" "),
-            esc(&s.name),
-            esc(&(c.fmt_y)(peak))
-        );
+        // One polyline per run of finite points; a lone point is drawn as
+        // a dot (a zero-length line with round caps).
+        for run in s.points.split(|p| !finite(p)).filter(|r| !r.is_empty()) {
+            let mut coords: Vec<String> = run
+                .iter()
+                .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+                .collect();
+            if coords.len() == 1 {
+                coords.push(coords[0].clone());
+            }
+            let _ = write!(
+                out,
+                r#"<polyline class="line" fill="none" stroke="{}" stroke-width="2" stroke-linecap="round" points="{}"><title>{}: peak {}</title></polyline>"#,
+                s.color,
+                coords.join(" "),
+                esc(&s.name),
+                esc(&(c.fmt_y)(peak))
+            );
+        }
         if points.len() <= MAX_DOTS {
             for &(x, y) in points {
                 let at = match c.x {
@@ -555,5 +563,27 @@ mod tests {
             fmt_y: |v| v.to_string(),
         });
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+        assert_eq!(svg.matches("<polyline").count(), 1, "a lone point is a dot");
+        // A gap (a non-finite point) breaks the line in two.
+        let gap = [Series {
+            name: "a".into(),
+            color: color(0),
+            points: vec![
+                (0.0, 1.0),
+                (1.0, 2.0),
+                (1.5, f64::NAN),
+                (3.0, 1.0),
+                (4.0, 1.0),
+            ],
+        }];
+        let svg = line_chart(&LineChart {
+            title: "gap",
+            y_label: "y",
+            x: XAxis::Linear("s"),
+            series: &gap,
+            fmt_y: |v| v.to_string(),
+        });
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert!(!svg.contains("NaN"), "{svg}");
     }
 }

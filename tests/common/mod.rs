@@ -23,6 +23,7 @@ pub const REPORT_FILES: &[&str] = &[
     "outcomes.csv",
     "retries.csv",
     "timeseries.csv",
+    "latency_series.csv",
 ];
 
 /// A scenario written inline in a test (errors name `tests/inline.toml`).

@@ -3,7 +3,7 @@
 
 use super::tables::{obj, outcome_codes};
 use crate::report::format::{count, decimal, ms};
-use crate::report::model::{CohortResult, SecondRow, Trigger};
+use crate::report::model::{CohortResult, IntervalLatency, LatencyRow, SecondRow, Trigger};
 use crate::report::recovery::{RECOVERY_FRACTION, RECOVERY_HOLD_S};
 use crate::report::svg::{self, BarChart, LineChart, Series, XAxis};
 use crate::report::verdict::trigger_window;
@@ -112,6 +112,92 @@ pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) 
         .collect()
 }
 
+/// A named statistic of one interval.
+type Stat = (&'static str, fn(&IntervalLatency) -> f64);
+/// Operation or attempt latency of a row.
+type Kind = (&'static str, fn(&LatencyRow) -> &IntervalLatency);
+
+/// The percentile lines of a latency-over-time chart, each in its colour.
+const LATENCY_LINES: &[Stat] = &[
+    ("p50", |l| l.p50),
+    ("p90", |l| l.p90),
+    ("p99", |l| l.p99),
+    ("max", |l| l.max),
+];
+
+/// Charts per cohort with a latency series (operation and attempt).
+pub(super) const LATENCY_CHARTS_PER_COHORT: usize = 2;
+
+/// The (seconds, ms) points of one statistic over the intervals where
+/// something ended, with a gap (a NaN point) wherever an interval had
+/// nothing: the line is broken there rather than drawn across.
+fn gapped(
+    c: &CohortResult,
+    get: fn(&LatencyRow) -> &IntervalLatency,
+    stat: fn(&IntervalLatency) -> f64,
+) -> Vec<(f64, f64)> {
+    let step = u64::from(c.latency_interval_ms.max(1));
+    let mut out = Vec::new();
+    let mut last: Option<u64> = None;
+    for r in c.latency_series.iter().filter(|r| get(r).count > 0) {
+        if last.is_some_and(|t| r.t_ms > t + step) {
+            out.push(((r.t_ms - step) as f64 / 1000.0, f64::NAN));
+        }
+        out.push((r.t_ms as f64 / 1000.0, stat(get(r))));
+        last = Some(r.t_ms);
+    }
+    out
+}
+
+/// Per cohort, operation and attempt latency per interval (p50, p90, p99,
+/// max lines over the intervals where something ended); the trigger shaded.
+pub(super) fn latency_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
+    let band = trigger.map(|t| svg::Band {
+        from: t.from_s,
+        to: t.to_s,
+        label: "trigger",
+    });
+    let kinds: [Kind; 2] = [
+        ("Operation", |r| &r.operation_latency_ms),
+        ("Attempt", |r| &r.attempt_latency_ms),
+    ];
+    let mut out = Vec::new();
+    for c in cs.iter().filter(|c| !c.latency_series.is_empty()) {
+        let every = if c.latency_interval_ms >= 1000 {
+            "second".to_string()
+        } else {
+            format!("{} ms", c.latency_interval_ms)
+        };
+        for (kind, get) in kinds {
+            let series: Vec<Series> = LATENCY_LINES
+                .iter()
+                .enumerate()
+                .map(|(i, (name, stat))| Series {
+                    name: (*name).to_string(),
+                    color: svg::color(i),
+                    points: gapped(c, get, *stat),
+                })
+                .collect();
+            let title = format!("{kind} latency per {every}: {}", c.name);
+            let svg = svg::line_chart_with_band(
+                &LineChart {
+                    title: &title,
+                    y_label: "latency",
+                    x: XAxis::Linear("seconds since the round started"),
+                    series: &series,
+                    fmt_y: ms,
+                },
+                band,
+            );
+            let note = format!(
+                "{kind}s that ended in each {every}, percentiles of that interval's own histogram."
+            );
+            out.push(chart(&title, &note, svg));
+        }
+    }
+    out
+}
+
 pub(super) fn share_of_ops(c: &CohortResult, n: u64) -> f64 {
     if c.operations == 0 {
         0.0
@@ -184,4 +270,42 @@ fn share_bars(
         fmt_y: |v| format!("{}%", decimal(v, 1)),
         notes: Some(&notes),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_lines_break_where_an_interval_had_nothing() {
+        let mut c = crate::report::sample_report().results.remove(0);
+        c.latency_interval_ms = 100;
+        let row = |t_ms: u64, n: u64| LatencyRow {
+            t_ms,
+            operation_latency_ms: IntervalLatency {
+                count: n,
+                p99: t_ms as f64,
+                ..IntervalLatency::default()
+            },
+            ..LatencyRow::default()
+        };
+        c.latency_series = vec![
+            row(0, 1),
+            row(100, 2),
+            row(500, 1),
+            row(600, 0),
+            row(700, 3),
+        ];
+        let pts = gapped(&c, |r| &r.operation_latency_ms, |l| l.p99);
+        let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        assert_eq!(xs, [0.0, 0.1, 0.4, 0.5, 0.6, 0.7]);
+        assert!(pts[2].1.is_nan() && pts[4].1.is_nan());
+        assert_eq!(pts[5].1, 700.0);
+        let svg = latency_charts(std::slice::from_ref(&c), None)[0]
+            .get_attr("svg")
+            .unwrap()
+            .to_string();
+        // p50, p90, p99, max: three runs each.
+        assert_eq!(svg.matches("<polyline").count(), 4 * 3, "{svg}");
+    }
 }
