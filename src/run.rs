@@ -115,11 +115,13 @@ pub async fn execute(
             break;
         }
         // Aligned rounds across shards (--start-at): see `align_round`.
-        if let Some(at) = plan.start_at
-            && !align_round(plan, at, r, control, &mut notes).await
-        {
-            break;
-        }
+        let due = match plan.start_at {
+            Some(at) => match align_round(plan, at, r, control, &mut notes).await {
+                Some(due) => due,
+                None => break,
+            },
+            None => None,
+        };
         if let Some(s) = &sim {
             s.reset();
         }
@@ -145,6 +147,13 @@ pub async fn execute(
                 }
             };
         let remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
+        // The ledger was read before the round's common start, so no
+        // shard's reading misses another's first requests.
+        if let Some(due) = due
+            && !sleep_until(due, control).await
+        {
+            break;
+        }
         let client = client.with_simulator(simulator == Some(true));
         let before = client.stats();
         let res = engine::run_round(plan, r, client.clone(), control, progress).await;
@@ -308,34 +317,32 @@ pub async fn execute(
 /// Round r of every shard starts at `at` + r bounded round lengths
 /// (duration + drain + 1 s); against a shared target, shard 0 resets it
 /// 1 s before the round starts (compared rounds start on fresh inventory,
-/// as against the embedded simulator). False when a stop came meanwhile.
+/// as against the embedded simulator). Returns, half a second before the
+/// start (after the reset), the start to wait for once the shared target's
+/// ledger has been read ([`sleep_until`]); `Some(None)` when there is
+/// nothing to wait for, `None` when a stop came meanwhile.
 async fn align_round(
     plan: &Plan,
     at: SystemTime,
     r: usize,
     control: &Control,
     notes: &mut Vec<String>,
-) -> bool {
+) -> Option<Option<SystemTime>> {
     let round = plan
         .load
         .duration
         .saturating_add(plan.load.drain)
         .saturating_add(std::time::Duration::from_secs(1));
     let Some(due) = round.checked_mul(r as u32).and_then(|d| at.checked_add(d)) else {
-        return true;
+        return Some(None);
     };
-    let sleep_until = |t: SystemTime| async move {
-        if let Ok(w) = t.duration_since(SystemTime::now()) {
-            tokio::time::sleep(w).await;
-        }
+    let before = |d: u64| {
+        due.checked_sub(std::time::Duration::from_millis(d))
+            .unwrap_or(due)
     };
     if r > 0 {
-        let reset_at = due
-            .checked_sub(std::time::Duration::from_secs(1))
-            .unwrap_or(due);
-        tokio::select! {
-            _ = sleep_until(reset_at) => {}
-            _ = control.stop.cancelled() => return false,
+        if !sleep_until(before(1000), control).await {
+            return None;
         }
         if let (Some(url), true) = (&plan.target.url, plan.shard.is_none_or(|s| s.index == 0))
             && let Err(e) = crate::shard::reset_shared_target(url).await
@@ -343,8 +350,15 @@ async fn align_round(
             notes.push(format!("round {r}: the shared target was not reset: {e}"));
         }
     }
+    sleep_until(before(500), control).await.then_some(Some(due))
+}
+
+/// Sleep until wall-clock `t` (at once if it is past); false when a stop
+/// came first.
+async fn sleep_until(t: SystemTime, control: &Control) -> bool {
+    let wait = t.duration_since(SystemTime::now()).unwrap_or_default();
     tokio::select! {
-        _ = sleep_until(due) => true,
+        _ = tokio::time::sleep(wait) => true,
         _ = control.stop.cancelled() => false,
     }
 }

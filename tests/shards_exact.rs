@@ -2,6 +2,7 @@
 //! processes (at once, one shared `stampede serve` target, deterministic:
 //! enough seats, no faults, no rate limit), merged; operation and attempt
 //! counts equal the single run's, and the shards' arrivals partition it.
+//! The merged ledger is the target's own count of the shards' round.
 
 mod common;
 use common::TempDir;
@@ -46,6 +47,57 @@ fn serve(config: &Path) -> (Serve, String) {
     (Serve(child), url)
 }
 
+/// The shared target's ledger now (a plain GET on loopback).
+fn target_ledger(url: &str) -> stampede::sim::Ledger {
+    use std::io::{Read, Write};
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET /__sim/ledger HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    serde_json::from_value(v.get("data").cloned().unwrap_or(v)).unwrap()
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// The load's requests by endpoint and status (not the `/__sim` reads).
+fn load_requests(l: &stampede::sim::Ledger) -> Vec<(String, u16, u64)> {
+    l.requests
+        .iter()
+        .filter(|(ep, _)| *ep != "sim")
+        .flat_map(|(ep, by)| by.iter().map(|(s, n)| (ep.clone(), *s, *n)))
+        .filter(|(_, _, n)| *n > 0)
+        .collect()
+}
+
 fn run(scenario: &Path, url: &str, out: &Path, shard: Option<&str>) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
     c.arg("run")
@@ -55,7 +107,14 @@ fn run(scenario: &Path, url: &str, out: &Path, shard: Option<&str>) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     if let Some(s) = shard {
-        c.args(["--shard", s]);
+        // A common start, as shards-local.sh and the Job give: every
+        // shard reads the shared ledger before any shard's load.
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3;
+        c.args(["--shard", s, "--start-at", &at.to_string()]);
     }
     c.spawn().unwrap()
 }
@@ -79,6 +138,7 @@ fn four_shards_merged_equal_one_run() {
     let single = dir.path().join("single");
     ok(run(&scenario, &url, &single, None));
 
+    let before = target_ledger(&url);
     let shards: Vec<_> = (0..4)
         .map(|i| dir.path().join(format!("shard-{i}")))
         .collect();
@@ -88,6 +148,7 @@ fn four_shards_merged_equal_one_run() {
         .map(|(i, d)| run(&scenario, &url, d, Some(&format!("{i}/4"))))
         .collect();
     children.into_iter().for_each(ok);
+    let after = target_ledger(&url);
     let merged = dir.path().join("merged");
     let o = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .arg("merge")
@@ -130,6 +191,46 @@ fn four_shards_merged_equal_one_run() {
             Some((i as u32, 4))
         );
     }
+    // The ledger: one shard's reading of the shared target, the one that
+    // saw every shard's requests: what the target counted over the shards'
+    // round, and one request per attempt the shards made.
+    let ledger = b
+        .ledger
+        .as_ref()
+        .expect("a merged ledger from the shared target");
+    let counted: Vec<(String, u16, u64)> = load_requests(&after)
+        .into_iter()
+        .map(|(ep, s, n)| {
+            let was = before
+                .requests
+                .get(&ep)
+                .and_then(|by| by.get(&s))
+                .copied()
+                .unwrap_or(0);
+            (ep, s, n - was)
+        })
+        .filter(|(_, _, n)| *n > 0)
+        .collect();
+    assert_eq!(load_requests(ledger), counted);
+    let total: u64 = counted.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(total, b.attempts, "one request per attempt");
+    assert_eq!(
+        ledger.bookings_created,
+        after.bookings_created - before.bookings_created
+    );
+    assert_eq!(
+        ledger.duplicates,
+        after.duplicates - before.duplicates,
+        "duplicates"
+    );
+    assert_eq!(ledger.zones, after.zones, "seats as the target has them");
+    assert!(
+        m.notes
+            .iter()
+            .any(|n| n.contains("'s reading of the shared target")),
+        "{:?}",
+        m.notes
+    );
     // The merged report evaluated the scenario's gate again.
     assert_eq!(m.gates.len(), 1);
 }

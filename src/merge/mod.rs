@@ -9,6 +9,7 @@
 
 pub mod cohort;
 mod hists;
+mod ledger;
 pub mod partial;
 mod write;
 
@@ -211,7 +212,8 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
         *c = counters;
         refresh(c, &sum);
         hists.push(sum);
-        c.ledger = merged_ledger(&parts, i, &mut report.notes);
+        let reports: Vec<&Report> = parts.iter().map(|p| &p.report).collect();
+        c.ledger = ledger::merged(&reports, i, &mut report.notes);
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
     }
     report.duration_s = parts
@@ -263,30 +265,6 @@ fn base_time(dir: &Path, fleet: &str) -> Result<Option<Duration>, MergeError> {
     let (_, base) =
         crate::report::hlog::scan(&bytes, &path, |_| Ok(())).map_err(|e| err(e.to_string()))?;
     Ok(base)
-}
-
-/// The ground truth once: every shard pointed at one shared target sees the
-/// same ledger, so the first is taken; shards that each ran an embedded
-/// simulator had separate targets, whose ledgers cannot be merged.
-fn merged_ledger(parts: &[Part], i: usize, notes: &mut Vec<String>) -> Option<crate::sim::Ledger> {
-    let ledgers: Vec<_> = parts
-        .iter()
-        .filter_map(|p| p.report.results[i].ledger.clone())
-        .collect();
-    if ledgers.is_empty() {
-        return None;
-    }
-    let embedded = parts
-        .iter()
-        .all(|p| p.report.target == "embedded simulator");
-    if embedded && parts.len() > 1 {
-        let note = "each shard ran its own embedded simulator: the ledgers are per shard and are not in the merged report (point every shard at one `stampede serve`)".to_string();
-        if !notes.contains(&note) {
-            notes.push(note);
-        }
-        return None;
-    }
-    ledgers.into_iter().next()
 }
 
 fn evaluate_gates(report: &Report) -> Result<Vec<crate::report::GateResult>, MergeError> {

@@ -157,3 +157,134 @@ fn a_shifted_source_lands_seconds_later_and_a_bad_line_names_file_and_line() {
         "{e}"
     );
 }
+
+/// Shard `index` of 3 against `target`, whose first fleet read `ledger`
+/// (reserve 201s, availability 200s, bookings, /__sim reads).
+fn shard_report(
+    index: u32,
+    target: &str,
+    ledger: Option<(u64, u64, u64, u64)>,
+) -> crate::report::Report {
+    let mut r = crate::report::sample_report();
+    r.target = target.into();
+    r.origin.shard = Some(crate::report::Shard { index, count: 3 });
+    r.results[0].ledger = ledger.map(|(reserve, avail, booked, sim)| {
+        let mut l = crate::sim::Ledger {
+            bookings_created: booked,
+            ..Default::default()
+        };
+        l.requests
+            .insert("reserve".into(), [(201, reserve)].into_iter().collect());
+        l.requests
+            .insert("availability".into(), [(200, avail)].into_iter().collect());
+        l.requests
+            .insert("sim".into(), [(200, sim)].into_iter().collect());
+        l
+    });
+    r
+}
+
+const SHARED: &str = "http://127.0.0.1:9/";
+
+#[test]
+fn the_ledger_reading_that_saw_the_most_wins_and_a_note_names_its_shard() {
+    // Shard 1 finished last: its reading holds every shard's requests; the
+    // /__sim reads (shard 1 read fewer of them) are not load and not compared.
+    let rs = [
+        shard_report(0, SHARED, Some((40, 90, 40, 7))),
+        shard_report(1, SHARED, Some((60, 120, 60, 3))),
+        shard_report(2, SHARED, Some((55, 120, 55, 5))),
+    ];
+    let refs: Vec<_> = rs.iter().collect();
+    let mut notes = Vec::new();
+    let l = super::ledger::merged(&refs, 0, &mut notes).expect("a ledger");
+    assert_eq!(l, rs[1].results[0].ledger.clone().unwrap());
+    assert_eq!(super::ledger::load_requests(&l), 180);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("shard 1/3's reading"), "{notes:?}");
+    assert!(notes[0].contains("180 requests"), "{notes:?}");
+    // The same readings in another order: the same choice.
+    let refs: Vec<_> = [&rs[2], &rs[1], &rs[0]].into_iter().collect();
+    assert_eq!(
+        super::ledger::merged(&refs, 0, &mut Vec::new()),
+        rs[1].results[0].ledger
+    );
+    // A shard that read no ledger is said, the others still merge.
+    let rs2 = [rs[0].clone(), shard_report(1, SHARED, None), rs[2].clone()];
+    let refs: Vec<_> = rs2.iter().collect();
+    let mut notes = Vec::new();
+    let l = super::ledger::merged(&refs, 0, &mut notes).unwrap();
+    assert_eq!(l, rs[2].results[0].ledger.clone().unwrap());
+    assert!(notes[0].contains("shard 2/3's reading"), "{notes:?}");
+    assert!(notes[0].contains("1 shard(s) read no ledger"), "{notes:?}");
+}
+
+#[test]
+fn inconsistent_ledger_readings_are_refused_with_a_note() {
+    // Shard 0 saw more availability requests than the fullest reading:
+    // not one growing ledger.
+    let rs = [
+        shard_report(0, SHARED, Some((10, 130, 10, 1))),
+        shard_report(1, SHARED, Some((60, 120, 60, 1))),
+        shard_report(2, SHARED, Some((55, 120, 55, 1))),
+    ];
+    let refs: Vec<_> = rs.iter().collect();
+    let mut notes = Vec::new();
+    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let n = &notes[0];
+    assert!(n.contains("no ledger in the merged report"), "{n}");
+    assert!(
+        n.contains("shard 0/3 counted 130 `requests availability 200`"),
+        "{n}"
+    );
+    assert!(n.contains("shard 1/3's fuller reading 120"), "{n}");
+    // Bookings count too, not only requests.
+    let rs = [
+        shard_report(0, SHARED, Some((40, 90, 70, 1))),
+        shard_report(1, SHARED, Some((60, 120, 60, 1))),
+        shard_report(2, SHARED, Some((55, 120, 55, 1))),
+    ];
+    let refs: Vec<_> = rs.iter().collect();
+    let mut notes = Vec::new();
+    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert!(notes[0].contains("`bookings_created`"), "{notes:?}");
+    // Shards against different targets: refused, both named.
+    let rs = [
+        shard_report(0, SHARED, Some((40, 90, 40, 1))),
+        shard_report(1, "http://127.0.0.1:10/", Some((60, 120, 60, 1))),
+        shard_report(2, SHARED, Some((55, 120, 55, 1))),
+    ];
+    let refs: Vec<_> = rs.iter().collect();
+    let mut notes = Vec::new();
+    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert!(notes[0].contains("http://127.0.0.1:10/"), "{notes:?}");
+    assert!(notes[0].contains("one shared target"), "{notes:?}");
+}
+
+#[test]
+fn embedded_simulator_shards_keep_their_ledgers_out_with_todays_note() {
+    let rs: Vec<_> = (0..3)
+        .map(|i| {
+            shard_report(
+                i,
+                "embedded simulator",
+                Some((10 + u64::from(i), 20, 10, 1)),
+            )
+        })
+        .collect();
+    let refs: Vec<_> = rs.iter().collect();
+    let mut notes = Vec::new();
+    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert_eq!(
+        notes,
+        [
+            "each shard ran its own embedded simulator: the ledgers are per shard and are not in the merged report (point every shard at one `stampede serve`)"
+        ]
+    );
+    // Two fleets: one note, not one per fleet.
+    assert_eq!(super::ledger::merged(&refs, 1, &mut notes), None);
+    assert_eq!(notes.len(), 1);
+    // One shard alone keeps its ledger, whatever its target.
+    assert!(super::ledger::merged(&refs[..1], 0, &mut Vec::new()).is_some());
+}

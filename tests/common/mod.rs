@@ -10,6 +10,7 @@ use hyper_util::rt::TokioExecutor;
 use stampede::sim::{Ledger, SimConfig, SimServer};
 use std::time::Duration;
 
+pub mod browser;
 pub mod logserver;
 pub mod tinyproxy;
 
