@@ -152,7 +152,8 @@ import json; c = json.load(open('$out/summary.json'))['results'][0]
 print(c['attempt_latency_ms']['p99'], c['schedule_lag_ms']['p99'])") || true ;;
     wrk) p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$out.stdout") ;;
     hey) p99=$(awk '$1=="99%" && $2=="in" {print $3*1000}' "$out.stdout") ;;
-    oha) p99=$(awk '$1=="99.00%" && $2=="in" {print $3*1000}' "$out.stdout") ;;
+    # oha picks a unit per line ("99.00% in 1.2345 ms", "... 812.3 µs", "... 1.02 secs").
+    oha) p99=$(awk '$1=="99.00%" && $2=="in" {u=$4; m=($4 ~ /^s/)?1000:($4=="ms")?1:($4 ~ /^(µs|us)$/)?0.001:($4=="ns")?0.000001:1000; print $3*m}' "$out.stdout") ;;
   esac
   python3 - >>"$TMP/results" <<EOF
 reqs = $req1 - $req0 - 1
