@@ -36,7 +36,7 @@ if [[ " $PARTS " == *" throughput "* ]]; then
 echo "== throughput: open model, 10,000/s for $DUR =="
 /usr/bin/time -f '%e %U %S %M' -o "$OUT/time" \
   "$BIN" run scenarios/bench-10k.toml --duration "$DUR" --out "$OUT/run" --quiet >/dev/null
-read -r wall user sys rss_kb <"$OUT/time"
+read -r wall user sys rss_kb < <(tail -n1 "$OUT/time")
 S="$OUT/run/summary.json"
 attempts=$(json "$S" "c['attempts']")
 rate=$(json "$S" "round(c['attempts'] / ${DUR%s}, 1)")
@@ -72,7 +72,7 @@ if [[ " $PARTS " == *" memory "* ]]; then
 echo "== memory: 1,000,000 users, most waiting in backoff =="
 /usr/bin/time -f '%e %U %S %M' -o "$OUT/time2" \
   "$BIN" run scenarios/bench-memory.toml --out "$OUT/mem" --quiet >/dev/null || true
-read -r wall2 user2 sys2 rss2_kb <"$OUT/time2"
+read -r wall2 user2 sys2 rss2_kb < <(tail -n1 "$OUT/time2")
 M="$OUT/mem/summary.json"
 peak=$(json "$M" "max(s['in_flight'] for s in c['timeseries'])")
 echo "users in flight (peak): $peak"
@@ -86,7 +86,7 @@ GEN=${SHARD_HLOGS:-target/release/examples/shard_hlogs}
 "$GEN" "$OUT/shards" 16 600 500 2>/dev/null
 /usr/bin/time -f '%e %U %S %M' -o "$OUT/time3" \
   "$BIN" merge "$OUT"/shards/shard-* --out "$OUT/merged" >/dev/null
-read -r wall3 _ _ rss3_kb <"$OUT/time3"
+read -r wall3 _ _ rss3_kb < <(tail -n1 "$OUT/time3")
 # Baseline in the same run: shard 0 alone (its own shard count is 16, so
 # merge would refuse it as incomplete; a copy marked 0/1 is merged instead).
 mkdir -p "$OUT/one"
@@ -100,7 +100,7 @@ json.dump(r, open(p, "w"))
 PY
 /usr/bin/time -f '%e %U %S %M' -o "$OUT/time4" \
   "$BIN" merge "$OUT/one" --out "$OUT/merged-one" >/dev/null
-read -r wall4 _ _ rss4_kb <"$OUT/time4"
+read -r wall4 _ _ rss4_kb < <(tail -n1 "$OUT/time4")
 inputs=$(du -sm "$OUT/shards" | cut -f1)
 echo "input:                 16 folders, $inputs MB of .hlog and summaries"
 echo "merge of 16 shards:    ${wall3} s, peak RSS $((rss3_kb / 1024)) MiB (targets: < 5 s, < 200 MB)"

@@ -13,7 +13,7 @@
 //! and the merged logs' lines; time is one decode per input line and one
 //! encode per output line.
 
-use crate::metrics::latency::dense_latency;
+use crate::metrics::latency::sorted_latency;
 use crate::metrics::new_histogram;
 use crate::report::LatencyRow;
 use crate::report::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
@@ -33,8 +33,10 @@ pub struct StepHists {
     /// Whole-run attempt latency per status class.
     pub by_class: BTreeMap<String, Histogram<u64>>,
     /// The `op` and `attempt` interval lines of every second, in time
-    /// order, as `<fleet>.<step>.hlog` holds them after its header.
-    pub seconds_log: Vec<u8>,
+    /// order, as `<fleet>.<step>.hlog` holds them after its header (in
+    /// chunks, one per span of seconds summed in parallel: never copied
+    /// into one buffer before the file is written).
+    pub seconds_log: Vec<Vec<u8>>,
     /// Latency over time, per second (what the logs hold).
     pub series: Vec<LatencyRow>,
 }
@@ -57,8 +59,8 @@ pub struct CohortHists {
     pub steps: Vec<StepHists>,
     pub backoff: Histogram<u64>,
     pub lag: Histogram<u64>,
-    /// The fleet's per-second `op` and `attempt` lines (sums over steps).
-    pub seconds_log: Vec<u8>,
+    /// The fleet's per-second `op` and `attempt` lines (sums over steps), in chunks.
+    pub seconds_log: Vec<Vec<u8>>,
     /// The fleet's latency over time, per second.
     pub series: Vec<LatencyRow>,
     /// BaseTime of the merged logs (the earliest round start).
@@ -104,130 +106,121 @@ impl CohortHists {
         let mut out = CohortHists::new(step_names.len());
         let mut buf = SparseBuf::default();
         // Every file's bytes first: the index below borrows them.
-        let names: Vec<String> = std::iter::once(hlog::file_name(fleet, None))
-            .chain(step_names.iter().map(|s| hlog::file_name(fleet, Some(s))))
-            .collect();
-        let mut files: Vec<(PathBuf, Vec<u8>, u32)> = Vec::new();
-        for src in sources {
-            for name in &names {
-                let path = src.dir.join(name);
-                let mut bytes = std::fs::read(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                if lenient {
-                    let keep = super::partial::complete_lines(&bytes).len();
-                    bytes.truncate(keep);
-                }
-                files.push((path, bytes, src.shift));
+        let read = |path: &Path| -> Result<Vec<u8>, String> {
+            let mut bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if lenient {
+                let keep = super::partial::complete_lines(&bytes).len();
+                bytes.truncate(keep);
             }
-        }
-        let per_source = names.len();
-        let mut by_second: Vec<BTreeMap<u32, Vec<Pending<'_>>>> =
-            (0..step_names.len()).map(|_| BTreeMap::new()).collect();
-        for (i, (path, bytes, shift)) in files.iter().enumerate() {
-            let step = (i % per_source).checked_sub(1);
-            let (_, base) = hlog::scan(bytes, path, |raw| {
-                let whole = |h: &mut Histogram<u64>, buf: &mut SparseBuf| {
-                    raw.decode_sparse(&like, buf, |_, v, n| h.saturating_record_n(v, n))
-                };
-                match (step, raw.tag) {
-                    (None, TAG_BACKOFF) => whole(&mut out.backoff, &mut buf),
-                    (None, TAG_LAG) => whole(&mut out.lag, &mut buf),
-                    // The fleet file's op/attempt are the steps' sums: not read.
-                    (None, _) => Ok(()),
-                    (Some(j), tag @ (TAG_OP | TAG_ATTEMPT)) => {
-                        let second = u32::try_from(raw.start.as_secs())
-                            .unwrap_or(u32::MAX)
-                            .saturating_add(*shift);
-                        by_second[j].entry(second).or_default().push(Pending {
-                            raw,
-                            op: tag == TAG_OP,
-                        });
-                        Ok(())
-                    }
-                    (Some(j), tag) => match class_of(tag) {
-                        Some(class) => {
-                            let h = out.steps[j]
-                                .by_class
-                                .entry(class.to_string())
-                                .or_insert_with(new_histogram);
-                            whole(h, &mut buf)
-                        }
-                        None => Ok(()),
-                    },
+            Ok(bytes)
+        };
+        // The fleet files first, one at a time: only their whole-round
+        // `backoff` and `lag` are read (their per-second op/attempt are the
+        // steps' sums), so their bytes are not kept.
+        for (i, src) in sources.iter().enumerate() {
+            let path = src.dir.join(hlog::file_name(fleet, None));
+            let bytes = read(&path)?;
+            let (_, base) = hlog::scan(&bytes, &path, |raw| match raw.tag {
+                TAG_BACKOFF => raw.decode_sparse(&like, &mut buf, |_, v, n| {
+                    out.backoff.saturating_record_n(v, n)
+                }),
+                TAG_LAG => {
+                    raw.decode_sparse(&like, &mut buf, |_, v, n| out.lag.saturating_record_n(v, n))
                 }
+                _ => Ok(()),
             })
             .map_err(|e| e.to_string())?;
             if i == 0 {
                 out.base_time = base;
             }
         }
-        out.add_seconds(&by_second, &like, &mut buf)
+        // Every step file's bytes next: the index below borrows them.
+        let mut files: Vec<(PathBuf, Vec<u8>, u32, usize)> = Vec::new();
+        for src in sources {
+            for (j, name) in step_names.iter().enumerate() {
+                let path = src.dir.join(hlog::file_name(fleet, Some(name)));
+                let bytes = read(&path)?;
+                files.push((path, bytes, src.shift, j));
+            }
+        }
+        let mut by_second: Vec<BTreeMap<u32, Vec<Pending<'_>>>> =
+            (0..step_names.len()).map(|_| BTreeMap::new()).collect();
+        for (path, bytes, shift, j) in &files {
+            let j = *j;
+            hlog::scan(bytes, path, |raw| match raw.tag {
+                tag @ (TAG_OP | TAG_ATTEMPT) => {
+                    let second = u32::try_from(raw.start.as_secs())
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(*shift);
+                    by_second[j].entry(second).or_default().push(Pending {
+                        raw,
+                        op: tag == TAG_OP,
+                    });
+                    Ok(())
+                }
+                tag => match class_of(tag) {
+                    Some(class) => {
+                        let h = out.steps[j]
+                            .by_class
+                            .entry(class.to_string())
+                            .or_insert_with(new_histogram);
+                        raw.decode_sparse(&like, &mut buf, |_, v, n| h.saturating_record_n(v, n))
+                    }
+                    None => Ok(()),
+                },
+            })
+            .map_err(|e| e.to_string())?;
+        }
+        out.add_seconds(&by_second, &like)
             .map_err(|e| e.to_string())?;
         Ok(out)
     }
 
     /// Second by second: sum each step's lines, write the merged lines, add
-    /// to the totals and to the fleet's per-second sums.
+    /// to the totals and to the fleet's per-second sums. The seconds are cut
+    /// into one consecutive span per core, summed in parallel and joined in
+    /// order (each span's lines follow the previous span's).
     fn add_seconds(
         &mut self,
         by_second: &[BTreeMap<u32, Vec<Pending<'_>>>],
         like: &Histogram<u64>,
-        buf: &mut SparseBuf,
     ) -> Result<(), HlogError> {
         let mut seconds: Vec<u32> = by_second.iter().flat_map(|m| m.keys().copied()).collect();
         seconds.sort_unstable();
         seconds.dedup();
         let n = self.steps.len();
-        // [op, attempt] per step: this second's sum and the whole run's.
-        let mut now: Vec<[Counts; 2]> = (0..n).map(|_| Default::default()).collect();
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get().min(4));
+        let chunk = seconds.len().div_ceil(cores).max(1);
+        let spans: Vec<Result<Span, HlogError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = seconds
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || Span::sum(part, by_second, like, n)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(HlogError::Io {
+                            path: PathBuf::from("(merged log)"),
+                            source: std::io::Error::other("a merge thread panicked"),
+                        })
+                    })
+                })
+                .collect()
+        });
         let mut total: Vec<[Counts; 2]> = (0..n).map(|_| Default::default()).collect();
-        let mut fleet: [Counts; 2] = Default::default();
-        let io = |e: std::io::Error| HlogError::Io {
-            path: PathBuf::from("(merged log)"),
-            source: e,
-        };
-        for s in seconds {
-            let at = Duration::from_secs(u64::from(s));
-            for (j, lines) in by_second.iter().enumerate() {
-                let Some(lines) = lines.get(&s) else {
-                    continue;
-                };
-                for p in lines {
-                    let h = &mut now[j][usize::from(!p.op)];
-                    p.raw.decode_sparse(like, buf, |i, _, c| h.add(i, c))?;
-                }
-                let mut row = LatencyRow {
-                    t_ms: u64::from(s) * 1000,
-                    ..LatencyRow::default()
-                };
-                for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
-                    let c = &mut now[j][k];
-                    if !c.is_empty() {
-                        c.add_into(&mut total[j][k]);
-                        c.add_into(&mut fleet[k]);
-                        let h = c.histogram();
-                        *row_kind(&mut row, k) = dense_latency(&h);
-                        hlog::write_interval(&mut self.steps[j].seconds_log, tag, at, SECOND, &h)
-                            .map_err(io)?;
-                        c.clear();
-                    }
-                }
-                self.steps[j].series.push(row);
-            }
-            let mut row = LatencyRow {
-                t_ms: u64::from(s) * 1000,
-                ..LatencyRow::default()
-            };
-            for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
-                let c = &mut fleet[k];
-                if !c.is_empty() {
-                    let h = c.histogram();
-                    *row_kind(&mut row, k) = dense_latency(&h);
-                    hlog::write_interval(&mut self.seconds_log, tag, at, SECOND, &h).map_err(io)?;
-                    c.clear();
+        for span in spans {
+            let span = span?;
+            for (j, st) in span.steps.into_iter().enumerate() {
+                self.steps[j].seconds_log.push(st.log);
+                self.steps[j].series.extend(st.series);
+                for k in 0..2 {
+                    st.total[k].add_into(&mut total[j][k]);
                 }
             }
-            self.series.push(row);
+            self.seconds_log.push(span.fleet_log);
+            self.series.extend(span.fleet_series);
         }
         for (step, [op, attempt]) in self.steps.iter_mut().zip(&total) {
             step.op = op.histogram();
@@ -237,42 +230,158 @@ impl CohortHists {
     }
 }
 
-/// Counts by bucket index, and which buckets are non-zero: adding a bucket
-/// is an index, not a value-to-bucket computation, and clearing touches
-/// only what was hit.
+/// One step's share of a span of seconds.
+#[derive(Default)]
+struct SpanStep {
+    log: Vec<u8>,
+    series: Vec<LatencyRow>,
+    /// [op, attempt] over the span.
+    total: [Counts; 2],
+}
+
+/// The merged lines, series and totals of consecutive seconds.
+struct Span {
+    steps: Vec<SpanStep>,
+    fleet_log: Vec<u8>,
+    fleet_series: Vec<LatencyRow>,
+}
+
+impl Span {
+    fn sum(
+        seconds: &[u32],
+        by_second: &[BTreeMap<u32, Vec<Pending<'_>>>],
+        like: &Histogram<u64>,
+        n: usize,
+    ) -> Result<Span, HlogError> {
+        let mut buf = SparseBuf::default();
+        let mut out = Span {
+            steps: (0..n).map(|_| SpanStep::default()).collect(),
+            fleet_log: Vec::new(),
+            fleet_series: Vec::new(),
+        };
+        // [op, attempt] per step: this second's sum.
+        let mut now: Vec<[Counts; 2]> = (0..n).map(|_| Default::default()).collect();
+        let mut fleet: [Counts; 2] = Default::default();
+        let io = |e: std::io::Error| HlogError::Io {
+            path: PathBuf::from("(merged log)"),
+            source: e,
+        };
+        for &s in seconds {
+            let at = Duration::from_secs(u64::from(s));
+            for (j, lines) in by_second.iter().enumerate() {
+                let Some(lines) = lines.get(&s) else {
+                    continue;
+                };
+                for p in lines {
+                    let h = &mut now[j][usize::from(!p.op)];
+                    p.raw.decode_sparse(like, &mut buf, |i, _, c| h.add(i, c))?;
+                }
+                let mut row = LatencyRow {
+                    t_ms: u64::from(s) * 1000,
+                    ..LatencyRow::default()
+                };
+                let step = &mut out.steps[j];
+                for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
+                    let c = &mut now[j][k];
+                    if !c.is_empty() {
+                        c.add_into(&mut step.total[k]);
+                        c.add_into(&mut fleet[k]);
+                        *row_kind(&mut row, k) = c.latency();
+                        let h = c.histogram();
+                        hlog::write_interval_fast(&mut step.log, tag, at, SECOND, &h)
+                            .map_err(io)?;
+                        c.clear();
+                    }
+                }
+                step.series.push(row);
+            }
+            let mut row = LatencyRow {
+                t_ms: u64::from(s) * 1000,
+                ..LatencyRow::default()
+            };
+            for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
+                let c = &mut fleet[k];
+                if !c.is_empty() {
+                    *row_kind(&mut row, k) = c.latency();
+                    let h = c.histogram();
+                    hlog::write_interval_fast(&mut out.fleet_log, tag, at, SECOND, &h)
+                        .map_err(io)?;
+                    c.clear();
+                }
+            }
+            out.fleet_series.push(row);
+        }
+        for st in &mut out.steps {
+            st.log.shrink_to_fit();
+        }
+        out.fleet_log.shrink_to_fit();
+        Ok(out)
+    }
+}
+
+/// Counts by bucket index, and a bitmap of the non-zero buckets: adding a
+/// bucket is an index, not a value-to-bucket computation, and walking or
+/// clearing the non-zero buckets, in value order, touches only the bitmap's
+/// words and what was hit.
 #[derive(Default)]
 struct Counts {
     by_index: Vec<u64>,
-    touched: Vec<usize>,
+    hit: Vec<u64>,
+    nonzero: usize,
 }
 
 impl Counts {
     fn add(&mut self, index: usize, n: u64) {
         if self.by_index.is_empty() {
-            self.by_index = vec![0; hlog::sparse::bucket_count()];
+            let buckets = hlog::sparse::bucket_count();
+            self.by_index = vec![0; buckets];
+            self.hit = vec![0; buckets.div_ceil(64)];
         }
         // `index` comes from the decoder's table: always in range.
         let slot = &mut self.by_index[index];
         if *slot == 0 {
-            self.touched.push(index);
+            self.hit[index / 64] |= 1 << (index % 64);
+            self.nonzero += 1;
         }
         *slot = slot.saturating_add(n);
     }
 
     fn is_empty(&self) -> bool {
-        self.touched.is_empty()
+        self.nonzero == 0
+    }
+
+    /// The non-zero buckets' indexes, in value order.
+    fn indexes(&self) -> impl Iterator<Item = usize> + Clone + '_ {
+        self.hit.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut bits = bits;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + b
+                })
+            })
+        })
     }
 
     /// Add every non-zero bucket into `o`.
     fn add_into(&self, o: &mut Counts) {
-        for &i in &self.touched {
+        for i in self.indexes() {
             o.add(i, self.by_index[i]);
         }
     }
 
+    /// This interval's percentiles, from the non-zero buckets in order.
+    fn latency(&self) -> crate::report::IntervalLatency {
+        sorted_latency(
+            self.indexes()
+                .filter_map(|i| hlog::sparse::bucket_value(i).map(|v| (v, self.by_index[i]))),
+        )
+    }
+
     fn histogram(&self) -> Histogram<u64> {
         let mut h = new_histogram();
-        for &i in &self.touched {
+        for i in self.indexes() {
             if let Some(v) = hlog::sparse::bucket_value(i) {
                 h.saturating_record_n(v, self.by_index[i]);
             }
@@ -281,10 +390,14 @@ impl Counts {
     }
 
     fn clear(&mut self) {
-        for &i in &self.touched {
-            self.by_index[i] = 0;
+        for w in 0..self.hit.len() {
+            let mut bits = std::mem::take(&mut self.hit[w]);
+            while bits != 0 {
+                self.by_index[w * 64 + bits.trailing_zeros() as usize] = 0;
+                bits &= bits - 1;
+            }
         }
-        self.touched.clear();
+        self.nonzero = 0;
     }
 }
 

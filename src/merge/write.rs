@@ -15,14 +15,18 @@ fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String,
     let round = Duration::from_secs_f64(c.round_duration_s.max(0.0));
     let mut fleet = Vec::new();
     hlog::write_header(&mut fleet, &c.name, base)?;
-    fleet.extend_from_slice(&h.seconds_log);
+    for chunk in &h.seconds_log {
+        fleet.extend_from_slice(chunk);
+    }
     whole(&mut fleet, TAG_BACKOFF, round, &h.backoff)?;
     whole(&mut fleet, TAG_LAG, round, &h.lag)?;
     let mut files = vec![(hlog::file_name(&c.name, None), fleet)];
     for (s, sh) in c.steps.iter().zip(&h.steps) {
         let mut out = Vec::new();
         hlog::write_header(&mut out, &format!("{}.{}", c.name, s.name), base)?;
-        out.extend_from_slice(&sh.seconds_log);
+        for chunk in &sh.seconds_log {
+            out.extend_from_slice(chunk);
+        }
         for (class, hc) in &sh.by_class {
             whole(&mut out, &hlog::class_tag(class), round, hc)?;
         }

@@ -18,33 +18,38 @@ use std::collections::BTreeMap;
 
 /// Percentiles of one interval's sparse counts, in milliseconds.
 pub fn interval_latency(c: &SparseCounts) -> IntervalLatency {
-    let total: u64 = c.values().sum();
+    sorted_latency(c.iter().map(|(v, n)| (*v, *n)))
+}
+
+/// Percentiles of `(bucket lowest equivalent value, count)` pairs given in
+/// value order, in milliseconds, in one pass: HdrHistogram's rule for each
+/// quantile (see the module comment).
+pub fn sorted_latency(pairs: impl Iterator<Item = (u64, u64)> + Clone) -> IntervalLatency {
+    let total: u64 = pairs.clone().map(|(_, n)| n).sum();
     if total == 0 {
         return IntervalLatency::default();
     }
     let t = template();
     let ms = |v: u64| v as f64 / US_PER_MS;
-    let at = |q: f64| {
-        let target = ((q * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (v, n) in c {
-            seen += n;
-            if seen >= target {
-                return ms(t.highest_equivalent(*v));
-            }
+    let qs = [0.50, 0.90, 0.95, 0.99];
+    let targets = qs.map(|q| ((q * total as f64).ceil() as u64).max(1));
+    let mut got = [0.0; 4];
+    let (mut seen, mut next, mut last) = (0u64, 0usize, 0u64);
+    for (v, n) in pairs {
+        seen += n;
+        last = v;
+        while next < targets.len() && seen >= targets[next] {
+            got[next] = ms(t.highest_equivalent(v));
+            next += 1;
         }
-        0.0
-    };
+    }
     IntervalLatency {
         count: total,
-        p50: at(0.50),
-        p90: at(0.90),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: c
-            .keys()
-            .next_back()
-            .map_or(0.0, |v| ms(t.highest_equivalent(*v))),
+        p50: got[0],
+        p90: got[1],
+        p95: got[2],
+        p99: got[3],
+        max: ms(t.highest_equivalent(last)),
     }
 }
 

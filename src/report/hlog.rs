@@ -61,7 +61,7 @@ pub fn file_name(fleet: &str, step: Option<&str>) -> String {
 
 /// The comment and `StartTime` / `BaseTime` headers, both `base`.
 pub fn write_header(out: &mut impl Write, what: &str, base: SystemTime) -> io::Result<()> {
-    let mut ser = FastDeflate::default();
+    let mut ser = LeveledDeflate::default();
     IntervalLogWriterBuilder::new()
         .add_comment("[Histogram log format version 1.3]")
         .add_comment(&format!(
@@ -87,10 +87,36 @@ pub fn write_interval(
     duration: Duration,
     h: &Histogram<u64>,
 ) -> io::Result<()> {
+    write_interval_at(out, tag, start, duration, h, flate2::Compression::default())
+}
+
+/// [`write_interval`] at deflate's fastest level: `stampede merge` writes
+/// one line per second per step and file, and the default level made
+/// compression a third of its time. A run keeps the default (it writes a
+/// few lines a second; smaller files are faster to merge).
+pub fn write_interval_fast(
+    out: &mut impl Write,
+    tag: &str,
+    start: Duration,
+    duration: Duration,
+    h: &Histogram<u64>,
+) -> io::Result<()> {
+    write_interval_at(out, tag, start, duration, h, flate2::Compression::fast())
+}
+
+fn write_interval_at(
+    out: &mut impl Write,
+    tag: &str,
+    start: Duration,
+    duration: Duration,
+    h: &Histogram<u64>,
+    level: flate2::Compression,
+) -> io::Result<()> {
     thread_local! {
-        static SER: std::cell::RefCell<FastDeflate> = std::cell::RefCell::new(FastDeflate::default());
+        static SER: std::cell::RefCell<LeveledDeflate> = std::cell::RefCell::new(LeveledDeflate::default());
     }
     SER.with_borrow_mut(|ser| {
+        ser.level = level;
         // A builder without headers writes nothing: this only appends the line.
         let mut w = IntervalLogWriterBuilder::new().begin_log_with(out, ser)?;
         w.write_histogram(h, start, duration, Tag::new(tag))
@@ -99,16 +125,15 @@ pub fn write_interval(
 }
 
 /// V2 with deflate, exactly the layout of the crate's `V2DeflateSerializer`
-/// (and Java's), at deflate's fastest level: a merge writes one line per
-/// second per step and file, and the default level made compression a
-/// third of its time. Any zlib reader inflates either.
+/// (and Java's), at a chosen deflate level. Any zlib reader inflates either.
 #[derive(Default)]
-pub struct FastDeflate {
+pub struct LeveledDeflate {
     plain: Vec<u8>,
     v2: V2Serializer,
+    level: flate2::Compression,
 }
 
-impl Serializer for FastDeflate {
+impl Serializer for LeveledDeflate {
     type SerializeError = io::Error;
 
     fn serialize<T: hdrhistogram::Counter, W: Write>(
@@ -122,7 +147,7 @@ impl Serializer for FastDeflate {
             .map_err(|e| io::Error::other(format!("{e:?}")))?;
         let mut z = flate2::write::ZlibEncoder::new(
             Vec::with_capacity(self.plain.len() / 2 + 8),
-            flate2::Compression::fast(),
+            self.level,
         );
         z.write_all(&self.plain)?;
         let body = z.finish()?;
