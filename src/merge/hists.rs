@@ -215,8 +215,8 @@ impl CohortHists {
             for (j, st) in span.steps.into_iter().enumerate() {
                 self.steps[j].seconds_log.push(st.log);
                 self.steps[j].series.extend(st.series);
-                for k in 0..2 {
-                    st.total[k].add_into(&mut total[j][k]);
+                for (part, sum) in st.total.iter().zip(total[j].iter_mut()) {
+                    part.add_into(sum);
                 }
             }
             self.seconds_log.push(span.fleet_log);
