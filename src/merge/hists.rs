@@ -105,7 +105,6 @@ impl CohortHists {
         let like = new_histogram();
         let mut out = CohortHists::new(step_names.len());
         let mut buf = SparseBuf::default();
-        // Every file's bytes first: the index below borrows them.
         let read = |path: &Path| -> Result<Vec<u8>, String> {
             let mut bytes =
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -193,19 +192,26 @@ impl CohortHists {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get().min(4));
         let chunk = seconds.len().div_ceil(cores).max(1);
         let spans: Vec<Result<Span, HlogError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = seconds
+            // A span whose thread cannot be started is summed here instead.
+            let started: Vec<_> = seconds
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || Span::sum(part, by_second, like, n)))
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .name("merge".into())
+                        .spawn_scoped(scope, move || Span::sum(part, by_second, like, n))
+                        .map_err(|_| part)
+                })
                 .collect();
-            handles
+            started
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
+                .map(|h| match h {
+                    Ok(h) => h.join().unwrap_or_else(|_| {
                         Err(HlogError::Io {
                             path: PathBuf::from("(merged log)"),
                             source: std::io::Error::other("a merge thread panicked"),
                         })
-                    })
+                    }),
+                    Err(part) => Span::sum(part, by_second, like, n),
                 })
                 .collect()
         });
