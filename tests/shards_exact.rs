@@ -98,7 +98,8 @@ fn load_requests(l: &stampede::sim::Ledger) -> Vec<(String, u16, u64)> {
         .collect()
 }
 
-fn run(scenario: &Path, url: &str, out: &Path, shard: Option<&str>) -> Child {
+/// `shard`: (I/N, the common --start-at in Unix seconds, one value for all shards).
+fn run(scenario: &Path, url: &str, out: &Path, shard: Option<(&str, u64)>) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
     c.arg("run")
         .arg(scenario)
@@ -106,14 +107,7 @@ fn run(scenario: &Path, url: &str, out: &Path, shard: Option<&str>) -> Child {
         .arg(out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    if let Some(s) = shard {
-        // A common start, as shards-local.sh and the Job give: every
-        // shard reads the shared ledger before any shard's load.
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 3;
+    if let Some((s, at)) = shard {
         c.args(["--shard", s, "--start-at", &at.to_string()]);
     }
     c.spawn().unwrap()
@@ -142,10 +136,18 @@ fn four_shards_merged_equal_one_run() {
     let shards: Vec<_> = (0..4)
         .map(|i| dir.path().join(format!("shard-{i}")))
         .collect();
+    // One common start, as shards-local.sh and the Job give (computed once:
+    // each shard computing its own could straddle a second and start a
+    // second apart): every shard reads the shared ledger before any load.
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3;
     let children: Vec<Child> = shards
         .iter()
         .enumerate()
-        .map(|(i, d)| run(&scenario, &url, d, Some(&format!("{i}/4"))))
+        .map(|(i, d)| run(&scenario, &url, d, Some((&format!("{i}/4"), at))))
         .collect();
     children.into_iter().for_each(ok);
     let after = target_ledger(&url);
