@@ -30,13 +30,13 @@ use hdrhistogram::serialization::interval_log::{
     IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
 };
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-
-/// The cookie of a deflated V2 histogram (HdrHistogram's encoding spec).
-pub const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+/// The cookie of a deflated V2 histogram (HdrHistogram's encoding spec).
+pub const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
 
 /// Operation latency (end to end, retries and backoff included).
 pub const TAG_OP: &str = "op";
