@@ -53,8 +53,9 @@ pub fn sorted_latency(pairs: impl Iterator<Item = (u64, u64)> + Clone) -> Interv
     }
 }
 
-/// Percentiles of one interval's dense histogram (a merge builds one per
-/// second anyway), equal to [`interval_latency`] of its sparse counts.
+/// Percentiles of one interval's dense histogram, through the crate's own
+/// `value_at_quantile`: the oracle the sparse readings are tested against.
+#[cfg(test)]
 pub fn dense_latency(h: &hdrhistogram::Histogram<u64>) -> IntervalLatency {
     if h.is_empty() {
         return IntervalLatency::default();

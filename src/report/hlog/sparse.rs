@@ -99,31 +99,32 @@ pub fn bucket_count() -> usize {
 
 fn be_u32(b: &[u8], at: usize) -> Result<u32, String> {
     b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes(s.try_into().expect("4 bytes")))
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .map(u32::from_be_bytes)
         .ok_or_else(|| "histogram is cut short".to_string())
 }
 
 fn be_u64(b: &[u8], at: usize) -> Result<u64, String> {
     b.get(at..at + 8)
-        .map(|s| u64::from_be_bytes(s.try_into().expect("8 bytes")))
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_be_bytes)
         .ok_or_else(|| "histogram is cut short".to_string())
 }
 
 /// LEB128, at most 9 bytes (the ninth taken whole), as HdrHistogram writes.
 fn varint(b: &[u8], at: &mut usize) -> Result<u64, String> {
     let mut value = 0u64;
-    for i in 0..9 {
+    for i in 0..8 {
         let byte = *b.get(*at).ok_or("histogram counts are cut short")?;
         *at += 1;
-        if i == 8 {
-            return Ok(value | (u64::from(byte) << 56));
-        }
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
             return Ok(value);
         }
     }
-    unreachable!("the loop returns by its ninth byte")
+    let last = *b.get(*at).ok_or("histogram counts are cut short")?;
+    *at += 1;
+    Ok(value | (u64::from(last) << 56))
 }
 
 fn zig_zag(v: u64) -> i64 {
