@@ -287,34 +287,21 @@ impl Span {
                     ..LatencyRow::default()
                 };
                 let step = &mut out.steps[j];
-                for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
-                    let c = &mut now[j][k];
+                for k in 0..2 {
+                    let c = &now[j][k];
                     if !c.is_empty() {
                         c.add_into(&mut step.total[k]);
                         c.add_into(&mut fleet[k]);
-                        *row_kind(&mut row, k) = c.latency();
-                        let h = c.histogram();
-                        hlog::write_interval_fast(&mut step.log, tag, at, SECOND, &h)
-                            .map_err(io)?;
-                        c.clear();
                     }
                 }
+                flush(&mut now[j], &mut row, &mut step.log, at).map_err(io)?;
                 step.series.push(row);
             }
             let mut row = LatencyRow {
                 t_ms: u64::from(s) * 1000,
                 ..LatencyRow::default()
             };
-            for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
-                let c = &mut fleet[k];
-                if !c.is_empty() {
-                    *row_kind(&mut row, k) = c.latency();
-                    let h = c.histogram();
-                    hlog::write_interval_fast(&mut out.fleet_log, tag, at, SECOND, &h)
-                        .map_err(io)?;
-                    c.clear();
-                }
-            }
+            flush(&mut fleet, &mut row, &mut out.fleet_log, at).map_err(io)?;
             out.fleet_series.push(row);
         }
         for st in &mut out.steps {
@@ -405,6 +392,25 @@ impl Counts {
         }
         self.nonzero = 0;
     }
+}
+
+/// One second's [op, attempt] sums: their percentiles into `row`, their
+/// merged lines onto `log`; then cleared for the next second.
+fn flush(
+    sums: &mut [Counts; 2],
+    row: &mut LatencyRow,
+    log: &mut Vec<u8>,
+    at: Duration,
+) -> std::io::Result<()> {
+    for (k, tag) in [TAG_OP, TAG_ATTEMPT].into_iter().enumerate() {
+        let c = &mut sums[k];
+        if !c.is_empty() {
+            *row_kind(row, k) = c.latency();
+            hlog::write_interval_fast(log, tag, at, SECOND, &c.histogram())?;
+            c.clear();
+        }
+    }
+    Ok(())
 }
 
 /// Operation (0) or attempt (1) latency of a row.
