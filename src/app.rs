@@ -161,10 +161,7 @@ async fn run(args: RunArgs) -> u8 {
             }
         },
     };
-    let late = match args.start_at {
-        Some(at) => shards::wait_for_start(at, &control).await,
-        None => None,
-    };
+    let late = args.start_at.and_then(shards::start_note);
     let mut plan = plan;
     plan.start_at = args.start_at;
     let plan = plan;

@@ -146,7 +146,20 @@ pub async fn execute(
                     break;
                 }
             };
-        let remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
+        let mut remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
+        // A shard whose starting reading came after the common start may
+        // hold other shards' first requests: its round's ledger (after minus
+        // that reading) would be short, so it reads none and the merge takes
+        // another shard's.
+        if let (Some(due), Some(_), true) = (due, &remote_sim, plan.shard.is_some())
+            && let Ok(late) = SystemTime::now().duration_since(due)
+        {
+            remote_sim = None;
+            notes.push(format!(
+                "round {r}: the shared target's ledger was read {:.3}s after the common start, when other shards' requests may already have arrived; this shard's report has no ledger for the round",
+                late.as_secs_f64()
+            ));
+        }
         // The ledger was read before the round's common start, so no
         // shard's reading misses another's first requests.
         if let Some(due) = due

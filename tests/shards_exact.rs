@@ -236,3 +236,36 @@ fn four_shards_merged_equal_one_run() {
     // The merged report evaluated the scenario's gate again.
     assert_eq!(m.gates.len(), 1);
 }
+
+/// A shard that starts after the common start may read the shared target
+/// after other shards' first requests: its round's ledger (after minus that
+/// reading) would be short and would make the merge's readings disagree, so
+/// it reads none and says why (the merge takes another shard's reading).
+#[test]
+fn a_late_shard_reads_no_ledger_and_says_how_late() {
+    let dir = TempDir::new("late-shard");
+    let scenario = dir.path().join("exact.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (_serve, url) = serve(&scenario);
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 2;
+    let out = dir.path().join("shard-1");
+    ok(run(&scenario, &url, &out, Some(("1/2", at))));
+    let r = stampede::report::json::load_summary(&out).unwrap();
+    assert_eq!(r.results[0].journeys.started, 60);
+    assert!(r.results[0].ledger.is_none(), "{:?}", r.notes);
+    for want in [
+        "s after --start-at",
+        "ledger was read",
+        "no ledger for the round",
+    ] {
+        assert!(
+            r.notes.iter().any(|n| n.contains(want)),
+            "{want}: {:?}",
+            r.notes
+        );
+    }
+}

@@ -1,7 +1,6 @@
 //! `--shard` and `--start-at` at the command line: the plan line `validate`
-//! prints, and the wait for a common start.
+//! prints, and what a shard says about the common start.
 
-use crate::engine::Control;
 use crate::engine::schedule::Schedule;
 use crate::scenario::{Arrivals, Plan};
 use std::time::SystemTime;
@@ -34,9 +33,12 @@ pub fn plan_line(plan: &Plan) -> Option<String> {
     ))
 }
 
-/// Sleep until `at` (a stop signal ends the wait); a shard that is already
-/// late says by how much, on stderr and as a report note.
-pub async fn wait_for_start(at: SystemTime, control: &Control) -> Option<String> {
+/// What a shard says about `--start-at` before its run: how long it will
+/// wait, or, when it is already late, by how much (on stderr and, returned,
+/// as a report note). The wait itself is the run's (`run::execute` sleeps
+/// until each round's start after reading a shared target's ledger, so no
+/// reading is taken after another shard's first requests).
+pub fn start_note(at: SystemTime) -> Option<String> {
     match at.duration_since(SystemTime::now()) {
         Ok(wait) => {
             eprintln!(
@@ -44,10 +46,6 @@ pub async fn wait_for_start(at: SystemTime, control: &Control) -> Option<String>
                 wait.as_secs_f64(),
                 crate::timefmt::rfc3339(at)
             );
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = control.stop.cancelled() => {}
-            }
             None
         }
         Err(e) => {
