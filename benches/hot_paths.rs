@@ -31,6 +31,11 @@ use stampede::client::{HttpClient, TlsOptions};
 use stampede::engine::envelope_code;
 use stampede::engine::schedule::Schedule;
 use stampede::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, Recorder, StatusClass};
+
+/// The binary's allocator (src/main.rs), so allocation costs are the ones a run pays.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use stampede::outcome::{Code, OpOutcome};
 use stampede::policy::{
     Answer, CircuitBreaker, OpState, Outcome, Settlement, UserGuard, classify, parse_retry_after,
@@ -376,15 +381,10 @@ fn journey() -> JourneyLog {
         .attempts
         .push(AttemptLog::new(ms(3_524), ms(6), StatusClass::S2xx, false));
 
-    JourneyLog {
-        cohort: 0,
-        schedule_lag: Duration::from_micros(150),
-        intended_at: ms(2_500),
-        ops: vec![availability, reserve, confirm],
-        end: JourneyEnd::Succeeded,
-        breaker_opens: 0,
-        breaker_open_time: Duration::ZERO,
-    }
+    let mut j = JourneyLog::new(0, ms(2_500), Duration::from_micros(150), 3);
+    j.ops = vec![availability, reserve, confirm];
+    j.end = JourneyEnd::Succeeded;
+    j
 }
 
 fn recorder(r: &mut impl Runner) {

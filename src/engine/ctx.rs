@@ -117,6 +117,10 @@ pub struct RoundCtx {
     /// Unique per round, so op ids and idempotency keys never collide across rounds.
     pub run_tag: String,
     pub seed: u64,
+    /// Journeys per user (closed model; 1 otherwise).
+    pub iterations: u64,
+    /// A closed-model user's wait between journeys.
+    pub think_time: Duration,
 }
 
 impl RoundCtx {

@@ -44,7 +44,7 @@ impl CollectorRecs {
             Some((d, _)) => d,
             None => &mut self.total,
         };
-        if let Some(r) = recs.get_mut(log.cohort) {
+        if let Some(r) = recs.get_mut(log.cohort as usize) {
             r.absorb(log);
         }
     }

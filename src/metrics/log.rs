@@ -171,15 +171,53 @@ pub enum JourneyEnd {
     Cancelled,
 }
 
+/// One journey's record. Packed (u32 microseconds and milliseconds, as
+/// [`OpLog`] is) because every user waiting in backoff holds one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JourneyLog {
-    pub cohort: usize,
-    /// How late the journey started versus its schedule.
-    pub schedule_lag: Duration,
-    /// When it was scheduled, since the round started.
-    pub intended_at: Duration,
+    pub cohort: u32,
+    /// How late the journey started versus its schedule, in microseconds
+    /// (saturating at ~71 minutes).
+    schedule_lag_us: u32,
+    /// When it was scheduled, in ms since the round started.
+    intended_at_ms: u32,
     pub ops: Vec<OpLog>,
     pub end: JourneyEnd,
     pub breaker_opens: u32,
-    pub breaker_open_time: Duration,
+    /// Time its breaker spent open, in microseconds.
+    breaker_open_us: u32,
+}
+
+fn us32(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+impl JourneyLog {
+    /// A journey of cohort `cohort` due `intended_at` after the round
+    /// started, begun `schedule_lag` late.
+    pub fn new(cohort: usize, intended_at: Duration, schedule_lag: Duration, steps: usize) -> Self {
+        Self {
+            cohort: u32::try_from(cohort).unwrap_or(u32::MAX),
+            schedule_lag_us: us32(schedule_lag),
+            intended_at_ms: u32::try_from(intended_at.as_millis()).unwrap_or(u32::MAX),
+            ops: Vec::with_capacity(steps),
+            ..Self::default()
+        }
+    }
+
+    pub fn schedule_lag(&self) -> Duration {
+        Duration::from_micros(u64::from(self.schedule_lag_us))
+    }
+
+    pub fn intended_at(&self) -> Duration {
+        Duration::from_millis(u64::from(self.intended_at_ms))
+    }
+
+    pub fn breaker_open_time(&self) -> Duration {
+        Duration::from_micros(u64::from(self.breaker_open_us))
+    }
+
+    pub fn set_breaker_open_time(&mut self, d: Duration) {
+        self.breaker_open_us = us32(d);
+    }
 }

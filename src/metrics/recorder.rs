@@ -184,13 +184,13 @@ impl Recorder {
             JourneyEnd::Failed => self.journeys.failed += 1,
             JourneyEnd::Cancelled => self.journeys.cancelled += 1,
         }
-        self.schedule_lag.saturating_record(us(j.schedule_lag));
+        self.schedule_lag.saturating_record(us(j.schedule_lag()));
         self.breaker_opens += u64::from(j.breaker_opens);
-        self.breaker_open_time += j.breaker_open_time;
+        self.breaker_open_time += j.breaker_open_time();
         if j.breaker_opens > 0 {
             // Attribute opens to the second the journey started: close enough
             // for a per-second picture, exact in the totals.
-            self.second(j.intended_at).breaker_opens += u64::from(j.breaker_opens);
+            self.second(j.intended_at()).breaker_opens += u64::from(j.breaker_opens);
         }
         for op in &j.ops {
             self.second(op.intended_at()).arrivals += 1;
@@ -305,11 +305,10 @@ mod tests {
     }
 
     fn journey(ops: Vec<OpLog>, end: JourneyEnd) -> JourneyLog {
-        JourneyLog {
-            ops,
-            end,
-            ..JourneyLog::default()
-        }
+        let mut j = JourneyLog::default();
+        j.ops = ops;
+        j.end = end;
+        j
     }
 
     #[test]
@@ -428,19 +427,21 @@ mod tests {
                 a.honoured = i % 3 == 0;
                 a.early = i % 5 == 0;
             }
-            let mut j = journey(
-                vec![o],
-                [
-                    JourneyEnd::Succeeded,
-                    JourneyEnd::SoldOut,
-                    JourneyEnd::Failed,
-                    JourneyEnd::Cancelled,
-                ][(i % 4) as usize],
+            let mut j = JourneyLog::new(
+                0,
+                Duration::from_millis(i * 250),
+                Duration::from_micros(100 + i * 13),
+                1,
             );
-            j.schedule_lag = Duration::from_micros(100 + i * 13);
-            j.intended_at = Duration::from_millis(i * 250);
+            j.ops.push(o);
+            j.end = [
+                JourneyEnd::Succeeded,
+                JourneyEnd::SoldOut,
+                JourneyEnd::Failed,
+                JourneyEnd::Cancelled,
+            ][(i % 4) as usize];
             j.breaker_opens = (i % 7 == 0) as u32;
-            j.breaker_open_time = Duration::from_millis(i);
+            j.set_breaker_open_time(Duration::from_millis(i));
             out.push(j);
         }
         out

@@ -32,7 +32,7 @@ impl User<'_> {
             match id {
                 VAR_USER => &user_id,
                 VAR_EVENT => &ctx.journey.event,
-                VAR_ZONE => &ctx.journey.zones[self.zone],
+                VAR_ZONE => &ctx.journey.zones[self.zone as usize],
                 VAR_QUANTITY => &ctx.quantity,
                 VAR_ITERATION => &iteration,
                 _ if id < first_capture => {
