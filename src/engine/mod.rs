@@ -21,13 +21,13 @@ pub use progress::Progress;
 pub use user::{Arrival, envelope_code};
 
 use crate::client::HttpClient;
-use crate::metrics::{JourneyLog, Live, Recorder};
+use crate::metrics::{Live, Recorder};
 use crate::policy::RetryBudget;
 use crate::scenario::{AbortRule, Arrivals, Plan};
 use schedule::{Schedule, cohort_of};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -146,8 +146,9 @@ pub async fn run_round(
         p.start_round(plan, round, ctx.clone());
     }
 
-    // Collectors: the only owners of recorders. `finish` makes them stop
-    // waiting for journeys that never ended, so a round can never hang.
+    // Collectors: the only owners of recorders, filled by the user tasks.
+    // `finish` stops the ticker; the round then takes the recorders, so a
+    // journey that never ended cannot make it hang.
     let finish = CancellationToken::new();
     let n_coll = collectors();
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
@@ -165,38 +166,28 @@ pub async fn run_round(
             .ok()
     });
     let (delta_tx, streamer) = stream::spawn_writer(files.flatten(), ctx.start);
-    let mut senders = Vec::with_capacity(n_coll);
-    let mut handles = Vec::with_capacity(n_coll);
-    for _ in 0..n_coll {
-        let (tx, mut rx) = mpsc::unbounded_channel::<JourneyLog>();
-        senders.push(tx);
-        let finish = finish.clone();
-        let mut recs =
-            stream::CollectorRecs::new(shares.len(), steps, interval_ms, delta_tx.clone());
-        let start = ctx.start;
-        handles.push(tokio::spawn(async move {
+    let collectors = Arc::new(stream::Collectors::new(
+        n_coll,
+        shares.len(),
+        steps,
+        interval_ms,
+        delta_tx,
+    ));
+    // Once a second the collectors hand their deltas to the stream task.
+    let ticker = collectors.streaming().then(|| {
+        let (collectors, finish, start) = (collectors.clone(), finish.clone(), ctx.start);
+        tokio::spawn(async move {
             let mut tick =
                 tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let streaming = recs.streaming();
             loop {
-                let log = tokio::select! {
-                    biased;
-                    _ = tick.tick(), if streaming => { recs.hand_over(); continue }
-                    log = rx.recv() => log,
-                    _ = finish.cancelled() => {
-                        // Take what was already sent, then stop listening.
-                        rx.close();
-                        rx.recv().await
-                    }
-                };
-                let Some(log) = log else { break };
-                recs.absorb(&log);
+                tokio::select! {
+                    _ = tick.tick() => collectors.hand_over(),
+                    _ = finish.cancelled() => break,
+                }
             }
-            recs.finish()
-        }));
-    }
-    drop(delta_tx);
+        })
+    });
 
     // Per-second in-flight sampler.
     let sampler_done = CancellationToken::new();
@@ -239,7 +230,7 @@ pub async fn run_round(
     let spawn_user = |k: u64, intended: Instant, permit| {
         let ctx = ctx.clone();
         let guard = PanicGuard(panics.clone());
-        let tx = senders[(k as usize) % n_coll].clone();
+        let sink = collectors.clone();
         let cohort = cohort_of(k, &shares);
         ctx.cohorts[cohort]
             .live
@@ -249,7 +240,7 @@ pub async fn run_round(
             ctx,
             arrival: Arrival { index: k, cohort },
             intended,
-            sink: tx,
+            sink,
             keep: (permit, guard),
         }));
     };
@@ -301,7 +292,6 @@ pub async fn run_round(
             }
         }
     }
-    drop(senders);
 
     // Drain: wait for in-flight journeys until the deadline, then cancel them.
     let all = plan.load.max_in_flight as u32;
@@ -325,13 +315,17 @@ pub async fn run_round(
     let mut merged: Vec<Recorder> = (0..shares.len())
         .map(|_| Recorder::with_interval(steps, interval_ms))
         .collect();
-    for h in handles {
-        if let Ok(recs) = h.await {
-            for (m, r) in merged.iter_mut().zip(&recs) {
-                m.merge(r);
-            }
+    if let Some(t) = ticker {
+        let _ = t.await;
+    }
+    for recs in collectors.finish() {
+        for (m, r) in merged.iter_mut().zip(&recs) {
+            m.merge(r);
         }
     }
+    // The stream task ends when the last delta sender (each collector's)
+    // is gone: a user task that outlived the round holds the collectors.
+    drop(collectors);
     let _ = streamer.await;
     let in_flight = sampler.await.unwrap_or_default();
     if let Some(m) = monitor {

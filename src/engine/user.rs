@@ -86,8 +86,8 @@ pub struct Task<K> {
     pub arrival: Arrival,
     /// When its first journey was due; then each later journey's start.
     pub intended: Instant,
-    /// Where every journey's log goes (a collector).
-    pub sink: tokio::sync::mpsc::UnboundedSender<JourneyLog>,
+    /// Where every journey's log goes.
+    pub sink: std::sync::Arc<super::stream::Collectors>,
     pub keep: K,
 }
 
@@ -157,7 +157,7 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
                 cut_short(user.ctx, &mut log);
             }
             user.close_breaker_window(&mut log);
-            let _ = task.sink.send(log);
+            task.sink.absorb(task.arrival.index, &log);
             if cancelled {
                 break;
             }
