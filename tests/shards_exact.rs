@@ -123,12 +123,26 @@ fn ok(child: Child) {
     );
 }
 
-#[test]
-fn four_shards_merged_equal_one_run() {
-    let dir = TempDir::new("shards");
+/// A temporary folder with the scenario written into it, and a `stampede
+/// serve` of that scenario: (folder, scenario path, server, its URL).
+fn target(name: &str) -> (TempDir, std::path::PathBuf, Serve, String) {
+    let dir = TempDir::new(name);
     let scenario = dir.path().join("exact.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
-    let (_serve, url) = serve(&scenario);
+    let (serve, url) = serve(&scenario);
+    (dir, scenario, serve, url)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn four_shards_merged_equal_one_run() {
+    let (dir, scenario, _serve, url) = target("shards");
     let single = dir.path().join("single");
     ok(run(&scenario, &url, &single, None));
 
@@ -139,11 +153,7 @@ fn four_shards_merged_equal_one_run() {
     // One common start, as shards-local.sh and the Job give (computed once:
     // each shard computing its own could straddle a second and start a
     // second apart): every shard reads the shared ledger before any load.
-    let at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3;
+    let at = unix_now() + 3;
     let children: Vec<Child> = shards
         .iter()
         .enumerate()
@@ -243,15 +253,8 @@ fn four_shards_merged_equal_one_run() {
 /// it reads none and says why (the merge takes another shard's reading).
 #[test]
 fn a_late_shard_reads_no_ledger_and_says_how_late() {
-    let dir = TempDir::new("late-shard");
-    let scenario = dir.path().join("exact.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
-    let (_serve, url) = serve(&scenario);
-    let at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        - 2;
+    let (dir, scenario, _serve, url) = target("late-shard");
+    let at = unix_now() - 2;
     let out = dir.path().join("shard-1");
     ok(run(&scenario, &url, &out, Some(("1/2", at))));
     let r = stampede::report::json::load_summary(&out).unwrap();

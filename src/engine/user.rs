@@ -91,7 +91,7 @@ pub struct Task<K> {
     pub keep: K,
 }
 
-/// Run `task.iterations` journeys for one user, handing each log to its
+/// Run `ctx.iterations` journeys for one user, handing each log to its
 /// sink. Stops early (logging what was in flight as cancelled) when the
 /// round's hard deadline fires.
 ///
@@ -100,8 +100,8 @@ pub struct Task<K> {
 /// [`User::attempts`]: an `async fn` moves each argument into a second slot
 /// of its future, and every nesting level adds its own copies of `self`,
 /// the log and the step, all held by a user waiting in backoff (1,000,000
-/// of them in `scenarios/bench-memory.toml`). The sizes are pinned by a
-/// test below.
+/// of them in `scenarios/bench-memory.toml`). The size is pinned by
+/// `engine::tests::a_waiting_user_task_fits_a_768_byte_cell`.
 #[expect(
     clippy::manual_async_fn,
     reason = "an async fn would hold its arguments twice in every waiting user"
