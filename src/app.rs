@@ -10,6 +10,7 @@
 
 mod compare_cmd;
 mod output;
+mod runtime;
 mod shards;
 mod signals;
 
@@ -18,6 +19,8 @@ use crate::engine::{Control, Progress};
 use crate::scenario::{self, Overrides};
 use crate::sim::{SimConfig, SimServer};
 use std::net::SocketAddr;
+
+pub use runtime::{Flavor, flavor_for, runtime};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_GATES: u8 = 1;
