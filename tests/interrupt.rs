@@ -23,6 +23,11 @@ struct Stopped {
 /// order, 100 ms apart; journeys take
 /// 400 ms or more, so a second signal finds work in flight) and waits for the process to end.
 fn run_and_signal(tag: &str, signals: &[&str]) -> Stopped {
+    run_and_signal_on(tag, signals, None)
+}
+
+/// As [`run_and_signal`], the process pinned to `cores` (`taskset -c`).
+fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stopped {
     let dir = TempDir::new(tag);
     let scenario = dir.path().join("long.toml");
     std::fs::write(
@@ -31,7 +36,17 @@ fn run_and_signal(tag: &str, signals: &[&str]) -> Stopped {
     )
     .unwrap();
     let out = dir.path().join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let bin = env!("CARGO_BIN_EXE_stampede");
+    let mut cmd = match cores {
+        // taskset execs the binary: the child's pid is stampede's.
+        Some(c) => {
+            let mut t = Command::new("taskset");
+            t.args(["-c", c, bin]);
+            t
+        }
+        None => Command::new(bin),
+    };
+    let mut child = cmd
         .arg("run")
         .arg(&scenario)
         .arg("--out")
@@ -135,6 +150,16 @@ fn sigint_stops_the_run_and_the_reports_are_still_written() {
 #[test]
 fn sigterm_stops_the_run_like_ctrl_c() {
     let s = run_and_signal("sigterm", &["TERM"]);
+    assert_interrupted_and_kept(&s, "SIGTERM");
+    assert!(s.stderr.contains("draining"), "{}", s.stderr);
+}
+
+/// On one core the runtime is the current-thread scheduler
+/// (`stampede::app::runtime`): the signal, the drain and the reports run
+/// on the same thread as every user and the simulator.
+#[test]
+fn sigterm_on_one_core_stops_the_run_and_keeps_its_reports() {
+    let s = run_and_signal_on("sigterm1core", &["TERM"], Some("0"));
     assert_interrupted_and_kept(&s, "SIGTERM");
     assert!(s.stderr.contains("draining"), "{}", s.stderr);
 }

@@ -49,6 +49,7 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     limit_req_zone $binary_remote_addr zone=one:1m rate=5r/s;
+    log_format conn '$connection $request_uri $status';
     server {{
         listen 127.0.0.1:{port};
         # Not `return 200 ...`: `return` runs in the rewrite phase, before
@@ -62,6 +63,13 @@ http {{
         }}
         location /down {{
             return 503;
+        }}
+        # Closes a kept-alive connection idle for 200 ms.
+        location = /short-keepalive {{
+            keepalive_timeout 200ms;
+            access_log {d}/short.log conn;
+            default_type application/json;
+            alias {d}/limited.json;
         }}
     }}
 }}
@@ -349,5 +357,52 @@ fn the_binary_fails_the_build_on_a_failed_gate_against_nginx() {
     );
     assert!(!junit.contains("<failure"), "{junit}");
     assert!(junit.contains("compliant.amplification &gt; 1"), "{junit}");
+    drop(nginx);
+}
+
+/// nginx closes a connection idle for 200 ms; users think 500 ms between
+/// journeys. Each next request must find that its pooled connection is
+/// gone and open a new one: every attempt answered, none lost to a
+/// closed connection, and nginx's own log agrees on the count and shows
+/// the new connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_closed_while_idle_is_replaced_not_failed() {
+    let nginx = Nginx::start();
+    let src = format!(
+        r#"
+name = "staging-nginx-keepalive"
+compare = ["compliant"]
+[target]
+url = "{url}"
+connections = 2
+[load]
+model = "closed"
+users = 2
+iterations = 4
+think_time = "500ms"
+duration = "20s"
+drain = "10s"
+[journey]
+event = "E1"
+zones = ["A"]
+steps = [{{ name = "call", path = "/short-keepalive" }}]
+"#,
+        url = nginx.url()
+    );
+    let r = run(&src).await;
+    let c = cohort(&r, "compliant");
+    assert_eq!(c.operations, 8, "{:?}", c.outcomes);
+    assert_eq!(c.attempts, 8);
+    assert_eq!(c.outcomes, [("OK".to_string(), 8)].into_iter().collect());
+    let log = std::fs::read_to_string(nginx.dir.path().join("short.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len() as u64, c.attempts, "nginx's log:\n{log}");
+    assert!(lines.iter().all(|l| l.ends_with(" 200")), "{log}");
+    let conns: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|l| l.split(' ').next()).collect();
+    assert!(
+        conns.len() > 2,
+        "nginx closed idle connections, so more than 2 were opened: {log}"
+    );
     drop(nginx);
 }

@@ -5,10 +5,12 @@
 //! requests wait on Nagle), no silent retry of a request on a pooled
 //! connection the server closed (a retry tester must see every attempt), and
 //! a hard cap on sockets: `connections` permits, each one request in flight
-//! or one idle connection (see [`pool`]).
+//! or one idle connection (see [`pool`]). HTTP/1.1 is spoken by [`h1`], in
+//! the sending user's task; HTTP/2 by hyper.
 
 mod cookies;
 pub mod fdlimit;
+mod h1;
 mod pool;
 pub mod probe;
 pub mod proxy;
@@ -24,8 +26,10 @@ pub use tls::{TlsError, TlsOptions};
 
 use crate::outcome::NetError;
 use bytes::Bytes;
+use h1::Head;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use pool::Conn;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -317,37 +321,42 @@ impl HttpClient {
                 .unwrap_or_default();
             t.request(method, &full, req.headers(), b);
         }
-        let resp = conn
-            .send(req)
-            .await
-            .map_err(|e| self.transport_failure(&e))?;
-        self.stats.answered();
-        let traced_headers = self.trace.as_ref().map(|_| resp.headers().clone());
-        let status = resp.status().as_u16();
-        let set_cookies: Vec<HeaderValue> = resp
-            .headers()
-            .get_all(http::header::SET_COOKIE)
-            .iter()
-            .cloned()
-            .collect();
-        let retry_after = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        // Not copied out of hyper's read buffer: nothing keeps an answer's
-        // body across a wait (a user in backoff holds counters only), so the
-        // slice is dropped before the buffer could matter.
-        let body = Limited::new(resp.into_body(), BODY_LIMIT)
-            .collect()
-            .await
-            .map_err(|e| Failure::Net(self.net_error(e.as_ref())))?
-            .to_bytes();
+        let traced = self.trace.is_some();
+        let (head, body) = match &mut conn {
+            Conn::H1(c) => {
+                let head = c
+                    .send(req, traced)
+                    .await
+                    .map_err(|e| self.transport_failure(&e))?;
+                self.stats.answered();
+                let body = c
+                    .body(&head)
+                    .await
+                    .map_err(|e| self.transport_failure(&e))?;
+                (head, body)
+            }
+            Conn::H2(s) => {
+                let resp = s
+                    .send_request(req)
+                    .await
+                    .map_err(|e| self.transport_failure(&e))?;
+                self.stats.answered();
+                h2_answer(resp, traced)
+                    .await
+                    .map_err(|e| self.transport_failure(e.as_ref()))?
+            }
+        };
         // Read whole: the connection is idle again, before the permit goes.
         self.pool.checkin(conn);
-        if let (Some(t), Some(h)) = (&self.trace, &traced_headers) {
-            t.response(status, h, &body);
+        if let (Some(t), Some(h)) = (&self.trace, &head.headers) {
+            t.response(head.status, h, &body);
         }
+        let Head {
+            status,
+            retry_after,
+            set_cookies,
+            ..
+        } = head;
         Ok(Response {
             status,
             retry_after,
@@ -355,6 +364,33 @@ impl HttpClient {
             set_cookies,
         })
     }
+}
+
+/// An HTTP/2 answer as an HTTP/1 one reads: its head, then its body
+/// (at most [`BODY_LIMIT`]).
+async fn h2_answer(
+    resp: http::Response<hyper::body::Incoming>,
+    trace: bool,
+) -> Result<(Head, Bytes), Box<dyn std::error::Error + Send + Sync>> {
+    let headers = resp.headers();
+    let head = Head::new(
+        resp.status().as_u16(),
+        headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect(),
+        trace.then(|| headers.clone()),
+    );
+    let body = Limited::new(resp.into_body(), BODY_LIMIT)
+        .collect()
+        .await?
+        .to_bytes();
+    Ok((head, body))
 }
 
 impl HttpClient {

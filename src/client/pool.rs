@@ -8,8 +8,8 @@
 //! when it holds a permit and found the idle list empty, so
 //! `open sockets <= idle + in flight <= connections` at every moment.
 //!
-//! HTTP/1 connections are used one request at a time (LIFO, the warmest
-//! first). When TLS negotiates `h2` over ALPN, one HTTP/2 connection is
+//! HTTP/1 connections ([`super::h1`], driven by the task that sends on
+//! them) are used one request at a time (LIFO, the warmest first). When TLS negotiates `h2` over ALPN, one HTTP/2 connection is
 //! shared by every request, as hyper-util's pool does.
 //!
 //! Through an HTTP proxy ([`super::proxy`]) every socket goes to the proxy:
@@ -19,7 +19,7 @@
 //! status is known: 407 and 502 are different failures) and runs TLS inside
 //! it. A failure at the proxy is a [`ConnectError::Proxy`], never retried.
 
-use hyper::body::Incoming;
+use super::h1::{H1, Io};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
@@ -30,25 +30,16 @@ use tokio::net::TcpStream;
 
 pub(super) type Body = http_body_util::Full<bytes::Bytes>;
 
-/// A connection to send one request on.
+/// A connection to send one request on: HTTP/1.1 driven by the sending
+/// task itself ([`super::h1`]), or the shared HTTP/2 connection (hyper).
 pub(super) enum Conn {
-    H1(http1::SendRequest<Body>),
+    H1(H1),
     H2(http2::SendRequest<Body>),
 }
 
 impl Conn {
     pub fn is_h2(&self) -> bool {
         matches!(self, Conn::H2(_))
-    }
-
-    pub async fn send(
-        &mut self,
-        req: http::Request<Body>,
-    ) -> Result<http::Response<Incoming>, hyper::Error> {
-        match self {
-            Conn::H1(s) => s.send_request(req).await,
-            Conn::H2(s) => s.send_request(req).await,
-        }
     }
 }
 
@@ -99,7 +90,7 @@ pub(super) struct Pool {
     host: String,
     port: u16,
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    idle: Mutex<Vec<http1::SendRequest<Body>>>,
+    idle: Mutex<Vec<H1>>,
     /// The shared HTTP/2 connection, once the target chose h2.
     h2: Mutex<Option<http2::SendRequest<Body>>>,
     /// Whether ALPN chose h2 (known after the first TLS handshake).
@@ -150,13 +141,12 @@ impl Pool {
             return Ok(Conn::H2(c));
         }
         loop {
-            let Some(mut s) = self.idle.lock().map_or(None, |mut v| v.pop()) else {
+            let Some(mut c) = self.idle.lock().map_or(None, |mut v| v.pop()) else {
                 break;
             };
-            // Usually ready at once; waits only for the previous response's
-            // last bytes to be processed. Closed ones are dropped here.
-            if !s.is_closed() && s.ready().await.is_ok() {
-                return Ok(Conn::H1(s));
+            // One the server closed while it sat idle is dropped here.
+            if c.is_open() {
+                return Ok(Conn::H1(c));
             }
         }
         // Connecting is rare and its future is large (TCP, TLS and HTTP/2
@@ -176,11 +166,11 @@ impl Pool {
 
     /// Give an HTTP/1 connection back after its response was read whole.
     pub fn checkin(&self, conn: Conn) {
-        if let Conn::H1(s) = conn
-            && !s.is_closed()
+        if let Conn::H1(mut c) = conn
+            && c.is_open()
             && let Ok(mut v) = self.idle.lock()
         {
-            v.push(s);
+            v.push(c);
         }
     }
 
@@ -199,6 +189,9 @@ impl Pool {
     async fn connect(&self) -> Result<Conn, ConnectError> {
         let Some(proxy) = &self.proxy else {
             let tcp = tcp(&self.host, self.port).await.map_err(ConnectError::Io)?;
+            if self.tls.is_none() {
+                return Ok(h1(Io::Tcp(tcp)));
+            }
             return self.over_tls(tcp).await;
         };
         let tcp = tcp(&proxy.host, proxy.port)
@@ -206,7 +199,7 @@ impl Pool {
             .map_err(|e| ConnectError::Proxy(ProxyFailure::Connect(e)))?;
         if self.tls.is_none() {
             // The requests themselves go to the proxy.
-            return h1(tcp).await;
+            return Ok(h1(Io::Tcp(tcp)));
         }
         let tunnel = connect_tunnel(tcp, &self.host, self.port, proxy.auth.as_ref()).await?;
         self.over_tls(tunnel).await
@@ -219,7 +212,7 @@ impl Pool {
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let Some((tls, name)) = &self.tls else {
-            return h1(io).await;
+            return Ok(h1(Io::Other(Box::pin(io))));
         };
         let stream = tls
             .connect(name.clone(), io)
@@ -228,7 +221,7 @@ impl Pool {
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let _ = self.is_h2.set(h2);
         if !h2 {
-            return h1(stream).await;
+            return Ok(h1(Io::Other(Box::pin(stream))));
         }
         let (send, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
@@ -294,15 +287,6 @@ async fn connect_tunnel(
     Ok(TokioIo::new(upgraded))
 }
 
-async fn h1<T>(io: T) -> Result<Conn, ConnectError>
-where
-    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let (send, conn) = http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(ConnectError::Hyper)?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(Conn::H1(send))
+fn h1(io: Io) -> Conn {
+    Conn::H1(H1::new(io))
 }

@@ -1,0 +1,762 @@
+//! HTTP/1.1 on one connection, one request at a time, driven by the task
+//! of the user who sends it.
+//!
+//! hyper's client connection is two halves: a task that owns the socket
+//! and a channel the request goes through. With 10,000 connections that
+//! was 9 KB of channel block, 8 KB of write buffer, 8 KB of read buffer and
+//! a 1.5 KB task per connection (`heaptrack`, `scenarios/bench-peers-10k.toml`:
+//! 280 of 350 MB), and every request crossed two tasks. Here the user's task
+//! writes the request and reads the answer itself: a connection holds its
+//! socket and nothing else while it waits (the read buffer is taken when
+//! the socket is readable and let go with the answer's body).
+//!
+//! What is read: a status line and headers (`httparse`, at most
+//! [`MAX_HEADERS`] headers in [`MAX_HEAD`] bytes), interim 1xx answers
+//! skipped, then a body framed by `Transfer-Encoding: chunked`, by
+//! `Content-Length`, or by the end of the connection (RFC 9112 §6.3); none
+//! for HEAD, 1xx, 204 and 304. A connection is used again only when its
+//! answer said so (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
+//! `keep-alive`) and its body was framed. Errors are `io::Error`s whose
+//! text [`crate::outcome::NetError::from_chain`] sorts: "connection closed"
+//! (an answer cut short), "body too large", "invalid response".
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+/// At most this many headers in an answer (hyper's default too).
+pub const MAX_HEADERS: usize = 100;
+/// At most this many bytes of status line and headers.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// The read buffer taken for an answer whose size is not known yet.
+const READ_CHUNK: usize = 4096;
+
+/// Any stream a connection can run on (TLS, a proxy's tunnel).
+pub trait Stream: AsyncRead + AsyncWrite + Send {}
+impl<T: AsyncRead + AsyncWrite + Send> Stream for T {}
+
+/// The socket: plain TCP (most targets, and the one that can wait for
+/// readability without a buffer), or anything else, boxed.
+pub enum Io {
+    Tcp(TcpStream),
+    Other(Pin<Box<dyn Stream>>),
+}
+
+macro_rules! each {
+    ($io:expr, $s:ident => $call:expr) => {
+        match $io.get_mut() {
+            Io::Tcp(t) => {
+                let $s = Pin::new(t);
+                $call
+            }
+            Io::Other(b) => {
+                let $s = b.as_mut();
+                $call
+            }
+        }
+    };
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_write(cx, b))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_flush(cx))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_shutdown(cx))
+    }
+}
+
+/// One HTTP/1.1 connection.
+pub struct H1 {
+    io: Io,
+    /// Bytes read and not yet used; empty (and unallocated) between answers.
+    buf: BytesMut,
+    /// The last answer allows another request on this connection.
+    reusable: bool,
+}
+
+/// An answer's status line and the headers the engine reads.
+#[derive(Debug)]
+pub struct Head {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub set_cookies: Vec<HeaderValue>,
+    /// Every header, for `--trace` only.
+    pub headers: Option<HeaderMap>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("invalid response: {what}"),
+    )
+}
+
+fn closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "connection closed before the response was complete",
+    )
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("response body too large (over {} bytes)", super::BODY_LIMIT),
+    )
+}
+
+impl Head {
+    /// A head read by another transport (HTTP/2): its body is read there.
+    pub fn new(
+        status: u16,
+        retry_after: Option<String>,
+        set_cookies: Vec<HeaderValue>,
+        headers: Option<HeaderMap>,
+    ) -> Self {
+        Head {
+            status,
+            retry_after,
+            set_cookies,
+            headers,
+            framing: Framing::None,
+            keep_alive: false,
+        }
+    }
+}
+
+impl H1 {
+    pub fn new(io: Io) -> Self {
+        H1 {
+            io,
+            buf: BytesMut::new(),
+            reusable: true,
+        }
+    }
+
+    /// Whether the connection can take another request: its last answer
+    /// allowed it, and the server has not closed it since (a read that
+    /// would wait says open; an end of stream, stray bytes or an error
+    /// say closed). No syscall when the socket's readiness says nothing
+    /// arrived.
+    pub fn is_open(&mut self) -> bool {
+        if !self.reusable || !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut rb = ReadBuf::new(&mut probe);
+        matches!(
+            Pin::new(&mut self.io).poll_read(&mut cx, &mut rb),
+            Poll::Pending
+        )
+    }
+
+    /// Write `req` (its URI as it is: origin form, or absolute form for a
+    /// forwarding proxy) and read the answer's head.
+    pub async fn send(&mut self, req: Request<super::pool::Body>, trace: bool) -> io::Result<Head> {
+        self.reusable = false;
+        let (parts, body) = req.into_parts();
+        let wire = encode(&parts, &full_bytes(body));
+        let head_only = parts.method == Method::HEAD;
+        drop(parts);
+        self.io.write_all(&wire).await?;
+        self.io.flush().await?;
+        drop(wire);
+        loop {
+            let head = loop {
+                if let Some((n, head)) = parse_head(&self.buf, trace)? {
+                    self.buf.advance(n);
+                    break head;
+                }
+                if self.buf.len() >= MAX_HEAD {
+                    return Err(invalid("head over 64 KiB"));
+                }
+                if self.read_more(READ_CHUNK).await? == 0 {
+                    return Err(closed());
+                }
+            };
+            // Interim answers (100 Continue, 103 Early Hints) come first.
+            if (100..200).contains(&head.status) && head.status != 101 {
+                continue;
+            }
+            return Ok(settle(head, head_only));
+        }
+    }
+
+    /// The body of the answer whose head [`Self::send`] returned; after
+    /// it the connection is reusable if the answer said so.
+    pub async fn body(&mut self, head: &Head) -> io::Result<Bytes> {
+        let limit = super::BODY_LIMIT as u64;
+        let body = match head.framing {
+            Framing::None => Bytes::new(),
+            Framing::Length(n) if n > limit => return Err(too_large()),
+            Framing::Length(n) => {
+                let n = n as usize;
+                while self.buf.len() < n {
+                    let want = n - self.buf.len();
+                    if self.read_more(want).await? == 0 {
+                        return Err(closed());
+                    }
+                }
+                self.buf.split_to(n).freeze()
+            }
+            Framing::Chunked => self.chunked().await?,
+            Framing::UntilClose => {
+                while self.read_more(READ_CHUNK).await? > 0 {
+                    if self.buf.len() as u64 > limit {
+                        return Err(too_large());
+                    }
+                }
+                return Ok(std::mem::take(&mut self.buf).freeze());
+            }
+        };
+        self.reusable = head.keep_alive && self.buf.is_empty();
+        if self.buf.is_empty() {
+            // Nothing kept between answers (the body's bytes stay with it).
+            self.buf = BytesMut::new();
+        }
+        Ok(body)
+    }
+
+    /// A chunked body, its chunks joined; trailers are read and dropped.
+    async fn chunked(&mut self) -> io::Result<Bytes> {
+        let mut out = BytesMut::new();
+        loop {
+            match httparse::parse_chunk_size(&self.buf) {
+                Ok(httparse::Status::Complete((at, size))) => {
+                    if size == 0 {
+                        self.buf.advance(at);
+                        self.trailers().await?;
+                        return Ok(out.freeze());
+                    }
+                    if out.len() as u64 + size > super::BODY_LIMIT as u64 {
+                        return Err(too_large());
+                    }
+                    let size = size as usize;
+                    while self.buf.len() < at + size + 2 {
+                        let want = at + size + 2 - self.buf.len();
+                        if self.read_more(want).await? == 0 {
+                            return Err(closed());
+                        }
+                    }
+                    if &self.buf[at + size..at + size + 2] != b"\r\n" {
+                        return Err(invalid("chunk not followed by CRLF"));
+                    }
+                    out.extend_from_slice(&self.buf[at..at + size]);
+                    self.buf.advance(at + size + 2);
+                }
+                Ok(httparse::Status::Partial) => {
+                    if self.buf.len() > 1024 {
+                        return Err(invalid("chunk size line"));
+                    }
+                    if self.read_more(READ_CHUNK).await? == 0 {
+                        return Err(closed());
+                    }
+                }
+                Err(_) => return Err(invalid("chunk size")),
+            }
+        }
+    }
+
+    /// Trailer lines after the last chunk, up to the empty line.
+    async fn trailers(&mut self) -> io::Result<()> {
+        let mut seen = 0usize;
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                self.buf.advance(i + 2);
+                if i == 0 {
+                    return Ok(());
+                }
+                seen += i;
+                if seen > MAX_HEAD {
+                    return Err(invalid("trailers over 64 KiB"));
+                }
+                continue;
+            }
+            if self.read_more(READ_CHUNK).await? == 0 {
+                return Err(closed());
+            }
+        }
+    }
+
+    /// Read what the socket has into the buffer (room for at least `want`
+    /// more bytes, at most [`READ_CHUNK`] unless `want` says more); 0 at
+    /// the end of the stream. On TCP the buffer is taken only once the
+    /// socket is readable, so a connection waiting for its answer holds
+    /// none.
+    async fn read_more(&mut self, want: usize) -> io::Result<usize> {
+        if let Io::Tcp(t) = &self.io {
+            t.readable().await?;
+        }
+        self.buf.reserve(want.max(READ_CHUNK));
+        self.io.read_buf(&mut self.buf).await
+    }
+}
+
+/// The bytes of a request body (a `Full` yields its one frame at once).
+fn full_bytes(mut body: super::pool::Body) -> Bytes {
+    use http_body::Body as _;
+    let mut cx = Context::from_waker(Waker::noop());
+    match Pin::new(&mut body).poll_frame(&mut cx) {
+        Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+/// The request as bytes: request line, headers (names as `http` keeps
+/// them, lower case), `Content-Length` for a body (and 0 for an empty
+/// POST, PUT or PATCH), the body.
+fn encode(req: &http::request::Parts, body: &[u8]) -> Vec<u8> {
+    let uri = &req.uri;
+    let absolute;
+    let target = match uri.scheme() {
+        Some(_) => {
+            absolute = uri.to_string();
+            absolute.as_str()
+        }
+        None => uri.path_and_query().map_or("/", |p| p.as_str()),
+    };
+    let mut out = Vec::with_capacity(64 + target.len() + body.len() + 48 * req.headers.len());
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &req.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let wants_length =
+        !body.is_empty() || matches!(req.method, Method::POST | Method::PUT | Method::PATCH);
+    if wants_length && !req.headers.contains_key(http::header::CONTENT_LENGTH) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// The framing as the request and status decide it: no body for HEAD, 101,
+/// 204 and 304; a connection whose body runs to the close (or that
+/// switched protocols) is not used again.
+fn settle(mut head: Head, head_only: bool) -> Head {
+    if head_only || matches!(head.status, 101 | 204 | 304) {
+        head.framing = Framing::None;
+    }
+    if head.status == 101 || head.framing == Framing::UntilClose {
+        head.keep_alive = false;
+    }
+    head
+}
+
+/// The head at the start of `buf` and its length, `None` while it is
+/// incomplete.
+fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut slots);
+    let n = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(invalid("over 100 headers")),
+        Err(e) => return Err(invalid(&e.to_string())),
+    };
+    let status = resp.code.unwrap_or(0);
+    let http11 = resp.version == Some(1);
+    let mut head = Head {
+        status,
+        retry_after: None,
+        set_cookies: Vec::new(),
+        headers: trace.then(HeaderMap::new),
+        framing: Framing::UntilClose,
+        keep_alive: http11,
+    };
+    let (mut length, mut chunked, mut coded) = (None::<u64>, false, false);
+    for h in resp.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| invalid("content-length"))?;
+            if length.is_some_and(|l| l != v) {
+                return Err(invalid("two different content-lengths"));
+            }
+            length = Some(v);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            coded = true;
+            // Chunked only as the last coding frames the body.
+            chunked = h
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    head.keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
+                    head.keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            if let Ok(v) = HeaderValue::from_bytes(h.value) {
+                head.set_cookies.push(v);
+            }
+        } else if name.eq_ignore_ascii_case("retry-after") {
+            head.retry_after = std::str::from_utf8(h.value).ok().map(str::to_string);
+        }
+        if let Some(map) = &mut head.headers
+            && let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(h.value),
+            )
+        {
+            map.append(k, v);
+        }
+    }
+    head.framing = if coded {
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else {
+        match length {
+            Some(0) => Framing::None,
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    };
+    Ok(Some((n, head)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::NetError;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+
+    fn head(raw: &str) -> io::Result<Option<(usize, Head)>> {
+        Ok(parse_head(raw.as_bytes(), true)?.map(|(n, h)| (n, settle(h, false))))
+    }
+
+    fn kind(e: &io::Error) -> NetError {
+        NetError::from_chain(&[e.to_string()], Some(e.kind()))
+    }
+
+    #[test]
+    fn the_head_says_how_the_body_is_framed_and_whether_the_connection_stays() {
+        // (raw head, framing, keep-alive)
+        let cases = [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                Framing::Length(5),
+                true,
+            ),
+            (
+                "HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+                Framing::None,
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                Framing::Chunked,
+                true,
+            ),
+            // A coding other than chunked last: the body runs to the close.
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                Framing::UntilClose,
+                false,
+            ),
+            // Transfer-Encoding wins over Content-Length.
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Framing::Chunked,
+                true,
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n", Framing::UntilClose, false),
+            (
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n",
+                Framing::Length(2),
+                false,
+            ),
+            (
+                "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n",
+                Framing::Length(2),
+                false,
+            ),
+            (
+                "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\n",
+                Framing::Length(2),
+                true,
+            ),
+            // No body, whatever the headers say, and the connection stays.
+            ("HTTP/1.1 204 No Content\r\n\r\n", Framing::None, true),
+            (
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                Framing::None,
+                true,
+            ),
+        ];
+        for (raw, framing, keep) in cases {
+            let (n, h) = head(raw).unwrap().unwrap();
+            assert_eq!(n, raw.len(), "{raw:?}");
+            assert_eq!((h.framing, h.keep_alive), (framing, keep), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_retry_after_and_traced_headers_are_read_from_the_head() {
+        let raw = "HTTP/1.1 429 Too Many Requests\r\nSet-Cookie: a=1\r\nRetry-After: 2\r\nset-cookie: b=2\r\nX-Echo: yes\r\nContent-Length: 0\r\n\r\n";
+        let (_, h) = head(raw).unwrap().unwrap();
+        assert_eq!(h.status, 429);
+        assert_eq!(h.retry_after.as_deref(), Some("2"));
+        assert_eq!(h.set_cookies, ["a=1", "b=2"]);
+        let all = h.headers.unwrap();
+        assert_eq!(all.get("x-echo").unwrap(), "yes");
+        assert_eq!(all.get_all("set-cookie").iter().count(), 2);
+        // Untraced, no map is built.
+        assert!(
+            parse_head(raw.as_bytes(), false)
+                .unwrap()
+                .unwrap()
+                .1
+                .headers
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_partial_head_waits_and_a_broken_one_is_an_error() {
+        assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
+        let two = head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(kind(&two.unwrap_err()), NetError::Other);
+        assert!(head("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
+        assert!(head("SSH-2.0-OpenSSH\r\n\r\n").is_err());
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "a: b\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(
+            head(&many)
+                .unwrap_err()
+                .to_string()
+                .contains("over 100 headers")
+        );
+    }
+
+    fn request(method: Method, uri: &str, body: &'static str) -> Request<super::super::pool::Body> {
+        let mut r = Request::new(http_body_util::Full::new(Bytes::from_static(
+            body.as_bytes(),
+        )));
+        *r.method_mut() = method;
+        *r.uri_mut() = uri.parse().unwrap();
+        r.headers_mut()
+            .insert("host", HeaderValue::from_static("t"));
+        r
+    }
+
+    #[test]
+    fn a_request_is_written_in_origin_or_absolute_form_with_its_length() {
+        let wire = |r: Request<super::super::pool::Body>| {
+            let (p, b) = r.into_parts();
+            String::from_utf8(encode(&p, &full_bytes(b))).unwrap()
+        };
+        assert_eq!(
+            wire(request(Method::GET, "/a?b=1", "")),
+            "GET /a?b=1 HTTP/1.1\r\nhost: t\r\n\r\n"
+        );
+        assert_eq!(
+            wire(request(Method::POST, "/r", "{}")),
+            "POST /r HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        assert_eq!(
+            wire(request(Method::PUT, "/r", "")),
+            "PUT /r HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n"
+        );
+        assert_eq!(
+            wire(request(Method::GET, "http://t:8/x", "")),
+            "GET http://t:8/x HTTP/1.1\r\nhost: t\r\n\r\n"
+        );
+    }
+
+    /// A connection over an in-memory pipe, and the server's end of it.
+    fn pipe() -> (H1, DuplexStream) {
+        let (a, b) = duplex(64 * 1024);
+        (H1::new(Io::Other(Box::pin(a))), b)
+    }
+
+    /// Read one request head from the server's end.
+    async fn read_request(server: &mut DuplexStream) -> String {
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            assert_eq!(server.read(&mut b).await.unwrap(), 1);
+            got.push(b[0]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+
+    /// Answer with `parts`, each written (and flushed) separately.
+    async fn answer(server: &mut DuplexStream, parts: &[&str]) {
+        for p in parts {
+            server.write_all(p.as_bytes()).await.unwrap();
+            server.flush().await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn interim_answers_are_skipped_and_a_chunked_body_arriving_in_pieces_is_joined() {
+        let (mut c, mut server) = pipe();
+        let srv = tokio::spawn(async move {
+            assert!(
+                read_request(&mut server)
+                    .await
+                    .starts_with("GET /a HTTP/1.1\r\n")
+            );
+            answer(
+                &mut server,
+                &[
+                    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Enc",
+                    "oding: chunked\r\n\r\n4\r\nWi",
+                    "ki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: t\r\n",
+                    "\r\n",
+                ],
+            )
+            .await;
+            // The same connection, a second request.
+            assert!(
+                read_request(&mut server)
+                    .await
+                    .starts_with("GET /b HTTP/1.1\r\n")
+            );
+            answer(
+                &mut server,
+                &["HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"],
+            )
+            .await;
+            server
+        });
+        let h = c.send(request(Method::GET, "/a", ""), false).await.unwrap();
+        assert_eq!(h.status, 200);
+        assert_eq!(c.body(&h).await.unwrap(), "Wikipedia");
+        assert!(c.is_open(), "a chunked answer keeps the connection");
+        let h = c.send(request(Method::GET, "/b", ""), false).await.unwrap();
+        assert_eq!(c.body(&h).await.unwrap(), "abc");
+        let server = srv.await.unwrap();
+        assert!(c.is_open());
+        // The server goes away: the idle connection is seen closed.
+        drop(server);
+        assert!(!c.is_open());
+    }
+
+    #[tokio::test]
+    async fn head_requests_and_no_content_answers_have_no_body() {
+        let (mut c, mut server) = pipe();
+        let srv = tokio::spawn(async move {
+            read_request(&mut server).await;
+            answer(
+                &mut server,
+                &["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"],
+            )
+            .await;
+            read_request(&mut server).await;
+            answer(&mut server, &["HTTP/1.1 204 No Content\r\n\r\n"]).await;
+            server
+        });
+        let h = c.send(request(Method::HEAD, "/", ""), false).await.unwrap();
+        assert_eq!(c.body(&h).await.unwrap(), "");
+        let h = c
+            .send(request(Method::DELETE, "/", ""), false)
+            .await
+            .unwrap();
+        assert_eq!((h.status, c.body(&h).await.unwrap().len()), (204, 0));
+        let _server = srv.await.unwrap();
+        assert!(c.is_open());
+    }
+
+    #[tokio::test]
+    async fn a_body_framed_by_the_close_ends_the_connection_after_it() {
+        let (mut c, mut server) = pipe();
+        tokio::spawn(async move {
+            read_request(&mut server).await;
+            answer(&mut server, &["HTTP/1.1 200 OK\r\n\r\nall ", "of it"]).await;
+        });
+        let h = c.send(request(Method::GET, "/", ""), false).await.unwrap();
+        assert_eq!(c.body(&h).await.unwrap(), "all of it");
+        assert!(!c.is_open());
+    }
+
+    #[tokio::test]
+    async fn an_answer_cut_short_is_a_closed_connection_and_an_oversized_one_too_large() {
+        let (mut c, mut server) = pipe();
+        tokio::spawn(async move {
+            read_request(&mut server).await;
+            answer(
+                &mut server,
+                &["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
+            )
+            .await;
+        });
+        let h = c.send(request(Method::GET, "/", ""), false).await.unwrap();
+        assert_eq!(kind(&c.body(&h).await.unwrap_err()), NetError::Closed);
+        assert!(!c.is_open());
+
+        let (mut c, mut server) = pipe();
+        tokio::spawn(async move {
+            read_request(&mut server).await;
+            let big = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                super::super::BODY_LIMIT + 1
+            );
+            answer(&mut server, &[&big]).await;
+        });
+        let h = c.send(request(Method::GET, "/", ""), false).await.unwrap();
+        assert_eq!(kind(&c.body(&h).await.unwrap_err()), NetError::BodyTooLarge);
+
+        // Nothing at all before the close.
+        let (mut c, mut server) = pipe();
+        tokio::spawn(async move {
+            read_request(&mut server).await;
+        });
+        let e = c
+            .send(request(Method::GET, "/", ""), false)
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&e), NetError::Closed);
+    }
+}
