@@ -90,6 +90,36 @@ pub struct H1 {
     buf: BytesMut,
     /// The last answer allows another request on this connection.
     reusable: bool,
+    /// Some byte of an answer arrived since the last request was written.
+    heard: bool,
+}
+
+/// A request as it goes on the wire, kept so that it can be written again
+/// on a new connection ([`H1::is_stale`]).
+pub struct Wire {
+    bytes: Vec<u8>,
+    head_only: bool,
+    /// RFC 9110 §9.2.2: GET, HEAD, PUT, DELETE, OPTIONS, TRACE.
+    pub idempotent: bool,
+}
+
+impl Wire {
+    pub fn new(req: Request<super::pool::Body>) -> Self {
+        let (parts, body) = req.into_parts();
+        Wire {
+            bytes: encode(&parts, &full_bytes(body)),
+            head_only: parts.method == Method::HEAD,
+            idempotent: matches!(
+                parts.method,
+                Method::GET
+                    | Method::HEAD
+                    | Method::PUT
+                    | Method::DELETE
+                    | Method::OPTIONS
+                    | Method::TRACE
+            ),
+        }
+    }
 }
 
 /// An answer's status line and the headers the engine reads.
@@ -158,7 +188,22 @@ impl H1 {
             io,
             buf: BytesMut::new(),
             reusable: true,
+            heard: false,
         }
+    }
+
+    /// `e`, from [`Self::send`], says the server had closed this connection
+    /// before it answered anything: the end of the stream, a reset or a
+    /// broken pipe, and not one byte of an answer. On a connection kept
+    /// alive from an earlier request this is the race RFC 9112 §9.3.1
+    /// describes (the server closed it as the request went out).
+    pub fn is_stale(&self, e: &io::Error) -> bool {
+        use io::ErrorKind as K;
+        !self.heard
+            && matches!(
+                e.kind(),
+                K::UnexpectedEof | K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
+            )
     }
 
     /// Whether the connection can take another request: its last answer
@@ -181,15 +226,12 @@ impl H1 {
 
     /// Write `req` (its URI as it is: origin form, or absolute form for a
     /// forwarding proxy) and read the answer's head.
-    pub async fn send(&mut self, req: Request<super::pool::Body>, trace: bool) -> io::Result<Head> {
+    pub async fn send(&mut self, wire: &Wire, trace: bool) -> io::Result<Head> {
         self.reusable = false;
-        let (parts, body) = req.into_parts();
-        let wire = encode(&parts, &full_bytes(body));
-        let head_only = parts.method == Method::HEAD;
-        drop(parts);
-        self.io.write_all(&wire).await?;
+        self.heard = false;
+        self.io.write_all(&wire.bytes).await?;
         self.io.flush().await?;
-        drop(wire);
+        let head_only = wire.head_only;
         loop {
             let head = loop {
                 if let Some((n, head)) = parse_head(&self.buf, trace)? {
@@ -317,7 +359,9 @@ impl H1 {
             t.readable().await?;
         }
         self.buf.reserve(want.max(READ_CHUNK));
-        self.io.read_buf(&mut self.buf).await
+        let n = self.io.read_buf(&mut self.buf).await?;
+        self.heard |= n > 0;
+        Ok(n)
     }
 }
 
@@ -595,22 +639,36 @@ mod tests {
             let (p, b) = r.into_parts();
             String::from_utf8(encode(&p, &full_bytes(b))).unwrap()
         };
-        assert_eq!(
-            wire(request(Method::GET, "/a?b=1", "")),
-            "GET /a?b=1 HTTP/1.1\r\nhost: t\r\n\r\n"
-        );
-        assert_eq!(
-            wire(request(Method::POST, "/r", "{}")),
-            "POST /r HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\n{}"
-        );
-        assert_eq!(
-            wire(request(Method::PUT, "/r", "")),
-            "PUT /r HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n"
-        );
-        assert_eq!(
-            wire(request(Method::GET, "http://t:8/x", "")),
-            "GET http://t:8/x HTTP/1.1\r\nhost: t\r\n\r\n"
-        );
+        let cases = [
+            (
+                Method::GET,
+                "/a?b=1",
+                "",
+                "GET /a?b=1 HTTP/1.1\r\nhost: t\r\n\r\n",
+            ),
+            (
+                Method::POST,
+                "/r",
+                "{}",
+                "POST /r HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\n{}",
+            ),
+            (
+                Method::PUT,
+                "/r",
+                "",
+                "PUT /r HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n",
+            ),
+            // Absolute form, for a forwarding proxy.
+            (
+                Method::GET,
+                "http://t:8/x",
+                "",
+                "GET http://t:8/x HTTP/1.1\r\nhost: t\r\n\r\n",
+            ),
+        ];
+        for (method, uri, body, expected) in cases {
+            assert_eq!(wire(request(method, uri, body)), expected);
+        }
     }
 
     /// A connection over an in-memory pipe, and the server's end of it.
@@ -671,11 +729,17 @@ mod tests {
             .await;
             server
         });
-        let h = c.send(request(Method::GET, "/a", ""), false).await.unwrap();
+        let h = c
+            .send(&Wire::new(request(Method::GET, "/a", "")), false)
+            .await
+            .unwrap();
         assert_eq!(h.status, 200);
         assert_eq!(c.body(&h).await.unwrap(), "Wikipedia");
         assert!(c.is_open(), "a chunked answer keeps the connection");
-        let h = c.send(request(Method::GET, "/b", ""), false).await.unwrap();
+        let h = c
+            .send(&Wire::new(request(Method::GET, "/b", "")), false)
+            .await
+            .unwrap();
         assert_eq!(c.body(&h).await.unwrap(), "abc");
         let server = srv.await.unwrap();
         assert!(c.is_open());
@@ -698,10 +762,13 @@ mod tests {
             answer(&mut server, &["HTTP/1.1 204 No Content\r\n\r\n"]).await;
             server
         });
-        let h = c.send(request(Method::HEAD, "/", ""), false).await.unwrap();
+        let h = c
+            .send(&Wire::new(request(Method::HEAD, "/", "")), false)
+            .await
+            .unwrap();
         assert_eq!(c.body(&h).await.unwrap(), "");
         let h = c
-            .send(request(Method::DELETE, "/", ""), false)
+            .send(&Wire::new(request(Method::DELETE, "/", "")), false)
             .await
             .unwrap();
         assert_eq!((h.status, c.body(&h).await.unwrap().len()), (204, 0));
@@ -716,7 +783,10 @@ mod tests {
             read_request(&mut server).await;
             answer(&mut server, &["HTTP/1.1 200 OK\r\n\r\nall ", "of it"]).await;
         });
-        let h = c.send(request(Method::GET, "/", ""), false).await.unwrap();
+        let h = c
+            .send(&Wire::new(request(Method::GET, "/", "")), false)
+            .await
+            .unwrap();
         assert_eq!(c.body(&h).await.unwrap(), "all of it");
         assert!(!c.is_open());
     }
@@ -732,7 +802,10 @@ mod tests {
             )
             .await;
         });
-        let h = c.send(request(Method::GET, "/", ""), false).await.unwrap();
+        let h = c
+            .send(&Wire::new(request(Method::GET, "/", "")), false)
+            .await
+            .unwrap();
         assert_eq!(kind(&c.body(&h).await.unwrap_err()), NetError::Closed);
         assert!(!c.is_open());
 
@@ -745,7 +818,10 @@ mod tests {
             );
             answer(&mut server, &[&big]).await;
         });
-        let h = c.send(request(Method::GET, "/", ""), false).await.unwrap();
+        let h = c
+            .send(&Wire::new(request(Method::GET, "/", "")), false)
+            .await
+            .unwrap();
         assert_eq!(kind(&c.body(&h).await.unwrap_err()), NetError::BodyTooLarge);
 
         // Nothing at all before the close.
@@ -754,9 +830,25 @@ mod tests {
             read_request(&mut server).await;
         });
         let e = c
-            .send(request(Method::GET, "/", ""), false)
+            .send(&Wire::new(request(Method::GET, "/", "")), false)
             .await
             .unwrap_err();
         assert_eq!(kind(&e), NetError::Closed);
+        assert!(c.is_stale(&e), "closed before any byte of an answer");
+    }
+
+    #[tokio::test]
+    async fn an_answer_cut_after_its_first_bytes_is_not_stale() {
+        let (mut c, mut server) = pipe();
+        tokio::spawn(async move {
+            read_request(&mut server).await;
+            answer(&mut server, &["HTTP/1.1 200 OK\r\nContent-"]).await;
+        });
+        let e = c
+            .send(&Wire::new(request(Method::GET, "/", "")), false)
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&e), NetError::Closed);
+        assert!(!c.is_stale(&e), "the server had begun to answer");
     }
 }

@@ -7,6 +7,16 @@
 //! a hard cap on sockets: `connections` permits, each one request in flight
 //! or one idle connection (see [`pool`]). HTTP/1.1 is spoken by [`h1`], in
 //! the sending user's task; HTTP/2 by hyper.
+//!
+//! One exception to the first rule, counted and said in the report's notes:
+//! a request with an idempotent method whose kept-alive connection the
+//! server had closed before answering a single byte (the end of the stream
+//! or a reset, RFC 9112 §9.3.1: the server closed it as the request went
+//! out) is written once more on a new connection. Proxies such as tinyproxy
+//! close every client connection after one answer without saying
+//! `Connection: close`; without this, one attempt in a few through them
+//! failed as CONNECTION_CLOSED although the target never saw it. It stays
+//! one attempt; POST and PATCH are never written again.
 
 mod cookies;
 pub mod fdlimit;
@@ -300,7 +310,7 @@ impl HttpClient {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Response, Failure> {
-        let mut conn = self
+        let (mut conn, reused) = self
             .pool
             .checkout()
             .await
@@ -324,10 +334,29 @@ impl HttpClient {
         let traced = self.trace.is_some();
         let (head, body) = match &mut conn {
             Conn::H1(c) => {
-                let head = c
-                    .send(req, traced)
-                    .await
-                    .map_err(|e| self.transport_failure(&e))?;
+                let wire = h1::Wire::new(req);
+                let head = match c.send(&wire, traced).await {
+                    Ok(head) => head,
+                    // The server closed the kept-alive connection as the
+                    // request went out: once more, on a new one (counted,
+                    // and said in the report's notes).
+                    Err(e) if reused && wire.idempotent && c.is_stale(&e) => {
+                        self.stats.resent();
+                        let Conn::H1(fresh) = self
+                            .pool
+                            .fresh()
+                            .await
+                            .map_err(|e| self.connect_failure(&e))?
+                        else {
+                            return Err(self.transport_failure(&e));
+                        };
+                        *c = fresh;
+                        c.send(&wire, traced)
+                            .await
+                            .map_err(|e| self.transport_failure(&e))?
+                    }
+                    Err(e) => return Err(self.transport_failure(&e)),
+                };
                 self.stats.answered();
                 let body = c
                     .body(&head)
@@ -530,5 +559,92 @@ mod tests {
         ));
         assert_eq!(r.uri(), "/a?x=1");
         assert!(!r.headers().contains_key(http::header::PROXY_AUTHORIZATION));
+    }
+
+    /// A server that answers the first request of a connection, then
+    /// closes that connection as soon as a second request arrives on it,
+    /// without reading it (the kernel resets it): a kept-alive connection
+    /// closed just as the request went out. Returns the address and the
+    /// number of requests it read whole.
+    async fn closes_kept_alive_connections() -> (String, Arc<AtomicU64>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let read = Arc::new(AtomicU64::new(0));
+        let count = read.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    while !got.ends_with(b"\r\n\r\n") {
+                        let mut b = [0u8; 1];
+                        if s.read(&mut b).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        got.push(b[0]);
+                    }
+                    count.fetch_add(1, Relaxed);
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    s.write_all(ok).await.unwrap();
+                    // The next request arrives; close without reading it.
+                    let _ = s.peek(&mut [0u8; 1]).await;
+                    drop(s);
+                });
+            }
+        });
+        (url, read)
+    }
+
+    #[tokio::test]
+    async fn a_get_on_a_connection_closed_as_it_went_out_is_sent_once_more_and_counted() {
+        let (url, read) = closes_kept_alive_connections().await;
+        let c = client(&url, None);
+        for _ in 0..3 {
+            let r = c
+                .send(
+                    &Method::GET,
+                    "/a",
+                    HeaderMap::new(),
+                    None,
+                    Duration::from_secs(5),
+                )
+                .await
+                .expect("answered");
+            assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+        }
+        let st = c.stats();
+        // The 2nd and 3rd found their connection closed and went again.
+        assert_eq!((st.answered, st.resent), (3, 2));
+        // The server read each request once: as many as attempts.
+        assert_eq!(read.load(Relaxed), 3);
+        assert!(st.notes()[0].contains("2 requests found their kept-alive connection closed"));
+    }
+
+    #[tokio::test]
+    async fn a_post_on_a_connection_closed_as_it_went_out_fails_and_is_not_sent_again() {
+        let (url, read) = closes_kept_alive_connections().await;
+        let c = client(&url, None);
+        let post = |c: HttpClient| async move {
+            // No body: the server reads heads only.
+            let body = None;
+            c.send(
+                &Method::POST,
+                "/a",
+                HeaderMap::new(),
+                body,
+                Duration::from_secs(5),
+            )
+            .await
+        };
+        assert!(post(c.clone()).await.is_ok());
+        let e = post(c.clone())
+            .await
+            .expect_err("not idempotent: not resent");
+        assert!(
+            matches!(e, Failure::Net(NetError::Reset | NetError::Closed)),
+            "{e:?}"
+        );
+        assert_eq!((c.stats().resent, read.load(Relaxed)), (0, 1));
     }
 }

@@ -134,11 +134,12 @@ impl Pool {
         })
     }
 
-    /// A connection ready to send on. The caller holds one of the
-    /// `connections` permits for as long as it has the connection.
-    pub async fn checkout(&self) -> Result<Conn, ConnectError> {
+    /// A connection ready to send on, and whether it was kept alive from an
+    /// earlier request. The caller holds one of the `connections` permits
+    /// for as long as it has the connection.
+    pub async fn checkout(&self) -> Result<(Conn, bool), ConnectError> {
         if let Some(c) = self.shared_h2() {
-            return Ok(Conn::H2(c));
+            return Ok((Conn::H2(c), true));
         }
         loop {
             let Some(mut c) = self.idle.lock().map_or(None, |mut v| v.pop()) else {
@@ -146,21 +147,26 @@ impl Pool {
             };
             // One the server closed while it sat idle is dropped here.
             if c.is_open() {
-                return Ok(Conn::H1(c));
+                return Ok((Conn::H1(c), true));
             }
         }
         // Connecting is rare and its future is large (TCP, TLS and HTTP/2
         // handshakes): boxed, so every request waiting for a permit or an
         // answer does not carry its space.
         if self.tls.is_none() || self.is_h2.get() == Some(&false) {
-            return Box::pin(self.connect()).await;
+            return Ok((self.fresh().await?, false));
         }
         // Maybe h2: one handshake at a time, so a burst of first requests
         // shares one connection instead of opening one each.
         let _one = self.connecting.lock().await;
         if let Some(c) = self.shared_h2() {
-            return Ok(Conn::H2(c));
+            return Ok((Conn::H2(c), true));
         }
+        Ok((self.fresh().await?, false))
+    }
+
+    /// A new connection, never one from the idle list.
+    pub async fn fresh(&self) -> Result<Conn, ConnectError> {
         Box::pin(self.connect()).await
     }
 

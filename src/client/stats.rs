@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct TransportStats {
     answered: AtomicU64,
     timeouts: AtomicU64,
+    resent: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
     first_tls: Mutex<Option<String>>,
     first_proxy: Mutex<Option<String>>,
@@ -23,6 +24,9 @@ pub struct Snapshot {
     pub answered: u64,
     /// Attempts the client's timeout cut off.
     pub timeouts: u64,
+    /// Requests written again on a new connection because the server had
+    /// closed their kept-alive one before answering (idempotent methods).
+    pub resent: u64,
     /// Attempts without an answer, by kind (in [`NetError::ALL`] order).
     pub failed: [u64; NetError::ALL.len()],
     pub first_tls: Option<String>,
@@ -38,6 +42,10 @@ impl TransportStats {
 
     pub fn timed_out(&self) {
         self.timeouts.fetch_add(1, Relaxed);
+    }
+
+    pub fn resent(&self) {
+        self.resent.fetch_add(1, Relaxed);
     }
 
     /// A failure of kind `kind`; `chain` is the error chain's text, kept
@@ -62,6 +70,7 @@ impl TransportStats {
         Snapshot {
             answered: self.answered.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
+            resent: self.resent.load(Relaxed),
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
             first_proxy: self.first_proxy.lock().ok().and_then(|f| f.clone()),
@@ -75,6 +84,7 @@ impl Snapshot {
         Snapshot {
             answered: self.answered - before.answered.min(self.answered),
             timeouts: self.timeouts - before.timeouts.min(self.timeouts),
+            resent: self.resent - before.resent.min(self.resent),
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
             first_proxy: self.first_proxy.clone(),
@@ -84,6 +94,7 @@ impl Snapshot {
     pub fn add(&mut self, o: &Snapshot) {
         self.answered += o.answered;
         self.timeouts += o.timeouts;
+        self.resent += o.resent;
         for (a, b) in self.failed.iter_mut().zip(o.failed) {
             *a += b;
         }
@@ -141,6 +152,12 @@ impl Snapshot {
     /// resource exhaustion, and the first TLS error's reason.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        if self.resent > 0 {
+            notes.push(format!(
+                "{} requests found their kept-alive connection closed by the server before any answer and were written again, once, on a new connection (idempotent methods only, RFC 9112 9.3.1); each is one attempt, and a target that read one before closing saw it twice",
+                self.resent
+            ));
+        }
         let local = self.count(NetError::Local);
         if local > 0 {
             notes.push(format!(
