@@ -224,8 +224,8 @@ impl H1 {
         )
     }
 
-    /// Write `req` (its URI as it is: origin form, or absolute form for a
-    /// forwarding proxy) and read the answer's head.
+    /// Write the request (its URI as it was built: origin form, or
+    /// absolute form for a forwarding proxy) and read the answer's head.
     pub async fn send(&mut self, wire: &Wire, trace: bool) -> io::Result<Head> {
         self.reusable = false;
         self.heard = false;
