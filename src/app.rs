@@ -20,7 +20,7 @@ use crate::scenario::{self, Overrides};
 use crate::sim::{SimConfig, SimServer};
 use std::net::SocketAddr;
 
-pub use runtime::{Flavor, flavor_for, runtime};
+pub use runtime::runtime;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_GATES: u8 = 1;

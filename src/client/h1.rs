@@ -206,13 +206,20 @@ impl H1 {
             )
     }
 
+    /// Its last answer allowed another request and left nothing unread
+    /// (what [`super::pool::Pool::checkin`] asks; whether the server has
+    /// closed it since is asked at checkout, by [`Self::is_open`]).
+    pub fn is_reusable(&self) -> bool {
+        self.reusable && self.buf.is_empty()
+    }
+
     /// Whether the connection can take another request: its last answer
     /// allowed it, and the server has not closed it since (a read that
     /// would wait says open; an end of stream, stray bytes or an error
     /// say closed). No syscall when the socket's readiness says nothing
     /// arrived.
     pub fn is_open(&mut self) -> bool {
-        if !self.reusable || !self.buf.is_empty() {
+        if !self.is_reusable() {
             return false;
         }
         let mut cx = Context::from_waker(Waker::noop());

@@ -9,8 +9,9 @@
 //! `open sockets <= idle + in flight <= connections` at every moment.
 //!
 //! HTTP/1 connections ([`super::h1`], driven by the task that sends on
-//! them) are used one request at a time (LIFO, the warmest first). When TLS negotiates `h2` over ALPN, one HTTP/2 connection is
-//! shared by every request, as hyper-util's pool does.
+//! them) are used one request at a time (LIFO, the warmest first). When
+//! TLS negotiates `h2` over ALPN, one HTTP/2 connection is shared by every
+//! request, as hyper-util's pool does.
 //!
 //! Through an HTTP proxy ([`super::proxy`]) every socket goes to the proxy:
 //! for http:// the proxy gets the requests themselves (absolute form, see
@@ -171,9 +172,10 @@ impl Pool {
     }
 
     /// Give an HTTP/1 connection back after its response was read whole.
+    /// Whether the server closed it since is asked when it is taken again.
     pub fn checkin(&self, conn: Conn) {
-        if let Conn::H1(mut c) = conn
-            && c.is_open()
+        if let Conn::H1(c) = conn
+            && c.is_reusable()
             && let Ok(mut v) = self.idle.lock()
         {
             v.push(c);
