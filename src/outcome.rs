@@ -293,6 +293,15 @@ pub enum OpOutcome {
     CaptureMissing(Box<str>),
     /// The pre-check's pointer is missing or not a number.
     PrecheckUnreadable,
+    /// A wait step reached its `max_wait`; carries the step's
+    /// `timeout_outcome` name (`WAIT_TIMEOUT` unless the scenario names one).
+    WaitTimedOut(Box<str>),
+    /// An SSE stream sent `event: error`; carries the reason from its data
+    /// (`SSE_ERROR:timeout`), cut to [`MAX_CODE_LEN`].
+    StreamError(Box<str>),
+    /// An SSE stream ended without the awaited event, and every reconnect
+    /// allowed was spent.
+    StreamClosed,
 }
 
 /// Every label stampede itself emits, and the prefixes of its composite
@@ -309,6 +318,8 @@ const OWN_LABELS: &[&str] = &[
     "INVALID_HEADER",
     "NOT_JSON",
     "PRECHECK_UNREADABLE",
+    "WAIT_TIMEOUT",
+    "SSE_CLOSED",
 ];
 const OWN_PREFIXES: &[&str] = &[
     "GAVE_UP",
@@ -317,7 +328,14 @@ const OWN_PREFIXES: &[&str] = &[
     "UNEXPECTED_STATUS",
     "CHECK_FAILED",
     "CAPTURE_MISSING",
+    "SSE_ERROR",
 ];
+
+/// Is `s` one of stampede's own labels (or starts like one)? A scenario
+/// cannot name an outcome of its own that reads as one of these.
+pub fn is_own_label(s: &str) -> bool {
+    OWN_LABELS.contains(&s) || OWN_PREFIXES.iter().any(|p| s.starts_with(p))
+}
 
 fn target_label(code: &str) -> Cow<'_, str> {
     let own = OWN_LABELS.contains(&code)
@@ -364,6 +382,9 @@ impl OpOutcome {
             Self::CheckFailed(p) => Cow::Owned(format!("CHECK_FAILED {p}")),
             Self::CaptureMissing(p) => Cow::Owned(format!("CAPTURE_MISSING {p}")),
             Self::PrecheckUnreadable => Cow::Borrowed("PRECHECK_UNREADABLE"),
+            Self::WaitTimedOut(name) => Cow::Borrowed(name),
+            Self::StreamError(reason) => Cow::Owned(format!("SSE_ERROR:{reason}")),
+            Self::StreamClosed => Cow::Borrowed("SSE_CLOSED"),
         }
     }
 }

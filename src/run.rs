@@ -245,6 +245,8 @@ pub async fn execute(
                     round: r,
                     share: cohort.share,
                     step_names: &step_names,
+                    step_kinds: &step_kinds(plan),
+                    funnel: &plan.journey.funnel,
                     amplification_steps: &plan.journey.amplification_steps,
                     round_duration: res.duration,
                     in_flight: res.in_flight.get(i).map_or(&[], |v| v.as_slice()),
@@ -263,6 +265,13 @@ pub async fn execute(
     for n in wire.notes().into_iter().chain(unreachable.clone()) {
         eprintln!("WARNING: {n}");
         notes.push(n);
+    }
+    // A `stampede serve` target says so in a header; its ledger is read
+    // only when the scenario asks (nothing unasked goes to a target).
+    if sim.is_none() && wire.simulator > 0 && plan.target.ledger != Some(true) {
+        notes.push(
+            "the target answered as a stampede simulator (x-stampede-sim); its ledger was not read: set target.ledger = true to read /__sim/ledger before and after each round".into(),
+        );
     }
     if let Some(s) = sim {
         s.shutdown().await;
@@ -416,4 +425,18 @@ impl RunOutput {
         }
         writes
     }
+}
+
+/// What each step of `plan`'s journey is, for the report.
+pub fn step_kinds(plan: &Plan) -> Vec<crate::report::StepKind> {
+    use crate::report::StepKind;
+    plan.journey
+        .steps
+        .iter()
+        .map(|s| match &s.wait {
+            None => StepKind::Request,
+            Some(w) if w.sse.is_some() => StepKind::Sse,
+            Some(_) => StepKind::Poll,
+        })
+        .collect()
 }

@@ -19,6 +19,10 @@
 //! `keep-alive`) and its body was framed. Errors are `io::Error`s whose
 //! text [`crate::outcome::NetError::from_chain`] sorts: "connection closed"
 //! (an answer cut short), "body too large", "invalid response".
+//!
+//! An event stream's body is read piece by piece instead ([`H1::next_piece`]):
+//! whatever of it has arrived, as soon as it has, never waiting for the
+//! rest of a chunk, and no buffer held while nothing arrives.
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
@@ -128,6 +132,10 @@ pub struct Head {
     pub status: u16,
     pub retry_after: Option<String>,
     pub set_cookies: Vec<HeaderValue>,
+    /// `Content-Type: text/event-stream`.
+    pub event_stream: bool,
+    /// `x-stampede-sim`: the answer of a stampede simulator.
+    pub simulator: bool,
     /// Every header, for `--trace` only.
     pub headers: Option<HeaderMap>,
     framing: Framing,
@@ -164,21 +172,58 @@ fn too_large() -> io::Error {
 }
 
 impl Head {
-    /// A head read by another transport (HTTP/2): its body is read there.
-    pub fn new(
-        status: u16,
-        retry_after: Option<String>,
-        set_cookies: Vec<HeaderValue>,
-        headers: Option<HeaderMap>,
-    ) -> Self {
+    /// The head of an answer read by another transport (HTTP/2): its body
+    /// is read there.
+    pub fn from_map(status: u16, headers: &HeaderMap, trace: bool) -> Self {
+        use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
         Head {
             status,
-            retry_after,
-            set_cookies,
-            headers,
+            retry_after: headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            set_cookies: headers.get_all(SET_COOKIE).iter().cloned().collect(),
+            event_stream: headers
+                .get(CONTENT_TYPE)
+                .is_some_and(|v| super::sse::is_event_stream(v.as_bytes())),
+            simulator: headers.contains_key("x-stampede-sim"),
+            headers: trace.then(|| headers.clone()),
             framing: Framing::None,
             keep_alive: false,
         }
+    }
+}
+
+/// Where a body read piece by piece ([`H1::next_piece`]) stands.
+#[derive(Debug)]
+pub struct Pieces(Left);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// This many bytes of a `Content-Length` body.
+    Length(u64),
+    /// A chunk size line next.
+    ChunkSize,
+    /// This many bytes of the current chunk.
+    ChunkData(u64),
+    /// The CRLF after a chunk's data.
+    ChunkEnd,
+    /// The trailers after the last chunk.
+    Trailers,
+    /// Everything up to the end of the connection.
+    UntilClose,
+    Done,
+}
+
+impl Pieces {
+    /// The body of the answer whose head this is.
+    pub fn of(head: &Head) -> Self {
+        Pieces(match head.framing {
+            Framing::None => Left::Done,
+            Framing::Length(n) => Left::Length(n),
+            Framing::Chunked => Left::ChunkSize,
+            Framing::UntilClose => Left::UntilClose,
+        })
     }
 }
 
@@ -299,28 +344,36 @@ impl H1 {
     async fn chunked(&mut self) -> io::Result<Bytes> {
         let mut out = BytesMut::new();
         loop {
+            let size = self.chunk_size().await?;
+            if size == 0 {
+                self.trailers().await?;
+                return Ok(out.freeze());
+            }
+            if out.len() as u64 + size > super::BODY_LIMIT as u64 {
+                return Err(too_large());
+            }
+            let size = size as usize;
+            while self.buf.len() < size + 2 {
+                let want = size + 2 - self.buf.len();
+                if self.read_more(want).await? == 0 {
+                    return Err(closed());
+                }
+            }
+            if &self.buf[size..size + 2] != b"\r\n" {
+                return Err(invalid("chunk not followed by CRLF"));
+            }
+            out.extend_from_slice(&self.buf[..size]);
+            self.buf.advance(size + 2);
+        }
+    }
+
+    /// The next chunk's size, its size line read and consumed.
+    async fn chunk_size(&mut self) -> io::Result<u64> {
+        loop {
             match httparse::parse_chunk_size(&self.buf) {
                 Ok(httparse::Status::Complete((at, size))) => {
-                    if size == 0 {
-                        self.buf.advance(at);
-                        self.trailers().await?;
-                        return Ok(out.freeze());
-                    }
-                    if out.len() as u64 + size > super::BODY_LIMIT as u64 {
-                        return Err(too_large());
-                    }
-                    let size = size as usize;
-                    while self.buf.len() < at + size + 2 {
-                        let want = at + size + 2 - self.buf.len();
-                        if self.read_more(want).await? == 0 {
-                            return Err(closed());
-                        }
-                    }
-                    if &self.buf[at + size..at + size + 2] != b"\r\n" {
-                        return Err(invalid("chunk not followed by CRLF"));
-                    }
-                    out.extend_from_slice(&self.buf[at..at + size]);
-                    self.buf.advance(at + size + 2);
+                    self.buf.advance(at);
+                    return Ok(size);
                 }
                 Ok(httparse::Status::Partial) => {
                     if self.buf.len() > 1024 {
@@ -333,6 +386,79 @@ impl H1 {
                 Err(_) => return Err(invalid("chunk size")),
             }
         }
+    }
+
+    /// The next piece of the body [`Pieces`] follows: what has arrived of
+    /// it, as soon as it has (a chunk's data is handed on as it comes, not
+    /// once the chunk is whole); `None` at its end (the last chunk and its
+    /// trailers, the whole `Content-Length`, or the close). An end before
+    /// the framing's is "connection closed".
+    ///
+    /// Cancel safe: every await is a read into the buffer, and what was
+    /// consumed is recorded in `p` before the next one. Between pieces the
+    /// connection holds no buffer (on TCP one is taken when bytes arrive).
+    /// The connection is not used again after a body read this way.
+    pub async fn next_piece(&mut self, p: &mut Pieces) -> io::Result<Option<Bytes>> {
+        self.reusable = false;
+        loop {
+            match p.0 {
+                Left::Done => return Ok(None),
+                Left::Length(0) => p.0 = Left::Done,
+                Left::Length(n) | Left::ChunkData(n) => {
+                    if self.buf.is_empty() && self.read_more(READ_CHUNK).await? == 0 {
+                        return Err(closed());
+                    }
+                    let take = n.min(self.buf.len() as u64);
+                    p.0 = match p.0 {
+                        Left::ChunkData(_) if take == n => Left::ChunkEnd,
+                        Left::ChunkData(_) => Left::ChunkData(n - take),
+                        _ => Left::Length(n - take),
+                    };
+                    return Ok(Some(self.piece(take as usize)));
+                }
+                Left::UntilClose => {
+                    if self.buf.is_empty() && self.read_more(READ_CHUNK).await? == 0 {
+                        p.0 = Left::Done;
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.piece(self.buf.len())));
+                }
+                Left::ChunkSize => {
+                    let size = self.chunk_size().await?;
+                    p.0 = if size == 0 {
+                        Left::Trailers
+                    } else {
+                        Left::ChunkData(size)
+                    };
+                }
+                Left::ChunkEnd => {
+                    while self.buf.len() < 2 {
+                        if self.read_more(2).await? == 0 {
+                            return Err(closed());
+                        }
+                    }
+                    if &self.buf[..2] != b"\r\n" {
+                        return Err(invalid("chunk not followed by CRLF"));
+                    }
+                    self.buf.advance(2);
+                    p.0 = Left::ChunkSize;
+                }
+                Left::Trailers => {
+                    self.trailers().await?;
+                    p.0 = Left::Done;
+                }
+            }
+        }
+    }
+
+    /// The first `n` bytes of the buffer; an emptied buffer is let go, so
+    /// a connection waiting for more holds none.
+    fn piece(&mut self, n: usize) -> Bytes {
+        let piece = self.buf.split_to(n).freeze();
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        piece
     }
 
     /// Trailer lines after the last chunk, up to the empty line.
@@ -448,6 +574,8 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
         status,
         retry_after: None,
         set_cookies: Vec::new(),
+        event_stream: false,
+        simulator: false,
         headers: trace.then(HeaderMap::new),
         framing: Framing::UntilClose,
         keep_alive: http11,
@@ -487,6 +615,10 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
             }
         } else if name.eq_ignore_ascii_case("retry-after") {
             head.retry_after = std::str::from_utf8(h.value).ok().map(str::to_string);
+        } else if name.eq_ignore_ascii_case("content-type") {
+            head.event_stream = super::sse::is_event_stream(h.value);
+        } else if name.eq_ignore_ascii_case("x-stampede-sim") {
+            head.simulator = true;
         }
         if let Some(map) = &mut head.headers
             && let (Ok(k), Ok(v)) = (
@@ -753,6 +885,71 @@ mod tests {
         // The server goes away: the idle connection is seen closed.
         drop(server);
         assert!(!c.is_open());
+    }
+
+    /// The pieces of the body of an answer to GET, until its end (or error).
+    async fn pieces(c: &mut H1) -> io::Result<Vec<Bytes>> {
+        let h = c
+            .send(&Wire::new(request(Method::GET, "/", "")), false)
+            .await?;
+        let mut p = Pieces::of(&h);
+        let mut out = Vec::new();
+        while let Some(b) = c.next_piece(&mut p).await? {
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_body_read_piece_by_piece_hands_on_what_arrived_and_ends_with_its_framing() {
+        // (answer written in parts, the body joined, the server closes)
+        let cases: [(&[&str], &str, bool); 4] = [
+            (
+                &[
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWi",
+                    "ki\r",
+                    "\n5\r\npedia\r\n0\r\nX-Trailer: t\r\n",
+                    "\r\n",
+                ],
+                "Wikipedia",
+                false,
+            ),
+            (
+                &["HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nWiki", "pedia"],
+                "Wikipedia",
+                false,
+            ),
+            (&["HTTP/1.1 200 OK\r\n\r\nWiki", "pedia"], "Wikipedia", true),
+            (&["HTTP/1.1 204 No Content\r\n\r\n"], "", false),
+        ];
+        for (parts, body, closes) in cases {
+            let (mut c, mut server) = pipe();
+            let owned: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+            tokio::spawn(async move {
+                read_request(&mut server).await;
+                let parts: Vec<&str> = owned.iter().map(String::as_str).collect();
+                answer(&mut server, &parts).await;
+                // A framed body ends without the close.
+                if !closes {
+                    let _ = server.read(&mut [0u8; 1]).await;
+                }
+            });
+            let got = pieces(&mut c).await.unwrap();
+            assert_eq!(got.concat(), body.as_bytes(), "{parts:?}");
+        }
+
+        // Cut inside a chunk, or before the length: closed.
+        for cut in [
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nWiki",
+            "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nWiki",
+        ] {
+            let (mut c, mut server) = pipe();
+            tokio::spawn(async move {
+                read_request(&mut server).await;
+                answer(&mut server, &[cut]).await;
+            });
+            assert_eq!(kind(&pieces(&mut c).await.unwrap_err()), NetError::Closed);
+        }
     }
 
     #[tokio::test]

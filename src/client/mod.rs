@@ -17,6 +17,11 @@
 //! `Connection: close`; without this, one attempt in a few through them
 //! failed as CONNECTION_CLOSED although the target never saw it. It stays
 //! one attempt; POST and PATCH are never written again.
+//!
+//! [`HttpClient::open_stream`] sends a request like [`HttpClient::send`]
+//! and hands a 2xx `text/event-stream` answer back as an [`EventStream`]:
+//! its events parsed ([`sse`]) as they arrive, the connection and its
+//! permit held until the stream is dropped (never back to the pool).
 
 mod cookies;
 pub mod fdlimit;
@@ -24,6 +29,7 @@ mod h1;
 mod pool;
 pub mod probe;
 pub mod proxy;
+pub mod sse;
 mod stats;
 mod tls;
 pub mod trace;
@@ -31,6 +37,7 @@ pub mod trace;
 pub use cookies::CookieJar;
 pub use probe::{remote_ledger, remote_sim};
 pub use proxy::{Proxy, ProxySetting};
+pub use sse::Event;
 pub use stats::{Snapshot, TransportStats};
 pub use tls::{TlsError, TlsOptions};
 
@@ -44,7 +51,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Response bodies larger than this are an error: a load generator must not
@@ -226,11 +233,56 @@ impl HttpClient {
         let deadline = Instant::now() + timeout;
         match tokio::time::timeout_at(deadline, self.exchange(method, path, headers, body)).await {
             Ok(r) => r,
-            Err(_) => {
-                self.stats.timed_out();
-                Err(Failure::Timeout)
-            }
+            Err(_) => Err(self.timed_out()),
         }
+    }
+
+    /// Like [`Self::send`], but a 2xx `text/event-stream` answer is handed
+    /// back as a stream. `timeout` bounds the wait for a connection slot
+    /// and the answer's head (and the whole body when it is an
+    /// [`Opened::Answer`]); the stream itself has no timeout (its reader
+    /// races [`EventStream::next_event`] with its own deadline). Adds
+    /// `Accept: text/event-stream` unless `headers` already have an Accept
+    /// (the target's default headers come after it). The attempts/s cap
+    /// ([`Self::pace`], called by the sender) and the connection permits
+    /// apply as for `send`, as does the one resend of a GET on a kept-alive
+    /// connection the server had closed; the stream holds its permit until
+    /// dropped, and dropping it drops the connection (its body was not read
+    /// to the end, so it never goes back to the pool).
+    pub async fn open_stream(
+        &self,
+        method: &Method,
+        path: &str,
+        mut headers: HeaderMap,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Opened, Failure> {
+        if !headers.contains_key(http::header::ACCEPT) {
+            headers.insert(
+                http::header::ACCEPT,
+                HeaderValue::from_static("text/event-stream"),
+            );
+        }
+        let deadline = Instant::now() + timeout;
+        let open = async {
+            let permit = self
+                .permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Failure::Net(NetError::Other))?;
+            Box::pin(self.open_on_permit(permit, method, path, headers, body)).await
+        };
+        match tokio::time::timeout_at(deadline, open).await {
+            Ok(r) => r,
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    /// The client's own timeout, counted.
+    fn timed_out(&self) -> Failure {
+        self.stats.timed_out();
+        Failure::Timeout
     }
 
     /// The request of one attempt, as [`Self::send`] sends it: the path
@@ -310,7 +362,58 @@ impl HttpClient {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Response, Failure> {
-        let (mut conn, reused) = self
+        let (head, rest) = self.answer_head(method, path, headers, body).await?;
+        self.read_whole(head, rest).await
+    }
+
+    async fn open_on_permit(
+        &self,
+        permit: OwnedSemaphorePermit,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Opened, Failure> {
+        let (head, rest) = self.answer_head(method, path, headers, body).await?;
+        if !(200..300).contains(&head.status) || !head.event_stream {
+            return Ok(Opened::Answer(self.read_whole(head, rest).await?));
+        }
+        if let (Some(t), Some(h)) = (&self.trace, &head.headers) {
+            t.response(head.status, h, b"");
+        }
+        let body = match rest {
+            Rest::H1(c) => {
+                let pieces = h1::Pieces::of(&head);
+                Source::H1(c, pieces)
+            }
+            Rest::H2(b) => Source::H2(b),
+        };
+        Ok(Opened::Stream(EventStream(Box::new(Streaming {
+            status: head.status,
+            body,
+            parser: sse::Parser::new(),
+            pending: Vec::new().into_iter(),
+            bytes: 0,
+            end: None,
+            stats: self.stats.clone(),
+            trace: self.trace.clone(),
+            _permit: permit,
+        }))))
+    }
+
+    /// Write the request on a connection from the pool and wait for the
+    /// answer's head; its body is still to be read (on the HTTP/1
+    /// connection, or in hyper's HTTP/2 body). An idempotent request whose
+    /// kept-alive connection the server had closed is written once more on
+    /// a new one (counted, and said in the report's notes).
+    async fn answer_head(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<(Head, Rest), Failure> {
+        let (conn, reused) = self
             .pool
             .checkout()
             .await
@@ -332,14 +435,13 @@ impl HttpClient {
             t.request(method, &full, req.headers(), b);
         }
         let traced = self.trace.is_some();
-        let (head, body) = match &mut conn {
-            Conn::H1(c) => {
+        match conn {
+            Conn::H1(mut c) => {
                 let wire = h1::Wire::new(req);
                 let head = match c.send(&wire, traced).await {
                     Ok(head) => head,
                     // The server closed the kept-alive connection as the
-                    // request went out: once more, on a new one (counted,
-                    // and said in the report's notes).
+                    // request went out: once more, on a new one.
                     Err(e) if reused && wire.idempotent && c.is_stale(&e) => {
                         self.stats.resent();
                         let Conn::H1(fresh) = self
@@ -350,7 +452,7 @@ impl HttpClient {
                         else {
                             return Err(self.transport_failure(&e));
                         };
-                        *c = fresh;
+                        c = fresh;
                         c.send(&wire, traced)
                             .await
                             .map_err(|e| self.transport_failure(&e))?
@@ -358,25 +460,45 @@ impl HttpClient {
                     Err(e) => return Err(self.transport_failure(&e)),
                 };
                 self.stats.answered();
-                let body = c
-                    .body(&head)
-                    .await
-                    .map_err(|e| self.transport_failure(&e))?;
-                (head, body)
+                if head.simulator {
+                    self.stats.simulator_answered();
+                }
+                Ok((head, Rest::H1(c)))
             }
-            Conn::H2(s) => {
+            Conn::H2(mut s) => {
                 let resp = s
                     .send_request(req)
                     .await
                     .map_err(|e| self.transport_failure(&e))?;
                 self.stats.answered();
-                h2_answer(resp, traced)
-                    .await
-                    .map_err(|e| self.transport_failure(e.as_ref()))?
+                let head = Head::from_map(resp.status().as_u16(), resp.headers(), traced);
+                if head.simulator {
+                    self.stats.simulator_answered();
+                }
+                Ok((head, Rest::H2(resp.into_body())))
             }
+        }
+    }
+
+    /// The rest of an answer read whole (at most [`BODY_LIMIT`]): an
+    /// HTTP/1 connection is idle again and goes back to the pool before
+    /// the permit goes; `--trace` shows the answer.
+    async fn read_whole(&self, head: Head, rest: Rest) -> Result<Response, Failure> {
+        let body = match rest {
+            Rest::H1(mut c) => {
+                let body = c
+                    .body(&head)
+                    .await
+                    .map_err(|e| self.transport_failure(&e))?;
+                self.pool.checkin(Conn::H1(c));
+                body
+            }
+            Rest::H2(b) => Limited::new(b, BODY_LIMIT)
+                .collect()
+                .await
+                .map_err(|e| self.transport_failure(e.as_ref()))?
+                .to_bytes(),
         };
-        // Read whole: the connection is idle again, before the permit goes.
-        self.pool.checkin(conn);
         if let (Some(t), Some(h)) = (&self.trace, &head.headers) {
             t.response(head.status, h, &body);
         }
@@ -395,31 +517,149 @@ impl HttpClient {
     }
 }
 
-/// An HTTP/2 answer as an HTTP/1 one reads: its head, then its body
-/// (at most [`BODY_LIMIT`]).
-async fn h2_answer(
-    resp: http::Response<hyper::body::Incoming>,
-    trace: bool,
-) -> Result<(Head, Bytes), Box<dyn std::error::Error + Send + Sync>> {
-    let headers = resp.headers();
-    let head = Head::new(
-        resp.status().as_u16(),
-        headers
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        headers
-            .get_all(http::header::SET_COOKIE)
-            .iter()
-            .cloned()
-            .collect(),
-        trace.then(|| headers.clone()),
-    );
-    let body = Limited::new(resp.into_body(), BODY_LIMIT)
-        .collect()
-        .await?
-        .to_bytes();
-    Ok((head, body))
+/// An answer's body once its head has arrived.
+enum Rest {
+    /// On the connection.
+    H1(h1::H1),
+    H2(hyper::body::Incoming),
+}
+
+/// What [`HttpClient::open_stream`] got.
+#[derive(Debug)]
+pub enum Opened {
+    /// Not an event stream (status not 2xx, or Content-Type not
+    /// `text/event-stream`): the answer read whole, exactly as
+    /// [`HttpClient::send`] returns it.
+    Answer(Response),
+    /// A 2xx `text/event-stream`: events as they arrive.
+    Stream(EventStream),
+}
+
+/// A 2xx `text/event-stream` answer, read as its events arrive. It holds
+/// its connection (HTTP/1) or its HTTP/2 stream and one of the client's
+/// connection permits until it is dropped; between events it holds no
+/// read buffer. Boxed: a task that may open a stream keeps a pointer's
+/// room for it, not the stream's.
+pub struct EventStream(Box<Streaming>);
+
+struct Streaming {
+    status: u16,
+    body: Source,
+    parser: sse::Parser,
+    /// Events parsed and not yet handed out, in order.
+    pending: std::vec::IntoIter<sse::Event>,
+    bytes: u64,
+    /// How the stream ended: cleanly, or with this failure.
+    end: Option<Result<(), Failure>>,
+    stats: Arc<TransportStats>,
+    trace: Option<Arc<trace::Tracer>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Where an event stream's bytes come from.
+enum Source {
+    H1(h1::H1, h1::Pieces),
+    H2(hyper::body::Incoming),
+    /// Ended: the connection is gone.
+    Gone,
+}
+
+impl EventStream {
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
+    /// The next event; `Ok(None)` when the server ended the stream (a clean
+    /// close, the end of the body; an event not finished by then is
+    /// dropped, as the standard says); `Err` on a transport error (a reset,
+    /// a connection cut inside a chunk or before its `Content-Length`, a
+    /// line or an event over 1 MiB as `BODY_TOO_LARGE`), counted in the
+    /// transport's stats like a failure of `send`. No timeout inside: the
+    /// caller races it with its own deadline (cancel safe: nothing read is
+    /// lost when the race drops it). After the end, the same end again.
+    pub async fn next_event(&mut self) -> Result<Option<sse::Event>, Failure> {
+        let s = &mut *self.0;
+        loop {
+            if let Some(event) = s.pending.next() {
+                if s.pending.len() == 0 {
+                    s.pending = Vec::new().into_iter();
+                }
+                return Ok(Some(event));
+            }
+            if let Some(end) = s.end {
+                return end.map(|()| None);
+            }
+            let piece = match &mut s.body {
+                Source::H1(c, pieces) => c
+                    .next_piece(pieces)
+                    .await
+                    .map_err(|e| transport_failure(&s.stats, s.trace.as_deref(), &e)),
+                Source::H2(b) => match b.frame().await {
+                    None => Ok(None),
+                    // Trailers carry no data.
+                    Some(Ok(frame)) => Ok(Some(frame.into_data().unwrap_or_default())),
+                    Some(Err(e)) => Err(transport_failure(&s.stats, s.trace.as_deref(), &e)),
+                },
+                Source::Gone => Ok(None),
+            };
+            let piece = match piece {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    s.finish(Ok(()));
+                    continue;
+                }
+                Err(f) => {
+                    s.finish(Err(f));
+                    continue;
+                }
+            };
+            s.bytes += piece.len() as u64;
+            let mut events = Vec::new();
+            if let Err(e) = s.parser.feed(&piece, &mut events) {
+                let f = failed(&s.stats, s.trace.as_deref(), NetError::BodyTooLarge, || {
+                    e.to_string()
+                });
+                s.finish(Err(f));
+                continue;
+            }
+            s.pending = events.into_iter();
+        }
+    }
+
+    /// The reconnection time the stream last set (`retry:`).
+    pub fn retry(&self) -> Option<Duration> {
+        self.0.parser.retry()
+    }
+
+    /// The last event ID, for `Last-Event-ID` on a reconnect.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.0.parser.last_event_id()
+    }
+
+    /// Bytes of event stream received so far (the body, without HTTP/1
+    /// chunk framing).
+    pub fn bytes(&self) -> u64 {
+        self.0.bytes
+    }
+}
+
+impl Streaming {
+    /// The stream is over: its connection goes at once (the permit stays
+    /// until the stream is dropped).
+    fn finish(&mut self, end: Result<(), Failure>) {
+        self.end = Some(end);
+        self.body = Source::Gone;
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("status", &self.0.status)
+            .field("bytes", &self.0.bytes)
+            .field("end", &self.0.end)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {
@@ -454,29 +694,40 @@ impl HttpClient {
                 ),
             ),
         };
-        self.stats.failed(kind, || text);
-        if let Some(t) = &self.trace {
-            t.failure(kind.label());
-        }
-        Failure::Net(kind)
+        failed(&self.stats, self.trace.as_deref(), kind, || text)
     }
 
     /// A transport error as the attempt's failure: classified, counted and
     /// shown by `--trace`.
     fn transport_failure(&self, e: &(dyn std::error::Error + 'static)) -> Failure {
-        let kind = self.net_error(e);
-        if let Some(t) = &self.trace {
-            t.failure(kind.label());
-        }
-        Failure::Net(kind)
+        transport_failure(&self.stats, self.trace.as_deref(), e)
     }
+}
 
-    /// Classify a transport error and count it.
-    fn net_error(&self, e: &(dyn std::error::Error + 'static)) -> NetError {
-        let (kind, messages) = classify(e);
-        self.stats.failed(kind, || messages.join(": "));
-        kind
+/// A transport error as a failure: classified by its chain, counted and
+/// shown by `--trace`.
+fn transport_failure(
+    stats: &TransportStats,
+    trace: Option<&trace::Tracer>,
+    e: &(dyn std::error::Error + 'static),
+) -> Failure {
+    let (kind, messages) = classify(e);
+    failed(stats, trace, kind, || messages.join(": "))
+}
+
+/// A failure of `kind`: counted (`text` is kept for the first TLS and proxy
+/// failures) and shown by `--trace`.
+fn failed(
+    stats: &TransportStats,
+    trace: Option<&trace::Tracer>,
+    kind: NetError,
+    text: impl FnOnce() -> String,
+) -> Failure {
+    stats.failed(kind, text);
+    if let Some(t) = trace {
+        t.failure(kind.label());
     }
+    Failure::Net(kind)
 }
 
 /// The kind of a transport error, from its whole chain (hyper-util wraps
@@ -495,6 +746,9 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> (NetError, Vec<String>) {
     }
     (NetError::from_chain(&messages, io_kind), messages)
 }
+
+#[cfg(test)]
+mod stream_tests;
 
 #[cfg(test)]
 mod tests {
@@ -622,6 +876,28 @@ mod tests {
         // The server read each request once: as many as attempts.
         assert_eq!(read.load(Relaxed), 3);
         assert!(st.notes()[0].contains("2 requests found their kept-alive connection closed"));
+    }
+
+    #[tokio::test]
+    async fn an_event_stream_opened_on_a_connection_closed_as_it_went_out_is_sent_once_more() {
+        let (url, read) = closes_kept_alive_connections().await;
+        let c = client(&url, None);
+        assert!(call(&c, Method::GET).await.is_ok());
+        let opened = c
+            .open_stream(
+                &Method::GET,
+                "/a",
+                HeaderMap::new(),
+                None,
+                Duration::from_secs(5),
+            )
+            .await;
+        // Not an event stream: the answer, read whole.
+        let Ok(Opened::Answer(r)) = opened else {
+            panic!("{opened:?}");
+        };
+        assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+        assert_eq!((c.stats().resent, read.load(Relaxed)), (1, 2));
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
-//! Is the target a stampede simulator (`stampede serve`)? One
-//! `GET /__sim/ledger` before the load: a simulator answers with its ledger
-//! (JSON with `duplicates`, `early_retries` and `requests`), anything else
-//! with a 404 or something of another shape.
+//! A `stampede serve` target's ledger, read before and after each round when
+//! the scenario asks for it (`target.ledger = true`): `GET /__sim/ledger`
+//! answers with its ledger (JSON with `duplicates`, `early_retries` and
+//! `requests`). Nothing is sent to a target that did not ask: a simulator
+//! also says what it is in an `x-stampede-sim` header on its ordinary
+//! answers.
 
 use super::HttpClient;
 use http::{HeaderMap, Method};
@@ -36,41 +38,25 @@ pub async fn sim_ledger(client: &HttpClient) -> Option<serde_json::Value> {
         .then_some(v)
 }
 
-/// Before a round against a remote target: find out (once) whether it is a
-/// stampede simulator, when the plan needs to know (generated tokens, the
-/// ledger). When its ledger is to be read after the round, returns the
-/// ledger as it is now: the round's own counts are the difference (the
-/// simulator is not reset: it may be shared).
+/// Before a round against a remote target whose scenario says
+/// `target.ledger = true`: the ledger as it is now (the round's own counts
+/// are the difference: the simulator is not reset, it may be shared), and
+/// whether the target answered like a simulator at all (`known`). Sends
+/// nothing otherwise.
 pub async fn remote_sim(
     plan: &crate::scenario::Plan,
     client: &HttpClient,
     known: &mut Option<bool>,
 ) -> Option<serde_json::Value> {
     plan.target.url.as_ref()?;
-    let tokens_auto = matches!(
-        plan.users,
-        crate::scenario::UsersPlan::Generated {
-            tokens: crate::scenario::GeneratedTokens::IfSimulator,
-            ..
-        }
-    );
-    let mut before = None;
-    if known.is_none() {
-        let needed = tokens_auto || plan.target.ledger != Some(false);
-        before = if needed {
-            sim_ledger(client).await
-        } else {
-            None
-        };
-        *known = Some(before.is_some());
-    }
-    if !plan.target.ledger.unwrap_or(*known == Some(true)) {
+    if plan.target.ledger != Some(true) {
         return None;
     }
-    match before {
-        Some(b) => Some(b),
-        None => sim_ledger(client).await,
+    let before = sim_ledger(client).await;
+    if known.is_none() {
+        *known = Some(before.is_some());
     }
+    before
 }
 
 /// The remote simulator's ledger for the round that started at `before`.

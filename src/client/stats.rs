@@ -12,6 +12,7 @@ pub struct TransportStats {
     answered: AtomicU64,
     timeouts: AtomicU64,
     resent: AtomicU64,
+    simulator: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
     first_tls: Mutex<Option<String>>,
     first_proxy: Mutex<Option<String>>,
@@ -27,6 +28,8 @@ pub struct Snapshot {
     /// Requests written again on a new connection because the server had
     /// closed their kept-alive one before answering (idempotent methods).
     pub resent: u64,
+    /// Answers that carried `x-stampede-sim` (the target is `stampede serve`).
+    pub simulator: u64,
     /// Attempts without an answer, by kind (in [`NetError::ALL`] order).
     pub failed: [u64; NetError::ALL.len()],
     pub first_tls: Option<String>,
@@ -46,6 +49,10 @@ impl TransportStats {
 
     pub fn resent(&self) {
         self.resent.fetch_add(1, Relaxed);
+    }
+
+    pub fn simulator_answered(&self) {
+        self.simulator.fetch_add(1, Relaxed);
     }
 
     /// A failure of kind `kind`; `chain` is the error chain's text, kept
@@ -71,6 +78,7 @@ impl TransportStats {
             answered: self.answered.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             resent: self.resent.load(Relaxed),
+            simulator: self.simulator.load(Relaxed),
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
             first_proxy: self.first_proxy.lock().ok().and_then(|f| f.clone()),
@@ -85,6 +93,7 @@ impl Snapshot {
             answered: self.answered - before.answered.min(self.answered),
             timeouts: self.timeouts - before.timeouts.min(self.timeouts),
             resent: self.resent - before.resent.min(self.resent),
+            simulator: self.simulator - before.simulator.min(self.simulator),
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
             first_proxy: self.first_proxy.clone(),
@@ -95,6 +104,7 @@ impl Snapshot {
         self.answered += o.answered;
         self.timeouts += o.timeouts;
         self.resent += o.resent;
+        self.simulator += o.simulator;
         for (a, b) in self.failed.iter_mut().zip(o.failed) {
             *a += b;
         }

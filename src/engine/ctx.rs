@@ -116,7 +116,15 @@ pub struct RoundCtx {
     pub timeout_override: Option<Duration>,
     /// Unique per round, so op ids and idempotency keys never collide across rounds.
     pub run_tag: String,
+    /// Per run, never from the seed: mixed into `${uuid}` and every other
+    /// generated value, so two runs of one file send different keys (a real
+    /// idempotency layer replays a key's answer for minutes).
+    pub nonce: u64,
     pub seed: u64,
+    /// JSON pointers to an error answer's code, tried in order.
+    pub error_code: Vec<String>,
+    /// The header an idempotent step's key goes in.
+    pub idempotency_header: http::HeaderName,
     /// Journeys per user (closed model; 1 otherwise).
     pub iterations: u64,
     /// A closed-model user's wait between journeys.

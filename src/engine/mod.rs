@@ -107,6 +107,11 @@ pub async fn run_round(
     // Latency intervals: 100 ms when arrivals last at most 30 s.
     let interval_ms = crate::metrics::interval_ms_for(plan.load.duration);
     let simulator = client.is_simulator();
+    // Unique per run (time and entropy), independent of the seed.
+    let nonce = rand::random::<u64>()
+        ^ SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
     let ctx = Arc::new(RoundCtx {
         client,
         journey: plan.journey.clone(),
@@ -125,13 +130,11 @@ pub async fn run_round(
         cancel: control.kill.child_token(),
         stop: control.stop.child_token(),
         timeout_override: plan.target.timeout,
-        run_tag: format!(
-            "r{round}x{:x}",
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64)
-        ),
+        run_tag: format!("r{round}x{nonce:x}"),
+        nonce,
         seed: plan.seed.wrapping_add(round as u64),
+        error_code: plan.target.error_code.clone(),
+        idempotency_header: plan.target.idempotency_header.clone(),
         iterations: match &plan.load.arrivals {
             Arrivals::Closed { iterations, .. } => *iterations,
             _ => 1,

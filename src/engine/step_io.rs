@@ -50,31 +50,25 @@ impl Helpers for AttemptHelpers {
     }
 }
 
-/// A Retry-After value (seconds, or an HTTP date relative to `now`) as a wait.
-pub fn retry_after(v: &str, now: std::time::SystemTime) -> Option<std::time::Duration> {
-    let v = v.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(std::time::Duration::from_secs(s.min(86_400)));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or_default())
-}
-
 /// What a 2xx answer means once the step's checks have read it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inspected {
     /// Success; `short` when the pre-check found fewer than `quantity`.
     Ok { short: bool },
+    /// A wait step's condition does not hold yet: ask again after this.
+    Pending(std::time::Duration),
     /// A named failure that replaces `OK` as the operation's outcome.
     Failed(OpOutcome),
 }
 
-/// Check a 2xx answer against `step`; a value captured into variable `v`
-/// goes into `slots[v - first]`.
+/// Check a 2xx answer (`status`, `body`, its parsed Retry-After) against
+/// `step`; a value captured into variable `v` goes into `slots[v - first]`.
+/// A wait step's answer whose `until` does not hold yet is
+/// [`Inspected::Pending`]: its checks ran, its captures wait for the
+/// answer that ends the wait.
 pub fn inspect(
     step: &Step,
-    status: u16,
-    body: &[u8],
+    (status, body, retry_after): (u16, &[u8], Option<std::time::Duration>),
     quantity: u32,
     slots: &mut [String],
     first: usize,
@@ -90,6 +84,11 @@ pub fn inspect(
     };
     if let Some(c) = step.checks.iter().find(|c| !c.passes(&json)) {
         return Inspected::Failed(OpOutcome::CheckFailed(c.pointer.as_str().into()));
+    }
+    if let Some(w) = &step.wait
+        && !w.until.passes(&json)
+    {
+        return Inspected::Pending(w.interval.next(&json, retry_after));
     }
     let mut short = false;
     if let Some(ptr) = &step.precheck {
@@ -127,7 +126,14 @@ mod tests {
             idempotent: false,
             precheck: None,
             captures: Vec::new(),
-            think_time: std::time::Duration::ZERO,
+            think_time: crate::scenario::Pause::NONE,
+            think_time_after: crate::scenario::Pause::NONE,
+            phase: crate::scenario::Phase::Zone,
+            wait: None,
+            when: None,
+            share: None,
+            timeout: None,
+            refresh_on: Vec::new(),
             headers: Vec::new(),
             expect_status: Vec::new(),
             checks: Vec::new(),
@@ -137,7 +143,7 @@ mod tests {
 
     fn run(step: &Step, status: u16, body: &str) -> (Inspected, Vec<String>) {
         let mut slots = vec![String::new(); 2];
-        let r = inspect(step, status, body.as_bytes(), 2, &mut slots, 0);
+        let r = inspect(step, (status, body.as_bytes(), None), 2, &mut slots, 0);
         (r, slots)
     }
 
@@ -241,20 +247,6 @@ mod tests {
             run(&s, 200, r#"{"data":{}}"#).0,
             Inspected::Failed(OpOutcome::CaptureMissing("/data/bookingId".into()))
         );
-    }
-
-    #[test]
-    fn retry_after_seconds_or_date() {
-        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480);
-        assert_eq!(
-            retry_after(" 3 ", now),
-            Some(std::time::Duration::from_secs(3))
-        );
-        assert_eq!(
-            retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now),
-            Some(std::time::Duration::from_secs(5))
-        );
-        assert_eq!(retry_after("soon", now), None);
     }
 
     #[test]

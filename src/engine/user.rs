@@ -15,8 +15,6 @@ use crate::scenario::{BUILTIN_VARS, Step};
 use http::Method;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use serde::Deserialize;
-use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -28,35 +26,39 @@ pub struct Arrival {
     pub cohort: usize,
 }
 
-/// The error envelope, as far as retry decisions need it.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    error: Option<ErrorBody<'a>>,
-}
-#[derive(Deserialize)]
-struct ErrorBody<'a> {
-    #[serde(borrow)]
-    code: Option<Cow<'a, str>>,
+/// The default places of an error answer's code: the nested envelope
+/// (`{"error":{"code":…}}`) and the flat one (`{"error":"…","code":…}`).
+pub const DEFAULT_ERROR_CODE: &[&str] = &["/error/code", "/code"];
+
+/// The code of an error answer at the first of `pointers` that holds a
+/// string (an HTML 502 from a proxy or an empty 503 has none). Long codes
+/// are cut (see [`Code::new`]).
+pub fn error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Option<Code> {
+    Code::new(&raw_error_code(body, pointers)?)
 }
 
-/// The `error.code` of a Booking Rush error envelope, when the body is one
-/// (an HTML 502 from a proxy or an empty 503 is not, and says nothing).
-/// Long codes are cut (see [`Code::new`]).
+/// The default envelopes' code (see [`DEFAULT_ERROR_CODE`]).
 pub fn envelope_code(body: &[u8]) -> Option<Code> {
-    Code::new(&raw_envelope_code(body)?)
+    error_code(body, DEFAULT_ERROR_CODE)
 }
 
 /// The code exactly as sent, before it is scrubbed and cut.
-fn raw_envelope_code(body: &[u8]) -> Option<Cow<'_, str>> {
-    serde_json::from_slice::<Envelope<'_>>(body)
-        .ok()?
-        .error?
-        .code
+fn raw_error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Option<String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    pointers.iter().find_map(|p| match v.pointer(p.as_ref()) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    })
 }
 
 mod cancel;
+mod flow;
 mod request;
+mod stream;
 
 struct User<'a> {
     ctx: &'a RoundCtx,
@@ -156,6 +158,7 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
             if cancelled {
                 cut_short(user.ctx, &mut log);
             }
+            log.set_duration(Instant::now().saturating_duration_since(task.intended));
             user.close_breaker_window(&mut log);
             task.sink.absorb(task.arrival.index, &log);
             if cancelled {
@@ -220,64 +223,117 @@ impl<'a> User<'a> {
     ) -> impl Future<Output = ()> + Send + 's {
         async move {
             // Zones from the arrival's own, in order; indices, not iterators,
-            // so a waiting user holds two small counters.
+            // so a waiting user holds two small counters. Journey steps
+            // (before `zone_start`) run on the first pass only.
             // `intended` is the next operation's due time.
             let mut z = 0u32;
             'zones: while (z as usize) < self.ctx.journey.zones.len() {
                 let zones = self.ctx.journey.zones.len() as u64;
                 self.zone = ((self.arrival.index + u64::from(z)) % zones) as u32;
+                let mut i = if z == 0 {
+                    0
+                } else {
+                    self.ctx.journey.zone_start as u32
+                };
                 z += 1;
-                let mut i = 0u32;
                 while let Some(step) = self.ctx.journey.steps.get(i as usize) {
                     i += 1;
-                    if step.precheck.is_some() && !self.cohort.policy.precheck {
+                    if !self.runs(step) {
                         continue;
                     }
-                    if !step.think_time.is_zero() {
-                        tokio::time::sleep(step.think_time).await;
+                    let pause = self.pause(&step.think_time, i, z);
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
                         intended = Instant::now();
                     }
-                    // The operation, resubmitted after the person gave up on it.
-                    let mut resubmits = 0;
+                    // The operation, resubmitted after the person gave up on
+                    // it, or repeated once after the session's login ran again.
+                    // Small on purpose: every waiting user holds these
+                    // (resubmits are at most 100, a journey's operations
+                    // at most 100 steps x (101 resubmits + a re-login each)).
+                    let mut resubmits = 0u8;
+                    let mut relogged = false;
+                    self.op_seq += 1;
+                    log.ops.push(OpLog::new(
+                        i as usize - 1,
+                        intended.saturating_duration_since(self.ctx.start),
+                    ));
+                    let mut at = u16::try_from(log.ops.len() - 1).unwrap_or(u16::MAX);
                     let short = loop {
-                        log.ops.push(OpLog::new(
-                            i as usize - 1,
-                            intended.saturating_duration_since(self.ctx.start),
-                        ));
-                        // The person gives up on the whole operation, retries and waits included.
-                        let deadline = self
-                            .cohort
-                            .policy
-                            .abandon_after
-                            .filter(|_| step.retry)
-                            .map(|limit| intended + limit);
-                        let Some(op) = log.ops.last_mut() else {
+                        // The person gives up on the whole operation, retries
+                        // and waits included; a wait step ends at its max_wait.
+                        let deadline = match &step.wait {
+                            Some(w) => Some(intended + w.max_wait),
+                            None => self
+                                .cohort
+                                .policy
+                                .abandon_after
+                                .filter(|_| step.retry)
+                                .map(|limit| intended + limit),
+                        };
+                        let Some(op) = log.ops.get_mut(at as usize) else {
                             break false;
                         };
-                        let result = self.attempts(step, op, deadline).await;
+                        let result = if step.wait.as_ref().is_some_and(|w| w.sse.is_some()) {
+                            Box::pin(self.stream(step, op, deadline, self.op_seq, intended)).await
+                        } else {
+                            self.attempts(step, op, deadline, self.op_seq).await
+                        };
                         op.latency = Instant::now().saturating_duration_since(intended);
                         let live = &self.cohort.live;
-                        live.op_latency.record(op.latency);
                         match result {
                             Some(short) => {
+                                if !relogged && self.login_expired(step, op) {
+                                    // The session expired: log in again, then
+                                    // repeat the attempt (same operation, same key).
+                                    relogged = true;
+                                    // Boxed: only a user whose session expired carries it.
+                                    if Box::pin(self.relogin(log)).await {
+                                        log.relogins = log.relogins.saturating_add(1);
+                                        continue;
+                                    }
+                                    break false;
+                                }
+                                live.op_latency.record(op.latency);
                                 if op.ok() { &live.ok } else { &live.failures }
                                     .fetch_add(1, Relaxed);
                                 break short;
                             }
+                            None if step.wait.is_some() => {
+                                live.op_latency.record(op.latency);
+                                op.outcome = OpOutcome::WaitTimedOut(
+                                    step.wait.as_ref().map_or("", |w| &w.timeout_outcome).into(),
+                                );
+                                live.failures.fetch_add(1, Relaxed);
+                                break false;
+                            }
                             None => {
+                                live.op_latency.record(op.latency);
                                 op.outcome = OpOutcome::Abandoned;
                                 live.failures.fetch_add(1, Relaxed);
-                                if resubmits >= self.cohort.policy.max_resubmits {
+                                if u32::from(resubmits) >= self.cohort.policy.max_resubmits {
                                     break false;
                                 }
                                 resubmits += 1;
                                 intended = Instant::now();
+                                self.op_seq += 1;
+                                log.ops.push(OpLog::new(
+                                    i as usize - 1,
+                                    intended.saturating_duration_since(self.ctx.start),
+                                ));
+                                at = u16::try_from(log.ops.len() - 1).unwrap_or(u16::MAX);
                             }
                         }
                     };
                     intended = Instant::now();
-                    match self.after_step(short, log) {
-                        StepEnd::Next => {}
+                    match self.after_step(short, log, i as usize - 1) {
+                        StepEnd::Next => {
+                            let pause = self.pause(&step.think_time_after, i | 1 << 16, z);
+                            if !pause.is_zero() {
+                                tokio::time::sleep(pause).await;
+                                intended = Instant::now();
+                            }
+                        }
                         StepEnd::NextZone => continue 'zones,
                         StepEnd::Failed => {
                             log.end = JourneyEnd::Failed;
@@ -295,12 +351,17 @@ impl<'a> User<'a> {
     /// What a finished step means for the journey. The response checks,
     /// captures and pre-check verdict were read when the answer came (see
     /// [`inspect`]); `short`: the pre-check found too few seats.
-    fn after_step(&mut self, short: bool, log: &JourneyLog) -> StepEnd {
+    fn after_step(&mut self, short: bool, log: &JourneyLog, step: usize) -> StepEnd {
         let journey = &self.ctx.journey;
-        let Some(op) = log.ops.last() else {
+        let Some(op) = log.ops.iter().rev().find(|o| o.step as usize == step) else {
             return StepEnd::Failed;
         };
         if !op.ok() {
+            // A journey step (login, queue) is not about a zone: another
+            // zone would not change its answer.
+            if step < journey.zone_start {
+                return StepEnd::Failed;
+            }
             // The last cause decides, so a naive client that gave up on a
             // sold-out zone is sold out there too, and moves on.
             let sold_out = op
@@ -313,8 +374,10 @@ impl<'a> User<'a> {
                 StepEnd::Failed
             };
         }
-        if short {
+        if short && step >= journey.zone_start {
             StepEnd::NextZone
+        } else if short {
+            StepEnd::Failed
         } else {
             StepEnd::Next
         }
@@ -344,10 +407,9 @@ impl<'a> User<'a> {
         step: &'s Step,
         op: &'s mut OpLog,
         deadline: Option<Instant>,
+        seq: u32,
     ) -> impl Future<Output = Option<bool>> + Send + 's {
         async move {
-            self.op_seq += 1;
-            let seq = self.op_seq;
             let mut state = OpState::default();
             let mut key_seq = 0u32;
             // Counters the next attempt carries, counted only once it is sent.
@@ -388,10 +450,7 @@ impl<'a> User<'a> {
                     let client = &self.ctx.client;
                     // Boxed: a request in flight is large, and a user waiting in
                     // backoff must not carry its space.
-                    let timeout = self
-                        .ctx
-                        .timeout_override
-                        .unwrap_or(self.cohort.policy.request_timeout);
+                    let timeout = self.timeout(step);
                     let send = Box::pin(async move {
                         let send = client.send(&method, &path, headers, body, timeout);
                         match deadline {
@@ -419,6 +478,22 @@ impl<'a> User<'a> {
                 // ever borrowed stays in the future while its scope lasts).
                 let (until, slept, abandoned) = match next {
                     Next::Done(short) => return Some(short),
+                    Next::Poll { delay, early } => {
+                        // Not ready yet: the next poll is a new request, not
+                        // a retry (fresh retry counters, its own key).
+                        state = OpState::default();
+                        key_seq += 1;
+                        key_changed_after_ambiguous = false;
+                        flags = AttemptFlags {
+                            honoured: false,
+                            early,
+                        };
+                        let now = Instant::now();
+                        let wake = now + delay;
+                        let until = deadline.map_or(wake, |d| d.min(wake));
+                        // Time between polls is waiting in the queue, not backoff.
+                        (until, 0, until < wake)
+                    }
                     Next::Wait {
                         delay,
                         fresh_key,
@@ -475,14 +550,31 @@ impl<'a> User<'a> {
                 && let Some(wait) = r
                     .retry_after
                     .as_deref()
-                    .and_then(|v| super::step_io::retry_after(v, wall_now(ctx)))
+                    .and_then(|v| policy::parse_retry_after(v, wall_now(ctx)))
             {
                 self.told_to_wait_until = Some(Instant::now() + wait);
             }
         }
+        // Classified as sent; scrubbed of the user's credentials (and what
+        // the journey captured) only where it is kept, in the outcome.
+        let code = match &res {
+            Ok(r) if r.status >= 400 => {
+                raw_error_code(&r.body, &ctx.error_code).and_then(|c| Code::new(&c))
+            }
+            _ => None,
+        };
         // Did the target maybe act on it? Then a new key may book twice.
         let ambiguous = match &res {
-            Ok(r) => r.status >= 500,
+            Ok(r) => {
+                r.status >= 500
+                    || code.as_ref().is_some_and(|c| {
+                        self.cohort
+                            .policy
+                            .ambiguous_codes
+                            .iter()
+                            .any(|a| a == c.as_str())
+                    })
+            }
             Err(Failure::Timeout) => true,
             Err(Failure::Net(n)) => matches!(
                 n,
@@ -490,12 +582,6 @@ impl<'a> User<'a> {
                     | crate::outcome::NetError::Closed
                     | crate::outcome::NetError::Other
             ),
-        };
-        // Scrubbed of the user's credentials before it is cut or kept.
-        let code = match &res {
-            Ok(r) if r.status >= 400 => raw_envelope_code(&r.body)
-                .and_then(|c| Code::new(&ctx.scrub(self.arrival.index, &c))),
-            _ => None,
         };
         let (answer, class) = match &res {
             Ok(r) => (
@@ -551,15 +637,26 @@ impl<'a> User<'a> {
                     (Ok(r), true) => {
                         let first = BUILTIN_VARS.len() + ctx.journey.user_vars;
                         let q = ctx.journey.quantity;
-                        match inspect(step, r.status, &r.body, q, &mut self.captures, first) {
+                        let asked = r
+                            .retry_after
+                            .as_deref()
+                            .and_then(|v| policy::parse_retry_after(v, wall_now(ctx)));
+                        let io = (r.status, &r.body[..], asked);
+                        match inspect(step, io, q, &mut self.captures, first) {
                             Inspected::Ok { short: s } => {
                                 short = s;
                                 outcome
                             }
+                            Inspected::Pending(delay) => {
+                                return Next::Poll {
+                                    delay,
+                                    early: asked.is_some_and(|a| delay < a),
+                                };
+                            }
                             Inspected::Failed(o) => o,
                         }
                     }
-                    _ => outcome,
+                    _ => self.scrubbed(outcome),
                 };
                 Next::Done(short)
             }
@@ -577,14 +674,15 @@ impl<'a> User<'a> {
     }
 
     fn close_breaker_window(&mut self, log: &mut JourneyLog) {
-        log.breaker_opens = std::mem::take(&mut self.guard.opens);
+        log.breaker_opens =
+            u16::try_from(std::mem::take(&mut self.guard.opens)).unwrap_or(u16::MAX);
         // Counted where the recorder counts them: when the journey's log closes.
         (self.cohort.live.breaker_opens).fetch_add(u64::from(log.breaker_opens), Relaxed);
         if let (Some(at), Some(cfg)) = (self.guard.opened_at.take(), self.cohort.policy.breaker) {
             log.set_breaker_open_time(
                 Instant::now()
                     .saturating_duration_since(at)
-                    .min(cfg.open_for * log.breaker_opens.max(1)),
+                    .min(cfg.open_for * u32::from(log.breaker_opens.max(1))),
             );
         }
     }
@@ -593,6 +691,9 @@ impl<'a> User<'a> {
 enum Next {
     /// The operation is over; true when its pre-check found too few seats.
     Done(bool),
+    /// A wait step's answer said "not yet": poll again after `delay`
+    /// (`early`: sooner than the answer's Retry-After).
+    Poll { delay: Duration, early: bool },
     Wait {
         delay: Duration,
         fresh_key: bool,

@@ -28,6 +28,10 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
     a.early_retries += b.early_retries;
     a.breaker_opens += b.breaker_opens;
     a.breaker_open_s += b.breaker_open_s;
+    a.relogins += b.relogins;
+    for (x, y) in a.funnel.iter_mut().zip(&b.funnel) {
+        x.journeys += y.journeys;
+    }
     a.round_duration_s = a
         .round_duration_s
         .max(b.round_duration_s + f64::from(shift));
@@ -36,7 +40,23 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
             + (y.success_rate * y.operations as f64).round();
         x.operations += y.operations;
         x.attempts += y.attempts;
+        x.retries += y.retries;
+        x.journeys_passed += y.journeys_passed;
         x.success_rate = ratio_f(sok, x.operations);
+        match (&mut x.wait, &y.wait) {
+            (Some(w), Some(v)) => {
+                w.polls += v.polls;
+                w.early_polls += v.early_polls;
+                w.reconnects += v.reconnects;
+                for (k, n) in &v.polls_per_wait {
+                    *w.polls_per_wait.entry(*k).or_default() += n;
+                }
+                // Percentiles cannot be added: no .hlog keeps this one.
+                w.time_to_first_event_ms = None;
+            }
+            (w @ None, Some(v)) => *w = Some(v.clone()),
+            _ => {}
+        }
         for (k, v) in &y.outcomes {
             *x.outcomes.entry(k.clone()).or_default() += v;
         }
@@ -79,7 +99,7 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     let mut op = new_histogram();
     let mut attempt = new_histogram();
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
-        s.amplification = ratio(s.attempts, s.operations);
+        s.amplification = ratio(s.operations + s.retries, s.operations);
         let (sop, sat) = (&sh.op, &sh.attempt);
         s.operation_latency_ms = pct(sop);
         s.attempt_latency_ms = pct(sat);
@@ -90,14 +110,15 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
             .collect();
         if c.amplification_steps.is_empty() || c.amplification_steps.contains(&s.name) {
             head_ops += s.operations;
-            head_attempts += s.attempts;
+            head_attempts += s.operations + s.retries;
         }
         let _ = op.add(sop);
         let _ = attempt.add(sat);
     }
-    c.retries = c.attempts.saturating_sub(c.operations);
+    c.retries = c.steps.iter().map(|s| s.retries).sum();
     c.amplification = ratio(head_attempts, head_ops);
-    c.amplification_overall = ratio(c.attempts, c.operations);
+    c.amplification_overall = ratio(c.operations + c.retries, c.operations);
+    c.journey_duration_ms = pct(&h.journey);
     let secs = c.round_duration_s.max(1e-9);
     c.goodput = c.journeys.succeeded as f64 / secs;
     c.achieved_rps = c.attempts as f64 / secs;

@@ -17,7 +17,7 @@ use crate::metrics::latency::sorted_latency;
 use crate::metrics::new_histogram;
 use crate::report::LatencyRow;
 use crate::report::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
-use crate::report::hlog::{TAG_LAG, TAG_OP};
+use crate::report::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,7 @@ pub struct CohortHists {
     pub steps: Vec<StepHists>,
     pub backoff: Histogram<u64>,
     pub lag: Histogram<u64>,
+    pub journey: Histogram<u64>,
     /// The fleet's per-second `op` and `attempt` lines (sums over steps), in chunks.
     pub seconds_log: Vec<Vec<u8>>,
     /// The fleet's latency over time, per second.
@@ -86,6 +87,7 @@ impl CohortHists {
             steps: (0..steps).map(|_| StepHists::default()).collect(),
             backoff: new_histogram(),
             lag: new_histogram(),
+            journey: new_histogram(),
             seconds_log: Vec::new(),
             series: Vec::new(),
             base_time: None,
@@ -127,6 +129,9 @@ impl CohortHists {
                 TAG_LAG => {
                     raw.decode_sparse(&like, &mut buf, |_, v, n| out.lag.saturating_record_n(v, n))
                 }
+                TAG_JOURNEY => raw.decode_sparse(&like, &mut buf, |_, v, n| {
+                    out.journey.saturating_record_n(v, n)
+                }),
                 _ => Ok(()),
             })
             .map_err(|e| e.to_string())?;

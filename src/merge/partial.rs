@@ -27,6 +27,8 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
                     round: r,
                     share: c.share,
                     step_names: &step_names,
+                    step_kinds: &crate::run::step_kinds(plan),
+                    funnel: &plan.journey.funnel,
                     amplification_steps: &plan.journey.amplification_steps,
                     round_duration: Duration::ZERO,
                     in_flight: &[],
@@ -122,6 +124,7 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
             for ((s, sl), okn) in c.steps.iter_mut().zip(&l.steps).zip(ok.iter_mut()) {
                 s.operations += sl.operations;
                 s.attempts += sl.attempts;
+                s.retries += sl.retries;
                 *okn += sl.ok;
                 for (k, v) in &sl.outcomes {
                     *s.outcomes.entry(k.clone()).or_default() += v;

@@ -123,6 +123,9 @@ pub struct OpLog {
     pub attempts: Vec<AttemptLog>,
     /// Total time spent sleeping between attempts, in ms.
     backoff_ms: u32,
+    /// An SSE wait: from the intended start to the stream's first event, in
+    /// microseconds (saturating); 0 when no event came.
+    first_event_us: u32,
 }
 
 impl OpLog {
@@ -137,7 +140,24 @@ impl OpLog {
             // Most operations need one attempt.
             attempts: Vec::with_capacity(1),
             backoff_ms: 0,
+            first_event_us: 0,
         }
+    }
+    /// Polls a wait step sent (attempts that are not retries; for an SSE
+    /// wait, the connections it opened).
+    pub fn polls(&self) -> u32 {
+        self.attempts.iter().filter(|a| !a.retry).count() as u32
+    }
+    /// Polls sent sooner than the Retry-After the server gave with the
+    /// previous not-ready answer.
+    pub fn early_polls(&self) -> u32 {
+        self.attempts.iter().filter(|a| a.early && !a.retry).count() as u32
+    }
+    pub fn first_event(&self) -> Option<Duration> {
+        (self.first_event_us > 0).then(|| Duration::from_micros(u64::from(self.first_event_us)))
+    }
+    pub fn set_first_event(&mut self, d: Duration) {
+        self.first_event_us = us32(d).max(1);
     }
     pub fn ok(&self) -> bool {
         self.outcome.is_ok()
@@ -148,7 +168,7 @@ impl OpLog {
     }
     /// Retries sent sooner than the Retry-After the server gave.
     pub fn early_retries(&self) -> u32 {
-        self.attempts.iter().filter(|a| a.early).count() as u32
+        self.attempts.iter().filter(|a| a.early && a.retry).count() as u32
     }
     pub fn intended_at(&self) -> Duration {
         Duration::from_millis(u64::from(self.intended_at_ms))
@@ -175,7 +195,7 @@ pub enum JourneyEnd {
 /// [`OpLog`] is) because every user waiting in backoff holds one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JourneyLog {
-    pub cohort: u32,
+    pub cohort: u16,
     /// How late the journey started versus its schedule, in microseconds
     /// (saturating at ~71 minutes).
     schedule_lag_us: u32,
@@ -183,9 +203,16 @@ pub struct JourneyLog {
     intended_at_ms: u32,
     pub ops: Vec<OpLog>,
     pub end: JourneyEnd,
-    pub breaker_opens: u32,
+    /// Saturating (a journey's breaker opening 65,535 times is a bug).
+    pub breaker_opens: u16,
     /// Time its breaker spent open, in microseconds.
     breaker_open_us: u32,
+    /// From its intended start to its end, in microseconds (saturating at
+    /// ~71 minutes).
+    duration_us: u32,
+    /// Times the login step ran again because an answer said the session
+    /// had expired (`refresh_on`).
+    pub relogins: u16,
 }
 
 fn us32(d: Duration) -> u32 {
@@ -197,7 +224,7 @@ impl JourneyLog {
     /// started, begun `schedule_lag` late.
     pub fn new(cohort: usize, intended_at: Duration, schedule_lag: Duration, steps: usize) -> Self {
         Self {
-            cohort: u32::try_from(cohort).unwrap_or(u32::MAX),
+            cohort: u16::try_from(cohort).unwrap_or(u16::MAX),
             schedule_lag_us: us32(schedule_lag),
             intended_at_ms: u32::try_from(intended_at.as_millis()).unwrap_or(u32::MAX),
             ops: Vec::with_capacity(steps),
@@ -219,5 +246,13 @@ impl JourneyLog {
 
     pub fn set_breaker_open_time(&mut self, d: Duration) {
         self.breaker_open_us = us32(d);
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(u64::from(self.duration_us))
+    }
+
+    pub fn set_duration(&mut self, d: Duration) {
+        self.duration_us = us32(d);
     }
 }

@@ -40,6 +40,16 @@ pub struct StepRec {
     pub op_seconds: SecondHistograms,
     /// Attempt latency per interval in which the attempt ended (sparse).
     pub attempt_seconds: SecondHistograms,
+    /// Journeys in which an operation of this step succeeded (the funnel).
+    pub passed: u64,
+    /// Operations by the polls they sent (attempts that are not retries; a
+    /// plain step sends one, a wait step one per look, an SSE wait one per
+    /// connection).
+    pub polls: BTreeMap<u32, u64>,
+    /// Polls sent sooner than the Retry-After of the answer before.
+    pub early_polls: u64,
+    /// SSE waits: from the intended start to the first event.
+    pub first_event: Histogram<u64>,
 }
 
 impl StepRec {
@@ -55,6 +65,10 @@ impl StepRec {
             by_class: BTreeMap::new(),
             op_seconds: SecondHistograms::with_interval(interval_ms),
             attempt_seconds: SecondHistograms::with_interval(interval_ms),
+            passed: 0,
+            polls: BTreeMap::new(),
+            early_polls: 0,
+            first_event: new_histogram(),
         }
     }
 
@@ -93,6 +107,12 @@ impl AddAssign<&StepRec> for StepRec {
         }
         self.op_seconds += &o.op_seconds;
         self.attempt_seconds += &o.attempt_seconds;
+        self.passed += o.passed;
+        for (k, v) in &o.polls {
+            *self.polls.entry(*k).or_default() += v;
+        }
+        self.early_polls += o.early_polls;
+        add(&mut self.first_event, &o.first_event);
     }
 }
 
@@ -110,6 +130,10 @@ pub struct Recorder {
     pub sent_while_told_to_wait: u64,
     pub breaker_opens: u64,
     pub breaker_open_time: Duration,
+    /// From each journey's intended start to its end (k6's `iteration_duration`).
+    pub journey_duration: Histogram<u64>,
+    /// Times a login step ran again on an expired session.
+    pub relogins: u64,
 }
 
 impl Recorder {
@@ -134,6 +158,8 @@ impl Recorder {
             sent_while_told_to_wait: 0,
             breaker_opens: 0,
             breaker_open_time: Duration::ZERO,
+            journey_duration: new_histogram(),
+            relogins: 0,
         }
     }
 
@@ -185,6 +211,10 @@ impl Recorder {
             JourneyEnd::Cancelled => self.journeys.cancelled += 1,
         }
         self.schedule_lag.saturating_record(us(j.schedule_lag()));
+        self.journey_duration.saturating_record(us(j.duration()));
+        self.relogins += u64::from(j.relogins);
+        // Steps are at most `bounds::MAX_STEPS` (100): one bit each.
+        let mut passed: u128 = 0;
         self.breaker_opens += u64::from(j.breaker_opens);
         self.breaker_open_time += j.breaker_open_time();
         if j.breaker_opens > 0 {
@@ -205,7 +235,7 @@ impl Recorder {
             }
             for a in &op.attempts {
                 self.retry_after_honoured += u64::from(a.honoured);
-                self.early_retries += u64::from(a.early);
+                self.early_retries += u64::from(a.early && a.retry);
                 self.key_changed_after_ambiguous += u64::from(a.key_changed_after_ambiguous);
                 self.sent_while_told_to_wait += u64::from(a.while_told_to_wait);
                 let row = self.second(a.sent_at());
@@ -225,6 +255,14 @@ impl Recorder {
             };
             step.ops += 1;
             step.ok += u64::from(op.ok());
+            if op.ok() && op.step < 128 {
+                passed |= 1u128 << op.step;
+            }
+            *step.polls.entry(op.polls()).or_default() += 1;
+            step.early_polls += u64::from(op.early_polls());
+            if let Some(t) = op.first_event() {
+                step.first_event.saturating_record(us(t));
+            }
             step.attempts += op.attempts.len() as u64;
             step.count(&op.outcome, 1);
             let v = us(op.latency);
@@ -241,6 +279,9 @@ impl Recorder {
                     .or_insert_with(new_histogram)
                     .saturating_record(v);
             }
+        }
+        for (i, step) in self.steps.iter_mut().enumerate().take(128) {
+            step.passed += u64::from(passed >> i & 1 == 1);
         }
     }
 
@@ -270,6 +311,8 @@ impl AddAssign<&Recorder> for Recorder {
         self.sent_while_told_to_wait += o.sent_while_told_to_wait;
         self.breaker_opens += o.breaker_opens;
         self.breaker_open_time += o.breaker_open_time;
+        add(&mut self.journey_duration, &o.journey_duration);
+        self.relogins += o.relogins;
     }
 }
 
@@ -440,7 +483,7 @@ mod tests {
                 JourneyEnd::Failed,
                 JourneyEnd::Cancelled,
             ][(i % 4) as usize];
-            j.breaker_opens = (i % 7 == 0) as u32;
+            j.breaker_opens = (i % 7 == 0) as u16;
             j.set_breaker_open_time(Duration::from_millis(i));
             out.push(j);
         }
@@ -459,6 +502,11 @@ mod tests {
             assert!(x.attempt_latency == y.attempt_latency);
             assert_eq!(x.op_seconds, y.op_seconds);
             assert_eq!(x.attempt_seconds, y.attempt_seconds);
+            assert_eq!(
+                (x.passed, &x.polls, x.early_polls),
+                (y.passed, &y.polls, y.early_polls)
+            );
+            assert!(x.first_event == y.first_event);
             assert!(x.op_seconds.total() == x.op_latency);
             assert_eq!(x.by_class.len(), y.by_class.len());
             for (k, h) in &x.by_class {
@@ -474,6 +522,8 @@ mod tests {
         assert_eq!(a.early_retries, b.early_retries);
         assert_eq!(a.breaker_opens, b.breaker_opens);
         assert_eq!(a.breaker_open_time, b.breaker_open_time);
+        assert!(a.journey_duration == b.journey_duration);
+        assert_eq!(a.relogins, b.relogins);
     }
 
     #[test]

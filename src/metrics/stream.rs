@@ -42,6 +42,9 @@ pub struct StepLine {
     pub ok: u64,
     pub attempts: u64,
     pub outcomes: BTreeMap<String, u64>,
+    /// Attempts that were retries (not polls).
+    #[serde(default)]
+    pub retries: u64,
 }
 
 /// What one flush added to one cohort.
@@ -70,6 +73,9 @@ impl StreamLine {
                     operations: s.ops,
                     ok: s.ok,
                     attempts: s.attempts,
+                    retries: s
+                        .attempts
+                        .saturating_sub(s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum()),
                     outcomes: s
                         .outcomes
                         .iter()

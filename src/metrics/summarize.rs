@@ -3,7 +3,7 @@
 use super::recorder::Recorder;
 use crate::policy::RetryPolicy;
 use crate::report::hgrm;
-use crate::report::{CohortResult, Percentiles, StepResult};
+use crate::report::{CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats};
 use crate::sim::Ledger;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +15,10 @@ pub struct CohortMeta<'a> {
     pub round: usize,
     pub share: f64,
     pub step_names: &'a [String],
+    /// What each step is (`[]`: every step a request).
+    pub step_kinds: &'a [StepKind],
+    /// Indices of the steps that mark the funnel's stages.
+    pub funnel: &'a [usize],
     /// Indices of the steps the headline amplification is over (the
     /// retried work); empty means every step.
     pub amplification_steps: &'a [usize],
@@ -41,14 +45,21 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
             .map(|s| (&s.op_seconds, &s.attempt_seconds)),
     );
     let mut step_series = std::mem::take(&mut latency.steps).into_iter();
+    let mut retries = 0;
     for (i, s) in rec.steps.iter().enumerate() {
         operations += s.ops;
         ok += s.ok;
         attempts += s.attempts;
+        // Polls are requests of their own, not retries: a plain step sends
+        // one per operation, a wait step one per look.
+        let polls: u64 = s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum();
+        let step_retries = s.attempts.saturating_sub(polls);
+        retries += step_retries;
         if meta.amplification_steps.is_empty() || meta.amplification_steps.contains(&i) {
             head_ops += s.ops;
-            head_attempts += s.attempts;
+            head_attempts += s.ops + step_retries;
         }
+        let kind = meta.step_kinds.get(i).copied().unwrap_or_default();
         // Labels are made here, at the report edge, and only here.
         let labelled: BTreeMap<String, u64> = s
             .outcomes
@@ -62,7 +73,24 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
             name: meta.step_names.get(i).cloned().unwrap_or_default(),
             operations: s.ops,
             attempts: s.attempts,
-            amplification: ratio(s.attempts, s.ops),
+            // Retries per operation plus one: a wait step's polls are not
+            // amplification.
+            amplification: ratio(s.ops + step_retries, s.ops),
+            kind,
+            retries: step_retries,
+            journeys_passed: s.passed,
+            wait: (kind != StepKind::Request).then(|| WaitStats {
+                polls,
+                polls_per_wait: s.polls.clone(),
+                early_polls: s.early_polls,
+                reconnects: if kind == StepKind::Sse {
+                    polls.saturating_sub(s.ops)
+                } else {
+                    0
+                },
+                time_to_first_event_ms: (kind == StepKind::Sse)
+                    .then(|| percentiles(&s.first_event)),
+            }),
             success_rate: ratio(s.ok, s.ops),
             outcomes: labelled,
             operation_latency_ms: percentiles(&s.op_latency),
@@ -90,7 +118,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         share: meta.share,
         operations,
         attempts,
-        retries: attempts.saturating_sub(operations),
+        retries,
         amplification: ratio(head_attempts, head_ops),
         amplification_steps: if meta.amplification_steps.is_empty() {
             meta.step_names.to_vec()
@@ -100,7 +128,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
                 .filter_map(|i| meta.step_names.get(*i).cloned())
                 .collect()
         },
-        amplification_overall: ratio(attempts, operations),
+        amplification_overall: ratio(operations + retries, operations),
         success_rate: ratio(ok, operations),
         goodput: rec.journeys.succeeded as f64 / secs,
         achieved_rps: attempts as f64 / secs,
@@ -118,6 +146,16 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         sent_while_told_to_wait: rec.sent_while_told_to_wait,
         breaker_opens: rec.breaker_opens,
         breaker_open_s: rec.breaker_open_time.as_secs_f64(),
+        journey_duration_ms: percentiles(&rec.journey_duration),
+        relogins: rec.relogins,
+        funnel: meta
+            .funnel
+            .iter()
+            .map(|&i| FunnelStage {
+                step: meta.step_names.get(i).cloned().unwrap_or_default(),
+                journeys: rec.steps.get(i).map_or(0, |s| s.passed),
+            })
+            .collect(),
         steps,
         operation_spectrum: hgrm::spectrum(&op_latency, US_PER_MS),
         attempt_spectrum: hgrm::spectrum(&attempt_latency, US_PER_MS),

@@ -1,4 +1,4 @@
-use super::{Class, Outcome};
+use super::{Class, Outcome, RetryPolicy};
 
 /// Envelope codes the guidelines list under "Never Retry", plus NOT_FOUND which
 /// their status table marks "No". Kept explicit (rather than "anything that is
@@ -15,6 +15,30 @@ const NEVER_RETRY: &[&str] = &[
     "ALREADY_RELEASED",
     "EXPIRED",
 ];
+
+/// [`classify`], after the policy's own code lists (`final_codes`,
+/// `retry_codes`, `ambiguous_codes`), which win over the built-in table.
+pub fn classify_for(policy: &RetryPolicy, outcome: &Outcome<'_>) -> Class {
+    if let Outcome::Response {
+        status,
+        code: Some(code),
+        ..
+    } = *outcome
+        && !(200..300).contains(&status)
+    {
+        let has = |list: &[String]| list.iter().any(|c| c == code);
+        if has(&policy.final_codes) {
+            return Class::Permanent;
+        }
+        if has(&policy.ambiguous_codes) {
+            return Class::Ambiguous;
+        }
+        if has(&policy.retry_codes) {
+            return Class::ServerError;
+        }
+    }
+    classify(outcome)
+}
 
 /// Sort an attempt's result into the class that picks its retry limit.
 ///

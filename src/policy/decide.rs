@@ -30,7 +30,7 @@ pub fn decide<R: rand::Rng + ?Sized>(
         Class::RateLimited => limits.too_many_requests,
         Class::ServerError => limits.internal_error,
         Class::Unavailable => limits.service_unavailable,
-        Class::Network | Class::Timeout => limits.network,
+        Class::Network | Class::Timeout | Class::Ambiguous => limits.network,
     };
     if state.retries >= limit {
         return Decision::GiveUp(class);

@@ -174,6 +174,18 @@ pub struct RetryPolicy {
     #[serde(with = "humantime_serde")]
     pub abandon_after: Option<Duration>,
     pub max_resubmits: u32,
+    /// Target codes retried with backoff whatever their status (as
+    /// `INTERNAL_ERROR` is), under the `internal_error` limit.
+    #[serde(default)]
+    pub retry_codes: Vec<String>,
+    /// Target codes that end the operation at once (as `INSUFFICIENT_SEATS` does).
+    #[serde(default)]
+    pub final_codes: Vec<String>,
+    /// Target codes that say the server may still be acting on the request
+    /// (`REQUEST_IN_PROGRESS`): retried after backoff under the `network`
+    /// limit, like a timeout, with the key the policy's `key_reuse` gives.
+    #[serde(default)]
+    pub ambiguous_codes: Vec<String>,
 }
 
 /// What one attempt produced, as the engine saw it.
@@ -202,6 +214,9 @@ pub enum Class {
     Unavailable,
     Network,
     Timeout,
+    /// The target says it may still be acting on the request (a code in the
+    /// policy's `ambiguous_codes`).
+    Ambiguous,
 }
 
 /// How far an operation has come.
@@ -253,7 +268,7 @@ mod settle;
 pub use backoff::backoff_delay;
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use budget::RetryBudget;
-pub use classify::classify;
+pub use classify::{classify, classify_for};
 pub use decide::decide;
 pub use overrides::{BreakerOverride, LimitsOverride, PolicyOverrides};
 pub use presets::{PRESETS, preset};

@@ -94,6 +94,12 @@ pub struct PolicyOverrides {
     pub abandon_after: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_resubmits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_codes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_codes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambiguous_codes: Option<Vec<String>>,
 }
 
 /// Partial [`RetryLimits`](super::RetryLimits): unset classes keep the preset's limit.
@@ -194,6 +200,9 @@ impl PolicyOverrides {
             p.abandon_after = self.abandon_after;
         }
         set(&mut p.max_resubmits, self.max_resubmits);
+        set(&mut p.retry_codes, self.retry_codes.clone());
+        set(&mut p.final_codes, self.final_codes.clone());
+        set(&mut p.ambiguous_codes, self.ambiguous_codes.clone());
         p.validate()?;
         Ok(p)
     }
@@ -262,6 +271,24 @@ impl RetryPolicy {
         }
         if self.abandon_after.is_some_and(|d| d.is_zero()) {
             return Err(invalid("abandon_after", "must be > 0 when set"));
+        }
+        let lists: [(&'static str, &[String]); 3] = [
+            ("retry_codes", &self.retry_codes),
+            ("final_codes", &self.final_codes),
+            ("ambiguous_codes", &self.ambiguous_codes),
+        ];
+        for (i, (key, list)) in lists.iter().enumerate() {
+            if list
+                .iter()
+                .any(|c| c.is_empty() || c.len() > crate::outcome::MAX_CODE_LEN)
+            {
+                return Err(invalid(key, "a code is 1 to 64 bytes"));
+            }
+            for (other, olist) in &lists[i + 1..] {
+                if let Some(c) = list.iter().find(|c| olist.contains(c)) {
+                    return Err(invalid(key, format!("`{c}` is also in `{other}`")));
+                }
+            }
         }
         Ok(())
     }

@@ -118,6 +118,14 @@ fn compliant() -> RetryPolicy {
         precheck: true,
         abandon_after: None,
         max_resubmits: 0,
+        retry_codes: Vec::new(),
+        final_codes: Vec::new(),
+        // Where the guidelines are silent: the real API's idempotency layer
+        // answers a same-key retry that overtakes the first request with
+        // 409 REQUEST_IN_PROGRESS, and the same key later returns the
+        // booking, so the guidelines' "timeout: retry with the same key"
+        // carries on through it.
+        ambiguous_codes: vec!["REQUEST_IN_PROGRESS".to_string()],
     }
 }
 

@@ -8,8 +8,8 @@
 //! Classification and Retry-After parsing happen exactly once per attempt.
 
 use super::{
-    CircuitBreaker, Class, Decision, OpState, Outcome, RetryBudget, RetryPolicy, classify, decide,
-    parse_retry_after,
+    CircuitBreaker, Class, Decision, OpState, Outcome, RetryBudget, RetryPolicy, classify_for,
+    decide, parse_retry_after,
 };
 use crate::outcome::{Cause, Code, NetError, OpOutcome};
 use std::time::{Duration, SystemTime};
@@ -145,7 +145,7 @@ pub fn settle<R: rand::Rng + ?Sized>(
     rng: &mut R,
 ) -> Settlement {
     let outcome = answer.outcome();
-    let class = classify(&outcome);
+    let class = classify_for(policy, &outcome);
     guard.record(class, now);
     if let Some(b) = budget {
         b.record(class == Class::Success);

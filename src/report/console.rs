@@ -70,8 +70,57 @@ pub fn summary_table(report: &Report) -> String {
         row("op latency p99", cs, |c| ms(c.operation_latency_ms.p99)),
         row("op latency max", cs, |c| ms(c.operation_latency_ms.max)),
         row("attempt latency p99", cs, |c| ms(c.attempt_latency_ms.p99)),
+        row("journey duration p50", cs, |c| {
+            ms(c.journey_duration_ms.p50)
+        }),
+        row("journey duration p99", cs, |c| {
+            ms(c.journey_duration_ms.p99)
+        }),
         row("schedule lag p99", cs, |c| ms(c.schedule_lag_ms.p99)),
     ];
+    // Wait steps: time in queue and what the waiting cost the target.
+    let waits: Vec<&str> = cs
+        .first()
+        .map(|c| {
+            c.steps
+                .iter()
+                .filter(|s| s.wait.is_some())
+                .map(|s| s.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in waits {
+        let step = |c: &CohortResult| c.steps.iter().find(|s| s.name == name).cloned();
+        rows.push(row(&format!("{name}: time in queue p50"), cs, |c| {
+            step(c).map_or("-".into(), |s| ms(s.operation_latency_ms.p50))
+        }));
+        rows.push(row(&format!("{name}: time in queue p99"), cs, |c| {
+            step(c).map_or("-".into(), |s| ms(s.operation_latency_ms.p99))
+        }));
+        rows.push(row(&format!("{name}: polls (early)"), cs, |c| {
+            step(c).and_then(|s| s.wait).map_or("-".into(), |w| {
+                format!("{} ({})", count(w.polls), count(w.early_polls))
+            })
+        }));
+    }
+    let stages = cs.first().map_or(0, |c| c.funnel.len());
+    for i in 0..stages {
+        let label = cs[0].funnel[i].step.clone();
+        rows.push(row(
+            &format!(
+                "{} {}",
+                if i == 0 { "funnel:" } else { "     →" },
+                printable(&label)
+            ),
+            cs,
+            |c| c.funnel.get(i).map_or("-".into(), |f| count(f.journeys)),
+        ));
+    }
+    if cs.iter().any(|c| c.relogins > 0) {
+        rows.push(row("re-logins (expired session)", cs, |c| {
+            count(c.relogins)
+        }));
+    }
     if let Some(t) = &report.trigger {
         rows.push(row(
             &format!("recovery after trigger ({})", trigger_window(t)),

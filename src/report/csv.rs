@@ -1,4 +1,4 @@
-//! The six CSV files of a run directory, for spreadsheets and scripts.
+//! The CSV files of a run directory, for spreadsheets and scripts.
 //!
 //! Column names and order are a contract with whoever reads these files; the
 //! header constants below are checked against `tests/fixtures/csv_headers/`,
@@ -107,6 +107,20 @@ pub const LATENCY_SERIES_HEADER: &[&str] = &[
     "max_ms",
 ];
 
+/// The funnel (`[journey] funnel`): journeys through each stage's step.
+pub const FUNNEL_HEADER: &[&str] = &["cohort", "stage", "step", "journeys"];
+
+/// Wait steps: their polls (SSE: connections), early polls, reconnects.
+pub const WAITS_HEADER: &[&str] = &[
+    "cohort",
+    "step",
+    "kind",
+    "waits",
+    "polls",
+    "early_polls",
+    "reconnects",
+];
+
 /// The step name used for a cohort-wide aggregate row.
 pub const ALL_STEPS: &str = "all";
 
@@ -118,20 +132,24 @@ pub const FILES: &[(&str, &[&str])] = &[
     ("retries.csv", RETRIES_HEADER),
     ("timeseries.csv", TIMESERIES_HEADER),
     ("latency_series.csv", LATENCY_SERIES_HEADER),
+    ("funnel.csv", FUNNEL_HEADER),
+    ("waits.csv", WAITS_HEADER),
 ];
 
 type Rows = Vec<Vec<String>>;
 
-/// Writes all six CSV files into `dir`, each atomically; one result per
+/// Writes every CSV file into `dir`, each atomically; one result per
 /// file, so a file that fails does not stop the others.
 pub fn write_csvs(report: &Report, dir: &Path) -> Vec<Result<PathBuf, ReportError>> {
-    let builders: [fn(&Report) -> Rows; 6] = [
+    let builders: [fn(&Report) -> Rows; 8] = [
         summary_rows,
         latency_rows,
         outcome_rows,
         retry_rows,
         timeseries_rows,
         latency_series_rows,
+        funnel_rows,
+        wait_rows,
     ];
     FILES
         .iter()
@@ -238,7 +256,20 @@ fn latency_rows(report: &Report) -> Rows {
             "operation",
             &c.operation_latency_ms,
         ));
+        rows.push(latency_row(
+            &c.name,
+            ALL_STEPS,
+            "journey",
+            &c.journey_duration_ms,
+        ));
         for s in &c.steps {
+            if let Some(first) = s
+                .wait
+                .as_ref()
+                .and_then(|w| w.time_to_first_event_ms.as_ref())
+            {
+                rows.push(latency_row(&c.name, &s.name, "first_event", first));
+            }
             rows.push(latency_row(
                 &c.name,
                 &s.name,
@@ -251,6 +282,45 @@ fn latency_rows(report: &Report) -> Rows {
                 "operation",
                 &s.operation_latency_ms,
             ));
+        }
+    }
+    rows
+}
+
+fn funnel_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        for (i, f) in c.funnel.iter().enumerate() {
+            rows.push(vec![
+                text(&c.name).into_owned(),
+                (i + 1).to_string(),
+                text(&f.step).into_owned(),
+                f.journeys.to_string(),
+            ]);
+        }
+    }
+    rows
+}
+
+fn wait_rows(report: &Report) -> Rows {
+    let mut rows = Vec::new();
+    for c in &report.results {
+        for s in &c.steps {
+            if let Some(w) = &s.wait {
+                let kind = match s.kind {
+                    super::model::StepKind::Sse => "sse",
+                    _ => "poll",
+                };
+                rows.push(vec![
+                    text(&c.name).into_owned(),
+                    text(&s.name).into_owned(),
+                    kind.to_string(),
+                    s.operations.to_string(),
+                    w.polls.to_string(),
+                    w.early_polls.to_string(),
+                    w.reconnects.to_string(),
+                ]);
+            }
         }
     }
     rows

@@ -186,6 +186,53 @@ pub struct StepResult {
     /// `latency_interval_ms`; only intervals where something ended.
     #[serde(default)]
     pub latency_series: Vec<LatencyRow>,
+    /// What the step is: a request, a wait that polls, or a wait on an
+    /// event stream.
+    #[serde(default)]
+    pub kind: StepKind,
+    /// Attempts that were retries per the policy (not polls).
+    #[serde(default)]
+    pub retries: u64,
+    /// Journeys in which an operation of this step succeeded (the funnel).
+    #[serde(default)]
+    pub journeys_passed: u64,
+    /// A wait step's polls (its operation latency is the time in queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitStats>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    #[default]
+    Request,
+    /// Repeats its request until `until` holds.
+    Poll,
+    /// Holds a Server-Sent Events stream until the awaited event.
+    Sse,
+}
+
+/// What a wait step's operations did while they waited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitStats {
+    /// Requests that were polls (not retries); for SSE, connections opened.
+    pub polls: u64,
+    /// polls per wait -> waits.
+    pub polls_per_wait: BTreeMap<u32, u64>,
+    /// Polls sent sooner than the Retry-After of the answer before.
+    pub early_polls: u64,
+    /// SSE: connections opened after the first, per wait summed.
+    pub reconnects: u64,
+    /// SSE: from the intended start to the first event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_event_ms: Option<Percentiles>,
+}
+
+/// One stage of the funnel: the journeys that got through its step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStage {
+    pub step: String,
+    pub journeys: u64,
 }
 
 /// Everything measured for one policy or cohort.
@@ -257,6 +304,16 @@ pub struct CohortResult {
     pub breaker_opens: u64,
     /// Total seconds simulated clients spent with an open breaker.
     pub breaker_open_s: f64,
+    /// From each journey's intended start to its end, whatever its end
+    /// (k6's `iteration_duration`).
+    #[serde(default)]
+    pub journey_duration_ms: Percentiles,
+    /// Times a login step ran again on an expired session (`refresh_on`).
+    #[serde(default)]
+    pub relogins: u64,
+    /// The scenario's funnel (`[journey] funnel`): journeys through each stage.
+    #[serde(default)]
+    pub funnel: Vec<FunnelStage>,
     pub steps: Vec<StepResult>,
     pub operation_spectrum: Vec<SpectrumPoint>,
     pub attempt_spectrum: Vec<SpectrumPoint>,

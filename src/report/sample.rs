@@ -110,6 +110,9 @@ fn policy(naive: bool) -> RetryPolicy {
         precheck: !naive,
         abandon_after: naive.then_some(Duration::from_secs(20)),
         max_resubmits: if naive { 3 } else { 0 },
+        retry_codes: Vec::new(),
+        final_codes: Vec::new(),
+        ambiguous_codes: vec!["REQUEST_IN_PROGRESS".into()],
     }
 }
 
@@ -220,6 +223,10 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         attempt_latency_ms: pcts(&at),
         attempt_latency_by_class_ms: by_class,
         latency_series: Vec::new(),
+        kind: StepKind::Request,
+        retries: (ops as f64 * amp) as u64 - ops,
+        journeys_passed: (ops as f64 * ok) as u64,
+        wait: None,
     }
 }
 
@@ -322,6 +329,20 @@ fn cohort(naive: bool) -> CohortResult {
     ];
     if naive {
         steps.push(step(HOSTILE_STEP, seed + 40, 12, 3.0, 0.5, true));
+    } else {
+        // A waiting room held on an event stream: every wait field shown.
+        let mut queue = step("queue", seed + 50, 40, 1.0, 0.95, false);
+        queue.kind = StepKind::Sse;
+        queue.attempts = 46;
+        queue.retries = 0;
+        queue.wait = Some(WaitStats {
+            polls: 46,
+            polls_per_wait: BTreeMap::from([(1, 34), (2, 6)]),
+            early_polls: 0,
+            reconnects: 6,
+            time_to_first_event_ms: Some(pcts(&latency(seed + 51, 40, 2.0, 0.4))),
+        });
+        steps.push(queue);
     }
     let breaker_opens = series.iter().map(|r| r.breaker_opens).sum();
     let mut lat = latency_over_time(naive, steps.len());
@@ -370,6 +391,15 @@ fn cohort(naive: bool) -> CohortResult {
         sent_while_told_to_wait: if naive { 3800 } else { 0 },
         breaker_opens,
         breaker_open_s: if naive { 0.0 } else { 41.5 },
+        journey_duration_ms: pcts(&latency(seed + 4, journeys.started, base * 3.0, alpha)),
+        relogins: 0,
+        funnel: steps
+            .iter()
+            .map(|s| FunnelStage {
+                step: s.name.clone(),
+                journeys: s.journeys_passed,
+            })
+            .collect(),
         steps,
         operation_spectrum: hgrm::spectrum(&op, 1000.0),
         attempt_spectrum: hgrm::spectrum(&at, 1000.0),

@@ -11,6 +11,7 @@ mod load;
 mod policies;
 mod safety;
 mod sim;
+mod step_flow;
 mod step_parts;
 mod target;
 mod users;

@@ -83,9 +83,15 @@ pub struct TargetSection {
     /// Skip certificate verification (loudly warned about).
     #[serde(default)]
     pub insecure: bool,
-    /// Read the simulator ledger at `/__sim/ledger` after each round
-    /// (default: when the target turns out to be `stampede serve`).
+    /// Read the simulator ledger at `/__sim/ledger` before and after each
+    /// round (default: only for the embedded simulator; `true` for a
+    /// `stampede serve` target).
     pub ledger: Option<bool>,
+    /// JSON pointers to the error code in an error answer, tried in order
+    /// (default `["/error/code", "/code"]`: the nested and the flat envelope).
+    pub error_code: Option<Vec<String>>,
+    /// The header an `idempotent` step sends its key in (default `Idempotency-Key`).
+    pub idempotency_header: Option<String>,
     /// PEM client certificate (chain) for mutual TLS, relative to the scenario file.
     pub client_cert: Option<String>,
     /// PEM private key of `client_cert` (kept out of git like any secret).
@@ -175,6 +181,8 @@ pub struct JourneySection {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub steps: Vec<StepSection>,
+    /// Steps that mark the funnel's stages (joined → pass → reserved → confirmed).
+    pub funnel: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,8 +205,40 @@ pub struct StepSection {
     /// variable name -> JSON pointer into a 2xx response body.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
+    /// Wait before the step: `"2s"`, `{ min = "1s", max = "3s" }` (uniform)
+    /// or `{ mean = "2s" }` (exponential).
+    pub think_time: Option<toml::Value>,
+    /// Wait after the step succeeded (same forms as `think_time`).
+    pub think_time_after: Option<toml::Value>,
+    /// `"journey"`: runs once per journey; `"zone"`: runs again for every
+    /// zone tried (default: steps before the first one that uses `${zone}`
+    /// are journey steps).
+    pub phase: Option<String>,
+    /// Repeat the request until this holds on its 2xx body (a wait step).
+    pub until: Option<CheckSection>,
+    /// Between polls: `"3s"`, or `{ from = "/estimated_wait_seconds" |
+    /// "retry-after", default = "3s", min = "1s", max = "30s" }`.
+    pub poll_interval: Option<toml::Value>,
+    /// Longest a wait step (polling or SSE) may wait.
     #[serde(default, with = "humantime_serde")]
-    pub think_time: Option<Duration>,
+    pub max_wait: Option<Duration>,
+    /// The outcome of a wait that reached `max_wait` (default `WAIT_TIMEOUT`).
+    pub timeout_outcome: Option<String>,
+    /// Wait on a Server-Sent Events answer.
+    pub sse: Option<SseSection>,
+    /// Run the step only when a variable has a value.
+    pub when: Option<WhenSection>,
+    /// Run the step for this fraction of journeys (steps of one `group`
+    /// split the journeys between them).
+    pub share: Option<f64>,
+    pub group: Option<String>,
+    /// This step's request timeout (over the target's and the policy's).
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// This step is the session's login: a later answer with one of these
+    /// statuses or codes (`HTTP_401`, `TOKEN_EXPIRED`) runs it again once and
+    /// repeats the attempt.
+    pub refresh_on: Option<Vec<String>>,
     /// Headers of this step (templated), over the journey's.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -210,6 +250,33 @@ pub struct StepSection {
     pub check: Vec<CheckSection>,
     /// The body must be JSON (default: when the step captures, checks or pre-checks).
     pub json: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseSection {
+    /// The event type that can end the wait (default: any).
+    pub event: Option<String>,
+    /// What the matching event's `data:` JSON must hold.
+    pub until: CheckSection,
+    /// Reconnects after the server ends the stream (default 3).
+    pub reconnects: Option<u32>,
+    /// First reconnect delay when the stream set no `retry:` (default 1s),
+    /// doubled each time with the guidelines' jitter, up to `max_delay` (30s).
+    #[serde(default, with = "humantime_serde")]
+    pub base_delay: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_delay: Option<Duration>,
+    /// Pointer of the reason in an `event: error` frame's data (default `/event`).
+    pub error_pointer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenSection {
+    pub var: String,
+    pub equals: Option<toml::Value>,
+    pub exists: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,12 +12,22 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Variables every journey has, in this order, before its captures.
-pub const BUILTIN_VARS: &[&str] = &["user", "event", "zone", "quantity", "iteration"];
+pub const BUILTIN_VARS: &[&str] = &[
+    "user",
+    "event",
+    "zone",
+    "quantity",
+    "iteration",
+    "idempotency_key",
+];
 pub const VAR_USER: VarId = 0;
 pub const VAR_EVENT: VarId = 1;
 pub const VAR_ZONE: VarId = 2;
 pub const VAR_QUANTITY: VarId = 3;
 pub const VAR_ITERATION: VarId = 4;
+/// The operation's idempotency key (the same on a retry under `key_reuse =
+/// "same"`, a new one per attempt under `"fresh"`), unique per run.
+pub const VAR_IDEMPOTENCY_KEY: VarId = 5;
 
 /// Whether `token` can be sent as `Authorization: Bearer <token>` (no
 /// newline or other control character): checked when the plan is built, so
@@ -114,6 +124,15 @@ pub struct TargetPlan {
     pub client_key: Option<PathBuf>,
     /// `target.proxy`: from the environment (default), off, or a URL.
     pub proxy: crate::client::ProxySetting,
+    /// JSON pointers to an error answer's code, tried in order.
+    pub error_code: Vec<String>,
+    /// The header an idempotent step's key goes in.
+    #[serde(serialize_with = "ser_header_name")]
+    pub idempotency_header: http::HeaderName,
+}
+
+fn ser_header_name<S: serde::Serializer>(h: &http::HeaderName, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.as_str())
 }
 
 impl TargetPlan {
@@ -218,8 +237,148 @@ pub struct Journey {
     pub steps: Vec<Step>,
     /// Indices into `steps` of the retried work the headline amplification
     /// is over (the default journey: `reserve`; otherwise every step that
-    /// retries and is not a pre-check, unless the scenario names them).
+    /// retries and is neither a pre-check nor a wait, unless the scenario
+    /// names them).
     pub amplification_steps: Vec<usize>,
+    /// Index of the first zone step: steps before it run once per journey,
+    /// steps from it on run again for every zone tried.
+    pub zone_start: usize,
+    /// The step marked as the session's login (`refresh_on`).
+    pub login: Option<usize>,
+    /// Indices of the steps that mark the funnel's stages, in order.
+    pub funnel: Vec<usize>,
+}
+
+/// Whether a step runs once per journey or once per zone tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Journey,
+    Zone,
+}
+
+/// A pause (think time): fixed, uniform between two bounds, or exponential
+/// with a mean (capped at ten times the mean).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pause {
+    Fixed(#[serde(with = "humantime_serde")] Duration),
+    Uniform {
+        #[serde(with = "humantime_serde")]
+        min: Duration,
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+    },
+    Exponential {
+        #[serde(with = "humantime_serde")]
+        mean: Duration,
+    },
+}
+
+impl Pause {
+    pub const NONE: Pause = Pause::Fixed(Duration::ZERO);
+
+    pub fn is_zero(&self) -> bool {
+        match *self {
+            Pause::Fixed(d) => d.is_zero(),
+            Pause::Uniform { max, .. } => max.is_zero(),
+            Pause::Exponential { mean } => mean.is_zero(),
+        }
+    }
+
+    /// One draw. `u` is uniform in [0, 1).
+    pub fn sample(&self, u: f64) -> Duration {
+        match *self {
+            Pause::Fixed(d) => d,
+            Pause::Uniform { min, max } => min + (max - min).mul_f64(u),
+            Pause::Exponential { mean } => mean.mul_f64((-(1.0 - u).ln()).min(10.0)),
+        }
+    }
+}
+
+/// How long a wait step waits between polls.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollInterval {
+    Fixed(#[serde(with = "humantime_serde")] Duration),
+    /// Seconds at a JSON pointer of the answer, or its `Retry-After`
+    /// (`pointer` is `None`), clamped; `default` when the answer has none.
+    FromAnswer {
+        pointer: Option<String>,
+        #[serde(with = "humantime_serde")]
+        default: Duration,
+        #[serde(with = "humantime_serde")]
+        min: Duration,
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+    },
+}
+
+impl PollInterval {
+    /// The wait before the next poll after a not-ready answer.
+    pub fn next(&self, body: &serde_json::Value, retry_after: Option<Duration>) -> Duration {
+        match self {
+            PollInterval::Fixed(d) => *d,
+            PollInterval::FromAnswer {
+                pointer,
+                default,
+                min,
+                max,
+            } => {
+                let asked = match pointer {
+                    Some(p) => body
+                        .pointer(p)
+                        .and_then(serde_json::Value::as_f64)
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(|s| Duration::from_secs_f64(s.min(1e6))),
+                    None => retry_after,
+                };
+                asked.unwrap_or(*default).clamp(*min, *max)
+            }
+        }
+    }
+}
+
+/// A step that waits: it polls until `until` holds on a 2xx body, or holds
+/// a Server-Sent Events stream until an event's data satisfies it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Wait {
+    pub until: Check,
+    /// Between polls (unused by a stream).
+    pub interval: PollInterval,
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+    /// The outcome of a wait that reached `max_wait`.
+    pub timeout_outcome: String,
+    pub sse: Option<SseWait>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SseWait {
+    /// The event type that can end the wait (`None`: any).
+    pub event: Option<String>,
+    pub reconnects: u32,
+    #[serde(with = "humantime_serde")]
+    pub base_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    pub error_pointer: String,
+}
+
+/// Run a step only when variable `var` equals a value or exists (non-empty).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct When {
+    pub var: VarId,
+    pub name: String,
+    pub expect: CheckExpect,
+}
+
+/// A step that runs for the journeys whose draw for `group` falls in `[lo, hi)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Share {
+    pub lo: f64,
+    pub hi: f64,
+    pub group: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -236,8 +395,20 @@ pub struct Step {
     pub precheck: Option<String>,
     /// (variable, JSON pointer)
     pub captures: Vec<(VarId, String)>,
+    /// Waited before the step.
+    pub think_time: Pause,
+    /// Waited after the step succeeded.
+    pub think_time_after: Pause,
+    pub phase: Phase,
+    /// A wait step (polling or SSE).
+    pub wait: Option<Wait>,
+    pub when: Option<When>,
+    pub share: Option<Share>,
+    /// This step's request timeout, over the target's and the policy's.
     #[serde(with = "humantime_serde")]
-    pub think_time: Duration,
+    pub timeout: Option<Duration>,
+    /// The login step: answers that send the user back to it.
+    pub refresh_on: Vec<crate::outcome::CauseMatch>,
     /// The journey's headers overlaid with the step's own, templated.
     #[serde(serialize_with = "ser_headers")]
     pub headers: Vec<(http::HeaderName, Template)>,

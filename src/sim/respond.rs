@@ -20,10 +20,16 @@ static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// On every answer of a stampede simulator: how a run tells `stampede
+/// serve` from a real target without sending it anything the scenario
+/// does not name.
+pub static SIM_HEADER: HeaderName = HeaderName::from_static("x-stampede-sim");
 
 pub fn raw(status: u16, content_type: Option<&'static str>, body: Bytes) -> Resp {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(SIM_HEADER.clone(), HeaderValue::from_static("1"));
     if let Some(ct) = content_type {
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(ct));

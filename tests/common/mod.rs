@@ -10,6 +10,7 @@ use hyper_util::rt::TokioExecutor;
 use stampede::sim::{Ledger, SimConfig, SimServer};
 use std::time::Duration;
 
+pub mod booking_rush;
 pub mod browser;
 pub mod logserver;
 pub mod tinyproxy;
@@ -25,6 +26,8 @@ pub const REPORT_FILES: &[&str] = &[
     "retries.csv",
     "timeseries.csv",
     "latency_series.csv",
+    "funnel.csv",
+    "waits.csv",
 ];
 
 /// A scenario written inline in a test (errors name `tests/inline.toml`).

@@ -6,7 +6,8 @@ use super::{User, wall_now};
 use crate::engine::step_io::AttemptHelpers;
 use crate::scenario::template::Escape;
 use crate::scenario::{
-    BUILTIN_VARS, Step, VAR_EVENT, VAR_ITERATION, VAR_QUANTITY, VAR_USER, VAR_ZONE,
+    BUILTIN_VARS, Step, VAR_EVENT, VAR_IDEMPOTENCY_KEY, VAR_ITERATION, VAR_QUANTITY, VAR_USER,
+    VAR_ZONE,
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
@@ -27,6 +28,20 @@ impl User<'_> {
         let (user_id, auth) = ctx.identity(self.arrival.index);
         let row = ctx.user_values(self.arrival.index);
         let iteration = self.iteration.to_string();
+        let op_id = self.op_id(seq);
+        // The operation's key: the same on a retry under `key_reuse =
+        // "same"` (`key_seq` stays), a new one per attempt under "fresh".
+        let uses_key =
+            |t: &crate::scenario::template::Template| t.vars().any(|v| v == VAR_IDEMPOTENCY_KEY);
+        let key = if step.idempotent
+            || step.body.as_ref().is_some_and(uses_key)
+            || uses_key(&step.path)
+            || step.headers.iter().any(|(_, h)| uses_key(h))
+        {
+            format!("{op_id}.k{key_seq}")
+        } else {
+            String::new()
+        };
         let first_capture = BUILTIN_VARS.len() + ctx.journey.user_vars;
         let lookup = |id: usize| -> &str {
             match id {
@@ -35,6 +50,7 @@ impl User<'_> {
                 VAR_ZONE => &ctx.journey.zones[self.zone as usize],
                 VAR_QUANTITY => &ctx.quantity,
                 VAR_ITERATION => &iteration,
+                VAR_IDEMPOTENCY_KEY => &key,
                 _ if id < first_capture => {
                     row.get(id - BUILTIN_VARS.len()).map_or("", |v| v.expose())
                 }
@@ -44,8 +60,13 @@ impl User<'_> {
                     .map_or("", String::as_str),
             }
         };
+        // Seeded per operation and per run: a retry renders the same
+        // `${uuid}`, another run of the same file a different one.
         let mut helpers = AttemptHelpers::new(
-            ctx.seed ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(seq),
+            ctx.seed
+                ^ ctx.nonce
+                ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ u64::from(seq),
             wall_now(ctx)
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
@@ -58,7 +79,7 @@ impl User<'_> {
             t.render_into(&mut b, lookup, &mut helpers, Escape::None);
             Bytes::from(b)
         });
-        let mut headers = self.headers(step, auth, &self.op_id(seq), key_seq);
+        let mut headers = self.headers(step, auth, &op_id, &key);
         if let Some(c) = self.cookies.header() {
             headers.insert(http::header::COOKIE, c);
         }
@@ -76,13 +97,7 @@ impl User<'_> {
 
     /// Headers of one attempt. The idempotency key is derived from the op id
     /// and the key generation, so nothing but a counter is kept between attempts.
-    fn headers(
-        &self,
-        step: &Step,
-        auth: Option<HeaderValue>,
-        op_id: &str,
-        key_seq: u32,
-    ) -> HeaderMap {
+    fn headers(&self, step: &Step, auth: Option<HeaderValue>, op_id: &str, key: &str) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(4 + step.headers.len());
         if let Some(auth) = auth {
             headers.insert(http::header::AUTHORIZATION, auth);
@@ -91,9 +106,9 @@ impl User<'_> {
             headers.insert("x-stampede-op", v);
         }
         if step.idempotent
-            && let Ok(k) = HeaderValue::from_str(&format!("{op_id}.k{key_seq}"))
+            && let Ok(k) = HeaderValue::from_str(key)
         {
-            headers.insert("idempotency-key", k);
+            headers.insert(self.ctx.idempotency_header.clone(), k);
         }
         headers
     }

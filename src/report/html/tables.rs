@@ -244,11 +244,15 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
             (ms(c.schedule_lag_ms.p99), c.schedule_lag_ms.p99 > 100.0)
         }),
     ];
-    vec![
+    let mut sections = vec![
         section("Load and success", load),
         section(
             "Operation latency (from the intended start; retries and backoff included)",
             latency_rows(cs, |c| &c.operation_latency_ms),
+        ),
+        section(
+            "Journey duration (from the intended start to the journey's end)",
+            latency_rows(cs, |c| &c.journey_duration_ms),
         ),
         section(
             "Attempt latency (one HTTP request)",
@@ -256,7 +260,91 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
         ),
         section("Harm and retry behaviour", harm_rows),
         section("Outcomes (operations by final code)", outcome_rows(cs)),
-    ]
+    ];
+    let queue = queue_rows(cs);
+    if !queue.is_empty() {
+        sections.insert(1, section("Funnel and waiting room", queue));
+    }
+    sections
+}
+
+/// The funnel's stages, then each wait step's time in queue and polls.
+fn queue_rows(cs: &[CohortResult]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let Some(first) = cs.first() else {
+        return rows;
+    };
+    for (i, stage) in first.funnel.iter().enumerate() {
+        rows.push(plain(
+            &format!("journeys through {}", stage.step),
+            cs,
+            |c| {
+                c.funnel.get(i).map_or(NA.to_string(), |f| {
+                    format!(
+                        "{} ({})",
+                        count(f.journeys),
+                        pct(ratio(f.journeys, c.journeys.started))
+                    )
+                })
+            },
+        ));
+    }
+    for step in first.steps.iter().filter(|s| s.wait.is_some()) {
+        let name = step.name.as_str();
+        let find = |c: &CohortResult| c.steps.iter().find(|s| s.name == name).cloned();
+        rows.push(plain(
+            &format!("{name}: time in queue p50 / p99"),
+            cs,
+            |c| {
+                find(c).map_or(NA.to_string(), |s| {
+                    format!(
+                        "{} / {}",
+                        ms(s.operation_latency_ms.p50),
+                        ms(s.operation_latency_ms.p99)
+                    )
+                })
+            },
+        ));
+        rows.push(plain(&format!("{name}: polls per wait"), cs, |c| {
+            find(c)
+                .and_then(|s| s.wait.map(|w| per_op(w.polls, s.operations)))
+                .unwrap_or_else(|| NA.to_string())
+        }));
+        rows.push(row(
+            &format!("{name}: polls sooner than Retry-After"),
+            cs,
+            |c| {
+                let n = find(c)
+                    .and_then(|s| s.wait.map(|w| w.early_polls))
+                    .unwrap_or(0);
+                (count(n), n > 0)
+            },
+        ));
+        if step.kind == crate::report::model::StepKind::Sse {
+            rows.push(plain(&format!("{name}: reconnects"), cs, |c| {
+                count(
+                    find(c)
+                        .and_then(|s| s.wait.map(|w| w.reconnects))
+                        .unwrap_or(0),
+                )
+            }));
+            rows.push(plain(&format!("{name}: first event p50"), cs, |c| {
+                find(c)
+                    .and_then(|s| s.wait.and_then(|w| w.time_to_first_event_ms))
+                    .map_or(NA.to_string(), |p| ms(p.p50))
+            }));
+        }
+    }
+    if cs.iter().any(|c| c.relogins > 0) {
+        rows.push(plain("re-logins (expired session)", cs, |c| {
+            count(c.relogins)
+        }));
+    }
+    rows
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 fn outcome_rows(cs: &[CohortResult]) -> Vec<Value> {

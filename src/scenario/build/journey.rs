@@ -2,10 +2,11 @@
 //! (the Booking Rush availability → reserve → confirm journey by default).
 
 use super::Ctx;
-use super::step_parts::{step_headers, toml_to_json};
+use super::step_flow;
+use super::step_parts::step_headers;
 use crate::outcome::CauseMatch;
 use crate::scenario::model::{JourneySection, StepSection};
-use crate::scenario::plan::{BUILTIN_VARS, Check, CheckExpect, Journey, Step, VAR_EVENT, VAR_ZONE};
+use crate::scenario::plan::{BUILTIN_VARS, Journey, Phase, Step, VAR_EVENT, VAR_ZONE};
 use crate::scenario::template::Template;
 use crate::scenario::{ScenarioError, bounds};
 use crate::sim::SimConfig;
@@ -22,6 +23,18 @@ fn default_steps() -> Vec<StepSection> {
         precheck: None,
         capture: BTreeMap::new(),
         think_time: None,
+        think_time_after: None,
+        phase: None,
+        until: None,
+        poll_interval: None,
+        max_wait: None,
+        timeout_outcome: None,
+        sse: None,
+        when: None,
+        share: None,
+        group: None,
+        timeout: None,
+        refresh_on: None,
         headers: BTreeMap::new(),
         expect_status: None,
         check: Vec::new(),
@@ -93,6 +106,7 @@ pub(super) fn build_journey(
     let user_vars = vars.len() - BUILTIN_VARS.len();
     let journey_headers = j.map(|j| &j.headers);
     let mut steps = Vec::new();
+    let mut shares = Vec::new();
     for (i, s) in steps_src.iter().enumerate() {
         let key = |k: &str| format!("journey.steps[{i}].{k}");
         if s.name.is_empty() || steps.iter().any(|p: &Step| p.name == s.name) {
@@ -175,35 +189,29 @@ pub(super) fn build_journey(
                 list.clone()
             }
         };
-        let mut checks = Vec::new();
-        for (c_i, c) in s.check.iter().enumerate() {
-            let ck = format!("journey.steps[{i}].check[{c_i}]");
-            if !c.pointer.starts_with('/') {
-                return Err(cx.err(&ck, "a JSON pointer starts with `/`"));
-            }
-            let expect = match (&c.equals, c.exists) {
-                (Some(v), None) => CheckExpect::Equals(toml_to_json(v).ok_or_else(|| {
-                    cx.err(
-                        &ck,
-                        "`equals` takes a string, number, boolean, array or table",
-                    )
-                })?),
-                (None, Some(e)) => CheckExpect::Exists(e),
-                _ => return Err(cx.err(&ck, "give exactly one of `equals` or `exists`")),
-            };
-            checks.push(Check {
-                pointer: c.pointer.clone(),
-                expect,
-            });
-        }
-        let json = s
-            .json
-            .unwrap_or(!s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some());
-        if !json && (!s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some()) {
+        let checks = s
+            .check
+            .iter()
+            .enumerate()
+            .map(|(c_i, c)| step_flow::check(cx, &format!("journey.steps[{i}].check[{c_i}]"), c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let wait = step_flow::wait(cx, i, s)?;
+        let reads = !s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some();
+        let json = s.json.unwrap_or(reads || wait.is_some());
+        if !json && (reads || wait.is_some()) {
             return Err(cx.err(
                 &key("json"),
-                "a step that captures, checks or pre-checks reads its body as JSON",
+                "a step that captures, checks, pre-checks or waits reads its body as JSON",
             ));
+        }
+        if wait.is_some() && s.precheck.is_some() {
+            return Err(cx.err(&key("precheck"), "a wait step cannot also be a pre-check"));
+        }
+        if let Some(t) = s.timeout {
+            cx.within(&key("timeout"), bounds::duration(t))?;
+            if t.is_zero() {
+                return Err(cx.err(&key("timeout"), "must be more than 0"));
+            }
         }
         steps.push(Step {
             name: s.name.clone(),
@@ -214,11 +222,19 @@ pub(super) fn build_journey(
             idempotent: s.idempotent,
             precheck: s.precheck.clone(),
             captures,
-            think_time: {
-                let t = s.think_time.unwrap_or_default();
-                cx.within(&key("think_time"), bounds::duration(t))?;
-                t
-            },
+            think_time: step_flow::pause(cx, &key("think_time"), s.think_time.as_ref())?,
+            think_time_after: step_flow::pause(
+                cx,
+                &key("think_time_after"),
+                s.think_time_after.as_ref(),
+            )?,
+            // Set below, once every step is known.
+            phase: Phase::Zone,
+            wait,
+            when: step_flow::when(cx, i, s.when.as_ref(), &vars)?,
+            share: step_flow::share(cx, i, s, &mut shares)?,
+            timeout: s.timeout,
+            refresh_on: step_flow::refresh_on(cx, i, s.refresh_on.as_deref())?,
             headers,
             expect_status,
             checks,
@@ -233,6 +249,28 @@ pub(super) fn build_journey(
         })
     };
     let (event, zones) = event_and_zones(cx, j, sim, embedded, uses(VAR_EVENT), uses(VAR_ZONE))?;
+    let parts: Vec<_> = steps
+        .iter()
+        .map(|s| {
+            (
+                s.path.clone(),
+                s.body.clone(),
+                s.headers
+                    .iter()
+                    .any(|(_, h)| h.vars().any(|v| v == VAR_ZONE)),
+            )
+        })
+        .collect();
+    let zone_start = step_flow::zone_start(cx, &steps_src, &parts)?;
+    for (i, s) in steps.iter_mut().enumerate() {
+        s.phase = if i < zone_start {
+            Phase::Journey
+        } else {
+            Phase::Zone
+        };
+    }
+    let login = login_step(cx, &steps)?;
+    let funnel = funnel(cx, &steps, j.and_then(|j| j.funnel.as_deref()))?;
     let amplification_steps = amplification_steps(
         cx,
         &steps,
@@ -248,7 +286,55 @@ pub(super) fn build_journey(
         next_zone_on,
         steps,
         amplification_steps,
+        zone_start,
+        login,
+        funnel,
     })
+}
+
+/// The one step with `refresh_on` (the session's login), which must be a
+/// journey step that runs before the steps it refreshes.
+fn login_step(cx: &Ctx, steps: &[Step]) -> Result<Option<usize>, ScenarioError> {
+    let mut marked = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.refresh_on.is_empty())
+        .map(|(i, _)| i);
+    let first = marked.next();
+    if let Some(second) = marked.next() {
+        return Err(cx.err(
+            &format!("journey.steps[{second}].refresh_on"),
+            "only one step can be the session's login",
+        ));
+    }
+    if let Some(i) = first
+        && steps[i].phase != Phase::Journey
+    {
+        return Err(cx.err(
+            &format!("journey.steps[{i}].refresh_on"),
+            "the login step must be a journey step (`phase = \"journey\"`), run once before the others",
+        ));
+    }
+    Ok(first)
+}
+
+/// `[journey] funnel`: step names, in order.
+fn funnel(cx: &Ctx, steps: &[Step], names: Option<&[String]>) -> Result<Vec<usize>, ScenarioError> {
+    let Some(names) = names else {
+        return Ok(Vec::new());
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            steps.iter().position(|s| &s.name == n).ok_or_else(|| {
+                cx.err(
+                    &format!("journey.funnel[{i}]"),
+                    format!("no step named `{n}`"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The event and zones: from the file, else the embedded simulator's; only
@@ -354,7 +440,7 @@ fn amplification_steps(
         return Ok(vec![i]);
     }
     let retried: Vec<usize> = (0..steps.len())
-        .filter(|&i| steps[i].retry && steps[i].precheck.is_none())
+        .filter(|&i| steps[i].retry && steps[i].precheck.is_none() && steps[i].wait.is_none())
         .collect();
     Ok(if retried.is_empty() {
         (0..steps.len()).collect()
@@ -368,7 +454,6 @@ mod tests {
     use super::super::testing::*;
     use crate::outcome::CauseMatch;
     use crate::scenario::bounds;
-    use std::time::Duration;
 
     const REMOTE: &str = "[target]\nurl = \"http://127.0.0.1:9\"\n";
 
@@ -414,7 +499,7 @@ mod tests {
         let s = &j.steps[0];
         assert_eq!(s.method, http::Method::GET);
         assert!(s.retry && !s.idempotent);
-        assert_eq!(s.think_time, Duration::ZERO);
+        assert_eq!(s.think_time, crate::scenario::Pause::NONE);
         assert!(s.body.is_none() && s.precheck.is_none() && s.captures.is_empty());
     }
 

@@ -136,6 +136,26 @@ pub(super) fn build_target(
         }
     }
     let proxy = proxy_setting(cx, t.proxy.as_deref())?;
+    let error_code = match &t.error_code {
+        None => vec!["/error/code".to_string(), "/code".to_string()],
+        Some(list) if list.is_empty() => {
+            return Err(cx.err("target.error_code", "name at least one JSON pointer"));
+        }
+        Some(list) => {
+            if let Some(i) = list.iter().position(|p| !p.starts_with('/')) {
+                return Err(cx.err(
+                    &format!("target.error_code[{i}]"),
+                    "a JSON pointer starts with `/`",
+                ));
+            }
+            list.clone()
+        }
+    };
+    let idempotency_header = match &t.idempotency_header {
+        None => http::HeaderName::from_static("idempotency-key"),
+        Some(h) => http::HeaderName::from_bytes(h.as_bytes())
+            .map_err(|_| cx.err("target.idempotency_header", "not a valid header name"))?,
+    };
     Ok(TargetPlan {
         url,
         token_env: t.token_env.clone(),
@@ -150,6 +170,8 @@ pub(super) fn build_target(
         client_cert,
         client_key,
         proxy,
+        error_code,
+        idempotency_header,
     })
 }
 

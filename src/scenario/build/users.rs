@@ -329,7 +329,7 @@ alice,pw1,a@x
                 .unwrap()
                 .vars()
                 .collect::<Vec<_>>(),
-            vec![5, 6]
+            vec![6, 7]
         );
         // No value of the CSV shows in the plan's JSON.
         let json = serde_json::to_string(&p).unwrap();

@@ -1,0 +1,261 @@
+//! A wait step on a Server-Sent Events stream: open it, read events as they
+//! come, end on the event whose data satisfies the step's `until` (its
+//! captures read that data), and reconnect when the server ends the stream
+//! first (its `retry:` honoured, `Last-Event-ID` sent, else a jittered
+//! backoff), counting every connection as one attempt the target saw.
+//!
+//! An answer that is not a stream (a 429, a 404 `NOT_IN_QUEUE`, a 5xx) is
+//! settled by the policy like any other attempt. `event: error` ends the
+//! wait as `SSE_ERROR:<reason>`; a stream that ends with no reconnect left is
+//! `SSE_CLOSED`; the step's `max_wait` is its `timeout_outcome` (decided by
+//! the caller when this returns `None`).
+
+use super::{Inspected, Next, User, inspect};
+use crate::client::{Failure, Opened};
+use crate::metrics::{AttemptLog, OpLog, StatusClass};
+use crate::outcome::{Cause, MAX_CODE_LEN, OpOutcome};
+use crate::policy::{AttemptFlags, OpState};
+use crate::scenario::{BUILTIN_VARS, SseWait, Step};
+use http::HeaderValue;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How the stream of one connection ended.
+enum Ended {
+    /// The awaited event came, or the operation is otherwise over.
+    Done,
+    /// The server ended the stream (cleanly, or with a transport error).
+    Closed(Option<Failure>),
+    /// `max_wait` came first.
+    Expired,
+}
+
+impl User<'_> {
+    /// Wait on `step`'s event stream until its event, an error event, the
+    /// last reconnect, or `deadline` (then `None`). Fills `op` as it goes.
+    pub(super) async fn stream(
+        &mut self,
+        step: &Step,
+        op: &mut OpLog,
+        deadline: Option<Instant>,
+        seq: u32,
+        intended: Instant,
+    ) -> Option<bool> {
+        let sse = step.wait.as_ref()?.sse.as_ref()?;
+        let mut state = OpState::default();
+        let mut flags = AttemptFlags::default();
+        let mut reconnects = 0u32;
+        let mut last_id: Option<String> = None;
+        loop {
+            if !self.guard.allow(Instant::now()) {
+                op.outcome = OpOutcome::BreakerOpen;
+                return Some(false);
+            }
+            self.ctx.client.pace().await;
+            let Some((path, body, mut headers)) = self.request(step, seq, 0) else {
+                op.outcome = OpOutcome::InvalidHeader;
+                return Some(false);
+            };
+            if let Some(id) = last_id
+                .as_deref()
+                .and_then(|i| HeaderValue::from_str(i).ok())
+            {
+                headers.insert("last-event-id", id);
+            }
+            let sent = Instant::now();
+            let retry = state.retries > 0;
+            self.cohort.live.sent(op.step as usize, retry);
+            op.attempts.push(AttemptLog::sent(
+                sent.saturating_duration_since(self.ctx.start),
+                retry,
+                flags,
+            ));
+            let timeout = self.timeout(step);
+            let open = self
+                .ctx
+                .client
+                .open_stream(&step.method, &path, headers, body, timeout);
+            let opened = match deadline {
+                Some(d) => tokio::time::timeout_at(d, open).await.ok(),
+                None => Some(open.await),
+            };
+            let Some(opened) = opened else {
+                self.end_attempt(op, StatusClass::Timeout, sent);
+                return None;
+            };
+            let (es, answer) = match opened {
+                Ok(Opened::Stream(es)) => (Some(es), None),
+                Ok(Opened::Answer(r)) => (None, Some(Ok(r))),
+                Err(f) => (None, Some(Err(f))),
+            };
+            if let Some(res) = answer {
+                if res.as_ref().is_ok_and(|r| (200..300).contains(&r.status)) {
+                    // A 2xx that is not an event stream cannot end the wait.
+                    self.end_attempt(op, StatusClass::S2xx, sent);
+                    op.outcome = OpOutcome::CheckFailed("content-type: text/event-stream".into());
+                    return Some(false);
+                }
+                // An error answer or no answer: the policy decides, as for
+                // any attempt.
+                match self.after_attempt(step, op, &state, sent, res) {
+                    Next::Done(short) => return Some(short),
+                    Next::Poll { .. } => return Some(false),
+                    Next::Wait {
+                        delay, flags: f, ..
+                    } => {
+                        state.retries += 1;
+                        state.prev_delay = delay;
+                        flags = f;
+                        if !self.sleep_within(op, delay, deadline, true).await {
+                            return None;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(mut es) = es else { continue };
+            let status = es.status();
+            let ended = loop {
+                let next = match deadline {
+                    Some(d) => match tokio::time::timeout_at(d, es.next_event()).await {
+                        Ok(n) => n,
+                        Err(_) => break Ended::Expired,
+                    },
+                    None => es.next_event().await,
+                };
+                let event = match next {
+                    Ok(Some(e)) => e,
+                    Ok(None) => break Ended::Closed(None),
+                    Err(f) => break Ended::Closed(Some(f)),
+                };
+                if op.first_event().is_none() {
+                    op.set_first_event(Instant::now().saturating_duration_since(intended));
+                }
+                if event.event == "error" {
+                    op.outcome = OpOutcome::StreamError(reason(sse, &event.data).into());
+                    break Ended::Done;
+                }
+                if sse.event.as_deref().is_some_and(|want| want != event.event) {
+                    continue;
+                }
+                let first = BUILTIN_VARS.len() + self.ctx.journey.user_vars;
+                let q = self.ctx.journey.quantity;
+                let io = (status, event.data.as_bytes(), None);
+                match inspect(step, io, q, &mut self.captures, first) {
+                    Inspected::Ok { .. } => {
+                        op.outcome = OpOutcome::Ok;
+                        break Ended::Done;
+                    }
+                    // Not the event that ends the wait (or not JSON): read on.
+                    Inspected::Pending(_) | Inspected::Failed(OpOutcome::NotJson) => {}
+                    Inspected::Failed(o) => {
+                        op.outcome = o;
+                        break Ended::Done;
+                    }
+                }
+            };
+            let retry_ms = es.retry();
+            if let Some(id) = es.last_event_id() {
+                last_id = Some(id.to_string());
+            }
+            drop(es);
+            match ended {
+                Ended::Done => {
+                    self.end_attempt(op, StatusClass::S2xx, sent);
+                    return Some(false);
+                }
+                Ended::Expired => {
+                    self.end_attempt(op, StatusClass::S2xx, sent);
+                    return None;
+                }
+                Ended::Closed(failure) => {
+                    let class = match failure {
+                        None => StatusClass::S2xx,
+                        Some(Failure::Timeout) => StatusClass::Timeout,
+                        Some(Failure::Net(_)) => StatusClass::Network,
+                    };
+                    self.end_attempt(op, class, sent);
+                    if reconnects >= sse.reconnects {
+                        op.outcome = match failure {
+                            None => OpOutcome::StreamClosed,
+                            Some(Failure::Timeout) => OpOutcome::Failed(Cause::Timeout),
+                            Some(Failure::Net(n)) => OpOutcome::Failed(Cause::Net(n)),
+                        };
+                        return Some(false);
+                    }
+                    reconnects += 1;
+                    state = OpState::default();
+                    flags = AttemptFlags::default();
+                    let delay = retry_ms.unwrap_or_else(|| self.reconnect_delay(sse, reconnects));
+                    if !self.sleep_within(op, delay, deadline, false).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The attempt in flight ended with `class`.
+    fn end_attempt(&self, op: &mut OpLog, class: StatusClass, sent: Instant) {
+        let latency = sent.elapsed();
+        if let Some(a) = op.attempts.last_mut() {
+            a.answered(class, latency);
+        }
+        self.cohort.live.answered(op.step as usize, class, latency);
+    }
+
+    /// The guidelines' backoff for the `n`th reconnect: `base * 2^(n-1)`,
+    /// capped, times `0.5 + U[0,1)`.
+    fn reconnect_delay(&self, sse: &SseWait, n: u32) -> Duration {
+        let exp = sse
+            .base_delay
+            .saturating_mul(1u32 << (n - 1).min(20))
+            .min(sse.max_delay);
+        let u = super::flow::unit(
+            self.ctx.seed
+                ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (u64::from(self.op_seq) << 40)
+                ^ u64::from(n),
+        );
+        exp.mul_f64(0.5 + u)
+    }
+
+    /// Sleep `delay`, or until `deadline`; false when the deadline came first.
+    async fn sleep_within(
+        &self,
+        op: &mut OpLog,
+        delay: Duration,
+        deadline: Option<Instant>,
+        backoff: bool,
+    ) -> bool {
+        let now = Instant::now();
+        let wake = now + delay;
+        let until = deadline.map_or(wake, |d| d.min(wake));
+        tokio::time::sleep_until(until).await;
+        if backoff {
+            op.add_backoff(until.saturating_duration_since(now));
+        }
+        until >= wake
+    }
+}
+
+/// The reason of an `event: error` frame: the string at the step's
+/// `error_pointer` in its JSON data, else the data itself, cut short.
+fn reason(sse: &SseWait, data: &str) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| {
+            v.pointer(&sse.error_pointer)
+                .and_then(|r| r.as_str().map(str::to_string))
+        });
+    let mut r = from_json.unwrap_or_else(|| data.trim().to_string());
+    if r.is_empty() {
+        r = "unknown".into();
+    }
+    let mut end = r.len().min(MAX_CODE_LEN);
+    while !r.is_char_boundary(end) {
+        end -= 1;
+    }
+    r.truncate(end);
+    r
+}
