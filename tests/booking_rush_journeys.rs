@@ -314,6 +314,31 @@ async fn a_cut_sse_stream_is_reconnected_with_last_event_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_error_event_is_a_named_outcome() {
+    // The double's stream gives up before the buyer's turn comes.
+    let br = BookingRush::start(Config {
+        queue_wait: Duration::from_secs(30),
+        sse_timeout: Duration::from_millis(800),
+        ..config()
+    })
+    .await;
+    let dir = TempDir::new("br-sse-error");
+    users(&dir, 3);
+    let file = write(&dir, "s.toml", &scenario(&br.url(), 3, SSE, "", ""));
+    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let wait = run.step(0, "wait");
+    assert_eq!(n(&wait["outcomes"]["SSE_ERROR:timeout"]), 3, "{wait}");
+    assert_eq!(
+        n(&wait["wait"]["reconnects"]),
+        0,
+        "an error event ends the wait"
+    );
+    assert_eq!(n(&run.fleet(0)["journeys"]["failed"]), 3);
+    assert_eq!(br.counts().streams_opened, 3);
+    assert_eq!(br.counts().reserves_executed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flat_sold_out_moves_to_the_next_zone_without_a_second_login() {
     let br = BookingRush::start(Config {
         zones: vec![("Z1".into(), 0), ("Z2".into(), 50)],
@@ -457,8 +482,10 @@ async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_runs_login_once_more() {
+    // Tokens live 1 s and the queue takes 2.5 s: every buyer's token
+    // expires while it waits (once or twice).
     let br = BookingRush::start(Config {
-        queue_wait: Duration::from_millis(1500),
+        queue_wait: Duration::from_millis(2500),
         token_ttl: Duration::from_secs(1),
         ..config()
     })

@@ -252,7 +252,11 @@ impl<'a> User<'a> {
                     // (resubmits are at most 100, a journey's operations
                     // at most 100 steps x (101 resubmits + a re-login each)).
                     let mut resubmits = 0u8;
-                    let mut relogged = false;
+                    // 1 + the attempts the operation had made when its session
+                    // last expired (0: never): the login runs again only when
+                    // an attempt after the previous re-login went through, so
+                    // a login that does not help cannot loop.
+                    let mut relogin_mark = 0u16;
                     self.op_seq += 1;
                     log.ops.push(OpLog::new(
                         i as usize - 1,
@@ -283,10 +287,13 @@ impl<'a> User<'a> {
                         let live = &self.cohort.live;
                         match result {
                             Some(short) => {
-                                if !relogged && self.login_expired(step, op) {
+                                if op.attempts.len() > usize::from(relogin_mark)
+                                    && self.login_expired(step, op)
+                                {
                                     // The session expired: log in again, then
                                     // repeat the attempt (same operation, same key).
-                                    relogged = true;
+                                    relogin_mark =
+                                        u16::try_from(op.attempts.len() + 1).unwrap_or(u16::MAX);
                                     // Boxed: only a user whose session expired carries it.
                                     if Box::pin(self.relogin(log)).await {
                                         log.relogins = log.relogins.saturating_add(1);

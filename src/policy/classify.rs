@@ -155,6 +155,32 @@ mod tests {
     }
 
     #[test]
+    fn a_policys_code_lists_win_over_the_table() {
+        let mut p = crate::policy::preset("compliant").unwrap();
+        let at = |p: &crate::policy::RetryPolicy, status, code| {
+            classify_for(
+                p,
+                &Outcome::Response {
+                    status,
+                    code: Some(code),
+                    retry_after: None,
+                },
+            )
+        };
+        // Every preset: REQUEST_IN_PROGRESS says the server is still at it.
+        assert_eq!(at(&p, 409, "REQUEST_IN_PROGRESS"), Class::Ambiguous);
+        assert_eq!(at(&p, 409, "ALREADY_IN_QUEUE"), Class::Permanent);
+        p.final_codes = vec!["INTERNAL_ERROR".into()];
+        p.retry_codes = vec!["QUEUE_BUSY".into()];
+        p.ambiguous_codes.clear();
+        assert_eq!(at(&p, 500, "INTERNAL_ERROR"), Class::Permanent);
+        assert_eq!(at(&p, 409, "QUEUE_BUSY"), Class::ServerError);
+        assert_eq!(at(&p, 409, "REQUEST_IN_PROGRESS"), Class::Permanent);
+        // A 2xx stays success whatever its body says.
+        assert_eq!(at(&p, 201, "INTERNAL_ERROR"), Class::Success);
+    }
+
+    #[test]
     fn transport_outcomes() {
         assert_eq!(classify(&Outcome::Timeout), Class::Timeout);
         assert_eq!(classify(&Outcome::Network), Class::Network);

@@ -126,6 +126,35 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_answers_retry_under_the_network_limit_with_the_same_key() {
+        let p = preset("compliant").unwrap();
+        let mut n = 0;
+        loop {
+            let state = OpState {
+                retries: n,
+                prev_delay: Duration::ZERO,
+            };
+            match decide(
+                &p,
+                &state,
+                Class::Ambiguous,
+                None,
+                &mut StdRng::seed_from_u64(1),
+            ) {
+                Decision::Retry {
+                    fresh_key, delay, ..
+                } => {
+                    assert!(!fresh_key && delay > Duration::ZERO);
+                    n += 1;
+                }
+                Decision::GiveUp(Class::Ambiguous) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(n, p.limits.network);
+    }
+
+    #[test]
     fn give_up_carries_the_class() {
         assert_eq!(
             run("compliant", 5, resp(429, None, None)),

@@ -9,8 +9,9 @@
 //! - The JWT is HS256-shaped but its signature is a keyed FNV-1a hash, not
 //!   HMAC (no HMAC crate in the dev-dependencies; a client never verifies
 //!   it). The double itself checks the signature, so a tampered token is
-//!   `INVALID_TOKEN`. `exp`/`iat` are whole seconds, like a real JWT; `exp`
-//!   is rounded up, so a token lives at least its TTL (up to 1 s more).
+//!   `INVALID_TOKEN`. `exp`/`iat` are whole seconds, like a real JWT; an
+//!   extra `exp_ms` claim carries the exact expiry, which the double checks,
+//!   so a token lives exactly its TTL (tests use TTLs of a second).
 //! - Lifetimes run on tokio's clock (`tokio::time::Instant`); the Unix times
 //!   in bodies, tokens and `X-RateLimit-Reset` are the wall clock at start
 //!   plus tokio time elapsed since, so a paused-clock test moves both.
@@ -894,20 +895,16 @@ impl Shared {
     fn mint(&self, email: &str, typ: &str, ttl: Duration) -> String {
         let now = self.unix();
         let iat = now.floor() as i64;
-        // Rounded up: a token lives at least its TTL (a 1 s TTL would
-        // otherwise give tokens that expire at once); a zero TTL gives one
-        // that is already expired.
-        let exp = if ttl.is_zero() {
-            iat
-        } else {
-            (now + ttl.as_secs_f64()).ceil() as i64
-        };
+        let exp = (now + ttl.as_secs_f64()).floor() as i64;
+        // Whole seconds would make a 1 s TTL live anywhere in 0..1 s: the
+        // double checks this exact expiry (clients ignore unknown claims).
+        let exp_ms = ((now + ttl.as_secs_f64()) * 1000.0).floor() as i64;
         let jti = self.jti.fetch_add(1, Ordering::Relaxed) + 1;
         let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = B64.encode(
             serde_json::to_vec(&json!({
                 "sub": email, "email": email, "typ": typ,
-                "iat": iat, "exp": exp, "jti": jti.to_string(),
+                "iat": iat, "exp": exp, "exp_ms": exp_ms, "jti": jti.to_string(),
             }))
             .expect("json"),
         );
@@ -932,6 +929,10 @@ impl Shared {
         }
         let sub = str_field(&payload, "sub").ok_or(INVALID)?.to_owned();
         let exp = payload.get("exp").and_then(Value::as_f64).ok_or(INVALID)?;
+        let exp = payload
+            .get("exp_ms")
+            .and_then(Value::as_f64)
+            .map_or(exp, |ms| ms / 1000.0);
         if self.unix() >= exp {
             return Err(("TOKEN_EXPIRED", "Token has expired"));
         }

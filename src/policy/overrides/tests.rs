@@ -252,3 +252,23 @@ fn round_trips_through_toml() {
         "unset fields are omitted:\n{text}"
     );
 }
+
+#[test]
+fn code_lists_are_set_checked_and_disjoint() {
+    let p = build("final_codes = [\"ALREADY_IN_QUEUE\"]\nretry_codes = [\"QUEUE_BUSY\"]").unwrap();
+    assert_eq!(p.final_codes, vec!["ALREADY_IN_QUEUE"]);
+    assert_eq!(p.retry_codes, vec!["QUEUE_BUSY"]);
+    assert_eq!(
+        p.ambiguous_codes,
+        vec!["REQUEST_IN_PROGRESS"],
+        "kept from the preset"
+    );
+    let p = build("ambiguous_codes = []").unwrap();
+    assert!(p.ambiguous_codes.is_empty());
+    assert_eq!(key_of(build("retry_codes = [\"\"]")), "retry_codes");
+    assert_eq!(
+        key_of(build("final_codes = [\"REQUEST_IN_PROGRESS\"]")),
+        "final_codes",
+        "also in ambiguous_codes"
+    );
+}
