@@ -43,7 +43,7 @@ start_at=$(( $(date +%s) + 3 ))
 pids=()
 for (( i = 0; i < n; i++ )); do
   JOB_COMPLETION_INDEX=$i STAMPEDE_SHARDS=$n \
-    "$STAMPEDE" run "$scenario" --target "$url" --start-at "$start_at" \
+    "$STAMPEDE" run "$scenario" --target "$url" --ledger --start-at "$start_at" \
     --out "$out/shard-$i" --quiet >"$out/shard-$i.log" 2>&1 &
   pids+=($!)
 done

@@ -104,6 +104,7 @@ async fn run(args: RunArgs) -> u8 {
         policy: args.policy.clone(),
         out: args.out.clone(),
         insecure: args.insecure,
+        ledger: args.ledger,
         max_rps: args.max_rps,
         shard: match args.resolve_shard() {
             Ok(s) => s,

@@ -102,6 +102,11 @@ pub struct RunArgs {
     /// Skip TLS certificate verification (never against production).
     #[arg(long)]
     pub insecure: bool,
+    /// The target is `stampede serve`: read its /__sim/ledger before and
+    /// after each round (as `target.ledger = true`; nothing else is sent
+    /// that the journey does not name).
+    #[arg(long)]
+    pub ledger: bool,
     /// No progress output; print only the verdict and the gate lines.
     #[arg(long, short)]
     pub quiet: bool,

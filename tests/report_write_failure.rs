@@ -25,7 +25,10 @@ fn assert_complete_except(out: &Path, missing: &str) {
             .records()
             .map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}")))
             .collect();
-        assert!(!rows.is_empty(), "{name} has rows");
+        // A journey without a funnel or a wait step has none of those rows.
+        if !matches!(*name, "funnel.csv" | "waits.csv") {
+            assert!(!rows.is_empty(), "{name} has rows");
+        }
         assert!(rows.iter().all(|r| r.len() == width), "{name} complete");
     }
     if missing != "report.html" {

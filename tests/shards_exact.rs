@@ -103,7 +103,7 @@ fn run(scenario: &Path, url: &str, out: &Path, shard: Option<(&str, u64)>) -> Ch
     let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
     c.arg("run")
         .arg(scenario)
-        .args(["--target", url, "--quiet", "--out"])
+        .args(["--target", url, "--ledger", "--quiet", "--out"])
         .arg(out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

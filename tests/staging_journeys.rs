@@ -391,7 +391,7 @@ fn event_and_zones_only_when_steps_use_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stampede_serve_target_is_detected_tokens_and_ledger_included() {
+async fn a_stampede_serve_target_is_read_only_when_asked() {
     let sim = common::start(common::quiet_config()).await;
     let url = format!("http://{}", sim.addr());
     let src = format!(
@@ -399,6 +399,7 @@ async fn a_stampede_serve_target_is_detected_tokens_and_ledger_included() {
 compare = ["compliant"]
 [target]
 url = "{url}"
+ledger = true
 [load]
 model = "ticket-drop"
 users = 5
@@ -426,11 +427,35 @@ zones = ["A"]
         );
     }
     assert_eq!(sim.ledger().bookings_created, 10);
-    // Told there is no ledger, it is not read.
-    let r = run(&plan(
-        &src.replace("[target]\n", "[target]\nledger = false\n"),
-    ))
-    .await;
-    assert!(r.results[0].ledger.is_none());
+    // Not asked: no ledger read, no invented token, and the note says what
+    // the target is (from the header on its answers, not from a probe).
+    let before = sim
+        .ledger()
+        .requests
+        .values()
+        .flat_map(|m| m.values())
+        .sum::<u64>();
+    let r = run(&plan(&src.replace("ledger = true\n", ""))).await;
+    let c = &r.results[0];
+    assert!(c.ledger.is_none());
+    assert_eq!(c.journeys.succeeded, 0, "no token: the simulator refuses");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("x-stampede-sim") && n.contains("target.ledger = true")),
+        "{:?}",
+        r.notes
+    );
+    let after = sim
+        .ledger()
+        .requests
+        .values()
+        .flat_map(|m| m.values())
+        .sum::<u64>();
+    assert_eq!(
+        after - before,
+        c.attempts,
+        "every request the simulator saw is an attempt"
+    );
     sim.shutdown().await;
 }

@@ -170,6 +170,19 @@ fn stat(p: &Percentiles, family: Latency, s: Stat) -> Result<f64, Unmeasured> {
     })
 }
 
+/// A gate that reads good latency or the load of good work cannot pass on a
+/// fleet or step none of whose operations succeeded: with every answer a
+/// fast 403, or no answer at all, there is nothing to measure it on.
+fn no_success(operations: u64, ok: u64, whose: &str) -> Result<(), Unmeasured> {
+    if operations > 0 && ok == 0 {
+        return Err(unmeasured(
+            GateReason::NoSuccessfulOperations,
+            format!("none of `{whose}`'s {operations} operations succeeded"),
+        ));
+    }
+    Ok(())
+}
+
 fn ratio_of(operations: u64, v: f64, what: &str) -> Result<f64, Unmeasured> {
     if operations == 0 {
         Err(unmeasured(
@@ -217,11 +230,17 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
         Metric::Operations => n(c.operations),
         Metric::Attempts => n(c.attempts),
         Metric::Retries => n(c.retries),
-        Metric::Amplification => ratio_of(c.operations, c.amplification, "amplification"),
+        Metric::Amplification => {
+            no_success(c.operations, c.ok_operation_latency_ms.count, &c.name)?;
+            ratio_of(c.operations, c.amplification, "amplification")
+        }
         Metric::SuccessRate => ratio_of(c.operations, c.success_rate, "success rate"),
         Metric::JourneySuccessRate => journey_success_rate(&c.journeys),
         Metric::Goodput => Ok(c.goodput),
-        Metric::AchievedRps => Ok(c.achieved_rps),
+        Metric::AchievedRps => {
+            no_success(c.operations, c.ok_operation_latency_ms.count, &c.name)?;
+            Ok(c.achieved_rps)
+        }
         Metric::BreakerOpens => n(c.breaker_opens),
         Metric::BreakerOpenS => Ok(c.breaker_open_s),
         Metric::RetryAfterHonoured => n(c.retry_after_honoured),
@@ -242,10 +261,15 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
         },
         Metric::Latency(l, s) => {
             let p = match l {
-                Latency::Operation => &c.operation_latency_ms,
+                Latency::Operation => {
+                    no_success(c.operations, c.ok_operation_latency_ms.count, &c.name)?;
+                    &c.ok_operation_latency_ms
+                }
+                Latency::OperationAll => &c.operation_latency_ms,
                 Latency::Attempt => &c.attempt_latency_ms,
                 Latency::BackoffWait => &c.backoff_wait_ms,
                 Latency::ScheduleLag => &c.schedule_lag_ms,
+                Latency::Journey => &c.journey_duration_ms,
             };
             stat(p, *l, *s)
         }
@@ -284,7 +308,11 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, Unmeasured> {
         Metric::Attempts => Ok(s.attempts as f64),
         Metric::SuccessRate => ratio_of(s.operations, s.success_rate, "success rate"),
         Metric::Outcome(code) => Ok(crate::outcome::count_label(&s.outcomes, code) as f64),
-        Metric::Latency(l @ Latency::Operation, st) => stat(&s.operation_latency_ms, *l, *st),
+        Metric::Latency(l @ Latency::Operation, st) => {
+            no_success(s.operations, s.ok_operation_latency_ms.count, &s.name)?;
+            stat(&s.ok_operation_latency_ms, *l, *st)
+        }
+        Metric::Latency(l @ Latency::OperationAll, st) => stat(&s.operation_latency_ms, *l, *st),
         Metric::Latency(l @ Latency::Attempt, st) => stat(&s.attempt_latency_ms, *l, *st),
         // The parser refuses these; a hand-built gate still fails loudly.
         m => Err(unmeasured(

@@ -224,14 +224,21 @@ pub(crate) const STATS: [(Stat, &str); 7] = [
 /// Latency families (all in milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Latency {
+    /// Operations that ended OK (`ok_operation_latency_ms`).
     Operation,
+    /// Every operation, whatever its outcome (`operation_latency_ms`).
+    OperationAll,
     Attempt,
     BackoffWait,
     ScheduleLag,
+    /// The fleet's journey duration (`journey_duration_ms`).
+    Journey,
 }
 
-pub(crate) const LATENCIES: [(Latency, &str); 4] = [
+pub(crate) const LATENCIES: [(Latency, &str); 6] = [
     (Latency::Operation, "operation_latency"),
+    (Latency::OperationAll, "operation_latency_all"),
+    (Latency::Journey, "journey_duration"),
     (Latency::Attempt, "attempt_latency"),
     (Latency::BackoffWait, "backoff_wait"),
     (Latency::ScheduleLag, "schedule_lag"),
@@ -352,7 +359,10 @@ impl Metric {
                 | Metric::Attempts
                 | Metric::SuccessRate
                 | Metric::Outcome(_)
-                | Metric::Latency(Latency::Operation | Latency::Attempt, _)
+                | Metric::Latency(
+                    Latency::Operation | Latency::OperationAll | Latency::Attempt,
+                    _
+                )
         )
     }
 }

@@ -97,11 +97,14 @@ fn pct(h: &Histogram<u64>) -> crate::report::Percentiles {
 pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     let (mut head_ops, mut head_attempts) = (0, 0);
     let mut op = new_histogram();
+    let mut ok = new_histogram();
     let mut attempt = new_histogram();
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
         s.amplification = ratio(s.operations + s.retries, s.operations);
         let (sop, sat) = (&sh.op, &sh.attempt);
         s.operation_latency_ms = pct(sop);
+        s.ok_operation_latency_ms = pct(&sh.ok);
+        let _ = ok.add(&sh.ok);
         s.attempt_latency_ms = pct(sat);
         s.attempt_latency_by_class_ms = sh
             .by_class
@@ -123,6 +126,7 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     c.goodput = c.journeys.succeeded as f64 / secs;
     c.achieved_rps = c.attempts as f64 / secs;
     c.operation_latency_ms = pct(&op);
+    c.ok_operation_latency_ms = pct(&ok);
     c.attempt_latency_ms = pct(&attempt);
     c.backoff_wait_ms = pct(&h.backoff);
     c.schedule_lag_ms = pct(&h.lag);

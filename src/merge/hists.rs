@@ -17,7 +17,7 @@ use crate::metrics::latency::sorted_latency;
 use crate::metrics::new_histogram;
 use crate::report::LatencyRow;
 use crate::report::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
-use crate::report::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP};
+use crate::report::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,8 @@ const SECOND: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct StepHists {
     pub op: Histogram<u64>,
+    /// Whole-run operation latency of the operations that succeeded.
+    pub ok: Histogram<u64>,
     pub attempt: Histogram<u64>,
     /// Whole-run attempt latency per status class.
     pub by_class: BTreeMap<String, Histogram<u64>>,
@@ -45,6 +47,7 @@ impl Default for StepHists {
     fn default() -> Self {
         StepHists {
             op: new_histogram(),
+            ok: new_histogram(),
             attempt: new_histogram(),
             by_class: BTreeMap::new(),
             seconds_log: Vec::new(),
@@ -162,6 +165,10 @@ impl CohortHists {
                         op: tag == TAG_OP,
                     });
                     Ok(())
+                }
+                TAG_OP_OK => {
+                    let h = &mut out.steps[j].ok;
+                    raw.decode_sparse(&like, &mut buf, |_, v, n| h.saturating_record_n(v, n))
                 }
                 tag => match class_of(tag) {
                     Some(class) => {

@@ -5,7 +5,7 @@ use super::Merged;
 use super::cohort::CohortHists;
 use crate::metrics::interval::whole;
 use crate::metrics::{US_PER_MS, new_histogram};
-use crate::report::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG};
+use crate::report::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP_OK};
 use crate::report::{CohortResult, ReportError, Writes};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -31,6 +31,7 @@ fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String,
         for (class, hc) in &sh.by_class {
             whole(&mut out, &hlog::class_tag(class), round, hc)?;
         }
+        whole(&mut out, TAG_OP_OK, round, &sh.ok)?;
         files.push((hlog::file_name(&c.name, Some(&s.name)), out));
     }
     Ok(files)

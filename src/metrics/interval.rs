@@ -11,7 +11,9 @@
 
 use super::recorder::{Recorder, StepRec};
 use super::seconds::SecondHistograms;
-use crate::report::hlog::{self, TAG_ATTEMPT, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP};
+use crate::report::hlog::{
+    self, TAG_ATTEMPT, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK,
+};
 use hdrhistogram::Histogram;
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
@@ -51,6 +53,7 @@ pub fn step_file(
     for (class, h) in &step.by_class {
         whole(&mut out, &hlog::class_tag(class.label()), round, h)?;
     }
+    whole(&mut out, TAG_OP_OK, round, &step.ok_latency)?;
     Ok(out)
 }
 

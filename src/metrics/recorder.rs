@@ -33,6 +33,9 @@ pub struct StepRec {
     /// Operations counted under `Other` because the vocabulary was full.
     pub folded: u64,
     pub op_latency: Histogram<u64>,
+    /// Operation latency of the operations that succeeded (what latency
+    /// gates and headlines default to: a fast failure is no good latency).
+    pub ok_latency: Histogram<u64>,
     pub attempt_latency: Histogram<u64>,
     pub by_class: BTreeMap<StatusClass, Histogram<u64>>,
     /// Operation latency per interval (1 s or 100 ms) in which the
@@ -61,6 +64,7 @@ impl StepRec {
             outcomes: BTreeMap::new(),
             folded: 0,
             op_latency: new_histogram(),
+            ok_latency: new_histogram(),
             attempt_latency: new_histogram(),
             by_class: BTreeMap::new(),
             op_seconds: SecondHistograms::with_interval(interval_ms),
@@ -101,6 +105,7 @@ impl AddAssign<&StepRec> for StepRec {
             self.count(k, *v);
         }
         add(&mut self.op_latency, &o.op_latency);
+        add(&mut self.ok_latency, &o.ok_latency);
         add(&mut self.attempt_latency, &o.attempt_latency);
         for (k, h) in &o.by_class {
             add(self.by_class.entry(*k).or_insert_with(new_histogram), h);
@@ -267,6 +272,9 @@ impl Recorder {
             step.count(&op.outcome, 1);
             let v = us(op.latency);
             step.op_latency.saturating_record(v);
+            if op.ok() {
+                step.ok_latency.saturating_record(v);
+            }
             step.op_seconds
                 .record_at(op.intended_at().saturating_add(op.latency), v);
             for a in &op.attempts {
@@ -499,6 +507,7 @@ mod tests {
             );
             assert_eq!(x.outcomes, y.outcomes);
             assert!(x.op_latency == y.op_latency);
+            assert!(x.ok_latency == y.ok_latency);
             assert!(x.attempt_latency == y.attempt_latency);
             assert_eq!(x.op_seconds, y.op_seconds);
             assert_eq!(x.attempt_seconds, y.attempt_seconds);

@@ -94,6 +94,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
             success_rate: ratio(s.ok, s.ops),
             outcomes: labelled,
             operation_latency_ms: percentiles(&s.op_latency),
+            ok_operation_latency_ms: percentiles(&s.ok_latency),
             attempt_latency_ms: percentiles(&s.attempt_latency),
             attempt_latency_by_class_ms: s
                 .by_class
@@ -136,6 +137,13 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         journeys: rec.journeys,
         outcomes,
         operation_latency_ms: percentiles(&op_latency),
+        ok_operation_latency_ms: percentiles(&{
+            let mut h = super::new_histogram();
+            for s in &rec.steps {
+                let _ = h.add(&s.ok_latency);
+            }
+            h
+        }),
         attempt_latency_ms: percentiles(&attempt_latency),
         backoff_wait_ms: percentiles(&rec.backoff_wait),
         schedule_lag_ms: percentiles(&rec.schedule_lag),

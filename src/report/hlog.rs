@@ -46,6 +46,8 @@ pub const TAG_ATTEMPT: &str = "attempt";
 pub const TAG_BACKOFF: &str = "backoff";
 /// How late the generator started journeys (whole round, fleet file only).
 pub const TAG_LAG: &str = "lag";
+/// Operation latency of the operations that succeeded (whole round, step files).
+pub const TAG_OP_OK: &str = "op.ok";
 /// Journey duration, intended start to end (whole round, fleet file only).
 pub const TAG_JOURNEY: &str = "journey";
 /// Attempt latency of one status class: `attempt.5xx` (whole round, step files).

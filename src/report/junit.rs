@@ -1,9 +1,31 @@
 //! JUnit XML for CI: one test case per gate, plus a failing `run completed`
-//! case when the run did not complete. Built from the [`GateResult`] fields
+//! case when the run did not complete (a passing one when it completed and
+//! had no gates: Jenkins' junit step fails a file with no test at all), and
+//! a failing `target reachable` case when attempts were sent and none got
+//! an HTTP answer. Built from the [`GateResult`] fields
 //! only (never from its human `message`), so rewording a message cannot
 //! change what CI sees.
 
 use super::{GateResult, Report};
+
+/// Why the target counts as unreachable: attempts were sent, and not one
+/// got an HTTP answer of any status (every attempt a timeout or a network
+/// failure, by kind in the outcomes).
+fn unreachable(report: &Report) -> Option<String> {
+    const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx"];
+    let attempts: u64 = report.results.iter().map(|c| c.attempts).sum();
+    let answered: u64 = report
+        .results
+        .iter()
+        .flat_map(|c| &c.steps)
+        .flat_map(|s| &s.attempt_latency_by_class_ms)
+        .filter(|(class, _)| ANSWERED.contains(&class.as_str()))
+        .map(|(_, p)| p.count)
+        .sum();
+    (attempts > 0 && answered == 0).then(|| {
+        format!("none of {attempts} attempts got an HTTP answer (see the outcomes for the kinds)")
+    })
+}
 
 /// Render the report's gates as JUnit XML.
 pub fn render_junit(report: &Report) -> String {
@@ -38,6 +60,11 @@ pub fn render_junit(report: &Report) -> String {
             .unwrap_or("no reason recorded");
         let msg = format!("run {}: {reason}", report.status);
         case("run completed", Some((msg.clone(), msg)));
+    } else if report.gates.is_empty() {
+        case("run completed", None);
+    }
+    if let Some(why) = unreachable(report) {
+        case("target reachable", Some((why.clone(), why)));
     }
     for g in &report.gates {
         case(&g.expr, (!g.passed).then(|| (g.line(), failure_body(g))));
@@ -345,8 +372,48 @@ mod tests {
 
         r.status = crate::report::RunStatus::Completed;
         let xml = render_junit(&r);
-        assert_eq!(attr(&xml, "testsuite", "tests"), "0");
-        assert!(parse_back(&xml).iter().all(|t| t != "testcase"));
+        assert_eq!(
+            attr(&xml, "testsuite", "tests"),
+            "1",
+            "never an empty suite"
+        );
+        assert_eq!(attr(&xml, "testsuite", "failures"), "0");
+        assert_eq!(attr(&xml, "testcase", "name"), "run completed");
+    }
+
+    #[test]
+    fn a_target_that_never_answered_fails_its_own_case() {
+        let mut r = report();
+        r.gates.clear();
+        let dead = |r: &mut Report| {
+            for c in &mut r.results {
+                c.attempts = 10;
+                for s in &mut c.steps {
+                    s.attempt_latency_by_class_ms
+                        .retain(|k, _| k == "network" || k == "timeout");
+                    s.attempt_latency_by_class_ms.insert(
+                        "network".into(),
+                        crate::report::Percentiles {
+                            count: 10,
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+        };
+        dead(&mut r);
+        let xml = render_junit(&r);
+        assert!(xml.contains("name=\"target reachable\""), "{xml}");
+        assert_eq!(attr(&xml, "testsuite", "failures"), "1", "{xml}");
+        // One answer of any status is reachable.
+        r.results[0].steps[0].attempt_latency_by_class_ms.insert(
+            "4xx".into(),
+            crate::report::Percentiles {
+                count: 1,
+                ..Default::default()
+            },
+        );
+        assert!(!render_junit(&r).contains("target reachable"));
     }
 
     #[test]

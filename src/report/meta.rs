@@ -213,6 +213,9 @@ pub fn overrides(ov: &crate::scenario::Overrides) -> BTreeMap<String, String> {
     if ov.insecure {
         m.insert("insecure".into(), "true".into());
     }
+    if ov.ledger {
+        m.insert("ledger".into(), "true".into());
+    }
     m
 }
 

@@ -179,6 +179,10 @@ pub struct StepResult {
     pub success_rate: f64,
     pub outcomes: BTreeMap<String, u64>,
     pub operation_latency_ms: Percentiles,
+    /// Operation latency of the operations that ended OK (latency gates and
+    /// headlines read this one: a fast failure is not good latency).
+    #[serde(default)]
+    pub ok_operation_latency_ms: Percentiles,
     pub attempt_latency_ms: Percentiles,
     /// Attempt latency per status class ("2xx", "4xx", "429", "5xx", "timeout", "network").
     pub attempt_latency_by_class_ms: BTreeMap<String, Percentiles>,
@@ -279,8 +283,12 @@ pub struct CohortResult {
     /// "GAVE_UP/<last cause>", "BREAKER_OPEN", "BUDGET_EXHAUSTED",
     /// "ABANDONED", "CANCELLED", "OTHER" (beyond the per-step vocabulary bound).
     pub outcomes: BTreeMap<String, u64>,
-    /// End-to-end, from the intended start (retries and backoff included).
+    /// End-to-end, from the intended start (retries and backoff included),
+    /// every operation whatever its outcome.
     pub operation_latency_ms: Percentiles,
+    /// The same over the operations that ended OK.
+    #[serde(default)]
+    pub ok_operation_latency_ms: Percentiles,
     /// Per attempt, from the moment it was sent.
     pub attempt_latency_ms: Percentiles,
     pub backoff_wait_ms: Percentiles,

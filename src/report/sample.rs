@@ -220,6 +220,7 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         success_rate: ok,
         outcomes,
         operation_latency_ms: pcts(&op),
+        ok_operation_latency_ms: pcts(&latency(seed + 5, ok_n.max(1), base, alpha)),
         attempt_latency_ms: pcts(&at),
         attempt_latency_by_class_ms: by_class,
         latency_series: Vec::new(),
@@ -371,6 +372,12 @@ fn cohort(naive: bool) -> CohortResult {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         operation_latency_ms: pcts(&op),
+        ok_operation_latency_ms: pcts(&latency(
+            seed + 6,
+            (operations as f64 * success_rate) as u64,
+            base,
+            alpha,
+        )),
         attempt_latency_ms: pcts(&at),
         backoff_wait_ms: pcts(&latency(
             seed + 2,

@@ -40,6 +40,8 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// `--insecure`: skip TLS certificate verification.
     pub insecure: bool,
+    /// `--ledger`: the target is `stampede serve`; read its ledger.
+    pub ledger: bool,
     /// `--max-rps`: raise (or lower) the hard cap on attempts per second.
     pub max_rps: Option<f64>,
     /// `--shard I/N`: run only shard I of N of the arrival schedule.

@@ -83,16 +83,10 @@ impl LogServer {
                                     body: String::from_utf8_lossy(&body.unwrap_or_default())
                                         .into_owned(),
                                 };
-                                // Not a simulator: stampede's one probe
-                                // before the load gets a 404 and is not
-                                // logged (it is no attempt).
-                                let (status, headers, text) = if seen.path == "/__sim/ledger" {
-                                    (404, Vec::new(), String::new())
-                                } else {
-                                    let answer = respond(&seen);
-                                    log.lock().unwrap().push(seen);
-                                    answer
-                                };
+                                // Everything is logged: stampede sends a target
+                                // nothing its journey does not name.
+                                let (status, headers, text) = respond(&seen);
+                                log.lock().unwrap().push(seen);
                                 let mut resp = hyper::Response::builder().status(status);
                                 for (k, v) in headers {
                                     resp = resp.header(k, v);

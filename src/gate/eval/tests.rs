@@ -51,6 +51,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
             ("GAVE_UP/TIMEOUT".into(), 5),
         ]),
         operation_latency_ms: pct(1000, 812.4),
+        ok_operation_latency_ms: pct(1000, 812.4),
         attempt_latency_ms: pct(1250, 400.0),
         backoff_wait_ms: pct(250, 1000.0),
         schedule_lag_ms: pct(1000, 2.0),
@@ -72,6 +73,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
             success_rate: 0.9,
             outcomes: BTreeMap::from([("HTTP_503".into(), 3)]),
             operation_latency_ms: pct(500, 1500.0),
+            ok_operation_latency_ms: pct(500, 1500.0),
             attempt_latency_ms: pct(700, 1900.0),
             attempt_latency_by_class_ms: BTreeMap::new(),
             latency_series: Vec::new(),
@@ -103,6 +105,7 @@ pub(crate) fn report() -> Report {
     idle.operations = 0;
     idle.success_rate = f64::NAN;
     idle.operation_latency_ms = Percentiles::default();
+    idle.ok_operation_latency_ms = Percentiles::default();
     idle.goodput = f64::NAN;
     Report {
         schema_version: SCHEMA_VERSION,
@@ -531,4 +534,46 @@ fn p95_is_a_latency_stat_like_p90_and_p99() {
     assert_eq!(g.measured, Some(want));
     let g = eval(&format!("compliant.operation_latency.p95 < {want}ms"));
     assert!(!g.passed, "{}", g.message);
+}
+
+#[test]
+fn latency_gates_read_successful_operations_and_all_is_explicit() {
+    let mut r = report();
+    for c in &mut r.results {
+        // Fast failures: the successful operations were slower.
+        c.ok_operation_latency_ms = pct(900, 950.0);
+        c.steps[0].ok_operation_latency_ms = pct(400, 1700.0);
+    }
+    let ok = |e: &str| eval_on(&[e], &r).remove(0).passed;
+    assert!(!ok("compliant.operation_latency.p99 < 900ms"));
+    assert!(ok("compliant.operation_latency_all.p99 < 900ms"));
+    assert!(!ok("compliant.reserve.operation_latency.p99 < 1600ms"));
+    assert!(ok("compliant.reserve.operation_latency_all.p99 < 1600ms"));
+    assert!(ok("compliant.journey_duration.p99 < 3s"));
+    assert!(!ok("compliant.journey_duration.p99 < 2s"));
+}
+
+#[test]
+fn a_fleet_with_no_successful_operation_fails_latency_and_load_gates() {
+    let mut r = report();
+    for c in &mut r.results {
+        c.ok_operation_latency_ms = Percentiles::default();
+        c.success_rate = 0.0;
+        for s in &mut c.steps {
+            s.ok_operation_latency_ms = Percentiles::default();
+        }
+    }
+    for expr in [
+        "compliant.operation_latency.p99 < 500ms",
+        "compliant.reserve.operation_latency.p99 < 250ms",
+        "compliant.amplification <= 1.1",
+        "compliant.achieved_rps > 0",
+    ] {
+        let g = eval_on(&[expr], &r).remove(0);
+        assert!(!g.passed, "{expr}: {}", g.message);
+        assert_eq!(g.reason, GateReason::NoSuccessfulOperations, "{expr}");
+        assert!(g.measured.is_none(), "{expr}");
+    }
+    // What every operation took is still there for who asks for it.
+    assert!(eval_on(&["compliant.operation_latency_all.p99 < 900ms"], &r)[0].passed);
 }

@@ -37,10 +37,13 @@ pub enum GateReason {
     /// Read from a summary.json written before reasons were recorded.
     #[default]
     Unrecorded,
+    /// A latency or rate gate on a fleet none of whose operations succeeded
+    /// (a dead target, every answer a 403): nothing to measure it on.
+    NoSuccessfulOperations,
 }
 
 /// Every reason with the label `summary.json` uses (serde's snake_case).
-pub const GATE_REASONS: [(GateReason, &str); 13] = [
+pub const GATE_REASONS: [(GateReason, &str); 14] = [
     (GateReason::Passed, "passed"),
     (GateReason::Failed, "failed"),
     (GateReason::NoSamples, "no_samples"),
@@ -54,6 +57,10 @@ pub const GATE_REASONS: [(GateReason, &str); 13] = [
     (GateReason::NoTrigger, "no_trigger"),
     (GateReason::NoBaseline, "no_baseline"),
     (GateReason::Unrecorded, "unrecorded"),
+    (
+        GateReason::NoSuccessfulOperations,
+        "no_successful_operations",
+    ),
 ];
 
 impl GateReason {

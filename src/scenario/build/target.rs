@@ -166,7 +166,7 @@ pub(super) fn build_target(
         ca_file,
         system_roots: t.system_roots,
         insecure: t.insecure || ov.insecure,
-        ledger: t.ledger,
+        ledger: if ov.ledger { Some(true) } else { t.ledger },
         client_cert,
         client_key,
         proxy,
