@@ -75,7 +75,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let b = summary(&base);
-    let base_p50 = b["results"][0]["operation_latency_ms"]["p50"]
+    let base_p50 = b["results"][0]["ok_operation_latency_ms"]["p50"]
         .as_f64()
         .unwrap();
 
@@ -124,7 +124,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
         (g["bound"].as_f64().unwrap() - base_p50 * 1.1).abs() < 1e-6,
         "{g}"
     );
-    let new_p50 = n["results"][0]["operation_latency_ms"]["p50"]
+    let new_p50 = n["results"][0]["ok_operation_latency_ms"]["p50"]
         .as_f64()
         .unwrap();
     assert!(new_p50 > base_p50 * 1.1, "{new_p50} vs {base_p50}");

@@ -21,6 +21,11 @@ fn a_target_that_never_answers_is_diagnosed_and_exits_4() {
         format!(
             r#"
 compare = ["naive"]
+gates = [
+  "naive.operation_latency.p99 < 500ms",
+  "naive.amplification <= 1.1",
+  "naive.outcomes.HTTP_500 == 0",
+]
 [target]
 url = "{url}"
 [load]
@@ -67,4 +72,12 @@ retry = false
         "{notes:?}"
     );
     assert_eq!(summary["results"][0]["outcomes"]["CONNECT_REFUSED"], 3);
+    // No gate passes on a target that never answered, and CI sees why.
+    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).expect("junit.xml");
+    assert!(junit.contains(r#"name="target reachable""#), "{junit}");
+    assert!(junit.contains(r#"tests="4" failures="4""#), "{junit}");
+    for g in summary["gates"].as_array().expect("gates") {
+        assert_eq!(g["passed"], false, "{g}");
+        assert_eq!(g["reason"], "no_successful_operations", "{g}");
+    }
 }

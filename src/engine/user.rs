@@ -469,12 +469,12 @@ impl<'a> User<'a> {
                 };
                 let next = {
                     let Some(res) = send.await else {
-                        // Abandoned mid-request: the attempt still went out.
+                        // Abandoned mid-request (the person gave up, or a wait
+                        // reached max_wait): the attempt still went out, and
+                        // no timeout fired: its own class, never a timeout.
                         if let Some(a) = op.attempts.last_mut() {
-                            a.answered(StatusClass::Timeout, sent.elapsed());
+                            a.answered(StatusClass::Abandoned, sent.elapsed());
                         }
-                        let live = &self.cohort.live;
-                        live.answered(op.step as usize, StatusClass::Timeout, sent.elapsed());
                         return None;
                     };
                     self.after_attempt(step, op, &state, sent, res)

@@ -215,6 +215,12 @@ fn journey_success_rate(j: &crate::report::JourneyCounts) -> Result<f64, Unmeasu
 
 /// The measured value, normalized (ms, fraction), or why there is none.
 fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
+    // A run in which no attempt got an HTTP answer measured nothing about
+    // the target: no gate can pass on it (a fast connect failure is no
+    // latency, no amplification, no outcome count worth gating).
+    if let Some(why) = report.unreachable() {
+        return Err(unmeasured(GateReason::NoSuccessfulOperations, why));
+    }
     let c = find_cohort(report, &gate.cohort)?;
     if let Some(step) = &gate.step {
         let s = c.steps.iter().find(|s| &s.name == step).ok_or_else(|| {
@@ -230,10 +236,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
         Metric::Operations => n(c.operations),
         Metric::Attempts => n(c.attempts),
         Metric::Retries => n(c.retries),
-        Metric::Amplification => {
-            no_success(c.operations, c.ok_operation_latency_ms.count, &c.name)?;
-            ratio_of(c.operations, c.amplification, "amplification")
-        }
+        Metric::Amplification => ratio_of(c.operations, c.amplification, "amplification"),
         Metric::SuccessRate => ratio_of(c.operations, c.success_rate, "success rate"),
         Metric::JourneySuccessRate => journey_success_rate(&c.journeys),
         Metric::Goodput => Ok(c.goodput),

@@ -18,6 +18,9 @@ pub enum StatusClass {
     Network,
     /// Sent, and still in flight when the run cancelled it.
     Cancelled,
+    /// Sent, and dropped by the person who gave up on the operation
+    /// (`abandon_after`): no timeout fired, no answer came.
+    Abandoned,
 }
 
 impl StatusClass {
@@ -40,6 +43,7 @@ impl StatusClass {
             Self::Timeout => "timeout",
             Self::Network => "network",
             Self::Cancelled => "cancelled",
+            Self::Abandoned => "abandoned",
         }
     }
 }

@@ -215,6 +215,7 @@ impl Recorder {
             JourneyEnd::Failed => self.journeys.failed += 1,
             JourneyEnd::Cancelled => self.journeys.cancelled += 1,
         }
+        self.second(j.intended_at()).arrivals += 1;
         self.schedule_lag.saturating_record(us(j.schedule_lag()));
         self.journey_duration.saturating_record(us(j.duration()));
         self.relogins += u64::from(j.relogins);
@@ -228,7 +229,7 @@ impl Recorder {
             self.second(j.intended_at()).breaker_opens += u64::from(j.breaker_opens);
         }
         for op in &j.ops {
-            self.second(op.intended_at()).arrivals += 1;
+            self.second(op.intended_at()).operations_started += 1;
             if !op.attempts.is_empty() {
                 *self
                     .attempts_per_op
@@ -252,7 +253,10 @@ impl Recorder {
                     StatusClass::S5xx => row.status_5xx += 1,
                     StatusClass::Timeout => row.timeouts += 1,
                     StatusClass::Network => row.network_errors += 1,
-                    StatusClass::S3xx | StatusClass::S4xx | StatusClass::Cancelled => {}
+                    StatusClass::S3xx
+                    | StatusClass::S4xx
+                    | StatusClass::Cancelled
+                    | StatusClass::Abandoned => {}
                 }
             }
             let Some(step) = self.steps.get_mut(op.step as usize) else {

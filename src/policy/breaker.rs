@@ -30,6 +30,11 @@ pub enum BreakerState {
 }
 
 impl CircuitBreaker {
+    /// The failures this breaker counts.
+    pub fn counts(&self) -> super::BreakerCounts {
+        self.cfg.counts
+    }
+
     pub fn new(cfg: BreakerConfig) -> Self {
         Self {
             cfg,
@@ -115,6 +120,7 @@ mod tests {
         CircuitBreaker::new(BreakerConfig {
             threshold: 5,
             open_for: Duration::from_secs(30),
+            counts: crate::policy::BreakerCounts::COMPLIANT,
         })
     }
 
@@ -224,6 +230,7 @@ mod tests {
         let mut b = CircuitBreaker::new(BreakerConfig {
             threshold: 1,
             open_for: Duration::from_secs(1),
+            counts: crate::policy::BreakerCounts::COMPLIANT,
         });
         assert!(b.record(false, Instant::now()));
         assert!(!b.allow(Instant::now()));

@@ -133,6 +133,87 @@ pub struct BreakerConfig {
     pub threshold: u32,
     #[serde(with = "humantime_serde")]
     pub open_for: Duration,
+    /// Which failures count toward `threshold` (a success resets it).
+    #[serde(default)]
+    pub counts: BreakerCounts,
+}
+
+/// A kind of failure a circuit breaker may count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BreakerCount {
+    /// A 5xx answer (with or without the envelope).
+    #[serde(rename = "5xx")]
+    S5xx,
+    /// A 429: the server asked the client to slow down.
+    #[serde(rename = "429")]
+    S429,
+    #[serde(rename = "network")]
+    Network,
+    #[serde(rename = "timeout")]
+    Timeout,
+}
+
+/// The failures a breaker counts, as a set. The default is the compliant
+/// reading: 5xx, network errors and timeouts, not 429. The guidelines
+/// allow 5 retries of a 429 (`RETRY_LIMITS.TOO_MANY_REQUESTS`) beside a
+/// breaker that opens after 5 consecutive failures; counting 429s would
+/// open it at the fifth and that limit could never be reached, and a 429 is
+/// a healthy server pacing its clients (Retry-After does that job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerCounts(u8);
+
+impl BreakerCounts {
+    /// 5xx, network, timeout (bits in [`Self::ALL`] order).
+    pub const COMPLIANT: BreakerCounts = BreakerCounts(0b1101);
+
+    pub const ALL: [BreakerCount; 4] = [
+        BreakerCount::S5xx,
+        BreakerCount::S429,
+        BreakerCount::Network,
+        BreakerCount::Timeout,
+    ];
+
+    pub fn of(kinds: &[BreakerCount]) -> Self {
+        Self(kinds.iter().fold(0, |m, k| m | Self::bit(*k)))
+    }
+
+    fn bit(k: BreakerCount) -> u8 {
+        1 << Self::ALL.iter().position(|x| *x == k).unwrap_or(0)
+    }
+
+    pub fn has(self, k: BreakerCount) -> bool {
+        self.0 & Self::bit(k) != 0
+    }
+
+    /// Does a failure of `class` count?
+    pub fn counts(self, class: Class) -> bool {
+        match class {
+            Class::ServerError | Class::Unavailable => self.has(BreakerCount::S5xx),
+            Class::RateLimited => self.has(BreakerCount::S429),
+            Class::Network => self.has(BreakerCount::Network),
+            Class::Timeout => self.has(BreakerCount::Timeout),
+            Class::Success | Class::Permanent | Class::Ambiguous => false,
+        }
+    }
+}
+
+impl Default for BreakerCounts {
+    fn default() -> Self {
+        Self::COMPLIANT
+    }
+}
+
+impl Serialize for BreakerCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v: Vec<BreakerCount> = Self::ALL.into_iter().filter(|k| self.has(*k)).collect();
+        v.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BreakerCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::of(&Vec::<BreakerCount>::deserialize(d)?))
+    }
 }
 
 /// gRPC-style retry throttling: a token bucket drained by failures and

@@ -130,12 +130,16 @@ pub struct BreakerOverride {
         skip_serializing_if = "Option::is_none"
     )]
     pub open_for: Option<Duration>,
+    /// `["5xx", "network", "timeout", "429"]`: the failures it counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<crate::policy::BreakerCounts>,
 }
 
 /// The guidelines' `new CircuitBreaker()` defaults, for presets without one.
 const GUIDELINE_BREAKER: BreakerConfig = BreakerConfig {
     threshold: 5,
     open_for: Duration::from_secs(30),
+    counts: crate::policy::BreakerCounts::COMPLIANT,
 };
 
 impl PolicyOverrides {
@@ -174,6 +178,7 @@ impl PolicyOverrides {
                 if let Some(o) = o {
                     set(&mut b.threshold, o.threshold);
                     set(&mut b.open_for, o.open_for);
+                    set(&mut b.counts, o.counts);
                 }
                 Some(b)
             }

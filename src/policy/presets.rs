@@ -113,6 +113,7 @@ fn compliant() -> RetryPolicy {
         breaker: Some(BreakerConfig {
             threshold: 5,
             open_for: Duration::from_secs(30),
+            counts: crate::policy::BreakerCounts::COMPLIANT,
         }),
         budget: None,
         precheck: true,
@@ -185,7 +186,8 @@ mod tests {
             c.breaker,
             Some(BreakerConfig {
                 threshold: 5,
-                open_for: Duration::from_secs(30)
+                open_for: Duration::from_secs(30),
+                counts: crate::policy::BreakerCounts::COMPLIANT,
             })
         );
         assert_eq!(c.budget, None);

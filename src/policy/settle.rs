@@ -84,17 +84,15 @@ impl UserGuard {
         let Some(b) = self.breaker.as_mut() else {
             return;
         };
-        // A sold-out answer comes from a healthy server: only failures that
-        // say the server is struggling count against the breaker.
-        let failure = matches!(
-            class,
-            Class::RateLimited
-                | Class::ServerError
-                | Class::Unavailable
-                | Class::Network
-                | Class::Timeout
-        );
-        if b.record(!failure, now) {
+        // A success, or a sold-out answer from a healthy server, closes the
+        // count; a failure the breaker is set to count (`breaker.counts`)
+        // adds to it; any other (a 429 by default) leaves it as it is.
+        let ok = match class {
+            Class::Success | Class::Permanent => true,
+            c if b.counts().counts(c) => false,
+            _ => return,
+        };
+        if b.record(ok, now) {
             self.opened_at.get_or_insert(now);
             self.opens += 1;
         } else if b.state() == super::BreakerState::Closed {
@@ -247,6 +245,49 @@ mod tests {
             code: c,
             retry_after: ra,
         }
+    }
+
+    /// Every answer a 429: the compliant policy reaches its limit of 5
+    /// retries (the guidelines' RETRY_LIMITS) instead of its breaker, which
+    /// does not count 429s; told to count them, the breaker ends it first.
+    #[tokio::test(start_paused = true)]
+    async fn a_429_storm_reaches_the_retry_limit_not_the_breaker() {
+        let too_many = code("TOO_MANY_REQUESTS");
+        let storm = |p: &RetryPolicy| {
+            let mut guard = UserGuard::new(p.breaker.map(CircuitBreaker::new));
+            let mut retries = 0;
+            loop {
+                let state = OpState {
+                    retries,
+                    prev_delay: Duration::ZERO,
+                };
+                match settle(
+                    p,
+                    true,
+                    &state,
+                    &resp(429, Some(&too_many), None),
+                    &mut guard,
+                    None,
+                    Instant::now(),
+                    wall(),
+                    &mut StdRng::seed_from_u64(3),
+                ) {
+                    Settlement::Retry { .. } => retries += 1,
+                    Settlement::Done(o) => return (retries, o),
+                }
+            }
+        };
+        let p = preset("compliant").unwrap();
+        let (retries, o) = storm(&p);
+        assert_eq!(retries, p.limits.too_many_requests);
+        assert!(matches!(o, OpOutcome::GaveUp(_)), "{o:?}");
+        let mut counting = p.clone();
+        if let Some(b) = counting.breaker.as_mut() {
+            b.counts = crate::policy::BreakerCounts::of(&crate::policy::BreakerCounts::ALL);
+        }
+        let (retries, o) = storm(&counting);
+        assert_eq!(o, OpOutcome::BreakerOpen);
+        assert_eq!(retries + 1, counting.breaker.unwrap().threshold);
     }
 
     #[tokio::test(start_paused = true)]
@@ -465,6 +506,7 @@ mod tests {
         let cfg = crate::policy::BreakerConfig {
             threshold: 1,
             open_for: Duration::from_secs(1),
+            counts: crate::policy::BreakerCounts::COMPLIANT,
         };
         p.breaker = Some(cfg);
         let mut guard = UserGuard::new(Some(CircuitBreaker::new(cfg)));

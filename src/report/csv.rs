@@ -67,6 +67,7 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "t",
     "timestamp",
     "arrivals",
+    "operations_started",
     "attempts",
     "retries",
     "successes",
@@ -398,6 +399,7 @@ fn timeseries_rows(report: &Report) -> Rows {
             rows.push(
                 [
                     r.arrivals,
+                    r.operations_started,
                     r.attempts,
                     r.retries,
                     r.successes,

@@ -8,25 +8,6 @@
 
 use super::{GateResult, Report};
 
-/// Why the target counts as unreachable: attempts were sent, and not one
-/// got an HTTP answer of any status (every attempt a timeout or a network
-/// failure, by kind in the outcomes).
-fn unreachable(report: &Report) -> Option<String> {
-    const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx"];
-    let attempts: u64 = report.results.iter().map(|c| c.attempts).sum();
-    let answered: u64 = report
-        .results
-        .iter()
-        .flat_map(|c| &c.steps)
-        .flat_map(|s| &s.attempt_latency_by_class_ms)
-        .filter(|(class, _)| ANSWERED.contains(&class.as_str()))
-        .map(|(_, p)| p.count)
-        .sum();
-    (attempts > 0 && answered == 0).then(|| {
-        format!("none of {attempts} attempts got an HTTP answer (see the outcomes for the kinds)")
-    })
-}
-
 /// Render the report's gates as JUnit XML.
 pub fn render_junit(report: &Report) -> String {
     let suite = format!("stampede.{}", report.scenario);
@@ -63,7 +44,7 @@ pub fn render_junit(report: &Report) -> String {
     } else if report.gates.is_empty() {
         case("run completed", None);
     }
-    if let Some(why) = unreachable(report) {
+    if let Some(why) = report.unreachable() {
         case("target reachable", Some((why.clone(), why)));
     }
     for g in &report.gates {

@@ -111,8 +111,12 @@ pub struct LatencyRow {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondRow {
     pub t: u32,
-    /// Operations whose first attempt was scheduled in this second.
+    /// Journeys whose start was scheduled in this second (the same word as
+    /// the live view and Prometheus: a journey arriving).
     pub arrivals: u64,
+    /// Operations (of every step) whose first attempt was due in this second.
+    #[serde(default)]
+    pub operations_started: u64,
     /// Attempts sent (first tries and retries).
     pub attempts: u64,
     pub retries: u64,
@@ -122,7 +126,8 @@ pub struct SecondRow {
     pub status_5xx: u64,
     pub timeouts: u64,
     pub network_errors: u64,
-    /// Operations in flight (including those waiting in backoff), sampled at the end of the second.
+    /// Journeys in flight (including those waiting in backoff or in a
+    /// queue), sampled at the end of the second.
     pub in_flight: u64,
     pub breaker_opens: u64,
 }
@@ -131,6 +136,7 @@ impl std::ops::AddAssign for SecondRow {
     /// Rows of the same second from two recorders (`t` is kept).
     fn add_assign(&mut self, b: SecondRow) {
         self.arrivals += b.arrivals;
+        self.operations_started += b.operations_started;
         self.attempts += b.attempts;
         self.retries += b.retries;
         self.successes += b.successes;
@@ -395,3 +401,27 @@ mod gate_result;
 mod origin;
 pub use gate_result::{GATE_REASONS, GateReason};
 pub use origin::{HistogramSettings, Origin, Shard};
+
+impl Report {
+    /// Why the target counts as unreachable: attempts ended without an HTTP
+    /// answer (a timeout or a network failure, by kind in the outcomes) and not
+    /// one got an answer of any status. Attempts still in flight when the run
+    /// ended say nothing either way.
+    pub fn unreachable(&self) -> Option<String> {
+        const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx"];
+        const NO_ANSWER: &[&str] = &["timeout", "network"];
+        let count = |classes: &[&str]| -> u64 {
+            self.results
+                .iter()
+                .flat_map(|c| &c.steps)
+                .flat_map(|s| &s.attempt_latency_by_class_ms)
+                .filter(|(class, _)| classes.contains(&class.as_str()))
+                .map(|(_, p)| p.count)
+                .sum()
+        };
+        let failed = count(NO_ANSWER);
+        (failed > 0 && count(ANSWERED) == 0).then(|| {
+            format!("none of the attempts got an HTTP answer: {failed} ended in a timeout or a network failure (see the outcomes for the kinds)")
+        })
+    }
+}

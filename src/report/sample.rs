@@ -102,6 +102,7 @@ fn policy(naive: bool) -> RetryPolicy {
         breaker: (!naive).then_some(BreakerConfig {
             threshold: 5,
             open_for: Duration::from_secs(30),
+            counts: crate::policy::BreakerCounts::COMPLIANT,
         }),
         budget: (!naive).then_some(BudgetConfig {
             max_tokens: 10.0,
@@ -151,7 +152,8 @@ fn timeseries(naive: bool) -> Vec<SecondRow> {
             };
             SecondRow {
                 t,
-                arrivals,
+                arrivals: arrivals / 3,
+                operations_started: arrivals,
                 attempts,
                 retries: attempts.saturating_sub(arrivals),
                 successes,
@@ -237,7 +239,7 @@ type AttemptCounts = Vec<(u32, u64)>;
 fn cohort(naive: bool) -> CohortResult {
     let series = timeseries(naive);
     let attempts: u64 = series.iter().map(|r| r.attempts).sum();
-    let operations: u64 = series.iter().map(|r| r.arrivals).sum();
+    let operations: u64 = series.iter().map(|r| r.operations_started).sum();
     let successes: u64 = series.iter().map(|r| r.successes).sum();
     let seed = if naive { 1000 } else { 1 };
     let (base, alpha) = if naive { (120.0, 0.95) } else { (60.0, 0.57) };

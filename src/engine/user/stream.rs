@@ -80,7 +80,7 @@ impl User<'_> {
                 None => Some(open.await),
             };
             let Some(opened) = opened else {
-                self.end_attempt(op, StatusClass::Timeout, sent);
+                self.end_attempt(op, StatusClass::Abandoned, sent);
                 return None;
             };
             let (es, answer) = match opened {

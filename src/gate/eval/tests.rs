@@ -566,7 +566,6 @@ fn a_fleet_with_no_successful_operation_fails_latency_and_load_gates() {
     for expr in [
         "compliant.operation_latency.p99 < 500ms",
         "compliant.reserve.operation_latency.p99 < 250ms",
-        "compliant.amplification <= 1.1",
         "compliant.achieved_rps > 0",
     ] {
         let g = eval_on(&[expr], &r).remove(0);
@@ -574,6 +573,29 @@ fn a_fleet_with_no_successful_operation_fails_latency_and_load_gates() {
         assert_eq!(g.reason, GateReason::NoSuccessfulOperations, "{expr}");
         assert!(g.measured.is_none(), "{expr}");
     }
-    // What every operation took is still there for who asks for it.
+    // What every operation took, and what the failures cost the target,
+    // are still there for who asks for them.
     assert!(eval_on(&["compliant.operation_latency_all.p99 < 900ms"], &r)[0].passed);
+    assert!(eval_on(&["compliant.amplification <= 1.3"], &r)[0].passed);
+    // No HTTP answer at all: nothing passes, whatever it asks.
+    for c in &mut r.results {
+        for s in &mut c.steps {
+            s.attempt_latency_by_class_ms = BTreeMap::from([(
+                "network".to_string(),
+                Percentiles {
+                    count: 5,
+                    ..Percentiles::default()
+                },
+            )]);
+        }
+    }
+    for expr in [
+        "compliant.amplification <= 1.3",
+        "compliant.operation_latency_all.p99 < 900ms",
+        "compliant.outcomes.CONNECT_REFUSED == 0",
+    ] {
+        let g = eval_on(&[expr], &r).remove(0);
+        assert!(!g.passed, "{expr}");
+        assert_eq!(g.reason, GateReason::NoSuccessfulOperations, "{expr}");
+    }
 }

@@ -97,7 +97,8 @@ fn breaker_shapes() {
         p.breaker,
         Some(BreakerConfig {
             threshold: 5,
-            open_for: Duration::from_secs(60)
+            open_for: Duration::from_secs(60),
+            counts: crate::policy::BreakerCounts::COMPLIANT,
         })
     );
     let p = build("breaker_enabled = false").unwrap();
@@ -271,4 +272,25 @@ fn code_lists_are_set_checked_and_disjoint() {
         "final_codes",
         "also in ambiguous_codes"
     );
+}
+
+#[test]
+fn the_breaker_counts_what_it_is_told() {
+    use crate::policy::{BreakerCount, Class};
+    let p = build("").unwrap();
+    let counts = p.breaker.unwrap().counts;
+    assert!(counts.counts(Class::ServerError) && counts.counts(Class::Timeout));
+    assert!(
+        !counts.counts(Class::RateLimited),
+        "429 paces, it does not trip"
+    );
+    let p = build(r#"breaker = { counts = ["429", "5xx"] }"#).unwrap();
+    let counts = p.breaker.unwrap().counts;
+    assert!(counts.has(BreakerCount::S429) && counts.has(BreakerCount::S5xx));
+    assert!(!counts.counts(Class::Network));
+    assert_eq!(
+        serde_json::to_value(counts).unwrap(),
+        serde_json::json!(["5xx", "429"])
+    );
+    assert!(toml::from_str::<PolicyOverrides>(r#"breaker = { counts = ["4xx"] }"#).is_err());
 }

@@ -110,7 +110,9 @@ pub(super) fn build_rounds(
         if (total - 1.0).abs() > 1e-6 {
             return Err(cx.err("cohorts", format!("shares add up to {total}, not 1")));
         }
-        return Ok(vec![Round { cohorts }]);
+        let rounds = vec![Round { cohorts }];
+        all_used(cx, custom, &rounds)?;
+        return Ok(rounds);
     }
     let names = if f.compare.is_empty() {
         vec!["compliant".to_string()]
@@ -131,7 +133,34 @@ pub(super) fn build_rounds(
             }],
         });
     }
+    all_used(cx, custom, &rounds)?;
     Ok(rounds)
+}
+
+/// A `[policies.NAME]` that no fleet runs is a mistake (a typo in
+/// `compare`, a cohort that names a preset instead): an error naming it,
+/// never a silent run of something else. `--policy` picks one on purpose,
+/// so it is not checked there.
+fn all_used(
+    cx: &Ctx,
+    custom: &BTreeMap<String, RetryPolicy>,
+    rounds: &[Round],
+) -> Result<(), ScenarioError> {
+    let used = |name: &str| {
+        rounds
+            .iter()
+            .flat_map(|r| &r.cohorts)
+            .any(|c| c.policy.name == name)
+    };
+    match custom.keys().find(|n| !used(n)) {
+        Some(name) => Err(cx.err(
+            &format!("policies.{name}"),
+            format!(
+                "policy `{name}` is defined but no fleet runs it: name it in `compare` or a cohort's `policy` (or run it with --policy {name})"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +182,27 @@ mod tests {
 
     fn c(name: &str, policy: &str, share: f64) -> (String, String, f64) {
         (name.into(), policy.into(), share)
+    }
+
+    #[test]
+    fn a_policy_no_fleet_runs_is_an_error_naming_it() {
+        let src =
+            format!("{OK_LOAD}compare = [\"compliant\"]\n[policies.fast]\nbase_delay = \"10ms\"\n");
+        let src = src.replacen("[load]", "compare = [\"compliant\"]\n[load]", 1);
+        let src = src.replacen("compare = [\"compliant\"]\n[policies", "[policies", 1);
+        let (line, _, key, msg) = invalid(&src);
+        assert_eq!(key, "policies.fast", "{msg}");
+        assert_eq!(
+            line,
+            src.lines().position(|l| l == "[policies.fast]").unwrap() + 1
+        );
+        assert!(msg.contains("no fleet runs it"), "{msg}");
+        // Run by --policy: chosen on purpose.
+        let ov = Overrides {
+            policy: Some("compliant".into()),
+            ..Overrides::default()
+        };
+        assert!(plan_with(&src, &ov).is_ok());
     }
 
     #[test]
