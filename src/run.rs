@@ -247,6 +247,7 @@ pub async fn execute(
                     step_names: &step_names,
                     step_kinds: &step_kinds(plan),
                     funnel: &plan.journey.funnel,
+                    latency_step: plan.journey.latency_step,
                     amplification_steps: &plan.journey.amplification_steps,
                     round_duration: res.duration,
                     in_flight: res.in_flight.get(i).map_or(&[], |v| v.as_slice()),

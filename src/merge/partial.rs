@@ -29,6 +29,7 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
                     step_names: &step_names,
                     step_kinds: &crate::run::step_kinds(plan),
                     funnel: &plan.journey.funnel,
+                    latency_step: plan.journey.latency_step,
                     amplification_steps: &plan.journey.amplification_steps,
                     round_duration: Duration::ZERO,
                     in_flight: &[],

@@ -19,6 +19,8 @@ pub struct CohortMeta<'a> {
     pub step_kinds: &'a [StepKind],
     /// Indices of the steps that mark the funnel's stages.
     pub funnel: &'a [usize],
+    /// The step whose latency the headlines show.
+    pub latency_step: usize,
     /// Indices of the steps the headline amplification is over (the
     /// retried work); empty means every step.
     pub amplification_steps: &'a [usize],
@@ -156,6 +158,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         breaker_open_s: rec.breaker_open_time.as_secs_f64(),
         journey_duration_ms: percentiles(&rec.journey_duration),
         relogins: rec.relogins,
+        latency_step: meta.step_names.get(meta.latency_step).cloned(),
         funnel: meta
             .funnel
             .iter()

@@ -44,6 +44,42 @@ fn top_outcomes(c: &CohortResult) -> Vec<String> {
         .collect()
 }
 
+/// "reserve latency p99 (ok)": the headline names its step.
+fn headline_label(cs: &[CohortResult], stat: &str) -> String {
+    let step = cs
+        .first()
+        .map(|c| c.headline_latency().0)
+        .unwrap_or_default();
+    format!("{step} latency {stat} (ok)")
+}
+
+/// One row per step: operations, amplification, OK p99, the top outcome.
+fn step_rows(cs: &[CohortResult]) -> Vec<Row> {
+    let Some(first) = cs.first() else {
+        return Vec::new();
+    };
+    first
+        .steps
+        .iter()
+        .map(|st| {
+            let name = st.name.clone();
+            row(&format!("step {}", printable(&name)), cs, |c| {
+                c.steps
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map_or("-".into(), |s| {
+                        format!(
+                            "{} ops {} {}",
+                            count(s.operations),
+                            times(s.amplification),
+                            ms(s.ok_operation_latency_ms.p99)
+                        )
+                    })
+            })
+        })
+        .collect()
+}
+
 /// The compact end-of-run summary.
 pub fn summary_table(report: &Report) -> String {
     let cs = &report.results;
@@ -66,9 +102,15 @@ pub fn summary_table(report: &Report) -> String {
                 count(j.failed)
             )
         }),
-        row("op latency p50", cs, |c| ms(c.operation_latency_ms.p50)),
-        row("op latency p99", cs, |c| ms(c.operation_latency_ms.p99)),
-        row("op latency max", cs, |c| ms(c.operation_latency_ms.max)),
+        row(&headline_label(cs, "p50"), cs, |c| {
+            ms(c.headline_latency().1.p50)
+        }),
+        row(&headline_label(cs, "p99"), cs, |c| {
+            ms(c.headline_latency().1.p99)
+        }),
+        row(&headline_label(cs, "max"), cs, |c| {
+            ms(c.headline_latency().1.max)
+        }),
         row("attempt latency p99", cs, |c| ms(c.attempt_latency_ms.p99)),
         row("journey duration p50", cs, |c| {
             ms(c.journey_duration_ms.p50)
@@ -155,6 +197,9 @@ pub fn summary_table(report: &Report) -> String {
     rows.push(row("retries sooner than Retry-After", cs, |c| {
         super::format::count(c.early_retries)
     }));
+    // Per step: what each one cost and how fast its successes were
+    // (ops, amplification, p99 of the OK operations).
+    rows.extend(step_rows(cs));
     let names: Vec<String> = cs.iter().map(|c| printable(&c.name)).collect();
     let label_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cs.len())
@@ -222,8 +267,22 @@ mod tests {
         assert!(ops.ends_with("3,600"), "{t}");
         // Right-aligned: every table row ends at the same column as the header.
         let width = lines[0].chars().count();
-        for l in lines.iter().filter(|l| l.starts_with("op latency")) {
+        let headline: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("reserve latency"))
+            .collect();
+        assert_eq!(headline.len(), 3, "the headline names its step: {t}");
+        for l in headline {
             assert_eq!(l.chars().count(), width, "{t}");
+        }
+        // A row per step, each naming it.
+        for step in ["availability", "reserve", "confirm"] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with(&format!("step {step} "))),
+                "{t}"
+            );
         }
         assert!(t.contains("duplicate bookings"));
         let rec = lines

@@ -325,6 +325,11 @@ pub struct CohortResult {
     /// Times a login step ran again on an expired session (`refresh_on`).
     #[serde(default)]
     pub relogins: u64,
+    /// The step whose latency the headlines show (`[journey] latency_step`,
+    /// default the last step), so a headline never blends login, polls and
+    /// reserve into one number.
+    #[serde(default)]
+    pub latency_step: Option<String>,
     /// The scenario's funnel (`[journey] funnel`): journeys through each stage.
     #[serde(default)]
     pub funnel: Vec<FunnelStage>,
@@ -401,6 +406,22 @@ mod gate_result;
 mod origin;
 pub use gate_result::{GATE_REASONS, GateReason};
 pub use origin::{HistogramSettings, Origin, Shard};
+
+impl CohortResult {
+    /// What the headlines call this fleet's latency: the OK operations of
+    /// its `latency_step` (or of every step, in a report from before it was
+    /// recorded), with the words that say so.
+    pub fn headline_latency(&self) -> (String, &Percentiles) {
+        match self
+            .latency_step
+            .as_ref()
+            .and_then(|n| self.steps.iter().find(|s| &s.name == n))
+        {
+            Some(s) => (s.name.clone(), &s.ok_operation_latency_ms),
+            None => ("operation".to_string(), &self.ok_operation_latency_ms),
+        }
+    }
+}
 
 impl Report {
     /// Why the target counts as unreachable: attempts ended without an HTTP

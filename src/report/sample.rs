@@ -402,6 +402,7 @@ fn cohort(naive: bool) -> CohortResult {
         breaker_open_s: if naive { 0.0 } else { 41.5 },
         journey_duration_ms: pcts(&latency(seed + 4, journeys.started, base * 3.0, alpha)),
         relogins: 0,
+        latency_step: Some("reserve".into()),
         funnel: steps
             .iter()
             .map(|s| FunnelStage {

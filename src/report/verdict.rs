@@ -59,11 +59,12 @@ fn praise(c: &CohortResult) -> String {
             count(c.operations)
         )
     };
+    let (step, lat) = c.headline_latency();
     s.push_str(&format!(
-        " at {} load amplification{} with p99 {}",
+        " at {} load amplification{} with {step} p99 {}",
         times(c.amplification),
         on_steps(c),
-        ms(c.operation_latency_ms.p99)
+        ms(lat.p99)
     ));
     if let Some(l) = &c.ledger
         && l.duplicates == 0
@@ -112,7 +113,8 @@ fn cost(c: &CohortResult) -> String {
         "succeeded on {} of operations",
         pct(c.success_rate)
     ));
-    let last = format!("its p99 reached {}", ms(c.operation_latency_ms.p99));
+    let (step, lat) = c.headline_latency();
+    let last = format!("its {step} p99 reached {}", ms(lat.p99));
     format!("{} {} and {}", c.name, parts.join(", "), last)
 }
 

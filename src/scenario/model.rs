@@ -183,6 +183,8 @@ pub struct JourneySection {
     pub steps: Vec<StepSection>,
     /// Steps that mark the funnel's stages (joined → pass → reserved → confirmed).
     pub funnel: Option<Vec<String>>,
+    /// The step whose latency the headlines show (default: the last step).
+    pub latency_step: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -247,6 +247,8 @@ pub struct Journey {
     pub login: Option<usize>,
     /// Indices of the steps that mark the funnel's stages, in order.
     pub funnel: Vec<usize>,
+    /// The step whose latency the headlines (console, verdict) show.
+    pub latency_step: usize,
 }
 
 /// Whether a step runs once per journey or once per zone tried.

@@ -64,6 +64,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         breaker_open_s: 3.5,
         journey_duration_ms: pct(400, 2500.0),
         relogins: 0,
+        latency_step: None,
         funnel: Vec::new(),
         steps: vec![StepResult {
             name: "reserve".into(),

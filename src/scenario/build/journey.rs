@@ -271,6 +271,13 @@ pub(super) fn build_journey(
     }
     let login = login_step(cx, &steps)?;
     let funnel = funnel(cx, &steps, j.and_then(|j| j.funnel.as_deref()))?;
+    let latency_step = match j.and_then(|j| j.latency_step.as_deref()) {
+        None => steps.len().saturating_sub(1),
+        Some(n) => steps
+            .iter()
+            .position(|s| s.name == n)
+            .ok_or_else(|| cx.err("journey.latency_step", format!("no step named `{n}`")))?,
+    };
     let amplification_steps = amplification_steps(
         cx,
         &steps,
@@ -289,6 +296,7 @@ pub(super) fn build_journey(
         zone_start,
         login,
         funnel,
+        latency_step,
     })
 }
 
