@@ -10,6 +10,7 @@
 
 mod compare_cmd;
 mod output;
+mod repeat;
 mod runtime;
 mod shards;
 mod signals;
@@ -172,20 +173,61 @@ async fn run(args: RunArgs) -> u8 {
     let display = !args.quiet && !plan.trace;
     let progress =
         (display || metrics.is_some()).then(|| Progress::with_display(display, board.clone()));
-    let mut output = match crate::run::execute(&plan, &control, progress.as_ref()).await {
+    let code = if args.repeat > 1 {
+        repeat::run_repeated(
+            &args,
+            &plan,
+            &ov,
+            baseline.as_ref(),
+            &control,
+            progress.as_ref(),
+        )
+        .await
+    } else {
+        run_once(
+            &args,
+            &plan,
+            &ov,
+            baseline.as_ref(),
+            &control,
+            progress.as_ref(),
+            late,
+        )
+        .await
+        .0
+    };
+    if metrics.is_some() && !args.metrics_linger.is_zero() {
+        tokio::time::sleep(args.metrics_linger).await;
+    }
+    drop(metrics);
+    code
+}
+
+/// One run of `plan`: the load, the console summary, the report folder.
+/// Its exit code, and its report when one was made.
+async fn run_once(
+    args: &RunArgs,
+    plan: &crate::scenario::Plan,
+    ov: &Overrides,
+    baseline: Option<&crate::report::Report>,
+    control: &Control,
+    progress: Option<&Progress>,
+    late: Option<String>,
+) -> (u8, Option<crate::report::Report>) {
+    let mut output = match crate::run::execute(plan, control, progress).await {
         Ok(mut r) => {
             r.report.notes.extend(late);
             r
         }
         Err(e) => {
             eprintln!("error: {e}");
-            return EXIT_RUNTIME;
+            return (EXIT_RUNTIME, None);
         }
     };
     let argv: Vec<String> = std::env::args().collect();
-    output.report.meta = crate::report::meta::collect(&plan, &argv, &ov);
-    if let Some(base) = &baseline {
-        compare_cmd::apply_baseline(&mut output.report, &plan, base);
+    output.report.meta = crate::report::meta::collect(plan, &argv, ov);
+    if let Some(base) = baseline {
+        compare_cmd::apply_baseline(&mut output.report, plan, base);
     }
     let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
@@ -199,26 +241,22 @@ async fn run(args: RunArgs) -> u8 {
         print_console(report);
     }
     let written = output::write_run(&output, &plan.out_dir);
-    if metrics.is_some() && !args.metrics_linger.is_zero() {
-        tokio::time::sleep(args.metrics_linger).await;
-    }
-    drop(metrics);
-    if !written {
-        return EXIT_RUNTIME;
-    }
-    if let Some(why) = &output.unreachable {
-        eprintln!("error: {why}");
-        return EXIT_RUNTIME;
-    }
-    match report.status {
-        crate::report::RunStatus::Completed => {}
-        crate::report::RunStatus::Failed => return EXIT_RUNTIME,
-        _ => return EXIT_ABORTED,
-    }
-    if report.gates.iter().any(|g| !g.passed) {
-        return EXIT_GATES;
-    }
-    EXIT_OK
+    let code = if !written || output.unreachable.is_some() {
+        if let Some(why) = &output.unreachable {
+            eprintln!("error: {why}");
+        }
+        EXIT_RUNTIME
+    } else {
+        match report.status {
+            crate::report::RunStatus::Completed if report.gates.iter().any(|g| !g.passed) => {
+                EXIT_GATES
+            }
+            crate::report::RunStatus::Completed => EXIT_OK,
+            crate::report::RunStatus::Failed => EXIT_RUNTIME,
+            _ => EXIT_ABORTED,
+        }
+    };
+    (code, Some(output.report))
 }
 
 /// The console summary table and the gate lines (stdout).

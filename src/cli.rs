@@ -75,6 +75,11 @@ pub struct CompareArgs {
     /// Also write compare.json and compare.html into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Exit 1 when any metric is worse beyond the noise threshold, even
+    /// without the run-to-run spread of `--repeat` folders (by default only
+    /// a regression beyond the spread, which needs them, fails).
+    #[arg(long)]
+    pub fail_on_worse: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,6 +107,10 @@ pub struct RunArgs {
     /// Skip TLS certificate verification (never against production).
     #[arg(long)]
     pub insecure: bool,
+    /// Run the scenario N times (2-100), each into --out/run-<i>, and write
+    /// each headline's median and spread to --out/repeat.json.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
     /// The target is `stampede serve`: read its /__sim/ledger before and
     /// after each round (as `target.ledger = true`; nothing else is sent
     /// that the journey does not name).

@@ -69,11 +69,31 @@ pub(super) fn apply_baseline(report: &mut Report, plan: &Plan, base: &Report) {
     }
 }
 
+/// A run folder's report, and its spread when it is a `--repeat` folder
+/// (then the report is its first run's).
+fn load_run(d: &Path) -> Result<(Report, Option<crate::compare::Spread>), String> {
+    let repeat = d.join(crate::compare::REPEAT_FILE);
+    if repeat.is_file() {
+        let text =
+            std::fs::read_to_string(&repeat).map_err(|e| format!("{}: {e}", repeat.display()))?;
+        let s: crate::compare::Spread =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", repeat.display()))?;
+        let first = s
+            .dirs
+            .first()
+            .ok_or_else(|| format!("{}: no runs", repeat.display()))?;
+        let r = crate::report::json::load_summary(&d.join(first))
+            .map_err(|e| format!("{}: {e}", d.display()))?;
+        return Ok((r, Some(s)));
+    }
+    crate::report::json::load_summary(d)
+        .map(|r| (r, None))
+        .map_err(|e| format!("{}: {e}", d.display()))
+}
+
 pub(super) fn compare(args: &CompareArgs) -> u8 {
-    let load = |d: &Path| {
-        crate::report::json::load_summary(d).map_err(|e| format!("{}: {e}", d.display()))
-    };
-    let (base, new) = match (load(&args.base), load(&args.new)) {
+    let ((base, base_spread), (new, new_spread)) = match (load_run(&args.base), load_run(&args.new))
+    {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
@@ -86,7 +106,10 @@ pub(super) fn compare(args: &CompareArgs) -> u8 {
         &args.base.display().to_string(),
         &args.new.display().to_string(),
     ) {
-        Ok(c) => c,
+        Ok(c) => match (&base_spread, &new_spread) {
+            (Some(b), Some(n)) => c.with_spreads(b, n),
+            _ => c,
+        },
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_CONFIG;
@@ -114,6 +137,11 @@ pub(super) fn compare(args: &CompareArgs) -> u8 {
                 }
             }
         }
+    }
+    // A regression beyond the run-to-run spread fails; beyond the fixed
+    // threshold of single runs only when asked (--fail-on-worse).
+    if c.worse > 0 && (c.repeats.is_some() || args.fail_on_worse) {
+        return super::EXIT_GATES;
     }
     EXIT_OK
 }

@@ -16,8 +16,10 @@
 //! versions are warnings.
 
 mod render;
+pub mod spread;
 
 pub use render::{console, html};
+pub use spread::{REPEAT_FILE, Spread, Stat};
 
 use crate::report::{CohortResult, Report};
 use serde::{Deserialize, Serialize};
@@ -125,21 +127,28 @@ const METRICS: &[MetricDef] = &[
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.operation_latency_ms, c.operation_latency_ms.p50),
+        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p50),
     },
     MetricDef {
         name: "operation_latency.p95",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.operation_latency_ms, c.operation_latency_ms.p95),
+        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p95),
     },
     MetricDef {
         name: "operation_latency.p99",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.operation_latency_ms, c.operation_latency_ms.p99),
+        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p99),
+    },
+    MetricDef {
+        name: "journey_duration.p99",
+        unit: "ms",
+        better: Better::Lower,
+        noise: LAT,
+        get: |c| lat(&c.journey_duration_ms, c.journey_duration_ms.p99),
     },
     MetricDef {
         name: "attempt_latency.p99",
@@ -192,6 +201,11 @@ pub struct Row {
     pub change_rel: Option<f64>,
     pub better: Better,
     pub verdict: Verdict,
+    /// With `--repeat` runs on both sides: each side's interval (95% of the
+    /// mean from 5 runs, else min–max); `base`/`new` are then medians and
+    /// the verdict is Worse or Better only when the intervals do not overlap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<[(f64, f64); 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,8 +224,52 @@ pub struct Comparison {
     pub new_started_at: String,
     pub warnings: Vec<String>,
     pub fleets: Vec<FleetComparison>,
-    /// Rows flagged worse beyond the noise threshold, over all fleets.
+    /// Rows flagged worse (beyond the noise threshold, or by intervals
+    /// that do not overlap when both sides are repeated runs), over all fleets.
     pub worse: usize,
+    /// Runs on each side when both are `--repeat` folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<(usize, usize)>,
+}
+
+impl Comparison {
+    /// Judge every row again by the two sides' run-to-run spread: a change
+    /// counts only when the intervals do not overlap ("within noise"
+    /// otherwise, whatever the fixed threshold says).
+    pub fn with_spreads(mut self, base: &Spread, new: &Spread) -> Self {
+        for f in &mut self.fleets {
+            let find = |s: &'_ Spread| s.fleets.iter().find(|x| x.name == f.fleet).cloned();
+            let (Some(b), Some(n)) = (find(base), find(new)) else {
+                continue;
+            };
+            for r in &mut f.rows {
+                let (Some(bs), Some(ns)) = (b.metrics.get(&r.metric), n.metrics.get(&r.metric))
+                else {
+                    continue;
+                };
+                r.base = Some(bs.median);
+                r.new = Some(ns.median);
+                r.change = Some(ns.median - bs.median);
+                r.change_rel = (bs.median != 0.0).then(|| (ns.median - bs.median) / bs.median);
+                r.intervals = Some([bs.interval(), ns.interval()]);
+                let up = ns.median > bs.median;
+                r.verdict = match (bs.differs_from(ns), r.better) {
+                    (false, _) | (true, Better::Neither) => Verdict::Same,
+                    (true, Better::Lower) if up => Verdict::Worse,
+                    (true, Better::Higher) if !up => Verdict::Worse,
+                    (true, _) => Verdict::Better,
+                };
+            }
+        }
+        self.worse = self
+            .fleets
+            .iter()
+            .flat_map(|f| &f.rows)
+            .filter(|r| r.verdict == Verdict::Worse)
+            .count();
+        self.repeats = Some((base.runs, new.runs));
+        self
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -331,6 +389,7 @@ fn row(def: &MetricDef, b: Option<&CohortResult>, n: Option<&CohortResult>) -> R
         change_rel,
         better: def.better,
         verdict: v,
+        intervals: None,
     }
 }
 
@@ -367,6 +426,7 @@ pub fn compare(
         warnings,
         fleets,
         worse,
+        repeats: None,
     })
 }
 

@@ -3,6 +3,11 @@
 use super::{Comparison, Row, Verdict};
 use crate::report::svg::esc;
 
+/// A value as the tables show it (`12.3ms`, `99.50%`, `4.1/s`).
+pub(super) fn value(unit: &str, v: f64) -> String {
+    num(v, unit)
+}
+
 fn num(v: f64, unit: &str) -> String {
     match unit {
         "%" => format!("{:.2}%", v * 100.0),
@@ -66,15 +71,29 @@ pub fn console(c: &Comparison) -> String {
                 cell(r.base, &r.unit),
                 cell(r.new, &r.unit),
                 change(r),
-                mark(r.verdict)
+                judged(r)
             ));
         }
     }
-    out.push_str(&format!(
-        "\n{} metric(s) worse beyond the noise threshold\n",
-        c.worse
-    ));
+    match c.repeats {
+        Some((b, n)) => out.push_str(&format!(
+            "\nmedians of {b} and {n} runs; {} metric(s) worse beyond the run-to-run spread (intervals that do not overlap), the rest within noise\n",
+            c.worse
+        )),
+        None => out.push_str(&format!(
+            "\n{} metric(s) worse beyond the noise threshold (single runs: `stampede run --repeat N` on both sides tells a change from noise)\n",
+            c.worse
+        )),
+    }
     out
+}
+
+/// The verdict, with "within noise" when the spreads say so.
+fn judged(r: &Row) -> String {
+    match (r.verdict, r.intervals) {
+        (Verdict::Same, Some(_)) if r.better != super::Better::Neither => "within noise".into(),
+        (v, _) => mark(v).into(),
+    }
 }
 
 /// One self-contained page.
@@ -100,7 +119,7 @@ pub fn html(c: &Comparison) -> String {
                 esc(&cell(r.base, &r.unit)),
                 esc(&cell(r.new, &r.unit)),
                 esc(&change(r)),
-                mark(r.verdict)
+                esc(&judged(r))
             ));
         }
         body.push_str("</table>\n");
