@@ -139,7 +139,16 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    let mut skipped_gates = None;
     if let Some(n) = args.trace {
+        if !plan.gates.is_empty() {
+            let line = format!(
+                "a --trace run does not evaluate gates ({} skipped): a trace is one user's journeys, not the load they are written for",
+                plan.gates.len()
+            );
+            eprintln!("note: {line}");
+            skipped_gates = Some(line);
+        }
         scenario::trace::for_trace(&mut plan, n);
     }
     if let Err(e) = crate::run::prepare_out_dir(&plan) {
@@ -166,7 +175,7 @@ async fn run(args: RunArgs) -> u8 {
             }
         },
     };
-    let late = args.start_at.and_then(shards::start_note);
+    let late = args.start_at.and_then(shards::start_note).or(skipped_gates);
     let mut plan = plan;
     plan.start_at = args.start_at;
     let plan = plan;

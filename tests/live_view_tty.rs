@@ -52,7 +52,7 @@ fn the_live_view_shows_its_fields_on_a_terminal() {
         "attempts",
         "retries",
         "in flight",
-        "op latency p50/p99: last",
+        "op latency p50/p99 (approx.): last",
         ", run ",
         "answers: 2xx",
         "top statuses: 20",

@@ -31,6 +31,7 @@ async fn trace_prints_the_wire_with_secrets_redacted() {
         format!(
             r#"
 compare = ["compliant"]
+gates = ["compliant.success_rate >= 99%"]
 [target]
 url = "{}"
 [load]
@@ -40,6 +41,7 @@ over = "1s"
 [users]
 csv = "users.csv"
 [journey]
+headers = {{ X-Request-Id = "req-${{uuid}}" }}
 [[journey.steps]]
 name = "login"
 method = "POST"
@@ -88,6 +90,23 @@ headers = {{ Authorization = "Bearer ${{token}}", X-Trace = "t-${{token}}" }}
     assert!(stdout.contains("set-cookie: ***"), "{stdout}");
     assert!(stdout.contains(r#""accessToken":"***""#), "{stdout}");
     assert!(stdout.contains(r#""user":"alice""#), "{stdout}");
+    // The body exactly as sent (key order kept), its secret out.
+    assert!(
+        stdout.contains(r#"{"user":"alice","password":"***"}"#),
+        "{stdout}"
+    );
+    // A generated header is shown in clear, as the server got it, so the
+    // request can be found in the target's logs.
+    let id = seen[0].header("x-request-id").expect("x-request-id sent");
+    assert!(id.starts_with("req-") && id.len() == 40, "{id}");
+    assert!(stdout.contains(&format!("x-request-id: {id}")), "{stdout}");
+    // Gates are not evaluated, and the run says so.
+    assert!(
+        stderr.contains("does not evaluate gates (1 skipped)"),
+        "{stderr}"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap();
+    assert!(summary.contains("does not evaluate gates"), "{summary}");
     // The server got the real values; the output shows none of them.
     assert!(seen[0].body.contains("CSV-PASSWORD-3"));
     assert_eq!(seen[1].header("x-trace"), Some("t-CAPTURED-SECRET-7"));

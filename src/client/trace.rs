@@ -60,13 +60,20 @@ impl Tracer {
         if body.is_empty() {
             return;
         }
-        let text = match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(mut v) => {
-                redact_json(&mut v);
-                v.to_string()
+        // The bytes as sent (key order, spacing), with the values of
+        // secret-named JSON fields and every known secret replaced.
+        let mut text = String::from_utf8_lossy(body).into_owned();
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            let mut found = Vec::new();
+            secret_values(&v, &mut found);
+            found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            for s in found.iter().filter(|s| !s.is_empty()) {
+                // As JSON writes the value, quotes included, so only the
+                // value is replaced (never a key or another string's part).
+                let quoted = serde_json::Value::String(s.clone()).to_string();
+                text = text.replace(&quoted, &format!("\"{REDACTED}\""));
             }
-            Err(_) => String::from_utf8_lossy(body).into_owned(),
-        };
+        }
         let text = self.text(&text);
         let mut end = text.len().min(BODY_BYTES);
         while !text.is_char_boundary(end) {
@@ -108,20 +115,21 @@ fn emit(s: &str) {
     let _ = writeln!(o, "{s}");
 }
 
-fn redact_json(v: &mut serde_json::Value) {
+/// The string values of secret-named fields (`token`, `password`, ...).
+fn secret_values(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
+            for (k, val) in m {
                 let k = k.to_ascii_lowercase();
-                if SECRET_KEYS.iter().any(|s| k.contains(s)) && !val.is_object() && !val.is_array()
-                {
-                    *val = serde_json::Value::String(REDACTED.into());
-                } else {
-                    redact_json(val);
+                match val {
+                    serde_json::Value::String(s) if SECRET_KEYS.iter().any(|x| k.contains(x)) => {
+                        out.push(s.clone());
+                    }
+                    other => secret_values(other, out),
                 }
             }
         }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(redact_json),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| secret_values(x, out)),
         _ => {}
     }
 }
@@ -159,6 +167,21 @@ mod tests {
             &HeaderValue::from_static("hunter2!"),
         );
         assert_eq!(out, "  set-cookie: ***\n  x-user: ***\n  x-plain: ***!\n");
+    }
+
+    #[test]
+    fn a_body_is_shown_as_sent_with_its_secrets_out() {
+        let t = Tracer::new(Vec::new());
+        let mut out = String::new();
+        t.body(
+            &mut out,
+            br#"{"zeta": 1, "password": "pw \"1\"", "alpha":"pw"}"#,
+        );
+        assert_eq!(
+            out.trim(),
+            r#"{"zeta": 1, "password": "***", "alpha":"pw"}"#,
+            "key order and spacing kept, only the secret value replaced"
+        );
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct Progress {
     display: bool,
     board: Arc<Board>,
     state: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The running round's fleets and clock, for the block printed when it
+    /// ends (a CI log sees every round, however short).
+    last: Arc<Mutex<Option<(RoundInfo, Vec<Fleet>, Instant)>>>,
 }
 
 impl Progress {
@@ -44,6 +47,7 @@ impl Progress {
             display,
             board,
             state: Arc::new(Mutex::new(None)),
+            last: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -76,6 +80,9 @@ impl Progress {
         self.board.add_round(info.clone(), fleets.clone());
         if !self.display {
             return;
+        }
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some((info.clone(), fleets.clone(), ctx.start));
         }
         let arrivals = plan.load.arrivals.clone();
         let bar = self.bar.clone();
@@ -126,6 +133,25 @@ impl Progress {
             && let Some(h) = s.take()
         {
             h.abort();
+        }
+        // Without a terminal (a CI log): one block for the whole round as it
+        // ends, rates averaged over the round.
+        if self.bar.is_none()
+            && let Some((info, fleets, started)) = self.last.lock().ok().and_then(|mut l| l.take())
+        {
+            let now = Instant::now();
+            let dt = now.duration_since(started).as_secs_f64();
+            let mut lines = vec![format!(
+                "round {} of {} ended after {:.1}s (rates over the round)",
+                info.round + 1,
+                info.rounds,
+                dt
+            )];
+            for f in &fleets {
+                let s = view::sample(f);
+                lines.extend(view::fleet_lines(f, &s, &Sample::default(), dt, None));
+            }
+            eprintln!("[{dt:>5.1}s] {}", lines.join("\n"));
         }
         if let Some(b) = &self.bar {
             b.set_message(String::new());

@@ -143,7 +143,7 @@ pub fn fleet_lines(
             f.live.in_flight.load(Relaxed),
         ),
         format!(
-            "  op latency p50/p99: last {} / {}, run {} / {}; attempts {}, {} ok ops, {} failed",
+            "  op latency p50/p99 (approx.): last {} / {}, run {} / {}; attempts {}, {} ok ops, {} failed",
             ms(q(&last, 0.5)),
             ms(q(&last, 0.99)),
             ms(q(&now.op_latency, 0.5)),

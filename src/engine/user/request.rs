@@ -88,8 +88,11 @@ impl User<'_> {
             value.clear();
             t.render_into(&mut value, lookup, &mut helpers, Escape::None);
             let mut v = HeaderValue::from_str(&value).ok()?;
-            // Templated values carry tokens and passwords: never logged.
-            v.set_sensitive(!t.is_literal());
+            // A value made of the users CSV or of captures may carry a token
+            // or a password: never shown. Generated ones (`${uuid}`, the
+            // idempotency key, the user, event and zone) are shown as sent,
+            // so a request can be found in the target's logs.
+            v.set_sensitive(t.vars().any(|id| id >= BUILTIN_VARS.len()));
             headers.insert(name.clone(), v);
         }
         Some((path, body, headers))
