@@ -16,6 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// What the block printed when a round ends needs: the round, its fleets
+/// and when it started.
+type RoundEnd = (RoundInfo, Vec<Fleet>, Instant);
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     /// Whether anything is shown (false: only the board is fed).
@@ -24,7 +28,7 @@ pub struct Progress {
     state: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// The running round's fleets and clock, for the block printed when it
     /// ends (a CI log sees every round, however short).
-    last: Arc<Mutex<Option<(RoundInfo, Vec<Fleet>, Instant)>>>,
+    last: Arc<Mutex<Option<RoundEnd>>>,
 }
 
 impl Progress {
