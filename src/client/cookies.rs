@@ -48,6 +48,11 @@ impl CookieJar {
         }
     }
 
+    /// The values the target set (credentials: never in a report).
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.cookies.iter().map(|(_, v)| v.as_str())
+    }
+
     /// The `Cookie` header to send, when there is anything to send.
     pub fn header(&self) -> Option<HeaderValue> {
         if self.cookies.is_empty() {

@@ -162,22 +162,26 @@ impl RoundCtx {
     /// replaced by `***`: a target that echoes the Authorization header or a
     /// password back in an error code must not put it into a report.
     pub fn scrub<'s>(&self, k: u64, text: &'s str) -> std::borrow::Cow<'s, str> {
-        use std::borrow::Cow;
+        let mut secrets = Vec::new();
+        self.secrets_of(k, &mut secrets);
+        super::scrub::scrub(text, &secrets)
+    }
+
+    /// Every secret arrival `k` holds from the run's sources: its bearer
+    /// token (its own or the shared one) and every value of its users CSV
+    /// row. (What the journey captured and the cookies it was given are
+    /// the user's, added where they are known.)
+    pub fn secrets_of(&self, k: u64, out: &mut Vec<String>) {
         let (_, auth) = self.identity(k);
-        let token = auth
+        if let Some(t) = auth
             .as_ref()
             .and_then(|a| a.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .filter(|t| !t.is_empty());
-        let mut out = Cow::Borrowed(text);
-        // Very short values (a "1" quantity column) would scrub everything.
-        let values = self.user_values(k).iter().map(Secret::expose);
-        for secret in token.into_iter().chain(values).filter(|v| v.len() >= 4) {
-            if out.contains(secret) {
-                out = Cow::Owned(out.replace(secret, "***"));
-            }
+            .filter(|t| !t.is_empty())
+        {
+            out.push(t.to_string());
         }
-        out
+        out.extend(self.user_values(k).iter().map(|v| v.expose().to_string()));
     }
 
     /// Arrival `k`'s users CSV row, when users come from one.

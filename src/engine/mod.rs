@@ -12,6 +12,7 @@ mod abort;
 mod ctx;
 mod progress;
 pub mod schedule;
+pub mod scrub;
 mod step_io;
 mod stream;
 mod user;

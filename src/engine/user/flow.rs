@@ -157,28 +157,29 @@ impl User<'_> {
     /// Classification has already read the code as sent.
     pub(super) fn scrubbed(&self, outcome: OpOutcome) -> OpOutcome {
         let fix = |c: Cause| match c {
-            Cause::Code { status, code } => {
-                let mut text = self
-                    .ctx
-                    .scrub(self.arrival.index, code.as_str())
-                    .into_owned();
-                for v in self.captures.iter().filter(|v| v.len() >= 8) {
-                    if text.contains(v.as_str()) {
-                        text = text.replace(v.as_str(), "***");
-                    }
-                }
-                match Code::new(&text) {
-                    Some(code) => Cause::Code { status, code },
-                    None => Cause::Status(status),
-                }
-            }
+            Cause::Code { status, code } => match Code::new(&self.scrub(code.as_str())) {
+                Some(code) => Cause::Code { status, code },
+                None => Cause::Status(status),
+            },
             other => other,
         };
         match outcome {
             OpOutcome::Failed(c) => OpOutcome::Failed(fix(c)),
             OpOutcome::GaveUp(c) => OpOutcome::GaveUp(fix(c)),
+            OpOutcome::StreamError(r) => OpOutcome::StreamError(self.scrub(&r).into()),
             other => other,
         }
+    }
+
+    /// `text` from the target without any secret this user holds: its
+    /// token and users CSV row, every value the journey captured, every
+    /// cookie the target set (see [`crate::engine::scrub`]).
+    pub(super) fn scrub(&self, text: &str) -> String {
+        let mut secrets = Vec::new();
+        self.ctx.secrets_of(self.arrival.index, &mut secrets);
+        secrets.extend(self.captures.iter().cloned());
+        secrets.extend(self.cookies.values().map(str::to_string));
+        crate::engine::scrub::scrub(text, &secrets).into_owned()
     }
 }
 

@@ -132,7 +132,8 @@ impl User<'_> {
                     op.set_first_event(Instant::now().saturating_duration_since(intended));
                 }
                 if event.event == "error" {
-                    op.outcome = OpOutcome::StreamError(reason(sse, &event.data).into());
+                    op.outcome =
+                        self.scrubbed(OpOutcome::StreamError(reason(sse, &event.data).into()));
                     break Ended::Done;
                 }
                 if sse.event.as_deref().is_some_and(|want| want != event.event) {
