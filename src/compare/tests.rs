@@ -31,9 +31,10 @@ fn row<'a>(c: &'a Comparison, fleet: &str, metric: &str) -> &'a Row {
 fn worse_beyond_the_threshold_is_flagged_and_noise_is_not() {
     let base = sample_report();
     let mut new = sample_report();
-    let p99 = base.results[0].operation_latency_ms.p99;
-    new.results[0].operation_latency_ms.p99 = p99 * 1.25;
-    new.results[0].operation_latency_ms.p95 = base.results[0].operation_latency_ms.p95 * 1.05;
+    // Latency rows read the successful operations, as the gates do.
+    let p99 = base.results[0].ok_operation_latency_ms.p99;
+    new.results[0].ok_operation_latency_ms.p99 = p99 * 1.25;
+    new.results[0].ok_operation_latency_ms.p95 = base.results[0].ok_operation_latency_ms.p95 * 1.05;
     new.results[0].amplification = base.results[0].amplification - 0.2;
     new.results[1].success_rate = base.results[1].success_rate - 0.005;
     let c = compare(&base, &new, "a", "b").unwrap();

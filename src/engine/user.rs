@@ -439,6 +439,7 @@ impl<'a> User<'a> {
                 // (1,000,000 waiting users; measured in `scripts/bench.sh`).
                 let (sent, send) = {
                     let Some((path, body, headers)) = self.request(step, seq, key_seq) else {
+                        self.guard.no_answer();
                         op.outcome = OpOutcome::InvalidHeader;
                         return Some(false);
                     };
@@ -475,6 +476,7 @@ impl<'a> User<'a> {
                         if let Some(a) = op.attempts.last_mut() {
                             a.answered(StatusClass::Abandoned, sent.elapsed());
                         }
+                        self.guard.no_answer();
                         return None;
                     };
                     self.after_attempt(step, op, &state, sent, res)

@@ -82,6 +82,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// The half-open probe ended with an answer the breaker does not count
+    /// (a 429 by default) or with none (abandoned, never sent): the breaker
+    /// stays as it is and the next attempt may probe again. Without this a
+    /// half-open breaker would wait for its probe forever.
+    pub fn end_probe(&mut self) {
+        self.probe_in_flight = false;
+    }
+
     /// Record an attempt's result; returns true when this call opened the breaker.
     pub fn record(&mut self, success: bool, now: Instant) -> bool {
         self.probe_in_flight = false;

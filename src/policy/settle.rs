@@ -74,13 +74,22 @@ impl UserGuard {
         }
     }
 
+    /// An attempt that was let out ended with no answer to record (the
+    /// person abandoned it, its header could not be sent): a half-open
+    /// breaker may probe again.
+    pub fn no_answer(&mut self) {
+        if let Some(b) = self.breaker.as_mut() {
+            b.end_probe();
+        }
+    }
+
     /// May an attempt go out now (moves an open breaker to half-open once
     /// its time is up)?
     pub fn allow(&mut self, now: Instant) -> bool {
         self.breaker.as_mut().is_none_or(|b| b.allow(now))
     }
 
-    fn record(&mut self, class: Class, now: Instant) {
+    pub(crate) fn record(&mut self, class: Class, now: Instant) {
         let Some(b) = self.breaker.as_mut() else {
             return;
         };
@@ -90,7 +99,10 @@ impl UserGuard {
         let ok = match class {
             Class::Success | Class::Permanent => true,
             c if b.counts().counts(c) => false,
-            _ => return,
+            _ => {
+                b.end_probe();
+                return;
+            }
         };
         if b.record(ok, now) {
             self.opened_at.get_or_insert(now);
@@ -245,6 +257,32 @@ mod tests {
             code: c,
             retry_after: ra,
         }
+    }
+
+    /// A half-open probe answered with a 429 (which the breaker does not
+    /// count) lets the next attempt probe again, instead of leaving the
+    /// breaker waiting for a probe forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_answered_429_does_not_wedge_the_breaker() {
+        let p = preset("compliant").unwrap();
+        let mut guard = UserGuard::new(p.breaker.map(CircuitBreaker::new));
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            guard.record(Class::ServerError, t0);
+        }
+        assert!(!guard.allow(t0), "open");
+        let later = t0 + p.breaker.unwrap().open_for + Duration::from_millis(1);
+        assert!(guard.allow(later), "half-open: the probe goes");
+        assert!(!guard.allow(later), "one probe at a time");
+        guard.record(Class::RateLimited, later);
+        assert!(guard.allow(later), "the probe ended: another may go");
+        guard.no_answer();
+        assert!(guard.allow(later), "an abandoned probe ends it too");
+        guard.record(Class::Success, later);
+        assert_eq!(
+            guard.breaker.as_ref().unwrap().state(),
+            crate::policy::BreakerState::Closed
+        );
     }
 
     /// Every answer a 429: the compliant policy reaches its limit of 5

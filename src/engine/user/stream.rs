@@ -53,6 +53,7 @@ impl User<'_> {
             }
             self.ctx.client.pace().await;
             let Some((path, body, mut headers)) = self.request(step, seq, 0) else {
+                self.guard.no_answer();
                 op.outcome = OpOutcome::InvalidHeader;
                 return Some(false);
             };
@@ -80,6 +81,7 @@ impl User<'_> {
                 None => Some(open.await),
             };
             let Some(opened) = opened else {
+                self.guard.no_answer();
                 self.end_attempt(op, StatusClass::Abandoned, sent);
                 return None;
             };
@@ -114,6 +116,9 @@ impl User<'_> {
                 }
             }
             let Some(mut es) = es else { continue };
+            // A stream that opened is a healthy answer for the breaker.
+            self.guard
+                .record(crate::policy::Class::Success, Instant::now());
             let status = es.status();
             let ended = loop {
                 let next = match deadline {
