@@ -1,8 +1,12 @@
 //! A real Prometheus (Debian's `prometheus` package) scrapes
 //! `stampede run --metrics-listen` every second; after the run, its HTTP
 //! API's sum of `stampede_attempts_total` per fleet must equal the report's
-//! attempts. Skipped, saying so, when the binary is missing (CI installs it).
+//! attempts, every scraped latency histogram must have `+Inf` == `_count`,
+//! and `histogram_quantile(0.99, ...)` over the final buckets must land
+//! within one bucket of the report's attempt latency p99. Skipped, saying
+//! so, when the binary is missing (CI installs it).
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -40,6 +44,67 @@ fn get(port: u16, path: &str) -> Option<String> {
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// `/api/v1/query?query=EXPR` (percent-encoded): its `data.result`,
+/// panicking on an error answer.
+fn query(port: u16, expr: &str) -> Vec<serde_json::Value> {
+    let q: String = expr
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let body = get(port, &format!("/api/v1/query?query={q}")).expect("query prometheus");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["status"], "success", "{expr}: {body}");
+    v["data"]["result"].as_array().unwrap().clone()
+}
+
+/// A result's labels but `__name__` and `le`.
+fn series_key(r: &serde_json::Value) -> BTreeMap<String, String> {
+    r["metric"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "__name__" && *k != "le")
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A sample's value (`[time, "value"]`).
+fn value(v: &serde_json::Value) -> f64 {
+    v[1].as_str().unwrap().parse().unwrap()
+}
+
+/// Every scraped sample of `+Inf` equals the `_count` of the same scrape,
+/// for every series of `hist` Prometheus holds: how many series.
+fn inf_is_count_in_every_scrape(port: u16, hist: &str) -> usize {
+    let samples = |expr: &str| -> BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>> {
+        query(port, expr)
+            .iter()
+            .map(|r| {
+                let vals = r["values"].as_array().unwrap();
+                let vals = vals.iter().map(|v| (v[0].as_f64().unwrap(), value(v)));
+                (series_key(r), vals.collect())
+            })
+            .collect()
+    };
+    let inf = samples(&format!("{hist}_bucket{{le=\"+Inf\"}}[5m]"));
+    let count = samples(&format!("{hist}_count[5m]"));
+    assert!(!inf.is_empty(), "no {hist} series scraped");
+    assert_eq!(
+        inf.keys().collect::<Vec<_>>(),
+        count.keys().collect::<Vec<_>>(),
+        "{hist}: the +Inf buckets and the _count series differ"
+    );
+    for (k, inf) in &inf {
+        assert_eq!(inf, &count[k], "{hist} {k:?}: +Inf vs _count per scrape");
+        assert!(!inf.is_empty());
+    }
+    inf.len()
 }
 
 #[test]
@@ -110,7 +175,25 @@ fn prometheus_sees_the_reports_attempts() {
     );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    for c in summary["results"].as_array().unwrap() {
+    let results = summary["results"].as_array().unwrap();
+    // The last scrape was taken during the linger, after the run ended; wait
+    // (up to a deadline) until Prometheus answers with its final values.
+    let attempts_seen = |fleet: &str| -> Option<u64> {
+        let r = query(
+            pport,
+            &format!("sum(max_over_time(stampede_attempts_total{{fleet=\"{fleet}\"}}[5m]))"),
+        );
+        Some(value(&r.first()?["value"]) as u64)
+    };
+    let t0 = Instant::now();
+    while results
+        .iter()
+        .any(|c| attempts_seen(c["name"].as_str().unwrap()) != c["attempts"].as_u64())
+        && t0.elapsed() < Duration::from_secs(15)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for c in results {
         let fleet = c["name"].as_str().unwrap();
         let want = c["attempts"].as_u64().unwrap();
         assert!(want > 0);
@@ -150,6 +233,42 @@ fn prometheus_sees_the_reports_attempts() {
                 "{metric} of {fleet}"
             );
         }
+    }
+    let attempt_series = inf_is_count_in_every_scrape(pport, "stampede_attempt_latency_seconds");
+    let op_series = inf_is_count_in_every_scrape(pport, "stampede_operation_latency_seconds");
+    assert_eq!(op_series, results.len());
+    assert!(attempt_series >= results.len());
+    for c in results {
+        let fleet = c["name"].as_str().unwrap();
+        // Over the final buckets (counters only grow within a run, so their
+        // maximum is the last scrape): the whole run, as the report.
+        let buckets = format!(
+            "max_over_time(stampede_attempt_latency_seconds_bucket{{fleet=\"{fleet}\"}}[5m])"
+        );
+        let r = query(
+            pport,
+            &format!("histogram_quantile(0.99, sum by (le) ({buckets}))"),
+        );
+        let got = value(&r.first().unwrap_or_else(|| panic!("no p99 for {fleet}"))["value"]);
+        let want = c["attempt_latency_ms"]["p99"].as_f64().unwrap() / 1e3;
+        let mut les: Vec<f64> = query(pport, &format!("sum by (le) ({buckets})"))
+            .iter()
+            .map(|r| r["metric"]["le"].as_str().unwrap().parse().unwrap())
+            .filter(|le: &f64| le.is_finite())
+            .collect();
+        les.sort_by(f64::total_cmp);
+        // The index of the bucket a value falls in (`les.len()`: `+Inf`).
+        let bucket = |v: f64| les.iter().position(|le| v <= *le).unwrap_or(les.len());
+        let (bg, bw) = (bucket(got), bucket(want));
+        eprintln!(
+            "{fleet}: histogram_quantile p99 {:.3} ms (bucket {bg}), report p99 {:.3} ms (bucket {bw})",
+            got * 1e3,
+            want * 1e3
+        );
+        assert!(
+            got.is_finite() && bg.abs_diff(bw) <= 1,
+            "{fleet}: prometheus p99 {got} s in bucket {bg}, report p99 {want} s in bucket {bw} of {les:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

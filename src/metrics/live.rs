@@ -8,21 +8,26 @@ use std::time::Duration;
 
 /// Buckets per doubling of the latency histogram (~19% wide each).
 const PER_DOUBLING: u32 = 4;
-const BUCKETS: usize = 34 * PER_DOUBLING as usize;
+/// How many buckets a [`LiveHistogram`] has (the last one is open-ended).
+pub const BUCKETS: usize = 34 * PER_DOUBLING as usize;
 
 /// A lock-free log-bucketed latency histogram (microseconds): coarse, but
-/// enough to tell "p99 is above 5 s" while the run is going on.
+/// enough to tell "p99 is above 5 s" while the run is going on. Bucket `b`
+/// holds the values `d` with `bucket_top(b - 1) < d <= bucket_top(b)` (µs,
+/// unrounded; the last one also all above), the `le` a Prometheus bucket
+/// means (src/prom exports them).
 pub struct LiveHistogram {
     counts: Box<[AtomicU64]>,
-    /// Sum of the recorded values (µs), for a Prometheus histogram's `_sum`.
-    sum_us: AtomicU64,
+    /// Sum of the recorded values (ns), for a Prometheus histogram's `_sum`
+    /// (stays at `u64::MAX`, 584 years, rather than wrap).
+    sum_ns: AtomicU64,
 }
 
 impl Default for LiveHistogram {
     fn default() -> Self {
         Self {
             counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            sum_us: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
         }
     }
 }
@@ -33,16 +38,19 @@ impl std::fmt::Debug for LiveHistogram {
     }
 }
 
+/// The bucket of a value of `us` microseconds (rounded up): the first whose
+/// top is at least `us`.
 fn bucket_of(us: u64) -> usize {
-    if us < 2 {
-        return 0;
+    if us <= 4 {
+        // The tops below 4 µs repeat (1 1 1 2 2 3 3 4).
+        return (0..8).find(|&b| bucket_top(b) >= us).unwrap_or(7);
     }
-    let log = 63 - us.leading_zeros();
-    let frac = if log >= 2 {
-        (us >> (log - 2)) & 3
-    } else {
-        (us << (2 - log)) & 3
-    };
+    // From 4 µs on, bucket `b = 4 * log2 + frac` holds the integers `x` in
+    // `[bucket_top(b - 1), bucket_top(b))`, so `us - 1` lands where `us`
+    // is at most the top.
+    let x = us - 1;
+    let log = 63 - x.leading_zeros();
+    let frac = (x >> (log - 2)) & 3;
     ((log * PER_DOUBLING) as usize + frac as usize).min(BUCKETS - 1)
 }
 
@@ -56,14 +64,18 @@ pub fn bucket_top(b: usize) -> u64 {
 
 impl LiveHistogram {
     pub fn record(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let ns = d.as_nanos();
+        let us = u64::try_from(ns.div_ceil(1000)).unwrap_or(u64::MAX);
         self.counts[bucket_of(us)].fetch_add(1, Relaxed);
-        self.sum_us.fetch_add(us, Relaxed);
+        let ns = u64::try_from(ns).unwrap_or(u64::MAX);
+        let _ = self
+            .sum_ns
+            .fetch_update(Relaxed, Relaxed, |s| Some(s.saturating_add(ns)));
     }
 
-    /// Sum of every recorded value, in microseconds.
-    pub fn sum_us(&self) -> u64 {
-        self.sum_us.load(Relaxed)
+    /// Sum of every recorded value, in nanoseconds.
+    pub fn sum_ns(&self) -> u64 {
+        self.sum_ns.load(Relaxed)
     }
 
     pub fn snapshot(&self) -> Vec<u64> {
@@ -265,6 +277,34 @@ mod tests {
                 assert!(bucket_top(b) as f64 <= us as f64 * 1.5 + 2.0, "{us}");
             }
         }
+    }
+
+    #[test]
+    fn a_value_falls_in_the_first_bucket_whose_top_is_at_least_it() {
+        let big = (0..40).map(|k| 1u64 << k).flat_map(|p| [p - 1, p, p + 1]);
+        for us in (0..70_000u64).chain(big) {
+            let b = bucket_of(us);
+            if b == BUCKETS - 1 {
+                assert!(bucket_top(b - 1) < us, "{us}");
+                continue;
+            }
+            assert!(bucket_top(b) >= us, "{us} -> {b}");
+            assert!(b == 0 || bucket_top(b - 1) < us, "{us} -> {b}");
+        }
+        // Durations are rounded up to the µs: 2048 µs is at most 2048, a
+        // nanosecond more is not.
+        let h = LiveHistogram::default();
+        h.record(Duration::from_micros(2048));
+        h.record(Duration::from_nanos(2_048_001));
+        h.record(Duration::from_nanos(2_047_001));
+        let s = h.snapshot();
+        let at = |us: u64| s[(0..BUCKETS).find(|&b| bucket_top(b) == us).unwrap()];
+        assert_eq!((at(2048), at(2560)), (2, 1));
+        assert_eq!(h.sum_ns(), 2_048_000 + 2_048_001 + 2_047_001);
+        h.record(Duration::MAX);
+        h.record(Duration::from_secs(1));
+        assert_eq!(h.sum_ns(), u64::MAX);
+        assert_eq!(h.snapshot()[BUCKETS - 1], 1);
     }
 
     #[test]

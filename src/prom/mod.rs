@@ -4,7 +4,7 @@
 //! scrape; a finished round's fleets keep their final values.
 
 use crate::live::Board;
-use crate::metrics::live::{CLASSES, bucket_top};
+use crate::metrics::live::{BUCKETS, CLASSES, bucket_top};
 use crate::metrics::{Live, LiveHistogram};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -62,9 +62,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Histogram bounds: powers of two microseconds from ~1 ms to ~67 s.
-const LE_FROM: u32 = 10;
-const LE_TO: u32 = 26;
+/// Histogram bounds: every top of the live histogram's log buckets (four per
+/// doubling, 1.25, 1.5, 1.75 and 2 times a power of two microseconds) from
+/// 128 µs to 2^26 µs = 67.108864 s, 77 `le` values before `+Inf`.
+const LE_MIN_US: u64 = 1 << 7;
+const LE_MAX_US: u64 = 1 << 26;
 
 fn help(name: &str) -> &'static str {
     METRICS.iter().find(|m| m.0 == name).map_or("", |m| m.2)
@@ -88,23 +90,34 @@ fn counter(
     Ok(())
 }
 
-/// Cumulative counts at each `le`, the total and the sum in seconds.
+/// The `le` bounds (µs) exported, each the top of a live bucket.
+fn le_bounds_us() -> impl Iterator<Item = u64> {
+    (0..BUCKETS)
+        .map(bucket_top)
+        .filter(|&t| (LE_MIN_US..=LE_MAX_US).contains(&t))
+}
+
+/// For each `le` (seconds, `f64::MAX` for `+Inf`), the values above the
+/// previous `le` and at most this one; then the total and the sum in
+/// seconds. Per bucket, not running totals: prometheus-client's
+/// `encode_histogram` accumulates the counts it is given (as it does for
+/// its own `Histogram`, whose buckets hold the values at most their bound
+/// and above the previous one).
 fn buckets(h: &LiveHistogram) -> (Vec<(f64, u64)>, u64, f64) {
     let counts = h.snapshot();
     let total: u64 = counts.iter().sum();
     let mut out = Vec::new();
-    let mut seen = 0u64;
     let mut b = 0usize;
-    for exp in LE_FROM..=LE_TO {
-        let le_us = 1u64 << exp;
+    for le_us in le_bounds_us() {
+        let mut n = 0;
         while b < counts.len() && bucket_top(b) <= le_us {
-            seen += counts[b];
+            n += counts[b];
             b += 1;
         }
-        out.push((le_us as f64 / 1e6, seen));
+        out.push((le_us as f64 / 1e6, n));
     }
-    out.push((f64::MAX, total));
-    (out, total, h.sum_us() as f64 / 1e6)
+    out.push((f64::MAX, counts[b..].iter().sum()));
+    (out, total, h.sum_ns() as f64 / 1e9)
 }
 
 fn histogram(
@@ -272,6 +285,7 @@ mod tests {
     use super::*;
     use crate::live::Fleet;
     use crate::metrics::StatusClass;
+    use std::collections::BTreeMap;
     use std::time::Duration;
 
     #[test]
@@ -318,5 +332,202 @@ mod tests {
         for (name, _, _) in METRICS {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
         }
+    }
+
+    /// One sample line of the exposition text: metric name, labels (in
+    /// order) and value.
+    fn sample(line: &str) -> (String, Vec<(String, String)>, String) {
+        let (head, value) = line.rsplit_once(' ').unwrap();
+        let Some((name, rest)) = head.split_once('{') else {
+            return (head.into(), Vec::new(), value.into());
+        };
+        let mut labels = Vec::new();
+        let mut chars = rest.strip_suffix('}').unwrap().chars();
+        loop {
+            let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
+            if key.is_empty() {
+                break;
+            }
+            assert_eq!(chars.next(), Some('"'), "{line}");
+            let mut val = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => val.push(chars.next().unwrap()),
+                    '"' => break,
+                    c => val.push(c),
+                }
+            }
+            labels.push((key, val));
+            if chars.next() != Some(',') {
+                break;
+            }
+        }
+        (name.into(), labels, value.into())
+    }
+
+    #[derive(Debug, Default)]
+    struct Series {
+        /// `(le, cumulative count)` in exposition order.
+        buckets: Vec<(String, u64)>,
+        count: Option<u64>,
+        sum: Option<f64>,
+    }
+
+    /// Every histogram series of `name` in `text`, by its labels but `le`.
+    fn histograms(text: &str, name: &str) -> BTreeMap<Vec<(String, String)>, Series> {
+        let mut out: BTreeMap<_, Series> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (metric, mut labels, value) = sample(line);
+            let Some(suffix) = metric.strip_prefix(name) else {
+                continue;
+            };
+            let le = labels
+                .iter()
+                .position(|l| l.0 == "le")
+                .map(|i| labels.remove(i).1);
+            labels.sort();
+            let s = out.entry(labels).or_default();
+            match (suffix, le) {
+                ("_bucket", Some(le)) => s.buckets.push((le, value.parse().unwrap())),
+                ("_count", None) => s.count = Some(value.parse().unwrap()),
+                ("_sum", None) => s.sum = Some(value.parse().unwrap()),
+                _ => panic!("unexpected sample {line}"),
+            }
+        }
+        out
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<_> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A Prometheus histogram of exactly `recorded`: `le` increasing up to
+    /// `+Inf`, each bucket the number of values at most its `le` (so
+    /// non-decreasing), `+Inf` == `_count`, `_sum` their sum.
+    fn check(what: &str, s: &Series, recorded: &[Duration]) {
+        let n = recorded.len() as u64;
+        assert_eq!(s.count, Some(n), "{what} _count");
+        let (last_le, inf) = s.buckets.last().unwrap();
+        assert_eq!((last_le.as_str(), *inf), ("+Inf", n), "{what} +Inf");
+        let mut prev: Option<(f64, u64)> = None;
+        for (le, got) in &s.buckets[..s.buckets.len() - 1] {
+            let le_s: f64 = le.parse().unwrap();
+            let le_ns = (le_s * 1e9).round() as u128;
+            let want = recorded.iter().filter(|d| d.as_nanos() <= le_ns).count() as u64;
+            assert_eq!(*got, want, "{what} le={le}");
+            if let Some((p_le, p_n)) = prev {
+                assert!(le_s > p_le && *got >= p_n, "{what} le={le} after {p_le}");
+            }
+            prev = Some((le_s, *got));
+        }
+        assert!(*inf >= prev.unwrap().1, "{what}");
+        let want_sum = recorded.iter().map(Duration::as_nanos).sum::<u128>() as f64 / 1e9;
+        let got_sum = s.sum.unwrap();
+        assert!(
+            (got_sum - want_sum).abs() <= 1e-9 * want_sum.max(1.0),
+            "{what} _sum {got_sum} want {want_sum}"
+        );
+    }
+
+    #[test]
+    fn histograms_are_cumulative_once_and_count_what_was_recorded() {
+        let les_us: Vec<u64> = le_bounds_us().collect();
+        assert_eq!(
+            (les_us.len(), les_us[0], *les_us.last().unwrap()),
+            (77, 128, 67_108_864)
+        );
+        // Both sides of the first, a middle and the last `le`, nothing, and
+        // values beyond the last `le` and beyond the live histogram.
+        let mut edges = vec![
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_secs(100),
+        ];
+        for us in [128, 2048, 2560, 1_048_576, 67_108_864] {
+            let d = Duration::from_micros(us);
+            edges.extend([d - Duration::from_nanos(1), d, d + Duration::from_nanos(1)]);
+        }
+        edges.push(Duration::from_secs(5 * 3600)); // the live histogram's last, open bucket
+        // Plus a deterministic spread over 1 µs .. ~100 s, log-uniform.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut spread = |n: usize| -> Vec<Duration> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let e = (x % 1_000_000) as f64 / 1_000_000.0 * 17.0;
+                    Duration::from_nanos((1000.0 * 10f64.powf(e / 2.0)) as u64 + x % 1000)
+                })
+                .collect()
+        };
+        let reserve: Vec<Duration> = edges.iter().copied().chain(spread(700)).collect();
+        let availability = spread(300);
+        let naive_reserve = spread(50);
+        let op_compliant: Vec<Duration> = spread(400).into_iter().chain(edges).collect();
+
+        let compliant = Arc::new(Live::new(3));
+        let naive = Arc::new(Live::new(3));
+        for d in &reserve {
+            compliant.answered(1, StatusClass::S2xx, *d);
+        }
+        for d in &availability {
+            compliant.answered(0, StatusClass::S5xx, *d);
+        }
+        for d in &naive_reserve {
+            naive.answered(1, StatusClass::Timeout, *d);
+        }
+        for d in &op_compliant {
+            compliant.op_latency.record(*d);
+        }
+        let board = Arc::new(Board::default());
+        let steps = vec!["availability".into(), "reserve".into(), "confirm".into()];
+        let fleet = |name: &str, live: &Arc<Live>| Fleet {
+            name: name.into(),
+            round: 0,
+            steps: steps.clone(),
+            live: live.clone(),
+        };
+        board.add_round(
+            crate::live::RoundInfo {
+                round: 0,
+                rounds: 1,
+                started: std::time::Instant::now(),
+                arrivals_for: Duration::from_secs(1),
+                drain: Duration::from_secs(1),
+            },
+            vec![fleet("compliant", &compliant), fleet("naive", &naive)],
+        );
+        let text = render(&board);
+
+        let attempts = histograms(&text, "stampede_attempt_latency_seconds");
+        let none: &[Duration] = &[];
+        let want: [(&str, &str, &[Duration]); 6] = [
+            ("compliant", "availability", &availability),
+            ("compliant", "reserve", &reserve),
+            ("compliant", "confirm", none),
+            ("naive", "availability", none),
+            ("naive", "reserve", &naive_reserve),
+            ("naive", "confirm", none),
+        ];
+        assert_eq!(attempts.len(), want.len(), "{text}");
+        for (f, step, rec) in want {
+            let s = &attempts[&labels(&[("fleet", f), ("step", step)])];
+            assert_eq!(s.buckets.len(), 78, "{f} {step}");
+            check(&format!("attempt {f} {step}"), s, rec);
+        }
+        let ops = histograms(&text, "stampede_operation_latency_seconds");
+        assert_eq!(ops.len(), 2);
+        check(
+            "op compliant",
+            &ops[&labels(&[("fleet", "compliant")])],
+            &op_compliant,
+        );
+        check("op naive", &ops[&labels(&[("fleet", "naive")])], none);
     }
 }
