@@ -11,7 +11,6 @@ use serde_json::Value;
 use stampede::sim::{EventConfig, SimConfig, SimServer, ZoneConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 struct Run {
     code: Option<i32>,
