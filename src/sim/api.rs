@@ -387,7 +387,7 @@ impl<'a> Pipeline<'a> {
 }
 
 /// A rejected request, kept small so `Result`s stay cheap to move.
-struct Reject(u16, &'static str, String);
+pub(super) struct Reject(pub u16, pub &'static str, pub String);
 
 impl Reject {
     fn into_resp(self) -> Resp {
@@ -397,7 +397,7 @@ impl Reject {
 
 /// The body, at most `max` bytes, all of it within `timeout` (a client that
 /// drips its body gets 408 and hyper closes the half-read connection).
-async fn read_body(
+pub(super) async fn read_body(
     req: Request<Incoming>,
     (max, timeout): (usize, std::time::Duration),
 ) -> Result<Bytes, Reject> {

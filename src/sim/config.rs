@@ -2,6 +2,7 @@
 //! compliant clients from naive ones on a 2-core machine.
 
 use super::SimError;
+use super::rush::BookingRushConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
@@ -23,10 +24,31 @@ pub struct EventConfig {
     pub zones: Vec<ZoneConfig>,
 }
 
+/// Which API the simulator speaks (`[sim] api`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimApi {
+    /// `"guidelines"`: the client retry guidelines' dialect (camelCase,
+    /// `Idempotency-Key`, the bearer token is the user id). The default.
+    #[default]
+    Guidelines,
+    /// `"booking-rush"`: the real Booking Rush API as our users' staging
+    /// runs it (`/api/v1`, JWT login, the virtual queue, snake_case, two
+    /// envelopes, `X-Idempotency-Key`); its own knobs are in
+    /// `[sim.booking_rush]`.
+    BookingRush,
+}
+
 /// The `[sim]` table of a scenario file and `stampede serve --config`.
+///
+/// Read through [`SimConfigFile`]: a knob left out takes the default of the
+/// profile `api` names (`reservation_ttl`, `max_tickets_per_user` and
+/// `public_availability` differ between the two).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "SimConfigFile")]
 pub struct SimConfig {
+    /// The API profile (default `"guidelines"`).
+    pub api: SimApi,
     /// Inventory. Default: event `E1` with zones `A`, `B`, `C` of 300 seats,
     /// small enough that a drop of a few thousand users sells out.
     pub events: Vec<EventConfig>,
@@ -53,6 +75,77 @@ pub struct SimConfig {
     pub rate_limit: RateLimitConfig,
     pub faults: FaultConfig,
     pub connections: ConnectionConfig,
+    /// The Booking Rush profile's own knobs (read only with
+    /// `api = "booking-rush"`).
+    pub booking_rush: BookingRushConfig,
+}
+
+/// `[sim]` as written: every knob optional, filled from the defaults of the
+/// profile `api` names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimConfigFile {
+    #[serde(default)]
+    api: SimApi,
+    events: Option<Vec<EventConfig>>,
+    max_tickets_per_user: Option<u32>,
+    #[serde(default, with = "humantime_serde::option")]
+    reservation_ttl: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    sweep_interval: Option<Duration>,
+    max_body_bytes: Option<usize>,
+    seed: Option<u64>,
+    public_availability: Option<bool>,
+    capacity: Option<CapacityConfig>,
+    rate_limit: Option<RateLimitConfig>,
+    faults: Option<FaultConfig>,
+    connections: Option<ConnectionConfig>,
+    booking_rush: Option<BookingRushConfig>,
+}
+
+impl From<SimConfigFile> for SimConfig {
+    fn from(f: SimConfigFile) -> Self {
+        let d = SimConfig::for_api(f.api);
+        Self {
+            api: f.api,
+            events: f.events.unwrap_or(d.events),
+            max_tickets_per_user: f.max_tickets_per_user.unwrap_or(d.max_tickets_per_user),
+            reservation_ttl: f.reservation_ttl.unwrap_or(d.reservation_ttl),
+            sweep_interval: f.sweep_interval.unwrap_or(d.sweep_interval),
+            max_body_bytes: f.max_body_bytes.unwrap_or(d.max_body_bytes),
+            seed: f.seed.unwrap_or(d.seed),
+            public_availability: f.public_availability.unwrap_or(d.public_availability),
+            capacity: f.capacity.unwrap_or(d.capacity),
+            rate_limit: f.rate_limit.unwrap_or(d.rate_limit),
+            faults: f.faults.unwrap_or(d.faults),
+            connections: f.connections.unwrap_or(d.connections),
+            booking_rush: f.booking_rush.unwrap_or(d.booking_rush),
+        }
+    }
+}
+
+impl SimConfig {
+    /// The defaults of one profile.
+    pub fn for_api(api: SimApi) -> SimConfig {
+        match api {
+            SimApi::Guidelines => SimConfig::default(),
+            SimApi::BookingRush => SimConfig::booking_rush(),
+        }
+    }
+
+    /// The Booking Rush profile with the real system's values where the
+    /// spec gives them: reservations live 10 minutes, browsing needs a
+    /// token, at most 10 tickets per user per event (the spec's largest
+    /// quantity; the per-user cap itself is not in the spec).
+    pub fn booking_rush() -> SimConfig {
+        SimConfig {
+            api: SimApi::BookingRush,
+            max_tickets_per_user: 10,
+            reservation_ttl: Duration::from_secs(10 * 60),
+            public_availability: false,
+            ..SimConfig::default()
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -65,6 +158,7 @@ impl Default for SimConfig {
             })
             .collect();
         Self {
+            api: SimApi::Guidelines,
             events: vec![EventConfig {
                 id: "E1".into(),
                 zones,
@@ -79,6 +173,7 @@ impl Default for SimConfig {
             rate_limit: RateLimitConfig::default(),
             faults: FaultConfig::default(),
             connections: ConnectionConfig::default(),
+            booking_rush: BookingRushConfig::default(),
         }
     }
 }
@@ -375,6 +470,22 @@ impl SimConfig {
             }
             prob(&format!("{key}.error_rate"), w.error_rate)?;
         }
+        if self.api == SimApi::BookingRush {
+            self.booking_rush.validate()?;
+            // `/api/v1/zones/{id}` and `/api/v1/shows/{id}/zones` name a
+            // zone or a show without its event.
+            let mut zones = std::collections::HashSet::new();
+            for (i, ev) in self.events.iter().enumerate() {
+                for (j, z) in ev.zones.iter().enumerate() {
+                    if !zones.insert(z.id.as_str()) {
+                        return Err(bad(
+                            &format!("events[{i}].zones[{j}].id"),
+                            "zone ids must be unique across events with api = \"booking-rush\"",
+                        ));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -421,6 +532,71 @@ mod tests {
         assert_eq!(cfg.capacity.workers, 2);
         assert_eq!(cfg.capacity.queue, CapacityConfig::default().queue);
         assert_eq!(cfg.faults.windows[0].capacity_factor, 1.0);
+    }
+
+    #[test]
+    fn the_profile_picks_the_defaults_of_unset_knobs() {
+        let cfg: SimConfig = toml::from_str("seed = 3").expect("parses");
+        assert_eq!(cfg.api, SimApi::Guidelines);
+        assert_eq!(cfg.reservation_ttl, Duration::from_secs(120));
+        let cfg: SimConfig = toml::from_str(
+            "api = \"booking-rush\"\nseed = 3\n[booking_rush]\nmax_passes = 7\n\
+             [booking_rush.rate_limit]\nauth = { per_second = 1, burst = 2 }\n",
+        )
+        .expect("parses");
+        assert_eq!(cfg.api, SimApi::BookingRush);
+        assert_eq!(cfg.seed, 3);
+        assert_eq!(
+            cfg.reservation_ttl,
+            Duration::from_secs(600),
+            "real: 10 min"
+        );
+        assert_eq!(cfg.max_tickets_per_user, 10);
+        assert!(
+            !cfg.public_availability,
+            "every call after login has a token"
+        );
+        assert_eq!(cfg.booking_rush.max_passes, 7);
+        assert_eq!(cfg.booking_rush.pass_ttl, Duration::from_secs(300));
+        assert_eq!(cfg.booking_rush.rate_limit.auth.burst, 2);
+        assert_eq!(cfg.booking_rush.rate_limit.confirm.per_second, 50);
+        // A knob that is set wins over the profile's default.
+        let cfg: SimConfig =
+            toml::from_str("api = \"booking-rush\"\nreservation_ttl = \"1m\"").expect("parses");
+        assert_eq!(cfg.reservation_ttl, Duration::from_secs(60));
+        let back: SimConfig =
+            toml::from_str(&toml::to_string(&SimConfig::booking_rush()).expect("serializes"))
+                .expect("parses");
+        assert_eq!(back, SimConfig::booking_rush());
+        assert!(toml::from_str::<SimConfig>("api = \"rest\"").is_err());
+        assert!(toml::from_str::<SimConfig>("[booking_rush]\nmax_passez = 1").is_err());
+    }
+
+    #[test]
+    fn booking_rush_knobs_are_validated() {
+        let mut cfg = SimConfig::booking_rush();
+        cfg.validate().expect("defaults are valid");
+        cfg.booking_rush.pass_ttl = Duration::ZERO;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("booking_rush.pass_ttl"), "{e}");
+        let mut cfg = SimConfig::booking_rush();
+        cfg.booking_rush.rate_limit.auth.burst = 0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("booking_rush.rate_limit.auth.burst"), "{e}");
+        let mut cfg = SimConfig::booking_rush();
+        cfg.events.push(EventConfig {
+            id: "E2".into(),
+            zones: vec![ZoneConfig {
+                id: "A".into(),
+                seats: 1,
+            }],
+        });
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("events[1].zones[0].id"), "{e}");
+        // The guidelines profile ignores the Booking Rush knobs.
+        let mut cfg = SimConfig::default();
+        cfg.booking_rush.pass_ttl = Duration::ZERO;
+        cfg.validate().expect("not read");
     }
 
     #[test]

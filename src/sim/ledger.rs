@@ -61,9 +61,72 @@ pub struct Ledger {
     /// `X-Stampede-Op`): attempts -> number of operations.
     #[serde(default)]
     pub attempts_per_op: BTreeMap<u32, u64>,
+    /// Booking Rush profile only (absent otherwise): access tokens issued
+    /// by `POST /api/v1/auth/login`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logins: Option<u64>,
+    /// Booking Rush profile only: token pairs issued by
+    /// `POST /api/v1/auth/refresh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshes: Option<u64>,
+    /// Booking Rush profile only: the virtual queue as the server saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueLedger>,
+    /// Booking Rush profile only: stored answers replayed to a same-key
+    /// request, by the stored status (`idempotent_replays` is their sum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replays_by_status: Option<BTreeMap<u16, u64>>,
+    /// Booking Rush profile only: 409 `REQUEST_IN_PROGRESS` answers (a
+    /// same-key request while the first was still running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_in_progress: Option<u64>,
+    /// Booking Rush profile only: 422 `IDEMPOTENCY_KEY_REUSED` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key_reused: Option<u64>,
+    /// Booking Rush profile only: 504 `GATEWAY_TIMEOUT` answers (the work
+    /// went on and may have committed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_timeouts: Option<u64>,
 }
 
-/// Endpoints counted in `requests`.
+/// The Booking Rush profile's virtual queue, as the server saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueLedger {
+    /// Successful joins (201).
+    pub joins: u64,
+    /// Position polls that reached the queue (200 or 404 `NOT_IN_QUEUE`).
+    pub polls: u64,
+    /// SSE streams opened (past the gateway).
+    pub streams: u64,
+    /// Queue passes issued by the release worker.
+    pub passes_issued: u64,
+    /// Passes used up by a successful reserve (one-shot when enforced).
+    pub passes_used: u64,
+    /// Passes that expired unused: issued to a user who never reserved with
+    /// them (gone, timed out in the queue, or sold out), holding a slot of
+    /// `max_passes` until they expired.
+    pub passes_stranded: u64,
+    /// Join to pass, on the server's clock, for every pass issued.
+    pub time_in_queue_ms: TimeSummary,
+}
+
+/// A count, sum and percentiles of durations in milliseconds. Read from a
+/// `stampede serve` target before and after a round, `count` and `sum` are
+/// the round's own; `max` and the percentiles cover every value since the
+/// simulator's last reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSummary {
+    pub count: u64,
+    pub sum: u64,
+    pub max: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+}
+
+/// Endpoints counted in `requests`. The first six are the guidelines
+/// profile's; the Booking Rush profile counts `reserve`, `confirm`,
+/// `release` (`DELETE /api/v1/bookings/{id}`), `sim` and `other` too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Availability = 0,
@@ -72,15 +135,33 @@ pub enum Endpoint {
     Release = 3,
     Sim = 4,
     Other = 5,
+    Login = 6,
+    Refresh = 7,
+    Events = 8,
+    ShowZones = 9,
+    Zone = 10,
+    QueueJoin = 11,
+    QueuePosition = 12,
+    QueueStream = 13,
+    Cancel = 14,
 }
 
-const ENDPOINTS: [(Endpoint, &str); 6] = [
+const ENDPOINTS: [(Endpoint, &str); 15] = [
     (Endpoint::Availability, "availability"),
     (Endpoint::Reserve, "reserve"),
     (Endpoint::Confirm, "confirm"),
     (Endpoint::Release, "release"),
     (Endpoint::Sim, "sim"),
     (Endpoint::Other, "other"),
+    (Endpoint::Login, "login"),
+    (Endpoint::Refresh, "refresh"),
+    (Endpoint::Events, "events"),
+    (Endpoint::ShowZones, "show_zones"),
+    (Endpoint::Zone, "zone"),
+    (Endpoint::QueueJoin, "queue_join"),
+    (Endpoint::QueuePosition, "queue_position"),
+    (Endpoint::QueueStream, "queue_stream"),
+    (Endpoint::Cancel, "cancel"),
 ];
 const STATUSES: usize = 600;
 const SHARDS: usize = 16;
@@ -138,6 +219,109 @@ pub struct LedgerState {
     ops: Box<[Mutex<OpMap>]>,
     /// Two independent keys for the 128-bit digest of (user, op id).
     hashers: [std::hash::RandomState; 2],
+    /// The Booking Rush profile's counters (none for the guidelines one).
+    pub rush: Option<RushCounters>,
+}
+
+/// What only the Booking Rush profile counts ([`Ledger`]'s optional fields).
+pub struct RushCounters {
+    pub logins: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub joins: AtomicU64,
+    pub polls: AtomicU64,
+    pub streams: AtomicU64,
+    pub passes_issued: AtomicU64,
+    pub passes_used: AtomicU64,
+    pub passes_stranded: AtomicU64,
+    pub in_progress: AtomicU64,
+    pub key_reused: AtomicU64,
+    pub gateway_timeouts: AtomicU64,
+    /// Replays by stored status.
+    replays: Box<[AtomicU64]>,
+    /// Join to pass in milliseconds and their exact sum; written by the
+    /// release worker only.
+    queue_time: Mutex<(hdrhistogram::Histogram<u64>, u64)>,
+}
+
+impl RushCounters {
+    fn new() -> Self {
+        let z = || AtomicU64::new(0);
+        Self {
+            logins: z(),
+            refreshes: z(),
+            joins: z(),
+            polls: z(),
+            streams: z(),
+            passes_issued: z(),
+            passes_used: z(),
+            passes_stranded: z(),
+            in_progress: z(),
+            key_reused: z(),
+            gateway_timeouts: z(),
+            replays: (0..STATUSES).map(|_| z()).collect(),
+            queue_time: Mutex::new((
+                hdrhistogram::Histogram::new(3).expect("3 significant figures are valid"),
+                0,
+            )),
+        }
+    }
+
+    /// A stored answer with this status was replayed.
+    pub fn replayed(&self, status: u16) {
+        if let Some(c) = self.replays.get(usize::from(status).min(STATUSES - 1)) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Passes were issued after these waits in the queue.
+    pub fn passes(&self, waits: impl IntoIterator<Item = std::time::Duration>) {
+        let mut g = self.queue_time.lock().unwrap_or_else(|p| p.into_inner());
+        let (h, sum) = &mut *g;
+        let mut n = 0;
+        for w in waits {
+            let ms = u64::try_from(w.as_millis()).unwrap_or(u64::MAX);
+            h.saturating_record(ms);
+            *sum = sum.saturating_add(ms);
+            n += 1;
+        }
+        self.passes_issued.fetch_add(n, Relaxed);
+    }
+
+    fn fill(&self, l: &mut Ledger) {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        let replays: BTreeMap<u16, u64> = (self.replays.iter().enumerate())
+            .filter(|(_, c)| get(c) > 0)
+            .map(|(s, c)| (s as u16, get(c)))
+            .collect();
+        let time_in_queue_ms = {
+            let g = self.queue_time.lock().unwrap_or_else(|p| p.into_inner());
+            let (h, sum) = &*g;
+            let n = h.len();
+            TimeSummary {
+                count: n,
+                sum: *sum,
+                max: if n > 0 { h.max() } else { 0 },
+                p50: if n > 0 { h.value_at_quantile(0.5) } else { 0 },
+                p90: if n > 0 { h.value_at_quantile(0.9) } else { 0 },
+                p99: if n > 0 { h.value_at_quantile(0.99) } else { 0 },
+            }
+        };
+        l.logins = Some(get(&self.logins));
+        l.refreshes = Some(get(&self.refreshes));
+        l.queue = Some(QueueLedger {
+            joins: get(&self.joins),
+            polls: get(&self.polls),
+            streams: get(&self.streams),
+            passes_issued: get(&self.passes_issued),
+            passes_used: get(&self.passes_used),
+            passes_stranded: get(&self.passes_stranded),
+            time_in_queue_ms,
+        });
+        l.replays_by_status = Some(replays);
+        l.request_in_progress = Some(get(&self.in_progress));
+        l.idempotency_key_reused = Some(get(&self.key_reused));
+        l.gateway_timeouts = Some(get(&self.gateway_timeouts));
+    }
 }
 
 impl Default for LedgerState {
@@ -175,6 +359,15 @@ impl LedgerState {
                 .collect(),
             ops: (0..SHARDS).map(|_| Mutex::new(OpMap::default())).collect(),
             hashers: [std::hash::RandomState::new(), std::hash::RandomState::new()],
+            rush: None,
+        }
+    }
+
+    /// The Booking Rush profile's ledger: the common counters and its own.
+    pub fn with_rush() -> Self {
+        Self {
+            rush: Some(RushCounters::new()),
+            ..Self::new()
         }
     }
 
@@ -257,7 +450,7 @@ impl LedgerState {
                 *attempts_per_op.entry(op.attempts).or_insert(0) += 1;
             }
         }
-        Ledger {
+        let mut ledger = Ledger {
             oversold: self.oversold.load(Relaxed),
             duplicates: self.duplicates.load(Relaxed),
             wasted_work: self.wasted_work.load(Relaxed),
@@ -271,7 +464,12 @@ impl LedgerState {
             requests,
             zones: BTreeMap::new(),
             attempts_per_op,
+            ..Ledger::default()
+        };
+        if let Some(r) = &self.rush {
+            r.fill(&mut ledger);
         }
+        ledger
     }
 }
 

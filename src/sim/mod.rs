@@ -1,7 +1,13 @@
 //! Embedded Booking Rush simulator: a target every run can use, and the
 //! ground truth afterwards (see the [`Ledger`]).
 //!
-//! API choices worth knowing (the rest follows the client guidelines):
+//! Two API profiles (`[sim] api`, docs/simulator.md): `"guidelines"` (the
+//! default, below) and `"booking-rush"`, the real API as our users' staging
+//! runs it ([`rush`]). Both share the inventory, the capacity model, the
+//! faults and the ledger.
+//!
+//! The guidelines profile's choices worth knowing (the rest follows the
+//! client guidelines):
 //! - The bearer token *is* the user id (`Authorization: Bearer alice`).
 //! - `GET /events/{e}/zones/{z}/availability` is public unless
 //!   `public_availability = false`.
@@ -27,6 +33,7 @@ mod ledger;
 mod limiter;
 mod overload;
 mod respond;
+pub mod rush;
 mod server;
 mod store;
 mod work;
@@ -34,9 +41,10 @@ mod world;
 
 pub use config::{
     CapacityConfig, ConnectionConfig, EventConfig, FaultConfig, FaultWindow,
-    MAX_CONNECTION_TIMEOUT, RateLimitConfig, SimConfig, ZoneConfig,
+    MAX_CONNECTION_TIMEOUT, RateLimitConfig, SimApi, SimConfig, ZoneConfig,
 };
-pub use ledger::{Ledger, ZoneSeats};
+pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
+pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use server::{Acceptor, PlainTcp, SimServer};
 
 #[derive(Debug, thiserror::Error)]

@@ -46,6 +46,18 @@ impl Overload {
         })
     }
 
+    /// Admits the request whatever the load (the Booking Rush profile has
+    /// no 503 on its booking path: work waits for a worker, and the gateway
+    /// answers 504 when it waits too long). Only the first `workers +
+    /// queue` units in flight slow the workers down; the rest wait in line
+    /// without adding contention.
+    pub fn admit_waiting(self: &Arc<Self>) -> Admitted {
+        self.in_flight.fetch_add(1, Relaxed);
+        Admitted {
+            model: Arc::clone(self),
+        }
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Relaxed)
     }
@@ -69,7 +81,8 @@ impl Overload {
     }
 
     fn service_time(&self, base: Duration, capacity_factor: f64) -> Duration {
-        let t = base + self.per_in_flight * self.in_flight();
+        // `admit` never lets in_flight past the limit; `admit_waiting` does.
+        let t = base + self.per_in_flight * self.in_flight().min(self.limit);
         if capacity_factor > 0.0 && capacity_factor < 1.0 {
             t.div_f64(capacity_factor)
         } else {
@@ -100,6 +113,16 @@ mod tests {
         drop(a);
         assert!(m.admit().is_some());
         drop(b);
+        assert_eq!(m.in_flight(), 0);
+        // Waiting work beyond the limit is admitted but adds no contention.
+        let held: Vec<Admitted> = (0..5).map(|_| m.admit_waiting()).collect();
+        assert_eq!(m.in_flight(), 5);
+        assert!(m.admit().is_none());
+        assert_eq!(
+            m.service_time(Duration::from_millis(10), 1.0),
+            Duration::from_millis(12)
+        );
+        drop(held);
         assert_eq!(m.in_flight(), 0);
     }
 }

@@ -10,15 +10,65 @@ use std::time::{Duration, SystemTime};
 
 pub type Resp = Response<Full<Bytes>>;
 
+/// The body the server sends: a whole answer, or (Booking Rush profile) a
+/// Server-Sent Events stream fed by a channel, which ends when its sender
+/// is dropped. A stream holds its connection's request guard, so the
+/// connection counts as busy (no idle timeout) while it lasts.
+pub enum SimBody {
+    Full(Full<Bytes>),
+    Stream {
+        rx: tokio::sync::mpsc::Receiver<Bytes>,
+        hold: Option<super::conn::InFlight>,
+    },
+}
+
+impl SimBody {
+    pub fn stream(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
+        SimBody::Stream { rx, hold: None }
+    }
+}
+
+impl http_body::Body for SimBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            SimBody::Full(f) => std::pin::Pin::new(f).poll_frame(cx),
+            SimBody::Stream { rx, .. } => rx
+                .poll_recv(cx)
+                .map(|o| o.map(|b| Ok(http_body::Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            SimBody::Full(f) => f.is_end_stream(),
+            SimBody::Stream { .. } => false,
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            SimBody::Full(f) => f.size_hint(),
+            SimBody::Stream { .. } => http_body::SizeHint::default(),
+        }
+    }
+}
+
 /// The service error that makes hyper drop the connection without an
 /// answer: an injected reset.
 #[derive(Debug, thiserror::Error)]
 #[error("connection reset by simulator fault injection")]
 pub struct ResetConnection;
 
-static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+pub static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+pub static X_BURST: HeaderName = HeaderName::from_static("x-ratelimit-burst");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// On every answer of a stampede simulator: how a run tells `stampede
 /// serve` from a real target without sending it anything the scenario

@@ -3,9 +3,11 @@
 
 use super::SimError;
 use super::api;
-use super::config::SimConfig;
+use super::config::{SimApi, SimConfig};
 use super::conn::{ConnState, Watched, watchdog};
 use super::ledger::Ledger;
+use super::respond::SimBody;
+use super::rush;
 use super::world::World;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -110,6 +112,9 @@ impl SimServer {
         app.tracker
             .spawn(accept_loop(Arc::clone(&app), listener, acceptor));
         app.tracker.spawn(sweep_loop(Arc::clone(&app)));
+        if app.cfg.api == SimApi::BookingRush {
+            app.tracker.spawn(rush::background(Arc::clone(&app)));
+        }
         Ok(SimServer { app, addr: local })
     }
 
@@ -197,6 +202,14 @@ async fn serve_connection<A: Acceptor>(
     _permit: OwnedSemaphorePermit,
 ) {
     let limits = app.cfg.connections.clone();
+    // The Booking Rush gateway limits by client IP.
+    let peer: Option<Arc<str>> = match app.cfg.api {
+        SimApi::Guidelines => None,
+        SimApi::BookingRush => Some(Arc::from(
+            tcp.peer_addr()
+                .map_or_else(|_| "unknown".to_owned(), |a| a.ip().to_string()),
+        )),
+    };
     // A TLS handshake is part of the first request's head.
     let Ok(Ok(io)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await else {
         return;
@@ -207,10 +220,25 @@ async fn serve_connection<A: Acceptor>(
     let svc = service_fn(move |req| {
         let request = in_service.request();
         let app = Arc::clone(&app);
+        let peer = peer.clone();
         async move {
-            let resp = api::handle(app, req).await;
-            drop(request);
-            resp
+            match peer {
+                None => {
+                    let resp = api::handle(app, req).await;
+                    drop(request);
+                    resp.map(|r| r.map(SimBody::Full))
+                }
+                Some(peer) => {
+                    let mut resp = rush::handle(app, peer, req).await;
+                    // A stream keeps the connection busy until it ends.
+                    if let Ok(r) = &mut resp
+                        && let SimBody::Stream { hold, .. } = r.body_mut()
+                    {
+                        *hold = Some(request);
+                    }
+                    resp
+                }
+            }
         }
     });
     let builder = auto::Builder::new(TokioExecutor::new());

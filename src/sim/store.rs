@@ -157,6 +157,11 @@ impl Store {
         Some((e, z))
     }
 
+    /// How long a reservation holds its seats.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// Lock-free read of the mirror.
     pub fn available(&self, event: &str, zone: &str) -> Option<u32> {
         let (e, z) = self.zone(event, zone)?;

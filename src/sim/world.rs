@@ -2,12 +2,13 @@
 //! work still in flight finishes against the old one and cannot leak into
 //! the next run's numbers.
 
-use super::config::SimConfig;
+use super::config::{SimApi, SimConfig};
 use super::faults::Faults;
 use super::idempotency::IdempotencyCache;
 use super::ledger::{Ledger, LedgerState};
 use super::limiter::Limiters;
 use super::overload::Overload;
+use super::rush::Rush;
 use super::store::Store;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -19,17 +20,25 @@ pub struct World {
     pub overload: Arc<Overload>,
     pub faults: Faults,
     pub ledger: LedgerState,
+    /// The Booking Rush profile's own state (none for the guidelines one).
+    pub rush: Option<Rush>,
 }
 
 impl World {
     pub fn new(cfg: &SimConfig) -> Self {
+        let rush = cfg.api == SimApi::BookingRush;
         Self {
             store: Store::new(cfg),
             idem: Arc::new(IdempotencyCache::default()),
             limiters: Limiters::new(&cfg.rate_limit),
             overload: Arc::new(Overload::new(&cfg.capacity)),
             faults: Faults::new(&cfg.faults, cfg.seed, Instant::now()),
-            ledger: LedgerState::new(),
+            ledger: if rush {
+                LedgerState::with_rush()
+            } else {
+                LedgerState::new()
+            },
+            rush: rush.then(|| Rush::new(cfg)),
         }
     }
 

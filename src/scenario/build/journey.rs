@@ -88,6 +88,12 @@ pub(super) fn build_journey(
     )?;
     let next_zone_on = parse_next_zone_on(cx, j.and_then(|j| j.next_zone_on.as_deref()))?;
     let custom_steps = j.is_some_and(|j| !j.steps.is_empty());
+    if embedded && !custom_steps && sim.api == crate::sim::SimApi::BookingRush {
+        return Err(cx.err(
+            "journey.steps",
+            "the default journey speaks the guidelines' dialect; with [sim] api = \"booking-rush\" the journey needs its steps (scenarios/booking-rush-staging.toml is one)",
+        ));
+    }
     let steps_src = match j {
         Some(j) if custom_steps => j.steps.clone(),
         _ => default_steps(),
@@ -467,6 +473,13 @@ mod tests {
 
     fn steps(body: &str) -> String {
         format!("{OK_LOAD}\n[journey]\n[[journey.steps]]\n{body}\n")
+    }
+
+    #[test]
+    fn the_booking_rush_profile_needs_the_journeys_steps() {
+        let (_, _, key, msg) = invalid(&format!("{OK_LOAD}\n[sim]\napi = \"booking-rush\"\n"));
+        assert_eq!(key, "journey.steps");
+        assert!(msg.contains("booking-rush"), "{msg}");
     }
 
     #[test]

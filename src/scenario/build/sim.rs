@@ -63,6 +63,18 @@ fn check_bounds(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
             ));
         }
     }
+    let b = &sim.booking_rush;
+    for (k, d) in b.positive_durations() {
+        long.push((key(&format!("booking_rush.{k}")), d));
+    }
+    long.push((
+        key("booking_rush.availability_refresh"),
+        b.availability_refresh,
+    ));
+    long.push((key("booking_rush.min_queue_time"), b.min_queue_time));
+    if let Some(d) = b.sse_retry {
+        long.push((key("booking_rush.sse_retry"), d));
+    }
     for (k, d) in long {
         cx.within(&k, bounds::duration(d))?;
     }
@@ -73,6 +85,9 @@ fn check_bounds(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
         (key("max_tickets_per_user"), sim.max_tickets_per_user),
         (key("capacity.workers"), c.workers),
         (key("capacity.queue"), c.queue),
+        (key("booking_rush.max_passes"), b.max_passes),
+        (key("booking_rush.release_batch"), b.release_batch),
+        (key("booking_rush.queue_capacity"), b.queue_capacity),
     ];
     for (i, e) in sim.events.iter().enumerate() {
         for (j, z) in e.zones.iter().enumerate() {
@@ -90,6 +105,16 @@ fn check_bounds(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
         ("rate_limit.global_burst", r.global_burst),
     ] {
         cx.within(&key(k), bounds::rate(f64::from(n)))?;
+    }
+    let rl = &b.rate_limit;
+    for (k, bucket) in [
+        ("default", rl.default),
+        ("auth", rl.auth),
+        ("confirm", rl.confirm),
+    ] {
+        let k = |f: &str| key(&format!("booking_rush.rate_limit.{k}.{f}"));
+        cx.within(&k("per_second"), bounds::rate(f64::from(bucket.per_second)))?;
+        cx.within(&k("burst"), bounds::rate(f64::from(bucket.burst)))?;
     }
     cx.within(
         &key("max_body_bytes"),
@@ -191,6 +216,27 @@ mod tests {
             assert_eq!((line, col, key.as_str()), (7, 1, want_key), "{src}");
             assert!(msg.contains(want), "{src}: {msg}");
         }
+    }
+
+    #[test]
+    fn booking_rush_knobs_are_read_and_bounded() {
+        let p = plan(&format!(
+            "{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"x\"\npath = \"/api/v1/events\"\n\
+             [sim]\napi = \"booking-rush\"\n[sim.booking_rush]\nmax_passes = 9\n"
+        ));
+        assert_eq!(p.sim.api, crate::sim::SimApi::BookingRush);
+        assert_eq!(p.sim.booking_rush.max_passes, 9);
+        assert_eq!(p.sim.reservation_ttl, std::time::Duration::from_secs(600));
+        let (line, _, key, msg) = invalid(&format!(
+            "{OK_LOAD}\n[sim]\napi = \"booking-rush\"\n[sim.booking_rush]\npass_ttl = \"31days\"\n"
+        ));
+        assert_eq!((line, key.as_str()), (9, "sim.booking_rush.pass_ttl"));
+        assert!(msg.contains("at most 30days"), "{msg}");
+        let (_, _, key, msg) = invalid(&format!(
+            "{OK_LOAD}\n[sim]\napi = \"booking-rush\"\n[sim.booking_rush]\nmax_passes = 0\n"
+        ));
+        assert_eq!(key, "sim.booking_rush.max_passes");
+        assert!(msg.contains("must be > 0"), "{msg}");
     }
 
     #[test]
