@@ -11,14 +11,29 @@
 //! the socket is readable and let go with the answer's body).
 //!
 //! What is read: a status line and headers (`httparse`, at most
-//! [`MAX_HEADERS`] headers in [`MAX_HEAD`] bytes), interim 1xx answers
-//! skipped, then a body framed by `Transfer-Encoding: chunked`, by
-//! `Content-Length`, or by the end of the connection (RFC 9112 §6.3); none
-//! for HEAD, 1xx, 204 and 304. A connection is used again only when its
+//! [`MAX_HEADERS`] headers in [`MAX_HEAD`] bytes, parsed again only when a
+//! line end arrived), interim 1xx answers skipped, then a body framed by
+//! `Transfer-Encoding: chunked`, by `Content-Length`, or by the end of the
+//! connection (RFC 9112 §6.3); none for HEAD, 1xx, 204 and 304. What a
+//! hostile or broken target can send is bounded and refused, never trusted:
+//! `Content-Length` is digits only (a list of one repeated value, `5, 5`,
+//! is that value; differing values are refused, RFC 9110 §8.6); an
+//! HTTP/1.0 answer with `Transfer-Encoding` is refused and one with both
+//! `Transfer-Encoding` and `Content-Length` is read as chunked and its
+//! connection closed after it (RFC 9112 §6.1, §6.3); a chunk size is
+//! checked against [`super::BODY_LIMIT`] before any arithmetic (a size
+//! near `u64::MAX` is "body too large", in both ways of reading a body);
+//! trailers are read once, in linear time, at most [`MAX_TRAILERS`] lines
+//! in [`MAX_TRAILER_BYTES`]. A connection is used again only when its
 //! answer said so (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
 //! `keep-alive`) and its body was framed. Errors are `io::Error`s whose
 //! text [`crate::outcome::NetError::from_chain`] sorts: "connection closed"
-//! (an answer cut short), "body too large", "invalid response".
+//! (an answer cut short), "body too large", "invalid response" (whose
+//! reason the transport's stats keep, `first_invalid`).
+//!
+//! A request whose write fails (the server answered early, e.g. a 413 to a
+//! body it will not read, and closed) gets the answer the socket already
+//! holds, if a whole head is there, before the write error counts.
 //!
 //! An event stream's body is read piece by piece instead ([`H1::next_piece`]):
 //! whatever of it has arrived, as soon as it has, never waiting for the
@@ -36,6 +51,10 @@ use tokio::net::TcpStream;
 pub const MAX_HEADERS: usize = 100;
 /// At most this many bytes of status line and headers.
 pub const MAX_HEAD: usize = 64 * 1024;
+/// At most this many trailer lines after the last chunk (they are dropped).
+pub const MAX_TRAILERS: u32 = MAX_HEADERS as u32;
+/// At most this many bytes of trailers (hyper's limit too).
+pub const MAX_TRAILER_BYTES: u32 = 16 * 1024;
 /// The read buffer taken for an answer whose size is not known yet.
 const READ_CHUNK: usize = 4096;
 
@@ -171,6 +190,17 @@ fn too_large() -> io::Error {
     )
 }
 
+/// A chunk of a body read piece by piece larger than any body read whole.
+fn chunk_too_large(size: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "streamed body too large: a chunk of {size} bytes (over {})",
+            super::BODY_LIMIT
+        ),
+    )
+}
+
 impl Head {
     /// The head of an answer read by another transport (HTTP/2): its body
     /// is read there.
@@ -208,11 +238,21 @@ enum Left {
     ChunkData(u64),
     /// The CRLF after a chunk's data.
     ChunkEnd,
-    /// The trailers after the last chunk.
-    Trailers,
+    /// The trailers after the last chunk, and how far they were read.
+    Trailers(Trailers),
     /// Everything up to the end of the connection.
     UntilClose,
     Done,
+}
+
+/// How far the trailers after the last chunk were read: lines and bytes
+/// consumed, and how much of the buffer is known to hold no line end (so
+/// that no byte is looked at twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Trailers {
+    lines: u32,
+    bytes: u32,
+    scanned: u32,
 }
 
 impl Pieces {
@@ -278,31 +318,86 @@ impl H1 {
 
     /// Write the request (its URI as it was built: origin form, or
     /// absolute form for a forwarding proxy) and read the answer's head.
+    ///
+    /// When the write fails, the answer may be there already: a server that
+    /// will not take the request (a 413 to a body too large, a 401 before
+    /// an upload) answers early and closes, and the rest of the request
+    /// meets the close. A whole head the socket already holds is the
+    /// answer (the connection is not used again); otherwise the write's
+    /// error stands.
     pub async fn send(&mut self, wire: &Wire, trace: bool) -> io::Result<Head> {
         self.reusable = false;
         self.heard = false;
-        self.io.write_all(&wire.bytes).await?;
-        self.io.flush().await?;
-        let head_only = wire.head_only;
-        loop {
-            let head = loop {
-                if let Some((n, head)) = parse_head(&self.buf, trace)? {
-                    self.buf.advance(n);
-                    break head;
+        if let Err(e) = self.write(&wire.bytes).await {
+            return match self.held_head(trace).await {
+                Ok(Some(head)) => {
+                    let mut head = settle(head, wire.head_only);
+                    head.keep_alive = false;
+                    Ok(head)
                 }
-                if self.buf.len() >= MAX_HEAD {
-                    return Err(invalid("head over 64 KiB"));
-                }
-                if self.read_more(READ_CHUNK).await? == 0 {
-                    return Err(closed());
-                }
+                Ok(None) => Err(e),
+                Err(invalid) => Err(invalid),
             };
-            // Interim answers (100 Continue, 103 Early Hints) come first.
-            if (100..200).contains(&head.status) && head.status != 101 {
-                continue;
-            }
-            return Ok(settle(head, head_only));
         }
+        // Bytes of the buffer known to hold no line end: the head is parsed
+        // again only once one arrived (a head dribbled a byte at a time is
+        // not parsed from its start for every byte).
+        let mut scanned = 0;
+        loop {
+            if self.buf[scanned..].contains(&b'\n')
+                && let Some(head) = self.next_head(trace)?
+            {
+                return Ok(settle(head, wire.head_only));
+            }
+            if self.buf.len() >= MAX_HEAD {
+                return Err(invalid("head over 64 KiB"));
+            }
+            scanned = self.buf.len();
+            if self.read_more(READ_CHUNK).await? == 0 {
+                return Err(closed());
+            }
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.io.write_all(bytes).await?;
+        self.io.flush().await
+    }
+
+    /// The first head in the buffer that is not an interim answer (100
+    /// Continue, 103 Early Hints: consumed and skipped); `None` while it is
+    /// incomplete.
+    fn next_head(&mut self, trace: bool) -> io::Result<Option<Head>> {
+        while let Some((n, head)) = parse_head(&self.buf, trace)? {
+            self.buf.advance(n);
+            if !(100..200).contains(&head.status) || head.status == 101 {
+                return Ok(Some(head));
+            }
+        }
+        Ok(None)
+    }
+
+    /// After a failed write: what the socket already holds (read without
+    /// waiting, once the I/O driver had its turn to see it), and the head
+    /// at its start if it is whole.
+    async fn held_head(&mut self, trace: bool) -> io::Result<Option<Head>> {
+        // The driver marks the socket readable on its next turn; a yield
+        // lets it run first (this is the failure path only).
+        tokio::task::yield_now().await;
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut chunk = [0u8; READ_CHUNK];
+        while self.buf.len() < MAX_HEAD + super::BODY_LIMIT {
+            let mut rb = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut self.io).poll_read(&mut cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                    self.heard = true;
+                    self.buf.extend_from_slice(rb.filled());
+                }
+                // Nothing more now, the end, or the reset that broke the write.
+                _ => break,
+            }
+        }
+        self.next_head(trace)
     }
 
     /// The body of the answer whose head [`Self::send`] returned; after
@@ -346,10 +441,17 @@ impl H1 {
         loop {
             let size = self.chunk_size().await?;
             if size == 0 {
-                self.trailers().await?;
+                let mut t = Trailers::default();
+                while !self.trailer_lines(&mut t)? {
+                    if self.read_more(READ_CHUNK).await? == 0 {
+                        return Err(closed());
+                    }
+                }
                 return Ok(out.freeze());
             }
-            if out.len() as u64 + size > super::BODY_LIMIT as u64 {
+            // `out` never holds more than the limit, so no sum can overflow
+            // whatever size the target wrote (up to `u64::MAX`).
+            if size > (super::BODY_LIMIT - out.len()) as u64 {
                 return Err(too_large());
             }
             let size = size as usize;
@@ -425,8 +527,13 @@ impl H1 {
                 }
                 Left::ChunkSize => {
                     let size = self.chunk_size().await?;
+                    // No one chunk larger than a whole body read at once
+                    // (events are bounded by the same limit).
+                    if size > super::BODY_LIMIT as u64 {
+                        return Err(chunk_too_large(size));
+                    }
                     p.0 = if size == 0 {
-                        Left::Trailers
+                        Left::Trailers(Trailers::default())
                     } else {
                         Left::ChunkData(size)
                     };
@@ -443,9 +550,14 @@ impl H1 {
                     self.buf.advance(2);
                     p.0 = Left::ChunkSize;
                 }
-                Left::Trailers => {
-                    self.trailers().await?;
-                    p.0 = Left::Done;
+                Left::Trailers(mut t) => {
+                    let done = self.trailer_lines(&mut t);
+                    p.0 = Left::Trailers(t);
+                    if done? {
+                        p.0 = Left::Done;
+                    } else if self.read_more(READ_CHUNK).await? == 0 {
+                        return Err(closed());
+                    }
                 }
             }
         }
@@ -461,23 +573,36 @@ impl H1 {
         piece
     }
 
-    /// Trailer lines after the last chunk, up to the empty line.
-    async fn trailers(&mut self) -> io::Result<()> {
-        let mut seen = 0usize;
+    /// Consume the trailer lines the buffer holds whole; `true` once the
+    /// empty line that ends them was consumed. Each byte is looked at once
+    /// (`t.scanned`), and at most [`MAX_TRAILERS`] lines in
+    /// [`MAX_TRAILER_BYTES`] are taken, counting a line still arriving: a
+    /// target that sends trailers forever is refused, not buffered.
+    fn trailer_lines(&mut self, t: &mut Trailers) -> io::Result<bool> {
         loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                self.buf.advance(i + 2);
-                if i == 0 {
-                    return Ok(());
+            let from = t.scanned as usize;
+            let Some(i) = self.buf[from..].iter().position(|b| *b == b'\n') else {
+                t.scanned = self.buf.len() as u32;
+                if t.bytes as usize + self.buf.len() > MAX_TRAILER_BYTES as usize {
+                    return Err(invalid("trailers over 16 KiB"));
                 }
-                seen += i;
-                if seen > MAX_HEAD {
-                    return Err(invalid("trailers over 64 KiB"));
-                }
-                continue;
+                return Ok(false);
+            };
+            let end = from + i + 1;
+            // A line end is CRLF, or a bare LF (RFC 9112 §2.2).
+            let empty = end == 1 || (end == 2 && self.buf[0] == b'\r');
+            self.buf.advance(end);
+            t.scanned = 0;
+            if empty {
+                return Ok(true);
             }
-            if self.read_more(READ_CHUNK).await? == 0 {
-                return Err(closed());
+            t.lines += 1;
+            t.bytes += end as u32;
+            if t.lines > MAX_TRAILERS {
+                return Err(invalid("over 100 trailer lines"));
+            }
+            if t.bytes > MAX_TRAILER_BYTES {
+                return Err(invalid("trailers over 16 KiB"));
             }
         }
     }
@@ -509,8 +634,9 @@ fn full_bytes(mut body: super::pool::Body) -> Bytes {
 }
 
 /// The request as bytes: request line, headers (names as `http` keeps
-/// them, lower case), `Content-Length` for a body (and 0 for an empty
-/// POST, PUT or PATCH), the body.
+/// them, lower case; never a `Content-Length` or `Transfer-Encoding` of
+/// theirs), `Content-Length` for a body (and 0 for an empty POST, PUT or
+/// PATCH), the body.
 fn encode(req: &http::request::Parts, body: &[u8]) -> Vec<u8> {
     let uri = &req.uri;
     let absolute;
@@ -527,6 +653,11 @@ fn encode(req: &http::request::Parts, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in &req.headers {
+        // The body is framed here, by its length, whatever a header said
+        // (scenario validation refuses these names too).
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -534,7 +665,7 @@ fn encode(req: &http::request::Parts, body: &[u8]) -> Vec<u8> {
     }
     let wants_length =
         !body.is_empty() || matches!(req.method, Method::POST | Method::PUT | Method::PATCH);
-    if wants_length && !req.headers.contains_key(http::header::CONTENT_LENGTH) {
+    if wants_length {
         out.extend_from_slice(b"content-length: ");
         out.extend_from_slice(body.len().to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -584,10 +715,7 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
     for h in resp.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| invalid("content-length"))?;
+            let v = content_length(h.value)?;
             if length.is_some_and(|l| l != v) {
                 return Err(invalid("two different content-lengths"));
             }
@@ -629,6 +757,15 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
             map.append(k, v);
         }
     }
+    if coded && !http11 {
+        // RFC 9112 §6.1: an HTTP/1.0 message cannot carry a transfer coding.
+        return Err(invalid("transfer-encoding in an HTTP/1.0 answer"));
+    }
+    if coded && length.is_some() {
+        // RFC 9112 §6.3: Transfer-Encoding wins, and the answer smells of
+        // request smuggling: its connection is not used again.
+        head.keep_alive = false;
+    }
     head.framing = if coded {
         if chunked {
             Framing::Chunked
@@ -644,6 +781,35 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
     };
     Ok(Some((n, head)))
 }
+
+/// A `Content-Length` value as RFC 9110 §8.6 has it: digits only, or a
+/// list of one value repeated (`5, 5`, as a proxy that joined two equal
+/// fields sends it); a sign, a space inside, a hex prefix or two different
+/// values are refused.
+fn content_length(value: &[u8]) -> io::Result<u64> {
+    let mut length = None;
+    for part in value.split(|b| *b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return Err(invalid("content-length is not a number"));
+        }
+        let n = part
+            .iter()
+            .try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+            .ok_or_else(|| invalid("content-length out of range"))?;
+        if length.is_some_and(|l| l != n) {
+            return Err(invalid("two different content-lengths"));
+        }
+        length = Some(n);
+    }
+    length.ok_or_else(|| invalid("content-length is not a number"))
+}
+
+#[cfg(test)]
+#[path = "h1_hostile_tests.rs"]
+mod hostile_tests;
 
 #[cfg(test)]
 mod tests {
@@ -684,11 +850,12 @@ mod tests {
                 Framing::UntilClose,
                 false,
             ),
-            // Transfer-Encoding wins over Content-Length.
+            // Transfer-Encoding wins over Content-Length, and the
+            // connection is not used again (RFC 9112 §6.3).
             (
                 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
                 Framing::Chunked,
-                true,
+                false,
             ),
             ("HTTP/1.1 200 OK\r\n\r\n", Framing::UntilClose, false),
             (

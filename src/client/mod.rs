@@ -16,7 +16,15 @@
 //! close every client connection after one answer without saying
 //! `Connection: close`; without this, one attempt in a few through them
 //! failed as CONNECTION_CLOSED although the target never saw it. It stays
-//! one attempt; POST and PATCH are never written again.
+//! one attempt; POST and PATCH are never written again. A request whose
+//! write failed after the server had answered (a 413 to an upload it will
+//! not read, then the close) gets that answer ([`h1`] reads what the socket
+//! holds before the write error counts), never a resend.
+//!
+//! Idle HTTP/1 connections expire after `pool::KEEP_ALIVE` (4 s, below
+//! common servers' idle timeouts) and are closed unused. An answer that is
+//! not valid HTTP fails as NETWORK_ERROR, its reason kept in the stats
+//! (`first_invalid`) and said in the report's notes.
 //!
 //! [`HttpClient::open_stream`] sends a request like [`HttpClient::send`]
 //! and hands a 2xx `text/event-stream` answer back as an [`EventStream`]:

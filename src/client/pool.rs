@@ -9,7 +9,13 @@
 //! `open sockets <= idle + in flight <= connections` at every moment.
 //!
 //! HTTP/1 connections ([`super::h1`], driven by the task that sends on
-//! them) are used one request at a time (LIFO, the warmest first). When
+//! them) are used one request at a time (LIFO, the warmest first), and an
+//! idle one for at most [`KEEP_ALIVE`]: below the idle timeouts servers
+//! commonly use (nginx 75 s, Node.js 5 s, Apache 5 s), so the generator
+//! lets a connection go before the server closes it under a request. An
+//! expired connection is closed when a checkout finds it (with every one
+//! below it in the list, all older) or a checkin sees it at the bottom of
+//! the list, never written to. When
 //! TLS negotiates `h2` over ALPN, one HTTP/2 connection is shared by every
 //! request, as hyper-util's pool does.
 //!
@@ -28,6 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 pub(super) type Body = http_body_util::Full<bytes::Bytes>;
 
@@ -91,7 +98,10 @@ pub(super) struct Pool {
     host: String,
     port: u16,
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    idle: Mutex<Vec<H1>>,
+    /// Idle HTTP/1 connections and when each went idle, oldest first.
+    idle: Mutex<Vec<(Instant, H1)>>,
+    /// How long an idle connection is kept ([`KEEP_ALIVE`]).
+    keep_alive: Duration,
     /// The shared HTTP/2 connection, once the target chose h2.
     h2: Mutex<Option<http2::SendRequest<Body>>>,
     /// Whether ALPN chose h2 (known after the first TLS handshake).
@@ -103,6 +113,13 @@ pub(super) struct Pool {
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an idle HTTP/1 connection is kept for another request: less
+/// than the keep-alive timeout of common servers (nginx 75 s, Node.js 5 s,
+/// Apache httpd 5 s), so a connection is rarely closed by the server just
+/// as a request goes out on it (RFC 9112 §9.3.1's race; the one resend of
+/// an idempotent request covers the rest).
+pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(4);
 
 impl Pool {
     pub fn new(
@@ -128,6 +145,7 @@ impl Pool {
             port,
             tls,
             idle: Mutex::new(Vec::new()),
+            keep_alive: KEEP_ALIVE,
             h2: Mutex::new(None),
             is_h2: OnceLock::new(),
             connecting: tokio::sync::Mutex::new(()),
@@ -142,14 +160,8 @@ impl Pool {
         if let Some(c) = self.shared_h2() {
             return Ok((Conn::H2(c), true));
         }
-        loop {
-            let Some(mut c) = self.idle.lock().map_or(None, |mut v| v.pop()) else {
-                break;
-            };
-            // One the server closed while it sat idle is dropped here.
-            if c.is_open() {
-                return Ok((Conn::H1(c), true));
-            }
+        if let Some(c) = self.idle_h1() {
+            return Ok((Conn::H1(c), true));
         }
         // Connecting is rare and its future is large (TCP, TLS and HTTP/2
         // handshakes): boxed, so every request waiting for a permit or an
@@ -171,15 +183,65 @@ impl Pool {
         Box::pin(self.connect()).await
     }
 
-    /// Give an HTTP/1 connection back after its response was read whole.
-    /// Whether the server closed it since is asked when it is taken again.
-    pub fn checkin(&self, conn: Conn) {
-        if let Conn::H1(c) = conn
-            && c.is_reusable()
-            && let Ok(mut v) = self.idle.lock()
-        {
-            v.push(c);
+    /// The warmest idle HTTP/1 connection that is neither expired nor
+    /// closed by the server. An expired one is dropped unused, with every
+    /// one below it (all older); one the server closed while it sat idle
+    /// is dropped too.
+    fn idle_h1(&self) -> Option<H1> {
+        loop {
+            let now = Instant::now();
+            let mut expired = Vec::new();
+            let popped = {
+                let mut v = self.idle.lock().ok()?;
+                match v.pop() {
+                    None => return None,
+                    Some((since, c)) if now.duration_since(since) < self.keep_alive => Some(c),
+                    Some(old) => {
+                        expired = std::mem::take(&mut *v);
+                        expired.push(old);
+                        None
+                    }
+                }
+            };
+            // Closed outside the lock.
+            drop(expired);
+            let mut c = popped?;
+            if c.is_open() {
+                return Some(c);
+            }
         }
+    }
+
+    /// Give an HTTP/1 connection back after its response was read whole.
+    /// Whether the server closed it since is asked when it is taken again;
+    /// idle ones that expired meanwhile go now (the oldest are at the
+    /// bottom of the list).
+    pub fn checkin(&self, conn: Conn) {
+        let Conn::H1(c) = conn else {
+            return;
+        };
+        if !c.is_reusable() {
+            return;
+        }
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        if let Ok(mut v) = self.idle.lock() {
+            if v.first()
+                .is_some_and(|(since, _)| now.duration_since(*since) >= self.keep_alive)
+            {
+                let n =
+                    v.partition_point(|(since, _)| now.duration_since(*since) >= self.keep_alive);
+                expired = v.drain(..n).collect();
+            }
+            v.push((now, c));
+        }
+        drop(expired);
+    }
+
+    /// Keep idle HTTP/1 connections for `d` instead of [`KEEP_ALIVE`].
+    #[cfg(test)]
+    pub fn set_keep_alive(&mut self, d: Duration) {
+        self.keep_alive = d;
     }
 
     fn shared_h2(&self) -> Option<http2::SendRequest<Body>> {
@@ -225,7 +287,7 @@ impl Pool {
         let stream = tls
             .connect(name.clone(), io)
             .await
-            .map_err(ConnectError::Io)?;
+            .map_err(|e| ConnectError::Io(not_tls(e)))?;
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let _ = self.is_h2.set(h2);
         if !h2 {
@@ -293,6 +355,31 @@ async fn connect_tunnel(
     }
     let upgraded = hyper::upgrade::on(resp).await.map_err(broken)?;
     Ok(TokioIo::new(upgraded))
+}
+
+/// A TLS handshake that failed because the target's first bytes were not
+/// a TLS record at all (an `HTTP/1.1 400` to the ClientHello, typically: a
+/// plain HTTP server behind an https:// URL), said as such; any other
+/// error as it is.
+fn not_tls(e: std::io::Error) -> std::io::Error {
+    let plain = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| {
+            matches!(
+                r,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            )
+        });
+    if !plain {
+        return e;
+    }
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "TLS handshake: the target's answer is not TLS (plain HTTP on an https:// URL? try http://): {e}"
+        ),
+    )
 }
 
 fn h1(io: Io) -> Conn {

@@ -1,7 +1,10 @@
 //! What the transport saw, by kind, for the run's diagnosis: how many
 //! attempts got an HTTP answer at all, how many failed and why, and the
-//! first TLS error's text (the verification reason a user needs), and the
-//! first failure at an HTTP proxy (refused, or its answer to CONNECT).
+//! first TLS error's text (the verification reason a user needs), the
+//! first failure at an HTTP proxy (refused, or its answer to CONNECT), and
+//! the first answer that was not valid HTTP (two different lengths, too
+//! many headers, a bad header name: why a target "answered" and yet every
+//! attempt failed as NETWORK_ERROR).
 
 use crate::outcome::NetError;
 use std::sync::Mutex;
@@ -14,8 +17,10 @@ pub struct TransportStats {
     resent: AtomicU64,
     simulator: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
+    invalid: AtomicU64,
     first_tls: Mutex<Option<String>>,
     first_proxy: Mutex<Option<String>>,
+    first_invalid: Mutex<Option<String>>,
 }
 
 /// A copy of the counters, to add up across rounds.
@@ -36,6 +41,12 @@ pub struct Snapshot {
     /// The first failure at the proxy, e.g. `the proxy answered 502 Bad
     /// Gateway to CONNECT` (never its credentials).
     pub first_proxy: Option<String>,
+    /// Failures (counted as [`NetError::Other`]) on an answer that was not
+    /// valid HTTP.
+    pub invalid: u64,
+    /// The first of them, e.g. `invalid response: two different
+    /// content-lengths`.
+    pub first_invalid: Option<String>,
 }
 
 impl TransportStats {
@@ -56,7 +67,9 @@ impl TransportStats {
     }
 
     /// A failure of kind `kind`; `chain` is the error chain's text, kept
-    /// for the first TLS error and the first proxy failure only.
+    /// for the first TLS error, the first proxy failure and the first
+    /// invalid answer only (read for every [`NetError::Other`], to tell an
+    /// invalid answer, "invalid response: ...", from the rest).
     pub fn failed(&self, kind: NetError, chain: impl FnOnce() -> String) {
         if let Some(i) = NetError::ALL.iter().position(|k| *k == kind) {
             self.failed[i].fetch_add(1, Relaxed);
@@ -64,6 +77,19 @@ impl TransportStats {
         let slot = match kind {
             NetError::Tls => &self.first_tls,
             k if k.is_proxy() => &self.first_proxy,
+            NetError::Other => {
+                let text = chain();
+                if !text.contains("invalid response") {
+                    return;
+                }
+                self.invalid.fetch_add(1, Relaxed);
+                if let Ok(mut first) = self.first_invalid.lock()
+                    && first.is_none()
+                {
+                    *first = Some(text);
+                }
+                return;
+            }
             _ => return,
         };
         if let Ok(mut first) = slot.lock()
@@ -82,6 +108,8 @@ impl TransportStats {
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
             first_proxy: self.first_proxy.lock().ok().and_then(|f| f.clone()),
+            invalid: self.invalid.load(Relaxed),
+            first_invalid: self.first_invalid.lock().ok().and_then(|f| f.clone()),
         }
     }
 }
@@ -97,6 +125,8 @@ impl Snapshot {
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
             first_proxy: self.first_proxy.clone(),
+            invalid: self.invalid - before.invalid.min(self.invalid),
+            first_invalid: self.first_invalid.clone(),
         }
     }
 
@@ -113,6 +143,10 @@ impl Snapshot {
         }
         if self.first_proxy.is_none() {
             self.first_proxy.clone_from(&o.first_proxy);
+        }
+        self.invalid += o.invalid;
+        if self.first_invalid.is_none() {
+            self.first_invalid.clone_from(&o.first_invalid);
         }
     }
 
@@ -153,13 +187,17 @@ impl Snapshot {
         if let Some(p) = &self.first_proxy {
             line.push_str(&format!("; first proxy failure: {p}"));
         }
+        if let Some(i) = &self.first_invalid {
+            line.push_str(&format!("; first invalid answer: {i}"));
+        }
         Some(line)
     }
 }
 
 impl Snapshot {
     /// Report notes for what went wrong on the wire: the generator's own
-    /// resource exhaustion, and the first TLS error's reason.
+    /// resource exhaustion, the first TLS error's reason, the first proxy
+    /// failure, the first answer that was not valid HTTP.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if self.resent > 0 {
@@ -188,6 +226,12 @@ impl Snapshot {
                 .sum();
             notes.push(format!(
                 "proxy: {n} attempts failed at the HTTP proxy and never reached the target (PROXY_*); the first: {p}"
+            ));
+        }
+        if let Some(i) = &self.first_invalid {
+            notes.push(format!(
+                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (counted as NETWORK_ERROR); the first: {i}",
+                self.invalid
             ));
         }
         notes

@@ -66,6 +66,9 @@ pub(super) fn build_target(
         if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
             return Err(cx.err(&key, "not a valid header name"));
         }
+        if let Some(msg) = super::step_parts::framing_header(k) {
+            return Err(cx.err(&key, msg));
+        }
         if http::HeaderValue::from_str(v).is_err() {
             return Err(cx.err(&key, "not a valid header value"));
         }
@@ -153,8 +156,13 @@ pub(super) fn build_target(
     };
     let idempotency_header = match &t.idempotency_header {
         None => http::HeaderName::from_static("idempotency-key"),
-        Some(h) => http::HeaderName::from_bytes(h.as_bytes())
-            .map_err(|_| cx.err("target.idempotency_header", "not a valid header name"))?,
+        Some(h) => {
+            if let Some(msg) = super::step_parts::framing_header(h) {
+                return Err(cx.err("target.idempotency_header", msg));
+            }
+            http::HeaderName::from_bytes(h.as_bytes())
+                .map_err(|_| cx.err("target.idempotency_header", "not a valid header name"))?
+        }
     };
     Ok(TargetPlan {
         url,
