@@ -69,14 +69,18 @@ pub async fn remote_ledger(
     serde_json::from_value(after).ok()
 }
 
-/// `after - before` for every counter; `oversold` (a maximum) and `zones`
-/// (seat state) stay as they are now.
+/// `after - before` for every counter; `oversold` (a maximum), `zones`
+/// (seat state) and a time summary's `max` and percentiles (the Booking
+/// Rush profile's `queue.time_in_queue_ms`) stay as they are now.
 fn subtract(after: &mut serde_json::Value, before: &serde_json::Value) {
     use serde_json::Value as J;
     match (after, before) {
         (J::Object(a), J::Object(b)) => {
             for (k, v) in a.iter_mut() {
-                if k == "oversold" || k == "zones" {
+                if matches!(
+                    k.as_str(),
+                    "oversold" | "zones" | "max" | "p50" | "p90" | "p99"
+                ) {
                     continue;
                 }
                 if let Some(bv) = b.get(k) {
@@ -103,6 +107,13 @@ mod tests {
         assert_eq!(
             after,
             serde_json::json!({"duplicates": 3, "oversold": 1, "requests": {"reserve": {"200": 4, "503": 1}}, "zones": {"E1/A": {"sold": 7}}})
+        );
+        let before = serde_json::json!({"logins": 10, "replays_by_status": {"201": 10}, "queue": {"joins": 10, "time_in_queue_ms": {"count": 10, "sum": 900, "max": 300, "p50": 80, "p90": 200, "p99": 300}}});
+        let mut after = serde_json::json!({"logins": 25, "replays_by_status": {"201": 30, "500": 2}, "queue": {"joins": 25, "time_in_queue_ms": {"count": 25, "sum": 2000, "max": 400, "p50": 70, "p90": 250, "p99": 390}}});
+        super::subtract(&mut after, &before);
+        assert_eq!(
+            after,
+            serde_json::json!({"logins": 15, "replays_by_status": {"201": 20, "500": 2}, "queue": {"joins": 15, "time_in_queue_ms": {"count": 15, "sum": 1100, "max": 400, "p50": 70, "p90": 250, "p99": 390}}})
         );
     }
 }

@@ -318,6 +318,33 @@ fn cohort(naive: bool) -> CohortResult {
         },
     );
     ledger.attempts_per_op.extend([(1, ok), (2, attempts / 5)]);
+    if !naive {
+        // The Booking Rush profile's fields (absent from the guidelines
+        // profile's ledgers), so every renderer and the schema meet them.
+        ledger.logins = Some(journeys.started);
+        ledger.refreshes = Some(4);
+        ledger.queue = Some(crate::sim::QueueLedger {
+            joins: journeys.started,
+            polls: journeys.started * 6,
+            streams: 0,
+            passes_issued: journeys.started - 20,
+            passes_used: journeys.succeeded,
+            passes_stranded: journeys.started - 20 - journeys.succeeded,
+            time_in_queue_ms: crate::sim::TimeSummary {
+                count: journeys.started - 20,
+                sum: (journeys.started - 20) * 9_400,
+                max: 31_000,
+                p50: 8_200,
+                p90: 21_000,
+                p99: 29_500,
+            },
+        });
+        ledger.replays_by_status = Some([(201, 12), (500, 3)].into_iter().collect());
+        ledger.idempotent_replays = 15;
+        ledger.request_in_progress = Some(9);
+        ledger.idempotency_key_reused = Some(0);
+        ledger.gateway_timeouts = Some(2);
+    }
     let mut steps = vec![
         step("availability", seed + 10, operations / 3, 1.1, 0.99, naive),
         step(
