@@ -24,3 +24,4 @@ pub mod scenario;
 pub mod shard;
 pub mod sim;
 pub mod timefmt;
+pub mod truth;

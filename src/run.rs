@@ -160,6 +160,9 @@ pub async fn execute(
                 late.as_secs_f64()
             ));
         }
+        let truth_before =
+            crate::truth::before_round(plan.truth.as_ref(), &plan.target.tls(), r, &mut notes)
+                .await;
         // The ledger was read before the round's common start, so no
         // shard's reading misses another's first requests.
         if let Some(due) = due
@@ -216,10 +219,19 @@ pub async fn execute(
                 None => None,
             },
         };
-        if ledger.is_some() && round.cohorts.len() > 1 {
+        let truth = crate::truth::after_round(
+            plan.truth.as_ref(),
+            truth_before.as_ref(),
+            &plan.target.tls(),
+            &control.stop,
+            r,
+            &mut notes,
+        )
+        .await;
+        if (ledger.is_some() || truth.is_some()) && round.cohorts.len() > 1 {
             let names: Vec<&str> = round.cohorts.iter().map(|c| c.name.as_str()).collect();
             notes.push(format!(
-                "{} shared one target at once: the simulator's ledger (duplicates, oversold, wasted work, early retries) counts them together",
+                "{} shared one target at once: its ground truth (the ledger, [truth]) counts them together",
                 names.join(" and ")
             ));
         }
@@ -255,6 +267,7 @@ pub async fn execute(
                 },
             ));
             if let Some(c) = results.last_mut() {
+                c.truth = truth.clone();
                 c.round_started_unix_ms = crate::report::meta::unix_ms(res.wall_start);
             }
         }

@@ -285,23 +285,45 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             JourneyField::Cancelled => c.journeys.cancelled,
         }),
         Metric::Ledger(f) => {
-            let l = c.ledger.as_ref().ok_or_else(|| {
+            let key = &gate.metric.to_string();
+            if let Some(l) = c.ledger.as_ref() {
+                return n(match f {
+                    LedgerField::Oversold => l.oversold,
+                    LedgerField::Duplicates => l.duplicates,
+                    LedgerField::WastedWork => l.wasted_work,
+                    LedgerField::EarlyRetries => l.early_retries,
+                    LedgerField::BookingsCreated => l.bookings_created,
+                });
+            }
+            match c.truth.as_ref().and_then(|t| t.get(key)) {
+                Some(v) => Ok(v),
+                None => Err(unmeasured(
+                    GateReason::LedgerUnavailable,
+                    format!(
+                        "`{}` needs the simulator's ledger or a [truth] key `{key}`, and cohort `{}` has neither (target: {})",
+                        gate.metric, c.name, report.target
+                    ),
+                )),
+            }
+        }
+        Metric::Truth(key) => match c.truth.as_ref() {
+            Some(t) => t.get(key).ok_or_else(|| {
                 unmeasured(
                     GateReason::LedgerUnavailable,
                     format!(
-                        "`{}` needs the embedded simulator's ledger, and cohort `{}` has none (target: {})",
-                        gate.metric, c.name, report.target
+                        "cohort `{}`'s [truth] reading ({}) has no key `{key}`",
+                        c.name, t.source
                     ),
                 )
-            })?;
-            n(match f {
-                LedgerField::Oversold => l.oversold,
-                LedgerField::Duplicates => l.duplicates,
-                LedgerField::WastedWork => l.wasted_work,
-                LedgerField::EarlyRetries => l.early_retries,
-                LedgerField::BookingsCreated => l.bookings_created,
-            })
-        }
+            }),
+            None => Err(unmeasured(
+                GateReason::LedgerUnavailable,
+                format!(
+                    "`{}` needs the target's counts, and cohort `{}` has no [truth] reading for its round",
+                    gate.metric, c.name
+                ),
+            )),
+        },
     }
 }
 

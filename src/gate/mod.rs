@@ -37,7 +37,9 @@
 //!
 //! Ledger metrics (`oversold`, `duplicates`, `wasted_work`, `early_retries`,
 //! `bookings_created`) are the simulator's ground truth for the cohort's
-//! round; cohorts sharing one round (a mixed fleet) share one ledger.
+//! round, or, without a ledger, the target's own count of that name from
+//! `[truth]`; `truth.<KEY>` reads any `[truth]` key. Cohorts sharing one
+//! round (a mixed fleet) share one ledger and one reading.
 
 pub mod baseline;
 mod eval;
@@ -307,6 +309,8 @@ pub enum Metric {
     Outcome(String),
     Journeys(JourneyField),
     Ledger(LedgerField),
+    /// `truth.<KEY>`: a number of the target's own, from `[truth]`.
+    Truth(String),
 }
 
 /// Scalar cohort metrics, by name.
@@ -377,6 +381,7 @@ impl fmt::Display for Metric {
             Metric::Outcome(code) => write!(f, "outcomes.{code}"),
             Metric::Journeys(j) => write!(f, "journeys.{}", name(&JOURNEY_FIELDS, j)),
             Metric::Ledger(l) => f.write_str(name(&LEDGER_FIELDS, l)),
+            Metric::Truth(key) => write!(f, "truth.{key}"),
             m => f.write_str(name(&SCALARS, m)),
         }
     }

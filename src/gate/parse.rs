@@ -252,6 +252,7 @@ fn known_metrics(step: bool) -> String {
         names(&JOURNEY_FIELDS).replace(", ", "|")
     ));
     v.extend(LEDGER_FIELDS.iter().map(|(_, n)| n.to_string()));
+    v.push("truth.<KEY>".into());
     v.join(", ")
 }
 
@@ -274,7 +275,19 @@ fn parse_metric(
         None => Ok(m),
         Some(t) => Err(syntax(format!("`{head}` has no field `{t}`"))),
     };
-    let metric = if head == "outcomes" {
+    let metric = if head == "truth" && step.is_none() {
+        match tail {
+            Some(key) if !key.is_empty() && !key.contains(char::is_whitespace) => {
+                Metric::Truth(key.into())
+            }
+            _ => {
+                return Err(syntax(
+                    "`truth` needs a key of [truth] counts or levels, e.g. `truth.seats_left`"
+                        .into(),
+                ));
+            }
+        }
+    } else if head == "outcomes" {
         match tail {
             Some(code) if !code.is_empty() && !code.contains(char::is_whitespace) => {
                 Metric::Outcome(code.into())

@@ -14,6 +14,19 @@
 use crate::report::Report;
 use crate::sim::Ledger;
 
+/// The `[truth]` reading of fleet `i` that saw the most: every shard read
+/// the same target's counts before the common start and after its own
+/// round, so the reading taken last (the largest counters) covers every
+/// shard's requests, as the ledger's does.
+pub(super) fn merged_truth(reports: &[&Report], i: usize) -> Option<crate::report::Truth> {
+    let total = |t: &crate::report::Truth| t.counts.values().sum::<f64>();
+    reports
+        .iter()
+        .filter_map(|r| r.results.get(i)?.truth.as_ref())
+        .max_by(|a, b| total(a).total_cmp(&total(b)))
+        .cloned()
+}
+
 /// The `requests` endpoint of the simulator's own `/__sim` routes: the
 /// shards' ledger readings themselves, not load, so it is neither a
 /// reading's size nor part of the consistency check.

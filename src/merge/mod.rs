@@ -214,6 +214,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
         hists.push(sum);
         let reports: Vec<&Report> = parts.iter().map(|p| &p.report).collect();
         c.ledger = ledger::merged(&reports, i, &mut report.notes);
+        c.truth = ledger::merged_truth(&reports, i);
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
     }
     report.duration_s = parts

@@ -288,3 +288,22 @@ fn embedded_simulator_shards_keep_their_ledgers_out_with_todays_note() {
     // One shard alone keeps its ledger, whatever its target.
     assert!(super::ledger::merged(&refs[..1], 0, &mut Vec::new()).is_some());
 }
+
+#[test]
+fn the_truth_reading_that_saw_the_most_is_the_merged_one() {
+    let mut rs: Vec<crate::report::Report> =
+        (0..3).map(|i| shard_report(i, SHARED, None)).collect();
+    for (r, booked) in rs.iter_mut().zip([40.0, 90.0, 70.0]) {
+        r.results[0].truth = Some(crate::report::Truth {
+            source: "command redis-cli".into(),
+            counts: [("bookings_created".to_string(), booked)].into(),
+            levels: [("seats_left".to_string(), 100.0 - booked)].into(),
+        });
+    }
+    rs[2].results[0].truth = None;
+    let refs: Vec<&crate::report::Report> = rs.iter().collect();
+    let t = super::ledger::merged_truth(&refs, 0).expect("a reading");
+    assert_eq!(t.get("bookings_created"), Some(90.0));
+    assert_eq!(t.get("seats_left"), Some(10.0));
+    assert_eq!(super::ledger::merged_truth(&refs, 1), None);
+}

@@ -175,6 +175,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         latency_series: latency.fleet,
         latency_per_second: latency.per_second,
         ledger: meta.ledger,
+        truth: None,
         // Needs the report's trigger; filled in by `run::execute`.
         recovery_s: None,
         // The round's wall-clock start; filled in by `run::execute`.

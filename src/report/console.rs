@@ -21,6 +21,34 @@ fn ledger_cell(c: &CohortResult, get: fn(&crate::sim::Ledger) -> u64) -> String 
         .map_or_else(|| "-".to_string(), |l| count(get(l)))
 }
 
+/// The target's own counts (`[truth]`), one row per key, beside the
+/// journeys stampede counted as succeeded.
+fn truth_rows(cs: &[CohortResult]) -> Vec<Row> {
+    let mut keys: Vec<&String> = (cs.iter().filter_map(|c| c.truth.as_ref()))
+        .flat_map(|t| t.counts.keys().chain(t.levels.keys()))
+        .collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    keys.sort();
+    keys.dedup();
+    let mut rows: Vec<Row> = keys
+        .into_iter()
+        .map(|k| {
+            row(&format!("target: {}", printable(k)), cs, |c| {
+                match c.truth.as_ref().and_then(|t| t.get(k)) {
+                    Some(v) => super::format::number(v),
+                    None => "-".into(),
+                }
+            })
+        })
+        .collect();
+    rows.push(row("succeeded journeys (stampede)", cs, |c| {
+        count(c.journeys.succeeded)
+    }));
+    rows
+}
+
 /// Strips control characters so a hostile outcome code cannot move the cursor
 /// or recolour the terminal.
 fn printable(s: &str) -> String {
@@ -194,6 +222,7 @@ pub fn summary_table(report: &Report) -> String {
             ledger_cell(c, |l| l.early_retries)
         }));
     }
+    rows.extend(truth_rows(cs));
     rows.push(row("retries sooner than Retry-After", cs, |c| {
         super::format::count(c.early_retries)
     }));

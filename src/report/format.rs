@@ -71,6 +71,16 @@ pub fn times(x: f64) -> String {
     }
 }
 
+/// A number read from a target: whole numbers grouped (`1,180`, `-3`),
+/// others with up to three decimals.
+pub fn number(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        let n = count(v.abs() as u64);
+        return if v < 0.0 { format!("-{n}") } else { n };
+    }
+    decimal(v, 3)
+}
+
 /// A plain decimal with up to `max_dec` decimals and trailing zeros removed.
 pub fn decimal(v: f64, max_dec: usize) -> String {
     if !v.is_finite() {

@@ -245,6 +245,30 @@ pub struct FunnelStage {
     pub journeys: u64,
 }
 
+/// The target's own counts for a round (`[truth]`), read before and after
+/// it: what the server says happened, beside what stampede counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    /// Where they came from: `GET <url without query>` or `command <program>`.
+    pub source: String,
+    /// Counters: the reading after the round minus the one before.
+    #[serde(default)]
+    pub counts: BTreeMap<String, f64>,
+    /// Levels: the reading after the round.
+    #[serde(default)]
+    pub levels: BTreeMap<String, f64>,
+}
+
+impl Truth {
+    /// A count or level by key.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.counts
+            .get(key)
+            .or_else(|| self.levels.get(key))
+            .copied()
+    }
+}
+
 /// Everything measured for one policy or cohort.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CohortResult {
@@ -351,6 +375,9 @@ pub struct CohortResult {
     pub latency_per_second: Vec<LatencyRow>,
     /// The simulator's ground truth for this round (embedded target only).
     pub ledger: Option<Ledger>,
+    /// The target's own counts for this round, from `[truth]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<Truth>,
     /// Seconds from the end of the report's trigger until successes per
     /// second were back (see [`crate::report::recovery`]); `None` without a
     /// trigger or when the cohort did not recover before its round ended.

@@ -445,6 +445,11 @@ fn cohort(naive: bool) -> CohortResult {
         latency_interval_ms: lat.interval_ms,
         latency_series: lat.fleet,
         latency_per_second: lat.per_second,
+        truth: (!naive).then(|| super::Truth {
+            source: "command redis-cli".into(),
+            counts: BTreeMap::from([("bookings_created".into(), sold as f64)]),
+            levels: BTreeMap::from([("seats_left".into(), f64::from(300 - sold))]),
+        }),
         ledger: Some(ledger),
         round_started_unix_ms: Some(1_795_860_000_000 + if naive { 63_200 } else { 0 }),
     }

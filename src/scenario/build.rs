@@ -14,6 +14,7 @@ mod sim;
 mod step_flow;
 mod step_parts;
 mod target;
+mod truth;
 mod users;
 
 use journey::build_journey;
@@ -120,9 +121,12 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
                 .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let truth = truth::build_truth(&cx, file.truth.as_ref())?;
+    check_truth_gates(&cx, &gates, truth.as_ref())?;
     if target.url.is_some() && target.ledger == Some(false) {
         for (i, g) in gates.iter().enumerate() {
-            if matches!(g.metric, crate::gate::Metric::Ledger(_)) {
+            let from_truth = truth.as_ref().is_some_and(|t| t.has(&g.metric.to_string()));
+            if matches!(g.metric, crate::gate::Metric::Ledger(_)) && !from_truth {
                 return Err(cx.err(
                     &format!("gates[{i}]"),
                     format!(
@@ -157,7 +161,31 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         shard: ov.shard,
         start_at: None,
         trace: false,
+        truth,
     })
+}
+
+/// A `truth.<KEY>` gate needs that key in `[truth]`.
+fn check_truth_gates(
+    cx: &Ctx,
+    gates: &[crate::gate::Gate],
+    truth: Option<&TruthPlan>,
+) -> Result<(), ScenarioError> {
+    for (i, g) in gates.iter().enumerate() {
+        let crate::gate::Metric::Truth(key) = &g.metric else {
+            continue;
+        };
+        if !truth.is_some_and(|t| t.has(key)) {
+            return Err(cx.err(
+                &format!("gates[{i}]"),
+                format!(
+                    "`{}` reads `{key}` from the target's own counts; name it in [truth.counts] or [truth.levels]",
+                    g.expr
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Helpers for the per-section tests: build from text, pick the error apart.

@@ -38,6 +38,34 @@ pub struct ScenarioFile {
     pub gates: Vec<String>,
     #[serde(default)]
     pub safety: SafetySection,
+    /// The target's own counts, read before and after each round.
+    pub truth: Option<TruthSection>,
+}
+
+/// `[truth]`: where the target's own counts come from (an HTTP endpoint or
+/// a command) and which of its numbers mean what.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruthSection {
+    /// An absolute http(s) URL answering GET with JSON.
+    pub url: Option<String>,
+    /// Headers for `url`, each value read from the named environment variable.
+    #[serde(default)]
+    pub headers_env: BTreeMap<String, String>,
+    /// A program and its arguments printing JSON or `key value` lines.
+    pub command: Option<Vec<String>>,
+    /// Counters: the round's value is the reading after minus the one before.
+    #[serde(default)]
+    pub counts: BTreeMap<String, String>,
+    /// Levels: the round's value is the reading after the round.
+    #[serde(default)]
+    pub levels: BTreeMap<String, String>,
+    /// Longest a reading may take (default 10 s).
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Wait this long after a round before the second reading (default 0 s).
+    #[serde(default, with = "humantime_serde")]
+    pub settle: Option<Duration>,
 }
 
 /// Rails for shared staging.

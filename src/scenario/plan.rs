@@ -90,6 +90,68 @@ pub struct Plan {
     /// `--trace`: print every request and response (see [`super::trace`]).
     #[serde(skip)]
     pub trace: bool,
+    /// `[truth]`: the target's own counts, read before and after each round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth: Option<TruthPlan>,
+}
+
+/// Where the target's own counts are read from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruthSource {
+    /// GET this URL; each header's value came from an environment variable.
+    Http {
+        url: String,
+        headers: Vec<(String, Secret)>,
+    },
+    /// Run this program with these arguments (no shell).
+    Command { argv: Vec<String> },
+}
+
+impl TruthSource {
+    /// How the report names the source: the URL without its query, or the
+    /// program without its arguments (either may carry a secret).
+    pub fn label(&self) -> String {
+        match self {
+            TruthSource::Http { url, .. } => {
+                format!("GET {}", url.split(['?', '#']).next().unwrap_or(url))
+            }
+            TruthSource::Command { argv } => format!(
+                "command {}",
+                argv.first()
+                    .map_or("", |p| p.rsplit('/').next().unwrap_or(p))
+            ),
+        }
+    }
+}
+
+/// One number of the target's: a report key and the JSON pointer (or, for
+/// `key value` lines, `/key`) it is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TruthKey {
+    pub key: String,
+    pub pointer: String,
+}
+
+/// `[truth]`, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct TruthPlan {
+    pub source: TruthSource,
+    /// Counters: the round's value is after minus before.
+    pub counts: Vec<TruthKey>,
+    /// Levels: the round's value is the reading after the round.
+    pub levels: Vec<TruthKey>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub settle: Duration,
+}
+
+impl TruthPlan {
+    /// Whether the target's counts include `key` (as a counter or a level).
+    pub fn has(&self, key: &str) -> bool {
+        self.counts.iter().chain(&self.levels).any(|k| k.key == key)
+    }
 }
 
 /// Attempts per second no run exceeds unless `--max-rps` raises it.

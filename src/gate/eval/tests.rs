@@ -90,6 +90,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         latency_series: Vec::new(),
         latency_per_second: Vec::new(),
         ledger,
+        truth: None,
         recovery_s: None,
         round_started_unix_ms: None,
     }
@@ -424,8 +425,52 @@ fn ledger_metrics() {
 #[test]
 fn ledger_metric_without_ledger_fails() {
     for e in ["remote.oversold == 0", "remote.duplicates < 1000000"] {
-        unmeasured(e, GateReason::LedgerUnavailable, "embedded simulator");
+        unmeasured(e, GateReason::LedgerUnavailable, "simulator's ledger");
     }
+}
+
+#[test]
+fn truth_keys_measure_ledger_metrics_and_their_own() {
+    let mut r = report();
+    let remote = r.results.iter_mut().find(|c| c.name == "remote").unwrap();
+    remote.truth = Some(crate::report::Truth {
+        source: "command redis-cli".into(),
+        counts: BTreeMap::from([
+            ("bookings_created".into(), 120.0),
+            ("duplicates".into(), 2.0),
+        ]),
+        levels: BTreeMap::from([("seats_left".into(), 0.0)]),
+    });
+    let got = eval_on(
+        &[
+            "remote.bookings_created == 120",
+            "remote.duplicates == 0",
+            "remote.truth.seats_left == 0",
+            "remote.truth.held <= 5",
+            "remote.oversold == 0",
+        ],
+        &r,
+    );
+    let passed: Vec<bool> = got.iter().map(|g| g.passed).collect();
+    assert_eq!(passed, [true, false, true, false, false]);
+    assert_eq!(got[1].measured, Some(2.0));
+    assert_eq!(got[3].reason, GateReason::LedgerUnavailable);
+    assert!(
+        got[3].message.contains("has no key `held`"),
+        "{}",
+        got[3].message
+    );
+    assert!(
+        got[4].message.contains("[truth] key `oversold`"),
+        "{}",
+        got[4].message
+    );
+    // Without a reading, a truth gate fails unmeasured.
+    unmeasured(
+        "remote.truth.seats_left == 0",
+        GateReason::LedgerUnavailable,
+        "no [truth] reading",
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! gates and run metadata. Every string stays a plain string so the
 //! template's auto-escaping applies to it.
 
-use crate::report::format::{NA, count, decimal, ms, pct, seconds, times};
+use crate::report::format::{NA, count, decimal, ms, number, pct, seconds, times};
 use crate::report::ledger;
 use crate::report::model::{CohortResult, Percentiles, Report, Trigger};
 use crate::report::verdict::{recovery_text, trigger_window};
@@ -265,7 +265,32 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
     if !queue.is_empty() {
         sections.insert(1, section("Funnel and waiting room", queue));
     }
+    if let Some(source) = cs.iter().find_map(|c| c.truth.as_ref()).map(|t| &t.source) {
+        let title = format!("The target's own counts ([truth], {source}) and stampede's");
+        sections.push(section(&title, truth_rows(cs)));
+    }
     sections
+}
+
+/// One row per `[truth]` key (a count is the round's difference, a level
+/// the reading after it), then the journeys stampede counted as succeeded.
+fn truth_rows(cs: &[CohortResult]) -> Vec<Value> {
+    let keys: BTreeSet<&String> = (cs.iter().filter_map(|c| c.truth.as_ref()))
+        .flat_map(|t| t.counts.keys().chain(t.levels.keys()))
+        .collect();
+    let mut rows: Vec<Value> = keys
+        .into_iter()
+        .map(|k| {
+            plain(&format!("target: {k}"), cs, |c| match &c.truth {
+                None => "no reading".into(),
+                Some(t) => t.get(k).map_or(NA.to_string(), number),
+            })
+        })
+        .collect();
+    rows.push(plain("succeeded journeys (stampede)", cs, |c| {
+        count(c.journeys.succeeded)
+    }));
+    rows
 }
 
 /// The funnel's stages, then each wait step's time in queue and polls.

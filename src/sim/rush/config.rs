@@ -1,6 +1,6 @@
 //! `[sim.booking_rush]`: the knobs of the real Booking Rush API profile
 //! (`[sim] api = "booking-rush"`). Each doc comment gives the real system's
-//! value beside the default (`/work/shared/spec/booking-rush-api.md`; "not
+//! value beside the default (the API reference; "not
 //! in the spec" where the spec gives none). docs/simulator.md lists them all.
 
 use crate::sim::SimError;

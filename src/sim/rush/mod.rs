@@ -1,5 +1,5 @@
 //! The real Booking Rush API (`[sim] api = "booking-rush"`), as our users'
-//! staging runs it (`/work/shared/spec/booking-rush-api.md`,
+//! staging runs it (its public API reference,
 //! docs/simulator.md): the gateway (rate limiter per client IP and class,
 //! JWT check, a timeout), the auth service, browsing, the virtual queue
 //! (polling and Server-Sent Events, a release worker), the booking service
