@@ -41,8 +41,9 @@ use stampede::policy::{
     Answer, CircuitBreaker, OpState, Outcome, Settlement, UserGuard, classify, parse_retry_after,
     settle,
 };
+use stampede::scenario::model::ArrivalProcess;
 use stampede::scenario::template::Template;
-use stampede::scenario::{Arrivals, BUILTIN_VARS, Stage};
+use stampede::scenario::{Arrivals, BUILTIN_VARS, LoadPlan, Stage};
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -421,12 +422,26 @@ fn schedule(r: &mut impl Runner) {
             },
         ],
     };
-    let v: Vec<Duration> = Schedule::new(&arrivals).take(OFFSETS).collect();
+    let mut load = LoadPlan {
+        arrivals,
+        process: ArrivalProcess::Uniform,
+        bursts: Vec::new(),
+        duration: Duration::from_secs(20),
+        drain: Duration::ZERO,
+        max_in_flight: 1,
+    };
+    let v: Vec<Duration> = Schedule::new(&load, 1).take(OFFSETS).collect();
     assert_eq!(v.len(), OFFSETS);
     assert!(v.windows(2).all(|w| w[0] <= w[1]));
     assert!(v[OFFSETS - 1] > Duration::from_secs(14) && v[OFFSETS - 1] < Duration::from_secs(15));
     r.bench("open_ramp/10k_offsets", OFFSETS as u64, || {
-        Schedule::new(black_box(&arrivals))
+        Schedule::new(black_box(&load), 1)
+            .take(OFFSETS)
+            .fold(0u128, |acc, d| acc.wrapping_add(d.as_nanos()))
+    });
+    load.process = ArrivalProcess::Poisson;
+    r.bench("open_ramp_poisson/10k_offsets", OFFSETS as u64, || {
+        Schedule::new(black_box(&load), 1)
             .take(OFFSETS)
             .fold(0u128, |acc, d| acc.wrapping_add(d.as_nanos()))
     });

@@ -206,8 +206,9 @@ fn exercise(plan: &scenario::Plan) -> Result<(), TestCaseError> {
     let start = std::time::Instant::now();
     let end = plan.load.duration.checked_add(plan.load.drain);
     prop_assert!(end.and_then(|d| start.checked_add(d)).is_some());
-    let s = Schedule::new(&plan.load.arrivals);
+    let s = Schedule::new(&plan.load, plan.seed);
     let _ = (s.offset_of(0), s.offset_of(1 << 40), s.offset_of(u64::MAX));
+    let _ = s.take(3).count();
     let _ = plan.load_summary();
     prop_assert!(serde_json::to_string(plan).is_ok());
     Ok(())

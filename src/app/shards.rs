@@ -9,8 +9,10 @@ use std::time::SystemTime;
 fn total_arrivals(plan: &Plan) -> u64 {
     match &plan.load.arrivals {
         Arrivals::Closed { users, .. } => *users,
-        Arrivals::TicketDrop { users, .. } => *users,
-        a => Schedule::new(a)
+        Arrivals::TicketDrop { users, .. } => {
+            users + plan.load.bursts.iter().map(|b| b.count).sum::<u64>()
+        }
+        _ => Schedule::new(&plan.load, plan.seed)
             .take_while(|t| *t <= plan.load.duration)
             .count() as u64,
     }

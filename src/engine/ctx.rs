@@ -128,7 +128,7 @@ pub struct RoundCtx {
     /// Journeys per user (closed model; 1 otherwise).
     pub iterations: u64,
     /// A closed-model user's wait between journeys.
-    pub think_time: Duration,
+    pub think_time: crate::scenario::Pause,
 }
 
 impl RoundCtx {

@@ -142,7 +142,7 @@ pub async fn run_round(
         },
         think_time: match &plan.load.arrivals {
             Arrivals::Closed { think_time, .. } => *think_time,
-            _ => Duration::ZERO,
+            _ => crate::scenario::Pause::NONE,
         },
     });
 
@@ -270,8 +270,8 @@ pub async fn run_round(
                 _ = permits.acquire_many(plan.load.max_in_flight as u32) => {}
             }
         }
-        arrivals => {
-            for (k, offset) in Schedule::new(arrivals).enumerate() {
+        _ => {
+            for (k, offset) in Schedule::new(&plan.load, plan.seed).enumerate() {
                 let due = ctx.start + offset;
                 if due > end_of_arrivals {
                     break;

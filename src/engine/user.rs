@@ -132,7 +132,8 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
         // `user`: nothing here is held twice.
         while user.iteration < user.ctx.iterations {
             if user.iteration > 0 {
-                if user.ctx.stopping() || !think(user.ctx).await {
+                let pause = user.pause(&user.ctx.think_time, u32::MAX, 0);
+                if user.ctx.stopping() || !think(user.ctx, pause).await {
                     break;
                 }
                 task.intended = Instant::now();
@@ -196,8 +197,7 @@ fn cut_short(ctx: &RoundCtx, log: &mut JourneyLog) {
 /// closed model at a third of what the target could serve. The coop budget
 /// still makes a user that never awaits (an open breaker answers at once)
 /// yield now and then, so it cannot hog its worker thread.
-async fn think(ctx: &RoundCtx) -> bool {
-    let think_time = ctx.think_time;
+async fn think(ctx: &RoundCtx, think_time: Duration) -> bool {
     if think_time.is_zero() {
         tokio::task::coop::consume_budget().await;
         return !ctx.cancel.is_cancelled();

@@ -137,6 +137,27 @@ pub enum LoadModel {
     TicketDrop,
 }
 
+/// How arrivals are spaced in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalProcess {
+    /// Evenly spaced at the schedule's rate.
+    #[default]
+    Uniform,
+    /// A Poisson process at the schedule's rate: exponential gaps, seeded.
+    Poisson,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstSection {
+    /// When, from the round start.
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    /// How many arrivals at that instant.
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageSection {
@@ -163,9 +184,15 @@ pub struct LoadSection {
     pub over: Option<Duration>,
     /// Closed model: journeys per user.
     pub iterations: Option<u64>,
-    /// Closed model: pause between a user's journeys.
-    #[serde(default, with = "humantime_serde")]
-    pub think_time: Option<Duration>,
+    /// Closed model: pause between a user's journeys (`"2s"`, `{ min, max }`
+    /// or `{ mean }`).
+    pub think_time: Option<toml::Value>,
+    /// Open and ticket-drop models: `"uniform"` (evenly spaced, the
+    /// default) or `"poisson"` (a seeded Poisson process at the same rate).
+    pub arrivals: Option<ArrivalProcess>,
+    /// Extra arrivals all at once: `[{ at = "10s", count = 500 }]`.
+    #[serde(default)]
+    pub bursts: Vec<BurstSection>,
     /// Hard limit on the time arrivals are generated (closed model: run time).
     #[serde(default, with = "humantime_serde")]
     pub duration: Option<Duration>,

@@ -224,8 +224,7 @@ pub enum Arrivals {
     Closed {
         users: u64,
         iterations: u64,
-        #[serde(with = "humantime_serde")]
-        think_time: Duration,
+        think_time: Pause,
     },
 }
 
@@ -237,9 +236,21 @@ pub struct Stage {
     pub to: f64,
 }
 
+/// `count` arrivals at once, `at` after the round start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Burst {
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadPlan {
     pub arrivals: Arrivals,
+    /// How the open and ticket-drop schedules space their arrivals.
+    pub process: crate::scenario::model::ArrivalProcess,
+    /// Extra arrivals at given instants, in time order (open and ticket drop).
+    pub bursts: Vec<Burst>,
     /// Arrivals stop at this point whatever the schedule says.
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
@@ -337,6 +348,17 @@ pub enum Pause {
         #[serde(with = "humantime_serde")]
         mean: Duration,
     },
+}
+
+impl fmt::Display for Pause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = humantime::format_duration;
+        match *self {
+            Pause::Fixed(x) => write!(f, "{}", d(x)),
+            Pause::Uniform { min, max } => write!(f, "uniform {}–{}", d(min), d(max)),
+            Pause::Exponential { mean } => write!(f, "exponential, mean {}", d(mean)),
+        }
+    }
 }
 
 impl Pause {
@@ -556,7 +578,7 @@ pub struct Cohort {
 impl Plan {
     /// One line describing the load shape, for reports.
     pub fn load_summary(&self) -> String {
-        match &self.load.arrivals {
+        let shape = match &self.load.arrivals {
             Arrivals::Open { stages } => {
                 let parts: Vec<String> = stages
                     .iter()
@@ -584,9 +606,24 @@ impl Plan {
                 iterations,
                 think_time,
             } => format!(
-                "closed model: {users} users × {iterations} journeys, think time {}",
-                humantime::format_duration(*think_time)
+                "closed model: {users} users × {iterations} journeys, think time {think_time}"
             ),
+        };
+        let mut extra = Vec::new();
+        if self.load.process == crate::scenario::model::ArrivalProcess::Poisson {
+            extra.push("Poisson arrivals".to_string());
+        }
+        for b in &self.load.bursts {
+            extra.push(format!(
+                "a burst of {} at {}",
+                b.count,
+                humantime::format_duration(b.at)
+            ));
+        }
+        if extra.is_empty() {
+            shape
+        } else {
+            format!("{shape} ({})", extra.join(", "))
         }
     }
 }

@@ -11,7 +11,7 @@ pub fn for_trace(plan: &mut Plan, n: u64) {
     plan.load.arrivals = Arrivals::Closed {
         users: 1,
         iterations: n,
-        think_time: Duration::ZERO,
+        think_time: crate::scenario::Pause::NONE,
     };
     plan.load.max_in_flight = 1;
     // Room for N journeys one after another (timeouts still bound each).

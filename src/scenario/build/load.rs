@@ -2,8 +2,8 @@
 //! drain may last (with the `--rate` and `--duration` overrides).
 
 use super::{Ctx, Overrides};
-use crate::scenario::model::{LoadModel, LoadSection};
-use crate::scenario::plan::{Arrivals, LoadPlan, Stage};
+use crate::scenario::model::{ArrivalProcess, LoadModel, LoadSection};
+use crate::scenario::plan::{Arrivals, Burst, LoadPlan, Stage};
 use crate::scenario::{ScenarioError, bounds};
 use std::time::Duration;
 
@@ -166,11 +166,10 @@ pub(super) fn build_load(
                 Arrivals::Closed {
                     users,
                     iterations,
-                    think_time: bounded(
+                    think_time: super::step_flow::pause(
                         cx,
                         "load.think_time",
-                        None,
-                        l.think_time.unwrap_or_default(),
+                        l.think_time.as_ref(),
                     )?,
                 },
                 DEFAULT_CLOSED_DURATION,
@@ -189,12 +188,71 @@ pub(super) fn build_load(
     }
     // A ticket drop over 0s releases every user at once; it still needs a moment to do so.
     let duration = duration.max(Duration::from_millis(1));
+    let (process, bursts) = shape(cx, l, &arrivals, duration)?;
     Ok(LoadPlan {
         arrivals,
+        process,
+        bursts,
         duration,
         drain: bounded(cx, "load.drain", None, l.drain.unwrap_or(DEFAULT_DRAIN))?,
         max_in_flight,
     })
+}
+
+/// `arrivals` and `bursts`: for the open and ticket-drop models only;
+/// bursts within the arrivals' duration, in time order.
+fn shape(
+    cx: &Ctx,
+    l: &LoadSection,
+    arrivals: &Arrivals,
+    duration: Duration,
+) -> Result<(ArrivalProcess, Vec<Burst>), ScenarioError> {
+    let closed = matches!(arrivals, Arrivals::Closed { .. });
+    if closed && l.arrivals.is_some() {
+        return Err(cx.err(
+            "load.arrivals",
+            "the closed model has no arrival schedule (users loop); use the open or ticket-drop model",
+        ));
+    }
+    if closed && !l.bursts.is_empty() {
+        return Err(cx.err(
+            "load.bursts",
+            "bursts apply to the open and ticket-drop models",
+        ));
+    }
+    cx.within(
+        "load.bursts",
+        bounds::count(l.bursts.len(), bounds::MAX_STAGES).map_err(|m| format!("bursts: {m}")),
+    )?;
+    let mut bursts = Vec::with_capacity(l.bursts.len());
+    let mut total = 0u64;
+    for (i, b) in l.bursts.iter().enumerate() {
+        let key = format!("load.bursts[{i}]");
+        if b.count == 0 {
+            return Err(cx.err(&format!("{key}.count"), "must be at least 1"));
+        }
+        if b.at > duration {
+            return Err(cx.err(
+                &format!("{key}.at"),
+                format!(
+                    "{} is after arrivals stop ({})",
+                    humantime::format_duration(b.at),
+                    humantime::format_duration(duration)
+                ),
+            ));
+        }
+        total = total.saturating_add(b.count);
+        cx.within(
+            &format!("{key}.count"),
+            bounds::count(total, bounds::MAX_USERS).map_err(|m| format!("bursts in all: {m}")),
+        )?;
+        bursts.push(Burst {
+            at: b.at,
+            count: b.count,
+        });
+    }
+    bursts.sort_by_key(|b| b.at);
+    Ok((l.arrivals.unwrap_or_default(), bursts))
 }
 
 #[cfg(test)]
@@ -300,6 +358,80 @@ mod tests {
     }
 
     #[test]
+    fn arrival_processes_and_bursts() {
+        let drop = "[load]\nmodel = \"ticket-drop\"\nusers = 100\nover = \"10s\"\n";
+        let l = plan(drop).load;
+        assert_eq!((l.process, l.bursts.len()), (ArrivalProcess::Uniform, 0));
+        let l = plan(&format!(
+            "{drop}arrivals = \"poisson\"\nbursts = [{{ at = \"5s\", count = 30 }}, {{ at = \"1s\", count = 20 }}]\n"
+        ))
+        .load;
+        assert_eq!(l.process, ArrivalProcess::Poisson);
+        let at: Vec<u64> = l.bursts.iter().map(|b| b.at.as_secs()).collect();
+        assert_eq!(at, [1, 5]);
+        // Generated users cover the bursts' arrivals too.
+        let p = plan(&format!("{drop}bursts = [{{ at = \"5s\", count = 30 }}]\n"));
+        assert!(matches!(
+            p.users,
+            crate::scenario::UsersPlan::Generated { count: 130, .. }
+        ));
+        let cases = [
+            (
+                format!("{drop}bursts = [{{ at = \"5s\", count = 0 }}]\n"),
+                "load.bursts[0].count",
+            ),
+            (
+                format!("{drop}bursts = [{{ at = \"11s\", count = 5 }}]\n"),
+                "load.bursts[0].at",
+            ),
+            (
+                "[load]\nmodel = \"closed\"\nusers = 3\narrivals = \"poisson\"\n".into(),
+                "load.arrivals",
+            ),
+            (
+                "[load]\nmodel = \"closed\"\nusers = 3\nbursts = [{ at = \"1s\", count = 1 }]\n"
+                    .into(),
+                "load.bursts",
+            ),
+        ];
+        for (src, key) in cases {
+            let (_, _, k, m) = invalid(&src);
+            assert!(k.starts_with(key), "{src}: {k}: {m}");
+        }
+        // Not even the right shape: a parse error at the line.
+        for (bad, line) in [
+            (format!("{drop}arrivals = \"bursty\"\n"), "5:"),
+            (format!("{drop}bursts = [{{ at = \"1s\" }}]\n"), "5:"),
+        ] {
+            let e = plan_with(&bad, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("dir/s.toml:{line}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_closed_models_think_time_takes_a_distribution() {
+        let src = "[load]\nmodel = \"closed\"\nusers = 3\niterations = 4\nthink_time = { min = \"1s\", max = \"3s\" }\n";
+        let Arrivals::Closed { think_time, .. } = plan(src).load.arrivals else {
+            panic!("closed")
+        };
+        assert_eq!(
+            think_time,
+            crate::scenario::Pause::Uniform {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(3)
+            }
+        );
+        let p = plan("[load]\nmodel = \"closed\"\nusers = 3\nthink_time = { mean = \"2s\" }\n");
+        assert!(
+            p.load_summary().contains("think time exponential, mean 2s"),
+            "{}",
+            p.load_summary()
+        );
+    }
+
+    #[test]
     fn closed_model_defaults_and_refuses_rate() {
         let src = "[load]\nmodel = \"closed\"\nusers = 3\n";
         let l = plan(src).load;
@@ -309,7 +441,7 @@ mod tests {
             Arrivals::Closed {
                 users: 3,
                 iterations: 1,
-                think_time: Duration::ZERO
+                think_time: crate::scenario::Pause::NONE
             }
         );
         let ov = Overrides {

@@ -49,7 +49,7 @@ pub(super) fn build_safety(
         Arrivals::Open { stages } => stages.iter().map(|s| s.from.max(s.to)).fold(0.0, f64::max),
         Arrivals::TicketDrop { users, over } => *users as f64 / over.as_secs_f64().max(1e-3),
         Arrivals::Closed { .. } => 0.0,
-    };
+    } + burst_peak(&load.bursts);
     if peak > max_rps {
         return Err(cx.err(
             "load",
@@ -72,6 +72,21 @@ pub(super) fn build_safety(
         );
     }
     Ok(SafetyPlan { max_rps, abort })
+}
+
+/// The most burst arrivals within any one second (each burst's instant
+/// starts a window): they come on top of the schedule's rate.
+fn burst_peak(bursts: &[crate::scenario::Burst]) -> f64 {
+    bursts
+        .iter()
+        .map(|b| {
+            let end = b.at + std::time::Duration::from_secs(1);
+            (bursts.iter())
+                .filter(|o| o.at >= b.at && o.at < end)
+                .map(|o| o.count as f64)
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
 }
 
 #[cfg(test)]

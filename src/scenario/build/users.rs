@@ -51,9 +51,10 @@ pub(super) fn build_users(
             cx.within("users.count", bounds::count(c, bounds::MAX_USERS))?;
             c
         }
-        (None, Arrivals::TicketDrop { users, .. }) | (None, Arrivals::Closed { users, .. }) => {
-            *users
+        (None, Arrivals::TicketDrop { users, .. }) => {
+            users + load.bursts.iter().map(|b| b.count).sum::<u64>()
         }
+        (None, Arrivals::Closed { users, .. }) => *users,
         (None, Arrivals::Open { .. }) => 1_000_000,
     };
     Ok(UsersPlan::Generated {
