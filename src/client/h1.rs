@@ -26,10 +26,11 @@
 //! trailers are read once, in linear time, at most [`MAX_TRAILERS`] lines
 //! in [`MAX_TRAILER_BYTES`]. A connection is used again only when its
 //! answer said so (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
-//! `keep-alive`) and its body was framed. Errors are `io::Error`s whose
-//! text [`crate::outcome::NetError::from_chain`] sorts: "connection closed"
-//! (an answer cut short), "body too large", "invalid response" (whose
-//! reason the transport's stats keep, `first_invalid`).
+//! `keep-alive`) and its body was framed. Errors are `io::Error`s; the ones
+//! this code finds itself carry a typed [`WireError`] (an answer cut short,
+//! a body too large, an answer that is not valid HTTP with its reason, kept
+//! by the transport's stats as `first_invalid`), read back by
+//! [`WireError::of`], never from the error's text.
 //!
 //! A request whose write fails (the server answered early, e.g. a 413 to a
 //! body it will not read, and closed) gets the answer the socket already
@@ -169,36 +170,58 @@ enum Framing {
     UntilClose,
 }
 
+/// What this connection's own code found wrong with an answer: the typed
+/// payload of the `io::Error`s it returns, so the attempt's kind is known
+/// without reading any text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Not valid HTTP/1.1 (two different lengths, too many headers, a bad
+    /// header name, a broken chunk); the reason says which.
+    #[error("invalid response: {0}")]
+    Invalid(Box<str>),
+    /// The connection ended before the answer was complete.
+    #[error("connection closed before the response was complete")]
+    Closed,
+    /// The body is over [`super::BODY_LIMIT`].
+    #[error("response body too large (over {} bytes)", super::BODY_LIMIT)]
+    TooLarge,
+    /// A chunk of a body read piece by piece larger than any body read whole.
+    #[error("streamed body too large: a chunk of {0} bytes (over {limit})", limit = super::BODY_LIMIT)]
+    ChunkTooLarge(u64),
+}
+
+impl WireError {
+    /// The attempt's failure kind.
+    pub fn kind(&self) -> crate::outcome::NetError {
+        use crate::outcome::NetError;
+        match self {
+            Self::Invalid(_) => NetError::InvalidResponse,
+            Self::Closed => NetError::Closed,
+            Self::TooLarge | Self::ChunkTooLarge(_) => NetError::BodyTooLarge,
+        }
+    }
+
+    /// The `WireError` an `io::Error` of this module carries.
+    pub fn of(e: &io::Error) -> Option<&WireError> {
+        e.get_ref()?.downcast_ref()
+    }
+}
+
 fn invalid(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("invalid response: {what}"),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, WireError::Invalid(what.into()))
 }
 
 fn closed() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "connection closed before the response was complete",
-    )
+    io::Error::new(io::ErrorKind::UnexpectedEof, WireError::Closed)
 }
 
 fn too_large() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("response body too large (over {} bytes)", super::BODY_LIMIT),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, WireError::TooLarge)
 }
 
 /// A chunk of a body read piece by piece larger than any body read whole.
 fn chunk_too_large(size: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "streamed body too large: a chunk of {size} bytes (over {})",
-            super::BODY_LIMIT
-        ),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, WireError::ChunkTooLarge(size))
 }
 
 impl Head {
@@ -822,7 +845,7 @@ mod tests {
     }
 
     fn kind(e: &io::Error) -> NetError {
-        NetError::from_chain(&[e.to_string()], Some(e.kind()))
+        WireError::of(e).expect("a typed error").kind()
     }
 
     #[test]
@@ -913,7 +936,7 @@ mod tests {
     fn a_partial_head_waits_and_a_broken_one_is_an_error() {
         assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
         let two = head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
-        assert_eq!(kind(&two.unwrap_err()), NetError::Other);
+        assert_eq!(kind(&two.unwrap_err()), NetError::InvalidResponse);
         assert!(head("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
         assert!(head("SSH-2.0-OpenSSH\r\n\r\n").is_err());
         let many = format!(

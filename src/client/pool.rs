@@ -55,6 +55,8 @@ impl Conn {
 #[derive(Debug)]
 pub(super) enum ConnectError {
     Io(std::io::Error),
+    /// The TLS handshake with the target failed.
+    Tls(std::io::Error),
     Hyper(hyper::Error),
     /// Failed at the proxy: nothing reached the target.
     Proxy(ProxyFailure),
@@ -74,7 +76,9 @@ pub(super) enum ProxyFailure {
 impl ConnectError {
     pub fn as_error(&self) -> &(dyn std::error::Error + 'static) {
         match self {
-            ConnectError::Io(e) | ConnectError::Proxy(ProxyFailure::Connect(e)) => e,
+            ConnectError::Io(e)
+            | ConnectError::Tls(e)
+            | ConnectError::Proxy(ProxyFailure::Connect(e)) => e,
             ConnectError::Hyper(e) | ConnectError::Proxy(ProxyFailure::Handshake(e)) => e,
             ConnectError::Proxy(ProxyFailure::Status(_)) => &NoSource,
         }
@@ -287,7 +291,7 @@ impl Pool {
         let stream = tls
             .connect(name.clone(), io)
             .await
-            .map_err(|e| ConnectError::Io(not_tls(e)))?;
+            .map_err(|e| ConnectError::Tls(not_tls(e)))?;
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let _ = self.is_h2.set(h2);
         if !h2 {

@@ -3,8 +3,8 @@
 //! first TLS error's text (the verification reason a user needs), the
 //! first failure at an HTTP proxy (refused, or its answer to CONNECT), and
 //! the first answer that was not valid HTTP (two different lengths, too
-//! many headers, a bad header name: why a target "answered" and yet every
-//! attempt failed as NETWORK_ERROR).
+//! many headers, a bad header name: why a target answered and yet every
+//! attempt failed, as INVALID_RESPONSE).
 
 use crate::outcome::NetError;
 use std::sync::Mutex;
@@ -17,7 +17,6 @@ pub struct TransportStats {
     resent: AtomicU64,
     simulator: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
-    invalid: AtomicU64,
     first_tls: Mutex<Option<String>>,
     first_proxy: Mutex<Option<String>>,
     first_invalid: Mutex<Option<String>>,
@@ -41,11 +40,9 @@ pub struct Snapshot {
     /// The first failure at the proxy, e.g. `the proxy answered 502 Bad
     /// Gateway to CONNECT` (never its credentials).
     pub first_proxy: Option<String>,
-    /// Failures (counted as [`NetError::Other`]) on an answer that was not
-    /// valid HTTP.
-    pub invalid: u64,
-    /// The first of them, e.g. `invalid response: two different
-    /// content-lengths`.
+    /// The first answer that was not valid HTTP
+    /// ([`NetError::InvalidResponse`]), e.g. `invalid response: two
+    /// different content-lengths`.
     pub first_invalid: Option<String>,
 }
 
@@ -67,9 +64,8 @@ impl TransportStats {
     }
 
     /// A failure of kind `kind`; `chain` is the error chain's text, kept
-    /// for the first TLS error, the first proxy failure and the first
-    /// invalid answer only (read for every [`NetError::Other`], to tell an
-    /// invalid answer, "invalid response: ...", from the rest).
+    /// (and made) for the first TLS error, the first proxy failure and the
+    /// first invalid answer only.
     pub fn failed(&self, kind: NetError, chain: impl FnOnce() -> String) {
         if let Some(i) = NetError::ALL.iter().position(|k| *k == kind) {
             self.failed[i].fetch_add(1, Relaxed);
@@ -77,19 +73,7 @@ impl TransportStats {
         let slot = match kind {
             NetError::Tls => &self.first_tls,
             k if k.is_proxy() => &self.first_proxy,
-            NetError::Other => {
-                let text = chain();
-                if !text.contains("invalid response") {
-                    return;
-                }
-                self.invalid.fetch_add(1, Relaxed);
-                if let Ok(mut first) = self.first_invalid.lock()
-                    && first.is_none()
-                {
-                    *first = Some(text);
-                }
-                return;
-            }
+            NetError::InvalidResponse => &self.first_invalid,
             _ => return,
         };
         if let Ok(mut first) = slot.lock()
@@ -108,7 +92,6 @@ impl TransportStats {
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
             first_proxy: self.first_proxy.lock().ok().and_then(|f| f.clone()),
-            invalid: self.invalid.load(Relaxed),
             first_invalid: self.first_invalid.lock().ok().and_then(|f| f.clone()),
         }
     }
@@ -125,7 +108,6 @@ impl Snapshot {
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
             first_proxy: self.first_proxy.clone(),
-            invalid: self.invalid - before.invalid.min(self.invalid),
             first_invalid: self.first_invalid.clone(),
         }
     }
@@ -144,7 +126,6 @@ impl Snapshot {
         if self.first_proxy.is_none() {
             self.first_proxy.clone_from(&o.first_proxy);
         }
-        self.invalid += o.invalid;
         if self.first_invalid.is_none() {
             self.first_invalid.clone_from(&o.first_invalid);
         }
@@ -159,10 +140,13 @@ impl Snapshot {
 
     /// When attempts were made and none got an HTTP answer: one line
     /// saying why, by kind, e.g. `target unreachable: 100% CONNECT_REFUSED
-    /// at http://127.0.0.1:9`.
+    /// at http://127.0.0.1:9`. An answer that is not valid HTTP is an
+    /// answer: a target that sent one is reachable (and misbehaving; the
+    /// run's outcomes say `INVALID_RESPONSE`).
     pub fn unreachable(&self, target: &str) -> Option<String> {
         let failed: u64 = self.failed.iter().sum::<u64>() + self.timeouts;
-        if self.answered > 0 || failed == 0 {
+        let invalid = self.count(NetError::InvalidResponse);
+        if self.answered > 0 || invalid > 0 || failed == 0 {
             return None;
         }
         let mut kinds: Vec<(u64, &str)> = NetError::ALL
@@ -186,9 +170,6 @@ impl Snapshot {
         }
         if let Some(p) = &self.first_proxy {
             line.push_str(&format!("; first proxy failure: {p}"));
-        }
-        if let Some(i) = &self.first_invalid {
-            line.push_str(&format!("; first invalid answer: {i}"));
         }
         Some(line)
     }
@@ -230,8 +211,8 @@ impl Snapshot {
         }
         if let Some(i) = &self.first_invalid {
             notes.push(format!(
-                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (counted as NETWORK_ERROR); the first: {i}",
-                self.invalid
+                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (INVALID_RESPONSE: the target answered, so it is not unreachable); the first: {i}",
+                self.count(NetError::InvalidResponse)
             ));
         }
         notes

@@ -429,7 +429,8 @@ impl Report {
     /// one got an answer of any status. Attempts still in flight when the run
     /// ended say nothing either way.
     pub fn unreachable(&self) -> Option<String> {
-        const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx"];
+        // An answer that is not valid HTTP is an answer all the same.
+        const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx", "invalid_response"];
         const NO_ANSWER: &[&str] = &["timeout", "network"];
         let count = |classes: &[&str]| -> u64 {
             self.results
