@@ -211,7 +211,7 @@ impl Snapshot {
         }
         if let Some(i) = &self.first_invalid {
             notes.push(format!(
-                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (INVALID_RESPONSE: the target answered, so it is not unreachable); the first: {i}",
+                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (INVALID_RESPONSE: the target answered, badly); the first: {i}",
                 self.count(NetError::InvalidResponse)
             ));
         }

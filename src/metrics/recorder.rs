@@ -257,9 +257,7 @@ impl Recorder {
                     StatusClass::S429 => row.status_429 += 1,
                     StatusClass::S5xx => row.status_5xx += 1,
                     StatusClass::Timeout => row.timeouts += 1,
-                    StatusClass::Network | StatusClass::InvalidResponse => {
-                        row.network_errors += 1
-                    }
+                    StatusClass::Network | StatusClass::InvalidResponse => row.network_errors += 1,
                     StatusClass::S3xx
                     | StatusClass::S4xx
                     | StatusClass::Cancelled
