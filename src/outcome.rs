@@ -111,6 +111,14 @@ impl NetError {
         }
     }
 
+    /// The attempt never left the generator: it failed on this machine
+    /// (no file descriptor, no local port) before any byte of the request
+    /// was written, so the target cannot have seen it. Counted apart as
+    /// `not_sent`, and kept out of amplification.
+    pub fn not_sent(self) -> bool {
+        matches!(self, Self::Local)
+    }
+
     /// A failure at the HTTP proxy (nothing reached the target).
     pub fn is_proxy(self) -> bool {
         matches!(

@@ -190,7 +190,7 @@ impl Snapshot {
         let local = self.count(NetError::Local);
         if local > 0 {
             notes.push(format!(
-                "the generator ran out of file descriptors (or local ports): {local} attempts failed on this machine, not at the target (LOCAL_RESOURCE_ERROR); raise `ulimit -n` or lower target.connections"
+                "the generator ran out of file descriptors (or local ports): {local} attempts failed on this machine, not at the target (LOCAL_RESOURCE_ERROR); they never left the generator: counted as not_sent, within attempts but not in amplification or achieved_rps; raise `ulimit -n` or lower target.connections"
             ));
         }
         if let Some(t) = &self.first_tls {

@@ -619,6 +619,7 @@ impl<'a> User<'a> {
                 | StatusClass::Timeout
                 | StatusClass::Network
                 | StatusClass::InvalidResponse
+                | StatusClass::NotSent
         ) {
             self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
         }

@@ -19,6 +19,9 @@ pub enum StatusClass {
     /// An answer that is not valid HTTP ([`NetError::InvalidResponse`]):
     /// the target answered, badly.
     InvalidResponse,
+    /// Never left the generator ([`NetError::not_sent`]): no file
+    /// descriptor or local port for it. Not an attempt the target saw.
+    NotSent,
     /// Sent, and still in flight when the run cancelled it.
     Cancelled,
     /// Sent, and dropped by the person who gave up on the operation
@@ -40,6 +43,7 @@ impl StatusClass {
     pub fn of_net(n: NetError) -> Self {
         match n {
             NetError::InvalidResponse => Self::InvalidResponse,
+            n if n.not_sent() => Self::NotSent,
             _ => Self::Network,
         }
     }
@@ -54,6 +58,7 @@ impl StatusClass {
             Self::Timeout => "timeout",
             Self::Network => "network",
             Self::InvalidResponse => "invalid_response",
+            Self::NotSent => "not_sent",
             Self::Cancelled => "cancelled",
             Self::Abandoned => "abandoned",
         }

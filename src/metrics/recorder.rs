@@ -30,6 +30,8 @@ pub struct StepRec {
     pub ops: u64,
     pub ok: u64,
     pub attempts: u64,
+    /// Attempts that never left the generator ([`StatusClass::NotSent`]).
+    pub not_sent: u64,
     pub outcomes: BTreeMap<OpOutcome, u64>,
     pub op_latency: Histogram<u64>,
     /// Operation latency of the operations that succeeded (what latency
@@ -60,6 +62,7 @@ impl StepRec {
             ops: 0,
             ok: 0,
             attempts: 0,
+            not_sent: 0,
             outcomes: BTreeMap::new(),
             op_latency: new_histogram(),
             ok_latency: new_histogram(),
@@ -106,6 +109,7 @@ impl AddAssign<&StepRec> for StepRec {
         self.ops += o.ops;
         self.ok += o.ok;
         self.attempts += o.attempts;
+        self.not_sent += o.not_sent;
         for (k, v) in &o.outcomes {
             self.count(k, *v);
         }
@@ -258,6 +262,7 @@ impl Recorder {
                     StatusClass::S5xx => row.status_5xx += 1,
                     StatusClass::Timeout => row.timeouts += 1,
                     StatusClass::Network | StatusClass::InvalidResponse => row.network_errors += 1,
+                    StatusClass::NotSent => row.not_sent += 1,
                     StatusClass::S3xx
                     | StatusClass::S4xx
                     | StatusClass::Cancelled
@@ -278,6 +283,11 @@ impl Recorder {
                 step.first_event.saturating_record(us(t));
             }
             step.attempts += op.attempts.len() as u64;
+            step.not_sent += op
+                .attempts
+                .iter()
+                .filter(|a| a.class == StatusClass::NotSent)
+                .count() as u64;
             step.count(&op.outcome, 1);
             let v = us(op.latency);
             step.op_latency.saturating_record(v);
