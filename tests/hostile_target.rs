@@ -223,3 +223,115 @@ fn the_other_note_counts_each_operation_once() {
         r.notes()
     );
 }
+
+/// A server that answers every request, then closes the connection at
+/// once without saying `Connection: close`. Returns its URL and the number
+/// of requests it read.
+fn answers_then_closes() -> (String, Arc<AtomicU64>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+                let Some(head) = read_request(&mut s) else {
+                    return;
+                };
+                if !head.contains(" /__sim/") {
+                    c.fetch_add(1, Relaxed);
+                }
+                let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                let _ = s.write_all(ok.as_bytes());
+                let _ = s.shutdown(std::net::Shutdown::Write);
+                // Whatever comes next is not read: a request written on this
+                // connection now would be reset, not answered.
+                std::thread::sleep(Duration::from_millis(200));
+            });
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_connection_closed_after_an_answer_is_replaced_before_the_next_post() {
+    use stampede::client::{HttpClient, TlsOptions};
+    let (url, seen) = answers_then_closes();
+    let c = HttpClient::with_cap(
+        &url,
+        1,
+        Default::default(),
+        &TlsOptions::default(),
+        None,
+        None,
+    )
+    .unwrap();
+    for i in 0..200 {
+        // Busy elsewhere for a moment without yielding (a busy runtime):
+        // the server's close arrives in the meantime, and the I/O driver
+        // does not run before the next request is checked out.
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = c
+            .send(
+                &http::Method::POST,
+                "/a",
+                Default::default(),
+                Some(bytes::Bytes::from_static(b"{}")),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("POST {i}: {e:?}"));
+        assert_eq!(r.status, 200);
+    }
+    let st = c.stats();
+    assert_eq!(seen.load(Relaxed), 200, "one request per attempt");
+    assert_eq!((st.answered, st.resent), (200, 0));
+    // Every request after the first found its connection closed and went
+    // on a new one.
+    assert_eq!(st.reconnects, 199);
+}
+
+#[test]
+fn posts_on_connections_the_server_closes_after_each_answer_all_succeed() {
+    let (url, seen) = answers_then_closes();
+    // One user, 200 POSTs one after the other, 5 ms apart.
+    let src = format!(
+        r#"
+compare = ["compliant"]
+[target]
+url = "{url}"
+connections = 1
+timeout = "10s"
+[load]
+model = "closed"
+users = 1
+iterations = 200
+think_time = "5ms"
+drain = "20s"
+[journey]
+steps = [{{ name = "a", path = "/a", method = "POST", body = "{{}}", retry = false }}]
+"#
+    );
+    let r = run("closes", &src);
+    assert_eq!(r.outcomes(), [("OK".to_string(), 200)], "{}", r.stderr());
+    assert_eq!(r.n("attempts"), 200);
+    assert_eq!(
+        seen.load(Relaxed),
+        200,
+        "the server's count is the attempts"
+    );
+    assert_eq!(r.n("not_sent"), 0);
+    assert_eq!(r.fleet()["amplification"].as_f64(), Some(1.0));
+    assert!(
+        r.notes()
+            .iter()
+            .any(|n| n.starts_with("199 kept-alive connections were found closed by the server")),
+        "{:?}",
+        r.notes()
+    );
+}

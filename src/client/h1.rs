@@ -324,11 +324,20 @@ impl H1 {
     /// Whether the connection can take another request: its last answer
     /// allowed it, and the server has not closed it since (a read that
     /// would wait says open; an end of stream, stray bytes or an error
-    /// say closed). No syscall when the socket's readiness says nothing
-    /// arrived.
+    /// say closed).
+    ///
+    /// On TCP the kernel is asked ([`peek_open`]): the socket's readiness
+    /// as tokio last saw it is not enough, because a FIN that arrived after
+    /// the answer's bytes were read is known to the I/O driver only once it
+    /// has run again, and a task that sends its next request at once (or a
+    /// busy runtime) writes it on a connection the server has closed. Over
+    /// TLS or a tunnel, a read polled once with a no-op waker.
     pub fn is_open(&mut self) -> bool {
         if !self.is_reusable() {
             return false;
+        }
+        if let Io::Tcp(t) = &self.io {
+            return peek_open(t);
         }
         let mut cx = Context::from_waker(Waker::noop());
         let mut probe = [0u8; 1];
@@ -644,6 +653,26 @@ impl H1 {
         self.heard |= n > 0;
         Ok(n)
     }
+}
+
+/// Whether the server has left this idle TCP connection open: one
+/// `recv(MSG_PEEK | MSG_DONTWAIT)` of one byte. Nothing to read (EAGAIN)
+/// is open; the end of the stream (the server's FIN), a byte nobody asked
+/// for, or an error (a reset) is closed. Nothing is consumed.
+fn peek_open(t: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a valid socket descriptor (owned by `t` for the whole call)
+    // and a one-byte buffer that outlives it.
+    let n = unsafe {
+        libc::recv(
+            t.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
 }
 
 /// The bytes of a request body (a `Full` yields its one frame at once).

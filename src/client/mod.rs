@@ -22,9 +22,13 @@
 //! holds before the write error counts), never a resend.
 //!
 //! Idle HTTP/1 connections expire after `pool::KEEP_ALIVE` (4 s, below
-//! common servers' idle timeouts) and are closed unused. An answer that is
-//! not valid HTTP fails as NETWORK_ERROR, its reason kept in the stats
-//! (`first_invalid`) and said in the report's notes.
+//! common servers' idle timeouts) and are closed unused; one the server
+//! closed since its answer is found at checkout (the kernel is asked) and
+//! replaced, counted as a reconnect. An answer that is not valid HTTP
+//! fails as INVALID_RESPONSE, its reason kept in the stats
+//! (`first_invalid`) and said in the report's notes. An attempt that
+//! failed on the generator before any byte was written
+//! ([`NetError::not_sent`]) is counted apart by the engine.
 //!
 //! [`HttpClient::open_stream`] sends a request like [`HttpClient::send`]
 //! and hands a 2xx `text/event-stream` answer back as an [`EventStream`]:
@@ -148,7 +152,10 @@ impl HttpClient {
             None
         };
         let forward = proxy.as_ref().filter(|_| !https).map(|p| p.auth.clone());
-        let pool = pool::Pool::new(authority.host(), port, tls, proxy).map_err(ClientError::Url)?;
+        let stats = Arc::<TransportStats>::default();
+        let pool = pool::Pool::new(authority.host(), port, tls, proxy)
+            .map_err(ClientError::Url)?
+            .with_stats(stats.clone());
         let host =
             HeaderValue::from_str(authority.as_str()).map_err(|_| ClientError::Url(base.into()))?;
         Ok(Self {
@@ -172,7 +179,7 @@ impl HttpClient {
                 })
             }),
             simulator: false,
-            stats: Arc::default(),
+            stats,
             trace: None,
             forward,
         })

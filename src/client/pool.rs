@@ -114,6 +114,8 @@ pub(super) struct Pool {
     connecting: tokio::sync::Mutex<()>,
     /// Every socket goes to this HTTP proxy.
     proxy: Option<super::proxy::Proxy>,
+    /// Where idle connections found closed by the server are counted.
+    stats: Option<Arc<super::TransportStats>>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -154,7 +156,15 @@ impl Pool {
             is_h2: OnceLock::new(),
             connecting: tokio::sync::Mutex::new(()),
             proxy,
+            stats: None,
         })
+    }
+
+    /// Count idle connections found closed by the server in `stats`
+    /// (`reconnects`).
+    pub fn with_stats(mut self, stats: Arc<super::TransportStats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     /// A connection ready to send on, and whether it was kept alive from an
@@ -212,6 +222,11 @@ impl Pool {
             let mut c = popped?;
             if c.is_open() {
                 return Some(c);
+            }
+            // Closed by the server since its last answer: the request goes
+            // on another connection, a reconnect.
+            if let Some(s) = &self.stats {
+                s.reconnected();
             }
         }
     }

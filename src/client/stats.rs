@@ -15,6 +15,7 @@ pub struct TransportStats {
     answered: AtomicU64,
     timeouts: AtomicU64,
     resent: AtomicU64,
+    reconnects: AtomicU64,
     simulator: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
     first_tls: Mutex<Option<String>>,
@@ -32,6 +33,11 @@ pub struct Snapshot {
     /// Requests written again on a new connection because the server had
     /// closed their kept-alive one before answering (idempotent methods).
     pub resent: u64,
+    /// Kept-alive connections found closed by the server before a request
+    /// was written on them (an answer without `Connection: close`, then the
+    /// close), or refused at the request's first byte: the request went on
+    /// another connection, no attempt lost, nothing written twice.
+    pub reconnects: u64,
     /// Answers that carried `x-stampede-sim` (the target is `stampede serve`).
     pub simulator: u64,
     /// Attempts without an answer, by kind (in [`NetError::ALL`] order).
@@ -57,6 +63,10 @@ impl TransportStats {
 
     pub fn resent(&self) {
         self.resent.fetch_add(1, Relaxed);
+    }
+
+    pub fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Relaxed);
     }
 
     pub fn simulator_answered(&self) {
@@ -88,6 +98,7 @@ impl TransportStats {
             answered: self.answered.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             resent: self.resent.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
             simulator: self.simulator.load(Relaxed),
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
@@ -104,6 +115,7 @@ impl Snapshot {
             answered: self.answered - before.answered.min(self.answered),
             timeouts: self.timeouts - before.timeouts.min(self.timeouts),
             resent: self.resent - before.resent.min(self.resent),
+            reconnects: self.reconnects - before.reconnects.min(self.reconnects),
             simulator: self.simulator - before.simulator.min(self.simulator),
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
@@ -116,6 +128,7 @@ impl Snapshot {
         self.answered += o.answered;
         self.timeouts += o.timeouts;
         self.resent += o.resent;
+        self.reconnects += o.reconnects;
         self.simulator += o.simulator;
         for (a, b) in self.failed.iter_mut().zip(o.failed) {
             *a += b;
@@ -185,6 +198,12 @@ impl Snapshot {
             notes.push(format!(
                 "{} requests found their kept-alive connection closed by the server before any answer and were written again, once, on a new connection (idempotent methods only, RFC 9112 9.3.1); each is one attempt, and a target that read one before closing saw it twice",
                 self.resent
+            ));
+        }
+        if self.reconnects > 0 {
+            notes.push(format!(
+                "{} kept-alive connections were found closed by the server before a request was written on them (an answer without `Connection: close`, then the close) and were replaced by new ones: reconnects, not attempts, nothing sent twice",
+                self.reconnects
             ));
         }
         let local = self.count(NetError::Local);
