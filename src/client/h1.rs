@@ -864,6 +864,10 @@ fn content_length(value: &[u8]) -> io::Result<u64> {
 mod hostile_tests;
 
 #[cfg(test)]
+#[path = "h1_fuzz_tests.rs"]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::outcome::NetError;
