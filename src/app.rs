@@ -6,7 +6,7 @@
 //! | 1 | one or more gates failed |
 //! | 2 | configuration or usage error (nothing ran) |
 //! | 3 | run aborted or interrupted (reports still written) |
-//! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response) |
+//! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response; an answer that is not valid HTTP is an answer, INVALID_RESPONSE, judged by the gates) |
 
 mod compare_cmd;
 mod output;

@@ -55,7 +55,7 @@ pub enum NetError {
     /// The *generator* ran out of a local resource (file descriptors,
     /// ephemeral ports): not the target's fault.
     Local,
-    /// Anything else (a malformed response, an unknown transport error).
+    /// Anything else (an unknown transport error).
     Other,
     /// The HTTP proxy refused the TCP connection (nothing listening there).
     ProxyRefused,
@@ -68,10 +68,14 @@ pub enum NetError {
     /// cannot reach the target, 403 for a port it does not tunnel), or
     /// closed the connection instead of answering.
     ProxyTunnel,
+    /// The target answered, but not with valid HTTP/1.1 (two different
+    /// Content-Lengths, over 100 headers, a DEL byte in a header name, a
+    /// broken chunk): the target is reachable and misbehaving.
+    InvalidResponse,
 }
 
 impl NetError {
-    pub const ALL: [NetError; 13] = [
+    pub const ALL: [NetError; 14] = [
         Self::ConnectRefused,
         Self::ConnectTimeout,
         Self::Dns,
@@ -85,6 +89,7 @@ impl NetError {
         Self::ProxyUnreachable,
         Self::ProxyAuth,
         Self::ProxyTunnel,
+        Self::InvalidResponse,
     ];
 
     pub fn label(self) -> &'static str {
@@ -102,7 +107,16 @@ impl NetError {
             Self::ProxyUnreachable => "PROXY_UNREACHABLE",
             Self::ProxyAuth => "PROXY_AUTH_REQUIRED",
             Self::ProxyTunnel => "PROXY_TUNNEL_FAILED",
+            Self::InvalidResponse => "INVALID_RESPONSE",
         }
+    }
+
+    /// The attempt never left the generator: it failed on this machine
+    /// (no file descriptor, no local port) before any byte of the request
+    /// was written, so the target cannot have seen it. Counted apart as
+    /// `not_sent`, and kept out of amplification.
+    pub fn not_sent(self) -> bool {
+        matches!(self, Self::Local)
     }
 
     /// A failure at the HTTP proxy (nothing reached the target).
@@ -123,10 +137,12 @@ impl NetError {
         }
     }
 
-    /// Classify a transport error from its messages (outermost first).
-    ///
-    /// hyper and hyper-util hide the io error kinds behind boxed errors, so
-    /// the text of the chain is the one thing every layer keeps.
+    /// Classify a transport error from its messages (outermost first): the
+    /// fallback for errors stampede's own code did not type (hyper's
+    /// HTTP/2 errors, which hide the io error kinds behind boxed errors, so
+    /// the text of the chain is the one thing every layer keeps). Errors of
+    /// `client/h1.rs`, the pool and the OS are typed before this is asked
+    /// (`client::classify`).
     pub fn from_chain(messages: &[String], io_kind: Option<std::io::ErrorKind>) -> Self {
         use std::io::ErrorKind as K;
         let all = messages.join(" | ").to_ascii_lowercase();

@@ -202,10 +202,11 @@ pub async fn execute(
         for (i, rec) in res.recorders.iter().enumerate() {
             if rec.folded() > 0 {
                 notes.push(format!(
-                    "round {r}, {}: the target sent more than {} distinct outcomes in a step; {} operations are counted as OTHER",
+                    "round {r}, {}: the target sent more than {} distinct outcomes in a step; {} of {} operations are counted as OTHER",
                     round.cohorts.get(i).map_or("?", |c| c.name.as_str()),
                     crate::metrics::MAX_OUTCOMES,
-                    rec.folded()
+                    rec.folded(),
+                    rec.steps.iter().map(|s| s.ops).sum::<u64>()
                 ));
             }
         }

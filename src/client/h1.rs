@@ -26,10 +26,11 @@
 //! trailers are read once, in linear time, at most [`MAX_TRAILERS`] lines
 //! in [`MAX_TRAILER_BYTES`]. A connection is used again only when its
 //! answer said so (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
-//! `keep-alive`) and its body was framed. Errors are `io::Error`s whose
-//! text [`crate::outcome::NetError::from_chain`] sorts: "connection closed"
-//! (an answer cut short), "body too large", "invalid response" (whose
-//! reason the transport's stats keep, `first_invalid`).
+//! `keep-alive`) and its body was framed. Errors are `io::Error`s; the ones
+//! this code finds itself carry a typed [`WireError`] (an answer cut short,
+//! a body too large, an answer that is not valid HTTP with its reason, kept
+//! by the transport's stats as `first_invalid`), read back by
+//! [`WireError::of`], never from the error's text.
 //!
 //! A request whose write fails (the server answered early, e.g. a 413 to a
 //! body it will not read, and closed) gets the answer the socket already
@@ -169,36 +170,58 @@ enum Framing {
     UntilClose,
 }
 
+/// What this connection's own code found wrong with an answer: the typed
+/// payload of the `io::Error`s it returns, so the attempt's kind is known
+/// without reading any text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Not valid HTTP/1.1 (two different lengths, too many headers, a bad
+    /// header name, a broken chunk); the reason says which.
+    #[error("invalid response: {0}")]
+    Invalid(Box<str>),
+    /// The connection ended before the answer was complete.
+    #[error("connection closed before the response was complete")]
+    Closed,
+    /// The body is over [`super::BODY_LIMIT`].
+    #[error("response body too large (over {} bytes)", super::BODY_LIMIT)]
+    TooLarge,
+    /// A chunk of a body read piece by piece larger than any body read whole.
+    #[error("streamed body too large: a chunk of {0} bytes (over {limit})", limit = super::BODY_LIMIT)]
+    ChunkTooLarge(u64),
+}
+
+impl WireError {
+    /// The attempt's failure kind.
+    pub fn kind(&self) -> crate::outcome::NetError {
+        use crate::outcome::NetError;
+        match self {
+            Self::Invalid(_) => NetError::InvalidResponse,
+            Self::Closed => NetError::Closed,
+            Self::TooLarge | Self::ChunkTooLarge(_) => NetError::BodyTooLarge,
+        }
+    }
+
+    /// The `WireError` an `io::Error` of this module carries.
+    pub fn of(e: &io::Error) -> Option<&WireError> {
+        e.get_ref()?.downcast_ref()
+    }
+}
+
 fn invalid(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("invalid response: {what}"),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, WireError::Invalid(what.into()))
 }
 
 fn closed() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "connection closed before the response was complete",
-    )
+    io::Error::new(io::ErrorKind::UnexpectedEof, WireError::Closed)
 }
 
 fn too_large() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("response body too large (over {} bytes)", super::BODY_LIMIT),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, WireError::TooLarge)
 }
 
 /// A chunk of a body read piece by piece larger than any body read whole.
 fn chunk_too_large(size: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "streamed body too large: a chunk of {size} bytes (over {})",
-            super::BODY_LIMIT
-        ),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, WireError::ChunkTooLarge(size))
 }
 
 impl Head {
@@ -301,11 +324,20 @@ impl H1 {
     /// Whether the connection can take another request: its last answer
     /// allowed it, and the server has not closed it since (a read that
     /// would wait says open; an end of stream, stray bytes or an error
-    /// say closed). No syscall when the socket's readiness says nothing
-    /// arrived.
+    /// say closed).
+    ///
+    /// On TCP the kernel is asked ([`peek_open`]): the socket's readiness
+    /// as tokio last saw it is not enough, because a FIN that arrived after
+    /// the answer's bytes were read is known to the I/O driver only once it
+    /// has run again, and a task that sends its next request at once (or a
+    /// busy runtime) writes it on a connection the server has closed. Over
+    /// TLS or a tunnel, a read polled once with a no-op waker.
     pub fn is_open(&mut self) -> bool {
         if !self.is_reusable() {
             return false;
+        }
+        if let Io::Tcp(t) = &self.io {
+            return peek_open(t);
         }
         let mut cx = Context::from_waker(Waker::noop());
         let mut probe = [0u8; 1];
@@ -623,6 +655,26 @@ impl H1 {
     }
 }
 
+/// Whether the server has left this idle TCP connection open: one
+/// `recv(MSG_PEEK | MSG_DONTWAIT)` of one byte. Nothing to read (EAGAIN)
+/// is open; the end of the stream (the server's FIN), a byte nobody asked
+/// for, or an error (a reset) is closed. Nothing is consumed.
+fn peek_open(t: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a valid socket descriptor (owned by `t` for the whole call)
+    // and a one-byte buffer that outlives it.
+    let n = unsafe {
+        libc::recv(
+            t.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
 /// The bytes of a request body (a `Full` yields its one frame at once).
 fn full_bytes(mut body: super::pool::Body) -> Bytes {
     use http_body::Body as _;
@@ -812,6 +864,10 @@ fn content_length(value: &[u8]) -> io::Result<u64> {
 mod hostile_tests;
 
 #[cfg(test)]
+#[path = "h1_fuzz_tests.rs"]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::outcome::NetError;
@@ -822,7 +878,7 @@ mod tests {
     }
 
     fn kind(e: &io::Error) -> NetError {
-        NetError::from_chain(&[e.to_string()], Some(e.kind()))
+        WireError::of(e).expect("a typed error").kind()
     }
 
     #[test]
@@ -913,7 +969,7 @@ mod tests {
     fn a_partial_head_waits_and_a_broken_one_is_an_error() {
         assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
         let two = head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
-        assert_eq!(kind(&two.unwrap_err()), NetError::Other);
+        assert_eq!(kind(&two.unwrap_err()), NetError::InvalidResponse);
         assert!(head("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
         assert!(head("SSH-2.0-OpenSSH\r\n\r\n").is_err());
         let many = format!(

@@ -164,16 +164,14 @@ fn chunk(data: &str) -> String {
 }
 
 /// The reason the stats keep for the first invalid answer, as the report
-/// says it (the unreachable line, and a note).
+/// says it (a note; never an unreachable line: the target answered).
 fn invalid_reason(c: &HttpClient, url: &str) -> String {
     let st = c.stats();
-    let line = st.unreachable(url).unwrap_or_default();
-    let note = st
-        .notes()
+    assert_eq!(st.unreachable(url), None, "an invalid answer is an answer");
+    st.notes()
         .into_iter()
         .find(|n| n.starts_with("invalid answers:"))
-        .unwrap_or_default();
-    format!("{line} || {note}")
+        .unwrap_or_default()
 }
 
 // 1. Chunk sizes near u64::MAX.
@@ -216,7 +214,10 @@ async fn trailers_are_bounded_in_lines_and_bytes_read_whole_or_piece_by_piece() 
     for (trailers, reason) in cases {
         let t = answering(format!("{CHUNKED}{}{trailers}", chunk("ok")).as_bytes()).await;
         let c = client(&t.url);
-        assert_eq!(get(&c).await.unwrap_err(), Failure::Net(NetError::Other));
+        assert_eq!(
+            get(&c).await.unwrap_err(),
+            Failure::Net(NetError::InvalidResponse)
+        );
         let why = invalid_reason(&c, &t.url);
         assert!(why.contains(reason), "{why}");
 
@@ -225,7 +226,10 @@ async fn trailers_are_bounded_in_lines_and_bytes_read_whole_or_piece_by_piece() 
         let (data, end) = stream_data(&c).await;
         assert_eq!(
             (data, end),
-            (vec!["a".to_string()], Err(Failure::Net(NetError::Other)))
+            (
+                vec!["a".to_string()],
+                Err(Failure::Net(NetError::InvalidResponse))
+            )
         );
         let why = invalid_reason(&c, &t.url);
         assert!(why.contains(reason), "{why}");
@@ -262,7 +266,10 @@ async fn a_trailer_line_that_never_ends_is_refused_at_its_bound_not_buffered() {
     .await;
     let c = client(&t.url);
     let started = std::time::Instant::now();
-    assert_eq!(get(&c).await.unwrap_err(), Failure::Net(NetError::Other));
+    assert_eq!(
+        get(&c).await.unwrap_err(),
+        Failure::Net(NetError::InvalidResponse)
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -379,7 +386,10 @@ async fn a_repeated_content_length_frames_the_body_and_a_signed_one_is_refused_w
 
     let t = answering(b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\nhello").await;
     let c = client(&t.url);
-    assert_eq!(get(&c).await.unwrap_err(), Failure::Net(NetError::Other));
+    assert_eq!(
+        get(&c).await.unwrap_err(),
+        Failure::Net(NetError::InvalidResponse)
+    );
     let why = invalid_reason(&c, &t.url);
     assert!(why.contains("content-length is not a number"), "{why}");
 }
@@ -430,7 +440,10 @@ async fn an_answer_with_both_framings_is_read_chunked_on_a_connection_not_used_a
     let t = answering(b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
         .await;
     let c = client(&t.url);
-    assert_eq!(get(&c).await.unwrap_err(), Failure::Net(NetError::Other));
+    assert_eq!(
+        get(&c).await.unwrap_err(),
+        Failure::Net(NetError::InvalidResponse)
+    );
     let why = invalid_reason(&c, &t.url);
     assert!(
         why.contains("transfer-encoding in an HTTP/1.0 answer"),
@@ -632,18 +645,24 @@ async fn answers_that_are_not_valid_http_keep_their_reason_in_the_diagnosis() {
         let t = answering(raw).await;
         let c = client(&t.url);
         for _ in 0..2 {
-            assert_eq!(get(&c).await.unwrap_err(), Failure::Net(NetError::Other));
+            assert_eq!(
+                get(&c).await.unwrap_err(),
+                Failure::Net(NetError::InvalidResponse)
+            );
         }
         let st = c.stats();
-        let line = st.unreachable(&t.url).unwrap();
-        assert!(
-            line.contains("100% NETWORK_ERROR")
-                && line.ends_with(&format!("first invalid answer: {reason}")),
-            "{line}"
+        // The target answered: misbehaving, not unreachable.
+        assert_eq!(st.unreachable(&t.url), None);
+        assert_eq!(
+            (
+                st.count(NetError::InvalidResponse),
+                st.count(NetError::Other)
+            ),
+            (2, 0)
         );
         assert!(
             st.notes().iter().any(|n| n.starts_with(
-                "invalid answers: 2 attempts failed on an answer that is not valid HTTP/1.1"
+                "invalid answers: 2 attempts failed on an answer that is not valid HTTP/1.1 (INVALID_RESPONSE"
             ) && n.ends_with(reason)),
             "{:?}",
             st.notes()

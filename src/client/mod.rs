@@ -22,9 +22,13 @@
 //! holds before the write error counts), never a resend.
 //!
 //! Idle HTTP/1 connections expire after `pool::KEEP_ALIVE` (4 s, below
-//! common servers' idle timeouts) and are closed unused. An answer that is
-//! not valid HTTP fails as NETWORK_ERROR, its reason kept in the stats
-//! (`first_invalid`) and said in the report's notes.
+//! common servers' idle timeouts) and are closed unused; one the server
+//! closed since its answer is found at checkout (the kernel is asked) and
+//! replaced, counted as a reconnect. An answer that is not valid HTTP
+//! fails as INVALID_RESPONSE, its reason kept in the stats
+//! (`first_invalid`) and said in the report's notes. An attempt that
+//! failed on the generator before any byte was written
+//! ([`NetError::not_sent`]) is counted apart by the engine.
 //!
 //! [`HttpClient::open_stream`] sends a request like [`HttpClient::send`]
 //! and hands a 2xx `text/event-stream` answer back as an [`EventStream`]:
@@ -148,7 +152,10 @@ impl HttpClient {
             None
         };
         let forward = proxy.as_ref().filter(|_| !https).map(|p| p.auth.clone());
-        let pool = pool::Pool::new(authority.host(), port, tls, proxy).map_err(ClientError::Url)?;
+        let stats = Arc::<TransportStats>::default();
+        let pool = pool::Pool::new(authority.host(), port, tls, proxy)
+            .map_err(ClientError::Url)?
+            .with_stats(stats.clone());
         let host =
             HeaderValue::from_str(authority.as_str()).map_err(|_| ClientError::Url(base.into()))?;
         Ok(Self {
@@ -172,7 +179,7 @@ impl HttpClient {
                 })
             }),
             simulator: false,
-            stats: Arc::default(),
+            stats,
             trace: None,
             forward,
         })
@@ -675,8 +682,13 @@ impl HttpClient {
     /// proxy by its own kind), counted and shown by `--trace`.
     fn connect_failure(&self, e: &pool::ConnectError) -> Failure {
         use pool::{ConnectError, ProxyFailure};
-        let ConnectError::Proxy(p) = e else {
-            return self.transport_failure(e.as_error());
+        let p = match e {
+            ConnectError::Proxy(p) => p,
+            ConnectError::Tls(tls) => {
+                let text = classify(tls).1.join(": ");
+                return failed(&self.stats, self.trace.as_deref(), NetError::Tls, || text);
+            }
+            _ => return self.transport_failure(e.as_error()),
         };
         let (kind, text) = match p {
             ProxyFailure::Connect(io) => {
@@ -738,21 +750,49 @@ fn failed(
     Failure::Net(kind)
 }
 
-/// The kind of a transport error, from its whole chain (hyper-util wraps
-/// the io error that says "connection refused" two or three levels deep),
-/// and the chain's messages (outermost first).
+/// The kind of a transport error, and the chain's messages (outermost
+/// first). Typed where stampede's own code or the OS says it: an
+/// [`h1::WireError`], an errno of the generator's own exhaustion, an io
+/// error kind; the text of the chain only for what comes typed from
+/// nowhere (hyper's HTTP/2 errors wrap the io error two or three levels
+/// deep, behind boxed errors).
 fn classify(e: &(dyn std::error::Error + 'static)) -> (NetError, Vec<String>) {
     let mut messages = Vec::new();
     let mut io_kind = None;
+    let mut typed = None;
     let mut cur = Some(e);
     while let Some(err) = cur {
         messages.push(err.to_string());
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             io_kind = Some(io.kind());
+            typed = typed.or_else(|| io_error_kind(io));
         }
         cur = err.source();
     }
-    (NetError::from_chain(&messages, io_kind), messages)
+    let kind = typed.unwrap_or_else(|| NetError::from_chain(&messages, io_kind));
+    (kind, messages)
+}
+
+/// The kind an io error says by its type alone: a [`h1::WireError`] it
+/// carries, the generator's own exhaustion by errno (EMFILE, ENFILE,
+/// EADDRNOTAVAIL), or a kind that names the failure; `None` otherwise.
+fn io_error_kind(io: &std::io::Error) -> Option<NetError> {
+    use std::io::ErrorKind as K;
+    if let Some(w) = h1::WireError::of(io) {
+        return Some(w.kind());
+    }
+    if matches!(
+        io.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EADDRNOTAVAIL)
+    ) {
+        return Some(NetError::Local);
+    }
+    match io.kind() {
+        K::ConnectionRefused => Some(NetError::ConnectRefused),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Some(NetError::Reset),
+        K::UnexpectedEof => Some(NetError::Closed),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

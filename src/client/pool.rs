@@ -55,6 +55,8 @@ impl Conn {
 #[derive(Debug)]
 pub(super) enum ConnectError {
     Io(std::io::Error),
+    /// The TLS handshake with the target failed.
+    Tls(std::io::Error),
     Hyper(hyper::Error),
     /// Failed at the proxy: nothing reached the target.
     Proxy(ProxyFailure),
@@ -74,7 +76,9 @@ pub(super) enum ProxyFailure {
 impl ConnectError {
     pub fn as_error(&self) -> &(dyn std::error::Error + 'static) {
         match self {
-            ConnectError::Io(e) | ConnectError::Proxy(ProxyFailure::Connect(e)) => e,
+            ConnectError::Io(e)
+            | ConnectError::Tls(e)
+            | ConnectError::Proxy(ProxyFailure::Connect(e)) => e,
             ConnectError::Hyper(e) | ConnectError::Proxy(ProxyFailure::Handshake(e)) => e,
             ConnectError::Proxy(ProxyFailure::Status(_)) => &NoSource,
         }
@@ -110,6 +114,8 @@ pub(super) struct Pool {
     connecting: tokio::sync::Mutex<()>,
     /// Every socket goes to this HTTP proxy.
     proxy: Option<super::proxy::Proxy>,
+    /// Where idle connections found closed by the server are counted.
+    stats: Option<Arc<super::TransportStats>>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -150,7 +156,15 @@ impl Pool {
             is_h2: OnceLock::new(),
             connecting: tokio::sync::Mutex::new(()),
             proxy,
+            stats: None,
         })
+    }
+
+    /// Count idle connections found closed by the server in `stats`
+    /// (`reconnects`).
+    pub fn with_stats(mut self, stats: Arc<super::TransportStats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     /// A connection ready to send on, and whether it was kept alive from an
@@ -208,6 +222,11 @@ impl Pool {
             let mut c = popped?;
             if c.is_open() {
                 return Some(c);
+            }
+            // Closed by the server since its last answer: the request goes
+            // on another connection, a reconnect.
+            if let Some(s) = &self.stats {
+                s.reconnected();
             }
         }
     }
@@ -287,7 +306,7 @@ impl Pool {
         let stream = tls
             .connect(name.clone(), io)
             .await
-            .map_err(|e| ConnectError::Io(not_tls(e)))?;
+            .map_err(|e| ConnectError::Tls(not_tls(e)))?;
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let _ = self.is_h2.set(h2);
         if !h2 {

@@ -3,8 +3,8 @@
 //! first TLS error's text (the verification reason a user needs), the
 //! first failure at an HTTP proxy (refused, or its answer to CONNECT), and
 //! the first answer that was not valid HTTP (two different lengths, too
-//! many headers, a bad header name: why a target "answered" and yet every
-//! attempt failed as NETWORK_ERROR).
+//! many headers, a bad header name: why a target answered and yet every
+//! attempt failed, as INVALID_RESPONSE).
 
 use crate::outcome::NetError;
 use std::sync::Mutex;
@@ -15,9 +15,9 @@ pub struct TransportStats {
     answered: AtomicU64,
     timeouts: AtomicU64,
     resent: AtomicU64,
+    reconnects: AtomicU64,
     simulator: AtomicU64,
     failed: [AtomicU64; NetError::ALL.len()],
-    invalid: AtomicU64,
     first_tls: Mutex<Option<String>>,
     first_proxy: Mutex<Option<String>>,
     first_invalid: Mutex<Option<String>>,
@@ -33,6 +33,11 @@ pub struct Snapshot {
     /// Requests written again on a new connection because the server had
     /// closed their kept-alive one before answering (idempotent methods).
     pub resent: u64,
+    /// Kept-alive connections found closed by the server before a request
+    /// was written on them (an answer without `Connection: close`, then the
+    /// close), or refused at the request's first byte: the request went on
+    /// another connection, no attempt lost, nothing written twice.
+    pub reconnects: u64,
     /// Answers that carried `x-stampede-sim` (the target is `stampede serve`).
     pub simulator: u64,
     /// Attempts without an answer, by kind (in [`NetError::ALL`] order).
@@ -41,11 +46,9 @@ pub struct Snapshot {
     /// The first failure at the proxy, e.g. `the proxy answered 502 Bad
     /// Gateway to CONNECT` (never its credentials).
     pub first_proxy: Option<String>,
-    /// Failures (counted as [`NetError::Other`]) on an answer that was not
-    /// valid HTTP.
-    pub invalid: u64,
-    /// The first of them, e.g. `invalid response: two different
-    /// content-lengths`.
+    /// The first answer that was not valid HTTP
+    /// ([`NetError::InvalidResponse`]), e.g. `invalid response: two
+    /// different content-lengths`.
     pub first_invalid: Option<String>,
 }
 
@@ -62,14 +65,17 @@ impl TransportStats {
         self.resent.fetch_add(1, Relaxed);
     }
 
+    pub fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Relaxed);
+    }
+
     pub fn simulator_answered(&self) {
         self.simulator.fetch_add(1, Relaxed);
     }
 
     /// A failure of kind `kind`; `chain` is the error chain's text, kept
-    /// for the first TLS error, the first proxy failure and the first
-    /// invalid answer only (read for every [`NetError::Other`], to tell an
-    /// invalid answer, "invalid response: ...", from the rest).
+    /// (and made) for the first TLS error, the first proxy failure and the
+    /// first invalid answer only.
     pub fn failed(&self, kind: NetError, chain: impl FnOnce() -> String) {
         if let Some(i) = NetError::ALL.iter().position(|k| *k == kind) {
             self.failed[i].fetch_add(1, Relaxed);
@@ -77,19 +83,7 @@ impl TransportStats {
         let slot = match kind {
             NetError::Tls => &self.first_tls,
             k if k.is_proxy() => &self.first_proxy,
-            NetError::Other => {
-                let text = chain();
-                if !text.contains("invalid response") {
-                    return;
-                }
-                self.invalid.fetch_add(1, Relaxed);
-                if let Ok(mut first) = self.first_invalid.lock()
-                    && first.is_none()
-                {
-                    *first = Some(text);
-                }
-                return;
-            }
+            NetError::InvalidResponse => &self.first_invalid,
             _ => return,
         };
         if let Ok(mut first) = slot.lock()
@@ -104,11 +98,11 @@ impl TransportStats {
             answered: self.answered.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             resent: self.resent.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
             simulator: self.simulator.load(Relaxed),
             failed: std::array::from_fn(|i| self.failed[i].load(Relaxed)),
             first_tls: self.first_tls.lock().ok().and_then(|f| f.clone()),
             first_proxy: self.first_proxy.lock().ok().and_then(|f| f.clone()),
-            invalid: self.invalid.load(Relaxed),
             first_invalid: self.first_invalid.lock().ok().and_then(|f| f.clone()),
         }
     }
@@ -121,11 +115,11 @@ impl Snapshot {
             answered: self.answered - before.answered.min(self.answered),
             timeouts: self.timeouts - before.timeouts.min(self.timeouts),
             resent: self.resent - before.resent.min(self.resent),
+            reconnects: self.reconnects - before.reconnects.min(self.reconnects),
             simulator: self.simulator - before.simulator.min(self.simulator),
             failed: std::array::from_fn(|i| self.failed[i] - before.failed[i].min(self.failed[i])),
             first_tls: self.first_tls.clone(),
             first_proxy: self.first_proxy.clone(),
-            invalid: self.invalid - before.invalid.min(self.invalid),
             first_invalid: self.first_invalid.clone(),
         }
     }
@@ -134,6 +128,7 @@ impl Snapshot {
         self.answered += o.answered;
         self.timeouts += o.timeouts;
         self.resent += o.resent;
+        self.reconnects += o.reconnects;
         self.simulator += o.simulator;
         for (a, b) in self.failed.iter_mut().zip(o.failed) {
             *a += b;
@@ -144,7 +139,6 @@ impl Snapshot {
         if self.first_proxy.is_none() {
             self.first_proxy.clone_from(&o.first_proxy);
         }
-        self.invalid += o.invalid;
         if self.first_invalid.is_none() {
             self.first_invalid.clone_from(&o.first_invalid);
         }
@@ -159,10 +153,13 @@ impl Snapshot {
 
     /// When attempts were made and none got an HTTP answer: one line
     /// saying why, by kind, e.g. `target unreachable: 100% CONNECT_REFUSED
-    /// at http://127.0.0.1:9`.
+    /// at http://127.0.0.1:9`. An answer that is not valid HTTP is an
+    /// answer: a target that sent one is reachable (and misbehaving; the
+    /// run's outcomes say `INVALID_RESPONSE`).
     pub fn unreachable(&self, target: &str) -> Option<String> {
         let failed: u64 = self.failed.iter().sum::<u64>() + self.timeouts;
-        if self.answered > 0 || failed == 0 {
+        let invalid = self.count(NetError::InvalidResponse);
+        if self.answered > 0 || invalid > 0 || failed == 0 {
             return None;
         }
         let mut kinds: Vec<(u64, &str)> = NetError::ALL
@@ -187,9 +184,6 @@ impl Snapshot {
         if let Some(p) = &self.first_proxy {
             line.push_str(&format!("; first proxy failure: {p}"));
         }
-        if let Some(i) = &self.first_invalid {
-            line.push_str(&format!("; first invalid answer: {i}"));
-        }
         Some(line)
     }
 }
@@ -206,10 +200,16 @@ impl Snapshot {
                 self.resent
             ));
         }
+        if self.reconnects > 0 {
+            notes.push(format!(
+                "{} kept-alive connections were found closed by the server before a request was written on them (an answer without `Connection: close`, then the close) and were replaced by new ones: reconnects, not attempts, nothing sent twice",
+                self.reconnects
+            ));
+        }
         let local = self.count(NetError::Local);
         if local > 0 {
             notes.push(format!(
-                "the generator ran out of file descriptors (or local ports): {local} attempts failed on this machine, not at the target (LOCAL_RESOURCE_ERROR); raise `ulimit -n` or lower target.connections"
+                "the generator ran out of file descriptors (or local ports): {local} attempts failed on this machine, not at the target (LOCAL_RESOURCE_ERROR); they never left the generator: counted as not_sent, within attempts but not in amplification or achieved_rps; raise `ulimit -n` or lower target.connections"
             ));
         }
         if let Some(t) = &self.first_tls {
@@ -230,8 +230,8 @@ impl Snapshot {
         }
         if let Some(i) = &self.first_invalid {
             notes.push(format!(
-                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (counted as NETWORK_ERROR); the first: {i}",
-                self.invalid
+                "invalid answers: {} attempts failed on an answer that is not valid HTTP/1.1 (INVALID_RESPONSE: the target answered, badly); the first: {i}",
+                self.count(NetError::InvalidResponse)
             ));
         }
         notes

@@ -589,6 +589,7 @@ impl<'a> User<'a> {
                 n,
                 crate::outcome::NetError::Reset
                     | crate::outcome::NetError::Closed
+                    | crate::outcome::NetError::InvalidResponse
                     | crate::outcome::NetError::Other
             ),
         };
@@ -602,7 +603,7 @@ impl<'a> User<'a> {
                 StatusClass::of_status(r.status),
             ),
             Err(Failure::Timeout) => (Answer::Timeout, StatusClass::Timeout),
-            Err(Failure::Net(n)) => (Answer::Net(*n), StatusClass::Network),
+            Err(Failure::Net(n)) => (Answer::Net(*n), StatusClass::of_net(*n)),
         };
         if let Some(a) = op.attempts.last_mut() {
             a.answered(class, latency);
@@ -613,7 +614,12 @@ impl<'a> User<'a> {
         }
         if matches!(
             class,
-            StatusClass::S429 | StatusClass::S5xx | StatusClass::Timeout | StatusClass::Network
+            StatusClass::S429
+                | StatusClass::S5xx
+                | StatusClass::Timeout
+                | StatusClass::Network
+                | StatusClass::InvalidResponse
+                | StatusClass::NotSent
         ) {
             self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
         }

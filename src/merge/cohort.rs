@@ -6,7 +6,7 @@
 pub use super::hists::{CohortHists, Source, StepHists};
 use crate::metrics::{US_PER_MS, new_histogram};
 use crate::report::hgrm;
-use crate::report::{CohortResult, SecondRow};
+use crate::report::{CohortResult, SecondRow, amplification};
 use hdrhistogram::Histogram;
 
 /// Sum `b`'s counters into `a` (same cohort, same steps). Per-second rows
@@ -17,6 +17,7 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
     let ok_sum = ok(a) + ok(b);
     a.operations += b.operations;
     a.attempts += b.attempts;
+    a.not_sent += b.not_sent;
     a.journeys += b.journeys;
     for (k, v) in &b.outcomes {
         *a.outcomes.entry(k.clone()).or_default() += v;
@@ -40,6 +41,7 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
             + (y.success_rate * y.operations as f64).round();
         x.operations += y.operations;
         x.attempts += y.attempts;
+        x.not_sent += y.not_sent;
         x.retries += y.retries;
         x.journeys_passed += y.journeys_passed;
         x.success_rate = ratio_f(sok, x.operations);
@@ -81,10 +83,6 @@ pub fn add_rows(rows: &mut Vec<SecondRow>, more: &[SecondRow], shift: u32) {
     }
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
-}
-
 fn ratio_f(a: f64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a / b as f64 }
 }
@@ -95,12 +93,12 @@ fn pct(h: &Histogram<u64>) -> crate::report::Percentiles {
 
 /// Every figure derived from the counters and histograms, computed again.
 pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
-    let (mut head_ops, mut head_attempts) = (0, 0);
+    let (mut head_ops, mut head_retries, mut head_not_sent) = (0, 0, 0);
     let mut op = new_histogram();
     let mut ok = new_histogram();
     let mut attempt = new_histogram();
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
-        s.amplification = ratio(s.operations + s.retries, s.operations);
+        s.amplification = amplification(s.operations, s.retries, s.not_sent);
         let (sop, sat) = (&sh.op, &sh.attempt);
         s.operation_latency_ms = pct(sop);
         s.ok_operation_latency_ms = pct(&sh.ok);
@@ -113,18 +111,20 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
             .collect();
         if c.amplification_steps.is_empty() || c.amplification_steps.contains(&s.name) {
             head_ops += s.operations;
-            head_attempts += s.operations + s.retries;
+            head_retries += s.retries;
+            head_not_sent += s.not_sent;
         }
         let _ = op.add(sop);
         let _ = attempt.add(sat);
     }
     c.retries = c.steps.iter().map(|s| s.retries).sum();
-    c.amplification = ratio(head_attempts, head_ops);
-    c.amplification_overall = ratio(c.operations + c.retries, c.operations);
+    c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
+    c.amplification = amplification(head_ops, head_retries, head_not_sent);
+    c.amplification_overall = amplification(c.operations, c.retries, c.not_sent);
     c.journey_duration_ms = pct(&h.journey);
     let secs = c.round_duration_s.max(1e-9);
     c.goodput = c.journeys.succeeded as f64 / secs;
-    c.achieved_rps = c.attempts as f64 / secs;
+    c.achieved_rps = c.attempts.saturating_sub(c.not_sent) as f64 / secs;
     c.operation_latency_ms = pct(&op);
     c.ok_operation_latency_ms = pct(&ok);
     c.attempt_latency_ms = pct(&attempt);

@@ -125,6 +125,7 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
             for ((s, sl), okn) in c.steps.iter_mut().zip(&l.steps).zip(ok.iter_mut()) {
                 s.operations += sl.operations;
                 s.attempts += sl.attempts;
+                s.not_sent += sl.not_sent;
                 s.retries += sl.retries;
                 *okn += sl.ok;
                 for (k, v) in &sl.outcomes {
@@ -147,6 +148,7 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         }
         c.operations = c.steps.iter().map(|s| s.operations).sum();
         c.attempts = c.steps.iter().map(|s| s.attempts).sum();
+        c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
         let ok_all: u64 = ok.iter().sum();
         c.success_rate = if c.operations == 0 {
             0.0

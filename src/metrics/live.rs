@@ -128,7 +128,7 @@ pub const FIRST_STATUS: u16 = 100;
 pub const STATUSES: usize = 500;
 
 /// The status classes an answered attempt is counted under, in label order.
-pub const CLASSES: [StatusClass; 7] = [
+pub const CLASSES: [StatusClass; 9] = [
     StatusClass::S2xx,
     StatusClass::S3xx,
     StatusClass::S4xx,
@@ -136,6 +136,8 @@ pub const CLASSES: [StatusClass; 7] = [
     StatusClass::S5xx,
     StatusClass::Timeout,
     StatusClass::Network,
+    StatusClass::InvalidResponse,
+    StatusClass::NotSent,
 ];
 
 fn class_index(c: StatusClass) -> Option<usize> {

@@ -1,7 +1,7 @@
 //! What one simulated user's journey produced, handed to a collector when the
 //! journey ends (or is cut short, so nothing measured is lost).
 
-use crate::outcome::OpOutcome;
+use crate::outcome::{NetError, OpOutcome};
 use crate::policy::AttemptFlags;
 use std::time::Duration;
 
@@ -16,6 +16,12 @@ pub enum StatusClass {
     S5xx,
     Timeout,
     Network,
+    /// An answer that is not valid HTTP ([`NetError::InvalidResponse`]):
+    /// the target answered, badly.
+    InvalidResponse,
+    /// Never left the generator ([`NetError::not_sent`]): no file
+    /// descriptor or local port for it. Not an attempt the target saw.
+    NotSent,
     /// Sent, and still in flight when the run cancelled it.
     Cancelled,
     /// Sent, and dropped by the person who gave up on the operation
@@ -33,6 +39,15 @@ impl StatusClass {
             _ => Self::S4xx,
         }
     }
+    /// The class of an attempt that got no HTTP answer of kind `n`.
+    pub fn of_net(n: NetError) -> Self {
+        match n {
+            NetError::InvalidResponse => Self::InvalidResponse,
+            n if n.not_sent() => Self::NotSent,
+            _ => Self::Network,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::S2xx => "2xx",
@@ -42,6 +57,8 @@ impl StatusClass {
             Self::S5xx => "5xx",
             Self::Timeout => "timeout",
             Self::Network => "network",
+            Self::InvalidResponse => "invalid_response",
+            Self::NotSent => "not_sent",
             Self::Cancelled => "cancelled",
             Self::Abandoned => "abandoned",
         }

@@ -21,7 +21,8 @@ fn us(d: Duration) -> u64 {
 
 /// Distinct outcomes kept per step: whatever codes a target invents, memory
 /// and report size stay bounded. Later newcomers are counted as
-/// [`OpOutcome::Other`] (and [`StepRec::folded`] says how many).
+/// [`OpOutcome::Other`] (and [`StepRec::folded`] says how many: the
+/// count under `Other`, which nothing else produces).
 pub const MAX_OUTCOMES: usize = 256;
 
 #[derive(Debug, Clone)]
@@ -29,9 +30,9 @@ pub struct StepRec {
     pub ops: u64,
     pub ok: u64,
     pub attempts: u64,
+    /// Attempts that never left the generator ([`StatusClass::NotSent`]).
+    pub not_sent: u64,
     pub outcomes: BTreeMap<OpOutcome, u64>,
-    /// Operations counted under `Other` because the vocabulary was full.
-    pub folded: u64,
     pub op_latency: Histogram<u64>,
     /// Operation latency of the operations that succeeded (what latency
     /// gates and headlines default to: a fast failure is no good latency).
@@ -61,8 +62,8 @@ impl StepRec {
             ops: 0,
             ok: 0,
             attempts: 0,
+            not_sent: 0,
             outcomes: BTreeMap::new(),
-            folded: 0,
             op_latency: new_histogram(),
             ok_latency: new_histogram(),
             attempt_latency: new_histogram(),
@@ -77,15 +78,23 @@ impl StepRec {
     }
 
     /// Count `n` operations that ended with `outcome`, within the bound.
+    /// `Other` always has its place (it is where the rest go), so an
+    /// operation is counted once whichever recorder it is merged into.
     fn count(&mut self, outcome: &OpOutcome, n: u64) {
         if let Some(v) = self.outcomes.get_mut(outcome) {
             *v += n;
-        } else if self.outcomes.len() < MAX_OUTCOMES {
+        } else if self.outcomes.len() < MAX_OUTCOMES || *outcome == OpOutcome::Other {
             self.outcomes.insert(outcome.clone(), n);
         } else {
             *self.outcomes.entry(OpOutcome::Other).or_default() += n;
-            self.folded += n;
         }
+    }
+
+    /// Operations counted under `Other` because the vocabulary was full:
+    /// the count under `Other` itself (a separate counter, added on merge
+    /// beside the counts it was folded into, counted them twice).
+    pub fn folded(&self) -> u64 {
+        self.outcomes.get(&OpOutcome::Other).copied().unwrap_or(0)
     }
 }
 
@@ -100,7 +109,7 @@ impl AddAssign<&StepRec> for StepRec {
         self.ops += o.ops;
         self.ok += o.ok;
         self.attempts += o.attempts;
-        self.folded += o.folded;
+        self.not_sent += o.not_sent;
         for (k, v) in &o.outcomes {
             self.count(k, *v);
         }
@@ -189,7 +198,7 @@ impl Recorder {
 
     /// Operations counted under `OTHER` because a step's vocabulary was full.
     pub fn folded(&self) -> u64 {
-        self.steps.iter().map(|s| s.folded).sum()
+        self.steps.iter().map(StepRec::folded).sum()
     }
 
     /// Extend the per-second series with empty rows up to `len` seconds.
@@ -252,7 +261,8 @@ impl Recorder {
                     StatusClass::S429 => row.status_429 += 1,
                     StatusClass::S5xx => row.status_5xx += 1,
                     StatusClass::Timeout => row.timeouts += 1,
-                    StatusClass::Network => row.network_errors += 1,
+                    StatusClass::Network | StatusClass::InvalidResponse => row.network_errors += 1,
+                    StatusClass::NotSent => row.not_sent += 1,
                     StatusClass::S3xx
                     | StatusClass::S4xx
                     | StatusClass::Cancelled
@@ -273,6 +283,11 @@ impl Recorder {
                 step.first_event.saturating_record(us(t));
             }
             step.attempts += op.attempts.len() as u64;
+            step.not_sent += op
+                .attempts
+                .iter()
+                .filter(|a| a.class == StatusClass::NotSent)
+                .count() as u64;
             step.count(&op.outcome, 1);
             let v = us(op.latency);
             step.op_latency.saturating_record(v);
@@ -456,8 +471,47 @@ mod tests {
         let s = &r.steps[0];
         assert_eq!(s.outcomes.len(), MAX_OUTCOMES + 1);
         assert_eq!(s.outcomes.get(&OpOutcome::Other), Some(&50));
-        assert_eq!(s.folded, 50);
+        assert_eq!(s.folded(), 50);
         assert_eq!(s.outcomes.values().sum::<u64>(), n as u64);
+    }
+
+    /// A recorder of one step whose operations ended with target codes
+    /// `CODE_<i>` for `i` in `codes`.
+    fn coded(codes: std::ops::Range<usize>) -> Recorder {
+        let mut r = Recorder::new(1);
+        for i in codes {
+            let mut o = op(0, false, &[StatusClass::S4xx], 1);
+            o.outcome = OpOutcome::Failed(Cause::Code {
+                status: 409,
+                code: Code::new(&format!("CODE_{i}")).unwrap(),
+            });
+            r.absorb(&journey(vec![o], JourneyEnd::Failed));
+        }
+        r
+    }
+
+    #[test]
+    fn operations_folded_into_other_are_counted_once_however_recorders_are_merged() {
+        // One collector's full vocabulary (300 codes, 44 folded) merged
+        // into an empty total, as a streamed second's delta is.
+        let full = coded(0..300);
+        assert_eq!(full.folded(), 44);
+        let mut total = Recorder::new(1);
+        total += &full;
+        assert_eq!((total.steps[0].ops, total.folded()), (300, 44));
+        // A second collector with 200 codes of its own: 256 kept in all,
+        // the other 500 - 256 operations under OTHER.
+        total += &coded(1000..1200);
+        assert_eq!((total.steps[0].ops, total.folded()), (500, 244));
+        // Deltas of 60 operations each, merged one by one (a stream).
+        let mut streamed = Recorder::new(1);
+        for s in 0..10 {
+            streamed += &coded(s * 60..s * 60 + 60);
+        }
+        assert_eq!((streamed.steps[0].ops, streamed.folded()), (600, 344));
+        let s = &streamed.steps[0];
+        assert_eq!(s.outcomes.values().sum::<u64>(), s.ops);
+        assert!(streamed.folded() <= s.ops);
     }
 
     /// Every journey of a small varied run, as in a real round.
@@ -506,8 +560,8 @@ mod tests {
         assert_eq!(a.steps.len(), b.steps.len());
         for (x, y) in a.steps.iter().zip(&b.steps) {
             assert_eq!(
-                (x.ops, x.ok, x.attempts, x.folded),
-                (y.ops, y.ok, y.attempts, y.folded)
+                (x.ops, x.ok, x.attempts, x.folded()),
+                (y.ops, y.ok, y.attempts, y.folded())
             );
             assert_eq!(x.outcomes, y.outcomes);
             assert!(x.op_latency == y.op_latency);

@@ -45,6 +45,9 @@ pub struct StepLine {
     /// Attempts that were retries (not polls).
     #[serde(default)]
     pub retries: u64,
+    /// Attempts that never left the generator.
+    #[serde(default)]
+    pub not_sent: u64,
 }
 
 /// What one flush added to one cohort.
@@ -73,6 +76,7 @@ impl StreamLine {
                     operations: s.ops,
                     ok: s.ok,
                     attempts: s.attempts,
+                    not_sent: s.not_sent,
                     retries: s
                         .attempts
                         .saturating_sub(s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum()),

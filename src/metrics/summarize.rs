@@ -3,7 +3,9 @@
 use super::recorder::Recorder;
 use crate::policy::RetryPolicy;
 use crate::report::hgrm;
-use crate::report::{CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats};
+use crate::report::{
+    CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats, amplification,
+};
 use crate::sim::Ledger;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,10 +50,13 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
     );
     let mut step_series = std::mem::take(&mut latency.steps).into_iter();
     let mut retries = 0;
+    let mut not_sent = 0;
+    let mut head_not_sent = 0;
     for (i, s) in rec.steps.iter().enumerate() {
         operations += s.ops;
         ok += s.ok;
         attempts += s.attempts;
+        not_sent += s.not_sent;
         // Polls are requests of their own, not retries: a plain step sends
         // one per operation, a wait step one per look.
         let polls: u64 = s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum();
@@ -60,6 +65,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         if meta.amplification_steps.is_empty() || meta.amplification_steps.contains(&i) {
             head_ops += s.ops;
             head_attempts += s.ops + step_retries;
+            head_not_sent += s.not_sent;
         }
         let kind = meta.step_kinds.get(i).copied().unwrap_or_default();
         // Labels are made here, at the report edge, and only here.
@@ -75,9 +81,10 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
             name: meta.step_names.get(i).cloned().unwrap_or_default(),
             operations: s.ops,
             attempts: s.attempts,
-            // Retries per operation plus one: a wait step's polls are not
-            // amplification.
-            amplification: ratio(s.ops + step_retries, s.ops),
+            not_sent: s.not_sent,
+            // Retries per operation plus one, less what never left: a wait
+            // step's polls are not amplification.
+            amplification: amplification(s.ops, step_retries, s.not_sent),
             kind,
             retries: step_retries,
             journeys_passed: s.passed,
@@ -121,8 +128,9 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         share: meta.share,
         operations,
         attempts,
+        not_sent,
         retries,
-        amplification: ratio(head_attempts, head_ops),
+        amplification: amplification(head_ops, head_attempts - head_ops, head_not_sent),
         amplification_steps: if meta.amplification_steps.is_empty() {
             meta.step_names.to_vec()
         } else {
@@ -131,10 +139,11 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
                 .filter_map(|i| meta.step_names.get(*i).cloned())
                 .collect()
         },
-        amplification_overall: ratio(operations + retries, operations),
+        amplification_overall: amplification(operations, retries, not_sent),
         success_rate: ratio(ok, operations),
         goodput: rec.journeys.succeeded as f64 / secs,
-        achieved_rps: attempts as f64 / secs,
+        // What the target was sent: attempts that never left do not count.
+        achieved_rps: attempts.saturating_sub(not_sent) as f64 / secs,
         round_duration_s: meta.round_duration.as_secs_f64(),
         journeys: rec.journeys,
         outcomes,

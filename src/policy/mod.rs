@@ -48,8 +48,10 @@
 //!   retryable answer that carries one, as the guidelines' JS does, capped at
 //!   `max_retry_after`. "0" or a date in the past is no positive delay and
 //!   falls back to the backoff (the Go example's reading; the JS one would
-//!   retry at once, which makes a fleet retry in lockstep). "1.5" is accepted as 1.5 s although RFC 9110
-//!   only allows integers. An unparseable value falls back to the backoff.
+//!   retry at once, which makes a fleet retry in lockstep). Only RFC 9110's
+//!   forms are read: whole seconds or an HTTP-date; "1.5", "0.001" and "+5"
+//!   are no Retry-After, so the backoff applies and nothing is counted as
+//!   honoured ([`parse_retry_after`], the one parser).
 //! * Guideline jitter is `d * (0.5 + U[0,1))` applied *after* the cap, exactly
 //!   as the guidelines' Python, so a delay can reach `1.5 * max_delay` (45 s).
 //!

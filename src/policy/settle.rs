@@ -480,8 +480,10 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn retry_after_zero_or_past_falls_back_to_backoff() {
-        for ra in ["0", "Wed, 21 Oct 2015 07:00:00 GMT"] {
+    async fn retry_after_zero_past_or_not_whole_seconds_falls_back_to_backoff() {
+        // A fraction is not delay-seconds (RFC 9110): "0.001" read as 1 ms
+        // would retry at once and count it as honoured.
+        for ra in ["0", "Wed, 21 Oct 2015 07:00:00 GMT", "0.001", "1.5", "+5"] {
             let case = Case {
                 policy: "compliant",
                 retry_step: true,

@@ -51,6 +51,7 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "recovery_s",
     "amplification_steps",
     "amplification_overall",
+    "not_sent",
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
@@ -89,6 +90,7 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "attempt_p95_ms",
     "attempt_p99_ms",
     "attempt_max_ms",
+    "not_sent",
 ];
 
 /// Latency over time: one row per cohort, step (or `all`), interval and
@@ -223,6 +225,7 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
         c.recovery_s.map_or_else(String::new, f),
         c.amplification_steps.join("+"),
         f(c.amplification_overall),
+        c.not_sent.to_string(),
     ]
 }
 
@@ -426,6 +429,7 @@ fn timeseries_rows(report: &Report) -> Rows {
                 .into_iter()
                 .chain(latency_cells(lat.map(|l| &l.operation_latency_ms)))
                 .chain(latency_cells(lat.map(|l| &l.attempt_latency_ms)))
+                .chain([r.not_sent.to_string()])
                 .collect(),
             );
         }
@@ -585,7 +589,9 @@ mod tests {
         );
         let row3 = compliant.iter().find(|x| x[1] == "3").unwrap();
         assert!(
-            row3[col(h, "op_count")..].iter().all(String::is_empty),
+            row3[col(h, "op_count")..col(h, "not_sent")]
+                .iter()
+                .all(String::is_empty),
             "{row3:?}"
         );
 

@@ -126,10 +126,24 @@ pub struct SecondRow {
     pub status_5xx: u64,
     pub timeouts: u64,
     pub network_errors: u64,
+    /// Attempts that never left the generator (in `attempts`, not seen by
+    /// the target).
+    #[serde(default)]
+    pub not_sent: u64,
     /// Journeys in flight (including those waiting in backoff or in a
     /// queue), sampled at the end of the second.
     pub in_flight: u64,
     pub breaker_opens: u64,
+}
+
+/// Requests the target saw per operation: operations plus retries, less
+/// the attempts that never left the generator, over operations (0 without
+/// operations). Polls of a wait step are not amplification.
+pub fn amplification(operations: u64, retries: u64, not_sent: u64) -> f64 {
+    if operations == 0 {
+        return 0.0;
+    }
+    (operations + retries).saturating_sub(not_sent) as f64 / operations as f64
 }
 
 impl std::ops::AddAssign for SecondRow {
@@ -144,6 +158,7 @@ impl std::ops::AddAssign for SecondRow {
         self.status_5xx += b.status_5xx;
         self.timeouts += b.timeouts;
         self.network_errors += b.network_errors;
+        self.not_sent += b.not_sent;
         self.in_flight += b.in_flight;
         self.breaker_opens += b.breaker_opens;
     }
@@ -178,8 +193,14 @@ impl std::ops::AddAssign for JourneyCounts {
 pub struct StepResult {
     pub name: String,
     pub operations: u64,
+    /// Attempts logged, first tries and retries, including `not_sent`.
     pub attempts: u64,
-    /// attempts / operations of this step.
+    /// Attempts that never left the generator (no file descriptor or local
+    /// port): the target saw `attempts - not_sent`.
+    #[serde(default)]
+    pub not_sent: u64,
+    /// Requests the target saw per operation: (operations + retries -
+    /// not_sent) / operations ([`amplification`]).
     #[serde(default)]
     pub amplification: f64,
     pub success_rate: f64,
@@ -284,10 +305,14 @@ pub struct CohortResult {
     pub share: f64,
     /// Logical operations (one per journey step executed, retries excluded).
     pub operations: u64,
-    /// HTTP attempts sent, first tries and retries.
+    /// HTTP attempts, first tries and retries, including `not_sent`.
     pub attempts: u64,
+    /// Attempts that never left the generator (no file descriptor or local
+    /// port, `LOCAL_RESOURCE_ERROR`): the target saw `attempts - not_sent`.
+    #[serde(default)]
+    pub not_sent: u64,
     pub retries: u64,
-    /// attempts / operations over the steps named in `amplification_steps`
+    /// Sent attempts / operations over the steps named in `amplification_steps`
     /// (the retried work; pre-checks and follow-up steps would dilute it):
     /// the load the policy multiplies onto the target. Per-step values are
     /// in `steps`, the all-steps value in `amplification_overall`.
@@ -456,8 +481,9 @@ impl Report {
     /// one got an answer of any status. Attempts still in flight when the run
     /// ended say nothing either way.
     pub fn unreachable(&self) -> Option<String> {
-        const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx"];
-        const NO_ANSWER: &[&str] = &["timeout", "network"];
+        // An answer that is not valid HTTP is an answer all the same.
+        const ANSWERED: &[&str] = &["2xx", "3xx", "4xx", "429", "5xx", "invalid_response"];
+        const NO_ANSWER: &[&str] = &["timeout", "network", "not_sent"];
         let count = |classes: &[&str]| -> u64 {
             self.results
                 .iter()

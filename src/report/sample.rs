@@ -161,6 +161,7 @@ fn timeseries(naive: bool) -> Vec<SecondRow> {
                 status_5xx: s5xx,
                 timeouts: if naive && t >= 12 { 5 } else { 0 },
                 network_errors: u64::from(naive && t % 11 == 0),
+                not_sent: 0,
                 in_flight,
                 breaker_opens: u64::from(!naive && (6..9).contains(&t)),
             }
@@ -218,6 +219,7 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         name: name.into(),
         operations: ops,
         attempts: (ops as f64 * amp) as u64,
+        not_sent: 0,
         amplification: (ops as f64 * amp) as u64 as f64 / ops.max(1) as f64,
         success_rate: ok,
         outcomes,
@@ -387,6 +389,7 @@ fn cohort(naive: bool) -> CohortResult {
         share: 1.0,
         operations,
         attempts,
+        not_sent: 0,
         retries: attempts - operations,
         amplification: steps[1].amplification,
         amplification_steps: vec!["reserve".into()],

@@ -178,7 +178,7 @@ impl User<'_> {
                     let class = match failure {
                         None => StatusClass::S2xx,
                         Some(Failure::Timeout) => StatusClass::Timeout,
-                        Some(Failure::Net(_)) => StatusClass::Network,
+                        Some(Failure::Net(n)) => StatusClass::of_net(n),
                     };
                     self.end_attempt(op, class, sent);
                     if reconnects >= sse.reconnects {
