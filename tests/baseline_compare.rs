@@ -167,8 +167,41 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     assert_eq!(row["base"].as_f64().unwrap(), base_p50);
     assert_eq!(row["new"].as_f64().unwrap(), new_p50);
     assert!(c["worse"].as_u64().unwrap() >= 1);
+    // Every journey step of the fleet has its rows, read from each run's
+    // step; the availability check (service time 10 ms -> 400 ms) is worse.
+    let steps = c["fleets"][0]["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    let want: Vec<&str> = b["results"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, want);
+    assert!(text.contains("  step availability\n"), "{text}");
+    let avail = steps.iter().find(|s| s["step"] == "availability").unwrap();
+    let p50 = avail["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "operation_latency.p50")
+        .unwrap();
+    let step_p50 = |s: &Value| {
+        s["results"][0]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "availability")
+            .unwrap()["ok_operation_latency_ms"]["p50"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(p50["base"].as_f64().unwrap(), step_p50(&b));
+    assert_eq!(p50["new"].as_f64().unwrap(), step_p50(&n));
+    assert_eq!(p50["verdict"], "worse", "{p50}");
     let page = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
     assert!(page.contains("class=\"worse\""));
+    assert!(page.contains("step availability"));
 
     // Another scenario is not comparable.
     let mut other = summary(&new);

@@ -1,7 +1,8 @@
 //! `target.connections` caps sockets, not only requests in flight: with 200
 //! closed-model users on 8 connections, a loopback server that counts the
 //! connections it accepted sees at most 8, and exactly as many requests as
-//! the report says were sent.
+//! the report says were sent; the time attempts waited for a connection is
+//! their `queue_wait`, one value per attempt.
 
 mod common;
 use common::TempDir;
@@ -139,4 +140,10 @@ steps = [{{ name = "get", path = "/x" }}]
         "the server accepted {accepted} connections for a cap of 8"
     );
     assert!(server.peak_open.load(Relaxed) <= 8);
+    // 200 users on 8 connections: attempts waited for a connection, and
+    // that wait is recorded beside (not inside) each attempt's latency.
+    assert_eq!(c.queue_wait_ms.count, c.attempts);
+    assert_eq!(c.attempt_latency_ms.count, c.attempts);
+    assert!(c.queue_wait_ms.max > 0.0, "{:?}", c.queue_wait_ms);
+    assert!(c.queue_wait_ms.p50 > 0.0, "{:?}", c.queue_wait_ms);
 }

@@ -5,7 +5,7 @@ mod common;
 use common::TempDir;
 
 use stampede::metrics::new_histogram;
-use stampede::report::hlog::{self, HlogFile, TAG_ATTEMPT, TAG_BACKOFF, TAG_OP};
+use stampede::report::hlog::{self, HlogFile, TAG_ATTEMPT, TAG_BACKOFF, TAG_OP, TAG_QUEUE};
 use std::process::Command;
 
 #[test]
@@ -46,6 +46,11 @@ fn run_writes_interval_logs_whose_counts_equal_the_report() {
         );
         let backoff = fleet.sum(TAG_BACKOFF, &like).unwrap();
         assert_eq!(backoff.len(), c.backoff_wait_ms.count, "{}", c.name);
+        // One queue wait per attempt, its max the report's.
+        let queue = fleet.sum(TAG_QUEUE, &like).unwrap();
+        assert_eq!(queue.len(), c.attempts, "{}", c.name);
+        assert_eq!(queue.len(), c.queue_wait_ms.count, "{}", c.name);
+        assert_eq!(queue.max() as f64 / 1000.0, c.queue_wait_ms.max);
         // Max from the log equals the report's max (µs in the log, ms in the report).
         assert_eq!(op.max() as f64 / 1000.0, c.operation_latency_ms.max);
         for s in &c.steps {

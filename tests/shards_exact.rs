@@ -186,6 +186,9 @@ fn four_shards_merged_equal_one_run() {
     assert_eq!(b.attempts, a.attempts);
     assert_eq!(b.operation_latency_ms.count, a.operation_latency_ms.count);
     assert_eq!(b.attempt_latency_ms.count, a.attempt_latency_ms.count);
+    // The shards' queue waits (their fleet files' `queue` lines) add up:
+    // one per attempt.
+    assert_eq!(b.queue_wait_ms.count, b.attempts);
     for (x, y) in a.steps.iter().zip(&b.steps) {
         assert_eq!(
             (x.operations, x.attempts),

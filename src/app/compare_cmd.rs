@@ -126,7 +126,13 @@ pub(super) fn compare(args: &CompareArgs) -> u8 {
             return EXIT_RUNTIME;
         }
         let json = serde_json::to_string_pretty(&c).unwrap_or_default();
-        let page = crate::compare::html(&c);
+        let page = match crate::compare::html(&c) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: compare.html: {e}");
+                return EXIT_RUNTIME;
+            }
+        };
         for (name, text) in [("compare.json", json), ("compare.html", page)] {
             let path = out.join(name);
             match crate::report::write::write_atomic(&path, |w| w.write_all(text.as_bytes())) {

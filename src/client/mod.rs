@@ -38,6 +38,7 @@
 mod cookies;
 pub mod fdlimit;
 mod h1;
+mod h2slots;
 mod pool;
 pub mod probe;
 pub mod proxy;
@@ -60,8 +61,8 @@ use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use pool::Conn;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -89,6 +90,28 @@ pub struct Response {
     /// `Set-Cookie` values (for the user's cookie jar); empty, and not
     /// allocated, when there are none.
     pub set_cookies: Vec<HeaderValue>,
+}
+
+/// When an attempt's request could be written: after its connection
+/// permit, a new connection's handshakes (TCP, TLS, HTTP/2) and, over
+/// HTTP/2, a stream slot under the server's `SETTINGS_MAX_CONCURRENT_STREAMS`.
+/// The time before is the attempt's queue wait, kept out of its latency.
+#[derive(Debug, Default)]
+pub struct QueueWait(OnceLock<Instant>);
+
+impl QueueWait {
+    fn ready(&self) {
+        let _ = self.0.set(Instant::now());
+    }
+
+    /// From `start` until the request could be written, or until `end` when
+    /// it never was (a timeout in the queue, a refused connection).
+    pub fn since(&self, start: Instant, end: Instant) -> Duration {
+        self.0
+            .get()
+            .map_or(end, |r| (*r).min(end))
+            .saturating_duration_since(start)
+    }
 }
 
 /// Why no answer came.
@@ -245,8 +268,24 @@ impl HttpClient {
         body: Option<Bytes>,
         timeout: Duration,
     ) -> Result<Response, Failure> {
+        let queued = QueueWait::default();
+        self.send_queued(method, path, headers, body, timeout, &queued)
+            .await
+    }
+
+    /// [`Self::send`], and `queued` learns when the request could be written.
+    pub async fn send_queued(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        timeout: Duration,
+        queued: &QueueWait,
+    ) -> Result<Response, Failure> {
         let deadline = Instant::now() + timeout;
-        match tokio::time::timeout_at(deadline, self.exchange(method, path, headers, body)).await {
+        let exchange = self.exchange(method, path, headers, body, queued);
+        match tokio::time::timeout_at(deadline, exchange).await {
             Ok(r) => r,
             Err(_) => Err(self.timed_out()),
         }
@@ -268,9 +307,24 @@ impl HttpClient {
         &self,
         method: &Method,
         path: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Opened, Failure> {
+        let queued = QueueWait::default();
+        self.open_stream_queued(method, path, headers, body, timeout, &queued)
+            .await
+    }
+
+    /// [`Self::open_stream`], and `queued` learns when the request could be written.
+    pub async fn open_stream_queued(
+        &self,
+        method: &Method,
+        path: &str,
         mut headers: HeaderMap,
         body: Option<Bytes>,
         timeout: Duration,
+        queued: &QueueWait,
     ) -> Result<Opened, Failure> {
         if !headers.contains_key(http::header::ACCEPT) {
             headers.insert(
@@ -286,7 +340,7 @@ impl HttpClient {
                 .acquire_owned()
                 .await
                 .map_err(|_| Failure::Net(NetError::Other))?;
-            Box::pin(self.open_on_permit(permit, method, path, headers, body)).await
+            Box::pin(self.open_on_permit(permit, method, path, headers, body, queued)).await
         };
         match tokio::time::timeout_at(deadline, open).await {
             Ok(r) => r,
@@ -358,6 +412,7 @@ impl HttpClient {
         path: &str,
         headers: HeaderMap,
         body: Option<Bytes>,
+        queued: &QueueWait,
     ) -> Result<Response, Failure> {
         let _permit = self
             .permits
@@ -367,7 +422,7 @@ impl HttpClient {
         // Boxed: the exchange (checkout, hyper's send, reading the body) is
         // large, and a request waiting for its permit (thousands of them
         // when the target is slow) should not reserve its space.
-        Box::pin(self.exchange_on_permit(method, path, headers, body)).await
+        Box::pin(self.exchange_on_permit(method, path, headers, body, queued)).await
     }
 
     async fn exchange_on_permit(
@@ -376,8 +431,11 @@ impl HttpClient {
         path: &str,
         headers: HeaderMap,
         body: Option<Bytes>,
+        queued: &QueueWait,
     ) -> Result<Response, Failure> {
-        let (head, rest) = self.answer_head(method, path, headers, body).await?;
+        let (head, rest) = self
+            .answer_head(method, path, headers, body, queued)
+            .await?;
         self.read_whole(head, rest).await
     }
 
@@ -388,8 +446,11 @@ impl HttpClient {
         path: &str,
         headers: HeaderMap,
         body: Option<Bytes>,
+        queued: &QueueWait,
     ) -> Result<Opened, Failure> {
-        let (head, rest) = self.answer_head(method, path, headers, body).await?;
+        let (head, rest) = self
+            .answer_head(method, path, headers, body, queued)
+            .await?;
         if !(200..300).contains(&head.status) || !head.event_stream {
             return Ok(Opened::Answer(self.read_whole(head, rest).await?));
         }
@@ -401,7 +462,7 @@ impl HttpClient {
                 let pieces = h1::Pieces::of(&head);
                 Source::H1(c, pieces)
             }
-            Rest::H2(b) => Source::H2(b),
+            Rest::H2(body, _slot) => Source::H2 { body, _slot },
         };
         Ok(Opened::Stream(EventStream(Box::new(Streaming {
             status: head.status,
@@ -420,13 +481,15 @@ impl HttpClient {
     /// answer's head; its body is still to be read (on the HTTP/1
     /// connection, or in hyper's HTTP/2 body). An idempotent request whose
     /// kept-alive connection the server had closed is written once more on
-    /// a new one (counted, and said in the report's notes).
+    /// a new one (counted, and said in the report's notes). `queued` learns
+    /// when the request could be written (over HTTP/2, once it has a stream).
     async fn answer_head(
         &self,
         method: &Method,
         path: &str,
         headers: HeaderMap,
         body: Option<Bytes>,
+        queued: &QueueWait,
     ) -> Result<(Head, Rest), Failure> {
         let (conn, reused) = self
             .pool
@@ -453,6 +516,7 @@ impl HttpClient {
         match conn {
             Conn::H1(mut c) => {
                 let wire = h1::Wire::new(req);
+                queued.ready();
                 let head = match c.send(&wire, traced).await {
                     Ok(head) => head,
                     // The server closed the kept-alive connection as the
@@ -480,7 +544,10 @@ impl HttpClient {
                 }
                 Ok((head, Rest::H1(c)))
             }
-            Conn::H2(mut s) => {
+            Conn::H2((mut s, slots)) => {
+                // `None`: the connection ended; hyper says how.
+                let slot = slots.acquire().await;
+                queued.ready();
                 let resp = s
                     .send_request(req)
                     .await
@@ -490,7 +557,7 @@ impl HttpClient {
                 if head.simulator {
                     self.stats.simulator_answered();
                 }
-                Ok((head, Rest::H2(resp.into_body())))
+                Ok((head, Rest::H2(resp.into_body(), slot)))
             }
         }
     }
@@ -508,7 +575,8 @@ impl HttpClient {
                 self.pool.checkin(Conn::H1(c));
                 body
             }
-            Rest::H2(b) => Limited::new(b, BODY_LIMIT)
+            // The stream's slot goes once its body was read (or failed).
+            Rest::H2(b, _slot) => Limited::new(b, BODY_LIMIT)
                 .collect()
                 .await
                 .map_err(|e| self.transport_failure(e.as_ref()))?
@@ -536,7 +604,8 @@ impl HttpClient {
 enum Rest {
     /// On the connection.
     H1(h1::H1),
-    H2(hyper::body::Incoming),
+    /// On its HTTP/2 stream, which holds a stream slot until it is dropped.
+    H2(hyper::body::Incoming, Option<h2slots::Slot>),
 }
 
 /// What [`HttpClient::open_stream`] got.
@@ -574,7 +643,11 @@ struct Streaming {
 /// Where an event stream's bytes come from.
 enum Source {
     H1(h1::H1, h1::Pieces),
-    H2(hyper::body::Incoming),
+    /// Its HTTP/2 stream, holding a stream slot until the stream goes.
+    H2 {
+        body: hyper::body::Incoming,
+        _slot: Option<h2slots::Slot>,
+    },
     /// Ended: the connection is gone.
     Gone,
 }
@@ -609,7 +682,7 @@ impl EventStream {
                     .next_piece(pieces)
                     .await
                     .map_err(|e| transport_failure(&s.stats, s.trace.as_deref(), &e)),
-                Source::H2(b) => match b.frame().await {
+                Source::H2 { body: b, .. } => match b.frame().await {
                     None => Ok(None),
                     // Trailers carry no data.
                     Some(Ok(frame)) => Ok(Some(frame.into_data().unwrap_or_default())),

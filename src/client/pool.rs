@@ -27,6 +27,7 @@
 //! it. A failure at the proxy is a [`ConnectError::Proxy`], never retried.
 
 use super::h1::{H1, Io};
+use super::h2slots::{Slots, Watch};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
@@ -39,11 +40,15 @@ use tokio::time::Instant;
 pub(super) type Body = http_body_util::Full<bytes::Bytes>;
 
 /// A connection to send one request on: HTTP/1.1 driven by the sending
-/// task itself ([`super::h1`]), or the shared HTTP/2 connection (hyper).
+/// task itself ([`super::h1`]), or the shared HTTP/2 connection (hyper)
+/// with its stream slots ([`super::h2slots`]).
 pub(super) enum Conn {
     H1(H1),
-    H2(http2::SendRequest<Body>),
+    H2(H2),
 }
+
+/// The shared HTTP/2 connection and its stream slots.
+pub(super) type H2 = (http2::SendRequest<Body>, Arc<Slots>);
 
 impl Conn {
     pub fn is_h2(&self) -> bool {
@@ -107,7 +112,7 @@ pub(super) struct Pool {
     /// How long an idle connection is kept ([`KEEP_ALIVE`]).
     keep_alive: Duration,
     /// The shared HTTP/2 connection, once the target chose h2.
-    h2: Mutex<Option<http2::SendRequest<Body>>>,
+    h2: Mutex<Option<H2>>,
     /// Whether ALPN chose h2 (known after the first TLS handshake).
     is_h2: OnceLock<bool>,
     /// Held while connecting as long as one HTTP/2 connection may be enough.
@@ -263,10 +268,10 @@ impl Pool {
         self.keep_alive = d;
     }
 
-    fn shared_h2(&self) -> Option<http2::SendRequest<Body>> {
+    fn shared_h2(&self) -> Option<H2> {
         let mut slot = self.h2.lock().ok()?;
         match slot.as_ref() {
-            Some(s) if !s.is_closed() => Some(s.clone()),
+            Some((s, slots)) if !s.is_closed() => Some((s.clone(), Arc::clone(slots))),
             Some(_) => {
                 *slot = None;
                 None
@@ -312,18 +317,20 @@ impl Pool {
         if !h2 {
             return Ok(h1(Io::Other(Box::pin(stream))));
         }
+        // The server's stream limit is read as its SETTINGS pass.
+        let slots = Slots::new();
         let (send, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(Watch::new(stream, Arc::clone(&slots))))
             .await
             .map_err(ConnectError::Hyper)?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
         if let Ok(mut slot) = self.h2.lock() {
-            *slot = Some(send.clone());
+            *slot = Some((send.clone(), Arc::clone(&slots)));
         }
-        Ok(Conn::H2(send))
+        Ok(Conn::H2((send, slots)))
     }
 }
 

@@ -10,19 +10,27 @@
 //! | goodput, attempts/s | it fell | by more than 10% |
 //! | error counts (early retries, duplicates, oversold) | it rose | at all (they should be 0) |
 //!
+//! Each journey step of a fleet gets the same kind of rows (operations,
+//! attempts, amplification, success rate, OK operation latency p50/p99,
+//! attempt latency p99: the columns of report.html's step table), judged
+//! the same way and counted in the same `worse` total.
+//!
 //! Plain counts (operations, attempts) are shown without a direction. Two
 //! runs are comparable when they ran the same scenario with the same fleets
 //! (an error otherwise); different seeds, overrides, hosts or stampede
 //! versions are warnings.
 
+mod metrics;
 mod render;
 pub mod spread;
 
 pub use render::{console, html};
 pub use spread::{REPEAT_FILE, Spread, Stat};
 
-use crate::report::{CohortResult, Report};
+use crate::report::{CohortResult, Report, StepResult};
+use metrics::{METRICS, MetricDef, Noise, STEP_METRICS};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Which way is better for a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,147 +53,6 @@ pub enum Verdict {
     /// Not measured in one of the runs.
     NotComparable,
 }
-
-#[derive(Debug, Clone, Copy)]
-enum Noise {
-    /// Relative change above the fraction and absolute change above the value.
-    Relative(f64, f64),
-    Absolute(f64),
-}
-
-struct MetricDef {
-    name: &'static str,
-    unit: &'static str,
-    better: Better,
-    noise: Noise,
-    get: fn(&CohortResult) -> Option<f64>,
-}
-
-fn jsr(c: &CohortResult) -> Option<f64> {
-    let j = &c.journeys;
-    let could = j.started.saturating_sub(j.sold_out + j.cancelled);
-    (could > 0).then(|| j.succeeded as f64 / could as f64)
-}
-
-fn lat(p: &crate::report::Percentiles, v: f64) -> Option<f64> {
-    (p.count > 0).then_some(v)
-}
-
-const LAT: Noise = Noise::Relative(0.10, 1.0);
-const METRICS: &[MetricDef] = &[
-    MetricDef {
-        name: "operations",
-        unit: "",
-        better: Better::Neither,
-        noise: Noise::Absolute(0.0),
-        get: |c| Some(c.operations as f64),
-    },
-    MetricDef {
-        name: "attempts",
-        unit: "",
-        better: Better::Neither,
-        noise: Noise::Absolute(0.0),
-        get: |c| Some(c.attempts as f64),
-    },
-    MetricDef {
-        name: "amplification",
-        unit: "",
-        better: Better::Lower,
-        noise: Noise::Absolute(0.05),
-        get: |c| (c.operations > 0).then_some(c.amplification),
-    },
-    MetricDef {
-        name: "success_rate",
-        unit: "%",
-        better: Better::Higher,
-        noise: Noise::Absolute(0.01),
-        get: |c| (c.operations > 0).then_some(c.success_rate),
-    },
-    MetricDef {
-        name: "journey_success_rate",
-        unit: "%",
-        better: Better::Higher,
-        noise: Noise::Absolute(0.01),
-        get: jsr,
-    },
-    MetricDef {
-        name: "goodput",
-        unit: "/s",
-        better: Better::Higher,
-        noise: Noise::Relative(0.10, 0.0),
-        get: |c| Some(c.goodput),
-    },
-    MetricDef {
-        name: "achieved_rps",
-        unit: "/s",
-        better: Better::Higher,
-        noise: Noise::Relative(0.10, 0.0),
-        get: |c| Some(c.achieved_rps),
-    },
-    MetricDef {
-        name: "operation_latency.p50",
-        unit: "ms",
-        better: Better::Lower,
-        noise: LAT,
-        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p50),
-    },
-    MetricDef {
-        name: "operation_latency.p95",
-        unit: "ms",
-        better: Better::Lower,
-        noise: LAT,
-        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p95),
-    },
-    MetricDef {
-        name: "operation_latency.p99",
-        unit: "ms",
-        better: Better::Lower,
-        noise: LAT,
-        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p99),
-    },
-    MetricDef {
-        name: "journey_duration.p99",
-        unit: "ms",
-        better: Better::Lower,
-        noise: LAT,
-        get: |c| lat(&c.journey_duration_ms, c.journey_duration_ms.p99),
-    },
-    MetricDef {
-        name: "attempt_latency.p99",
-        unit: "ms",
-        better: Better::Lower,
-        noise: LAT,
-        get: |c| lat(&c.attempt_latency_ms, c.attempt_latency_ms.p99),
-    },
-    MetricDef {
-        name: "breaker_opens",
-        unit: "",
-        better: Better::Lower,
-        noise: Noise::Relative(0.10, 0.0),
-        get: |c| Some(c.breaker_opens as f64),
-    },
-    MetricDef {
-        name: "early_retries",
-        unit: "",
-        better: Better::Lower,
-        noise: Noise::Absolute(0.0),
-        get: |c| Some(c.early_retries as f64),
-    },
-    MetricDef {
-        name: "duplicates",
-        unit: "",
-        better: Better::Lower,
-        noise: Noise::Absolute(0.0),
-        get: |c| c.ledger.as_ref().map(|l| l.duplicates as f64),
-    },
-    MetricDef {
-        name: "oversold",
-        unit: "",
-        better: Better::Lower,
-        noise: Noise::Absolute(0.0),
-        get: |c| c.ledger.as_ref().map(|l| l.oversold as f64),
-    },
-];
 
 /// One metric of one fleet in both runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +79,17 @@ pub struct Row {
 pub struct FleetComparison {
     pub fleet: String,
     pub rows: Vec<Row>,
+    /// One entry per journey step (the base's steps in order, then any
+    /// step only the new run has), judged like the headline rows.
+    #[serde(default)]
+    pub steps: Vec<StepComparison>,
+}
+
+/// One journey step of one fleet in both runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepComparison {
+    pub step: String,
+    pub rows: Vec<Row>,
 }
 
 /// The whole comparison (`compare.json`).
@@ -235,41 +113,65 @@ pub struct Comparison {
 impl Comparison {
     /// Judge every row again by the two sides' run-to-run spread: a change
     /// counts only when the intervals do not overlap ("within noise"
-    /// otherwise, whatever the fixed threshold says).
+    /// otherwise, whatever the fixed threshold says). Step rows are judged
+    /// by their steps' spreads the same way.
     pub fn with_spreads(mut self, base: &Spread, new: &Spread) -> Self {
         for f in &mut self.fleets {
             let find = |s: &'_ Spread| s.fleets.iter().find(|x| x.name == f.fleet).cloned();
             let (Some(b), Some(n)) = (find(base), find(new)) else {
                 continue;
             };
-            for r in &mut f.rows {
-                let (Some(bs), Some(ns)) = (b.metrics.get(&r.metric), n.metrics.get(&r.metric))
-                else {
-                    continue;
-                };
-                r.base = Some(bs.median);
-                r.new = Some(ns.median);
-                r.change = Some(ns.median - bs.median);
-                r.change_rel = (bs.median != 0.0).then(|| (ns.median - bs.median) / bs.median);
-                r.intervals = Some([bs.interval(), ns.interval()]);
-                let up = ns.median > bs.median;
-                r.verdict = match (bs.differs_from(ns), r.better) {
-                    (false, _) | (true, Better::Neither) => Verdict::Same,
-                    (true, Better::Lower) if up => Verdict::Worse,
-                    (true, Better::Higher) if !up => Verdict::Worse,
-                    (true, _) => Verdict::Better,
-                };
+            judge_by_spread(&mut f.rows, &b.metrics, &n.metrics);
+            for st in &mut f.steps {
+                if let (Some(bs), Some(ns)) = (b.steps.get(&st.step), n.steps.get(&st.step)) {
+                    judge_by_spread(&mut st.rows, bs, ns);
+                }
             }
         }
-        self.worse = self
-            .fleets
-            .iter()
-            .flat_map(|f| &f.rows)
-            .filter(|r| r.verdict == Verdict::Worse)
-            .count();
+        self.worse = count_worse(&self.fleets);
         self.repeats = Some((base.runs, new.runs));
         self
     }
+
+    /// Every row: the headline rows of each fleet, then its step rows.
+    pub fn all_rows(&self) -> impl Iterator<Item = &Row> {
+        rows_of(&self.fleets)
+    }
+}
+
+/// Medians for values, intervals for the verdict, where both spreads
+/// measured the row's metric.
+fn judge_by_spread(rows: &mut [Row], base: &BTreeMap<String, Stat>, new: &BTreeMap<String, Stat>) {
+    for r in rows {
+        let (Some(bs), Some(ns)) = (base.get(&r.metric), new.get(&r.metric)) else {
+            continue;
+        };
+        r.base = Some(bs.median);
+        r.new = Some(ns.median);
+        r.change = Some(ns.median - bs.median);
+        r.change_rel = (bs.median != 0.0).then(|| (ns.median - bs.median) / bs.median);
+        r.intervals = Some([bs.interval(), ns.interval()]);
+        let up = ns.median > bs.median;
+        r.verdict = match (bs.differs_from(ns), r.better) {
+            (false, _) | (true, Better::Neither) => Verdict::Same,
+            (true, Better::Lower) if up => Verdict::Worse,
+            (true, Better::Higher) if !up => Verdict::Worse,
+            (true, _) => Verdict::Better,
+        };
+    }
+}
+
+fn rows_of(fleets: &[FleetComparison]) -> impl Iterator<Item = &Row> {
+    fleets
+        .iter()
+        .flat_map(|f| f.rows.iter().chain(f.steps.iter().flat_map(|s| &s.rows)))
+}
+
+/// Rows flagged worse, headline and step rows of every fleet.
+fn count_worse(fleets: &[FleetComparison]) -> usize {
+    rows_of(fleets)
+        .filter(|r| r.verdict == Verdict::Worse)
+        .count()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -351,7 +253,7 @@ pub fn comparable(base: &Report, new: &Report) -> Result<Vec<String>, CompareErr
     Ok(w)
 }
 
-fn verdict(def: &MetricDef, base: f64, new: f64) -> Verdict {
+fn verdict<T>(def: &MetricDef<T>, base: f64, new: f64) -> Verdict {
     let d = new - base;
     let beyond = match def.noise {
         Noise::Absolute(t) => d.abs() > t + 1e-12,
@@ -369,7 +271,7 @@ fn verdict(def: &MetricDef, base: f64, new: f64) -> Verdict {
     }
 }
 
-fn row(def: &MetricDef, b: Option<&CohortResult>, n: Option<&CohortResult>) -> Row {
+fn row<T>(def: &MetricDef<T>, b: Option<&T>, n: Option<&T>) -> Row {
     let base = b.and_then(def.get).filter(|v| v.is_finite());
     let new = n.and_then(def.get).filter(|v| v.is_finite());
     let (change, change_rel, v) = match (base, new) {
@@ -393,6 +295,29 @@ fn row(def: &MetricDef, b: Option<&CohortResult>, n: Option<&CohortResult>) -> R
     }
 }
 
+/// The steps of the base fleet in order, then those only the new run has;
+/// a step missing on one side has rows that are not comparable.
+fn step_comparisons(b: &CohortResult, n: Option<&CohortResult>) -> Vec<StepComparison> {
+    let new_steps: &[StepResult] = n.map_or(&[], |n| n.steps.as_slice());
+    let mut names: Vec<&str> = b.steps.iter().map(|s| s.name.as_str()).collect();
+    for s in new_steps {
+        if !names.contains(&s.name.as_str()) {
+            names.push(&s.name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let bs = b.steps.iter().find(|s| s.name == name);
+            let ns = new_steps.iter().find(|s| s.name == name);
+            StepComparison {
+                step: name.to_string(),
+                rows: STEP_METRICS.iter().map(|d| row(d, bs, ns)).collect(),
+            }
+        })
+        .collect()
+}
+
 /// Compare two reports (call [`comparable`] first).
 pub fn compare(
     base: &Report,
@@ -409,14 +334,11 @@ pub fn compare(
             FleetComparison {
                 fleet: b.name.clone(),
                 rows: METRICS.iter().map(|d| row(d, Some(b), n)).collect(),
+                steps: step_comparisons(b, n),
             }
         })
         .collect();
-    let worse = fleets
-        .iter()
-        .flat_map(|f| &f.rows)
-        .filter(|r| r.verdict == Verdict::Worse)
-        .count();
+    let worse = count_worse(&fleets);
     Ok(Comparison {
         scenario: base.scenario.clone(),
         base_dir: base_dir.into(),

@@ -1,7 +1,10 @@
-//! The comparison as a console table and a self-contained HTML page.
+//! The comparison as a console table and as compare.html, which is drawn
+//! by report.html's templates (the same document, stylesheet and table
+//! rows, `report::html::render_page`).
 
-use super::{Comparison, Row, Verdict};
-use crate::report::svg::esc;
+use super::{Comparison, FleetComparison, Row, Verdict};
+use crate::report::html::{classed, labelled, list, obj, render_page, section};
+use minijinja::value::Value;
 
 /// A value as the tables show it (`12.3ms`, `99.50%`, `4.1/s`).
 pub(super) fn value(unit: &str, v: f64) -> String {
@@ -49,7 +52,43 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
-/// A plain-text table per fleet, warnings first.
+/// The verdict, with "within noise" when the spreads say so.
+fn judged(r: &Row) -> String {
+    match (r.verdict, r.intervals) {
+        (Verdict::Same, Some(_)) if r.better != super::Better::Neither => "within noise".into(),
+        (v, _) => mark(v).into(),
+    }
+}
+
+/// How many rows got worse, and by which rule.
+fn summary(c: &Comparison) -> String {
+    match c.repeats {
+        Some((b, n)) => format!(
+            "medians of {b} and {n} runs; {} metric(s) worse beyond the run-to-run spread (intervals that do not overlap), the rest within noise",
+            c.worse
+        ),
+        None => format!(
+            "{} metric(s) worse beyond the noise threshold (single runs: `stampede run --repeat N` on both sides tells a change from noise)",
+            c.worse
+        ),
+    }
+}
+
+fn line(out: &mut String, indent: &str, width: usize, r: &Row) {
+    let text = format!(
+        "{indent}{:<width$} {:>14} {:>14} {:>22}  {}",
+        r.metric,
+        cell(r.base, &r.unit),
+        cell(r.new, &r.unit),
+        change(r),
+        judged(r)
+    );
+    out.push_str(text.trim_end());
+    out.push('\n');
+}
+
+/// A plain-text table per fleet (its headline rows, then each journey
+/// step's rows under `step NAME`), warnings first.
 pub fn console(c: &Comparison) -> String {
     let mut out = String::new();
     out.push_str(&format!(
@@ -61,85 +100,71 @@ pub fn console(c: &Comparison) -> String {
     }
     for f in &c.fleets {
         out.push_str(&format!(
-            "\n{:<24} {:>14} {:>14} {:>22}  {}\n",
-            f.fleet, "base", "new", "change", ""
+            "\n{:<26} {:>14} {:>14} {:>22}\n",
+            f.fleet, "base", "new", "change"
         ));
         for r in &f.rows {
-            out.push_str(&format!(
-                "  {:<22} {:>14} {:>14} {:>22}  {}\n",
-                r.metric,
-                cell(r.base, &r.unit),
-                cell(r.new, &r.unit),
-                change(r),
-                judged(r)
-            ));
+            line(&mut out, "  ", 24, r);
+        }
+        for s in &f.steps {
+            out.push_str(&format!("  step {}\n", s.step));
+            for r in &s.rows {
+                line(&mut out, "    ", 22, r);
+            }
         }
     }
-    match c.repeats {
-        Some((b, n)) => out.push_str(&format!(
-            "\nmedians of {b} and {n} runs; {} metric(s) worse beyond the run-to-run spread (intervals that do not overlap), the rest within noise\n",
-            c.worse
-        )),
-        None => out.push_str(&format!(
-            "\n{} metric(s) worse beyond the noise threshold (single runs: `stampede run --repeat N` on both sides tells a change from noise)\n",
-            c.worse
-        )),
-    }
+    out.push_str(&format!("\n{}\n", summary(c)));
     out
 }
 
-/// The verdict, with "within noise" when the spreads say so.
-fn judged(r: &Row) -> String {
-    match (r.verdict, r.intervals) {
-        (Verdict::Same, Some(_)) if r.better != super::Better::Neither => "within noise".into(),
-        (v, _) => mark(v).into(),
-    }
+fn html_row(r: &Row) -> Value {
+    let (row_class, class) = match r.verdict {
+        Verdict::Worse => ("worse", "bad"),
+        Verdict::Better => ("better", "good"),
+        _ => ("", ""),
+    };
+    labelled(
+        &r.metric,
+        row_class,
+        vec![
+            classed(cell(r.base, &r.unit), ""),
+            classed(cell(r.new, &r.unit), ""),
+            classed(change(r), class),
+            classed(judged(r), class),
+        ],
+    )
 }
 
-/// One self-contained page.
-pub fn html(c: &Comparison) -> String {
-    let mut body = String::new();
-    for w in &c.warnings {
-        body.push_str(&format!("<p class=\"warn\">warning: {}</p>\n", esc(w)));
-    }
-    for f in &c.fleets {
-        body.push_str(&format!(
-            "<h2>{}</h2>\n<table>\n<tr><th>metric</th><th>base</th><th>new</th><th>change</th><th></th></tr>\n",
-            esc(&f.fleet)
+/// A fleet's sections: its headline rows, then one per journey step.
+fn html_fleet(f: &FleetComparison) -> Value {
+    let mut sections = vec![section("Headline", f.rows.iter().map(html_row).collect())];
+    for s in &f.steps {
+        sections.push(section(
+            &format!("step {}", s.step),
+            s.rows.iter().map(html_row).collect(),
         ));
-        for r in &f.rows {
-            let class = match r.verdict {
-                Verdict::Worse => "worse",
-                Verdict::Better => "better",
-                _ => "",
-            };
-            body.push_str(&format!(
-                "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                esc(&r.metric),
-                esc(&cell(r.base, &r.unit)),
-                esc(&cell(r.new, &r.unit)),
-                esc(&change(r)),
-                esc(&judged(r))
-            ));
-        }
-        body.push_str("</table>\n");
     }
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-<title>stampede compare: {title}</title><style>\
-body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-td,th{{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:right}}td:first-child,th:first-child{{text-align:left}}\
-tr.worse{{background:#fdd}}tr.better{{background:#dfd}}.warn{{color:#a60}}</style></head><body>\n\
-<h1>stampede compare: {title}</h1>\n<p>base <code>{bd}</code> ({bs}) vs new <code>{nd}</code> ({ns}); \
-{worse} metric(s) worse beyond the noise threshold (latency +10% and +1 ms, rates −1 point, \
-amplification +0.05, goodput and attempts/s −10%, any new early retry, duplicate or oversold seat).</p>\n\
-{body}</body></html>\n",
-        title = esc(&c.scenario),
-        bd = esc(&c.base_dir),
-        bs = esc(&c.base_started_at),
-        nd = esc(&c.new_dir),
-        ns = esc(&c.new_started_at),
-        worse = c.worse,
-    )
+    obj([
+        ("name", Value::from(f.fleet.as_str())),
+        ("sections", list(sections)),
+    ])
+}
+
+/// compare.html: report.html's document and stylesheet, one table per
+/// fleet with a section per journey step.
+pub fn html(c: &Comparison) -> Result<String, crate::report::ReportError> {
+    let ctx = obj([
+        ("scenario", Value::from(c.scenario.as_str())),
+        ("base_dir", Value::from(c.base_dir.as_str())),
+        ("base_started", Value::from(c.base_started_at.as_str())),
+        ("new_dir", Value::from(c.new_dir.as_str())),
+        ("new_started", Value::from(c.new_started_at.as_str())),
+        (
+            "warnings",
+            list(c.warnings.iter().map(|w| Value::from(w.as_str())).collect()),
+        ),
+        ("summary", Value::from(summary(c))),
+        ("fleets", list(c.fleets.iter().map(html_fleet).collect())),
+    ]);
+    render_page("compare.html", ctx)
 }

@@ -4,8 +4,8 @@
 //! spreads and calls a change significant only when the two intervals do
 //! not overlap: a reader can tell noise from change.
 
-use super::{METRICS, MetricDef};
-use crate::report::Report;
+use super::metrics::{METRICS, MetricDef, STEP_METRICS};
+use crate::report::{CohortResult, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -81,6 +81,10 @@ pub struct FleetSpread {
     pub name: String,
     pub round: usize,
     pub metrics: BTreeMap<String, Stat>,
+    /// Step name -> that step's metrics over the runs (the rows `compare`
+    /// shows per step); empty in a `repeat.json` written before them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<String, BTreeMap<String, Stat>>,
 }
 
 /// `repeat.json`.
@@ -93,11 +97,18 @@ pub struct Spread {
     pub fleets: Vec<FleetSpread>,
 }
 
-fn metric_defs() -> impl Iterator<Item = &'static MetricDef> {
-    METRICS.iter()
+/// Each metric of `defs` over the runs' values (runs that did not
+/// measure it are left out).
+fn stats<T>(defs: &[MetricDef<T>], runs: &[&T]) -> BTreeMap<String, Stat> {
+    defs.iter()
+        .filter_map(|m| {
+            let values: Vec<f64> = runs.iter().filter_map(|x| (m.get)(x)).collect();
+            Stat::of(values).map(|s| (m.name.to_string(), s))
+        })
+        .collect()
 }
 
-/// Every headline metric of every fleet of the first report, over `reports`.
+/// Every headline and step metric of every fleet of the first report, over `reports`.
 pub fn spread(reports: &[Report], dirs: Vec<String>) -> Spread {
     let fleets = reports
         .first()
@@ -105,24 +116,30 @@ pub fn spread(reports: &[Report], dirs: Vec<String>) -> Spread {
         .unwrap_or_default()
         .iter()
         .map(|f| {
-            let metrics = metric_defs()
-                .filter_map(|m| {
-                    let values: Vec<f64> = reports
+            let runs: Vec<&CohortResult> = reports
+                .iter()
+                .filter_map(|r| {
+                    r.results
                         .iter()
-                        .filter_map(|r| {
-                            r.results
-                                .iter()
-                                .find(|c| c.name == f.name && c.round == f.round)
-                        })
-                        .filter_map(|c| (m.get)(c))
+                        .find(|c| c.name == f.name && c.round == f.round)
+                })
+                .collect();
+            let steps = f
+                .steps
+                .iter()
+                .map(|s| {
+                    let of_step: Vec<_> = runs
+                        .iter()
+                        .filter_map(|c| c.steps.iter().find(|x| x.name == s.name))
                         .collect();
-                    Stat::of(values).map(|s| (m.name.to_string(), s))
+                    (s.name.clone(), stats(STEP_METRICS, &of_step))
                 })
                 .collect();
             FleetSpread {
                 name: f.name.clone(),
                 round: f.round,
-                metrics,
+                metrics: stats(METRICS, &runs),
+                steps,
             }
         })
         .collect();
@@ -137,7 +154,8 @@ pub fn spread(reports: &[Report], dirs: Vec<String>) -> Spread {
     }
 }
 
-/// The spread as a table: metric, median, min–max, 95% interval.
+/// The spread as a table: metric, median, min–max, 95% interval; each
+/// fleet's headline metrics, then its steps'.
 pub fn console(s: &Spread) -> String {
     let mut out = format!(
         "{} runs of {}: median, min–max, 95% interval of the mean\n",
@@ -145,24 +163,37 @@ pub fn console(s: &Spread) -> String {
     );
     for f in &s.fleets {
         out.push_str(&format!("{}\n", f.name));
-        for m in metric_defs() {
-            let Some(st) = f.metrics.get(m.name) else {
-                continue;
-            };
-            let v = |x: f64| super::render::value(m.unit, x);
-            let ci = st
-                .ci95
-                .map_or("-".to_string(), |(lo, hi)| format!("{}–{}", v(lo), v(hi)));
-            out.push_str(&format!(
-                "  {:<26} {:>12}  {:>25}  {:>25}\n",
-                m.name,
-                v(st.median),
-                format!("{}–{}", v(st.min), v(st.max)),
-                ci
-            ));
+        stat_lines(&mut out, "  ", METRICS, &f.metrics);
+        for (name, metrics) in &f.steps {
+            out.push_str(&format!("  step {name}\n"));
+            stat_lines(&mut out, "    ", STEP_METRICS, metrics);
         }
     }
     out
+}
+
+fn stat_lines<T>(
+    out: &mut String,
+    indent: &str,
+    defs: &[MetricDef<T>],
+    stats: &BTreeMap<String, Stat>,
+) {
+    for m in defs {
+        let Some(st) = stats.get(m.name) else {
+            continue;
+        };
+        let v = |x: f64| super::render::value(m.unit, x);
+        let ci = st
+            .ci95
+            .map_or("-".to_string(), |(lo, hi)| format!("{}–{}", v(lo), v(hi)));
+        out.push_str(&format!(
+            "{indent}{:<26} {:>12}  {:>25}  {:>25}\n",
+            m.name,
+            v(st.median),
+            format!("{}–{}", v(st.min), v(st.max)),
+            ci
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use super::ctx::{CohortCtx, RoundCtx};
 use super::step_io::{Inspected, inspect};
-use crate::client::{CookieJar, Failure, Response};
+use crate::client::{CookieJar, Failure, QueueWait, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::outcome::{Code, OpOutcome};
 use crate::policy::{self, Answer, AttemptFlags, CircuitBreaker, OpState, Settlement, UserGuard};
@@ -459,27 +459,38 @@ impl<'a> User<'a> {
                     // Boxed: a request in flight is large, and a user waiting in
                     // backoff must not carry its space.
                     let timeout = self.timeout(step);
+                    // The wait for a connection or an HTTP/2 stream comes
+                    // back beside the answer: it is not the target's time.
                     let send = Box::pin(async move {
-                        let send = client.send(&method, &path, headers, body, timeout);
-                        match deadline {
+                        let queued = QueueWait::default();
+                        let send =
+                            client.send_queued(&method, &path, headers, body, timeout, &queued);
+                        let res = match deadline {
                             Some(d) => tokio::time::timeout_at(d, send).await.ok(),
                             None => Some(send.await),
-                        }
+                        };
+                        (res, queued.since(sent, Instant::now()))
                     });
                     (sent, send)
                 };
                 let next = {
-                    let Some(res) = send.await else {
+                    let (res, queued) = send.await;
+                    // Attempt latency runs from when the request could be written.
+                    let written = sent + queued;
+                    if let Some(a) = op.attempts.last_mut() {
+                        a.set_queue_wait(queued);
+                    }
+                    let Some(res) = res else {
                         // Abandoned mid-request (the person gave up, or a wait
                         // reached max_wait): the attempt still went out, and
                         // no timeout fired: its own class, never a timeout.
                         if let Some(a) = op.attempts.last_mut() {
-                            a.answered(StatusClass::Abandoned, sent.elapsed());
+                            a.answered(StatusClass::Abandoned, written.elapsed());
                         }
                         self.guard.no_answer();
                         return None;
                     };
-                    self.after_attempt(step, op, &state, sent, res)
+                    self.after_attempt(step, op, &state, written, res)
                 };
                 // Worked out before the sleep, inside the match, so the
                 // sleeping user holds the wait it will log and whether the

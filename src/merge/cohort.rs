@@ -130,6 +130,7 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     c.attempt_latency_ms = pct(&attempt);
     c.backoff_wait_ms = pct(&h.backoff);
     c.schedule_lag_ms = pct(&h.lag);
+    c.queue_wait_ms = pct(&h.queue);
     c.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
     c.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
     // Latency over time, per second (what the .hlog files hold).

@@ -17,7 +17,7 @@ use crate::metrics::latency::sorted_latency;
 use crate::metrics::new_histogram;
 use crate::report::LatencyRow;
 use crate::report::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
-use crate::report::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK};
+use crate::report::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK, TAG_QUEUE};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,8 @@ pub struct CohortHists {
     pub steps: Vec<StepHists>,
     pub backoff: Histogram<u64>,
     pub lag: Histogram<u64>,
+    /// Empty when the runs were written before queue waits were recorded.
+    pub queue: Histogram<u64>,
     pub journey: Histogram<u64>,
     /// The fleet's per-second `op` and `attempt` lines (sums over steps), in chunks.
     pub seconds_log: Vec<Vec<u8>>,
@@ -90,6 +92,7 @@ impl CohortHists {
             steps: (0..steps).map(|_| StepHists::default()).collect(),
             backoff: new_histogram(),
             lag: new_histogram(),
+            queue: new_histogram(),
             journey: new_histogram(),
             seconds_log: Vec::new(),
             series: Vec::new(),
@@ -134,6 +137,9 @@ impl CohortHists {
                 }
                 TAG_JOURNEY => raw.decode_sparse(&like, &mut buf, |_, v, n| {
                     out.journey.saturating_record_n(v, n)
+                }),
+                TAG_QUEUE => raw.decode_sparse(&like, &mut buf, |_, v, n| {
+                    out.queue.saturating_record_n(v, n)
                 }),
                 _ => Ok(()),
             })

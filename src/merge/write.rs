@@ -5,7 +5,7 @@ use super::Merged;
 use super::cohort::CohortHists;
 use crate::metrics::interval::whole;
 use crate::metrics::{US_PER_MS, new_histogram};
-use crate::report::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP_OK};
+use crate::report::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP_OK, TAG_QUEUE};
 use crate::report::{CohortResult, ReportError, Writes};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -20,6 +20,7 @@ fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String,
     }
     whole(&mut fleet, TAG_BACKOFF, round, &h.backoff)?;
     whole(&mut fleet, TAG_LAG, round, &h.lag)?;
+    whole(&mut fleet, TAG_QUEUE, round, &h.queue)?;
     whole(&mut fleet, TAG_JOURNEY, round, &h.journey)?;
     let mut files = vec![(hlog::file_name(&c.name, None), fleet)];
     for (s, sh) in c.steps.iter().zip(&h.steps) {

@@ -12,7 +12,7 @@
 use super::recorder::{Recorder, StepRec};
 use super::seconds::SecondHistograms;
 use crate::report::hlog::{
-    self, TAG_ATTEMPT, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK,
+    self, TAG_ATTEMPT, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK, TAG_QUEUE,
 };
 use hdrhistogram::Histogram;
 use std::io::{self, Write};
@@ -106,6 +106,7 @@ pub fn fleet_file(
     write_fleet_seconds(&mut out, rec)?;
     whole(&mut out, TAG_BACKOFF, round, &rec.backoff_wait)?;
     whole(&mut out, TAG_LAG, round, &rec.schedule_lag)?;
+    whole(&mut out, TAG_QUEUE, round, &rec.queue_wait)?;
     whole(&mut out, TAG_JOURNEY, round, &rec.journey_duration)?;
     Ok(out)
 }

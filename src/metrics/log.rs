@@ -65,7 +65,7 @@ impl StatusClass {
     }
 }
 
-/// One attempt, packed to 12 bytes: 100k simulated users each keep their
+/// One attempt, packed to 20 bytes: 100k simulated users each keep their
 /// attempts until the journey ends.
 ///
 /// An attempt is logged the moment it is sent (as [`StatusClass::Cancelled`])
@@ -77,8 +77,12 @@ impl StatusClass {
 pub struct AttemptLog {
     /// When it was sent, in ms since the round started (49 days of range).
     sent_at_ms: u32,
-    /// Microseconds, saturating at ~71 minutes (far beyond any timeout).
+    /// Microseconds, saturating at ~71 minutes (far beyond any timeout):
+    /// from the moment the request could be written to its answer.
     latency_us: u32,
+    /// Microseconds from the attempt's start until its request could be
+    /// written (connection permit, new connection, HTTP/2 stream slot).
+    queue_us: u32,
     pub class: StatusClass,
     pub retry: bool,
     /// The wait before this retry was the server's Retry-After.
@@ -97,6 +101,7 @@ impl AttemptLog {
         Self {
             sent_at_ms: u32::try_from(sent_at.as_millis()).unwrap_or(u32::MAX),
             latency_us: u32::try_from(latency.as_micros()).unwrap_or(u32::MAX),
+            queue_us: 0,
             class,
             retry,
             honoured: false,
@@ -119,6 +124,22 @@ impl AttemptLog {
     pub fn answered(&mut self, class: StatusClass, latency: Duration) {
         self.class = class;
         self.latency_us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+    }
+
+    /// How long it waited before its request could be written.
+    pub fn set_queue_wait(&mut self, d: Duration) {
+        self.queue_us = u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+    }
+
+    pub fn queue_wait(&self) -> Duration {
+        Duration::from_micros(u64::from(self.queue_us))
+    }
+
+    /// When it ended, since the round started: sent, queued, answered.
+    pub fn ended_at(&self) -> Duration {
+        self.sent_at()
+            .saturating_add(self.queue_wait())
+            .saturating_add(self.latency())
     }
 
     pub fn in_flight(&self) -> bool {

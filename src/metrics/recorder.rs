@@ -135,6 +135,9 @@ pub struct Recorder {
     pub steps: Vec<StepRec>,
     pub backoff_wait: Histogram<u64>,
     pub schedule_lag: Histogram<u64>,
+    /// Per attempt, from its start until its request could be written
+    /// (kept out of attempt latency): one value for every attempt.
+    pub queue_wait: Histogram<u64>,
     pub attempts_per_op: BTreeMap<u32, u64>,
     pub journeys: JourneyCounts,
     pub series: Vec<SecondRow>,
@@ -163,6 +166,7 @@ impl Recorder {
             steps: (0..steps).map(|_| StepRec::new(interval_ms)).collect(),
             backoff_wait: new_histogram(),
             schedule_lag: new_histogram(),
+            queue_wait: new_histogram(),
             attempts_per_op: BTreeMap::new(),
             journeys: JourneyCounts::default(),
             series: Vec::new(),
@@ -253,6 +257,7 @@ impl Recorder {
                 self.early_retries += u64::from(a.early && a.retry);
                 self.key_changed_after_ambiguous += u64::from(a.key_changed_after_ambiguous);
                 self.sent_while_told_to_wait += u64::from(a.while_told_to_wait);
+                self.queue_wait.saturating_record(us(a.queue_wait()));
                 let row = self.second(a.sent_at());
                 row.attempts += 1;
                 row.retries += u64::from(a.retry);
@@ -299,8 +304,7 @@ impl Recorder {
             for a in &op.attempts {
                 let v = us(a.latency());
                 step.attempt_latency.saturating_record(v);
-                step.attempt_seconds
-                    .record_at(a.sent_at().saturating_add(a.latency()), v);
+                step.attempt_seconds.record_at(a.ended_at(), v);
                 step.by_class
                     .entry(a.class)
                     .or_insert_with(new_histogram)
@@ -324,6 +328,7 @@ impl AddAssign<&Recorder> for Recorder {
         }
         add(&mut self.backoff_wait, &o.backoff_wait);
         add(&mut self.schedule_lag, &o.schedule_lag);
+        add(&mut self.queue_wait, &o.queue_wait);
         for (k, v) in &o.attempts_per_op {
             *self.attempts_per_op.entry(*k).or_default() += v;
         }
@@ -379,6 +384,33 @@ mod tests {
         j.ops = ops;
         j.end = end;
         j
+    }
+
+    /// The wait before a request could be written is recorded once per
+    /// attempt, apart from its latency, and moves when the attempt ended.
+    #[test]
+    fn queue_wait_is_one_value_per_attempt_beside_its_latency() {
+        use StatusClass::*;
+        let mut waited = op(0, true, &[S5xx, S2xx], 900);
+        waited.attempts[0].set_queue_wait(Duration::from_millis(700));
+        let mut r = Recorder::new(1);
+        r.absorb(&journey(
+            vec![waited, op(0, true, &[S2xx], 3)],
+            JourneyEnd::Succeeded,
+        ));
+        assert_eq!(r.queue_wait.len(), 3);
+        assert_eq!(r.queue_wait.len(), r.attempt_latency().len());
+        assert!(r.queue_wait.equivalent(r.queue_wait.max(), 700_000));
+        // (recorded at the histograms' floor, 1 µs)
+        assert_eq!(r.queue_wait.count_at(1), 2, "two attempts did not wait");
+        // Its latency stays 2 ms; sent at 0.5 s, it ended at 1.202 s.
+        assert!(
+            r.attempt_latency()
+                .equivalent(r.attempt_latency().min(), 2_000)
+        );
+        let ended: Vec<u32> = r.steps[0].attempt_seconds.seconds_with_samples().collect();
+        assert_eq!(ended, vec![0, 1]);
+        assert_eq!(r.steps[0].attempt_seconds.histogram(1).len(), 2);
     }
 
     #[test]
@@ -581,6 +613,7 @@ mod tests {
             }
         }
         assert!(a.backoff_wait == b.backoff_wait);
+        assert!(a.queue_wait == b.queue_wait);
         assert!(a.schedule_lag == b.schedule_lag);
         assert_eq!(a.attempts_per_op, b.attempts_per_op);
         assert_eq!(a.journeys, b.journeys);

@@ -158,6 +158,7 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         attempt_latency_ms: percentiles(&attempt_latency),
         backoff_wait_ms: percentiles(&rec.backoff_wait),
         schedule_lag_ms: percentiles(&rec.schedule_lag),
+        queue_wait_ms: percentiles(&rec.queue_wait),
         attempts_per_operation: rec.attempts_per_op.clone(),
         retry_after_honoured: rec.retry_after_honoured,
         early_retries: rec.early_retries,

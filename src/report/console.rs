@@ -140,6 +140,7 @@ pub fn summary_table(report: &Report) -> String {
             ms(c.headline_latency().1.max)
         }),
         row("attempt latency p99", cs, |c| ms(c.attempt_latency_ms.p99)),
+        row("queue wait p99", cs, |c| ms(c.queue_wait_ms.p99)),
         row("journey duration p50", cs, |c| {
             ms(c.journey_duration_ms.p50)
         }),

@@ -52,6 +52,9 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "amplification_steps",
     "amplification_overall",
     "not_sent",
+    "queue_wait_p50_ms",
+    "queue_wait_p99_ms",
+    "queue_wait_max_ms",
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
@@ -226,6 +229,9 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
         c.amplification_steps.join("+"),
         f(c.amplification_overall),
         c.not_sent.to_string(),
+        f(c.queue_wait_ms.p50),
+        f(c.queue_wait_ms.p99),
+        f(c.queue_wait_ms.max),
     ]
 }
 
@@ -265,6 +271,12 @@ fn latency_rows(report: &Report) -> Rows {
             ALL_STEPS,
             "journey",
             &c.journey_duration_ms,
+        ));
+        rows.push(latency_row(
+            &c.name,
+            ALL_STEPS,
+            "queue_wait",
+            &c.queue_wait_ms,
         ));
         for s in &c.steps {
             if let Some(first) = s

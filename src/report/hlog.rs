@@ -46,6 +46,9 @@ pub const TAG_ATTEMPT: &str = "attempt";
 pub const TAG_BACKOFF: &str = "backoff";
 /// How late the generator started journeys (whole round, fleet file only).
 pub const TAG_LAG: &str = "lag";
+/// Each attempt's wait before its request could be written (whole round,
+/// fleet file only).
+pub const TAG_QUEUE: &str = "queue";
 /// Operation latency of the operations that succeeded (whole round, step files).
 pub const TAG_OP_OK: &str = "op.ok";
 /// Journey duration, intended start to end (whole round, fleet file only).

@@ -12,6 +12,8 @@
 mod charts;
 mod tables;
 
+pub(crate) use tables::{classed, labelled, list, obj, section};
+
 use super::ReportError;
 use super::model::Report;
 use super::svg;
@@ -22,10 +24,18 @@ use charts::{
 };
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
-use tables::{gates, ledger_rows, list, meta, obj, policy_rows, steps, table_sections};
+use tables::{gates, ledger_rows, meta, policy_rows, steps, table_sections};
 
-const TEMPLATE_NAME: &str = "report.html";
-const TEMPLATE: &str = include_str!("templates/report.html");
+/// The pages and what they share: `base.html` (the document, its head and
+/// the one stylesheet, `style.css`) and `tables.html` (the sectioned table
+/// rows); `report.html` and `compare.html` extend and import them.
+const TEMPLATES: [(&str, &str); 5] = [
+    ("style.css", include_str!("templates/style.css")),
+    ("base.html", include_str!("templates/base.html")),
+    ("tables.html", include_str!("templates/tables.html")),
+    ("report.html", include_str!("templates/report.html")),
+    ("compare.html", include_str!("templates/compare.html")),
+];
 
 /// The number of SVG charts [`render_html`] draws for a report with at least
 /// one cohort and per-second series (2 spectra, 5 per-second series, 2
@@ -67,13 +77,22 @@ fn show_bidi_then_escape(
     }
 }
 
-/// Renders the complete, self-contained report.html.
-pub fn render_html(report: &Report) -> Result<String, ReportError> {
-    let cs = &report.results;
+/// Renders the page `name` (`report.html`, `compare.html`) with `ctx`:
+/// every template registered, undefined values an error, every string
+/// escaped with its bidi controls shown.
+pub(crate) fn render_page(name: &str, ctx: Value) -> Result<String, ReportError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_formatter(show_bidi_then_escape);
-    env.add_template(TEMPLATE_NAME, TEMPLATE)?;
+    for (n, t) in TEMPLATES {
+        env.add_template(n, t)?;
+    }
+    Ok(env.get_template(name)?.render(ctx)?)
+}
+
+/// Renders the complete, self-contained report.html.
+pub fn render_html(report: &Report) -> Result<String, ReportError> {
+    let cs = &report.results;
     let has_series = cs.iter().any(|c| !c.timeseries.is_empty());
     let spectra = vec![
         chart(
@@ -162,5 +181,5 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
         ("steps", list(steps(cs))),
         ("gates", gates(report)),
     ]);
-    Ok(env.get_template(TEMPLATE_NAME)?.render(ctx)?)
+    render_page("report.html", ctx)
 }

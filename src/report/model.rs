@@ -344,8 +344,19 @@ pub struct CohortResult {
     /// The same over the operations that ended OK.
     #[serde(default)]
     pub ok_operation_latency_ms: Percentiles,
-    /// Per attempt, from the moment it was sent.
+    /// Per attempt, from the moment its request could be written to its
+    /// answer (its `queue_wait_ms` left out).
     pub attempt_latency_ms: Percentiles,
+    /// Per attempt, from its start until its request could be written:
+    /// waiting for one of `target.connections`, a new connection's TCP, TLS
+    /// and HTTP/2 handshakes and, over HTTP/2, a stream slot under the
+    /// server's `SETTINGS_MAX_CONCURRENT_STREAMS`. One value per attempt
+    /// (`count` equals `attempt_latency_ms.count`); an attempt that ended
+    /// before its request could be written (a timeout in the queue, a
+    /// refused connection) has all its time here. Zeros in a report from
+    /// before it was recorded.
+    #[serde(default)]
+    pub queue_wait_ms: Percentiles,
     pub backoff_wait_ms: Percentiles,
     /// How late the generator started operations versus the schedule.
     pub schedule_lag_ms: Percentiles,

@@ -423,6 +423,7 @@ fn cohort(naive: bool) -> CohortResult {
             0.6,
             if naive { 0.5 } else { 0.3 },
         )),
+        queue_wait_ms: pcts(&latency(seed + 7, attempts, 0.2, 0.4)),
         attempts_per_operation: apo.into_iter().collect(),
         retry_after_honoured: if naive { 0 } else { 310 },
         early_retries: if naive { 4100 } else { 0 },

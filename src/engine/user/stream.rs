@@ -11,7 +11,7 @@
 //! the caller when this returns `None`).
 
 use super::{Inspected, Next, User, inspect};
-use crate::client::{Failure, Opened};
+use crate::client::{Failure, Opened, QueueWait};
 use crate::metrics::{AttemptLog, OpLog, StatusClass};
 use crate::outcome::{Cause, MAX_CODE_LEN, OpOutcome};
 use crate::policy::{AttemptFlags, OpState};
@@ -72,14 +72,25 @@ impl User<'_> {
                 flags,
             ));
             let timeout = self.timeout(step);
-            let open = self
-                .ctx
-                .client
-                .open_stream(&step.method, &path, headers, body, timeout);
+            let queued = QueueWait::default();
+            let open = self.ctx.client.open_stream_queued(
+                &step.method,
+                &path,
+                headers,
+                body,
+                timeout,
+                &queued,
+            );
             let opened = match deadline {
                 Some(d) => tokio::time::timeout_at(d, open).await.ok(),
                 None => Some(open.await),
             };
+            // Attempt latency runs from when the request could be written.
+            let waited = queued.since(sent, Instant::now());
+            let sent = sent + waited;
+            if let Some(a) = op.attempts.last_mut() {
+                a.set_queue_wait(waited);
+            }
             let Some(opened) = opened else {
                 self.guard.no_answer();
                 self.end_attempt(op, StatusClass::Abandoned, sent);

@@ -56,6 +56,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         attempt_latency_ms: pct(1250, 400.0),
         backoff_wait_ms: pct(250, 1000.0),
         schedule_lag_ms: pct(1000, 2.0),
+        queue_wait_ms: Percentiles::default(),
         attempts_per_operation: BTreeMap::new(),
         retry_after_honoured: 7,
         early_retries: 0,

@@ -11,7 +11,7 @@ use minijinja::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Builds a template object from key/value pairs.
-pub(super) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+pub(crate) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::from(
         pairs
             .into_iter()
@@ -20,13 +20,28 @@ pub(super) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     )
 }
 
-pub(super) fn list(items: Vec<Value>) -> Value {
+pub(crate) fn list(items: Vec<Value>) -> Value {
     Value::from(items)
 }
 
 /// A table cell; `bad` highlights a value that signals harm.
-pub(super) fn cell(text: String, bad: bool) -> Value {
-    obj([("text", Value::from(text)), ("bad", Value::from(bad))])
+pub(crate) fn cell(text: String, bad: bool) -> Value {
+    classed(text, if bad { "bad" } else { "" })
+}
+
+/// A table cell with a class of the shared stylesheet (`bad`, `good`) or none.
+pub(crate) fn classed(text: String, class: &str) -> Value {
+    obj([("text", Value::from(text)), ("class", Value::from(class))])
+}
+
+/// A labelled row of cells (the `section_rows` macro of `tables.html`),
+/// with a row class (`worse`, `better`) or none.
+pub(crate) fn labelled(label: &str, class: &str, cells: Vec<Value>) -> Value {
+    obj([
+        ("label", Value::from(label)),
+        ("class", Value::from(class)),
+        ("cells", list(cells)),
+    ])
 }
 
 /// One row of the side-by-side table.
@@ -42,7 +57,7 @@ pub(super) fn row(
             cell(t, bad)
         })
         .collect();
-    obj([("label", Value::from(label)), ("cells", list(cells))])
+    labelled(label, "", cells)
 }
 
 pub(super) fn plain(
@@ -53,7 +68,7 @@ pub(super) fn plain(
     row(label, cs, |c| (f(c), false))
 }
 
-pub(super) fn section(title: &str, rows: Vec<Value>) -> Value {
+pub(crate) fn section(title: &str, rows: Vec<Value>) -> Value {
     obj([("title", Value::from(title)), ("rows", list(rows))])
 }
 
@@ -255,8 +270,12 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
             latency_rows(cs, |c| &c.journey_duration_ms),
         ),
         section(
-            "Attempt latency (one HTTP request)",
+            "Attempt latency (one HTTP request, from when it could be written)",
             latency_rows(cs, |c| &c.attempt_latency_ms),
+        ),
+        section(
+            "Queue wait (per attempt, before its request could be written: a connection, an HTTP/2 stream)",
+            queue_wait_rows(cs),
         ),
         section("Harm and retry behaviour", harm_rows),
         section("Outcomes (operations by final code)", outcome_rows(cs)),
@@ -291,6 +310,15 @@ fn truth_rows(cs: &[CohortResult]) -> Vec<Value> {
         count(c.journeys.succeeded)
     }));
     rows
+}
+
+/// p50, p99 and max of each attempt's queue wait.
+fn queue_wait_rows(cs: &[CohortResult]) -> Vec<Value> {
+    let fields: [PercentileField; 3] = [("p50", |p| p.p50), ("p99", |p| p.p99), ("max", |p| p.max)];
+    fields
+        .iter()
+        .map(|(label, f)| plain(label, cs, |c| ms(f(&c.queue_wait_ms))))
+        .collect()
 }
 
 /// The funnel's stages, then each wait step's time in queue and polls.
