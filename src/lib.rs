@@ -15,6 +15,7 @@ pub mod gate;
 pub mod live;
 pub mod merge;
 pub mod metrics;
+pub mod names;
 pub mod outcome;
 pub mod policy;
 pub mod prom;

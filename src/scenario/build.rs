@@ -85,14 +85,13 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         }
     })?;
     let cx = Ctx { path, src };
-    let name = file.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "scenario".into())
-    });
-    if name.is_empty() || name.contains(['/', '\\']) {
-        return Err(cx.err("name", "must be non-empty and contain no path separators"));
-    }
+    let name = match &file.name {
+        Some(n) => {
+            crate::names::check(n).map_err(|m| cx.err("name", m))?;
+            n.clone()
+        }
+        None => crate::names::from_file_stem(path),
+    };
     let sim = sim::build_sim(&cx, file.sim.as_ref())?;
     let target = build_target(&cx, &file.target, ov)?;
     let load = build_load(&cx, &file.load, ov)?;

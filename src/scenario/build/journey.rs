@@ -115,10 +115,14 @@ pub(super) fn build_journey(
     let mut shares = Vec::new();
     for (i, s) in steps_src.iter().enumerate() {
         let key = |k: &str| format!("journey.steps[{i}].{k}");
-        if s.name.is_empty() || steps.iter().any(|p: &Step| p.name == s.name) {
+        crate::names::check(&s.name).map_err(|m| cx.err(&key("name"), m))?;
+        if steps
+            .iter()
+            .any(|p: &Step| p.name.eq_ignore_ascii_case(&s.name))
+        {
             return Err(cx.err(
                 &key("name"),
-                format!("step names must be unique and non-empty (`{}`)", s.name),
+                format!("step names must be unique, ignoring case (`{}`)", s.name),
             ));
         }
         let method = parse_method(&s.method).ok_or_else(|| {

@@ -14,6 +14,7 @@ pub(super) fn build_policies(
 ) -> Result<BTreeMap<String, RetryPolicy>, ScenarioError> {
     let mut out = BTreeMap::new();
     for (name, ov) in table {
+        crate::names::check(name).map_err(|m| cx.err(&format!("policies.{name}"), m))?;
         let p = ov
             .build(name)
             .map_err(|e| cx.err(&format!("policies.{name}"), e.to_string()))?;
@@ -72,6 +73,7 @@ pub(super) fn build_rounds(
     ov: &Overrides,
 ) -> Result<Vec<Round>, ScenarioError> {
     if let Some(name) = &ov.policy {
+        crate::names::check(name).map_err(|m| cx.err("compare", format!("--policy: {m}")))?;
         let p = resolve_policy(cx, "compare", name, custom)?;
         return Ok(vec![Round {
             cohorts: vec![Cohort {
@@ -94,6 +96,19 @@ pub(super) fn build_rounds(
             let key = |k: &str| format!("cohorts[{i}].{k}");
             if !(c.share > 0.0 && c.share <= 1.0) {
                 return Err(cx.err(&key("share"), "must be in (0, 1]"));
+            }
+            crate::names::check(&c.name).map_err(|m| cx.err(&key("name"), m))?;
+            if let Some(p) = cohorts
+                .iter()
+                .find(|p: &&Cohort| p.name != c.name && p.name.eq_ignore_ascii_case(&c.name))
+            {
+                return Err(cx.err(
+                    &key("name"),
+                    format!(
+                        "`{}` and `{}` differ only in case and would share report files on some file systems",
+                        p.name, c.name
+                    ),
+                ));
             }
             if cohorts.iter().any(|p: &Cohort| p.name == c.name) {
                 return Err(cx.err(&key("name"), format!("duplicate cohort `{}`", c.name)));
@@ -123,6 +138,13 @@ pub(super) fn build_rounds(
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
             return Err(cx.err("compare", format!("`{name}` is listed twice")));
+        }
+        crate::names::check(name).map_err(|m| cx.err("compare", m))?;
+        if let Some(p) = names[..i].iter().find(|p| p.eq_ignore_ascii_case(name)) {
+            return Err(cx.err(
+                "compare",
+                format!("`{p}` and `{name}` differ only in case and would share report files on some file systems"),
+            ));
         }
         let p = resolve_policy(cx, "compare", name, custom)?;
         rounds.push(Round {
