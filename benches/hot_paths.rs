@@ -38,8 +38,8 @@ use stampede::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, Recorder, Sta
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use stampede::outcome::{Code, OpOutcome};
 use stampede::policy::{
-    Answer, CircuitBreaker, OpState, Outcome, Settlement, UserGuard, classify, parse_retry_after,
-    settle,
+    Answer, CircuitBreaker, Clock, Limits, OpState, Outcome, Settlement, UserGuard, classify,
+    parse_retry_after, settle,
 };
 use stampede::scenario::model::ArrivalProcess;
 use stampede::scenario::template::Template;
@@ -255,11 +255,13 @@ fn policy(r: &mut impl Runner) {
         status: 503,
         code: Some(&unavailable),
         retry_after: Some("1"),
+        pushback: None,
     };
     let a201 = Answer::Response {
         status: 201,
         code: None,
         retry_after: None,
+        pushback: None,
     };
     // What each case must settle to, so none of them times an unexpected path.
     let checks: [(&str, Answer, SettleCheck); 3] = [
@@ -274,10 +276,24 @@ fn policy(r: &mut impl Runner) {
         ),
     ];
     let t0 = tokio::time::Instant::now();
+    let clock = || Clock {
+        now: t0,
+        wall: now(),
+        elapsed: Duration::ZERO,
+    };
     for (pname, p) in [("compliant", &compliant), ("naive", &naive)] {
         let mut guard = UserGuard::new(p.breaker.map(CircuitBreaker::new));
         for (name, a, ok) in checks {
-            let s = settle(p, true, &state, &a, &mut guard, None, t0, now(), &mut rng);
+            let s = settle(
+                p,
+                true,
+                &state,
+                &a,
+                &mut guard,
+                Limits::default(),
+                clock(),
+                &mut rng,
+            );
             assert!(ok(&s), "{pname} {name}: {s:?}");
             r.bench(&format!("settle/{pname}/{name}"), 1, || {
                 // A fresh guard each time: a breaker that opened during the
@@ -289,9 +305,8 @@ fn policy(r: &mut impl Runner) {
                     &state,
                     black_box(&a),
                     &mut g,
-                    None,
-                    t0,
-                    now(),
+                    Limits::default(),
+                    clock(),
                     &mut rng,
                 )
             });
@@ -300,7 +315,16 @@ fn policy(r: &mut impl Runner) {
     // The presets differ where they should: compliant honours Retry-After.
     let mut on_503 = |p| {
         let mut g = UserGuard::default();
-        settle(p, true, &state, &a503, &mut g, None, t0, now(), &mut rng)
+        settle(
+            p,
+            true,
+            &state,
+            &a503,
+            &mut g,
+            Limits::default(),
+            clock(),
+            &mut rng,
+        )
     };
     let s = on_503(&compliant);
     assert!(

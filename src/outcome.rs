@@ -287,8 +287,11 @@ pub enum OpOutcome {
     GaveUp(Cause),
     /// The user's circuit breaker would not let the next attempt out.
     BreakerOpen,
-    /// The cohort's retry budget refused the retry.
+    /// The policy's retry budget refused the retry.
     BudgetExhausted,
+    /// The policy's client-side throttle failed the attempt before it was
+    /// sent (the SRE book's adaptive throttling): the target never saw it.
+    RejectedLocally,
     /// The person gave up waiting (and may have resubmitted).
     Abandoned,
     /// The run ended while the operation was going on.
@@ -328,6 +331,7 @@ const OWN_LABELS: &[&str] = &[
     "TIMEOUT",
     "BREAKER_OPEN",
     "BUDGET_EXHAUSTED",
+    "REJECTED_LOCALLY",
     "ABANDONED",
     "CANCELLED",
     "OTHER",
@@ -389,6 +393,7 @@ impl OpOutcome {
             Self::GaveUp(c) => Cow::Owned(format!("GAVE_UP{GAVE_UP_SEP}{}", c.label())),
             Self::BreakerOpen => Cow::Borrowed("BREAKER_OPEN"),
             Self::BudgetExhausted => Cow::Borrowed("BUDGET_EXHAUSTED"),
+            Self::RejectedLocally => Cow::Borrowed("REJECTED_LOCALLY"),
             Self::Abandoned => Cow::Borrowed("ABANDONED"),
             Self::Cancelled => Cow::Borrowed("CANCELLED"),
             Self::Other => Cow::Borrowed("OTHER"),
@@ -453,6 +458,7 @@ mod tests {
             (OpOutcome::GaveUp(Cause::Status(503)), "GAVE_UP/HTTP_503"),
             (OpOutcome::BreakerOpen, "BREAKER_OPEN"),
             (OpOutcome::BudgetExhausted, "BUDGET_EXHAUSTED"),
+            (OpOutcome::RejectedLocally, "REJECTED_LOCALLY"),
             (OpOutcome::Abandoned, "ABANDONED"),
             (OpOutcome::Cancelled, "CANCELLED"),
             (OpOutcome::InvalidHeader, "INVALID_HEADER"),
@@ -487,6 +493,7 @@ mod tests {
             "CONNECT_REFUSED",
             "NETWORK_ERROR",
             "BREAKER_OPEN",
+            "REJECTED_LOCALLY",
             "CANCELLED",
             "target:OK",
             "INVALID_HEADER",

@@ -151,6 +151,8 @@ impl Wire {
 pub struct Head {
     pub status: u16,
     pub retry_after: Option<String>,
+    /// `grpc-retry-pushback-ms` (read by a policy with `pushback`).
+    pub pushback: Option<String>,
     pub set_cookies: Vec<HeaderValue>,
     /// `Content-Type: text/event-stream`.
     pub event_stream: bool,
@@ -233,6 +235,10 @@ impl Head {
             status,
             retry_after: headers
                 .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            pushback: headers
+                .get(crate::policy::PUSHBACK_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
             set_cookies: headers.get_all(SET_COOKIE).iter().cloned().collect(),
@@ -756,6 +762,7 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
     let mut head = Head {
         status,
         retry_after: None,
+        pushback: None,
         set_cookies: Vec::new(),
         event_stream: false,
         simulator: false,
@@ -795,6 +802,8 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
             }
         } else if name.eq_ignore_ascii_case("retry-after") {
             head.retry_after = std::str::from_utf8(h.value).ok().map(str::to_string);
+        } else if name.eq_ignore_ascii_case(crate::policy::PUSHBACK_HEADER) {
+            head.pushback = std::str::from_utf8(h.value).ok().map(str::to_string);
         } else if name.eq_ignore_ascii_case("content-type") {
             head.event_stream = super::sse::is_event_stream(h.value);
         } else if name.eq_ignore_ascii_case("x-stampede-sim") {

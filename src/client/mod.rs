@@ -86,6 +86,8 @@ pub enum ClientError {
 pub struct Response {
     pub status: u16,
     pub retry_after: Option<String>,
+    /// `grpc-retry-pushback-ms`, raw.
+    pub pushback: Option<String>,
     pub body: Bytes,
     /// `Set-Cookie` values (for the user's cookie jar); empty, and not
     /// allocated, when there are none.
@@ -588,12 +590,14 @@ impl HttpClient {
         let Head {
             status,
             retry_after,
+            pushback,
             set_cookies,
             ..
         } = head;
         Ok(Response {
             status,
             retry_after,
+            pushback,
             body,
             set_cookies,
         })

@@ -2,20 +2,109 @@
 
 use crate::client::HttpClient;
 use crate::metrics::Live;
-use crate::policy::{RetryBudget, RetryPolicy};
+use crate::policy::{BudgetState, Limits, RetryPolicy, Scope, ThrottleState};
 use crate::scenario::{GeneratedTokens, Journey, Secret, UsersPlan};
 use http::HeaderValue;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub struct CohortCtx {
     pub policy: RetryPolicy,
-    /// Shared by the whole cohort, like a client library's retry throttle;
-    /// only touched on answers, never while waiting (atomic, no lock).
-    pub budget: Option<RetryBudget>,
+    /// The policy's retry budget when its scope is the fleet or the
+    /// process (a user's own lives with the user): only touched on answers
+    /// and retries, never while waiting.
+    pub budget: Option<Arc<BudgetState>>,
+    /// The policy's throttle, on the same terms.
+    pub throttle: Option<Arc<ThrottleState>>,
     /// Shared with the live views (progress, Prometheus), which keep it past the round.
-    pub live: std::sync::Arc<Live>,
+    pub live: Arc<Live>,
+}
+
+/// A process's budgets and throttles of `process` scope, by policy name:
+/// every fleet of the round that runs the policy shares them.
+#[derive(Default)]
+pub struct ProcessLimits {
+    budgets: HashMap<String, Arc<BudgetState>>,
+    throttles: HashMap<String, Arc<ThrottleState>>,
+}
+
+impl CohortCtx {
+    /// A fleet's context: its budget and throttle made where their scope
+    /// puts them (none here for `user`), a fleet's split over `shards`.
+    pub fn new(
+        policy: RetryPolicy,
+        live: Arc<Live>,
+        shards: u32,
+        process: &mut ProcessLimits,
+    ) -> Self {
+        let budget = policy.budget.and_then(|b| match b.scope {
+            Scope::User => None,
+            Scope::Fleet => Some(Arc::new(BudgetState::new(&b, b.scope.share(shards)))),
+            Scope::Process => Some(
+                process
+                    .budgets
+                    .entry(policy.name.clone())
+                    .or_insert_with(|| Arc::new(BudgetState::new(&b, 1.0)))
+                    .clone(),
+            ),
+        });
+        let throttle = policy.throttle.and_then(|t| match t.scope {
+            Scope::User => None,
+            Scope::Fleet => Some(Arc::new(ThrottleState::new(&t, Duration::ZERO))),
+            Scope::Process => Some(
+                process
+                    .throttles
+                    .entry(policy.name.clone())
+                    .or_insert_with(|| Arc::new(ThrottleState::new(&t, Duration::ZERO)))
+                    .clone(),
+            ),
+        });
+        Self {
+            policy,
+            budget,
+            throttle,
+            live,
+        }
+    }
+}
+
+/// A simulated user's own budget and throttle (scope `user`), boxed so a
+/// user without them carries one pointer.
+pub struct OwnLimits {
+    budget: Option<BudgetState>,
+    throttle: Option<ThrottleState>,
+}
+
+impl OwnLimits {
+    /// `None` unless the policy keeps something per user; `elapsed`: time
+    /// since the round began.
+    pub fn for_user(policy: &RetryPolicy, elapsed: Duration) -> Option<Box<Self>> {
+        let budget = policy
+            .budget
+            .filter(|b| b.scope == Scope::User)
+            .map(|b| BudgetState::new(&b, 1.0));
+        let throttle = policy
+            .throttle
+            .filter(|t| t.scope == Scope::User)
+            .map(|t| ThrottleState::new(&t, elapsed));
+        (budget.is_some() || throttle.is_some()).then(|| Box::new(Self { budget, throttle }))
+    }
+}
+
+/// The budget and throttle a user's attempt answers to: its own, else its
+/// fleet's or process's.
+pub fn limits<'a>(own: Option<&'a OwnLimits>, cohort: &'a CohortCtx) -> Limits<'a> {
+    Limits {
+        budget: own
+            .and_then(|o| o.budget.as_ref())
+            .or(cohort.budget.as_deref()),
+        throttle: own
+            .and_then(|o| o.throttle.as_ref())
+            .or(cohort.throttle.as_deref()),
+    }
 }
 
 /// Who arrival `k` is: ids and Authorization values built once per round.

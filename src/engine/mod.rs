@@ -23,7 +23,6 @@ pub use user::{Arrival, envelope_code};
 
 use crate::client::HttpClient;
 use crate::metrics::{Live, Recorder};
-use crate::policy::RetryBudget;
 use crate::scenario::{AbortRule, Arrivals, Plan};
 use schedule::{Schedule, cohort_of};
 use std::sync::{Arc, Mutex};
@@ -117,14 +116,17 @@ pub async fn run_round(
         client,
         journey: plan.journey.clone(),
         quantity: plan.journey.quantity.to_string(),
-        cohorts: cohorts_plan
-            .iter()
-            .map(|c| ctx::CohortCtx {
-                policy: c.policy.clone(),
-                budget: c.policy.budget.map(RetryBudget::new),
-                live: Arc::new(Live::new(steps)),
-            })
-            .collect(),
+        cohorts: {
+            let shards = plan.shard.map_or(1, |s| s.count);
+            let mut process = ctx::ProcessLimits::default();
+            cohorts_plan
+                .iter()
+                .map(|c| {
+                    let live = Arc::new(Live::new(steps));
+                    ctx::CohortCtx::new(c.policy.clone(), live, shards, &mut process)
+                })
+                .collect()
+        },
         identities: Identities::new(&plan.users, plan.target.token.as_ref(), simulator),
         start: Instant::now(),
         wall_start: SystemTime::now(),

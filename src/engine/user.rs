@@ -5,12 +5,14 @@
 //! it happens so that a journey cut short by the end of the run still hands
 //! over every attempt it made.
 
-use super::ctx::{CohortCtx, RoundCtx};
+use super::ctx::{CohortCtx, OwnLimits, RoundCtx};
 use super::step_io::{Inspected, inspect};
 use crate::client::{CookieJar, Failure, QueueWait, Response};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use crate::outcome::{Code, OpOutcome};
-use crate::policy::{self, Answer, AttemptFlags, CircuitBreaker, OpState, Settlement, UserGuard};
+use crate::policy::{
+    self, Answer, AttemptFlags, CircuitBreaker, Clock, OpState, Settlement, UserGuard,
+};
 use crate::scenario::{BUILTIN_VARS, Step};
 use http::Method;
 use rand::SeedableRng;
@@ -55,6 +57,7 @@ fn raw_error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Option<String> 
     })
 }
 
+mod admit;
 mod cancel;
 mod flow;
 mod request;
@@ -72,12 +75,17 @@ struct User<'a> {
     captures: Vec<String>,
     /// The user's circuit breaker and what the report needs of it.
     guard: UserGuard,
+    /// The user's own budget and throttle (scope `user`), if the policy
+    /// keeps them per user.
+    own: Option<Box<OwnLimits>>,
     op_seq: u32,
     /// What the target's `Set-Cookie`s gave this user.
     cookies: CookieJar,
     /// Until when the target last told this user to wait (Retry-After on a
-    /// 429 or 5xx), for `sent_while_told_to_wait`.
-    told_to_wait_until: Option<Instant>,
+    /// 429 or 5xx), for `sent_while_told_to_wait`: microseconds since the
+    /// round began, 0 when never told (8 bytes where an `Option<Instant>`
+    /// took 16, for the task cell).
+    told_to_wait_until_us: u64,
 }
 
 /// What the engine hands one user's task: moved in once, used in place.
@@ -123,9 +131,13 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
                 ctx.journey.vars.len() - BUILTIN_VARS.len() - ctx.journey.user_vars
             ],
             guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
+            own: OwnLimits::for_user(
+                &cohort.policy,
+                Instant::now().saturating_duration_since(ctx.start),
+            ),
             op_seq: 0,
             cookies: CookieJar::default(),
-            told_to_wait_until: None,
+            told_to_wait_until_us: 0,
         };
         // `user.iteration` is the loop's counter, `task.intended` the
         // journey's due time, `ctx` and `cohort` are read through
@@ -427,6 +439,22 @@ impl<'a> User<'a> {
                     op.outcome = OpOutcome::BreakerOpen;
                     return Some(false);
                 }
+                // The throttle: send, wait for a token, or fail it here.
+                match self.admit(op, state.retries) {
+                    admit::Admission::Send => {}
+                    admit::Admission::Rejected => return Some(false),
+                    admit::Admission::WaitUntil(at) => {
+                        // Boxed: only a user waiting on the throttle holds
+                        // the sleep, and the task cell stays at 768 bytes.
+                        let until = deadline.map_or(at, |d| d.min(at));
+                        let cut = until < at;
+                        Box::pin(tokio::time::sleep_until(until)).await;
+                        if cut {
+                            self.guard.no_answer();
+                            return None;
+                        }
+                    }
+                }
                 // Paced first, then rendered afresh for every attempt, so a user
                 // waiting in backoff or on the attempts/s cap holds nothing but
                 // counters. A header that cannot be sent ends the operation
@@ -438,12 +466,15 @@ impl<'a> User<'a> {
                 // answer are scoped to end before the user sleeps in backoff
                 // (1,000,000 waiting users; measured in `scripts/bench.sh`).
                 let (sent, send) = {
-                    let Some((path, body, headers)) = self.request(step, seq, key_seq) else {
+                    let attempt = state.retries + 1;
+                    let Some((path, body, headers)) = self.request(step, seq, key_seq, attempt)
+                    else {
                         self.guard.no_answer();
                         op.outcome = OpOutcome::InvalidHeader;
                         return Some(false);
                     };
                     let sent = Instant::now();
+                    self.requested(state.retries, sent);
                     self.cohort.live.sent(op.step as usize, state.retries > 0);
                     // Logged as it leaves: if the run cuts it off, it still counts.
                     let mut log = AttemptLog::sent(
@@ -452,7 +483,8 @@ impl<'a> User<'a> {
                         flags,
                     );
                     log.key_changed_after_ambiguous = key_changed_after_ambiguous;
-                    log.while_told_to_wait = self.told_to_wait_until.is_some_and(|t| sent < t);
+                    log.while_told_to_wait =
+                        micros_since(self.ctx, sent) < self.told_to_wait_until_us;
                     op.attempts.push(log);
                     let method: Method = step.method.clone();
                     let client = &self.ctx.client;
@@ -517,14 +549,14 @@ impl<'a> User<'a> {
                     Next::Wait {
                         delay,
                         fresh_key,
-                        flags: next,
+                        flags: next_flags,
                         ambiguous,
+                        next,
                     } => {
                         key_changed_after_ambiguous = fresh_key && ambiguous && step.idempotent;
                         key_seq += u32::from(fresh_key);
-                        state.retries += 1;
-                        state.prev_delay = delay;
-                        flags = next;
+                        state = next;
+                        flags = next_flags;
                         if delay.is_zero() {
                             continue;
                         }
@@ -572,7 +604,7 @@ impl<'a> User<'a> {
                     .as_deref()
                     .and_then(|v| policy::parse_retry_after(v, wall_now(ctx)))
             {
-                self.told_to_wait_until = Some(Instant::now() + wait);
+                self.told_to_wait_until_us = micros_since(ctx, Instant::now() + wait);
             }
         }
         // Classified as sent; scrubbed of the user's credentials (and what
@@ -610,6 +642,7 @@ impl<'a> User<'a> {
                     status: r.status,
                     code: code.as_ref(),
                     retry_after: r.retry_after.as_deref(),
+                    pushback: r.pushback.as_deref(),
                 },
                 StatusClass::of_status(r.status),
             ),
@@ -643,15 +676,21 @@ impl<'a> User<'a> {
                 ^ (u64::from(self.op_seq) << 40)
                 ^ (u64::from(state.retries) << 20),
         );
+        let now = Instant::now();
+        let clock = Clock {
+            now,
+            wall: wall_now(ctx),
+            elapsed: now.saturating_duration_since(ctx.start),
+        };
+        let limits = super::ctx::limits(self.own.as_deref(), self.cohort);
         let settlement = policy::settle(
             &self.cohort.policy,
             step.retry,
             state,
             &answer,
             &mut self.guard,
-            self.cohort.budget.as_ref(),
-            Instant::now(),
-            wall_now(ctx),
+            limits,
+            clock,
             &mut rng,
         );
         match settlement {
@@ -690,11 +729,13 @@ impl<'a> User<'a> {
                 delay,
                 fresh_key,
                 flags,
+                next,
             } => Next::Wait {
                 delay,
                 fresh_key,
                 flags,
                 ambiguous,
+                next,
             },
         }
     }
@@ -726,6 +767,8 @@ enum Next {
         flags: AttemptFlags,
         /// The attempt's fate is unknown to the client (timeout, reset, 5xx).
         ambiguous: bool,
+        /// The operation's state for the retry.
+        next: OpState,
     },
 }
 
@@ -733,6 +776,11 @@ enum StepEnd {
     Next,
     NextZone,
     Failed,
+}
+
+/// Microseconds from the round's start to `at` (saturating).
+fn micros_since(ctx: &RoundCtx, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(ctx.start).as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Wall-clock now for HTTP-date Retry-After, derived from the monotonic

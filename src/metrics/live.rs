@@ -128,7 +128,7 @@ pub const FIRST_STATUS: u16 = 100;
 pub const STATUSES: usize = 500;
 
 /// The status classes an answered attempt is counted under, in label order.
-pub const CLASSES: [StatusClass; 9] = [
+pub const CLASSES: [StatusClass; 10] = [
     StatusClass::S2xx,
     StatusClass::S3xx,
     StatusClass::S4xx,
@@ -138,6 +138,7 @@ pub const CLASSES: [StatusClass; 9] = [
     StatusClass::Network,
     StatusClass::InvalidResponse,
     StatusClass::NotSent,
+    StatusClass::RejectedLocally,
 ];
 
 fn class_index(c: StatusClass) -> Option<usize> {
@@ -204,7 +205,9 @@ impl Live {
     pub fn answered(&self, step: usize, class: StatusClass, latency: Duration) {
         if let (Some(s), Some(i)) = (self.steps.get(step), class_index(class)) {
             s.answered[i].fetch_add(1, Relaxed);
-            s.attempt_latency.record(latency);
+            if class != StatusClass::RejectedLocally {
+                s.attempt_latency.record(latency);
+            }
         }
     }
 }

@@ -22,6 +22,10 @@ pub enum StatusClass {
     /// Never left the generator ([`NetError::not_sent`]): no file
     /// descriptor or local port for it. Not an attempt the target saw.
     NotSent,
+    /// Failed by the policy's throttle before it was sent (the SRE book's
+    /// adaptive throttling): never left the generator either, so it counts
+    /// in `not_sent`, kept apart here so the two causes stay told apart.
+    RejectedLocally,
     /// Sent, and still in flight when the run cancelled it.
     Cancelled,
     /// Sent, and dropped by the person who gave up on the operation
@@ -48,6 +52,11 @@ impl StatusClass {
         }
     }
 
+    /// The attempt never left the generator: the target cannot have seen it.
+    pub fn not_sent(self) -> bool {
+        matches!(self, Self::NotSent | Self::RejectedLocally)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::S2xx => "2xx",
@@ -59,6 +68,7 @@ impl StatusClass {
             Self::Network => "network",
             Self::InvalidResponse => "invalid_response",
             Self::NotSent => "not_sent",
+            Self::RejectedLocally => "rejected_locally",
             Self::Cancelled => "cancelled",
             Self::Abandoned => "abandoned",
         }

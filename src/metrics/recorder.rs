@@ -267,7 +267,7 @@ impl Recorder {
                     StatusClass::S5xx => row.status_5xx += 1,
                     StatusClass::Timeout => row.timeouts += 1,
                     StatusClass::Network | StatusClass::InvalidResponse => row.network_errors += 1,
-                    StatusClass::NotSent => row.not_sent += 1,
+                    StatusClass::NotSent | StatusClass::RejectedLocally => row.not_sent += 1,
                     StatusClass::S3xx
                     | StatusClass::S4xx
                     | StatusClass::Cancelled
@@ -288,11 +288,7 @@ impl Recorder {
                 step.first_event.saturating_record(us(t));
             }
             step.attempts += op.attempts.len() as u64;
-            step.not_sent += op
-                .attempts
-                .iter()
-                .filter(|a| a.class == StatusClass::NotSent)
-                .count() as u64;
+            step.not_sent += op.attempts.iter().filter(|a| a.class.not_sent()).count() as u64;
             step.count(&op.outcome, 1);
             let v = us(op.latency);
             step.op_latency.saturating_record(v);
@@ -303,8 +299,12 @@ impl Recorder {
                 .record_at(op.intended_at().saturating_add(op.latency), v);
             for a in &op.attempts {
                 let v = us(a.latency());
-                step.attempt_latency.saturating_record(v);
-                step.attempt_seconds.record_at(a.ended_at(), v);
+                // A local rejection has no latency to dilute the others with;
+                // it is counted under its own class only.
+                if a.class != StatusClass::RejectedLocally {
+                    step.attempt_latency.saturating_record(v);
+                    step.attempt_seconds.record_at(a.ended_at(), v);
+                }
                 step.by_class
                     .entry(a.class)
                     .or_insert_with(new_histogram)

@@ -1,48 +1,74 @@
-use super::{BackoffKind, Jitter, OpState, RetryPolicy};
+use super::{BackoffKind, Class, Jitter, OpState, RetryPolicy};
 use rand::RngExt;
 use std::time::Duration;
 
-/// The backoff delay before retry number `state.retries + 1`, jitter included.
+/// The backoff delay before retry number `state.retries + 1` after a
+/// failure of `class`, jitter included.
 ///
-/// `state.retries` is the guidelines' 0-indexed `attempt`, so the first retry
-/// waits around `base_delay`. Guideline jitter is applied after the cap, as in
-/// the guidelines' Python, so it can return up to `1.5 * max_delay`; the other
-/// jitters never exceed `max_delay`. Never panics, whatever the policy holds.
+/// The exponent is the retries made since `state.backoff_from` (0 unless a
+/// gRPC pushback restarted the backoff), the guidelines' 0-indexed
+/// `attempt`, so the first retry waits around `base_delay`; after a
+/// throttling answer the base is `throttled_base_delay` when the policy has
+/// one. Guideline jitter is applied after the cap, as in the guidelines'
+/// Python, so it can return up to `1.5 * max_delay`, gRPC's up to
+/// `1.2 * max_delay`; the other jitters never exceed `max_delay`. Never
+/// panics, whatever the policy holds.
 pub fn backoff_delay<R: rand::Rng + ?Sized>(
     policy: &RetryPolicy,
     state: &OpState,
+    class: Class,
     rng: &mut R,
 ) -> Duration {
-    let base = policy.base_delay;
+    let base = match (class, policy.throttled_base_delay) {
+        (Class::RateLimited, Some(b)) => b,
+        _ => policy.base_delay,
+    };
     let max = policy.max_delay;
     let d = match policy.backoff {
         BackoffKind::Immediate => return Duration::ZERO,
         BackoffKind::Constant => base,
-        BackoffKind::Exponential => exponential(base, max, state.retries),
+        BackoffKind::Exponential => exponential(
+            base,
+            max,
+            policy.backoff_multiplier,
+            state.retries.saturating_sub(u32::from(state.backoff_from)),
+        ),
     };
-    match policy.jitter {
-        Jitter::None => d,
-        Jitter::Guideline => scale(d, 0.5 + rng.random::<f64>()),
-        Jitter::Full => scale(d, rng.random::<f64>()),
-        Jitter::Equal => d / 2 + scale(d / 2, rng.random::<f64>()),
-        Jitter::Decorrelated => {
-            // Decorrelated jitter grows from the previous delay rather than
-            // from the retry count, so Constant/Exponential only matter for
-            // the first draw (prev = 0 gives exactly `base`).
-            let hi = base.max(state.prev_delay.saturating_mul(3));
-            let span = hi.saturating_sub(base);
-            (base + scale(span, rng.random::<f64>())).min(max)
-        }
+    if policy.jitter == Jitter::Decorrelated {
+        // Decorrelated jitter grows from the previous delay rather than
+        // from the retry count, so Constant/Exponential only matter for
+        // the first draw (prev = 0 gives exactly `base`).
+        let hi = base.max(state.prev_delay.saturating_mul(3));
+        let span = hi.saturating_sub(base);
+        return (base + scale(span, rng.random::<f64>())).min(max);
+    }
+    jittered(policy.jitter, d, rng.random::<f64>())
+}
+
+/// Delay `d` under `jitter` for a uniform draw `u` in [0, 1), so the bounds
+/// can be tested at the draw's ends. Decorrelated jitter needs the previous
+/// delay and is drawn in [`backoff_delay`]; here it is `d`.
+pub fn jittered(jitter: Jitter, d: Duration, u: f64) -> Duration {
+    match jitter {
+        Jitter::None | Jitter::Decorrelated => d,
+        Jitter::Guideline => scale(d, 0.5 + u),
+        Jitter::Full => scale(d, u),
+        Jitter::Equal => d / 2 + scale(d / 2, u),
+        Jitter::Grpc => scale(d, 0.8 + 0.4 * u),
     }
 }
 
-/// `min(base * 2^retries, max)` without overflowing for any `retries`.
-fn exponential(base: Duration, max: Duration, retries: u32) -> Duration {
-    let grown = 2u32
-        .checked_pow(retries)
-        .and_then(|factor| base.checked_mul(factor))
-        .unwrap_or(Duration::MAX);
-    grown.min(max)
+/// `min(base * multiplier^n, max)` without overflowing for any `n`.
+fn exponential(base: Duration, max: Duration, multiplier: f64, n: u32) -> Duration {
+    if multiplier == 2.0 {
+        let grown = 2u32
+            .checked_pow(n)
+            .and_then(|factor| base.checked_mul(factor))
+            .unwrap_or(Duration::MAX);
+        return grown.min(max);
+    }
+    let factor = multiplier.powi(i32::try_from(n).unwrap_or(i32::MAX));
+    scale(base, factor).min(max)
 }
 
 /// `d * f`, saturating instead of panicking like `Duration::mul_f64` does.
@@ -71,7 +97,7 @@ mod tests {
     fn at(retries: u32) -> OpState {
         OpState {
             retries,
-            prev_delay: Duration::ZERO,
+            ..OpState::default()
         }
     }
 
@@ -84,7 +110,7 @@ mod tests {
         let p = policy(BackoffKind::Exponential, Jitter::None);
         let mut rng = StdRng::seed_from_u64(1);
         let got: Vec<_> = (0..8)
-            .map(|r| backoff_delay(&p, &at(r), &mut rng))
+            .map(|r| backoff_delay(&p, &at(r), Class::ServerError, &mut rng))
             .collect();
         let want = [1, 2, 4, 8, 16, 30, 30, 30].map(secs);
         assert_eq!(got, want);
@@ -94,10 +120,16 @@ mod tests {
     fn constant_and_immediate() {
         let mut rng = StdRng::seed_from_u64(2);
         let c = policy(BackoffKind::Constant, Jitter::None);
-        assert_eq!(backoff_delay(&c, &at(7), &mut rng), secs(1));
+        assert_eq!(
+            backoff_delay(&c, &at(7), Class::ServerError, &mut rng),
+            secs(1)
+        );
         for j in [Jitter::Guideline, Jitter::Full, Jitter::Decorrelated] {
             let i = policy(BackoffKind::Immediate, j);
-            assert_eq!(backoff_delay(&i, &at(3), &mut rng), Duration::ZERO);
+            assert_eq!(
+                backoff_delay(&i, &at(3), Class::ServerError, &mut rng),
+                Duration::ZERO
+            );
         }
     }
 
@@ -106,22 +138,27 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         for r in [31, 32, 33, 63, 64, 1000, u32::MAX] {
             let p = policy(BackoffKind::Exponential, Jitter::None);
-            assert_eq!(backoff_delay(&p, &at(r), &mut rng), secs(30), "{r}");
+            assert_eq!(
+                backoff_delay(&p, &at(r), Class::ServerError, &mut rng),
+                secs(30),
+                "{r}"
+            );
             let g = policy(BackoffKind::Exponential, Jitter::Guideline);
-            let d = backoff_delay(&g, &at(r), &mut rng);
+            let d = backoff_delay(&g, &at(r), Class::ServerError, &mut rng);
             assert!(d >= secs(15) && d < secs(45), "{r}: {d:?}");
         }
         // Even a policy no validation would accept must not panic.
         let mut p = policy(BackoffKind::Exponential, Jitter::Guideline);
         p.base_delay = Duration::MAX;
         p.max_delay = Duration::MAX;
-        assert!(backoff_delay(&p, &at(1000), &mut rng) >= Duration::MAX / 2);
+        assert!(backoff_delay(&p, &at(1000), Class::ServerError, &mut rng) >= Duration::MAX / 2);
         p.jitter = Jitter::Decorrelated;
         let s = OpState {
             retries: 5,
             prev_delay: Duration::MAX,
+            ..OpState::default()
         };
-        backoff_delay(&p, &s, &mut rng);
+        backoff_delay(&p, &s, Class::ServerError, &mut rng);
     }
 
     #[test]
@@ -131,7 +168,7 @@ mod tests {
         for r in 0..10 {
             let d = secs(1 << r.min(5)).min(secs(30));
             for _ in 0..200 {
-                let got = backoff_delay(&p, &at(r), &mut rng);
+                let got = backoff_delay(&p, &at(r), Class::ServerError, &mut rng);
                 assert!(got >= d / 2 && got < d * 3 / 2, "{r}: {got:?}");
             }
         }
@@ -143,7 +180,7 @@ mod tests {
         let n = 10_000;
         let d = p.base_delay.as_secs_f64() * 4.0; // retries = 2
         let xs: Vec<f64> = (0..n)
-            .map(|_| backoff_delay(p, &state, &mut rng).as_secs_f64() / d)
+            .map(|_| backoff_delay(p, &state, Class::ServerError, &mut rng).as_secs_f64() / d)
             .collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let lo = xs.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -183,7 +220,7 @@ mod tests {
         let p = policy(BackoffKind::Exponential, Jitter::Guideline);
         let mut rng = StdRng::seed_from_u64(8);
         let over = (0..1000)
-            .map(|_| backoff_delay(&p, &at(10), &mut rng))
+            .map(|_| backoff_delay(&p, &at(10), Class::ServerError, &mut rng))
             .filter(|d| *d > p.max_delay)
             .count();
         assert!(over > 0, "guideline jitter is applied after the cap");
@@ -194,13 +231,19 @@ mod tests {
         let p = policy(BackoffKind::Exponential, Jitter::Decorrelated);
         let mut rng = StdRng::seed_from_u64(9);
         // First retry: nothing to grow from, exactly base.
-        assert_eq!(backoff_delay(&p, &at(0), &mut rng), secs(1));
+        assert_eq!(
+            backoff_delay(&p, &at(0), Class::ServerError, &mut rng),
+            secs(1)
+        );
         let prev = secs(4);
         let s = OpState {
             retries: 3,
             prev_delay: prev,
+            ..OpState::default()
         };
-        let draws: Vec<_> = (0..5000).map(|_| backoff_delay(&p, &s, &mut rng)).collect();
+        let draws: Vec<_> = (0..5000)
+            .map(|_| backoff_delay(&p, &s, Class::ServerError, &mut rng))
+            .collect();
         for d in &draws {
             assert!(*d >= secs(1) && *d < secs(12), "{d:?}");
         }
@@ -211,9 +254,10 @@ mod tests {
         let s = OpState {
             retries: 3,
             prev_delay: secs(25),
+            ..OpState::default()
         };
         let capped = (0..2000)
-            .map(|_| backoff_delay(&p, &s, &mut rng))
+            .map(|_| backoff_delay(&p, &s, Class::ServerError, &mut rng))
             .inspect(|d| assert!(*d >= secs(1) && *d <= secs(30), "{d:?}"))
             .filter(|d| *d == secs(30))
             .count();
@@ -226,7 +270,7 @@ mod tests {
         let run = |seed| {
             let mut rng = StdRng::seed_from_u64(seed);
             (0..5)
-                .map(|r| backoff_delay(&p, &at(r), &mut rng))
+                .map(|r| backoff_delay(&p, &at(r), Class::ServerError, &mut rng))
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(42), run(42));

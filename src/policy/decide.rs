@@ -1,24 +1,28 @@
-use super::{Class, Decision, KeyReuse, OpState, RetryPolicy, RetryScope, backoff_delay};
+use super::{Class, Decision, KeyReuse, OpState, Pushback, RetryPolicy, RetryScope, backoff_delay};
 use std::time::Duration;
 
 /// Decide what the engine does after one attempt, given the attempt's class
-/// (see [`super::classify`]) and the server's Retry-After, already parsed
-/// (see [`super::parse_retry_after`]): both are computed once per attempt by
-/// [`super::settle`].
+/// (see [`super::classify`]), the server's Retry-After, already parsed (see
+/// [`super::parse_retry_after`]), and its gRPC pushback (read only by a
+/// policy with `pushback`, see [`super::parse_pushback`]): all computed once
+/// per attempt by [`super::settle`].
 ///
 /// Limits count retries, not attempts: with a 429 limit of 5 an operation
 /// makes at most 6 attempts, as the guidelines' `attempt <= maxRetries` loop.
 /// A positive server-given Retry-After replaces the backoff (jitter
-/// included) on any retryable answer, capped at `max_retry_after`. A
-/// Retry-After of 0 or in the past is no positive delay: the policy's backoff
-/// applies, as in the guidelines' Go sample (otherwise a compliant client
-/// would retry at once, again and again). See the module docs for the other
-/// judgement calls.
+/// included) on any retryable answer, capped at `max_retry_after`; with
+/// `retry_after_clamp` it is instead held within [backoff, backoff +
+/// clamp] (the AWS SDKs). A Retry-After of 0 or in the past is no positive
+/// delay: the policy's backoff applies, as in the guidelines' Go sample
+/// (otherwise a compliant client would retry at once, again and again).
+/// A pushback says when to retry exactly, or not to retry; it never lifts
+/// the limit (gRFC A6). See the module docs for the other judgement calls.
 pub fn decide<R: rand::Rng + ?Sized>(
     policy: &RetryPolicy,
     state: &OpState,
     class: Class,
     retry_after: Option<Duration>,
+    pushback: Option<Pushback>,
     rng: &mut R,
 ) -> Decision {
     let limits = &policy.limits;
@@ -32,19 +36,36 @@ pub fn decide<R: rand::Rng + ?Sized>(
         Class::Unavailable => limits.service_unavailable,
         Class::Network | Class::Timeout | Class::Ambiguous => limits.network,
     };
-    if state.retries >= limit {
+    if state.retries >= limit || pushback == Some(Pushback::Stop) {
         return Decision::GiveUp(class);
     }
+    let fresh_key = policy.key_reuse == KeyReuse::Fresh;
+    if let Some(Pushback::After(delay)) = pushback {
+        return Decision::Retry {
+            class,
+            delay,
+            fresh_key,
+            from_retry_after: false,
+            pushback: true,
+        };
+    }
     let server_delay = retry_after.filter(|d| policy.honor_retry_after && !d.is_zero());
-    let (delay, from_retry_after) = match server_delay {
-        Some(d) => (d.min(policy.max_retry_after), true),
-        None => (backoff_delay(policy, state, rng), false),
+    let mut backoff = || backoff_delay(policy, state, class, rng);
+    let (delay, from_retry_after) = match (server_delay, policy.retry_after_clamp) {
+        (Some(d), None) => (d.min(policy.max_retry_after), true),
+        (Some(d), Some(clamp)) => {
+            let b = backoff();
+            let held = d.clamp(b, b.saturating_add(clamp));
+            (held, held == d)
+        }
+        (None, _) => (backoff(), false),
     };
     Decision::Retry {
         class,
         delay,
-        fresh_key: policy.key_reuse == KeyReuse::Fresh,
+        fresh_key,
         from_retry_after,
+        pushback: false,
     }
 }
 
@@ -83,14 +104,14 @@ mod tests {
             } => parse_retry_after(v, now()),
             _ => None,
         };
-        decide(p, state, classify(outcome), ra, rng)
+        decide(p, state, classify(outcome), ra, None, rng)
     }
 
     fn run(policy: &str, retries: u32, outcome: Outcome<'_>) -> Decision {
         let p = preset(policy).unwrap();
         let state = OpState {
             retries,
-            prev_delay: Duration::ZERO,
+            ..OpState::default()
         };
         decide_on(&p, &state, &outcome, &mut StdRng::seed_from_u64(7))
     }
@@ -132,12 +153,13 @@ mod tests {
         loop {
             let state = OpState {
                 retries: n,
-                prev_delay: Duration::ZERO,
+                ..OpState::default()
             };
             match decide(
                 &p,
                 &state,
                 Class::Ambiguous,
+                None,
                 None,
                 &mut StdRng::seed_from_u64(1),
             ) {
@@ -195,7 +217,9 @@ mod tests {
                 delay,
                 fresh_key,
                 from_retry_after,
+                pushback,
             } => {
+                assert!(!pushback);
                 assert_eq!(class, Class::Permanent);
                 assert_eq!(delay, Duration::ZERO);
                 assert!(fresh_key);
@@ -328,7 +352,7 @@ mod tests {
         p.jitter = Jitter::None;
         let state = OpState {
             retries: 3,
-            prev_delay: Duration::ZERO,
+            ..OpState::default()
         };
         let d = decide_on(
             &p,

@@ -55,9 +55,9 @@
 //! * Guideline jitter is `d * (0.5 + U[0,1))` applied *after* the cap, exactly
 //!   as the guidelines' Python, so a delay can reach `1.5 * max_delay` (45 s).
 //!
-//! [`decide`] does not consult the [`CircuitBreaker`] or [`RetryBudget`]:
-//! those are shared across operations, so the engine owns them and asks them
-//! before sending. The engine also owns [`OpState`], and should store the
+//! [`decide`] does not consult the [`CircuitBreaker`], the budget or the
+//! throttle: those outlive the operation, so the engine owns them and
+//! [`settle`] asks them. The engine also owns [`OpState`], and should store the
 //! delay it actually slept in `prev_delay` for decorrelated jitter.
 
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,8 @@ pub enum Jitter {
     Equal,
     /// AWS "decorrelated jitter": `min(max, U[base, prev*3))`.
     Decorrelated,
+    /// gRPC (gRFC A6): `d * U[0.8, 1.2)`, plus or minus 20%.
+    Grpc,
 }
 
 /// Whether a retry reuses the operation's idempotency key.
@@ -218,13 +220,28 @@ impl<'de> Deserialize<'de> for BreakerCounts {
     }
 }
 
-/// gRPC-style retry throttling: a token bucket drained by failures and
-/// refilled by successes; retries are allowed while tokens > max/2.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetConfig {
-    pub max_tokens: f64,
-    pub token_ratio: f64,
+/// The header a policy's `attempt_header` names: each attempt carries its
+/// 1-based number in it. A valid header name, read once at plan time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptHeader(pub http::HeaderName);
+
+impl Serialize for AttemptHeader {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AttemptHeader {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        http::HeaderName::from_bytes(name.as_bytes())
+            .map(AttemptHeader)
+            .map_err(|_| serde::de::Error::custom(format!("`{name}` is not a valid header name")))
+    }
+}
+
+fn doubling() -> f64 {
+    2.0
 }
 
 /// A complete, validated retry policy.
@@ -240,16 +257,45 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     #[serde(with = "humantime_serde")]
     pub max_delay: Duration,
+    /// The base delay after a throttling answer (429, `throttling_codes`),
+    /// when it differs from `base_delay` (the AWS SDKs: 1 s against 50 ms).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub throttled_base_delay: Option<Duration>,
+    /// Growth of the exponential backoff per retry (gRPC's backoffMultiplier).
+    #[serde(default = "doubling")]
+    pub backoff_multiplier: f64,
     pub jitter: Jitter,
     pub honor_retry_after: bool,
     /// Upper bound on a server-given Retry-After the client accepts.
     #[serde(with = "humantime_serde")]
     pub max_retry_after: Duration,
+    /// Instead of replacing the backoff, a Retry-After is clamped to
+    /// [backoff, backoff + this] (the AWS SDKs: 5 s).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_after_clamp: Option<Duration>,
+    /// Read gRPC's `grpc-retry-pushback-ms`: wait exactly that long, or do
+    /// not retry at all on a negative or unparseable value.
+    #[serde(default)]
+    pub pushback: bool,
     pub key_reuse: KeyReuse,
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     pub breaker: Option<BreakerConfig>,
-    pub budget: Option<BudgetConfig>,
+    /// Limits retries: a token bucket, Finagle's budget or the AWS retry
+    /// quota, held per user, process or fleet.
+    pub budget: Option<Budget>,
+    /// Holds back every request, first attempts included: the SRE book's
+    /// adaptive throttling or the AWS adaptive rate limiter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
     /// Check zone availability before reserving.
     pub precheck: bool,
     /// A person who gives up on an operation after this long and resubmits it
@@ -269,6 +315,13 @@ pub struct RetryPolicy {
     /// limit, like a timeout, with the key the policy's `key_reuse` gives.
     #[serde(default)]
     pub ambiguous_codes: Vec<String>,
+    /// Target codes that are throttling answers whatever their status (as a
+    /// 429 is): rate limited, with its limit, costs and base delay.
+    #[serde(default)]
+    pub throttling_codes: Vec<String>,
+    /// Each attempt carries its 1-based number in this header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_header: Option<AttemptHeader>,
 }
 
 /// What one attempt produced, as the engine saw it.
@@ -309,6 +362,11 @@ pub struct OpState {
     pub retries: u32,
     /// The previous backoff delay (decorrelated jitter needs it).
     pub prev_delay: Duration,
+    /// The retry count the exponential backoff counts from: gRPC resets
+    /// the backoff after a pushback (0 otherwise).
+    pub backoff_from: u16,
+    /// What the operation's last retry cost its retry quota (0: nothing).
+    pub charged: u16,
 }
 
 /// What to do after an attempt.
@@ -324,6 +382,8 @@ pub enum Decision {
         fresh_key: bool,
         /// `delay` came from the server's Retry-After.
         from_retry_after: bool,
+        /// `delay` is the server's pushback (the backoff restarts after it).
+        pushback: bool,
     },
     /// Retryable, but the limit for this class is reached.
     GiveUp(Class),
@@ -338,22 +398,40 @@ pub enum PolicyError {
     Invalid { key: &'static str, reason: String },
 }
 
+mod adaptive;
 mod backoff;
 mod breaker;
 mod budget;
 mod classify;
 mod decide;
+mod finagle;
+mod overload;
 mod overrides;
 mod presets;
+mod pushback;
+mod quota;
 mod retry_after;
+mod scope;
 mod settle;
+mod sre;
+mod throttle;
+mod tokens;
+mod window;
 
-pub use backoff::backoff_delay;
+pub use adaptive::RateLimiter;
+pub use backoff::{backoff_delay, jittered};
 pub use breaker::{BreakerState, CircuitBreaker};
-pub use budget::RetryBudget;
+pub use budget::{Answered, Budget, BudgetKind, BudgetName, BudgetState, BudgetTable, QuotaCosts};
 pub use classify::{classify, classify_for};
 pub use decide::decide;
+pub use finagle::FinagleBudget;
 pub use overrides::{BreakerOverride, LimitsOverride, PolicyOverrides};
 pub use presets::{PRESETS, preset};
+pub use pushback::{PUSHBACK_HEADER, Pushback, parse_pushback};
+pub use quota::RetryQuota;
 pub use retry_after::parse_retry_after;
-pub use settle::{Answer, AttemptFlags, Settlement, UserGuard, settle};
+pub use scope::Scope;
+pub use settle::{Answer, AttemptFlags, Clock, Limits, Settlement, UserGuard, settle};
+pub use sre::SreThrottle;
+pub use throttle::{Throttle, ThrottleKind, ThrottleName, ThrottleState, ThrottleTable, Verdict};
+pub use tokens::TokenBudget;

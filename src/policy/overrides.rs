@@ -14,11 +14,16 @@
 //! [policies.compliant-no-breaker]
 //! breaker_enabled = false
 //! budget = { max_tokens = 10.0, token_ratio = 0.1 }
+//!
+//! [policies.aws-per-user]
+//! preset = "aws-standard"
+//! budget = { scope = "user" }          # the quota's numbers keep the preset's
+//! attempt_header = "X-Retry-Attempt"
 //! ```
 
 use super::{
-    BackoffKind, BreakerConfig, BudgetConfig, Jitter, KeyReuse, PolicyError, RetryPolicy,
-    RetryScope, preset,
+    AttemptHeader, BackoffKind, BreakerConfig, Budget, BudgetTable, Jitter, KeyReuse, PolicyError,
+    RetryPolicy, RetryScope, Throttle, ThrottleTable, preset,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -81,9 +86,33 @@ pub struct PolicyOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<BudgetConfig>,
+    pub budget: Option<BudgetTable>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleTable>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_enabled: Option<bool>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub throttled_base_delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_multiplier: Option<f64>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_after_clamp: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushback: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling_codes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_header: Option<AttemptHeader>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precheck: Option<bool>,
     #[serde(
@@ -183,7 +212,36 @@ impl PolicyOverrides {
                 Some(b)
             }
         };
-        p.budget = match (self.budget_enabled, self.budget) {
+        self.limits_onto(&mut p)?;
+        set(&mut p.precheck, self.precheck);
+        if self.abandon_after.is_some() {
+            p.abandon_after = self.abandon_after;
+        }
+        set(&mut p.max_resubmits, self.max_resubmits);
+        set(&mut p.retry_codes, self.retry_codes.clone());
+        set(&mut p.final_codes, self.final_codes.clone());
+        set(&mut p.ambiguous_codes, self.ambiguous_codes.clone());
+        set(&mut p.throttling_codes, self.throttling_codes.clone());
+        set(&mut p.backoff_multiplier, self.backoff_multiplier);
+        set(&mut p.pushback, self.pushback);
+        if self.throttled_base_delay.is_some() {
+            p.throttled_base_delay = self.throttled_base_delay;
+        }
+        if self.retry_after_clamp.is_some() {
+            p.retry_after_clamp = self.retry_after_clamp;
+        }
+        if self.attempt_header.is_some() {
+            p.attempt_header = self.attempt_header.clone();
+        }
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+impl PolicyOverrides {
+    /// The budget and the throttle: a table over the preset's, or removed.
+    fn limits_onto(&self, p: &mut RetryPolicy) -> Result<(), PolicyError> {
+        p.budget = match (self.budget_enabled, &self.budget) {
             (Some(false), Some(_)) => {
                 return Err(invalid(
                     "budget_enabled",
@@ -194,22 +252,30 @@ impl PolicyOverrides {
             (Some(true), None) if p.budget.is_none() => {
                 return Err(invalid(
                     "budget_enabled",
-                    "is true but no `budget` table gives max_tokens and token_ratio",
+                    "is true but no `budget` table says which budget (a token bucket needs max_tokens and token_ratio)",
                 ));
             }
-            (_, Some(b)) => Some(b),
+            (_, Some(t)) => Some(Budget::build(t, p.budget)?),
             (_, None) => p.budget,
         };
-        set(&mut p.precheck, self.precheck);
-        if self.abandon_after.is_some() {
-            p.abandon_after = self.abandon_after;
-        }
-        set(&mut p.max_resubmits, self.max_resubmits);
-        set(&mut p.retry_codes, self.retry_codes.clone());
-        set(&mut p.final_codes, self.final_codes.clone());
-        set(&mut p.ambiguous_codes, self.ambiguous_codes.clone());
-        p.validate()?;
-        Ok(p)
+        p.throttle = match (self.throttle_enabled, &self.throttle) {
+            (Some(false), Some(_)) => {
+                return Err(invalid(
+                    "throttle_enabled",
+                    "is false but a `throttle` table is given too",
+                ));
+            }
+            (Some(false), None) => None,
+            (Some(true), None) if p.throttle.is_none() => {
+                return Err(invalid(
+                    "throttle_enabled",
+                    "is true but no `throttle` table names its kind (\"sre\" or \"adaptive\")",
+                ));
+            }
+            (_, Some(t)) => Some(Throttle::build(t, p.throttle)?),
+            (_, None) => p.throttle,
+        };
+        Ok(())
     }
 }
 
@@ -261,26 +327,20 @@ impl RetryPolicy {
             return Err(invalid("breaker.threshold", "must be >= 1"));
         }
         if let Some(b) = &self.budget {
-            if !(b.max_tokens.is_finite() && b.max_tokens > 0.0) {
-                return Err(invalid(
-                    "budget.max_tokens",
-                    format!("{} must be a finite number > 0", b.max_tokens),
-                ));
-            }
-            if !(b.token_ratio > 0.0 && b.token_ratio <= b.max_tokens) {
-                return Err(invalid(
-                    "budget.token_ratio",
-                    format!("{} must be in (0, max_tokens]", b.token_ratio),
-                ));
-            }
+            b.validate()?;
         }
+        if let Some(t) = &self.throttle {
+            t.validate()?;
+        }
+        self.validate_backoff()?;
         if self.abandon_after.is_some_and(|d| d.is_zero()) {
             return Err(invalid("abandon_after", "must be > 0 when set"));
         }
-        let lists: [(&'static str, &[String]); 3] = [
+        let lists: [(&'static str, &[String]); 4] = [
             ("retry_codes", &self.retry_codes),
             ("final_codes", &self.final_codes),
             ("ambiguous_codes", &self.ambiguous_codes),
+            ("throttling_codes", &self.throttling_codes),
         ];
         for (i, (key, list)) in lists.iter().enumerate() {
             if list
@@ -293,6 +353,31 @@ impl RetryPolicy {
                 if let Some(c) = list.iter().find(|c| olist.contains(c)) {
                     return Err(invalid(key, format!("`{c}` is also in `{other}`")));
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff keys added for the overload-control presets.
+    fn validate_backoff(&self) -> Result<(), PolicyError> {
+        let m = self.backoff_multiplier;
+        if !(m.is_finite() && m > 0.0 && m <= 100.0) {
+            return Err(invalid(
+                "backoff_multiplier",
+                format!("{m} must be in (0, 100]"),
+            ));
+        }
+        if let Some(b) = self.throttled_base_delay {
+            if b.is_zero() && self.backoff != BackoffKind::Immediate {
+                return Err(invalid("throttled_base_delay", "must be > 0 when set"));
+            }
+            if b > self.max_delay {
+                return Err(invalid(
+                    "throttled_base_delay",
+                    format!("{b:?} is above max_delay {:?}", self.max_delay),
+                ));
             }
         }
         Ok(())

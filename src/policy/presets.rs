@@ -13,13 +13,20 @@ pub const PRESETS: &[&str] = &[
     "fresh-key",
     "no-retry",
     "impatient-user",
+    "aws-standard",
+    "aws-legacy",
+    "aws-adaptive",
+    "grpc",
+    "sre-throttling",
 ];
 
 /// A preset by name (its `name` field is the preset name).
 ///
-/// The presets are the module-level table; each one starts from `compliant`
-/// and changes only what its name says, so a difference between two runs can
-/// be pinned on that one change.
+/// The presets are the module-level table; each guideline preset starts
+/// from `compliant` and changes only what its name says, so a difference
+/// between two runs can be pinned on that one change. The overload-control
+/// family (`aws-*`, `grpc`, `sre-throttling`) are other clients, each with
+/// its published parameters (`overload.rs`).
 pub fn preset(name: &str) -> Result<RetryPolicy, PolicyError> {
     let mut p = compliant();
     let sin = match name {
@@ -74,6 +81,9 @@ pub fn preset(name: &str) -> Result<RetryPolicy, PolicyError> {
             p.max_resubmits = 3;
             "the person gives up after 3 s and resubmits as a new booking, up to 3 times"
         }
+        "aws-standard" | "aws-legacy" | "aws-adaptive" | "grpc" | "sre-throttling" => {
+            super::overload::apply(&mut p, name)
+        }
         _ => {
             return Err(PolicyError::UnknownPreset(
                 name.to_string(),
@@ -90,7 +100,7 @@ pub fn preset(name: &str) -> Result<RetryPolicy, PolicyError> {
 /// defaults (1 s base, 30 s cap), the CircuitBreaker defaults (5, 30 s) and
 /// the 10 s AbortController timeout. `max_retry_after` is not in the
 /// guidelines; 60 s keeps a misbehaving server from parking a client forever.
-fn compliant() -> RetryPolicy {
+pub(super) fn compliant() -> RetryPolicy {
     RetryPolicy {
         name: "compliant".to_string(),
         sin: String::new(),
@@ -105,9 +115,13 @@ fn compliant() -> RetryPolicy {
         backoff: BackoffKind::Exponential,
         base_delay: Duration::from_secs(1),
         max_delay: Duration::from_secs(30),
+        throttled_base_delay: None,
+        backoff_multiplier: 2.0,
         jitter: Jitter::Guideline,
         honor_retry_after: true,
         max_retry_after: Duration::from_secs(60),
+        retry_after_clamp: None,
+        pushback: false,
         key_reuse: KeyReuse::Same,
         request_timeout: Duration::from_secs(10),
         breaker: Some(BreakerConfig {
@@ -116,6 +130,7 @@ fn compliant() -> RetryPolicy {
             counts: crate::policy::BreakerCounts::COMPLIANT,
         }),
         budget: None,
+        throttle: None,
         precheck: true,
         abandon_after: None,
         max_resubmits: 0,
@@ -127,6 +142,8 @@ fn compliant() -> RetryPolicy {
         // booking, so the guidelines' "timeout: retry with the same key"
         // carries on through it.
         ambiguous_codes: vec!["REQUEST_IN_PROGRESS".to_string()],
+        throttling_codes: Vec::new(),
+        attempt_header: None,
     }
 }
 
@@ -145,6 +162,7 @@ mod tests {
             assert_eq!(pol.name, *name);
             pol.validate().unwrap();
             assert_eq!(pol.sin.is_empty(), *name == "compliant", "{name}");
+            assert!(pol.sin.len() <= 100, "{name}: one line");
         }
     }
 

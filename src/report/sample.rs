@@ -9,7 +9,7 @@
 use super::hgrm;
 use super::model::*;
 use crate::policy::{
-    BackoffKind, BreakerConfig, BudgetConfig, Jitter, KeyReuse, RetryLimits, RetryPolicy,
+    BackoffKind, BreakerConfig, Budget, BudgetKind, Jitter, KeyReuse, RetryLimits, RetryPolicy,
     RetryScope,
 };
 use crate::sim::Ledger;
@@ -104,16 +104,26 @@ fn policy(naive: bool) -> RetryPolicy {
             open_for: Duration::from_secs(30),
             counts: crate::policy::BreakerCounts::COMPLIANT,
         }),
-        budget: (!naive).then_some(BudgetConfig {
-            max_tokens: 10.0,
-            token_ratio: 0.1,
+        budget: (!naive).then_some(Budget {
+            scope: crate::policy::Scope::Fleet,
+            kind: BudgetKind::TokenBucket {
+                max_tokens: 10.0,
+                token_ratio: 0.1,
+            },
         }),
+        throttle: None,
         precheck: !naive,
         abandon_after: naive.then_some(Duration::from_secs(20)),
         max_resubmits: if naive { 3 } else { 0 },
         retry_codes: Vec::new(),
         final_codes: Vec::new(),
         ambiguous_codes: vec!["REQUEST_IN_PROGRESS".into()],
+        throttled_base_delay: None,
+        backoff_multiplier: 2.0,
+        retry_after_clamp: None,
+        pushback: false,
+        throttling_codes: Vec::new(),
+        attempt_header: None,
     }
 }
 

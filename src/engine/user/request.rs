@@ -14,13 +14,15 @@ use http::{HeaderMap, HeaderValue};
 
 impl User<'_> {
     /// Render one attempt's path, body and headers (sync, so none of it
-    /// stays in the operation's future). `None` when a templated header
-    /// rendered to something that is not a header value.
+    /// stays in the operation's future); `attempt` is its 1-based number in
+    /// the operation, sent in the policy's `attempt_header`. `None` when a
+    /// templated header rendered to something that is not a header value.
     pub(super) fn request(
         &self,
         step: &Step,
         seq: u32,
         key_seq: u32,
+        attempt: u32,
     ) -> Option<(String, Option<Bytes>, HeaderMap)> {
         let ctx = self.ctx;
         // Identity is derived per attempt too: 100k waiting users should not
@@ -94,6 +96,9 @@ impl User<'_> {
             // so a request can be found in the target's logs.
             v.set_sensitive(t.vars().any(|id| id >= BUILTIN_VARS.len()));
             headers.insert(name.clone(), v);
+        }
+        if let Some(h) = &self.cohort.policy.attempt_header {
+            headers.insert(h.0.clone(), HeaderValue::from(attempt));
         }
         Some((path, body, headers))
     }

@@ -51,8 +51,20 @@ impl User<'_> {
                 op.outcome = OpOutcome::BreakerOpen;
                 return Some(false);
             }
+            match self.admit(op, state.retries) {
+                super::admit::Admission::Send => {}
+                super::admit::Admission::Rejected => return Some(false),
+                super::admit::Admission::WaitUntil(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    if !self.sleep_within(op, wait, deadline, false).await {
+                        self.guard.no_answer();
+                        return None;
+                    }
+                }
+            }
             self.ctx.client.pace().await;
-            let Some((path, body, mut headers)) = self.request(step, seq, 0) else {
+            let Some((path, body, mut headers)) = self.request(step, seq, 0, state.retries + 1)
+            else {
                 self.guard.no_answer();
                 op.outcome = OpOutcome::InvalidHeader;
                 return Some(false);
@@ -64,6 +76,7 @@ impl User<'_> {
                 headers.insert("last-event-id", id);
             }
             let sent = Instant::now();
+            self.requested(state.retries, sent);
             let retry = state.retries > 0;
             self.cohort.live.sent(op.step as usize, retry);
             op.attempts.push(AttemptLog::sent(
@@ -114,10 +127,12 @@ impl User<'_> {
                     Next::Done(short) => return Some(short),
                     Next::Poll { .. } => return Some(false),
                     Next::Wait {
-                        delay, flags: f, ..
+                        delay,
+                        flags: f,
+                        next,
+                        ..
                     } => {
-                        state.retries += 1;
-                        state.prev_delay = delay;
+                        state = next;
                         flags = f;
                         if !self.sleep_within(op, delay, deadline, true).await {
                             return None;

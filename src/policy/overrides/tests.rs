@@ -125,9 +125,12 @@ fn budget_shapes() {
     let p = build("budget = { max_tokens = 10.0, token_ratio = 0.1 }").unwrap();
     assert_eq!(
         p.budget,
-        Some(BudgetConfig {
-            max_tokens: 10.0,
-            token_ratio: 0.1
+        Some(crate::policy::Budget {
+            scope: crate::policy::Scope::Fleet,
+            kind: crate::policy::BudgetKind::TokenBucket {
+                max_tokens: 10.0,
+                token_ratio: 0.1
+            }
         })
     );
     assert_eq!(key_of(build("budget_enabled = true")), "budget_enabled");
@@ -138,8 +141,8 @@ fn budget_shapes() {
         "budget_enabled"
     );
     assert_eq!(build("budget_enabled = false").unwrap().budget, None);
-    // A budget table needs both fields.
-    assert!(toml::from_str::<PolicyOverrides>("budget = { max_tokens = 1.0 }").is_err());
+    // A token bucket needs both fields.
+    assert_eq!(key_of(build("budget = { max_tokens = 1.0 }")), "budget");
 }
 
 #[test]

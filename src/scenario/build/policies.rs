@@ -15,10 +15,9 @@ pub(super) fn build_policies(
     let mut out = BTreeMap::new();
     for (name, ov) in table {
         crate::names::check(name).map_err(|m| cx.err(&format!("policies.{name}"), m))?;
-        let p = ov
-            .build(name)
-            .map_err(|e| cx.err(&format!("policies.{name}"), e.to_string()))?;
+        let p = ov.build(name).map_err(|e| policy_error(cx, name, &e))?;
         check_bounds(cx, name, &p)?;
+        check_attempt_header(cx, name, &p)?;
         out.insert(name.clone(), p);
     }
     Ok(out)
@@ -35,6 +34,8 @@ fn check_bounds(cx: &Ctx, name: &str, p: &RetryPolicy) -> Result<(), ScenarioErr
         ("request_timeout", p.request_timeout),
     ];
     durations.extend(p.abandon_after.map(|d| ("abandon_after", d)));
+    durations.extend(p.throttled_base_delay.map(|d| ("throttled_base_delay", d)));
+    durations.extend(p.retry_after_clamp.map(|d| ("retry_after_clamp", d)));
     durations.extend(p.breaker.map(|b| ("breaker.open_for", b.open_for)));
     for (k, d) in durations {
         cx.within(&key(k), bounds::duration(d))?;
@@ -45,11 +46,53 @@ fn check_bounds(cx: &Ctx, name: &str, p: &RetryPolicy) -> Result<(), ScenarioErr
             bounds::count(b.threshold, bounds::MAX_COUNT),
         )?;
     }
-    if let Some(b) = p.budget {
+    if let Some(policy::Budget {
+        kind: policy::BudgetKind::TokenBucket { max_tokens, .. },
+        ..
+    }) = p.budget
+    {
         cx.within(
             &key("budget.max_tokens"),
-            bounds::count(b.max_tokens, bounds::MAX_BUDGET_TOKENS),
+            bounds::count(max_tokens, bounds::MAX_BUDGET_TOKENS),
         )?;
+    }
+    Ok(())
+}
+
+/// A policy's error at the key it names, inside `[policies.NAME]` (the
+/// table's header when the key is not written there: it came from the
+/// preset).
+fn policy_error(cx: &Ctx, name: &str, e: &policy::PolicyError) -> ScenarioError {
+    let key = match e {
+        policy::PolicyError::Invalid { key, .. } => format!("policies.{name}.{key}"),
+        policy::PolicyError::UnknownPreset(..) => format!("policies.{name}.preset"),
+    };
+    cx.err(&key, e.to_string())
+}
+
+/// The attempt header goes on every attempt beside stampede's own: not a
+/// framing header, not a credential, not the operation id.
+fn check_attempt_header(cx: &Ctx, name: &str, p: &RetryPolicy) -> Result<(), ScenarioError> {
+    let Some(h) = &p.attempt_header else {
+        return Ok(());
+    };
+    let key = format!("policies.{name}.attempt_header");
+    let n = h.0.as_str();
+    if let Some(msg) = super::step_parts::framing_header(n) {
+        return Err(cx.err(&key, msg));
+    }
+    if [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-stampede-op",
+    ]
+    .contains(&n)
+    {
+        return Err(cx.err(
+            &key,
+            format!("`{n}` is a header stampede sends itself; name another"),
+        ));
     }
     Ok(())
 }
@@ -298,7 +341,8 @@ mod tests {
         let (line, _, key, msg) = invalid(&format!(
             "compare = [\"mine\"]\n{OK_LOAD}\n[policies.mine]\npreset = \"compliant\"\nbase_delay = \"10s\"\nmax_delay = \"1s\"\n"
         ));
-        assert_eq!((line, key.as_str()), (7, "policies.mine"));
+        // At the key the policy names, not the table's header (line 7).
+        assert_eq!((line, key.as_str()), (10, "policies.mine.max_delay"));
         assert!(msg.contains("max_delay"), "{msg}");
     }
 
