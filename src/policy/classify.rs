@@ -17,7 +17,8 @@ const NEVER_RETRY: &[&str] = &[
 ];
 
 /// [`classify`], after the policy's own code lists (`final_codes`,
-/// `retry_codes`, `ambiguous_codes`), which win over the built-in table.
+/// `ambiguous_codes`, `throttling_codes`, `retry_codes`), which win over
+/// the built-in table.
 pub fn classify_for(policy: &RetryPolicy, outcome: &Outcome<'_>) -> Class {
     if let Outcome::Response {
         status,
@@ -32,6 +33,9 @@ pub fn classify_for(policy: &RetryPolicy, outcome: &Outcome<'_>) -> Class {
         }
         if has(&policy.ambiguous_codes) {
             return Class::Ambiguous;
+        }
+        if has(&policy.throttling_codes) {
+            return Class::RateLimited;
         }
         if has(&policy.retry_codes) {
             return Class::ServerError;
@@ -178,6 +182,12 @@ mod tests {
         assert_eq!(at(&p, 409, "REQUEST_IN_PROGRESS"), Class::Permanent);
         // A 2xx stays success whatever its body says.
         assert_eq!(at(&p, 201, "INTERNAL_ERROR"), Class::Success);
+        // The AWS SDKs' throttling codes are rate limiting on any status: a
+        // 503 SlowDown is a throttling answer as a 429 is.
+        let aws = crate::policy::preset("aws-standard").unwrap();
+        assert_eq!(at(&aws, 503, "SlowDown"), Class::RateLimited);
+        assert_eq!(at(&aws, 400, "ThrottlingException"), Class::RateLimited);
+        assert_eq!(at(&aws, 503, "SERVICE_UNAVAILABLE"), Class::Unavailable);
     }
 
     #[test]

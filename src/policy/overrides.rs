@@ -336,11 +336,14 @@ impl RetryPolicy {
         if self.abandon_after.is_some_and(|d| d.is_zero()) {
             return Err(invalid("abandon_after", "must be > 0 when set"));
         }
+        // The order says which of two lists an error names: the one a
+        // scenario more likely wrote (the presets fill `ambiguous_codes`
+        // and the AWS ones `throttling_codes`).
         let lists: [(&'static str, &[String]); 4] = [
             ("retry_codes", &self.retry_codes),
             ("final_codes", &self.final_codes),
-            ("ambiguous_codes", &self.ambiguous_codes),
             ("throttling_codes", &self.throttling_codes),
+            ("ambiguous_codes", &self.ambiguous_codes),
         ];
         for (i, (key, list)) in lists.iter().enumerate() {
             if list
