@@ -8,8 +8,8 @@
 //!
 //! # Presets
 //!
-//! Every preset except `compliant` departs from the guidelines in one
-//! behaviour (bold below; `naive` in all of them), so a run can attribute a
+//! Every guideline preset except `compliant` departs from the guidelines in
+//! one behaviour (bold below; `naive` in all of them), so a run can attribute a
 //! difference in server load or duplicate bookings to that one behaviour.
 //!
 //! | preset               | retry          | limits 429/500/503/net/other | backoff       | jitter    | Retry-After        | key       | breaker  | precheck | abandon / resubmits |
@@ -24,8 +24,11 @@
 //! | `impatient-user`     | guideline      | 5/3/3/3/0                    | exp 1 s..30 s | guideline | honoured, cap 60 s | same      | 5, 30 s  | **no**   | **3 s / 3**         |
 //!
 //! All presets use a 10 s request timeout (guidelines, "Handle Timeout
-//! Properly") and no retry budget; the budget exists for overrides that want
-//! to compare gRPC-style throttling against the guidelines' breaker.
+//! Properly"); the guideline presets have no retry budget and no throttle.
+//! The overload-control family (`aws-standard`, `aws-legacy`,
+//! `aws-adaptive`, `grpc`, `sre-throttling`) are other clients with their
+//! published parameters: see `overload.rs`, and [`Budget`], [`Throttle`]
+//! and [`Scope`] for the state they keep.
 //!
 //! # Judgement calls
 //!

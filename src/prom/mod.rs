@@ -27,7 +27,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "stampede_attempts",
         "counter",
-        "HTTP attempts (first tries and retries), by fleet and step, counted as they leave like the report's attempts; those that never left the generator are stampede_attempt_results{outcome=\"not_sent\"}.",
+        "HTTP attempts (first tries and retries), by fleet and step, counted as they leave like the report's attempts; those that never left the generator are stampede_attempt_results{outcome=\"not_sent\"} and {outcome=\"rejected_locally\"}.",
     ),
     ("stampede_retries", "counter", "Retries sent, by fleet."),
     (
@@ -38,7 +38,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "stampede_attempt_results",
         "counter",
-        "Answered attempts by fleet, step and outcome (status class: 2xx 3xx 4xx 429 5xx timeout network invalid_response not_sent).",
+        "Answered attempts by fleet, step and outcome (status class: 2xx 3xx 4xx 429 5xx timeout network invalid_response not_sent rejected_locally).",
     ),
     (
         "stampede_operations",

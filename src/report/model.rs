@@ -196,7 +196,8 @@ pub struct StepResult {
     /// Attempts logged, first tries and retries, including `not_sent`.
     pub attempts: u64,
     /// Attempts that never left the generator (no file descriptor or local
-    /// port): the target saw `attempts - not_sent`.
+    /// port; or rejected locally by the policy's throttle): the target saw
+    /// `attempts - not_sent`.
     #[serde(default)]
     pub not_sent: u64,
     /// Requests the target saw per operation: (operations + retries -
@@ -308,7 +309,8 @@ pub struct CohortResult {
     /// HTTP attempts, first tries and retries, including `not_sent`.
     pub attempts: u64,
     /// Attempts that never left the generator (no file descriptor or local
-    /// port, `LOCAL_RESOURCE_ERROR`): the target saw `attempts - not_sent`.
+    /// port, `LOCAL_RESOURCE_ERROR`; or `REJECTED_LOCALLY` by the policy's
+    /// throttle): the target saw `attempts - not_sent`.
     #[serde(default)]
     pub not_sent: u64,
     pub retries: u64,

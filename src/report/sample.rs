@@ -111,19 +111,28 @@ fn policy(naive: bool) -> RetryPolicy {
                 token_ratio: 0.1,
             },
         }),
-        throttle: None,
+        // Every policy field is populated somewhere in the sample.
+        throttle: naive.then_some(crate::policy::Throttle {
+            scope: crate::policy::Scope::User,
+            kind: crate::policy::ThrottleKind::Sre {
+                k: 2.0,
+                window: Duration::from_secs(120),
+            },
+        }),
         precheck: !naive,
         abandon_after: naive.then_some(Duration::from_secs(20)),
         max_resubmits: if naive { 3 } else { 0 },
         retry_codes: Vec::new(),
         final_codes: Vec::new(),
         ambiguous_codes: vec!["REQUEST_IN_PROGRESS".into()],
-        throttled_base_delay: None,
+        throttled_base_delay: naive.then_some(Duration::from_secs(2)),
         backoff_multiplier: 2.0,
-        retry_after_clamp: None,
-        pushback: false,
-        throttling_codes: Vec::new(),
-        attempt_header: None,
+        retry_after_clamp: naive.then_some(Duration::from_secs(5)),
+        pushback: naive,
+        throttling_codes: vec!["SlowDown".into()],
+        attempt_header: naive.then(|| {
+            crate::policy::AttemptHeader(http::HeaderName::from_static("x-retry-attempt"))
+        }),
     }
 }
 
