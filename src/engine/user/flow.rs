@@ -4,6 +4,7 @@
 //! user's secrets.
 
 use super::User;
+use crate::metrics::JourneyLog;
 use crate::metrics::OpLog;
 use crate::outcome::{Cause, Code, OpOutcome};
 use crate::scenario::{
@@ -26,6 +27,41 @@ pub(super) fn unit(seed: u64) -> f64 {
 }
 
 impl User<'_> {
+    /// What a finished step means for the journey. The response checks,
+    /// captures and pre-check verdict were read when the answer came (see
+    /// `inspect`); `short`: the pre-check found too few seats.
+    pub(super) fn after_step(&mut self, short: bool, log: &JourneyLog, step: usize) -> StepEnd {
+        let journey = &self.ctx.journey;
+        let Some(op) = log.ops.iter().rev().find(|o| o.step as usize == step) else {
+            return StepEnd::Failed;
+        };
+        if !op.ok() {
+            // A journey step (login, queue) is not about a zone: another
+            // zone would not change its answer.
+            if step < journey.zone_start {
+                return StepEnd::Failed;
+            }
+            // The last cause decides, so a naive client that gave up on a
+            // sold-out zone is sold out there too, and moves on.
+            let sold_out = op
+                .outcome
+                .cause()
+                .is_some_and(|c| journey.next_zone_on.iter().any(|m| c.matches(m)));
+            return if sold_out {
+                StepEnd::NextZone
+            } else {
+                StepEnd::Failed
+            };
+        }
+        if short && step >= journey.zone_start {
+            StepEnd::NextZone
+        } else if short {
+            StepEnd::Failed
+        } else {
+            StepEnd::Next
+        }
+    }
+
     fn journey_seed(&self) -> u64 {
         self.ctx.seed
             ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -181,6 +217,13 @@ impl User<'_> {
         secrets.extend(self.cookies.values().map(str::to_string));
         crate::engine::scrub::scrub(text, &secrets).into_owned()
     }
+}
+
+/// Where the journey goes after a step.
+pub(super) enum StepEnd {
+    Next,
+    NextZone,
+    Failed,
 }
 
 #[cfg(test)]
