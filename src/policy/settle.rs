@@ -185,17 +185,7 @@ pub fn settle<R: rand::Rng + ?Sized>(
     let outcome = answer.outcome();
     let class = classify_for(policy, &outcome);
     guard.record(class, clock.now);
-    let (asked, pushback) = match *answer {
-        Answer::Response {
-            retry_after,
-            pushback,
-            ..
-        } => (
-            retry_after.and_then(|v| parse_retry_after(v, clock.wall)),
-            pushback.filter(|_| policy.pushback).map(parse_pushback),
-        ),
-        _ => (None, None),
-    };
+    let (asked, pushback) = hints(policy, answer, clock.wall);
     record(policy, state, class, pushback, limits, clock.elapsed);
     let decision = if retry_step {
         decide(policy, state, class, asked, pushback, rng)
@@ -252,6 +242,26 @@ pub fn settle<R: rand::Rng + ?Sized>(
                 },
             }
         }
+    }
+}
+
+/// What the server said about retrying, parsed once: its Retry-After, and
+/// its gRPC pushback when the policy reads one.
+fn hints(
+    policy: &RetryPolicy,
+    answer: &Answer<'_>,
+    wall: SystemTime,
+) -> (Option<Duration>, Option<Pushback>) {
+    match *answer {
+        Answer::Response {
+            retry_after,
+            pushback,
+            ..
+        } => (
+            retry_after.and_then(|v| parse_retry_after(v, wall)),
+            pushback.filter(|_| policy.pushback).map(parse_pushback),
+        ),
+        _ => (None, None),
     }
 }
 

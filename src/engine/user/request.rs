@@ -81,7 +81,7 @@ impl User<'_> {
             t.render_into(&mut b, lookup, &mut helpers, Escape::None);
             Bytes::from(b)
         });
-        let mut headers = self.headers(step, auth, &op_id, &key);
+        let mut headers = self.headers(step, auth, &op_id, &key, attempt);
         if let Some(c) = self.cookies.header() {
             headers.insert(http::header::COOKIE, c);
         }
@@ -97,16 +97,21 @@ impl User<'_> {
             v.set_sensitive(t.vars().any(|id| id >= BUILTIN_VARS.len()));
             headers.insert(name.clone(), v);
         }
-        if let Some(h) = &self.cohort.policy.attempt_header {
-            headers.insert(h.0.clone(), HeaderValue::from(attempt));
-        }
         Some((path, body, headers))
     }
 
     /// Headers of one attempt. The idempotency key is derived from the op id
     /// and the key generation, so nothing but a counter is kept between attempts.
-    fn headers(&self, step: &Step, auth: Option<HeaderValue>, op_id: &str, key: &str) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(4 + step.headers.len());
+    /// The policy's attempt header, when it names one, carries `attempt`.
+    fn headers(
+        &self,
+        step: &Step,
+        auth: Option<HeaderValue>,
+        op_id: &str,
+        key: &str,
+        attempt: u32,
+    ) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(5 + step.headers.len());
         if let Some(auth) = auth {
             headers.insert(http::header::AUTHORIZATION, auth);
         }
@@ -117,6 +122,9 @@ impl User<'_> {
             && let Ok(k) = HeaderValue::from_str(key)
         {
             headers.insert(self.ctx.idempotency_header.clone(), k);
+        }
+        if let Some(h) = &self.cohort.policy.attempt_header {
+            headers.insert(h.0.clone(), HeaderValue::from(attempt));
         }
         headers
     }
