@@ -285,3 +285,74 @@ impl RoundCtx {
         self.stop.is_cancelled() || self.cancel.is_cancelled()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{BudgetKind, Class, QuotaCosts, preset};
+
+    fn with_scope(name: &str, scope: Scope) -> RetryPolicy {
+        let mut p = preset("aws-adaptive").unwrap();
+        p.name = name.to_string();
+        if let Some(b) = p.budget.as_mut() {
+            b.scope = scope;
+        }
+        if let Some(t) = p.throttle.as_mut() {
+            t.scope = scope;
+        }
+        p
+    }
+
+    fn quota_left(b: &BudgetState) -> u32 {
+        match b {
+            BudgetState::Quota(q, _) => q.available(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Fleets of a round that run one policy share its process-scoped
+    /// budget and throttle; each fleet has its own otherwise, a fleet's
+    /// split over the shards; a user's own are made with the user.
+    #[test]
+    fn limits_live_where_their_scope_says() {
+        let live = || Arc::new(Live::new(1));
+        let mut process = ProcessLimits::default();
+        let a = CohortCtx::new(with_scope("p", Scope::Process), live(), 4, &mut process);
+        let b = CohortCtx::new(with_scope("p", Scope::Process), live(), 4, &mut process);
+        let other = CohortCtx::new(with_scope("q", Scope::Process), live(), 4, &mut process);
+        let (ab, bb) = (a.budget.as_ref().unwrap(), b.budget.as_ref().unwrap());
+        assert!(Arc::ptr_eq(ab, bb));
+        assert!(Arc::ptr_eq(
+            a.throttle.as_ref().unwrap(),
+            b.throttle.as_ref().unwrap()
+        ));
+        assert!(!Arc::ptr_eq(ab, other.budget.as_ref().unwrap()));
+        assert_eq!(quota_left(ab), 500, "a process keeps the whole quota");
+
+        let f1 = CohortCtx::new(with_scope("f", Scope::Fleet), live(), 4, &mut process);
+        let f2 = CohortCtx::new(with_scope("f", Scope::Fleet), live(), 4, &mut process);
+        let (b1, b2) = (f1.budget.as_ref().unwrap(), f2.budget.as_ref().unwrap());
+        assert!(!Arc::ptr_eq(b1, b2));
+        assert_eq!(quota_left(b1), 125, "a quarter of 500 in each of 4 shards");
+        assert!(b1.try_retry(Class::ServerError, Duration::ZERO).is_some());
+        assert_eq!(quota_left(b1), 111);
+        assert_eq!(quota_left(b2), 125);
+
+        let user = with_scope("u", Scope::User);
+        let u = CohortCtx::new(user.clone(), live(), 4, &mut process);
+        assert!(u.budget.is_none() && u.throttle.is_none());
+        let own = OwnLimits::for_user(&user, Duration::ZERO).expect("a user's own");
+        let l = limits(Some(&own), &u);
+        assert!(matches!(
+            l.budget,
+            Some(BudgetState::Quota(_, c)) if *c == QuotaCosts::STANDARD
+        ));
+        assert!(l.throttle.is_some());
+        // A policy that keeps nothing per user boxes nothing.
+        assert!(OwnLimits::for_user(&preset("compliant").unwrap(), Duration::ZERO).is_none());
+        assert!(matches!(
+            user.budget.map(|b| b.kind),
+            Some(BudgetKind::RetryQuota(_))
+        ));
+    }
+}
