@@ -26,6 +26,10 @@ impl User<'_> {
     /// `not_sent`, out of amplification) and ends the operation as
     /// `REJECTED_LOCALLY`.
     pub(super) fn admit(&mut self, op: &mut OpLog, retries: u32) -> Admission {
+        let Some(throttle) = super::super::ctx::limits(self.own.as_deref(), self.cohort).throttle
+        else {
+            return Admission::Send;
+        };
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.ctx.start);
         // Seeded per decision, as the retry decisions are.
@@ -37,10 +41,7 @@ impl User<'_> {
                 ^ (u64::from(retries) << 20),
         )
         .random::<f64>();
-        let verdict = match super::super::ctx::limits(self.own.as_deref(), self.cohort).throttle {
-            Some(t) => t.admit(elapsed, draw),
-            None => return Admission::Send,
-        };
+        let verdict = throttle.admit(elapsed, draw);
         match verdict {
             Verdict::Send => Admission::Send,
             Verdict::Wait(d) => Admission::WaitUntil(now + d),
