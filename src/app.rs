@@ -35,7 +35,7 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Validate { scenario, shard } => validate(&scenario, shard),
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
-        Command::Merge { dirs, out } => output::merge(&dirs, &out),
+        Command::Merge { dirs, out, force } => output::merge(&dirs, &out, force),
         Command::Compare(args) => compare_cmd::compare(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -50,6 +50,10 @@ pub enum Command {
         /// Folder for the merged report (nothing is written when a shard is refused).
         #[arg(long)]
         out: PathBuf,
+        /// Merge shards whose command-line overrides, load or target differ
+        /// (each difference is named in the report's notes).
+        #[arg(long)]
+        force: bool,
     },
     /// Compare two finished runs: every fleet's headline numbers side by side.
     Compare(CompareArgs),

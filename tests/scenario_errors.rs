@@ -419,3 +419,33 @@ fn the_readme_lists_the_maxima_the_code_checks() {
         );
     }
 }
+
+#[test]
+fn names_that_are_paths_or_collide_are_refused_where_written() {
+    let cohorts = |a: &str, b: &str| {
+        format!(
+            "{OK_LOAD}\n[[cohorts]]\nname = \"{a}\"\npolicy = \"compliant\"\nshare = 0.5\n\n[[cohorts]]\nname = \"{b}\"\npolicy = \"naive\"\nshare = 0.5\n"
+        )
+    };
+    let e = err(&cohorts("ok", "../../x"));
+    assert!(e.starts_with("bad.toml:"), "{e}");
+    assert!(
+        e.contains("cohorts[1].name") && e.contains("ASCII letters"),
+        "{e}"
+    );
+    let e = err(&cohorts("Buyers", "buyers"));
+    assert!(e.contains("differ only in case"), "{e}");
+    let e = err(&cohorts("a.b", "c"));
+    assert!(e.contains("cohorts[0].name") && e.contains("'.'"), "{e}");
+    let e = err(&format!(
+        "[policies.\"naïve\"]\npreset = \"naive\"\n{OK_LOAD}"
+    ));
+    assert!(e.contains("ASCII letters"), "{e}");
+    let e = err(&format!(
+        "{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"a/b\"\nmethod = \"GET\"\npath = \"/\"\n"
+    ));
+    assert!(
+        e.contains("journey.steps[0].name") && e.contains("'/'"),
+        "{e}"
+    );
+}

@@ -97,8 +97,8 @@ pub fn rebuild_partial(dir: &Path) -> u8 {
 /// `stampede merge DIR... --out DIR`: everything read and checked first (a
 /// refused shard writes nothing), then the summary, then every file; the
 /// exit code is the gates' as for `run`.
-pub fn merge(dirs: &[std::path::PathBuf], out: &Path) -> u8 {
-    let merged = match crate::merge::merge(dirs) {
+pub fn merge(dirs: &[std::path::PathBuf], out: &Path, force: bool) -> u8 {
+    let merged = match crate::merge::merge(dirs, force) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
