@@ -8,6 +8,7 @@
 //! | 3 | run aborted or interrupted (reports still written) |
 //! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response; an answer that is not valid HTTP is an answer, INVALID_RESPONSE, judged by the gates) |
 
+mod claim;
 mod compare_cmd;
 mod output;
 mod repeat;
@@ -122,16 +123,14 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    if let Some(out) = args.out.as_deref().filter(|_| !args.force)
-        && std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some())
-    {
-        eprintln!(
-            "error: --out {} is not empty (files of an earlier run would mix with this one's); \
-             choose a fresh folder, or pass --force to write into it",
-            out.display()
-        );
-        return EXIT_CONFIG;
-    }
+    // Claimed for the whole run, report writing and linger included.
+    let _claim = match claim::claim(&plan.out_dir, args.force) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
     let baseline = match compare_cmd::baseline(args.baseline.as_deref(), &plan) {
         Ok(b) => b,
         Err(e) => {
