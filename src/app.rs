@@ -205,7 +205,8 @@ async fn run(args: RunArgs) -> u8 {
         .0
     };
     if metrics.is_some() && !args.metrics_linger.is_zero() {
-        tokio::time::sleep(args.metrics_linger).await;
+        // A stop signal ends the linger; the run's exit code stands.
+        signals::sleep_unless_signalled(args.metrics_linger).await;
     }
     drop(metrics);
     code
@@ -237,18 +238,33 @@ async fn run_once(
     if let Some(base) = baseline {
         compare_cmd::apply_baseline(&mut output.report, plan, base);
     }
-    let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.
     if args.quiet {
-        println!("{}", crate::report::verdict::verdict(report));
-        if !report.gates.is_empty() {
-            println!("{}", crate::gate::console_lines(&report.gates));
+        println!("{}", crate::report::verdict::verdict(&output.report));
+        if !output.report.gates.is_empty() {
+            println!("{}", crate::gate::console_lines(&output.report.gates));
         }
     } else {
-        print_console(report);
+        print_console(&output.report);
     }
-    let written = output::write_run(&output, &plan.out_dir);
+    // Written off the runtime's threads, so a signal meanwhile is answered.
+    let writing = signals::writing_reports();
+    let dir = plan.out_dir.clone();
+    let (output, written) = match tokio::task::spawn_blocking(move || {
+        let w = output::write_run(&output, &dir);
+        (output, w)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("error: writing the reports failed: {e}");
+            return (EXIT_RUNTIME, None);
+        }
+    };
+    drop(writing);
+    let report = &output.report;
     let code = if !written || output.unreachable.is_some() {
         if let Some(why) = &output.unreachable {
             eprintln!("error: {why}");

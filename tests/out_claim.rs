@@ -14,14 +14,22 @@ const SCENARIO: &str = "compare = [\"compliant\"]\n\
 
 fn cmd(scenario: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    c.arg("run").arg(scenario).arg("--out").arg(out).arg("--quiet");
+    c.arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet");
     c.args(extra);
     c
 }
 
 fn start(scenario: &Path, out: &Path) -> Child {
     let mut c = cmd(scenario, out, &[]);
-    let child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // The claim is taken (the lock file names the pid) before the load starts.
     let lock = out.join(".stampede.lock");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -63,7 +71,11 @@ fn a_folder_is_one_runs_and_a_killed_run_leaves_no_claim() {
 
     let after = cmd(&scenario, &out, &[]).output().unwrap();
     assert_eq!(after.status.code(), Some(2));
-    assert!(stderr(&after).contains("is not empty"), "{}", stderr(&after));
+    assert!(
+        stderr(&after).contains("is not empty"),
+        "{}",
+        stderr(&after)
+    );
 
     // SIGKILL: the kernel drops the lock with the process.
     let killed = dir.path().join("killed");

@@ -449,3 +449,25 @@ fn names_that_are_paths_or_collide_are_refused_where_written() {
         "{e}"
     );
 }
+
+#[test]
+fn fleets_are_bounded_and_duplicates_named_in_linear_time() {
+    let many: Vec<String> = (0..1001).map(|i| format!("\"f{i}\"")).collect();
+    let e = err(&format!("compare = [{}]\n{OK_LOAD}", many.join(", ")));
+    assert!(
+        e.contains("1001 fleets") && e.contains("at most 1000"),
+        "{e}"
+    );
+    let e = err(&format!("compare = [\"naive\", \"naive\"]\n{OK_LOAD}"));
+    assert!(e.contains("duplicate compare entry `naive`"), "{e}");
+    // 100,001 cohorts: refused by the bound, quickly, with the key named.
+    let mut src = String::from(OK_LOAD);
+    for i in 0..100_001 {
+        src.push_str(&format!(
+            "\n[[cohorts]]\nname = \"c{i}\"\npolicy = \"naive\"\nshare = 0.00001\n"
+        ));
+    }
+    let e = err(&src);
+    assert!(e.contains("`cohorts`") || e.contains("cohorts:"), "{e}");
+    assert!(e.contains("100001 fleets"), "{e}");
+}

@@ -21,7 +21,8 @@ pub struct Claim {
 /// files already (they are replaced, others left as they are); it never
 /// shares a folder with a run that is still going.
 pub fn claim(dir: &Path, force: bool) -> Result<Claim, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --out {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create --out {}: {e}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
     let mut file = OpenOptions::new()
         .read(true)
@@ -36,7 +37,11 @@ pub fn claim(dir: &Path, force: bool) -> Result<Claim, String> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let pid = holder.trim();
-            let who = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+            let who = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            };
             return Err(format!(
                 "--out {}: another stampede run{who} is writing into it; choose another folder",
                 dir.display()
