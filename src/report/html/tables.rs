@@ -547,17 +547,20 @@ mod tests {
             .filter(|e| !SHOWN_WITH_HARM.contains(&e.key.as_str()))
             .count();
         assert_eq!(rows.len(), expected);
+        let attr = |v: &Value, k: &str| v.get_attr(k).unwrap();
         let row = rows
             .iter()
-            .find(|r| r["label"] == "zones.z004999.capacity")
+            .find(|r| attr(r, "label").as_str() == Some("zones.z004999.capacity"))
             .expect("the last zone has its row");
-        let cells = row["cells"].as_array().unwrap();
-        assert_eq!(cells.len(), 3);
-        assert_eq!(cells[0]["text"], "4,999");
+        let cells: Vec<String> = attr(row, "cells")
+            .try_iter()
+            .unwrap()
+            .map(|c| attr(&c, "text").to_string())
+            .collect();
         assert_eq!(
-            cells[1]["text"], "",
+            cells,
+            ["4,999", "", "no ledger"],
             "a fleet without that zone shows nothing"
         );
-        assert_eq!(cells[2]["text"], "no ledger");
     }
 }

@@ -265,7 +265,7 @@ mod tests {
         );
         let (line, _, key, msg) = invalid(&format!("compare = [\"naive\", \"naive\"]\n{OK_LOAD}"));
         assert_eq!((line, key.as_str()), (1, "compare"));
-        assert!(msg.contains("twice"), "{msg}");
+        assert!(msg.contains("duplicate compare entry"), "{msg}");
         let (_, _, key, msg) = invalid(&format!("compare = [\"yolo\"]\n{OK_LOAD}"));
         assert_eq!(key, "compare");
         assert!(msg.contains("yolo") && msg.contains("naive"), "{msg}");
