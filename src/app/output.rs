@@ -111,6 +111,14 @@ pub fn merge(dirs: &[std::path::PathBuf], out: &Path, force: bool) -> u8 {
         println!("gates:\n{}", crate::gate::console_lines(&r.gates));
     }
     flush_stdout();
+    // Held while the files are written: no other run or merge shares `out`.
+    let _claim = match super::claim::claim(out, true) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_CONFIG;
+        }
+    };
     let writes = match crate::merge::write_merged(&merged, out) {
         Ok(w) => w,
         Err(e) => {
