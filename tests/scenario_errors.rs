@@ -368,20 +368,20 @@ fn dev_zero_as_the_scenario_file_is_a_read_error() {
 }
 
 #[test]
-fn the_readme_lists_the_maxima_the_code_checks() {
+fn the_scenario_reference_lists_the_maxima_the_code_checks() {
     use scenario::bounds as b;
-    let readme = std::fs::read_to_string("README.md").unwrap();
-    let limits = readme
+    let doc = std::fs::read_to_string("docs/scenarios.md").unwrap();
+    let limits = doc
         .split("Limits checked by `validate`")
         .nth(1)
-        .expect("README: the limits table");
+        .expect("docs/scenarios.md: the limits table");
     let row = |key: &str| {
         limits
             .lines()
             .skip_while(|l| !l.starts_with('|'))
             .take_while(|l| l.starts_with('|'))
             .find(|l| l.contains(key))
-            .unwrap_or_else(|| panic!("README has no limits row for {key}"))
+            .unwrap_or_else(|| panic!("docs/scenarios.md has no limits row for {key}"))
             .to_string()
     };
     let grouped = stampede::report::format::count;
@@ -415,7 +415,7 @@ fn the_readme_lists_the_maxima_the_code_checks() {
         let r = row(key);
         assert!(
             r.contains(&want),
-            "README row for {key} should say {want}: {r}"
+            "docs/scenarios.md row for {key} should say {want}: {r}"
         );
     }
 }

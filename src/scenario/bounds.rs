@@ -1,5 +1,5 @@
 //! The largest value every duration, count, rate and size of a scenario may
-//! take, checked at validate time (README, "Scenario files", lists them).
+//! take, checked at validate time (docs/scenarios.md lists them).
 //!
 //! They are far above any sensible run and far below what would overflow:
 //! with every duration at most 30 days, `Instant + duration` and the sums of
