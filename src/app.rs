@@ -8,6 +8,7 @@
 //! | 3 | run aborted or interrupted (reports still written) |
 //! | 4 | runtime error (cannot bind, cannot write reports, target unreachable: no attempt got an HTTP response; an answer that is not valid HTTP is an answer, INVALID_RESPONSE, judged by the gates) |
 
+mod claim;
 mod compare_cmd;
 mod output;
 mod repeat;
@@ -35,7 +36,7 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Validate { scenario, shard } => validate(&scenario, shard),
         Command::Serve(args) => serve(args).await,
         Command::Report { run_dir } => report(&run_dir),
-        Command::Merge { dirs, out } => output::merge(&dirs, &out),
+        Command::Merge { dirs, out, force } => output::merge(&dirs, &out, force),
         Command::Compare(args) => compare_cmd::compare(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -122,16 +123,14 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    if let Some(out) = args.out.as_deref().filter(|_| !args.force)
-        && std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some())
-    {
-        eprintln!(
-            "error: --out {} is not empty (files of an earlier run would mix with this one's); \
-             choose a fresh folder, or pass --force to write into it",
-            out.display()
-        );
-        return EXIT_CONFIG;
-    }
+    // Claimed for the whole run, report writing and linger included.
+    let _claim = match claim::claim(&plan.out_dir, args.force) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
     let baseline = match compare_cmd::baseline(args.baseline.as_deref(), &plan) {
         Ok(b) => b,
         Err(e) => {
@@ -206,7 +205,8 @@ async fn run(args: RunArgs) -> u8 {
         .0
     };
     if metrics.is_some() && !args.metrics_linger.is_zero() {
-        tokio::time::sleep(args.metrics_linger).await;
+        // A stop signal ends the linger; the run's exit code stands.
+        signals::sleep_unless_signalled(args.metrics_linger).await;
     }
     drop(metrics);
     code
@@ -238,18 +238,33 @@ async fn run_once(
     if let Some(base) = baseline {
         compare_cmd::apply_baseline(&mut output.report, plan, base);
     }
-    let report = &output.report;
     // The summary and gate lines first: a report folder that cannot be
     // written must not hide what the run measured.
     if args.quiet {
-        println!("{}", crate::report::verdict::verdict(report));
-        if !report.gates.is_empty() {
-            println!("{}", crate::gate::console_lines(&report.gates));
+        println!("{}", crate::report::verdict::verdict(&output.report));
+        if !output.report.gates.is_empty() {
+            println!("{}", crate::gate::console_lines(&output.report.gates));
         }
     } else {
-        print_console(report);
+        print_console(&output.report);
     }
-    let written = output::write_run(&output, &plan.out_dir);
+    // Written off the runtime's threads, so a signal meanwhile is answered.
+    let writing = signals::writing_reports();
+    let dir = plan.out_dir.clone();
+    let (output, written) = match tokio::task::spawn_blocking(move || {
+        let w = output::write_run(&output, &dir);
+        (output, w)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("error: writing the reports failed: {e}");
+            return (EXIT_RUNTIME, None);
+        }
+    };
+    drop(writing);
+    let report = &output.report;
     let code = if !written || output.unreachable.is_some() {
         if let Some(why) = &output.unreachable {
             eprintln!("error: {why}");

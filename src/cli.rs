@@ -50,6 +50,10 @@ pub enum Command {
         /// Folder for the merged report (nothing is written when a shard is refused).
         #[arg(long)]
         out: PathBuf,
+        /// Merge shards whose command-line overrides, load or target differ
+        /// (each difference is named in the report's notes).
+        #[arg(long)]
+        force: bool,
     },
     /// Compare two finished runs: every fleet's headline numbers side by side.
     Compare(CompareArgs),
@@ -178,16 +182,33 @@ fn parse_shard(s: &str) -> Result<crate::shard::Shard, String> {
     crate::shard::Shard::parse(s)
 }
 
-/// RFC 3339 (UTC, `Z`) or Unix seconds (fractions allowed).
+/// How far ahead `--start-at` may be: a start further away is a typo (a
+/// year, milliseconds for seconds), not a plan.
+pub const MAX_START_AHEAD: Duration = Duration::from_secs(24 * 3600);
+
+/// RFC 3339 (UTC, `Z`) or Unix seconds (fractions allowed), at most
+/// [`MAX_START_AHEAD`] from now.
 pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
-    if let Ok(secs) = s.trim().parse::<f64>() {
-        if (0.0..1e11).contains(&secs) {
-            return Ok(std::time::UNIX_EPOCH + Duration::from_secs_f64(secs));
+    let t = if let Ok(secs) = s.trim().parse::<f64>() {
+        if !(0.0..1e11).contains(&secs) {
+            return Err(format!("`{s}` is not a Unix time in seconds"));
         }
-        return Err(format!("`{s}` is not a Unix time in seconds"));
+        std::time::UNIX_EPOCH + Duration::from_secs_f64(secs)
+    } else {
+        humantime::parse_rfc3339_weak(s.trim()).map_err(|e| {
+            format!("`{s}` is not a time like 2026-12-01T22:00:00Z or Unix seconds: {e}")
+        })?
+    };
+    if let Ok(ahead) = t.duration_since(std::time::SystemTime::now())
+        && ahead > MAX_START_AHEAD
+    {
+        return Err(format!(
+            "`{s}` is {} from now; --start-at may be at most {} ahead",
+            humantime::format_duration(Duration::from_secs(ahead.as_secs())),
+            humantime::format_duration(MAX_START_AHEAD)
+        ));
     }
-    humantime::parse_rfc3339_weak(s.trim())
-        .map_err(|e| format!("`{s}` is not a time like 2026-12-01T22:00:00Z or Unix seconds: {e}"))
+    Ok(t)
 }
 
 #[derive(Debug, clap::Args)]

@@ -336,10 +336,15 @@ pub async fn execute(
         origin: crate::merge::partial::origin(plan),
         meta: Default::default(),
     };
-    // Time to recovery after the embedded simulator's trigger (report::recovery).
-    if plan.target.url.is_none() {
-        report.trigger = crate::report::recovery::trigger(&plan.sim.faults.windows);
-    }
+    // Time to recovery after the declared trigger, else the embedded
+    // simulator's first fault window (report::recovery).
+    report.trigger = match plan.trigger {
+        Some((from_s, to_s)) => Some(crate::report::Trigger { from_s, to_s }),
+        None if plan.target.url.is_none() => {
+            crate::report::recovery::trigger(&plan.sim.faults.windows)
+        }
+        None => None,
+    };
     for c in &mut report.results {
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
     }

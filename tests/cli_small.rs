@@ -124,3 +124,18 @@ fn quiet_prints_the_verdict_and_gates_and_out_must_be_empty() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_start_more_than_a_day_away_is_refused_at_once() {
+    let far = stampede(&["run", "scenarios/ci-smoke.toml", "--start-at", "9999999999"]);
+    assert_eq!(far.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&far.stderr);
+    assert!(err.contains("at most 1day ahead"), "{err}");
+    let year = stampede(&[
+        "run",
+        "scenarios/ci-smoke.toml",
+        "--start-at",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert_eq!(year.status.code(), Some(2));
+}

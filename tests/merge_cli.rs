@@ -179,6 +179,40 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     copy_dir(&b, &bv);
     edit_summary(&bv, |v| v["schema_version"] = 0.into());
     refused(&merge(&[&a, &bv], &out), &out, "schema_version");
+    // Shards run with different overrides: refused, each named; merged with --force.
+    let br = dir.path().join("br");
+    copy_dir(&b, &br);
+    edit_summary(&br, |v| v["meta"]["overrides"]["rate"] = "600".into());
+    refused(&merge(&[&a, &br], &out), &out, "--rate is 600 in");
+    let forced = dir.path().join("forced");
+    let mut args: Vec<&std::ffi::OsStr> = vec!["merge".as_ref(), a.as_os_str(), br.as_os_str()];
+    args.extend(["--force".as_ref(), "--out".as_ref(), forced.as_os_str()]);
+    let o = stampede(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let notes = stampede::report::json::load_summary(&forced).unwrap().notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("--force although --rate is 600")),
+        "{notes:?}"
+    );
+    // A damaged per-second row far past the round's end: refused, not allocated.
+    let bd = dir.path().join("bd");
+    copy_dir(&b, &bd);
+    edit_summary(&bd, |v| {
+        v["results"][0]["timeseries"][0]["t"] = 4_000_000_000u64.into()
+    });
+    refused(&merge(&[&a, &bd], &out), &out, "second 4000000000");
+    // A fleet name that is a path: refused before any file is opened by it.
+    let bp = dir.path().join("bp");
+    copy_dir(&b, &bp);
+    edit_summary(&bp, |v| v["results"][0]["name"] = "../../escape".into());
+    refused(&merge(&[&a, &bp], &out), &out, "fleet name");
     // Not a report folder.
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

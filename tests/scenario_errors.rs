@@ -368,20 +368,20 @@ fn dev_zero_as_the_scenario_file_is_a_read_error() {
 }
 
 #[test]
-fn the_readme_lists_the_maxima_the_code_checks() {
+fn the_scenario_reference_lists_the_maxima_the_code_checks() {
     use scenario::bounds as b;
-    let readme = std::fs::read_to_string("README.md").unwrap();
-    let limits = readme
+    let doc = std::fs::read_to_string("docs/scenarios.md").unwrap();
+    let limits = doc
         .split("Limits checked by `validate`")
         .nth(1)
-        .expect("README: the limits table");
+        .expect("docs/scenarios.md: the limits table");
     let row = |key: &str| {
         limits
             .lines()
             .skip_while(|l| !l.starts_with('|'))
             .take_while(|l| l.starts_with('|'))
             .find(|l| l.contains(key))
-            .unwrap_or_else(|| panic!("README has no limits row for {key}"))
+            .unwrap_or_else(|| panic!("docs/scenarios.md has no limits row for {key}"))
             .to_string()
     };
     let grouped = stampede::report::format::count;
@@ -415,7 +415,59 @@ fn the_readme_lists_the_maxima_the_code_checks() {
         let r = row(key);
         assert!(
             r.contains(&want),
-            "README row for {key} should say {want}: {r}"
+            "docs/scenarios.md row for {key} should say {want}: {r}"
         );
     }
+}
+
+#[test]
+fn names_that_are_paths_or_collide_are_refused_where_written() {
+    let cohorts = |a: &str, b: &str| {
+        format!(
+            "{OK_LOAD}\n[[cohorts]]\nname = \"{a}\"\npolicy = \"compliant\"\nshare = 0.5\n\n[[cohorts]]\nname = \"{b}\"\npolicy = \"naive\"\nshare = 0.5\n"
+        )
+    };
+    let e = err(&cohorts("ok", "../../x"));
+    assert!(e.starts_with("bad.toml:"), "{e}");
+    assert!(
+        e.contains("cohorts[1].name") && e.contains("ASCII letters"),
+        "{e}"
+    );
+    let e = err(&cohorts("Buyers", "buyers"));
+    assert!(e.contains("differ only in case"), "{e}");
+    let e = err(&cohorts("a.b", "c"));
+    assert!(e.contains("cohorts[0].name") && e.contains("'.'"), "{e}");
+    let e = err(&format!(
+        "[policies.\"naïve\"]\npreset = \"naive\"\n{OK_LOAD}"
+    ));
+    assert!(e.contains("ASCII letters"), "{e}");
+    let e = err(&format!(
+        "{OK_LOAD}\n[journey]\n[[journey.steps]]\nname = \"a/b\"\nmethod = \"GET\"\npath = \"/\"\n"
+    ));
+    assert!(
+        e.contains("journey.steps[0].name") && e.contains("'/'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn fleets_are_bounded_and_duplicates_named_in_linear_time() {
+    let many: Vec<String> = (0..1001).map(|i| format!("\"f{i}\"")).collect();
+    let e = err(&format!("compare = [{}]\n{OK_LOAD}", many.join(", ")));
+    assert!(
+        e.contains("1001 fleets") && e.contains("at most 1000"),
+        "{e}"
+    );
+    let e = err(&format!("compare = [\"naive\", \"naive\"]\n{OK_LOAD}"));
+    assert!(e.contains("duplicate compare entry `naive`"), "{e}");
+    // 100,001 cohorts: refused by the bound, quickly, with the key named.
+    let mut src = String::from(OK_LOAD);
+    for i in 0..100_001 {
+        src.push_str(&format!(
+            "\n[[cohorts]]\nname = \"c{i}\"\npolicy = \"naive\"\nshare = 0.00001\n"
+        ));
+    }
+    let e = err(&src);
+    assert!(e.contains("`cohorts`") || e.contains("cohorts:"), "{e}");
+    assert!(e.contains("100001 fleets"), "{e}");
 }

@@ -1,6 +1,6 @@
 //! A target that echoes secrets back in its error codes (a captured login
 //! token cut short and lower-cased, a session cookie, a users-CSV password
-//! percent-encoded): no piece of any of them reaches a report file or the
+//! percent-encoded or base64url-encoded): no piece of any of them reaches a report file or the
 //! console, and the codes are still classified as the target sent them.
 
 mod common;
@@ -23,6 +23,11 @@ fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(p);
         }
     }
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
 
 /// Does `text` hold any piece of `secret` of 8 bytes or more, in any case?
@@ -66,6 +71,12 @@ async fn echoed_secrets_never_reach_a_report() {
                 409,
                 format!(r#"{{"error":{{"code":"SESSION_{COOKIE}_LOCKED"}}}}"#),
             ),
+            // The password, base64url-encoded (as a cookie or a JWT claim
+            // would carry it).
+            "/d" => json(
+                400,
+                format!(r#"{{"code":"PW_{}_REJECTED"}}"#, b64(PASSWORD)),
+            ),
             // The password, percent-encoded.
             _ => json(
                 400,
@@ -81,7 +92,7 @@ async fn echoed_secrets_never_reach_a_report() {
     )
     .unwrap();
     let file = dir.path().join("s.toml");
-    let steps = ["a", "b", "c"]
+    let steps = ["a", "b", "c", "d"]
         .iter()
         .map(|n| {
             format!(
@@ -121,7 +132,7 @@ capture = {{ token = "/data/access_token" }}
     // A journey stops at its first failed step: three runs, each with
     // another echo first.
     let mut outputs = Vec::new();
-    for (i, first) in ["a", "b", "c"].iter().enumerate() {
+    for (i, first) in ["a", "b", "c", "d"].iter().enumerate() {
         let text = std::fs::read_to_string(&file).unwrap().replacen(
             "path = \"/a\"",
             &format!("path = \"/{first}\""),
@@ -169,7 +180,13 @@ capture = {{ token = "/data/access_token" }}
             String::from_utf8_lossy(&o.stderr).into_owned(),
         ));
         for (name, text) in &texts {
-            for secret in [TOKEN, COOKIE, PASSWORD, "p%40ss%20w0rd%2fcorrect"] {
+            for secret in [
+                TOKEN,
+                COOKIE,
+                PASSWORD,
+                "p%40ss%20w0rd%2fcorrect",
+                &b64(PASSWORD),
+            ] {
                 assert!(
                     leaks(text, secret).is_none(),
                     "{name} leaks a piece of a secret ({:?})",

@@ -286,3 +286,21 @@ fn sim_abuse_a_busy_keep_alive_connection_outlives_the_idle_timeout() {
     // Then left alone, it is closed.
     assert!(closed_within(&mut s, Duration::from_secs(5)));
 }
+
+#[test]
+fn sim_abuse_one_byte_and_silence_is_cut_at_the_header_timeout() {
+    // `P` could begin an HTTP/2 preface or a POST: either way it is a head
+    // that must be finished within the header timeout, not the idle one.
+    let sim = Serve::start(
+        "sim-one-byte",
+        "header_timeout = \"1s\"\nbody_timeout = \"10s\"\nidle_timeout = \"30s\"\n",
+    );
+    let mut s = sim.connect();
+    let start = Instant::now();
+    s.write_all(b"P").unwrap();
+    assert!(
+        closed_within(&mut s, Duration::from_secs(8)),
+        "one byte kept the connection open for {:?}",
+        start.elapsed()
+    );
+}

@@ -48,6 +48,35 @@ fn killed_run_is_rebuilt_from_what_it_streamed() {
     assert!(row_attempts > 0, "something was streamed in 3 s");
     assert_eq!(row_attempts, step_attempts);
 
+    // A damaged copy: a complete line whose second lies far past any round
+    // is refused by name, instead of growing a 4-billion-row series.
+    let damaged = dir.path().join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    for e in std::fs::read_dir(&out).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), damaged.join(e.file_name())).unwrap();
+    }
+    let mut bad: serde_json::Value = complete
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| !v["rows"].as_array().unwrap().is_empty())
+        .unwrap();
+    bad["rows"][0]["t"] = 4_000_000_000u64.into();
+    let mut text = complete.to_string();
+    text.push_str(&format!("{bad}\n"));
+    std::fs::write(damaged.join("stream.partial.jsonl"), text).unwrap();
+    let rep = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .arg("report")
+        .arg(&damaged)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stream.partial.jsonl:") && stderr.contains("second 4000000000"),
+        "{stderr}"
+    );
+
     let rep = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .arg("report")
         .arg(&out)

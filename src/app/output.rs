@@ -97,8 +97,8 @@ pub fn rebuild_partial(dir: &Path) -> u8 {
 /// `stampede merge DIR... --out DIR`: everything read and checked first (a
 /// refused shard writes nothing), then the summary, then every file; the
 /// exit code is the gates' as for `run`.
-pub fn merge(dirs: &[std::path::PathBuf], out: &Path) -> u8 {
-    let merged = match crate::merge::merge(dirs) {
+pub fn merge(dirs: &[std::path::PathBuf], out: &Path, force: bool) -> u8 {
+    let merged = match crate::merge::merge(dirs, force) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
@@ -111,6 +111,14 @@ pub fn merge(dirs: &[std::path::PathBuf], out: &Path) -> u8 {
         println!("gates:\n{}", crate::gate::console_lines(&r.gates));
     }
     flush_stdout();
+    // Held while the files are written: no other run or merge shares `out`.
+    let _claim = match super::claim::claim(out, true) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::EXIT_CONFIG;
+        }
+    };
     let writes = match crate::merge::write_merged(&merged, out) {
         Ok(w) => w,
         Err(e) => {

@@ -6,6 +6,8 @@
 //! report, and exits 3.
 
 use crate::engine::Control;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The signals that stop a run, by name (for messages).
 #[cfg(unix)]
@@ -15,9 +17,50 @@ const STOP_SIGNALS: [(&str, tokio::signal::unix::SignalKind); 3] = [
     ("SIGHUP", tokio::signal::unix::SignalKind::hangup()),
 ];
 
+/// How long the reports may take once a signal arrives while they are being
+/// written; then the process exits 3 with what is written (summary.json is
+/// written first, and `stampede report DIR` renders the rest from it).
+pub const WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Set while the report files are being written (see [`writing_reports`]).
+static WRITING: AtomicBool = AtomicBool::new(false);
+
+/// Every stop signal received, counted; what `--metrics-linger` ends on.
+static RECEIVED: OnceLock<tokio::sync::watch::Sender<u32>> = OnceLock::new();
+
+fn received() -> &'static tokio::sync::watch::Sender<u32> {
+    RECEIVED.get_or_init(|| tokio::sync::watch::Sender::new(0))
+}
+
+/// Marks the report files as being written until the guard is dropped: a
+/// signal meanwhile gives them [`WRITE_GRACE`] to finish.
+pub fn writing_reports() -> WritingReports {
+    WRITING.store(true, Ordering::SeqCst);
+    WritingReports(())
+}
+
+pub struct WritingReports(());
+
+impl Drop for WritingReports {
+    fn drop(&mut self) {
+        WRITING.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Sleeps for `d`, or until the next stop signal (a signal received before
+/// this is called does not count). True when the whole time passed.
+pub async fn sleep_unless_signalled(d: std::time::Duration) -> bool {
+    let mut rx = received().subscribe();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = rx.changed() => false,
+    }
+}
+
 /// Listens for stop signals from now on (the handlers are installed before
 /// this returns, so a signal sent right after is not lost to the default
-/// action) and drives `control`: first signal `stop`, second `kill`.
+/// action) and drives `control`: first signal `stop`, second `kill`. A
+/// signal while the reports are being written starts [`WRITE_GRACE`].
 pub fn install(control: Control) {
     let mut signals = match Signals::new() {
         Ok(s) => s,
@@ -27,23 +70,49 @@ pub fn install(control: Control) {
         }
     };
     tokio::spawn(async move {
-        let Some(name) = signals.next().await else {
-            return;
-        };
-        eprintln!(
-            "\n{name}: stopping: no new arrivals, draining in-flight work (a second Ctrl-C, SIGTERM or SIGHUP cancels it)"
-        );
-        control.stop.cancel();
-        let Some(name) = signals.next().await else {
-            return;
-        };
-        eprintln!("\n{name}: cancelling in-flight work; reports follow");
-        control.kill.cancel();
-        // Later signals are absorbed: the reports are being written.
+        let mut run_signals = 0;
+        let mut grace_started = false;
         while let Some(name) = signals.next().await {
-            eprintln!("{name}: already cancelling, reports are being written");
+            received().send_modify(|n| *n += 1);
+            if WRITING.load(Ordering::SeqCst) {
+                if !grace_started {
+                    grace_started = true;
+                    eprintln!(
+                        "\n{name}: the reports are being written; the process ends in {} s if they are not done",
+                        WRITE_GRACE.as_secs()
+                    );
+                    tokio::spawn(grace(name));
+                }
+                continue;
+            }
+            run_signals += 1;
+            match run_signals {
+                1 => {
+                    eprintln!(
+                        "\n{name}: stopping: no new arrivals, draining in-flight work (a second Ctrl-C, SIGTERM or SIGHUP cancels it)"
+                    );
+                    control.stop.cancel();
+                }
+                2 => {
+                    eprintln!("\n{name}: cancelling in-flight work; reports follow");
+                    control.kill.cancel();
+                }
+                _ => eprintln!("{name}: already cancelling, reports follow"),
+            }
         }
     });
+}
+
+/// After [`WRITE_GRACE`], exit 3 if the reports are still being written.
+async fn grace(name: &'static str) {
+    tokio::time::sleep(WRITE_GRACE).await;
+    if WRITING.load(Ordering::SeqCst) {
+        eprintln!(
+            "error: the reports were not finished {} s after {name}; exiting with what is written (summary.json first; `stampede report DIR` renders the rest)",
+            WRITE_GRACE.as_secs()
+        );
+        std::process::exit(i32::from(crate::app::EXIT_ABORTED));
+    }
 }
 
 /// Waits for the first stop signal (what `stampede serve` runs until).

@@ -3,7 +3,7 @@
 //! before it is stored in a report, and of the forms an echo takes: a copy
 //! cut short (any piece of 8 characters or more of the secret, so a
 //! 64-byte cut of a JWT does not leak its first 60), upper or lower case,
-//! percent-encoded, or JSON-escaped. Classification reads the string as
+//! percent-encoded, JSON-escaped, base64 or base64url. Classification reads the string as
 //! sent; only what is kept is scrubbed.
 
 use std::borrow::Cow;
@@ -20,24 +20,31 @@ pub const MIN_SECRET: usize = 4;
 
 /// `text` with every secret, and every piece of one of at least
 /// [`MIN_PIECE`] bytes, replaced by [`MASK`], case-insensitively, also in
-/// its percent-encoded and JSON-escaped forms.
+/// its percent-encoded, JSON-escaped, base64 and base64url forms.
 pub fn scrub<'t, S: AsRef<str>>(text: &'t str, secrets: &[S]) -> Cow<'t, str> {
-    let mut out = Cow::Borrowed(text);
+    // Every form of every secret is looked for in the text as received, and
+    // the spans found are masked together: one form masked first cannot
+    // leave the tail another form would have covered.
+    let lower = text.to_ascii_lowercase();
+    let mut found: Vec<(usize, usize)> = Vec::new();
     for s in secrets {
         let s = s.as_ref();
         if s.len() < MIN_SECRET {
             continue;
         }
         for form in forms(s) {
-            if let Some(masked) = mask(&out, &form) {
-                out = Cow::Owned(masked);
-            }
+            found.extend(spans(lower.as_bytes(), form.as_bytes()));
         }
     }
-    out
+    if found.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    found.sort_unstable();
+    Cow::Owned(mask(text, &found))
 }
 
-/// The secret as sent, percent-encoded and JSON-escaped (each lower-cased).
+/// The secret as sent, percent-encoded, JSON-escaped, base64 and base64url
+/// (each lower-cased).
 fn forms(s: &str) -> Vec<String> {
     let mut v = vec![s.to_ascii_lowercase()];
     let pct: String = s
@@ -52,7 +59,17 @@ fn forms(s: &str) -> Vec<String> {
         .collect();
     let json = serde_json::Value::String(s.to_string()).to_string();
     let json = json[1..json.len() - 1].to_ascii_lowercase();
-    for f in [pct, json] {
+    // base64 and base64url (a cookie or a JWT claim carrying it); without
+    // padding, so a cut copy is a piece of the form.
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(s);
+    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    for f in [
+        pct,
+        json,
+        b64.to_ascii_lowercase(),
+        b64url.to_ascii_lowercase(),
+    ] {
         if !v.contains(&f) {
             v.push(f);
         }
@@ -60,14 +77,12 @@ fn forms(s: &str) -> Vec<String> {
     v
 }
 
-/// Every span of `text` that is a piece of `secret` (lower case) of at
-/// least [`MIN_PIECE`] bytes (or the whole secret, when it is shorter)
-/// replaced by the mask; `None` when there is none.
-fn mask(text: &str, secret: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
-    let (t, s) = (lower.as_bytes(), secret.as_bytes());
+/// Every span of `t` (lower case) that is a piece of `secret` (lower case)
+/// of at least [`MIN_PIECE`] bytes (or the whole secret, when it is
+/// shorter), longest first at each position.
+fn spans(t: &[u8], s: &[u8]) -> Vec<(usize, usize)> {
     let need = MIN_PIECE.min(s.len());
-    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut spans = Vec::new();
     let mut i = 0;
     while i + need <= t.len() {
         // The longest piece of the secret that starts here.
@@ -88,24 +103,28 @@ fn mask(text: &str, secret: &str) -> Option<String> {
             i += 1;
         }
     }
-    if spans.is_empty() {
-        return None;
-    }
+    spans
+}
+
+/// `text` with the sorted `spans` (overlapping ones merged) replaced by
+/// the mask, on whole characters (the mask may eat a multi-byte one).
+fn mask(text: &str, spans: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for (a, b) in spans {
-        // Whole characters only (the mask may eat a multi-byte one).
-        let a = floor(text, a);
-        let b = ceil(text, b);
-        if a < at {
+    for &(a, b) in spans {
+        let (a, b) = (floor(text, a), ceil(text, b));
+        if b <= at {
             continue;
         }
-        out.push_str(&text[at..a]);
-        out.push_str(MASK);
+        if a >= at {
+            out.push_str(&text[at..a]);
+            out.push_str(MASK);
+        }
+        // An overlapping span extends the mask already written.
         at = b;
     }
     out.push_str(&text[at..]);
-    Some(out)
+    out
 }
 
 fn floor(s: &str, mut i: usize) -> usize {
@@ -144,6 +163,12 @@ mod tests {
         let pw = ["p@ss w\"rd/9!"];
         assert_eq!(scrub("E_p%40ss%20w%22rd%2f9%21", &pw), "E_***");
         assert_eq!(scrub(r#"E_p@ss w\"rd/9!"#, &pw), "E_***");
+        // base64 (a Basic header echoed) and base64url, whole or cut.
+        let pw = ["hunter2-secret?>>"];
+        // STANDARD: aHVudGVyMi1zZWNyZXQ/Pj4, URL_SAFE: aHVudGVyMi1zZWNyZXQ_Pj4
+        assert_eq!(scrub("BAD_aHVudGVyMi1zZWNyZXQ/Pj4=", &pw), "BAD_***=");
+        assert_eq!(scrub("BAD_aHVudGVyMi1zZWNyZXQ_Pj4", &pw), "BAD_***");
+        assert_eq!(scrub("E:aHVudGVyMi1z", &pw), "E:***");
     }
 
     #[test]

@@ -254,7 +254,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             (None, _) => Err(unmeasured(
                 GateReason::NoTrigger,
                 format!(
-                    "`recovery_s` needs a trigger window ([[sim.faults.windows]]) and run `{}` had none",
+                    "`recovery_s` needs a trigger window (`trigger = {{ from, to }}`, or the simulator's [[sim.faults.windows]]) and run `{}` had none",
                     report.scenario
                 ),
             )),

@@ -67,6 +67,32 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
     add_rows(&mut a.timeseries, &b.timeseries, shift);
 }
 
+/// Rows one round may hold when its report does not record its length: the
+/// longest duration a scenario may ask for, plus an hour of drain.
+pub const MAX_ROWS: u32 = crate::scenario::bounds::MAX_DURATION.as_secs() as u32 + 3600;
+
+/// The last second a round described by `origin` can have a row for:
+/// twice its bounded length plus a minute (a loaded machine overruns a
+/// little), never more than [`MAX_ROWS`].
+pub fn row_limit(origin: &crate::report::Origin) -> u32 {
+    origin
+        .round_s
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(MAX_ROWS, |s| ((s.ceil() * 2.0) as u32).saturating_add(60))
+        .min(MAX_ROWS)
+}
+
+/// Refuse a row past `limit` (a damaged or hostile file), naming `what`.
+pub fn check_rows(rows: &[SecondRow], limit: u32, what: &str) -> Result<(), String> {
+    match rows.iter().find(|r| r.t > limit) {
+        Some(r) => Err(format!(
+            "{what}: a row for second {} of a round that cannot be longer than {limit} s: the file is damaged",
+            r.t
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `rows` += `more` by second, `more` shifted by `shift`.
 pub fn add_rows(rows: &mut Vec<SecondRow>, more: &[SecondRow], shift: u32) {
     for r in more {

@@ -65,10 +65,27 @@ fn read_part(dir: &Path) -> Result<Part, MergeError> {
             report.schema_version
         )));
     }
+    check_names(&report).map_err(|e| err(format!("{}: {e}", summary.display())))?;
+    let limit = cohort::row_limit(&report.origin);
+    for c in &report.results {
+        cohort::check_rows(&c.timeseries, limit, &summary.display().to_string()).map_err(err)?;
+    }
     Ok(Part {
         dir: dir.to_path_buf(),
         report,
     })
+}
+
+/// Fleet and step names read from a file become file names: the same rule
+/// as in a scenario ([`crate::names`]).
+pub(crate) fn check_names(r: &Report) -> Result<(), String> {
+    for c in &r.results {
+        crate::names::check(&c.name).map_err(|e| format!("fleet name: {e}"))?;
+        for s in &c.steps {
+            crate::names::check(&s.name).map_err(|e| format!("step name: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn shard_of(r: &Report) -> Shard {
@@ -164,8 +181,51 @@ fn check(parts: &[Part]) -> Result<(), MergeError> {
     Ok(())
 }
 
-/// Read, check and add the shard folders `dirs`.
-pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
+/// What shards of one run share but a command line can change: the
+/// overrides as given, the load after them and the target. Each difference
+/// as `<dir>: --key value` against the first shard's.
+fn differences(parts: &[Part]) -> Vec<String> {
+    let first = &parts[0];
+    let mut out = Vec::new();
+    for p in &parts[1..] {
+        let (a, b) = (&first.report, &p.report);
+        let keys: std::collections::BTreeSet<&String> = a
+            .meta
+            .overrides
+            .keys()
+            .chain(b.meta.overrides.keys())
+            .collect();
+        for k in keys {
+            let (x, y) = (a.meta.overrides.get(k), b.meta.overrides.get(k));
+            if x != y {
+                let show = |v: Option<&String>| v.map_or("(not given)".to_string(), |v| v.clone());
+                out.push(format!(
+                    "--{} is {} in {} but {} in {}",
+                    k.replace('_', "-"),
+                    show(y),
+                    p.dir.display(),
+                    show(x),
+                    first.dir.display()
+                ));
+            }
+        }
+        for (what, x, y) in [("load", &a.load, &b.load), ("target", &a.target, &b.target)] {
+            if x != y {
+                out.push(format!(
+                    "the {what} is `{y}` in {} but `{x}` in {}",
+                    p.dir.display(),
+                    first.dir.display()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Read, check and add the shard folders `dirs`. Shards whose overrides,
+/// load or target differ are refused, each difference named; with `force`
+/// they are merged and each difference becomes a note.
+pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
     if dirs.is_empty() {
         return Err(err("nothing to merge: name the shards' report folders"));
     }
@@ -174,6 +234,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
         .map(|d| read_part(d))
         .collect::<Result<Vec<_>, _>>()?;
     check(&parts)?;
+    let diffs = differences(&parts);
+    if !diffs.is_empty() && !force {
+        return Err(err(format!(
+            "not shards of one run: {}; merge them anyway with --force",
+            diffs.join("; ")
+        )));
+    }
     let mut parts = parts;
     parts.sort_by_key(|p| shard_of(&p.report).index);
     let first = &parts[0];
@@ -192,6 +259,15 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
                 b.saturating_sub(earliest).as_secs_f64().round() as u32
             })
         };
+        let limit = cohort::row_limit(&first.report.origin);
+        if let Some(k) = (0..parts.len()).find(|&k| shift(k) > limit) {
+            return Err(err(format!(
+                "{} started fleet `{}` {} s after the earliest shard, longer than a round can last ({limit} s): not shards of one run (start them together with --start-at)",
+                parts[k].dir.display(),
+                c.name,
+                shift(k)
+            )));
+        }
         let mut counters = c.clone();
         counters.timeseries.clear();
         cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
@@ -252,6 +328,11 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
         "merged from {} shard(s): counters summed, histograms added bucket by bucket",
         parts.len()
     ));
+    for d in diffs {
+        report
+            .notes
+            .push(format!("merged with --force although {d}"));
+    }
     report.origin.shard = None;
     report.origin.merged_from = parts.iter().map(|p| p.dir.display().to_string()).collect();
     report.gates = evaluate_gates(&report)?;

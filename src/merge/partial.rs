@@ -3,7 +3,8 @@
 //! before the first round), `stream.partial.jsonl` (what each second added)
 //! and the `.hlog` files. See [`crate::metrics::stream`].
 
-use super::cohort::{CohortHists, add_rows, refresh};
+use super::check_names;
+use super::cohort::{CohortHists, add_rows, check_rows, refresh, row_limit};
 use crate::metrics::stream::{SKELETON_FILE, STREAM_FILE, StreamLine};
 use crate::metrics::{CohortMeta, Recorder, summarize};
 use crate::report::{Report, RunStatus, SCHEMA_VERSION};
@@ -72,6 +73,13 @@ pub fn origin(plan: &Plan) -> crate::report::Origin {
             &crate::metrics::new_histogram(),
         )),
         merged_from: Vec::new(),
+        round_s: Some(
+            plan.load
+                .duration
+                .saturating_add(plan.load.drain)
+                .as_secs_f64()
+                + 1.0,
+        ),
     }
 }
 
@@ -103,6 +111,8 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         .map_err(|e| format!("cannot read {}: {e}", skel_path.display()))?;
     let mut report =
         crate::report::json::parse_summary(&text, &skel_path).map_err(|e| e.to_string())?;
+    check_names(&report).map_err(|e| format!("{}: {e}", skel_path.display()))?;
+    let limit = row_limit(&report.origin);
     let stream_path = dir.join(STREAM_FILE);
     let bytes = std::fs::read(&stream_path).unwrap_or_default();
     let complete = complete_lines(&bytes);
@@ -113,6 +123,15 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         }
         let line: StreamLine = serde_json::from_slice(l)
             .map_err(|e| format!("{}:{}: {e}", stream_path.display(), i + 1))?;
+        let at = format!("{}:{}", stream_path.display(), i + 1);
+        check_rows(&line.rows, limit, &at)?;
+        if line.steps.len() > crate::scenario::bounds::MAX_STEPS {
+            return Err(format!(
+                "{at}: {} steps; a journey has at most {}",
+                line.steps.len(),
+                crate::scenario::bounds::MAX_STEPS
+            ));
+        }
         lines.push(line);
     }
     let mut longest = 0.0f64;

@@ -575,6 +575,7 @@ pub fn sample_report() -> Report {
                 significant_digits: 3,
             }),
             merged_from: vec!["reports/shard-0".into(), "reports/shard-1".into()],
+            round_s: Some(31.0),
         },
         meta: sample_meta(),
     }

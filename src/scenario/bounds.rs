@@ -1,5 +1,5 @@
 //! The largest value every duration, count, rate and size of a scenario may
-//! take, checked at validate time (README, "Scenario files", lists them).
+//! take, checked at validate time (docs/scenarios.md lists them).
 //!
 //! They are far above any sensible run and far below what would overflow:
 //! with every duration at most 30 days, `Instant + duration` and the sums of
@@ -32,6 +32,9 @@ pub const MAX_QUANTITY: u32 = 10_000;
 pub const MAX_STAGES: usize = 10_000;
 /// `journey.steps` entries.
 pub const MAX_STEPS: usize = 100;
+/// Fleets in one scenario (`compare` entries or `[[cohorts]]`): each is a
+/// column of every table and a set of report files.
+pub const MAX_FLEETS: usize = 1000;
 /// Other counts: breaker thresholds, seats of one simulator zone,
 /// `sim.max_tickets_per_user`, simulator workers and queue.
 pub const MAX_COUNT: u32 = 100_000_000;

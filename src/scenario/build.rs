@@ -137,6 +137,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         }
     }
     let safety = build_safety(&cx, &file.safety, &load, ov)?;
+    let trigger = build_trigger(&cx, file.trigger.as_ref(), &load)?;
     let out_dir = ov.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(
             "{name}-{}",
@@ -161,7 +162,33 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         start_at: None,
         trace: false,
         truth,
+        trigger,
     })
+}
+
+/// `trigger = { from, to }`: a window that opens before the load ends.
+fn build_trigger(
+    cx: &Ctx,
+    t: Option<&TriggerSection>,
+    load: &LoadPlan,
+) -> Result<Option<(f64, f64)>, ScenarioError> {
+    let Some(t) = t else {
+        return Ok(None);
+    };
+    if t.from >= t.to {
+        return Err(cx.err("trigger", "`from` must be before `to`"));
+    }
+    if t.from >= load.duration {
+        return Err(cx.err(
+            "trigger",
+            format!(
+                "opens at {} but the load lasts {}: nothing would be measured after it",
+                humantime::format_duration(t.from),
+                humantime::format_duration(load.duration)
+            ),
+        ));
+    }
+    Ok(Some((t.from.as_secs_f64(), t.to.as_secs_f64())))
 }
 
 /// A `truth.<KEY>` gate needs that key in `[truth]`.

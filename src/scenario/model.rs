@@ -40,6 +40,19 @@ pub struct ScenarioFile {
     pub safety: SafetySection,
     /// The target's own counts, read before and after each round.
     pub truth: Option<TruthSection>,
+    /// When the incident under test happens (seconds from each round's
+    /// start), for `recovery_s` against any target.
+    pub trigger: Option<TriggerSection>,
+}
+
+/// `trigger = { from = "20s", to = "30s" }`: the declared incident window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSection {
+    #[serde(with = "humantime_serde")]
+    pub from: Duration,
+    #[serde(with = "humantime_serde")]
+    pub to: Duration,
 }
 
 /// `[truth]`: where the target's own counts come from (an HTTP endpoint or

@@ -93,6 +93,11 @@ pub struct Plan {
     /// `[truth]`: the target's own counts, read before and after each round.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truth: Option<TruthPlan>,
+    /// `trigger`: the declared incident window (from, to) in seconds from
+    /// each round's start; `recovery_s` is measured after it. `None`: the
+    /// embedded simulator's first fault window, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<(f64, f64)>,
 }
 
 /// Where the target's own counts are read from.

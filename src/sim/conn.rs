@@ -27,6 +27,8 @@ use tokio::time::Instant;
 const NONE: u64 = u64::MAX;
 /// The first bytes of every HTTP/2 connection (the client preface).
 const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2";
+/// `ConnState::sniffed` once the h2 question is settled.
+const SNIFF_DONE: usize = usize::MAX;
 
 /// What the watchdog needs to know about one connection.
 pub struct ConnState {
@@ -36,8 +38,9 @@ pub struct ConnState {
     idle_since: AtomicU64,
     /// Milliseconds after `opened` of the first byte read while idle, or NONE.
     head_since: AtomicU64,
-    /// Whether the first read has been looked at for the h2 preface.
-    sniffed: AtomicBool,
+    /// Bytes of the h2 preface matched so far; [`SNIFF_DONE`] once decided
+    /// (a mismatch, or the whole preface).
+    sniffed: AtomicUsize,
     h2: AtomicBool,
     changed: Notify,
 }
@@ -49,7 +52,7 @@ impl ConnState {
             in_flight: AtomicUsize::new(0),
             idle_since: AtomicU64::new(0),
             head_since: AtomicU64::new(NONE),
-            sniffed: AtomicBool::new(false),
+            sniffed: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
             changed: Notify::new(),
         })
@@ -64,12 +67,27 @@ impl ConnState {
         self.opened + std::time::Duration::from_millis(ms) + plus
     }
 
-    /// Bytes were read from the client (`first` = the first bytes ever).
-    fn on_read(&self, first: Option<&[u8]>) {
-        if let Some(bytes) = first {
-            let n = bytes.len().min(H2_PREFACE_START.len());
-            let h2 = bytes[..n] == H2_PREFACE_START[..n];
-            self.h2.store(h2, Ordering::Relaxed);
+    /// Bytes were read from the client. Until the h2 question is settled
+    /// (a preface cut into one-byte reads, or a lone `P` that may be a
+    /// POST), the header clock runs: a client that sends part of anything
+    /// and stops is closed `header_timeout` after its first byte.
+    fn on_read(&self, bytes: &[u8]) {
+        let at = self.sniffed.load(Ordering::Relaxed);
+        if at != SNIFF_DONE {
+            let want = &H2_PREFACE_START[at..];
+            let n = bytes.len().min(want.len());
+            let next = if bytes[..n] != want[..n] {
+                SNIFF_DONE
+            } else if at + n == H2_PREFACE_START.len() {
+                self.h2.store(true, Ordering::Relaxed);
+                // The preface was the only "head": h2 frames are not requests.
+                self.head_since.store(NONE, Ordering::Release);
+                self.changed.notify_waiters();
+                SNIFF_DONE
+            } else {
+                at + n
+            };
+            self.sniffed.store(next, Ordering::Relaxed);
         }
         if self.h2.load(Ordering::Relaxed) || self.in_flight.load(Ordering::Acquire) > 0 {
             return;
@@ -159,8 +177,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            let first = !this.state.sniffed.swap(true, Ordering::Relaxed);
-            this.state.on_read(first.then(|| &buf.filled()[before..]));
+            this.state.on_read(&buf.filled()[before..]);
         }
         r
     }
@@ -229,11 +246,11 @@ mod tests {
         let s2 = Arc::clone(&state);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            s2.on_read(Some(b"GET / HTTP/1.1\r\n"));
+            s2.on_read(b"GET / HTTP/1.1\r\n");
             // More bytes keep dripping: they do not extend the deadline.
             for _ in 0..10 {
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                s2.on_read(None);
+                s2.on_read(b"X-Drip: a\r\n");
             }
         });
         assert_eq!(closes_after(&state).await, Duration::from_secs(1 + 2));
@@ -245,7 +262,7 @@ mod tests {
         let s2 = Arc::clone(&state);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(4)).await;
-            s2.on_read(Some(b"GET"));
+            s2.on_read(b"GET");
             let req = s2.request();
             // A request much longer than every timeout.
             tokio::time::sleep(Duration::from_secs(20)).await;
@@ -258,9 +275,32 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn sim_conn_h2_control_frames_do_not_start_the_header_clock() {
         let state = ConnState::new();
-        state.on_read(Some(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+        state.on_read(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
         drop(state.request());
-        state.on_read(None); // a ping after the request
+        state.on_read(&[0, 0, 8, 6]); // a ping after the request
+        assert_eq!(closes_after(&state).await, Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sim_conn_one_byte_that_could_start_a_preface_starts_the_header_clock() {
+        for first in [&b"P"[..], b"PRI * "] {
+            let state = ConnState::new();
+            state.on_read(first);
+            assert_eq!(
+                closes_after(&state).await,
+                Duration::from_secs(2),
+                "{first:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sim_conn_a_preface_in_pieces_is_still_h2() {
+        let state = ConnState::new();
+        for piece in [&b"PRI"[..], b" * HT", b"TP/2.0\r\n\r\nSM\r\n\r\n"] {
+            state.on_read(piece);
+        }
+        // No request yet, but an h2 connection's frames are not a head.
         assert_eq!(closes_after(&state).await, Duration::from_secs(5));
     }
 }

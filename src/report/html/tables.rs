@@ -9,6 +9,7 @@ use crate::report::model::{CohortResult, Percentiles, Report, Trigger};
 use crate::report::verdict::{recovery_text, trigger_window};
 use minijinja::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 
 /// Builds a template object from key/value pairs.
 pub(crate) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
@@ -128,33 +129,40 @@ const SHOWN_WITH_HARM: &[&str] = &["duplicates", "oversold", "wasted_work", "ear
 /// Every other ledger value (bookings created, per-endpoint counts, and any
 /// field the simulator adds later), one row per flattened key.
 pub(super) fn ledger_rows(cs: &[CohortResult]) -> Vec<Value> {
-    let per: Vec<Option<Vec<ledger::Entry>>> = cs
+    // Linear in keys: one index per fleet, keys in first-seen order (a
+    // simulator with 100,000 zones has some 400,000 keys).
+    let lists: Vec<Option<Vec<ledger::Entry>>> = cs
         .iter()
         .map(|c| c.ledger.as_ref().map(ledger::entries))
         .collect();
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for e in per.iter().flatten().flatten() {
-        if SHOWN_WITH_HARM.contains(&e.key.as_str()) {
-            continue;
-        }
-        if !keys.iter().any(|(k, _)| *k == e.key) {
-            keys.push((e.key.clone(), e.label.clone()));
-        }
-    }
+    let per: Vec<Option<HashMap<&str, &ledger::Entry>>> = lists
+        .iter()
+        .map(|l| {
+            l.as_ref()
+                .map(|es| es.iter().map(|e| (e.key.as_str(), e)).collect())
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let keys: Vec<&ledger::Entry> = lists
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|e| !SHOWN_WITH_HARM.contains(&e.key.as_str()) && seen.insert(e.key.as_str()))
+        .collect();
     keys.iter()
-        .map(|(key, label)| {
+        .map(|k| {
             let cells = per
                 .iter()
                 .map(|entries| match entries {
                     None => cell("no ledger".into(), false),
                     Some(es) => {
-                        let v = es.iter().find(|e| e.key == *key).map(|e| e.value.clone());
+                        let v = es.get(k.key.as_str()).map(|e| e.value.clone());
                         cell(v.unwrap_or_default(), false)
                     }
                 })
                 .collect();
             obj([
-                ("label", Value::from(label.as_str())),
+                ("label", Value::from(k.label.as_str())),
                 ("cells", list(cells)),
             ])
         })
@@ -503,4 +511,56 @@ pub(super) fn meta(report: &Report) -> Vec<Value> {
             ),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::ZoneSeats;
+
+    fn with_zones(n: u32) -> CohortResult {
+        let mut c = crate::report::sample_report().results[0].clone();
+        let mut l = c.ledger.clone().unwrap_or_default();
+        for z in 0..n {
+            let seats = ZoneSeats {
+                capacity: z,
+                sold: 1,
+                reserved: 0,
+                available: z.saturating_sub(1),
+            };
+            l.zones.insert(format!("z{z:06}"), seats);
+        }
+        c.ledger = Some(l);
+        c
+    }
+
+    #[test]
+    fn every_ledger_key_is_one_row_with_one_cell_per_fleet() {
+        let a = with_zones(5_000);
+        let mut b = with_zones(2);
+        b.name = "other".into();
+        let mut none = a.clone();
+        none.ledger = None;
+        let rows = ledger_rows(&[a.clone(), b, none]);
+        let expected = ledger::entries(a.ledger.as_ref().unwrap())
+            .iter()
+            .filter(|e| !SHOWN_WITH_HARM.contains(&e.key.as_str()))
+            .count();
+        assert_eq!(rows.len(), expected);
+        let attr = |v: &Value, k: &str| v.get_attr(k).unwrap();
+        let row = rows
+            .iter()
+            .find(|r| attr(r, "label").as_str() == Some("zones.z004999.capacity"))
+            .expect("the last zone has its row");
+        let cells: Vec<String> = attr(row, "cells")
+            .try_iter()
+            .unwrap()
+            .map(|c| attr(&c, "text").to_string())
+            .collect();
+        assert_eq!(
+            cells,
+            ["4,999", "", "no ledger"],
+            "a fleet without that zone shows nothing"
+        );
+    }
 }

@@ -20,6 +20,11 @@ pub struct Origin {
     /// Report folders this report was merged from (empty for a single run).
     #[serde(default)]
     pub merged_from: Vec<String>,
+    /// The bounded length of one round in seconds (duration + drain + 1 s):
+    /// no per-second row of a round lies beyond it, so a damaged file
+    /// cannot make a reader allocate for rows that cannot exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_s: Option<f64>,
 }
 
 pub use crate::shard::Shard;

@@ -132,30 +132,33 @@ pub(super) fn build_rounds(
             "use `compare` (one fleet per policy, one after another) or `[[cohorts]]` (mixed fleet), not both",
         ));
     }
+    if f.cohorts.len().max(f.compare.len()) > bounds::MAX_FLEETS {
+        let key = if f.cohorts.is_empty() {
+            "compare"
+        } else {
+            "cohorts"
+        };
+        return Err(cx.err(
+            key,
+            format!(
+                "{} fleets; a scenario runs at most {}",
+                f.cohorts.len().max(f.compare.len()),
+                bounds::MAX_FLEETS
+            ),
+        ));
+    }
     if !f.cohorts.is_empty() {
         let mut cohorts = Vec::new();
+        let mut names = Names::default();
         let mut total = 0.0;
         for (i, c) in f.cohorts.iter().enumerate() {
             let key = |k: &str| format!("cohorts[{i}].{k}");
             if !(c.share > 0.0 && c.share <= 1.0) {
                 return Err(cx.err(&key("share"), "must be in (0, 1]"));
             }
-            crate::names::check(&c.name).map_err(|m| cx.err(&key("name"), m))?;
-            if let Some(p) = cohorts
-                .iter()
-                .find(|p: &&Cohort| p.name != c.name && p.name.eq_ignore_ascii_case(&c.name))
-            {
-                return Err(cx.err(
-                    &key("name"),
-                    format!(
-                        "`{}` and `{}` differ only in case and would share report files on some file systems",
-                        p.name, c.name
-                    ),
-                ));
-            }
-            if cohorts.iter().any(|p: &Cohort| p.name == c.name) {
-                return Err(cx.err(&key("name"), format!("duplicate cohort `{}`", c.name)));
-            }
+            names
+                .add(&c.name, "cohort")
+                .map_err(|m| cx.err(&key("name"), m))?;
             total += c.share;
             let pname = c.policy.clone().unwrap_or_else(|| c.name.clone());
             let p = resolve_policy(cx, &key("policy"), &pname, custom)?;
@@ -172,23 +175,17 @@ pub(super) fn build_rounds(
         all_used(cx, custom, &rounds)?;
         return Ok(rounds);
     }
-    let names = if f.compare.is_empty() {
+    let list = if f.compare.is_empty() {
         vec!["compliant".to_string()]
     } else {
         f.compare.clone()
     };
+    let mut names = Names::default();
     let mut rounds = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            return Err(cx.err("compare", format!("`{name}` is listed twice")));
-        }
-        crate::names::check(name).map_err(|m| cx.err("compare", m))?;
-        if let Some(p) = names[..i].iter().find(|p| p.eq_ignore_ascii_case(name)) {
-            return Err(cx.err(
-                "compare",
-                format!("`{p}` and `{name}` differ only in case and would share report files on some file systems"),
-            ));
-        }
+    for name in &list {
+        names
+            .add(name, "compare entry")
+            .map_err(|m| cx.err("compare", m))?;
         let p = resolve_policy(cx, "compare", name, custom)?;
         rounds.push(Round {
             cohorts: vec![Cohort {
@@ -200,6 +197,27 @@ pub(super) fn build_rounds(
     }
     all_used(cx, custom, &rounds)?;
     Ok(rounds)
+}
+
+/// Fleet names seen so far: each follows [`crate::names`], appears once,
+/// and differs from the others in more than case (in linear time).
+#[derive(Default)]
+struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    fn add(&mut self, name: &str, what: &str) -> Result<(), String> {
+        crate::names::check(name)?;
+        match self.0.get(&name.to_ascii_lowercase()) {
+            Some(prev) if prev == name => Err(format!("duplicate {what} `{name}`")),
+            Some(prev) => Err(format!(
+                "`{prev}` and `{name}` differ only in case and would share report files on some file systems"
+            )),
+            None => {
+                self.0.insert(name.to_ascii_lowercase(), name.to_string());
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A `[policies.NAME]` that no fleet runs is a mistake (a typo in
@@ -290,7 +308,7 @@ mod tests {
         );
         let (line, _, key, msg) = invalid(&format!("compare = [\"naive\", \"naive\"]\n{OK_LOAD}"));
         assert_eq!((line, key.as_str()), (1, "compare"));
-        assert!(msg.contains("twice"), "{msg}");
+        assert!(msg.contains("duplicate compare entry"), "{msg}");
         let (_, _, key, msg) = invalid(&format!("compare = [\"yolo\"]\n{OK_LOAD}"));
         assert_eq!(key, "compare");
         assert!(msg.contains("yolo") && msg.contains("naive"), "{msg}");
