@@ -152,7 +152,7 @@ fn validate_prints_plan_without_secrets() {
     );
 }
 
-// ---- Bounds (issue 10): every duration, count, rate and size has a maximum,
+// ---- Bounds: every duration, count, rate and size has a maximum,
 // checked at validate time with file:line:col and key; nothing panics.
 
 /// (line, key) of the error, from "bad.toml:LINE:COL: `KEY`: msg".
