@@ -93,6 +93,35 @@ async fn aws_standard_stops_retrying_when_its_quota_is_empty() {
     );
 }
 
+/// Every reserve fails: a Finagle budget (20%, 1 retry a second over a
+/// 10 s TTL). Each operation deposits 1000 units once, as Finagle's retry
+/// filter does; a retry withdraws 1000 / 20% = 5000; the reserve is
+/// 1/s x 10 s x 5000 = 50,000. 100 operations fund (100,000 + 50,000) /
+/// 5000 = 30 retries, although the policy would send 300. A retry is
+/// refused only below one withdrawal, and the balance moves in steps of
+/// 5000 once the last deposit is in: exactly 30.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finagle_budget_caps_retries_at_its_share_of_requests() {
+    let policies = r#"
+[policies.fin]
+preset = "compliant"
+base_delay = "20ms"
+max_delay = "100ms"
+budget = { kind = "finagle", percent = 0.2, min_per_second = 1, ttl = "10s" }
+"#;
+    let src = drop_against_the_sim(100, "500ms", 1.0, r#"["fin"]"#, policies);
+    let r = run(&plan(&src)).await;
+    let c = &r.results[0];
+    assert_eq!(c.operations, 100);
+    assert_eq!(c.retries, 30, "{:?}", c.outcomes);
+    assert_eq!(
+        sim_saw(c),
+        c.attempts,
+        "every attempt reached the simulator"
+    );
+    assert!(outcome(c, "BUDGET_EXHAUSTED") > 0, "{:?}", c.outcomes);
+}
+
 /// Sustained failure (every reserve fails): the SRE throttle fails attempts
 /// locally, first attempts and retries alike, at p = (requests - 2 accepts)
 /// / (requests + 1), which climbs towards 1 as nothing is accepted; the
