@@ -47,13 +47,18 @@ impl Budget {
                 }
             }
             (BudgetName::Finagle, from) => {
+                // `same` keeps a base of this kind only, so the else is
+                // never taken; it is an error, not a panic, all the same.
                 let BudgetKind::Finagle {
                     percent,
                     min_per_second,
                     ttl,
                 } = from.unwrap_or(FINAGLE)
                 else {
-                    unreachable!("a base of another kind is dropped above")
+                    return Err(invalid(
+                        "budget",
+                        "a finagle budget cannot take its values from a budget of another kind",
+                    ));
                 };
                 BudgetKind::Finagle {
                     percent: t.percent.unwrap_or(percent),
