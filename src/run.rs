@@ -370,11 +370,7 @@ async fn align_round(
     control: &Control,
     notes: &mut Vec<String>,
 ) -> Option<Option<SystemTime>> {
-    let round = plan
-        .load
-        .duration
-        .saturating_add(plan.load.drain)
-        .saturating_add(std::time::Duration::from_secs(1));
+    let round = plan.load.round_bound();
     let Some(due) = round.checked_mul(r as u32).and_then(|d| at.checked_add(d)) else {
         return Some(None);
     };

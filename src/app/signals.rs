@@ -48,12 +48,12 @@ impl Drop for WritingReports {
 }
 
 /// Sleeps for `d`, or until the next stop signal (a signal received before
-/// this is called does not count). True when the whole time passed.
-pub async fn sleep_unless_signalled(d: std::time::Duration) -> bool {
+/// this is called does not count).
+pub async fn sleep_unless_signalled(d: std::time::Duration) {
     let mut rx = received().subscribe();
     tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = rx.changed() => false,
+        _ = tokio::time::sleep(d) => {}
+        _ = rx.changed() => {}
     }
 }
 

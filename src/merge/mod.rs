@@ -246,6 +246,7 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
     let first = &parts[0];
     let mut report = first.report.clone();
     let mut hists = Vec::new();
+    let limit = cohort::row_limit(&first.report.origin);
     for (i, c) in report.results.iter_mut().enumerate() {
         let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
         // Wall-clock alignment: the earliest shard's round start is second 0.
@@ -259,7 +260,6 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
                 b.saturating_sub(earliest).as_secs_f64().round() as u32
             })
         };
-        let limit = cohort::row_limit(&first.report.origin);
         if let Some(k) = (0..parts.len()).find(|&k| shift(k) > limit) {
             return Err(err(format!(
                 "{} started fleet `{}` {} s after the earliest shard, longer than a round can last ({limit} s): not shards of one run (start them together with --start-at)",

@@ -73,13 +73,7 @@ pub fn origin(plan: &Plan) -> crate::report::Origin {
             &crate::metrics::new_histogram(),
         )),
         merged_from: Vec::new(),
-        round_s: Some(
-            plan.load
-                .duration
-                .saturating_add(plan.load.drain)
-                .as_secs_f64()
-                + 1.0,
-        ),
+        round_s: Some(plan.load.round_bound().as_secs_f64()),
     }
 }
 

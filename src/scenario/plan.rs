@@ -264,6 +264,17 @@ pub struct LoadPlan {
     pub max_in_flight: usize,
 }
 
+impl LoadPlan {
+    /// The bounded length of one round: arrivals, drain and one second.
+    /// Shards' rounds start this far apart (`--start-at`), and no
+    /// per-second row of a round lies beyond it.
+    pub fn round_bound(&self) -> Duration {
+        self.duration
+            .saturating_add(self.drain)
+            .saturating_add(Duration::from_secs(1))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub enum UsersPlan {
     Generated {
