@@ -13,15 +13,17 @@ use common::TempDir;
 use common::logserver::{Answer, LogServer, Seen};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A `redis-server` on a free loopback port, killed on drop.
+/// A `redis-server` listening on a Unix socket in its own directory (no TCP
+/// port, so no other test's server can ever answer in its place), killed on
+/// drop.
 struct Redis {
-    port: u16,
+    socket: PathBuf,
     child: Child,
     _dir: TempDir,
 }
@@ -29,12 +31,10 @@ struct Redis {
 impl Redis {
     fn start() -> Self {
         let dir = TempDir::new("redis");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        let socket = dir.path().join("redis.sock");
+        let mut child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -42,21 +42,30 @@ impl Redis {
             .spawn()
             .expect("redis-server (Debian package redis-server; .ci/run installs it)");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while UnixStream::connect(&socket).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("redis-server exited: {status}");
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
-            port,
+        let redis = Self {
+            socket,
             child,
             _dir: dir,
-        }
+        };
+        assert_eq!(redis.conn().cmd(&["PING"]), Reply::Text("PONG".into()));
+        redis
     }
 
     fn conn(&self) -> Resp {
         Resp(BufReader::new(
-            TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis"),
+            UnixStream::connect(&self.socket).expect("connect to redis"),
         ))
+    }
+
+    fn socket(&self) -> &str {
+        self.socket.to_str().expect("a UTF-8 temp path")
     }
 }
 
@@ -68,7 +77,7 @@ impl Drop for Redis {
 }
 
 /// Just enough RESP for integers, bulk strings and simple replies.
-struct Resp(BufReader<TcpStream>);
+struct Resp(BufReader<UnixStream>);
 
 #[derive(Debug, PartialEq)]
 enum Reply {
@@ -261,9 +270,9 @@ fn seed_inventory(redis: &Redis, seats: i64, earlier_bookings: i64) {
     r.cmd(&["SET", "bookings", &earlier_bookings.to_string()]);
 }
 
-fn truth_command(port: u16) -> String {
+fn truth_command(socket: &str) -> String {
     format!(
-        "[truth]\ncommand = [\"redis-cli\", \"-p\", \"{port}\", \"EVAL\", {COUNTS:?}, \"0\"]\n\
+        "[truth]\ncommand = [\"redis-cli\", \"-s\", {socket:?}, \"EVAL\", {COUNTS:?}, \"0\"]\n\
          [truth.counts]\nbookings_created = \"/bookings\"\nduplicates = \"/duplicates\"\n\
          [truth.levels]\nseats_left = \"/seats_left\"\n"
     )
@@ -285,7 +294,12 @@ async fn a_commands_reading_equals_redis_and_ledger_gates_pass_or_fail_on_it() {
     ];
     let run = stampede(
         dir.path(),
-        &scenario(&svc.url(), &truth_command(redis.port), &gates, "compliant"),
+        &scenario(
+            &svc.url(),
+            &truth_command(redis.socket()),
+            &gates,
+            "compliant",
+        ),
         &[],
     )
     .await;
@@ -331,7 +345,7 @@ async fn the_server_sees_duplicates_the_client_cannot() {
         dir.path(),
         &scenario(
             &svc.url(),
-            &truth_command(redis.port),
+            &truth_command(redis.socket()),
             &["naive.duplicates == 0"],
             "naive",
         ),
@@ -435,18 +449,14 @@ async fn a_reading_that_fails_is_a_note_and_its_gates_fail_unmeasured() {
     seed_inventory(&redis, 100, 0);
     let svc = booking_service(&redis, 0).await;
     let dir = TempDir::new("truth-fail");
-    // A port nothing listens on: redis-cli exits non-zero... or prints an
+    // A socket nothing listens on: redis-cli exits non-zero or prints an
     // error; either way the reading is not a number.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = dir.path().join("nobody.sock");
     let run = stampede(
         dir.path(),
         &scenario(
             &svc.url(),
-            &truth_command(dead),
+            &truth_command(dead.to_str().unwrap()),
             &["compliant.bookings_created == 100"],
             "compliant",
         ),
