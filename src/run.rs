@@ -262,6 +262,7 @@ pub async fn execute(
                     funnel: &plan.journey.funnel,
                     latency_step: plan.journey.latency_step,
                     amplification_steps: &plan.journey.amplification_steps,
+                    window_widths: &plan.window_widths(),
                     round_duration: res.duration,
                     in_flight: res.in_flight.get(i).map_or(&[], |v| v.as_slice()),
                     ledger: ledger.clone(),

@@ -150,6 +150,33 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     let m2 = stampede::report::json::load_summary(&again).unwrap();
     assert_eq!(m2.results[0].attempts, c.attempts);
 
+    // Windows are cut by the run that measured: a merge keeps no shard's
+    // windows (they would be one shard's share) and a windowed gate fails
+    // unmeasured (exit 1), never passing on part of the data.
+    let (wa, wb) = (dir.path().join("wa"), dir.path().join("wb"));
+    for (from, to) in [(&a, &wa), (&b, &wb)] {
+        copy_dir(from, to);
+        edit_summary(to, |v| {
+            v["origin"]["gates"] =
+                serde_json::json!(["compliant.operations >= 0 in every 1s window"]);
+            v["results"][0]["windows"] = serde_json::json!([{"width_s": 1, "rows": [{"t_s": 0, "operations": 7, "ok_operations": 7, "attempts": 7,
+                "operation_latency_ms": c.operation_latency_ms, "ok_operation_latency_ms": c.operation_latency_ms,
+                "attempt_latency_ms": c.operation_latency_ms}]}]);
+        });
+    }
+    let wout = dir.path().join("windowed");
+    let o = merge(&[&wa, &wb], &wout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let w = stampede::report::json::load_summary(&wout).unwrap();
+    assert!(w.results[0].windows.is_empty());
+    assert_eq!(w.gates[0].reason, stampede::report::GateReason::NoWindows);
+    assert!(!w.gates[0].passed);
+
     let out = dir.path().join("never");
     // Missing shard.
     refused(&merge(&[&a], &out), &out, "missing shard(s) 1/2");

@@ -311,7 +311,7 @@ fn report_schema_checker_catches_violations() {
 async fn report_schema_real_run_validates() {
     let src = r#"
 compare = ["compliant", "naive"]
-gates = ["compliant.success_rate >= 0.5", "naive.duplicates >= 0"]
+gates = ["compliant.success_rate >= 0.5", "naive.duplicates >= 0", "compliant.reserve.attempt_latency.p99 < 10s in 50% of 1s windows"]
 [load]
 model = "ticket-drop"
 users = 60

@@ -58,6 +58,7 @@ pub fn evaluate_with(gate: &Gate, report: &Report, baseline: Option<&Report>) ->
         reason: GateReason::Failed,
         detail: None,
         baseline: None,
+        window: None,
     };
     let bound = match bound_of(gate, baseline) {
         Ok((b, base)) => {
@@ -80,6 +81,11 @@ pub fn evaluate_with(gate: &Gate, report: &Report, baseline: Option<&Report>) ->
             return r;
         }
     };
+    if let Some(w) = gate.window {
+        window::evaluate(gate, w, report, bound, &mut r);
+        r.message = r.line();
+        return r;
+    }
     match measure(gate, report) {
         Ok(v) if v.is_nan() => {
             r.reason = GateReason::NotANumber;
@@ -213,6 +219,12 @@ fn journey_success_rate(j: &crate::report::JourneyCounts) -> Result<f64, Unmeasu
     Ok(j.succeeded as f64 / could as f64)
 }
 
+/// How fast failures spend the error budget of `objective`: the failed
+/// share over the share the objective allows.
+pub(super) fn burn_rate(success_rate: f64, objective: f64) -> f64 {
+    (1.0 - success_rate).max(0.0) / (1.0 - objective)
+}
+
 /// The measured value, normalized (ms, fraction), or why there is none.
 fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
     // A run in which no attempt got an HTTP answer measured nothing about
@@ -238,6 +250,11 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
         Metric::Retries => n(c.retries),
         Metric::Amplification => ratio_of(c.operations, c.amplification, "amplification"),
         Metric::SuccessRate => ratio_of(c.operations, c.success_rate, "success rate"),
+        Metric::BurnRate(objective) => ratio_of(
+            c.operations,
+            burn_rate(c.success_rate, *objective),
+            "burn rate",
+        ),
         Metric::JourneySuccessRate => journey_success_rate(&c.journeys),
         Metric::Goodput => Ok(c.goodput),
         Metric::AchievedRps => {
@@ -332,6 +349,11 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, Unmeasured> {
         Metric::Operations => Ok(s.operations as f64),
         Metric::Attempts => Ok(s.attempts as f64),
         Metric::SuccessRate => ratio_of(s.operations, s.success_rate, "success rate"),
+        Metric::BurnRate(objective) => ratio_of(
+            s.operations,
+            burn_rate(s.success_rate, *objective),
+            "burn rate",
+        ),
         Metric::Outcome(code) => Ok(crate::outcome::count_label(&s.outcomes, code) as f64),
         Metric::Latency(l @ Latency::Operation, st) => {
             no_success(s.operations, s.ok_operation_latency_ms.count, &s.name)?;
@@ -349,3 +371,4 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, Unmeasured> {
 
 #[cfg(test)]
 mod tests;
+mod window;

@@ -2,11 +2,13 @@
 //! k6 thresholds, checked against a finished [`Report`].
 //!
 //! ```text
-//! gate   := path op value [unit]
+//! gate   := path op value [unit] [window]
 //! path   := cohort ["." step] "." metric
 //! op     := "<" | "<=" | ">" | ">=" | "==" | "!="
 //! unit   := "ms" | "s" | "us" | "µs"   (latency metrics; none means ms)
 //!         | "%"                        (rates; none means a fraction in [0, 1])
+//! window := "in" ("every" width "window" | share "of" width "windows")
+//! width  := N ("s" | "m" | "h")        (whole seconds, tumbling from the round start)
 //! ```
 //!
 //! Examples: `compliant.operation_latency.p99 < 800ms`,
@@ -44,6 +46,7 @@
 pub mod baseline;
 mod eval;
 mod parse;
+pub mod window;
 
 pub use baseline::Relative;
 pub use eval::{evaluate, evaluate_all, evaluate_all_with, evaluate_with};
@@ -72,6 +75,9 @@ pub struct Gate {
     /// A bound relative to the same metric in a baseline run
     /// (`<= baseline * 1.10`, `<= baseline + 0.05`); `None` for a fixed bound.
     pub relative: Option<Relative>,
+    /// Held window by window (`in 99% of 10s windows`) instead of over the
+    /// whole run.
+    pub window: Option<window::GateWindow>,
 }
 
 impl Gate {
@@ -311,6 +317,11 @@ pub enum Metric {
     Ledger(LedgerField),
     /// `truth.<KEY>`: a number of the target's own, from `[truth]`.
     Truth(String),
+    /// `burn_rate(99.9%)`: how fast failed operations spend the error
+    /// budget of a success objective (the fraction given):
+    /// (1 − success rate) / (1 − objective). 1 spends it exactly over the
+    /// period; 14.4 spends a 30-day budget in 2 days.
+    BurnRate(f64),
 }
 
 /// Scalar cohort metrics, by name.
@@ -355,6 +366,22 @@ impl Metric {
         }
     }
 
+    /// Whether the metric is measured window by window (`in 99% of 10s
+    /// windows`): what ended in each window.
+    pub fn per_window(&self) -> bool {
+        matches!(
+            self,
+            Metric::Operations
+                | Metric::Attempts
+                | Metric::SuccessRate
+                | Metric::BurnRate(_)
+                | Metric::Latency(
+                    Latency::Operation | Latency::OperationAll | Latency::Attempt,
+                    _
+                )
+        )
+    }
+
     /// Whether the metric exists per journey step.
     pub fn per_step(&self) -> bool {
         matches!(
@@ -362,6 +389,7 @@ impl Metric {
             Metric::Operations
                 | Metric::Attempts
                 | Metric::SuccessRate
+                | Metric::BurnRate(_)
                 | Metric::Outcome(_)
                 | Metric::Latency(
                     Latency::Operation | Latency::OperationAll | Latency::Attempt,
@@ -382,6 +410,9 @@ impl fmt::Display for Metric {
             Metric::Journeys(j) => write!(f, "journeys.{}", name(&JOURNEY_FIELDS, j)),
             Metric::Ledger(l) => f.write_str(name(&LEDGER_FIELDS, l)),
             Metric::Truth(key) => write!(f, "truth.{key}"),
+            Metric::BurnRate(objective) => {
+                write!(f, "burn_rate({}%)", fmt_num(objective * 100.0))
+            }
             m => f.write_str(name(&SCALARS, m)),
         }
     }
@@ -509,6 +540,7 @@ mod tests {
             },
             detail: detail.map(String::from),
             baseline: None,
+            window: None,
         };
         let s = console_lines(&[
             r(true, Some("0.64s"), None),

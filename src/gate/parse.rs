@@ -19,6 +19,20 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
             name: op_s.into(),
         })?;
     let (cohort, step, metric) = parse_path(expr, lhs, cohorts, steps)?;
+    let (rhs, window) = super::window::split(rhs).map_err(syntax)?;
+    if window.is_some() && !metric.per_window() {
+        return Err(GateError::BadValue {
+            expr: expr.into(),
+            msg: format!(
+                "`{metric}` is not measured per window; windowed metrics: operations, attempts, success_rate, burn_rate(<objective>%), operation_latency.<stat>, operation_latency_all.<stat>, attempt_latency.<stat>"
+            ),
+        });
+    }
+    if window.is_some() && super::baseline::split(rhs).is_some() {
+        return Err(syntax(
+            "a windowed gate takes a fixed bound, not one relative to a baseline".into(),
+        ));
+    }
     let (relative, rhs) = match super::baseline::split(rhs) {
         None => (None, rhs),
         Some(Err(msg)) => return Err(syntax(msg)),
@@ -38,6 +52,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
                 unit,
                 bound: f,
                 relative: Some(Relative::Times(f)),
+                window,
             });
         }
         Some(Ok((super::baseline::Rhs::Offset(sign), text))) => (Some(sign), text),
@@ -113,6 +128,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
         unit,
         bound: unit.normalize(value),
         relative: relative.map(|sign| Relative::Plus(sign * unit.normalize(value))),
+        window,
     })
 }
 
@@ -231,6 +247,28 @@ fn parse_path(
     Ok((cohort.clone(), None, m))
 }
 
+/// `(99.9%)` after `burn_rate`: the success objective, a percentage in
+/// (0%, 100%).
+fn burn_rate(args: &str) -> Result<Metric, String> {
+    let form = "`burn_rate` needs a success objective, e.g. `burn_rate(99.9%)`";
+    let inner = args
+        .strip_prefix('(')
+        .and_then(|a| a.strip_suffix(')'))
+        .ok_or_else(|| form.to_string())?;
+    let v: f64 = inner
+        .trim()
+        .strip_suffix('%')
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| form.to_string())?;
+    if v <= 0.0 || v >= 100.0 {
+        return Err(format!(
+            "`burn_rate({inner})`: the objective must be above 0% and below 100% (100% leaves no budget to burn)"
+        ));
+    }
+    Ok(Metric::BurnRate(v / 100.0))
+}
+
 fn names<T>(table: &[(T, &'static str)]) -> String {
     table.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
 }
@@ -239,7 +277,7 @@ fn known_metrics(step: bool) -> String {
     let lat = |n: &str| format!("{n}.<stat>");
     if step {
         return format!(
-            "operations, attempts, success_rate, {}, {}, outcomes.<CODE>",
+            "operations, attempts, success_rate, burn_rate(<objective>%), {}, {}, outcomes.<CODE>",
             lat("operation_latency"),
             lat("attempt_latency")
         );
@@ -253,6 +291,7 @@ fn known_metrics(step: bool) -> String {
     ));
     v.extend(LEDGER_FIELDS.iter().map(|(_, n)| n.to_string()));
     v.push("truth.<KEY>".into());
+    v.push("burn_rate(<objective>%)".into());
     v.join(", ")
 }
 
@@ -263,13 +302,16 @@ fn parse_metric(
     step: Option<&String>,
     steps: &[String],
 ) -> Result<Metric, GateError> {
-    let (head, tail) = match rest.split_once('.') {
-        Some((h, t)) => (h, Some(t)),
-        None => (rest, None),
-    };
     let syntax = |msg: String| GateError::Syntax {
         expr: expr.into(),
         msg,
+    };
+    if let Some(args) = rest.strip_prefix("burn_rate") {
+        return burn_rate(args).map_err(syntax);
+    }
+    let (head, tail) = match rest.split_once('.') {
+        Some((h, t)) => (h, Some(t)),
+        None => (rest, None),
     };
     let no_tail = |m: Metric| match tail {
         None => Ok(m),

@@ -123,7 +123,12 @@ pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
     let mut op = new_histogram();
     let mut ok = new_histogram();
     let mut attempt = new_histogram();
+    // Gate windows are cut by the run that measured; the histograms read
+    // back here are per second and do not keep good latency per second, so
+    // a merged or rebuilt report has none (its windowed gates: no_windows).
+    c.windows.clear();
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
+        s.windows.clear();
         s.amplification = amplification(s.operations, s.retries, s.not_sent);
         let (sop, sat) = (&sh.op, &sh.attempt);
         s.operation_latency_ms = pct(sop);

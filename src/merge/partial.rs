@@ -32,6 +32,7 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
                     funnel: &plan.journey.funnel,
                     latency_step: plan.journey.latency_step,
                     amplification_steps: &plan.journey.amplification_steps,
+                    window_widths: &[],
                     round_duration: Duration::ZERO,
                     in_flight: &[],
                     ledger: None,

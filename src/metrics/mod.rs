@@ -13,6 +13,7 @@ mod recorder;
 mod seconds;
 pub mod stream;
 mod summarize;
+pub mod windows;
 
 pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};

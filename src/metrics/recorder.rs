@@ -44,6 +44,9 @@ pub struct StepRec {
     pub op_seconds: SecondHistograms,
     /// Attempt latency per interval in which the attempt ended (sparse).
     pub attempt_seconds: SecondHistograms,
+    /// Latency of the operations that ended OK, per interval in which they
+    /// ended (sparse): windowed gates on good latency and success.
+    pub ok_seconds: SecondHistograms,
     /// Journeys in which an operation of this step succeeded (the funnel).
     pub passed: u64,
     /// Operations by the polls they sent (attempts that are not retries; a
@@ -70,6 +73,7 @@ impl StepRec {
             by_class: BTreeMap::new(),
             op_seconds: SecondHistograms::with_interval(interval_ms),
             attempt_seconds: SecondHistograms::with_interval(interval_ms),
+            ok_seconds: SecondHistograms::with_interval(interval_ms),
             passed: 0,
             polls: BTreeMap::new(),
             early_polls: 0,
@@ -121,6 +125,7 @@ impl AddAssign<&StepRec> for StepRec {
         }
         self.op_seconds += &o.op_seconds;
         self.attempt_seconds += &o.attempt_seconds;
+        self.ok_seconds += &o.ok_seconds;
         self.passed += o.passed;
         for (k, v) in &o.polls {
             *self.polls.entry(*k).or_default() += v;
@@ -291,12 +296,13 @@ impl Recorder {
             step.not_sent += op.attempts.iter().filter(|a| a.class.not_sent()).count() as u64;
             step.count(&op.outcome, 1);
             let v = us(op.latency);
+            let ended = op.intended_at().saturating_add(op.latency);
             step.op_latency.saturating_record(v);
             if op.ok() {
                 step.ok_latency.saturating_record(v);
+                step.ok_seconds.record_at(ended, v);
             }
-            step.op_seconds
-                .record_at(op.intended_at().saturating_add(op.latency), v);
+            step.op_seconds.record_at(ended, v);
             for a in &op.attempts {
                 let v = us(a.latency());
                 // A local rejection has no latency to dilute the others with;
@@ -601,12 +607,14 @@ mod tests {
             assert!(x.attempt_latency == y.attempt_latency);
             assert_eq!(x.op_seconds, y.op_seconds);
             assert_eq!(x.attempt_seconds, y.attempt_seconds);
+            assert_eq!(x.ok_seconds, y.ok_seconds);
             assert_eq!(
                 (x.passed, &x.polls, x.early_polls),
                 (y.passed, &y.polls, y.early_polls)
             );
             assert!(x.first_event == y.first_event);
             assert!(x.op_seconds.total() == x.op_latency);
+            assert!(x.ok_seconds.total() == x.ok_latency);
             assert_eq!(x.by_class.len(), y.by_class.len());
             for (k, h) in &x.by_class {
                 assert!(y.by_class.get(k).is_some_and(|g| g == h), "{k:?}");

@@ -1,10 +1,13 @@
 //! Merged recorder -> the report model's [`CohortResult`].
 
 use super::recorder::Recorder;
+use super::seconds::SecondHistograms;
+use super::windows::Ended;
 use crate::policy::RetryPolicy;
 use crate::report::hgrm;
 use crate::report::{
-    CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats, amplification,
+    CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats, WindowSeries,
+    amplification,
 };
 use crate::sim::Ledger;
 use std::collections::BTreeMap;
@@ -30,6 +33,8 @@ pub struct CohortMeta<'a> {
     /// In-flight journeys sampled at the end of each second.
     pub in_flight: &'a [u64],
     pub ledger: Option<Ledger>,
+    /// Window widths (seconds) the scenario's windowed gates ask for.
+    pub window_widths: &'a [u32],
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -111,11 +116,21 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
                 .map(|(c, h)| (c.label().to_string(), percentiles(h)))
                 .collect(),
             latency_series: step_series.next().unwrap_or_default(),
+            windows: windows(
+                meta.window_widths,
+                meta.round_duration,
+                Ended {
+                    op: &s.op_seconds,
+                    ok: &s.ok_seconds,
+                    attempt: &s.attempt_seconds,
+                },
+            ),
         });
     }
     let op_latency = rec.op_latency();
     let attempt_latency = rec.attempt_latency();
     let secs = meta.round_duration.as_secs_f64().max(1e-9);
+    let windows = fleet_windows(rec, &meta);
     let mut timeseries = rec.series.clone();
     for (row, v) in timeseries.iter_mut().zip(meta.in_flight) {
         row.in_flight = *v;
@@ -190,7 +205,34 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         recovery_s: None,
         // The round's wall-clock start; filled in by `run::execute`.
         round_started_unix_ms: None,
+        windows,
     }
+}
+
+fn windows(widths: &[u32], round: Duration, ended: Ended<'_>) -> Vec<WindowSeries> {
+    widths
+        .iter()
+        .map(|w| super::windows::series(*w, round, ended))
+        .collect()
+}
+
+/// The fleet's windows: every step's intervals summed.
+fn fleet_windows(rec: &Recorder, meta: &CohortMeta<'_>) -> Vec<WindowSeries> {
+    if meta.window_widths.is_empty() {
+        return Vec::new();
+    }
+    let mut sum = [(); 3].map(|_| SecondHistograms::default());
+    for s in &rec.steps {
+        sum[0] += &s.op_seconds;
+        sum[1] += &s.ok_seconds;
+        sum[2] += &s.attempt_seconds;
+    }
+    let [op, ok, attempt] = &sum;
+    windows(
+        meta.window_widths,
+        meta.round_duration,
+        Ended { op, ok, attempt },
+    )
 }
 
 /// Histograms are recorded in microseconds; the report speaks milliseconds.

@@ -211,6 +211,7 @@ mod tests {
             reason,
             detail: detail.map(String::from),
             baseline: None,
+            window: None,
         }
     }
 

@@ -231,6 +231,35 @@ pub struct StepResult {
     /// A wait step's polls (its operation latency is the time in queue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitStats>,
+    /// This step cut into the windows its gates ask for (`in 99% of 10s
+    /// windows`); empty when no gate asks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSeries>,
+}
+
+/// A round cut into tumbling windows of `width_s` seconds from its start,
+/// for windowed gates: what ended in each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSeries {
+    pub width_s: u32,
+    /// Every window from the round's start to its end (or to the last thing
+    /// that ended, if later), empty ones included.
+    pub rows: Vec<WindowRow>,
+}
+
+/// One window: the operations and attempts that ended in
+/// `[t_s, t_s + width_s)`, and their latencies, computed exactly from the
+/// window's own histogram.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowRow {
+    pub t_s: u32,
+    pub operations: u64,
+    /// Operations that ended OK.
+    pub ok_operations: u64,
+    pub attempts: u64,
+    pub operation_latency_ms: Percentiles,
+    pub ok_operation_latency_ms: Percentiles,
+    pub attempt_latency_ms: Percentiles,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,6 +454,10 @@ pub struct CohortResult {
     /// Unix epoch: `timeseries` second `t` began at this + `t` s.
     #[serde(default)]
     pub round_started_unix_ms: Option<u64>,
+    /// The fleet (every step) cut into the windows its gates ask for;
+    /// empty when no gate asks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSeries>,
 }
 
 /// A threshold gate and how it fared. Renderers (JUnit, the console) build
@@ -465,6 +498,26 @@ pub struct GateResult {
     /// baseline's value of the metric, in `unit`; `bound` is then derived from it.
     #[serde(default)]
     pub baseline: Option<f64>,
+    /// For a windowed gate (`in 99% of 10s windows`): how the windows
+    /// fared; `measured` is then the worst window's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowVerdict>,
+}
+
+/// How a windowed gate's windows fared.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowVerdict {
+    pub width_s: u32,
+    /// The share of measured windows in which the bound must hold, in (0, 1].
+    pub required: f64,
+    /// Windows with something to measure.
+    pub measured: u64,
+    /// Of those, the windows in which the bound held.
+    pub held: u64,
+    /// Windows with nothing to measure (no samples, no operations), left out.
+    pub empty: u64,
+    /// Start of the worst window, seconds since the round start.
+    pub worst_t_s: Option<u32>,
 }
 
 mod gate_result;

@@ -251,7 +251,32 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         retries: (ops as f64 * amp) as u64 - ops,
         journeys_passed: (ops as f64 * ok) as u64,
         wait: None,
+        windows: Vec::new(),
     }
+}
+
+/// 10-second windows of a fleet or step: slow in the trigger (8–12 s), and
+/// the naive fleet stays slow.
+fn sample_windows(seed: u64, naive: bool) -> Vec<super::WindowSeries> {
+    let rows = (0..SECONDS.div_ceil(10))
+        .map(|w| {
+            let slow = w == 1 || (naive && w >= 1);
+            let base = if slow { 400.0 } else { 50.0 };
+            let op = pcts(&latency(seed + u64::from(w), 300, base, 0.5));
+            let ok = pcts(&latency(seed + 40 + u64::from(w), 280, base, 0.5));
+            let at = pcts(&latency(seed + 80 + u64::from(w), 330, base / 3.0, 0.4));
+            super::WindowRow {
+                t_s: w * 10,
+                operations: op.count,
+                ok_operations: ok.count,
+                attempts: at.count,
+                operation_latency_ms: op,
+                ok_operation_latency_ms: ok,
+                attempt_latency_ms: at,
+            }
+        })
+        .collect();
+    vec![super::WindowSeries { width_s: 10, rows }]
 }
 
 /// attempts per operation -> operations.
@@ -400,6 +425,7 @@ fn cohort(naive: bool) -> CohortResult {
     for (s, rows) in steps.iter_mut().zip(std::mem::take(&mut lat.steps)) {
         s.latency_series = rows;
     }
+    steps[1].windows = sample_windows(seed + 20, naive);
     CohortResult {
         name: if naive { "naive" } else { "compliant" }.into(),
         policy: if naive { "naive" } else { "compliant" }.into(),
@@ -475,6 +501,7 @@ fn cohort(naive: bool) -> CohortResult {
         }),
         ledger: Some(ledger),
         round_started_unix_ms: Some(1_795_860_000_000 + if naive { 63_200 } else { 0 }),
+        windows: sample_windows(seed + 10, naive),
     }
 }
 
@@ -498,6 +525,7 @@ fn sample_gates() -> Vec<GateResult> {
             reason: GateReason::Passed,
             detail: None,
             baseline: None,
+            window: None,
         },
         GateResult {
             expr: "naive.duplicates == 0".into(),
@@ -513,6 +541,7 @@ fn sample_gates() -> Vec<GateResult> {
             reason: GateReason::Failed,
             detail: None,
             baseline: None,
+            window: None,
         },
         GateResult {
             expr: "naive.reserve.success_rate >= 90%".into(),
@@ -528,6 +557,7 @@ fn sample_gates() -> Vec<GateResult> {
             reason: GateReason::UnknownStep,
             detail: Some(detail),
             baseline: None,
+            window: None,
         },
         GateResult {
             expr: "compliant.amplification <= baseline + 0.05".into(),
@@ -543,11 +573,35 @@ fn sample_gates() -> Vec<GateResult> {
             reason: GateReason::Passed,
             detail: None,
             baseline: Some(1.1),
+            window: None,
+        },
+        GateResult {
+            expr: "compliant.operation_latency.p99 < 800ms in 99% of 10s windows".into(),
+            passed: false,
+            measured: Some(1480.0),
+            bound: 800.0,
+            message: "compliant.operation_latency.p99 < 800ms in 99% of 10s windows: held in 5 of 6 10s windows (83.3%, 99% required), worst 1480ms at 10s, bound 800ms — FAILED".into(),
+            metric: "compliant.operation_latency.p99".into(),
+            op: "<".into(),
+            unit: "ms".into(),
+            bound_written: "800ms".into(),
+            measured_written: Some("1480ms".into()),
+            reason: GateReason::Failed,
+            detail: None,
+            baseline: None,
+            window: Some(super::WindowVerdict {
+                width_s: 10,
+                required: 0.99,
+                measured: 6,
+                held: 5,
+                empty: 0,
+                worst_t_s: Some(10),
+            }),
         },
     ]
 }
 
-/// The sample report: compliant (round 0) vs naive (round 1), with four gates (one relative to a baseline).
+/// The sample report: compliant (round 0) vs naive (round 1), with five gates (one relative to a baseline, one over windows).
 pub fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,

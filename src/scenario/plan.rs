@@ -592,6 +592,18 @@ pub struct Cohort {
 }
 
 impl Plan {
+    /// The window widths (seconds) the windowed gates ask for, each once.
+    pub fn window_widths(&self) -> Vec<u32> {
+        let mut w: Vec<u32> = self
+            .gates
+            .iter()
+            .filter_map(|g| g.window.map(|w| w.width_s))
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    }
+
     /// One line describing the load shape, for reports.
     pub fn load_summary(&self) -> String {
         let shape = match &self.load.arrivals {

@@ -85,6 +85,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
             retries: 200,
             journeys_passed: 450,
             wait: None,
+            windows: Vec::new(),
         }],
         operation_spectrum: Vec::new(),
         attempt_spectrum: Vec::new(),
@@ -96,6 +97,7 @@ pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
         truth: None,
         recovery_s: None,
         round_started_unix_ms: None,
+        windows: Vec::new(),
     }
 }
 

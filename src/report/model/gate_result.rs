@@ -40,10 +40,13 @@ pub enum GateReason {
     /// A latency or rate gate on a fleet none of whose operations succeeded
     /// (a dead target, every answer a 403): nothing to measure it on.
     NoSuccessfulOperations,
+    /// A windowed gate, and the report has no windows of that width (a
+    /// merged report, or one rebuilt from a killed run's stream).
+    NoWindows,
 }
 
 /// Every reason with the label `summary.json` uses (serde's snake_case).
-pub const GATE_REASONS: [(GateReason, &str); 14] = [
+pub const GATE_REASONS: [(GateReason, &str); 15] = [
     (GateReason::Passed, "passed"),
     (GateReason::Failed, "failed"),
     (GateReason::NoSamples, "no_samples"),
@@ -61,6 +64,7 @@ pub const GATE_REASONS: [(GateReason, &str); 14] = [
         GateReason::NoSuccessfulOperations,
         "no_successful_operations",
     ),
+    (GateReason::NoWindows, "no_windows"),
 ];
 
 impl GateReason {
@@ -95,6 +99,26 @@ impl GateResult {
     /// bound 800ms`, from the fields.
     pub fn values(&self) -> String {
         let bound = self.bound_text();
+        if let (Some(w), Some(m)) = (&self.window, self.measured_text()) {
+            let share = |v: f64| {
+                let s = format!("{:.1}", v * 100.0);
+                format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
+            };
+            let held = if w.measured == 0 {
+                0.0
+            } else {
+                w.held as f64 / w.measured as f64
+            };
+            let at = w.worst_t_s.map_or(String::new(), |t| format!(" at {t}s"));
+            return format!(
+                "held in {} of {} {}s windows ({}, {} required), worst {m}{at}, bound {bound}",
+                w.held,
+                w.measured,
+                w.width_s,
+                share(held),
+                share(w.required)
+            );
+        }
         match (self.measured_text(), &self.detail) {
             (Some(m), _) => format!("measured {m}, bound {bound}"),
             (None, Some(why)) => format!("{why}, bound {bound}"),
