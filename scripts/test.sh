@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # stampede honours HTTP_PROXY & co. as curl does; the suite's loopback
 # traffic must not go through a proxy from the caller's environment (cargo's
-# own downloads still may). tests/staging_proxy.rs sets its own.
+# own downloads still may). tests/staging/staging_proxy.rs sets its own.
 loopback="127.0.0.1,localhost,::1"
 existing="${NO_PROXY:-${no_proxy:-}}"
 export NO_PROXY="${existing:+$existing,}$loopback"

@@ -1,0 +1,65 @@
+//! A stop signal after the load is answered too: SIGTERM during
+//! `--metrics-linger` ends the linger at once and the run keeps its own
+//! exit code (here the failed gate's 1), with every report written.
+
+use crate::common;
+use common::TempDir;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = "compare = [\"compliant\"]\n\
+gates = [\"compliant.amplification > 5\"]\n\
+[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 20 }]\ndrain = \"2s\"\n";
+
+#[test]
+fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
+    let dir = TempDir::new("siglate");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let out = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--quiet",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "120s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reports are written before the linger starts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !out.join("junit.xml").is_file() {
+        assert!(Instant::now() < deadline, "the run did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "lingering");
+    let sent = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(20),
+            "SIGTERM during the linger was not answered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the failed gate's code, not a signal's"
+    );
+    for f in common::REPORT_FILES {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}

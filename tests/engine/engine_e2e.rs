@@ -1,0 +1,417 @@
+//! The whole network path, end to end, against the embedded simulator on
+//! 127.0.0.1:0: plan -> engine -> client -> simulator -> report model.
+
+use crate::common;
+
+use common::{plan, run};
+use stampede::engine::Control;
+use stampede::report::{CohortResult, Report, RunStatus};
+use stampede::scenario::{self, Overrides};
+use std::path::Path;
+use std::time::Duration;
+
+fn cohort<'a>(r: &'a Report, name: &str) -> &'a CohortResult {
+    r.results
+        .iter()
+        .find(|c| c.name == name)
+        .expect("cohort present")
+}
+
+const DROP: &str = r#"
+compare = ["compliant", "naive"]
+[load]
+model = "ticket-drop"
+users = 300
+over = "500ms"
+# Generous: two operations each backing off three times can take ~21 s.
+drain = "60s"
+[journey]
+quantity = 1
+[sim]
+seed = 3
+[[sim.events]]
+id = "E1"
+zones = [{ id = "A", seats = 60 }, { id = "B", seats = 60 }]
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.faults]
+error_rate = 0.2
+reset_after_commit = 0.1
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliant_and_naive_fleets_against_the_simulator() {
+    let p = plan(DROP);
+    let r = run(&p).await;
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(r.results.len(), 2);
+    let c = cohort(&r, "compliant");
+    let n = cohort(&r, "naive");
+    for x in [c, n] {
+        let ledger = x.ledger.as_ref().expect("embedded target has a ledger");
+        assert_eq!(ledger.oversold, 0, "{}: never oversold", x.name);
+        assert_eq!(x.journeys.started, 300, "{}: every user arrived", x.name);
+        assert_eq!(x.journeys.cancelled, 0, "{}: drained in time", x.name);
+        // Every attempt we sent reached the server, and nothing else did.
+        let server_seen: u64 = ledger
+            .requests
+            .iter()
+            .filter(|(ep, _)| ep.as_str() != "sim")
+            .flat_map(|(_, by)| by.values())
+            .sum();
+        assert_eq!(server_seen, x.attempts, "{}: attempts vs server", x.name);
+        // Ops = sum of outcomes; attempts >= ops.
+        assert_eq!(x.outcomes.values().sum::<u64>(), x.operations);
+        assert!(x.attempts >= x.operations);
+        let sold: u32 = ledger.zones.values().map(|z| z.sold + z.reserved).sum();
+        assert!(sold <= 120);
+    }
+    // 20% injected 500s: both retry, but the naive fleet never backs off and
+    // ignores sold-out answers, so it multiplies the load more.
+    assert!(c.retries > 0, "compliant retried the injected 500s");
+    assert!(
+        n.amplification > c.amplification,
+        "naive {} vs compliant {}",
+        n.amplification,
+        c.amplification
+    );
+    // Same-key retries cannot create duplicates; fresh keys after a reset-after-commit can.
+    assert_eq!(c.ledger.as_ref().map(|l| l.duplicates), Some(0));
+    // Compliant clients pre-check availability; naive ones never do.
+    assert!(c.steps[0].operations > 0);
+    assert_eq!(n.steps[0].operations, 0);
+    // The report's own per-second series add up to its totals.
+    let series_attempts: u64 = c.timeseries.iter().map(|s| s.attempts).sum();
+    assert_eq!(series_attempts, c.attempts);
+    assert!(c.operation_latency_ms.p99 >= c.operation_latency_ms.p50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_holds_its_rate_and_measures_from_the_schedule() {
+    let p = plan(
+        r#"
+compare = ["no-retry"]
+[load]
+model = "open"
+stages = [{ duration = "2s", rate = 200 }]
+[journey]
+steps = [{ name = "availability", path = "/events/E1/zones/A/availability" }]
+[sim.rate_limit]
+per_user_per_second = 0
+"#,
+    );
+    let r = run(&p).await;
+    let c = &r.results[0];
+    assert_eq!(c.operations, 400, "2 s x 200/s");
+    assert_eq!(c.outcomes.get("OK"), Some(&400));
+    assert_eq!(c.amplification, 1.0);
+    assert_eq!(c.schedule_lag_ms.count, 400);
+    let arrivals: u64 = c.timeseries.iter().map(|s| s.arrivals).sum();
+    assert_eq!(arrivals, 400);
+    assert!(c.timeseries.len() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_target_still_produces_a_report() {
+    // Bind then drop a listener so the port is (almost certainly) closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let src = format!(
+        r#"
+compare = ["compliant"]
+[target]
+url = "http://127.0.0.1:{port}"
+[load]
+model = "ticket-drop"
+users = 20
+over = "100ms"
+drain = "5s"
+[journey]
+event = "E1"
+zones = ["A"]
+[policies.compliant]
+base_delay = "10ms"
+max_delay = "20ms"
+"#
+    );
+    let r = run(&plan(&src)).await;
+    let c = &r.results[0];
+    assert_eq!(c.journeys.started, 20);
+    assert_eq!(c.journeys.succeeded, 0);
+    assert!(c.ledger.is_none());
+    // Every operation says why it gave up: nothing was listening.
+    assert_eq!(
+        c.outcomes,
+        std::collections::BTreeMap::from([("GAVE_UP/CONNECT_REFUSED".to_string(), c.operations)]),
+    );
+    assert_eq!(
+        c.attempts_per_operation.get(&4),
+        Some(&c.operations),
+        "1 try + 3 network retries each"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_mid_run_drains_and_reports_interrupted() {
+    let p = plan(
+        r#"
+compare = ["compliant", "naive"]
+[load]
+model = "open"
+stages = [{ duration = "30s", rate = 50 }]
+drain = "5s"
+"#,
+    );
+    let control = Control::default();
+    let stopper = control.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        stopper.stop.cancel();
+    });
+    let r = stampede::run::execute(&p, &control, None)
+        .await
+        .unwrap()
+        .report;
+    assert_eq!(r.status, RunStatus::Interrupted);
+    assert!(r.stop_reason.is_some());
+    assert_eq!(r.results.len(), 1, "the second round never started");
+    let c = &r.results[0];
+    assert!(c.journeys.started > 0 && c.journeys.started < 1500);
+    assert!(c.operations > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_rule_stops_the_run_and_the_report_says_why() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let src = format!(
+        r#"
+compare = ["naive", "compliant"]
+[target]
+url = "http://127.0.0.1:{port}"
+[load]
+model = "open"
+stages = [{{ duration = "60s", rate = 20 }}]
+drain = "5s"
+[journey]
+event = "E1"
+zones = ["A"]
+[safety]
+abort = [{{ when = "error_rate > 50%", for = "1s" }}]
+"#
+    );
+    let p = plan(&src);
+    let control = Control::default();
+    let r = stampede::run::execute(&p, &control, None)
+        .await
+        .unwrap()
+        .report;
+    assert_eq!(r.status, RunStatus::Aborted);
+    let why = r.stop_reason.as_deref().unwrap();
+    assert!(why.contains("error_rate > 50%"), "{why}");
+    assert_eq!(r.results.len(), 1, "the second fleet never started");
+    let c = &r.results[0];
+    assert!(
+        c.journeys.started < 60 * 20,
+        "stopped long before the schedule ended"
+    );
+    assert!(c.attempts > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attempt_cap_holds_a_retry_storm_back() {
+    let p = plan(
+        r#"
+compare = ["naive"]
+[load]
+model = "open"
+stages = [{ duration = "2s", rate = 40 }]
+drain = "20s"
+[journey]
+steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
+[safety]
+max_rps = 100
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.faults]
+error_rate = 1.0
+"#,
+    );
+    let r = run(&p).await;
+    let c = &r.results[0];
+    // 80 operations x 11 attempts = 880 wanted; at most 100/s (+1 burst) may go.
+    assert_eq!(c.operations, 80);
+    assert_eq!(c.attempts, 880, "every attempt still happens, just later");
+    let bound = 100.0 * c.round_duration_s + 2.0;
+    assert!(
+        (c.attempts as f64) <= bound,
+        "{} attempts in {} s",
+        c.attempts,
+        c.round_duration_s
+    );
+}
+
+#[test]
+fn a_schedule_above_the_cap_is_a_configuration_error() {
+    let e = scenario::parse(
+        "[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30000 }]\n",
+        Path::new("x.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("20000") && e.contains("--max-rps"), "{e}");
+    let raised = Overrides {
+        max_rps: Some(40_000.0),
+        ..Overrides::default()
+    };
+    assert!(
+        scenario::parse(
+            "[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30000 }]\n",
+            Path::new("x.toml"),
+            &raised,
+        )
+        .is_ok()
+    );
+    let e = scenario::parse(
+        "[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 10 }]\n[safety]\nmax_rps = 50000\n",
+        Path::new("x.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("safety.max_rps") && e.contains("hard cap"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impatient_users_abandon_and_resubmit_as_new_operations() {
+    let p = plan(
+        r#"
+compare = ["f5"]
+[load]
+model = "ticket-drop"
+users = 10
+over = "100ms"
+drain = "20s"
+[journey]
+steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
+[policies.f5]
+preset = "impatient-user"
+abandon_after = "150ms"
+max_resubmits = 2
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.faults]
+latency_rate = 1.0
+extra_latency = "600ms"
+"#,
+    );
+    let r = run(&p).await;
+    let c = &r.results[0];
+    // Every try is abandoned: 1 operation + 2 resubmissions per user, each a new operation.
+    assert_eq!(c.operations, 30);
+    assert_eq!(c.outcomes.get("ABANDONED"), Some(&30));
+    assert_eq!(c.journeys.failed, 10);
+    let ledger = c.ledger.as_ref().unwrap();
+    // The server kept working for clients that had left: that is wasted work,
+    // and every resubmission (a new key) became another booking.
+    assert!(ledger.wasted_work > 0, "{ledger:?}");
+    assert_eq!(ledger.bookings_created, 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_fleet_is_reported_per_cohort_with_its_own_early_retries() {
+    let p = plan(
+        r#"
+[[cohorts]]
+name = "compliant"
+share = 0.5
+[[cohorts]]
+name = "naive"
+share = 0.5
+[load]
+model = "ticket-drop"
+users = 200
+over = "500ms"
+drain = "30s"
+[journey]
+quantity = 1
+[sim.rate_limit]
+per_user_per_second = 1
+per_user_burst = 1
+"#,
+    );
+    let r = run(&p).await;
+    assert_eq!(r.results.len(), 2);
+    let c = cohort(&r, "compliant");
+    let n = cohort(&r, "naive");
+    assert_eq!(c.round, n.round, "one round, one shared target");
+    assert_eq!(c.journeys.started + n.journeys.started, 200);
+    assert!(
+        (90..=110).contains(&c.journeys.started),
+        "{}",
+        c.journeys.started
+    );
+    assert_eq!(
+        c.early_retries, 0,
+        "compliant waits as long as Retry-After says"
+    );
+    assert!(n.early_retries > 0, "naive ignores Retry-After");
+    assert!(c.ledger.as_ref().unwrap().early_retries > 0);
+    assert!(
+        r.notes.iter().any(|x| x.contains("shared one target")),
+        "{:?}",
+        r.notes
+    );
+}
+
+/// Poisson arrivals with a burst, through the engine: every scheduled
+/// arrival started (the users plus the burst), the burst's second holds its
+/// arrivals, and the same seed gives the same per-second arrivals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poisson_arrivals_and_a_burst_start_every_journey_reproducibly() {
+    let src = r#"
+seed = 5
+[load]
+model = "ticket-drop"
+users = 200
+over = "3s"
+arrivals = "poisson"
+bursts = [{ at = "1500ms", count = 150 }]
+drain = "30s"
+[journey]
+quantity = 1
+[sim]
+seed = 3
+[[sim.events]]
+id = "E1"
+zones = [{ id = "A", seats = 1000 }]
+[sim.rate_limit]
+per_user_per_second = 0
+"#;
+    let p = plan(src);
+    let per_second = |r: &Report| -> Vec<u64> {
+        cohort(r, "compliant")
+            .timeseries
+            .iter()
+            .map(|s| s.arrivals)
+            .collect()
+    };
+    let a = run(&p).await;
+    let c = cohort(&a, "compliant");
+    assert_eq!(c.journeys.started, 350);
+    assert_eq!(c.journeys.succeeded, 350);
+    let series = per_second(&a);
+    assert_eq!(series.iter().sum::<u64>(), 350);
+    // The burst's second has its 150 on top of about 67 regular arrivals.
+    assert!(series[1] >= 150, "{series:?}");
+    let b = run(&p).await;
+    assert_eq!(per_second(&b), series);
+}

@@ -1,0 +1,166 @@
+//! HTTP/2 queue wait: a loopback HTTPS server that speaks only h2 and
+//! allows 2 concurrent streams (`SETTINGS_MAX_CONCURRENT_STREAMS = 2`),
+//! each answer taking 20 ms, and 40 closed-model users on one shared
+//! connection. Most attempts wait for a stream slot; that wait is each
+//! attempt's `queue_wait` (one value per attempt) and stays out of its
+//! latency, so the typical attempt (served in ~20 ms after waiting for ~19
+//! others) has a latency below its queue wait. Without the separation the
+//! wait would sit inside hyper and in the attempt latency, and the first
+//! burst on the new connection (sent before the server's SETTINGS said 2)
+//! would go beyond the server's limit: 25 of the 200 failed that way.
+
+use crate::common;
+use common::TempDir;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use stampede::engine::Control;
+use stampede::scenario::{self, Overrides};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+const STREAMS: u32 = 2;
+const SERVICE: Duration = Duration::from_millis(20);
+
+/// What the server saw: requests served, streams at once and their peak.
+#[derive(Default)]
+struct Seen {
+    requests: AtomicU64,
+    open: AtomicU64,
+    peak: AtomicU64,
+}
+
+/// A CA and a server config for 127.0.0.1 offering only `h2`.
+fn tls() -> (String, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "stampede h2 test CA");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("server key");
+    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf = leaf.signed_by(&leaf_key, &issuer).expect("server cert");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
+        .expect("server config");
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    (ca_cert.pem(), Arc::new(cfg))
+}
+
+async fn h2_server(cfg: Arc<rustls::ServerConfig>, seen: Arc<Seen>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        let now = seen.open.fetch_add(1, Relaxed) + 1;
+                        seen.peak.fetch_max(now, Relaxed);
+                        let _ = req.into_body().collect().await;
+                        tokio::time::sleep(SERVICE).await;
+                        seen.requests.fetch_add(1, Relaxed);
+                        seen.open.fetch_sub(1, Relaxed);
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from_static(b"{}"),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .max_concurrent_streams(STREAMS)
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_an_h2_stream_is_queue_wait_not_attempt_latency() {
+    let (ca, cfg) = tls();
+    let seen = Arc::new(Seen::default());
+    let addr = h2_server(cfg, Arc::clone(&seen)).await;
+    let dir = TempDir::new("h2-queue");
+    std::fs::write(dir.path().join("ca.pem"), ca).expect("write CA");
+    let file = dir.path().join("h2.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+name = "h2-queue"
+compare = ["no-retry"]
+[target]
+url = "https://{addr}"
+ca_file = "ca.pem"
+connections = 40
+timeout = "30s"
+ledger = false
+[users]
+generated_tokens = true
+[load]
+model = "closed"
+users = 40
+iterations = 5
+duration = "60s"
+drain = "30s"
+[journey]
+event = "E1"
+zones = ["A"]
+steps = [{{ name = "get", path = "/x" }}]
+"#
+        ),
+    )
+    .expect("write scenario");
+    let plan = scenario::load(&file, &Overrides::default()).expect("valid scenario");
+    let out = stampede::run::execute(&plan, &Control::default(), None)
+        .await
+        .expect("run");
+    let c = &out.report.results[0];
+    assert_eq!(c.attempts, 200, "40 users x 5 iterations: {:?}", c.outcomes);
+    assert_eq!(c.outcomes.get("OK").copied(), Some(200), "{:?}", c.outcomes);
+    assert_eq!(seen.requests.load(Relaxed), c.attempts);
+    assert!(seen.peak.load(Relaxed) <= u64::from(STREAMS));
+    eprintln!(
+        "attempt latency {:?}\nqueue wait {:?}",
+        c.attempt_latency_ms, c.queue_wait_ms
+    );
+    // One queue wait per attempt, beside its latency.
+    assert_eq!(c.queue_wait_ms.count, c.attempts);
+    assert_eq!(c.attempt_latency_ms.count, c.attempts);
+    assert!(c.queue_wait_ms.max > 0.0, "{:?}", c.queue_wait_ms);
+    // 40 users on 2 streams: the typical attempt waits for ~19 answers and
+    // is then served in one; were the wait inside the latency, it would be
+    // the other way round.
+    assert!(
+        c.attempt_latency_ms.p50 < c.queue_wait_ms.p50,
+        "attempt {:?} queue {:?}",
+        c.attempt_latency_ms,
+        c.queue_wait_ms
+    );
+}

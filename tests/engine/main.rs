@@ -1,0 +1,16 @@
+//! The engine end to end against the simulator: faults, policies, connections, gates over time.
+//!
+//! One test binary per group (each links the library once); each file is
+//! a module, run one with `cargo test --test engine <module>::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod engine_e2e;
+mod faults;
+mod connection_cap;
+mod h2_queue_wait;
+mod outcomes_e2e;
+mod overload_e2e;
+mod recovery_trigger;
+mod windowed_gates;

@@ -1,0 +1,202 @@
+//! Typed outcomes and honest retry accounting, end to end: what the report
+//! says against what the target saw.
+
+use crate::common;
+
+use common::logserver::{LogServer, envelope};
+use common::{plan, run};
+use stampede::report::CohortResult;
+use stampede::scenario::{self, Overrides};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn step<'a>(c: &'a CohortResult, name: &str) -> &'a stampede::report::StepResult {
+    c.steps.iter().find(|s| s.name == name).expect("step")
+}
+
+fn naive_drop(seats_a: u32, seats_b: u32) -> String {
+    format!(
+        r#"
+compare = ["naive"]
+[load]
+model = "ticket-drop"
+users = 20
+over = "200ms"
+drain = "20s"
+[journey]
+quantity = 1
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.capacity]
+service_time = "0ms"
+latency_per_in_flight = "0ms"
+[[sim.events]]
+id = "E1"
+zones = [{{ id = "A", seats = {seats_a} }}, {{ id = "B", seats = {seats_b} }}]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_naive_client_that_gave_up_on_a_sold_out_zone_moves_to_the_next() {
+    // Zone A has one seat; half the users start there (arrival index mod zones).
+    let r = run(&plan(&naive_drop(1, 100))).await;
+    let c = &r.results[0];
+    assert_eq!(c.journeys.started, 20);
+    assert_eq!(c.journeys.failed, 0, "{:?}", c.outcomes);
+    assert_eq!(c.journeys.succeeded, 20, "{:?}", c.outcomes);
+    // The nine who lost zone A each retried the sold-out answer to the naive
+    // limit; the report keeps the cause, and they moved on to zone B.
+    let reserve = step(c, "reserve");
+    assert_eq!(
+        reserve.outcomes.get("GAVE_UP/INSUFFICIENT_SEATS"),
+        Some(&9),
+        "{:?}",
+        reserve.outcomes
+    );
+    assert_eq!(reserve.outcomes.get("OK"), Some(&20));
+    // 9 x (1 try + 10 naive retries) on A, the winner's one try, 19 on B.
+    assert_eq!(reserve.attempts, 9 * 11 + 1 + 19);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_naive_client_on_sold_out_zones_is_sold_out_not_failed() {
+    // Two seats in all for twenty buyers.
+    let r = run(&plan(&naive_drop(1, 1))).await;
+    let c = &r.results[0];
+    assert_eq!(c.journeys.succeeded, 2, "{:?}", c.outcomes);
+    assert_eq!(c.journeys.sold_out, 18, "{:?}", c.outcomes);
+    assert_eq!(c.journeys.failed, 0);
+    let reserve = step(c, "reserve");
+    let gave_up = reserve.outcomes.get("GAVE_UP/INSUFFICIENT_SEATS").copied();
+    assert!(gave_up >= Some(18), "{:?}", reserve.outcomes);
+    assert_eq!(reserve.outcomes.len(), 2, "only OK and the sold-out cause");
+}
+
+fn against(url: &str, extra: &str) -> String {
+    format!(
+        r#"
+compare = ["compliant"]
+[target]
+url = "{url}"
+[load]
+model = "ticket-drop"
+users = 4
+over = "100ms"
+drain = "20s"
+[journey]
+event = "E1"
+zones = ["A"]
+steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{{}}", idempotent = true }}]
+{extra}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_code_named_ok_on_a_409_is_not_a_success() {
+    let server = LogServer::start(|_| (409, vec![], envelope("OK"))).await;
+    let r = run(&plan(&against(&server.url(), ""))).await;
+    let c = &r.results[0];
+    assert_eq!(c.success_rate, 0.0);
+    assert_eq!(c.journeys.failed, 4);
+    assert_eq!(c.outcomes, BTreeMap::from([("target:OK".to_string(), 4)]));
+    assert_eq!(server.seen().len() as u64, c.attempts);
+}
+
+/// Always 503 with `Retry-After: 1`; a breaker that opens after 2 failures.
+/// Per operation the target sees the first try and one honoured retry; the
+/// second retry would wake into an open breaker, so it is never sent, and
+/// never counted as honoured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_the_breaker_cancels_is_not_counted_and_not_waited_for() {
+    let server = LogServer::start(|_| {
+        (
+            503,
+            vec![("retry-after", "1".to_string())],
+            envelope("SERVICE_UNAVAILABLE"),
+        )
+    })
+    .await;
+    let extra = r#"
+[policies.compliant]
+breaker = { threshold = 2, open_for = "30s" }
+"#;
+    let r = run(&plan(&against(&server.url(), extra))).await;
+    let c = &r.results[0];
+    let seen = server.seen();
+    assert_eq!(c.operations, 4);
+    assert_eq!(
+        seen.len() as u64,
+        c.attempts,
+        "attempts equal what the target saw"
+    );
+    assert_eq!(c.attempts, 8, "{:?}", c.outcomes);
+    assert_eq!(
+        c.retry_after_honoured, 4,
+        "one honoured retry per operation, as sent"
+    );
+    assert_eq!(c.early_retries, 0);
+    assert_eq!(
+        c.outcomes,
+        BTreeMap::from([("BREAKER_OPEN".to_string(), 4)])
+    );
+    // Each retry came a Retry-After after its first try, by the server's clock.
+    let mut by_op: BTreeMap<String, Vec<std::time::Instant>> = BTreeMap::new();
+    for s in &seen {
+        by_op
+            .entry(s.header("x-stampede-op").unwrap_or("").to_string())
+            .or_default()
+            .push(s.at);
+    }
+    assert_eq!(by_op.len(), 4);
+    for times in by_op.values() {
+        assert_eq!(times.len(), 2);
+        assert!(times[1] - times[0] >= std::time::Duration::from_millis(990));
+    }
+    // The operation ended when the breaker opened, not a backoff later: its
+    // latency is the one honoured wait (1 s) plus two quick answers, far from
+    // the 2 s it would take had it slept before finding the breaker open.
+    assert!(
+        c.operation_latency_ms.max < 1_800.0,
+        "{:?}",
+        c.operation_latency_ms
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_is_named_and_counted_per_attempt() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let extra = r#"
+[policies.compliant]
+base_delay = "10ms"
+max_delay = "20ms"
+"#;
+    let r = run(&plan(&against(&format!("http://127.0.0.1:{port}"), extra))).await;
+    let c = &r.results[0];
+    assert_eq!(
+        c.outcomes,
+        BTreeMap::from([("GAVE_UP/CONNECT_REFUSED".to_string(), 4)])
+    );
+    assert_eq!(c.attempts, 16);
+}
+
+#[test]
+fn ticket_drop_amplification_compares_the_reserve_step_of_both_fleets() {
+    let p = scenario::load(
+        Path::new("scenarios/ticket-drop.toml"),
+        &Overrides::default(),
+    )
+    .expect("scenario");
+    let names: Vec<&str> = p
+        .journey
+        .amplification_steps
+        .iter()
+        .map(|&i| p.journey.steps[i].name.as_str())
+        .collect();
+    assert_eq!(names, ["reserve"]);
+    assert!(p.rounds.len() >= 2, "two fleets compared");
+}

@@ -1,0 +1,22 @@
+//! Reports: every file format, the browser view, merge, compare and repeat.
+//!
+//! One test binary per group (each links the library once); each file is
+//! a module, run one with `cargo test --test reports <module>::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod report_browser;
+mod report_files;
+mod report_html;
+mod report_schema;
+mod report_write_failure;
+mod merged_browser;
+mod hlog_e2e;
+mod latency_e2e;
+mod merge_cli;
+mod shards_exact;
+mod compare_steps;
+mod baseline_compare;
+mod repeat_compare;
+mod ci_smoke_repeat;

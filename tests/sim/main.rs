@@ -1,0 +1,16 @@
+//! The embedded simulator, both profiles, and the loopback double of the real API.
+//!
+//! One test binary per group (each links the library once); each file is
+//! a module, run one with `cargo test --test sim <module>::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod sim_abuse;
+mod sim_api;
+mod sim_booking_rush;
+mod sim_booking_rush_runs;
+mod sim_faults;
+mod sim_tls;
+mod booking_rush_double;
+mod booking_rush_journeys;

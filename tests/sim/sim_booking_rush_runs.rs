@@ -1,0 +1,499 @@
+//! Runs through the binary against the embedded simulator's Booking Rush
+//! profile (or a `SimServer` of that profile shared by two runs): the
+//! shipped staging scenario unchanged, and one test per effect of the real
+//! API that a report shows. Every number the report gives is checked
+//! against the simulator's ledger (which the report carries).
+
+use crate::common;
+
+use common::TempDir;
+use serde_json::Value;
+use stampede::sim::{EventConfig, SimConfig, SimServer, ZoneConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    summary: Value,
+}
+
+/// `stampede run <file> --out <dir> --quiet`, off the test's runtime (a
+/// simulator the test started keeps answering).
+async fn stampede(file: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    cmd.arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra);
+    let out_dir = out.to_path_buf();
+    let output = tokio::task::spawn_blocking(move || cmd.output().expect("run stampede"))
+        .await
+        .expect("join");
+    let summary = std::fs::read(out_dir.join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        summary,
+    }
+}
+
+impl Run {
+    fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stampede failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    fn fleet(&self, i: usize) -> &Value {
+        &self.summary["results"][i]
+    }
+    fn step(&self, i: usize, name: &str) -> &Value {
+        self.fleet(i)["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no step {name} in {}", self.summary))
+    }
+    fn ledger(&self, i: usize) -> &Value {
+        let l = &self.fleet(i)["ledger"];
+        assert!(l.is_object(), "no ledger: {}", self.summary);
+        l
+    }
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A count that may be absent (an outcome nobody had): 0.
+fn n0(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// Requests the ledger saw for an endpoint, all statuses.
+fn requests(l: &Value, ep: &str) -> u64 {
+    l["requests"][ep]
+        .as_object()
+        .map_or(0, |m| m.values().map(n).sum())
+}
+
+fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).expect("write scenario");
+    p
+}
+
+fn users(dir: &TempDir, count: usize) {
+    let mut csv = String::from("user_id,email,password\n");
+    for i in 1..=count {
+        csv.push_str(&format!("u{i},buyer{i}@example.test,correct-horse\n"));
+    }
+    write(dir, "users.csv", &csv);
+}
+
+/// A buyer's journey against the embedded Booking Rush profile: login,
+/// join, wait (polling), reserve with the pass. `policies` are the fleets'
+/// tables, `sim` extra `[sim...]` lines, `reserve` extra keys of the reserve
+/// step.
+fn scenario(fleets: &[&str], policies: &str, load: &str, sim: &str, reserve: &str) -> String {
+    let compare = fleets
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+compare = [{compare}]
+{policies}
+[target]
+idempotency_header = "X-Idempotency-Key"
+[load]
+model = "ticket-drop"
+{load}
+drain = "60s"
+[users]
+csv = "users.csv"
+[journey]
+event = "EVT1"
+zones = ["Z1"]
+quantity = 1
+next_zone_on = ["INSUFFICIENT_SEATS"]
+
+[[journey.steps]]
+name = "login"
+method = "POST"
+path = "/api/v1/auth/login"
+body = '{{"email":"${{email}}","password":"${{password}}"}}'
+capture = {{ access_token = "/data/access_token" }}
+phase = "journey"
+
+[[journey.steps]]
+name = "join"
+method = "POST"
+path = "/api/v1/queue/join"
+idempotent = true
+headers = {{ Authorization = "Bearer ${{access_token}}" }}
+body = '{{"event_id":"${{event}}"}}'
+phase = "journey"
+
+[[journey.steps]]
+name = "wait"
+path = "/api/v1/queue/position/${{event}}"
+headers = {{ Authorization = "Bearer ${{access_token}}" }}
+until = {{ pointer = "/is_ready", equals = true }}
+poll_interval = "100ms"
+max_wait = "30s"
+timeout_outcome = "QUEUE_TIMEOUT"
+capture = {{ queue_pass = "/queue_pass" }}
+phase = "journey"
+
+[[journey.steps]]
+name = "reserve"
+method = "POST"
+path = "/api/v1/bookings/reserve"
+idempotent = true
+headers = {{ Authorization = "Bearer ${{access_token}}" }}
+body = '{{"event_id":"${{event}}","zone_id":"${{zone}}","show_id":"SHOW-EVT1","quantity":1,"queue_pass":"${{queue_pass}}"}}'
+capture = {{ booking_id = "/booking_id" }}
+phase = "zone"
+{reserve}
+
+[sim]
+api = "booking-rush"
+[[sim.events]]
+id = "EVT1"
+zones = [{{ id = "Z1", seats = 1000 }}]
+[sim.booking_rush]
+release_interval = "50ms"
+{sim}
+"#
+    )
+}
+
+/// Fast backoff, so retries happen within the test's seconds.
+const FAST: &str = "base_delay = \"50ms\"\nmax_delay = \"200ms\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_staging_scenario_runs_against_the_embedded_simulator() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("scenarios/booking-rush-staging.toml");
+    let dir = TempDir::new("br-embedded");
+    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    run.ok();
+    assert_eq!(run.summary["status"], "completed");
+    for (i, fleet) in ["compliant", "naive"].iter().enumerate() {
+        let f = run.fleet(i);
+        assert_eq!(f["name"], *fleet);
+        let l = run.ledger(i);
+        assert_eq!(n(&f["journeys"]["started"]), 20, "{fleet}");
+        // Every number the report gives equals the simulator's own.
+        let ok = |step: &str| n0(&run.step(i, step)["outcomes"]["OK"]);
+        let attempts = |step: &str| n(&run.step(i, step)["attempts"]);
+        assert_eq!(
+            ok("reserve"),
+            n(&l["bookings_created"]),
+            "{fleet}: bookings"
+        );
+        assert_eq!(ok("confirm"), n(&l["bookings_confirmed"]), "{fleet}");
+        assert_eq!(ok("release"), n(&l["bookings_released"]), "{fleet}");
+        assert_eq!(ok("login"), n(&l["logins"]), "{fleet}: logins");
+        assert_eq!(ok("join"), n(&l["queue"]["joins"]), "{fleet}: joins");
+        assert_eq!(
+            ok("wait"),
+            n(&l["queue"]["passes_issued"]),
+            "{fleet}: passes"
+        );
+        assert_eq!(ok("reserve"), n(&l["queue"]["passes_used"]), "{fleet}");
+        assert_eq!(
+            n(&run.step(i, "wait")["wait"]["polls"]),
+            n(&l["queue"]["polls"]),
+            "{fleet}: polls"
+        );
+        for (step, ep) in [
+            ("login", "login"),
+            ("events", "events"),
+            ("join", "queue_join"),
+            ("wait", "queue_position"),
+            ("reserve", "reserve"),
+            ("confirm", "confirm"),
+            ("release", "release"),
+        ] {
+            assert_eq!(attempts(step), requests(l, ep), "{fleet}: {step} attempts");
+        }
+        let seen: u64 = l["requests"]
+            .as_object()
+            .expect("requests")
+            .values()
+            .flat_map(|m| m.as_object().expect("by status").values().map(n))
+            .sum();
+        assert_eq!(
+            n(&f["attempts"]),
+            seen,
+            "{fleet}: every request the simulator saw"
+        );
+        // Z1 (10 seats, 2 each) sells out: every sold-out the report
+        // counts is a flat 409 the simulator sent.
+        let reserve = run.step(i, "reserve");
+        let sold_out = n0(&reserve["outcomes"]["INSUFFICIENT_SEATS"])
+            + n0(&reserve["outcomes"]["GAVE_UP/INSUFFICIENT_SEATS"]);
+        assert!(sold_out > 0, "{fleet}: {reserve}");
+        assert_eq!(
+            n0(&l["requests"]["reserve"]["409"]),
+            attempts("reserve") - ok("reserve"),
+            "{fleet}: the other reserve attempts were sold out"
+        );
+        assert_eq!(n(&l["duplicates"]), 0);
+        assert_eq!(n(&l["oversold"]), 0);
+        assert_eq!(n(&l["queue"]["time_in_queue_ms"]["count"]), ok("wait"));
+        assert_eq!(
+            ok("confirm") + ok("release"),
+            20,
+            "{fleet}: every buyer finished"
+        );
+    }
+    // The naive fleet retried the sold-out 409s; the compliant one did not.
+    assert_eq!(n(&run.step(0, "reserve")["retries"]), 0);
+    assert!(n(&run.step(1, "reserve")["retries"]) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_key_retry_of_a_500_gets_the_same_500_and_gives_up() {
+    let dir = TempDir::new("br-500");
+    users(&dir, 30);
+    let policies =
+        format!("[policies.compliant]\n{FAST}[policies.fresh]\npreset = \"fresh-key\"\n{FAST}");
+    let src = scenario(
+        &["compliant", "fresh"],
+        &policies,
+        "users = 30\nover = \"500ms\"",
+        "[sim.faults]\nerror_rate = 0.3",
+        "",
+    );
+    let file = write(&dir, "s.toml", &src);
+    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let reserve = run.step(0, "reserve");
+    let l = run.ledger(0);
+    let gave_up = n0(&reserve["outcomes"]["GAVE_UP/INTERNAL_ERROR"]);
+    assert!(
+        gave_up > 0,
+        "a 500 on the first attempt is final for its key: {reserve}"
+    );
+    // Each of those operations: one executed 500, then `internal_error`
+    // (3) same-key retries, every one a replay of the stored 500.
+    let replayed_500 = n0(&l["replays_by_status"]["500"]);
+    assert_eq!(replayed_500, 3 * gave_up, "{l}");
+    assert_eq!(n(&l["idempotent_replays"]), replayed_500);
+    assert_eq!(
+        n(&reserve["attempts"]),
+        n(&reserve["operations"]) + n(&reserve["retries"])
+    );
+    assert_eq!(n0(&reserve["outcomes"]["OK"]), n(&l["bookings_created"]));
+    // A fresh key per retry is a new request: it runs again and books.
+    let fresh = run.step(1, "reserve");
+    let lf = run.ledger(1);
+    assert!(
+        lf["replays_by_status"]
+            .as_object()
+            .is_some_and(|m| m.is_empty()),
+        "{lf}"
+    );
+    assert!(
+        n0(&fresh["outcomes"]["OK"]) > n0(&reserve["outcomes"]["OK"]),
+        "{fresh}"
+    );
+    assert_eq!(n0(&fresh["outcomes"]["OK"]), n(&lf["bookings_created"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_in_progress_after_a_client_timeout_then_the_booking() {
+    let dir = TempDir::new("br-inprogress");
+    users(&dir, 4);
+    // Reserve times out at 300 ms while the simulator takes 700 ms.
+    let policies = format!(
+        "[policies.compliant]\n{FAST}limits = {{ network = 8 }}\n\
+         [policies.fresh]\npreset = \"fresh-key\"\n{FAST}limits = {{ network = 3 }}\n"
+    );
+    let src = scenario(
+        &["compliant", "fresh"],
+        &policies,
+        "users = 4\nover = \"200ms\"",
+        "[sim.capacity]\nservice_time = \"700ms\"\nlatency_per_in_flight = \"0s\"",
+        "timeout = \"300ms\"",
+    );
+    let file = write(&dir, "s.toml", &src);
+    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    run.ok();
+    let reserve = run.step(0, "reserve");
+    let l = run.ledger(0);
+    assert_eq!(n0(&reserve["outcomes"]["OK"]), 4, "{reserve}");
+    assert_eq!(
+        n(&l["bookings_created"]),
+        4,
+        "one booking each: the same key every time"
+    );
+    assert_eq!(n(&l["duplicates"]), 0);
+    assert!(
+        n(&l["request_in_progress"]) > 0,
+        "the retry met REQUEST_IN_PROGRESS: {l}"
+    );
+    assert_eq!(
+        n0(&l["requests"]["reserve"]["409"]),
+        n(&l["request_in_progress"])
+    );
+    // The first attempt of each was abandoned by its client; the same key
+    // later got its booking from the store.
+    assert_eq!(n(&l["wasted_work"]), 4);
+    assert_eq!(n0(&l["replays_by_status"]["201"]), 4);
+    // A fresh key never sees its booking: the report says it failed, the
+    // ledger says every buyer has one (the one-shot pass kept it to one).
+    let fresh = run.step(1, "reserve");
+    let lf = run.ledger(1);
+    assert_eq!(n0(&fresh["outcomes"]["OK"]), 0, "{fresh}");
+    assert_eq!(n(&lf["bookings_created"]), 4, "{lf}");
+    assert_eq!(n(&lf["request_in_progress"]), 0);
+    assert!(n(&run.fleet(1)["journeys"]["failed"]) == 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_strand_when_buyers_leave_the_queue() {
+    let dir = TempDir::new("br-stranded");
+    users(&dir, 10);
+    // Buyers give up after 200 ms in the queue; the release worker lets
+    // each out at 500 ms, and the pass they never use expires at 800 ms.
+    let src = scenario(
+        &["compliant"],
+        "",
+        "users = 10\nover = \"3s\"",
+        "min_queue_time = \"500ms\"\npass_ttl = \"300ms\"",
+        "",
+    )
+    .replace("max_wait = \"30s\"", "max_wait = \"200ms\"");
+    let file = write(&dir, "s.toml", &src);
+    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let wait = run.step(0, "wait");
+    assert_eq!(n0(&wait["outcomes"]["QUEUE_TIMEOUT"]), 10, "{wait}");
+    let q = &run.ledger(0)["queue"];
+    assert_eq!(n(&q["joins"]), 10);
+    assert_eq!(n(&q["passes_used"]), 0);
+    // Those let out while the round lasted; all but the last few expired.
+    let (issued, stranded) = (n(&q["passes_issued"]), n(&q["passes_stranded"]));
+    assert!(stranded >= 5 && stranded <= issued, "{q}");
+    assert_eq!(n(&q["time_in_queue_ms"]["count"]), issued);
+    assert!(n(&q["time_in_queue_ms"]["p50"]) >= 500, "{q}");
+    assert_eq!(n(&run.step(0, "reserve")["operations"]), 0);
+}
+
+/// A `SimServer` of the Booking Rush profile shared by several runs, as a
+/// long-lived `stampede serve` is.
+async fn shared_server() -> SimServer {
+    let mut cfg = SimConfig::booking_rush();
+    cfg.events = vec![EventConfig {
+        id: "EVT1".into(),
+        zones: vec![ZoneConfig {
+            id: "Z1".into(),
+            seats: 1000,
+        }],
+    }];
+    cfg.booking_rush.enforce_pass = false;
+    SimServer::start(cfg, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("simulator starts")
+}
+
+/// Login, then reserve; the key from the reserve step's own header.
+fn replay_scenario(url: &str, key_header: &str) -> String {
+    format!(
+        r#"
+[target]
+url = "{url}"
+ledger = true
+idempotency_header = "X-Idempotency-Key"
+[load]
+model = "ticket-drop"
+users = 10
+over = "500ms"
+[users]
+csv = "users.csv"
+[journey]
+event = "EVT1"
+zones = ["Z1"]
+
+[[journey.steps]]
+name = "login"
+method = "POST"
+path = "/api/v1/auth/login"
+body = '{{"email":"${{email}}","password":"${{password}}"}}'
+capture = {{ access_token = "/data/access_token" }}
+
+[[journey.steps]]
+name = "reserve"
+method = "POST"
+path = "/api/v1/bookings/reserve"
+{key_header}
+body = '{{"event_id":"EVT1","zone_id":"${{zone}}","show_id":"SHOW-EVT1","quantity":1}}'
+capture = {{ booking_id = "/booking_id" }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_with_reused_keys_is_answered_from_replays() {
+    let sim = shared_server().await;
+    let url = format!("http://{}", sim.addr());
+    let dir = TempDir::new("br-second-run");
+    users(&dir, 10);
+    // A key from the file, not stampede's per-run one: the same every run.
+    let reused = write(
+        &dir,
+        "reused.toml",
+        &replay_scenario(
+            &url,
+            "idempotent = false\nheaders = { Authorization = \"Bearer ${access_token}\", X-Idempotency-Key = \"k-${user}\" }",
+        ),
+    );
+    let first = stampede(&reused, &dir.path().join("out1"), &[]).await;
+    first.ok();
+    assert_eq!(n0(&first.step(0, "reserve")["outcomes"]["OK"]), 10);
+    let l1 = first.ledger(0);
+    assert_eq!(n(&l1["bookings_created"]), 10);
+    assert_eq!(n(&l1["idempotent_replays"]), 0);
+
+    // Within the 5-minute window: every reserve is a replay. The report
+    // says 10 bookings; the inventory was never touched.
+    let second = stampede(&reused, &dir.path().join("out2"), &[]).await;
+    second.ok();
+    assert_eq!(n0(&second.step(0, "reserve")["outcomes"]["OK"]), 10);
+    let l2 = second.ledger(0);
+    assert_eq!(n(&l2["bookings_created"]), 0, "{l2}");
+    assert_eq!(n0(&l2["replays_by_status"]["201"]), 10, "{l2}");
+    assert_eq!(n(&l2["logins"]), 10);
+    assert_eq!(sim.ledger().bookings_created, 10);
+
+    // stampede's own keys carry a per-run nonce: a third run books anew.
+    let unique = write(
+        &dir,
+        "unique.toml",
+        &replay_scenario(
+            &url,
+            "idempotent = true\nheaders = { Authorization = \"Bearer ${access_token}\" }",
+        ),
+    );
+    let third = stampede(&unique, &dir.path().join("out3"), &[]).await;
+    third.ok();
+    let l3 = third.ledger(0);
+    assert_eq!(n(&l3["bookings_created"]), 10, "{l3}");
+    assert_eq!(n(&l3["idempotent_replays"]), 0, "{l3}");
+    assert_eq!(sim.ledger().bookings_created, 20);
+    sim.shutdown().await;
+}

@@ -1,0 +1,24 @@
+//! Real targets: nginx, Apache, lighttpd, httpbin, tinyproxy, Redis, Prometheus, TLS, hostile servers.
+//!
+//! One test binary per group (each links the library once); each file is
+//! a module, run one with `cargo test --test staging <module>::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod staging_failures;
+mod staging_fdlimit;
+mod staging_harm;
+mod staging_journeys;
+mod staging_mtls;
+mod staging_nginx;
+mod staging_proxy;
+mod staging_servers;
+mod staging_tls;
+mod staging_tokens;
+mod staging_trace;
+mod httpbin;
+mod prometheus_scrape;
+mod truth_redis;
+mod secrets_echo;
+mod hostile_target;

@@ -1,0 +1,207 @@
+//! A target that echoes secrets back in its error codes (a captured login
+//! token cut short and lower-cased, a session cookie, a users-CSV password
+//! percent-encoded or base64url-encoded): no piece of any of them reaches a report file or the
+//! console, and the codes are still classified as the target sent them.
+
+use crate::common;
+
+use common::TempDir;
+use common::logserver::LogServer;
+use std::path::Path;
+
+const TOKEN: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.SIGNATURE-abcdefghij";
+const COOKIE: &str = "sess-7f3a9c1b2d4e6f80";
+const PASSWORD: &str = "p@ss w0rd/correct";
+
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+/// Does `text` hold any piece of `secret` of 8 bytes or more, in any case?
+fn leaks(text: &str, secret: &str) -> Option<String> {
+    let (t, s) = (text.to_ascii_lowercase(), secret.to_ascii_lowercase());
+    (0..=s.len().saturating_sub(8))
+        .map(|i| &s[i..i + 8])
+        .find(|piece| t.contains(piece))
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_secrets_never_reach_a_report() {
+    let server = LogServer::start(|s| {
+        let json = |status: u16, body: String| {
+            (
+                status,
+                vec![("content-type", "application/json".into())],
+                body,
+            )
+        };
+        match s.path.as_str() {
+            "/login" => (
+                200,
+                vec![
+                    ("content-type", "application/json".into()),
+                    ("set-cookie", format!("sid={COOKIE}; Path=/")),
+                ],
+                format!(r#"{{"data":{{"access_token":"{TOKEN}"}}}}"#),
+            ),
+            // The token, cut at 60 bytes and lower-cased, in a flat code.
+            "/a" => json(
+                403,
+                format!(
+                    r#"{{"error":"no","code":"BAD_TOKEN_{}"}}"#,
+                    TOKEN[..60].to_ascii_lowercase()
+                ),
+            ),
+            // The cookie in the nested envelope.
+            "/b" => json(
+                409,
+                format!(r#"{{"error":{{"code":"SESSION_{COOKIE}_LOCKED"}}}}"#),
+            ),
+            // The password, base64url-encoded (as a cookie or a JWT claim
+            // would carry it).
+            "/d" => json(
+                400,
+                format!(r#"{{"code":"PW_{}_REJECTED"}}"#, b64(PASSWORD)),
+            ),
+            // The password, percent-encoded.
+            _ => json(
+                400,
+                r#"{"code":"PW_p%40ss%20w0rd%2fcorrect_REJECTED"}"#.to_string(),
+            ),
+        }
+    })
+    .await;
+    let dir = TempDir::new("secrets-echo");
+    std::fs::write(
+        dir.path().join("users.csv"),
+        format!("user_id,password\nalice,{PASSWORD}\n"),
+    )
+    .unwrap();
+    let file = dir.path().join("s.toml");
+    let steps = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| {
+            format!(
+                "[[journey.steps]]\nname = \"{n}\"\npath = \"/{n}\"\nheaders = {{ Authorization = \"Bearer ${{token}}\" }}\n"
+            )
+        })
+        .collect::<String>();
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+compare = ["compliant"]
+[target]
+url = "{}"
+[load]
+model = "closed"
+users = 1
+iterations = 3
+duration = "20s"
+[users]
+csv = "users.csv"
+[journey]
+next_zone_on = ["HTTP_599"]
+[[journey.steps]]
+name = "login"
+method = "POST"
+path = "/login"
+body = '{{"user":"${{user_id}}","password":"${{password}}"}}'
+capture = {{ token = "/data/access_token" }}
+{}
+"#,
+            server.url(),
+            steps
+        ),
+    )
+    .unwrap();
+    // A journey stops at its first failed step: three runs, each with
+    // another echo first.
+    let mut outputs = Vec::new();
+    for (i, first) in ["a", "b", "c", "d"].iter().enumerate() {
+        let text = std::fs::read_to_string(&file).unwrap().replacen(
+            "path = \"/a\"",
+            &format!("path = \"/{first}\""),
+            1,
+        );
+        let f = dir.path().join(format!("s{i}.toml"));
+        std::fs::write(&f, text).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        let o = tokio::task::spawn_blocking({
+            let (f, out) = (f.clone(), out.clone());
+            move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+                    .arg("run")
+                    .arg(&f)
+                    .arg("--out")
+                    .arg(&out)
+                    .output()
+                    .expect("run stampede")
+            }
+        })
+        .await
+        .unwrap();
+        outputs.push((out, o));
+    }
+    // The target really sent them: they were classified as sent (a 403 and
+    // a 409 are permanent, nothing was retried) and kept scrubbed.
+    let seen = server.seen();
+    assert!(seen.iter().all(
+        |s| s.path == "/login" || s.header("authorization") == Some(&format!("Bearer {TOKEN}"))
+    ));
+    let mut checked = 0;
+    for (out, o) in &outputs {
+        let mut all = Vec::new();
+        files(out, &mut all);
+        let mut texts: Vec<(String, String)> = all
+            .iter()
+            .filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(p).ok()?)))
+            .collect();
+        texts.push((
+            "stdout".into(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        ));
+        texts.push((
+            "stderr".into(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ));
+        for (name, text) in &texts {
+            for secret in [
+                TOKEN,
+                COOKIE,
+                PASSWORD,
+                "p%40ss%20w0rd%2fcorrect",
+                &b64(PASSWORD),
+            ] {
+                assert!(
+                    leaks(text, secret).is_none(),
+                    "{name} leaks a piece of a secret ({:?})",
+                    leaks(text, secret)
+                );
+            }
+            checked += 1;
+        }
+        let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+        assert!(
+            summary.contains("BAD_TOKEN_***")
+                || summary.contains("SESSION_***_LOCKED")
+                || summary.contains("PW_***_REJECTED"),
+            "the scrubbed code is kept: {summary}"
+        );
+    }
+    assert!(checked > 20, "{checked}");
+}
