@@ -13,6 +13,7 @@ mod compare_cmd;
 mod output;
 mod repeat;
 mod runtime;
+mod search_cmd;
 mod shards;
 mod signals;
 
@@ -38,6 +39,7 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Report { run_dir } => report(&run_dir),
         Command::Merge { dirs, out, force } => output::merge(&dirs, &out, force),
         Command::Compare(args) => compare_cmd::compare(&args),
+        Command::Search(args) => search_cmd::search(args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -57,6 +57,10 @@ pub enum Command {
     },
     /// Compare two finished runs: every fleet's headline numbers side by side.
     Compare(CompareArgs),
+    /// Find the largest load each fleet survives: one number of the
+    /// scenario varied run by run until a condition holds (doubling, then
+    /// bisection), each fleet on its own.
+    Search(SearchArgs),
     /// Print a shell completion script (e.g. `stampede completions bash > /etc/bash_completion.d/stampede`).
     Completions {
         /// The shell to complete for.
@@ -84,6 +88,45 @@ pub struct CompareArgs {
     /// a regression beyond the spread, which needs them, fails).
     #[arg(long)]
     pub fail_on_worse: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// The dotted key of the number to vary, e.g. load.users or
+    /// load.stages.0.rate; its value in the file is the first load tried.
+    #[arg(long, value_name = "KEY")]
+    pub vary: String,
+    /// The condition under which a load fails, in the gate language, e.g.
+    /// "journey_success_rate < 99%" (for every fleet) or
+    /// "compliant.operation_latency.p99 > 800ms" (that fleet only). A load
+    /// that cannot be measured, or whose run did not complete, fails too.
+    #[arg(long, value_name = "CONDITION")]
+    pub until: String,
+    /// The smallest load to try.
+    #[arg(long, default_value_t = 1.0)]
+    pub min: f64,
+    /// The largest load to try (default: 64 times the scenario's value).
+    #[arg(long)]
+    pub max: Option<f64>,
+    /// Stop when the largest surviving and the smallest failing load are
+    /// within this percentage of each other.
+    #[arg(long, default_value_t = 5.0)]
+    pub precision: f64,
+    /// Runs at most per fleet.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_runs: u32,
+    /// Target base URL (default: the scenario's, else the embedded simulator).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Folder for search.json, search.html and each run's report
+    /// (default: reports/search-<scenario>-<timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty --out folder.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -22,6 +22,7 @@ pub mod prom;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod search;
 pub mod shard;
 pub mod sim;
 pub mod timefmt;

@@ -10,7 +10,7 @@
 //! the same way, is inserted verbatim.
 
 mod charts;
-mod tables;
+pub(crate) mod tables;
 
 pub(crate) use tables::{classed, labelled, list, obj, section};
 
@@ -29,12 +29,13 @@ use tables::{gates, ledger_rows, meta, policy_rows, steps, table_sections};
 /// The pages and what they share: `base.html` (the document, its head and
 /// the one stylesheet, `style.css`) and `tables.html` (the sectioned table
 /// rows); `report.html` and `compare.html` extend and import them.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("style.css", include_str!("templates/style.css")),
     ("base.html", include_str!("templates/base.html")),
     ("tables.html", include_str!("templates/tables.html")),
     ("report.html", include_str!("templates/report.html")),
     ("compare.html", include_str!("templates/compare.html")),
+    ("search.html", include_str!("templates/search.html")),
 ];
 
 /// The number of SVG charts [`render_html`] draws for a report with at least

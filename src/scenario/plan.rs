@@ -592,6 +592,15 @@ pub struct Cohort {
 }
 
 impl Plan {
+    /// Every fleet's name, round by round.
+    pub fn fleet_names(&self) -> Vec<String> {
+        self.rounds
+            .iter()
+            .flat_map(|r| &r.cohorts)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// The window widths (seconds) the windowed gates ask for, each once.
     pub fn window_widths(&self) -> Vec<u32> {
         let mut w: Vec<u32> = self

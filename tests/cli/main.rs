@@ -6,16 +6,17 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod cli_small;
-mod out_claim;
-mod signal_late;
-mod interrupt;
-mod scenario_errors;
-mod policy_errors;
-mod scenario_gates;
-mod scenario_props;
-mod readme;
 mod ci_docs;
+mod cli_small;
+mod interrupt;
 mod k8s_manifests;
 mod live_view_tty;
+mod out_claim;
+mod policy_errors;
+mod readme;
+mod scenario_errors;
+mod scenario_gates;
+mod scenario_props;
+mod search_cli;
+mod signal_late;
 mod stream_kill;

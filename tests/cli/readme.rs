@@ -347,6 +347,17 @@ fn check_stampede_line(line: &str, args: &[String]) -> Checked {
             );
             Checked::Ran
         }
+        Cmd::Search(a) => {
+            let src =
+                std::fs::read_to_string(&a.scenario).unwrap_or_else(|e| panic!("`{line}`: {e}"));
+            stampede::search::read_key(&src, &a.scenario, &a.vary)
+                .unwrap_or_else(|e| panic!("`{line}`: {e}"));
+            let plan = stampede::scenario::load(&a.scenario, &Default::default())
+                .unwrap_or_else(|e| panic!("`{line}`: {e}"));
+            stampede::search::conditions(&plan, &a.until)
+                .unwrap_or_else(|e| panic!("`{line}`: {e}"));
+            Checked::Validated
+        }
         // serve, report, merge, compare: they need a port or earlier runs.
         _ => Checked::Validated,
     }

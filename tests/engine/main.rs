@@ -6,9 +6,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod connection_cap;
 mod engine_e2e;
 mod faults;
-mod connection_cap;
 mod h2_queue_wait;
 mod outcomes_e2e;
 mod overload_e2e;

@@ -6,17 +6,17 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod baseline_compare;
+mod ci_smoke_repeat;
+mod compare_steps;
+mod hlog_e2e;
+mod latency_e2e;
+mod merge_cli;
+mod merged_browser;
+mod repeat_compare;
 mod report_browser;
 mod report_files;
 mod report_html;
 mod report_schema;
 mod report_write_failure;
-mod merged_browser;
-mod hlog_e2e;
-mod latency_e2e;
-mod merge_cli;
 mod shards_exact;
-mod compare_steps;
-mod baseline_compare;
-mod repeat_compare;
-mod ci_smoke_repeat;

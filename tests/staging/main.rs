@@ -6,6 +6,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod hostile_target;
+mod httpbin;
+mod prometheus_scrape;
+mod secrets_echo;
 mod staging_failures;
 mod staging_fdlimit;
 mod staging_harm;
@@ -17,8 +21,4 @@ mod staging_servers;
 mod staging_tls;
 mod staging_tokens;
 mod staging_trace;
-mod httpbin;
-mod prometheus_scrape;
 mod truth_redis;
-mod secrets_echo;
-mod hostile_target;
