@@ -133,6 +133,8 @@ fn policy(naive: bool) -> RetryPolicy {
         attempt_header: naive.then(|| {
             crate::policy::AttemptHeader(http::HeaderName::from_static("x-retry-attempt"))
         }),
+        hedge: None,
+        rate_limit_pacing: None,
     }
 }
 
