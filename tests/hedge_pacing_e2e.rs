@@ -86,7 +86,10 @@ async fn hedging_cuts_the_tail_and_books_twice_without_a_key() {
     assert!(hedged.hedges > 0 && hedged.hedge_wins > 0, "{hedged:?}");
     assert!(hedged.hedge_wins <= hedged.hedges);
     assert_eq!(hedged.steps[0].hedges, hedged.hedges);
-    assert_eq!(hedged.retries, hedged.hedges, "nothing failed: every extra attempt is a hedge");
+    assert_eq!(
+        hedged.retries, hedged.hedges,
+        "nothing failed: every extra attempt is a hedge"
+    );
     // The tail: compliant's p99 is a slow answer; hedged's is not.
     let (p99, h99) = (
         plain.operation_latency_ms.p99,
@@ -117,7 +120,10 @@ hedge = { after = "10ms" }
     assert!(c.hedges > 0, "{:?}", c.outcomes);
     let ledger = c.ledger.as_ref().expect("ledger");
     assert_eq!(ledger.duplicates, 0);
-    assert_eq!(ledger.bookings_created, c.outcomes.get("OK").copied().unwrap_or(0));
+    assert_eq!(
+        ledger.bookings_created,
+        c.outcomes.get("OK").copied().unwrap_or(0)
+    );
     assert_eq!(total(&sim_saw(c, "reserve")), c.attempts - c.not_sent);
 }
 
@@ -125,8 +131,14 @@ hedge = { after = "10ms" }
 /// a per-user limit of 2 a second (burst 2); 429s carry Retry-After and
 /// every answer X-RateLimit-Remaining / X-RateLimit-Reset.
 fn rate_limited(users: u32, steps: usize, compare: &str) -> String {
-    let step = r#"{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}' }"#;
-    let steps = vec![step; steps].join(",\n");
+    let steps: Vec<String> = (0..steps)
+        .map(|i| {
+            format!(
+                r#"{{ name = "reserve{i}", method = "POST", path = "/bookings/reserve", body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}"#
+            )
+        })
+        .collect();
+    let steps = steps.join(",\n");
     format!(
         r#"
 compare = {compare}
