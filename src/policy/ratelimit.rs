@@ -209,9 +209,12 @@ mod tests {
         parse_rate_limit(&fields(pairs), now(), MAX).map(|s| (s.remaining, s.reset.as_secs()))
     }
 
+    /// Headers, and the (remaining, seconds) they give.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<(u64, u64)>);
+
     #[test]
     fn every_form_is_read_and_garbage_is_no_value() {
-        let cases: &[(&[(&str, &str)], Option<(u64, u64)>)] = &[
+        let cases: &[Case<'_>] = &[
             (&[], None),
             // The current draft: a list of policies.
             (&[("RateLimit", "\"default\";r=0;t=5")], Some((0, 5))),

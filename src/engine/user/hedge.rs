@@ -19,6 +19,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How a race ended.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per race, straight into `after_attempt`: boxing it would allocate per attempt"
+)]
 pub(super) enum Raced {
     /// The first request's header could not be rendered: nothing left.
     Invalid,
