@@ -133,8 +133,12 @@ fn policy(naive: bool) -> RetryPolicy {
         attempt_header: naive.then(|| {
             crate::policy::AttemptHeader(http::HeaderName::from_static("x-retry-attempt"))
         }),
-        hedge: None,
-        rate_limit_pacing: None,
+        hedge: naive.then_some(crate::policy::Hedge {
+            after: crate::policy::HedgeAfter::Percentile(950),
+            max: 1,
+            fallback: Duration::from_millis(100),
+        }),
+        rate_limit_pacing: naive.then_some(crate::policy::RateLimitPacing::USER),
     }
 }
 
