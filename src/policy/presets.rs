@@ -304,6 +304,17 @@ mod tests {
             x.retry = RetryScope::Guideline;
             x.limits = base.limits;
         });
+        undo("hedged", &|x| {
+            assert_eq!(x.hedge, Some(super::super::hedge::P95));
+            x.hedge = None;
+        });
+        undo("rate-limit-aware", &|x| {
+            assert_eq!(
+                x.rate_limit_pacing,
+                Some(super::super::RateLimitPacing::USER)
+            );
+            x.rate_limit_pacing = None;
+        });
         undo("impatient-user", &|x| {
             assert_eq!(x.abandon_after, Some(Duration::from_secs(3)));
             assert_eq!(x.max_resubmits, 3);
