@@ -66,6 +66,9 @@ pub async fn main(cli: Cli) -> u8 {
                         &p.sin
                     };
                     println!("{name:<20} {sin}");
+                    if let Some(src) = crate::policy::source(name) {
+                        println!("{:<20} source: {src}", "");
+                    }
                 }
             }
             EXIT_OK

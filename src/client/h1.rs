@@ -153,6 +153,8 @@ pub struct Head {
     pub retry_after: Option<String>,
     /// `grpc-retry-pushback-ms` (read by a policy with `pushback`).
     pub pushback: Option<String>,
+    /// Rate-limit headers (read by a policy with `rate_limit_pacing`).
+    pub rate_limit: crate::policy::RateLimitFields,
     pub set_cookies: Vec<HeaderValue>,
     /// `Content-Type: text/event-stream`.
     pub event_stream: bool,
@@ -241,6 +243,13 @@ impl Head {
                 .get(crate::policy::PUSHBACK_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            rate_limit: {
+                let mut f = crate::policy::RateLimitFields::default();
+                for (k, v) in headers {
+                    f.offer(k.as_str(), v.as_bytes());
+                }
+                f
+            },
             set_cookies: headers.get_all(SET_COOKIE).iter().cloned().collect(),
             event_stream: headers
                 .get(CONTENT_TYPE)
@@ -763,6 +772,7 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
         status,
         retry_after: None,
         pushback: None,
+        rate_limit: crate::policy::RateLimitFields::default(),
         set_cookies: Vec::new(),
         event_stream: false,
         simulator: false,
@@ -808,6 +818,10 @@ fn parse_head(buf: &[u8], trace: bool) -> io::Result<Option<(usize, Head)>> {
             head.event_stream = super::sse::is_event_stream(h.value);
         } else if name.eq_ignore_ascii_case("x-stampede-sim") {
             head.simulator = true;
+        } else if name.len() >= 9 && name.as_bytes()[..9].eq_ignore_ascii_case(b"ratelimit")
+            || name.len() >= 11 && name.as_bytes()[..11].eq_ignore_ascii_case(b"x-ratelimit")
+        {
+            head.rate_limit.offer(name, h.value);
         }
         if let Some(map) = &mut head.headers
             && let (Ok(k), Ok(v)) = (

@@ -88,6 +88,8 @@ pub struct Response {
     pub retry_after: Option<String>,
     /// `grpc-retry-pushback-ms`, raw.
     pub pushback: Option<String>,
+    /// The rate-limit headers, raw.
+    pub rate_limit: crate::policy::RateLimitFields,
     pub body: Bytes,
     /// `Set-Cookie` values (for the user's cookie jar); empty, and not
     /// allocated, when there are none.
@@ -104,6 +106,11 @@ pub struct QueueWait(OnceLock<Instant>);
 impl QueueWait {
     fn ready(&self) {
         let _ = self.0.set(Instant::now());
+    }
+
+    /// Could the request be written (has it left the generator)?
+    pub fn written(&self) -> bool {
+        self.0.get().is_some()
     }
 
     /// From `start` until the request could be written, or until `end` when
@@ -591,6 +598,7 @@ impl HttpClient {
             status,
             retry_after,
             pushback,
+            rate_limit,
             set_cookies,
             ..
         } = head;
@@ -598,6 +606,7 @@ impl HttpClient {
             status,
             retry_after,
             pushback,
+            rate_limit,
             body,
             set_cookies,
         })

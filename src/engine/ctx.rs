@@ -2,7 +2,7 @@
 
 use crate::client::HttpClient;
 use crate::metrics::Live;
-use crate::policy::{BudgetState, Limits, RetryPolicy, Scope, ThrottleState};
+use crate::policy::{BudgetState, LatencyEstimate, Limits, RetryPolicy, Scope, ThrottleState};
 use crate::scenario::{GeneratedTokens, Journey, Secret, UsersPlan};
 use http::HeaderValue;
 use std::collections::HashMap;
@@ -19,6 +19,13 @@ pub struct CohortCtx {
     pub budget: Option<Arc<BudgetState>>,
     /// The policy's throttle, on the same terms.
     pub throttle: Option<Arc<ThrottleState>>,
+    /// A hedging policy's estimate of each step's attempt latency (empty
+    /// without hedging), from which `hedge.after = "pNN"` is read.
+    pub hedge_latency: Box<[LatencyEstimate]>,
+    /// Rate-limit pacing of `fleet` or `process` scope: until when every
+    /// request waits, in µs since the round began (0: none). A user's own
+    /// lives with the user.
+    pub paced_until: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// Shared with the live views (progress, Prometheus), which keep it past the round.
     pub live: Arc<Live>,
 }
@@ -29,6 +36,7 @@ pub struct CohortCtx {
 pub struct ProcessLimits {
     budgets: HashMap<String, Arc<BudgetState>>,
     throttles: HashMap<String, Arc<ThrottleState>>,
+    paces: HashMap<String, Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl CohortCtx {
@@ -62,10 +70,29 @@ impl CohortCtx {
                     .clone(),
             ),
         });
+        let paced_until = policy.rate_limit_pacing.and_then(|r| match r.scope {
+            Scope::User => None,
+            Scope::Fleet => Some(Arc::default()),
+            Scope::Process => Some(
+                process
+                    .paces
+                    .entry(policy.name.clone())
+                    .or_default()
+                    .clone(),
+            ),
+        });
+        let hedge_latency = match policy.hedge {
+            Some(_) => (0..live.steps.len())
+                .map(|_| LatencyEstimate::default())
+                .collect(),
+            None => Box::default(),
+        };
         Self {
             policy,
             budget,
             throttle,
+            hedge_latency,
+            paced_until,
             live,
         }
     }

@@ -30,6 +30,8 @@ mod answer;
 pub use answer::envelope_code;
 mod cancel;
 mod flow;
+mod hedge;
+mod pace;
 mod request;
 mod stream;
 
@@ -58,6 +60,9 @@ struct User<'a> {
     /// round began, 0 when never told (8 bytes where an `Option<Instant>`
     /// took 16, for the task cell).
     told_to_wait_until_us: u64,
+    /// Until when this user's rate-limit pacing holds its requests (scope
+    /// `user`), in µs since the round began; 0: it does not.
+    paced_until_us: u64,
 }
 
 /// What the engine hands one user's task: moved in once, used in place.
@@ -110,6 +115,7 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
             op_seq: 0,
             cookies: CookieJar::default(),
             told_to_wait_until_us: 0,
+            paced_until_us: 0,
         };
         // `user.iteration` is the loop's counter, `task.intended` the
         // journey's due time, `ctx` and `cohort` are read through
@@ -372,6 +378,15 @@ impl<'a> User<'a> {
             let mut flags = AttemptFlags::default();
             let mut key_changed_after_ambiguous = false;
             loop {
+                // Rate-limit pacing: nothing leaves while the last answer
+                // said none is left (boxed, as the throttle's wait is).
+                if let Some(at) = self.paced() {
+                    let until = deadline.map_or(at, |d| d.min(at));
+                    Box::pin(tokio::time::sleep_until(until)).await;
+                    if until < at {
+                        return None;
+                    }
+                }
                 if !self.guard.allow(Instant::now()) {
                     op.outcome = OpOutcome::BreakerOpen;
                     return Some(false);
@@ -402,64 +417,90 @@ impl<'a> User<'a> {
                 // scope ends, so path, body, headers, the boxed exchange and the
                 // answer are scoped to end before the user sleeps in backoff
                 // (1,000,000 waiting users; measured in `scripts/bench.sh`).
-                let (sent, send) = {
-                    let attempt = state.retries + 1;
-                    let Some((path, body, headers)) = self.request(step, seq, key_seq, attempt)
-                    else {
-                        self.guard.no_answer();
-                        op.outcome = OpOutcome::InvalidHeader;
-                        return Some(false);
-                    };
-                    let sent = Instant::now();
-                    self.requested(state.retries, sent);
-                    self.cohort.live.sent(op.step as usize, state.retries > 0);
-                    // Logged as it leaves: if the run cuts it off, it still counts.
-                    let mut log = AttemptLog::sent(
-                        sent.saturating_duration_since(self.ctx.start),
-                        state.retries > 0,
+                let hedge = self.hedging(step);
+                let next = if let Some(hedge) = hedge {
+                    let launch = hedge::Launch {
+                        seq,
+                        key_seq,
+                        retries: state.retries,
                         flags,
-                    );
-                    log.key_changed_after_ambiguous = key_changed_after_ambiguous;
-                    log.while_told_to_wait =
-                        micros_since(self.ctx, sent) < self.told_to_wait_until_us;
-                    op.attempts.push(log);
-                    let method: Method = step.method.clone();
-                    let client = &self.ctx.client;
-                    // Boxed: a request in flight is large, and a user waiting in
-                    // backoff must not carry its space.
-                    let timeout = self.timeout(step);
-                    // The wait for a connection or an HTTP/2 stream comes
-                    // back beside the answer: it is not the target's time.
-                    let send = Box::pin(async move {
-                        let queued = QueueWait::default();
-                        let send =
-                            client.send_queued(&method, &path, headers, body, timeout, &queued);
-                        let res = match deadline {
-                            Some(d) => tokio::time::timeout_at(d, send).await.ok(),
-                            None => Some(send.await),
-                        };
-                        (res, queued.since(sent, Instant::now()))
-                    });
-                    (sent, send)
-                };
-                let next = {
-                    let (res, queued) = send.await;
-                    // Attempt latency runs from when the request could be written.
-                    let written = sent + queued;
-                    if let Some(a) = op.attempts.last_mut() {
-                        a.set_queue_wait(queued);
-                    }
-                    let Some(res) = res else {
-                        // Abandoned mid-request (the person gave up, or a wait
-                        // reached max_wait): the attempt still went out, and
-                        // no timeout fired: its own class, never a timeout.
-                        if let Some(a) = op.attempts.last_mut() {
-                            a.answered(StatusClass::Abandoned, written.elapsed());
-                        }
-                        self.guard.no_answer();
-                        return None;
+                        key_changed_after_ambiguous,
                     };
-                    self.after_attempt(step, op, &state, written, res)
+                    match Box::pin(self.race(hedge, step, op, deadline, launch)).await {
+                        hedge::Raced::Invalid => {
+                            self.guard.no_answer();
+                            op.outcome = OpOutcome::InvalidHeader;
+                            return Some(false);
+                        }
+                        hedge::Raced::Abandoned => {
+                            self.guard.no_answer();
+                            return None;
+                        }
+                        hedge::Raced::Answer { res, written, at } => {
+                            self.after_attempt(step, op, &state, written, res, at)
+                        }
+                    }
+                } else {
+                    let (sent, send) = {
+                        let attempt = state.retries + 1;
+                        let Some((path, body, headers)) = self.request(step, seq, key_seq, attempt)
+                        else {
+                            self.guard.no_answer();
+                            op.outcome = OpOutcome::InvalidHeader;
+                            return Some(false);
+                        };
+                        let sent = Instant::now();
+                        self.requested(state.retries, sent);
+                        self.cohort.live.sent(op.step as usize, state.retries > 0);
+                        // Logged as it leaves: if the run cuts it off, it still counts.
+                        let mut log = AttemptLog::sent(
+                            sent.saturating_duration_since(self.ctx.start),
+                            state.retries > 0,
+                            flags,
+                        );
+                        log.key_changed_after_ambiguous = key_changed_after_ambiguous;
+                        log.while_told_to_wait =
+                            micros_since(self.ctx, sent) < self.told_to_wait_until_us;
+                        op.attempts.push(log);
+                        let method: Method = step.method.clone();
+                        let client = &self.ctx.client;
+                        // Boxed: a request in flight is large, and a user waiting in
+                        // backoff must not carry its space.
+                        let timeout = self.timeout(step);
+                        // The wait for a connection or an HTTP/2 stream comes
+                        // back beside the answer: it is not the target's time.
+                        let send = Box::pin(async move {
+                            let queued = QueueWait::default();
+                            let send =
+                                client.send_queued(&method, &path, headers, body, timeout, &queued);
+                            let res = match deadline {
+                                Some(d) => tokio::time::timeout_at(d, send).await.ok(),
+                                None => Some(send.await),
+                            };
+                            (res, queued.since(sent, Instant::now()))
+                        });
+                        (sent, send)
+                    };
+                    {
+                        let (res, queued) = send.await;
+                        // Attempt latency runs from when the request could be written.
+                        let written = sent + queued;
+                        if let Some(a) = op.attempts.last_mut() {
+                            a.set_queue_wait(queued);
+                        }
+                        let Some(res) = res else {
+                            // Abandoned mid-request (the person gave up, or a wait
+                            // reached max_wait): the attempt still went out, and
+                            // no timeout fired: its own class, never a timeout.
+                            if let Some(a) = op.attempts.last_mut() {
+                                a.answered(StatusClass::Abandoned, written.elapsed());
+                            }
+                            self.guard.no_answer();
+                            return None;
+                        };
+                        let at = op.attempts.len().saturating_sub(1);
+                        self.after_attempt(step, op, &state, written, res, at)
+                    }
                 };
                 // Worked out before the sleep, inside the match, so the
                 // sleeping user holds the wait it will log and whether the

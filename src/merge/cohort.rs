@@ -18,6 +18,8 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
     a.operations += b.operations;
     a.attempts += b.attempts;
     a.not_sent += b.not_sent;
+    a.hedges += b.hedges;
+    a.hedge_wins += b.hedge_wins;
     a.journeys += b.journeys;
     for (k, v) in &b.outcomes {
         *a.outcomes.entry(k.clone()).or_default() += v;
@@ -43,6 +45,8 @@ pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
         x.attempts += y.attempts;
         x.not_sent += y.not_sent;
         x.retries += y.retries;
+        x.hedges += y.hedges;
+        x.hedge_wins += y.hedge_wins;
         x.journeys_passed += y.journeys_passed;
         x.success_rate = ratio_f(sok, x.operations);
         match (&mut x.wait, &y.wait) {

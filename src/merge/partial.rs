@@ -141,6 +141,8 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
                 s.attempts += sl.attempts;
                 s.not_sent += sl.not_sent;
                 s.retries += sl.retries;
+                s.hedges += sl.hedges;
+                s.hedge_wins += sl.hedge_wins;
                 *okn += sl.ok;
                 for (k, v) in &sl.outcomes {
                     *s.outcomes.entry(k.clone()).or_default() += v;
@@ -163,6 +165,8 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         c.operations = c.steps.iter().map(|s| s.operations).sum();
         c.attempts = c.steps.iter().map(|s| s.attempts).sum();
         c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
+        c.hedges = c.steps.iter().map(|s| s.hedges).sum();
+        c.hedge_wins = c.steps.iter().map(|s| s.hedge_wins).sum();
         let ok_all: u64 = ok.iter().sum();
         c.success_rate = if c.operations == 0 {
             0.0

@@ -31,6 +31,9 @@ pub enum StatusClass {
     /// Sent, and dropped by the person who gave up on the operation
     /// (`abandon_after`): no timeout fired, no answer came.
     Abandoned,
+    /// Sent, and dropped when another attempt of its hedge race answered
+    /// first (`hedge`): the target saw it, its answer was not waited for.
+    Superseded,
 }
 
 impl StatusClass {
@@ -71,6 +74,7 @@ impl StatusClass {
             Self::RejectedLocally => "rejected_locally",
             Self::Cancelled => "cancelled",
             Self::Abandoned => "abandoned",
+            Self::Superseded => "superseded",
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct AttemptLog {
     pub key_changed_after_ambiguous: bool,
     /// Sent while a Retry-After this user received was still running.
     pub while_told_to_wait: bool,
+    /// A hedge: a copy of an attempt still in flight (`hedge`).
+    pub hedge: bool,
 }
 
 impl AttemptLog {
@@ -118,6 +124,7 @@ impl AttemptLog {
             early: false,
             key_changed_after_ambiguous: false,
             while_told_to_wait: false,
+            hedge: false,
         }
     }
 
@@ -178,6 +185,8 @@ pub struct OpLog {
     /// An SSE wait: from the intended start to the stream's first event, in
     /// microseconds (saturating); 0 when no event came.
     first_event_us: u32,
+    /// The answer that settled it came from a hedge.
+    pub hedge_won: bool,
 }
 
 impl OpLog {
@@ -193,7 +202,12 @@ impl OpLog {
             attempts: Vec::with_capacity(1),
             backoff_ms: 0,
             first_event_us: 0,
+            hedge_won: false,
         }
+    }
+    /// Hedges it sent (copies of attempts still in flight).
+    pub fn hedges(&self) -> u32 {
+        self.attempts.iter().filter(|a| a.hedge).count() as u32
     }
     /// Polls a wait step sent (attempts that are not retries; for an SSE
     /// wait, the connections it opened).

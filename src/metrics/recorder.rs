@@ -32,6 +32,10 @@ pub struct StepRec {
     pub attempts: u64,
     /// Attempts that never left the generator ([`StatusClass::NotSent`]).
     pub not_sent: u64,
+    /// Hedges sent (in `attempts`).
+    pub hedges: u64,
+    /// Operations settled by a hedge's answer.
+    pub hedge_wins: u64,
     pub outcomes: BTreeMap<OpOutcome, u64>,
     pub op_latency: Histogram<u64>,
     /// Operation latency of the operations that succeeded (what latency
@@ -66,6 +70,8 @@ impl StepRec {
             ok: 0,
             attempts: 0,
             not_sent: 0,
+            hedges: 0,
+            hedge_wins: 0,
             outcomes: BTreeMap::new(),
             op_latency: new_histogram(),
             ok_latency: new_histogram(),
@@ -114,6 +120,8 @@ impl AddAssign<&StepRec> for StepRec {
         self.ok += o.ok;
         self.attempts += o.attempts;
         self.not_sent += o.not_sent;
+        self.hedges += o.hedges;
+        self.hedge_wins += o.hedge_wins;
         for (k, v) in &o.outcomes {
             self.count(k, *v);
         }
@@ -276,7 +284,8 @@ impl Recorder {
                     StatusClass::S3xx
                     | StatusClass::S4xx
                     | StatusClass::Cancelled
-                    | StatusClass::Abandoned => {}
+                    | StatusClass::Abandoned
+                    | StatusClass::Superseded => {}
                 }
             }
             let Some(step) = self.steps.get_mut(op.step as usize) else {
@@ -294,6 +303,8 @@ impl Recorder {
             }
             step.attempts += op.attempts.len() as u64;
             step.not_sent += op.attempts.iter().filter(|a| a.class.not_sent()).count() as u64;
+            step.hedges += u64::from(op.hedges());
+            step.hedge_wins += u64::from(op.hedge_won);
             step.count(&op.outcome, 1);
             let v = us(op.latency);
             let ended = op.intended_at().saturating_add(op.latency);

@@ -48,6 +48,12 @@ pub struct StepLine {
     /// Attempts that never left the generator.
     #[serde(default)]
     pub not_sent: u64,
+    /// Hedges sent.
+    #[serde(default)]
+    pub hedges: u64,
+    /// Operations a hedge's answer settled.
+    #[serde(default)]
+    pub hedge_wins: u64,
 }
 
 /// What one flush added to one cohort.
@@ -77,6 +83,8 @@ impl StreamLine {
                     ok: s.ok,
                     attempts: s.attempts,
                     not_sent: s.not_sent,
+                    hedges: s.hedges,
+                    hedge_wins: s.hedge_wins,
                     retries: s
                         .attempts
                         .saturating_sub(s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum()),

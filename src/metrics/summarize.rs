@@ -92,6 +92,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
             amplification: amplification(s.ops, step_retries, s.not_sent),
             kind,
             retries: step_retries,
+            hedges: s.hedges,
+            hedge_wins: s.hedge_wins,
             journeys_passed: s.passed,
             wait: (kind != StepKind::Request).then(|| WaitStats {
                 polls,
@@ -145,6 +147,8 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         attempts,
         not_sent,
         retries,
+        hedges: rec.steps.iter().map(|s| s.hedges).sum(),
+        hedge_wins: rec.steps.iter().map(|s| s.hedge_wins).sum(),
         amplification: amplification(head_ops, head_attempts - head_ops, head_not_sent),
         amplification_steps: if meta.amplification_steps.is_empty() {
             meta.step_names.to_vec()

@@ -325,6 +325,14 @@ pub struct RetryPolicy {
     /// Each attempt carries its 1-based number in this header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt_header: Option<AttemptHeader>,
+    /// Send a copy of an attempt that has not answered after a delay; the
+    /// first answer settles the operation (`hedge.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<Hedge>,
+    /// Hold every request while the last answer's rate-limit headers said
+    /// none is left, until their reset (`ratelimit.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_pacing: Option<RateLimitPacing>,
 }
 
 /// What one attempt produced, as the engine saw it.
@@ -408,11 +416,13 @@ mod budget;
 mod classify;
 mod decide;
 mod finagle;
+mod hedge;
 mod overload;
 mod overrides;
 mod presets;
 mod pushback;
 mod quota;
+mod ratelimit;
 mod retry_after;
 mod scope;
 mod settle;
@@ -428,10 +438,14 @@ pub use budget::{Answered, Budget, BudgetKind, BudgetName, BudgetState, BudgetTa
 pub use classify::{classify, classify_for};
 pub use decide::decide;
 pub use finagle::FinagleBudget;
+pub use hedge::{Hedge, HedgeAfter, HedgeTable, LatencyEstimate, MIN_SAMPLES};
 pub use overrides::{BreakerOverride, LimitsOverride, PolicyOverrides};
-pub use presets::{PRESETS, preset};
+pub use presets::{PRESETS, preset, source};
 pub use pushback::{PUSHBACK_HEADER, Pushback, parse_pushback};
 pub use quota::RetryQuota;
+pub use ratelimit::{
+    RateLimitFields, RateLimitPacing, RateLimitSeen, paced_until, parse_rate_limit,
+};
 pub use retry_after::parse_retry_after;
 pub use scope::Scope;
 pub use settle::{Answer, AttemptFlags, Clock, Limits, Settlement, UserGuard, settle};

@@ -22,8 +22,9 @@
 //! ```
 
 use super::{
-    AttemptHeader, BackoffKind, BreakerConfig, Budget, BudgetTable, Jitter, KeyReuse, PolicyError,
-    RetryPolicy, RetryScope, Throttle, ThrottleTable, preset,
+    AttemptHeader, BackoffKind, BreakerConfig, Budget, BudgetTable, Hedge, HedgeTable, Jitter,
+    KeyReuse, PolicyError, RateLimitPacing, RetryPolicy, RetryScope, Throttle, ThrottleTable,
+    preset,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -129,6 +130,19 @@ pub struct PolicyOverrides {
     pub final_codes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ambiguous_codes: Option<Vec<String>>,
+    /// Hedged requests: `{ after, max, fallback }`; unset keys keep the
+    /// preset's, or `hedged`'s (p95, 1, 100 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<HedgeTable>,
+    /// `false` removes the preset's hedging; `true` adds `hedged`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge_enabled: Option<bool>,
+    /// Pacing on rate-limit headers: `{ scope }` (default `"user"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_pacing: Option<RateLimitPacing>,
+    /// `false` removes the preset's pacing; `true` adds it per user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_pacing_enabled: Option<bool>,
 }
 
 /// Partial [`RetryLimits`](super::RetryLimits): unset classes keep the preset's limit.
@@ -275,6 +289,30 @@ impl PolicyOverrides {
             (_, Some(t)) => Some(Throttle::build(t, p.throttle)?),
             (_, None) => p.throttle,
         };
+        p.hedge = match (self.hedge_enabled, &self.hedge) {
+            (Some(false), Some(_)) => {
+                return Err(invalid(
+                    "hedge_enabled",
+                    "is false but a `hedge` table is given too",
+                ));
+            }
+            (Some(false), None) => None,
+            (Some(true), None) => Some(p.hedge.unwrap_or(super::hedge::P95)),
+            (_, Some(t)) => Some(Hedge::build(t, p.hedge)?),
+            (None, None) => p.hedge,
+        };
+        p.rate_limit_pacing = match (self.rate_limit_pacing_enabled, self.rate_limit_pacing) {
+            (Some(false), Some(_)) => {
+                return Err(invalid(
+                    "rate_limit_pacing_enabled",
+                    "is false but a `rate_limit_pacing` table is given too",
+                ));
+            }
+            (Some(false), None) => None,
+            (Some(true), None) => Some(p.rate_limit_pacing.unwrap_or(RateLimitPacing::USER)),
+            (_, Some(t)) => Some(t),
+            (None, None) => p.rate_limit_pacing,
+        };
         Ok(())
     }
 }
@@ -331,6 +369,9 @@ impl RetryPolicy {
         }
         if let Some(t) = &self.throttle {
             t.validate()?;
+        }
+        if let Some(h) = &self.hedge {
+            h.validate()?;
         }
         self.validate_backoff()?;
         if self.abandon_after.is_some_and(|d| d.is_zero()) {

@@ -18,6 +18,8 @@ pub const PRESETS: &[&str] = &[
     "aws-adaptive",
     "grpc",
     "sre-throttling",
+    "hedged",
+    "rate-limit-aware",
 ];
 
 /// A preset by name (its `name` field is the preset name).
@@ -84,6 +86,14 @@ pub fn preset(name: &str) -> Result<RetryPolicy, PolicyError> {
         "aws-standard" | "aws-legacy" | "aws-adaptive" | "grpc" | "sre-throttling" => {
             super::overload::apply(&mut p, name)
         }
+        "hedged" => {
+            p.hedge = Some(super::hedge::P95);
+            "a second copy of a slow attempt after the step's p95, first answer wins"
+        }
+        "rate-limit-aware" => {
+            p.rate_limit_pacing = Some(super::RateLimitPacing::USER);
+            "sends nothing while the last answer's rate-limit headers said 0 left, until the reset"
+        }
         _ => {
             return Err(PolicyError::UnknownPreset(
                 name.to_string(),
@@ -144,7 +154,29 @@ pub(super) fn compliant() -> RetryPolicy {
         ambiguous_codes: vec!["REQUEST_IN_PROGRESS".to_string()],
         throttling_codes: Vec::new(),
         attempt_header: None,
+        hedge: None,
+        rate_limit_pacing: None,
     }
+}
+
+/// Where a preset's numbers come from, for `stampede policies` (the
+/// guideline presets follow the client retry guidelines).
+pub fn source(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "aws-standard" | "aws-legacy" => {
+            "AWS SDKs and Tools Reference Guide, \"Retry behavior\"; botocore"
+        }
+        "aws-adaptive" => "botocore retries/adaptive.py (ClientRateLimiter, CubicCalculator)",
+        "grpc" => "gRFC A6, \"gRPC Retry Design\"",
+        "sre-throttling" => {
+            "Site Reliability Engineering (2016), ch. 21, \"Client-Side Throttling\""
+        }
+        "hedged" => "Dean & Barroso, \"The Tail at Scale\", CACM 2013 (hedged requests)",
+        "rate-limit-aware" => {
+            "IETF httpapi RateLimit header fields draft; GitHub's X-RateLimit-Remaining/Reset"
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -271,6 +303,17 @@ mod tests {
             assert_eq!(x.limits.too_many_requests + x.limits.network, 0);
             x.retry = RetryScope::Guideline;
             x.limits = base.limits;
+        });
+        undo("hedged", &|x| {
+            assert_eq!(x.hedge, Some(super::super::hedge::P95));
+            x.hedge = None;
+        });
+        undo("rate-limit-aware", &|x| {
+            assert_eq!(
+                x.rate_limit_pacing,
+                Some(super::super::RateLimitPacing::USER)
+            );
+            x.rate_limit_pacing = None;
         });
         undo("impatient-user", &|x| {
             assert_eq!(x.abandon_after, Some(Duration::from_secs(3)));

@@ -192,6 +192,11 @@ pub fn summary_table(report: &Report) -> String {
             count(c.relogins)
         }));
     }
+    if cs.iter().any(|c| c.hedges > 0) {
+        rows.push(row("hedges sent (won)", cs, |c| {
+            format!("{} ({})", count(c.hedges), count(c.hedge_wins))
+        }));
+    }
     if let Some(t) = &report.trigger {
         rows.push(row(
             &format!("recovery after trigger ({})", trigger_window(t)),

@@ -55,6 +55,8 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "queue_wait_p50_ms",
     "queue_wait_p99_ms",
     "queue_wait_max_ms",
+    "hedges",
+    "hedge_wins",
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
@@ -232,6 +234,8 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
         f(c.queue_wait_ms.p50),
         f(c.queue_wait_ms.p99),
         f(c.queue_wait_ms.max),
+        c.hedges.to_string(),
+        c.hedge_wins.to_string(),
     ]
 }
 

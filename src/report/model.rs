@@ -222,9 +222,17 @@ pub struct StepResult {
     /// event stream.
     #[serde(default)]
     pub kind: StepKind,
-    /// Attempts that were retries per the policy (not polls).
+    /// Attempts that were retries per the policy (not polls), hedges
+    /// included.
     #[serde(default)]
     pub retries: u64,
+    /// Hedges sent: copies of an attempt still in flight (`hedge`), in
+    /// `attempts` and `retries`.
+    #[serde(default)]
+    pub hedges: u64,
+    /// Operations whose settling answer came from a hedge.
+    #[serde(default)]
+    pub hedge_wins: u64,
     /// Journeys in which an operation of this step succeeded (the funnel).
     #[serde(default)]
     pub journeys_passed: u64,
@@ -342,7 +350,16 @@ pub struct CohortResult {
     /// throttle): the target saw `attempts - not_sent`.
     #[serde(default)]
     pub not_sent: u64,
+    /// Attempts after an operation's first that were not polls: the
+    /// policy's retries and its hedges.
     pub retries: u64,
+    /// Hedges sent: copies of an attempt still in flight (`hedge`), in
+    /// `attempts` and `retries`.
+    #[serde(default)]
+    pub hedges: u64,
+    /// Operations whose settling answer came from a hedge.
+    #[serde(default)]
+    pub hedge_wins: u64,
     /// Sent attempts / operations over the steps named in `amplification_steps`
     /// (the retried work; pre-checks and follow-up steps would dilute it):
     /// the load the policy multiplies onto the target. Per-step values are

@@ -133,6 +133,12 @@ fn policy(naive: bool) -> RetryPolicy {
         attempt_header: naive.then(|| {
             crate::policy::AttemptHeader(http::HeaderName::from_static("x-retry-attempt"))
         }),
+        hedge: naive.then_some(crate::policy::Hedge {
+            after: crate::policy::HedgeAfter::Percentile(950),
+            max: 1,
+            fallback: Duration::from_millis(100),
+        }),
+        rate_limit_pacing: naive.then_some(crate::policy::RateLimitPacing::USER),
     }
 }
 
@@ -239,6 +245,8 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
         operations: ops,
         attempts: (ops as f64 * amp) as u64,
         not_sent: 0,
+        hedges: 0,
+        hedge_wins: 0,
         amplification: (ops as f64 * amp) as u64 as f64 / ops.max(1) as f64,
         success_rate: ok,
         outcomes,
@@ -435,6 +443,8 @@ fn cohort(naive: bool) -> CohortResult {
         operations,
         attempts,
         not_sent: 0,
+        hedges: 0,
+        hedge_wins: 0,
         retries: attempts - operations,
         amplification: steps[1].amplification,
         amplification_steps: vec!["reserve".into()],

@@ -172,3 +172,75 @@ fn an_unknown_value_is_named_at_its_position() {
         }
     }
 }
+
+/// The hedging and pacing keys: built from a scenario, and a bad value is
+/// an error at its key, never a panic.
+#[test]
+fn hedge_and_rate_limit_pacing_keys() {
+    let src = mine(
+        r#"hedge = { after = "10ms", max = 2 }
+rate_limit_pacing = { scope = "fleet" }"#,
+    );
+    let plan = scenario::parse(&src, Path::new("ok.toml"), &Overrides::default()).unwrap();
+    let p = &plan.rounds[0].cohorts[0].policy;
+    let h = p.hedge.expect("hedge");
+    assert_eq!(h.max, 2);
+    assert_eq!(h.after.to_string(), "10ms");
+    assert_eq!(
+        p.rate_limit_pacing.map(|r| r.scope),
+        Some(stampede::policy::Scope::Fleet)
+    );
+    for name in ["hedged", "rate-limit-aware"] {
+        let src = format!("compare = [\"{name}\"]\n{OK_LOAD}");
+        scenario::parse(&src, Path::new("ok.toml"), &Overrides::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for (body, key, says) in [
+        (
+            "hedge = { max = 0 }",
+            "policies.mine.hedge.max",
+            "between 1 and 5",
+        ),
+        (
+            r#"hedge = { after = "0ms" }"#,
+            "policies.mine.hedge.after",
+            "more than 0",
+        ),
+        (
+            r#"hedge = { fallback = "2m" }"#,
+            "policies.mine.hedge.fallback",
+            "at most 60s",
+        ),
+        (
+            "hedge_enabled = false\nhedge = { max = 1 }",
+            "policies.mine.hedge_enabled",
+            "`hedge` table",
+        ),
+        (
+            "rate_limit_pacing_enabled = false\nrate_limit_pacing = {}",
+            "policies.mine.rate_limit_pacing_enabled",
+            "table is given too",
+        ),
+    ] {
+        let e = err(&mine(body));
+        let (line, _, k) = at(&e);
+        assert_eq!((line, k), (9, key), "{body}: {e}");
+        assert!(e.contains(says), "{body}: {e}");
+    }
+    // Values the parser refuses: named with what the key accepts.
+    for (body, names) in [
+        (r#"hedge = { after = "p100" }"#, ["p100", "p50 to p99.9"]),
+        (r#"hedge = { after = "soon" }"#, ["soon", "percentile"]),
+        (r#"hedge = { delay = "1s" }"#, ["delay", "after"]),
+        (
+            r#"rate_limit_pacing = { scope = "cluster" }"#,
+            ["cluster", "fleet"],
+        ),
+    ] {
+        let e = err(&mine(body));
+        assert!(e.starts_with("bad.toml:9:"), "{body}: {e}");
+        for n in names {
+            assert!(e.contains(n), "{body}: {e}");
+        }
+    }
+}

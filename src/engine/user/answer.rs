@@ -54,6 +54,7 @@ impl User<'_> {
         state: &OpState,
         sent: Instant,
         res: Result<Response, Failure>,
+        at: usize,
     ) -> Next {
         let ctx = self.ctx;
         let latency = sent.elapsed();
@@ -61,6 +62,7 @@ impl User<'_> {
             for c in &r.set_cookies {
                 self.cookies.set(c.as_bytes());
             }
+            self.saw_rate_limit(&r.rate_limit);
             if (r.status == 429 || r.status >= 500)
                 && let Some(wait) = r
                     .retry_after
@@ -112,7 +114,7 @@ impl User<'_> {
             Err(Failure::Timeout) => (Answer::Timeout, StatusClass::Timeout),
             Err(Failure::Net(n)) => (Answer::Net(*n), StatusClass::of_net(*n)),
         };
-        if let Some(a) = op.attempts.last_mut() {
+        if let Some(a) = op.attempts.get_mut(at) {
             a.answered(class, latency);
         }
         self.cohort.live.answered(op.step as usize, class, latency);

@@ -123,7 +123,8 @@ impl User<'_> {
                 }
                 // An error answer or no answer: the policy decides, as for
                 // any attempt.
-                match self.after_attempt(step, op, &state, sent, res) {
+                let at = op.attempts.len().saturating_sub(1);
+                match self.after_attempt(step, op, &state, sent, res, at) {
                     Next::Done(short) => return Some(short),
                     Next::Poll { .. } => return Some(false),
                     Next::Wait {

@@ -401,6 +401,27 @@ fn queue_rows(cs: &[CohortResult]) -> Vec<Value> {
             count(c.relogins)
         }));
     }
+    if cs.iter().any(|c| c.hedges > 0) {
+        rows.push(plain("hedges sent (won)", cs, |c| {
+            format!("{} ({})", count(c.hedges), count(c.hedge_wins))
+        }));
+        let mut hedged: Vec<&str> = Vec::new();
+        for s in cs.iter().flat_map(|c| &c.steps).filter(|s| s.hedges > 0) {
+            if !hedged.contains(&s.name.as_str()) {
+                hedged.push(&s.name);
+            }
+        }
+        for name in hedged {
+            rows.push(plain(&format!("{name}: hedges (won)"), cs, |c| {
+                c.steps
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map_or(NA.to_string(), |s| {
+                        format!("{} ({})", count(s.hedges), count(s.hedge_wins))
+                    })
+            }));
+        }
+    }
     rows
 }
 

@@ -1,0 +1,199 @@
+//! `hedged` and `rate-limit-aware` end to end, on loopback: each preset's
+//! signature effect against the embedded simulator, compared with
+//! `compliant` on the same target in the same run, with stampede's counts
+//! checked against what the simulator saw.
+
+mod common;
+
+use common::{plan, run};
+use stampede::report::CohortResult;
+use std::collections::BTreeMap;
+
+/// `users` buyers over 1 s, each reserving once (the reserve `idempotent`
+/// or not), against a simulator where a share `slow` of reserves takes
+/// 300 ms more (a slow tail) and nothing fails.
+fn slow_tail(users: u32, slow: f64, idempotent: bool, compare: &str, policies: &str) -> String {
+    format!(
+        r#"
+compare = {compare}
+[load]
+model = "ticket-drop"
+users = {users}
+over = "1s"
+drain = "30s"
+[journey]
+event = "E1"
+zones = ["A"]
+steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", idempotent = {idempotent}, body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}]
+[sim]
+seed = 11
+max_tickets_per_user = 100
+[[sim.events]]
+id = "E1"
+zones = [{{ id = "A", seats = 100000 }}]
+[sim.rate_limit]
+per_user_per_second = 0
+[sim.capacity]
+service_time = "1ms"
+latency_per_in_flight = "0ms"
+workers = 1000
+queue = 10000
+[sim.faults]
+latency_rate = {slow}
+extra_latency = "300ms"
+{policies}
+"#
+    )
+}
+
+/// Requests the simulator counted on `route`, by status.
+fn sim_saw(c: &CohortResult, route: &str) -> BTreeMap<u16, u64> {
+    let ledger = c.ledger.as_ref().expect("the embedded simulator's ledger");
+    ledger.requests.get(route).cloned().unwrap_or_default()
+}
+
+fn total(by: &BTreeMap<u16, u64>) -> u64 {
+    by.values().sum()
+}
+
+fn by_name(r: &stampede::report::Report) -> BTreeMap<&str, &CohortResult> {
+    r.results.iter().map(|c| (c.name.as_str(), c)).collect()
+}
+
+/// A 3% slow tail: the compliant fleet's p99 is the slow tail itself; the
+/// hedged one (after the step's p95) waits for the slower of two copies
+/// only when both are slow (0.09%). Without a key, a hedge of a reserve is
+/// a second booking: the simulator's ledger shows the duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hedging_cuts_the_tail_and_books_twice_without_a_key() {
+    let src = slow_tail(400, 0.03, false, r#"["compliant", "hedged"]"#, "");
+    let r = run(&plan(&src)).await;
+    let by = by_name(&r);
+    let (plain, hedged) = (by["compliant"], by["hedged"]);
+    for c in [plain, hedged] {
+        assert_eq!(c.operations, 400, "{}", c.name);
+        assert_eq!(c.success_rate, 1.0, "{}: {:?}", c.name, c.outcomes);
+        // Every attempt stampede counts as sent, hedges and dropped losers
+        // included, is one the simulator saw.
+        assert_eq!(
+            total(&sim_saw(c, "reserve")),
+            c.attempts - c.not_sent,
+            "{}",
+            c.name
+        );
+    }
+    assert_eq!(plain.hedges, 0);
+    assert!(hedged.hedges > 0 && hedged.hedge_wins > 0, "{hedged:?}");
+    assert!(hedged.hedge_wins <= hedged.hedges);
+    assert_eq!(hedged.steps[0].hedges, hedged.hedges);
+    assert_eq!(
+        hedged.retries, hedged.hedges,
+        "nothing failed: every extra attempt is a hedge"
+    );
+    // The tail: compliant's p99 is a slow answer; hedged's is not.
+    let (p99, h99) = (
+        plain.operation_latency_ms.p99,
+        hedged.operation_latency_ms.p99,
+    );
+    assert!(p99 >= 300.0, "compliant p99 {p99} ms");
+    assert!(h99 * 3.0 < p99, "hedged p99 {h99} ms against {p99} ms");
+    // The harm: a hedged reserve without a key booked twice.
+    let dup = |c: &CohortResult| c.ledger.as_ref().map_or(0, |l| l.duplicates);
+    assert_eq!(dup(plain), 0);
+    assert!(dup(hedged) > 0, "hedges {}", hedged.hedges);
+    assert!(dup(hedged) <= hedged.hedges);
+}
+
+/// The same hedges on a reserve that carries the idempotency key: every
+/// copy sends the operation's key, and the simulator books once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hedge_with_the_key_does_not_book_twice() {
+    let policies = r#"
+[policies.hedge-10ms]
+preset = "hedged"
+hedge = { after = "10ms" }
+"#;
+    let src = slow_tail(200, 0.1, true, r#"["hedge-10ms"]"#, policies);
+    let r = run(&plan(&src)).await;
+    let c = &r.results[0];
+    assert_eq!(c.operations, 200);
+    assert!(c.hedges > 0, "{:?}", c.outcomes);
+    let ledger = c.ledger.as_ref().expect("ledger");
+    assert_eq!(ledger.duplicates, 0);
+    assert_eq!(
+        ledger.bookings_created,
+        c.outcomes.get("OK").copied().unwrap_or(0)
+    );
+    assert_eq!(total(&sim_saw(c, "reserve")), c.attempts - c.not_sent);
+}
+
+/// `users` buyers over 1 s, each reserving `steps` times in a row, against
+/// a per-user limit of 2 a second (burst 2); 429s carry Retry-After and
+/// every answer X-RateLimit-Remaining / X-RateLimit-Reset.
+fn rate_limited(users: u32, steps: usize, compare: &str) -> String {
+    let steps: Vec<String> = (0..steps)
+        .map(|i| {
+            format!(
+                r#"{{ name = "reserve{i}", method = "POST", path = "/bookings/reserve", body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}"#
+            )
+        })
+        .collect();
+    let steps = steps.join(",\n");
+    format!(
+        r#"
+compare = {compare}
+[load]
+model = "ticket-drop"
+users = {users}
+over = "1s"
+drain = "60s"
+[journey]
+event = "E1"
+zones = ["A"]
+steps = [{steps}]
+[sim]
+seed = 5
+max_tickets_per_user = 1000
+[[sim.events]]
+id = "E1"
+zones = [{{ id = "A", seats = 100000 }}]
+[sim.rate_limit]
+per_user_per_second = 2
+per_user_burst = 2
+[sim.capacity]
+service_time = "0ms"
+latency_per_in_flight = "0ms"
+workers = 64
+queue = 10000
+"#
+    )
+}
+
+/// Each user books 5 times in a row against 2 a second: `compliant` runs
+/// into the limit and waits out each 429's Retry-After; `rate-limit-aware`
+/// reads X-RateLimit-Remaining: 0 on the answer that took the last token
+/// and holds its next request until X-RateLimit-Reset, so the simulator
+/// answers it (almost) no 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_on_the_headers_leaves_no_request_at_zero() {
+    let src = rate_limited(20, 5, r#"["compliant", "rate-limit-aware"]"#);
+    let r = run(&plan(&src)).await;
+    let by = by_name(&r);
+    let (plain, aware) = (by["compliant"], by["rate-limit-aware"]);
+    let limited = |c: &CohortResult| sim_saw(c, "reserve").get(&429).copied().unwrap_or(0);
+    for c in [plain, aware] {
+        assert_eq!(c.operations, 100, "{}", c.name);
+        assert_eq!(c.success_rate, 1.0, "{}: {:?}", c.name, c.outcomes);
+        assert_eq!(total(&sim_saw(c, "reserve")), c.attempts, "{}", c.name);
+    }
+    // Compliant: the third reserve of every user is refused at least once.
+    assert!(limited(plain) >= 20, "compliant 429s {}", limited(plain));
+    // Aware: nothing was sent at remaining 0 (a second boundary may slip one).
+    assert!(
+        limited(aware) * 10 <= limited(plain) && limited(aware) <= 2,
+        "aware 429s {} against {}",
+        limited(aware),
+        limited(plain)
+    );
+    assert_eq!(aware.retries, limited(aware));
+}
