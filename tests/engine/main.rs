@@ -10,6 +10,7 @@ mod connection_cap;
 mod engine_e2e;
 mod faults;
 mod h2_queue_wait;
+mod hedge_pacing_e2e;
 mod outcomes_e2e;
 mod overload_e2e;
 mod recovery_trigger;

@@ -3,7 +3,7 @@
 //! `compliant` on the same target in the same run, with stampede's counts
 //! checked against what the simulator saw.
 
-mod common;
+use crate::common;
 
 use common::{plan, run};
 use stampede::report::CohortResult;
