@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/sample-report"));
-    let report = stampede::report::sample_report();
+    let report = stampede::sample::sample_report();
     for path in stampede::report::write_all(&report, &dir)? {
         println!("{}", path.display());
     }

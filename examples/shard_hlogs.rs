@@ -6,8 +6,8 @@
 //!   /usr/bin/time -v stampede merge OUT/shard-* --out OUT/merged
 
 use stampede::metrics::SecondHistograms;
+use stampede::metrics::hlog;
 use stampede::metrics::interval::write_pairs;
-use stampede::report::hlog;
 use stampede::report::{Shard, StepResult};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -32,7 +32,7 @@ fn main() -> std::io::Result<()> {
     for i in 0..shards {
         let dir = out.join(format!("shard-{i}"));
         std::fs::create_dir_all(&dir)?;
-        let mut r = stampede::report::sample_report();
+        let mut r = stampede::sample::sample_report();
         r.results.truncate(2);
         r.origin.shard = Some(Shard::new(i as u32, shards as u32).expect("shard"));
         r.origin.gates.clear();

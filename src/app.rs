@@ -239,7 +239,7 @@ async fn run_once(
         }
     };
     let argv: Vec<String> = std::env::args().collect();
-    output.report.meta = crate::report::meta::collect(plan, &argv, ov);
+    output.report.meta = crate::run::meta::collect(plan, &argv, ov);
     if let Some(base) = baseline {
         compare_cmd::apply_baseline(&mut output.report, plan, base);
     }

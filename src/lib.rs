@@ -15,12 +15,17 @@ pub mod gate;
 pub mod live;
 pub mod merge;
 pub mod metrics;
+pub mod model;
 pub mod names;
 pub mod outcome;
 pub mod policy;
 pub mod prom;
 pub mod report;
 pub mod run;
+/// A fully populated report for renderers' tests, the schema check and the
+/// sample example: a fixture, not a measurement.
+#[doc(hidden)]
+pub mod sample;
 pub mod scenario;
 pub mod search;
 pub mod shard;

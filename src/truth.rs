@@ -10,7 +10,7 @@
 //! gates that needed it fail as unmeasured).
 
 use crate::client::{HttpClient, TlsOptions};
-use crate::report::Truth;
+use crate::model::Truth;
 use crate::scenario::plan::{TruthKey, TruthPlan, TruthSource};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;

@@ -40,7 +40,7 @@ pub mod fdlimit;
 mod h1;
 mod h2slots;
 mod pool;
-pub mod probe;
+
 pub mod proxy;
 pub mod sse;
 mod stats;
@@ -48,7 +48,7 @@ mod tls;
 pub mod trace;
 
 pub use cookies::CookieJar;
-pub use probe::{remote_ledger, remote_sim};
+
 pub use proxy::{Proxy, ProxySetting};
 pub use sse::Event;
 pub use stats::{Snapshot, TransportStats};

@@ -225,8 +225,8 @@ mod tests {
 
     #[test]
     fn the_spread_of_sample_reports() {
-        let a = crate::report::sample_report();
-        let mut b = crate::report::sample_report();
+        let a = crate::sample::sample_report();
+        let mut b = crate::sample::sample_report();
         b.results[0].amplification += 1.0;
         let s = spread(&[a.clone(), b], vec!["run-1".into(), "run-2".into()]);
         assert_eq!(s.runs, 2);

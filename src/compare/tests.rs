@@ -1,5 +1,5 @@
 use super::*;
-use crate::report::sample_report;
+use crate::sample::sample_report;
 
 #[test]
 fn identical_runs_have_no_change_and_no_warning() {
@@ -58,7 +58,7 @@ fn worse_beyond_the_threshold_is_flagged_and_noise_is_not() {
     assert!(page.contains("class=\"worse\""));
     assert!(!page.contains("<b>"), "escaped");
     // The sample's hostile step name is a step section of its own, as text.
-    let hostile = crate::report::sample::HOSTILE_STEP;
+    let hostile = crate::sample::HOSTILE_STEP;
     assert!(!page.contains(hostile));
     assert!(
         page.contains("step &lt;img src=x onerror=alert(1)&gt;"),

@@ -15,7 +15,7 @@
 //! the fleet, step or samples fails the gate with the reason why.
 
 use super::{Gate, GateError, fmt_num};
-use crate::report::Report;
+use crate::model::Report;
 
 /// How the bound follows from the baseline's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,7 +102,8 @@ pub fn require(gates: &[Gate], baseline: Option<&Report>) -> Result<(), GateErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{GateReason, sample_report};
+    use crate::report::GateReason;
+    use crate::sample::sample_report;
 
     fn names(r: &Report) -> (Vec<String>, Vec<String>) {
         let cohorts = r.results.iter().map(|c| c.name.clone()).collect();

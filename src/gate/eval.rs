@@ -2,7 +2,7 @@
 //! with a [`GateReason`] that says why.
 
 use super::*;
-use crate::report::{CohortResult, Percentiles, Report, StepResult};
+use crate::model::{CohortResult, Percentiles, Report, StepResult};
 
 /// Why a gate could not be measured: the reason as data, the detail in words.
 struct Unmeasured {
@@ -202,7 +202,7 @@ fn ratio_of(operations: u64, v: f64, what: &str) -> Result<f64, Unmeasured> {
 
 /// succeeded / (started − sold_out − cancelled): of the journeys that could
 /// succeed, the share that did.
-fn journey_success_rate(j: &crate::report::JourneyCounts) -> Result<f64, Unmeasured> {
+fn journey_success_rate(j: &crate::model::JourneyCounts) -> Result<f64, Unmeasured> {
     let could = j
         .started
         .saturating_sub(j.sold_out)

@@ -52,7 +52,7 @@ pub use baseline::Relative;
 pub use eval::{evaluate, evaluate_all, evaluate_all_with, evaluate_with};
 pub use parse::parse;
 
-use crate::report::{GateReason, GateResult};
+use crate::model::{GateReason, GateResult};
 use std::fmt;
 
 /// A parsed gate, ready to be evaluated against a report. It serializes as

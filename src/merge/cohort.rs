@@ -4,8 +4,8 @@
 //! `metrics::summarize` computes them for a single run.
 
 pub use super::hists::{CohortHists, Source, StepHists};
+use crate::metrics::hgrm;
 use crate::metrics::{US_PER_MS, new_histogram};
-use crate::report::hgrm;
 use crate::report::{CohortResult, SecondRow, amplification};
 use hdrhistogram::Histogram;
 

@@ -6,18 +6,18 @@
 //! are not kept: every step file of every folder is indexed by second
 //! (cheap: no histogram decoded), then, second by second, each line of that
 //! second is decoded straight into its non-zero buckets
-//! ([`crate::report::hlog::sparse`]) and added into one dense scratch
+//! ([`crate::metrics::hlog::sparse`]) and added into one dense scratch
 //! histogram per step, which is written at once as the merged log's line for
 //! that second, added to the step's whole-run total and to the fleet's
 //! per-second sum, and reset. Memory holds the folders' files, the totals
 //! and the merged logs' lines; time is one decode per input line and one
 //! encode per output line.
 
+use crate::metrics::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
+use crate::metrics::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK, TAG_QUEUE};
 use crate::metrics::latency::sorted_latency;
 use crate::metrics::new_histogram;
 use crate::report::LatencyRow;
-use crate::report::hlog::{self, HlogError, RawInterval, SparseBuf, TAG_ATTEMPT, TAG_BACKOFF};
-use crate::report::hlog::{TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK, TAG_QUEUE};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,8 +11,8 @@
 //! (the shards hit different targets, or the target was reset mid-round)
 //! leaves the ledger out, with a note saying why.
 
+use crate::model::Ledger;
 use crate::report::Report;
-use crate::sim::Ledger;
 
 /// The `[truth]` reading of fleet `i` that saw the most: every shard read
 /// the same target's counts before the common start and after its own

@@ -341,11 +341,11 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
 
 /// BaseTime of a fleet's `.hlog` (a header scan; no histogram decoded).
 fn base_time(dir: &Path, fleet: &str) -> Result<Option<Duration>, MergeError> {
-    let path = dir.join(crate::report::hlog::file_name(fleet, None));
+    let path = dir.join(crate::metrics::hlog::file_name(fleet, None));
     let bytes =
         std::fs::read(&path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
     let (_, base) =
-        crate::report::hlog::scan(&bytes, &path, |_| Ok(())).map_err(|e| err(e.to_string()))?;
+        crate::metrics::hlog::scan(&bytes, &path, |_| Ok(())).map_err(|e| err(e.to_string()))?;
     Ok(base)
 }
 

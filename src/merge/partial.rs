@@ -28,7 +28,7 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
                     round: r,
                     share: c.share,
                     step_names: &step_names,
-                    step_kinds: &crate::run::step_kinds(plan),
+                    step_kinds: &plan.step_kinds(),
                     funnel: &plan.journey.funnel,
                     latency_step: plan.journey.latency_step,
                     amplification_steps: &plan.journey.amplification_steps,
@@ -176,7 +176,7 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         c.round_duration_s = c.timeseries.len() as f64;
         longest += c.round_duration_s;
         let names: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
-        let fleet = dir.join(crate::report::hlog::file_name(&c.name, None));
+        let fleet = dir.join(crate::metrics::hlog::file_name(&c.name, None));
         let hists = if fleet.is_file() {
             let src = [super::cohort::Source { dir, shift: 0 }];
             CohortHists::read(&src, &c.name, &names, true)?

@@ -1,7 +1,7 @@
 use super::cohort::{CohortHists, Source, refresh};
 use crate::metrics::interval::write_pairs;
 use crate::metrics::{SecondHistograms, US_PER_MS, new_histogram};
-use crate::report::{hgrm, hlog};
+use crate::metrics::{hgrm, hlog};
 use std::time::{Duration, SystemTime};
 
 /// A spread of latencies like a real run's: most fast, a slow tail.
@@ -58,7 +58,7 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
     let _ = std::fs::remove_dir_all(&dir);
     let total = &merged.steps[0].op;
     assert!(*total == one, "bucket for bucket");
-    let mut c = crate::report::sample_report().results[0].clone();
+    let mut c = crate::sample::sample_report().results[0].clone();
     c.steps.truncate(1);
     refresh(&mut c, &merged);
     let want = hgrm::percentiles(&one, US_PER_MS);
@@ -165,7 +165,7 @@ fn shard_report(
     target: &str,
     ledger: Option<(u64, u64, u64, u64)>,
 ) -> crate::report::Report {
-    let mut r = crate::report::sample_report();
+    let mut r = crate::sample::sample_report();
     r.target = target.into();
     r.origin.shard = Some(crate::report::Shard { index, count: 3 });
     r.results[0].ledger = ledger.map(|(reserve, avail, booked, sim)| {

@@ -3,9 +3,9 @@
 
 use super::Merged;
 use super::cohort::CohortHists;
+use crate::metrics::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP_OK, TAG_QUEUE};
 use crate::metrics::interval::whole;
 use crate::metrics::{US_PER_MS, new_histogram};
-use crate::report::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP_OK, TAG_QUEUE};
 use crate::report::{CohortResult, ReportError, Writes};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -48,11 +48,12 @@ pub fn write_merged(m: &Merged, out: &Path) -> Result<Writes, ReportError> {
             let _ = attempt.add(&s.attempt);
         }
         for (kind, hist) in [("operation", op), ("attempt", attempt)] {
-            writes.push(crate::report::hgrm::write_file(
-                out,
-                &format!("{}-{kind}", c.name),
-                &hist,
-                US_PER_MS,
+            writes.push(crate::report::write::write_bytes_atomic(
+                &out.join(crate::metrics::hgrm::file_name(&format!(
+                    "{}-{kind}",
+                    c.name
+                ))),
+                &crate::metrics::hgrm::text(&hist, US_PER_MS),
             ));
         }
         match hlog_files(c, h) {

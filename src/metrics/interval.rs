@@ -1,4 +1,4 @@
-//! A cohort's recorder as `.hlog` interval logs ([`crate::report::hlog`]):
+//! A cohort's recorder as `.hlog` interval logs ([`crate::metrics::hlog`]):
 //!
 //! - `<fleet>.<step>.hlog`: per second, `op` and `attempt` latency of that
 //!   step (the second each ended in), then one whole-round interval per
@@ -11,7 +11,7 @@
 
 use super::recorder::{Recorder, StepRec};
 use super::seconds::SecondHistograms;
-use crate::report::hlog::{
+use crate::metrics::hlog::{
     self, TAG_ATTEMPT, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP, TAG_OP_OK, TAG_QUEUE,
 };
 use hdrhistogram::Histogram;

@@ -13,7 +13,7 @@
 
 use super::seconds::{SecondHistograms, SparseCounts, template};
 use super::summarize::US_PER_MS;
-use crate::report::{IntervalLatency, LatencyRow};
+use crate::model::{IntervalLatency, LatencyRow};
 use std::collections::BTreeMap;
 
 /// Percentiles of one interval's sparse counts, in milliseconds.
@@ -60,7 +60,7 @@ pub fn dense_latency(h: &hdrhistogram::Histogram<u64>) -> IntervalLatency {
     if h.is_empty() {
         return IntervalLatency::default();
     }
-    let p = crate::report::hgrm::percentiles(h, US_PER_MS);
+    let p = crate::metrics::hgrm::percentiles(h, US_PER_MS);
     IntervalLatency {
         count: p.count,
         p50: p.p50,
@@ -137,8 +137,8 @@ pub fn cohort_latency<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::hgrm;
     use crate::metrics::new_histogram;
-    use crate::report::hgrm;
     use std::time::Duration;
 
     fn assert_equal(got: &IntervalLatency, h: &hdrhistogram::Histogram<u64>) {

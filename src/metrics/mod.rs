@@ -5,6 +5,8 @@
 //! [`JourneyLog`] to its collector, the only owner of that recorder, so the
 //! hot path takes no lock.
 
+pub mod hgrm;
+pub mod hlog;
 pub mod interval;
 pub mod latency;
 pub mod live;

@@ -2,8 +2,8 @@
 
 use super::log::{JourneyEnd, JourneyLog, StatusClass};
 use super::seconds::SecondHistograms;
+use crate::model::{JourneyCounts, SecondRow};
 use crate::outcome::OpOutcome;
-use crate::report::{JourneyCounts, SecondRow};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::ops::AddAssign;

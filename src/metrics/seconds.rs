@@ -16,7 +16,7 @@
 //! per-second view ([`SecondHistograms::seconds`], [`SecondHistograms::histogram`])
 //! is the sum of the second's sub-intervals bucket by bucket, exactly what a
 //! per-second recorder would hold: the `.hlog` interval logs
-//! ([`crate::report::hlog`]), the streamed partial files and `stampede merge`
+//! ([`crate::metrics::hlog`]), the streamed partial files and `stampede merge`
 //! stay per second. Memory: only intervals with samples take space, and the
 //! fine interval is used only for rounds of at most 30 s of arrivals.
 //!

@@ -23,8 +23,8 @@
 
 use super::interval;
 use super::recorder::Recorder;
-use crate::report::hlog;
-use crate::report::{JourneyCounts, SecondRow};
+use crate::metrics::hlog;
+use crate::model::{JourneyCounts, SecondRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -3,13 +3,13 @@
 use super::recorder::Recorder;
 use super::seconds::SecondHistograms;
 use super::windows::Ended;
-use crate::policy::RetryPolicy;
-use crate::report::hgrm;
-use crate::report::{
+use crate::metrics::hgrm;
+use crate::model::Ledger;
+use crate::model::{
     CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats, WindowSeries,
     amplification,
 };
-use crate::sim::Ledger;
+use crate::policy::RetryPolicy;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

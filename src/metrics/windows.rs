@@ -10,7 +10,7 @@
 
 use super::seconds::{SecondHistograms, SparseCounts, template};
 use super::summarize::US_PER_MS;
-use crate::report::{Percentiles, WindowRow, WindowSeries};
+use crate::model::{Percentiles, WindowRow, WindowSeries};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -108,8 +108,8 @@ pub fn series(width_s: u32, round: Duration, ended: Ended<'_>) -> WindowSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::hgrm;
     use crate::metrics::new_histogram;
-    use crate::report::hgrm;
 
     fn counts(values: &[u64]) -> SparseCounts {
         let mut h = SecondHistograms::default();

@@ -3,8 +3,8 @@
 //! verdict sentence so the terminal and report.html say the same thing.
 
 use super::format::{count, ms, pct, times};
-use super::model::{CohortResult, Report};
 use super::verdict::{recovery_text, trigger_window, verdict};
+use crate::model::{CohortResult, Report};
 
 /// How many outcome codes to list (most frequent first).
 const TOP_OUTCOMES: usize = 3;
@@ -15,7 +15,7 @@ fn row(label: &str, cohorts: &[CohortResult], cell: impl Fn(&CohortResult) -> St
     (label.to_string(), cohorts.iter().map(cell).collect())
 }
 
-fn ledger_cell(c: &CohortResult, get: fn(&crate::sim::Ledger) -> u64) -> String {
+fn ledger_cell(c: &CohortResult, get: fn(&crate::model::Ledger) -> u64) -> String {
     c.ledger
         .as_ref()
         .map_or_else(|| "-".to_string(), |l| count(get(l)))
@@ -286,7 +286,7 @@ pub fn summary_table(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sample::sample_report;
+    use crate::sample::sample_report;
 
     #[test]
     fn report_console_table_is_aligned() {

@@ -15,7 +15,7 @@
 
 use super::ReportError;
 use super::cells::text;
-use super::model::{CohortResult, IntervalLatency, LatencyRow, Percentiles, Report};
+use crate::model::{CohortResult, IntervalLatency, LatencyRow, Percentiles, Report};
 use std::path::{Path, PathBuf};
 
 pub const SUMMARY_HEADER: &[&str] = &[
@@ -192,7 +192,7 @@ fn summary_rows(report: &Report) -> Rows {
 fn summary_row(c: &CohortResult) -> Vec<String> {
     let op = &c.operation_latency_ms;
     let at = &c.attempt_latency_ms;
-    let ledger = |get: fn(&crate::sim::Ledger) -> u64| {
+    let ledger = |get: fn(&crate::model::Ledger) -> u64| {
         c.ledger
             .as_ref()
             .map_or_else(String::new, |l| get(l).to_string())
@@ -328,7 +328,7 @@ fn wait_rows(report: &Report) -> Rows {
         for s in &c.steps {
             if let Some(w) = &s.wait {
                 let kind = match s.kind {
-                    super::model::StepKind::Sse => "sse",
+                    crate::model::StepKind::Sse => "sse",
                     _ => "poll",
                 };
                 rows.push(vec![
@@ -487,7 +487,7 @@ fn latency_series_rows(report: &Report) -> Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sample::sample_report;
+    use crate::sample::sample_report;
 
     #[test]
     fn report_csv_rows_match_headers() {

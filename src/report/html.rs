@@ -15,9 +15,9 @@ pub(crate) mod tables;
 pub(crate) use tables::{classed, labelled, list, obj, section};
 
 use super::ReportError;
-use super::model::Report;
 use super::svg;
 use super::verdict::verdict;
+use crate::model::Report;
 use charts::{
     LATENCY_CHARTS_PER_COHORT, METRICS, chart, distribution_charts, latency_charts, spectrum_chart,
     timeseries_charts,

@@ -4,7 +4,7 @@
 //! `docs/summary.schema.json`, which a test checks against the model.
 
 use super::ReportError;
-use super::model::{Report, SCHEMA_VERSION};
+use crate::model::{Report, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
 pub const SUMMARY_FILE: &str = "summary.json";
@@ -66,7 +66,7 @@ pub fn parse_summary(text: &str, path: &Path) -> Result<Report, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sample::sample_report;
+    use crate::sample::sample_report;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("stampede-json-{tag}-{}", std::process::id()));

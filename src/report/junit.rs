@@ -180,7 +180,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        let mut r = crate::report::sample_report();
+        let mut r = crate::sample::sample_report();
         r.duration_s = 12.5;
         r.gates.clear();
         r

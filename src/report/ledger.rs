@@ -6,7 +6,7 @@
 //! flattened view, so a new ledger field appears in the report without a
 //! renderer change.
 
-use crate::sim::Ledger;
+use crate::model::Ledger;
 use serde_json::Value;
 
 /// Ledger keys with a fixed meaning, in display order, with their labels.

@@ -11,27 +11,19 @@ pub mod console;
 pub mod csv;
 mod error;
 pub mod format;
-pub mod hgrm;
-pub mod hlog;
+
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod ledger;
-pub mod meta;
-pub mod model;
+
 pub mod recovery;
-#[doc(hidden)]
-pub mod sample;
-mod status;
 pub mod svg;
 pub mod verdict;
 pub mod write;
 
+pub use crate::model::*;
 pub use error::ReportError;
-pub use model::*;
-#[doc(hidden)]
-pub use sample::sample_report;
-pub use status::RunStatus;
 pub use write::Writes;
 
 use std::path::{Path, PathBuf};

@@ -17,8 +17,8 @@
 //! Successes per second compare well only while arrivals are steady (an open
 //! model); a ticket drop's burst has no meaningful baseline.
 
-use super::model::{SecondRow, Trigger};
-use crate::sim::FaultWindow;
+use crate::model::{SecondRow, Trigger};
+use std::time::Duration;
 
 /// Fraction of the pre-trigger baseline that counts as recovered.
 pub const RECOVERY_FRACTION: f64 = 0.9;
@@ -45,15 +45,13 @@ pub fn baseline(series: &[SecondRow], trigger: &Trigger) -> Option<f64> {
     (median > 0.0).then_some(median)
 }
 
-/// The earliest fault window (by start) as the report's trigger.
-pub fn trigger(windows: &[FaultWindow]) -> Option<Trigger> {
-    windows
-        .iter()
-        .min_by_key(|w| (w.from, w.to))
-        .map(|w| Trigger {
-            from_s: w.from.as_secs_f64(),
-            to_s: w.to.as_secs_f64(),
-        })
+/// The earliest window (by start) of `(from, to)` windows, such as the
+/// simulator's fault windows, as the report's trigger.
+pub fn trigger(windows: impl IntoIterator<Item = (Duration, Duration)>) -> Option<Trigger> {
+    windows.into_iter().min().map(|(from, to)| Trigger {
+        from_s: from.as_secs_f64(),
+        to_s: to.as_secs_f64(),
+    })
 }
 
 /// [`recovery_s`] when the report has a trigger; `None` without one.
@@ -107,15 +105,10 @@ mod tests {
 
     #[test]
     fn recovery_trigger_is_the_earliest_window() {
-        use std::time::Duration;
-        let w = |from, to| FaultWindow {
-            from: Duration::from_secs(from),
-            to: Duration::from_secs(to),
-            ..FaultWindow::default()
-        };
-        assert_eq!(trigger(&[]), None);
+        let w = |from, to| (Duration::from_secs(from), Duration::from_secs(to));
+        assert_eq!(trigger([]), None);
         assert_eq!(
-            trigger(&[w(20, 25), w(6, 10)]),
+            trigger([w(20, 25), w(6, 10)]),
             Some(Trigger {
                 from_s: 6.0,
                 to_s: 10.0

@@ -3,7 +3,7 @@
 //! disagree about which strategy kept the target healthy.
 
 use super::format::{count, decimal, ms, pct, times};
-use super::model::{CohortResult, Report, Trigger};
+use crate::model::{CohortResult, Report, Trigger};
 use std::cmp::Ordering;
 
 /// Harm a cohort did that the simulator could see (0 without a ledger).
@@ -245,8 +245,8 @@ pub fn verdict(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::JourneyCounts;
-    use crate::report::sample::sample_report;
+    use crate::model::JourneyCounts;
+    use crate::sample::sample_report;
 
     #[test]
     fn report_verdict_names_the_healthy_cohort_first() {

@@ -190,7 +190,7 @@ pub struct TargetPlan {
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
     /// `target.proxy`: from the environment (default), off, or a URL.
-    pub proxy: crate::client::ProxySetting,
+    pub proxy: ProxyPlan,
     /// JSON pointers to an error answer's code, tried in order.
     pub error_code: Vec<String>,
     /// The header an idempotent step's key goes in.
@@ -202,16 +202,18 @@ fn ser_header_name<S: serde::Serializer>(h: &http::HeaderName, s: S) -> Result<S
     s.serialize_str(h.as_str())
 }
 
-impl TargetPlan {
-    pub fn tls(&self) -> crate::client::TlsOptions {
-        crate::client::TlsOptions {
-            ca_file: self.ca_file.clone(),
-            system_roots: self.system_roots,
-            insecure: self.insecure,
-            client_cert: self.client_cert.clone(),
-            client_key: self.client_key.clone(),
-        }
-    }
+/// What the scenario says about proxies (`target.proxy`); the run turns it
+/// into the client's setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyPlan {
+    /// From the environment, as curl reads it (the default).
+    #[default]
+    Env,
+    /// `proxy = "none"`: always connect directly.
+    Off,
+    /// `proxy = "http://host:port"` (no credentials: scenario files hold none).
+    Url(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -592,6 +594,21 @@ pub struct Cohort {
 }
 
 impl Plan {
+    /// What each journey step is: a request, a wait that polls, or a wait
+    /// on an event stream.
+    pub fn step_kinds(&self) -> Vec<crate::model::StepKind> {
+        use crate::model::StepKind;
+        self.journey
+            .steps
+            .iter()
+            .map(|s| match &s.wait {
+                None => StepKind::Request,
+                Some(w) if w.sse.is_some() => StepKind::Sse,
+                Some(_) => StepKind::Poll,
+            })
+            .collect()
+    }
+
     /// Every fleet's name, round by round.
     pub fn fleet_names(&self) -> Vec<String> {
         self.rounds

@@ -3,7 +3,7 @@ use crate::scenario::Arrivals;
 
 /// A report of one fleet whose journeys started `started` times.
 fn report_with(fleet: &str, started: u64, status: RunStatus) -> Report {
-    let mut r = crate::report::sample_report();
+    let mut r = crate::sample::sample_report();
     r.results.truncate(1);
     r.results[0].name = fleet.into();
     r.results[0].journeys.started = started;

@@ -11,6 +11,7 @@ mod cli_small;
 mod interrupt;
 mod k8s_manifests;
 mod live_view_tty;
+mod module_direction;
 mod out_claim;
 mod policy_errors;
 mod readme;

@@ -685,7 +685,7 @@ fn validate_policies_and_report_commands_work() {
     assert_eq!(bad.status.code(), Some(2));
     // `stampede report DIR` renders again from summary.json alone.
     let dir = temp_dir("rerender");
-    stampede::report::write_all(&stampede::report::sample_report(), &dir).unwrap();
+    stampede::report::write_all(&stampede::sample::sample_report(), &dir).unwrap();
     std::fs::remove_file(dir.join("report.html")).unwrap();
     let r = Command::new(bin).arg("report").arg(&dir).output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -54,7 +54,7 @@ fn metric<'a>(rows: &'a [Value], name: &str) -> &'a Value {
 /// tripled) and its second fleet's first step less successful; the
 /// headline numbers are left alone.
 fn changed_steps() -> (Report, Report, String, String) {
-    let base = report::sample_report();
+    let base = stampede::sample::sample_report();
     let mut new = base.clone();
     let s0 = &mut new.results[0].steps[0];
     s0.ok_operation_latency_ms.p99 = s0.ok_operation_latency_ms.p99 * 3.0 + 50.0;
@@ -172,7 +172,7 @@ fn runs(scale: f64) -> Vec<Report> {
     [1.0, 1.01, 0.99]
         .iter()
         .map(|j| {
-            let mut r = report::sample_report();
+            let mut r = stampede::sample::sample_report();
             r.results[0].steps[0].ok_operation_latency_ms.p50 *= scale * j;
             r
         })
@@ -186,7 +186,9 @@ fn repeated_folders_judge_step_rows_by_their_spread() {
     repeat_folder(&base, &runs(1.0));
     repeat_folder(&same, &runs(1.0));
     repeat_folder(&slow, &runs(4.0));
-    let step = report::sample_report().results[0].steps[0].name.clone();
+    let step = stampede::sample::sample_report().results[0].steps[0]
+        .name
+        .clone();
 
     let out = root.join("cmp-same");
     let o = stampede(&[

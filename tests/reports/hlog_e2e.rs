@@ -4,8 +4,8 @@
 use crate::common;
 use common::TempDir;
 
+use stampede::metrics::hlog::{self, HlogFile, TAG_ATTEMPT, TAG_BACKOFF, TAG_OP, TAG_QUEUE};
 use stampede::metrics::new_histogram;
-use stampede::report::hlog::{self, HlogFile, TAG_ATTEMPT, TAG_BACKOFF, TAG_OP, TAG_QUEUE};
 use std::process::Command;
 
 #[test]

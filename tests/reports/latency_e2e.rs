@@ -7,8 +7,8 @@
 use crate::common;
 use common::TempDir;
 
+use stampede::metrics::hlog::{self, HlogFile, TAG_OP};
 use stampede::metrics::new_histogram;
-use stampede::report::hlog::{self, HlogFile, TAG_OP};
 use std::process::Command;
 
 const SCENARIO: &str = "name = \"latency-e2e\"\ncompare = [\"compliant\"]\nseed = 4\n\

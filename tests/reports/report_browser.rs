@@ -14,7 +14,7 @@ use stampede::report;
 fn report_browser_renders_sample_safely() {
     let dir = temp_dir("sample");
     let html_path = dir.join("report.html");
-    let html = report::html::render_html(&report::sample_report()).unwrap();
+    let html = report::html::render_html(&stampede::sample::sample_report()).unwrap();
     std::fs::write(&html_path, &html).unwrap();
 
     // No reference to the network in the file itself; the SVG namespace is
@@ -43,7 +43,7 @@ fn report_browser_renders_sample_safely() {
 
     // Charts: the expected number, each with something drawn.
     let charts = svgs(&dom);
-    let sample = report::sample_report();
+    let sample = stampede::sample::sample_report();
     assert_eq!(
         charts.len(),
         report::html::chart_count(&sample),

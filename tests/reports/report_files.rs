@@ -24,7 +24,7 @@ fn fixture(name: &str) -> String {
 #[test]
 fn report_files_csv_headers_match_fixtures() {
     let dir = temp_dir("headers");
-    let written = report::write_all(&report::sample_report(), &dir).unwrap();
+    let written = report::write_all(&stampede::sample::sample_report(), &dir).unwrap();
     assert_eq!(report::csv::FILES.len(), 8);
     for (file, header) in report::csv::FILES {
         let stem = file.trim_end_matches(".csv");
@@ -44,7 +44,7 @@ fn report_files_csv_headers_match_fixtures() {
 #[test]
 fn report_files_csv_quotes_hostile_codes_and_keeps_columns() {
     let dir = temp_dir("quote");
-    let mut r = report::sample_report();
+    let mut r = stampede::sample::sample_report();
     r.results[1]
         .outcomes
         .insert("EVIL,\"code\"\nnext".to_string(), 1);
@@ -68,7 +68,7 @@ fn report_files_csv_quotes_hostile_codes_and_keeps_columns() {
 fn report_files_write_all_and_rerender() {
     let root = temp_dir("all");
     let dir = root.join("nested/run");
-    let r = report::sample_report();
+    let r = stampede::sample::sample_report();
     let written = report::write_all(&r, &dir).unwrap();
     let names: Vec<String> = written
         .iter()
@@ -107,7 +107,8 @@ fn report_files_errors_name_the_path() {
     // A file where the directory should be.
     let blocker = dir.join("blocker");
     std::fs::write(&blocker, "x").unwrap();
-    let err = report::write_all(&report::sample_report(), &blocker.join("run")).unwrap_err();
+    let err =
+        report::write_all(&stampede::sample::sample_report(), &blocker.join("run")).unwrap_err();
     assert!(matches!(err, ReportError::CreateDir { .. }));
     assert!(err.to_string().contains("blocker/run"), "{err}");
     let err = report::rerender(&dir.join("missing")).unwrap_err();
@@ -124,7 +125,7 @@ fn report_files_errors_name_the_path() {
 #[test]
 fn report_files_csv_neutralises_formulas_but_not_numbers() {
     let dir = temp_dir("formula");
-    let mut r = report::sample_report();
+    let mut r = stampede::sample::sample_report();
     for code in [
         "=cmd|' /C calc'!A0",
         "+SUM(1)",

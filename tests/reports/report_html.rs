@@ -19,10 +19,10 @@ fn assert_safe(html: &str) {
 #[test]
 fn report_html_sample_escapes_every_target_string() {
     // minijinja also escapes '/' (as &#x2f;); the SVG builder does not need to.
-    let html = render(&report::sample_report()).replace("&#x2f;", "/");
+    let html = render(&stampede::sample::sample_report()).replace("&#x2f;", "/");
     assert_safe(&html);
     // 9 charts plus operation and attempt latency over time for each fleet.
-    let r = report::sample_report();
+    let r = stampede::sample::sample_report();
     assert_eq!(report::html::chart_count(&r), report::html::CHART_COUNT + 4);
     assert_eq!(html.matches("<svg").count(), report::html::chart_count(&r));
     assert!(html.contains("id=\"latency-over-time\""));
@@ -65,7 +65,7 @@ fn report_html_shows_bidi_controls_from_the_target_as_text() {
         '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
         '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
     ];
-    let mut r = report::sample_report();
+    let mut r = stampede::sample::sample_report();
     let every: String = BIDI.iter().collect();
     // An outcome code (table, bar chart, tooltip), a step name, a cohort
     // name (legends), the stop reason and a note.
@@ -100,7 +100,7 @@ fn report_html_shows_bidi_controls_from_the_target_as_text() {
 
 #[test]
 fn report_html_shows_why_a_run_stopped() {
-    let mut r = report::sample_report();
+    let mut r = stampede::sample::sample_report();
     r.status = stampede::report::RunStatus::Aborted;
     r.stop_reason = Some("target <unreachable> for 10s".into());
     let html = render(&r).replace("&#x2f;", "/");
@@ -111,7 +111,7 @@ fn report_html_shows_why_a_run_stopped() {
 #[test]
 fn report_html_survives_degenerate_reports() {
     // One cohort, no ledger, no series, no gates.
-    let mut r = report::sample_report();
+    let mut r = stampede::sample::sample_report();
     r.results.truncate(1);
     r.results[0].ledger = None;
     r.results[0].timeseries.clear();
@@ -158,7 +158,7 @@ fn report_html_survives_degenerate_reports() {
 
 #[test]
 fn report_html_console_and_html_share_the_verdict() {
-    let r = report::sample_report();
+    let r = stampede::sample::sample_report();
     let v = report::verdict::verdict(&r);
     assert!(report::console::summary_table(&r).contains(&v));
     let escaped = v
@@ -170,7 +170,7 @@ fn report_html_console_and_html_share_the_verdict() {
 
 #[test]
 fn report_html_shows_recovery_and_shades_the_trigger() {
-    let r = report::sample_report();
+    let r = stampede::sample::sample_report();
     let html = render(&r);
     assert!(html.contains("time to recovery after the trigger (8 s–12 s)"));
     assert!(html.contains("<td>2 s</td><td class=\"bad\">did not recover</td>"));
@@ -179,7 +179,7 @@ fn report_html_shows_recovery_and_shades_the_trigger() {
     assert_eq!(html.matches("<g class=\"band\">").count(), 5 + 4);
     assert!(html.contains("compliant recovered 2 s after it ended; naive never did"));
     // Without a trigger: no row, no band.
-    let mut r = report::sample_report();
+    let mut r = stampede::sample::sample_report();
     r.trigger = None;
     let html = render(&r);
     assert!(!html.contains("time to recovery after the trigger ("));

@@ -224,7 +224,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 /// The sample report as written to disk by the real renderer.
 fn rendered_sample() -> Value {
     let dir = temp_dir("sample");
-    let path = stampede::report::json::write_summary(&stampede::report::sample_report(), &dir)
+    let path = stampede::report::json::write_summary(&stampede::sample::sample_report(), &dir)
         .expect("summary.json written");
     let v = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     std::fs::remove_dir_all(dir).unwrap();

@@ -107,7 +107,7 @@ fn report_write_failure_names_the_file_keeps_the_others_and_exits_4() {
 fn report_rerender_failure_names_the_file_and_exits_4() {
     let dir = TempDir::new("rerenderfail");
     let out = dir.path().join("run");
-    stampede::report::write_all(&stampede::report::sample_report(), &out).unwrap();
+    stampede::report::write_all(&stampede::sample::sample_report(), &out).unwrap();
     // Re-rendering over a good folder works and leaves no temporary file.
     let ok = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .arg("report")

@@ -8,7 +8,7 @@
 use super::super::window::GateWindow;
 use super::{Unmeasured, burn_rate, find_cohort, unmeasured};
 use crate::gate::{Gate, Latency, Metric, Op, Stat, fmt_num};
-use crate::report::{
+use crate::model::{
     GateReason, GateResult, Percentiles, Report, WindowRow, WindowSeries, WindowVerdict,
 };
 

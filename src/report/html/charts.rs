@@ -2,8 +2,8 @@
 //! (which escapes its own text), wrapped as template values.
 
 use super::tables::{obj, outcome_codes};
+use crate::model::{CohortResult, IntervalLatency, LatencyRow, SecondRow, Trigger};
 use crate::report::format::{count, decimal, ms};
-use crate::report::model::{CohortResult, IntervalLatency, LatencyRow, SecondRow, Trigger};
 use crate::report::recovery::{RECOVERY_FRACTION, RECOVERY_HOLD_S};
 use crate::report::svg::{self, BarChart, LineChart, Series, XAxis};
 use crate::report::verdict::trigger_window;
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn latency_lines_break_where_an_interval_had_nothing() {
-        let mut c = crate::report::sample_report().results.remove(0);
+        let mut c = crate::sample::sample_report().results.remove(0);
         c.latency_interval_ms = 100;
         let row = |t_ms: u64, n: u64| LatencyRow {
             t_ms,

@@ -3,9 +3,9 @@
 //! gates and run metadata. Every string stays a plain string so the
 //! template's auto-escaping applies to it.
 
+use crate::model::{CohortResult, Percentiles, Report, Trigger};
 use crate::report::format::{NA, count, decimal, ms, number, pct, seconds, times};
 use crate::report::ledger;
-use crate::report::model::{CohortResult, Percentiles, Report, Trigger};
 use crate::report::verdict::{recovery_text, trigger_window};
 use minijinja::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -194,7 +194,7 @@ pub(super) fn policy_rows(cs: &[CohortResult]) -> Vec<Value> {
 }
 
 pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
-    let harm = |c: &CohortResult, f: fn(&crate::sim::Ledger) -> u64, flag: bool| match &c.ledger {
+    let harm = |c: &CohortResult, f: fn(&crate::model::Ledger) -> u64, flag: bool| match &c.ledger {
         None => ("no ledger".to_string(), false),
         Some(l) => (count(f(l)), flag && f(l) > 0),
     };
@@ -381,7 +381,7 @@ fn queue_rows(cs: &[CohortResult]) -> Vec<Value> {
                 (count(n), n > 0)
             },
         ));
-        if step.kind == crate::report::model::StepKind::Sse {
+        if step.kind == crate::model::StepKind::Sse {
             rows.push(plain(&format!("{name}: reconnects"), cs, |c| {
                 count(
                     find(c)
@@ -540,7 +540,7 @@ mod tests {
     use crate::sim::ZoneSeats;
 
     fn with_zones(n: u32) -> CohortResult {
-        let mut c = crate::report::sample_report().results[0].clone();
+        let mut c = crate::sample::sample_report().results[0].clone();
         let mut l = c.ledger.clone().unwrap_or_default();
         for z in 0..n {
             let seats = ZoneSeats {

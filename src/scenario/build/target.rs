@@ -1,9 +1,8 @@
 //! `[target]`: where requests go, with which credentials and headers.
 
 use super::{Ctx, Overrides};
-use crate::client::ProxySetting;
 use crate::scenario::model::TargetSection;
-use crate::scenario::plan::{Secret, TargetPlan};
+use crate::scenario::plan::{ProxyPlan, Secret, TargetPlan};
 use crate::scenario::{ScenarioError, bounds};
 use std::path::Path;
 
@@ -185,12 +184,12 @@ pub(super) fn build_target(
 
 /// `target.proxy`: `"none"`, or an http:// proxy URL without credentials
 /// (those go in `HTTP_PROXY`/`HTTPS_PROXY`, never in a scenario file).
-fn proxy_setting(cx: &Ctx, raw: Option<&str>) -> Result<ProxySetting, ScenarioError> {
+fn proxy_setting(cx: &Ctx, raw: Option<&str>) -> Result<ProxyPlan, ScenarioError> {
     let Some(raw) = raw else {
-        return Ok(ProxySetting::Env);
+        return Ok(ProxyPlan::Env);
     };
     if raw.eq_ignore_ascii_case("none") {
-        return Ok(ProxySetting::Off);
+        return Ok(ProxyPlan::Off);
     }
     let bad = |why: &str| cx.err("target.proxy", why.to_string());
     let uri: http::Uri = raw
@@ -209,7 +208,7 @@ fn proxy_setting(cx: &Ctx, raw: Option<&str>) -> Result<ProxySetting, ScenarioEr
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Err(bad("a proxy URL has no path: http://host:port"));
     }
-    Ok(ProxySetting::Url(raw.to_string()))
+    Ok(ProxyPlan::Url(raw.to_string()))
 }
 
 #[cfg(test)]
@@ -305,16 +304,16 @@ mod tests {
 
     #[test]
     fn proxy_is_none_or_an_http_url_without_credentials() {
-        assert_eq!(plan(&target("")).target.proxy, ProxySetting::Env);
+        assert_eq!(plan(&target("")).target.proxy, ProxyPlan::Env);
         assert_eq!(
             plan(&target("proxy = \"none\"")).target.proxy,
-            ProxySetting::Off
+            ProxyPlan::Off
         );
         assert_eq!(
             plan(&target("proxy = \"http://127.0.0.1:3128\""))
                 .target
                 .proxy,
-            ProxySetting::Url("http://127.0.0.1:3128".into())
+            ProxyPlan::Url("http://127.0.0.1:3128".into())
         );
         for (raw, want) in [
             ("http://u:pw@127.0.0.1:3128", "HTTP_PROXY"),

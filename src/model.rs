@@ -5,7 +5,6 @@
 //! that could leak a secret (no tokens, no header values).
 
 use crate::policy::RetryPolicy;
-use crate::sim::Ledger;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -29,7 +28,7 @@ pub struct Report {
     /// Human description of the load shape ("ticket drop: 5000 users over 2s").
     pub load: String,
     /// Completed, interrupted (Ctrl-C) or aborted (an abort rule or a dead target).
-    pub status: super::RunStatus,
+    pub status: RunStatus,
     /// Why the run stopped early, when it did.
     pub stop_reason: Option<String>,
     /// Things a reader must know to trust the numbers (e.g. the attempts/s
@@ -50,7 +49,7 @@ pub struct Report {
     pub origin: Origin,
     /// Seed, command line, overrides, effective schedule, host, git revision.
     #[serde(default)]
-    pub meta: super::meta::RunMeta,
+    pub meta: meta::RunMeta,
 }
 
 /// A fault window, in seconds since the start of each round.
@@ -538,9 +537,15 @@ pub struct WindowVerdict {
 }
 
 mod gate_result;
+mod ledger;
+pub mod meta;
 mod origin;
+mod status;
 pub use gate_result::{GATE_REASONS, GateReason};
+pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
+pub use meta::{Host, RunMeta, Schedule};
 pub use origin::{HistogramSettings, Origin, Shard};
+pub use status::RunStatus;
 
 impl CohortResult {
     /// What the headlines call this fleet's latency: the OK operations of

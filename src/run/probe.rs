@@ -5,7 +5,7 @@
 //! also says what it is in an `x-stampede-sim` header on its ordinary
 //! answers.
 
-use super::HttpClient;
+use crate::client::HttpClient;
 use http::{HeaderMap, Method};
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ pub async fn remote_sim(
 pub async fn remote_ledger(
     client: &HttpClient,
     before: &serde_json::Value,
-) -> Option<crate::sim::Ledger> {
+) -> Option<crate::model::Ledger> {
     let mut after = sim_ledger(client).await?;
     subtract(&mut after, before);
     serde_json::from_value(after).ok()

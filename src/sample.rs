@@ -6,8 +6,8 @@
 //! strings (an outcome code, a step name, a ledger key) so every renderer's
 //! escaping is exercised by the same fixture.
 
-use super::hgrm;
-use super::model::*;
+use crate::metrics::hgrm;
+use crate::model::*;
 use crate::policy::{
     BackoffKind, BreakerConfig, Budget, BudgetKind, Jitter, KeyReuse, RetryLimits, RetryPolicy,
     RetryScope,
@@ -265,7 +265,7 @@ fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> Step
 
 /// 10-second windows of a fleet or step: slow in the trigger (8–12 s), and
 /// the naive fleet stays slow.
-fn sample_windows(seed: u64, naive: bool) -> Vec<super::WindowSeries> {
+fn sample_windows(seed: u64, naive: bool) -> Vec<crate::model::WindowSeries> {
     let rows = (0..SECONDS.div_ceil(10))
         .map(|w| {
             let slow = w == 1 || (naive && w >= 1);
@@ -273,7 +273,7 @@ fn sample_windows(seed: u64, naive: bool) -> Vec<super::WindowSeries> {
             let op = pcts(&latency(seed + u64::from(w), 300, base, 0.5));
             let ok = pcts(&latency(seed + 40 + u64::from(w), 280, base, 0.5));
             let at = pcts(&latency(seed + 80 + u64::from(w), 330, base / 3.0, 0.4));
-            super::WindowRow {
+            crate::model::WindowRow {
                 t_s: w * 10,
                 operations: op.count,
                 ok_operations: ok.count,
@@ -284,7 +284,7 @@ fn sample_windows(seed: u64, naive: bool) -> Vec<super::WindowSeries> {
             }
         })
         .collect();
-    vec![super::WindowSeries { width_s: 10, rows }]
+    vec![crate::model::WindowSeries { width_s: 10, rows }]
 }
 
 /// attempts per operation -> operations.
@@ -499,12 +499,12 @@ fn cohort(naive: bool) -> CohortResult {
         steps,
         operation_spectrum: hgrm::spectrum(&op, 1000.0),
         attempt_spectrum: hgrm::spectrum(&at, 1000.0),
-        recovery_s: super::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
+        recovery_s: crate::report::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
         timeseries: series,
         latency_interval_ms: lat.interval_ms,
         latency_series: lat.fleet,
         latency_per_second: lat.per_second,
-        truth: (!naive).then(|| super::Truth {
+        truth: (!naive).then(|| crate::model::Truth {
             source: "command redis-cli".into(),
             counts: BTreeMap::from([("bookings_created".into(), sold as f64)]),
             levels: BTreeMap::from([("seats_left".into(), f64::from(300 - sold))]),
@@ -599,7 +599,7 @@ fn sample_gates() -> Vec<GateResult> {
             reason: GateReason::Failed,
             detail: None,
             baseline: None,
-            window: Some(super::WindowVerdict {
+            window: Some(crate::model::WindowVerdict {
                 width_s: 10,
                 required: 0.99,
                 measured: 6,
@@ -646,8 +646,8 @@ pub fn sample_report() -> Report {
 }
 
 /// Metadata as a run with `--rate` and `--duration` overrides records it.
-fn sample_meta() -> super::meta::RunMeta {
-    use super::meta::{Host, RunMeta, Schedule};
+fn sample_meta() -> crate::model::RunMeta {
+    use crate::model::{Host, RunMeta, Schedule};
     RunMeta {
         seed: Some(7),
         argv: [

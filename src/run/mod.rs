@@ -1,5 +1,8 @@
 //! One run: plan -> (embedded simulator) -> rounds -> report model.
 
+pub mod meta;
+mod probe;
+
 use crate::client::HttpClient;
 use crate::engine::{self, Control, Progress};
 use crate::metrics::{CohortMeta, summarize};
@@ -98,7 +101,7 @@ pub async fn execute(
             let target: http::Uri = base
                 .parse()
                 .map_err(|_| crate::client::ClientError::Url(base.clone()))?;
-            crate::client::proxy::resolve(&plan.target.proxy, &target)
+            crate::client::proxy::resolve(&proxy_setting(&plan.target.proxy), &target)
                 .map_err(crate::client::ClientError::Proxy)?
         }
     };
@@ -131,7 +134,7 @@ pub async fn execute(
                 &base,
                 plan.target.connections,
                 headers.clone(),
-                &plan.target.tls(),
+                &tls_options(&plan.target),
                 Some(plan.safety.max_rps),
                 proxy.clone(),
             ) {
@@ -146,7 +149,7 @@ pub async fn execute(
                     break;
                 }
             };
-        let mut remote_sim = crate::client::remote_sim(plan, &client, &mut simulator).await;
+        let mut remote_sim = probe::remote_sim(plan, &client, &mut simulator).await;
         // A shard whose starting reading came after the common start may
         // hold other shards' first requests: its round's ledger (after minus
         // that reading) would be short, so it reads none and the merge takes
@@ -160,9 +163,13 @@ pub async fn execute(
                 late.as_secs_f64()
             ));
         }
-        let truth_before =
-            crate::truth::before_round(plan.truth.as_ref(), &plan.target.tls(), r, &mut notes)
-                .await;
+        let truth_before = crate::truth::before_round(
+            plan.truth.as_ref(),
+            &tls_options(&plan.target),
+            r,
+            &mut notes,
+        )
+        .await;
         // The ledger was read before the round's common start, so no
         // shard's reading misses another's first requests.
         if let Some(due) = due
@@ -216,14 +223,14 @@ pub async fn execute(
                 Some(s.ledger())
             }
             None => match &remote_sim {
-                Some(before) => crate::client::remote_ledger(&client, before).await,
+                Some(before) => probe::remote_ledger(&client, before).await,
                 None => None,
             },
         };
         let truth = crate::truth::after_round(
             plan.truth.as_ref(),
             truth_before.as_ref(),
-            &plan.target.tls(),
+            &tls_options(&plan.target),
             &control.stop,
             r,
             &mut notes,
@@ -258,7 +265,7 @@ pub async fn execute(
                     round: r,
                     share: cohort.share,
                     step_names: &step_names,
-                    step_kinds: &step_kinds(plan),
+                    step_kinds: &plan.step_kinds(),
                     funnel: &plan.journey.funnel,
                     latency_step: plan.journey.latency_step,
                     amplification_steps: &plan.journey.amplification_steps,
@@ -270,7 +277,7 @@ pub async fn execute(
             ));
             if let Some(c) = results.last_mut() {
                 c.truth = truth.clone();
-                c.round_started_unix_ms = crate::report::meta::unix_ms(res.wall_start);
+                c.round_started_unix_ms = meta::unix_ms(res.wall_start);
             }
         }
     }
@@ -327,7 +334,7 @@ pub async fn execute(
             Some(u) => u.clone(),
             None => "embedded simulator".into(),
         },
-        load: crate::report::meta::effective_load(plan),
+        load: meta::effective_load(plan),
         status,
         stop_reason,
         notes,
@@ -342,7 +349,7 @@ pub async fn execute(
     report.trigger = match plan.trigger {
         Some((from_s, to_s)) => Some(crate::report::Trigger { from_s, to_s }),
         None if plan.target.url.is_none() => {
-            crate::report::recovery::trigger(&plan.sim.faults.windows)
+            crate::report::recovery::trigger(plan.sim.faults.windows.iter().map(|w| (w.from, w.to)))
         }
         None => None,
     };
@@ -426,11 +433,9 @@ impl RunOutput {
         for h in &self.histograms {
             for (kind, hist) in [("operation", &h.operation), ("attempt", &h.attempt)] {
                 let name = format!("{}-{kind}", h.name);
-                writes.push(crate::report::hgrm::write_file(
-                    dir,
-                    &name,
-                    hist,
-                    crate::metrics::US_PER_MS,
+                writes.push(crate::report::write::write_bytes_atomic(
+                    &dir.join(crate::metrics::hgrm::file_name(&name)),
+                    &crate::metrics::hgrm::text(hist, crate::metrics::US_PER_MS),
                 ));
             }
             for (name, bytes) in &h.hlogs {
@@ -444,16 +449,24 @@ impl RunOutput {
     }
 }
 
-/// What each step of `plan`'s journey is, for the report.
-pub fn step_kinds(plan: &Plan) -> Vec<crate::report::StepKind> {
-    use crate::report::StepKind;
-    plan.journey
-        .steps
-        .iter()
-        .map(|s| match &s.wait {
-            None => StepKind::Request,
-            Some(w) if w.sse.is_some() => StepKind::Sse,
-            Some(_) => StepKind::Poll,
-        })
-        .collect()
+/// The client's TLS configuration from the plan's target.
+fn tls_options(t: &crate::scenario::plan::TargetPlan) -> crate::client::TlsOptions {
+    crate::client::TlsOptions {
+        ca_file: t.ca_file.clone(),
+        system_roots: t.system_roots,
+        insecure: t.insecure,
+        client_cert: t.client_cert.clone(),
+        client_key: t.client_key.clone(),
+    }
+}
+
+/// The client's proxy setting from the plan's.
+fn proxy_setting(p: &crate::scenario::plan::ProxyPlan) -> crate::client::ProxySetting {
+    use crate::client::ProxySetting;
+    use crate::scenario::plan::ProxyPlan;
+    match p {
+        ProxyPlan::Env => ProxySetting::Env,
+        ProxyPlan::Off => ProxySetting::Off,
+        ProxyPlan::Url(u) => ProxySetting::Url(u.clone()),
+    }
 }

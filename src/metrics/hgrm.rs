@@ -6,7 +6,7 @@
 //! The engine records in microseconds; everything here is printed and
 //! returned in milliseconds.
 
-use super::model::{Percentiles, SpectrumPoint};
+use crate::model::{Percentiles, SpectrumPoint};
 use hdrhistogram::Histogram;
 use std::io::{self, Write};
 
@@ -100,18 +100,12 @@ pub fn file_name(cohort: &str) -> String {
     format!("{stem}.hgrm")
 }
 
-/// Writes `dir/<cohort>.hgrm` (see [`file_name`]) atomically and returns its
-/// path.
-pub fn write_file(
-    dir: &std::path::Path,
-    cohort: &str,
-    hist: &Histogram<u64>,
-    value_unit_per_ms: f64,
-) -> Result<std::path::PathBuf, super::ReportError> {
-    let path = dir.join(file_name(cohort));
-    super::write::write_atomic(&path, |out| {
-        write_percentile_distribution(hist, value_unit_per_ms, out)
-    })
+/// The `.hgrm` text of `hist` (written to [`file_name`] by the run and merge).
+pub fn text(hist: &Histogram<u64>, value_unit_per_ms: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_percentile_distribution(hist, value_unit_per_ms, &mut out);
+    out
 }
 
 /// The report's percentile summary of a histogram recorded in
@@ -226,12 +220,9 @@ mod tests {
         assert_eq!(file_name("compliant"), "compliant.hgrm");
         assert_eq!(file_name("../evil name"), "___evil_name.hgrm");
         assert_eq!(file_name(""), "cohort.hgrm");
-        let dir = std::env::temp_dir().join(format!("stampede-hgrm-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = write_file(&dir, "naive", &uniform(), 1000.0).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = String::from_utf8(text(&uniform(), 1000.0)).unwrap();
         assert!(text.starts_with("       Value     Percentile"));
-        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(text, render(&uniform()));
     }
 
     #[test]
