@@ -31,6 +31,7 @@ mod faults;
 mod idempotency;
 mod ledger;
 mod limiter;
+mod memory;
 mod overload;
 mod respond;
 pub mod rush;
@@ -45,6 +46,7 @@ pub use config::{
 };
 pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
 pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
+pub use memory::MemorySim;
 pub use server::{Acceptor, PlainTcp, SimServer};
 
 #[derive(Debug, thiserror::Error)]
