@@ -122,10 +122,11 @@ pub async fn execute(
             s.reset();
         }
         // A fresh client per round: no warm connections carried from one fleet to the next.
-        let client = match new_client(plan, &base, &headers, proxy.clone(), sim.as_ref()) {
-            Ok(c) => c.with_trace(plan.trace.then(|| {
-                crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))
-            })),
+        let client =
+            match new_client(plan, &base, &headers, proxy.clone(), sim.as_ref()) {
+                Ok(c) => c.with_trace(plan.trace.then(|| {
+                    crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))
+                })),
                 // Nothing measured yet: a plain configuration error.
                 Err(e) if results.is_empty() => return Err(e.into()),
                 // Keep what earlier rounds measured.

@@ -87,7 +87,10 @@ over = "1s"
         let parse = |args: &[&str]| Cli::try_parse_from(args).expect("valid");
         let v = parse(&["stampede", "run", "s.toml", "--virtual-time"]);
         assert_eq!(clock_of(&v), ClockMode::Virtual);
-        assert_eq!(clock_of(&parse(&["stampede", "run", "s.toml"])), ClockMode::Real);
+        assert_eq!(
+            clock_of(&parse(&["stampede", "run", "s.toml"])),
+            ClockMode::Real
+        );
         assert_eq!(clock_of(&parse(&["stampede", "policies"])), ClockMode::Real);
         for clash in [
             &["--metrics-listen", "127.0.0.1:0"][..],

@@ -90,7 +90,10 @@ impl Drop for PanicGuard {
 /// A virtual-time round's nonce: splitmix64 of the seed and the round, so
 /// operation ids and `${uuid}`s differ between rounds as on real time.
 fn virtual_nonce(seed: u64, round: usize) -> u64 {
-    let mut z = seed ^ (round as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut z = seed
+        ^ (round as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -203,6 +206,7 @@ pub async fn run_round(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
+                    biased;
                     _ = tick.tick() => collectors.hand_over(),
                     _ = finish.cancelled() => break,
                 }
@@ -224,6 +228,7 @@ pub async fn run_round(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
+                    biased;
                     _ = done.cancelled() => break,
                     _ = tick.tick() => {
                         for (s, c) in series.iter_mut().zip(&ctx.cohorts) {
@@ -275,6 +280,7 @@ pub async fn run_round(
                     continue; // another shard's user
                 }
                 let permit = tokio::select! {
+                    biased;
                     _ = ctx.stop.cancelled() => { stopped_early = true; break }
                     p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 };
@@ -282,6 +288,7 @@ pub async fn run_round(
             }
             let closer = ctx.stop.clone();
             tokio::select! {
+                biased;
                 _ = ctx.stop.cancelled() => stopped_early = true,
                 _ = tokio::time::sleep_until(end_of_arrivals) => closer.cancel(),
                 _ = permits.acquire_many(plan.load.max_in_flight as u32) => {}
@@ -298,6 +305,7 @@ pub async fn run_round(
                 }
                 if due > Instant::now() {
                     tokio::select! {
+                        biased;
                         _ = ctx.stop.cancelled() => { stopped_early = true; break }
                         _ = tokio::time::sleep_until(due) => {}
                     }
@@ -305,6 +313,7 @@ pub async fn run_round(
                 let permit = match permits.clone().try_acquire_owned() {
                     Ok(p) => p,
                     Err(_) => tokio::select! {
+                        biased;
                         _ = ctx.stop.cancelled() => { stopped_early = true; break }
                         p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                     },
@@ -317,6 +326,7 @@ pub async fn run_round(
     // Drain: wait for in-flight journeys until the deadline, then cancel them.
     let all = plan.load.max_in_flight as u32;
     let drained = tokio::select! {
+        biased;
         _ = control.kill.cancelled() => false,
         r = tokio::time::timeout(plan.load.drain, permits.acquire_many(all)) => r.is_ok(),
     };
@@ -398,6 +408,7 @@ async fn watch_abort_rules(
         tokio::time::interval_at(ctx.start + Duration::from_secs(1), Duration::from_secs(1));
     loop {
         tokio::select! {
+            biased;
             _ = done.cancelled() => return,
             _ = tick.tick() => {}
         }

@@ -13,8 +13,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, UNIX_EPOCH};
 
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, StateInformationMiddleware>;
-type Keyed =
-    RateLimiter<String, DashMapStateStore<String>, TokioClock, StateInformationMiddleware>;
+type Keyed = RateLimiter<String, DashMapStateStore<String>, TokioClock, StateInformationMiddleware>;
 
 /// What the rate-limit headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,13 +63,15 @@ impl Limiters {
         Self {
             per_user: quota(cfg.per_user_per_second, cfg.per_user_burst).map(|q| {
                 (
-                    RateLimiter::dashmap_with_clock(q, clock).with_middleware::<StateInformationMiddleware>(),
+                    RateLimiter::dashmap_with_clock(q, clock)
+                        .with_middleware::<StateInformationMiddleware>(),
                     cfg.per_user_per_second,
                 )
             }),
             global: quota(cfg.global_per_second, cfg.global_burst).map(|q| {
                 (
-                    RateLimiter::direct_with_clock(q, clock).with_middleware::<StateInformationMiddleware>(),
+                    RateLimiter::direct_with_clock(q, clock)
+                        .with_middleware::<StateInformationMiddleware>(),
                     cfg.global_per_second,
                 )
             }),

@@ -45,8 +45,8 @@ pub use config::{
     MAX_CONNECTION_TIMEOUT, RateLimitConfig, SimApi, SimConfig, ZoneConfig,
 };
 pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
-pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use memory::MemorySim;
+pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use server::{Acceptor, PlainTcp, SimServer};
 
 #[derive(Debug, thiserror::Error)]
