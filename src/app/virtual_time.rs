@@ -56,6 +56,9 @@ seed = 1
 model = "ticket-drop"
 users = 10
 over = "1s"
+[journey]
+event = "E1"
+zones = ["A"]
 "#;
 
     fn plan(src: &str, ov: &Overrides) -> Plan {
