@@ -38,6 +38,14 @@ impl ClockMode {
     pub fn is_virtual(self) -> bool {
         self == ClockMode::Virtual
     }
+
+    /// As summary.json writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockMode::Real => "real",
+            ClockMode::Virtual => "virtual",
+        }
+    }
 }
 
 /// Seconds after the Unix epoch of the calendar time a virtual run starts
