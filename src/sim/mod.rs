@@ -36,6 +36,7 @@ mod overload;
 mod respond;
 pub mod rush;
 mod server;
+mod service;
 mod store;
 mod work;
 mod world;
@@ -48,6 +49,7 @@ pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
 pub use memory::MemorySim;
 pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use server::{Acceptor, PlainTcp, SimServer};
+pub use service::{MAX_DRAW_FACTOR, MAX_SIGMA, ServiceDistribution};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
