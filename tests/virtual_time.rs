@@ -147,7 +147,7 @@ fn two_virtual_runs_of_the_flagship_give_the_same_report() {
 
 /// Two fleets of 200 buyers, each buying four times with six minutes
 /// between journeys: about eighteen minutes of virtual time per fleet, against
-/// the simulator with its service times, queue and faults.
+/// the simulator with its lognormal service times, queue and faults.
 const LONG: &str = r#"
 name = "virtual-long"
 seed = 11
@@ -175,6 +175,7 @@ zones = [{ id = "A", seats = 5000 }]
 workers = 4
 queue = 64
 service_time = "50ms"
+service_distribution = { shape = "lognormal", sigma = 0.6 }
 
 [sim.faults]
 error_rate = 0.05
