@@ -23,6 +23,8 @@ pub enum RunError {
     Sim(#[from] SimError),
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
+    #[error("virtual time runs against the embedded simulator only: it cannot measure {0}")]
+    VirtualTarget(String),
 }
 
 /// Create the report folder now, so an unwritable path fails in the first
@@ -393,12 +395,19 @@ pub const IN_MEMORY_BASE: &str = "http://embedded-simulator.invalid";
 /// The target: the scenario's URL, or the embedded simulator started
 /// here (on 127.0.0.1, or in memory on virtual time), and its base URL.
 async fn start_target(plan: &Plan) -> Result<(Option<Embedded>, String), RunError> {
-    if let Some(u) = &plan.target.url {
-        return Ok((None, u.clone()));
-    }
     if plan.clock.is_virtual() {
+        // `app` refuses these with the file and line; a library caller too.
+        if let Some(u) = &plan.target.url {
+            return Err(RunError::VirtualTarget(u.clone()));
+        }
+        if plan.truth.is_some() {
+            return Err(RunError::VirtualTarget("a target's [truth]".into()));
+        }
         let s = MemorySim::start(plan.sim.clone())?;
         return Ok((Some(Embedded::Memory(s)), IN_MEMORY_BASE.to_string()));
+    }
+    if let Some(u) = &plan.target.url {
+        return Ok((None, u.clone()));
     }
     let s = SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = format!("http://{}", s.addr());

@@ -247,3 +247,20 @@ fn a_real_target_is_refused_on_virtual_time() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_library_refuses_a_url_on_virtual_time_too() {
+    let src = "name = \"real\"\n[target]\nurl = \"http://127.0.0.1:9\"\n[load]\nmodel = \"ticket-drop\"\nusers = 1\nover = \"1s\"\n[journey]\nevent = \"E1\"\nzones = [\"A\"]\n";
+    let mut plan =
+        stampede::scenario::parse(src, Path::new("tests/inline.toml"), &Default::default())
+            .expect("valid");
+    plan.clock = stampede::clock::ClockMode::Virtual;
+    let got = stampede::run::execute(&plan, &stampede::engine::Control::default(), None).await;
+    match got {
+        Err(stampede::run::RunError::VirtualTarget(what)) => {
+            assert_eq!(what, "http://127.0.0.1:9")
+        }
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a virtual run against a URL ran"),
+    }
+}
