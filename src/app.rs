@@ -16,6 +16,7 @@ mod runtime;
 mod search_cmd;
 mod shards;
 mod signals;
+mod virtual_time;
 
 use crate::cli::{Cli, Command, RunArgs, ServeArgs};
 use crate::engine::{Control, Progress};
@@ -23,7 +24,8 @@ use crate::scenario::{self, Overrides};
 use crate::sim::{SimConfig, SimServer};
 use std::net::SocketAddr;
 
-pub use runtime::runtime;
+pub use runtime::{runtime, runtime_for};
+pub use virtual_time::clock_of;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_GATES: u8 = 1;
@@ -128,6 +130,15 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    if args.virtual_time {
+        if let Err(e) = virtual_time::refuse(&plan, args.target.is_some()) {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+        plan.clock = crate::clock::ClockMode::Virtual;
+        // The simulated world's calendar starts now, on the paused clock.
+        crate::clock::enter_virtual();
+    }
     // Claimed for the whole run, report writing and linger included.
     let _claim = match claim::claim(&plan.out_dir, args.force) {
         Ok(c) => c,
@@ -183,7 +194,8 @@ async fn run(args: RunArgs) -> u8 {
     let mut plan = plan;
     plan.start_at = args.start_at;
     let plan = plan;
-    let display = !args.quiet && !plan.trace;
+    // The live view reads the wall clock; a virtual run shows none.
+    let display = !args.quiet && !plan.trace && !plan.clock.is_virtual();
     let progress =
         (display || metrics.is_some()).then(|| Progress::with_display(display, board.clone()));
     let code = if args.repeat > 1 {
@@ -240,6 +252,10 @@ async fn run_once(
     };
     let argv: Vec<String> = std::env::args().collect();
     output.report.meta = crate::run::meta::collect(plan, &argv, ov);
+    if plan.clock.is_virtual() {
+        output.report.meta.clock = plan.clock;
+        output.report.meta.wall_s = Some(output.wall.as_secs_f64());
+    }
     if let Some(base) = baseline {
         compare_cmd::apply_baseline(&mut output.report, plan, base);
     }

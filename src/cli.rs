@@ -199,6 +199,12 @@ pub struct RunArgs {
     /// (duration + drain) of the rounds before them.
     #[arg(long, value_parser = parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Run on virtual time: the embedded simulator in memory (no sockets)
+    /// on a paused clock that jumps to the next timer whenever every task
+    /// waits, so the same scenario and seed give the same report, minutes
+    /// of load in seconds (docs/virtual-time.md). Not for a real target.
+    #[arg(long, conflicts_with_all = ["metrics_listen", "start_at"])]
+    pub virtual_time: bool,
 }
 
 impl RunArgs {

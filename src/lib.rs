@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod compare;
 pub mod engine;
 pub mod gate;

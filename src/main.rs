@@ -11,7 +11,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = stampede::cli::Cli::parse();
-    let runtime = match stampede::app::runtime() {
+    let runtime = match stampede::app::runtime_for(stampede::app::clock_of(&cli)) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

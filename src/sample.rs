@@ -680,5 +680,7 @@ fn sample_meta() -> crate::model::RunMeta {
             os: "linux x86_64".into(),
         },
         git_rev: Some("0123abc".into()),
+        clock: crate::clock::ClockMode::Virtual,
+        wall_s: Some(0.42),
     }
 }

@@ -42,9 +42,37 @@ pub fn runtime() -> std::io::Result<Runtime> {
     b.enable_all().build()
 }
 
+/// The runtime for `clock`: on virtual time one thread whatever the cores
+/// (its task order is then a function of the run alone) on a paused clock
+/// (time jumps to the next timer when every task waits); on real time
+/// [`runtime`].
+pub fn runtime_for(clock: crate::clock::ClockMode) -> std::io::Result<Runtime> {
+    match clock {
+        crate::clock::ClockMode::Real => runtime(),
+        crate::clock::ClockMode::Virtual => Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Flavor, flavor_for};
+    use super::{Flavor, flavor_for, runtime_for};
+    use crate::clock::ClockMode;
+
+    #[test]
+    fn the_virtual_runtime_starts_paused_and_jumps_to_the_next_timer() {
+        let rt = runtime_for(ClockMode::Virtual).expect("runtime");
+        let wall = std::time::Instant::now();
+        let slept = rt.block_on(async {
+            let t0 = tokio::time::Instant::now();
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            t0.elapsed()
+        });
+        assert_eq!(slept, std::time::Duration::from_secs(3600));
+        assert!(wall.elapsed() < std::time::Duration::from_secs(60));
+    }
 
     #[test]
     fn one_core_gets_the_fifo_scheduler_and_more_get_work_stealing() {

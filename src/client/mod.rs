@@ -46,6 +46,7 @@ pub mod sse;
 mod stats;
 mod tls;
 pub mod trace;
+pub mod transport;
 
 pub use cookies::CookieJar;
 
@@ -53,6 +54,7 @@ pub use proxy::{Proxy, ProxySetting};
 pub use sse::Event;
 pub use stats::{Snapshot, TransportStats};
 pub use tls::{TlsError, TlsOptions};
+pub use transport::{Dial, Transport};
 
 use crate::outcome::NetError;
 use bytes::Bytes;
@@ -152,7 +154,13 @@ pub struct HttpClient {
 
 /// The attempts-per-second safety cap, and how often it held an attempt back.
 struct Cap {
-    limiter: governor::DefaultDirectRateLimiter,
+    /// On tokio time, so a virtual-time run is paced on its own clock.
+    limiter: governor::RateLimiter<
+        governor::state::NotKeyed,
+        governor::state::InMemoryState,
+        crate::clock::TokioClock,
+        governor::middleware::NoOpMiddleware<Duration>,
+    >,
     throttled: AtomicU64,
 }
 
@@ -167,6 +175,47 @@ impl HttpClient {
         tls: &TlsOptions,
         max_rps: Option<f64>,
         proxy: Option<Proxy>,
+    ) -> Result<Self, ClientError> {
+        Self::over(
+            base,
+            connections,
+            defaults,
+            tls,
+            max_rps,
+            proxy,
+            Transport::Tcp,
+        )
+    }
+
+    /// Like [`Self::with_cap`], but every connection is an in-memory pipe
+    /// from `dial` ([`transport`]): no socket, no proxy. `base` (http://)
+    /// gives the Host header and the path prefix only.
+    pub fn in_memory(
+        base: &str,
+        connections: usize,
+        defaults: HeaderMap,
+        max_rps: Option<f64>,
+        dial: Arc<dyn Dial>,
+    ) -> Result<Self, ClientError> {
+        Self::over(
+            base,
+            connections,
+            defaults,
+            &TlsOptions::default(),
+            max_rps,
+            None,
+            Transport::Memory(dial),
+        )
+    }
+
+    fn over(
+        base: &str,
+        connections: usize,
+        defaults: HeaderMap,
+        tls: &TlsOptions,
+        max_rps: Option<f64>,
+        proxy: Option<Proxy>,
+        transport: Transport,
     ) -> Result<Self, ClientError> {
         let uri: Uri = base.parse().map_err(|_| ClientError::Url(base.into()))?;
         let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
@@ -187,7 +236,8 @@ impl HttpClient {
         let stats = Arc::<TransportStats>::default();
         let pool = pool::Pool::new(authority.host(), port, tls, proxy)
             .map_err(ClientError::Url)?
-            .with_stats(stats.clone());
+            .with_stats(stats.clone())
+            .with_transport(transport);
         let host =
             HeaderValue::from_str(authority.as_str()).map_err(|_| ClientError::Url(base.into()))?;
         Ok(Self {
@@ -204,8 +254,9 @@ impl HttpClient {
                 // 10 ms worth of burst: smooth, but no penalty for timer jitter.
                 let burst = NonZeroU32::new((rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
                 Arc::new(Cap {
-                    limiter: governor::RateLimiter::direct(
+                    limiter: governor::RateLimiter::direct_with_clock(
                         governor::Quota::per_second(rate).allow_burst(burst),
+                        crate::clock::TokioClock::new(),
                     ),
                     throttled: AtomicU64::new(0),
                 })

@@ -121,6 +121,8 @@ pub(super) struct Pool {
     proxy: Option<super::proxy::Proxy>,
     /// Where idle connections found closed by the server are counted.
     stats: Option<Arc<super::TransportStats>>,
+    /// TCP, or an in-memory pipe to a server in this process.
+    transport: super::transport::Transport,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -162,7 +164,14 @@ impl Pool {
             connecting: tokio::sync::Mutex::new(()),
             proxy,
             stats: None,
+            transport: super::transport::Transport::Tcp,
         })
+    }
+
+    /// Connect over `transport` instead of TCP.
+    pub fn with_transport(mut self, transport: super::transport::Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Count idle connections found closed by the server in `stats`
@@ -281,6 +290,10 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Conn, ConnectError> {
+        if let super::transport::Transport::Memory(dial) = &self.transport {
+            let pipe = dial.dial().map_err(ConnectError::Io)?;
+            return self.over_tls(pipe).await;
+        }
         let Some(proxy) = &self.proxy else {
             let tcp = tcp(&self.host, self.port).await.map_err(ConnectError::Io)?;
             if self.tls.is_none() {

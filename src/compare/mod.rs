@@ -227,6 +227,13 @@ pub fn comparable(base: &Report, new: &Report) -> Result<Vec<String>, CompareErr
             bm.host.name, bm.host.cores, bm.host.os, nm.host.name, nm.host.cores, nm.host.os
         ));
     }
+    if bm.clock != nm.clock {
+        w.push(format!(
+            "clocks differ: {} vs {} (on virtual time latencies are the simulator's modelled work, with no CPU or network cost: compare virtual runs with virtual runs)",
+            bm.clock.as_str(),
+            nm.clock.as_str()
+        ));
+    }
     if base.load != new.load {
         w.push(format!("load differs: `{}` vs `{}`", base.load, new.load));
     }

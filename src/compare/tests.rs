@@ -97,6 +97,17 @@ fn differing_seeds_overrides_and_hosts_warn() {
     );
 }
 
+#[test]
+fn a_virtual_run_against_a_real_one_warns() {
+    let base = sample_report();
+    let mut new = sample_report();
+    new.meta.clock = crate::clock::ClockMode::Real;
+    new.meta.wall_s = None;
+    let w = comparable(&base, &new).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("clocks differ: virtual vs real"), "{w:?}");
+}
+
 fn step_row<'a>(c: &'a Comparison, fleet: &str, step: &str, metric: &str) -> &'a Row {
     c.fleets
         .iter()

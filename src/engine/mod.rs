@@ -87,6 +87,18 @@ impl Drop for PanicGuard {
     }
 }
 
+/// A virtual-time round's nonce: splitmix64 of the seed and the round, so
+/// operation ids and `${uuid}`s differ between rounds as on real time.
+fn virtual_nonce(seed: u64, round: usize) -> u64 {
+    let mut z = seed
+        ^ (round as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 fn collectors() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -107,11 +119,17 @@ pub async fn run_round(
     // Latency intervals: 100 ms when arrivals last at most 30 s.
     let interval_ms = crate::metrics::interval_ms_for(plan.load.duration);
     let simulator = client.is_simulator();
-    // Unique per run (time and entropy), independent of the seed.
-    let nonce = rand::random::<u64>()
-        ^ SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+    // Unique per run (time and entropy), independent of the seed; on
+    // virtual time the seed's, so the same run sends the same bytes.
+    let nonce = match plan.clock {
+        crate::clock::ClockMode::Virtual => virtual_nonce(plan.seed, round),
+        crate::clock::ClockMode::Real => {
+            rand::random::<u64>()
+                ^ SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+        }
+    };
     let ctx = Arc::new(RoundCtx {
         client,
         journey: plan.journey.clone(),
@@ -129,7 +147,7 @@ pub async fn run_round(
         },
         identities: Identities::new(&plan.users, plan.target.token.as_ref(), simulator),
         start: Instant::now(),
-        wall_start: SystemTime::now(),
+        wall_start: crate::clock::wall_now(),
         cancel: control.kill.child_token(),
         stop: control.stop.child_token(),
         timeout_override: plan.target.timeout,
@@ -188,6 +206,7 @@ pub async fn run_round(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
+                    biased;
                     _ = tick.tick() => collectors.hand_over(),
                     _ = finish.cancelled() => break,
                 }
@@ -209,6 +228,7 @@ pub async fn run_round(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
+                    biased;
                     _ = done.cancelled() => break,
                     _ = tick.tick() => {
                         for (s, c) in series.iter_mut().zip(&ctx.cohorts) {
@@ -260,6 +280,7 @@ pub async fn run_round(
                     continue; // another shard's user
                 }
                 let permit = tokio::select! {
+                    biased;
                     _ = ctx.stop.cancelled() => { stopped_early = true; break }
                     p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 };
@@ -267,6 +288,7 @@ pub async fn run_round(
             }
             let closer = ctx.stop.clone();
             tokio::select! {
+                biased;
                 _ = ctx.stop.cancelled() => stopped_early = true,
                 _ = tokio::time::sleep_until(end_of_arrivals) => closer.cancel(),
                 _ = permits.acquire_many(plan.load.max_in_flight as u32) => {}
@@ -283,6 +305,7 @@ pub async fn run_round(
                 }
                 if due > Instant::now() {
                     tokio::select! {
+                        biased;
                         _ = ctx.stop.cancelled() => { stopped_early = true; break }
                         _ = tokio::time::sleep_until(due) => {}
                     }
@@ -290,6 +313,7 @@ pub async fn run_round(
                 let permit = match permits.clone().try_acquire_owned() {
                     Ok(p) => p,
                     Err(_) => tokio::select! {
+                        biased;
                         _ = ctx.stop.cancelled() => { stopped_early = true; break }
                         p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                     },
@@ -302,6 +326,7 @@ pub async fn run_round(
     // Drain: wait for in-flight journeys until the deadline, then cancel them.
     let all = plan.load.max_in_flight as u32;
     let drained = tokio::select! {
+        biased;
         _ = control.kill.cancelled() => false,
         r = tokio::time::timeout(plan.load.drain, permits.acquire_many(all)) => r.is_ok(),
     };
@@ -383,6 +408,7 @@ async fn watch_abort_rules(
         tokio::time::interval_at(ctx.start + Duration::from_secs(1), Duration::from_secs(1));
     loop {
         tokio::select! {
+            biased;
             _ = done.cancelled() => return,
             _ = tick.tick() => {}
         }

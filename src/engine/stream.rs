@@ -167,6 +167,7 @@ pub fn spawn_writer(
         };
         loop {
             tokio::select! {
+                biased;
                 d = rx.recv() => match d {
                     Some(d) => match &mut pending {
                         Some(p) => for (a, b) in p.iter_mut().zip(&d) { *a += b },

@@ -193,6 +193,7 @@ async fn think(ctx: &RoundCtx, think_time: Duration) -> bool {
         return !ctx.cancel.is_cancelled();
     }
     tokio::select! {
+        biased;
         _ = ctx.cancel.cancelled() => false,
         _ = tokio::time::sleep(think_time) => true,
     }

@@ -25,6 +25,14 @@ pub struct RunMeta {
     /// `STAMPEDE_GIT_REV` (no build script asks git; `None` otherwise).
     #[serde(default)]
     pub git_rev: Option<String>,
+    /// The clock the run followed: `real`, or `virtual` (`--virtual-time`:
+    /// the report's durations are simulated, docs/virtual-time.md).
+    #[serde(default)]
+    pub clock: crate::clock::ClockMode,
+    /// Seconds the run took on the wall clock, on virtual time (where the
+    /// report's `duration_s` is the simulated length); `None` on real time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_s: Option<f64>,
 }
 
 /// The effective load schedule of every round.

@@ -278,9 +278,29 @@ pub fn summary_table(report: &Report) -> String {
             out.push_str(&line(label, cells));
         }
     }
+    if let Some(line) = clock_line(report) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     out.push_str(&printable(&verdict(report)));
     out.push('\n');
     out
+}
+
+/// On virtual time: how long the run was in simulated time and on the
+/// wall clock. `None` on real time.
+pub fn clock_line(report: &Report) -> Option<String> {
+    if !report.meta.clock.is_virtual() {
+        return None;
+    }
+    let wall = report
+        .meta
+        .wall_s
+        .map_or_else(|| "?".to_string(), |w| format!("{w:.1}"));
+    Some(format!(
+        "VIRTUAL TIME: {:.1} s simulated in {wall} s of wall time (embedded simulator in memory; see docs/virtual-time.md)",
+        report.duration_s
+    ))
 }
 
 #[cfg(test)]

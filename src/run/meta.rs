@@ -185,6 +185,8 @@ pub fn collect(plan: &Plan, argv: &[String], ov: &crate::scenario::Overrides) ->
         schedule: schedule(plan),
         host: host(),
         git_rev: option_env!("STAMPEDE_GIT_REV").map(str::to_string),
+        clock: plan.clock,
+        wall_s: None,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::engine::{self, Control, Progress};
 use crate::metrics::{CohortMeta, summarize};
 use crate::report::{Report, RunStatus, SCHEMA_VERSION};
 use crate::scenario::Plan;
-use crate::sim::{SimError, SimServer};
+use crate::sim::{MemorySim, SimError, SimServer};
 use hdrhistogram::Histogram;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::net::SocketAddr;
@@ -26,6 +26,8 @@ pub enum RunError {
     Sim(#[from] SimError),
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
+    #[error("virtual time runs against the embedded simulator only: it cannot measure {0}")]
+    VirtualTarget(String),
 }
 
 /// Create the report folder now, so an unwritable path fails in the first
@@ -53,19 +55,12 @@ pub async fn execute(
 ) -> Result<RunOutput, RunError> {
     let started = SystemTime::now();
     let wall = std::time::Instant::now();
+    let clock_start = tokio::time::Instant::now();
     // What `stampede report DIR` rebuilds from if the process dies (merge::partial).
     if plan.out_dir.is_dir() {
         crate::merge::partial::write_skeleton(plan, started);
     }
-    let (sim, base) = match &plan.target.url {
-        Some(u) => (None, u.clone()),
-        None => {
-            let s =
-                SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-            let base = format!("http://{}", s.addr());
-            (Some(s), base)
-        }
-    };
+    let (sim, base) = start_target(plan).await?;
     let mut headers = HeaderMap::new();
     for (k, v) in &plan.target.headers {
         if let (Ok(k), Ok(v)) = (
@@ -89,8 +84,11 @@ pub async fn execute(
     let mut panics = 0u64;
     let mut notes: Vec<String> = Vec::new();
     // Room for every socket: the embedded simulator holds the other ends.
+    // In memory there are none.
     let sockets = plan.target.connections as u64 * if sim.is_some() { 2 } else { 1 };
-    if let Some(w) = crate::client::fdlimit::warning(crate::client::fdlimit::raise(), sockets) {
+    if !plan.clock.is_virtual()
+        && let Some(w) = crate::client::fdlimit::warning(crate::client::fdlimit::raise(), sockets)
+    {
         eprintln!("WARNING: {w}");
         notes.push(w);
     }
@@ -130,14 +128,7 @@ pub async fn execute(
         }
         // A fresh client per round: no warm connections carried from one fleet to the next.
         let client =
-            match HttpClient::with_cap(
-                &base,
-                plan.target.connections,
-                headers.clone(),
-                &tls_options(&plan.target),
-                Some(plan.safety.max_rps),
-                proxy.clone(),
-            ) {
+            match new_client(plan, &base, &headers, proxy.clone(), sim.as_ref()) {
                 Ok(c) => c.with_trace(plan.trace.then(|| {
                     crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))
                 })),
@@ -329,7 +320,11 @@ pub async fn execute(
         description: plan.description.clone(),
         source: plan.source.display().to_string(),
         started_at: crate::timefmt::rfc3339(started),
-        duration_s: wall.elapsed().as_secs_f64(),
+        // On virtual time, the simulated length (the wall time is in `meta.wall_s`).
+        duration_s: match plan.clock {
+            crate::clock::ClockMode::Virtual => clock_start.elapsed().as_secs_f64(),
+            crate::clock::ClockMode::Real => wall.elapsed().as_secs_f64(),
+        },
         target: match &plan.target.url {
             Some(u) => u.clone(),
             None => "embedded simulator".into(),
@@ -361,7 +356,98 @@ pub async fn execute(
         report,
         histograms,
         unreachable,
+        wall: wall.elapsed(),
     })
+}
+
+/// The embedded simulator: on TCP (real time) or in memory (virtual time).
+enum Embedded {
+    Tcp(SimServer),
+    Memory(MemorySim),
+}
+
+impl Embedded {
+    fn reset(&self) {
+        match self {
+            Embedded::Tcp(s) => s.reset(),
+            Embedded::Memory(s) => s.reset(),
+        }
+    }
+
+    async fn settle(&self, max: std::time::Duration) {
+        match self {
+            Embedded::Tcp(s) => s.settle(max).await,
+            Embedded::Memory(s) => s.settle(max).await,
+        }
+    }
+
+    fn ledger(&self) -> crate::sim::Ledger {
+        match self {
+            Embedded::Tcp(s) => s.ledger(),
+            Embedded::Memory(s) => s.ledger(),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Embedded::Tcp(s) => s.shutdown().await,
+            Embedded::Memory(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// The base URL of the target in memory: a reserved name that resolves
+/// nowhere (its Host header and nothing else; no socket is opened).
+pub const IN_MEMORY_BASE: &str = "http://embedded-simulator.invalid";
+
+/// The target: the scenario's URL, or the embedded simulator started
+/// here (on 127.0.0.1, or in memory on virtual time), and its base URL.
+async fn start_target(plan: &Plan) -> Result<(Option<Embedded>, String), RunError> {
+    if plan.clock.is_virtual() {
+        // `app` refuses these with the file and line; a library caller too.
+        if let Some(u) = &plan.target.url {
+            return Err(RunError::VirtualTarget(u.clone()));
+        }
+        if plan.truth.is_some() {
+            return Err(RunError::VirtualTarget("a target's [truth]".into()));
+        }
+        let s = MemorySim::start(plan.sim.clone())?;
+        return Ok((Some(Embedded::Memory(s)), IN_MEMORY_BASE.to_string()));
+    }
+    if let Some(u) = &plan.target.url {
+        return Ok((None, u.clone()));
+    }
+    let s = SimServer::start(plan.sim.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let base = format!("http://{}", s.addr());
+    Ok((Some(Embedded::Tcp(s)), base))
+}
+
+/// A round's client: over TCP, or over pipes to the simulator in memory.
+fn new_client(
+    plan: &Plan,
+    base: &str,
+    headers: &HeaderMap,
+    proxy: Option<crate::client::Proxy>,
+    sim: Option<&Embedded>,
+) -> Result<HttpClient, crate::client::ClientError> {
+    let (connections, rps) = (plan.target.connections, Some(plan.safety.max_rps));
+    match sim {
+        Some(Embedded::Memory(s)) => HttpClient::in_memory(
+            base,
+            connections,
+            headers.clone(),
+            rps,
+            std::sync::Arc::new(SimPipe(s.dialer())),
+        ),
+        _ => HttpClient::with_cap(
+            base,
+            connections,
+            headers.clone(),
+            &tls_options(&plan.target),
+            rps,
+            proxy,
+        ),
+    }
 }
 
 /// Round r of every shard starts at `at` + r bounded round lengths
@@ -423,6 +509,9 @@ pub struct RunOutput {
     pub histograms: Vec<CohortHistograms>,
     /// No attempt got an HTTP response: why, in one line (exit code 4).
     pub unreachable: Option<String>,
+    /// How long the run took on the wall clock (on virtual time, unlike
+    /// the report's `duration_s`).
+    pub wall: std::time::Duration,
 }
 
 impl RunOutput {
@@ -468,5 +557,14 @@ fn proxy_setting(p: &crate::scenario::plan::ProxyPlan) -> crate::client::ProxySe
         ProxyPlan::Env => ProxySetting::Env,
         ProxyPlan::Off => ProxySetting::Off,
         ProxyPlan::Url(u) => ProxySetting::Url(u.clone()),
+    }
+}
+
+/// The in-memory simulator's connections as the client's transport.
+struct SimPipe(crate::sim::MemoryDialer);
+
+impl crate::client::transport::Dial for SimPipe {
+    fn dial(&self) -> std::io::Result<tokio::io::DuplexStream> {
+        self.0.dial()
     }
 }

@@ -160,6 +160,7 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
         out_dir,
         shard: ov.shard,
         start_at: None,
+        clock: crate::clock::ClockMode::Real,
         trace: false,
         truth,
         trigger,

@@ -87,6 +87,10 @@ pub struct Plan {
     /// lengths (load duration + drain), so shards' rounds line up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_at: Option<std::time::SystemTime>,
+    /// `--virtual-time`: the embedded simulator in memory on a paused
+    /// clock (docs/virtual-time.md); real time otherwise.
+    #[serde(skip)]
+    pub clock: crate::clock::ClockMode,
     /// `--trace`: print every request and response (see [`super::trace`]).
     #[serde(skip)]
     pub trace: bool,

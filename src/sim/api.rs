@@ -375,6 +375,7 @@ impl<'a> Pipeline<'a> {
                 }
             };
             tokio::select! {
+                biased;
                 () = run => {}
                 () = cancel.cancelled() => {}
             }

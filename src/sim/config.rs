@@ -240,6 +240,10 @@ pub struct CapacityConfig {
     /// seconds); "0s" = send none, as many real servers do.
     #[serde(with = "humantime_serde")]
     pub retry_after_503: Duration,
+    /// How each operation's base time is drawn around `service_time` (and
+    /// `availability_service_time`): fixed (the default), exponential,
+    /// bimodal or lognormal ([`super::service::ServiceDistribution`]).
+    pub service_distribution: super::service::ServiceDistribution,
 }
 
 impl Default for CapacityConfig {
@@ -254,6 +258,7 @@ impl Default for CapacityConfig {
             availability_service_time: Duration::ZERO,
             latency_per_in_flight: Duration::from_micros(200),
             retry_after_503: Duration::from_secs(1),
+            service_distribution: super::service::ServiceDistribution::Fixed,
         }
     }
 }

@@ -146,6 +146,7 @@ pub async fn watchdog(state: &ConnState, limits: &ConnectionConfig) {
             Some(at) if at <= Instant::now() => return,
             Some(at) => {
                 tokio::select! {
+                    biased;
                     () = tokio::time::sleep_until(at) => {}
                     () = &mut changed => {}
                 }

@@ -1,18 +1,19 @@
-//! Per-user and global token buckets (governor GCRA). governor keeps its
-//! own quanta clock, so these never follow tokio's paused time.
+//! Per-user and global token buckets (governor GCRA), counted on tokio time
+//! ([`crate::clock::TokioClock`]), so they follow a virtual-time run's
+//! paused clock like every other timer of the simulator.
 
 use super::config::RateLimitConfig;
-use governor::clock::{Clock, DefaultClock};
+use crate::clock::TokioClock;
+use governor::clock::Clock;
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
-type Keyed =
-    RateLimiter<String, DashMapStateStore<String>, DefaultClock, StateInformationMiddleware>;
+type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, StateInformationMiddleware>;
+type Keyed = RateLimiter<String, DashMapStateStore<String>, TokioClock, StateInformationMiddleware>;
 
 /// What the rate-limit headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub struct Denied {
 pub struct Limiters {
     per_user: Option<(Keyed, u32)>,
     global: Option<(Direct, u32)>,
-    clock: DefaultClock,
+    clock: TokioClock,
 }
 
 fn quota(rate: u32, burst: u32) -> Option<Quota> {
@@ -46,7 +47,7 @@ fn quota(rate: u32, burst: u32) -> Option<Quota> {
 }
 
 fn unix_in(d: Duration) -> u64 {
-    (SystemTime::now() + d)
+    (crate::clock::wall_now() + d)
         .duration_since(UNIX_EPOCH)
         .map(|t| t.as_secs() + u64::from(t.subsec_nanos() > 0))
         .unwrap_or(0)
@@ -58,20 +59,23 @@ fn ceil_secs(d: Duration) -> u64 {
 
 impl Limiters {
     pub fn new(cfg: &RateLimitConfig) -> Self {
+        let clock = TokioClock::new();
         Self {
             per_user: quota(cfg.per_user_per_second, cfg.per_user_burst).map(|q| {
                 (
-                    RateLimiter::dashmap(q).with_middleware::<StateInformationMiddleware>(),
+                    RateLimiter::dashmap_with_clock(q, clock)
+                        .with_middleware::<StateInformationMiddleware>(),
                     cfg.per_user_per_second,
                 )
             }),
             global: quota(cfg.global_per_second, cfg.global_burst).map(|q| {
                 (
-                    RateLimiter::direct(q).with_middleware::<StateInformationMiddleware>(),
+                    RateLimiter::direct_with_clock(q, clock)
+                        .with_middleware::<StateInformationMiddleware>(),
                     cfg.global_per_second,
                 )
             }),
-            clock: DefaultClock::default(),
+            clock,
         }
     }
 
@@ -94,7 +98,7 @@ impl Limiters {
         &self,
         r: Result<
             governor::middleware::StateSnapshot,
-            governor::NotUntil<<DefaultClock as Clock>::Instant>,
+            governor::NotUntil<<TokioClock as Clock>::Instant>,
         >,
         rate: u32,
     ) -> Result<LimitInfo, Denied> {

@@ -31,10 +31,12 @@ mod faults;
 mod idempotency;
 mod ledger;
 mod limiter;
+mod memory;
 mod overload;
 mod respond;
 pub mod rush;
 mod server;
+mod service;
 mod store;
 mod work;
 mod world;
@@ -44,8 +46,10 @@ pub use config::{
     MAX_CONNECTION_TIMEOUT, RateLimitConfig, SimApi, SimConfig, ZoneConfig,
 };
 pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
+pub use memory::{MemoryDialer, MemorySim};
 pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use server::{Acceptor, PlainTcp, SimServer};
+pub use service::{MAX_DRAW_FACTOR, MAX_SIGMA, ServiceDistribution};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {

@@ -1,10 +1,16 @@
 //! The overload model: a worker pool behind a bounded queue whose service
 //! time grows with the work admitted. Time is `tokio::time::sleep`, never
 //! CPU burn, so the simulator stays cheap while modelling a slow backend.
+//! Workers are taken first come, first served (tokio's semaphore is fair):
+//! with `latency_per_in_flight = "0s"` the model is a plain FIFO queue of
+//! `queue` places in front of `workers` servers.
 
 use super::config::CapacityConfig;
-use std::sync::Arc;
+use super::service::ServiceDistribution;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -13,6 +19,9 @@ pub struct Overload {
     in_flight: AtomicU32,
     limit: u32,
     per_in_flight: Duration,
+    distribution: ServiceDistribution,
+    /// Service-time draws, seeded by the simulator's seed.
+    rng: Mutex<StdRng>,
 }
 
 /// A request counted as admitted (queued or running) until dropped.
@@ -27,12 +36,15 @@ impl Drop for Admitted {
 }
 
 impl Overload {
-    pub fn new(cfg: &CapacityConfig) -> Self {
+    pub fn new(cfg: &CapacityConfig, seed: u64) -> Self {
         Self {
             workers: Semaphore::new(cfg.workers.max(1) as usize),
             in_flight: AtomicU32::new(0),
             limit: cfg.workers.saturating_add(cfg.queue),
             per_in_flight: cfg.latency_per_in_flight,
+            distribution: cfg.service_distribution,
+            // Apart from the faults' stream, which the same seed starts.
+            rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5E41_1CE0_71AE_D12A)),
         }
     }
 
@@ -81,6 +93,7 @@ impl Overload {
     }
 
     fn service_time(&self, base: Duration, capacity_factor: f64) -> Duration {
+        let base = self.draw(base);
         // `admit` never lets in_flight past the limit; `admit_waiting` does.
         let t = base + self.per_in_flight * self.in_flight().min(self.limit);
         if capacity_factor > 0.0 && capacity_factor < 1.0 {
@@ -91,18 +104,35 @@ impl Overload {
     }
 }
 
+impl Overload {
+    /// `base` as the distribution draws it (no draw for a fixed time).
+    fn draw(&self, base: Duration) -> Duration {
+        if self.distribution == ServiceDistribution::Fixed || base.is_zero() {
+            return base;
+        }
+        let (u1, u2) = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            (rng.random::<f64>(), rng.random::<f64>())
+        };
+        self.distribution.draw(base, u1, u2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn admission_is_bounded_and_released_on_drop() {
-        let m = Arc::new(Overload::new(&CapacityConfig {
-            workers: 1,
-            queue: 1,
-            latency_per_in_flight: Duration::from_millis(1),
-            ..CapacityConfig::default()
-        }));
+        let m = Arc::new(Overload::new(
+            &CapacityConfig {
+                workers: 1,
+                queue: 1,
+                latency_per_in_flight: Duration::from_millis(1),
+                ..CapacityConfig::default()
+            },
+            7,
+        ));
         let a = m.admit().expect("worker");
         let b = m.admit().expect("queue");
         assert!(m.admit().is_none(), "full");
@@ -124,5 +154,57 @@ mod tests {
         );
         drop(held);
         assert_eq!(m.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn workers_are_taken_first_come_first_served() {
+        let cfg = CapacityConfig {
+            workers: 1,
+            queue: 8,
+            service_time: Duration::from_millis(10),
+            latency_per_in_flight: Duration::ZERO,
+            ..CapacityConfig::default()
+        };
+        let m = Arc::new(Overload::new(&cfg, 1));
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let t0 = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..4u32 {
+            let (m, done) = (Arc::clone(&m), Arc::clone(&done));
+            let a = m.admit().expect("room");
+            tasks.push(tokio::spawn(async move {
+                drop(m.serve(&a, cfg.service_time, 1.0, Duration::ZERO).await);
+                done.lock().expect("lock").push((i, t0.elapsed()));
+            }));
+            // Each arrives 1 ms after the one before.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(
+            *done.lock().expect("lock"),
+            vec![(0, ms(10)), (1, ms(20)), (2, ms(30)), (3, ms(40))],
+            "one worker, a FIFO line: each waits for every one before it"
+        );
+    }
+
+    #[test]
+    fn draws_follow_the_seed() {
+        let cfg = CapacityConfig {
+            service_distribution: ServiceDistribution::Exponential,
+            latency_per_in_flight: Duration::ZERO,
+            ..CapacityConfig::default()
+        };
+        let times = |seed| {
+            let m = Overload::new(&cfg, seed);
+            (0..50)
+                .map(|_| m.service_time(cfg.service_time, 1.0))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(times(7), times(7));
+        assert_ne!(times(7), times(8));
+        assert!(times(7).iter().any(|t| *t != cfg.service_time));
     }
 }

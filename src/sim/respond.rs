@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -140,7 +140,7 @@ pub fn with_retry_after_secs(mut r: Resp, secs: u64) -> Resp {
 /// Retry-After as an HTTP-date at least `wait` from now (rounded up to the
 /// next whole second, since the format has no fractions).
 pub fn with_retry_after_date(mut r: Resp, wait: Duration) -> Resp {
-    let at = SystemTime::now() + wait + Duration::from_secs(1);
+    let at = crate::clock::wall_now() + wait + Duration::from_secs(1);
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
         r.headers_mut().insert(RETRY_AFTER, v);
     }

@@ -43,6 +43,78 @@ impl App {
         let fresh = Arc::new(World::new(&self.cfg));
         *self.world.write().unwrap_or_else(|p| p.into_inner()) = fresh;
     }
+
+    /// A validated simulator with its background tasks (the sweeper, the
+    /// Booking Rush release worker) running; connections come from its
+    /// caller (a TCP accept loop, or in-memory pipes).
+    pub(super) fn start(cfg: SimConfig) -> Result<Arc<App>, SimError> {
+        cfg.validate()?;
+        let app = Arc::new(App {
+            world: RwLock::new(Arc::new(World::new(&cfg))),
+            open: Arc::new(Semaphore::new(cfg.connections.max_open as usize)),
+            cfg,
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+        });
+        app.tracker.spawn(sweep_loop(Arc::clone(&app)));
+        if app.cfg.api == SimApi::BookingRush {
+            app.tracker.spawn(rush::background(Arc::clone(&app)));
+        }
+        Ok(app)
+    }
+
+    /// One of the `connections.max_open` permits, or `None` at the cap.
+    pub(super) fn open_permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.open).try_acquire_owned().ok()
+    }
+
+    /// The client address the Booking Rush gateway limits by (the
+    /// guidelines profile limits by user only).
+    pub(super) fn peer(&self, ip: impl FnOnce() -> String) -> Option<Arc<str>> {
+        match self.cfg.api {
+            SimApi::Guidelines => None,
+            SimApi::BookingRush => Some(Arc::from(ip())),
+        }
+    }
+
+    /// Wait, at most `max`, until no booking work is in flight.
+    pub(super) async fn settle(&self, max: std::time::Duration) {
+        let world = self.world();
+        let deadline = tokio::time::Instant::now() + max;
+        // Bounded by the deadline.
+        while world.overload.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Drop every connection and piece of work, and wait for its tasks.
+    pub(super) async fn stop(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// Serve one connection on this simulator's tracker until it ends or
+    /// the simulator stops.
+    pub(super) fn spawn_connection<Io>(
+        self: &Arc<Self>,
+        io: Io,
+        peer: Option<Arc<str>>,
+        permit: OwnedSemaphorePermit,
+    ) where
+        Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let app = Arc::clone(self);
+        self.tracker.spawn(async move {
+            let cancel = app.cancel.clone();
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => {}
+                () = serve_io(app, io, peer) => {}
+            }
+            drop(permit);
+        });
+    }
 }
 
 /// Turns an accepted TCP stream into the IO hyper serves.
@@ -102,19 +174,9 @@ impl SimServer {
         let local = listener
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
-        let app = Arc::new(App {
-            world: RwLock::new(Arc::new(World::new(&cfg))),
-            open: Arc::new(Semaphore::new(cfg.connections.max_open as usize)),
-            cfg,
-            tracker: TaskTracker::new(),
-            cancel: CancellationToken::new(),
-        });
+        let app = App::start(cfg)?;
         app.tracker
             .spawn(accept_loop(Arc::clone(&app), listener, acceptor));
-        app.tracker.spawn(sweep_loop(Arc::clone(&app)));
-        if app.cfg.api == SimApi::BookingRush {
-            app.tracker.spawn(rush::background(Arc::clone(&app)));
-        }
         Ok(SimServer { app, addr: local })
     }
 
@@ -131,11 +193,7 @@ impl SimServer {
     /// after its client has left, so a ledger read the moment a run ends
     /// would miss the bookings (and wasted work) it still produces.
     pub async fn settle(&self, max: std::time::Duration) {
-        let world = self.app.world();
-        let deadline = tokio::time::Instant::now() + max;
-        while world.overload.in_flight() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        self.app.settle(max).await;
     }
 
     /// Fresh inventory, bookings, idempotency cache, limiters, ledger and
@@ -147,9 +205,7 @@ impl SimServer {
     /// Stops accepting, drops open connections and in-flight work, and
     /// waits until every task the simulator spawned has ended.
     pub async fn shutdown(self) {
-        self.app.cancel.cancel();
-        self.app.tracker.close();
-        self.app.tracker.wait().await;
+        self.app.stop().await;
     }
 }
 
@@ -163,6 +219,7 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
     let acceptor = Arc::new(acceptor);
     loop {
         let accepted = tokio::select! {
+            biased;
             () = app.cancel.cancelled() => return,
             r = listener.accept() => r,
         };
@@ -170,7 +227,7 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
             Ok((tcp, _)) => {
                 // Over the cap: closed at once (dropping it sends FIN), so
                 // a flood of connections cannot grow memory without bound.
-                let Ok(permit) = Arc::clone(&app.open).try_acquire_owned() else {
+                let Some(permit) = app.open_permit() else {
                     drop(tcp);
                     continue;
                 };
@@ -181,8 +238,9 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
                 app.tracker.spawn(async move {
                     let cancel = app2.cancel.clone();
                     tokio::select! {
-                        () = serve_connection(app2, acceptor, tcp, permit) => {}
+                        biased;
                         () = cancel.cancelled() => {}
+                        () = serve_connection(app2, acceptor, tcp, permit) => {}
                     }
                 });
             }
@@ -193,8 +251,8 @@ async fn accept_loop<A: Acceptor>(app: Arc<App>, listener: TcpListener, acceptor
     }
 }
 
-/// Serves one connection until the client leaves, hyper ends it, or the
-/// watchdog finds it idle or too slow ([`super::conn`]).
+/// The accepted TCP connection's handshake ([`Acceptor`]), then
+/// [`serve_io`].
 async fn serve_connection<A: Acceptor>(
     app: Arc<App>,
     acceptor: Arc<A>,
@@ -203,17 +261,24 @@ async fn serve_connection<A: Acceptor>(
 ) {
     let limits = app.cfg.connections.clone();
     // The Booking Rush gateway limits by client IP.
-    let peer: Option<Arc<str>> = match app.cfg.api {
-        SimApi::Guidelines => None,
-        SimApi::BookingRush => Some(Arc::from(
-            tcp.peer_addr()
-                .map_or_else(|_| "unknown".to_owned(), |a| a.ip().to_string()),
-        )),
-    };
+    let peer = app.peer(|| {
+        tcp.peer_addr()
+            .map_or_else(|_| "unknown".to_owned(), |a| a.ip().to_string())
+    });
     // A TLS handshake is part of the first request's head.
     let Ok(Ok(io)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await else {
         return;
     };
+    serve_io(app, io, peer).await;
+}
+
+/// Serves one connection until the client leaves, hyper ends it, or the
+/// watchdog finds it idle or too slow ([`super::conn`]).
+async fn serve_io<Io>(app: Arc<App>, io: Io, peer: Option<Arc<str>>)
+where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = app.cfg.connections.clone();
     let state = ConnState::new();
     let io = Watched::new(io, Arc::clone(&state));
     let in_service = Arc::clone(&state);
@@ -243,9 +308,10 @@ async fn serve_connection<A: Acceptor>(
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::select! {
+        biased;
+        () = watchdog(&state, &limits) => {}
         // Errors here are client disconnects and injected resets: nothing to do.
         _ = builder.serve_connection(TokioIo::new(io), svc) => {}
-        () = watchdog(&state, &limits) => {}
     }
 }
 
@@ -254,6 +320,7 @@ async fn sweep_loop(app: Arc<App>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            biased;
             () = app.cancel.cancelled() => return,
             _ = tick.tick() => {}
         }

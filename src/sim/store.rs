@@ -208,7 +208,7 @@ impl Store {
         st.next_seq += 1;
         let seq = st.next_seq;
         let expires_at = now + self.ttl;
-        let expires_wall = SystemTime::now() + self.ttl;
+        let expires_wall = crate::clock::wall_now() + self.ttl;
         st.bookings.insert(
             seq,
             Booking {

@@ -31,7 +31,7 @@ impl World {
             store: Store::new(cfg),
             idem: Arc::new(IdempotencyCache::default()),
             limiters: Limiters::new(&cfg.rate_limit),
-            overload: Arc::new(Overload::new(&cfg.capacity)),
+            overload: Arc::new(Overload::new(&cfg.capacity, cfg.seed)),
             faults: Faults::new(&cfg.faults, cfg.seed, Instant::now()),
             ledger: if rush {
                 LedgerState::with_rush()

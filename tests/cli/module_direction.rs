@@ -14,23 +14,24 @@ const RULES: &[(&str, &[&str])] = &[
     ("names", &[]),
     ("timefmt", &[]),
     ("shard", &[]),
+    ("clock", &[]),
     // Retry policies as data and pure decisions.
     ("policy", &["outcome"]),
     // The report model: what a run measured, as data.
-    ("model", &["outcome", "policy", "shard"]),
+    ("model", &["outcome", "policy", "shard", "clock"]),
     // The embedded simulator: a server of its own; its ledger is model data.
-    ("sim", &["model", "outcome", "timefmt", "names"]),
+    ("sim", &["model", "outcome", "timefmt", "names", "clock"]),
     // Gates: parsed with the scenario, judged against the model.
     ("gate", &["model", "outcome", "policy"]),
     // Scenario files into a validated plan.
     (
         "scenario",
         &[
-            "model", "outcome", "policy", "names", "shard", "timefmt", "gate", "sim",
+            "model", "outcome", "policy", "names", "shard", "timefmt", "clock", "gate", "sim",
         ],
     ),
     // The transport.
-    ("client", &["model", "outcome", "policy"]),
+    ("client", &["model", "outcome", "policy", "clock"]),
     // Recording and summarizing into the model.
     ("metrics", &["model", "outcome", "policy"]),
     ("live", &["metrics", "model", "outcome", "scenario"]),
@@ -40,7 +41,7 @@ const RULES: &[(&str, &[&str])] = &[
         "engine",
         &[
             "scenario", "client", "policy", "metrics", "live", "outcome", "model", "shard",
-            "timefmt",
+            "timefmt", "clock",
         ],
     ),
     // Renderers of the model.

@@ -515,7 +515,7 @@ pub(super) fn gates(report: &Report) -> Value {
 
 pub(super) fn meta(report: &Report) -> Vec<Value> {
     let pair = |k: &str, v: String| obj([("label", Value::from(k)), ("value", Value::from(v))]);
-    vec![
+    let mut rows = vec![
         pair("Scenario", report.scenario.clone()),
         pair("Description", report.description.clone()),
         pair("Scenario file", report.source.clone()),
@@ -523,6 +523,18 @@ pub(super) fn meta(report: &Report) -> Vec<Value> {
         pair("Load", report.load.clone()),
         pair("Started", report.started_at.clone()),
         pair("Duration", seconds(report.duration_s)),
+    ];
+    if report.meta.clock.is_virtual() {
+        let wall = report.meta.wall_s.map_or_else(|| "?".into(), seconds);
+        rows.push(pair(
+            "Clock",
+            format!(
+                "virtual time: {} simulated in {wall} of wall time (embedded simulator in memory, no sockets)",
+                seconds(report.duration_s)
+            ),
+        ));
+    }
+    rows.extend([
         pair("Status", report.status.to_string()),
         pair(
             "stampede",
@@ -531,7 +543,8 @@ pub(super) fn meta(report: &Report) -> Vec<Value> {
                 report.stampede_version, report.schema_version
             ),
         ),
-    ]
+    ]);
+    rows
 }
 
 #[cfg(test)]

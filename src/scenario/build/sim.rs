@@ -47,6 +47,13 @@ fn check_bounds(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
         ),
         (key("faults.extra_latency"), f.extra_latency),
     ];
+    let dist = c.service_distribution;
+    if let Err((field, why)) = dist.check() {
+        return Err(cx.err(&key(&format!("capacity.service_distribution.{field}")), why));
+    }
+    if let crate::sim::ServiceDistribution::Bimodal { slow, .. } = dist {
+        short.push((key("capacity.service_distribution.slow"), slow));
+    }
     for (i, w) in f.windows.iter().enumerate() {
         let k = |field: &str| key(&format!("faults.windows[{i}].{field}"));
         long.push((k("from"), w.from));
@@ -214,6 +221,40 @@ mod tests {
             let src = format!("{OK_LOAD}\n[{table}]\n{body}\n");
             let (line, col, key, msg) = invalid(&src);
             assert_eq!((line, col, key.as_str()), (7, 1, want_key), "{src}");
+            assert!(msg.contains(want), "{src}: {msg}");
+        }
+    }
+
+    #[test]
+    fn service_distributions_are_read_and_checked() {
+        let p = plan(&format!(
+            "{OK_LOAD}\n[sim.capacity]\nservice_distribution = {{ shape = \"lognormal\", sigma = 0.5 }}\n"
+        ));
+        assert_eq!(
+            p.sim.capacity.service_distribution,
+            crate::sim::ServiceDistribution::Lognormal { sigma: 0.5 }
+        );
+        let d = "sim.capacity.service_distribution";
+        for (body, field, want) in [
+            (
+                r#"shape = "lognormal", sigma = 9"#,
+                "sigma",
+                "not a lognormal shape",
+            ),
+            (
+                r#"shape = "bimodal", slow = "2h", slow_share = 0.1"#,
+                "slow",
+                "at most 1h",
+            ),
+            (
+                r#"shape = "bimodal", slow = "1s", slow_share = 2"#,
+                "slow_share",
+                "between 0 and 1",
+            ),
+        ] {
+            let src = format!("{OK_LOAD}\n[sim.capacity]\nservice_distribution = {{ {body} }}\n");
+            let (line, col, key, msg) = invalid(&src);
+            assert_eq!((line, col, key), (7, 1, format!("{d}.{field}")), "{src}");
             assert!(msg.contains(want), "{src}: {msg}");
         }
     }

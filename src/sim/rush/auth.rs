@@ -25,7 +25,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Self {
-        let unix0_ms = std::time::SystemTime::now()
+        let unix0_ms = crate::clock::wall_now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         Self {

@@ -751,6 +751,7 @@ impl Pipeline<'_> {
                 }
             };
             tokio::select! {
+                biased;
                 () = run => {}
                 () = cancel.cancelled() => {}
             }
@@ -873,6 +874,7 @@ pub async fn background(app: Arc<App>) {
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            biased;
             () = app.cancel.cancelled() => return,
             _ = release.tick() => release_all(&app.world()),
             _ = refresh.tick() => {

@@ -27,6 +27,7 @@ pub async fn stream(
     cancel: CancellationToken,
 ) {
     tokio::select! {
+        biased;
         () = frames(&world, &user, event, first_id, &tx) => {}
         () = cancel.cancelled() => {}
     }

@@ -1,0 +1,173 @@
+//! The simulator served in memory: each connection a `tokio::io::duplex`
+//! pipe whose server end goes straight to the same per-connection serve
+//! function a TCP accept would reach (connection cap, watchdog, hyper,
+//! the profile's handlers), with no listener and no socket. A
+//! virtual-time run (`docs/virtual-time.md`) hands [`MemoryDialer`] to the
+//! client's in-memory transport (the run layer joins the two).
+
+use super::SimError;
+use super::config::SimConfig;
+use super::ledger::Ledger;
+use super::server::App;
+use std::sync::Arc;
+use tokio::io::DuplexStream;
+
+/// The address the Booking Rush gateway sees as every in-memory client's
+/// (its rate limits are per client IP): loopback, as for the embedded
+/// simulator on TCP.
+const PEER: &str = "127.0.0.1";
+
+/// A running in-memory simulator. Dropping it without `shutdown` cancels
+/// its tasks.
+pub struct MemorySim {
+    app: Arc<App>,
+}
+
+/// How many bytes an in-memory connection buffers each way before a
+/// writer waits for its reader (a socket's buffers, roughly).
+const PIPE_BYTES: usize = 64 * 1024;
+
+/// Opens connections to a [`MemorySim`].
+#[derive(Clone)]
+pub struct MemoryDialer {
+    app: Arc<App>,
+}
+
+impl MemorySim {
+    /// Starts the simulator's background tasks; connections come from
+    /// [`Self::dialer`]. Must be called inside a tokio runtime.
+    pub fn start(cfg: SimConfig) -> Result<MemorySim, SimError> {
+        Ok(MemorySim {
+            app: App::start(cfg)?,
+        })
+    }
+
+    /// What the client connects with.
+    pub fn dialer(&self) -> MemoryDialer {
+        MemoryDialer {
+            app: Arc::clone(&self.app),
+        }
+    }
+
+    /// A snapshot of the ledger.
+    pub fn ledger(&self) -> Ledger {
+        self.app.world().snapshot()
+    }
+
+    /// Wait, at most `max`, until no booking work is in flight.
+    pub async fn settle(&self, max: std::time::Duration) {
+        self.app.settle(max).await;
+    }
+
+    /// Fresh inventory, bookings, limiters and ledger (as
+    /// [`super::SimServer::reset`]).
+    pub fn reset(&self) {
+        self.app.reset();
+    }
+
+    /// Drops every connection and in-flight work, and waits until every
+    /// task the simulator spawned has ended.
+    pub async fn shutdown(self) {
+        self.app.stop().await;
+    }
+}
+
+impl Drop for MemorySim {
+    fn drop(&mut self) {
+        self.app.cancel.cancel();
+    }
+}
+
+impl MemoryDialer {
+    /// The client end of a new connection (its server end already served);
+    /// refused after shutdown, closed at once over the connection cap.
+    pub fn dial(&self) -> std::io::Result<DuplexStream> {
+        let app = &self.app;
+        if app.cancel.is_cancelled() {
+            return Err(std::io::ErrorKind::ConnectionRefused.into());
+        }
+        let (client, server) = tokio::io::duplex(PIPE_BYTES);
+        // Over the cap: closed at once, as the TCP accept loop does (the
+        // client reads the end of the stream).
+        let Some(permit) = app.open_permit() else {
+            drop(server);
+            return Ok(client);
+        };
+        let peer = app.peer(|| PEER.to_owned());
+        app.spawn_connection(server, peer, permit);
+        Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::HttpClient;
+    use crate::client::transport::Dial;
+    use http::{HeaderMap, Method};
+    use std::time::Duration;
+
+    struct Pipe(MemoryDialer);
+
+    impl Dial for Pipe {
+        fn dial(&self) -> std::io::Result<DuplexStream> {
+            self.0.dial()
+        }
+    }
+
+    fn client(sim: &MemorySim, connections: usize) -> HttpClient {
+        HttpClient::in_memory(
+            "http://sim.invalid",
+            connections,
+            HeaderMap::new(),
+            None,
+            Arc::new(Pipe(sim.dialer())),
+        )
+        .expect("client")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_simulator_answers_over_a_pipe_and_keeps_its_ledger() {
+        let sim = MemorySim::start(SimConfig::default()).expect("sim");
+        let c = client(&sim, 2);
+        let r = c
+            .send(
+                &Method::GET,
+                "/events/E1/zones/A/availability",
+                HeaderMap::new(),
+                None,
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("an answer");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(c.stats().simulator, 1, "answered as the simulator");
+        assert_eq!(sim.ledger().zones.len(), 3);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_connection_cap_a_pipe_is_closed_at_once() {
+        let mut cfg = SimConfig::default();
+        cfg.connections.max_open = 1;
+        let sim = MemorySim::start(cfg).expect("sim");
+        let d = sim.dialer();
+        let _first = d.dial().expect("first");
+        let mut second = d.dial().expect("second");
+        let mut buf = [0u8; 1];
+        let n = tokio::io::AsyncReadExt::read(&mut second, &mut buf).await;
+        assert_eq!(n.ok(), Some(0), "the end of the stream");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_shutdown_a_dial_is_refused() {
+        let sim = MemorySim::start(SimConfig::default()).expect("sim");
+        let d = sim.dialer();
+        sim.shutdown().await;
+        assert_eq!(
+            d.dial().err().map(|e| e.kind()),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+    }
+}
