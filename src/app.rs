@@ -251,11 +251,7 @@ async fn run_once(
         }
     };
     let argv: Vec<String> = std::env::args().collect();
-    output.report.meta = crate::run::meta::collect(plan, &argv, ov);
-    if plan.clock.is_virtual() {
-        output.report.meta.clock = plan.clock;
-        output.report.meta.wall_s = Some(output.wall.as_secs_f64());
-    }
+    output.report.meta = crate::run::meta::of_run(plan, &argv, ov, output.wall);
     if let Some(base) = baseline {
         compare_cmd::apply_baseline(&mut output.report, plan, base);
     }

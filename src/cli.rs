@@ -117,8 +117,15 @@ pub struct SearchArgs {
     /// Runs at most per fleet.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_runs: u32,
-    /// Target base URL (default: the scenario's, else the embedded simulator).
+    /// Run each load on the wall clock (needed against a real target). By
+    /// default every load runs on virtual time against the embedded
+    /// simulator: deterministic, and long scenarios take seconds
+    /// (docs/virtual-time.md).
     #[arg(long)]
+    pub real: bool,
+    /// Target base URL (needs --real; default: the scenario's, else the
+    /// embedded simulator).
+    #[arg(long, requires = "real")]
     pub target: Option<String>,
     /// Folder for search.json, search.html and each run's report
     /// (default: reports/search-<scenario>-<timestamp>/).

@@ -4,6 +4,7 @@
 
 use super::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME, claim, signals};
 use crate::cli::SearchArgs;
+use crate::clock::ClockMode;
 use crate::engine::Control;
 use crate::scenario::{Overrides, Plan};
 use crate::search::{self, Limits, NoReport, Spec};
@@ -38,10 +39,21 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
         target: args.target.clone(),
         ..Overrides::default()
     };
+    let clock = if args.real {
+        ClockMode::Real
+    } else {
+        ClockMode::Virtual
+    };
     // The scenario and the condition are checked before --out is touched.
     let checked = crate::scenario::parse(&src, &args.scenario, &overrides)
         .map_err(|e| e.to_string())
-        .and_then(|plan| search::conditions(&plan, &args.until).map_err(|e| e.to_string()));
+        .and_then(|plan| {
+            if clock.is_virtual() {
+                super::virtual_time::refuse(&plan, false)
+                    .map_err(|e| format!("{e} (for `stampede search`: --real)"))?;
+            }
+            search::conditions(&plan, &args.until).map_err(|e| e.to_string())
+        });
     if let Err(e) = checked {
         eprintln!("error: {e}");
         return EXIT_CONFIG;
@@ -64,12 +76,19 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
         until: &args.until,
         limits,
         overrides,
-        clock: "real",
+        clock: clock.as_str(),
     };
+    if clock.is_virtual() {
+        crate::clock::enter_virtual();
+    }
     let key = args.vary.clone();
     let result = search::search(&spec, |plan, fleet, load| {
         let dir = out.join(format!("{fleet}-{key}-{}", crate::gate::fmt_num(load)));
-        run_one(plan, dir, control.clone())
+        let ov = Overrides {
+            policy: Some(fleet.to_string()),
+            ..spec.overrides.clone()
+        };
+        run_one(plan, ov, dir, clock, control.clone())
     })
     .await;
     let report = match result {
@@ -143,18 +162,23 @@ fn default_out(scenario: &Path) -> PathBuf {
 /// One load: run it into `dir`, write its reports, hand back the report.
 async fn run_one(
     mut plan: Plan,
+    ov: Overrides,
     dir: PathBuf,
+    clock: ClockMode,
     control: Control,
 ) -> Result<crate::report::Report, NoReport> {
     if control.stop.is_cancelled() {
         return Err(NoReport::Stopped);
     }
     plan.out_dir = dir;
+    plan.clock = clock;
     crate::run::prepare_out_dir(&plan).map_err(|e| NoReport::Failed(e.to_string()))?;
     eprintln!("run -> {}", plan.out_dir.display());
-    let output = crate::run::execute(&plan, &control, None)
+    let mut output = crate::run::execute(&plan, &control, None)
         .await
         .map_err(|e| NoReport::Failed(e.to_string()))?;
+    let argv: Vec<String> = std::env::args().collect();
+    output.report.meta = crate::run::meta::of_run(&plan, &argv, &ov, output.wall);
     let dir = plan.out_dir.clone();
     let output = tokio::task::spawn_blocking(move || {
         super::output::write_run(&output, &dir);

@@ -5,10 +5,12 @@ use crate::cli::{Cli, Command};
 use crate::clock::ClockMode;
 use crate::scenario::Plan;
 
-/// The clock `cli` runs on: virtual for `run --virtual-time`.
+/// The clock `cli` runs on: virtual for `run --virtual-time` and for
+/// `search` without `--real`.
 pub fn clock_of(cli: &Cli) -> ClockMode {
     match &cli.command {
         Command::Run(args) if args.virtual_time => ClockMode::Virtual,
+        Command::Search(args) if !args.real => ClockMode::Virtual,
         _ => ClockMode::Real,
     }
 }

@@ -176,6 +176,22 @@ pub fn unix_ms(t: std::time::SystemTime) -> Option<u64> {
         .and_then(|d| u64::try_from(d.as_millis()).ok())
 }
 
+/// The metadata of a finished run: [`collect`], plus its clock and, on
+/// virtual time, the wall time it took (its `duration_s` is simulated).
+pub fn of_run(
+    plan: &Plan,
+    argv: &[String],
+    ov: &crate::scenario::Overrides,
+    wall: Duration,
+) -> RunMeta {
+    let mut m = collect(plan, argv, ov);
+    if plan.clock.is_virtual() {
+        m.clock = plan.clock;
+        m.wall_s = Some(wall.as_secs_f64());
+    }
+    m
+}
+
 /// The metadata of a run of `plan`, started as `argv` with `ov`.
 pub fn collect(plan: &Plan, argv: &[String], ov: &crate::scenario::Overrides) -> RunMeta {
     RunMeta {

@@ -1,6 +1,8 @@
 //! `stampede search` through the binary: the largest drop a fleet survives
 //! before anyone is sold out is the inventory, found by doubling then
-//! bisection, with each run's report folder, search.json and search.html.
+//! bisection, with each run's report folder, search.json and search.html;
+//! on virtual time by default (the same brackets and measurements twice),
+//! on the wall clock with --real.
 
 use crate::common::TempDir;
 use serde_json::Value;
@@ -23,20 +25,25 @@ id = "E1"
 zones = [{ id = "A", seats = 30 }]
 "#;
 
-#[test]
-fn the_largest_drop_without_a_sold_out_journey_is_the_inventory() {
-    let dir = TempDir::new("search");
-    let file = dir.path().join("tiny-drop.toml");
+fn search(dir: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let file = dir.join("tiny-drop.toml");
     std::fs::write(&file, SCENARIO).unwrap();
-    let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    Command::new(env!("CARGO_BIN_EXE_stampede"))
         .arg("search")
         .arg(&file)
         .args(["--vary", "load.users", "--until", "journeys.sold_out > 0"])
         .args(["--precision", "0", "--max-runs", "10", "--out"])
-        .arg(&out)
+        .arg(out)
+        .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn the_largest_drop_without_a_sold_out_journey_is_the_inventory() {
+    let dir = TempDir::new("search");
+    let out = dir.path().join("out");
+    let o = search(dir.path(), &out, &[]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -72,8 +79,31 @@ fn the_largest_drop_without_a_sold_out_journey_is_the_inventory() {
     assert_eq!(s["results"][0]["journeys"]["started"], 31);
     assert_eq!(s["results"][0]["journeys"]["sold_out"], 1);
     assert!(at31.join("report.html").is_file());
+    assert_eq!(s["meta"]["clock"], "virtual");
+    assert_eq!(j["clock"], "virtual");
     let html = std::fs::read_to_string(out.join("search.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("survives load.users = 30"));
+    // Virtual time: the same search again gives the same loads and values.
+    let again = dir.path().join("again");
+    let o = search(dir.path(), &again, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let k: Value =
+        serde_json::from_slice(&std::fs::read(again.join("search.json")).unwrap()).unwrap();
+    assert_eq!(k["fleets"], j["fleets"]);
+}
+
+#[test]
+fn the_wall_clock_search_finds_the_same_bracket() {
+    let dir = TempDir::new("search-real");
+    let out = dir.path().join("out");
+    let o = search(dir.path(), &out, &["--real"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("survives load.users = 30; fails at 31"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(real clock)"), "{stdout}");
 }
 
 #[test]
@@ -81,30 +111,46 @@ fn bad_search_input_is_an_error_naming_what_is_wrong() {
     let dir = TempDir::new("search-bad");
     let file = dir.path().join("tiny-drop.toml");
     std::fs::write(&file, SCENARIO).unwrap();
-    for (args, says) in [
+    let remote = dir.path().join("remote.toml");
+    std::fs::write(
+        &remote,
+        SCENARIO.replace(
+            "quantity = 1",
+            "quantity = 1\nevent = \"E1\"\nzones = [\"A\"]",
+        ) + "[target]\nurl = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let until = ["--until", "journeys.sold_out > 0"];
+    for (scenario, args, says) in [
+        (&file, vec!["--vary", "load.nope"], "has no `load.nope`"),
+        (&file, vec!["--vary", "load.model"], "not a number"),
         (
-            ["--vary", "load.nope", "--until", "journeys.sold_out > 0"],
-            "has no `load.nope`",
-        ),
-        (
-            ["--vary", "load.model", "--until", "journeys.sold_out > 0"],
-            "not a number",
-        ),
-        (
-            ["--vary", "load.users", "--until", "sold_out > 0"],
+            &file,
+            vec!["--vary", "load.users", "--until", "sold_out > 0"],
             "`--until sold_out > 0`",
         ),
+        // A real target needs the wall clock.
+        (&remote, vec!["--vary", "load.users"], "--real"),
+        (
+            &file,
+            vec!["--vary", "load.users", "--target", "http://127.0.0.1:9"],
+            "--real",
+        ),
     ] {
+        let mut args = args;
+        if !args.contains(&"--until") {
+            args.extend(until);
+        }
         let o = Command::new(env!("CARGO_BIN_EXE_stampede"))
             .arg("search")
-            .arg(&file)
-            .args(args)
+            .arg(scenario)
+            .args(&args)
             .arg("--out")
             .arg(dir.path().join("never"))
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{says}: {err}");
         assert!(!dir.path().join("never").exists(), "nothing written");
     }
