@@ -53,8 +53,7 @@ fn a_value_is_set_with_the_kind_it_had() {
 }
 
 fn plan() -> Plan {
-    let src = "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\n";
-    crate::scenario::parse(src, path(), &Overrides::default()).unwrap()
+    crate::scenario::parse(TWO_FLEETS, path(), &Overrides::default()).unwrap()
 }
 
 #[test]
@@ -106,13 +105,15 @@ fn a_load_fails_when_the_condition_holds_cannot_be_measured_or_the_run_did_not_c
     assert!(p.measured_written.contains("compliant"), "{p:?}");
 }
 
-#[tokio::test]
-async fn every_fleet_is_searched_on_its_own_plan() {
-    let src = "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\n";
-    let spec = Spec {
-        src,
+const TWO_FLEETS: &str = "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\n";
+
+/// Both fleets of [`TWO_FLEETS`] over `load.users` from 10, until more than
+/// 37 journeys started, to neighbouring whole numbers.
+fn spec() -> Spec<'static> {
+    Spec {
+        src: TWO_FLEETS,
         path: path(),
-        vary: read_key(src, path(), "load.users").unwrap(),
+        vary: read_key(TWO_FLEETS, path(), "load.users").unwrap(),
         until: "journeys.started > 37",
         limits: Limits {
             min: 1.0,
@@ -123,7 +124,12 @@ async fn every_fleet_is_searched_on_its_own_plan() {
         },
         overrides: Overrides::default(),
         clock: "real",
-    };
+    }
+}
+
+#[tokio::test]
+async fn every_fleet_is_searched_on_its_own_plan() {
+    let spec = spec();
     let mut seen = Vec::new();
     let r = search(&spec, |plan: Plan, fleet: &str, load: f64| {
         let fleets = plan.fleet_names();
@@ -163,22 +169,7 @@ async fn every_fleet_is_searched_on_its_own_plan() {
 
 #[tokio::test]
 async fn a_stop_ends_the_search_with_what_was_measured() {
-    let src = "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\"\n";
-    let spec = Spec {
-        src,
-        path: path(),
-        vary: read_key(src, path(), "load.users").unwrap(),
-        until: "journeys.started > 37",
-        limits: Limits {
-            min: 1.0,
-            max: 1000.0,
-            precision: 0.0,
-            integer: true,
-            max_runs: 30,
-        },
-        overrides: Overrides::default(),
-        clock: "real",
-    };
+    let spec = spec();
     let mut runs = 0;
     let r = search(&spec, |plan: Plan, _: &str, _: f64| {
         runs += 1;

@@ -7,8 +7,7 @@
 
 use super::SimError;
 use super::config::SimConfig;
-use super::ledger::Ledger;
-use super::server::App;
+use super::server::{App, SimHandle};
 use std::sync::Arc;
 use tokio::io::DuplexStream;
 
@@ -20,7 +19,14 @@ const PEER: &str = "127.0.0.1";
 /// A running in-memory simulator. Dropping it without `shutdown` cancels
 /// its tasks.
 pub struct MemorySim {
-    app: Arc<App>,
+    handle: SimHandle,
+}
+
+impl std::ops::Deref for MemorySim {
+    type Target = SimHandle;
+    fn deref(&self) -> &SimHandle {
+        &self.handle
+    }
 }
 
 /// How many bytes an in-memory connection buffers each way before a
@@ -38,43 +44,23 @@ impl MemorySim {
     /// [`Self::dialer`]. Must be called inside a tokio runtime.
     pub fn start(cfg: SimConfig) -> Result<MemorySim, SimError> {
         Ok(MemorySim {
-            app: App::start(cfg)?,
+            handle: SimHandle {
+                app: App::start(cfg)?,
+            },
         })
     }
 
     /// What the client connects with.
     pub fn dialer(&self) -> MemoryDialer {
         MemoryDialer {
-            app: Arc::clone(&self.app),
+            app: Arc::clone(&self.handle.app),
         }
-    }
-
-    /// A snapshot of the ledger.
-    pub fn ledger(&self) -> Ledger {
-        self.app.world().snapshot()
-    }
-
-    /// Wait, at most `max`, until no booking work is in flight.
-    pub async fn settle(&self, max: std::time::Duration) {
-        self.app.settle(max).await;
-    }
-
-    /// Fresh inventory, bookings, limiters and ledger (as
-    /// [`super::SimServer::reset`]).
-    pub fn reset(&self) {
-        self.app.reset();
     }
 
     /// Drops every connection and in-flight work, and waits until every
     /// task the simulator spawned has ended.
     pub async fn shutdown(self) {
-        self.app.stop().await;
-    }
-}
-
-impl Drop for MemorySim {
-    fn drop(&mut self) {
-        self.app.cancel.cancel();
+        self.handle.shutdown().await;
     }
 }
 

@@ -48,7 +48,7 @@ pub use config::{
 pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};
 pub use memory::{MemoryDialer, MemorySim};
 pub use rush::{BookingRushConfig, RushBucket, RushRateLimit};
-pub use server::{Acceptor, PlainTcp, SimServer};
+pub use server::{Acceptor, PlainTcp, SimHandle, SimServer};
 pub use service::{MAX_DRAW_FACTOR, MAX_SIGMA, ServiceDistribution};
 
 #[derive(Debug, thiserror::Error)]

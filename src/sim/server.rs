@@ -142,8 +142,54 @@ impl Acceptor for tokio_rustls::TlsAcceptor {
 
 /// A running simulator. Dropping it without `shutdown` cancels its tasks.
 pub struct SimServer {
-    app: Arc<App>,
+    handle: SimHandle,
     addr: SocketAddr,
+}
+
+/// What every running simulator offers, on TCP ([`SimServer`]) or in
+/// memory ([`super::MemorySim`]): its ledger, reset and shutdown. Dropping
+/// it without `shutdown` cancels the simulator's tasks.
+pub struct SimHandle {
+    pub(super) app: Arc<App>,
+}
+
+impl SimHandle {
+    /// A snapshot of the ledger.
+    pub fn ledger(&self) -> Ledger {
+        self.app.world().snapshot()
+    }
+
+    /// Wait, at most `max`, until no booking work is in flight. Work goes on
+    /// after its client has left, so a ledger read the moment a run ends
+    /// would miss the bookings (and wasted work) it still produces.
+    pub async fn settle(&self, max: std::time::Duration) {
+        self.app.settle(max).await;
+    }
+
+    /// Fresh inventory, bookings, idempotency cache, limiters, ledger and
+    /// fault-window clock, so compared fleets face identical targets.
+    pub fn reset(&self) {
+        self.app.reset();
+    }
+
+    /// Stops accepting, drops open connections and in-flight work, and
+    /// waits until every task the simulator spawned has ended.
+    pub async fn shutdown(self) {
+        self.app.stop().await;
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.app.cancel.cancel();
+    }
+}
+
+impl std::ops::Deref for SimServer {
+    type Target = SimHandle;
+    fn deref(&self) -> &SimHandle {
+        &self.handle
+    }
 }
 
 impl SimServer {
@@ -177,41 +223,20 @@ impl SimServer {
         let app = App::start(cfg)?;
         app.tracker
             .spawn(accept_loop(Arc::clone(&app), listener, acceptor));
-        Ok(SimServer { app, addr: local })
+        Ok(SimServer {
+            handle: SimHandle { app },
+            addr: local,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// A snapshot of the ledger.
-    pub fn ledger(&self) -> Ledger {
-        self.app.world().snapshot()
-    }
-
-    /// Wait, at most `max`, until no booking work is in flight. Work goes on
-    /// after its client has left, so a ledger read the moment a run ends
-    /// would miss the bookings (and wasted work) it still produces.
-    pub async fn settle(&self, max: std::time::Duration) {
-        self.app.settle(max).await;
-    }
-
-    /// Fresh inventory, bookings, idempotency cache, limiters, ledger and
-    /// fault-window clock, so compared fleets face identical targets.
-    pub fn reset(&self) {
-        self.app.reset();
-    }
-
     /// Stops accepting, drops open connections and in-flight work, and
     /// waits until every task the simulator spawned has ended.
     pub async fn shutdown(self) {
-        self.app.stop().await;
-    }
-}
-
-impl Drop for SimServer {
-    fn drop(&mut self) {
-        self.app.cancel.cancel();
+        self.handle.shutdown().await;
     }
 }
 
