@@ -56,12 +56,11 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the run is really under way (its folder exists), then signal.
-    let start = Instant::now();
-    while !out.is_dir() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until the run is really under way (a second of load streamed),
+    // then signal.
+    common::wait_for("a streamed second of load", Duration::from_secs(60), || {
+        common::streamed_seconds_with_attempts(&out) >= 1
+    });
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
             std::thread::sleep(Duration::from_millis(100));

@@ -214,3 +214,35 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Polls `cond` every 20 ms until it holds; panics naming `what` after
+/// `limit` (a condition with a deadline, never a fixed sleep).
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Complete lines of a run folder's `stream.partial.jsonl` (one per
+/// streamed second) in which attempts were sent.
+pub fn streamed_seconds_with_attempts(out: &std::path::Path) -> usize {
+    let Ok(text) = std::fs::read_to_string(out.join("stream.partial.jsonl")) else {
+        return 0;
+    };
+    let complete = &text[..text.rfind('\n').map_or(0, |p| p + 1)];
+    complete
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["rows"].as_array().is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| r["attempts"].as_u64().is_some_and(|a| a > 0))
+            })
+        })
+        .count()
+}
