@@ -117,6 +117,10 @@ pub struct SearchArgs {
     /// Runs at most per fleet.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_runs: u32,
+    /// Raise (or lower) the hard cap on attempts per second of every run
+    /// (default 20000; a load whose schedule peaks above it is not run).
+    #[arg(long)]
+    pub max_rps: Option<f64>,
     /// Run each load on the wall clock (needed against a real target). By
     /// default every load runs on virtual time against the embedded
     /// simulator: deterministic, and long scenarios take seconds

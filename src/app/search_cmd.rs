@@ -37,6 +37,7 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
     };
     let overrides = Overrides {
         target: args.target.clone(),
+        max_rps: args.max_rps,
         ..Overrides::default()
     };
     let clock = if args.real {

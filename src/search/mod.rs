@@ -14,7 +14,7 @@ mod render;
 pub use bisect::{Bisect, Limits};
 pub use render::{console_table, html, json};
 
-use crate::gate::Gate;
+use crate::gate::{Gate, fmt_num};
 use crate::report::{GateReason, Report, RunStatus};
 use crate::scenario::{Overrides, Plan};
 use serde::Serialize;
@@ -136,6 +136,11 @@ pub struct FleetSearch {
     pub smallest_failing: Option<f64>,
     /// The run budget ended the search before the precision was reached.
     pub out_of_runs: bool,
+    /// The scenario is not valid at the next load (e.g. its peak rate passes
+    /// the attempts/s cap): the search of this fleet ended there, with the
+    /// error naming the load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_at: Option<String>,
     /// Every load tried, in the order tried.
     pub probes: Vec<Probe>,
 }
@@ -244,6 +249,7 @@ where
     for (fleet, cond) in conds {
         let mut b = Bisect::new(spec.vary.start, spec.limits);
         let mut probes = Vec::new();
+        let mut invalid_at = None;
         while let Some(v) = b.next().filter(|_| !stopped) {
             let probe = match plan_at(spec, &fleet, v) {
                 Ok(plan) => match run(plan, &fleet, v).await {
@@ -254,7 +260,11 @@ where
                         break;
                     }
                 },
-                Err(e) => failed(v, e),
+                // Not a load that failed: a load the scenario cannot take.
+                Err(e) => {
+                    invalid_at = Some(format!("{} = {}: {e}", spec.vary.key, fmt_num(v)));
+                    break;
+                }
             };
             b.record(v, probe.survived);
             probes.push(probe);
@@ -268,6 +278,7 @@ where
             largest_surviving: b.survived,
             smallest_failing: b.failed,
             out_of_runs: b.out_of_runs(),
+            invalid_at,
             probes,
         });
     }

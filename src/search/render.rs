@@ -48,6 +48,9 @@ pub fn console_table(r: &SearchReport) -> String {
     }
     for f in &r.fleets {
         out.push_str(&format!("\n{}: {}\n", f.fleet, verdict(f, &r.vary.key)));
+        if let Some(why) = &f.invalid_at {
+            out.push_str(&format!("  ended: the scenario is not valid at {why}\n"));
+        }
         for p in &f.probes {
             out.push_str(&format!(
                 "  {:>12}  {:<8}  {}{}\n",
@@ -132,6 +135,10 @@ pub fn html(r: &SearchReport) -> Result<String, crate::report::ReportError> {
                 ("runs", Value::from(f.probes.len())),
                 ("verdict", Value::from(verdict(f, &r.vary.key))),
                 ("out_of_runs", Value::from(f.out_of_runs)),
+                (
+                    "invalid_at",
+                    Value::from(f.invalid_at.clone().unwrap_or_default()),
+                ),
                 ("probes", list(probes)),
             ])
         })

@@ -198,3 +198,35 @@ async fn a_stop_ends_the_search_with_what_was_measured() {
     assert_eq!(f.probes[1].measured_written, "cannot bind");
     assert!(console_table(&r).contains("stopped"));
 }
+
+#[tokio::test]
+async fn a_load_the_scenario_cannot_take_ends_the_search_without_failing_it() {
+    let src = "compare = [\"compliant\"]\n[load]\nmodel = \"ticket-drop\"\nusers = 10000\nover = \"1s\"\n";
+    let spec = Spec {
+        src,
+        vary: read_key(src, path(), "load.users").unwrap(),
+        until: "journeys.started > 1000000",
+        limits: Limits {
+            max: 1e9,
+            ..spec().limits
+        },
+        ..spec()
+    };
+    let r = search(&spec, |plan: Plan, _: &str, _: f64| {
+        let fleet = plan.fleet_names()[0].clone();
+        let n = users(&plan);
+        async move { Ok(report_with(&fleet, n, RunStatus::Completed)) }
+    })
+    .await
+    .unwrap();
+    let f = &r.fleets[0];
+    // 40,000 arrivals in 1 s pass the 20,000/s attempts cap: not run.
+    assert_eq!(
+        (f.largest_surviving, f.smallest_failing),
+        (Some(20000.0), None)
+    );
+    let why = f.invalid_at.as_deref().unwrap();
+    assert!(why.starts_with("load.users = 40000: "), "{why}");
+    assert!(why.contains("attempt cap"), "{why}");
+    assert!(console_table(&r).contains("not valid at load.users = 40000"));
+}
