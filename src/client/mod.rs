@@ -904,6 +904,19 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> (NetError, Vec<String>) {
             io_kind = Some(io.kind());
             typed = typed.or_else(|| io_error_kind(io));
         }
+        // A TLS failure says so by its type, on its own or carried inside
+        // an io error (as tokio-rustls does; `source()` skips it there).
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        if [Some(err), inner]
+            .into_iter()
+            .flatten()
+            .any(|e| e.downcast_ref::<rustls::Error>().is_some())
+        {
+            typed = typed.or(Some(NetError::Tls));
+        }
         cur = err.source();
     }
     let kind = typed.unwrap_or_else(|| NetError::from_chain(&messages, io_kind));
@@ -938,6 +951,21 @@ mod stream_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tls_failure_is_known_by_its_type_not_its_text() {
+        // Nothing in this text says TLS, handshake or certificate.
+        let e = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::General("x".into()),
+        );
+        let (kind, messages) = classify(&e);
+        assert_eq!(kind, NetError::Tls, "{messages:?}");
+        assert!(!messages.join(" ").to_lowercase().contains("tls"));
+        // The errno of the generator's own exhaustion beats any text.
+        let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(classify(&e).0, NetError::Local);
+    }
 
     fn client(target: &str, proxy: Option<&str>) -> HttpClient {
         let proxy = proxy.map(|p| {

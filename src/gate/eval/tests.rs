@@ -4,7 +4,7 @@ use crate::report::{JourneyCounts, SCHEMA_VERSION};
 use crate::sim::Ledger;
 use std::collections::BTreeMap;
 
-fn pct(count: u64, p99: f64) -> Percentiles {
+pub(crate) fn pct(count: u64, p99: f64) -> Percentiles {
     Percentiles {
         count,
         mean: p99 / 4.0,

@@ -1,19 +1,6 @@
-use super::super::tests::report;
+use super::super::tests::{pct, report};
 use crate::gate::{evaluate, parse};
 use crate::report::{GateReason, GateResult, Percentiles, Report, WindowRow, WindowSeries};
-
-fn pct(count: u64, p99: f64) -> Percentiles {
-    Percentiles {
-        count,
-        mean: p99 / 4.0,
-        p50: p99 / 5.0,
-        p90: p99 / 2.0,
-        p95: p99 / 1.5,
-        p99,
-        p999: p99 * 1.5,
-        max: p99 * 2.0,
-    }
-}
 
 /// Six 10 s windows: 100 operations each, 90 OK at p99 100 ms, except the
 /// window at 30 s (p99 1,500 ms, 50 OK) and an empty one at 50 s.
