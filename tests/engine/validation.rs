@@ -166,7 +166,10 @@ fn after_a_spike_timeout_retries_keep_9_per_second_down() {
         sum_over(retry, "arrivals", late.0, late.1),
         sum_over(retry, "attempts", late.0, late.1),
     );
-    assert!(att as f64 >= 1.95 * arr as f64, "{att} attempts, {arr} arrivals");
+    assert!(
+        att as f64 >= 1.95 * arr as f64,
+        "{att} attempts, {arr} arrivals"
+    );
     assert_eq!(recovered_at(retry, SPIKE_END, end, 0.9), None);
     // The same clients without the retry drain the queue at 1/s and
     // recover.
@@ -203,8 +206,12 @@ const MEAN_SERVICE_UNITS: f64 = 0.1099;
 
 #[test]
 fn open_clients_have_a_tail_of_tens_of_units_closed_ones_below_one() {
-    let open = run("scenarios/validation/brooker-open.toml");
-    let closed = run("scenarios/validation/brooker-closed.toml");
+    // The two runs side by side: each is deterministic on its own.
+    let (open, closed) = std::thread::scope(|s| {
+        let o = s.spawn(|| run("scenarios/validation/brooker-open.toml"));
+        let c = s.spawn(|| run("scenarios/validation/brooker-closed.toml"));
+        (o.join().expect("open run"), c.join().expect("closed run"))
+    });
     let (o, c) = (fleet(&open, "open"), fleet(&closed, "closed"));
     // Utilisation: requests per unit of time × the mean service time.
     let rho = |f: &Value| {
@@ -225,7 +232,10 @@ fn open_clients_have_a_tail_of_tens_of_units_closed_ones_below_one() {
     for r in [rho_open, rho(c)] {
         assert!((0.78..=0.82).contains(&r), "utilisation {r}");
     }
-    assert!((10.0..100.0).contains(&p99_open), "open p99 {p99_open} units");
+    assert!(
+        (10.0..100.0).contains(&p99_open),
+        "open p99 {p99_open} units"
+    );
     assert!(p99_closed < 1.0, "closed p99 {p99_closed} units");
     assert_eq!(num(o, "/success_rate"), 1.0);
     assert_eq!(num(c, "/operations"), 20_000.0);
@@ -237,7 +247,11 @@ fn open_clients_that_resend_after_a_timeout_collapse_for_good() {
     let (resend, open) = (fleet(&s, "resend"), fleet(&s, "open"));
     // Arrivals stop at 10 s; the slow pair that tips it comes at 4 s.
     let (tip, end) = (5, 10);
-    assert_eq!(recovered_at(resend, 0, tip - 1, 0.99), Some(0), "healthy first");
+    assert_eq!(
+        recovered_at(resend, 0, tip - 1, 0.99),
+        Some(0),
+        "healthy first"
+    );
     // From the tip on, nothing succeeds, every attempt times out and every
     // arrival is sent twice, while the same arrivals without the resend
     // are all served.
