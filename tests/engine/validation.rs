@@ -31,6 +31,11 @@ fn run(file: &str) -> Value {
     let text = std::fs::read(out.join("summary.json")).expect("summary.json");
     let s: Value = serde_json::from_slice(&text).expect("valid JSON");
     assert_eq!(s["meta"]["clock"], "virtual", "{file}");
+    println!(
+        "{file}: {:.1} s simulated in {:.1} s of wall time",
+        s["duration_s"].as_f64().unwrap_or(0.0),
+        s["meta"]["wall_s"].as_f64().unwrap_or(0.0)
+    );
     assert_eq!(s["status"], "completed", "{file}");
     s
 }
