@@ -281,3 +281,34 @@ fn open_clients_that_resend_after_a_timeout_collapse_for_good() {
     assert!((2.0..6.0).contains(&backlog_s), "backlog {backlog_s} s");
     assert!(num(resend, "/ledger/wasted_work") >= attempts as f64);
 }
+
+// ---- Brooker 2015: exponential backoff with and without jitter ----
+
+#[test]
+fn full_jitter_needs_far_fewer_calls_than_no_jitter() {
+    let s = run("scenarios/validation/backoff-jitter.toml");
+    let clients = 50.0;
+    let calls = |name: &str| {
+        let f = fleet(&s, name);
+        assert_eq!(num(f, "/success_rate"), 1.0, "{name}: every write lands");
+        assert_eq!(num(f, "/operations"), clients, "{name}");
+        num(f, "/attempts")
+    };
+    // Without jitter the losers of a round all come back together: one
+    // winner per round, N(N+1)/2 calls in all.
+    let none = calls("no-jitter");
+    assert_eq!(none, clients * (clients + 1.0) / 2.0);
+    let (full, equal, decorrelated) = (
+        calls("full-jitter"),
+        calls("equal-jitter"),
+        calls("decorrelated"),
+    );
+    println!(
+        "backoff-jitter: calls for {clients} writes: no jitter {none}, full {full} \
+         ({:.2}x fewer), equal {equal}, decorrelated {decorrelated}",
+        none / full
+    );
+    for j in [full, equal, decorrelated] {
+        assert!(none / j >= 2.0, "{j} calls against {none} without jitter");
+    }
+}
