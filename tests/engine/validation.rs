@@ -284,31 +284,55 @@ fn open_clients_that_resend_after_a_timeout_collapse_for_good() {
 
 // ---- Brooker 2015: exponential backoff with and without jitter ----
 
-#[test]
-fn full_jitter_needs_far_fewer_calls_than_no_jitter() {
-    let s = run("scenarios/validation/backoff-jitter.toml");
-    let clients = 50.0;
+/// Every fleet lands all `clients` writes; no jitter takes exactly
+/// N(N+1)/2 calls, and every jitter at least 2 times fewer.
+fn check_jitter(file: &str, clients: f64) {
+    let s = run(file);
     let calls = |name: &str| {
         let f = fleet(&s, name);
-        assert_eq!(num(f, "/success_rate"), 1.0, "{name}: every write lands");
-        assert_eq!(num(f, "/operations"), clients, "{name}");
+        assert_eq!(
+            num(f, "/success_rate"),
+            1.0,
+            "{file} {name}: every write lands"
+        );
+        assert_eq!(num(f, "/operations"), clients, "{file} {name}");
         num(f, "/attempts")
     };
     // Without jitter the losers of a round all come back together: one
     // winner per round, N(N+1)/2 calls in all.
     let none = calls("no-jitter");
-    assert_eq!(none, clients * (clients + 1.0) / 2.0);
+    assert_eq!(none, clients * (clients + 1.0) / 2.0, "{file}");
     let (full, equal, decorrelated) = (
         calls("full-jitter"),
         calls("equal-jitter"),
         calls("decorrelated"),
     );
     println!(
-        "backoff-jitter: calls for {clients} writes: no jitter {none}, full {full} \
-         ({:.2}x fewer), equal {equal}, decorrelated {decorrelated}",
-        none / full
+        "{file}: calls for {clients} writes: no jitter {none}, full {full} ({:.2}x fewer), \
+         equal {equal} ({:.2}x), decorrelated {decorrelated} ({:.2}x)",
+        none / full,
+        none / equal,
+        none / decorrelated
     );
     for j in [full, equal, decorrelated] {
-        assert!(none / j >= 2.0, "{j} calls against {none} without jitter");
+        assert!(
+            none / j >= 2.0,
+            "{file}: {j} calls against {none} without jitter"
+        );
     }
+}
+
+#[test]
+fn jitter_with_20_contending_clients() {
+    check_jitter("scenarios/validation/backoff-jitter-20.toml", 20.0);
+}
+
+#[test]
+fn jitter_with_50_contending_clients() {
+    check_jitter("scenarios/validation/backoff-jitter-50.toml", 50.0);
+}
+
+#[test]
+fn jitter_with_100_contending_clients() {
+    check_jitter("scenarios/validation/backoff-jitter-100.toml", 100.0);
 }
