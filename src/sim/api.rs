@@ -25,6 +25,7 @@ enum Route<'a> {
     Reserve,
     Confirm(&'a str),
     Release(&'a str),
+    Write(&'a str),
     Ledger,
     Reset,
 }
@@ -43,6 +44,7 @@ fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, (Endpoint, u16
         ["bookings", "reserve"] => (Route::Reserve, Method::POST),
         ["bookings", id, "confirm"] => (Route::Confirm(id), Method::POST),
         ["bookings", id, "release"] => (Route::Release(id), Method::POST),
+        ["resources", id, "write"] => (Route::Write(id), Method::POST),
         ["__sim", "ledger"] => (Route::Ledger, Method::GET),
         ["__sim", "reset"] => (Route::Reset, Method::POST),
         _ => return Err((Endpoint::Other, 404)),
@@ -60,6 +62,7 @@ fn endpoint(route: &Route<'_>) -> Endpoint {
         Route::Reserve => Endpoint::Reserve,
         Route::Confirm(_) => Endpoint::Confirm,
         Route::Release(_) => Endpoint::Release,
+        Route::Write(_) => Endpoint::Write,
         Route::Ledger | Route::Reset => Endpoint::Sim,
     }
 }
@@ -209,6 +212,7 @@ impl<'a> Pipeline<'a> {
         };
         let resp = match (rt, user) {
             (Route::Availability(e, z), _) => self.availability(e, z).await,
+            (Route::Write(id), Some(_)) => self.write(id).await,
             (rt, Some(user)) => self.booking(rt, user, req).await?,
             (_, None) => r::error(401, "UNAUTHORIZED", "missing bearer token"),
         };
@@ -236,6 +240,28 @@ impl<'a> Pipeline<'a> {
             self.world.faults.decide(self.now),
         )
         .await
+    }
+
+    /// A compare-and-set write (`super::contend`): read the version, work
+    /// for the service time, commit unless another write committed since.
+    async fn write(&self, resource: &str) -> Resp {
+        let contention = &self.world.contention;
+        let seen = contention.read(resource);
+        let t = self.app.cfg.capacity.service_time;
+        if !t.is_zero() {
+            tokio::time::sleep(t).await;
+        }
+        match contention.commit(resource, seen) {
+            Some(version) => r::json(
+                200,
+                r::ok_body(serde_json::json!({ "resource": resource, "version": version })),
+            ),
+            None => r::error(
+                409,
+                "CONFLICT",
+                "the resource changed since this write read it; read it again and retry",
+            ),
+        }
     }
 
     fn unavailable(&self) -> Resp {

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::time::Instant;
 
-/// Endpoints counted in `requests`. The first six are the guidelines
-/// profile's; the Booking Rush profile counts `reserve`, `confirm`,
+/// Endpoints counted in `requests`. The first six and `write` are the
+/// guidelines profile's; the Booking Rush profile counts `reserve`, `confirm`,
 /// `release` (`DELETE /api/v1/bookings/{id}`), `sim` and `other` too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -28,9 +28,10 @@ pub enum Endpoint {
     QueuePosition = 12,
     QueueStream = 13,
     Cancel = 14,
+    Write = 15,
 }
 
-const ENDPOINTS: [(Endpoint, &str); 15] = [
+const ENDPOINTS: [(Endpoint, &str); 16] = [
     (Endpoint::Availability, "availability"),
     (Endpoint::Reserve, "reserve"),
     (Endpoint::Confirm, "confirm"),
@@ -46,6 +47,7 @@ const ENDPOINTS: [(Endpoint, &str); 15] = [
     (Endpoint::QueuePosition, "queue_position"),
     (Endpoint::QueueStream, "queue_stream"),
     (Endpoint::Cancel, "cancel"),
+    (Endpoint::Write, "write"),
 ];
 const STATUSES: usize = 600;
 const SHARDS: usize = 16;

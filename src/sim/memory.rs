@@ -133,6 +133,46 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn overlapping_writes_to_one_resource_conflict_and_the_first_wins() {
+        let sim = MemorySim::start(SimConfig::default()).expect("sim");
+        let c = client(&sim, 4);
+        let write = |user: &'static str, path: &'static str| {
+            let c = &c;
+            async move {
+                let mut h = HeaderMap::new();
+                let bearer = format!("Bearer {user}").parse().expect("header");
+                h.insert(http::header::AUTHORIZATION, bearer);
+                let r = c
+                    .send(&Method::POST, path, h, None, Duration::from_secs(5))
+                    .await
+                    .expect("an answer");
+                (r.status, String::from_utf8_lossy(&r.body).into_owned())
+            }
+        };
+        // a starts, b arrives 1 ms later inside a's 10 ms window, and so
+        // does a write to another resource.
+        let (a, (b, other)) = tokio::join!(write("a", "/resources/R1/write"), async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::join!(
+                write("b", "/resources/R1/write"),
+                write("c", "/resources/R2/write")
+            )
+        });
+        assert_eq!(a.0, 200, "{}", a.1);
+        assert!(a.1.contains(r#""version":1"#), "{}", a.1);
+        assert_eq!(b.0, 409, "{}", b.1);
+        assert!(b.1.contains("CONFLICT"), "{}", b.1);
+        assert_eq!(other.0, 200, "{}", other.1);
+        // Alone, after the others: no conflict.
+        let again = write("b", "/resources/R1/write").await;
+        assert!(again.1.contains(r#""version":2"#), "{}", again.1);
+        let ledger = sim.ledger();
+        assert_eq!(ledger.requests["write"][&409], 1, "{:?}", ledger.requests);
+        assert_eq!(ledger.requests["write"][&200], 3);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn past_the_connection_cap_a_pipe_is_closed_at_once() {
         let mut cfg = SimConfig::default();
         cfg.connections.max_open = 1;

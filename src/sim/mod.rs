@@ -18,6 +18,9 @@
 //!   resets are not, so retrying with the same key is always safe.
 //! - Bodies over `max_body_bytes` get 413 `PAYLOAD_TOO_LARGE`; unknown
 //!   routes 404 `NOT_FOUND`; wrong methods 405 `METHOD_NOT_ALLOWED`.
+//! - `POST /resources/{id}/write` is a compare-and-set write on a shared
+//!   resource: of writes whose service windows overlap, the first to
+//!   finish wins and the others get 409 `CONFLICT` (`contend.rs`).
 //! - `GET /__sim/ledger` returns the [`Ledger`] as JSON, `POST /__sim/reset`
 //!   resets the simulator.
 //! - Clients label every attempt of one logical operation with
@@ -27,6 +30,7 @@
 mod api;
 mod config;
 mod conn;
+mod contend;
 mod faults;
 mod idempotency;
 mod ledger;

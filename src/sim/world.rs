@@ -3,6 +3,7 @@
 //! the next run's numbers.
 
 use super::config::{SimApi, SimConfig};
+use super::contend::Contention;
 use super::faults::Faults;
 use super::idempotency::IdempotencyCache;
 use super::ledger::{Ledger, LedgerState};
@@ -20,6 +21,8 @@ pub struct World {
     pub overload: Arc<Overload>,
     pub faults: Faults,
     pub ledger: LedgerState,
+    /// Versions of the resources `POST /resources/{id}/write` writes.
+    pub contention: Contention,
     /// The Booking Rush profile's own state (none for the guidelines one).
     pub rush: Option<Rush>,
 }
@@ -38,6 +41,7 @@ impl World {
             } else {
                 LedgerState::new()
             },
+            contention: Contention::default(),
             rush: rush.then(|| Rush::new(cfg)),
         }
     }

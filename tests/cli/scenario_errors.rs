@@ -14,7 +14,8 @@ const OK_LOAD: &str = "[load]\nmodel = \"ticket-drop\"\nusers = 10\nover = \"1s\
 
 #[test]
 fn every_shipped_scenario_validates() {
-    for entry in std::fs::read_dir("scenarios").unwrap() {
+    let dirs = ["scenarios", "scenarios/validation"];
+    for entry in dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()) {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             scenario::load(&path, &Overrides::default())

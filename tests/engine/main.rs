@@ -14,5 +14,6 @@ mod hedge_pacing_e2e;
 mod outcomes_e2e;
 mod overload_e2e;
 mod recovery_trigger;
+mod validation;
 mod virtual_time;
 mod windowed_gates;
