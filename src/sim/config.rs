@@ -244,6 +244,23 @@ pub struct CapacityConfig {
     /// `availability_service_time`): fixed (the default), exponential,
     /// bimodal or lognormal ([`super::service::ServiceDistribution`]).
     pub service_distribution: super::service::ServiceDistribution,
+    /// How the workers serve what is admitted: `fifo` (the default: each
+    /// job holds one worker until done, the rest wait in line) or
+    /// `processor-sharing` (every admitted job in service at once, the
+    /// workers' capacity split evenly among them).
+    pub discipline: Discipline,
+}
+
+/// How the workers serve admitted work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Discipline {
+    /// First come, first served: a job holds a worker until it is done.
+    #[default]
+    Fifo,
+    /// Every admitted job is served at once at min(1, workers / n) of a
+    /// worker's speed ([`super::sharing::Sharing`]).
+    ProcessorSharing,
 }
 
 impl Default for CapacityConfig {
@@ -259,6 +276,7 @@ impl Default for CapacityConfig {
             latency_per_in_flight: Duration::from_micros(200),
             retry_after_503: Duration::from_secs(1),
             service_distribution: super::service::ServiceDistribution::Fixed,
+            discipline: Discipline::Fifo,
         }
     }
 }

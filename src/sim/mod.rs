@@ -41,12 +41,13 @@ mod respond;
 pub mod rush;
 mod server;
 mod service;
+mod sharing;
 mod store;
 mod work;
 mod world;
 
 pub use config::{
-    CapacityConfig, ConnectionConfig, EventConfig, FaultConfig, FaultWindow,
+    CapacityConfig, ConnectionConfig, Discipline, EventConfig, FaultConfig, FaultWindow,
     MAX_CONNECTION_TIMEOUT, RateLimitConfig, SimApi, SimConfig, ZoneConfig,
 };
 pub use ledger::{Ledger, QueueLedger, TimeSummary, ZoneSeats};

@@ -3,10 +3,13 @@
 //! CPU burn, so the simulator stays cheap while modelling a slow backend.
 //! Workers are taken first come, first served (tokio's semaphore is fair):
 //! with `latency_per_in_flight = "0s"` the model is a plain FIFO queue of
-//! `queue` places in front of `workers` servers.
+//! `queue` places in front of `workers` servers. With `discipline =
+//! "processor-sharing"` every admitted job is served at once instead, the
+//! workers' capacity split among them ([`super::sharing`]).
 
-use super::config::CapacityConfig;
+use super::config::{CapacityConfig, Discipline};
 use super::service::ServiceDistribution;
+use super::sharing::Sharing;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -16,6 +19,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub struct Overload {
     workers: Semaphore,
+    /// Processor sharing, when the discipline says so (then `workers`
+    /// never makes anyone wait).
+    sharing: Option<Sharing>,
     in_flight: AtomicU32,
     limit: u32,
     per_in_flight: Duration,
@@ -37,8 +43,16 @@ impl Drop for Admitted {
 
 impl Overload {
     pub fn new(cfg: &CapacityConfig, seed: u64) -> Self {
+        let sharing =
+            (cfg.discipline == Discipline::ProcessorSharing).then(|| Sharing::new(cfg.workers));
+        let workers = if sharing.is_some() {
+            Semaphore::MAX_PERMITS
+        } else {
+            cfg.workers.max(1) as usize
+        };
         Self {
-            workers: Semaphore::new(cfg.workers.max(1) as usize),
+            workers: Semaphore::new(workers),
+            sharing,
             in_flight: AtomicU32::new(0),
             limit: cfg.workers.saturating_add(cfg.queue),
             per_in_flight: cfg.latency_per_in_flight,
@@ -85,6 +99,14 @@ impl Overload {
         extra: Duration,
     ) -> Option<SemaphorePermit<'_>> {
         let permit = self.workers.acquire().await.ok()?;
+        if let Some(ps) = &self.sharing {
+            // The work shares the servers; injected latency is a wait.
+            ps.serve(self.service_time(base, capacity_factor)).await;
+            if !extra.is_zero() {
+                tokio::time::sleep(extra).await;
+            }
+            return Some(permit);
+        }
         let t = self.service_time(base, capacity_factor) + extra;
         if !t.is_zero() {
             tokio::time::sleep(t).await;
@@ -188,6 +210,35 @@ mod tests {
             vec![(0, ms(10)), (1, ms(20)), (2, ms(30)), (3, ms(40))],
             "one worker, a FIFO line: each waits for every one before it"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn processor_sharing_serves_every_admitted_job_at_once() {
+        let cfg = CapacityConfig {
+            workers: 1,
+            queue: 8,
+            latency_per_in_flight: Duration::ZERO,
+            discipline: Discipline::ProcessorSharing,
+            ..CapacityConfig::default()
+        };
+        let m = Arc::new(Overload::new(&cfg, 1));
+        let t0 = tokio::time::Instant::now();
+        let job = |work: u64| {
+            let m = Arc::clone(&m);
+            let a = m.admit().expect("room");
+            tokio::spawn(async move {
+                drop(
+                    m.serve(&a, Duration::from_millis(work), 1.0, Duration::ZERO)
+                        .await,
+                );
+                t0.elapsed()
+            })
+        };
+        // A 100 ms and a 10 ms job together on one worker: the short one
+        // is done after 20 ms at half speed, not after the long one.
+        let (long, short) = (job(100), job(10));
+        assert_eq!(short.await.unwrap(), Duration::from_millis(20));
+        assert_eq!(long.await.unwrap(), Duration::from_millis(110));
     }
 
     #[test]

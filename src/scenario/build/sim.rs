@@ -226,6 +226,27 @@ mod tests {
     }
 
     #[test]
+    fn the_discipline_is_read_and_an_unknown_one_named() {
+        let p = plan(&format!(
+            "{OK_LOAD}\n[sim.capacity]\ndiscipline = \"processor-sharing\"\n"
+        ));
+        assert_eq!(
+            p.sim.capacity.discipline,
+            crate::sim::Discipline::ProcessorSharing
+        );
+        assert_eq!(
+            plan(OK_LOAD).sim.capacity.discipline,
+            crate::sim::Discipline::Fifo
+        );
+        let src = format!("{OK_LOAD}\n[sim.capacity]\ndiscipline = \"lifo\"\n");
+        let e = crate::scenario::parse(&src, std::path::Path::new("s.toml"), &Default::default())
+            .expect_err("unknown discipline")
+            .to_string();
+        assert!(e.starts_with("s.toml:7:"), "{e}");
+        assert!(e.contains("fifo") && e.contains("processor-sharing"), "{e}");
+    }
+
+    #[test]
     fn service_distributions_are_read_and_checked() {
         let p = plan(&format!(
             "{OK_LOAD}\n[sim.capacity]\nservice_distribution = {{ shape = \"lognormal\", sigma = 0.5 }}\n"
