@@ -1,5 +1,6 @@
-//! UTC timestamps for report folder names and `started_at`, without pulling
-//! in a calendar crate for two format strings.
+//! UTC timestamps for report folder names (`compact`, a form humantime does
+//! not write) and `started_at`; the RFC 3339 forms are the ones humantime
+//! writes (tested below), computed here with the folder names' arithmetic.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,6 +60,14 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_699_876_543);
         assert_eq!(rfc3339(t), "2023-11-13T11:55:43Z");
         assert_eq!(compact(UNIX_EPOCH), "19700101-000000");
+        for secs in [0u64, 951_782_400, 1_795_860_045, 4_102_444_799] {
+            let t = UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + 123);
+            assert_eq!(rfc3339(t), humantime::format_rfc3339_seconds(t).to_string());
+            assert_eq!(
+                rfc3339_millis(t),
+                humantime::format_rfc3339_millis(t).to_string()
+            );
+        }
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");

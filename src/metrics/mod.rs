@@ -1,9 +1,10 @@
 //! Per-worker recorders: HdrHistograms (microseconds), outcome counts and
 //! per-second series, merged once at the end of a round.
 //!
-//! Simulated users never touch a recorder: each one hands its finished
-//! [`JourneyLog`] to its collector, the only owner of that recorder, so the
-//! hot path takes no lock.
+//! A simulated user writes its [`JourneyLog`] as the journey goes and adds
+//! it, finished, to one of the round's recorders (`engine::stream`): one
+//! short lock of a shard chosen by the user's arrival, so worker threads
+//! rarely meet, and no channel or collector task per journey.
 
 pub mod hgrm;
 pub mod hlog;

@@ -1,6 +1,9 @@
 //! The settlement of one attempt: everything that is decided once an answer
-//! (or its absence) is in, as one pure function of the policy, the step, the
-//! operation's state and the answer.
+//! (or its absence) is in, as one function of the policy, the step, the
+//! operation's state and the answer. It records the answer in the breaker,
+//! budget and throttle it is handed (their state is the caller's data, the
+//! clock and the random draw passed in) and returns the decision; it reads
+//! no clock and does no I/O.
 //!
 //! The engine's async loop only sleeps, sends and records; whether the
 //! operation is over, with which [`OpOutcome`], or when it goes again and

@@ -255,6 +255,11 @@ mod tests {
                 })
                 .unwrap();
                 assert_eq!(got, pairs(&h), "round {round}, deflate {deflate}");
+                // And what the crate's own decoder reads from the same bytes.
+                let theirs: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+                    .deserialize(&mut buf.as_slice())
+                    .unwrap();
+                assert_eq!(got, pairs(&theirs), "round {round}, deflate {deflate}");
             }
         }
     }
