@@ -7,7 +7,7 @@ use super::check_names;
 use super::cohort::{CohortHists, add_rows, check_rows, refresh, row_limit};
 use crate::metrics::stream::{SKELETON_FILE, STREAM_FILE, StreamLine};
 use crate::metrics::{CohortMeta, Recorder, summarize};
-use crate::report::{Report, RunStatus, SCHEMA_VERSION};
+use crate::report::{Heading, Report, RunStatus};
 use crate::scenario::Plan;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -40,27 +40,29 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
             ));
         }
     }
-    Report {
-        schema_version: SCHEMA_VERSION,
-        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+    Report::new(
+        heading(plan, started, plan.load_summary()),
+        RunStatus::Incomplete,
+        Some("the run did not finish".into()),
+        0.0,
+        Vec::new(),
+        results,
+    )
+}
+
+/// The heading of `plan`'s report (`load` as the caller describes it).
+pub fn heading(plan: &Plan, started: SystemTime, load: String) -> Heading {
+    Heading {
         scenario: plan.name.clone(),
         description: plan.description.clone(),
         source: plan.source.display().to_string(),
         started_at: crate::timefmt::rfc3339(started),
-        duration_s: 0.0,
         target: match &plan.target.url {
             Some(u) => u.clone(),
             None => "embedded simulator".into(),
         },
-        load: plan.load_summary(),
-        status: RunStatus::Incomplete,
-        stop_reason: Some("the run did not finish".into()),
-        notes: Vec::new(),
-        results,
-        gates: Vec::new(),
-        trigger: None,
+        load,
         origin: origin(plan),
-        meta: Default::default(),
     }
 }
 

@@ -205,9 +205,9 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         latency_per_second: latency.per_second,
         ledger: meta.ledger,
         truth: None,
-        // Needs the report's trigger; filled in by `run::execute`.
+        // Needs the report's trigger; filled in by `run/report.rs`.
         recovery_s: None,
-        // The round's wall-clock start; filled in by `run::execute`.
+        // The round's wall-clock start; filled in by `run/rounds.rs`.
         round_started_unix_ms: None,
         windows,
     }
