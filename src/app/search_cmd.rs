@@ -79,6 +79,12 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    write_outputs(&report, &out)
+}
+
+/// The search's console table, then `search.json` and `search.html` in
+/// `out`; the exit code (a search a stop cut short is aborted).
+fn write_outputs(report: &search::SearchReport, out: &std::path::Path) -> u8 {
     print!("{}", search::console_table(&report));
     let page = match search::html(&report) {
         Ok(p) => p,
