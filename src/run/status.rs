@@ -40,3 +40,81 @@ pub(super) fn of(
     }
     (status, stop_reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose results cover `ran` of its rounds.
+    fn ran(ran: usize) -> Collected {
+        let mut results = crate::sample::sample_report().results;
+        results.truncate(1);
+        results[0].round = ran.saturating_sub(1);
+        Collected {
+            results: if ran == 0 { Vec::new() } else { results },
+            ..Collected::default()
+        }
+    }
+
+    #[test]
+    fn the_first_rung_that_holds_is_the_status() {
+        let drained_late = Collected {
+            drain_expired: true,
+            ..ran(2)
+        };
+        let stopped = Collected {
+            stop_reason: Some("interrupted: arrivals stopped early".into()),
+            drain_expired: true,
+            ..ran(2)
+        };
+        let panicked = Collected {
+            panics: 3,
+            stop_reason: Some("ignored".into()),
+            ..ran(2)
+        };
+        let abort = || Some("error_rate > 50% for 10s".to_string());
+        let cases: Vec<(&str, Collected, Option<String>, RunStatus, Option<&str>)> = vec![
+            ("completed", ran(2), None, RunStatus::Completed, None),
+            (
+                "drain expired",
+                drained_late,
+                None,
+                RunStatus::DrainExpired,
+                Some("the drain deadline expired: the slowest journeys were cancelled"),
+            ),
+            (
+                "a stop outranks the drain",
+                stopped,
+                None,
+                RunStatus::Interrupted,
+                Some("interrupted: arrivals stopped early"),
+            ),
+            (
+                "a round never ran",
+                ran(1),
+                None,
+                RunStatus::Interrupted,
+                Some("interrupted; 1 round(s) never ran"),
+            ),
+            (
+                "an abort rule, rounds skipped",
+                ran(1),
+                abort(),
+                RunStatus::Aborted,
+                Some("error_rate > 50% for 10s; 1 round(s) never ran"),
+            ),
+            (
+                "a panic outranks everything",
+                panicked,
+                abort(),
+                RunStatus::Failed,
+                Some("3 simulated users' tasks panicked; the numbers are incomplete"),
+            ),
+        ];
+        for (what, run, aborted, status, reason) in cases {
+            let (got, why) = of(&run, 2, aborted);
+            assert_eq!(got, status, "{what}");
+            assert_eq!(why.as_deref(), reason, "{what}");
+        }
+    }
+}
