@@ -84,9 +84,9 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
 
 /// The search's console table, then `search.json` and `search.html` in
 /// `out`; the exit code (a search a stop cut short is aborted).
-fn write_outputs(report: &search::SearchReport, out: &std::path::Path) -> u8 {
-    print!("{}", search::console_table(&report));
-    let page = match search::html(&report) {
+fn write_outputs(report: &search::SearchReport, out: &Path) -> u8 {
+    print!("{}", search::console_table(report));
+    let page = match search::html(report) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: search.html: {e}");
@@ -94,10 +94,7 @@ fn write_outputs(report: &search::SearchReport, out: &std::path::Path) -> u8 {
         }
     };
     let mut code = EXIT_OK;
-    for (name, text) in [
-        ("search.json", search::json(&report)),
-        ("search.html", page),
-    ] {
+    for (name, text) in [("search.json", search::json(report)), ("search.html", page)] {
         let path = out.join(name);
         match crate::report::write::write_atomic(&path, |w| w.write_all(text.as_bytes())) {
             Ok(p) => println!("search: {}", p.display()),

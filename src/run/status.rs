@@ -45,6 +45,15 @@ pub(super) fn of(
 mod tests {
     use super::*;
 
+    /// What, the rounds' leftovers, the abort reason, the status and stop reason.
+    type Case<'a> = (
+        &'a str,
+        Collected,
+        Option<String>,
+        RunStatus,
+        Option<&'a str>,
+    );
+
     /// A run whose results cover `ran` of its rounds.
     fn ran(ran: usize) -> Collected {
         let mut results = crate::sample::sample_report().results;
@@ -73,7 +82,7 @@ mod tests {
             ..ran(2)
         };
         let abort = || Some("error_rate > 50% for 10s".to_string());
-        let cases: Vec<(&str, Collected, Option<String>, RunStatus, Option<&str>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("completed", ran(2), None, RunStatus::Completed, None),
             (
                 "drain expired",
