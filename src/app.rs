@@ -106,70 +106,87 @@ async fn run(args: RunArgs) -> u8 {
     // Before anything else: a SIGTERM during start-up stops the run too.
     let control = Control::default();
     signals::install(control.clone());
-    let ov = Overrides {
-        duration: args.duration,
-        rate: args.rate,
-        target: args.target.clone(),
-        policy: args.policy.clone(),
-        out: args.out.clone(),
-        insecure: args.insecure,
-        ledger: args.ledger,
-        max_rps: args.max_rps,
-        shard: match args.resolve_shard() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_CONFIG;
-            }
-        },
+    let ready = match prepare(&args).await {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    let mut plan = match scenario::load(&args.scenario, &ov) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
+    let plan = &ready.plan;
+    // The live view reads the wall clock; a virtual run shows none.
+    let display = !args.quiet && !plan.trace && !plan.clock.is_virtual();
+    let progress = (display || ready.metrics.is_some())
+        .then(|| Progress::with_display(display, ready.board.clone()));
+    let baseline = ready.baseline.as_ref();
+    let code = if args.repeat > 1 {
+        repeat::run_repeated(
+            &args,
+            plan,
+            &ready.ov,
+            baseline,
+            &control,
+            progress.as_ref(),
+        )
+        .await
+    } else {
+        let late = ready.late.clone();
+        run_once(
+            &args,
+            plan,
+            &ready.ov,
+            baseline,
+            &control,
+            progress.as_ref(),
+            late,
+        )
+        .await
+        .0
     };
+    if ready.metrics.is_some() && !args.metrics_linger.is_zero() {
+        // A stop signal ends the linger; the run's exit code stands.
+        signals::sleep_unless_signalled(args.metrics_linger).await;
+    }
+    drop(ready.metrics);
+    code
+}
+
+/// A run ready to start: everything checked and claimed before any load.
+struct Ready {
+    ov: Overrides,
+    plan: scenario::Plan,
+    /// `--out`, claimed for the whole run, report writing and linger included.
+    _claim: claim::Claim,
+    baseline: Option<crate::report::Report>,
+    /// The note the report opens with: a late `--start-at`, or the gates a
+    /// `--trace` run skips.
+    late: Option<String>,
+    board: std::sync::Arc<crate::live::Board>,
+    /// The `--metrics-listen` endpoint.
+    metrics: Option<crate::prom::MetricsServer>,
+}
+
+/// Everything a run checks before any load, in order: the overrides, the
+/// scenario (and virtual time), the `--out` claim, the baseline, the trace
+/// cut, the report folder, the metrics endpoint. Err: the exit code, the
+/// error already said.
+async fn prepare(args: &RunArgs) -> Result<Ready, u8> {
+    let shard = or_exit(args.resolve_shard(), EXIT_CONFIG)?;
+    let ov = overrides(args, shard);
+    let mut plan = or_exit(scenario::load(&args.scenario, &ov), EXIT_CONFIG)?;
     if args.virtual_time {
-        if let Err(e) = virtual_time::refuse(&plan, args.target.is_some()) {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
+        or_exit(
+            virtual_time::refuse(&plan, args.target.is_some()),
+            EXIT_CONFIG,
+        )?;
         plan.clock = crate::clock::ClockMode::Virtual;
         // The simulated world's calendar starts now, on the paused clock.
         crate::clock::enter_virtual();
     }
-    // Claimed for the whole run, report writing and linger included.
-    let _claim = match claim::claim(&plan.out_dir, args.force) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let baseline = match compare_cmd::baseline(args.baseline.as_deref(), &plan) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let mut skipped_gates = None;
-    if let Some(n) = args.trace {
-        if !plan.gates.is_empty() {
-            let line = format!(
-                "a --trace run does not evaluate gates ({} skipped): a trace is one user's journeys, not the load they are written for",
-                plan.gates.len()
-            );
-            eprintln!("note: {line}");
-            skipped_gates = Some(line);
-        }
-        scenario::trace::for_trace(&mut plan, n);
-    }
-    if let Err(e) = crate::run::prepare_out_dir(&plan) {
-        eprintln!("error: {e}");
-        return EXIT_RUNTIME;
-    }
+    let claim = or_exit(claim::claim(&plan.out_dir, args.force), EXIT_CONFIG)?;
+    let baseline = or_exit(
+        compare_cmd::baseline(args.baseline.as_deref(), &plan),
+        EXIT_CONFIG,
+    )?;
+    let skipped_gates = args.trace.and_then(|n| cut_for_trace(&mut plan, n));
+    or_exit(crate::run::prepare_out_dir(&plan), EXIT_RUNTIME)?;
     if plan.target.insecure {
         eprintln!(
             "WARNING: TLS certificate verification is OFF (insecure): anyone on the path can impersonate {}",
@@ -186,51 +203,62 @@ async fn run(args: RunArgs) -> u8 {
             }
             Err(e) => {
                 eprintln!("error: --metrics-listen {addr}: {e}");
-                return EXIT_RUNTIME;
+                return Err(EXIT_RUNTIME);
             }
         },
     };
     let late = args.start_at.and_then(shards::start_note).or(skipped_gates);
-    let mut plan = plan;
     plan.start_at = args.start_at;
-    let plan = plan;
-    // The live view reads the wall clock; a virtual run shows none.
-    let display = !args.quiet && !plan.trace && !plan.clock.is_virtual();
-    let progress =
-        (display || metrics.is_some()).then(|| Progress::with_display(display, board.clone()));
-    let code = if args.repeat > 1 {
-        repeat::run_repeated(
-            &args,
-            &plan,
-            &ov,
-            baseline.as_ref(),
-            &control,
-            progress.as_ref(),
-        )
-        .await
-    } else {
-        run_once(
-            &args,
-            &plan,
-            &ov,
-            baseline.as_ref(),
-            &control,
-            progress.as_ref(),
-            late,
-        )
-        .await
-        .0
-    };
-    if metrics.is_some() && !args.metrics_linger.is_zero() {
-        // A stop signal ends the linger; the run's exit code stands.
-        signals::sleep_unless_signalled(args.metrics_linger).await;
-    }
-    drop(metrics);
-    code
+    Ok(Ready {
+        ov,
+        plan,
+        _claim: claim,
+        baseline,
+        late,
+        board,
+        metrics,
+    })
 }
 
-/// One run of `plan`: the load, the console summary, the report folder.
-/// Its exit code, and its report when one was made.
+/// `r`'s value, or `code` once its error is said.
+fn or_exit<T, E: std::fmt::Display>(r: Result<T, E>, code: u8) -> Result<T, u8> {
+    r.map_err(|e| {
+        eprintln!("error: {e}");
+        code
+    })
+}
+
+/// The scenario overrides the run's flags make.
+fn overrides(args: &RunArgs, shard: Option<crate::shard::Shard>) -> Overrides {
+    Overrides {
+        duration: args.duration,
+        rate: args.rate,
+        target: args.target.clone(),
+        policy: args.policy.clone(),
+        out: args.out.clone(),
+        insecure: args.insecure,
+        ledger: args.ledger,
+        max_rps: args.max_rps,
+        shard,
+    }
+}
+
+/// `plan` cut down for `--trace` `n`; the note that its gates are skipped,
+/// when it has any.
+fn cut_for_trace(plan: &mut scenario::Plan, n: u64) -> Option<String> {
+    let mut skipped = None;
+    if !plan.gates.is_empty() {
+        let line = format!(
+            "a --trace run does not evaluate gates ({} skipped): a trace is one user's journeys, not the load they are written for",
+            plan.gates.len()
+        );
+        eprintln!("note: {line}");
+        skipped = Some(line);
+    }
+    scenario::trace::for_trace(plan, n);
+    skipped
+}
+
 async fn run_once(
     args: &RunArgs,
     plan: &crate::scenario::Plan,

@@ -52,6 +52,62 @@ pub struct Report {
     pub meta: meta::RunMeta,
 }
 
+/// What a report says of its run before anything was measured: the same
+/// for a finished run and for the skeleton written before its first round.
+#[derive(Debug, Clone)]
+pub struct Heading {
+    pub scenario: String,
+    pub description: String,
+    pub source: String,
+    pub started_at: String,
+    pub target: String,
+    pub load: String,
+    pub origin: Origin,
+}
+
+impl Report {
+    /// The one way a run's report is made: `results` under `heading`, with
+    /// no gates, trigger or metadata yet (evaluated, chosen and filled in
+    /// afterwards by the caller).
+    pub fn new(
+        heading: Heading,
+        status: RunStatus,
+        stop_reason: Option<String>,
+        duration_s: f64,
+        notes: Vec<String>,
+        results: Vec<CohortResult>,
+    ) -> Report {
+        let Heading {
+            scenario,
+            description,
+            source,
+            started_at,
+            target,
+            load,
+            origin,
+        } = heading;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario,
+            description,
+            source,
+            started_at,
+            duration_s,
+            target,
+            load,
+            status,
+            stop_reason,
+            notes,
+            results,
+            gates: Vec::new(),
+            trigger: None,
+            origin,
+            meta: Default::default(),
+        }
+    }
+}
+
 /// A fault window, in seconds since the start of each round.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Trigger {

@@ -99,8 +99,14 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    print!("{}", search::console_table(&report));
-    let page = match search::html(&report) {
+    write_outputs(&report, &out)
+}
+
+/// The search's console table, then `search.json` and `search.html` in
+/// `out`; the exit code (a search a stop cut short is aborted).
+fn write_outputs(report: &search::SearchReport, out: &Path) -> u8 {
+    print!("{}", search::console_table(report));
+    let page = match search::html(report) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: search.html: {e}");
@@ -108,10 +114,7 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
         }
     };
     let mut code = EXIT_OK;
-    for (name, text) in [
-        ("search.json", search::json(&report)),
-        ("search.html", page),
-    ] {
+    for (name, text) in [("search.json", search::json(report)), ("search.html", page)] {
         let path = out.join(name);
         match crate::report::write::write_atomic(&path, |w| w.write_all(text.as_bytes())) {
             Ok(p) => println!("search: {}", p.display()),

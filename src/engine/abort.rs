@@ -7,8 +7,10 @@
 //! Evaluated once a second on the live counters (not the recorders, which
 //! are only merged at the end), so a rule can act while the run goes on.
 
+use super::RoundCtx;
 use crate::metrics::LiveHistogram;
 use crate::scenario::{AbortMetric, AbortRule};
+use std::collections::VecDeque;
 
 /// One second of live counters (summed over cohorts).
 #[derive(Debug, Clone, Default)]
@@ -64,6 +66,75 @@ pub fn check(rule: &AbortRule, history: &[Second]) -> Option<String> {
             humantime::format_duration(rule.window)
         )
     })
+}
+
+/// The abort rules watched over the round: the trailing seconds of live
+/// counters, one pushed per tick of the round's ticker.
+pub struct Watch {
+    rules: Vec<AbortRule>,
+    /// Seconds kept: the longest window and one more.
+    longest: usize,
+    /// The totals at the previous tick.
+    prev: Second,
+    history: VecDeque<Second>,
+}
+
+impl Watch {
+    /// Start watching `rules`, from the counters as they are now.
+    pub fn new(rules: Vec<AbortRule>, ctx: &RoundCtx) -> Watch {
+        let longest = rules
+            .iter()
+            .map(|r| r.window.as_secs() as usize + 1)
+            .max()
+            .unwrap_or(1);
+        Watch {
+            rules,
+            longest,
+            prev: totals(ctx),
+            history: VecDeque::new(),
+        }
+    }
+
+    /// Add the second that just ended; the reason of the first rule that
+    /// now holds over its window.
+    pub fn tick(&mut self, ctx: &RoundCtx) -> Option<String> {
+        let now = totals(ctx);
+        self.history.push_back(Second {
+            attempts: now.attempts - self.prev.attempts,
+            errors: now.errors - self.prev.errors,
+            op_latency: now
+                .op_latency
+                .iter()
+                .zip(&self.prev.op_latency)
+                .map(|(a, b)| a - b)
+                .collect(),
+        });
+        self.prev = now;
+        if self.history.len() > self.longest {
+            self.history.pop_front();
+        }
+        let window = self.history.make_contiguous();
+        self.rules.iter().find_map(|r| check(r, window))
+    }
+}
+
+/// The live counters of every cohort, summed.
+fn totals(ctx: &RoundCtx) -> Second {
+    let mut s = Second::default();
+    for c in &ctx.cohorts {
+        let l = c.live.snapshot();
+        s.attempts += l.attempts;
+        s.errors += l.attempt_errors;
+        let h = c.live.op_latency.snapshot();
+        if s.op_latency.is_empty() {
+            s.op_latency = h;
+        } else {
+            for (a, b) in s.op_latency.iter_mut().zip(h) {
+                *a += b;
+            }
+        }
+    }
+    s
 }
 
 #[cfg(test)]

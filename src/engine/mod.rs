@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod scrub;
 mod step_io;
 mod stream;
+mod ticker;
 mod user;
 
 pub use ctx::{CohortCtx, Identities, RoundCtx};
@@ -23,11 +24,11 @@ pub use user::{Arrival, envelope_code};
 
 use crate::client::HttpClient;
 use crate::metrics::{Live, Recorder};
-use crate::scenario::{AbortRule, Arrivals, Plan};
+use crate::scenario::{Arrivals, Plan};
 use schedule::{Schedule, cohort_of};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -99,13 +100,15 @@ fn virtual_nonce(seed: u64, round: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-fn collectors() -> usize {
+fn collector_count() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(2, 8)
 }
 
-/// Run one round of `plan` against `client`.
+/// Run one round of `plan` against `client`: its context, the collectors
+/// and the once-a-second ticker, arrivals released on schedule, the drain,
+/// then the recorders merged per cohort.
 pub async fn run_round(
     plan: &Plan,
     round: usize,
@@ -113,11 +116,64 @@ pub async fn run_round(
     control: &Control,
     progress: Option<&Progress>,
 ) -> RoundResult {
-    let cohorts_plan = &plan.rounds[round].cohorts;
-    let shares: Vec<f64> = cohorts_plan.iter().map(|c| c.share).collect();
+    let ctx = round_ctx(plan, round, client, control);
+    if let Some(p) = progress {
+        p.start_round(plan, round, ctx.clone());
+    }
+    // Collectors: the only owners of recorders, filled by the user tasks.
+    // `done` stops the ticker; the round then takes the recorders, so a
+    // journey that never ended cannot make it hang.
+    let (collectors, streamer) = start_collectors(plan, round, &ctx);
+    let done = CancellationToken::new();
+    let ticker = ticker::spawn(
+        ctx.clone(),
+        collectors.clone(),
+        plan.safety.abort.clone(),
+        control.clone(),
+        done.clone(),
+    );
+    let permits = Arc::new(Semaphore::new(plan.load.max_in_flight));
+    let shares: Vec<f64> = plan.rounds[round].cohorts.iter().map(|c| c.share).collect();
+    let panics = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let users = Users {
+        ctx: &ctx,
+        shares: &shares,
+        sink: &collectors,
+        panics: &panics,
+    };
+    let stopped_early = match &plan.load.arrivals {
+        Arrivals::Closed { users: n, .. } => release_closed(plan, *n, &permits, &users).await,
+        _ => release_open(plan, &permits, &users).await,
+    };
+    let drained = drain(plan, control, &ctx, &permits).await;
+    let duration = ctx.start.elapsed();
+    ctx.stop.cancel();
+    done.cancel();
+    if let Some(p) = progress {
+        p.finish_round();
+    }
+    // The ticker's last hand-over comes before the collectors are taken.
+    let in_flight = ticker.await.unwrap_or_default();
+    let recorders = merge_collectors(shares.len(), plan, &collectors);
+    // The stream task ends when the last delta sender (each collector's)
+    // is gone: a user task that outlived the round holds the collectors.
+    drop(collectors);
+    let _ = streamer.await;
+    RoundResult {
+        wall_start: ctx.wall_start,
+        recorders,
+        in_flight,
+        duration,
+        stopped_early,
+        drain_expired: !drained,
+        panics: panics.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+/// The round's shared context: its client, the fleets' limits, the users'
+/// identities, its clocks, stop tokens and nonce.
+fn round_ctx(plan: &Plan, round: usize, client: HttpClient, control: &Control) -> Arc<RoundCtx> {
     let steps = plan.journey.steps.len();
-    // Latency intervals: 100 ms when arrivals last at most 30 s.
-    let interval_ms = crate::metrics::interval_ms_for(plan.load.duration);
     let simulator = client.is_simulator();
     // Unique per run (time and entropy), independent of the seed; on
     // virtual time the seed's, so the same run sends the same bytes.
@@ -130,14 +186,15 @@ pub async fn run_round(
                     .map_or(0, |d| d.as_nanos() as u64)
         }
     };
-    let ctx = Arc::new(RoundCtx {
+    Arc::new(RoundCtx {
         client,
         journey: plan.journey.clone(),
         quantity: plan.journey.quantity.to_string(),
         cohorts: {
             let shards = plan.shard.map_or(1, |s| s.count);
             let mut process = ctx::ProcessLimits::default();
-            cohorts_plan
+            plan.rounds[round]
+                .cohorts
                 .iter()
                 .map(|c| {
                     let live = Arc::new(Live::new(steps));
@@ -164,20 +221,19 @@ pub async fn run_round(
             Arrivals::Closed { think_time, .. } => *think_time,
             _ => crate::scenario::Pause::NONE,
         },
-    });
+    })
+}
 
-    if let Some(p) = progress {
-        p.start_round(plan, round, ctx.clone());
-    }
-
-    // Collectors: the only owners of recorders, filled by the user tasks.
-    // `finish` stops the ticker; the round then takes the recorders, so a
-    // journey that never ended cannot make it hang.
-    let finish = CancellationToken::new();
-    let n_coll = collectors();
+/// The round's collectors, and the task that streams their deltas into the
+/// report folder (when it exists: run::prepare_out_dir).
+fn start_collectors(
+    plan: &Plan,
+    round: usize,
+    ctx: &RoundCtx,
+) -> (Arc<stream::Collectors>, tokio::task::JoinHandle<()>) {
+    let cohorts = &plan.rounds[round].cohorts;
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
-    let names: Vec<String> = cohorts_plan.iter().map(|c| c.name.clone()).collect();
-    // Streaming to disk only into a report folder that exists (run::prepare_out_dir).
+    let names: Vec<String> = cohorts.iter().map(|c| c.name.clone()).collect();
     let files = plan.out_dir.is_dir().then(|| {
         let f = crate::metrics::stream::StreamFiles::create(
             &plan.out_dir,
@@ -191,73 +247,32 @@ pub async fn run_round(
     });
     let (delta_tx, streamer) = stream::spawn_writer(files.flatten(), ctx.start);
     let collectors = Arc::new(stream::Collectors::new(
-        n_coll,
-        shares.len(),
-        steps,
-        interval_ms,
+        collector_count(),
+        cohorts.len(),
+        plan.journey.steps.len(),
+        // Latency intervals: 100 ms when arrivals last at most 30 s.
+        crate::metrics::interval_ms_for(plan.load.duration),
         delta_tx,
     ));
-    // Once a second the collectors hand their deltas to the stream task.
-    let ticker = collectors.streaming().then(|| {
-        let (collectors, finish, start) = (collectors.clone(), finish.clone(), ctx.start);
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = tick.tick() => collectors.hand_over(),
-                    _ = finish.cancelled() => break,
-                }
-            }
-        })
-    });
+    (collectors, streamer)
+}
 
-    // Per-second in-flight sampler.
-    let sampler_done = CancellationToken::new();
-    let sampler = {
-        let ctx = ctx.clone();
-        let done = sampler_done.clone();
-        tokio::spawn(async move {
-            let mut series: Vec<Vec<u64>> = vec![Vec::new(); ctx.cohorts.len()];
-            let mut tick = tokio::time::interval_at(
-                ctx.start + Duration::from_secs(1),
-                Duration::from_secs(1),
-            );
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = done.cancelled() => break,
-                    _ = tick.tick() => {
-                        for (s, c) in series.iter_mut().zip(&ctx.cohorts) {
-                            s.push(c.live.in_flight.load(std::sync::atomic::Ordering::Relaxed));
-                        }
-                    }
-                }
-            }
-            series
-        })
-    };
+/// What a user task is spawned with.
+struct Users<'a> {
+    ctx: &'a Arc<RoundCtx>,
+    /// The cohorts' shares of the arrivals.
+    shares: &'a [f64],
+    sink: &'a Arc<stream::Collectors>,
+    panics: &'a Arc<std::sync::atomic::AtomicU64>,
+}
 
-    let monitor = (!plan.safety.abort.is_empty()).then(|| {
-        tokio::spawn(watch_abort_rules(
-            ctx.clone(),
-            plan.safety.abort.clone(),
-            control.clone(),
-            sampler_done.clone(),
-        ))
-    });
-
-    let permits = Arc::new(Semaphore::new(plan.load.max_in_flight));
-    let end_of_arrivals = ctx.start + plan.load.duration;
-    let panics = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let spawn_user = |k: u64, intended: Instant, permit| {
-        let ctx = ctx.clone();
-        let guard = PanicGuard(panics.clone());
-        let sink = collectors.clone();
-        let cohort = cohort_of(k, &shares);
+impl Users<'_> {
+    /// Arrival `k`'s user task, its journey due at `intended`.
+    fn spawn(&self, k: u64, intended: Instant, permit: OwnedSemaphorePermit) {
+        let ctx = self.ctx.clone();
+        let guard = PanicGuard(self.panics.clone());
+        let sink = self.sink.clone();
+        let cohort = cohort_of(k, self.shares);
         ctx.cohorts[cohort]
             .live
             .arrivals
@@ -269,61 +284,73 @@ pub async fn run_round(
             sink,
             keep: (permit, guard),
         }));
-    };
+    }
+}
 
+/// The closed model: every user (of this shard) starts at once, as permits
+/// allow; arrivals end when they all finished or time is up. Whether a
+/// stop ended them early.
+async fn release_closed(plan: &Plan, n: u64, permits: &Arc<Semaphore>, users: &Users<'_>) -> bool {
+    let ctx = users.ctx;
     let mut stopped_early = false;
-    match &plan.load.arrivals {
-        Arrivals::Closed { users, .. } => {
-            // Everyone starts at once; the run ends when they finish or time is up.
-            for k in 0..*users {
-                if plan.shard.is_some_and(|s| !s.owns(k)) {
-                    continue; // another shard's user
-                }
-                let permit = tokio::select! {
-                    biased;
-                    _ = ctx.stop.cancelled() => { stopped_early = true; break }
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                };
-                spawn_user(k, Instant::now(), permit);
-            }
-            let closer = ctx.stop.clone();
+    for k in 0..n {
+        if plan.shard.is_some_and(|s| !s.owns(k)) {
+            continue; // another shard's user
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = ctx.stop.cancelled() => { stopped_early = true; break }
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        users.spawn(k, Instant::now(), permit);
+    }
+    let closer = ctx.stop.clone();
+    tokio::select! {
+        biased;
+        _ = ctx.stop.cancelled() => stopped_early = true,
+        _ = tokio::time::sleep_until(ctx.start + plan.load.duration) => closer.cancel(),
+        _ = permits.acquire_many(plan.load.max_in_flight as u32) => {}
+    }
+    stopped_early
+}
+
+/// The open models: each arrival (of this shard) released when its offset
+/// in the schedule is due, until the arrivals' end. Whether a stop ended
+/// them early.
+async fn release_open(plan: &Plan, permits: &Arc<Semaphore>, users: &Users<'_>) -> bool {
+    let ctx = users.ctx;
+    let end_of_arrivals = ctx.start + plan.load.duration;
+    for (k, offset) in Schedule::new(&plan.load, plan.seed).enumerate() {
+        let due = ctx.start + offset;
+        if due > end_of_arrivals {
+            break;
+        }
+        if plan.shard.is_some_and(|s| !s.owns(k as u64)) {
+            continue; // another shard's arrival
+        }
+        if due > Instant::now() {
             tokio::select! {
                 biased;
-                _ = ctx.stop.cancelled() => stopped_early = true,
-                _ = tokio::time::sleep_until(end_of_arrivals) => closer.cancel(),
-                _ = permits.acquire_many(plan.load.max_in_flight as u32) => {}
+                _ = ctx.stop.cancelled() => return true,
+                _ = tokio::time::sleep_until(due) => {}
             }
         }
-        _ => {
-            for (k, offset) in Schedule::new(&plan.load, plan.seed).enumerate() {
-                let due = ctx.start + offset;
-                if due > end_of_arrivals {
-                    break;
-                }
-                if plan.shard.is_some_and(|s| !s.owns(k as u64)) {
-                    continue; // another shard's arrival
-                }
-                if due > Instant::now() {
-                    tokio::select! {
-                        biased;
-                        _ = ctx.stop.cancelled() => { stopped_early = true; break }
-                        _ = tokio::time::sleep_until(due) => {}
-                    }
-                }
-                let permit = match permits.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) => tokio::select! {
-                        biased;
-                        _ = ctx.stop.cancelled() => { stopped_early = true; break }
-                        p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                    },
-                };
-                spawn_user(k as u64, due, permit);
-            }
-        }
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                biased;
+                _ = ctx.stop.cancelled() => return true,
+                p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            },
+        };
+        users.spawn(k as u64, due, permit);
     }
+    false
+}
 
-    // Drain: wait for in-flight journeys until the deadline, then cancel them.
+/// Wait for the journeys in flight until the drain deadline, then cancel
+/// them. Whether they all ended in time.
+async fn drain(plan: &Plan, control: &Control, ctx: &RoundCtx, permits: &Semaphore) -> bool {
     let all = plan.load.max_in_flight as u32;
     let drained = tokio::select! {
         biased;
@@ -335,104 +362,21 @@ pub async fn run_round(
         // Cancelled journeys return at their next await; give them a moment.
         let _ = tokio::time::timeout(Duration::from_secs(5), permits.acquire_many(all)).await;
     }
-    let duration = ctx.start.elapsed();
-    ctx.stop.cancel();
-    sampler_done.cancel();
-    finish.cancel();
-    if let Some(p) = progress {
-        p.finish_round();
-    }
+    drained
+}
 
-    let mut merged: Vec<Recorder> = (0..shares.len())
-        .map(|_| Recorder::with_interval(steps, interval_ms))
+/// Take every collector's recorders and merge them into one per cohort.
+fn merge_collectors(cohorts: usize, plan: &Plan, collectors: &stream::Collectors) -> Vec<Recorder> {
+    let interval_ms = crate::metrics::interval_ms_for(plan.load.duration);
+    let mut merged: Vec<Recorder> = (0..cohorts)
+        .map(|_| Recorder::with_interval(plan.journey.steps.len(), interval_ms))
         .collect();
-    if let Some(t) = ticker {
-        let _ = t.await;
-    }
     for recs in collectors.finish() {
         for (m, r) in merged.iter_mut().zip(&recs) {
             m.merge(r);
         }
     }
-    // The stream task ends when the last delta sender (each collector's)
-    // is gone: a user task that outlived the round holds the collectors.
-    drop(collectors);
-    let _ = streamer.await;
-    let in_flight = sampler.await.unwrap_or_default();
-    if let Some(m) = monitor {
-        let _ = m.await;
-    }
-    RoundResult {
-        wall_start: ctx.wall_start,
-        recorders: merged,
-        in_flight,
-        duration,
-        stopped_early,
-        drain_expired: !drained,
-        panics: panics.load(std::sync::atomic::Ordering::Relaxed),
-    }
-}
-
-/// Evaluate the abort rules once a second on the live counters.
-async fn watch_abort_rules(
-    ctx: Arc<RoundCtx>,
-    rules: Vec<AbortRule>,
-    control: Control,
-    done: CancellationToken,
-) {
-    let longest = rules
-        .iter()
-        .map(|r| r.window.as_secs() as usize + 1)
-        .max()
-        .unwrap_or(1);
-    let totals = |ctx: &RoundCtx| {
-        let mut s = abort::Second::default();
-        for c in &ctx.cohorts {
-            let l = c.live.snapshot();
-            s.attempts += l.attempts;
-            s.errors += l.attempt_errors;
-            let h = c.live.op_latency.snapshot();
-            if s.op_latency.is_empty() {
-                s.op_latency = h;
-            } else {
-                for (a, b) in s.op_latency.iter_mut().zip(h) {
-                    *a += b;
-                }
-            }
-        }
-        s
-    };
-    let mut prev = totals(&ctx);
-    let mut history: std::collections::VecDeque<abort::Second> = Default::default();
-    let mut tick =
-        tokio::time::interval_at(ctx.start + Duration::from_secs(1), Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            biased;
-            _ = done.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let now = totals(&ctx);
-        history.push_back(abort::Second {
-            attempts: now.attempts - prev.attempts,
-            errors: now.errors - prev.errors,
-            op_latency: now
-                .op_latency
-                .iter()
-                .zip(&prev.op_latency)
-                .map(|(a, b)| a - b)
-                .collect(),
-        });
-        prev = now;
-        if history.len() > longest {
-            history.pop_front();
-        }
-        let window = history.make_contiguous();
-        if let Some(reason) = rules.iter().find_map(|r| abort::check(r, window)) {
-            control.abort(reason);
-            return;
-        }
-    }
+    merged
 }
 
 #[cfg(test)]

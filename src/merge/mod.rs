@@ -16,7 +16,7 @@ mod write;
 pub use write::write_merged;
 
 use crate::report::json::SUMMARY_FILE;
-use crate::report::{Report, RunStatus, SCHEMA_VERSION, Shard};
+use crate::report::{CohortResult, Report, RunStatus, SCHEMA_VERSION, Shard};
 use cohort::{CohortHists, Source, add_counters, refresh};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -243,56 +243,80 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
     }
     let mut parts = parts;
     parts.sort_by_key(|p| shard_of(&p.report).index);
-    let first = &parts[0];
-    let mut report = first.report.clone();
+    let mut report = parts[0].report.clone();
+    let limit = cohort::row_limit(&parts[0].report.origin);
     let mut hists = Vec::new();
-    let limit = cohort::row_limit(&first.report.origin);
     for (i, c) in report.results.iter_mut().enumerate() {
-        let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
-        // Wall-clock alignment: the earliest shard's round start is second 0.
-        let bases = parts
-            .iter()
-            .map(|p| base_time(&p.dir, &c.name))
-            .collect::<Result<Vec<_>, _>>()?;
-        let earliest = bases.iter().flatten().min().copied().unwrap_or_default();
-        let shift = |k: usize| -> u32 {
-            bases[k].map_or(0, |b| {
-                b.saturating_sub(earliest).as_secs_f64().round() as u32
-            })
-        };
-        if let Some(k) = (0..parts.len()).find(|&k| shift(k) > limit) {
-            return Err(err(format!(
-                "{} started fleet `{}` {} s after the earliest shard, longer than a round can last ({limit} s): not shards of one run (start them together with --start-at)",
-                parts[k].dir.display(),
-                c.name,
-                shift(k)
-            )));
-        }
-        let mut counters = c.clone();
-        counters.timeseries.clear();
-        cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
-        counters.round_duration_s += f64::from(shift(0));
-        for (k, p) in parts.iter().enumerate().skip(1) {
-            add_counters(&mut counters, &p.report.results[i], shift(k));
-        }
-        let sources: Vec<Source<'_>> = parts
-            .iter()
-            .enumerate()
-            .map(|(k, p)| Source {
-                dir: &p.dir,
-                shift: shift(k),
-            })
-            .collect();
-        let mut sum = CohortHists::read(&sources, &c.name, &steps, false).map_err(err)?;
-        sum.base_time = Some(earliest);
-        *c = counters;
-        refresh(c, &sum);
-        hists.push(sum);
-        let reports: Vec<&Report> = parts.iter().map(|p| &p.report).collect();
-        c.ledger = ledger::merged(&reports, i, &mut report.notes);
-        c.truth = ledger::merged_truth(&reports, i);
+        let sum = merge_cohort(&parts, i, c, limit, &mut report.notes)?;
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
+        hists.push(sum);
     }
+    merge_heading(&mut report, &parts, diffs);
+    report.gates = evaluate_gates(&report)?;
+    Ok(Merged { report, hists })
+}
+
+/// Fleet `i` of every shard (`parts`, in shard order) into `c`: counters
+/// summed on a timeline aligned by wall clock (shards more than `limit`
+/// seconds apart refused), histograms added (returned), the shared
+/// target's ledger and truth taken once (a note in `notes` when refused).
+fn merge_cohort(
+    parts: &[Part],
+    i: usize,
+    c: &mut CohortResult,
+    limit: u32,
+    notes: &mut Vec<String>,
+) -> Result<CohortHists, MergeError> {
+    let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
+    // Wall-clock alignment: the earliest shard's round start is second 0.
+    let bases = parts
+        .iter()
+        .map(|p| base_time(&p.dir, &c.name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let earliest = bases.iter().flatten().min().copied().unwrap_or_default();
+    let shift = |k: usize| -> u32 {
+        bases[k].map_or(0, |b| {
+            b.saturating_sub(earliest).as_secs_f64().round() as u32
+        })
+    };
+    if let Some(k) = (0..parts.len()).find(|&k| shift(k) > limit) {
+        return Err(err(format!(
+            "{} started fleet `{}` {} s after the earliest shard, longer than a round can last ({limit} s): not shards of one run (start them together with --start-at)",
+            parts[k].dir.display(),
+            c.name,
+            shift(k)
+        )));
+    }
+    let mut counters = c.clone();
+    counters.timeseries.clear();
+    cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
+    counters.round_duration_s += f64::from(shift(0));
+    for (k, p) in parts.iter().enumerate().skip(1) {
+        add_counters(&mut counters, &p.report.results[i], shift(k));
+    }
+    let sources: Vec<Source<'_>> = parts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| Source {
+            dir: &p.dir,
+            shift: shift(k),
+        })
+        .collect();
+    let mut sum = CohortHists::read(&sources, &c.name, &steps, false).map_err(err)?;
+    sum.base_time = Some(earliest);
+    *c = counters;
+    refresh(c, &sum);
+    let reports: Vec<&Report> = parts.iter().map(|p| &p.report).collect();
+    c.ledger = ledger::merged(&reports, i, notes);
+    c.truth = ledger::merged_truth(&reports, i);
+    Ok(sum)
+}
+
+/// The merged report's heading from the shards' (`parts`, in shard order;
+/// the first one's is `report`'s): the longest duration, the earliest
+/// start, the first status that is not completed, every stop reason, every
+/// note once, the differences merged with `--force`, where it came from.
+fn merge_heading(report: &mut Report, parts: &[Part], diffs: Vec<String>) {
     report.duration_s = parts
         .iter()
         .map(|p| p.report.duration_s)
@@ -335,8 +359,6 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
     }
     report.origin.shard = None;
     report.origin.merged_from = parts.iter().map(|p| p.dir.display().to_string()).collect();
-    report.gates = evaluate_gates(&report)?;
-    Ok(Merged { report, hists })
 }
 
 /// BaseTime of a fleet's `.hlog` (a header scan; no histogram decoded).

@@ -7,7 +7,7 @@ use super::check_names;
 use super::cohort::{CohortHists, add_rows, check_rows, refresh, row_limit};
 use crate::metrics::stream::{SKELETON_FILE, STREAM_FILE, StreamLine};
 use crate::metrics::{CohortMeta, Recorder, summarize};
-use crate::report::{Report, RunStatus, SCHEMA_VERSION};
+use crate::report::{CohortResult, Heading, Report, RunStatus};
 use crate::scenario::Plan;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -40,27 +40,29 @@ pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
             ));
         }
     }
-    Report {
-        schema_version: SCHEMA_VERSION,
-        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+    Report::new(
+        heading(plan, started, plan.load_summary()),
+        RunStatus::Incomplete,
+        Some("the run did not finish".into()),
+        0.0,
+        Vec::new(),
+        results,
+    )
+}
+
+/// The heading of `plan`'s report (`load` as the caller describes it).
+pub fn heading(plan: &Plan, started: SystemTime, load: String) -> Heading {
+    Heading {
         scenario: plan.name.clone(),
         description: plan.description.clone(),
         source: plan.source.display().to_string(),
         started_at: crate::timefmt::rfc3339(started),
-        duration_s: 0.0,
         target: match &plan.target.url {
             Some(u) => u.clone(),
             None => "embedded simulator".into(),
         },
-        load: plan.load_summary(),
-        status: RunStatus::Incomplete,
-        stop_reason: Some("the run did not finish".into()),
-        notes: Vec::new(),
-        results,
-        gates: Vec::new(),
-        trigger: None,
+        load,
         origin: origin(plan),
-        meta: Default::default(),
     }
 }
 
@@ -107,7 +109,34 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
     let mut report =
         crate::report::json::parse_summary(&text, &skel_path).map_err(|e| e.to_string())?;
     check_names(&report).map_err(|e| format!("{}: {e}", skel_path.display()))?;
-    let limit = row_limit(&report.origin);
+    let lines = stream_lines(dir, row_limit(&report.origin))?;
+    let mut longest = 0.0f64;
+    for c in &mut report.results {
+        add_lines(c, &lines);
+        c.round_duration_s = c.timeseries.len() as f64;
+        longest += c.round_duration_s;
+        let names: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
+        let fleet = dir.join(crate::metrics::hlog::file_name(&c.name, None));
+        let hists = if fleet.is_file() {
+            let src = [super::cohort::Source { dir, shift: 0 }];
+            CohortHists::read(&src, &c.name, &names, true)?
+        } else {
+            CohortHists::new(names.len())
+        };
+        refresh(c, &hists);
+    }
+    report.duration_s = longest;
+    report.status = RunStatus::Incomplete;
+    report.notes.push(format!(
+        "incomplete: the run ended without writing its report; these figures were rebuilt from what it streamed ({} lines of {STREAM_FILE} and the .hlog files), up to its last full second; gates were not evaluated",
+        lines.len()
+    ));
+    Ok(report)
+}
+
+/// The complete lines of the stream file in `dir`, each checked (per-second
+/// rows within `limit`, at most `bounds::MAX_STEPS` steps).
+fn stream_lines(dir: &Path, limit: u32) -> Result<Vec<StreamLine>, String> {
     let stream_path = dir.join(STREAM_FILE);
     let bytes = std::fs::read(&stream_path).unwrap_or_default();
     let complete = complete_lines(&bytes);
@@ -129,69 +158,54 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         }
         lines.push(line);
     }
-    let mut longest = 0.0f64;
-    for c in &mut report.results {
-        let mut ok = vec![0u64; c.steps.len()];
-        for l in lines
-            .iter()
-            .filter(|l| l.round == c.round && l.cohort == c.name)
-        {
-            for ((s, sl), okn) in c.steps.iter_mut().zip(&l.steps).zip(ok.iter_mut()) {
-                s.operations += sl.operations;
-                s.attempts += sl.attempts;
-                s.not_sent += sl.not_sent;
-                s.retries += sl.retries;
-                s.hedges += sl.hedges;
-                s.hedge_wins += sl.hedge_wins;
-                *okn += sl.ok;
-                for (k, v) in &sl.outcomes {
-                    *s.outcomes.entry(k.clone()).or_default() += v;
-                    *c.outcomes.entry(k.clone()).or_default() += v;
-                }
+    Ok(lines)
+}
+
+/// What the stream `lines` of `c`'s round and fleet added, into `c`, its
+/// step and fleet totals and success rates recomputed.
+fn add_lines(c: &mut CohortResult, lines: &[StreamLine]) {
+    let mut ok = vec![0u64; c.steps.len()];
+    for l in lines
+        .iter()
+        .filter(|l| l.round == c.round && l.cohort == c.name)
+    {
+        for ((s, sl), okn) in c.steps.iter_mut().zip(&l.steps).zip(ok.iter_mut()) {
+            s.operations += sl.operations;
+            s.attempts += sl.attempts;
+            s.not_sent += sl.not_sent;
+            s.retries += sl.retries;
+            s.hedges += sl.hedges;
+            s.hedge_wins += sl.hedge_wins;
+            *okn += sl.ok;
+            for (k, v) in &sl.outcomes {
+                *s.outcomes.entry(k.clone()).or_default() += v;
+                *c.outcomes.entry(k.clone()).or_default() += v;
             }
-            c.journeys += l.journeys;
-            c.retry_after_honoured += l.retry_after_honoured;
-            c.early_retries += l.early_retries;
-            c.breaker_opens += l.breaker_opens;
-            add_rows(&mut c.timeseries, &l.rows, 0);
         }
-        for (s, okn) in c.steps.iter_mut().zip(&ok) {
-            s.success_rate = if s.operations == 0 {
-                0.0
-            } else {
-                *okn as f64 / s.operations as f64
-            };
-        }
-        c.operations = c.steps.iter().map(|s| s.operations).sum();
-        c.attempts = c.steps.iter().map(|s| s.attempts).sum();
-        c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
-        c.hedges = c.steps.iter().map(|s| s.hedges).sum();
-        c.hedge_wins = c.steps.iter().map(|s| s.hedge_wins).sum();
-        let ok_all: u64 = ok.iter().sum();
-        c.success_rate = if c.operations == 0 {
+        c.journeys += l.journeys;
+        c.retry_after_honoured += l.retry_after_honoured;
+        c.early_retries += l.early_retries;
+        c.breaker_opens += l.breaker_opens;
+        add_rows(&mut c.timeseries, &l.rows, 0);
+    }
+    for (s, okn) in c.steps.iter_mut().zip(&ok) {
+        s.success_rate = if s.operations == 0 {
             0.0
         } else {
-            ok_all as f64 / c.operations as f64
+            *okn as f64 / s.operations as f64
         };
-        c.round_duration_s = c.timeseries.len() as f64;
-        longest += c.round_duration_s;
-        let names: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
-        let fleet = dir.join(crate::metrics::hlog::file_name(&c.name, None));
-        let hists = if fleet.is_file() {
-            let src = [super::cohort::Source { dir, shift: 0 }];
-            CohortHists::read(&src, &c.name, &names, true)?
-        } else {
-            CohortHists::new(names.len())
-        };
-        refresh(c, &hists);
     }
-    report.duration_s = longest;
-    report.status = RunStatus::Incomplete;
-    report.notes.push(format!(
-        "incomplete: the run ended without writing its report; these figures were rebuilt from what it streamed ({} lines of {STREAM_FILE} and the .hlog files), up to its last full second; gates were not evaluated",
-        lines.len()
-    ));
-    Ok(report)
+    c.operations = c.steps.iter().map(|s| s.operations).sum();
+    c.attempts = c.steps.iter().map(|s| s.attempts).sum();
+    c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
+    c.hedges = c.steps.iter().map(|s| s.hedges).sum();
+    c.hedge_wins = c.steps.iter().map(|s| s.hedge_wins).sum();
+    let ok_all: u64 = ok.iter().sum();
+    c.success_rate = if c.operations == 0 {
+        0.0
+    } else {
+        ok_all as f64 / c.operations as f64
+    };
 }
 
 /// `bytes` up to and including its last newline.

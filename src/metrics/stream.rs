@@ -3,7 +3,7 @@
 //!
 //! Collectors fold journeys into a per-collector *delta* recorder and, once
 //! a second, add it to their round total and hand it to the round's stream
-//! task (see `engine::run_round`). The task sums the deltas it received and,
+//! task (the round's ticker, `engine/ticker.rs`). The task sums the deltas it received and,
 //! once a second, appends them to the report folder and flushes:
 //!
 //! - [`STREAM_FILE`] (`stream.partial.jsonl`): one JSON line per cohort per

@@ -1,13 +1,13 @@
 //! Merged recorder -> the report model's [`CohortResult`].
 
-use super::recorder::Recorder;
+use super::recorder::{Recorder, StepRec};
 use super::seconds::SecondHistograms;
 use super::windows::Ended;
 use crate::metrics::hgrm;
 use crate::model::Ledger;
 use crate::model::{
-    CohortResult, FunnelStage, Percentiles, StepKind, StepResult, WaitStats, WindowSeries,
-    amplification,
+    CohortResult, FunnelStage, LatencyRow, Percentiles, StepKind, StepResult, WaitStats,
+    WindowSeries, amplification,
 };
 use crate::policy::RetryPolicy;
 use std::collections::BTreeMap;
@@ -42,93 +42,139 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
-    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut operations = 0;
-    let mut ok = 0;
-    let mut attempts = 0;
-    let (mut head_ops, mut head_attempts) = (0, 0);
-    let mut steps = Vec::new();
     let mut latency = super::latency::cohort_latency(
         rec.steps
             .iter()
             .map(|s| (&s.op_seconds, &s.attempt_seconds)),
     );
     let mut step_series = std::mem::take(&mut latency.steps).into_iter();
-    let mut retries = 0;
-    let mut not_sent = 0;
-    let mut head_not_sent = 0;
-    for (i, s) in rec.steps.iter().enumerate() {
-        operations += s.ops;
-        ok += s.ok;
-        attempts += s.attempts;
-        not_sent += s.not_sent;
-        // Polls are requests of their own, not retries: a plain step sends
-        // one per operation, a wait step one per look.
-        let polls: u64 = s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum();
-        let step_retries = s.attempts.saturating_sub(polls);
-        retries += step_retries;
-        if meta.amplification_steps.is_empty() || meta.amplification_steps.contains(&i) {
-            head_ops += s.ops;
-            head_attempts += s.ops + step_retries;
-            head_not_sent += s.not_sent;
-        }
-        let kind = meta.step_kinds.get(i).copied().unwrap_or_default();
-        // Labels are made here, at the report edge, and only here.
-        let labelled: BTreeMap<String, u64> = s
-            .outcomes
-            .iter()
-            .map(|(o, n)| (o.label().into_owned(), *n))
-            .collect();
-        for (k, v) in &labelled {
-            *outcomes.entry(k.clone()).or_default() += v;
-        }
-        steps.push(StepResult {
-            name: meta.step_names.get(i).cloned().unwrap_or_default(),
-            operations: s.ops,
-            attempts: s.attempts,
-            not_sent: s.not_sent,
-            // Retries per operation plus one, less what never left: a wait
-            // step's polls are not amplification.
-            amplification: amplification(s.ops, step_retries, s.not_sent),
-            kind,
-            retries: step_retries,
-            hedges: s.hedges,
-            hedge_wins: s.hedge_wins,
-            journeys_passed: s.passed,
-            wait: (kind != StepKind::Request).then(|| WaitStats {
-                polls,
-                polls_per_wait: s.polls.clone(),
-                early_polls: s.early_polls,
-                reconnects: if kind == StepKind::Sse {
-                    polls.saturating_sub(s.ops)
-                } else {
-                    0
-                },
-                time_to_first_event_ms: (kind == StepKind::Sse)
-                    .then(|| percentiles(&s.first_event)),
-            }),
-            success_rate: ratio(s.ok, s.ops),
-            outcomes: labelled,
-            operation_latency_ms: percentiles(&s.op_latency),
-            ok_operation_latency_ms: percentiles(&s.ok_latency),
-            attempt_latency_ms: percentiles(&s.attempt_latency),
-            attempt_latency_by_class_ms: s
-                .by_class
-                .iter()
-                .map(|(c, h)| (c.label().to_string(), percentiles(h)))
-                .collect(),
-            latency_series: step_series.next().unwrap_or_default(),
-            windows: windows(
-                meta.window_widths,
-                meta.round_duration,
-                Ended {
-                    op: &s.op_seconds,
-                    ok: &s.ok_seconds,
-                    attempt: &s.attempt_seconds,
-                },
-            ),
-        });
+    let mut totals = Totals::default();
+    let steps = rec
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let series = step_series.next().unwrap_or_default();
+            step_result(i, s, &meta, series, &mut totals)
+        })
+        .collect();
+    cohort_result(rec, meta, totals, steps, latency)
+}
+
+/// Counts summed over a cohort's steps; `head_*` over the steps the
+/// headline amplification is measured on.
+#[derive(Default)]
+struct Totals {
+    outcomes: BTreeMap<String, u64>,
+    operations: u64,
+    ok: u64,
+    attempts: u64,
+    not_sent: u64,
+    retries: u64,
+    head_ops: u64,
+    head_attempts: u64,
+    head_not_sent: u64,
+}
+
+/// Step `i`'s result (its latency over time is `series`), added to `totals`.
+fn step_result(
+    i: usize,
+    s: &StepRec,
+    meta: &CohortMeta<'_>,
+    series: Vec<LatencyRow>,
+    totals: &mut Totals,
+) -> StepResult {
+    totals.operations += s.ops;
+    totals.ok += s.ok;
+    totals.attempts += s.attempts;
+    totals.not_sent += s.not_sent;
+    // Polls are requests of their own, not retries: a plain step sends
+    // one per operation, a wait step one per look.
+    let polls: u64 = s.polls.iter().map(|(k, n)| u64::from(*k) * n).sum();
+    let step_retries = s.attempts.saturating_sub(polls);
+    totals.retries += step_retries;
+    if meta.amplification_steps.is_empty() || meta.amplification_steps.contains(&i) {
+        totals.head_ops += s.ops;
+        totals.head_attempts += s.ops + step_retries;
+        totals.head_not_sent += s.not_sent;
     }
+    let kind = meta.step_kinds.get(i).copied().unwrap_or_default();
+    // Labels are made here, at the report edge, and only here.
+    let labelled: BTreeMap<String, u64> = s
+        .outcomes
+        .iter()
+        .map(|(o, n)| (o.label().into_owned(), *n))
+        .collect();
+    for (k, v) in &labelled {
+        *totals.outcomes.entry(k.clone()).or_default() += v;
+    }
+    StepResult {
+        name: meta.step_names.get(i).cloned().unwrap_or_default(),
+        operations: s.ops,
+        attempts: s.attempts,
+        not_sent: s.not_sent,
+        // Retries per operation plus one, less what never left: a wait
+        // step's polls are not amplification.
+        amplification: amplification(s.ops, step_retries, s.not_sent),
+        kind,
+        retries: step_retries,
+        hedges: s.hedges,
+        hedge_wins: s.hedge_wins,
+        journeys_passed: s.passed,
+        wait: (kind != StepKind::Request).then(|| WaitStats {
+            polls,
+            polls_per_wait: s.polls.clone(),
+            early_polls: s.early_polls,
+            reconnects: if kind == StepKind::Sse {
+                polls.saturating_sub(s.ops)
+            } else {
+                0
+            },
+            time_to_first_event_ms: (kind == StepKind::Sse).then(|| percentiles(&s.first_event)),
+        }),
+        success_rate: ratio(s.ok, s.ops),
+        outcomes: labelled,
+        operation_latency_ms: percentiles(&s.op_latency),
+        ok_operation_latency_ms: percentiles(&s.ok_latency),
+        attempt_latency_ms: percentiles(&s.attempt_latency),
+        attempt_latency_by_class_ms: s
+            .by_class
+            .iter()
+            .map(|(c, h)| (c.label().to_string(), percentiles(h)))
+            .collect(),
+        latency_series: series,
+        windows: windows(
+            meta.window_widths,
+            meta.round_duration,
+            Ended {
+                op: &s.op_seconds,
+                ok: &s.ok_seconds,
+                attempt: &s.attempt_seconds,
+            },
+        ),
+    }
+}
+
+/// The cohort's result from its recorder, its steps' results and totals,
+/// and its latency over time.
+fn cohort_result(
+    rec: &Recorder,
+    meta: CohortMeta<'_>,
+    totals: Totals,
+    steps: Vec<StepResult>,
+    latency: super::latency::CohortLatency,
+) -> CohortResult {
+    let Totals {
+        outcomes,
+        operations,
+        ok,
+        attempts,
+        not_sent,
+        retries,
+        head_ops,
+        head_attempts,
+        head_not_sent,
+    } = totals;
     let op_latency = rec.op_latency();
     let attempt_latency = rec.attempt_latency();
     let secs = meta.round_duration.as_secs_f64().max(1e-9);
@@ -205,9 +251,9 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
         latency_per_second: latency.per_second,
         ledger: meta.ledger,
         truth: None,
-        // Needs the report's trigger; filled in by `run::execute`.
+        // Needs the report's trigger; filled in by `run/report.rs`.
         recovery_s: None,
-        // The round's wall-clock start; filled in by `run::execute`.
+        // The round's wall-clock start; filled in by `run/rounds.rs`.
         round_started_unix_ms: None,
         windows,
     }

@@ -111,7 +111,51 @@ fn step_rows(cs: &[CohortResult]) -> Vec<Row> {
 /// The compact end-of-run summary.
 pub fn summary_table(report: &Report) -> String {
     let cs = &report.results;
-    let mut rows: Vec<Row> = vec![
+    let mut rows = headline_rows(cs);
+    rows.extend(wait_rows(cs));
+    rows.extend(funnel_rows(cs));
+    rows.extend(optional_rows(report));
+    rows.extend(outcome_rows(cs));
+    rows.extend(ledger_rows(cs));
+    rows.extend(truth_rows(cs));
+    rows.push(row("retries sooner than Retry-After", cs, |c| {
+        super::format::count(c.early_retries)
+    }));
+    // Per step: what each one cost and how fast its successes were
+    // (ops, amplification, p99 of the OK operations).
+    rows.extend(step_rows(cs));
+    let names: Vec<String> = cs.iter().map(|c| printable(&c.name)).collect();
+    let mut out = String::new();
+    if report.status != super::RunStatus::Completed {
+        out.push_str(&format!(
+            "RUN {}: {}\n",
+            report.status.as_str().to_uppercase(),
+            printable(
+                report
+                    .stop_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            )
+        ));
+    }
+    for n in &report.notes {
+        out.push_str(&format!("NOTE: {}\n", printable(n)));
+    }
+    if !cs.is_empty() {
+        out.push_str(&table_text(&names, &rows));
+    }
+    if let Some(line) = clock_line(report) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(&printable(&verdict(report)));
+    out.push('\n');
+    out
+}
+
+/// Counts, amplification, success and latency: a row each, every run.
+fn headline_rows(cs: &[CohortResult]) -> Vec<Row> {
+    vec![
         row("operations", cs, |c| count(c.operations)),
         row("attempts", cs, |c| count(c.attempts)),
         row(&super::format::amplification_label(cs), cs, |c| {
@@ -148,8 +192,12 @@ pub fn summary_table(report: &Report) -> String {
             ms(c.journey_duration_ms.p99)
         }),
         row("schedule lag p99", cs, |c| ms(c.schedule_lag_ms.p99)),
-    ];
-    // Wait steps: time in queue and what the waiting cost the target.
+    ]
+}
+
+/// Wait steps: time in queue and what the waiting cost the target.
+fn wait_rows(cs: &[CohortResult]) -> Vec<Row> {
+    let mut rows = Vec::new();
     let waits: Vec<&str> = cs
         .first()
         .map(|c| {
@@ -174,6 +222,12 @@ pub fn summary_table(report: &Report) -> String {
             })
         }));
     }
+    rows
+}
+
+/// The journeys that reached each stage of the funnel.
+fn funnel_rows(cs: &[CohortResult]) -> Vec<Row> {
+    let mut rows = Vec::new();
     let stages = cs.first().map_or(0, |c| c.funnel.len());
     for i in 0..stages {
         let label = cs[0].funnel[i].step.clone();
@@ -187,6 +241,13 @@ pub fn summary_table(report: &Report) -> String {
             |c| c.funnel.get(i).map_or("-".into(), |f| count(f.journeys)),
         ));
     }
+    rows
+}
+
+/// Rows only some runs have: re-logins, hedges, recovery after the trigger.
+fn optional_rows(report: &Report) -> Vec<Row> {
+    let cs = &report.results;
+    let mut rows = Vec::new();
     if cs.iter().any(|c| c.relogins > 0) {
         rows.push(row("re-logins (expired session)", cs, |c| {
             count(c.relogins)
@@ -204,6 +265,12 @@ pub fn summary_table(report: &Report) -> String {
             recovery_text,
         ));
     }
+    rows
+}
+
+/// The most frequent outcomes of each fleet, one per row.
+fn outcome_rows(cs: &[CohortResult]) -> Vec<Row> {
+    let mut rows = Vec::new();
     let tops: Vec<Vec<String>> = cs.iter().map(top_outcomes).collect();
     for i in 0..tops.iter().map(Vec::len).max().unwrap_or(0) {
         let label = if i == 0 { "top outcomes" } else { "" };
@@ -214,6 +281,12 @@ pub fn summary_table(report: &Report) -> String {
                 .collect(),
         ));
     }
+    rows
+}
+
+/// The ledger's counts, when a fleet has one.
+fn ledger_rows(cs: &[CohortResult]) -> Vec<Row> {
+    let mut rows = Vec::new();
     if cs.iter().any(|c| c.ledger.is_some()) {
         rows.push(row("duplicate bookings", cs, |c| {
             ledger_cell(c, |l| l.duplicates)
@@ -228,16 +301,14 @@ pub fn summary_table(report: &Report) -> String {
             ledger_cell(c, |l| l.early_retries)
         }));
     }
-    rows.extend(truth_rows(cs));
-    rows.push(row("retries sooner than Retry-After", cs, |c| {
-        super::format::count(c.early_retries)
-    }));
-    // Per step: what each one cost and how fast its successes were
-    // (ops, amplification, p99 of the OK operations).
-    rows.extend(step_rows(cs));
-    let names: Vec<String> = cs.iter().map(|c| printable(&c.name)).collect();
+    rows
+}
+
+/// The table: the fleets' `names` over their columns, each right-aligned
+/// to its widest cell, the labels left-aligned.
+fn table_text(names: &[String], rows: &[Row]) -> String {
     let label_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cs.len())
+    let widths: Vec<usize> = (0..names.len())
         .map(|i| {
             rows.iter()
                 .map(|r| r.1[i].chars().count())
@@ -256,34 +327,10 @@ pub fn summary_table(report: &Report) -> String {
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = String::new();
-    if report.status != super::RunStatus::Completed {
-        out.push_str(&format!(
-            "RUN {}: {}\n",
-            report.status.as_str().to_uppercase(),
-            printable(
-                report
-                    .stop_reason
-                    .as_deref()
-                    .unwrap_or("no reason recorded")
-            )
-        ));
+    let mut out = line("", names);
+    for (label, cells) in rows {
+        out.push_str(&line(label, cells));
     }
-    for n in &report.notes {
-        out.push_str(&format!("NOTE: {}\n", printable(n)));
-    }
-    if !cs.is_empty() {
-        out.push_str(&line("", &names));
-        for (label, cells) in &rows {
-            out.push_str(&line(label, cells));
-        }
-    }
-    if let Some(line) = clock_line(report) {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out.push_str(&printable(&verdict(report)));
-    out.push('\n');
     out
 }
 

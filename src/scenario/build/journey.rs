@@ -7,7 +7,7 @@ use super::step_parts::step_headers;
 use crate::outcome::CauseMatch;
 use crate::scenario::model::{JourneySection, StepSection};
 use crate::scenario::plan::{BUILTIN_VARS, Journey, Phase, Step, VAR_EVENT, VAR_ZONE};
-use crate::scenario::template::Template;
+use crate::scenario::template::{Template, VarId};
 use crate::scenario::{ScenarioError, bounds};
 use crate::sim::SimConfig;
 use std::collections::BTreeMap;
@@ -88,20 +88,7 @@ pub(super) fn build_journey(
     )?;
     let next_zone_on = parse_next_zone_on(cx, j.and_then(|j| j.next_zone_on.as_deref()))?;
     let custom_steps = j.is_some_and(|j| !j.steps.is_empty());
-    if embedded && !custom_steps && sim.api == crate::sim::SimApi::BookingRush {
-        return Err(cx.err(
-            "journey.steps",
-            "the default journey speaks the guidelines' dialect; with [sim] api = \"booking-rush\" the journey needs its steps (scenarios/booking-rush-staging.toml is one)",
-        ));
-    }
-    let steps_src = match j {
-        Some(j) if custom_steps => j.steps.clone(),
-        _ => default_steps(),
-    };
-    cx.within(
-        "journey.steps",
-        bounds::count(steps_src.len(), bounds::MAX_STEPS).map_err(|m| format!("steps: {m}")),
-    )?;
+    let steps_src = steps_source(cx, j, sim, embedded)?;
     let mut vars: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
     // Every users CSV column is a variable (`user_id` is also `${user}`).
     for c in user_cols {
@@ -114,142 +101,8 @@ pub(super) fn build_journey(
     let mut steps = Vec::new();
     let mut shares = Vec::new();
     for (i, s) in steps_src.iter().enumerate() {
-        let key = |k: &str| format!("journey.steps[{i}].{k}");
-        crate::names::check(&s.name).map_err(|m| cx.err(&key("name"), m))?;
-        if steps
-            .iter()
-            .any(|p: &Step| p.name.eq_ignore_ascii_case(&s.name))
-        {
-            return Err(cx.err(
-                &key("name"),
-                format!("step names must be unique, ignoring case (`{}`)", s.name),
-            ));
-        }
-        let method = parse_method(&s.method).ok_or_else(|| {
-            cx.err(
-                &key("method"),
-                format!(
-                    "`{}` is not an HTTP method (known: {})",
-                    s.method,
-                    METHODS.join(", ")
-                ),
-            )
-        })?;
-        if !s.path.starts_with('/') {
-            return Err(cx.err(&key("path"), "must start with `/`"));
-        }
-        let path =
-            Template::parse(&s.path, &vars).map_err(|e| cx.err(&key("path"), e.to_string()))?;
-        if format!("http://h{}", path.sample())
-            .parse::<http::Uri>()
-            .is_err()
-        {
-            return Err(cx.err(
-                &key("path"),
-                "not a valid URL path (spaces and such must be percent-encoded in the file; values from variables are encoded for you)",
-            ));
-        }
-        let body = s
-            .body
-            .as_deref()
-            .map(|b| Template::parse(b, &vars))
-            .transpose()
-            .map_err(|e| cx.err(&key("body"), e.to_string()))?;
-        if let Some(p) = &s.precheck
-            && !p.starts_with('/')
-        {
-            return Err(cx.err(&key("precheck"), "a JSON pointer starts with `/`"));
-        }
-        let mut captures = Vec::new();
-        for (name, pointer) in &s.capture {
-            if !pointer.starts_with('/') {
-                return Err(cx.err(
-                    &format!("journey.steps[{i}].capture.{name}"),
-                    "a JSON pointer starts with `/`",
-                ));
-            }
-            let id = match vars.iter().position(|v| v == name) {
-                Some(id) if id >= BUILTIN_VARS.len() => id,
-                Some(_) => {
-                    return Err(cx.err(
-                        &format!("journey.steps[{i}].capture.{name}"),
-                        "cannot overwrite a built-in variable",
-                    ));
-                }
-                None => {
-                    vars.push(name.clone());
-                    vars.len() - 1
-                }
-            };
-            captures.push((id, pointer.clone()));
-        }
-        let headers = step_headers(cx, i, journey_headers, &s.headers, &vars)?;
-        let expect_status = match &s.expect_status {
-            None => Vec::new(),
-            Some(list) => {
-                if list.is_empty() {
-                    return Err(cx.err(&key("expect_status"), "name at least one status"));
-                }
-                if let Some(bad) = list.iter().find(|s| !(200..=299).contains(*s)) {
-                    return Err(cx.err(
-                        &key("expect_status"),
-                        format!("{bad}: only 2xx statuses can be success (any other answer is a failure, retried or not per the policy)"),
-                    ));
-                }
-                list.clone()
-            }
-        };
-        let checks = s
-            .check
-            .iter()
-            .enumerate()
-            .map(|(c_i, c)| step_flow::check(cx, &format!("journey.steps[{i}].check[{c_i}]"), c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let wait = step_flow::wait(cx, i, s)?;
-        let reads = !s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some();
-        let json = s.json.unwrap_or(reads || wait.is_some());
-        if !json && (reads || wait.is_some()) {
-            return Err(cx.err(
-                &key("json"),
-                "a step that captures, checks, pre-checks or waits reads its body as JSON",
-            ));
-        }
-        if wait.is_some() && s.precheck.is_some() {
-            return Err(cx.err(&key("precheck"), "a wait step cannot also be a pre-check"));
-        }
-        if let Some(t) = s.timeout {
-            cx.within(&key("timeout"), bounds::duration(t))?;
-            if t.is_zero() {
-                return Err(cx.err(&key("timeout"), "must be more than 0"));
-            }
-        }
-        steps.push(Step {
-            name: s.name.clone(),
-            method,
-            path,
-            body,
-            retry: s.retry,
-            idempotent: s.idempotent,
-            precheck: s.precheck.clone(),
-            captures,
-            think_time: step_flow::pause(cx, &key("think_time"), s.think_time.as_ref())?,
-            think_time_after: step_flow::pause(
-                cx,
-                &key("think_time_after"),
-                s.think_time_after.as_ref(),
-            )?,
-            // Set below, once every step is known.
-            phase: Phase::Zone,
-            wait,
-            when: step_flow::when(cx, i, s.when.as_ref(), &vars)?,
-            share: step_flow::share(cx, i, s, &mut shares)?,
-            timeout: s.timeout,
-            refresh_on: step_flow::refresh_on(cx, i, s.refresh_on.as_deref())?,
-            headers,
-            expect_status,
-            checks,
-            json,
-        });
+        let step = build_step(cx, i, s, &steps, &mut vars, journey_headers, &mut shares)?;
+        steps.push(step);
     }
     let uses = |var| {
         steps.iter().any(|s| {
@@ -259,26 +112,7 @@ pub(super) fn build_journey(
         })
     };
     let (event, zones) = event_and_zones(cx, j, sim, embedded, uses(VAR_EVENT), uses(VAR_ZONE))?;
-    let parts: Vec<_> = steps
-        .iter()
-        .map(|s| {
-            (
-                s.path.clone(),
-                s.body.clone(),
-                s.headers
-                    .iter()
-                    .any(|(_, h)| h.vars().any(|v| v == VAR_ZONE)),
-            )
-        })
-        .collect();
-    let zone_start = step_flow::zone_start(cx, &steps_src, &parts)?;
-    for (i, s) in steps.iter_mut().enumerate() {
-        s.phase = if i < zone_start {
-            Phase::Journey
-        } else {
-            Phase::Zone
-        };
-    }
+    let zone_start = set_phases(cx, &steps_src, &mut steps)?;
     let login = login_step(cx, &steps)?;
     let funnel = funnel(cx, &steps, j.and_then(|j| j.funnel.as_deref()))?;
     let latency_step = match j.and_then(|j| j.latency_step.as_deref()) {
@@ -308,6 +142,251 @@ pub(super) fn build_journey(
         funnel,
         latency_step,
     })
+}
+
+/// The journey's steps as written, or the default journey (which speaks
+/// the guidelines' dialect, so not to an embedded Booking Rush simulator);
+/// at most `bounds::MAX_STEPS`.
+fn steps_source(
+    cx: &Ctx,
+    j: Option<&JourneySection>,
+    sim: &SimConfig,
+    embedded: bool,
+) -> Result<Vec<StepSection>, ScenarioError> {
+    let custom_steps = j.is_some_and(|j| !j.steps.is_empty());
+    if embedded && !custom_steps && sim.api == crate::sim::SimApi::BookingRush {
+        return Err(cx.err(
+            "journey.steps",
+            "the default journey speaks the guidelines' dialect; with [sim] api = \"booking-rush\" the journey needs its steps (scenarios/booking-rush-staging.toml is one)",
+        ));
+    }
+    let steps_src = match j {
+        Some(j) if custom_steps => j.steps.clone(),
+        _ => default_steps(),
+    };
+    cx.within(
+        "journey.steps",
+        bounds::count(steps_src.len(), bounds::MAX_STEPS).map_err(|m| format!("steps: {m}")),
+    )?;
+    Ok(steps_src)
+}
+
+/// Where the per-zone part of the journey starts (`step_flow::zone_start`),
+/// each step's phase set by it.
+fn set_phases(
+    cx: &Ctx,
+    steps_src: &[StepSection],
+    steps: &mut [Step],
+) -> Result<usize, ScenarioError> {
+    let parts: Vec<_> = steps
+        .iter()
+        .map(|s| {
+            (
+                s.path.clone(),
+                s.body.clone(),
+                s.headers
+                    .iter()
+                    .any(|(_, h)| h.vars().any(|v| v == VAR_ZONE)),
+            )
+        })
+        .collect();
+    let zone_start = step_flow::zone_start(cx, steps_src, &parts)?;
+    for (i, s) in steps.iter_mut().enumerate() {
+        s.phase = if i < zone_start {
+            Phase::Journey
+        } else {
+            Phase::Zone
+        };
+    }
+    Ok(zone_start)
+}
+
+/// Step `i` of the journey (after the steps `before` it): its name,
+/// method, path, body, captures (new variables added to `vars`), headers,
+/// success rules, wait, flow keys and timeout checked; its phase is set
+/// once every step is known.
+fn build_step(
+    cx: &Ctx,
+    i: usize,
+    s: &StepSection,
+    before: &[Step],
+    vars: &mut Vec<String>,
+    journey_headers: Option<&BTreeMap<String, String>>,
+    shares: &mut Vec<(String, f64)>,
+) -> Result<Step, ScenarioError> {
+    let key = |k: &str| format!("journey.steps[{i}].{k}");
+    crate::names::check(&s.name).map_err(|m| cx.err(&key("name"), m))?;
+    if before
+        .iter()
+        .any(|p: &Step| p.name.eq_ignore_ascii_case(&s.name))
+    {
+        return Err(cx.err(
+            &key("name"),
+            format!("step names must be unique, ignoring case (`{}`)", s.name),
+        ));
+    }
+    let method = parse_method(&s.method).ok_or_else(|| {
+        cx.err(
+            &key("method"),
+            format!(
+                "`{}` is not an HTTP method (known: {})",
+                s.method,
+                METHODS.join(", ")
+            ),
+        )
+    })?;
+    let path = step_path(cx, i, &s.path, vars)?;
+    let body = s
+        .body
+        .as_deref()
+        .map(|b| Template::parse(b, vars))
+        .transpose()
+        .map_err(|e| cx.err(&key("body"), e.to_string()))?;
+    if let Some(p) = &s.precheck
+        && !p.starts_with('/')
+    {
+        return Err(cx.err(&key("precheck"), "a JSON pointer starts with `/`"));
+    }
+    let captures = captures(cx, i, s, vars)?;
+    let headers = step_headers(cx, i, journey_headers, &s.headers, vars)?;
+    let expect_status = expect_status(cx, i, s.expect_status.as_deref())?;
+    let checks = s
+        .check
+        .iter()
+        .enumerate()
+        .map(|(c_i, c)| step_flow::check(cx, &format!("journey.steps[{i}].check[{c_i}]"), c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let wait = step_flow::wait(cx, i, s)?;
+    let reads = !s.capture.is_empty() || !checks.is_empty() || s.precheck.is_some();
+    let json = reads_json(cx, i, s, reads, wait.is_some())?;
+    if let Some(t) = s.timeout {
+        cx.within(&key("timeout"), bounds::duration(t))?;
+        if t.is_zero() {
+            return Err(cx.err(&key("timeout"), "must be more than 0"));
+        }
+    }
+    Ok(Step {
+        name: s.name.clone(),
+        method,
+        path,
+        body,
+        retry: s.retry,
+        idempotent: s.idempotent,
+        precheck: s.precheck.clone(),
+        captures,
+        think_time: step_flow::pause(cx, &key("think_time"), s.think_time.as_ref())?,
+        think_time_after: step_flow::pause(
+            cx,
+            &key("think_time_after"),
+            s.think_time_after.as_ref(),
+        )?,
+        // Set by `build_journey`, once every step is known.
+        phase: Phase::Zone,
+        wait,
+        when: step_flow::when(cx, i, s.when.as_ref(), vars)?,
+        share: step_flow::share(cx, i, s, shares)?,
+        timeout: s.timeout,
+        refresh_on: step_flow::refresh_on(cx, i, s.refresh_on.as_deref())?,
+        headers,
+        expect_status,
+        checks,
+        json,
+    })
+}
+
+/// Step `i`'s path: from `/`, a template over `vars`, a valid URL path
+/// once its variables are filled in.
+fn step_path(cx: &Ctx, i: usize, path: &str, vars: &[String]) -> Result<Template, ScenarioError> {
+    let key = format!("journey.steps[{i}].path");
+    if !path.starts_with('/') {
+        return Err(cx.err(&key, "must start with `/`"));
+    }
+    let path = Template::parse(path, vars).map_err(|e| cx.err(&key, e.to_string()))?;
+    if format!("http://h{}", path.sample())
+        .parse::<http::Uri>()
+        .is_err()
+    {
+        return Err(cx.err(
+            &key,
+            "not a valid URL path (spaces and such must be percent-encoded in the file; values from variables are encoded for you)",
+        ));
+    }
+    Ok(path)
+}
+
+/// Whether step `i` reads its body as JSON: it must when it `reads`
+/// (captures, checks, pre-checks) or `waits`; a wait is no pre-check.
+fn reads_json(
+    cx: &Ctx,
+    i: usize,
+    s: &StepSection,
+    reads: bool,
+    waits: bool,
+) -> Result<bool, ScenarioError> {
+    let key = |k: &str| format!("journey.steps[{i}].{k}");
+    let json = s.json.unwrap_or(reads || waits);
+    if !json && (reads || waits) {
+        return Err(cx.err(
+            &key("json"),
+            "a step that captures, checks, pre-checks or waits reads its body as JSON",
+        ));
+    }
+    if waits && s.precheck.is_some() {
+        return Err(cx.err(&key("precheck"), "a wait step cannot also be a pre-check"));
+    }
+    Ok(json)
+}
+
+/// Step `i`'s captures: (variable id, JSON pointer); a new name becomes a
+/// variable, a built-in one cannot be overwritten.
+fn captures(
+    cx: &Ctx,
+    i: usize,
+    s: &StepSection,
+    vars: &mut Vec<String>,
+) -> Result<Vec<(VarId, String)>, ScenarioError> {
+    let mut captures = Vec::new();
+    for (name, pointer) in &s.capture {
+        if !pointer.starts_with('/') {
+            return Err(cx.err(
+                &format!("journey.steps[{i}].capture.{name}"),
+                "a JSON pointer starts with `/`",
+            ));
+        }
+        let id = match vars.iter().position(|v| v == name) {
+            Some(id) if id >= BUILTIN_VARS.len() => id,
+            Some(_) => {
+                return Err(cx.err(
+                    &format!("journey.steps[{i}].capture.{name}"),
+                    "cannot overwrite a built-in variable",
+                ));
+            }
+            None => {
+                vars.push(name.clone());
+                vars.len() - 1
+            }
+        };
+        captures.push((id, pointer.clone()));
+    }
+    Ok(captures)
+}
+
+/// Step `i`'s `expect_status`: at least one status, 2xx only.
+fn expect_status(cx: &Ctx, i: usize, list: Option<&[u16]>) -> Result<Vec<u16>, ScenarioError> {
+    let key = format!("journey.steps[{i}].expect_status");
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    if list.is_empty() {
+        return Err(cx.err(&key, "name at least one status"));
+    }
+    if let Some(bad) = list.iter().find(|s| !(200..=299).contains(*s)) {
+        return Err(cx.err(
+            &key,
+            format!("{bad}: only 2xx statuses can be success (any other answer is a failure, retried or not per the policy)"),
+        ));
+    }
+    Ok(list.to_vec())
 }
 
 /// The one step with `refresh_on` (the session's login), which must be a

@@ -59,122 +59,9 @@ pub(super) fn build_load(
         bounded(cx, "load.duration", Some("--duration"), d)?;
     }
     let (arrivals, natural) = match l.model {
-        LoadModel::Open => {
-            if l.stages.is_empty() {
-                return Err(cx.err("load.stages", "the open model needs at least one stage"));
-            }
-            cx.within(
-                "load.stages",
-                bounds::count(l.stages.len(), bounds::MAX_STAGES)
-                    .map_err(|m| format!("stages: {m}")),
-            )?;
-            let mut stages = Vec::new();
-            for (i, s) in l.stages.iter().enumerate() {
-                let key = |k: &str| format!("load.stages[{i}].{k}");
-                if s.duration.is_zero() {
-                    return Err(cx.err(&key("duration"), "must be greater than 0"));
-                }
-                bounded(cx, &key("duration"), None, s.duration)?;
-                let (from, to) = match (s.rate, s.from, s.to) {
-                    (Some(r), None, None) => {
-                        let r = finite_rate(cx, &key("rate"), r)?;
-                        (r, r)
-                    }
-                    (None, Some(f), Some(t)) => (
-                        finite_rate(cx, &key("from"), f)?,
-                        finite_rate(cx, &key("to"), t)?,
-                    ),
-                    _ => {
-                        return Err(cx.err(
-                            &key("rate"),
-                            "a stage has either `rate` or both `from` and `to`",
-                        ));
-                    }
-                };
-                stages.push(Stage {
-                    duration: s.duration,
-                    from,
-                    to,
-                });
-            }
-            if let Some(r) = ov.rate {
-                for s in &mut stages {
-                    s.from = r;
-                    s.to = r;
-                }
-            }
-            if let (Some(d), [only]) = (ov.duration, stages.as_mut_slice()) {
-                only.duration = d;
-            }
-            let total = stages
-                .iter()
-                .fold(Duration::ZERO, |t, s| t.saturating_add(s.duration));
-            if total > bounds::MAX_DURATION {
-                return Err(cx.err(
-                    "load.stages",
-                    format!(
-                        "the stages add up to {}: at most {}",
-                        humantime::format_duration(total),
-                        humantime::format_duration(bounds::MAX_DURATION)
-                    ),
-                ));
-            }
-            (Arrivals::Open { stages }, total)
-        }
-        LoadModel::TicketDrop => {
-            let users = l
-                .users
-                .filter(|&u| u > 0)
-                .ok_or_else(|| cx.err("load.users", "a ticket drop needs `users` > 0"))?;
-            cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
-            let mut over = l
-                .over
-                .ok_or_else(|| cx.err("load.over", "a ticket drop needs `over` (e.g. \"5s\")"))?;
-            bounded(cx, "load.over", None, over)?;
-            if let Some(r) = ov.rate {
-                // users <= MAX_USERS and r > 0, but r may be tiny: the quotient may not fit.
-                over = Duration::try_from_secs_f64(users as f64 / r).unwrap_or(Duration::MAX);
-                let why = format!("--rate {r} spreads {users} users over");
-                cx.within(
-                    "load.over",
-                    bounds::duration(over).map_err(|m| format!("{why} {m}")),
-                )?;
-            }
-            (Arrivals::TicketDrop { users, over }, over)
-        }
-        LoadModel::Closed => {
-            let users = l
-                .users
-                .filter(|&u| u > 0)
-                .ok_or_else(|| cx.err("load.users", "the closed model needs `users` > 0"))?;
-            cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
-            if ov.rate.is_some() {
-                return Err(cx.err(
-                    "load.model",
-                    "--rate applies to the open and ticket-drop models, not the closed one",
-                ));
-            }
-            let iterations = l.iterations.unwrap_or(1);
-            if iterations == 0 {
-                return Err(cx.err("load.iterations", "must be at least 1"));
-            }
-            cx.within(
-                "load.iterations",
-                bounds::count(iterations, bounds::MAX_ITERATIONS),
-            )?;
-            (
-                Arrivals::Closed {
-                    users,
-                    iterations,
-                    think_time: super::step_flow::pause(
-                        cx,
-                        "load.think_time",
-                        l.think_time.as_ref(),
-                    )?,
-                },
-                DEFAULT_CLOSED_DURATION,
-            )
-        }
+        LoadModel::Open => open_stages(cx, l, ov)?,
+        LoadModel::TicketDrop => ticket_drop(cx, l, ov)?,
+        LoadModel::Closed => closed_users(cx, l, ov)?,
     };
     if let Some(d) = l.duration {
         bounded(cx, "load.duration", None, d)?;
@@ -197,6 +84,137 @@ pub(super) fn build_load(
         drain: bounded(cx, "load.drain", None, l.drain.unwrap_or(DEFAULT_DRAIN))?,
         max_in_flight,
     })
+}
+
+/// The open model's stages (`--rate` and `--duration` applied) and their
+/// total length.
+fn open_stages(
+    cx: &Ctx,
+    l: &LoadSection,
+    ov: &Overrides,
+) -> Result<(Arrivals, Duration), ScenarioError> {
+    if l.stages.is_empty() {
+        return Err(cx.err("load.stages", "the open model needs at least one stage"));
+    }
+    cx.within(
+        "load.stages",
+        bounds::count(l.stages.len(), bounds::MAX_STAGES).map_err(|m| format!("stages: {m}")),
+    )?;
+    let mut stages = Vec::new();
+    for (i, s) in l.stages.iter().enumerate() {
+        let key = |k: &str| format!("load.stages[{i}].{k}");
+        if s.duration.is_zero() {
+            return Err(cx.err(&key("duration"), "must be greater than 0"));
+        }
+        bounded(cx, &key("duration"), None, s.duration)?;
+        let (from, to) = match (s.rate, s.from, s.to) {
+            (Some(r), None, None) => {
+                let r = finite_rate(cx, &key("rate"), r)?;
+                (r, r)
+            }
+            (None, Some(f), Some(t)) => (
+                finite_rate(cx, &key("from"), f)?,
+                finite_rate(cx, &key("to"), t)?,
+            ),
+            _ => {
+                return Err(cx.err(
+                    &key("rate"),
+                    "a stage has either `rate` or both `from` and `to`",
+                ));
+            }
+        };
+        stages.push(Stage {
+            duration: s.duration,
+            from,
+            to,
+        });
+    }
+    if let Some(r) = ov.rate {
+        for s in &mut stages {
+            s.from = r;
+            s.to = r;
+        }
+    }
+    if let (Some(d), [only]) = (ov.duration, stages.as_mut_slice()) {
+        only.duration = d;
+    }
+    let total = stages
+        .iter()
+        .fold(Duration::ZERO, |t, s| t.saturating_add(s.duration));
+    if total > bounds::MAX_DURATION {
+        return Err(cx.err(
+            "load.stages",
+            format!(
+                "the stages add up to {}: at most {}",
+                humantime::format_duration(total),
+                humantime::format_duration(bounds::MAX_DURATION)
+            ),
+        ));
+    }
+    Ok((Arrivals::Open { stages }, total))
+}
+
+/// A ticket drop's users and the time they arrive over (`--rate` sets it).
+fn ticket_drop(
+    cx: &Ctx,
+    l: &LoadSection,
+    ov: &Overrides,
+) -> Result<(Arrivals, Duration), ScenarioError> {
+    let users = l
+        .users
+        .filter(|&u| u > 0)
+        .ok_or_else(|| cx.err("load.users", "a ticket drop needs `users` > 0"))?;
+    cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
+    let mut over = l
+        .over
+        .ok_or_else(|| cx.err("load.over", "a ticket drop needs `over` (e.g. \"5s\")"))?;
+    bounded(cx, "load.over", None, over)?;
+    if let Some(r) = ov.rate {
+        // users <= MAX_USERS and r > 0, but r may be tiny: the quotient may not fit.
+        over = Duration::try_from_secs_f64(users as f64 / r).unwrap_or(Duration::MAX);
+        let why = format!("--rate {r} spreads {users} users over");
+        cx.within(
+            "load.over",
+            bounds::duration(over).map_err(|m| format!("{why} {m}")),
+        )?;
+    }
+    Ok((Arrivals::TicketDrop { users, over }, over))
+}
+
+/// The closed model's users, iterations and think time, and its default
+/// length.
+fn closed_users(
+    cx: &Ctx,
+    l: &LoadSection,
+    ov: &Overrides,
+) -> Result<(Arrivals, Duration), ScenarioError> {
+    let users = l
+        .users
+        .filter(|&u| u > 0)
+        .ok_or_else(|| cx.err("load.users", "the closed model needs `users` > 0"))?;
+    cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
+    if ov.rate.is_some() {
+        return Err(cx.err(
+            "load.model",
+            "--rate applies to the open and ticket-drop models, not the closed one",
+        ));
+    }
+    let iterations = l.iterations.unwrap_or(1);
+    if iterations == 0 {
+        return Err(cx.err("load.iterations", "must be at least 1"));
+    }
+    cx.within(
+        "load.iterations",
+        bounds::count(iterations, bounds::MAX_ITERATIONS),
+    )?;
+    Ok((
+        Arrivals::Closed {
+            users,
+            iterations,
+            think_time: super::step_flow::pause(cx, "load.think_time", l.think_time.as_ref())?,
+        },
+        DEFAULT_CLOSED_DURATION,
+    ))
 }
 
 /// `arrivals` and `bursts`: for the open and ticket-drop models only;

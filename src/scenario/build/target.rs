@@ -4,7 +4,8 @@ use super::{Ctx, Overrides};
 use crate::scenario::model::TargetSection;
 use crate::scenario::plan::{ProxyPlan, Secret, TargetPlan};
 use crate::scenario::{ScenarioError, bounds};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 const DEFAULT_CONNECTIONS: usize = 256;
 
@@ -15,52 +16,115 @@ pub(super) fn build_target(
 ) -> Result<TargetPlan, ScenarioError> {
     let url = ov.target.clone().or_else(|| t.url.clone());
     if let Some(u) = &url {
-        let parsed: http::Uri = u
-            .parse()
-            .map_err(|e| cx.err("target.url", format!("`{u}` is not a URL: {e}")))?;
-        match parsed.scheme_str() {
-            Some("http") | Some("https") => {}
-            _ => {
-                return Err(cx.err(
-                    "target.url",
-                    format!("`{u}` must start with http:// or https://"),
-                ));
-            }
-        }
-        if parsed.authority().is_none() {
-            return Err(cx.err("target.url", format!("`{u}` has no host")));
-        }
-        if parsed.authority().is_some_and(|a| a.as_str().contains('@')) {
-            return Err(cx.err(
-                "target.url",
-                "credentials in the URL would end up in reports; use token_env",
-            ));
-        }
+        check_url(cx, u)?;
     }
     let token = match &t.token_env {
         None => None,
-        Some(var) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => {
-                if !crate::scenario::plan::usable_token(&v) {
-                    return Err(cx.err(
-                        "target.token_env",
-                        format!(
-                            "the token in `{var}` cannot go in an Authorization header (a newline or control character?)"
-                        ),
-                    ));
-                }
-                Some(Secret::new(v))
+        Some(var) => Some(token_from_env(cx, var)?),
+    };
+    let headers = target_headers(cx, &t.headers)?;
+    if let Some(d) = t.timeout {
+        if d.is_zero() {
+            return Err(cx.err("target.timeout", "must be greater than 0"));
+        }
+        cx.within("target.timeout", bounds::duration(d))?;
+    }
+    let connections = t.connections.unwrap_or(DEFAULT_CONNECTIONS);
+    if connections == 0 {
+        return Err(cx.err("target.connections", "must be at least 1"));
+    }
+    cx.within(
+        "target.connections",
+        bounds::count(connections, bounds::MAX_CONNECTIONS),
+    )?;
+    let tls = tls_files(cx, t)?;
+    let proxy = proxy_setting(cx, t.proxy.as_deref())?;
+    let error_code = error_code(cx, t.error_code.as_deref())?;
+    let idempotency_header = match &t.idempotency_header {
+        None => http::HeaderName::from_static("idempotency-key"),
+        Some(h) => {
+            if let Some(msg) = super::step_parts::framing_header(h) {
+                return Err(cx.err("target.idempotency_header", msg));
             }
-            _ => {
+            http::HeaderName::from_bytes(h.as_bytes())
+                .map_err(|_| cx.err("target.idempotency_header", "not a valid header name"))?
+        }
+    };
+    Ok(TargetPlan {
+        url,
+        token_env: t.token_env.clone(),
+        token,
+        headers,
+        timeout: t.timeout,
+        connections,
+        ca_file: tls.ca_file,
+        system_roots: t.system_roots,
+        insecure: t.insecure || ov.insecure,
+        ledger: if ov.ledger { Some(true) } else { t.ledger },
+        client_cert: tls.client_cert,
+        client_key: tls.client_key,
+        proxy,
+        error_code,
+        idempotency_header,
+    })
+}
+
+/// `target.url`: http:// or https://, a host, no credentials.
+fn check_url(cx: &Ctx, u: &str) -> Result<(), ScenarioError> {
+    let parsed: http::Uri = u
+        .parse()
+        .map_err(|e| cx.err("target.url", format!("`{u}` is not a URL: {e}")))?;
+    match parsed.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => {
+            return Err(cx.err(
+                "target.url",
+                format!("`{u}` must start with http:// or https://"),
+            ));
+        }
+    }
+    if parsed.authority().is_none() {
+        return Err(cx.err("target.url", format!("`{u}` has no host")));
+    }
+    if parsed.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(cx.err(
+            "target.url",
+            "credentials in the URL would end up in reports; use token_env",
+        ));
+    }
+    Ok(())
+}
+
+/// The token in environment variable `var` (`target.token_env`): set, not
+/// empty, usable in an Authorization header.
+fn token_from_env(cx: &Ctx, var: &str) -> Result<Secret, ScenarioError> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => {
+            if !crate::scenario::plan::usable_token(&v) {
                 return Err(cx.err(
                     "target.token_env",
-                    format!("environment variable `{var}` is not set or empty"),
+                    format!(
+                        "the token in `{var}` cannot go in an Authorization header (a newline or control character?)"
+                    ),
                 ));
             }
-        },
-    };
+            Ok(Secret::new(v))
+        }
+        _ => Err(cx.err(
+            "target.token_env",
+            format!("environment variable `{var}` is not set or empty"),
+        )),
+    }
+}
+
+/// `target.headers`: valid names and values, no framing header, no
+/// Authorization (tokens never go in scenario files).
+fn target_headers(
+    cx: &Ctx,
+    given: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, ScenarioError> {
     let mut headers = Vec::new();
-    for (k, v) in &t.headers {
+    for (k, v) in given {
         let key = format!("target.headers.{k}");
         if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
             return Err(cx.err(&key, "not a valid header name"));
@@ -79,20 +143,19 @@ pub(super) fn build_target(
         }
         headers.push((k.clone(), v.clone()));
     }
-    if let Some(d) = t.timeout {
-        if d.is_zero() {
-            return Err(cx.err("target.timeout", "must be greater than 0"));
-        }
-        cx.within("target.timeout", bounds::duration(d))?;
-    }
-    let connections = t.connections.unwrap_or(DEFAULT_CONNECTIONS);
-    if connections == 0 {
-        return Err(cx.err("target.connections", "must be at least 1"));
-    }
-    cx.within(
-        "target.connections",
-        bounds::count(connections, bounds::MAX_CONNECTIONS),
-    )?;
+    Ok(headers)
+}
+
+/// The TLS files a target names, relative to the scenario file.
+struct TlsFiles {
+    ca_file: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+}
+
+/// `target.ca_file`, `client_cert` and `client_key`: the certificate and
+/// its key both or neither, each a readable file within the size bound.
+fn tls_files(cx: &Ctx, t: &TargetSection) -> Result<TlsFiles, ScenarioError> {
     let near = |f: &String| cx.path.parent().unwrap_or(Path::new(".")).join(f);
     let ca_file = t.ca_file.as_ref().map(near);
     let client_cert = t.client_cert.as_ref().map(near);
@@ -137,12 +200,18 @@ pub(super) fn build_target(
             }
         }
     }
-    let proxy = proxy_setting(cx, t.proxy.as_deref())?;
-    let error_code = match &t.error_code {
-        None => vec!["/error/code".to_string(), "/code".to_string()],
-        Some(list) if list.is_empty() => {
-            return Err(cx.err("target.error_code", "name at least one JSON pointer"));
-        }
+    Ok(TlsFiles {
+        ca_file,
+        client_cert,
+        client_key,
+    })
+}
+
+/// `target.error_code`: the JSON pointers an error's code is read from.
+fn error_code(cx: &Ctx, given: Option<&[String]>) -> Result<Vec<String>, ScenarioError> {
+    match given {
+        None => Ok(vec!["/error/code".to_string(), "/code".to_string()]),
+        Some([]) => Err(cx.err("target.error_code", "name at least one JSON pointer")),
         Some(list) => {
             if let Some(i) = list.iter().position(|p| !p.starts_with('/')) {
                 return Err(cx.err(
@@ -150,36 +219,9 @@ pub(super) fn build_target(
                     "a JSON pointer starts with `/`",
                 ));
             }
-            list.clone()
+            Ok(list.to_vec())
         }
-    };
-    let idempotency_header = match &t.idempotency_header {
-        None => http::HeaderName::from_static("idempotency-key"),
-        Some(h) => {
-            if let Some(msg) = super::step_parts::framing_header(h) {
-                return Err(cx.err("target.idempotency_header", msg));
-            }
-            http::HeaderName::from_bytes(h.as_bytes())
-                .map_err(|_| cx.err("target.idempotency_header", "not a valid header name"))?
-        }
-    };
-    Ok(TargetPlan {
-        url,
-        token_env: t.token_env.clone(),
-        token,
-        headers,
-        timeout: t.timeout,
-        connections,
-        ca_file,
-        system_roots: t.system_roots,
-        insecure: t.insecure || ov.insecure,
-        ledger: if ov.ledger { Some(true) } else { t.ledger },
-        client_cert,
-        client_key,
-        proxy,
-        error_code,
-        idempotency_header,
-    })
+    }
 }
 
 /// `target.proxy`: `"none"`, or an http:// proxy URL without credentials
