@@ -57,12 +57,12 @@ fn hdr_record(h: &mut Histogram<u64>) -> bool {
     h.record(black_box(HDR_VALUE)).is_ok()
 }
 
-/// The engine's key shape: `<run>-<cohort>-<arrival>-<seq>.k<key generation>`.
+/// The engine's key shape: `<run>-<fleet>-<arrival>-<seq>.k<key generation>`.
 #[inline]
 fn idem_key() -> String {
-    let (run, cohort, arrival, seq, key) =
+    let (run, fleet, arrival, seq, key) =
         black_box(("r0x19a3f5c2b7e", 1usize, 48_213u64, 1u32, 0u32));
-    format!("{run}-{cohort}-{arrival}-{seq}.k{key}")
+    format!("{run}-{fleet}-{arrival}-{seq}.k{key}")
 }
 
 // ------------------------------------------------------------------- runner

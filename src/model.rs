@@ -35,8 +35,8 @@ pub struct Report {
     /// safety cap held the generator back, so the target saw less load).
     #[serde(default)]
     pub notes: Vec<String>,
-    /// One entry per compared policy or cohort, in scenario order.
-    pub results: Vec<CohortResult>,
+    /// One entry per compared policy or fleet, in scenario order.
+    pub results: Vec<FleetResult>,
     /// Threshold gates evaluated on this report (empty when the scenario has none).
     #[serde(default)]
     pub gates: Vec<GateResult>,
@@ -75,7 +75,7 @@ impl Report {
         stop_reason: Option<String>,
         duration_s: f64,
         notes: Vec<String>,
-        results: Vec<CohortResult>,
+        results: Vec<FleetResult>,
     ) -> Report {
         let Heading {
             scenario,
@@ -162,7 +162,7 @@ pub struct LatencyRow {
     pub attempt_latency_ms: IntervalLatency,
 }
 
-/// Per-second counters of one cohort. `t` is seconds since the round started.
+/// Per-second counters of one fleet. `t` is seconds since the round started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondRow {
     pub t: u32,
@@ -269,7 +269,7 @@ pub struct StepResult {
     pub attempt_latency_ms: Percentiles,
     /// Attempt latency per status class ("2xx", "4xx", "429", "5xx", "timeout", "network").
     pub attempt_latency_by_class_ms: BTreeMap<String, Percentiles>,
-    /// This step's latency per interval of the cohort's
+    /// This step's latency per interval of the fleet's
     /// `latency_interval_ms`; only intervals where something ended.
     #[serde(default)]
     pub latency_series: Vec<LatencyRow>,
@@ -383,18 +383,18 @@ impl Truth {
     }
 }
 
-/// Everything measured for one policy or cohort.
+/// Everything measured for one policy or fleet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CohortResult {
-    /// Cohort name (the policy name when policies are compared one after another).
+pub struct FleetResult {
+    /// Fleet name (the policy name when policies are compared one after another).
     pub name: String,
     /// Policy name.
     pub policy: String,
     /// The fully resolved policy, so a report says exactly what was run.
     pub policy_detail: RetryPolicy,
-    /// Which sequential round this cohort ran in (0-based); cohorts of one round shared the target.
+    /// Which sequential round this fleet ran in (0-based); fleets of one round shared the target.
     pub round: usize,
-    /// Fraction of the round's arrivals that belonged to this cohort.
+    /// Fraction of the round's arrivals that belonged to this fleet.
     pub share: f64,
     /// Logical operations (one per journey step executed, retries excluded).
     pub operations: u64,
@@ -466,8 +466,8 @@ pub struct CohortResult {
     /// attempts per operation -> operations.
     pub attempts_per_operation: BTreeMap<u32, u64>,
     pub retry_after_honoured: u64,
-    /// Retries this cohort sent sooner than the Retry-After the server gave
-    /// (measured by the client, so it is per cohort even in a mixed round).
+    /// Retries this fleet sent sooner than the Retry-After the server gave
+    /// (measured by the client, so it is per fleet even in a mixed round).
     #[serde(default)]
     pub early_retries: u64,
     /// Retries that changed the idempotency key after an ambiguous failure
@@ -519,10 +519,10 @@ pub struct CohortResult {
     pub truth: Option<Truth>,
     /// Seconds from the end of the report's trigger until successes per
     /// second were back (see [`crate::report::recovery`]); `None` without a
-    /// trigger or when the cohort did not recover before its round ended.
+    /// trigger or when the fleet did not recover before its round ended.
     #[serde(default)]
     pub recovery_s: Option<f64>,
-    /// Wall-clock start of this cohort's round, in milliseconds since the
+    /// Wall-clock start of this fleet's round, in milliseconds since the
     /// Unix epoch: `timeseries` second `t` began at this + `t` s.
     #[serde(default)]
     pub round_started_unix_ms: Option<u64>,
@@ -603,7 +603,7 @@ pub use meta::{Host, RunMeta, Schedule};
 pub use origin::{HistogramSettings, Origin, Shard};
 pub use status::RunStatus;
 
-impl CohortResult {
+impl FleetResult {
     /// What the headlines call this fleet's latency: the OK operations of
     /// its `latency_step` (or of every step, in a report from before it was
     /// recorded), with the words that say so.

@@ -297,7 +297,7 @@ pub enum OpOutcome {
     /// The run ended while the operation was going on.
     #[default]
     Cancelled,
-    /// Any code beyond the per-cohort vocabulary bound (see the recorder).
+    /// Any code beyond the per-fleet vocabulary bound (see the recorder).
     Other,
     /// A templated header rendered to something that cannot be a header
     /// value (a captured newline, say): nothing was sent, nothing retried.

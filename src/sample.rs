@@ -1,7 +1,7 @@
-//! A plausible two-cohort report (compliant vs naive) for tests, the
+//! A plausible two-fleet report (compliant vs naive) for tests, the
 //! screenshot script and template work without running any load.
 //!
-//! The naive cohort shows a retry storm that never recovers (metastable
+//! The naive fleet shows a retry storm that never recovers (metastable
 //! collapse), duplicate bookings in its ledger, and hostile target-derived
 //! strings (an outcome code, a step name, a ledger key) so every renderer's
 //! escaping is exercised by the same fixture.
@@ -196,7 +196,7 @@ fn timeseries(naive: bool) -> Vec<SecondRow> {
 
 /// Operation and attempt latency per second for `steps` steps: both fleets
 /// slow down in the trigger; the naive one stays slow (its storm).
-fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::CohortLatency {
+fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::FleetLatency {
     use crate::metrics::SecondHistograms;
     let mut rng = Lcg(if naive { 77 } else { 7 });
     let mut hists = vec![(SecondHistograms::default(), SecondHistograms::default()); steps];
@@ -215,7 +215,7 @@ fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::Coho
             }
         }
     }
-    crate::metrics::latency::cohort_latency(hists.iter().map(|(o, a)| (o, a)))
+    crate::metrics::latency::fleet_latency(hists.iter().map(|(o, a)| (o, a)))
 }
 
 fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> StepResult {
@@ -290,7 +290,7 @@ fn sample_windows(seed: u64, naive: bool) -> Vec<crate::model::WindowSeries> {
 /// attempts per operation -> operations.
 type AttemptCounts = Vec<(u32, u64)>;
 
-fn cohort(naive: bool) -> CohortResult {
+fn fleet(naive: bool) -> FleetResult {
     let series = timeseries(naive);
     let attempts: u64 = series.iter().map(|r| r.attempts).sum();
     let operations: u64 = series.iter().map(|r| r.operations_started).sum();
@@ -434,7 +434,7 @@ fn cohort(naive: bool) -> CohortResult {
         s.latency_series = rows;
     }
     steps[1].windows = sample_windows(seed + 20, naive);
-    CohortResult {
+    FleetResult {
         name: if naive { "naive" } else { "compliant" }.into(),
         policy: if naive { "naive" } else { "compliant" }.into(),
         policy_detail: policy(naive),
@@ -518,7 +518,7 @@ fn cohort(naive: bool) -> CohortResult {
 /// Three gates as the evaluator writes them: a pass, a failure, and one that
 /// could not be measured (its detail carrying target-derived text).
 fn sample_gates() -> Vec<GateResult> {
-    let detail = format!("step `{HOSTILE_CODE}` has no results for cohort `naive`");
+    let detail = format!("step `{HOSTILE_CODE}` has no results for fleet `naive`");
     vec![
         GateResult {
             expr: "compliant.operation_latency.p99 < 1s".into(),
@@ -626,7 +626,7 @@ pub fn sample_report() -> Report {
         status: crate::report::RunStatus::Completed,
         stop_reason: None,
         notes: vec!["the 20000/s attempt cap held back 12 attempts <b>(sample)</b>".into()],
-        results: vec![cohort(false), cohort(true)],
+        results: vec![fleet(false), fleet(true)],
         gates: sample_gates(),
         trigger: Some(SAMPLE_TRIGGER),
         origin: crate::report::Origin {

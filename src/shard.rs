@@ -3,7 +3,7 @@
 //! whole schedule) belongs to shard `k mod N`, so the union of the shards is
 //! exactly the single-machine schedule, every shard's rate is even, arrival
 //! indices (and with them user ids and operation ids) stay globally unique,
-//! and each cohort keeps its share (cohorts are picked from the global `k`).
+//! and each fleet keeps its share (fleets are picked from the global `k`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

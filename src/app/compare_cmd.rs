@@ -28,7 +28,7 @@ pub(super) fn baseline(dir: Option<&Path>, plan: &Plan) -> Result<Option<Report>
     let missing: Vec<&str> = plan
         .rounds
         .iter()
-        .flat_map(|r| &r.cohorts)
+        .flat_map(|r| &r.fleets)
         .map(|c| c.name.as_str())
         .filter(|n| !base.results.iter().any(|c| c.name == *n))
         .collect();

@@ -28,7 +28,7 @@ pub fn plan_line(plan: &Plan) -> Option<String> {
         "arrivals"
     };
     Some(format!(
-        "shard {s}: {} of {total} {what} (number k when k mod {} == {}); ids keep their global k, cohorts keep their shares",
+        "shard {s}: {} of {total} {what} (number k when k mod {} == {}); ids keep their global k, fleets keep their shares",
         s.share_of(total),
         s.count,
         s.index

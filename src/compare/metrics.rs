@@ -3,7 +3,7 @@
 //! "Journey steps" table), each with its good direction and noise threshold.
 
 use super::Better;
-use crate::report::{CohortResult, Percentiles, StepResult};
+use crate::report::{FleetResult, Percentiles, StepResult};
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Noise {
@@ -12,7 +12,7 @@ pub(super) enum Noise {
     Absolute(f64),
 }
 
-/// One compared metric of a `T` (a fleet's [`CohortResult`] or one of its
+/// One compared metric of a `T` (a fleet's [`FleetResult`] or one of its
 /// journey steps' [`StepResult`]): its name, unit, good direction, noise
 /// threshold and how to read it.
 pub(super) struct MetricDef<T> {
@@ -23,7 +23,7 @@ pub(super) struct MetricDef<T> {
     pub get: fn(&T) -> Option<f64>,
 }
 
-fn jsr(c: &CohortResult) -> Option<f64> {
+fn jsr(c: &FleetResult) -> Option<f64> {
     let j = &c.journeys;
     let could = j.started.saturating_sub(j.sold_out + j.cancelled);
     (could > 0).then(|| j.succeeded as f64 / could as f64)
@@ -35,7 +35,7 @@ fn lat(p: &Percentiles, v: f64) -> Option<f64> {
 
 const LAT: Noise = Noise::Relative(0.10, 1.0);
 /// The headline rows of a fleet.
-pub(super) const METRICS: &[MetricDef<CohortResult>] = &[
+pub(super) const METRICS: &[MetricDef<FleetResult>] = &[
     MetricDef {
         name: "operations",
         unit: "",

@@ -27,7 +27,7 @@ pub mod spread;
 pub use render::{console, html};
 pub use spread::{REPEAT_FILE, Spread, Stat};
 
-use crate::report::{CohortResult, Report, StepResult};
+use crate::report::{FleetResult, Report, StepResult};
 use metrics::{METRICS, MetricDef, Noise, STEP_METRICS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -304,7 +304,7 @@ fn row<T>(def: &MetricDef<T>, b: Option<&T>, n: Option<&T>) -> Row {
 
 /// The steps of the base fleet in order, then those only the new run has;
 /// a step missing on one side has rows that are not comparable.
-fn step_comparisons(b: &CohortResult, n: Option<&CohortResult>) -> Vec<StepComparison> {
+fn step_comparisons(b: &FleetResult, n: Option<&FleetResult>) -> Vec<StepComparison> {
     let new_steps: &[StepResult] = n.map_or(&[], |n| n.steps.as_slice());
     let mut names: Vec<&str> = b.steps.iter().map(|s| s.name.as_str()).collect();
     for s in new_steps {

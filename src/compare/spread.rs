@@ -5,7 +5,7 @@
 //! not overlap: a reader can tell noise from change.
 
 use super::metrics::{METRICS, MetricDef, STEP_METRICS};
-use crate::report::{CohortResult, Report};
+use crate::report::{FleetResult, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -116,7 +116,7 @@ pub fn spread(reports: &[Report], dirs: Vec<String>) -> Spread {
         .unwrap_or_default()
         .iter()
         .map(|f| {
-            let runs: Vec<&CohortResult> = reports
+            let runs: Vec<&FleetResult> = reports
                 .iter()
                 .filter_map(|r| {
                     r.results

@@ -12,7 +12,7 @@ use crate::metrics::LiveHistogram;
 use crate::scenario::{AbortMetric, AbortRule};
 use std::collections::VecDeque;
 
-/// One second of live counters (summed over cohorts).
+/// One second of live counters (summed over fleets).
 #[derive(Debug, Clone, Default)]
 pub struct Second {
     pub attempts: u64,
@@ -118,10 +118,10 @@ impl Watch {
     }
 }
 
-/// The live counters of every cohort, summed.
+/// The live counters of every fleet, summed.
 fn totals(ctx: &RoundCtx) -> Second {
     let mut s = Second::default();
-    for c in &ctx.cohorts {
+    for c in &ctx.fleets {
         let l = c.live.snapshot();
         s.attempts += l.attempts;
         s.errors += l.attempt_errors;

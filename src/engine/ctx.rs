@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub struct CohortCtx {
+pub struct FleetCtx {
     pub policy: RetryPolicy,
     /// The policy's retry budget when its scope is the fleet or the
     /// process (a user's own lives with the user): only touched on answers
@@ -39,7 +39,7 @@ pub struct ProcessLimits {
     paces: HashMap<String, Arc<std::sync::atomic::AtomicU64>>,
 }
 
-impl CohortCtx {
+impl FleetCtx {
     /// A fleet's context: its budget and throttle made where their scope
     /// puts them (none here for `user`), a fleet's split over `shards`.
     pub fn new(
@@ -123,14 +123,14 @@ impl OwnLimits {
 
 /// The budget and throttle a user's attempt answers to: its own, else its
 /// fleet's or process's.
-pub fn limits<'a>(own: Option<&'a OwnLimits>, cohort: &'a CohortCtx) -> Limits<'a> {
+pub fn limits<'a>(own: Option<&'a OwnLimits>, fleet: &'a FleetCtx) -> Limits<'a> {
     Limits {
         budget: own
             .and_then(|o| o.budget.as_ref())
-            .or(cohort.budget.as_deref()),
+            .or(fleet.budget.as_deref()),
         throttle: own
             .and_then(|o| o.throttle.as_ref())
-            .or(cohort.throttle.as_deref()),
+            .or(fleet.throttle.as_deref()),
     }
 }
 
@@ -221,7 +221,7 @@ pub struct RoundCtx {
     pub journey: Journey,
     /// `journey.quantity` as text, rendered into every body.
     pub quantity: String,
-    pub cohorts: Vec<CohortCtx>,
+    pub fleets: Vec<FleetCtx>,
     pub identities: Identities,
     pub start: Instant,
     pub wall_start: SystemTime,
@@ -344,9 +344,9 @@ mod tests {
     fn limits_live_where_their_scope_says() {
         let live = || Arc::new(Live::new(1));
         let mut process = ProcessLimits::default();
-        let a = CohortCtx::new(with_scope("p", Scope::Process), live(), 4, &mut process);
-        let b = CohortCtx::new(with_scope("p", Scope::Process), live(), 4, &mut process);
-        let other = CohortCtx::new(with_scope("q", Scope::Process), live(), 4, &mut process);
+        let a = FleetCtx::new(with_scope("p", Scope::Process), live(), 4, &mut process);
+        let b = FleetCtx::new(with_scope("p", Scope::Process), live(), 4, &mut process);
+        let other = FleetCtx::new(with_scope("q", Scope::Process), live(), 4, &mut process);
         let (ab, bb) = (a.budget.as_ref().unwrap(), b.budget.as_ref().unwrap());
         assert!(Arc::ptr_eq(ab, bb));
         assert!(Arc::ptr_eq(
@@ -356,8 +356,8 @@ mod tests {
         assert!(!Arc::ptr_eq(ab, other.budget.as_ref().unwrap()));
         assert_eq!(quota_left(ab), 500, "a process keeps the whole quota");
 
-        let f1 = CohortCtx::new(with_scope("f", Scope::Fleet), live(), 4, &mut process);
-        let f2 = CohortCtx::new(with_scope("f", Scope::Fleet), live(), 4, &mut process);
+        let f1 = FleetCtx::new(with_scope("f", Scope::Fleet), live(), 4, &mut process);
+        let f2 = FleetCtx::new(with_scope("f", Scope::Fleet), live(), 4, &mut process);
         let (b1, b2) = (f1.budget.as_ref().unwrap(), f2.budget.as_ref().unwrap());
         assert!(!Arc::ptr_eq(b1, b2));
         assert_eq!(quota_left(b1), 125, "a quarter of 500 in each of 4 shards");
@@ -366,7 +366,7 @@ mod tests {
         assert_eq!(quota_left(b2), 125);
 
         let user = with_scope("u", Scope::User);
-        let u = CohortCtx::new(user.clone(), live(), 4, &mut process);
+        let u = FleetCtx::new(user.clone(), live(), 4, &mut process);
         assert!(u.budget.is_none() && u.throttle.is_none());
         let own = OwnLimits::for_user(&user, Duration::ZERO).expect("a user's own");
         let l = limits(Some(&own), &u);

@@ -1,6 +1,6 @@
 //! The load engine: one driver loop per round releases arrivals on schedule,
 //! each arrival becomes a simulated user task, and collectors fold finished
-//! journeys into per-cohort recorders.
+//! journeys into per-fleet recorders.
 //!
 //! The open model never waits for answers before the next arrival; every
 //! operation carries its intended start, so a slow target shows up as
@@ -18,14 +18,14 @@ mod stream;
 mod ticker;
 mod user;
 
-pub use ctx::{CohortCtx, Identities, RoundCtx};
+pub use ctx::{FleetCtx, Identities, RoundCtx};
 pub use progress::Progress;
 pub use user::{Arrival, envelope_code};
 
 use crate::client::HttpClient;
 use crate::metrics::{Live, Recorder};
 use crate::scenario::{Arrivals, Plan};
-use schedule::{Schedule, cohort_of};
+use schedule::{Schedule, fleet_of};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -60,9 +60,9 @@ impl Control {
 
 /// What a round measured.
 pub struct RoundResult {
-    /// One merged recorder per cohort, in plan order.
+    /// One merged recorder per fleet, in plan order.
     pub recorders: Vec<Recorder>,
-    /// Per cohort, journeys in flight at the end of each second.
+    /// Per fleet, journeys in flight at the end of each second.
     pub in_flight: Vec<Vec<u64>>,
     pub duration: Duration,
     /// Wall-clock start of the round (the `.hlog` BaseTime).
@@ -108,7 +108,7 @@ fn collector_count() -> usize {
 
 /// Run one round of `plan` against `client`: its context, the collectors
 /// and the once-a-second ticker, arrivals released on schedule, the drain,
-/// then the recorders merged per cohort.
+/// then the recorders merged per fleet.
 pub async fn run_round(
     plan: &Plan,
     round: usize,
@@ -133,7 +133,7 @@ pub async fn run_round(
         done.clone(),
     );
     let permits = Arc::new(Semaphore::new(plan.load.max_in_flight));
-    let shares: Vec<f64> = plan.rounds[round].cohorts.iter().map(|c| c.share).collect();
+    let shares: Vec<f64> = plan.rounds[round].fleets.iter().map(|c| c.share).collect();
     let panics = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let users = Users {
         ctx: &ctx,
@@ -190,15 +190,15 @@ fn round_ctx(plan: &Plan, round: usize, client: HttpClient, control: &Control) -
         client,
         journey: plan.journey.clone(),
         quantity: plan.journey.quantity.to_string(),
-        cohorts: {
+        fleets: {
             let shards = plan.shard.map_or(1, |s| s.count);
             let mut process = ctx::ProcessLimits::default();
             plan.rounds[round]
-                .cohorts
+                .fleets
                 .iter()
                 .map(|c| {
                     let live = Arc::new(Live::new(steps));
-                    ctx::CohortCtx::new(c.policy.clone(), live, shards, &mut process)
+                    ctx::FleetCtx::new(c.policy.clone(), live, shards, &mut process)
                 })
                 .collect()
         },
@@ -231,9 +231,9 @@ fn start_collectors(
     round: usize,
     ctx: &RoundCtx,
 ) -> (Arc<stream::Collectors>, tokio::task::JoinHandle<()>) {
-    let cohorts = &plan.rounds[round].cohorts;
+    let fleets = &plan.rounds[round].fleets;
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
-    let names: Vec<String> = cohorts.iter().map(|c| c.name.clone()).collect();
+    let names: Vec<String> = fleets.iter().map(|c| c.name.clone()).collect();
     let files = plan.out_dir.is_dir().then(|| {
         let f = crate::metrics::stream::StreamFiles::create(
             &plan.out_dir,
@@ -248,7 +248,7 @@ fn start_collectors(
     let (delta_tx, streamer) = stream::spawn_writer(files.flatten(), ctx.start);
     let collectors = Arc::new(stream::Collectors::new(
         collector_count(),
-        cohorts.len(),
+        fleets.len(),
         plan.journey.steps.len(),
         // Latency intervals: 100 ms when arrivals last at most 30 s.
         crate::metrics::interval_ms_for(plan.load.duration),
@@ -260,7 +260,7 @@ fn start_collectors(
 /// What a user task is spawned with.
 struct Users<'a> {
     ctx: &'a Arc<RoundCtx>,
-    /// The cohorts' shares of the arrivals.
+    /// The fleets' shares of the arrivals.
     shares: &'a [f64],
     sink: &'a Arc<stream::Collectors>,
     panics: &'a Arc<std::sync::atomic::AtomicU64>,
@@ -272,14 +272,14 @@ impl Users<'_> {
         let ctx = self.ctx.clone();
         let guard = PanicGuard(self.panics.clone());
         let sink = self.sink.clone();
-        let cohort = cohort_of(k, self.shares);
-        ctx.cohorts[cohort]
+        let fleet = fleet_of(k, self.shares);
+        ctx.fleets[fleet]
             .live
             .arrivals
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(user::run_user(user::Task {
             ctx,
-            arrival: Arrival { index: k, cohort },
+            arrival: Arrival { index: k, fleet },
             intended,
             sink,
             keep: (permit, guard),
@@ -365,10 +365,10 @@ async fn drain(plan: &Plan, control: &Control, ctx: &RoundCtx, permits: &Semapho
     drained
 }
 
-/// Take every collector's recorders and merge them into one per cohort.
-fn merge_collectors(cohorts: usize, plan: &Plan, collectors: &stream::Collectors) -> Vec<Recorder> {
+/// Take every collector's recorders and merge them into one per fleet.
+fn merge_collectors(fleets: usize, plan: &Plan, collectors: &stream::Collectors) -> Vec<Recorder> {
     let interval_ms = crate::metrics::interval_ms_for(plan.load.duration);
-    let mut merged: Vec<Recorder> = (0..cohorts)
+    let mut merged: Vec<Recorder> = (0..fleets)
         .map(|_| Recorder::with_interval(plan.journey.steps.len(), interval_ms))
         .collect();
     for recs in collectors.finish() {

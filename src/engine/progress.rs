@@ -62,10 +62,10 @@ impl Progress {
     /// Start reporting round `round` of `plan`.
     pub fn start_round(&self, plan: &Plan, round: usize, ctx: Arc<RoundCtx>) {
         let steps: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
-        let cohorts = &plan.rounds[round].cohorts;
-        let fleets: Vec<Fleet> = cohorts
+        let planned = &plan.rounds[round].fleets;
+        let fleets: Vec<Fleet> = planned
             .iter()
-            .zip(&ctx.cohorts)
+            .zip(&ctx.fleets)
             .map(|(c, cc)| Fleet {
                 name: c.name.clone(),
                 round,
@@ -73,7 +73,7 @@ impl Progress {
                 live: cc.live.clone(),
             })
             .collect();
-        let shares: Vec<f64> = cohorts.iter().map(|c| c.share).collect();
+        let shares: Vec<f64> = planned.iter().map(|c| c.share).collect();
         let info = RoundInfo {
             round,
             rounds: plan.rounds.len(),

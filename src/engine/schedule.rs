@@ -212,10 +212,10 @@ impl Iterator for Schedule {
     }
 }
 
-/// Which cohort arrival `k` belongs to: a low-discrepancy sequence (the
+/// Which fleet arrival `k` belongs to: a low-discrepancy sequence (the
 /// golden ratio) keeps the mix at its shares in every window of the run,
 /// not only on average, and is deterministic.
-pub fn cohort_of(k: u64, shares: &[f64]) -> usize {
+pub fn fleet_of(k: u64, shares: &[f64]) -> usize {
     const PHI: f64 = 0.618_033_988_749_894_9;
     let u = (k as f64 * PHI).fract();
     let mut acc = 0.0;
@@ -445,14 +445,14 @@ mod tests {
     }
 
     #[test]
-    fn cohort_mix_follows_shares_in_every_window() {
+    fn fleet_mix_follows_shares_in_every_window() {
         let shares = [0.8, 0.2];
         for start in [0u64, 1000, 77_777] {
             let naive = (start..start + 1000)
-                .filter(|&k| cohort_of(k, &shares) == 1)
+                .filter(|&k| fleet_of(k, &shares) == 1)
                 .count();
             assert!((190..=210).contains(&naive), "{naive} in window at {start}");
         }
-        assert_eq!(cohort_of(5, &[1.0]), 0);
+        assert_eq!(fleet_of(5, &[1.0]), 0);
     }
 }

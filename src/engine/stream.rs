@@ -23,9 +23,9 @@ pub struct CollectorRecs {
 }
 
 impl CollectorRecs {
-    pub fn new(cohorts: usize, steps: usize, interval_ms: u32, tx: Option<DeltaTx>) -> Self {
+    pub fn new(fleets: usize, steps: usize, interval_ms: u32, tx: Option<DeltaTx>) -> Self {
         let fresh = || {
-            (0..cohorts)
+            (0..fleets)
                 .map(|_| Recorder::with_interval(steps, interval_ms))
                 .collect::<Vec<_>>()
         };
@@ -42,7 +42,7 @@ impl CollectorRecs {
             Some((d, _)) => d,
             None => &mut self.total,
         };
-        if let Some(r) = recs.get_mut(log.cohort as usize) {
+        if let Some(r) = recs.get_mut(log.fleet as usize) {
             r.absorb(log);
         }
     }
@@ -88,7 +88,7 @@ pub struct Collectors {
 impl Collectors {
     pub fn new(
         n: usize,
-        cohorts: usize,
+        fleets: usize,
         steps: usize,
         interval_ms: u32,
         tx: Option<DeltaTx>,
@@ -97,7 +97,7 @@ impl Collectors {
             streaming: tx.is_some(),
             shards: (0..n.max(1))
                 .map(|_| {
-                    let recs = CollectorRecs::new(cohorts, steps, interval_ms, tx.clone());
+                    let recs = CollectorRecs::new(fleets, steps, interval_ms, tx.clone());
                     Mutex::new(Some(recs))
                 })
                 .collect(),

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 const SECOND: Duration = Duration::from_secs(1);
 
 /// Spawn the ticker; it stops when `done` is cancelled and returns, per
-/// cohort, the journeys in flight at the end of each second.
+/// fleet, the journeys in flight at the end of each second.
 pub fn spawn(
     ctx: Arc<RoundCtx>,
     collectors: Arc<Collectors>,
@@ -34,7 +34,7 @@ pub fn spawn(
 ) -> JoinHandle<Vec<Vec<u64>>> {
     tokio::spawn(async move {
         let streaming = collectors.streaming();
-        let mut in_flight: Vec<Vec<u64>> = vec![Vec::new(); ctx.cohorts.len()];
+        let mut in_flight: Vec<Vec<u64>> = vec![Vec::new(); ctx.fleets.len()];
         let mut watch = (!rules.is_empty()).then(|| abort::Watch::new(rules, &ctx));
         let mut tick = tokio::time::interval_at(ctx.start + SECOND, SECOND);
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -56,7 +56,7 @@ pub fn spawn(
                 collectors.hand_over();
             }
             if current {
-                for (s, c) in in_flight.iter_mut().zip(&ctx.cohorts) {
+                for (s, c) in in_flight.iter_mut().zip(&ctx.fleets) {
                     s.push(c.live.in_flight.load(Relaxed));
                 }
             }

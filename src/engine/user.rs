@@ -1,11 +1,11 @@
 //! One simulated user: a journey of steps, each step one logical operation
-//! retried exactly as the cohort's policy decides.
+//! retried exactly as the fleet's policy decides.
 //!
 //! Everything the user measures goes into its own [`JourneyLog`], written as
 //! it happens so that a journey cut short by the end of the run still hands
 //! over every attempt it made.
 
-use super::ctx::{CohortCtx, OwnLimits, RoundCtx};
+use super::ctx::{FleetCtx, OwnLimits, RoundCtx};
 use super::step_io::{Inspected, inspect};
 use crate::client::{CookieJar, QueueWait};
 use crate::metrics::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
@@ -21,7 +21,7 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival {
     pub index: u64,
-    pub cohort: usize,
+    pub fleet: usize,
 }
 
 mod admit;
@@ -39,7 +39,7 @@ use flow::StepEnd;
 
 struct User<'a> {
     ctx: &'a RoundCtx,
-    cohort: &'a CohortCtx,
+    fleet: &'a FleetCtx,
     /// The task's own, borrowed (every byte is held by every waiting user).
     arrival: &'a Arrival,
     /// Index into the journey's zones of the zone being tried.
@@ -96,10 +96,10 @@ pub struct Task<K> {
 pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
     async move {
         let ctx: &RoundCtx = &task.ctx;
-        let cohort = &ctx.cohorts[task.arrival.cohort];
+        let fleet = &ctx.fleets[task.arrival.fleet];
         let mut user = User {
             ctx,
-            cohort,
+            fleet,
             arrival: &task.arrival,
             zone: 0,
             iteration: 0,
@@ -107,9 +107,9 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
                 String::new();
                 ctx.journey.vars.len() - BUILTIN_VARS.len() - ctx.journey.user_vars
             ],
-            guard: UserGuard::new(cohort.policy.breaker.map(CircuitBreaker::new)),
+            guard: UserGuard::new(fleet.policy.breaker.map(CircuitBreaker::new)),
             own: OwnLimits::for_user(
-                &cohort.policy,
+                &fleet.policy,
                 Instant::now().saturating_duration_since(ctx.start),
             ),
             op_seq: 0,
@@ -118,7 +118,7 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
             paced_until_us: 0,
         };
         // `user.iteration` is the loop's counter, `task.intended` the
-        // journey's due time, `ctx` and `cohort` are read through
+        // journey's due time, `ctx` and `fleet` are read through
         // `user`: nothing here is held twice.
         while user.iteration < user.ctx.iterations {
             if user.iteration > 0 {
@@ -131,7 +131,7 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
 
             let ctx = user.ctx;
             let mut log = JourneyLog::new(
-                task.arrival.cohort,
+                task.arrival.fleet,
                 task.intended.saturating_duration_since(ctx.start),
                 if user.iteration == 0 {
                     Instant::now().saturating_duration_since(task.intended)
@@ -140,12 +140,12 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
                 },
                 ctx.journey.steps.len(),
             );
-            user.cohort.live.in_flight.fetch_add(1, Relaxed);
+            user.fleet.live.in_flight.fetch_add(1, Relaxed);
             let journey = user.journey(task.intended, &mut log);
             let cancelled = cancel::OrCancel::new(task.ctx.cancel.cancelled(), journey)
                 .await
                 .is_none();
-            user.cohort.live.in_flight.fetch_sub(1, Relaxed);
+            user.fleet.live.in_flight.fetch_sub(1, Relaxed);
             if cancelled {
                 cut_short(user.ctx, &mut log);
             }
@@ -260,7 +260,7 @@ impl<'a> User<'a> {
                         let deadline = match &step.wait {
                             Some(w) => Some(intended + w.max_wait),
                             None => self
-                                .cohort
+                                .fleet
                                 .policy
                                 .abandon_after
                                 .filter(|_| step.retry)
@@ -275,7 +275,7 @@ impl<'a> User<'a> {
                             self.attempts(step, op, deadline, self.op_seq).await
                         };
                         op.latency = Instant::now().saturating_duration_since(intended);
-                        let live = &self.cohort.live;
+                        let live = &self.fleet.live;
                         match result {
                             Some(short) => {
                                 if op.attempts.len() > usize::from(relogin_mark)
@@ -309,7 +309,7 @@ impl<'a> User<'a> {
                                 live.op_latency.record(op.latency);
                                 op.outcome = OpOutcome::Abandoned;
                                 live.failures.fetch_add(1, Relaxed);
-                                if u32::from(resubmits) >= self.cohort.policy.max_resubmits {
+                                if u32::from(resubmits) >= self.fleet.policy.max_resubmits {
                                     break false;
                                 }
                                 resubmits += 1;
@@ -346,11 +346,11 @@ impl<'a> User<'a> {
         }
     }
 
-    /// Operation ids are derived, not stored: `<run>-<cohort>-<arrival>-<seq>`.
+    /// Operation ids are derived, not stored: `<run>-<fleet>-<arrival>-<seq>`.
     fn op_id(&self, seq: u32) -> String {
         format!(
             "{}-{}-{}-{}",
-            self.ctx.run_tag, self.arrival.cohort, self.arrival.index, seq
+            self.ctx.run_tag, self.arrival.fleet, self.arrival.index, seq
         )
     }
 
@@ -452,7 +452,7 @@ impl<'a> User<'a> {
                         };
                         let sent = Instant::now();
                         self.requested(state.retries, sent);
-                        self.cohort.live.sent(op.step as usize, state.retries > 0);
+                        self.fleet.live.sent(op.step as usize, state.retries > 0);
                         // Logged as it leaves: if the run cuts it off, it still counts.
                         let mut log = AttemptLog::sent(
                             sent.saturating_duration_since(self.ctx.start),
@@ -564,8 +564,8 @@ impl<'a> User<'a> {
         log.breaker_opens =
             u16::try_from(std::mem::take(&mut self.guard.opens)).unwrap_or(u16::MAX);
         // Counted where the recorder counts them: when the journey's log closes.
-        (self.cohort.live.breaker_opens).fetch_add(u64::from(log.breaker_opens), Relaxed);
-        if let (Some(at), Some(cfg)) = (self.guard.opened_at.take(), self.cohort.policy.breaker) {
+        (self.fleet.live.breaker_opens).fetch_add(u64::from(log.breaker_opens), Relaxed);
+        if let (Some(at), Some(cfg)) = (self.guard.opened_at.take(), self.fleet.policy.breaker) {
             log.set_breaker_open_time(
                 Instant::now()
                     .saturating_duration_since(at)

@@ -106,9 +106,9 @@ mod tests {
     use crate::sample::sample_report;
 
     fn names(r: &Report) -> (Vec<String>, Vec<String>) {
-        let cohorts = r.results.iter().map(|c| c.name.clone()).collect();
+        let fleets = r.results.iter().map(|c| c.name.clone()).collect();
         let steps = r.results[0].steps.iter().map(|s| s.name.clone()).collect();
-        (cohorts, steps)
+        (fleets, steps)
     }
 
     fn gate(expr: &str) -> Gate {

@@ -2,7 +2,7 @@
 //! with a [`GateReason`] that says why.
 
 use super::*;
-use crate::model::{CohortResult, Percentiles, Report, StepResult};
+use crate::model::{FleetResult, Percentiles, Report, StepResult};
 
 /// Why a gate could not be measured: the reason as data, the detail in words.
 struct Unmeasured {
@@ -133,7 +133,7 @@ pub fn evaluate_all_with(
         .collect()
 }
 
-fn find_cohort<'a>(report: &'a Report, name: &str) -> Result<&'a CohortResult, Unmeasured> {
+fn find_fleet<'a>(report: &'a Report, name: &str) -> Result<&'a FleetResult, Unmeasured> {
     report
         .results
         .iter()
@@ -143,7 +143,7 @@ fn find_cohort<'a>(report: &'a Report, name: &str) -> Result<&'a CohortResult, U
             unmeasured(
                 GateReason::UnknownFleet,
                 format!(
-                    "cohort `{name}` is not in this report (cohorts: {})",
+                    "fleet `{name}` is not in this report (fleets: {})",
                     if known.is_empty() {
                         "none".into()
                     } else {
@@ -233,12 +233,12 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
     if let Some(why) = report.unreachable() {
         return Err(unmeasured(GateReason::NoSuccessfulOperations, why));
     }
-    let c = find_cohort(report, &gate.cohort)?;
+    let c = find_fleet(report, &gate.fleet)?;
     if let Some(step) = &gate.step {
         let s = c.steps.iter().find(|s| &s.name == step).ok_or_else(|| {
             unmeasured(
                 GateReason::UnknownStep,
-                format!("step `{step}` has no results for cohort `{}`", c.name),
+                format!("step `{step}` has no results for fleet `{}`", c.name),
             )
         })?;
         return measure_step(&gate.metric, s);
@@ -317,7 +317,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
                 None => Err(unmeasured(
                     GateReason::LedgerUnavailable,
                     format!(
-                        "`{}` needs the simulator's ledger or a [truth] key `{key}`, and cohort `{}` has neither (target: {})",
+                        "`{}` needs the simulator's ledger or a [truth] key `{key}`, and fleet `{}` has neither (target: {})",
                         gate.metric, c.name, report.target
                     ),
                 )),
@@ -328,7 +328,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
                 unmeasured(
                     GateReason::LedgerUnavailable,
                     format!(
-                        "cohort `{}`'s [truth] reading ({}) has no key `{key}`",
+                        "fleet `{}`'s [truth] reading ({}) has no key `{key}`",
                         c.name, t.source
                     ),
                 )
@@ -336,7 +336,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             None => Err(unmeasured(
                 GateReason::LedgerUnavailable,
                 format!(
-                    "`{}` needs the target's counts, and cohort `{}` has no [truth] reading for its round",
+                    "`{}` needs the target's counts, and fleet `{}` has no [truth] reading for its round",
                     gate.metric, c.name
                 ),
             )),

@@ -1,9 +1,9 @@
-//! Threshold gates: a small, per-cohort expression language in the spirit of
+//! Threshold gates: a small, per-fleet expression language in the spirit of
 //! k6 thresholds, checked against a finished [`Report`].
 //!
 //! ```text
 //! gate   := path op value [unit] [window]
-//! path   := cohort ["." step] "." metric
+//! path   := fleet ["." step] "." metric
 //! op     := "<" | "<=" | ">" | ">=" | "==" | "!="
 //! unit   := "ms" | "s" | "us" | "µs"   (latency metrics; none means ms)
 //!         | "%"                        (rates; none means a fraction in [0, 1])
@@ -30,17 +30,17 @@
 //! bound, measured value and a [`GateReason`] as data, which the JUnit and
 //! console renderers read (the report never calls back into this module).
 //!
-//! Cohort and step names are matched against the known names (longest match
-//! wins), so names may contain `-` or even `.`. Anything unknown (cohort,
+//! Fleet and step names are matched against the known names (longest match
+//! wins), so names may contain `-` or even `.`. Anything unknown (fleet,
 //! step, metric, stat, operator, unit) is an error at `stampede validate`
 //! time; a gate never passes silently because it could not be understood or
-//! measured (a parse error, a missing cohort, a latency without samples, a
+//! measured (a parse error, a missing fleet, a latency without samples, a
 //! ledger metric without the embedded simulator and a NaN all fail).
 //!
 //! Ledger metrics (`oversold`, `duplicates`, `wasted_work`, `early_retries`,
-//! `bookings_created`) are the simulator's ground truth for the cohort's
+//! `bookings_created`) are the simulator's ground truth for the fleet's
 //! round, or, without a ledger, the target's own count of that name from
-//! `[truth]`; `truth.<KEY>` reads any `[truth]` key. Cohorts sharing one
+//! `[truth]`; `truth.<KEY>` reads any `[truth]` key. Fleets sharing one
 //! round (a mixed fleet) share one ledger and one reading.
 
 pub mod baseline;
@@ -61,7 +61,7 @@ use std::fmt;
 pub struct Gate {
     /// The expression as written (trimmed).
     pub expr: String,
-    pub cohort: String,
+    pub fleet: String,
     /// A journey step, for per-step metrics.
     pub step: Option<String>,
     pub metric: Metric,
@@ -84,8 +84,8 @@ impl Gate {
     /// The metric path: `compliant.reserve.attempt_latency.p99`.
     pub fn path(&self) -> String {
         match &self.step {
-            Some(step) => format!("{}.{step}.{}", self.cohort, self.metric),
-            None => format!("{}.{}", self.cohort, self.metric),
+            Some(step) => format!("{}.{step}.{}", self.fleet, self.metric),
+            None => format!("{}.{}", self.fleet, self.metric),
         }
     }
 
@@ -308,7 +308,7 @@ pub enum Metric {
     KeyChangedAfterAmbiguous,
     SentWhileToldToWait,
     /// Seconds from the end of the simulator's trigger window until the
-    /// cohort recovered; "never" measures as infinity.
+    /// fleet recovered; "never" measures as infinity.
     RecoveryS,
     Latency(Latency, Stat),
     /// `outcomes.<CODE>`; a code that never occurred measures 0.
@@ -324,7 +324,7 @@ pub enum Metric {
     BurnRate(f64),
 }
 
-/// Scalar cohort metrics, by name.
+/// Scalar fleet metrics, by name.
 pub(crate) const SCALARS: [(Metric, &str); 15] = [
     (Metric::Operations, "operations"),
     (Metric::Attempts, "attempts"),
@@ -423,8 +423,8 @@ impl fmt::Display for Metric {
 pub enum GateError {
     #[error("`{expr}`: {msg}")]
     Syntax { expr: String, msg: String },
-    #[error("`{expr}`: unknown cohort `{name}`; known cohorts: {known}")]
-    UnknownCohort {
+    #[error("`{expr}`: unknown fleet `{name}`; known fleets: {known}")]
+    UnknownFleet {
         expr: String,
         name: String,
         known: String,

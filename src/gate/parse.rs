@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// Parse `expr` against the known cohort and step names.
-pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, GateError> {
+/// Parse `expr` against the known fleet and step names.
+pub fn parse(expr: &str, fleets: &[String], steps: &[String]) -> Result<Gate, GateError> {
     let expr = expr.trim();
     let (lhs, op_s, rhs) = split_expr(expr)?;
     let syntax = |msg: String| GateError::Syntax {
@@ -18,7 +18,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
             expr: expr.into(),
             name: op_s.into(),
         })?;
-    let (cohort, step, metric) = parse_path(expr, lhs, cohorts, steps)?;
+    let (fleet, step, metric) = parse_path(expr, lhs, fleets, steps)?;
     let (rhs, window) = super::window::split(rhs).map_err(syntax)?;
     if window.is_some() && !metric.per_window() {
         return Err(GateError::BadValue {
@@ -44,7 +44,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
             };
             return Ok(Gate {
                 expr: expr.into(),
-                cohort,
+                fleet,
                 step,
                 metric,
                 op,
@@ -120,7 +120,7 @@ pub fn parse(expr: &str, cohorts: &[String], steps: &[String]) -> Result<Gate, G
     };
     Ok(Gate {
         expr: expr.into(),
-        cohort,
+        fleet,
         step,
         metric,
         op,
@@ -142,7 +142,7 @@ pub(super) fn split_expr(expr: &str) -> Result<(&str, &str, &str), GateError> {
     };
     if expr.is_empty() {
         return Err(syntax(
-            "empty gate; expected `<cohort>[.<step>].<metric> <op> <value>`".into(),
+            "empty gate; expected `<fleet>[.<step>].<metric> <op> <value>`".into(),
         ));
     }
     let end = expr
@@ -151,7 +151,7 @@ pub(super) fn split_expr(expr: &str) -> Result<(&str, &str, &str), GateError> {
     let lhs = &expr[..end];
     if lhs.is_empty() {
         return Err(syntax(
-            "missing metric path; expected `<cohort>[.<step>].<metric> <op> <value>`".into(),
+            "missing metric path; expected `<fleet>[.<step>].<metric> <op> <value>`".into(),
         ));
     }
     let rest = expr[end..].trim_start();
@@ -209,30 +209,30 @@ fn longest_prefix<'a>(s: &str, names: &'a [String]) -> Option<&'a String> {
 fn parse_path(
     expr: &str,
     lhs: &str,
-    cohorts: &[String],
+    fleets: &[String],
     steps: &[String],
 ) -> Result<(String, Option<String>, Metric), GateError> {
-    let Some(cohort) = longest_prefix(lhs, cohorts) else {
-        if cohorts.iter().any(|c| c == lhs) {
+    let Some(fleet) = longest_prefix(lhs, fleets) else {
+        if fleets.iter().any(|c| c == lhs) {
             return Err(GateError::Syntax {
                 expr: expr.into(),
                 msg: format!("`{lhs}` needs a metric (e.g. `{lhs}.success_rate`)"),
             });
         }
-        return Err(GateError::UnknownCohort {
+        return Err(GateError::UnknownFleet {
             expr: expr.into(),
             name: lhs.split('.').next().unwrap_or(lhs).into(),
-            known: list(cohorts),
+            known: list(fleets),
         });
     };
-    let rest = &lhs[cohort.len() + 1..];
+    let rest = &lhs[fleet.len() + 1..];
     if let Some(step) = longest_prefix(rest, steps) {
         let step_rest = &rest[step.len() + 1..];
         return match parse_metric(expr, step_rest, Some(step), steps) {
-            Ok(m) => Ok((cohort.clone(), Some(step.clone()), m)),
-            // A step named like a cohort metric (`journeys`): fall back.
+            Ok(m) => Ok((fleet.clone(), Some(step.clone()), m)),
+            // A step named like a fleet metric (`journeys`): fall back.
             Err(e) => match parse_metric(expr, rest, None, steps) {
-                Ok(m) => Ok((cohort.clone(), None, m)),
+                Ok(m) => Ok((fleet.clone(), None, m)),
                 Err(_) => Err(e),
             },
         };
@@ -240,11 +240,11 @@ fn parse_path(
     if steps.iter().any(|s| s == rest) {
         return Err(GateError::Syntax {
             expr: expr.into(),
-            msg: format!("step `{rest}` needs a metric (e.g. `{cohort}.{rest}.success_rate`)"),
+            msg: format!("step `{rest}` needs a metric (e.g. `{fleet}.{rest}.success_rate`)"),
         });
     }
     let m = parse_metric(expr, rest, None, steps)?;
-    Ok((cohort.clone(), None, m))
+    Ok((fleet.clone(), None, m))
 }
 
 /// `(99.9%)` after `burn_rate`: the success objective, a percentage in
@@ -295,7 +295,7 @@ fn known_metrics(step: bool) -> String {
     v.join(", ")
 }
 
-/// `rest` is the path after `cohort.` (or after `cohort.step.` when `step` is set).
+/// `rest` is the path after `fleet.` (or after `fleet.step.` when `step` is set).
 fn parse_metric(
     expr: &str,
     rest: &str,
@@ -378,7 +378,7 @@ fn parse_metric(
     } else if let Some((l, _)) = LEDGER_FIELDS.iter().find(|(_, n)| *n == head) {
         no_tail(Metric::Ledger(*l))?
     } else {
-        // `cohort.reserv.attempt_latency.p99`: a misspelt step rather than a metric.
+        // `fleet.reserv.attempt_latency.p99`: a misspelt step rather than a metric.
         let looks_like_step = step.is_none()
             && tail.is_some_and(|t| {
                 let h = t.split('.').next().unwrap_or(t);

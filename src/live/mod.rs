@@ -7,7 +7,7 @@ use crate::metrics::Live;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// One fleet (cohort) of one round.
+/// One fleet of one round.
 #[derive(Debug, Clone)]
 pub struct Fleet {
     pub name: String,

@@ -1,4 +1,4 @@
-//! The histograms of one cohort read from one or more report folders, added
+//! The histograms of one fleet read from one or more report folders, added
 //! bucket by bucket, one second at a time.
 //!
 //! A merge of 16 shards of a 10-minute run holds ~28 million distinct
@@ -56,9 +56,9 @@ impl Default for StepHists {
     }
 }
 
-/// The histograms of one cohort.
+/// The histograms of one fleet.
 #[derive(Debug, Clone)]
-pub struct CohortHists {
+pub struct FleetHists {
     pub steps: Vec<StepHists>,
     pub backoff: Histogram<u64>,
     pub lag: Histogram<u64>,
@@ -86,9 +86,9 @@ struct Pending<'a> {
     op: bool,
 }
 
-impl CohortHists {
+impl FleetHists {
     pub fn new(steps: usize) -> Self {
-        CohortHists {
+        FleetHists {
             steps: (0..steps).map(|_| StepHists::default()).collect(),
             backoff: new_histogram(),
             lag: new_histogram(),
@@ -111,7 +111,7 @@ impl CohortHists {
         lenient: bool,
     ) -> Result<Self, String> {
         let like = new_histogram();
-        let mut out = CohortHists::new(step_names.len());
+        let mut out = FleetHists::new(step_names.len());
         let mut buf = SparseBuf::default();
         let read = |path: &Path| -> Result<Vec<u8>, String> {
             let mut bytes =

@@ -87,7 +87,7 @@ fn note(notes: &mut Vec<String>, n: String) {
     }
 }
 
-/// The merged ledger of cohort `i` from the shards' reports (sorted by
+/// The merged ledger of fleet `i` from the shards' reports (sorted by
 /// shard), with a note saying which shard's reading it is, or why it is
 /// left out.
 pub(super) fn merged(reports: &[&Report], i: usize, notes: &mut Vec<String>) -> Option<Ledger> {

@@ -7,7 +7,7 @@
 //! merged p99 is the p99 of one histogram holding every shard's samples.
 //! Everything is read and checked before anything is written.
 
-pub mod cohort;
+pub mod fleet;
 mod hists;
 mod ledger;
 pub mod partial;
@@ -16,8 +16,8 @@ mod write;
 pub use write::write_merged;
 
 use crate::report::json::SUMMARY_FILE;
-use crate::report::{CohortResult, Report, RunStatus, SCHEMA_VERSION, Shard};
-use cohort::{CohortHists, Source, add_counters, refresh};
+use crate::report::{FleetResult, Report, RunStatus, SCHEMA_VERSION, Shard};
+use fleet::{FleetHists, Source, add_counters, refresh};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ fn err(s: impl Into<String>) -> MergeError {
 /// The merged report and its histograms (for `.hgrm` and `.hlog` files).
 pub struct Merged {
     pub report: Report,
-    pub hists: Vec<CohortHists>,
+    pub hists: Vec<FleetHists>,
 }
 
 /// One shard folder's summary, read and checked; its histograms are read
@@ -66,9 +66,9 @@ fn read_part(dir: &Path) -> Result<Part, MergeError> {
         )));
     }
     check_names(&report).map_err(|e| err(format!("{}: {e}", summary.display())))?;
-    let limit = cohort::row_limit(&report.origin);
+    let limit = fleet::row_limit(&report.origin);
     for c in &report.results {
-        cohort::check_rows(&c.timeseries, limit, &summary.display().to_string()).map_err(err)?;
+        fleet::check_rows(&c.timeseries, limit, &summary.display().to_string()).map_err(err)?;
     }
     Ok(Part {
         dir: dir.to_path_buf(),
@@ -145,7 +145,7 @@ fn check(parts: &[Part]) -> Result<(), MergeError> {
             )));
         }
         *slot = Some(p);
-        let cohorts = |r: &Report| -> Vec<(String, usize, Vec<String>)> {
+        let fleets = |r: &Report| -> Vec<(String, usize, Vec<String>)> {
             r.results
                 .iter()
                 .map(|c| {
@@ -157,7 +157,7 @@ fn check(parts: &[Part]) -> Result<(), MergeError> {
                 })
                 .collect()
         };
-        if cohorts(r) != cohorts(&first.report) {
+        if fleets(r) != fleets(&first.report) {
             return Err(err(format!(
                 "{} and {} have different fleets or steps",
                 name(p),
@@ -244,10 +244,10 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
     let mut parts = parts;
     parts.sort_by_key(|p| shard_of(&p.report).index);
     let mut report = parts[0].report.clone();
-    let limit = cohort::row_limit(&parts[0].report.origin);
+    let limit = fleet::row_limit(&parts[0].report.origin);
     let mut hists = Vec::new();
     for (i, c) in report.results.iter_mut().enumerate() {
-        let sum = merge_cohort(&parts, i, c, limit, &mut report.notes)?;
+        let sum = merge_fleet(&parts, i, c, limit, &mut report.notes)?;
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
         hists.push(sum);
     }
@@ -260,13 +260,13 @@ pub fn merge(dirs: &[PathBuf], force: bool) -> Result<Merged, MergeError> {
 /// summed on a timeline aligned by wall clock (shards more than `limit`
 /// seconds apart refused), histograms added (returned), the shared
 /// target's ledger and truth taken once (a note in `notes` when refused).
-fn merge_cohort(
+fn merge_fleet(
     parts: &[Part],
     i: usize,
-    c: &mut CohortResult,
+    c: &mut FleetResult,
     limit: u32,
     notes: &mut Vec<String>,
-) -> Result<CohortHists, MergeError> {
+) -> Result<FleetHists, MergeError> {
     let steps: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
     // Wall-clock alignment: the earliest shard's round start is second 0.
     let bases = parts
@@ -289,7 +289,7 @@ fn merge_cohort(
     }
     let mut counters = c.clone();
     counters.timeseries.clear();
-    cohort::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
+    fleet::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
     counters.round_duration_s += f64::from(shift(0));
     for (k, p) in parts.iter().enumerate().skip(1) {
         add_counters(&mut counters, &p.report.results[i], shift(k));
@@ -302,7 +302,7 @@ fn merge_cohort(
             shift: shift(k),
         })
         .collect();
-    let mut sum = CohortHists::read(&sources, &c.name, &steps, false).map_err(err)?;
+    let mut sum = FleetHists::read(&sources, &c.name, &steps, false).map_err(err)?;
     sum.base_time = Some(earliest);
     *c = counters;
     refresh(c, &sum);

@@ -4,25 +4,25 @@
 //! and the `.hlog` files. See [`crate::metrics::stream`].
 
 use super::check_names;
-use super::cohort::{CohortHists, add_rows, check_rows, refresh, row_limit};
+use super::fleet::{FleetHists, add_rows, check_rows, refresh, row_limit};
 use crate::metrics::stream::{SKELETON_FILE, STREAM_FILE, StreamLine};
-use crate::metrics::{CohortMeta, Recorder, summarize};
-use crate::report::{CohortResult, Heading, Report, RunStatus};
+use crate::metrics::{FleetMeta, Recorder, summarize};
+use crate::report::{FleetResult, Heading, Report, RunStatus};
 use crate::scenario::Plan;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// The report of `plan` before anything ran: every cohort of every round,
+/// The report of `plan` before anything ran: every fleet of every round,
 /// every count zero, status incomplete.
 pub fn skeleton(plan: &Plan, started: SystemTime) -> Report {
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
     let empty = Recorder::new(step_names.len());
     let mut results = Vec::new();
     for (r, round) in plan.rounds.iter().enumerate() {
-        for c in &round.cohorts {
+        for c in &round.fleets {
             results.push(summarize(
                 &empty,
-                CohortMeta {
+                FleetMeta {
                     name: &c.name,
                     policy: &c.policy,
                     round: r,
@@ -118,10 +118,10 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
         let names: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
         let fleet = dir.join(crate::metrics::hlog::file_name(&c.name, None));
         let hists = if fleet.is_file() {
-            let src = [super::cohort::Source { dir, shift: 0 }];
-            CohortHists::read(&src, &c.name, &names, true)?
+            let src = [super::fleet::Source { dir, shift: 0 }];
+            FleetHists::read(&src, &c.name, &names, true)?
         } else {
-            CohortHists::new(names.len())
+            FleetHists::new(names.len())
         };
         refresh(c, &hists);
     }
@@ -163,11 +163,11 @@ fn stream_lines(dir: &Path, limit: u32) -> Result<Vec<StreamLine>, String> {
 
 /// What the stream `lines` of `c`'s round and fleet added, into `c`, its
 /// step and fleet totals and success rates recomputed.
-fn add_lines(c: &mut CohortResult, lines: &[StreamLine]) {
+fn add_lines(c: &mut FleetResult, lines: &[StreamLine]) {
     let mut ok = vec![0u64; c.steps.len()];
     for l in lines
         .iter()
-        .filter(|l| l.round == c.round && l.cohort == c.name)
+        .filter(|l| l.round == c.round && l.fleet == c.name)
     {
         for ((s, sl), okn) in c.steps.iter_mut().zip(&l.steps).zip(ok.iter_mut()) {
             s.operations += sl.operations;

@@ -1,4 +1,4 @@
-use super::cohort::{CohortHists, Source, refresh};
+use super::fleet::{FleetHists, Source, refresh};
 use crate::metrics::interval::write_pairs;
 use crate::metrics::{SecondHistograms, US_PER_MS, new_histogram};
 use crate::metrics::{hgrm, hlog};
@@ -54,7 +54,7 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
         dirs.push(d);
     }
     let sources: Vec<Source<'_>> = dirs.iter().map(|d| Source { dir: d, shift: 0 }).collect();
-    let merged = CohortHists::read(&sources, "f", &steps, false).unwrap();
+    let merged = FleetHists::read(&sources, "f", &steps, false).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let total = &merged.steps[0].op;
     assert!(*total == one, "bucket for bucket");
@@ -130,7 +130,7 @@ fn a_shifted_source_lands_seconds_later_and_a_bad_line_names_file_and_line() {
     }
     let (a, b) = (dir.join("a"), dir.join("b"));
     let sources = [Source { dir: &a, shift: 0 }, Source { dir: &b, shift: 1 }];
-    let merged = CohortHists::read(&sources, "f", &steps, false).unwrap();
+    let merged = FleetHists::read(&sources, "f", &steps, false).unwrap();
     let mut log = Vec::new();
     hlog::write_header(&mut log, "f.reserve", base).unwrap();
     log.extend(merged.steps[0].seconds_log.concat());
@@ -149,7 +149,7 @@ fn a_shifted_source_lands_seconds_later_and_a_bad_line_names_file_and_line() {
     let text = std::fs::read_to_string(&path).unwrap();
     let broken = text.replacen("HISTF", "HISTx", 1);
     std::fs::write(&path, broken).unwrap();
-    let e = CohortHists::read(&sources, "f", &steps, false).unwrap_err();
+    let e = FleetHists::read(&sources, "f", &steps, false).unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(e.contains("f.reserve.hlog:"), "{e}");
     assert!(

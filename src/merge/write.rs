@@ -2,15 +2,15 @@
 //! HTML, JUnit, `.hgrm`, `.hlog`), each file atomically.
 
 use super::Merged;
-use super::cohort::CohortHists;
+use super::fleet::FleetHists;
 use crate::metrics::hlog::{self, TAG_BACKOFF, TAG_JOURNEY, TAG_LAG, TAG_OP_OK, TAG_QUEUE};
 use crate::metrics::interval::whole;
 use crate::metrics::{US_PER_MS, new_histogram};
-use crate::report::{CohortResult, ReportError, Writes};
+use crate::report::{FleetResult, ReportError, Writes};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-fn hlog_files(c: &CohortResult, h: &CohortHists) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+fn hlog_files(c: &FleetResult, h: &FleetHists) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let base = SystemTime::UNIX_EPOCH + h.base_time.unwrap_or_default();
     let round = Duration::from_secs_f64(c.round_duration_s.max(0.0));
     let mut fleet = Vec::new();

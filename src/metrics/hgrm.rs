@@ -1,7 +1,7 @@
 //! HdrHistogram percentile-distribution text (`.hgrm`), the format Java's
 //! `outputPercentileDistribution` writes and wrk2 prints as its "Detailed
 //! Percentile spectrum". HdrHistogram's online plotter and `hdr-plot` read
-//! it, so per-cohort files can be overlaid with results from other tools.
+//! it, so per-fleet files can be overlaid with results from other tools.
 //!
 //! The engine records in microseconds; everything here is printed and
 //! returned in milliseconds.
@@ -79,10 +79,10 @@ pub fn write_percentile_distribution(
     )
 }
 
-/// A file name for a cohort's `.hgrm` file: cohort names come from scenario
+/// A file name for a fleet's `.hgrm` file: fleet names come from scenario
 /// files, so anything but ASCII letters, digits, `-` and `_` becomes `_`.
-pub fn file_name(cohort: &str) -> String {
-    let stem: String = cohort
+pub fn file_name(fleet: &str) -> String {
+    let stem: String = fleet
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -93,7 +93,7 @@ pub fn file_name(cohort: &str) -> String {
         })
         .collect();
     let stem = if stem.is_empty() {
-        "cohort".to_string()
+        "fleet".to_string()
     } else {
         stem
     };
@@ -219,7 +219,7 @@ mod tests {
     fn report_hgrm_file_names_are_safe() {
         assert_eq!(file_name("compliant"), "compliant.hgrm");
         assert_eq!(file_name("../evil name"), "___evil_name.hgrm");
-        assert_eq!(file_name(""), "cohort.hgrm");
+        assert_eq!(file_name(""), "fleet.hgrm");
         let text = String::from_utf8(text(&uniform(), 1000.0)).unwrap();
         assert!(text.starts_with("       Value     Percentile"));
         assert_eq!(text, render(&uniform()));

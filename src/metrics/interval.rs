@@ -1,4 +1,4 @@
-//! A cohort's recorder as `.hlog` interval logs ([`crate::metrics::hlog`]):
+//! A fleet's recorder as `.hlog` interval logs ([`crate::metrics::hlog`]):
 //!
 //! - `<fleet>.<step>.hlog`: per second, `op` and `attempt` latency of that
 //!   step (the second each ended in), then one whole-round interval per
@@ -111,8 +111,8 @@ pub fn fleet_file(
     Ok(out)
 }
 
-/// Every `.hlog` of one cohort: (file name, bytes), the fleet file first.
-pub fn cohort_files(
+/// Every `.hlog` of one fleet: (file name, bytes), the fleet file first.
+pub fn fleet_files(
     fleet: &str,
     step_names: &[String],
     rec: &Recorder,

@@ -261,7 +261,7 @@ pub enum JourneyEnd {
 /// [`OpLog`] is) because every user waiting in backoff holds one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JourneyLog {
-    pub cohort: u16,
+    pub fleet: u16,
     /// How late the journey started versus its schedule, in microseconds
     /// (saturating at ~71 minutes).
     schedule_lag_us: u32,
@@ -286,11 +286,11 @@ fn us32(d: Duration) -> u32 {
 }
 
 impl JourneyLog {
-    /// A journey of cohort `cohort` due `intended_at` after the round
+    /// A journey of fleet `fleet` due `intended_at` after the round
     /// started, begun `schedule_lag` late.
-    pub fn new(cohort: usize, intended_at: Duration, schedule_lag: Duration, steps: usize) -> Self {
+    pub fn new(fleet: usize, intended_at: Duration, schedule_lag: Duration, steps: usize) -> Self {
         Self {
-            cohort: u16::try_from(cohort).unwrap_or(u16::MAX),
+            fleet: u16::try_from(fleet).unwrap_or(u16::MAX),
             schedule_lag_us: us32(schedule_lag),
             intended_at_ms: u32::try_from(intended_at.as_millis()).unwrap_or(u32::MAX),
             ops: Vec::with_capacity(steps),

@@ -22,4 +22,4 @@ pub use live::{Live, LiveHistogram, LiveSnapshot};
 pub use log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 pub use recorder::{MAX_OUTCOMES, Recorder, StepRec, new_histogram};
 pub use seconds::{FINE_INTERVAL_MS, FINE_UNTIL, SecondHistograms, SparseCounts, interval_ms_for};
-pub use summarize::{CohortMeta, US_PER_MS, summarize};
+pub use summarize::{FleetMeta, US_PER_MS, summarize};

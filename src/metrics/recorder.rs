@@ -1,4 +1,4 @@
-//! One collector's view of one cohort.
+//! One collector's view of one fleet.
 
 use super::log::{JourneyEnd, JourneyLog, StatusClass};
 use super::seconds::SecondHistograms;
@@ -195,7 +195,7 @@ impl Recorder {
     }
 
     /// Operation latency over every step (each operation is recorded once,
-    /// in its step; the cohort's histogram is their sum).
+    /// in its step; the fleet's histogram is their sum).
     pub fn op_latency(&self) -> Histogram<u64> {
         let mut h = new_histogram();
         for s in &self.steps {

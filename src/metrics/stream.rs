@@ -6,7 +6,7 @@
 //! task (the round's ticker, `engine/ticker.rs`). The task sums the deltas it received and,
 //! once a second, appends them to the report folder and flushes:
 //!
-//! - [`STREAM_FILE`] (`stream.partial.jsonl`): one JSON line per cohort per
+//! - [`STREAM_FILE`] (`stream.partial.jsonl`): one JSON line per fleet per
 //!   flush with what that second added: per-step operations, successes,
 //!   attempts and outcome labels, journey counts, retry counters, and the
 //!   per-second rows ([`SecondRow`], `t` since the round start) it touched;
@@ -56,11 +56,11 @@ pub struct StepLine {
     pub hedge_wins: u64,
 }
 
-/// What one flush added to one cohort.
+/// What one flush added to one fleet.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamLine {
     pub round: usize,
-    pub cohort: String,
+    pub fleet: String,
     pub steps: Vec<StepLine>,
     pub journeys: JourneyCounts,
     pub retry_after_honoured: u64,
@@ -71,10 +71,10 @@ pub struct StreamLine {
 }
 
 impl StreamLine {
-    pub fn of(round: usize, cohort: &str, d: &Recorder) -> Self {
+    pub fn of(round: usize, fleet: &str, d: &Recorder) -> Self {
         StreamLine {
             round,
-            cohort: cohort.to_string(),
+            fleet: fleet.to_string(),
             steps: d
                 .steps
                 .iter()
@@ -120,7 +120,7 @@ impl StreamLine {
     }
 }
 
-struct CohortFiles {
+struct FleetFiles {
     name: String,
     fleet: BufWriter<File>,
     steps: Vec<BufWriter<File>>,
@@ -130,7 +130,7 @@ struct CohortFiles {
 pub struct StreamFiles {
     round: usize,
     jsonl: BufWriter<File>,
-    cohorts: Vec<CohortFiles>,
+    fleets: Vec<FleetFiles>,
 }
 
 fn create(path: PathBuf) -> io::Result<BufWriter<File>> {
@@ -143,7 +143,7 @@ impl StreamFiles {
     pub fn create(
         dir: &Path,
         round: usize,
-        cohorts: &[String],
+        fleets: &[String],
         step_names: &[String],
         base: SystemTime,
     ) -> io::Result<Self> {
@@ -154,7 +154,7 @@ impl StreamFiles {
                 .open(dir.join(STREAM_FILE))?,
         );
         let mut out = Vec::new();
-        for c in cohorts {
+        for c in fleets {
             let mut fleet = create(dir.join(hlog::file_name(c, None)))?;
             hlog::write_header(&mut fleet, c, base)?;
             fleet.flush()?;
@@ -165,7 +165,7 @@ impl StreamFiles {
                 f.flush()?;
                 steps.push(f);
             }
-            out.push(CohortFiles {
+            out.push(FleetFiles {
                 name: c.clone(),
                 fleet,
                 steps,
@@ -174,14 +174,14 @@ impl StreamFiles {
         Ok(StreamFiles {
             round,
             jsonl,
-            cohorts: out,
+            fleets: out,
         })
     }
 
-    /// Append one flush: `deltas[i]` is what cohort `i` added. Histograms
+    /// Append one flush: `deltas[i]` is what fleet `i` added. Histograms
     /// first, then the counters line, each file flushed.
     pub fn append(&mut self, deltas: &[Recorder]) -> io::Result<()> {
-        for (c, d) in self.cohorts.iter_mut().zip(deltas) {
+        for (c, d) in self.fleets.iter_mut().zip(deltas) {
             let line = StreamLine::of(self.round, &c.name, d);
             if line.is_empty() {
                 continue;

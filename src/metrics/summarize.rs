@@ -1,4 +1,4 @@
-//! Merged recorder -> the report model's [`CohortResult`].
+//! Merged recorder -> the report model's [`FleetResult`].
 
 use super::recorder::{Recorder, StepRec};
 use super::seconds::SecondHistograms;
@@ -6,7 +6,7 @@ use super::windows::Ended;
 use crate::metrics::hgrm;
 use crate::model::Ledger;
 use crate::model::{
-    CohortResult, FunnelStage, LatencyRow, Percentiles, StepKind, StepResult, WaitStats,
+    FleetResult, FunnelStage, LatencyRow, Percentiles, StepKind, StepResult, WaitStats,
     WindowSeries, amplification,
 };
 use crate::policy::RetryPolicy;
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What the summary needs beyond the recorder.
-pub struct CohortMeta<'a> {
+pub struct FleetMeta<'a> {
     pub name: &'a str,
     pub policy: &'a RetryPolicy,
     pub round: usize,
@@ -41,8 +41,8 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
-    let mut latency = super::latency::cohort_latency(
+pub fn summarize(rec: &Recorder, meta: FleetMeta<'_>) -> FleetResult {
+    let mut latency = super::latency::fleet_latency(
         rec.steps
             .iter()
             .map(|s| (&s.op_seconds, &s.attempt_seconds)),
@@ -58,10 +58,10 @@ pub fn summarize(rec: &Recorder, meta: CohortMeta<'_>) -> CohortResult {
             step_result(i, s, &meta, series, &mut totals)
         })
         .collect();
-    cohort_result(rec, meta, totals, steps, latency)
+    fleet_result(rec, meta, totals, steps, latency)
 }
 
-/// Counts summed over a cohort's steps; `head_*` over the steps the
+/// Counts summed over a fleet's steps; `head_*` over the steps the
 /// headline amplification is measured on.
 #[derive(Default)]
 struct Totals {
@@ -80,7 +80,7 @@ struct Totals {
 fn step_result(
     i: usize,
     s: &StepRec,
-    meta: &CohortMeta<'_>,
+    meta: &FleetMeta<'_>,
     series: Vec<LatencyRow>,
     totals: &mut Totals,
 ) -> StepResult {
@@ -155,15 +155,15 @@ fn step_result(
     }
 }
 
-/// The cohort's result from its recorder, its steps' results and totals,
+/// The fleet's result from its recorder, its steps' results and totals,
 /// and its latency over time.
-fn cohort_result(
+fn fleet_result(
     rec: &Recorder,
-    meta: CohortMeta<'_>,
+    meta: FleetMeta<'_>,
     totals: Totals,
     steps: Vec<StepResult>,
-    latency: super::latency::CohortLatency,
-) -> CohortResult {
+    latency: super::latency::FleetLatency,
+) -> FleetResult {
     let Totals {
         outcomes,
         operations,
@@ -183,7 +183,7 @@ fn cohort_result(
     for (row, v) in timeseries.iter_mut().zip(meta.in_flight) {
         row.in_flight = *v;
     }
-    CohortResult {
+    FleetResult {
         name: meta.name.to_string(),
         policy: meta.policy.name.clone(),
         policy_detail: meta.policy.clone(),
@@ -267,7 +267,7 @@ fn windows(widths: &[u32], round: Duration, ended: Ended<'_>) -> Vec<WindowSerie
 }
 
 /// The fleet's windows: every step's intervals summed.
-fn fleet_windows(rec: &Recorder, meta: &CohortMeta<'_>) -> Vec<WindowSeries> {
+fn fleet_windows(rec: &Recorder, meta: &FleetMeta<'_>) -> Vec<WindowSeries> {
     if meta.window_widths.is_empty() {
         return Vec::new();
     }

@@ -1,21 +1,21 @@
-//! The plain-text table printed at the end of a run: one column per cohort,
-//! short enough for an 80-column terminal with two or three cohorts, then the
+//! The plain-text table printed at the end of a run: one column per fleet,
+//! short enough for an 80-column terminal with two or three fleets, then the
 //! verdict sentence so the terminal and report.html say the same thing.
 
 use super::format::{count, ms, pct, times};
 use super::verdict::{recovery_text, trigger_window, verdict};
-use crate::model::{CohortResult, Report};
+use crate::model::{FleetResult, Report};
 
 /// How many outcome codes to list (most frequent first).
 const TOP_OUTCOMES: usize = 3;
 
 type Row = (String, Vec<String>);
 
-fn row(label: &str, cohorts: &[CohortResult], cell: impl Fn(&CohortResult) -> String) -> Row {
-    (label.to_string(), cohorts.iter().map(cell).collect())
+fn row(label: &str, fleets: &[FleetResult], cell: impl Fn(&FleetResult) -> String) -> Row {
+    (label.to_string(), fleets.iter().map(cell).collect())
 }
 
-fn ledger_cell(c: &CohortResult, get: fn(&crate::model::Ledger) -> u64) -> String {
+fn ledger_cell(c: &FleetResult, get: fn(&crate::model::Ledger) -> u64) -> String {
     c.ledger
         .as_ref()
         .map_or_else(|| "-".to_string(), |l| count(get(l)))
@@ -23,7 +23,7 @@ fn ledger_cell(c: &CohortResult, get: fn(&crate::model::Ledger) -> u64) -> Strin
 
 /// The target's own counts (`[truth]`), one row per key, beside the
 /// journeys stampede counted as succeeded.
-fn truth_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn truth_rows(cs: &[FleetResult]) -> Vec<Row> {
     let mut keys: Vec<&String> = (cs.iter().filter_map(|c| c.truth.as_ref()))
         .flat_map(|t| t.counts.keys().chain(t.levels.keys()))
         .collect();
@@ -57,7 +57,7 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-fn top_outcomes(c: &CohortResult) -> Vec<String> {
+fn top_outcomes(c: &FleetResult) -> Vec<String> {
     let mut v: Vec<(&String, &u64)> = c.outcomes.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     v.into_iter()
@@ -73,7 +73,7 @@ fn top_outcomes(c: &CohortResult) -> Vec<String> {
 }
 
 /// "reserve latency p99 (ok)": the headline names its step.
-fn headline_label(cs: &[CohortResult], stat: &str) -> String {
+fn headline_label(cs: &[FleetResult], stat: &str) -> String {
     let step = cs
         .first()
         .map(|c| c.headline_latency().0)
@@ -82,7 +82,7 @@ fn headline_label(cs: &[CohortResult], stat: &str) -> String {
 }
 
 /// One row per step: operations, amplification, OK p99, the top outcome.
-fn step_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn step_rows(cs: &[FleetResult]) -> Vec<Row> {
     let Some(first) = cs.first() else {
         return Vec::new();
     };
@@ -154,7 +154,7 @@ pub fn summary_table(report: &Report) -> String {
 }
 
 /// Counts, amplification, success and latency: a row each, every run.
-fn headline_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn headline_rows(cs: &[FleetResult]) -> Vec<Row> {
     vec![
         row("operations", cs, |c| count(c.operations)),
         row("attempts", cs, |c| count(c.attempts)),
@@ -196,7 +196,7 @@ fn headline_rows(cs: &[CohortResult]) -> Vec<Row> {
 }
 
 /// Wait steps: time in queue and what the waiting cost the target.
-fn wait_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn wait_rows(cs: &[FleetResult]) -> Vec<Row> {
     let mut rows = Vec::new();
     let waits: Vec<&str> = cs
         .first()
@@ -209,7 +209,7 @@ fn wait_rows(cs: &[CohortResult]) -> Vec<Row> {
         })
         .unwrap_or_default();
     for name in waits {
-        let step = |c: &CohortResult| c.steps.iter().find(|s| s.name == name).cloned();
+        let step = |c: &FleetResult| c.steps.iter().find(|s| s.name == name).cloned();
         rows.push(row(&format!("{name}: time in queue p50"), cs, |c| {
             step(c).map_or("-".into(), |s| ms(s.operation_latency_ms.p50))
         }));
@@ -226,7 +226,7 @@ fn wait_rows(cs: &[CohortResult]) -> Vec<Row> {
 }
 
 /// The journeys that reached each stage of the funnel.
-fn funnel_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn funnel_rows(cs: &[FleetResult]) -> Vec<Row> {
     let mut rows = Vec::new();
     let stages = cs.first().map_or(0, |c| c.funnel.len());
     for i in 0..stages {
@@ -269,7 +269,7 @@ fn optional_rows(report: &Report) -> Vec<Row> {
 }
 
 /// The most frequent outcomes of each fleet, one per row.
-fn outcome_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn outcome_rows(cs: &[FleetResult]) -> Vec<Row> {
     let mut rows = Vec::new();
     let tops: Vec<Vec<String>> = cs.iter().map(top_outcomes).collect();
     for i in 0..tops.iter().map(Vec::len).max().unwrap_or(0) {
@@ -285,7 +285,7 @@ fn outcome_rows(cs: &[CohortResult]) -> Vec<Row> {
 }
 
 /// The ledger's counts, when a fleet has one.
-fn ledger_rows(cs: &[CohortResult]) -> Vec<Row> {
+fn ledger_rows(cs: &[FleetResult]) -> Vec<Row> {
     let mut rows = Vec::new();
     if cs.iter().any(|c| c.ledger.is_some()) {
         rows.push(row("duplicate bookings", cs, |c| {

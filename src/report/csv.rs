@@ -7,7 +7,7 @@
 //! cell, never 0, so "nothing measured" and "measured zero" stay distinct.
 //! Text cells go through [`super::cells::text`], so a code from the target
 //! cannot start a spreadsheet formula.
-//! `recovery_s` is empty when the run had no trigger or the cohort did not
+//! `recovery_s` is empty when the run had no trigger or the fleet did not
 //! recover (the report's `trigger` in summary.json tells the two apart).
 //! Latency cells of an interval in which nothing of that kind ended are
 //! empty too (`timeseries.csv`); `latency_series.csv` has a row only where
@@ -15,7 +15,7 @@
 
 use super::ReportError;
 use super::cells::text;
-use crate::model::{CohortResult, IntervalLatency, LatencyRow, Percentiles, Report};
+use crate::model::{FleetResult, IntervalLatency, LatencyRow, Percentiles, Report};
 use std::path::{Path, PathBuf};
 
 pub const SUMMARY_HEADER: &[&str] = &[
@@ -60,16 +60,16 @@ pub const SUMMARY_HEADER: &[&str] = &[
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
-    "cohort", "step", "kind", "count", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
-    "p999_ms", "max_ms",
+    "fleet", "step", "kind", "count", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms",
+    "max_ms",
 ];
 
-pub const OUTCOMES_HEADER: &[&str] = &["cohort", "step", "outcome", "count"];
+pub const OUTCOMES_HEADER: &[&str] = &["fleet", "step", "outcome", "count"];
 
-pub const RETRIES_HEADER: &[&str] = &["cohort", "attempts", "operations"];
+pub const RETRIES_HEADER: &[&str] = &["fleet", "attempts", "operations"];
 
 pub const TIMESERIES_HEADER: &[&str] = &[
-    "cohort",
+    "fleet",
     "t",
     "timestamp",
     "arrivals",
@@ -98,10 +98,10 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "not_sent",
 ];
 
-/// Latency over time: one row per cohort, step (or `all`), interval and
+/// Latency over time: one row per fleet, step (or `all`), interval and
 /// kind (`operation`, `attempt`) in which something ended.
 pub const LATENCY_SERIES_HEADER: &[&str] = &[
-    "cohort",
+    "fleet",
     "step",
     "t_s",
     "timestamp",
@@ -116,11 +116,11 @@ pub const LATENCY_SERIES_HEADER: &[&str] = &[
 ];
 
 /// The funnel (`[journey] funnel`): journeys through each stage's step.
-pub const FUNNEL_HEADER: &[&str] = &["cohort", "stage", "step", "journeys"];
+pub const FUNNEL_HEADER: &[&str] = &["fleet", "stage", "step", "journeys"];
 
 /// Wait steps: their polls (SSE: connections), early polls, reconnects.
 pub const WAITS_HEADER: &[&str] = &[
-    "cohort",
+    "fleet",
     "step",
     "kind",
     "waits",
@@ -129,7 +129,7 @@ pub const WAITS_HEADER: &[&str] = &[
     "reconnects",
 ];
 
-/// The step name used for a cohort-wide aggregate row.
+/// The step name used for a fleet-wide aggregate row.
 pub const ALL_STEPS: &str = "all";
 
 /// Every CSV file name with its header, in the order they are written.
@@ -189,7 +189,7 @@ fn summary_rows(report: &Report) -> Rows {
     report.results.iter().map(summary_row).collect()
 }
 
-fn summary_row(c: &CohortResult) -> Vec<String> {
+fn summary_row(c: &FleetResult) -> Vec<String> {
     let op = &c.operation_latency_ms;
     let at = &c.attempt_latency_ms;
     let ledger = |get: fn(&crate::model::Ledger) -> u64| {
@@ -239,9 +239,9 @@ fn summary_row(c: &CohortResult) -> Vec<String> {
     ]
 }
 
-fn latency_row(cohort: &str, step: &str, kind: &str, p: &Percentiles) -> Vec<String> {
+fn latency_row(fleet: &str, step: &str, kind: &str, p: &Percentiles) -> Vec<String> {
     vec![
-        text(cohort).into_owned(),
+        text(fleet).into_owned(),
         text(step).into_owned(),
         text(kind).into_owned(),
         p.count.to_string(),
@@ -379,14 +379,14 @@ fn retry_rows(report: &Report) -> Rows {
     rows
 }
 
-/// RFC 3339 (UTC, milliseconds) start of second `t` of the cohort's round;
+/// RFC 3339 (UTC, milliseconds) start of second `t` of the fleet's round;
 /// empty for reports from before the round start was recorded.
-fn second_start(c: &CohortResult, t: u32) -> String {
+fn second_start(c: &FleetResult, t: u32) -> String {
     interval_start(c, u64::from(t) * 1000)
 }
 
-/// RFC 3339 (UTC, milliseconds) of `t_ms` into the cohort's round.
-fn interval_start(c: &CohortResult, t_ms: u64) -> String {
+/// RFC 3339 (UTC, milliseconds) of `t_ms` into the fleet's round.
+fn interval_start(c: &FleetResult, t_ms: u64) -> String {
     c.round_started_unix_ms.map_or_else(String::new, |ms| {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.saturating_add(t_ms));
         crate::timefmt::rfc3339_millis(at)

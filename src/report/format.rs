@@ -1,11 +1,11 @@
 //! Human number formatting shared by the console table, the verdict and the
 //! HTML report, so the same number reads the same everywhere. Non-finite
-//! inputs (a NaN from a zero-operation cohort) print as "n/a" instead of
+//! inputs (a NaN from a zero-operation fleet) print as "n/a" instead of
 //! "NaN" or a panic.
 
 /// The label of the headline amplification row: which steps it is over
-/// (`amplification (reserve)`), when every cohort shares them.
-pub fn amplification_label(cs: &[super::CohortResult]) -> String {
+/// (`amplification (reserve)`), when every fleet shares them.
+pub fn amplification_label(cs: &[super::FleetResult]) -> String {
     let first = cs.first().map(|c| &c.amplification_steps);
     match first {
         Some(steps) if !steps.is_empty() && cs.iter().all(|c| &c.amplification_steps == steps) => {

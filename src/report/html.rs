@@ -1,5 +1,5 @@
 //! report.html: one self-contained page (inline CSS and SVG, no external
-//! URL, no JavaScript needed) comparing the cohorts of a run.
+//! URL, no JavaScript needed) comparing the fleets of a run.
 //!
 //! Rust computes every number and chart; the minijinja template
 //! (`templates/report.html`) only lays them out. The template is registered
@@ -19,7 +19,7 @@ use super::svg;
 use super::verdict::verdict;
 use crate::model::Report;
 use charts::{
-    LATENCY_CHARTS_PER_COHORT, METRICS, chart, distribution_charts, latency_charts, spectrum_chart,
+    LATENCY_CHARTS_PER_FLEET, METRICS, chart, distribution_charts, latency_charts, spectrum_chart,
     timeseries_charts,
 };
 use minijinja::value::Value;
@@ -39,13 +39,13 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// The number of SVG charts [`render_html`] draws for a report with at least
-/// one cohort and per-second series (2 spectra, 5 per-second series, 2
+/// one fleet and per-second series (2 spectra, 5 per-second series, 2
 /// distributions), latency-over-time charts aside; without series the 5
 /// per-second charts are left out.
 pub const CHART_COUNT: usize = 2 + METRICS.len() + 2;
 
 /// Every chart [`render_html`] draws for `report`: [`CHART_COUNT`] (less
-/// the per-second ones without series) plus, per cohort with a latency
+/// the per-second ones without series) plus, per fleet with a latency
 /// series, its operation and attempt latency-over-time charts.
 pub fn chart_count(report: &Report) -> usize {
     let cs = &report.results;
@@ -58,7 +58,7 @@ pub fn chart_count(report: &Report) -> usize {
         0
     };
     let latency = cs.iter().filter(|c| !c.latency_series.is_empty()).count();
-    CHART_COUNT - METRICS.len() + series + LATENCY_CHARTS_PER_COHORT * latency
+    CHART_COUNT - METRICS.len() + series + LATENCY_CHARTS_PER_FLEET * latency
 }
 
 /// minijinja's auto-escaping, after bidi controls in every (unsafe) string
@@ -107,7 +107,7 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
             spectrum_chart(cs, "Attempt latency by percentile", true),
         ),
     ];
-    let cohorts: Vec<Value> = cs
+    let fleets: Vec<Value> = cs
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -147,7 +147,7 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
                     .collect(),
             ),
         ),
-        ("cohorts", list(cohorts)),
+        ("fleets", list(fleets)),
         (
             "sections",
             list(if cs.is_empty() {

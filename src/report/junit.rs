@@ -216,7 +216,7 @@ mod tests {
     }
 
     const LEDGER_WHY: &str =
-        "`oversold` needs the embedded simulator's ledger, and cohort `remote` has none";
+        "`oversold` needs the embedded simulator's ledger, and fleet `remote` has none";
 
     fn four_gates() -> Vec<GateResult> {
         vec![
@@ -290,7 +290,7 @@ mod tests {
         assert!(xml.contains("name=\"compliant.success_rate &gt;= 0.97\" time=\"0\"/>"));
         assert!(
             xml.contains(
-                ">not measured (ledger_unavailable): `oversold` needs the embedded simulator&apos;s ledger, and cohort `remote` has none, bound 0</failure>"
+                ">not measured (ledger_unavailable): `oversold` needs the embedded simulator&apos;s ledger, and fleet `remote` has none, bound 0</failure>"
             ),
             "{xml}"
         );

@@ -1,4 +1,4 @@
-//! Time to recovery after a trigger, from a cohort's per-second counters.
+//! Time to recovery after a trigger, from a fleet's per-second counters.
 //!
 //! Definition (the one the report, the CSV and the docs use):
 //!
@@ -10,8 +10,8 @@
 //!   successes/s stay ≥ [`RECOVERY_FRACTION`] × baseline for
 //!   [`RECOVERY_HOLD_S`] consecutive seconds. One good second inside a storm
 //!   (a burst of replays, a lucky drain) does not count.
-//! * **recovery_s** = `t − to_s`; 0 means the cohort never dipped (or was
-//!   back the second the trigger ended). `None` when the cohort never held
+//! * **recovery_s** = `t − to_s`; 0 means the fleet never dipped (or was
+//!   back the second the trigger ended). `None` when the fleet never held
 //!   the bar for long enough before its series ended ("did not recover").
 //!
 //! Successes per second compare well only while arrivals are steady (an open
@@ -59,7 +59,7 @@ pub fn recovery(series: &[SecondRow], trigger: Option<&Trigger>) -> Option<f64> 
     trigger.and_then(|t| recovery_s(series, t))
 }
 
-/// Seconds after the trigger ended until the cohort was back (see the
+/// Seconds after the trigger ended until the fleet was back (see the
 /// module docs); `None` when it never was, or had no baseline to return to.
 pub fn recovery_s(series: &[SecondRow], trigger: &Trigger) -> Option<f64> {
     if !(trigger.from_s.is_finite() && trigger.to_s.is_finite()) {

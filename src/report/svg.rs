@@ -3,7 +3,7 @@
 //! A few kilobytes of SVG per chart keep the report one self-contained file
 //! that opens from disk with no network and no JavaScript. Every piece of
 //! text (series names, category labels, tooltips) goes through [`esc`],
-//! because cohort names, outcome codes and step names can come from the
+//! because fleet names, outcome codes and step names can come from the
 //! target; the HTML template marks the finished SVG safe, so this module is
 //! where escaping must happen.
 

@@ -3,20 +3,20 @@
 //! disagree about which strategy kept the target healthy.
 
 use super::format::{count, decimal, ms, pct, times};
-use crate::model::{CohortResult, Report, Trigger};
+use crate::model::{FleetResult, Report, Trigger};
 use std::cmp::Ordering;
 
-/// Harm a cohort did that the simulator could see (0 without a ledger).
-fn harm(c: &CohortResult) -> u64 {
+/// Harm a fleet did that the simulator could see (0 without a ledger).
+fn harm(c: &FleetResult) -> u64 {
     c.ledger
         .as_ref()
         .map_or(0, |l| l.duplicates.saturating_add(l.oversold))
 }
 
-/// Orders cohorts healthiest first: no ledger harm, then higher success
+/// Orders fleets healthiest first: no ledger harm, then higher success
 /// rate (in 0.5% steps so noise does not decide), then lower amplification,
 /// then lower p99.
-fn healthier(a: &CohortResult, b: &CohortResult) -> Ordering {
+fn healthier(a: &FleetResult, b: &FleetResult) -> Ordering {
     let bucket = |r: f64| {
         if r.is_finite() {
             (r * 200.0).round() as i64
@@ -32,8 +32,8 @@ fn healthier(a: &CohortResult, b: &CohortResult) -> Ordering {
         .then(by_f(a.operation_latency_ms.p99, b.operation_latency_ms.p99))
 }
 
-/// What went well, for the healthiest cohort.
-fn praise(c: &CohortResult) -> String {
+/// What went well, for the healthiest fleet.
+fn praise(c: &FleetResult) -> String {
     let mut s = if c.journeys.started > 0 {
         // In a sell-out, a clean "sold out" is the right answer for most
         // journeys: say so, or "450 of 3,000" reads like a failure.
@@ -76,7 +76,7 @@ fn praise(c: &CohortResult) -> String {
 }
 
 /// " on reserve": which steps the headline amplification is over.
-fn on_steps(c: &CohortResult) -> String {
+fn on_steps(c: &FleetResult) -> String {
     if c.amplification_steps.is_empty() {
         String::new()
     } else {
@@ -84,8 +84,8 @@ fn on_steps(c: &CohortResult) -> String {
     }
 }
 
-/// What the cohort cost the target, for the least healthy cohort.
-fn cost(c: &CohortResult) -> String {
+/// What the fleet cost the target, for the least healthy fleet.
+fn cost(c: &FleetResult) -> String {
     let per_op = if c.amplification.is_finite() {
         format!("{:.1}", c.amplification)
     } else {
@@ -123,8 +123,8 @@ pub fn trigger_window(t: &Trigger) -> String {
     format!("{} s–{} s", decimal(t.from_s, 1), decimal(t.to_s, 1))
 }
 
-/// How long a cohort took to recover, for tables ("did not recover" when never).
-pub fn recovery_text(c: &CohortResult) -> String {
+/// How long a fleet took to recover, for tables ("did not recover" when never).
+pub fn recovery_text(c: &FleetResult) -> String {
     match c.recovery_s {
         Some(s) => format!("{} s", decimal(s, 1)),
         None => "did not recover".to_string(),
@@ -132,9 +132,9 @@ pub fn recovery_text(c: &CohortResult) -> String {
 }
 
 /// " After the trigger (6 s–10 s), compliant recovered in 2 s; naive never
-/// did." — empty without a trigger. Cohorts that never recovered are listed
-/// together, so the sentence stays short with many cohorts.
-fn recovery_sentence(report: &Report, ran: &[&CohortResult]) -> String {
+/// did." — empty without a trigger. Fleets that never recovered are listed
+/// together, so the sentence stays short with many fleets.
+fn recovery_sentence(report: &Report, ran: &[&FleetResult]) -> String {
     let Some(t) = &report.trigger else {
         return String::new();
     };
@@ -176,7 +176,7 @@ fn recovery_sentence(report: &Report, ran: &[&CohortResult]) -> String {
 /// One sentence, with numbers, saying which strategy kept the target healthy
 /// (and, with a trigger, a second one on who recovered from it).
 pub fn verdict(report: &Report) -> String {
-    let ran: Vec<&CohortResult> = report.results.iter().filter(|c| c.operations > 0).collect();
+    let ran: Vec<&FleetResult> = report.results.iter().filter(|c| c.operations > 0).collect();
     let idle: Vec<&str> = report
         .results
         .iter()
@@ -199,9 +199,9 @@ pub fn verdict(report: &Report) -> String {
     let rec = recovery_sentence(report, &ran);
     match ran.as_slice() {
         [] if report.results.is_empty() => {
-            format!("No cohort ran, so there is nothing to judge.{stopped}")
+            format!("No fleet ran, so there is nothing to judge.{stopped}")
         }
-        [] => format!("No cohort completed any operation, so there is nothing to judge.{stopped}"),
+        [] => format!("No fleet completed any operation, so there is nothing to judge.{stopped}"),
         [only] => {
             let mut s = praise(only);
             if harm(only) > 0 {
@@ -216,7 +216,7 @@ pub fn verdict(report: &Report) -> String {
             let worst = sorted[sorted.len() - 1];
             let others = if sorted.len() > 2 {
                 format!(
-                    " ({} cohorts compared; the table ranks the rest.)",
+                    " ({} fleets compared; the table ranks the rest.)",
                     sorted.len()
                 )
             } else {
@@ -224,12 +224,12 @@ pub fn verdict(report: &Report) -> String {
             };
             if healthier(best, worst) == Ordering::Equal {
                 return format!(
-                    "All cohorts fared alike: {}.{rec}{others}{idle_note}{stopped}",
+                    "All fleets fared alike: {}.{rec}{others}{idle_note}{stopped}",
                     praise(best)
                 );
             }
             let lead = if harm(best) > 0 {
-                "No cohort kept the target clean; the least harmful"
+                "No fleet kept the target clean; the least harmful"
             } else {
                 "Healthiest"
             };
@@ -249,7 +249,7 @@ mod tests {
     use crate::sample::sample_report;
 
     #[test]
-    fn report_verdict_names_the_healthy_cohort_first() {
+    fn report_verdict_names_the_healthy_fleet_first() {
         let r = sample_report();
         let v = verdict(&r);
         assert!(v.starts_with("Healthiest: compliant"), "{v}");
@@ -308,7 +308,7 @@ mod tests {
         assert!(verdict(&r).starts_with("compliant completed"));
         r.results[0].ledger = None;
         r.results[0].operations = 0;
-        assert!(verdict(&r).contains("No cohort completed any operation"));
+        assert!(verdict(&r).contains("No fleet completed any operation"));
         r.results.clear();
         r.status = crate::report::RunStatus::Aborted;
         let v = verdict(&r);

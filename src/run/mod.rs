@@ -139,8 +139,8 @@ async fn sleep_until(t: SystemTime, control: &Control) -> bool {
     }
 }
 
-/// Raw latency histograms of one cohort (microseconds), for `.hgrm` files.
-pub struct CohortHistograms {
+/// Raw latency histograms of one fleet (microseconds), for `.hgrm` files.
+pub struct FleetHistograms {
     pub name: String,
     pub operation: Histogram<u64>,
     pub attempt: Histogram<u64>,
@@ -150,7 +150,7 @@ pub struct CohortHistograms {
 
 pub struct RunOutput {
     pub report: Report,
-    pub histograms: Vec<CohortHistograms>,
+    pub histograms: Vec<FleetHistograms>,
     /// No attempt got an HTTP response: why, in one line (exit code 4).
     pub unreachable: Option<String>,
     /// How long the run took on the wall clock (on virtual time, unlike
@@ -159,7 +159,7 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    /// Write `<cohort>-operation.hgrm` and `<cohort>-attempt.hgrm` into `dir`,
+    /// Write `<fleet>-operation.hgrm` and `<fleet>-attempt.hgrm` into `dir`,
     /// each atomically; a file that fails does not stop the others.
     pub fn write_hgrm(&self, dir: &std::path::Path) -> crate::report::Writes {
         let mut writes = crate::report::Writes::default();

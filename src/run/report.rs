@@ -5,7 +5,7 @@ use crate::report::Report;
 use crate::scenario::Plan;
 
 /// `report` with the trigger (the scenario's declared one, else the
-/// embedded simulator's first fault window), each cohort's time to
+/// embedded simulator's first fault window), each fleet's time to
 /// recovery after it (report::recovery) and the plan's gates evaluated.
 pub(super) fn judge(plan: &Plan, mut report: Report) -> Report {
     report.trigger = match plan.trigger {

@@ -1,13 +1,13 @@
 //! The rounds of a run, one after another: each prepared (aligned across
 //! shards, its client made, the target's ledger and truth read before),
-//! run by the engine, read afterwards, and summarized per cohort.
+//! run by the engine, read afterwards, and summarized per fleet.
 
 use super::target::{Target, tls_options};
-use super::{CohortHistograms, RunError, align_round, meta, probe, sleep_until};
+use super::{FleetHistograms, RunError, align_round, meta, probe, sleep_until};
 use crate::client::{HttpClient, Snapshot};
 use crate::engine::{self, Control, Progress, RoundResult};
-use crate::metrics::{CohortMeta, summarize};
-use crate::report::{CohortResult, Ledger, Truth};
+use crate::metrics::{FleetMeta, summarize};
+use crate::report::{FleetResult, Ledger, Truth};
 use crate::scenario::Plan;
 use crate::truth::Reading;
 use std::time::SystemTime;
@@ -15,9 +15,9 @@ use std::time::SystemTime;
 /// What the rounds measured, and what a reader of the report must know.
 #[derive(Default)]
 pub(super) struct Collected {
-    /// One per cohort of every round that ran, in plan order.
-    pub results: Vec<CohortResult>,
-    pub histograms: Vec<CohortHistograms>,
+    /// One per fleet of every round that ran, in plan order.
+    pub results: Vec<FleetResult>,
+    pub histograms: Vec<FleetHistograms>,
     /// Why the rounds stopped early, when they did.
     pub stop_reason: Option<String>,
     /// A round's drain deadline expired.
@@ -59,7 +59,7 @@ pub(super) async fn collect(
         note_round(plan, r, &client, &res, &mut run);
         let (ledger, truth) =
             ground_truth(plan, r, target, &client, &before, control, &mut run.notes).await;
-        record_cohorts(plan, r, &res, ledger, truth, &mut run);
+        record_fleets(plan, r, &res, ledger, truth, &mut run);
     }
     Ok(run)
 }
@@ -185,7 +185,7 @@ fn note_round(plan: &Plan, r: usize, client: &HttpClient, res: &RoundResult, run
         if rec.folded() > 0 {
             run.notes.push(format!(
                 "round {r}, {}: the target sent more than {} distinct outcomes in a step; {} of {} operations are counted as OTHER",
-                round.cohorts.get(i).map_or("?", |c| c.name.as_str()),
+                round.fleets.get(i).map_or("?", |c| c.name.as_str()),
                 crate::metrics::MAX_OUTCOMES,
                 rec.folded(),
                 rec.steps.iter().map(|s| s.ops).sum::<u64>()
@@ -225,8 +225,8 @@ async fn ground_truth(
     )
     .await;
     let round = &plan.rounds[r];
-    if (ledger.is_some() || truth.is_some()) && round.cohorts.len() > 1 {
-        let names: Vec<&str> = round.cohorts.iter().map(|c| c.name.as_str()).collect();
+    if (ledger.is_some() || truth.is_some()) && round.fleets.len() > 1 {
+        let names: Vec<&str> = round.fleets.iter().map(|c| c.name.as_str()).collect();
         notes.push(format!(
             "{} shared one target at once: its ground truth (the ledger, [truth]) counts them together",
             names.join(" and ")
@@ -235,8 +235,8 @@ async fn ground_truth(
     (ledger, truth)
 }
 
-/// Round `r`'s cohorts into results and histograms.
-fn record_cohorts(
+/// Round `r`'s fleets into results and histograms.
+fn record_fleets(
     plan: &Plan,
     r: usize,
     res: &RoundResult,
@@ -245,13 +245,13 @@ fn record_cohorts(
     run: &mut Collected,
 ) {
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
-    for (i, cohort) in plan.rounds[r].cohorts.iter().enumerate() {
-        run.histograms.push(CohortHistograms {
-            name: cohort.name.clone(),
+    for (i, fleet) in plan.rounds[r].fleets.iter().enumerate() {
+        run.histograms.push(FleetHistograms {
+            name: fleet.name.clone(),
             operation: res.recorders[i].op_latency(),
             attempt: res.recorders[i].attempt_latency(),
-            hlogs: crate::metrics::interval::cohort_files(
-                &cohort.name,
+            hlogs: crate::metrics::interval::fleet_files(
+                &fleet.name,
                 &step_names,
                 &res.recorders[i],
                 res.wall_start,
@@ -261,11 +261,11 @@ fn record_cohorts(
         });
         let mut result = summarize(
             &res.recorders[i],
-            CohortMeta {
-                name: &cohort.name,
-                policy: &cohort.policy,
+            FleetMeta {
+                name: &fleet.name,
+                policy: &fleet.policy,
                 round: r,
-                share: cohort.share,
+                share: fleet.share,
                 step_names: &step_names,
                 step_kinds: &plan.step_kinds(),
                 funnel: &plan.journey.funnel,

@@ -32,7 +32,7 @@ pub const MAX_QUANTITY: u32 = 10_000;
 pub const MAX_STAGES: usize = 10_000;
 /// `journey.steps` entries.
 pub const MAX_STEPS: usize = 100;
-/// Fleets in one scenario (`compare` entries or `[[cohorts]]`): each is a
+/// Fleets in one scenario (`compare` entries or `[[fleets]]`): each is a
 /// column of every table and a set of report files.
 pub const MAX_FLEETS: usize = 1000;
 /// Other counts: breaker thresholds, seats of one simulator zone,

@@ -109,14 +109,14 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
     )?;
     let policies = build_policies(&cx, &file.policies)?;
     let rounds = build_rounds(&cx, &file, &policies, ov)?;
-    let cohort_names: Vec<String> = rounds
+    let fleet_names: Vec<String> = rounds
         .iter()
-        .flat_map(|r| r.cohorts.iter().map(|c| c.name.clone()))
+        .flat_map(|r| r.fleets.iter().map(|c| c.name.clone()))
         .collect();
     let step_names: Vec<String> = journey.steps.iter().map(|s| s.name.clone()).collect();
     let gates = (file.gates.iter().enumerate())
         .map(|(i, g)| {
-            crate::gate::parse(g, &cohort_names, &step_names)
+            crate::gate::parse(g, &fleet_names, &step_names)
                 .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -304,7 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn gate_naming_an_unknown_cohort_points_at_the_gate() {
+    fn gate_naming_an_unknown_fleet_points_at_the_gate() {
         let (line, col, key, msg) = invalid(&format!(
             "gates = [\"nobody.success_rate >= 95%\"]\n{OK_LOAD}"
         ));

@@ -9,6 +9,16 @@
 
 /// 1-based line and column of the key at `path` in `src`.
 pub fn locate(src: &str, path: &str) -> (usize, usize) {
+    // `[[cohorts]]` is the older name of `[[fleets]]`: point at what the
+    // file says.
+    let older;
+    let path = match path.strip_prefix("fleets") {
+        Some(rest) if !has_array(src, "fleets") && has_array(src, "cohorts") => {
+            older = format!("cohorts{rest}");
+            older.as_str()
+        }
+        _ => path,
+    };
     let parts: Vec<(&str, Option<usize>)> = path
         .split('.')
         .map(|p| match p.find('[') {
@@ -17,7 +27,7 @@ pub fn locate(src: &str, path: &str) -> (usize, usize) {
         })
         .collect();
     let lines: Vec<&str> = src.lines().collect();
-    // The path may name a table itself (`[policies.mine]`, `[[cohorts]]`).
+    // The path may name a table itself (`[policies.mine]`, `[[fleets]]`).
     let whole: Vec<&str> = parts.iter().map(|(n, _)| *n).collect();
     if let Some(line) = find_header(&lines, &whole.join("."), parts.last().and_then(|p| p.1)) {
         return (line + 1, 1);
@@ -57,6 +67,11 @@ pub fn locate(src: &str, path: &str) -> (usize, usize) {
         Some((_, line)) => (line + 1, 1),
         None => (1, 1),
     }
+}
+
+fn has_array(src: &str, name: &str) -> bool {
+    let lines: Vec<&str> = src.lines().collect();
+    find_header(&lines, name, None).is_some()
 }
 
 fn find_header(lines: &[&str], name: &str, index: Option<usize>) -> Option<usize> {
@@ -116,10 +131,10 @@ mod tests {
 
     #[test]
     fn finds_a_table_named_by_the_whole_path() {
-        let src = "compare = [\"mine\"]\n\n[policies.mine]\nbase_delay = \"1s\"\n\n[[cohorts]]\nname = \"a\"\n\n[[cohorts]]\nname = \"b\"\n";
+        let src = "compare = [\"mine\"]\n\n[policies.mine]\nbase_delay = \"1s\"\n\n[[fleets]]\nname = \"a\"\n\n[[fleets]]\nname = \"b\"\n";
         assert_eq!(locate(src, "policies.mine"), (3, 1));
-        assert_eq!(locate(src, "cohorts"), (6, 1));
-        assert_eq!(locate(src, "cohorts[1]"), (9, 1));
+        assert_eq!(locate(src, "fleets"), (6, 1));
+        assert_eq!(locate(src, "fleets[1]"), (9, 1));
         assert_eq!(locate(SRC, "load"), (3, 1));
     }
 

@@ -16,7 +16,7 @@ pub struct ScenarioFile {
     pub name: Option<String>,
     #[serde(default)]
     pub description: String,
-    /// Seeds every random choice of the run (jitter, cohort mix, simulator faults).
+    /// Seeds every random choice of the run (jitter, fleet mix, simulator faults).
     pub seed: Option<u64>,
     #[serde(default)]
     pub target: TargetSection,
@@ -28,8 +28,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub compare: Vec<String>,
     /// Populations sharing one run (e.g. 80% compliant, 20% naive).
-    #[serde(default)]
-    pub cohorts: Vec<CohortSection>,
+    /// `[[cohorts]]` is the older name of the same table, still read.
+    #[serde(default, alias = "cohorts")]
+    pub fleets: Vec<FleetSection>,
     /// Custom policies: a preset plus overrides, referenced by name.
     #[serde(default)]
     pub policies: BTreeMap<String, PolicyOverrides>,
@@ -366,9 +367,9 @@ fn yes() -> bool {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CohortSection {
+pub struct FleetSection {
     pub name: String,
-    /// Defaults to the cohort name.
+    /// Defaults to the fleet name.
     pub policy: Option<String>,
     pub share: f64,
 }

@@ -71,7 +71,7 @@ pub struct Plan {
     pub load: LoadPlan,
     pub users: UsersPlan,
     pub journey: Journey,
-    /// Sequential rounds; each runs the full load with its cohorts on a fresh target.
+    /// Sequential rounds; each runs the full load with its fleets on a fresh target.
     pub rounds: Vec<Round>,
     /// Simulator settings (used when the target is embedded).
     pub sim: SimConfig,
@@ -587,11 +587,11 @@ fn ser_opt_template<S: serde::Serializer>(t: &Option<Template>, s: S) -> Result<
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Round {
-    pub cohorts: Vec<Cohort>,
+    pub fleets: Vec<Fleet>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Cohort {
+pub struct Fleet {
     pub name: String,
     pub policy: RetryPolicy,
     pub share: f64,
@@ -617,7 +617,7 @@ impl Plan {
     pub fn fleet_names(&self) -> Vec<String> {
         self.rounds
             .iter()
-            .flat_map(|r| &r.cohorts)
+            .flat_map(|r| &r.fleets)
             .map(|c| c.name.clone())
             .collect()
     }

@@ -1,5 +1,5 @@
 //! `stampede run --trace N`: the plan cut down to N journeys of one user in
-//! the first cohort, one after another, so every request can be printed.
+//! the first fleet, one after another, so every request can be printed.
 
 use super::plan::{Arrivals, Plan, UsersPlan};
 use std::time::Duration;
@@ -18,8 +18,8 @@ pub fn for_trace(plan: &mut Plan, n: u64) {
     plan.load.duration = plan.load.duration.max(Duration::from_secs(300));
     plan.rounds.truncate(1);
     if let Some(r) = plan.rounds.first_mut() {
-        r.cohorts.truncate(1);
-        if let Some(c) = r.cohorts.first_mut() {
+        r.fleets.truncate(1);
+        if let Some(c) = r.fleets.first_mut() {
             c.share = 1.0;
         }
     }

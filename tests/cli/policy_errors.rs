@@ -44,7 +44,7 @@ attempt_header = "X-Retry-Attempt"
 jitter = "grpc""#,
     );
     let plan = scenario::parse(&src, Path::new("ok.toml"), &Overrides::default()).unwrap();
-    let p = &plan.rounds[0].cohorts[0].policy;
+    let p = &plan.rounds[0].fleets[0].policy;
     assert_eq!(p.budget.unwrap().scope, stampede::policy::Scope::User);
     assert_eq!(p.throttle.unwrap().scope, stampede::policy::Scope::Process);
     assert_eq!(p.backoff_multiplier, 1.6);
@@ -182,7 +182,7 @@ fn hedge_and_rate_limit_pacing_keys() {
 rate_limit_pacing = { scope = "fleet" }"#,
     );
     let plan = scenario::parse(&src, Path::new("ok.toml"), &Overrides::default()).unwrap();
-    let p = &plan.rounds[0].cohorts[0].policy;
+    let p = &plan.rounds[0].fleets[0].policy;
     let h = p.hedge.expect("hedge");
     assert_eq!(h.max, 2);
     assert_eq!(h.after.to_string(), "10ms");

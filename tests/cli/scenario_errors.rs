@@ -93,11 +93,11 @@ fn authorization_header_in_file_is_refused() {
 }
 
 #[test]
-fn cohort_shares_must_add_up() {
+fn fleet_shares_must_add_up() {
     let e = err(&format!(
-        "{OK_LOAD}\n[[cohorts]]\nname = \"compliant\"\nshare = 0.5\n\n[[cohorts]]\nname = \"naive\"\nshare = 0.2\n"
+        "{OK_LOAD}\n[[fleets]]\nname = \"compliant\"\nshare = 0.5\n\n[[fleets]]\nname = \"naive\"\nshare = 0.2\n"
     ));
-    assert!(e.contains("cohorts") && e.contains("0.7"), "{e}");
+    assert!(e.contains("fleets") && e.contains("0.7"), "{e}");
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn cli_overrides_apply() {
     };
     let p = scenario::parse(OK_LOAD, Path::new("x.toml"), &ov).unwrap();
     assert_eq!(p.rounds.len(), 1);
-    assert_eq!(p.rounds[0].cohorts[0].policy.name, "naive");
+    assert_eq!(p.rounds[0].fleets[0].policy.name, "naive");
     match p.load.arrivals {
         scenario::Arrivals::TicketDrop { users, over } => {
             assert_eq!(users, 10);
@@ -423,21 +423,21 @@ fn the_scenario_reference_lists_the_maxima_the_code_checks() {
 
 #[test]
 fn names_that_are_paths_or_collide_are_refused_where_written() {
-    let cohorts = |a: &str, b: &str| {
+    let fleets = |a: &str, b: &str| {
         format!(
-            "{OK_LOAD}\n[[cohorts]]\nname = \"{a}\"\npolicy = \"compliant\"\nshare = 0.5\n\n[[cohorts]]\nname = \"{b}\"\npolicy = \"naive\"\nshare = 0.5\n"
+            "{OK_LOAD}\n[[fleets]]\nname = \"{a}\"\npolicy = \"compliant\"\nshare = 0.5\n\n[[fleets]]\nname = \"{b}\"\npolicy = \"naive\"\nshare = 0.5\n"
         )
     };
-    let e = err(&cohorts("ok", "../../x"));
+    let e = err(&fleets("ok", "../../x"));
     assert!(e.starts_with("bad.toml:"), "{e}");
     assert!(
-        e.contains("cohorts[1].name") && e.contains("ASCII letters"),
+        e.contains("fleets[1].name") && e.contains("ASCII letters"),
         "{e}"
     );
-    let e = err(&cohorts("Buyers", "buyers"));
+    let e = err(&fleets("Buyers", "buyers"));
     assert!(e.contains("differ only in case"), "{e}");
-    let e = err(&cohorts("a.b", "c"));
-    assert!(e.contains("cohorts[0].name") && e.contains("'.'"), "{e}");
+    let e = err(&fleets("a.b", "c"));
+    assert!(e.contains("fleets[0].name") && e.contains("'.'"), "{e}");
     let e = err(&format!(
         "[policies.\"naïve\"]\npreset = \"naive\"\n{OK_LOAD}"
     ));
@@ -461,14 +461,14 @@ fn fleets_are_bounded_and_duplicates_named_in_linear_time() {
     );
     let e = err(&format!("compare = [\"naive\", \"naive\"]\n{OK_LOAD}"));
     assert!(e.contains("duplicate compare entry `naive`"), "{e}");
-    // 100,001 cohorts: refused by the bound, quickly, with the key named.
+    // 100,001 fleets: refused by the bound, quickly, with the key named.
     let mut src = String::from(OK_LOAD);
     for i in 0..100_001 {
         src.push_str(&format!(
-            "\n[[cohorts]]\nname = \"c{i}\"\npolicy = \"naive\"\nshare = 0.00001\n"
+            "\n[[fleets]]\nname = \"c{i}\"\npolicy = \"naive\"\nshare = 0.00001\n"
         ));
     }
     let e = err(&src);
-    assert!(e.contains("`cohorts`") || e.contains("cohorts:"), "{e}");
+    assert!(e.contains("`fleets`") || e.contains("fleets:"), "{e}");
     assert!(e.contains("100001 fleets"), "{e}");
 }

@@ -46,12 +46,12 @@ fn valid_gates_are_accepted_and_kept() {
     let g = &plan.gates[2];
     assert_eq!(g.expr, "no-jitter.amplification <= 1.3");
     assert_eq!(
-        (g.cohort.as_str(), &g.metric, g.op, g.bound),
+        (g.fleet.as_str(), &g.metric, g.op, g.bound),
         ("no-jitter", &Metric::Amplification, Op::Le, 1.3)
     );
     let g = &plan.gates[4];
     assert_eq!(
-        (g.cohort.as_str(), g.step.as_deref(), &g.metric),
+        (g.fleet.as_str(), g.step.as_deref(), &g.metric),
         (
             "compliant",
             Some("reserve"),
@@ -114,10 +114,10 @@ fn unknown_metric_is_rejected_with_the_gate_key() {
 }
 
 #[test]
-fn unknown_cohort_is_rejected_with_the_gate_key() {
+fn unknown_fleet_is_rejected_with_the_gate_key() {
     let (key, msg, _) = rejected(r#"["naive.duplicates > 0"]"#);
     assert_eq!(key, "gates[0]");
-    assert!(msg.contains("unknown cohort `naive`"), "{msg}");
+    assert!(msg.contains("unknown fleet `naive`"), "{msg}");
     assert!(msg.contains("compliant, no-jitter"), "{msg}");
 }
 

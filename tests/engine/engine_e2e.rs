@@ -5,16 +5,16 @@ use crate::common;
 
 use common::{plan, run};
 use stampede::engine::Control;
-use stampede::report::{CohortResult, Report, RunStatus};
+use stampede::report::{FleetResult, Report, RunStatus};
 use stampede::scenario::{self, Overrides};
 use std::path::Path;
 use std::time::Duration;
 
-fn cohort<'a>(r: &'a Report, name: &str) -> &'a CohortResult {
+fn fleet<'a>(r: &'a Report, name: &str) -> &'a FleetResult {
     r.results
         .iter()
         .find(|c| c.name == name)
-        .expect("cohort present")
+        .expect("fleet present")
 }
 
 const DROP: &str = r#"
@@ -45,8 +45,8 @@ async fn compliant_and_naive_fleets_against_the_simulator() {
     let r = run(&p).await;
     assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(r.results.len(), 2);
-    let c = cohort(&r, "compliant");
-    let n = cohort(&r, "naive");
+    let c = fleet(&r, "compliant");
+    let n = fleet(&r, "naive");
     for x in [c, n] {
         let ledger = x.ledger.as_ref().expect("embedded target has a ledger");
         assert_eq!(ledger.oversold, 0, "{}: never oversold", x.name);
@@ -327,13 +327,13 @@ extra_latency = "600ms"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mixed_fleet_is_reported_per_cohort_with_its_own_early_retries() {
+async fn a_mixed_fleet_is_reported_per_fleet_with_its_own_early_retries() {
     let p = plan(
         r#"
-[[cohorts]]
+[[fleets]]
 name = "compliant"
 share = 0.5
-[[cohorts]]
+[[fleets]]
 name = "naive"
 share = 0.5
 [load]
@@ -350,8 +350,8 @@ per_user_burst = 1
     );
     let r = run(&p).await;
     assert_eq!(r.results.len(), 2);
-    let c = cohort(&r, "compliant");
-    let n = cohort(&r, "naive");
+    let c = fleet(&r, "compliant");
+    let n = fleet(&r, "naive");
     assert_eq!(c.round, n.round, "one round, one shared target");
     assert_eq!(c.journeys.started + n.journeys.started, 200);
     assert!(
@@ -398,14 +398,14 @@ per_user_per_second = 0
 "#;
     let p = plan(src);
     let per_second = |r: &Report| -> Vec<u64> {
-        cohort(r, "compliant")
+        fleet(r, "compliant")
             .timeseries
             .iter()
             .map(|s| s.arrivals)
             .collect()
     };
     let a = run(&p).await;
-    let c = cohort(&a, "compliant");
+    let c = fleet(&a, "compliant");
     assert_eq!(c.journeys.started, 350);
     assert_eq!(c.journeys.succeeded, 350);
     let series = per_second(&a);

@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::{plan, run};
-use stampede::report::CohortResult;
+use stampede::report::FleetResult;
 use std::collections::BTreeMap;
 
 /// `users` buyers over 1 s, each reserving once (the reserve `idempotent`
@@ -47,7 +47,7 @@ extra_latency = "300ms"
 }
 
 /// Requests the simulator counted on `route`, by status.
-fn sim_saw(c: &CohortResult, route: &str) -> BTreeMap<u16, u64> {
+fn sim_saw(c: &FleetResult, route: &str) -> BTreeMap<u16, u64> {
     let ledger = c.ledger.as_ref().expect("the embedded simulator's ledger");
     ledger.requests.get(route).cloned().unwrap_or_default()
 }
@@ -56,7 +56,7 @@ fn total(by: &BTreeMap<u16, u64>) -> u64 {
     by.values().sum()
 }
 
-fn by_name(r: &stampede::report::Report) -> BTreeMap<&str, &CohortResult> {
+fn by_name(r: &stampede::report::Report) -> BTreeMap<&str, &FleetResult> {
     r.results.iter().map(|c| (c.name.as_str(), c)).collect()
 }
 
@@ -98,7 +98,7 @@ async fn hedging_cuts_the_tail_and_books_twice_without_a_key() {
     assert!(p99 >= 300.0, "compliant p99 {p99} ms");
     assert!(h99 * 3.0 < p99, "hedged p99 {h99} ms against {p99} ms");
     // The harm: a hedged reserve without a key booked twice.
-    let dup = |c: &CohortResult| c.ledger.as_ref().map_or(0, |l| l.duplicates);
+    let dup = |c: &FleetResult| c.ledger.as_ref().map_or(0, |l| l.duplicates);
     assert_eq!(dup(plain), 0);
     assert!(dup(hedged) > 0, "hedges {}", hedged.hedges);
     assert!(dup(hedged) <= hedged.hedges);
@@ -180,7 +180,7 @@ async fn pacing_on_the_headers_leaves_no_request_at_zero() {
     let r = run(&plan(&src)).await;
     let by = by_name(&r);
     let (plain, aware) = (by["compliant"], by["rate-limit-aware"]);
-    let limited = |c: &CohortResult| sim_saw(c, "reserve").get(&429).copied().unwrap_or(0);
+    let limited = |c: &FleetResult| sim_saw(c, "reserve").get(&429).copied().unwrap_or(0);
     for c in [plain, aware] {
         assert_eq!(c.operations, 100, "{}", c.name);
         assert_eq!(c.success_rate, 1.0, "{}: {:?}", c.name, c.outcomes);

@@ -5,12 +5,12 @@ use crate::common;
 
 use common::logserver::{LogServer, envelope};
 use common::{plan, run};
-use stampede::report::CohortResult;
+use stampede::report::FleetResult;
 use stampede::scenario::{self, Overrides};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn step<'a>(c: &'a CohortResult, name: &str) -> &'a stampede::report::StepResult {
+fn step<'a>(c: &'a FleetResult, name: &str) -> &'a stampede::report::StepResult {
     c.steps.iter().find(|s| s.name == name).expect("step")
 }
 

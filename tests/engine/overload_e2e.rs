@@ -7,7 +7,7 @@ use crate::common;
 
 use common::logserver::{LogServer, envelope};
 use common::{plan, run};
-use stampede::report::CohortResult;
+use stampede::report::FleetResult;
 use std::collections::BTreeMap;
 
 /// `users` buyers over `over`, one reserve each (no idempotency key, so
@@ -54,7 +54,7 @@ error_rate = {error_rate}
 }
 
 /// Requests the simulator answered on the reserve route, whatever the status.
-fn sim_saw(c: &CohortResult) -> u64 {
+fn sim_saw(c: &FleetResult) -> u64 {
     let ledger = c.ledger.as_ref().expect("the embedded simulator's ledger");
     ledger
         .requests
@@ -62,7 +62,7 @@ fn sim_saw(c: &CohortResult) -> u64 {
         .map_or(0, |by| by.values().sum())
 }
 
-fn outcome(c: &CohortResult, label: &str) -> u64 {
+fn outcome(c: &FleetResult, label: &str) -> u64 {
     c.outcomes.get(label).copied().unwrap_or(0)
 }
 
@@ -185,8 +185,7 @@ budget = { max_tokens = 10.0, token_ratio = 0.1, scope = "fleet" }
 "#;
     let src = drop_against_the_sim(1000, "2s", 0.5, r#"["per-user", "per-fleet"]"#, policies);
     let r = run(&plan(&src)).await;
-    let by: BTreeMap<&str, &CohortResult> =
-        r.results.iter().map(|c| (c.name.as_str(), c)).collect();
+    let by: BTreeMap<&str, &FleetResult> = r.results.iter().map(|c| (c.name.as_str(), c)).collect();
     let (user, fleet) = (by["per-user"], by["per-fleet"]);
     for c in [user, fleet] {
         assert_eq!(c.operations, 1000, "{}", c.name);

@@ -36,7 +36,7 @@ async fn ci_smoke_passes_every_gate_ten_times_in_a_row() {
         assert!(
             plan.gates
                 .iter()
-                .any(|g| g.cohort == "compliant" && g.metric == Metric::JourneySuccessRate),
+                .any(|g| g.fleet == "compliant" && g.metric == Metric::JourneySuccessRate),
             "the smoke scenario gates on the compliant fleet's journey success rate"
         );
         let t = Instant::now();

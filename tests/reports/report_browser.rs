@@ -66,7 +66,7 @@ fn report_browser_renders_sample_safely() {
     assert_eq!(
         lines,
         7 * 2 + latency.len() * 4,
-        "one line per cohort in each other line chart"
+        "one line per fleet in each other line chart"
     );
 
     // Latency over time: operation and attempt for each fleet, each with

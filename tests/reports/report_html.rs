@@ -1,6 +1,6 @@
 //! report.html without a browser: structure and escaping for the sample and
-//! for the awkward reports a real run can produce (aborted, one cohort, no
-//! ledger, no time series, zero operations, NaN rates, no cohorts at all).
+//! for the awkward reports a real run can produce (aborted, one fleet, no
+//! ledger, no time series, zero operations, NaN rates, no fleets at all).
 
 use stampede::report::{self, Report};
 
@@ -40,7 +40,7 @@ fn report_html_sample_escapes_every_target_string() {
     // Sections a reader relies on.
     for needle in [
         "id=\"verdict\"",
-        "id=\"cohorts\"",
+        "id=\"fleets\"",
         "id=\"steps\"",
         "id=\"gates\"",
         "3 of 5 failed",
@@ -67,7 +67,7 @@ fn report_html_shows_bidi_controls_from_the_target_as_text() {
     ];
     let mut r = stampede::sample::sample_report();
     let every: String = BIDI.iter().collect();
-    // An outcome code (table, bar chart, tooltip), a step name, a cohort
+    // An outcome code (table, bar chart, tooltip), a step name, a fleet
     // name (legends), the stop reason and a note.
     r.results[0]
         .outcomes
@@ -110,7 +110,7 @@ fn report_html_shows_why_a_run_stopped() {
 
 #[test]
 fn report_html_survives_degenerate_reports() {
-    // One cohort, no ledger, no series, no gates.
+    // One fleet, no ledger, no series, no gates.
     let mut r = stampede::sample::sample_report();
     r.results.truncate(1);
     r.results[0].ledger = None;
@@ -146,14 +146,14 @@ fn report_html_survives_degenerate_reports() {
     let html = render(&r);
     assert_safe(&html);
     assert!(html.contains("no data"));
-    assert!(html.contains("No cohort completed any operation"));
+    assert!(html.contains("No fleet completed any operation"));
 
-    // No cohorts at all.
+    // No fleets at all.
     r.results.clear();
     let html = render(&r);
     assert_safe(&html);
-    assert!(html.contains("This run has no cohort results."));
-    assert!(html.contains("No cohort ran"));
+    assert!(html.contains("This run has no fleet results."));
+    assert!(html.contains("No fleet ran"));
 }
 
 #[test]

@@ -11,7 +11,7 @@
 use crate::common;
 use common::TempDir;
 use stampede::engine::Control;
-use stampede::report::{CohortResult, Report};
+use stampede::report::{FleetResult, Report};
 use stampede::scenario::{self, Overrides};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -114,7 +114,7 @@ async fn run(dir: &Path, src: &str) -> Report {
         .report
 }
 
-fn step<'a>(c: &'a CohortResult, name: &str) -> &'a stampede::report::StepResult {
+fn step<'a>(c: &'a FleetResult, name: &str) -> &'a stampede::report::StepResult {
     c.steps.iter().find(|s| s.name == name).expect("step")
 }
 

@@ -9,7 +9,7 @@ use crate::common;
 use common::TempDir;
 use common::logserver::{LogServer, Seen};
 use stampede::engine::Control;
-use stampede::report::{CohortResult, Report};
+use stampede::report::{FleetResult, Report};
 use stampede::scenario::{self, Overrides, Plan, ScenarioError};
 use std::path::Path;
 
@@ -29,7 +29,7 @@ async fn run(plan: &Plan) -> Report {
         .report
 }
 
-fn step<'a>(c: &'a CohortResult, name: &str) -> &'a stampede::report::StepResult {
+fn step<'a>(c: &'a FleetResult, name: &str) -> &'a stampede::report::StepResult {
     c.steps.iter().find(|s| s.name == name).expect("step")
 }
 

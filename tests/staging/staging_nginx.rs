@@ -12,7 +12,7 @@ use crate::common;
 use common::TempDir;
 
 use stampede::engine::Control;
-use stampede::report::{CohortResult, Report};
+use stampede::report::{FleetResult, Report};
 use stampede::scenario::{self, Overrides};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -201,14 +201,14 @@ async fn run(src: &str) -> Report {
     out.report
 }
 
-fn cohort<'a>(r: &'a Report, name: &str) -> &'a CohortResult {
+fn fleet<'a>(r: &'a Report, name: &str) -> &'a FleetResult {
     r.results
         .iter()
         .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("cohort {name} in the report"))
+        .unwrap_or_else(|| panic!("fleet {name} in the report"))
 }
 
-fn class_count(c: &CohortResult, class: &str) -> u64 {
+fn class_count(c: &FleetResult, class: &str) -> u64 {
     c.steps[0]
         .attempt_latency_by_class_ms
         .get(class)
@@ -221,7 +221,7 @@ async fn nginx_bare_503_is_retried_three_times_then_given_up() {
     let gates = r#"["compliant.amplification > 1", "compliant.success_rate >= 0.9", "no-retry.amplification == 1"]"#;
     let r = run(&scenario_src(&nginx.url(), "/down", 10, gates)).await;
 
-    let c = cohort(&r, "compliant");
+    let c = fleet(&r, "compliant");
     assert_eq!(c.operations, 10);
     // Every attempt is nginx's HTML 503: a 5xx without the envelope.
     assert_eq!(class_count(c, "5xx"), c.attempts, "{:?}", c.steps[0]);
@@ -248,7 +248,7 @@ async fn nginx_bare_503_is_retried_three_times_then_given_up() {
     assert!(c.backoff_wait_ms.p50 > 0.0, "{:?}", c.backoff_wait_ms);
     assert_eq!(c.retry_after_honoured, 0);
 
-    let n = cohort(&r, "no-retry");
+    let n = fleet(&r, "no-retry");
     assert_eq!(n.operations, 10);
     assert_eq!(n.attempts_per_operation, [(1, 10)].into_iter().collect());
     assert_eq!(class_count(n, "5xx"), 10);
@@ -276,7 +276,7 @@ async fn nginx_limit_req_429s_are_retried_within_the_limit() {
     let nginx = Nginx::start();
     let r = run(&scenario_src(&nginx.url(), "/limited", 50, "[]")).await;
 
-    let c = cohort(&r, "compliant");
+    let c = fleet(&r, "compliant");
     assert_eq!(c.operations, 50);
     // 50/s against 5r/s (burst 1): nginx refuses most first tries.
     assert!(class_count(c, "429") > 0, "{:?}", c.steps[0]);
@@ -303,7 +303,7 @@ async fn nginx_limit_req_429s_are_retried_within_the_limit() {
     assert_eq!(class_count(c, "2xx") + class_count(c, "429"), c.attempts);
     assert!(c.backoff_wait_ms.count > 0 && c.backoff_wait_ms.max > 0.0);
 
-    let n = cohort(&r, "no-retry");
+    let n = fleet(&r, "no-retry");
     assert_eq!(n.operations, 50);
     assert_eq!(n.attempts_per_operation, [(1, 50)].into_iter().collect());
     assert_eq!(n.attempts, 50);
@@ -390,7 +390,7 @@ steps = [{{ name = "call", path = "/short-keepalive" }}]
         url = nginx.url()
     );
     let r = run(&src).await;
-    let c = cohort(&r, "compliant");
+    let c = fleet(&r, "compliant");
     assert_eq!(c.operations, 8, "{:?}", c.outcomes);
     assert_eq!(c.attempts, 8);
     assert_eq!(c.outcomes, [("OK".to_string(), 8)].into_iter().collect());

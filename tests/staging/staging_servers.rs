@@ -16,7 +16,7 @@
 use crate::common;
 use common::TempDir;
 
-use stampede::report::{CohortResult, Report, RunStatus};
+use stampede::report::{FleetResult, Report, RunStatus};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -336,7 +336,7 @@ const STEPS: [(&str, &str, &str); 4] = [
     ("down", "GET /down 503", "HTTP_503"),
 ];
 
-fn check_against_the_log(c: &CohortResult, log: &[LogLine]) {
+fn check_against_the_log(c: &FleetResult, log: &[LogLine]) {
     let steps: Vec<_> = STEPS
         .iter()
         .filter(|(name, ..)| c.steps.iter().any(|s| s.name == *name))
@@ -385,7 +385,7 @@ fn check_against_the_log(c: &CohortResult, log: &[LogLine]) {
 /// The server closed each connection after its last allowed request and
 /// stampede opened new ones: no connection served more, and the busiest
 /// served exactly that many.
-fn check_keepalive_limit(kind: Kind, c: &CohortResult, log: &[LogLine]) {
+fn check_keepalive_limit(kind: Kind, c: &FleetResult, log: &[LogLine]) {
     let limit = kind.requests_per_connection();
     let mut per: BTreeMap<u16, u64> = BTreeMap::new();
     for l in log {

@@ -8,7 +8,7 @@ use common::TempDir;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use stampede::engine::Control;
-use stampede::report::CohortResult;
+use stampede::report::FleetResult;
 use stampede::scenario::{self, Overrides};
 use stampede::sim::{Acceptor, SimConfig, SimServer};
 use std::pin::Pin;
@@ -111,14 +111,14 @@ max_delay = "20ms"
     )
 }
 
-async fn run_in(dir: &TempDir, src: &str) -> CohortResult {
+async fn run_in(dir: &TempDir, src: &str) -> FleetResult {
     run_full(dir, src)
         .await
         .0
         .results
         .into_iter()
         .next()
-        .expect("one cohort")
+        .expect("one fleet")
 }
 
 async fn run_full(dir: &TempDir, src: &str) -> (stampede::report::Report, Option<String>) {
@@ -133,11 +133,11 @@ async fn run_full(dir: &TempDir, src: &str) -> (stampede::report::Report, Option
     (out.report, out.unreachable)
 }
 
-fn ok(c: &CohortResult) -> u64 {
+fn ok(c: &FleetResult) -> u64 {
     c.outcomes.get("OK").copied().unwrap_or(0)
 }
 
-fn assert_all_ok(c: &CohortResult, what: &str) {
+fn assert_all_ok(c: &FleetResult, what: &str) {
     assert_eq!(c.operations, 20, "{what}: 1 s x 20/s");
     assert_eq!(
         ok(c),
@@ -206,7 +206,7 @@ async fn without_the_ca_verification_fails_and_nothing_succeeds() {
         why.starts_with("target unreachable: 100% TLS_ERROR at https://127.0.0.1:"),
         "{why}"
     );
-    let c = report.results.into_iter().next().expect("one cohort");
+    let c = report.results.into_iter().next().expect("one fleet");
     assert_eq!(c.operations, 20);
     assert_eq!(
         ok(&c),
@@ -332,7 +332,7 @@ impl Acceptor for Recording {
     }
 }
 
-async fn protocols_spoken(alpn: &[&[u8]]) -> (CohortResult, Vec<Seen>) {
+async fn protocols_spoken(alpn: &[&[u8]]) -> (FleetResult, Vec<Seen>) {
     let pki = pki();
     let dir = TempDir::new("tls-alpn");
     std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).expect("write CA");

@@ -26,7 +26,7 @@ impl User<'_> {
     /// `not_sent`, out of amplification) and ends the operation as
     /// `REJECTED_LOCALLY`.
     pub(super) fn admit(&mut self, op: &mut OpLog, retries: u32) -> Admission {
-        let Some(throttle) = super::super::ctx::limits(self.own.as_deref(), self.cohort).throttle
+        let Some(throttle) = super::super::ctx::limits(self.own.as_deref(), self.fleet).throttle
         else {
             return Admission::Send;
         };
@@ -48,11 +48,11 @@ impl User<'_> {
             Verdict::Reject => {
                 let retry = retries > 0;
                 let step = op.step as usize;
-                self.cohort.live.sent(step, retry);
+                self.fleet.live.sent(step, retry);
                 let mut log = AttemptLog::sent(elapsed, retry, AttemptFlags::default());
                 log.answered(StatusClass::RejectedLocally, Duration::ZERO);
                 op.attempts.push(log);
-                self.cohort
+                self.fleet
                     .live
                     .answered(step, StatusClass::RejectedLocally, Duration::ZERO);
                 op.outcome = OpOutcome::RejectedLocally;
@@ -69,7 +69,7 @@ impl User<'_> {
         if retries > 0 {
             return;
         }
-        if let Some(b) = super::super::ctx::limits(self.own.as_deref(), self.cohort).budget {
+        if let Some(b) = super::super::ctx::limits(self.own.as_deref(), self.fleet).budget {
             b.request(at.saturating_duration_since(self.ctx.start));
         }
     }

@@ -85,7 +85,7 @@ impl User<'_> {
             Ok(r) => {
                 r.status >= 500
                     || code.as_ref().is_some_and(|c| {
-                        self.cohort
+                        self.fleet
                             .policy
                             .ambiguous_codes
                             .iter()
@@ -117,9 +117,9 @@ impl User<'_> {
         if let Some(a) = op.attempts.get_mut(at) {
             a.answered(class, latency);
         }
-        self.cohort.live.answered(op.step as usize, class, latency);
+        self.fleet.live.answered(op.step as usize, class, latency);
         if let Ok(r) = &res {
-            self.cohort.live.status(r.status);
+            self.fleet.live.status(r.status);
         }
         if matches!(
             class,
@@ -130,7 +130,7 @@ impl User<'_> {
                 | StatusClass::InvalidResponse
                 | StatusClass::NotSent
         ) {
-            self.cohort.live.attempt_errors.fetch_add(1, Relaxed);
+            self.fleet.live.attempt_errors.fetch_add(1, Relaxed);
         }
         // Seeded per decision from (run seed, user, operation, retry): the
         // same scenario replays the same jitter, and no RNG state has to
@@ -147,9 +147,9 @@ impl User<'_> {
             wall: wall_now(ctx),
             elapsed: now.saturating_duration_since(ctx.start),
         };
-        let limits = super::super::ctx::limits(self.own.as_deref(), self.cohort);
+        let limits = super::super::ctx::limits(self.own.as_deref(), self.fleet);
         let settlement = policy::settle(
-            &self.cohort.policy,
+            &self.fleet.policy,
             step.retry,
             state,
             &answer,

@@ -73,7 +73,7 @@ impl User<'_> {
     /// journey and group (the same draw for every step of one group, so
     /// their slices split the journeys).
     pub(super) fn runs(&self, step: &Step) -> bool {
-        if step.precheck.is_some() && !self.cohort.policy.precheck {
+        if step.precheck.is_some() && !self.fleet.policy.precheck {
             return false;
         }
         if let Some(w) = &step.when {
@@ -138,7 +138,7 @@ impl User<'_> {
     pub(super) fn timeout(&self, step: &Step) -> Duration {
         step.timeout
             .or(self.ctx.timeout_override)
-            .unwrap_or(self.cohort.policy.request_timeout)
+            .unwrap_or(self.fleet.policy.request_timeout)
     }
 
     /// Did `op` of `step` fail because the session expired (an answer the
@@ -180,7 +180,7 @@ impl User<'_> {
         };
         let done = self.attempts(step, op, None, seq).await;
         op.latency = Instant::now().saturating_duration_since(intended);
-        let live = &self.cohort.live;
+        let live = &self.fleet.live;
         live.op_latency.record(op.latency);
         let ok = done.is_some() && op.ok();
         if ok { &live.ok } else { &live.failures }.fetch_add(1, Relaxed);

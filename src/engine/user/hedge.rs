@@ -62,7 +62,7 @@ impl<'a> User<'a> {
     /// The policy's hedging, on a step that uses the retry policy and is
     /// not a wait (a poll is not hedged).
     pub(super) fn hedging(&self, step: &Step) -> Option<Hedge> {
-        self.cohort
+        self.fleet
             .policy
             .hedge
             .filter(|_| step.retry && step.wait.is_none())
@@ -87,7 +87,7 @@ impl<'a> User<'a> {
             self.requested(l.retries, sent);
         }
         let retry = l.retries > 0 || hedge;
-        self.cohort.live.sent(op.step as usize, retry);
+        self.fleet.live.sent(op.step as usize, retry);
         let flags = if hedge {
             AttemptFlags::default()
         } else {
@@ -132,8 +132,8 @@ impl<'a> User<'a> {
         let Some(first) = self.launch(step, op, launch, false, deadline) else {
             return Raced::Invalid;
         };
-        let cohort = self.cohort;
-        let estimate = cohort.hedge_latency.get(op.step as usize);
+        let fleet = self.fleet;
+        let estimate = fleet.hedge_latency.get(op.step as usize);
         let mut flights = vec![first];
         let mut left = hedge.max;
         loop {
@@ -171,7 +171,7 @@ impl<'a> User<'a> {
             let Some(res) = res else {
                 // The deadline: every attempt still out is dropped with it.
                 for f in std::iter::once(&won).chain(&flights) {
-                    end(op, f, StatusClass::Abandoned, now, cohort);
+                    end(op, f, StatusClass::Abandoned, now, fleet);
                 }
                 return Raced::Abandoned;
             };
@@ -187,7 +187,7 @@ impl<'a> User<'a> {
                 if let Some(e) = estimate.filter(|_| class == StatusClass::Superseded) {
                     e.record(now.saturating_duration_since(f.sent));
                 }
-                end(op, f, class, now, cohort);
+                end(op, f, class, now, fleet);
             }
             let written = won.sent + queued;
             if let Some(e) = estimate {
@@ -212,7 +212,7 @@ fn end(
     f: &Flight<'_>,
     class: StatusClass,
     now: Instant,
-    cohort: &crate::engine::ctx::CohortCtx,
+    fleet: &crate::engine::ctx::FleetCtx,
 ) {
     let queued = f.queued.since(f.sent, now);
     let latency = now.saturating_duration_since(f.sent + queued);
@@ -220,5 +220,5 @@ fn end(
         a.set_queue_wait(queued);
         a.answered(class, latency);
     }
-    cohort.live.answered(op.step as usize, class, latency);
+    fleet.live.answered(op.step as usize, class, latency);
 }

@@ -123,7 +123,7 @@ impl User<'_> {
         {
             headers.insert(self.ctx.idempotency_header.clone(), k);
         }
-        if let Some(h) = &self.cohort.policy.attempt_header {
+        if let Some(h) = &self.fleet.policy.attempt_header {
             headers.insert(h.0.clone(), HeaderValue::from(attempt));
         }
         headers

@@ -78,7 +78,7 @@ impl User<'_> {
             let sent = Instant::now();
             self.requested(state.retries, sent);
             let retry = state.retries > 0;
-            self.cohort.live.sent(op.step as usize, retry);
+            self.fleet.live.sent(op.step as usize, retry);
             op.attempts.push(AttemptLog::sent(
                 sent.saturating_duration_since(self.ctx.start),
                 retry,
@@ -234,7 +234,7 @@ impl User<'_> {
         if let Some(a) = op.attempts.last_mut() {
             a.answered(class, latency);
         }
-        self.cohort.live.answered(op.step as usize, class, latency);
+        self.fleet.live.answered(op.step as usize, class, latency);
     }
 
     /// The guidelines' backoff for the `n`th reconnect: `base * 2^(n-1)`,

@@ -21,8 +21,8 @@ fn policy() -> RetryPolicy {
     crate::policy::preset("compliant").expect("compliant preset")
 }
 
-pub(crate) fn cohort(name: &str, ledger: Option<Ledger>) -> CohortResult {
-    CohortResult {
+pub(crate) fn fleet(name: &str, ledger: Option<Ledger>) -> FleetResult {
+    FleetResult {
         name: name.into(),
         policy: name.into(),
         policy_detail: policy(),
@@ -112,7 +112,7 @@ pub(crate) fn report() -> Report {
         bookings_created: 300,
         ..Ledger::default()
     };
-    let mut idle = cohort("idle", None);
+    let mut idle = fleet("idle", None);
     idle.operations = 0;
     idle.success_rate = f64::NAN;
     idle.operation_latency_ms = Percentiles::default();
@@ -132,9 +132,9 @@ pub(crate) fn report() -> Report {
         stop_reason: None,
         notes: Vec::new(),
         results: vec![
-            cohort("compliant", Some(Ledger::default())),
-            cohort("no-jitter", Some(ledger)),
-            cohort("remote", None),
+            fleet("compliant", Some(Ledger::default())),
+            fleet("no-jitter", Some(ledger)),
+            fleet("remote", None),
             idle,
         ],
         gates: Vec::new(),
@@ -144,10 +144,10 @@ pub(crate) fn report() -> Report {
     }
 }
 
-/// Parse `exprs` against the report's own cohort and step names, as the
+/// Parse `exprs` against the report's own fleet and step names, as the
 /// plan would against the scenario's.
 fn gates(exprs: &[&str], report: &Report) -> Vec<Gate> {
-    let cohorts: Vec<String> = report.results.iter().map(|c| c.name.clone()).collect();
+    let fleets: Vec<String> = report.results.iter().map(|c| c.name.clone()).collect();
     let mut steps: Vec<String> = Vec::new();
     for s in report.results.iter().flat_map(|c| &c.steps) {
         if !steps.contains(&s.name) {
@@ -156,7 +156,7 @@ fn gates(exprs: &[&str], report: &Report) -> Vec<Gate> {
     }
     exprs
         .iter()
-        .map(|e| parse(e, &cohorts, &steps).unwrap_or_else(|err| panic!("{e}: {err}")))
+        .map(|e| parse(e, &fleets, &steps).unwrap_or_else(|err| panic!("{e}: {err}")))
         .collect()
 }
 
@@ -308,7 +308,7 @@ fn every_operator_against_the_report() {
 }
 
 #[test]
-fn cohort_metrics() {
+fn fleet_metrics() {
     passes("compliant.operations == 1000");
     passes("compliant.attempts == 1250");
     passes("compliant.retries == 250");
@@ -510,15 +510,15 @@ fn nothing_measured_fails() {
 }
 
 #[test]
-fn gate_for_a_cohort_or_step_not_in_the_report_fails() {
-    let cohorts = vec!["compliant".to_string(), "gone".to_string()];
+fn gate_for_a_fleet_or_step_not_in_the_report_fails() {
+    let fleets = vec!["compliant".to_string(), "gone".to_string()];
     let steps = vec!["reserve".to_string(), "confirm".to_string()];
-    let g = parse("gone.retries >= 0", &cohorts, &steps).unwrap();
+    let g = parse("gone.retries >= 0", &fleets, &steps).unwrap();
     let r = evaluate(&g, &report());
     assert!(!r.passed);
     assert_eq!(r.reason, GateReason::UnknownFleet);
     assert!(r.message.contains("not in this report"), "{}", r.message);
-    let g = parse("compliant.confirm.attempts >= 0", &cohorts, &steps).unwrap();
+    let g = parse("compliant.confirm.attempts >= 0", &fleets, &steps).unwrap();
     let r = evaluate(&g, &report());
     assert!(!r.passed);
     assert_eq!(r.reason, GateReason::UnknownStep);
@@ -530,7 +530,7 @@ fn gate_for_a_cohort_or_step_not_in_the_report_fails() {
 fn results_survive_summary_json() {
     let mut r = report();
     r.results.truncate(3);
-    r.results.push(cohort("idle", None));
+    r.results.push(fleet("idle", None));
     r.results[3].goodput = f64::NAN;
     r.gates = eval_on(
         &[

@@ -6,7 +6,7 @@
 //! fails, as any unmeasured gate does.
 
 use super::super::window::GateWindow;
-use super::{Unmeasured, burn_rate, find_cohort, unmeasured};
+use super::{Unmeasured, burn_rate, find_fleet, unmeasured};
 use crate::gate::{Gate, Latency, Metric, Op, Stat, fmt_num};
 use crate::model::{
     GateReason, GateResult, Percentiles, Report, WindowRow, WindowSeries, WindowVerdict,
@@ -117,7 +117,7 @@ fn series_of<'a>(
     width_s: u32,
     report: &'a Report,
 ) -> Result<&'a WindowSeries, Unmeasured> {
-    let c = find_cohort(report, &gate.cohort)?;
+    let c = find_fleet(report, &gate.fleet)?;
     let list = match &gate.step {
         None => &c.windows,
         Some(step) => {
@@ -127,7 +127,7 @@ fn series_of<'a>(
                 .ok_or_else(|| {
                     unmeasured(
                         GateReason::UnknownStep,
-                        format!("step `{step}` has no results for cohort `{}`", c.name),
+                        format!("step `{step}` has no results for fleet `{}`", c.name),
                     )
                 })?
                 .windows

@@ -1,6 +1,6 @@
 use super::*;
 
-fn cohorts() -> Vec<String> {
+fn fleets() -> Vec<String> {
     ["compliant", "naive", "no-jitter", "no"]
         .map(String::from)
         .to_vec()
@@ -13,11 +13,11 @@ fn steps() -> Vec<String> {
 }
 
 fn p(expr: &str) -> Gate {
-    parse(expr, &cohorts(), &steps()).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    parse(expr, &fleets(), &steps()).unwrap_or_else(|e| panic!("{expr}: {e}"))
 }
 
 fn err(expr: &str) -> GateError {
-    match parse(expr, &cohorts(), &steps()) {
+    match parse(expr, &fleets(), &steps()) {
         Ok(g) => panic!("{expr} parsed: {g:?}"),
         Err(e) => e,
     }
@@ -130,16 +130,16 @@ fn brief_examples_parse() {
 }
 
 #[test]
-fn hyphenated_and_prefix_cohorts_use_longest_match() {
+fn hyphenated_and_prefix_fleets_use_longest_match() {
     let g = p("no-jitter.amplification <= 1.3");
-    assert_eq!(g.cohort, "no-jitter");
+    assert_eq!(g.fleet, "no-jitter");
     let g = p("no.amplification <= 1.3");
-    assert_eq!(g.cohort, "no");
+    assert_eq!(g.fleet, "no");
     let dotted = vec!["a".to_string(), "a.b".to_string()];
     let g = parse("a.b.retries == 0", &dotted, &[]).unwrap();
-    assert_eq!((g.cohort.as_str(), g.metric), ("a.b", Metric::Retries));
+    assert_eq!((g.fleet.as_str(), g.metric), ("a.b", Metric::Retries));
     let g = parse("a.retries == 0", &dotted, &[]).unwrap();
-    assert_eq!(g.cohort, "a");
+    assert_eq!(g.fleet, "a");
 }
 
 #[test]
@@ -156,14 +156,14 @@ fn step_paths() {
         (g.step.as_deref(), g.metric),
         (Some("availability"), Metric::Outcome("HTTP_503".into()))
     );
-    // a step named like a cohort metric still leaves cohort metrics usable
+    // a step named like a fleet metric still leaves fleet metrics usable
     let odd = vec!["journeys".to_string()];
-    let g = parse("compliant.journeys.succeeded > 0", &cohorts(), &odd).unwrap();
+    let g = parse("compliant.journeys.succeeded > 0", &fleets(), &odd).unwrap();
     assert_eq!(
         (g.step, g.metric),
         (None, Metric::Journeys(JourneyField::Succeeded))
     );
-    let g = parse("compliant.journeys.attempts > 0", &cohorts(), &odd).unwrap();
+    let g = parse("compliant.journeys.attempts > 0", &fleets(), &odd).unwrap();
     assert_eq!(
         (g.step.as_deref(), g.metric),
         (Some("journeys"), Metric::Attempts)
@@ -191,9 +191,9 @@ fn outcome_codes() {
 }
 
 #[test]
-fn unknown_cohort_names_it_and_lists_known() {
+fn unknown_fleet_names_it_and_lists_known() {
     let e = err("compliantt.success_rate >= 0.9");
-    assert!(matches!(e, GateError::UnknownCohort { ref name, .. } if name == "compliantt"));
+    assert!(matches!(e, GateError::UnknownFleet { ref name, .. } if name == "compliantt"));
     let s = e.to_string();
     assert!(
         s.contains("compliantt") && s.contains("compliant, naive, no-jitter"),
@@ -217,7 +217,7 @@ fn unknown_metric_names_it_and_lists_known() {
     let e = err("compliant.journeys.won > 0");
     assert!(e.to_string().contains("journeys.won"), "{e}");
     assert!(e.to_string().contains("succeeded"), "{e}");
-    // cohort-only metrics are not per step
+    // fleet-only metrics are not per step
     let e = err("compliant.reserve.retries > 0");
     assert!(matches!(e, GateError::UnknownMetric { .. }), "{e}");
     assert!(e.to_string().contains("not measured per step"), "{e}");

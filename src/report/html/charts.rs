@@ -2,7 +2,7 @@
 //! (which escapes its own text), wrapped as template values.
 
 use super::tables::{obj, outcome_codes};
-use crate::model::{CohortResult, IntervalLatency, LatencyRow, SecondRow, Trigger};
+use crate::model::{FleetResult, IntervalLatency, LatencyRow, SecondRow, Trigger};
 use crate::report::format::{count, decimal, ms};
 use crate::report::recovery::{RECOVERY_FRACTION, RECOVERY_HOLD_S};
 use crate::report::svg::{self, BarChart, LineChart, Series, XAxis};
@@ -18,10 +18,10 @@ pub(super) fn chart(title: &str, note: &str, svg: String) -> Value {
     ])
 }
 
-/// One line per cohort, in the cohort's colour.
-fn cohort_series(
-    cs: &[CohortResult],
-    points: impl Fn(&CohortResult) -> Vec<(f64, f64)>,
+/// One line per fleet, in the fleet's colour.
+fn fleet_series(
+    cs: &[FleetResult],
+    points: impl Fn(&FleetResult) -> Vec<(f64, f64)>,
 ) -> Vec<Series> {
     cs.iter()
         .enumerate()
@@ -33,8 +33,8 @@ fn cohort_series(
         .collect()
 }
 
-pub(super) fn spectrum_chart(cs: &[CohortResult], title: &str, attempt: bool) -> String {
-    let series = cohort_series(cs, |c| {
+pub(super) fn spectrum_chart(cs: &[FleetResult], title: &str, attempt: bool) -> String {
+    let series = fleet_series(cs, |c| {
         let spectrum = if attempt {
             &c.attempt_spectrum
         } else {
@@ -67,7 +67,7 @@ pub(super) const METRICS: &[Metric] = &[
 ];
 
 /// The per-second charts; `trigger` (the fault window) is shaded on each.
-pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
+pub(super) fn timeseries_charts(cs: &[FleetResult], trigger: Option<&Trigger>) -> Vec<Value> {
     let band = trigger.map(|t| svg::Band {
         from: t.from_s,
         to: t.to_s,
@@ -85,7 +85,7 @@ pub(super) fn timeseries_charts(cs: &[CohortResult], trigger: Option<&Trigger>) 
     METRICS
         .iter()
         .map(|(title, unit, get)| {
-            let series = cohort_series(cs, |c| {
+            let series = fleet_series(cs, |c| {
                 c.timeseries
                     .iter()
                     .map(|r| (f64::from(r.t), get(r) as f64))
@@ -125,14 +125,14 @@ const LATENCY_LINES: &[Stat] = &[
     ("max", |l| l.max),
 ];
 
-/// Charts per cohort with a latency series (operation and attempt).
-pub(super) const LATENCY_CHARTS_PER_COHORT: usize = 2;
+/// Charts per fleet with a latency series (operation and attempt).
+pub(super) const LATENCY_CHARTS_PER_FLEET: usize = 2;
 
 /// The (seconds, ms) points of one statistic over the intervals where
 /// something ended, with a gap (a NaN point) wherever an interval had
 /// nothing: the line is broken there rather than drawn across.
 fn gapped(
-    c: &CohortResult,
+    c: &FleetResult,
     get: fn(&LatencyRow) -> &IntervalLatency,
     stat: fn(&IntervalLatency) -> f64,
 ) -> Vec<(f64, f64)> {
@@ -149,9 +149,9 @@ fn gapped(
     out
 }
 
-/// Per cohort, operation and attempt latency per interval (p50, p90, p99,
+/// Per fleet, operation and attempt latency per interval (p50, p90, p99,
 /// max lines over the intervals where something ended); the trigger shaded.
-pub(super) fn latency_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
+pub(super) fn latency_charts(cs: &[FleetResult], trigger: Option<&Trigger>) -> Vec<Value> {
     let band = trigger.map(|t| svg::Band {
         from: t.from_s,
         to: t.to_s,
@@ -198,7 +198,7 @@ pub(super) fn latency_charts(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
     out
 }
 
-pub(super) fn share_of_ops(c: &CohortResult, n: u64) -> f64 {
+pub(super) fn share_of_ops(c: &FleetResult, n: u64) -> f64 {
     if c.operations == 0 {
         0.0
     } else {
@@ -206,7 +206,7 @@ pub(super) fn share_of_ops(c: &CohortResult, n: u64) -> f64 {
     }
 }
 
-pub(super) fn distribution_charts(cs: &[CohortResult]) -> Vec<Value> {
+pub(super) fn distribution_charts(cs: &[FleetResult]) -> Vec<Value> {
     let attempts: Vec<u32> = cs
         .iter()
         .flat_map(|c| c.attempts_per_operation.keys().copied())
@@ -229,20 +229,20 @@ pub(super) fn distribution_charts(cs: &[CohortResult]) -> Vec<Value> {
     vec![
         chart(
             title,
-            "One bar per cohort; 1 means no retry was needed.",
+            "One bar per fleet; 1 means no retry was needed.",
             apo,
         ),
         chart(title2, "", out),
     ]
 }
 
-/// Bars of each category's share of a cohort's operations, one bar per
-/// cohort, with the raw counts in the tooltips.
+/// Bars of each category's share of a fleet's operations, one bar per
+/// fleet, with the raw counts in the tooltips.
 fn share_bars(
-    cs: &[CohortResult],
+    cs: &[FleetResult],
     title: &str,
     categories: &[String],
-    ops_in: impl Fn(&CohortResult, usize) -> u64,
+    ops_in: impl Fn(&FleetResult, usize) -> u64,
 ) -> String {
     let series: Vec<(String, &'static str, Vec<f64>)> = cs
         .iter()

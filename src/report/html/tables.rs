@@ -1,9 +1,9 @@
-//! The tables of report.html as template values: the side-by-side cohort
+//! The tables of report.html as template values: the side-by-side fleet
 //! table, outcomes, the generic ledger and policy tables, journey steps,
 //! gates and run metadata. Every string stays a plain string so the
 //! template's auto-escaping applies to it.
 
-use crate::model::{CohortResult, Percentiles, Report, Trigger};
+use crate::model::{FleetResult, Percentiles, Report, Trigger};
 use crate::report::format::{NA, count, decimal, ms, number, pct, seconds, times};
 use crate::report::ledger;
 use crate::report::verdict::{recovery_text, trigger_window};
@@ -48,8 +48,8 @@ pub(crate) fn labelled(label: &str, class: &str, cells: Vec<Value>) -> Value {
 /// One row of the side-by-side table.
 pub(super) fn row(
     label: &str,
-    cs: &[CohortResult],
-    f: impl Fn(&CohortResult) -> (String, bool),
+    cs: &[FleetResult],
+    f: impl Fn(&FleetResult) -> (String, bool),
 ) -> Value {
     let cells = cs
         .iter()
@@ -61,11 +61,7 @@ pub(super) fn row(
     labelled(label, "", cells)
 }
 
-pub(super) fn plain(
-    label: &str,
-    cs: &[CohortResult],
-    f: impl Fn(&CohortResult) -> String,
-) -> Value {
+pub(super) fn plain(label: &str, cs: &[FleetResult], f: impl Fn(&FleetResult) -> String) -> Value {
     row(label, cs, |c| (f(c), false))
 }
 
@@ -84,8 +80,8 @@ pub(super) fn per_op(n: u64, ops: u64) -> String {
 type PercentileField = (&'static str, fn(&Percentiles) -> f64);
 
 pub(super) fn latency_rows(
-    cs: &[CohortResult],
-    get: fn(&CohortResult) -> &Percentiles,
+    cs: &[FleetResult],
+    get: fn(&FleetResult) -> &Percentiles,
 ) -> Vec<Value> {
     let fields: [PercentileField; 7] = [
         ("p50", |p| p.p50),
@@ -102,7 +98,7 @@ pub(super) fn latency_rows(
         .collect()
 }
 
-pub(super) fn outcome_share(c: &CohortResult, n: u64) -> String {
+pub(super) fn outcome_share(c: &FleetResult, n: u64) -> String {
     if c.operations == 0 {
         count(n)
     } else {
@@ -110,8 +106,8 @@ pub(super) fn outcome_share(c: &CohortResult, n: u64) -> String {
     }
 }
 
-/// Outcome codes across cohorts, most frequent overall first.
-pub(super) fn outcome_codes(cs: &[CohortResult]) -> Vec<String> {
+/// Outcome codes across fleets, most frequent overall first.
+pub(super) fn outcome_codes(cs: &[FleetResult]) -> Vec<String> {
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
     for c in cs {
         for (k, v) in &c.outcomes {
@@ -128,7 +124,7 @@ const SHOWN_WITH_HARM: &[&str] = &["duplicates", "oversold", "wasted_work", "ear
 
 /// Every other ledger value (bookings created, per-endpoint counts, and any
 /// field the simulator adds later), one row per flattened key.
-pub(super) fn ledger_rows(cs: &[CohortResult]) -> Vec<Value> {
+pub(super) fn ledger_rows(cs: &[FleetResult]) -> Vec<Value> {
     // Linear in keys: one index per fleet, keys in first-seen order (a
     // simulator with 100,000 zones has some 400,000 keys).
     let lists: Vec<Option<Vec<ledger::Entry>>> = cs
@@ -169,7 +165,7 @@ pub(super) fn ledger_rows(cs: &[CohortResult]) -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn policy_rows(cs: &[CohortResult]) -> Vec<Value> {
+pub(super) fn policy_rows(cs: &[FleetResult]) -> Vec<Value> {
     let per: Vec<Vec<(String, String)>> = cs
         .iter()
         .map(|c| {
@@ -193,8 +189,8 @@ pub(super) fn policy_rows(cs: &[CohortResult]) -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> Vec<Value> {
-    let harm = |c: &CohortResult, f: fn(&crate::model::Ledger) -> u64, flag: bool| match &c.ledger {
+pub(super) fn table_sections(cs: &[FleetResult], trigger: Option<&Trigger>) -> Vec<Value> {
+    let harm = |c: &FleetResult, f: fn(&crate::model::Ledger) -> u64, flag: bool| match &c.ledger {
         None => ("no ledger".to_string(), false),
         Some(l) => (count(f(l)), flag && f(l) > 0),
     };
@@ -301,7 +297,7 @@ pub(super) fn table_sections(cs: &[CohortResult], trigger: Option<&Trigger>) -> 
 
 /// One row per `[truth]` key (a count is the round's difference, a level
 /// the reading after it), then the journeys stampede counted as succeeded.
-fn truth_rows(cs: &[CohortResult]) -> Vec<Value> {
+fn truth_rows(cs: &[FleetResult]) -> Vec<Value> {
     let keys: BTreeSet<&String> = (cs.iter().filter_map(|c| c.truth.as_ref()))
         .flat_map(|t| t.counts.keys().chain(t.levels.keys()))
         .collect();
@@ -321,7 +317,7 @@ fn truth_rows(cs: &[CohortResult]) -> Vec<Value> {
 }
 
 /// p50, p99 and max of each attempt's queue wait.
-fn queue_wait_rows(cs: &[CohortResult]) -> Vec<Value> {
+fn queue_wait_rows(cs: &[FleetResult]) -> Vec<Value> {
     let fields: [PercentileField; 3] = [("p50", |p| p.p50), ("p99", |p| p.p99), ("max", |p| p.max)];
     fields
         .iter()
@@ -330,7 +326,7 @@ fn queue_wait_rows(cs: &[CohortResult]) -> Vec<Value> {
 }
 
 /// The funnel's stages, then each wait step's time in queue and polls.
-fn queue_rows(cs: &[CohortResult]) -> Vec<Value> {
+fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
     let mut rows = Vec::new();
     let Some(first) = cs.first() else {
         return rows;
@@ -352,7 +348,7 @@ fn queue_rows(cs: &[CohortResult]) -> Vec<Value> {
     }
     for step in first.steps.iter().filter(|s| s.wait.is_some()) {
         let name = step.name.as_str();
-        let find = |c: &CohortResult| c.steps.iter().find(|s| s.name == name).cloned();
+        let find = |c: &FleetResult| c.steps.iter().find(|s| s.name == name).cloned();
         rows.push(plain(
             &format!("{name}: time in queue p50 / p99"),
             cs,
@@ -429,7 +425,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-fn outcome_rows(cs: &[CohortResult]) -> Vec<Value> {
+fn outcome_rows(cs: &[FleetResult]) -> Vec<Value> {
     outcome_codes(cs)
         .iter()
         .map(|code| {
@@ -441,7 +437,7 @@ fn outcome_rows(cs: &[CohortResult]) -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn steps(cs: &[CohortResult]) -> Vec<Value> {
+pub(super) fn steps(cs: &[FleetResult]) -> Vec<Value> {
     let mut rows = Vec::new();
     for c in cs {
         for s in &c.steps {
@@ -472,7 +468,7 @@ pub(super) fn steps(cs: &[CohortResult]) -> Vec<Value> {
                 })
                 .collect();
             rows.push(obj([
-                ("cohort", Value::from(c.name.as_str())),
+                ("fleet", Value::from(c.name.as_str())),
                 ("name", Value::from(s.name.as_str())),
                 ("operations", Value::from(count(s.operations))),
                 ("attempts", Value::from(count(s.attempts))),
@@ -552,7 +548,7 @@ mod tests {
     use super::*;
     use crate::sim::ZoneSeats;
 
-    fn with_zones(n: u32) -> CohortResult {
+    fn with_zones(n: u32) -> FleetResult {
         let mut c = crate::sample::sample_report().results[0].clone();
         let mut l = c.ledger.clone().unwrap_or_default();
         for z in 0..n {

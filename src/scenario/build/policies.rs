@@ -1,10 +1,10 @@
-//! `[policies.*]`, `compare` and `[[cohorts]]`: which retry policies run,
+//! `[policies.*]`, `compare` and `[[fleets]]`: which retry policies run,
 //! one fleet after another or mixed in one fleet (and `--policy`).
 
 use super::{Ctx, Overrides};
 use crate::policy::{self, PolicyOverrides, RetryPolicy};
 use crate::scenario::model::ScenarioFile;
-use crate::scenario::plan::{Cohort, Round};
+use crate::scenario::plan::{Fleet, Round};
 use crate::scenario::{ScenarioError, bounds};
 use std::collections::BTreeMap;
 
@@ -119,59 +119,59 @@ pub(super) fn build_rounds(
         crate::names::check(name).map_err(|m| cx.err("compare", format!("--policy: {m}")))?;
         let p = resolve_policy(cx, "compare", name, custom)?;
         return Ok(vec![Round {
-            cohorts: vec![Cohort {
+            fleets: vec![Fleet {
                 name: name.clone(),
                 policy: p,
                 share: 1.0,
             }],
         }]);
     }
-    if !f.compare.is_empty() && !f.cohorts.is_empty() {
+    if !f.compare.is_empty() && !f.fleets.is_empty() {
         return Err(cx.err(
             "compare",
-            "use `compare` (one fleet per policy, one after another) or `[[cohorts]]` (mixed fleet), not both",
+            "use `compare` (one fleet per policy, one after another) or `[[fleets]]` (mixed fleet), not both",
         ));
     }
-    if f.cohorts.len().max(f.compare.len()) > bounds::MAX_FLEETS {
-        let key = if f.cohorts.is_empty() {
+    if f.fleets.len().max(f.compare.len()) > bounds::MAX_FLEETS {
+        let key = if f.fleets.is_empty() {
             "compare"
         } else {
-            "cohorts"
+            "fleets"
         };
         return Err(cx.err(
             key,
             format!(
                 "{} fleets; a scenario runs at most {}",
-                f.cohorts.len().max(f.compare.len()),
+                f.fleets.len().max(f.compare.len()),
                 bounds::MAX_FLEETS
             ),
         ));
     }
-    if !f.cohorts.is_empty() {
-        let mut cohorts = Vec::new();
+    if !f.fleets.is_empty() {
+        let mut fleets = Vec::new();
         let mut names = Names::default();
         let mut total = 0.0;
-        for (i, c) in f.cohorts.iter().enumerate() {
-            let key = |k: &str| format!("cohorts[{i}].{k}");
+        for (i, c) in f.fleets.iter().enumerate() {
+            let key = |k: &str| format!("fleets[{i}].{k}");
             if !(c.share > 0.0 && c.share <= 1.0) {
                 return Err(cx.err(&key("share"), "must be in (0, 1]"));
             }
             names
-                .add(&c.name, "cohort")
+                .add(&c.name, "fleet")
                 .map_err(|m| cx.err(&key("name"), m))?;
             total += c.share;
             let pname = c.policy.clone().unwrap_or_else(|| c.name.clone());
             let p = resolve_policy(cx, &key("policy"), &pname, custom)?;
-            cohorts.push(Cohort {
+            fleets.push(Fleet {
                 name: c.name.clone(),
                 policy: p,
                 share: c.share,
             });
         }
         if (total - 1.0).abs() > 1e-6 {
-            return Err(cx.err("cohorts", format!("shares add up to {total}, not 1")));
+            return Err(cx.err("fleets", format!("shares add up to {total}, not 1")));
         }
-        let rounds = vec![Round { cohorts }];
+        let rounds = vec![Round { fleets }];
         all_used(cx, custom, &rounds)?;
         return Ok(rounds);
     }
@@ -188,7 +188,7 @@ pub(super) fn build_rounds(
             .map_err(|m| cx.err("compare", m))?;
         let p = resolve_policy(cx, "compare", name, custom)?;
         rounds.push(Round {
-            cohorts: vec![Cohort {
+            fleets: vec![Fleet {
                 name: name.clone(),
                 policy: p,
                 share: 1.0,
@@ -221,7 +221,7 @@ impl Names {
 }
 
 /// A `[policies.NAME]` that no fleet runs is a mistake (a typo in
-/// `compare`, a cohort that names a preset instead): an error naming it,
+/// `compare`, a fleet that names a preset instead): an error naming it,
 /// never a silent run of something else. `--policy` picks one on purpose,
 /// so it is not checked there.
 fn all_used(
@@ -232,14 +232,14 @@ fn all_used(
     let used = |name: &str| {
         rounds
             .iter()
-            .flat_map(|r| &r.cohorts)
+            .flat_map(|r| &r.fleets)
             .any(|c| c.policy.name == name)
     };
     match custom.keys().find(|n| !used(n)) {
         Some(name) => Err(cx.err(
             &format!("policies.{name}"),
             format!(
-                "policy `{name}` is defined but no fleet runs it: name it in `compare` or a cohort's `policy` (or run it with --policy {name})"
+                "policy `{name}` is defined but no fleet runs it: name it in `compare` or a fleet's `policy` (or run it with --policy {name})"
             ),
         )),
         None => Ok(()),
@@ -255,7 +255,7 @@ mod tests {
         p.rounds
             .iter()
             .map(|r| {
-                r.cohorts
+                r.fleets
                     .iter()
                     .map(|c| (c.name.clone(), c.policy.name.clone(), c.share))
                     .collect()
@@ -315,9 +315,9 @@ mod tests {
     }
 
     #[test]
-    fn cohorts_mix_in_one_round_and_default_their_policy_to_the_name() {
+    fn fleets_mix_in_one_round_and_default_their_policy_to_the_name() {
         let p = plan(&format!(
-            "{OK_LOAD}\n[[cohorts]]\nname = \"compliant\"\nshare = 0.75\n\n[[cohorts]]\nname = \"rude\"\npolicy = \"naive\"\nshare = 0.25\n"
+            "{OK_LOAD}\n[[fleets]]\nname = \"compliant\"\nshare = 0.75\n\n[[fleets]]\nname = \"rude\"\npolicy = \"naive\"\nshare = 0.25\n"
         ));
         assert_eq!(
             fleets(&p),
@@ -329,19 +329,35 @@ mod tests {
     }
 
     #[test]
-    fn cohort_errors_point_at_the_cohort() {
+    fn the_older_cohorts_table_is_read_as_fleets_and_errors_point_at_it() {
+        let src = format!(
+            "{OK_LOAD}\n[[cohorts]]\nname = \"compliant\"\nshare = 0.75\n\n[[cohorts]]\nname = \"rude\"\npolicy = \"naive\"\nshare = 0.25\n"
+        );
+        assert_eq!(
+            fleets(&plan(&src)),
+            vec![vec![
+                c("compliant", "compliant", 0.75),
+                c("rude", "naive", 0.25)
+            ]]
+        );
+        let (line, _, key, _) = invalid(&src.replace("0.25", "1.5"));
+        assert_eq!((line, key.as_str()), (13, "fleets[1].share"));
+    }
+
+    #[test]
+    fn fleet_errors_point_at_the_fleet() {
         let two = |a: f64, b: f64| {
             format!(
-                "{OK_LOAD}\n[[cohorts]]\nname = \"compliant\"\nshare = {a}\n\n[[cohorts]]\nname = \"naive\"\nshare = {b}\n"
+                "{OK_LOAD}\n[[fleets]]\nname = \"compliant\"\nshare = {a}\n\n[[fleets]]\nname = \"naive\"\nshare = {b}\n"
             )
         };
         let (line, _, key, msg) = invalid(&two(0.5, 0.2));
-        assert_eq!((line, key.as_str()), (6, "cohorts"));
+        assert_eq!((line, key.as_str()), (6, "fleets"));
         assert!(msg.contains("0.7"), "{msg}");
         let (line, _, key, _) = invalid(&two(0.5, 1.5));
-        assert_eq!((line, key.as_str()), (12, "cohorts[1].share"));
+        assert_eq!((line, key.as_str()), (12, "fleets[1].share"));
         let (_, _, key, _) = invalid(&two(0.5, 0.5).replace("\"naive\"", "\"compliant\""));
-        assert_eq!(key, "cohorts[1].name");
+        assert_eq!(key, "fleets[1].name");
         let (_, _, key, _) = invalid(&format!("compare = [\"naive\"]\n{}", two(0.5, 0.5)));
         assert_eq!(key, "compare");
     }
@@ -351,9 +367,9 @@ mod tests {
         let p = plan(&format!(
             "compare = [\"mine\"]\n{OK_LOAD}\n[policies.mine]\npreset = \"compliant\"\nbase_delay = \"50ms\"\n"
         ));
-        assert_eq!(p.rounds[0].cohorts[0].name, "mine");
+        assert_eq!(p.rounds[0].fleets[0].name, "mine");
         assert_eq!(
-            p.rounds[0].cohorts[0].policy.base_delay,
+            p.rounds[0].fleets[0].policy.base_delay,
             std::time::Duration::from_millis(50)
         );
         let (line, _, key, msg) = invalid(&format!(

@@ -1,19 +1,19 @@
-//! One cohort assembled from parts: counters summed, per-second rows summed
+//! One fleet assembled from parts: counters summed, per-second rows summed
 //! by second, histograms added bucket by bucket, and every derived figure
 //! (rates, percentiles, spectra) computed again from those sums, exactly as
 //! `metrics::summarize` computes them for a single run.
 
-pub use super::hists::{CohortHists, Source, StepHists};
+pub use super::hists::{FleetHists, Source, StepHists};
 use crate::metrics::hgrm;
 use crate::metrics::{US_PER_MS, new_histogram};
-use crate::report::{CohortResult, SecondRow, amplification};
+use crate::report::{FleetResult, SecondRow, amplification};
 use hdrhistogram::Histogram;
 
-/// Sum `b`'s counters into `a` (same cohort, same steps). Per-second rows
+/// Sum `b`'s counters into `a` (same fleet, same steps). Per-second rows
 /// are summed by second, `b`'s shifted by `shift` seconds.
-pub fn add_counters(a: &mut CohortResult, b: &CohortResult, shift: u32) {
+pub fn add_counters(a: &mut FleetResult, b: &FleetResult, shift: u32) {
     // success_rate is ok / operations of each part: carry ok as the sum.
-    let ok = |c: &CohortResult| (c.success_rate * c.operations as f64).round();
+    let ok = |c: &FleetResult| (c.success_rate * c.operations as f64).round();
     let ok_sum = ok(a) + ok(b);
     a.operations += b.operations;
     a.attempts += b.attempts;
@@ -122,7 +122,7 @@ fn pct(h: &Histogram<u64>) -> crate::report::Percentiles {
 }
 
 /// Every figure derived from the counters and histograms, computed again.
-pub fn refresh(c: &mut CohortResult, h: &CohortHists) {
+pub fn refresh(c: &mut FleetResult, h: &FleetHists) {
     let (mut head_ops, mut head_retries, mut head_not_sent) = (0, 0, 0);
     let mut op = new_histogram();
     let mut ok = new_histogram();
