@@ -158,7 +158,7 @@ struct Ready {
     /// The note the report opens with: a late `--start-at`, or the gates a
     /// `--trace` run skips.
     late: Option<String>,
-    board: std::sync::Arc<crate::live::Board>,
+    board: std::sync::Arc<crate::board::Board>,
     /// The `--metrics-listen` endpoint.
     metrics: Option<crate::prom::MetricsServer>,
 }
@@ -193,7 +193,7 @@ async fn prepare(args: &RunArgs) -> Result<Ready, u8> {
             plan.target.url.as_deref().unwrap_or("the target")
         );
     }
-    let board = std::sync::Arc::new(crate::live::Board::default());
+    let board = std::sync::Arc::new(crate::board::Board::default());
     let metrics = match args.metrics_listen {
         None => None,
         Some(addr) => match crate::prom::serve(addr, board.clone()).await {

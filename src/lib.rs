@@ -7,13 +7,13 @@
 //! codes.
 
 pub mod app;
+pub mod board;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod compare;
 pub mod engine;
 pub mod gate;
-pub mod live;
 pub mod merge;
 pub mod metrics;
 pub mod model;

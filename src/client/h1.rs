@@ -378,7 +378,7 @@ impl H1 {
         if let Err(e) = self.write(&wire.bytes).await {
             return match self.held_head(trace).await {
                 Ok(Some(head)) => {
-                    let mut head = settle(head, wire.head_only);
+                    let mut head = frame(head, wire.head_only);
                     head.keep_alive = false;
                     Ok(head)
                 }
@@ -394,7 +394,7 @@ impl H1 {
             if self.buf[scanned..].contains(&b'\n')
                 && let Some(head) = self.next_head(trace)?
             {
-                return Ok(settle(head, wire.head_only));
+                return Ok(frame(head, wire.head_only));
             }
             if self.buf.len() >= MAX_HEAD {
                 return Err(invalid("head over 64 KiB"));
@@ -745,7 +745,7 @@ fn encode(req: &http::request::Parts, body: &[u8]) -> Vec<u8> {
 /// The framing as the request and status decide it: no body for HEAD, 101,
 /// 204 and 304; a connection whose body runs to the close (or that
 /// switched protocols) is not used again.
-fn settle(mut head: Head, head_only: bool) -> Head {
+fn frame(mut head: Head, head_only: bool) -> Head {
     if head_only || matches!(head.status, 101 | 204 | 304) {
         head.framing = Framing::None;
     }
@@ -897,7 +897,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
     fn head(raw: &str) -> io::Result<Option<(usize, Head)>> {
-        Ok(parse_head(raw.as_bytes(), true)?.map(|(n, h)| (n, settle(h, false))))
+        Ok(parse_head(raw.as_bytes(), true)?.map(|(n, h)| (n, frame(h, false))))
     }
 
     fn kind(e: &io::Error) -> NetError {

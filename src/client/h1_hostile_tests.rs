@@ -333,7 +333,7 @@ async fn trailers_dribbled_a_byte_at_a_time_end_at_their_empty_line() {
 
 fn framing_of(raw: &str) -> io::Result<(Framing, bool)> {
     let (_, h) = parse_head(raw.as_bytes(), false)?.expect("a whole head");
-    let h = settle(h, false);
+    let h = frame(h, false);
     Ok((h.framing, h.keep_alive))
 }
 

@@ -1,14 +1,14 @@
 //! Live progress: per fleet of the running round, arrivals/s against the
 //! schedule, attempts/s, retries/s, in flight, operation latency p50/p99 of
 //! the last interval and of the round so far, answers by status class, and
-//! the stage with its time left (text from [`crate::live::view`]). Redrawn
+//! the stage with its time left (text from [`crate::board::view`]). Redrawn
 //! in place on a terminal (indicatif), a plain block every 5 s otherwise
 //! (CI logs). Every round's counters are also put on a [`Board`] for the
 //! Prometheus endpoint, which keeps them after the round.
 
 use super::RoundCtx;
-use crate::live::view::{self, Sample};
-use crate::live::{Board, Fleet, RoundInfo};
+use crate::board::view::{self, Sample};
+use crate::board::{Board, Fleet, RoundInfo};
 use crate::scenario::Plan;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

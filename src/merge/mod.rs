@@ -9,8 +9,8 @@
 
 pub mod fleet;
 mod hists;
-mod ledger;
 pub mod partial;
+mod shared_ledger;
 mod write;
 
 pub use write::write_merged;
@@ -307,8 +307,8 @@ fn merge_fleet(
     *c = counters;
     refresh(c, &sum);
     let reports: Vec<&Report> = parts.iter().map(|p| &p.report).collect();
-    c.ledger = ledger::merged(&reports, i, notes);
-    c.truth = ledger::merged_truth(&reports, i);
+    c.ledger = shared_ledger::merged(&reports, i, notes);
+    c.truth = shared_ledger::merged_truth(&reports, i);
     Ok(sum)
 }
 

@@ -197,23 +197,23 @@ fn the_ledger_reading_that_saw_the_most_wins_and_a_note_names_its_shard() {
     ];
     let refs: Vec<_> = rs.iter().collect();
     let mut notes = Vec::new();
-    let l = super::ledger::merged(&refs, 0, &mut notes).expect("a ledger");
+    let l = super::shared_ledger::merged(&refs, 0, &mut notes).expect("a ledger");
     assert_eq!(l, rs[1].results[0].ledger.clone().unwrap());
-    assert_eq!(super::ledger::load_requests(&l), 180);
+    assert_eq!(super::shared_ledger::load_requests(&l), 180);
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("shard 1/3's reading"), "{notes:?}");
     assert!(notes[0].contains("180 requests"), "{notes:?}");
     // The same readings in another order: the same choice.
     let refs: Vec<_> = [&rs[2], &rs[1], &rs[0]].into_iter().collect();
     assert_eq!(
-        super::ledger::merged(&refs, 0, &mut Vec::new()),
+        super::shared_ledger::merged(&refs, 0, &mut Vec::new()),
         rs[1].results[0].ledger
     );
     // A shard that read no ledger is said, the others still merge.
     let rs2 = [rs[0].clone(), shard_report(1, SHARED, None), rs[2].clone()];
     let refs: Vec<_> = rs2.iter().collect();
     let mut notes = Vec::new();
-    let l = super::ledger::merged(&refs, 0, &mut notes).unwrap();
+    let l = super::shared_ledger::merged(&refs, 0, &mut notes).unwrap();
     assert_eq!(l, rs[2].results[0].ledger.clone().unwrap());
     assert!(notes[0].contains("shard 2/3's reading"), "{notes:?}");
     assert!(notes[0].contains("1 shard(s) read no ledger"), "{notes:?}");
@@ -230,7 +230,7 @@ fn inconsistent_ledger_readings_are_refused_with_a_note() {
     ];
     let refs: Vec<_> = rs.iter().collect();
     let mut notes = Vec::new();
-    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert_eq!(super::shared_ledger::merged(&refs, 0, &mut notes), None);
     assert_eq!(notes.len(), 1, "{notes:?}");
     let n = &notes[0];
     assert!(n.contains("no ledger in the merged report"), "{n}");
@@ -247,7 +247,7 @@ fn inconsistent_ledger_readings_are_refused_with_a_note() {
     ];
     let refs: Vec<_> = rs.iter().collect();
     let mut notes = Vec::new();
-    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert_eq!(super::shared_ledger::merged(&refs, 0, &mut notes), None);
     assert!(notes[0].contains("`bookings_created`"), "{notes:?}");
     // Shards against different targets: refused, both named.
     let rs = [
@@ -257,7 +257,7 @@ fn inconsistent_ledger_readings_are_refused_with_a_note() {
     ];
     let refs: Vec<_> = rs.iter().collect();
     let mut notes = Vec::new();
-    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert_eq!(super::shared_ledger::merged(&refs, 0, &mut notes), None);
     assert!(notes[0].contains("http://127.0.0.1:10/"), "{notes:?}");
     assert!(notes[0].contains("one shared target"), "{notes:?}");
 }
@@ -275,7 +275,7 @@ fn embedded_simulator_shards_keep_their_ledgers_out_with_todays_note() {
         .collect();
     let refs: Vec<_> = rs.iter().collect();
     let mut notes = Vec::new();
-    assert_eq!(super::ledger::merged(&refs, 0, &mut notes), None);
+    assert_eq!(super::shared_ledger::merged(&refs, 0, &mut notes), None);
     assert_eq!(
         notes,
         [
@@ -283,10 +283,10 @@ fn embedded_simulator_shards_keep_their_ledgers_out_with_todays_note() {
         ]
     );
     // Two fleets: one note, not one per fleet.
-    assert_eq!(super::ledger::merged(&refs, 1, &mut notes), None);
+    assert_eq!(super::shared_ledger::merged(&refs, 1, &mut notes), None);
     assert_eq!(notes.len(), 1);
     // One shard alone keeps its ledger, whatever its target.
-    assert!(super::ledger::merged(&refs[..1], 0, &mut Vec::new()).is_some());
+    assert!(super::shared_ledger::merged(&refs[..1], 0, &mut Vec::new()).is_some());
 }
 
 #[test]
@@ -302,8 +302,8 @@ fn the_truth_reading_that_saw_the_most_is_the_merged_one() {
     }
     rs[2].results[0].truth = None;
     let refs: Vec<&crate::report::Report> = rs.iter().collect();
-    let t = super::ledger::merged_truth(&refs, 0).expect("a reading");
+    let t = super::shared_ledger::merged_truth(&refs, 0).expect("a reading");
     assert_eq!(t.get("bookings_created"), Some(90.0));
     assert_eq!(t.get("seats_left"), Some(10.0));
-    assert_eq!(super::ledger::merged_truth(&refs, 1), None);
+    assert_eq!(super::shared_ledger::merged_truth(&refs, 1), None);
 }

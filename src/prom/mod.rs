@@ -3,7 +3,7 @@
 //! labels in docs/metrics.md). Values are read from the [`Board`] on every
 //! scrape; a finished round's fleets keep their final values.
 
-use crate::live::Board;
+use crate::board::Board;
 use crate::metrics::live::{BUCKETS, CLASSES, bucket_top};
 use crate::metrics::{Live, LiveHistogram};
 use prometheus_client::collector::Collector;
@@ -283,7 +283,7 @@ pub async fn serve(addr: SocketAddr, board: Arc<Board>) -> std::io::Result<Metri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::Fleet;
+    use crate::board::Fleet;
     use crate::metrics::StatusClass;
     use std::collections::BTreeMap;
     use std::time::Duration;
@@ -299,7 +299,7 @@ mod tests {
         live.answered(1, StatusClass::S5xx, Duration::from_millis(3));
         live.answered(1, StatusClass::S2xx, Duration::from_millis(300));
         board.add_round(
-            crate::live::RoundInfo {
+            crate::board::RoundInfo {
                 round: 0,
                 rounds: 1,
                 started: std::time::Instant::now(),
@@ -494,7 +494,7 @@ mod tests {
             live: live.clone(),
         };
         board.add_round(
-            crate::live::RoundInfo {
+            crate::board::RoundInfo {
                 round: 0,
                 rounds: 1,
                 started: std::time::Instant::now(),

@@ -15,7 +15,7 @@ pub mod format;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod ledger;
+pub mod ledger_view;
 
 pub mod recovery;
 pub mod svg;

@@ -207,7 +207,7 @@ async fn ground_truth(
 ) -> (Option<Ledger>, Option<Truth>) {
     let ledger = match &target.sim {
         Some(s) => {
-            s.settle(std::time::Duration::from_secs(30)).await;
+            s.wait_until_idle(std::time::Duration::from_secs(30)).await;
             Some(s.ledger())
         }
         None => match &before.remote_sim {

@@ -131,10 +131,10 @@ impl Embedded {
         }
     }
 
-    pub async fn settle(&self, max: std::time::Duration) {
+    pub async fn wait_until_idle(&self, max: std::time::Duration) {
         match self {
-            Embedded::Tcp(s) => s.settle(max).await,
-            Embedded::Memory(s) => s.settle(max).await,
+            Embedded::Tcp(s) => s.wait_until_idle(max).await,
+            Embedded::Memory(s) => s.wait_until_idle(max).await,
         }
     }
 

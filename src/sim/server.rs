@@ -78,7 +78,7 @@ impl App {
     }
 
     /// Wait, at most `max`, until no booking work is in flight.
-    pub(super) async fn settle(&self, max: std::time::Duration) {
+    pub(super) async fn wait_until_idle(&self, max: std::time::Duration) {
         let world = self.world();
         let deadline = tokio::time::Instant::now() + max;
         // Bounded by the deadline.
@@ -162,8 +162,8 @@ impl SimHandle {
     /// Wait, at most `max`, until no booking work is in flight. Work goes on
     /// after its client has left, so a ledger read the moment a run ends
     /// would miss the bookings (and wasted work) it still produces.
-    pub async fn settle(&self, max: std::time::Duration) {
-        self.app.settle(max).await;
+    pub async fn wait_until_idle(&self, max: std::time::Duration) {
+        self.app.wait_until_idle(max).await;
     }
 
     /// Fresh inventory, bookings, idempotency cache, limiters, ledger and

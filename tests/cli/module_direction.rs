@@ -34,13 +34,13 @@ const RULES: &[(&str, &[&str])] = &[
     ("client", &["model", "outcome", "policy", "clock"]),
     // Recording and summarizing into the model.
     ("metrics", &["model", "outcome", "policy"]),
-    ("live", &["metrics", "model", "outcome", "scenario"]),
-    ("prom", &["live", "metrics", "model"]),
+    ("board", &["metrics", "model", "outcome", "scenario"]),
+    ("prom", &["board", "metrics", "model"]),
     // The one engine loop.
     (
         "engine",
         &[
-            "scenario", "client", "policy", "metrics", "live", "outcome", "model", "shard",
+            "scenario", "client", "policy", "metrics", "board", "outcome", "model", "shard",
             "timefmt", "clock",
         ],
     ),

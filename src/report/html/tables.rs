@@ -5,7 +5,7 @@
 
 use crate::model::{FleetResult, Percentiles, Report, Trigger};
 use crate::report::format::{NA, count, decimal, ms, number, pct, seconds, times};
-use crate::report::ledger;
+use crate::report::ledger_view as ledger;
 use crate::report::verdict::{recovery_text, trigger_window};
 use minijinja::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
