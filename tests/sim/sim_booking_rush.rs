@@ -1591,38 +1591,59 @@ async fn confirm_and_release() {
 async fn confirm_after_the_reservation_ttl_is_410_expired_and_browse_lags() {
     let mut cfg = quiet();
     cfg.booking_rush.enforce_pass = false;
-    cfg.reservation_ttl = Duration::from_secs(1);
-    cfg.booking_rush.availability_refresh = Duration::from_millis(300);
+    cfg.reservation_ttl = Duration::from_secs(3);
+    cfg.booking_rush.availability_refresh = Duration::from_secs(1);
     let s = start(cfg).await;
     let http = Http::new(&s);
     let a = login(&http, "a@x.io").await;
     let zone = || Row::new("zone", Method::GET, "/api/v1/zones/Z1", 200, Shape::Data).auth(&a);
     let seats_shown =
         || async { run(&http, &zone()).await.json()["data"]["available_seats"].clone() };
-    let id = run(
-        &http,
-        &Row::new(
-            "reserve",
-            Method::POST,
-            RESERVE,
-            201,
-            Shape::Fields(RESERVED_FIELDS),
-        )
-        .auth(&a)
-        .key("r1")
-        .body(reserve_body("Z1", 3, None)),
-    )
-    .await
-    .json()["booking_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    // The read model has not caught up yet: a pre-check reads 100.
-    assert_eq!(s.ledger().zones["EVT1/Z1"].available, 97);
-    assert_eq!(seats_shown().await, 100);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(seats_shown().await, 97, "refreshed");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Polled every 20 ms until the read model shows `want` (at most 5 s).
+    let until_shown = |want: u64, what: &'static str| {
+        let seats_shown = &seats_shown;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while seats_shown().await != want {
+                assert!(Instant::now() < deadline, "{what}: never showed {want}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let reserve = |key: &'static str, qty: i64| {
+        let (http, a) = (&http, &a);
+        async move {
+            run(
+                http,
+                &Row::new(
+                    "reserve",
+                    Method::POST,
+                    RESERVE,
+                    201,
+                    Shape::Fields(RESERVED_FIELDS),
+                )
+                .auth(a)
+                .key(key)
+                .body(reserve_body("Z1", qty, None)),
+            )
+            .await
+            .json()["booking_id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    // A first booking, and the refresh that shows it: the next refresh is
+    // a whole interval away.
+    reserve("r0", 1).await;
+    until_shown(99, "the first refresh").await;
+    let id = reserve("r1", 3).await;
+    let reserved = Instant::now();
+    // The read model has not caught up yet: a pre-check reads 99.
+    assert_eq!(s.ledger().zones["EVT1/Z1"].available, 96);
+    assert_eq!(seats_shown().await, 99);
+    until_shown(96, "refreshed").await;
+    tokio::time::sleep_until(reserved + Duration::from_millis(3200)).await;
     run(
         &http,
         &Row::new(
@@ -1636,10 +1657,9 @@ async fn confirm_after_the_reservation_ttl_is_410_expired_and_browse_lags() {
         .key("c1"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(seats_shown().await, 100, "the seats came back");
+    until_shown(100, "the seats came back").await;
     let l = s.ledger();
-    assert_eq!((l.bookings_expired, l.bookings_confirmed), (1, 0));
+    assert_eq!((l.bookings_expired, l.bookings_confirmed), (2, 0));
 }
 
 #[tokio::test]
