@@ -52,12 +52,8 @@ impl HttpClient {
         timeout: Duration,
         queued: &QueueWait,
     ) -> Result<Response, Failure> {
-        let deadline = Instant::now() + timeout;
         let exchange = self.exchange(method, path, headers, body, queued);
-        match tokio::time::timeout_at(deadline, exchange).await {
-            Ok(r) => r,
-            Err(_) => Err(self.timed_out()),
-        }
+        self.within(Instant::now() + timeout, exchange).await
     }
 
     /// Like [`Self::send`], but a 2xx `text/event-stream` answer is handed
@@ -111,7 +107,16 @@ impl HttpClient {
                 .map_err(|_| Failure::Net(NetError::Other))?;
             Box::pin(self.open_on_permit(permit, method, path, headers, body, queued)).await
         };
-        match tokio::time::timeout_at(deadline, open).await {
+        self.within(deadline, open).await
+    }
+
+    /// `work`, or the client's own timeout (counted) at `deadline`.
+    async fn within<T>(
+        &self,
+        deadline: Instant,
+        work: impl std::future::Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout_at(deadline, work).await {
             Ok(r) => r,
             Err(_) => Err(self.timed_out()),
         }

@@ -165,7 +165,12 @@ fn stat(p: &Percentiles, family: Latency, s: Stat) -> Result<f64, Unmeasured> {
             format!("no {name} samples"),
         ));
     }
-    Ok(match s {
+    Ok(pick(p, s))
+}
+
+/// The statistic `s` of `p`.
+pub(super) fn pick(p: &Percentiles, s: Stat) -> f64 {
+    match s {
         Stat::P50 => p.p50,
         Stat::P90 => p.p90,
         Stat::P95 => p.p95,
@@ -173,7 +178,7 @@ fn stat(p: &Percentiles, family: Latency, s: Stat) -> Result<f64, Unmeasured> {
         Stat::P999 => p.p999,
         Stat::Max => p.max,
         Stat::Mean => p.mean,
-    })
+    }
 }
 
 /// A gate that reads good latency or the load of good work cannot pass on a

@@ -245,6 +245,7 @@ fn record_fleets(
     run: &mut Collected,
 ) {
     let step_names: Vec<String> = plan.journey.steps.iter().map(|s| s.name.clone()).collect();
+    let (step_kinds, window_widths) = (plan.step_kinds(), plan.window_widths());
     for (i, fleet) in plan.rounds[r].fleets.iter().enumerate() {
         run.histograms.push(FleetHistograms {
             name: fleet.name.clone(),
@@ -267,11 +268,11 @@ fn record_fleets(
                 round: r,
                 share: fleet.share,
                 step_names: &step_names,
-                step_kinds: &plan.step_kinds(),
+                step_kinds: &step_kinds,
                 funnel: &plan.journey.funnel,
                 latency_step: plan.journey.latency_step,
                 amplification_steps: &plan.journey.amplification_steps,
-                window_widths: &plan.window_widths(),
+                window_widths: &window_widths,
                 round_duration: res.duration,
                 in_flight: res.in_flight.get(i).map_or(&[], |v| v.as_slice()),
                 ledger: ledger.clone(),

@@ -6,7 +6,7 @@
 //! fails, as any unmeasured gate does.
 
 use super::super::window::GateWindow;
-use super::{Unmeasured, burn_rate, find_fleet, unmeasured};
+use super::{Unmeasured, burn_rate, find_fleet, pick, unmeasured};
 use crate::gate::{Gate, Latency, Metric, Op, Stat, fmt_num};
 use crate::model::{
     GateReason, GateResult, Percentiles, Report, WindowRow, WindowSeries, WindowVerdict,
@@ -164,15 +164,7 @@ fn value(m: &Metric, row: &WindowRow) -> Option<f64> {
 }
 
 fn stat(p: &Percentiles, s: Stat) -> Option<f64> {
-    (p.count > 0).then_some(match s {
-        Stat::P50 => p.p50,
-        Stat::P90 => p.p90,
-        Stat::P95 => p.p95,
-        Stat::P99 => p.p99,
-        Stat::P999 => p.p999,
-        Stat::Max => p.max,
-        Stat::Mean => p.mean,
-    })
+    (p.count > 0).then(|| pick(p, s))
 }
 
 #[cfg(test)]
