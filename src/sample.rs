@@ -196,7 +196,7 @@ fn timeseries(naive: bool) -> Vec<SecondRow> {
 
 /// Operation and attempt latency per second for `steps` steps: both fleets
 /// slow down in the trigger; the naive one stays slow (its storm).
-fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::FleetLatency {
+fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::LatencySeries {
     use crate::metrics::SecondHistograms;
     let mut rng = Lcg(if naive { 77 } else { 7 });
     let mut hists = vec![(SecondHistograms::default(), SecondHistograms::default()); steps];
@@ -215,7 +215,7 @@ fn latency_over_time(naive: bool, steps: usize) -> crate::metrics::latency::Flee
             }
         }
     }
-    crate::metrics::latency::fleet_latency(hists.iter().map(|(o, a)| (o, a)))
+    crate::metrics::latency::latency_series(hists.iter().map(|(o, a)| (o, a)))
 }
 
 fn step(name: &str, seed: u64, ops: u64, amp: f64, ok: f64, naive: bool) -> StepResult {
@@ -440,70 +440,78 @@ fn fleet(naive: bool) -> FleetResult {
         policy_detail: policy(naive),
         round: usize::from(naive),
         share: 1.0,
-        operations,
-        attempts,
-        not_sent: 0,
-        hedges: 0,
-        hedge_wins: 0,
-        retries: attempts - operations,
-        amplification: steps[1].amplification,
-        amplification_steps: vec!["reserve".into()],
-        amplification_overall: attempts as f64 / operations as f64,
-        success_rate,
-        goodput: journeys.succeeded as f64 / duration,
-        achieved_rps: attempts as f64 / duration,
-        round_duration_s: duration,
-        journeys,
-        outcomes: outcomes
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        operation_latency_ms: pcts(&op),
-        ok_operation_latency_ms: pcts(&latency(
-            seed + 6,
-            (operations as f64 * success_rate) as u64,
-            base,
-            alpha,
-        )),
-        attempt_latency_ms: pcts(&at),
-        backoff_wait_ms: pcts(&latency(
-            seed + 2,
-            attempts - operations,
-            if naive { 0.01 } else { 900.0 },
-            0.3,
-        )),
-        schedule_lag_ms: pcts(&latency(
-            seed + 3,
+        counts: FleetCounts {
             operations,
-            0.6,
-            if naive { 0.5 } else { 0.3 },
-        )),
-        queue_wait_ms: pcts(&latency(seed + 7, attempts, 0.2, 0.4)),
+            attempts,
+            not_sent: 0,
+            hedges: 0,
+            hedge_wins: 0,
+            retries: attempts - operations,
+            amplification: steps[1].amplification,
+            amplification_steps: vec!["reserve".into()],
+            amplification_overall: attempts as f64 / operations as f64,
+            success_rate,
+            goodput: journeys.succeeded as f64 / duration,
+            achieved_rps: attempts as f64 / duration,
+            round_duration_s: duration,
+            journeys,
+            outcomes: outcomes
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            relogins: 0,
+            funnel: steps
+                .iter()
+                .map(|s| FunnelStage {
+                    step: s.name.clone(),
+                    journeys: s.journeys_passed,
+                })
+                .collect(),
+        },
+        latency: FleetLatency {
+            operation_latency_ms: pcts(&op),
+            ok_operation_latency_ms: pcts(&latency(
+                seed + 6,
+                (operations as f64 * success_rate) as u64,
+                base,
+                alpha,
+            )),
+            attempt_latency_ms: pcts(&at),
+            backoff_wait_ms: pcts(&latency(
+                seed + 2,
+                attempts - operations,
+                if naive { 0.01 } else { 900.0 },
+                0.3,
+            )),
+            schedule_lag_ms: pcts(&latency(
+                seed + 3,
+                operations,
+                0.6,
+                if naive { 0.5 } else { 0.3 },
+            )),
+            queue_wait_ms: pcts(&latency(seed + 7, attempts, 0.2, 0.4)),
+            journey_duration_ms: pcts(&latency(seed + 4, journeys.started, base * 3.0, alpha)),
+            latency_step: Some("reserve".into()),
+            operation_spectrum: hgrm::spectrum(&op, 1000.0),
+            attempt_spectrum: hgrm::spectrum(&at, 1000.0),
+            latency_interval_ms: lat.interval_ms,
+            latency_series: lat.fleet,
+            latency_per_second: lat.per_second,
+        },
+        retry: RetryBehaviour {
+            retry_after_honoured: if naive { 0 } else { 310 },
+            breaker_opens,
+            breaker_open_s: if naive { 0.0 } else { 41.5 },
+        },
+        harm: ClientHarm {
+            early_retries: if naive { 4100 } else { 0 },
+            key_changed_after_ambiguous: if naive { 900 } else { 0 },
+            sent_while_told_to_wait: if naive { 3800 } else { 0 },
+        },
         attempts_per_operation: apo.into_iter().collect(),
-        retry_after_honoured: if naive { 0 } else { 310 },
-        early_retries: if naive { 4100 } else { 0 },
-        key_changed_after_ambiguous: if naive { 900 } else { 0 },
-        sent_while_told_to_wait: if naive { 3800 } else { 0 },
-        breaker_opens,
-        breaker_open_s: if naive { 0.0 } else { 41.5 },
-        journey_duration_ms: pcts(&latency(seed + 4, journeys.started, base * 3.0, alpha)),
-        relogins: 0,
-        latency_step: Some("reserve".into()),
-        funnel: steps
-            .iter()
-            .map(|s| FunnelStage {
-                step: s.name.clone(),
-                journeys: s.journeys_passed,
-            })
-            .collect(),
         steps,
-        operation_spectrum: hgrm::spectrum(&op, 1000.0),
-        attempt_spectrum: hgrm::spectrum(&at, 1000.0),
         recovery_s: crate::report::recovery::recovery(&series, Some(&SAMPLE_TRIGGER)),
         timeseries: series,
-        latency_interval_ms: lat.interval_ms,
-        latency_series: lat.fleet,
-        latency_per_second: lat.per_second,
         truth: (!naive).then(|| crate::model::Truth {
             source: "command redis-cli".into(),
             counts: BTreeMap::from([("bookings_created".into(), sold as f64)]),

@@ -24,7 +24,7 @@ pub(super) struct MetricDef<T> {
 }
 
 fn jsr(c: &FleetResult) -> Option<f64> {
-    let j = &c.journeys;
+    let j = &c.counts.journeys;
     let could = j.started.saturating_sub(j.sold_out + j.cancelled);
     (could > 0).then(|| j.succeeded as f64 / could as f64)
 }
@@ -41,28 +41,28 @@ pub(super) const METRICS: &[MetricDef<FleetResult>] = &[
         unit: "",
         better: Better::Neither,
         noise: Noise::Absolute(0.0),
-        get: |c| Some(c.operations as f64),
+        get: |c| Some(c.counts.operations as f64),
     },
     MetricDef {
         name: "attempts",
         unit: "",
         better: Better::Neither,
         noise: Noise::Absolute(0.0),
-        get: |c| Some(c.attempts as f64),
+        get: |c| Some(c.counts.attempts as f64),
     },
     MetricDef {
         name: "amplification",
         unit: "",
         better: Better::Lower,
         noise: Noise::Absolute(0.05),
-        get: |c| (c.operations > 0).then_some(c.amplification),
+        get: |c| (c.counts.operations > 0).then_some(c.counts.amplification),
     },
     MetricDef {
         name: "success_rate",
         unit: "%",
         better: Better::Higher,
         noise: Noise::Absolute(0.01),
-        get: |c| (c.operations > 0).then_some(c.success_rate),
+        get: |c| (c.counts.operations > 0).then_some(c.counts.success_rate),
     },
     MetricDef {
         name: "journey_success_rate",
@@ -76,63 +76,88 @@ pub(super) const METRICS: &[MetricDef<FleetResult>] = &[
         unit: "/s",
         better: Better::Higher,
         noise: Noise::Relative(0.10, 0.0),
-        get: |c| Some(c.goodput),
+        get: |c| Some(c.counts.goodput),
     },
     MetricDef {
         name: "achieved_rps",
         unit: "/s",
         better: Better::Higher,
         noise: Noise::Relative(0.10, 0.0),
-        get: |c| Some(c.achieved_rps),
+        get: |c| Some(c.counts.achieved_rps),
     },
     MetricDef {
         name: "operation_latency.p50",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p50),
+        get: |c| {
+            lat(
+                &c.latency.ok_operation_latency_ms,
+                c.latency.ok_operation_latency_ms.p50,
+            )
+        },
     },
     MetricDef {
         name: "operation_latency.p95",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p95),
+        get: |c| {
+            lat(
+                &c.latency.ok_operation_latency_ms,
+                c.latency.ok_operation_latency_ms.p95,
+            )
+        },
     },
     MetricDef {
         name: "operation_latency.p99",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.ok_operation_latency_ms, c.ok_operation_latency_ms.p99),
+        get: |c| {
+            lat(
+                &c.latency.ok_operation_latency_ms,
+                c.latency.ok_operation_latency_ms.p99,
+            )
+        },
     },
     MetricDef {
         name: "journey_duration.p99",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.journey_duration_ms, c.journey_duration_ms.p99),
+        get: |c| {
+            lat(
+                &c.latency.journey_duration_ms,
+                c.latency.journey_duration_ms.p99,
+            )
+        },
     },
     MetricDef {
         name: "attempt_latency.p99",
         unit: "ms",
         better: Better::Lower,
         noise: LAT,
-        get: |c| lat(&c.attempt_latency_ms, c.attempt_latency_ms.p99),
+        get: |c| {
+            lat(
+                &c.latency.attempt_latency_ms,
+                c.latency.attempt_latency_ms.p99,
+            )
+        },
     },
     MetricDef {
         name: "breaker_opens",
         unit: "",
         better: Better::Lower,
         noise: Noise::Relative(0.10, 0.0),
-        get: |c| Some(c.breaker_opens as f64),
+        get: |c| Some(c.retry.breaker_opens as f64),
     },
     MetricDef {
         name: "early_retries",
         unit: "",
         better: Better::Lower,
         noise: Noise::Absolute(0.0),
-        get: |c| Some(c.early_retries as f64),
+        get: |c| Some(c.harm.early_retries as f64),
     },
     MetricDef {
         name: "duplicates",

@@ -227,7 +227,7 @@ mod tests {
     fn the_spread_of_sample_reports() {
         let a = crate::sample::sample_report();
         let mut b = crate::sample::sample_report();
-        b.results[0].amplification += 1.0;
+        b.results[0].counts.amplification += 1.0;
         let s = spread(&[a.clone(), b], vec!["run-1".into(), "run-2".into()]);
         assert_eq!(s.runs, 2);
         let amp = &s.fleets[0].metrics["amplification"];

@@ -32,11 +32,12 @@ fn worse_beyond_the_threshold_is_flagged_and_noise_is_not() {
     let base = sample_report();
     let mut new = sample_report();
     // Latency rows read the successful operations, as the gates do.
-    let p99 = base.results[0].ok_operation_latency_ms.p99;
-    new.results[0].ok_operation_latency_ms.p99 = p99 * 1.25;
-    new.results[0].ok_operation_latency_ms.p95 = base.results[0].ok_operation_latency_ms.p95 * 1.05;
-    new.results[0].amplification = base.results[0].amplification - 0.2;
-    new.results[1].success_rate = base.results[1].success_rate - 0.005;
+    let p99 = base.results[0].latency.ok_operation_latency_ms.p99;
+    new.results[0].latency.ok_operation_latency_ms.p99 = p99 * 1.25;
+    new.results[0].latency.ok_operation_latency_ms.p95 =
+        base.results[0].latency.ok_operation_latency_ms.p95 * 1.05;
+    new.results[0].counts.amplification = base.results[0].counts.amplification - 0.2;
+    new.results[1].counts.success_rate = base.results[1].counts.success_rate - 0.005;
     let c = compare(&base, &new, "a", "b").unwrap();
     let name = &base.results[0].name;
     let r = row(&c, name, "operation_latency.p99");

@@ -157,8 +157,8 @@ mod tests {
     fn relative_gates_measure_against_the_baseline() {
         let base = sample_report();
         let mut slower = sample_report();
-        let p99 = base.results[0].ok_operation_latency_ms.p99;
-        slower.results[0].ok_operation_latency_ms.p99 = p99 * 1.25;
+        let p99 = base.results[0].latency.ok_operation_latency_ms.p99;
+        slower.results[0].latency.ok_operation_latency_ms.p99 = p99 * 1.25;
         let g = gate("compliant.operation_latency.p99 <= baseline * 1.10");
         let same = super::super::evaluate_with(&g, &base, Some(&base));
         assert!(same.passed, "{}", same.message);
@@ -176,10 +176,10 @@ mod tests {
         assert!(!none.passed);
         assert_eq!(none.reason, GateReason::NoBaseline);
         let mut a = sample_report();
-        a.results[0].amplification = base.results[0].amplification + 0.049;
+        a.results[0].counts.amplification = base.results[0].counts.amplification + 0.049;
         let g = gate("compliant.amplification <= baseline + 0.05");
         assert!(super::super::evaluate_with(&g, &a, Some(&base)).passed);
-        a.results[0].amplification = base.results[0].amplification + 0.051;
+        a.results[0].counts.amplification = base.results[0].counts.amplification + 0.051;
         assert!(!super::super::evaluate_with(&g, &a, Some(&base)).passed);
     }
 

@@ -250,28 +250,34 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
     }
     let n = |v: u64| Ok(v as f64);
     match &gate.metric {
-        Metric::Operations => n(c.operations),
-        Metric::Attempts => n(c.attempts),
-        Metric::Retries => n(c.retries),
-        Metric::Amplification => ratio_of(c.operations, c.amplification, "amplification"),
-        Metric::SuccessRate => ratio_of(c.operations, c.success_rate, "success rate"),
+        Metric::Operations => n(c.counts.operations),
+        Metric::Attempts => n(c.counts.attempts),
+        Metric::Retries => n(c.counts.retries),
+        Metric::Amplification => {
+            ratio_of(c.counts.operations, c.counts.amplification, "amplification")
+        }
+        Metric::SuccessRate => ratio_of(c.counts.operations, c.counts.success_rate, "success rate"),
         Metric::BurnRate(objective) => ratio_of(
-            c.operations,
-            burn_rate(c.success_rate, *objective),
+            c.counts.operations,
+            burn_rate(c.counts.success_rate, *objective),
             "burn rate",
         ),
-        Metric::JourneySuccessRate => journey_success_rate(&c.journeys),
-        Metric::Goodput => Ok(c.goodput),
+        Metric::JourneySuccessRate => journey_success_rate(&c.counts.journeys),
+        Metric::Goodput => Ok(c.counts.goodput),
         Metric::AchievedRps => {
-            no_success(c.operations, c.ok_operation_latency_ms.count, &c.name)?;
-            Ok(c.achieved_rps)
+            no_success(
+                c.counts.operations,
+                c.latency.ok_operation_latency_ms.count,
+                &c.name,
+            )?;
+            Ok(c.counts.achieved_rps)
         }
-        Metric::BreakerOpens => n(c.breaker_opens),
-        Metric::BreakerOpenS => Ok(c.breaker_open_s),
-        Metric::RetryAfterHonoured => n(c.retry_after_honoured),
-        Metric::ClientEarlyRetries => n(c.early_retries),
-        Metric::KeyChangedAfterAmbiguous => n(c.key_changed_after_ambiguous),
-        Metric::SentWhileToldToWait => n(c.sent_while_told_to_wait),
+        Metric::BreakerOpens => n(c.retry.breaker_opens),
+        Metric::BreakerOpenS => Ok(c.retry.breaker_open_s),
+        Metric::RetryAfterHonoured => n(c.retry.retry_after_honoured),
+        Metric::ClientEarlyRetries => n(c.harm.early_retries),
+        Metric::KeyChangedAfterAmbiguous => n(c.harm.key_changed_after_ambiguous),
+        Metric::SentWhileToldToWait => n(c.harm.sent_while_told_to_wait),
         Metric::RecoveryS => match (&report.trigger, c.recovery_s) {
             (None, _) => Err(unmeasured(
                 GateReason::NoTrigger,
@@ -287,24 +293,28 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
         Metric::Latency(l, s) => {
             let p = match l {
                 Latency::Operation => {
-                    no_success(c.operations, c.ok_operation_latency_ms.count, &c.name)?;
-                    &c.ok_operation_latency_ms
+                    no_success(
+                        c.counts.operations,
+                        c.latency.ok_operation_latency_ms.count,
+                        &c.name,
+                    )?;
+                    &c.latency.ok_operation_latency_ms
                 }
-                Latency::OperationAll => &c.operation_latency_ms,
-                Latency::Attempt => &c.attempt_latency_ms,
-                Latency::BackoffWait => &c.backoff_wait_ms,
-                Latency::ScheduleLag => &c.schedule_lag_ms,
-                Latency::Journey => &c.journey_duration_ms,
+                Latency::OperationAll => &c.latency.operation_latency_ms,
+                Latency::Attempt => &c.latency.attempt_latency_ms,
+                Latency::BackoffWait => &c.latency.backoff_wait_ms,
+                Latency::ScheduleLag => &c.latency.schedule_lag_ms,
+                Latency::Journey => &c.latency.journey_duration_ms,
             };
             stat(p, *l, *s)
         }
-        Metric::Outcome(code) => n(crate::outcome::count_label(&c.outcomes, code)),
+        Metric::Outcome(code) => n(crate::outcome::count_label(&c.counts.outcomes, code)),
         Metric::Journeys(f) => n(match f {
-            JourneyField::Started => c.journeys.started,
-            JourneyField::Succeeded => c.journeys.succeeded,
-            JourneyField::SoldOut => c.journeys.sold_out,
-            JourneyField::Failed => c.journeys.failed,
-            JourneyField::Cancelled => c.journeys.cancelled,
+            JourneyField::Started => c.counts.journeys.started,
+            JourneyField::Succeeded => c.counts.journeys.succeeded,
+            JourneyField::SoldOut => c.counts.journeys.sold_out,
+            JourneyField::Failed => c.counts.journeys.failed,
+            JourneyField::Cancelled => c.counts.journeys.cancelled,
         }),
         Metric::Ledger(f) => {
             let key = &gate.metric.to_string();

@@ -13,31 +13,32 @@ use hdrhistogram::Histogram;
 /// are summed by second, `b`'s shifted by `shift` seconds.
 pub fn add_counters(a: &mut FleetResult, b: &FleetResult, shift: u32) {
     // success_rate is ok / operations of each part: carry ok as the sum.
-    let ok = |c: &FleetResult| (c.success_rate * c.operations as f64).round();
+    let ok = |c: &FleetResult| (c.counts.success_rate * c.counts.operations as f64).round();
     let ok_sum = ok(a) + ok(b);
-    a.operations += b.operations;
-    a.attempts += b.attempts;
-    a.not_sent += b.not_sent;
-    a.hedges += b.hedges;
-    a.hedge_wins += b.hedge_wins;
-    a.journeys += b.journeys;
-    for (k, v) in &b.outcomes {
-        *a.outcomes.entry(k.clone()).or_default() += v;
+    a.counts.operations += b.counts.operations;
+    a.counts.attempts += b.counts.attempts;
+    a.counts.not_sent += b.counts.not_sent;
+    a.counts.hedges += b.counts.hedges;
+    a.counts.hedge_wins += b.counts.hedge_wins;
+    a.counts.journeys += b.counts.journeys;
+    for (k, v) in &b.counts.outcomes {
+        *a.counts.outcomes.entry(k.clone()).or_default() += v;
     }
     for (k, v) in &b.attempts_per_operation {
         *a.attempts_per_operation.entry(*k).or_default() += v;
     }
-    a.retry_after_honoured += b.retry_after_honoured;
-    a.early_retries += b.early_retries;
-    a.breaker_opens += b.breaker_opens;
-    a.breaker_open_s += b.breaker_open_s;
-    a.relogins += b.relogins;
-    for (x, y) in a.funnel.iter_mut().zip(&b.funnel) {
+    a.retry.retry_after_honoured += b.retry.retry_after_honoured;
+    a.harm.early_retries += b.harm.early_retries;
+    a.retry.breaker_opens += b.retry.breaker_opens;
+    a.retry.breaker_open_s += b.retry.breaker_open_s;
+    a.counts.relogins += b.counts.relogins;
+    for (x, y) in a.counts.funnel.iter_mut().zip(&b.counts.funnel) {
         x.journeys += y.journeys;
     }
-    a.round_duration_s = a
+    a.counts.round_duration_s = a
+        .counts
         .round_duration_s
-        .max(b.round_duration_s + f64::from(shift));
+        .max(b.counts.round_duration_s + f64::from(shift));
     for (x, y) in a.steps.iter_mut().zip(&b.steps) {
         let sok = (x.success_rate * x.operations as f64).round()
             + (y.success_rate * y.operations as f64).round();
@@ -67,7 +68,7 @@ pub fn add_counters(a: &mut FleetResult, b: &FleetResult, shift: u32) {
             *x.outcomes.entry(k.clone()).or_default() += v;
         }
     }
-    a.success_rate = ratio_f(ok_sum, a.operations);
+    a.counts.success_rate = ratio_f(ok_sum, a.counts.operations);
     add_rows(&mut a.timeseries, &b.timeseries, shift);
 }
 
@@ -144,7 +145,8 @@ pub fn refresh(c: &mut FleetResult, h: &FleetHists) {
             .iter()
             .map(|(k, v)| (k.clone(), pct(v)))
             .collect();
-        if c.amplification_steps.is_empty() || c.amplification_steps.contains(&s.name) {
+        if c.counts.amplification_steps.is_empty() || c.counts.amplification_steps.contains(&s.name)
+        {
             head_ops += s.operations;
             head_retries += s.retries;
             head_not_sent += s.not_sent;
@@ -152,27 +154,28 @@ pub fn refresh(c: &mut FleetResult, h: &FleetHists) {
         let _ = op.add(sop);
         let _ = attempt.add(sat);
     }
-    c.retries = c.steps.iter().map(|s| s.retries).sum();
-    c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
-    c.amplification = amplification(head_ops, head_retries, head_not_sent);
-    c.amplification_overall = amplification(c.operations, c.retries, c.not_sent);
-    c.journey_duration_ms = pct(&h.journey);
-    let secs = c.round_duration_s.max(1e-9);
-    c.goodput = c.journeys.succeeded as f64 / secs;
-    c.achieved_rps = c.attempts.saturating_sub(c.not_sent) as f64 / secs;
-    c.operation_latency_ms = pct(&op);
-    c.ok_operation_latency_ms = pct(&ok);
-    c.attempt_latency_ms = pct(&attempt);
-    c.backoff_wait_ms = pct(&h.backoff);
-    c.schedule_lag_ms = pct(&h.lag);
-    c.queue_wait_ms = pct(&h.queue);
-    c.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
-    c.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
+    c.counts.retries = c.steps.iter().map(|s| s.retries).sum();
+    c.counts.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
+    c.counts.amplification = amplification(head_ops, head_retries, head_not_sent);
+    c.counts.amplification_overall =
+        amplification(c.counts.operations, c.counts.retries, c.counts.not_sent);
+    c.latency.journey_duration_ms = pct(&h.journey);
+    let secs = c.counts.round_duration_s.max(1e-9);
+    c.counts.goodput = c.counts.journeys.succeeded as f64 / secs;
+    c.counts.achieved_rps = c.counts.attempts.saturating_sub(c.counts.not_sent) as f64 / secs;
+    c.latency.operation_latency_ms = pct(&op);
+    c.latency.ok_operation_latency_ms = pct(&ok);
+    c.latency.attempt_latency_ms = pct(&attempt);
+    c.latency.backoff_wait_ms = pct(&h.backoff);
+    c.latency.schedule_lag_ms = pct(&h.lag);
+    c.latency.queue_wait_ms = pct(&h.queue);
+    c.latency.operation_spectrum = hgrm::spectrum(&op, US_PER_MS);
+    c.latency.attempt_spectrum = hgrm::spectrum(&attempt, US_PER_MS);
     // Latency over time, per second (what the .hlog files hold).
     for (s, sh) in c.steps.iter_mut().zip(&h.steps) {
         s.latency_series = sh.series.clone();
     }
-    c.latency_interval_ms = 1000;
-    c.latency_series = h.series.clone();
-    c.latency_per_second = h.series.clone();
+    c.latency.latency_interval_ms = 1000;
+    c.latency.latency_series = h.series.clone();
+    c.latency.latency_per_second = h.series.clone();
 }

@@ -290,7 +290,7 @@ fn merge_fleet(
     let mut counters = c.clone();
     counters.timeseries.clear();
     fleet::add_rows(&mut counters.timeseries, &c.timeseries, shift(0));
-    counters.round_duration_s += f64::from(shift(0));
+    counters.counts.round_duration_s += f64::from(shift(0));
     for (k, p) in parts.iter().enumerate().skip(1) {
         add_counters(&mut counters, &p.report.results[i], shift(k));
     }

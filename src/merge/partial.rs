@@ -113,8 +113,8 @@ pub fn rebuild(dir: &Path) -> Result<Report, String> {
     let mut longest = 0.0f64;
     for c in &mut report.results {
         add_lines(c, &lines);
-        c.round_duration_s = c.timeseries.len() as f64;
-        longest += c.round_duration_s;
+        c.counts.round_duration_s = c.timeseries.len() as f64;
+        longest += c.counts.round_duration_s;
         let names: Vec<String> = c.steps.iter().map(|s| s.name.clone()).collect();
         let fleet = dir.join(crate::metrics::hlog::file_name(&c.name, None));
         let hists = if fleet.is_file() {
@@ -179,13 +179,13 @@ fn add_lines(c: &mut FleetResult, lines: &[StreamLine]) {
             *okn += sl.ok;
             for (k, v) in &sl.outcomes {
                 *s.outcomes.entry(k.clone()).or_default() += v;
-                *c.outcomes.entry(k.clone()).or_default() += v;
+                *c.counts.outcomes.entry(k.clone()).or_default() += v;
             }
         }
-        c.journeys += l.journeys;
-        c.retry_after_honoured += l.retry_after_honoured;
-        c.early_retries += l.early_retries;
-        c.breaker_opens += l.breaker_opens;
+        c.counts.journeys += l.journeys;
+        c.retry.retry_after_honoured += l.retry_after_honoured;
+        c.harm.early_retries += l.early_retries;
+        c.retry.breaker_opens += l.breaker_opens;
         add_rows(&mut c.timeseries, &l.rows, 0);
     }
     for (s, okn) in c.steps.iter_mut().zip(&ok) {
@@ -195,16 +195,16 @@ fn add_lines(c: &mut FleetResult, lines: &[StreamLine]) {
             *okn as f64 / s.operations as f64
         };
     }
-    c.operations = c.steps.iter().map(|s| s.operations).sum();
-    c.attempts = c.steps.iter().map(|s| s.attempts).sum();
-    c.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
-    c.hedges = c.steps.iter().map(|s| s.hedges).sum();
-    c.hedge_wins = c.steps.iter().map(|s| s.hedge_wins).sum();
+    c.counts.operations = c.steps.iter().map(|s| s.operations).sum();
+    c.counts.attempts = c.steps.iter().map(|s| s.attempts).sum();
+    c.counts.not_sent = c.steps.iter().map(|s| s.not_sent).sum();
+    c.counts.hedges = c.steps.iter().map(|s| s.hedges).sum();
+    c.counts.hedge_wins = c.steps.iter().map(|s| s.hedge_wins).sum();
     let ok_all: u64 = ok.iter().sum();
-    c.success_rate = if c.operations == 0 {
+    c.counts.success_rate = if c.counts.operations == 0 {
         0.0
     } else {
-        ok_all as f64 / c.operations as f64
+        ok_all as f64 / c.counts.operations as f64
     };
 }
 

@@ -64,9 +64,9 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
     let want = hgrm::percentiles(&one, US_PER_MS);
     // Bit for bit: the same f64s, not merely close ones.
     for (got, want) in [
-        (c.operation_latency_ms, want),
+        (c.latency.operation_latency_ms, want),
         (c.steps[0].operation_latency_ms, want),
-        (c.attempt_latency_ms, want),
+        (c.latency.attempt_latency_ms, want),
     ] {
         assert_eq!(got.count, 40_000);
         for (g, w) in [
@@ -80,7 +80,10 @@ fn merged_percentiles_equal_one_histogram_of_every_sample_bit_for_bit() {
             assert_eq!(g.to_bits(), w.to_bits(), "{g} vs {w}");
         }
     }
-    assert_eq!(c.operation_spectrum, hgrm::spectrum(&one, US_PER_MS));
+    assert_eq!(
+        c.latency.operation_spectrum,
+        hgrm::spectrum(&one, US_PER_MS)
+    );
     // Per second too: second 5 of the merge is second 5 of every sample.
     let mut s5 = new_histogram();
     for (s, v) in &all {

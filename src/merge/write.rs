@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 fn hlog_files(c: &FleetResult, h: &FleetHists) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let base = SystemTime::UNIX_EPOCH + h.base_time.unwrap_or_default();
-    let round = Duration::from_secs_f64(c.round_duration_s.max(0.0));
+    let round = Duration::from_secs_f64(c.counts.round_duration_s.max(0.0));
     let mut fleet = Vec::new();
     hlog::write_header(&mut fleet, &c.name, base)?;
     for chunk in &h.seconds_log {

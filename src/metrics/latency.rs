@@ -99,7 +99,7 @@ fn same_interval(
 
 /// Every latency series of a fleet.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FleetLatency {
+pub struct LatencySeries {
     pub interval_ms: u32,
     /// Over every step, per interval.
     pub fleet: Vec<LatencyRow>,
@@ -110,9 +110,9 @@ pub struct FleetLatency {
 }
 
 /// The series of a fleet from each step's (operation, attempt) histograms.
-pub fn fleet_latency<'a>(
+pub fn latency_series<'a>(
     steps: impl IntoIterator<Item = (&'a SecondHistograms, &'a SecondHistograms)>,
-) -> FleetLatency {
+) -> LatencySeries {
     let (mut op, mut attempt) = (SecondHistograms::default(), SecondHistograms::default());
     let mut per_step = Vec::new();
     for (o, a) in steps {
@@ -126,7 +126,7 @@ pub fn fleet_latency<'a>(
     } else {
         op.interval_ms()
     };
-    FleetLatency {
+    LatencySeries {
         interval_ms,
         fleet: series(&op, &attempt),
         per_second: series(&op.per_second_view(), &attempt.per_second_view()),
@@ -205,7 +205,7 @@ mod tests {
             second.record(i * 100).unwrap();
             second.record(77).unwrap();
         }
-        let c = fleet_latency([(&a, &a), (&b, &b)]);
+        let c = latency_series([(&a, &a), (&b, &b)]);
         assert_eq!(c.interval_ms, 100);
         assert_eq!(c.fleet.len(), 2);
         assert_eq!(c.fleet[0].t_ms, 1200);

@@ -1,13 +1,14 @@
 //! Merged recorder -> the report model's [`FleetResult`].
 
+use super::latency::LatencySeries;
 use super::recorder::{Recorder, StepRec};
 use super::seconds::SecondHistograms;
 use super::windows::Ended;
 use crate::metrics::hgrm;
 use crate::model::Ledger;
 use crate::model::{
-    FleetResult, FunnelStage, LatencyRow, Percentiles, StepKind, StepResult, WaitStats,
-    WindowSeries, amplification,
+    ClientHarm, FleetCounts, FleetLatency, FleetResult, FunnelStage, LatencyRow, Percentiles,
+    RetryBehaviour, StepKind, StepResult, WaitStats, WindowSeries, amplification,
 };
 use crate::policy::RetryPolicy;
 use std::collections::BTreeMap;
@@ -42,7 +43,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 pub fn summarize(rec: &Recorder, meta: FleetMeta<'_>) -> FleetResult {
-    let mut latency = super::latency::fleet_latency(
+    let mut latency = super::latency::latency_series(
         rec.steps
             .iter()
             .map(|s| (&s.op_seconds, &s.attempt_seconds)),
@@ -162,22 +163,8 @@ fn fleet_result(
     meta: FleetMeta<'_>,
     totals: Totals,
     steps: Vec<StepResult>,
-    latency: super::latency::FleetLatency,
+    series: LatencySeries,
 ) -> FleetResult {
-    let Totals {
-        outcomes,
-        operations,
-        ok,
-        attempts,
-        not_sent,
-        retries,
-        head_ops,
-        head_attempts,
-        head_not_sent,
-    } = totals;
-    let op_latency = rec.op_latency();
-    let attempt_latency = rec.attempt_latency();
-    let secs = meta.round_duration.as_secs_f64().max(1e-9);
     let windows = fleet_windows(rec, &meta);
     let mut timeseries = rec.series.clone();
     for (row, v) in timeseries.iter_mut().zip(meta.in_flight) {
@@ -189,6 +176,47 @@ fn fleet_result(
         policy_detail: meta.policy.clone(),
         round: meta.round,
         share: meta.share,
+        counts: fleet_counts(rec, &meta, totals),
+        latency: fleet_latency(rec, &meta, series),
+        retry: RetryBehaviour {
+            retry_after_honoured: rec.retry_after_honoured,
+            breaker_opens: rec.breaker_opens,
+            breaker_open_s: rec.breaker_open_time.as_secs_f64(),
+        },
+        harm: ClientHarm {
+            early_retries: rec.early_retries,
+            key_changed_after_ambiguous: rec.key_changed_after_ambiguous,
+            sent_while_told_to_wait: rec.sent_while_told_to_wait,
+        },
+        attempts_per_operation: rec.attempts_per_op.clone(),
+        steps,
+        timeseries,
+        ledger: meta.ledger,
+        truth: None,
+        // Needs the report's trigger; filled in by `run/report.rs`.
+        recovery_s: None,
+        // The round's wall-clock start; filled in by `run/rounds.rs`.
+        round_started_unix_ms: None,
+        windows,
+    }
+}
+
+/// A fleet's counts: its steps' totals, journeys, the funnel and the rates
+/// over the round's time.
+fn fleet_counts(rec: &Recorder, meta: &FleetMeta<'_>, totals: Totals) -> FleetCounts {
+    let Totals {
+        outcomes,
+        operations,
+        ok,
+        attempts,
+        not_sent,
+        retries,
+        head_ops,
+        head_attempts,
+        head_not_sent,
+    } = totals;
+    let secs = meta.round_duration.as_secs_f64().max(1e-9);
+    FleetCounts {
         operations,
         attempts,
         not_sent,
@@ -212,28 +240,7 @@ fn fleet_result(
         round_duration_s: meta.round_duration.as_secs_f64(),
         journeys: rec.journeys,
         outcomes,
-        operation_latency_ms: percentiles(&op_latency),
-        ok_operation_latency_ms: percentiles(&{
-            let mut h = super::new_histogram();
-            for s in &rec.steps {
-                let _ = h.add(&s.ok_latency);
-            }
-            h
-        }),
-        attempt_latency_ms: percentiles(&attempt_latency),
-        backoff_wait_ms: percentiles(&rec.backoff_wait),
-        schedule_lag_ms: percentiles(&rec.schedule_lag),
-        queue_wait_ms: percentiles(&rec.queue_wait),
-        attempts_per_operation: rec.attempts_per_op.clone(),
-        retry_after_honoured: rec.retry_after_honoured,
-        early_retries: rec.early_retries,
-        key_changed_after_ambiguous: rec.key_changed_after_ambiguous,
-        sent_while_told_to_wait: rec.sent_while_told_to_wait,
-        breaker_opens: rec.breaker_opens,
-        breaker_open_s: rec.breaker_open_time.as_secs_f64(),
-        journey_duration_ms: percentiles(&rec.journey_duration),
         relogins: rec.relogins,
-        latency_step: meta.step_names.get(meta.latency_step).cloned(),
         funnel: meta
             .funnel
             .iter()
@@ -242,20 +249,32 @@ fn fleet_result(
                 journeys: rec.steps.get(i).map_or(0, |s| s.passed),
             })
             .collect(),
-        steps,
+    }
+}
+
+/// A fleet's latencies: every operation, the OK ones, every attempt, the
+/// waits around them, their spectra and series.
+fn fleet_latency(rec: &Recorder, meta: &FleetMeta<'_>, series: LatencySeries) -> FleetLatency {
+    let op_latency = rec.op_latency();
+    let attempt_latency = rec.attempt_latency();
+    let mut ok = super::new_histogram();
+    for s in &rec.steps {
+        let _ = ok.add(&s.ok_latency);
+    }
+    FleetLatency {
+        operation_latency_ms: percentiles(&op_latency),
+        ok_operation_latency_ms: percentiles(&ok),
+        attempt_latency_ms: percentiles(&attempt_latency),
+        backoff_wait_ms: percentiles(&rec.backoff_wait),
+        schedule_lag_ms: percentiles(&rec.schedule_lag),
+        queue_wait_ms: percentiles(&rec.queue_wait),
+        journey_duration_ms: percentiles(&rec.journey_duration),
+        latency_step: meta.step_names.get(meta.latency_step).cloned(),
         operation_spectrum: hgrm::spectrum(&op_latency, US_PER_MS),
         attempt_spectrum: hgrm::spectrum(&attempt_latency, US_PER_MS),
-        timeseries,
-        latency_interval_ms: latency.interval_ms,
-        latency_series: latency.fleet,
-        latency_per_second: latency.per_second,
-        ledger: meta.ledger,
-        truth: None,
-        // Needs the report's trigger; filled in by `run/report.rs`.
-        recovery_s: None,
-        // The round's wall-clock start; filled in by `run/rounds.rs`.
-        round_started_unix_ms: None,
-        windows,
+        latency_interval_ms: series.interval_ms,
+        latency_series: series.fleet,
+        latency_per_second: series.per_second,
     }
 }
 

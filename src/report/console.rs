@@ -44,7 +44,7 @@ fn truth_rows(cs: &[FleetResult]) -> Vec<Row> {
         })
         .collect();
     rows.push(row("succeeded journeys (stampede)", cs, |c| {
-        count(c.journeys.succeeded)
+        count(c.counts.journeys.succeeded)
     }));
     rows
 }
@@ -58,7 +58,7 @@ fn printable(s: &str) -> String {
 }
 
 fn top_outcomes(c: &FleetResult) -> Vec<String> {
-    let mut v: Vec<(&String, &u64)> = c.outcomes.iter().collect();
+    let mut v: Vec<(&String, &u64)> = c.counts.outcomes.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     v.into_iter()
         .take(TOP_OUTCOMES)
@@ -119,7 +119,7 @@ pub fn summary_table(report: &Report) -> String {
     rows.extend(ledger_rows(cs));
     rows.extend(truth_rows(cs));
     rows.push(row("retries sooner than Retry-After", cs, |c| {
-        super::format::count(c.early_retries)
+        super::format::count(c.harm.early_retries)
     }));
     // Per step: what each one cost and how fast its successes were
     // (ops, amplification, p99 of the OK operations).
@@ -156,17 +156,17 @@ pub fn summary_table(report: &Report) -> String {
 /// Counts, amplification, success and latency: a row each, every run.
 fn headline_rows(cs: &[FleetResult]) -> Vec<Row> {
     vec![
-        row("operations", cs, |c| count(c.operations)),
-        row("attempts", cs, |c| count(c.attempts)),
+        row("operations", cs, |c| count(c.counts.operations)),
+        row("attempts", cs, |c| count(c.counts.attempts)),
         row(&super::format::amplification_label(cs), cs, |c| {
-            times(c.amplification)
+            times(c.counts.amplification)
         }),
         row("amplification, all steps", cs, |c| {
-            times(c.amplification_overall)
+            times(c.counts.amplification_overall)
         }),
-        row("success rate", cs, |c| pct(c.success_rate)),
+        row("success rate", cs, |c| pct(c.counts.success_rate)),
         row("journeys ok/sold out/failed", cs, |c| {
-            let j = &c.journeys;
+            let j = &c.counts.journeys;
             format!(
                 "{}/{}/{}",
                 count(j.succeeded),
@@ -183,15 +183,19 @@ fn headline_rows(cs: &[FleetResult]) -> Vec<Row> {
         row(&headline_label(cs, "max"), cs, |c| {
             ms(c.headline_latency().1.max)
         }),
-        row("attempt latency p99", cs, |c| ms(c.attempt_latency_ms.p99)),
-        row("queue wait p99", cs, |c| ms(c.queue_wait_ms.p99)),
+        row("attempt latency p99", cs, |c| {
+            ms(c.latency.attempt_latency_ms.p99)
+        }),
+        row("queue wait p99", cs, |c| ms(c.latency.queue_wait_ms.p99)),
         row("journey duration p50", cs, |c| {
-            ms(c.journey_duration_ms.p50)
+            ms(c.latency.journey_duration_ms.p50)
         }),
         row("journey duration p99", cs, |c| {
-            ms(c.journey_duration_ms.p99)
+            ms(c.latency.journey_duration_ms.p99)
         }),
-        row("schedule lag p99", cs, |c| ms(c.schedule_lag_ms.p99)),
+        row("schedule lag p99", cs, |c| {
+            ms(c.latency.schedule_lag_ms.p99)
+        }),
     ]
 }
 
@@ -228,9 +232,9 @@ fn wait_rows(cs: &[FleetResult]) -> Vec<Row> {
 /// The journeys that reached each stage of the funnel.
 fn funnel_rows(cs: &[FleetResult]) -> Vec<Row> {
     let mut rows = Vec::new();
-    let stages = cs.first().map_or(0, |c| c.funnel.len());
+    let stages = cs.first().map_or(0, |c| c.counts.funnel.len());
     for i in 0..stages {
-        let label = cs[0].funnel[i].step.clone();
+        let label = cs[0].counts.funnel[i].step.clone();
         rows.push(row(
             &format!(
                 "{} {}",
@@ -238,7 +242,12 @@ fn funnel_rows(cs: &[FleetResult]) -> Vec<Row> {
                 printable(&label)
             ),
             cs,
-            |c| c.funnel.get(i).map_or("-".into(), |f| count(f.journeys)),
+            |c| {
+                c.counts
+                    .funnel
+                    .get(i)
+                    .map_or("-".into(), |f| count(f.journeys))
+            },
         ));
     }
     rows
@@ -248,14 +257,18 @@ fn funnel_rows(cs: &[FleetResult]) -> Vec<Row> {
 fn optional_rows(report: &Report) -> Vec<Row> {
     let cs = &report.results;
     let mut rows = Vec::new();
-    if cs.iter().any(|c| c.relogins > 0) {
+    if cs.iter().any(|c| c.counts.relogins > 0) {
         rows.push(row("re-logins (expired session)", cs, |c| {
-            count(c.relogins)
+            count(c.counts.relogins)
         }));
     }
-    if cs.iter().any(|c| c.hedges > 0) {
+    if cs.iter().any(|c| c.counts.hedges > 0) {
         rows.push(row("hedges sent (won)", cs, |c| {
-            format!("{} ({})", count(c.hedges), count(c.hedge_wins))
+            format!(
+                "{} ({})",
+                count(c.counts.hedges),
+                count(c.counts.hedge_wins)
+            )
         }));
     }
     if let Some(t) = &report.trigger {
@@ -411,6 +424,7 @@ mod tests {
     fn report_console_handles_empty_and_hostile() {
         let mut r = sample_report();
         r.results[0]
+            .counts
             .outcomes
             .insert("EVIL\x1b[31m".into(), u64::MAX);
         r.status = crate::report::RunStatus::Aborted;

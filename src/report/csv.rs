@@ -190,8 +190,8 @@ fn summary_rows(report: &Report) -> Rows {
 }
 
 fn summary_row(c: &FleetResult) -> Vec<String> {
-    let op = &c.operation_latency_ms;
-    let at = &c.attempt_latency_ms;
+    let op = &c.latency.operation_latency_ms;
+    let at = &c.latency.attempt_latency_ms;
     let ledger = |get: fn(&crate::model::Ledger) -> u64| {
         c.ledger
             .as_ref()
@@ -202,13 +202,13 @@ fn summary_row(c: &FleetResult) -> Vec<String> {
         text(&c.policy).into_owned(),
         c.round.to_string(),
         f(c.share),
-        c.operations.to_string(),
-        c.attempts.to_string(),
-        c.retries.to_string(),
-        f(c.amplification),
-        f(c.success_rate),
-        f(c.goodput),
-        f(c.achieved_rps),
+        c.counts.operations.to_string(),
+        c.counts.attempts.to_string(),
+        c.counts.retries.to_string(),
+        f(c.counts.amplification),
+        f(c.counts.success_rate),
+        f(c.counts.goodput),
+        f(c.counts.achieved_rps),
         f(op.p50),
         f(op.p90),
         f(op.p95),
@@ -218,24 +218,24 @@ fn summary_row(c: &FleetResult) -> Vec<String> {
         f(at.p50),
         f(at.p99),
         f(at.max),
-        f(c.schedule_lag_ms.p99),
-        c.journeys.succeeded.to_string(),
-        c.journeys.sold_out.to_string(),
-        c.journeys.failed.to_string(),
-        c.breaker_opens.to_string(),
+        f(c.latency.schedule_lag_ms.p99),
+        c.counts.journeys.succeeded.to_string(),
+        c.counts.journeys.sold_out.to_string(),
+        c.counts.journeys.failed.to_string(),
+        c.retry.breaker_opens.to_string(),
         ledger(|l| l.duplicates),
         ledger(|l| l.oversold),
         ledger(|l| l.wasted_work),
         ledger(|l| l.early_retries),
         c.recovery_s.map_or_else(String::new, f),
-        c.amplification_steps.join("+"),
-        f(c.amplification_overall),
-        c.not_sent.to_string(),
-        f(c.queue_wait_ms.p50),
-        f(c.queue_wait_ms.p99),
-        f(c.queue_wait_ms.max),
-        c.hedges.to_string(),
-        c.hedge_wins.to_string(),
+        c.counts.amplification_steps.join("+"),
+        f(c.counts.amplification_overall),
+        c.counts.not_sent.to_string(),
+        f(c.latency.queue_wait_ms.p50),
+        f(c.latency.queue_wait_ms.p99),
+        f(c.latency.queue_wait_ms.max),
+        c.counts.hedges.to_string(),
+        c.counts.hedge_wins.to_string(),
     ]
 }
 
@@ -262,25 +262,25 @@ fn latency_rows(report: &Report) -> Rows {
             &c.name,
             ALL_STEPS,
             "attempt",
-            &c.attempt_latency_ms,
+            &c.latency.attempt_latency_ms,
         ));
         rows.push(latency_row(
             &c.name,
             ALL_STEPS,
             "operation",
-            &c.operation_latency_ms,
+            &c.latency.operation_latency_ms,
         ));
         rows.push(latency_row(
             &c.name,
             ALL_STEPS,
             "journey",
-            &c.journey_duration_ms,
+            &c.latency.journey_duration_ms,
         ));
         rows.push(latency_row(
             &c.name,
             ALL_STEPS,
             "queue_wait",
-            &c.queue_wait_ms,
+            &c.latency.queue_wait_ms,
         ));
         for s in &c.steps {
             if let Some(first) = s
@@ -310,7 +310,7 @@ fn latency_rows(report: &Report) -> Rows {
 fn funnel_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
-        for (i, f) in c.funnel.iter().enumerate() {
+        for (i, f) in c.counts.funnel.iter().enumerate() {
             rows.push(vec![
                 text(&c.name).into_owned(),
                 (i + 1).to_string(),
@@ -349,7 +349,7 @@ fn wait_rows(report: &Report) -> Rows {
 fn outcome_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
-        let all = std::iter::once((ALL_STEPS, &c.outcomes));
+        let all = std::iter::once((ALL_STEPS, &c.counts.outcomes));
         let steps = c.steps.iter().map(|s| (s.name.as_str(), &s.outcomes));
         for (step, outcomes) in all.chain(steps) {
             for (outcome, n) in outcomes {
@@ -411,8 +411,12 @@ fn latency_cells(l: Option<&IntervalLatency>) -> [String; 6] {
 fn timeseries_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
-        let by_second: std::collections::BTreeMap<u64, &LatencyRow> =
-            c.latency_per_second.iter().map(|r| (r.t_ms, r)).collect();
+        let by_second: std::collections::BTreeMap<u64, &LatencyRow> = c
+            .latency
+            .latency_per_second
+            .iter()
+            .map(|r| (r.t_ms, r))
+            .collect();
         for r in &c.timeseries {
             let lat = by_second.get(&(u64::from(r.t) * 1000));
             rows.push(
@@ -456,7 +460,7 @@ fn timeseries_rows(report: &Report) -> Rows {
 fn latency_series_rows(report: &Report) -> Rows {
     let mut rows = Vec::new();
     for c in &report.results {
-        let all = std::iter::once((ALL_STEPS, &c.latency_series));
+        let all = std::iter::once((ALL_STEPS, &c.latency.latency_series));
         let steps = c.steps.iter().map(|s| (s.name.as_str(), &s.latency_series));
         for (step, series) in all.chain(steps) {
             for r in series.iter() {
@@ -472,7 +476,7 @@ fn latency_series_rows(report: &Report) -> Rows {
                         text(step).into_owned(),
                         f(r.t_ms as f64 / 1000.0),
                         interval_start(c, r.t_ms),
-                        c.latency_interval_ms.to_string(),
+                        c.latency.latency_interval_ms.to_string(),
                         kind.to_string(),
                     ];
                     row.extend(latency_cells(Some(l)));
@@ -555,15 +559,16 @@ mod tests {
         let mut r = sample_report();
         let c = &mut r.results[0];
         // Second 3 had nothing end: its latency cells are empty.
-        c.latency_per_second.retain(|l| l.t_ms != 3000);
+        c.latency.latency_per_second.retain(|l| l.t_ms != 3000);
         let want = *c
+            .latency
             .latency_per_second
             .iter()
             .find(|l| l.t_ms == 5000)
             .unwrap();
         // A 100 ms series on the fleet: 2 intervals, the second attempts only.
-        c.latency_interval_ms = 100;
-        c.latency_series = vec![
+        c.latency.latency_interval_ms = 100;
+        c.latency.latency_series = vec![
             LatencyRow {
                 t_ms: 1200,
                 operation_latency_ms: IntervalLatency {

@@ -6,9 +6,11 @@
 /// The label of the headline amplification row: which steps it is over
 /// (`amplification (reserve)`), when every fleet shares them.
 pub fn amplification_label(cs: &[super::FleetResult]) -> String {
-    let first = cs.first().map(|c| &c.amplification_steps);
+    let first = cs.first().map(|c| &c.counts.amplification_steps);
     match first {
-        Some(steps) if !steps.is_empty() && cs.iter().all(|c| &c.amplification_steps == steps) => {
+        Some(steps)
+            if !steps.is_empty() && cs.iter().all(|c| &c.counts.amplification_steps == steps) =>
+        {
             format!("amplification ({})", steps.join("+"))
         }
         _ => "amplification".to_string(),

@@ -57,7 +57,10 @@ pub fn chart_count(report: &Report) -> usize {
     } else {
         0
     };
-    let latency = cs.iter().filter(|c| !c.latency_series.is_empty()).count();
+    let latency = cs
+        .iter()
+        .filter(|c| !c.latency.latency_series.is_empty())
+        .count();
     CHART_COUNT - METRICS.len() + series + LATENCY_CHARTS_PER_FLEET * latency
 }
 

@@ -171,6 +171,6 @@ mod tests {
             c.remove(key);
         }
         let r: Report = serde_json::from_value(old).unwrap();
-        assert!(r.results[0].latency_series.is_empty());
+        assert!(r.results[0].latency.latency_series.is_empty());
     }
 }

@@ -369,7 +369,7 @@ mod tests {
         r.gates.clear();
         let dead = |r: &mut Report| {
             for c in &mut r.results {
-                c.attempts = 10;
+                c.counts.attempts = 10;
                 for s in &mut c.steps {
                     s.attempt_latency_by_class_ms
                         .retain(|k, _| k == "network" || k == "timeout");

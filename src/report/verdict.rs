@@ -27,20 +27,23 @@ fn healthier(a: &FleetResult, b: &FleetResult) -> Ordering {
     let by_f = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(Ordering::Equal);
     (harm(a) > 0)
         .cmp(&(harm(b) > 0))
-        .then(bucket(b.success_rate).cmp(&bucket(a.success_rate)))
-        .then(by_f(a.amplification, b.amplification))
-        .then(by_f(a.operation_latency_ms.p99, b.operation_latency_ms.p99))
+        .then(bucket(b.counts.success_rate).cmp(&bucket(a.counts.success_rate)))
+        .then(by_f(a.counts.amplification, b.counts.amplification))
+        .then(by_f(
+            a.latency.operation_latency_ms.p99,
+            b.latency.operation_latency_ms.p99,
+        ))
 }
 
 /// What went well, for the healthiest fleet.
 fn praise(c: &FleetResult) -> String {
-    let mut s = if c.journeys.started > 0 {
+    let mut s = if c.counts.journeys.started > 0 {
         // In a sell-out, a clean "sold out" is the right answer for most
         // journeys: say so, or "450 of 3,000" reads like a failure.
-        let sold_out = if c.journeys.sold_out > 0 {
+        let sold_out = if c.counts.journeys.sold_out > 0 {
             format!(
                 " ({} more were told it was sold out)",
-                count(c.journeys.sold_out)
+                count(c.counts.journeys.sold_out)
             )
         } else {
             String::new()
@@ -48,21 +51,21 @@ fn praise(c: &FleetResult) -> String {
         format!(
             "{} completed {} of {} journeys{sold_out}",
             c.name,
-            count(c.journeys.succeeded),
-            count(c.journeys.started)
+            count(c.counts.journeys.succeeded),
+            count(c.counts.journeys.started)
         )
     } else {
         format!(
             "{} succeeded on {} of {} operations",
             c.name,
-            pct(c.success_rate),
-            count(c.operations)
+            pct(c.counts.success_rate),
+            count(c.counts.operations)
         )
     };
     let (step, lat) = c.headline_latency();
     s.push_str(&format!(
         " at {} load amplification{} with {step} p99 {}",
-        times(c.amplification),
+        times(c.counts.amplification),
         on_steps(c),
         ms(lat.p99)
     ));
@@ -77,23 +80,23 @@ fn praise(c: &FleetResult) -> String {
 
 /// " on reserve": which steps the headline amplification is over.
 fn on_steps(c: &FleetResult) -> String {
-    if c.amplification_steps.is_empty() {
+    if c.counts.amplification_steps.is_empty() {
         String::new()
     } else {
-        format!(" on {}", c.amplification_steps.join("+"))
+        format!(" on {}", c.counts.amplification_steps.join("+"))
     }
 }
 
 /// What the fleet cost the target, for the least healthy fleet.
 fn cost(c: &FleetResult) -> String {
-    let per_op = if c.amplification.is_finite() {
-        format!("{:.1}", c.amplification)
+    let per_op = if c.counts.amplification.is_finite() {
+        format!("{:.1}", c.counts.amplification)
     } else {
         super::format::NA.to_string()
     };
     let mut parts = vec![format!(
         "sent {per_op} requests per{} operation",
-        match c.amplification_steps.as_slice() {
+        match c.counts.amplification_steps.as_slice() {
             [one] => format!(" {one}"),
             _ => String::new(),
         }
@@ -111,7 +114,7 @@ fn cost(c: &FleetResult) -> String {
     }
     parts.push(format!(
         "succeeded on {} of operations",
-        pct(c.success_rate)
+        pct(c.counts.success_rate)
     ));
     let (step, lat) = c.headline_latency();
     let last = format!("its {step} p99 reached {}", ms(lat.p99));
@@ -176,11 +179,15 @@ fn recovery_sentence(report: &Report, ran: &[&FleetResult]) -> String {
 /// One sentence, with numbers, saying which strategy kept the target healthy
 /// (and, with a trigger, a second one on who recovered from it).
 pub fn verdict(report: &Report) -> String {
-    let ran: Vec<&FleetResult> = report.results.iter().filter(|c| c.operations > 0).collect();
+    let ran: Vec<&FleetResult> = report
+        .results
+        .iter()
+        .filter(|c| c.counts.operations > 0)
+        .collect();
     let idle: Vec<&str> = report
         .results
         .iter()
-        .filter(|c| c.operations == 0)
+        .filter(|c| c.counts.operations == 0)
         .map(|c| c.name.as_str())
         .collect();
     let idle_note = if idle.is_empty() {
@@ -254,7 +261,7 @@ mod tests {
         let v = verdict(&r);
         assert!(v.starts_with("Healthiest: compliant"), "{v}");
         assert!(v.contains("load amplification on reserve with"), "{v}");
-        let amp = r.results[1].amplification;
+        let amp = r.results[1].counts.amplification;
         assert!(
             v.contains(&format!(
                 "naive sent {amp:.1} requests per reserve operation"
@@ -273,7 +280,7 @@ mod tests {
     #[test]
     fn report_verdict_counts_sold_out_journeys_as_answered() {
         let mut r = sample_report();
-        r.results[0].journeys = JourneyCounts {
+        r.results[0].counts.journeys = JourneyCounts {
             started: 3000,
             succeeded: 450,
             sold_out: 2550,
@@ -307,7 +314,7 @@ mod tests {
         r.results.truncate(1);
         assert!(verdict(&r).starts_with("compliant completed"));
         r.results[0].ledger = None;
-        r.results[0].operations = 0;
+        r.results[0].counts.operations = 0;
         assert!(verdict(&r).contains("No fleet completed any operation"));
         r.results.clear();
         r.status = crate::report::RunStatus::Aborted;
@@ -317,7 +324,7 @@ mod tests {
             "{v}"
         );
         let mut r = sample_report();
-        r.results[0].success_rate = f64::NAN;
+        r.results[0].counts.success_rate = f64::NAN;
         let _ = verdict(&r);
     }
 }

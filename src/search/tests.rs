@@ -6,7 +6,7 @@ fn report_with(fleet: &str, started: u64, status: RunStatus) -> Report {
     let mut r = crate::sample::sample_report();
     r.results.truncate(1);
     r.results[0].name = fleet.into();
-    r.results[0].journeys.started = started;
+    r.results[0].counts.journeys.started = started;
     r.status = status;
     r
 }

@@ -769,12 +769,12 @@ async fn the_your_own_api_login_flow_runs() {
         .await
         .expect("run");
     let c = &out.report.results[0];
-    assert_eq!(c.journeys.started, 12);
-    assert_eq!(c.journeys.succeeded, 12, "{:?}", c.outcomes);
+    assert_eq!(c.counts.journeys.started, 12);
+    assert_eq!(c.counts.journeys.succeeded, 12, "{:?}", c.counts.outcomes);
     assert!(out.report.gates.iter().all(|g| g.passed));
     let seen = server.seen();
-    assert_eq!(seen.len() as u64, c.attempts);
-    assert_eq!(c.attempts, 36);
+    assert_eq!(seen.len() as u64, c.counts.attempts);
+    assert_eq!(c.counts.attempts, 36);
     assert!(
         seen.iter()
             .all(|s| s.header("x-request-id").is_some_and(|v| v.len() == 36))

@@ -94,11 +94,11 @@ fn killed_run_is_rebuilt_from_what_it_streamed() {
     );
     let r = stampede::report::json::load_summary(&out).unwrap();
     assert_eq!(r.status, stampede::report::RunStatus::Incomplete);
-    assert_eq!(r.results[0].attempts, row_attempts);
+    assert_eq!(r.results[0].counts.attempts, row_attempts);
     let series: u64 = r.results[0].timeseries.iter().map(|s| s.attempts).sum();
     assert_eq!(series, row_attempts);
     // Latency came from the streamed .hlog files.
-    assert!(r.results[0].attempt_latency_ms.count > 0);
+    assert!(r.results[0].latency.attempt_latency_ms.count > 0);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("incomplete"), "the HTML says so");
 }

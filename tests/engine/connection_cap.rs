@@ -119,19 +119,19 @@ steps = [{{ name = "get", path = "/x" }}]
         .expect("run");
     let c = &out.report.results[0];
     assert_eq!(
-        c.attempts, 1000,
+        c.counts.attempts, 1000,
         "200 users x 5 iterations: {:?}",
-        c.outcomes
+        c.counts.outcomes
     );
     assert_eq!(
-        c.outcomes.get("OK").copied(),
+        c.counts.outcomes.get("OK").copied(),
         Some(1000),
         "{:?}",
-        c.outcomes
+        c.counts.outcomes
     );
     assert_eq!(
         server.requests.load(Relaxed),
-        c.attempts,
+        c.counts.attempts,
         "the server served every attempt the report counts"
     );
     let accepted = server.accepted.load(Relaxed);
@@ -142,8 +142,16 @@ steps = [{{ name = "get", path = "/x" }}]
     assert!(server.peak_open.load(Relaxed) <= 8);
     // 200 users on 8 connections: attempts waited for a connection, and
     // that wait is recorded beside (not inside) each attempt's latency.
-    assert_eq!(c.queue_wait_ms.count, c.attempts);
-    assert_eq!(c.attempt_latency_ms.count, c.attempts);
-    assert!(c.queue_wait_ms.max > 0.0, "{:?}", c.queue_wait_ms);
-    assert!(c.queue_wait_ms.p50 > 0.0, "{:?}", c.queue_wait_ms);
+    assert_eq!(c.latency.queue_wait_ms.count, c.counts.attempts);
+    assert_eq!(c.latency.attempt_latency_ms.count, c.counts.attempts);
+    assert!(
+        c.latency.queue_wait_ms.max > 0.0,
+        "{:?}",
+        c.latency.queue_wait_ms
+    );
+    assert!(
+        c.latency.queue_wait_ms.p50 > 0.0,
+        "{:?}",
+        c.latency.queue_wait_ms
+    );
 }

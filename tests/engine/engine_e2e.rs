@@ -50,8 +50,16 @@ async fn compliant_and_naive_fleets_against_the_simulator() {
     for x in [c, n] {
         let ledger = x.ledger.as_ref().expect("embedded target has a ledger");
         assert_eq!(ledger.oversold, 0, "{}: never oversold", x.name);
-        assert_eq!(x.journeys.started, 300, "{}: every user arrived", x.name);
-        assert_eq!(x.journeys.cancelled, 0, "{}: drained in time", x.name);
+        assert_eq!(
+            x.counts.journeys.started, 300,
+            "{}: every user arrived",
+            x.name
+        );
+        assert_eq!(
+            x.counts.journeys.cancelled, 0,
+            "{}: drained in time",
+            x.name
+        );
         // Every attempt we sent reached the server, and nothing else did.
         let server_seen: u64 = ledger
             .requests
@@ -59,21 +67,25 @@ async fn compliant_and_naive_fleets_against_the_simulator() {
             .filter(|(ep, _)| ep.as_str() != "sim")
             .flat_map(|(_, by)| by.values())
             .sum();
-        assert_eq!(server_seen, x.attempts, "{}: attempts vs server", x.name);
+        assert_eq!(
+            server_seen, x.counts.attempts,
+            "{}: attempts vs server",
+            x.name
+        );
         // Ops = sum of outcomes; attempts >= ops.
-        assert_eq!(x.outcomes.values().sum::<u64>(), x.operations);
-        assert!(x.attempts >= x.operations);
+        assert_eq!(x.counts.outcomes.values().sum::<u64>(), x.counts.operations);
+        assert!(x.counts.attempts >= x.counts.operations);
         let sold: u32 = ledger.zones.values().map(|z| z.sold + z.reserved).sum();
         assert!(sold <= 120);
     }
     // 20% injected 500s: both retry, but the naive fleet never backs off and
     // ignores sold-out answers, so it multiplies the load more.
-    assert!(c.retries > 0, "compliant retried the injected 500s");
+    assert!(c.counts.retries > 0, "compliant retried the injected 500s");
     assert!(
-        n.amplification > c.amplification,
+        n.counts.amplification > c.counts.amplification,
         "naive {} vs compliant {}",
-        n.amplification,
-        c.amplification
+        n.counts.amplification,
+        c.counts.amplification
     );
     // Same-key retries cannot create duplicates; fresh keys after a reset-after-commit can.
     assert_eq!(c.ledger.as_ref().map(|l| l.duplicates), Some(0));
@@ -82,8 +94,8 @@ async fn compliant_and_naive_fleets_against_the_simulator() {
     assert_eq!(n.steps[0].operations, 0);
     // The report's own per-second series add up to its totals.
     let series_attempts: u64 = c.timeseries.iter().map(|s| s.attempts).sum();
-    assert_eq!(series_attempts, c.attempts);
-    assert!(c.operation_latency_ms.p99 >= c.operation_latency_ms.p50);
+    assert_eq!(series_attempts, c.counts.attempts);
+    assert!(c.latency.operation_latency_ms.p99 >= c.latency.operation_latency_ms.p50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,10 +114,10 @@ per_user_per_second = 0
     );
     let r = run(&p).await;
     let c = &r.results[0];
-    assert_eq!(c.operations, 400, "2 s x 200/s");
-    assert_eq!(c.outcomes.get("OK"), Some(&400));
-    assert_eq!(c.amplification, 1.0);
-    assert_eq!(c.schedule_lag_ms.count, 400);
+    assert_eq!(c.counts.operations, 400, "2 s x 200/s");
+    assert_eq!(c.counts.outcomes.get("OK"), Some(&400));
+    assert_eq!(c.counts.amplification, 1.0);
+    assert_eq!(c.latency.schedule_lag_ms.count, 400);
     let arrivals: u64 = c.timeseries.iter().map(|s| s.arrivals).sum();
     assert_eq!(arrivals, 400);
     assert!(c.timeseries.len() >= 2);
@@ -138,17 +150,20 @@ max_delay = "20ms"
     );
     let r = run(&plan(&src)).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.started, 20);
-    assert_eq!(c.journeys.succeeded, 0);
+    assert_eq!(c.counts.journeys.started, 20);
+    assert_eq!(c.counts.journeys.succeeded, 0);
     assert!(c.ledger.is_none());
     // Every operation says why it gave up: nothing was listening.
     assert_eq!(
-        c.outcomes,
-        std::collections::BTreeMap::from([("GAVE_UP/CONNECT_REFUSED".to_string(), c.operations)]),
+        c.counts.outcomes,
+        std::collections::BTreeMap::from([(
+            "GAVE_UP/CONNECT_REFUSED".to_string(),
+            c.counts.operations
+        )]),
     );
     assert_eq!(
         c.attempts_per_operation.get(&4),
-        Some(&c.operations),
+        Some(&c.counts.operations),
         "1 try + 3 network retries each"
     );
 }
@@ -178,8 +193,8 @@ drain = "5s"
     assert!(r.stop_reason.is_some());
     assert_eq!(r.results.len(), 1, "the second round never started");
     let c = &r.results[0];
-    assert!(c.journeys.started > 0 && c.journeys.started < 1500);
-    assert!(c.operations > 0);
+    assert!(c.counts.journeys.started > 0 && c.counts.journeys.started < 1500);
+    assert!(c.counts.operations > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,10 +231,10 @@ abort = [{{ when = "error_rate > 50%", for = "1s" }}]
     assert_eq!(r.results.len(), 1, "the second fleet never started");
     let c = &r.results[0];
     assert!(
-        c.journeys.started < 60 * 20,
+        c.counts.journeys.started < 60 * 20,
         "stopped long before the schedule ended"
     );
-    assert!(c.attempts > 0);
+    assert!(c.counts.attempts > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,14 +259,17 @@ error_rate = 1.0
     let r = run(&p).await;
     let c = &r.results[0];
     // 80 operations x 11 attempts = 880 wanted; at most 100/s (+1 burst) may go.
-    assert_eq!(c.operations, 80);
-    assert_eq!(c.attempts, 880, "every attempt still happens, just later");
-    let bound = 100.0 * c.round_duration_s + 2.0;
+    assert_eq!(c.counts.operations, 80);
+    assert_eq!(
+        c.counts.attempts, 880,
+        "every attempt still happens, just later"
+    );
+    let bound = 100.0 * c.counts.round_duration_s + 2.0;
     assert!(
-        (c.attempts as f64) <= bound,
+        (c.counts.attempts as f64) <= bound,
         "{} attempts in {} s",
-        c.attempts,
-        c.round_duration_s
+        c.counts.attempts,
+        c.counts.round_duration_s
     );
 }
 
@@ -316,9 +334,9 @@ extra_latency = "600ms"
     let r = run(&p).await;
     let c = &r.results[0];
     // Every try is abandoned: 1 operation + 2 resubmissions per user, each a new operation.
-    assert_eq!(c.operations, 30);
-    assert_eq!(c.outcomes.get("ABANDONED"), Some(&30));
-    assert_eq!(c.journeys.failed, 10);
+    assert_eq!(c.counts.operations, 30);
+    assert_eq!(c.counts.outcomes.get("ABANDONED"), Some(&30));
+    assert_eq!(c.counts.journeys.failed, 10);
     let ledger = c.ledger.as_ref().unwrap();
     // The server kept working for clients that had left: that is wasted work,
     // and every resubmission (a new key) became another booking.
@@ -353,17 +371,17 @@ per_user_burst = 1
     let c = fleet(&r, "compliant");
     let n = fleet(&r, "naive");
     assert_eq!(c.round, n.round, "one round, one shared target");
-    assert_eq!(c.journeys.started + n.journeys.started, 200);
+    assert_eq!(c.counts.journeys.started + n.counts.journeys.started, 200);
     assert!(
-        (90..=110).contains(&c.journeys.started),
+        (90..=110).contains(&c.counts.journeys.started),
         "{}",
-        c.journeys.started
+        c.counts.journeys.started
     );
     assert_eq!(
-        c.early_retries, 0,
+        c.harm.early_retries, 0,
         "compliant waits as long as Retry-After says"
     );
-    assert!(n.early_retries > 0, "naive ignores Retry-After");
+    assert!(n.harm.early_retries > 0, "naive ignores Retry-After");
     assert!(c.ledger.as_ref().unwrap().early_retries > 0);
     assert!(
         r.notes.iter().any(|x| x.contains("shared one target")),
@@ -406,8 +424,8 @@ per_user_per_second = 0
     };
     let a = run(&p).await;
     let c = fleet(&a, "compliant");
-    assert_eq!(c.journeys.started, 350);
-    assert_eq!(c.journeys.succeeded, 350);
+    assert_eq!(c.counts.journeys.started, 350);
+    assert_eq!(c.counts.journeys.succeeded, 350);
     let series = per_second(&a);
     assert_eq!(series.iter().sum::<u64>(), 350);
     // The burst's second has its 150 on top of about 67 regular arrivals.

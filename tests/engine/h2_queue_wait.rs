@@ -142,25 +142,38 @@ steps = [{{ name = "get", path = "/x" }}]
         .await
         .expect("run");
     let c = &out.report.results[0];
-    assert_eq!(c.attempts, 200, "40 users x 5 iterations: {:?}", c.outcomes);
-    assert_eq!(c.outcomes.get("OK").copied(), Some(200), "{:?}", c.outcomes);
-    assert_eq!(seen.requests.load(Relaxed), c.attempts);
+    assert_eq!(
+        c.counts.attempts, 200,
+        "40 users x 5 iterations: {:?}",
+        c.counts.outcomes
+    );
+    assert_eq!(
+        c.counts.outcomes.get("OK").copied(),
+        Some(200),
+        "{:?}",
+        c.counts.outcomes
+    );
+    assert_eq!(seen.requests.load(Relaxed), c.counts.attempts);
     assert!(seen.peak.load(Relaxed) <= u64::from(STREAMS));
     eprintln!(
         "attempt latency {:?}\nqueue wait {:?}",
-        c.attempt_latency_ms, c.queue_wait_ms
+        c.latency.attempt_latency_ms, c.latency.queue_wait_ms
     );
     // One queue wait per attempt, beside its latency.
-    assert_eq!(c.queue_wait_ms.count, c.attempts);
-    assert_eq!(c.attempt_latency_ms.count, c.attempts);
-    assert!(c.queue_wait_ms.max > 0.0, "{:?}", c.queue_wait_ms);
+    assert_eq!(c.latency.queue_wait_ms.count, c.counts.attempts);
+    assert_eq!(c.latency.attempt_latency_ms.count, c.counts.attempts);
+    assert!(
+        c.latency.queue_wait_ms.max > 0.0,
+        "{:?}",
+        c.latency.queue_wait_ms
+    );
     // 40 users on 2 streams: the typical attempt waits for ~19 answers and
     // is then served in one; were the wait inside the latency, it would be
     // the other way round.
     assert!(
-        c.attempt_latency_ms.p50 < c.queue_wait_ms.p50,
+        c.latency.attempt_latency_ms.p50 < c.latency.queue_wait_ms.p50,
         "attempt {:?} queue {:?}",
-        c.attempt_latency_ms,
-        c.queue_wait_ms
+        c.latency.attempt_latency_ms,
+        c.latency.queue_wait_ms
     );
 }

@@ -71,37 +71,44 @@ async fn hedging_cuts_the_tail_and_books_twice_without_a_key() {
     let by = by_name(&r);
     let (plain, hedged) = (by["compliant"], by["hedged"]);
     for c in [plain, hedged] {
-        assert_eq!(c.operations, 400, "{}", c.name);
-        assert_eq!(c.success_rate, 1.0, "{}: {:?}", c.name, c.outcomes);
+        assert_eq!(c.counts.operations, 400, "{}", c.name);
+        assert_eq!(
+            c.counts.success_rate, 1.0,
+            "{}: {:?}",
+            c.name, c.counts.outcomes
+        );
         // Every attempt stampede counts as sent, hedges and dropped losers
         // included, is one the simulator saw.
         assert_eq!(
             total(&sim_saw(c, "reserve")),
-            c.attempts - c.not_sent,
+            c.counts.attempts - c.counts.not_sent,
             "{}",
             c.name
         );
     }
-    assert_eq!(plain.hedges, 0);
-    assert!(hedged.hedges > 0 && hedged.hedge_wins > 0, "{hedged:?}");
-    assert!(hedged.hedge_wins <= hedged.hedges);
-    assert_eq!(hedged.steps[0].hedges, hedged.hedges);
+    assert_eq!(plain.counts.hedges, 0);
+    assert!(
+        hedged.counts.hedges > 0 && hedged.counts.hedge_wins > 0,
+        "{hedged:?}"
+    );
+    assert!(hedged.counts.hedge_wins <= hedged.counts.hedges);
+    assert_eq!(hedged.steps[0].hedges, hedged.counts.hedges);
     assert_eq!(
-        hedged.retries, hedged.hedges,
+        hedged.counts.retries, hedged.counts.hedges,
         "nothing failed: every extra attempt is a hedge"
     );
     // The tail: compliant's p99 is a slow answer; hedged's is not.
     let (p99, h99) = (
-        plain.operation_latency_ms.p99,
-        hedged.operation_latency_ms.p99,
+        plain.latency.operation_latency_ms.p99,
+        hedged.latency.operation_latency_ms.p99,
     );
     assert!(p99 >= 300.0, "compliant p99 {p99} ms");
     assert!(h99 * 3.0 < p99, "hedged p99 {h99} ms against {p99} ms");
     // The harm: a hedged reserve without a key booked twice.
     let dup = |c: &FleetResult| c.ledger.as_ref().map_or(0, |l| l.duplicates);
     assert_eq!(dup(plain), 0);
-    assert!(dup(hedged) > 0, "hedges {}", hedged.hedges);
-    assert!(dup(hedged) <= hedged.hedges);
+    assert!(dup(hedged) > 0, "hedges {}", hedged.counts.hedges);
+    assert!(dup(hedged) <= hedged.counts.hedges);
 }
 
 /// The same hedges on a reserve that carries the idempotency key: every
@@ -116,15 +123,18 @@ hedge = { after = "10ms" }
     let src = slow_tail(200, 0.1, true, r#"["hedge-10ms"]"#, policies);
     let r = run(&plan(&src)).await;
     let c = &r.results[0];
-    assert_eq!(c.operations, 200);
-    assert!(c.hedges > 0, "{:?}", c.outcomes);
+    assert_eq!(c.counts.operations, 200);
+    assert!(c.counts.hedges > 0, "{:?}", c.counts.outcomes);
     let ledger = c.ledger.as_ref().expect("ledger");
     assert_eq!(ledger.duplicates, 0);
     assert_eq!(
         ledger.bookings_created,
-        c.outcomes.get("OK").copied().unwrap_or(0)
+        c.counts.outcomes.get("OK").copied().unwrap_or(0)
     );
-    assert_eq!(total(&sim_saw(c, "reserve")), c.attempts - c.not_sent);
+    assert_eq!(
+        total(&sim_saw(c, "reserve")),
+        c.counts.attempts - c.counts.not_sent
+    );
 }
 
 /// `users` buyers over 1 s, each reserving `steps` times in a row, against
@@ -182,9 +192,18 @@ async fn pacing_on_the_headers_leaves_no_request_at_zero() {
     let (plain, aware) = (by["compliant"], by["rate-limit-aware"]);
     let limited = |c: &FleetResult| sim_saw(c, "reserve").get(&429).copied().unwrap_or(0);
     for c in [plain, aware] {
-        assert_eq!(c.operations, 100, "{}", c.name);
-        assert_eq!(c.success_rate, 1.0, "{}: {:?}", c.name, c.outcomes);
-        assert_eq!(total(&sim_saw(c, "reserve")), c.attempts, "{}", c.name);
+        assert_eq!(c.counts.operations, 100, "{}", c.name);
+        assert_eq!(
+            c.counts.success_rate, 1.0,
+            "{}: {:?}",
+            c.name, c.counts.outcomes
+        );
+        assert_eq!(
+            total(&sim_saw(c, "reserve")),
+            c.counts.attempts,
+            "{}",
+            c.name
+        );
     }
     // Compliant: the third reserve of every user is refused at least once.
     assert!(limited(plain) >= 20, "compliant 429s {}", limited(plain));
@@ -195,5 +214,5 @@ async fn pacing_on_the_headers_leaves_no_request_at_zero() {
         limited(aware),
         limited(plain)
     );
-    assert_eq!(aware.retries, limited(aware));
+    assert_eq!(aware.counts.retries, limited(aware));
 }

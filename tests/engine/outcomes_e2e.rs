@@ -42,9 +42,9 @@ async fn a_naive_client_that_gave_up_on_a_sold_out_zone_moves_to_the_next() {
     // Zone A has one seat; half the users start there (arrival index mod zones).
     let r = run(&plan(&naive_drop(1, 100))).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.started, 20);
-    assert_eq!(c.journeys.failed, 0, "{:?}", c.outcomes);
-    assert_eq!(c.journeys.succeeded, 20, "{:?}", c.outcomes);
+    assert_eq!(c.counts.journeys.started, 20);
+    assert_eq!(c.counts.journeys.failed, 0, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.journeys.succeeded, 20, "{:?}", c.counts.outcomes);
     // The nine who lost zone A each retried the sold-out answer to the naive
     // limit; the report keeps the cause, and they moved on to zone B.
     let reserve = step(c, "reserve");
@@ -64,9 +64,9 @@ async fn a_naive_client_on_sold_out_zones_is_sold_out_not_failed() {
     // Two seats in all for twenty buyers.
     let r = run(&plan(&naive_drop(1, 1))).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.succeeded, 2, "{:?}", c.outcomes);
-    assert_eq!(c.journeys.sold_out, 18, "{:?}", c.outcomes);
-    assert_eq!(c.journeys.failed, 0);
+    assert_eq!(c.counts.journeys.succeeded, 2, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.journeys.sold_out, 18, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.journeys.failed, 0);
     let reserve = step(c, "reserve");
     let gave_up = reserve.outcomes.get("GAVE_UP/INSUFFICIENT_SEATS").copied();
     assert!(gave_up >= Some(18), "{:?}", reserve.outcomes);
@@ -98,10 +98,13 @@ async fn a_target_code_named_ok_on_a_409_is_not_a_success() {
     let server = LogServer::start(|_| (409, vec![], envelope("OK"))).await;
     let r = run(&plan(&against(&server.url(), ""))).await;
     let c = &r.results[0];
-    assert_eq!(c.success_rate, 0.0);
-    assert_eq!(c.journeys.failed, 4);
-    assert_eq!(c.outcomes, BTreeMap::from([("target:OK".to_string(), 4)]));
-    assert_eq!(server.seen().len() as u64, c.attempts);
+    assert_eq!(c.counts.success_rate, 0.0);
+    assert_eq!(c.counts.journeys.failed, 4);
+    assert_eq!(
+        c.counts.outcomes,
+        BTreeMap::from([("target:OK".to_string(), 4)])
+    );
+    assert_eq!(server.seen().len() as u64, c.counts.attempts);
 }
 
 /// Always 503 with `Retry-After: 1`; a breaker that opens after 2 failures.
@@ -125,20 +128,20 @@ breaker = { threshold = 2, open_for = "30s" }
     let r = run(&plan(&against(&server.url(), extra))).await;
     let c = &r.results[0];
     let seen = server.seen();
-    assert_eq!(c.operations, 4);
+    assert_eq!(c.counts.operations, 4);
     assert_eq!(
         seen.len() as u64,
-        c.attempts,
+        c.counts.attempts,
         "attempts equal what the target saw"
     );
-    assert_eq!(c.attempts, 8, "{:?}", c.outcomes);
+    assert_eq!(c.counts.attempts, 8, "{:?}", c.counts.outcomes);
     assert_eq!(
-        c.retry_after_honoured, 4,
+        c.retry.retry_after_honoured, 4,
         "one honoured retry per operation, as sent"
     );
-    assert_eq!(c.early_retries, 0);
+    assert_eq!(c.harm.early_retries, 0);
     assert_eq!(
-        c.outcomes,
+        c.counts.outcomes,
         BTreeMap::from([("BREAKER_OPEN".to_string(), 4)])
     );
     // Each retry came a Retry-After after its first try, by the server's clock.
@@ -158,9 +161,9 @@ breaker = { threshold = 2, open_for = "30s" }
     // latency is the one honoured wait (1 s) plus two quick answers, far from
     // the 2 s it would take had it slept before finding the breaker open.
     assert!(
-        c.operation_latency_ms.max < 1_800.0,
+        c.latency.operation_latency_ms.max < 1_800.0,
         "{:?}",
-        c.operation_latency_ms
+        c.latency.operation_latency_ms
     );
 }
 
@@ -178,10 +181,10 @@ max_delay = "20ms"
     let r = run(&plan(&against(&format!("http://127.0.0.1:{port}"), extra))).await;
     let c = &r.results[0];
     assert_eq!(
-        c.outcomes,
+        c.counts.outcomes,
         BTreeMap::from([("GAVE_UP/CONNECT_REFUSED".to_string(), 4)])
     );
-    assert_eq!(c.attempts, 16);
+    assert_eq!(c.counts.attempts, 16);
 }
 
 #[test]

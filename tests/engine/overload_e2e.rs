@@ -63,7 +63,7 @@ fn sim_saw(c: &FleetResult) -> u64 {
 }
 
 fn outcome(c: &FleetResult, label: &str) -> u64 {
-    c.outcomes.get(label).copied().unwrap_or(0)
+    c.counts.outcomes.get(label).copied().unwrap_or(0)
 }
 
 /// Every reserve fails: the fleet's retry quota (500, 14 a transient
@@ -73,20 +73,20 @@ async fn aws_standard_stops_retrying_when_its_quota_is_empty() {
     let src = drop_against_the_sim(100, "500ms", 1.0, r#"["aws-standard"]"#, "");
     let r = run(&plan(&src)).await;
     let c = &r.results[0];
-    assert_eq!(c.operations, 100);
-    assert_eq!(c.retries, 500 / 14, "{:?}", c.outcomes);
-    assert_eq!(c.attempts, 100 + 35);
+    assert_eq!(c.counts.operations, 100);
+    assert_eq!(c.counts.retries, 500 / 14, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.attempts, 100 + 35);
     assert_eq!(
         sim_saw(c),
-        c.attempts,
+        c.counts.attempts,
         "every attempt reached the simulator"
     );
-    assert_eq!(c.not_sent, 0);
+    assert_eq!(c.counts.not_sent, 0);
     // Operations the quota stopped, and those that spent their 3 attempts.
     let exhausted = outcome(c, "BUDGET_EXHAUSTED");
     let gave_up = outcome(c, "GAVE_UP/INTERNAL_ERROR");
-    assert!(exhausted >= 100 - 35, "{:?}", c.outcomes);
-    assert_eq!(exhausted + gave_up, 100, "{:?}", c.outcomes);
+    assert!(exhausted >= 100 - 35, "{:?}", c.counts.outcomes);
+    assert_eq!(exhausted + gave_up, 100, "{:?}", c.counts.outcomes);
     assert_eq!(
         c.policy_detail.budget.map(|b| b.scope),
         Some(stampede::policy::Scope::Fleet)
@@ -112,14 +112,18 @@ budget = { kind = "finagle", percent = 0.2, min_per_second = 1, ttl = "10s" }
     let src = drop_against_the_sim(100, "500ms", 1.0, r#"["fin"]"#, policies);
     let r = run(&plan(&src)).await;
     let c = &r.results[0];
-    assert_eq!(c.operations, 100);
-    assert_eq!(c.retries, 30, "{:?}", c.outcomes);
+    assert_eq!(c.counts.operations, 100);
+    assert_eq!(c.counts.retries, 30, "{:?}", c.counts.outcomes);
     assert_eq!(
         sim_saw(c),
-        c.attempts,
+        c.counts.attempts,
         "every attempt reached the simulator"
     );
-    assert!(outcome(c, "BUDGET_EXHAUSTED") > 0, "{:?}", c.outcomes);
+    assert!(
+        outcome(c, "BUDGET_EXHAUSTED") > 0,
+        "{:?}",
+        c.counts.outcomes
+    );
 }
 
 /// Sustained failure (every reserve fails): the SRE throttle fails attempts
@@ -137,22 +141,22 @@ max_delay = "100ms"
     let src = drop_against_the_sim(300, "1s", 1.0, r#"["sre"]"#, policies);
     let r = run(&plan(&src)).await;
     let c = &r.results[0];
-    assert_eq!(c.operations, 300);
+    assert_eq!(c.counts.operations, 300);
     let rejected = outcome(c, "REJECTED_LOCALLY");
-    assert!(rejected > 0, "{:?}", c.outcomes);
+    assert!(rejected > 0, "{:?}", c.counts.outcomes);
     // A rejected attempt ends its operation: one per operation so rejected,
     // all of them never sent.
-    assert_eq!(c.not_sent, rejected);
-    assert_eq!(sim_saw(c), c.attempts - rejected);
+    assert_eq!(c.counts.not_sent, rejected);
+    assert_eq!(sim_saw(c), c.counts.attempts - rejected);
     // Without the throttle every operation would send 1 + 3 attempts; with
     // it the target saw fewer requests than operations were asked for.
     assert!(sim_saw(c) > 0 && sim_saw(c) < 300, "saw {}", sim_saw(c));
     // Amplification counts what the target saw.
     let saw_per_op = sim_saw(c) as f64 / 300.0;
     assert!(
-        (c.amplification - saw_per_op).abs() < 1e-9,
+        (c.counts.amplification - saw_per_op).abs() < 1e-9,
         "{} vs {saw_per_op}",
-        c.amplification
+        c.counts.amplification
     );
     let step = &c.steps[0];
     assert_eq!(
@@ -188,23 +192,32 @@ budget = { max_tokens = 10.0, token_ratio = 0.1, scope = "fleet" }
     let by: BTreeMap<&str, &FleetResult> = r.results.iter().map(|c| (c.name.as_str(), c)).collect();
     let (user, fleet) = (by["per-user"], by["per-fleet"]);
     for c in [user, fleet] {
-        assert_eq!(c.operations, 1000, "{}", c.name);
-        assert_eq!(sim_saw(c), c.attempts, "{}", c.name);
+        assert_eq!(c.counts.operations, 1000, "{}", c.name);
+        assert_eq!(sim_saw(c), c.counts.attempts, "{}", c.name);
     }
     // Per user: up to 3 retries at 50% failure, ~1.9 attempts an operation.
     // Per fleet: 10 tokens for everyone, ~1.0.
-    assert!(user.amplification > 1.6, "per user {}", user.amplification);
     assert!(
-        fleet.amplification < 1.2,
+        user.counts.amplification > 1.6,
+        "per user {}",
+        user.counts.amplification
+    );
+    assert!(
+        fleet.counts.amplification < 1.2,
         "per fleet {}",
-        fleet.amplification
+        fleet.counts.amplification
     );
     assert!(
         outcome(fleet, "BUDGET_EXHAUSTED") > 100,
         "{:?}",
-        fleet.outcomes
+        fleet.counts.outcomes
     );
-    assert_eq!(outcome(user, "BUDGET_EXHAUSTED"), 0, "{:?}", user.outcomes);
+    assert_eq!(
+        outcome(user, "BUDGET_EXHAUSTED"),
+        0,
+        "{:?}",
+        user.counts.outcomes
+    );
 }
 
 fn against(url: &str, policy: &str) -> String {
@@ -243,8 +256,8 @@ attempt_header = "X-Retry-Attempt""#;
     let r = run(&plan(&against(&server.url(), policy))).await;
     let c = &r.results[0];
     let seen = server.seen();
-    assert_eq!(seen.len() as u64, c.attempts);
-    assert_eq!(c.attempts, 15);
+    assert_eq!(seen.len() as u64, c.counts.attempts);
+    assert_eq!(c.counts.attempts, 15);
     assert_eq!(outcome(c, "OK"), 5);
     let mut by_op: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in &seen {
@@ -274,9 +287,14 @@ async fn grpc_pushback_from_the_server_is_obeyed() {
     let policy = "preset = \"grpc\"\nattempt_header = \"X-Retry-Attempt\"";
     let r = run(&plan(&against(&stop.url(), policy))).await;
     let c = &r.results[0];
-    assert_eq!((c.attempts, c.retries), (5, 0));
+    assert_eq!((c.counts.attempts, c.counts.retries), (5, 0));
     assert_eq!(stop.seen().len(), 5);
-    assert_eq!(outcome(c, "SERVICE_UNAVAILABLE"), 5, "{:?}", c.outcomes);
+    assert_eq!(
+        outcome(c, "SERVICE_UNAVAILABLE"),
+        5,
+        "{:?}",
+        c.counts.outcomes
+    );
 
     let later = LogServer::start(|s| match s.header("x-retry-attempt") {
         Some("1") => (
@@ -289,7 +307,7 @@ async fn grpc_pushback_from_the_server_is_obeyed() {
     .await;
     let r = run(&plan(&against(&later.url(), policy))).await;
     let c = &r.results[0];
-    assert_eq!((c.attempts, c.retries), (10, 5));
+    assert_eq!((c.counts.attempts, c.counts.retries), (10, 5));
     assert_eq!(later.seen().len(), 10);
     assert_eq!(outcome(c, "OK"), 5);
 }

@@ -53,11 +53,11 @@ async fn one_slow_window_fails_a_windowed_gate_the_whole_run_passes() {
     let series = &c.windows[0];
     assert_eq!(series.width_s, 1);
     let ops: u64 = series.rows.iter().map(|w| w.operations).sum();
-    assert_eq!(ops, c.operations);
+    assert_eq!(ops, c.counts.operations);
     let ok: u64 = series.rows.iter().map(|w| w.ok_operations).sum();
-    assert_eq!(ok, c.ok_operation_latency_ms.count);
+    assert_eq!(ok, c.latency.ok_operation_latency_ms.count);
     let attempts: u64 = series.rows.iter().map(|w| w.attempts).sum();
-    assert_eq!(attempts, c.attempt_latency_ms.count);
+    assert_eq!(attempts, c.latency.attempt_latency_ms.count);
     // The same per step, and the steps add up to the fleet.
     for (k, row) in series.rows.iter().enumerate() {
         let steps: u64 = c

@@ -81,11 +81,11 @@ async fn ci_smoke_passes_every_gate_ten_times_in_a_row() {
             .find(|c| c.name == "compliant")
             .expect("compliant fleet");
         assert!(
-            c.journeys.sold_out > 0,
+            c.counts.journeys.sold_out > 0,
             "run {run}: expected sold-out journeys, got {:?}",
-            c.journeys
+            c.counts.journeys
         );
-        failed_journeys.push(c.journeys.failed);
+        failed_journeys.push(c.counts.journeys.failed);
     }
     eprintln!(
         "{RUNS} runs in {:.1}s; compliant failed journeys per run: {failed_journeys:?}",

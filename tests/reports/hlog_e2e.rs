@@ -33,9 +33,9 @@ fn run_writes_interval_logs_whose_counts_equal_the_report() {
         let like = new_histogram();
         let op = fleet.sum(TAG_OP, &like).unwrap();
         let attempt = fleet.sum(TAG_ATTEMPT, &like).unwrap();
-        assert_eq!(op.len(), c.operations, "{}", c.name);
-        assert_eq!(attempt.len(), c.attempts, "{}", c.name);
-        assert!(c.attempts > c.operations / 2 && c.operations > 300);
+        assert_eq!(op.len(), c.counts.operations, "{}", c.name);
+        assert_eq!(attempt.len(), c.counts.attempts, "{}", c.name);
+        assert!(c.counts.attempts > c.counts.operations / 2 && c.counts.operations > 300);
         // Every interval of the per-second tags is one second long.
         assert!(
             fleet
@@ -45,14 +45,14 @@ fn run_writes_interval_logs_whose_counts_equal_the_report() {
                 .all(|i| i.duration.as_secs() == 1)
         );
         let backoff = fleet.sum(TAG_BACKOFF, &like).unwrap();
-        assert_eq!(backoff.len(), c.backoff_wait_ms.count, "{}", c.name);
+        assert_eq!(backoff.len(), c.latency.backoff_wait_ms.count, "{}", c.name);
         // One queue wait per attempt, its max the report's.
         let queue = fleet.sum(TAG_QUEUE, &like).unwrap();
-        assert_eq!(queue.len(), c.attempts, "{}", c.name);
-        assert_eq!(queue.len(), c.queue_wait_ms.count, "{}", c.name);
-        assert_eq!(queue.max() as f64 / 1000.0, c.queue_wait_ms.max);
+        assert_eq!(queue.len(), c.counts.attempts, "{}", c.name);
+        assert_eq!(queue.len(), c.latency.queue_wait_ms.count, "{}", c.name);
+        assert_eq!(queue.max() as f64 / 1000.0, c.latency.queue_wait_ms.max);
         // Max from the log equals the report's max (µs in the log, ms in the report).
-        assert_eq!(op.max() as f64 / 1000.0, c.operation_latency_ms.max);
+        assert_eq!(op.max() as f64 / 1000.0, c.latency.operation_latency_ms.max);
         for s in &c.steps {
             let f = HlogFile::read(&out.join(hlog::file_name(&c.name, Some(&s.name)))).unwrap();
             let op = f.sum(TAG_OP, &like).unwrap();

@@ -37,25 +37,27 @@ fn a_three_second_round_has_a_fine_latency_series_that_adds_up() {
     );
     let report = stampede::report::json::load_summary(&out).unwrap();
     let c = &report.results[0];
-    assert!(c.operations > 100, "{}", c.operations);
-    assert_eq!(c.latency_interval_ms, 100);
+    assert!(c.counts.operations > 100, "{}", c.counts.operations);
+    assert_eq!(c.latency.latency_interval_ms, 100);
     assert!(
-        c.latency_series.len() > 10,
+        c.latency.latency_series.len() > 10,
         "{} points for a 3 s round",
-        c.latency_series.len()
+        c.latency.latency_series.len()
     );
     let ops: u64 = c
+        .latency
         .latency_series
         .iter()
         .map(|r| r.operation_latency_ms.count)
         .sum();
     let attempts: u64 = c
+        .latency
         .latency_series
         .iter()
         .map(|r| r.attempt_latency_ms.count)
         .sum();
-    assert_eq!(ops, c.operations);
-    assert_eq!(attempts, c.attempts);
+    assert_eq!(ops, c.counts.operations);
+    assert_eq!(attempts, c.counts.attempts);
     for s in &c.steps {
         let n: u64 = s
             .latency_series
@@ -66,8 +68,13 @@ fn a_three_second_round_has_a_fine_latency_series_that_adds_up() {
         assert!(s.latency_series.iter().all(|r| r.t_ms % 100 == 0));
     }
     // Ordered, distinct intervals; percentiles ordered within each.
-    assert!(c.latency_series.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
-    for r in &c.latency_series {
+    assert!(
+        c.latency
+            .latency_series
+            .windows(2)
+            .all(|w| w[0].t_ms < w[1].t_ms)
+    );
+    for r in &c.latency.latency_series {
         let l = &r.operation_latency_ms;
         if l.count > 0 {
             assert!(l.p50 <= l.p90 && l.p90 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max);
@@ -76,12 +83,16 @@ fn a_three_second_round_has_a_fine_latency_series_that_adds_up() {
     // Per second: the same operations, and the .hlog's per-second `op`
     // intervals hold exactly those counts.
     let per_second: Vec<(u64, u64)> = c
+        .latency
         .latency_per_second
         .iter()
         .map(|r| (r.t_ms / 1000, r.operation_latency_ms.count))
         .filter(|(_, n)| *n > 0)
         .collect();
-    assert_eq!(per_second.iter().map(|p| p.1).sum::<u64>(), c.operations);
+    assert_eq!(
+        per_second.iter().map(|p| p.1).sum::<u64>(),
+        c.counts.operations
+    );
     let fleet = HlogFile::read(&out.join(hlog::file_name(&c.name, None))).unwrap();
     let from_log: Vec<(u64, u64)> = fleet
         .intervals
@@ -94,7 +105,7 @@ fn a_three_second_round_has_a_fine_latency_series_that_adds_up() {
         .collect();
     assert_eq!(from_log, per_second);
     let like = new_histogram();
-    assert_eq!(fleet.sum(TAG_OP, &like).unwrap().len(), c.operations);
+    assert_eq!(fleet.sum(TAG_OP, &like).unwrap().len(), c.counts.operations);
 
     // The CSV: one operation row per fleet interval, with a wall-clock time.
     let csv = std::fs::read_to_string(out.join("latency_series.csv")).unwrap();
@@ -104,7 +115,8 @@ fn a_three_second_round_has_a_fine_latency_series_that_adds_up() {
         .collect();
     assert_eq!(
         rows.len(),
-        c.latency_series
+        c.latency
+            .latency_series
             .iter()
             .filter(|r| r.operation_latency_ms.count > 0)
             .count()

@@ -91,27 +91,38 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     );
     let m = stampede::report::json::load_summary(&out).unwrap();
     let (s, c) = (&single.results[0], &m.results[0]);
-    assert_eq!(c.operations, 2 * s.operations);
-    assert_eq!(c.attempts, 2 * s.attempts);
-    assert_eq!(c.journeys.started, 2 * s.journeys.started);
+    assert_eq!(c.counts.operations, 2 * s.counts.operations);
+    assert_eq!(c.counts.attempts, 2 * s.counts.attempts);
+    assert_eq!(c.counts.journeys.started, 2 * s.counts.journeys.started);
     assert_eq!(
-        c.operation_latency_ms.count,
-        2 * s.operation_latency_ms.count
+        c.latency.operation_latency_ms.count,
+        2 * s.latency.operation_latency_ms.count
     );
     // Doubling every bucket leaves every percentile where it was.
-    assert_eq!(c.operation_latency_ms.p99, s.operation_latency_ms.p99);
-    assert_eq!(c.success_rate, s.success_rate);
+    assert_eq!(
+        c.latency.operation_latency_ms.p99,
+        s.latency.operation_latency_ms.p99
+    );
+    assert_eq!(c.counts.success_rate, s.counts.success_rate);
     let series: u64 = c.timeseries.iter().map(|r| r.attempts).sum();
-    assert_eq!(series, c.attempts);
+    assert_eq!(series, c.counts.attempts);
     // Latency over time, per second from the .hlog files: each second's
     // buckets doubled, so the run's own per-second percentiles (its 100 ms
     // intervals summed) come back with twice the counts.
-    assert_eq!(c.latency_interval_ms, 1000);
-    assert_eq!(s.latency_interval_ms, 100);
-    assert!(!s.latency_per_second.is_empty());
-    assert_eq!(c.latency_series.len(), s.latency_per_second.len());
-    assert_eq!(c.latency_per_second, c.latency_series);
-    for (m, one) in c.latency_series.iter().zip(&s.latency_per_second) {
+    assert_eq!(c.latency.latency_interval_ms, 1000);
+    assert_eq!(s.latency.latency_interval_ms, 100);
+    assert!(!s.latency.latency_per_second.is_empty());
+    assert_eq!(
+        c.latency.latency_series.len(),
+        s.latency.latency_per_second.len()
+    );
+    assert_eq!(c.latency.latency_per_second, c.latency.latency_series);
+    for (m, one) in c
+        .latency
+        .latency_series
+        .iter()
+        .zip(&s.latency.latency_per_second)
+    {
         assert_eq!(m.t_ms, one.t_ms);
         let (mo, so) = (&m.operation_latency_ms, &one.operation_latency_ms);
         assert_eq!(mo.count, 2 * so.count);
@@ -148,7 +159,7 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
         String::from_utf8_lossy(&o.stderr)
     );
     let m2 = stampede::report::json::load_summary(&again).unwrap();
-    assert_eq!(m2.results[0].attempts, c.attempts);
+    assert_eq!(m2.results[0].counts.attempts, c.counts.attempts);
 
     // Windows are cut by the run that measured: a merge keeps no shard's
     // windows (they would be one shard's share) and a windowed gate fails
@@ -160,8 +171,8 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
             v["origin"]["gates"] =
                 serde_json::json!(["compliant.operations >= 0 in every 1s window"]);
             v["results"][0]["windows"] = serde_json::json!([{"width_s": 1, "rows": [{"t_s": 0, "operations": 7, "ok_operations": 7, "attempts": 7,
-                "operation_latency_ms": c.operation_latency_ms, "ok_operation_latency_ms": c.operation_latency_ms,
-                "attempt_latency_ms": c.operation_latency_ms}]}]);
+                "operation_latency_ms": c.latency.operation_latency_ms, "ok_operation_latency_ms": c.latency.operation_latency_ms,
+                "attempt_latency_ms": c.latency.operation_latency_ms}]}]);
         });
     }
     let wout = dir.path().join("windowed");

@@ -112,7 +112,7 @@ fn four_local_shards_merge_into_one_report_a_browser_renders() {
     let fleets: Vec<&str> = m.results.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(fleets, ["compliant", "naive"]);
     for c in &m.results {
-        assert_eq!(c.journeys.started, 400, "{}", c.name);
+        assert_eq!(c.counts.journeys.started, 400, "{}", c.name);
         assert!(
             c.ledger.is_some(),
             "{}: no ledger; notes {:?}",
@@ -150,14 +150,14 @@ fn four_local_shards_merge_into_one_report_a_browser_renders() {
     // the merged per-interval histograms.
     for c in &m.results {
         assert!(
-            !c.latency_series.is_empty(),
+            !c.latency.latency_series.is_empty(),
             "{}: no latency series",
             c.name
         );
-        let every = if c.latency_interval_ms >= 1000 {
+        let every = if c.latency.latency_interval_ms >= 1000 {
             "second".to_string()
         } else {
-            format!("{} ms", c.latency_interval_ms)
+            format!("{} ms", c.latency.latency_interval_ms)
         };
         for kind in ["Operation", "Attempt"] {
             let title = format!("{kind} latency per {every}: {}", c.name);

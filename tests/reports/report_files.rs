@@ -46,6 +46,7 @@ fn report_files_csv_quotes_hostile_codes_and_keeps_columns() {
     let dir = temp_dir("quote");
     let mut r = stampede::sample::sample_report();
     r.results[1]
+        .counts
         .outcomes
         .insert("EVIL,\"code\"\nnext".to_string(), 1);
     report::write_all(&r, &dir).unwrap();
@@ -134,7 +135,7 @@ fn report_files_csv_neutralises_formulas_but_not_numbers() {
         "\t=1",
         "\r=2",
     ] {
-        r.results[0].outcomes.insert(code.to_string(), 3);
+        r.results[0].counts.outcomes.insert(code.to_string(), 3);
     }
     r.results[0].recovery_s = Some(-1.5);
     r.results[1].name = "=HYPERLINK(\"x\")".into();

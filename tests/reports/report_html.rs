@@ -70,6 +70,7 @@ fn report_html_shows_bidi_controls_from_the_target_as_text() {
     // An outcome code (table, bar chart, tooltip), a step name, a fleet
     // name (legends), the stop reason and a note.
     r.results[0]
+        .counts
         .outcomes
         .insert(format!("RLO\u{202E}gnp.exe{every}"), 7);
     r.results[0].steps[0].name = "step\u{2067}x\u{2069}".to_string();
@@ -128,21 +129,21 @@ fn report_html_survives_degenerate_reports() {
     assert_eq!(html.matches("<svg").count(), report::html::chart_count(&r));
     // Without a latency series, a sentence instead of its charts.
     let mut bare = r.clone();
-    bare.results[0].latency_series.clear();
+    bare.results[0].latency.latency_series.clear();
     let html = render(&bare);
     assert!(html.contains("No latency series was recorded."));
     assert_eq!(html.matches("<svg").count(), report::html::CHART_COUNT - 5);
 
     // Zero operations and non-finite numbers.
     let c = &mut r.results[0];
-    c.operations = 0;
-    c.attempts = 0;
-    c.amplification = f64::NAN;
-    c.success_rate = f64::NAN;
-    c.operation_spectrum.clear();
-    c.attempt_spectrum.clear();
+    c.counts.operations = 0;
+    c.counts.attempts = 0;
+    c.counts.amplification = f64::NAN;
+    c.counts.success_rate = f64::NAN;
+    c.latency.operation_spectrum.clear();
+    c.latency.attempt_spectrum.clear();
     c.attempts_per_operation.clear();
-    c.outcomes.clear();
+    c.counts.outcomes.clear();
     let html = render(&r);
     assert_safe(&html);
     assert!(html.contains("no data"));

@@ -180,15 +180,21 @@ fn four_shards_merged_equal_one_run() {
     let one = load(&single);
     let m = load(&merged);
     let (a, b) = (&one.results[0], &m.results[0]);
-    assert_eq!(a.journeys.started, 120);
-    assert_eq!(b.journeys.started, a.journeys.started);
-    assert_eq!(b.operations, a.operations);
-    assert_eq!(b.attempts, a.attempts);
-    assert_eq!(b.operation_latency_ms.count, a.operation_latency_ms.count);
-    assert_eq!(b.attempt_latency_ms.count, a.attempt_latency_ms.count);
+    assert_eq!(a.counts.journeys.started, 120);
+    assert_eq!(b.counts.journeys.started, a.counts.journeys.started);
+    assert_eq!(b.counts.operations, a.counts.operations);
+    assert_eq!(b.counts.attempts, a.counts.attempts);
+    assert_eq!(
+        b.latency.operation_latency_ms.count,
+        a.latency.operation_latency_ms.count
+    );
+    assert_eq!(
+        b.latency.attempt_latency_ms.count,
+        a.latency.attempt_latency_ms.count
+    );
     // The shards' queue waits (their fleet files' `queue` lines) add up:
     // one per attempt.
-    assert_eq!(b.queue_wait_ms.count, b.attempts);
+    assert_eq!(b.latency.queue_wait_ms.count, b.counts.attempts);
     for (x, y) in a.steps.iter().zip(&b.steps) {
         assert_eq!(
             (x.operations, x.attempts),
@@ -200,7 +206,7 @@ fn four_shards_merged_equal_one_run() {
     // Every shard ran its even quarter of the schedule.
     for (i, d) in shards.iter().enumerate() {
         let r = load(d);
-        assert_eq!(r.results[0].journeys.started, 30, "shard {i}");
+        assert_eq!(r.results[0].counts.journeys.started, 30, "shard {i}");
         assert_eq!(
             r.origin.shard.map(|s| (s.index, s.count)),
             Some((i as u32, 4))
@@ -228,7 +234,7 @@ fn four_shards_merged_equal_one_run() {
         .collect();
     assert_eq!(load_requests(ledger), counted);
     let total: u64 = counted.iter().map(|(_, _, n)| n).sum();
-    assert_eq!(total, b.attempts, "one request per attempt");
+    assert_eq!(total, b.counts.attempts, "one request per attempt");
     assert_eq!(
         ledger.bookings_created,
         after.bookings_created - before.bookings_created
@@ -261,7 +267,7 @@ fn a_late_shard_reads_no_ledger_and_says_how_late() {
     let out = dir.path().join("shard-1");
     ok(run(&scenario, &url, &out, Some(("1/2", at))));
     let r = stampede::report::json::load_summary(&out).unwrap();
-    assert_eq!(r.results[0].journeys.started, 60);
+    assert_eq!(r.results[0].counts.journeys.started, 60);
     assert!(r.results[0].ledger.is_none(), "{:?}", r.notes);
     for want in [
         "s after --start-at",

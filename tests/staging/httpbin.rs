@@ -176,15 +176,15 @@ async fn a_login_journey_against_httpbin() {
     .unwrap();
     let r = run(dir.path(), &LOGIN_FLOW.replace("URL", &hb.url())).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.started, 4);
-    assert_eq!(c.journeys.succeeded, 4, "{:?}", c.outcomes);
-    assert_eq!(c.success_rate, 1.0);
+    assert_eq!(c.counts.journeys.started, 4);
+    assert_eq!(c.counts.journeys.succeeded, 4, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.success_rate, 1.0);
     for s in ["login", "bearer", "set_cookie", "cookies", "encoded"] {
         assert_eq!(step(c, s).outcomes.get("OK"), Some(&4), "{s}");
     }
-    let lines = hb.logged(c.attempts as usize);
-    assert_eq!(lines.len() as u64, c.attempts, "{lines:#?}");
-    assert_eq!(c.attempts, 20);
+    let lines = hb.logged(c.counts.attempts as usize);
+    assert_eq!(lines.len() as u64, c.counts.attempts, "{lines:#?}");
+    assert_eq!(c.counts.attempts, 20);
     let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
     assert_eq!(
         count("POST /anything/login/alice HTTP/1.1 200"),
@@ -225,7 +225,12 @@ path = "/bearer"
     let r = run(dir.path(), &src).await;
     let c = &r.results[0];
     // No invented token: httpbin saw no Authorization, and said 401.
-    assert_eq!(c.outcomes.get("HTTP_401"), Some(&3), "{:?}", c.outcomes);
+    assert_eq!(
+        c.counts.outcomes.get("HTTP_401"),
+        Some(&3),
+        "{:?}",
+        c.counts.outcomes
+    );
     let lines = hb.logged(3);
     assert_eq!(lines.len(), 3, "{lines:#?}");
     assert!(lines.iter().all(|l| l.ends_with(" 401")), "{lines:#?}");
@@ -271,8 +276,8 @@ path = "/status/404"
         unavailable.outcomes
     );
     assert_eq!(unavailable.attempts, 6);
-    let lines = hb.logged(c.attempts as usize);
-    assert_eq!(lines.len() as u64, c.attempts, "{lines:#?}");
+    let lines = hb.logged(c.counts.attempts as usize);
+    assert_eq!(lines.len() as u64, c.counts.attempts, "{lines:#?}");
     assert_eq!(
         lines.iter().filter(|l| l.contains("/status/503")).count(),
         6

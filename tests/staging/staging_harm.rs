@@ -76,14 +76,14 @@ async fn new_keys_after_a_503_and_retries_inside_retry_after_are_counted() {
     .await;
     let c = &r.results[0];
     let seen = server.seen();
-    assert_eq!(seen.len() as u64, c.attempts);
-    assert!(c.retries >= 2, "{c:?}");
+    assert_eq!(seen.len() as u64, c.counts.attempts);
+    assert!(c.counts.retries >= 2, "{c:?}");
     let (changed, early) = server_view(&seen, Duration::from_millis(900));
-    assert_eq!(c.key_changed_after_ambiguous, changed);
-    assert_eq!(c.key_changed_after_ambiguous, c.retries);
-    assert_eq!(c.sent_while_told_to_wait, early);
-    assert_eq!(c.sent_while_told_to_wait, c.retries);
-    assert_eq!(c.early_retries, c.retries);
+    assert_eq!(c.harm.key_changed_after_ambiguous, changed);
+    assert_eq!(c.harm.key_changed_after_ambiguous, c.counts.retries);
+    assert_eq!(c.harm.sent_while_told_to_wait, early);
+    assert_eq!(c.harm.sent_while_told_to_wait, c.counts.retries);
+    assert_eq!(c.harm.early_retries, c.counts.retries);
     assert!(!r.gates[0].passed, "the gate catches it without a ledger");
     assert!(r.results[0].ledger.is_none());
 
@@ -92,13 +92,13 @@ async fn new_keys_after_a_503_and_retries_inside_retry_after_are_counted() {
     let r = run(&src(&server.url(), "fast", "sent_while_told_to_wait == 0")).await;
     let c = &r.results[0];
     let seen = server.seen();
-    assert_eq!((seen.len(), c.attempts), (2, 2));
+    assert_eq!((seen.len(), c.counts.attempts), (2, 2));
     assert_eq!(server_view(&seen, Duration::from_millis(900)), (0, 0));
     assert_eq!(
         (
-            c.key_changed_after_ambiguous,
-            c.sent_while_told_to_wait,
-            c.early_retries
+            c.harm.key_changed_after_ambiguous,
+            c.harm.sent_while_told_to_wait,
+            c.harm.early_retries
         ),
         (0, 0, 0)
     );

@@ -117,10 +117,10 @@ csv = "users.csv"
     let p = plan_in(d.path(), &src).unwrap_or_else(|e| panic!("{e}"));
     let r = run(&p).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.succeeded, 4, "{:?}", c.outcomes);
-    assert_eq!(c.success_rate, 1.0);
+    assert_eq!(c.counts.journeys.succeeded, 4, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.success_rate, 1.0);
     let seen = server.seen();
-    assert_eq!(seen.len() as u64, c.attempts);
+    assert_eq!(seen.len() as u64, c.counts.attempts);
     assert_eq!(seen.len(), 8);
     for s in &seen {
         let user = s
@@ -145,7 +145,7 @@ async fn generated_users_get_no_invented_token_unless_asked() {
     let server = LogServer::start(|_| ok_json("{}")).await;
     let steps = "[[journey.steps]]\nname = \"a\"\npath = \"/a\"\n";
     let r = run(&plan(&scenario(&server.url(), 3, "", steps))).await;
-    assert_eq!(r.results[0].journeys.succeeded, 3);
+    assert_eq!(r.results[0].counts.journeys.succeeded, 3);
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
     assert!(
@@ -186,7 +186,7 @@ path = "/items/${id}/by/${name}?q=${name}"
 "#;
     let r = run(&plan(&scenario(&server.url(), 1, "", steps))).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.succeeded, 1, "{:?}", c.outcomes);
+    assert_eq!(c.counts.journeys.succeeded, 1, "{:?}", c.counts.outcomes);
     assert_eq!(
         paths(&server.seen()),
         vec![
@@ -217,7 +217,7 @@ headers = { X-Id = "${id}" }
 "#;
     let r = run(&plan(&scenario(&server.url(), 2, "", steps))).await;
     let c = &r.results[0];
-    assert_eq!(c.journeys.failed, 2);
+    assert_eq!(c.counts.journeys.failed, 2);
     let second = step(c, "second");
     assert_eq!(
         second.outcomes.get("INVALID_HEADER"),
@@ -227,7 +227,7 @@ headers = { X-Id = "${id}" }
     );
     assert_eq!(second.attempts, 0, "nothing was sent, nothing retried");
     assert_eq!(paths(&server.seen()), vec!["/first", "/first"]);
-    assert_eq!(server.seen().len() as u64, c.attempts);
+    assert_eq!(server.seen().len() as u64, c.counts.attempts);
 }
 
 /// One step answering `body` with `status`, checked per `step_extra`.
@@ -244,8 +244,11 @@ async fn one_step(status: u16, body: &'static str, step_extra: &str, gates: &str
         "[[journey.steps]]\nname = \"s\"\nmethod = \"POST\"\npath = \"/s\"\n{step_extra}\n"
     );
     let r = run(&plan(&scenario(&server.url(), 4, gates, &steps))).await;
-    assert_eq!(server.seen().len() as u64, r.results[0].attempts);
-    assert_eq!(r.results[0].attempts, 4, "a failed check is never retried");
+    assert_eq!(server.seen().len() as u64, r.results[0].counts.attempts);
+    assert_eq!(
+        r.results[0].counts.attempts, 4,
+        "a failed check is never retried"
+    );
     r
 }
 
@@ -293,15 +296,20 @@ async fn wrong_answers_are_named_failures_and_fail_the_gate() {
     ] {
         let r = one_step(status, body, extra, gates).await;
         let c = &r.results[0];
-        assert_eq!(c.outcomes.get(want), Some(&4), "{extra}: {:?}", c.outcomes);
-        assert_eq!(c.success_rate, 0.0, "{extra}");
-        assert_eq!(c.journeys.failed, 4, "{extra}: never sold out");
-        assert_eq!(c.journeys.sold_out, 0, "{extra}");
+        assert_eq!(
+            c.counts.outcomes.get(want),
+            Some(&4),
+            "{extra}: {:?}",
+            c.counts.outcomes
+        );
+        assert_eq!(c.counts.success_rate, 0.0, "{extra}");
+        assert_eq!(c.counts.journeys.failed, 4, "{extra}: never sold out");
+        assert_eq!(c.counts.journeys.sold_out, 0, "{extra}");
         assert!(!r.gates[0].passed, "{extra}: the gate fails");
     }
     // The same answers pass when they are what the step expects.
     let r = one_step(200, "<html>ok</html>", "", gates).await;
-    assert_eq!(r.results[0].success_rate, 1.0);
+    assert_eq!(r.results[0].counts.success_rate, 1.0);
     assert!(r.gates[0].passed);
     let r = one_step(
         201,
@@ -310,7 +318,7 @@ async fn wrong_answers_are_named_failures_and_fail_the_gate() {
         gates,
     )
     .await;
-    assert_eq!(r.results[0].journeys.succeeded, 4);
+    assert_eq!(r.results[0].counts.journeys.succeeded, 4);
 }
 
 fn invalid(src: &str) -> (usize, String, String) {
@@ -415,9 +423,9 @@ zones = ["A"]
         let r = run(&plan(&src)).await;
         let c = &r.results[0];
         assert_eq!(
-            c.journeys.succeeded, 5,
+            c.counts.journeys.succeeded, 5,
             "generated tokens were sent: {:?}",
-            c.outcomes
+            c.counts.outcomes
         );
         let l = c.ledger.as_ref().expect("the remote ledger was read");
         assert_eq!(l.bookings_created, 5, "{l:?}");
@@ -438,7 +446,10 @@ zones = ["A"]
     let r = run(&plan(&src.replace("ledger = true\n", ""))).await;
     let c = &r.results[0];
     assert!(c.ledger.is_none());
-    assert_eq!(c.journeys.succeeded, 0, "no token: the simulator refuses");
+    assert_eq!(
+        c.counts.journeys.succeeded, 0,
+        "no token: the simulator refuses"
+    );
     assert!(
         r.notes
             .iter()
@@ -454,7 +465,7 @@ zones = ["A"]
         .sum::<u64>();
     assert_eq!(
         after - before,
-        c.attempts,
+        c.counts.attempts,
         "every request the simulator saw is an attempt"
     );
     sim.shutdown().await;

@@ -159,13 +159,18 @@ async fn client_certificates_open_a_mutual_tls_target() {
     )
     .await;
     let c = &r.results[0];
-    assert_eq!(c.outcomes.get("OK"), Some(&5), "{:?}", c.outcomes);
+    assert_eq!(
+        c.counts.outcomes.get("OK"),
+        Some(&5),
+        "{:?}",
+        c.counts.outcomes
+    );
     assert_eq!(answered.load(Ordering::Relaxed), 5);
 
     // Without the certificate the server answers nothing.
     let r = run(&dir, port, "").await;
     let c = &r.results[0];
-    assert_eq!(c.outcomes.get("OK"), None, "{:?}", c.outcomes);
+    assert_eq!(c.counts.outcomes.get("OK"), None, "{:?}", c.counts.outcomes);
     assert_eq!(answered.load(Ordering::Relaxed), 5);
 
     // A key without a certificate (or the reverse) is a configuration error.

@@ -222,12 +222,12 @@ async fn nginx_bare_503_is_retried_three_times_then_given_up() {
     let r = run(&scenario_src(&nginx.url(), "/down", 10, gates)).await;
 
     let c = fleet(&r, "compliant");
-    assert_eq!(c.operations, 10);
+    assert_eq!(c.counts.operations, 10);
     // Every attempt is nginx's HTML 503: a 5xx without the envelope.
-    assert_eq!(class_count(c, "5xx"), c.attempts, "{:?}", c.steps[0]);
+    assert_eq!(class_count(c, "5xx"), c.counts.attempts, "{:?}", c.steps[0]);
     assert_eq!(class_count(c, "2xx"), 0);
     let series_5xx: u64 = c.timeseries.iter().map(|s| s.status_5xx).sum();
-    assert_eq!(series_5xx, c.attempts);
+    assert_eq!(series_5xx, c.counts.attempts);
     // 503: 3 retries, then give up.
     assert_eq!(
         c.attempts_per_operation,
@@ -236,20 +236,28 @@ async fn nginx_bare_503_is_retried_three_times_then_given_up() {
     );
     // nginx's bare 503 has no envelope: the cause is the status.
     assert_eq!(
-        c.outcomes,
+        c.counts.outcomes,
         [("GAVE_UP/HTTP_503".to_string(), 10)].into_iter().collect()
     );
-    assert_eq!(c.attempts, 40);
-    assert_eq!(c.amplification, 4.0);
-    assert_eq!(c.success_rate, 0.0);
+    assert_eq!(c.counts.attempts, 40);
+    assert_eq!(c.counts.amplification, 4.0);
+    assert_eq!(c.counts.success_rate, 0.0);
     // The retries waited (backoff, no Retry-After to honour).
     // (recorded per operation: the total time it spent waiting to retry)
-    assert_eq!(c.backoff_wait_ms.count, 10, "{:?}", c.backoff_wait_ms);
-    assert!(c.backoff_wait_ms.p50 > 0.0, "{:?}", c.backoff_wait_ms);
-    assert_eq!(c.retry_after_honoured, 0);
+    assert_eq!(
+        c.latency.backoff_wait_ms.count, 10,
+        "{:?}",
+        c.latency.backoff_wait_ms
+    );
+    assert!(
+        c.latency.backoff_wait_ms.p50 > 0.0,
+        "{:?}",
+        c.latency.backoff_wait_ms
+    );
+    assert_eq!(c.retry.retry_after_honoured, 0);
 
     let n = fleet(&r, "no-retry");
-    assert_eq!(n.operations, 10);
+    assert_eq!(n.counts.operations, 10);
     assert_eq!(n.attempts_per_operation, [(1, 10)].into_iter().collect());
     assert_eq!(class_count(n, "5xx"), 10);
 
@@ -277,37 +285,44 @@ async fn nginx_limit_req_429s_are_retried_within_the_limit() {
     let r = run(&scenario_src(&nginx.url(), "/limited", 50, "[]")).await;
 
     let c = fleet(&r, "compliant");
-    assert_eq!(c.operations, 50);
+    assert_eq!(c.counts.operations, 50);
     // 50/s against 5r/s (burst 1): nginx refuses most first tries.
     assert!(class_count(c, "429") > 0, "{:?}", c.steps[0]);
-    assert!(c.attempts > c.operations, "429s were retried");
-    assert!(c.retries > 0);
+    assert!(c.counts.attempts > c.counts.operations, "429s were retried");
+    assert!(c.counts.retries > 0);
     // At most 1 try + 5 retries for 429.
     let most = c.attempts_per_operation.keys().max().copied().unwrap_or(0);
     assert!((2..=6).contains(&most), "{:?}", c.attempts_per_operation);
-    assert_eq!(c.attempts_per_operation.values().sum::<u64>(), c.operations);
+    assert_eq!(
+        c.attempts_per_operation.values().sum::<u64>(),
+        c.counts.operations
+    );
     // The first request of a fresh limiter always passes; nothing but
     // success or giving up on 429 is possible here.
     assert!(
-        c.outcomes.get("OK").copied().unwrap_or(0) > 0,
+        c.counts.outcomes.get("OK").copied().unwrap_or(0) > 0,
         "{:?}",
-        c.outcomes
+        c.counts.outcomes
     );
     assert!(
-        c.outcomes
+        c.counts
+            .outcomes
             .keys()
             .all(|k| k == "OK" || k == "GAVE_UP/HTTP_429"),
         "{:?}",
-        c.outcomes
+        c.counts.outcomes
     );
-    assert_eq!(class_count(c, "2xx") + class_count(c, "429"), c.attempts);
-    assert!(c.backoff_wait_ms.count > 0 && c.backoff_wait_ms.max > 0.0);
+    assert_eq!(
+        class_count(c, "2xx") + class_count(c, "429"),
+        c.counts.attempts
+    );
+    assert!(c.latency.backoff_wait_ms.count > 0 && c.latency.backoff_wait_ms.max > 0.0);
 
     let n = fleet(&r, "no-retry");
-    assert_eq!(n.operations, 50);
+    assert_eq!(n.counts.operations, 50);
     assert_eq!(n.attempts_per_operation, [(1, 50)].into_iter().collect());
-    assert_eq!(n.attempts, 50);
-    assert_eq!(n.retries, 0);
+    assert_eq!(n.counts.attempts, 50);
+    assert_eq!(n.counts.retries, 0);
     drop(nginx);
 }
 
@@ -391,12 +406,15 @@ steps = [{{ name = "call", path = "/short-keepalive" }}]
     );
     let r = run(&src).await;
     let c = fleet(&r, "compliant");
-    assert_eq!(c.operations, 8, "{:?}", c.outcomes);
-    assert_eq!(c.attempts, 8);
-    assert_eq!(c.outcomes, [("OK".to_string(), 8)].into_iter().collect());
+    assert_eq!(c.counts.operations, 8, "{:?}", c.counts.outcomes);
+    assert_eq!(c.counts.attempts, 8);
+    assert_eq!(
+        c.counts.outcomes,
+        [("OK".to_string(), 8)].into_iter().collect()
+    );
     let log = std::fs::read_to_string(nginx.dir.path().join("short.log")).unwrap();
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len() as u64, c.attempts, "nginx's log:\n{log}");
+    assert_eq!(lines.len() as u64, c.counts.attempts, "nginx's log:\n{log}");
     assert!(lines.iter().all(|l| l.ends_with(" 200")), "{log}");
     let conns: std::collections::BTreeSet<&str> =
         lines.iter().filter_map(|l| l.split(' ').next()).collect();

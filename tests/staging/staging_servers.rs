@@ -342,9 +342,12 @@ fn check_against_the_log(c: &FleetResult, log: &[LogLine]) {
         .filter(|(name, ..)| c.steps.iter().any(|s| s.name == *name))
         .collect();
     assert!(steps.len() >= 3, "{:?}", c.steps);
-    assert_eq!(c.journeys.started, 400, "{:?}", c.journeys);
-    assert_eq!(c.attempts, c.operations, "one attempt per operation");
-    assert_eq!(c.retries, 0);
+    assert_eq!(c.counts.journeys.started, 400, "{:?}", c.counts.journeys);
+    assert_eq!(
+        c.counts.attempts, c.counts.operations,
+        "one attempt per operation"
+    );
+    assert_eq!(c.counts.retries, 0);
     // Nothing failed on the way: every attempt got the server's answer.
     for s in &c.steps {
         let classes: BTreeSet<&str> = s
@@ -359,7 +362,11 @@ fn check_against_the_log(c: &FleetResult, log: &[LogLine]) {
             s.name
         );
     }
-    assert_eq!(log.len() as u64, c.attempts, "one log line per attempt");
+    assert_eq!(
+        log.len() as u64,
+        c.counts.attempts,
+        "one log line per attempt"
+    );
     let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
     for l in log {
         *seen.entry(l.request.as_str()).or_default() += 1;
@@ -396,10 +403,10 @@ fn check_keepalive_limit(kind: Kind, c: &FleetResult, log: &[LogLine]) {
     let keepalive = log.iter().map(|l| u64::from(l.keepalive)).max();
     assert_eq!(keepalive, Some(limit - 1), "the server's own count agrees");
     assert!(
-        per.len() as u64 >= c.attempts.div_ceil(limit),
+        per.len() as u64 >= c.counts.attempts.div_ceil(limit),
         "{} connections for {} requests",
         per.len(),
-        c.attempts
+        c.counts.attempts
     );
 }
 

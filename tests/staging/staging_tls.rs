@@ -134,23 +134,26 @@ async fn run_full(dir: &TempDir, src: &str) -> (stampede::report::Report, Option
 }
 
 fn ok(c: &FleetResult) -> u64 {
-    c.outcomes.get("OK").copied().unwrap_or(0)
+    c.counts.outcomes.get("OK").copied().unwrap_or(0)
 }
 
 fn assert_all_ok(c: &FleetResult, what: &str) {
-    assert_eq!(c.operations, 20, "{what}: 1 s x 20/s");
+    assert_eq!(c.counts.operations, 20, "{what}: 1 s x 20/s");
     assert_eq!(
         ok(c),
         20,
         "{what}: every look-up answered 2xx: {:?}",
-        c.outcomes
+        c.counts.outcomes
     );
     assert!(
-        !c.outcomes.contains_key("NETWORK_ERROR"),
+        !c.counts.outcomes.contains_key("NETWORK_ERROR"),
         "{what}: {:?}",
-        c.outcomes
+        c.counts.outcomes
     );
-    assert_eq!(c.attempts, c.operations, "{what}: no retries needed");
+    assert_eq!(
+        c.counts.attempts, c.counts.operations,
+        "{what}: no retries needed"
+    );
 }
 
 async fn tls_sim(pki: &Pki, alpn: &[&[u8]]) -> SimServer {
@@ -207,23 +210,27 @@ async fn without_the_ca_verification_fails_and_nothing_succeeds() {
         "{why}"
     );
     let c = report.results.into_iter().next().expect("one fleet");
-    assert_eq!(c.operations, 20);
+    assert_eq!(c.counts.operations, 20);
     assert_eq!(
         ok(&c),
         0,
         "an unknown CA must not be trusted: {:?}",
-        c.outcomes
+        c.counts.outcomes
     );
     // The report says why: the certificate did not verify.
     assert!(
-        c.outcomes
+        c.counts
+            .outcomes
             .keys()
             .all(|k| k == "TLS_ERROR" || k == "GAVE_UP/TLS_ERROR" || k == "BREAKER_OPEN"),
         "{:?}",
-        c.outcomes
+        c.counts.outcomes
     );
     // Handshake failures are network errors: retried, then given up.
-    assert!(c.attempts > c.operations, "network errors were retried");
+    assert!(
+        c.counts.attempts > c.counts.operations,
+        "network errors were retried"
+    );
     // Not a single request made it through the TLS layer.
     let ledger = server.ledger();
     let seen: u64 = ledger.requests.values().flat_map(|by| by.values()).sum();

@@ -1,6 +1,8 @@
 use super::*;
 use crate::policy::RetryPolicy;
-use crate::report::{JourneyCounts, SCHEMA_VERSION};
+use crate::report::{
+    ClientHarm, FleetCounts, FleetLatency, JourneyCounts, RetryBehaviour, SCHEMA_VERSION,
+};
 use crate::sim::Ledger;
 use std::collections::BTreeMap;
 
@@ -28,48 +30,61 @@ pub(crate) fn fleet(name: &str, ledger: Option<Ledger>) -> FleetResult {
         policy_detail: policy(),
         round: 0,
         share: 1.0,
-        operations: 1000,
-        attempts: 1250,
-        not_sent: 0,
-        hedges: 0,
-        hedge_wins: 0,
-        retries: 250,
-        amplification: 1.25,
-        amplification_steps: vec!["reserve".into()],
-        amplification_overall: 1.25,
-        success_rate: 0.975,
-        goodput: 42.5,
-        achieved_rps: 125.0,
-        round_duration_s: 10.0,
-        journeys: JourneyCounts {
-            started: 400,
-            succeeded: 300,
-            sold_out: 50,
-            failed: 40,
-            cancelled: 10,
+        counts: FleetCounts {
+            operations: 1000,
+            attempts: 1250,
+            not_sent: 0,
+            hedges: 0,
+            hedge_wins: 0,
+            retries: 250,
+            amplification: 1.25,
+            amplification_steps: vec!["reserve".into()],
+            amplification_overall: 1.25,
+            success_rate: 0.975,
+            goodput: 42.5,
+            achieved_rps: 125.0,
+            round_duration_s: 10.0,
+            journeys: JourneyCounts {
+                started: 400,
+                succeeded: 300,
+                sold_out: 50,
+                failed: 40,
+                cancelled: 10,
+            },
+            outcomes: BTreeMap::from([
+                ("OK".into(), 975),
+                ("GAVE_UP/HTTP_503".into(), 20),
+                ("GAVE_UP/TIMEOUT".into(), 5),
+            ]),
+            relogins: 0,
+            funnel: Vec::new(),
         },
-        outcomes: BTreeMap::from([
-            ("OK".into(), 975),
-            ("GAVE_UP/HTTP_503".into(), 20),
-            ("GAVE_UP/TIMEOUT".into(), 5),
-        ]),
-        operation_latency_ms: pct(1000, 812.4),
-        ok_operation_latency_ms: pct(1000, 812.4),
-        attempt_latency_ms: pct(1250, 400.0),
-        backoff_wait_ms: pct(250, 1000.0),
-        schedule_lag_ms: pct(1000, 2.0),
-        queue_wait_ms: Percentiles::default(),
+        latency: FleetLatency {
+            operation_latency_ms: pct(1000, 812.4),
+            ok_operation_latency_ms: pct(1000, 812.4),
+            attempt_latency_ms: pct(1250, 400.0),
+            backoff_wait_ms: pct(250, 1000.0),
+            schedule_lag_ms: pct(1000, 2.0),
+            queue_wait_ms: Percentiles::default(),
+            journey_duration_ms: pct(400, 2500.0),
+            latency_step: None,
+            operation_spectrum: Vec::new(),
+            attempt_spectrum: Vec::new(),
+            latency_interval_ms: 1000,
+            latency_series: Vec::new(),
+            latency_per_second: Vec::new(),
+        },
+        retry: RetryBehaviour {
+            retry_after_honoured: 7,
+            breaker_opens: 2,
+            breaker_open_s: 3.5,
+        },
+        harm: ClientHarm {
+            early_retries: 0,
+            key_changed_after_ambiguous: 0,
+            sent_while_told_to_wait: 0,
+        },
         attempts_per_operation: BTreeMap::new(),
-        retry_after_honoured: 7,
-        early_retries: 0,
-        key_changed_after_ambiguous: 0,
-        sent_while_told_to_wait: 0,
-        breaker_opens: 2,
-        breaker_open_s: 3.5,
-        journey_duration_ms: pct(400, 2500.0),
-        relogins: 0,
-        latency_step: None,
-        funnel: Vec::new(),
         steps: vec![StepResult {
             name: "reserve".into(),
             operations: 500,
@@ -91,12 +106,7 @@ pub(crate) fn fleet(name: &str, ledger: Option<Ledger>) -> FleetResult {
             wait: None,
             windows: Vec::new(),
         }],
-        operation_spectrum: Vec::new(),
-        attempt_spectrum: Vec::new(),
         timeseries: Vec::new(),
-        latency_interval_ms: 1000,
-        latency_series: Vec::new(),
-        latency_per_second: Vec::new(),
         ledger,
         truth: None,
         recovery_s: None,
@@ -113,11 +123,11 @@ pub(crate) fn report() -> Report {
         ..Ledger::default()
     };
     let mut idle = fleet("idle", None);
-    idle.operations = 0;
-    idle.success_rate = f64::NAN;
-    idle.operation_latency_ms = Percentiles::default();
-    idle.ok_operation_latency_ms = Percentiles::default();
-    idle.goodput = f64::NAN;
+    idle.counts.operations = 0;
+    idle.counts.success_rate = f64::NAN;
+    idle.latency.operation_latency_ms = Percentiles::default();
+    idle.latency.ok_operation_latency_ms = Percentiles::default();
+    idle.counts.goodput = f64::NAN;
     Report {
         schema_version: SCHEMA_VERSION,
         stampede_version: "0.1.0".into(),
@@ -356,14 +366,14 @@ fn journey_success_rate_leaves_out_sold_out_and_cancelled_journeys() {
     fails("compliant.journey_success_rate >= 0.89");
     // Sold-out journeys no longer count against it: only failures do.
     let mut r = report();
-    r.results[0].journeys = JourneyCounts {
+    r.results[0].counts.journeys = JourneyCounts {
         started: 300,
         succeeded: 200,
         sold_out: 100,
         failed: 0,
         cancelled: 0,
     };
-    r.results[0].success_rate = 800.0 / 900.0;
+    r.results[0].counts.success_rate = 800.0 / 900.0;
     let g = eval_on(
         &[
             "compliant.journey_success_rate == 100%",
@@ -373,8 +383,8 @@ fn journey_success_rate_leaves_out_sold_out_and_cancelled_journeys() {
     );
     assert!(g[0].passed, "{}", g[0].message);
     assert!(!g[1].passed, "{}", g[1].message);
-    r.results[0].journeys.failed = 1;
-    r.results[0].journeys.started = 301;
+    r.results[0].counts.journeys.failed = 1;
+    r.results[0].counts.journeys.started = 301;
     let g = eval_on(&["compliant.journey_success_rate == 100%"], &r);
     assert!(
         !g[0].passed,
@@ -382,7 +392,7 @@ fn journey_success_rate_leaves_out_sold_out_and_cancelled_journeys() {
         g[0].message
     );
     // Nothing that could succeed: not measured, never a pass.
-    r.results[0].journeys = JourneyCounts {
+    r.results[0].counts.journeys = JourneyCounts {
         started: 5,
         succeeded: 0,
         sold_out: 3,
@@ -531,7 +541,7 @@ fn results_survive_summary_json() {
     let mut r = report();
     r.results.truncate(3);
     r.results.push(fleet("idle", None));
-    r.results[3].goodput = f64::NAN;
+    r.results[3].counts.goodput = f64::NAN;
     r.gates = eval_on(
         &[
             "compliant.success_rate >= 98%",
@@ -581,9 +591,9 @@ fn the_schema_lists_every_reason() {
 #[test]
 fn p95_is_a_latency_stat_like_p90_and_p99() {
     let r = report();
-    let want = r.results[0].operation_latency_ms.p95;
-    assert!(want > r.results[0].operation_latency_ms.p90);
-    assert!(want < r.results[0].operation_latency_ms.p99);
+    let want = r.results[0].latency.operation_latency_ms.p95;
+    assert!(want > r.results[0].latency.operation_latency_ms.p90);
+    assert!(want < r.results[0].latency.operation_latency_ms.p99);
     let g = eval(&format!("compliant.operation_latency.p95 <= {want}ms"));
     assert!(g.passed, "{}", g.message);
     assert_eq!(g.measured, Some(want));
@@ -596,7 +606,7 @@ fn latency_gates_read_successful_operations_and_all_is_explicit() {
     let mut r = report();
     for c in &mut r.results {
         // Fast failures: the successful operations were slower.
-        c.ok_operation_latency_ms = pct(900, 950.0);
+        c.latency.ok_operation_latency_ms = pct(900, 950.0);
         c.steps[0].ok_operation_latency_ms = pct(400, 1700.0);
     }
     let ok = |e: &str| eval_on(&[e], &r).remove(0).passed;
@@ -612,8 +622,8 @@ fn latency_gates_read_successful_operations_and_all_is_explicit() {
 fn a_fleet_with_no_successful_operation_fails_latency_and_load_gates() {
     let mut r = report();
     for c in &mut r.results {
-        c.ok_operation_latency_ms = Percentiles::default();
-        c.success_rate = 0.0;
+        c.latency.ok_operation_latency_ms = Percentiles::default();
+        c.counts.success_rate = 0.0;
         for s in &mut c.steps {
             s.ok_operation_latency_ms = Percentiles::default();
         }

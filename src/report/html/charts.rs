@@ -36,9 +36,9 @@ fn fleet_series(
 pub(super) fn spectrum_chart(cs: &[FleetResult], title: &str, attempt: bool) -> String {
     let series = fleet_series(cs, |c| {
         let spectrum = if attempt {
-            &c.attempt_spectrum
+            &c.latency.attempt_spectrum
         } else {
-            &c.operation_spectrum
+            &c.latency.operation_spectrum
         };
         spectrum
             .iter()
@@ -136,10 +136,10 @@ fn gapped(
     get: fn(&LatencyRow) -> &IntervalLatency,
     stat: fn(&IntervalLatency) -> f64,
 ) -> Vec<(f64, f64)> {
-    let step = u64::from(c.latency_interval_ms.max(1));
+    let step = u64::from(c.latency.latency_interval_ms.max(1));
     let mut out = Vec::new();
     let mut last: Option<u64> = None;
-    for r in c.latency_series.iter().filter(|r| get(r).count > 0) {
+    for r in c.latency.latency_series.iter().filter(|r| get(r).count > 0) {
         if last.is_some_and(|t| r.t_ms > t + step) {
             out.push(((r.t_ms - step) as f64 / 1000.0, f64::NAN));
         }
@@ -162,11 +162,11 @@ pub(super) fn latency_charts(cs: &[FleetResult], trigger: Option<&Trigger>) -> V
         ("Attempt", |r| &r.attempt_latency_ms),
     ];
     let mut out = Vec::new();
-    for c in cs.iter().filter(|c| !c.latency_series.is_empty()) {
-        let every = if c.latency_interval_ms >= 1000 {
+    for c in cs.iter().filter(|c| !c.latency.latency_series.is_empty()) {
+        let every = if c.latency.latency_interval_ms >= 1000 {
             "second".to_string()
         } else {
-            format!("{} ms", c.latency_interval_ms)
+            format!("{} ms", c.latency.latency_interval_ms)
         };
         for (kind, get) in kinds {
             let series: Vec<Series> = LATENCY_LINES
@@ -199,10 +199,10 @@ pub(super) fn latency_charts(cs: &[FleetResult], trigger: Option<&Trigger>) -> V
 }
 
 pub(super) fn share_of_ops(c: &FleetResult, n: u64) -> f64 {
-    if c.operations == 0 {
+    if c.counts.operations == 0 {
         0.0
     } else {
-        n as f64 / c.operations as f64 * 100.0
+        n as f64 / c.counts.operations as f64 * 100.0
     }
 }
 
@@ -224,7 +224,7 @@ pub(super) fn distribution_charts(cs: &[FleetResult]) -> Vec<Value> {
     let codes = outcome_codes(cs);
     let title2 = "Final outcome of operations";
     let out = share_bars(cs, title2, &codes, |c, i| {
-        c.outcomes.get(&codes[i]).copied().unwrap_or(0)
+        c.counts.outcomes.get(&codes[i]).copied().unwrap_or(0)
     });
     vec![
         chart(
@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn latency_lines_break_where_an_interval_had_nothing() {
         let mut c = crate::sample::sample_report().results.remove(0);
-        c.latency_interval_ms = 100;
+        c.latency.latency_interval_ms = 100;
         let row = |t_ms: u64, n: u64| LatencyRow {
             t_ms,
             operation_latency_ms: IntervalLatency {
@@ -289,7 +289,7 @@ mod tests {
             },
             ..LatencyRow::default()
         };
-        c.latency_series = vec![
+        c.latency.latency_series = vec![
             row(0, 1),
             row(100, 2),
             row(500, 1),

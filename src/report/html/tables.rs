@@ -99,10 +99,14 @@ pub(super) fn latency_rows(
 }
 
 pub(super) fn outcome_share(c: &FleetResult, n: u64) -> String {
-    if c.operations == 0 {
+    if c.counts.operations == 0 {
         count(n)
     } else {
-        format!("{} ({})", count(n), pct(n as f64 / c.operations as f64))
+        format!(
+            "{} ({})",
+            count(n),
+            pct(n as f64 / c.counts.operations as f64)
+        )
     }
 }
 
@@ -110,7 +114,7 @@ pub(super) fn outcome_share(c: &FleetResult, n: u64) -> String {
 pub(super) fn outcome_codes(cs: &[FleetResult]) -> Vec<String> {
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
     for c in cs {
-        for (k, v) in &c.outcomes {
+        for (k, v) in &c.counts.outcomes {
             *totals.entry(k).or_default() += v;
         }
     }
@@ -195,26 +199,28 @@ pub(super) fn table_sections(cs: &[FleetResult], trigger: Option<&Trigger>) -> V
         Some(l) => (count(f(l)), flag && f(l) > 0),
     };
     let mut load = vec![
-        plain("operations", cs, |c| count(c.operations)),
-        plain("attempts", cs, |c| count(c.attempts)),
+        plain("operations", cs, |c| count(c.counts.operations)),
+        plain("attempts", cs, |c| count(c.counts.attempts)),
         plain("retries per operation", cs, |c| {
-            per_op(c.retries, c.operations)
+            per_op(c.counts.retries, c.counts.operations)
         }),
         row(
             &format!("load {}", super::super::format::amplification_label(cs)),
             cs,
-            |c| (times(c.amplification), c.amplification >= 2.0),
+            |c| (times(c.counts.amplification), c.counts.amplification >= 2.0),
         ),
         plain("load amplification, all steps", cs, |c| {
-            times(c.amplification_overall)
+            times(c.counts.amplification_overall)
         }),
         row("success rate", cs, |c| {
-            (pct(c.success_rate), c.success_rate < 0.5)
+            (pct(c.counts.success_rate), c.counts.success_rate < 0.5)
         }),
-        plain("goodput (journeys/s)", cs, |c| decimal(c.goodput, 2)),
-        plain("achieved attempts/s", cs, |c| decimal(c.achieved_rps, 1)),
+        plain("goodput (journeys/s)", cs, |c| decimal(c.counts.goodput, 2)),
+        plain("achieved attempts/s", cs, |c| {
+            decimal(c.counts.achieved_rps, 1)
+        }),
         plain("journeys ok / sold out / failed / cancelled", cs, |c| {
-            let j = &c.journeys;
+            let j = &c.counts.journeys;
             format!(
                 "{} / {} / {} / {}",
                 count(j.succeeded),
@@ -245,37 +251,42 @@ pub(super) fn table_sections(cs: &[FleetResult], trigger: Option<&Trigger>) -> V
         row(
             "retries sooner than Retry-After (this fleet's own count)",
             cs,
-            |c| (count(c.early_retries), c.early_retries > 0),
+            |c| (count(c.harm.early_retries), c.harm.early_retries > 0),
         ),
-        plain("breaker opens", cs, |c| count(c.breaker_opens)),
-        plain("time with breaker open", cs, |c| seconds(c.breaker_open_s)),
+        plain("breaker opens", cs, |c| count(c.retry.breaker_opens)),
+        plain("time with breaker open", cs, |c| {
+            seconds(c.retry.breaker_open_s)
+        }),
         plain("Retry-After honoured", cs, |c| {
-            count(c.retry_after_honoured)
+            count(c.retry.retry_after_honoured)
         }),
         plain("backoff wait p50 / p99", cs, |c| {
             format!(
                 "{} / {}",
-                ms(c.backoff_wait_ms.p50),
-                ms(c.backoff_wait_ms.p99)
+                ms(c.latency.backoff_wait_ms.p50),
+                ms(c.latency.backoff_wait_ms.p99)
             )
         }),
         row("schedule lag p99", cs, |c| {
-            (ms(c.schedule_lag_ms.p99), c.schedule_lag_ms.p99 > 100.0)
+            (
+                ms(c.latency.schedule_lag_ms.p99),
+                c.latency.schedule_lag_ms.p99 > 100.0,
+            )
         }),
     ];
     let mut sections = vec![
         section("Load and success", load),
         section(
             "Operation latency (from the intended start; retries and backoff included)",
-            latency_rows(cs, |c| &c.operation_latency_ms),
+            latency_rows(cs, |c| &c.latency.operation_latency_ms),
         ),
         section(
             "Journey duration (from the intended start to the journey's end)",
-            latency_rows(cs, |c| &c.journey_duration_ms),
+            latency_rows(cs, |c| &c.latency.journey_duration_ms),
         ),
         section(
             "Attempt latency (one HTTP request, from when it could be written)",
-            latency_rows(cs, |c| &c.attempt_latency_ms),
+            latency_rows(cs, |c| &c.latency.attempt_latency_ms),
         ),
         section(
             "Queue wait (per attempt, before its request could be written: a connection, an HTTP/2 stream)",
@@ -311,7 +322,7 @@ fn truth_rows(cs: &[FleetResult]) -> Vec<Value> {
         })
         .collect();
     rows.push(plain("succeeded journeys (stampede)", cs, |c| {
-        count(c.journeys.succeeded)
+        count(c.counts.journeys.succeeded)
     }));
     rows
 }
@@ -321,7 +332,7 @@ fn queue_wait_rows(cs: &[FleetResult]) -> Vec<Value> {
     let fields: [PercentileField; 3] = [("p50", |p| p.p50), ("p99", |p| p.p99), ("max", |p| p.max)];
     fields
         .iter()
-        .map(|(label, f)| plain(label, cs, |c| ms(f(&c.queue_wait_ms))))
+        .map(|(label, f)| plain(label, cs, |c| ms(f(&c.latency.queue_wait_ms))))
         .collect()
 }
 
@@ -331,16 +342,16 @@ fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
     let Some(first) = cs.first() else {
         return rows;
     };
-    for (i, stage) in first.funnel.iter().enumerate() {
+    for (i, stage) in first.counts.funnel.iter().enumerate() {
         rows.push(plain(
             &format!("journeys through {}", stage.step),
             cs,
             |c| {
-                c.funnel.get(i).map_or(NA.to_string(), |f| {
+                c.counts.funnel.get(i).map_or(NA.to_string(), |f| {
                     format!(
                         "{} ({})",
                         count(f.journeys),
-                        pct(ratio(f.journeys, c.journeys.started))
+                        pct(ratio(f.journeys, c.counts.journeys.started))
                     )
                 })
             },
@@ -392,14 +403,18 @@ fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
             }));
         }
     }
-    if cs.iter().any(|c| c.relogins > 0) {
+    if cs.iter().any(|c| c.counts.relogins > 0) {
         rows.push(plain("re-logins (expired session)", cs, |c| {
-            count(c.relogins)
+            count(c.counts.relogins)
         }));
     }
-    if cs.iter().any(|c| c.hedges > 0) {
+    if cs.iter().any(|c| c.counts.hedges > 0) {
         rows.push(plain("hedges sent (won)", cs, |c| {
-            format!("{} ({})", count(c.hedges), count(c.hedge_wins))
+            format!(
+                "{} ({})",
+                count(c.counts.hedges),
+                count(c.counts.hedge_wins)
+            )
         }));
         let mut hedged: Vec<&str> = Vec::new();
         for s in cs.iter().flat_map(|c| &c.steps).filter(|s| s.hedges > 0) {
@@ -429,7 +444,7 @@ fn outcome_rows(cs: &[FleetResult]) -> Vec<Value> {
     outcome_codes(cs)
         .iter()
         .map(|code| {
-            plain(code, cs, |c| match c.outcomes.get(code) {
+            plain(code, cs, |c| match c.counts.outcomes.get(code) {
                 Some(n) => outcome_share(c, *n),
                 None => "–".into(),
             })

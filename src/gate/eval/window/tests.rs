@@ -30,7 +30,7 @@ fn with_windows() -> Report {
     let mut r = report();
     let c = &mut r.results[0];
     // The whole run's p99 (500 ms) is under the bound; one window is not.
-    c.ok_operation_latency_ms = pct(500, 500.0);
+    c.latency.ok_operation_latency_ms = pct(500, 500.0);
     c.windows = vec![windows()];
     c.steps[0].windows = vec![windows()];
     r
