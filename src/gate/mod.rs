@@ -207,86 +207,75 @@ impl Unit {
     }
 }
 
-/// Latency statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stat {
-    P50,
-    P90,
-    P95,
-    P99,
-    P999,
-    Max,
-    Mean,
+/// An enum of the gate language's words and the table naming each variant:
+/// the names are written once, beside their variants.
+macro_rules! words {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $table:ident {
+            $( $(#[$vdoc:meta])* $variant:ident = $word:literal, )+
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $( $(#[$vdoc])* $variant, )+
+        }
+
+        pub(crate) const $table: [($name, &str); [$($word),+].len()] =
+            [$(($name::$variant, $word)),+];
+    };
 }
 
-pub(crate) const STATS: [(Stat, &str); 7] = [
-    (Stat::P50, "p50"),
-    (Stat::P90, "p90"),
-    (Stat::P95, "p95"),
-    (Stat::P99, "p99"),
-    (Stat::P999, "p999"),
-    (Stat::Max, "max"),
-    (Stat::Mean, "mean"),
-];
-
-/// Latency families (all in milliseconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Latency {
-    /// Operations that ended OK (`ok_operation_latency_ms`).
-    Operation,
-    /// Every operation, whatever its outcome (`operation_latency_ms`).
-    OperationAll,
-    Attempt,
-    BackoffWait,
-    ScheduleLag,
-    /// The fleet's journey duration (`journey_duration_ms`).
-    Journey,
+words! {
+    /// Latency statistics.
+    Stat, STATS {
+        P50 = "p50",
+        P90 = "p90",
+        P95 = "p95",
+        P99 = "p99",
+        P999 = "p999",
+        Max = "max",
+        Mean = "mean",
+    }
 }
 
-pub(crate) const LATENCIES: [(Latency, &str); 6] = [
-    (Latency::Operation, "operation_latency"),
-    (Latency::OperationAll, "operation_latency_all"),
-    (Latency::Journey, "journey_duration"),
-    (Latency::Attempt, "attempt_latency"),
-    (Latency::BackoffWait, "backoff_wait"),
-    (Latency::ScheduleLag, "schedule_lag"),
-];
-
-/// `journeys.<field>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JourneyField {
-    Started,
-    Succeeded,
-    SoldOut,
-    Failed,
-    Cancelled,
+words! {
+    /// Latency families (all in milliseconds).
+    Latency, LATENCIES {
+        /// Operations that ended OK (`ok_operation_latency_ms`).
+        Operation = "operation_latency",
+        /// Every operation, whatever its outcome (`operation_latency_ms`).
+        OperationAll = "operation_latency_all",
+        /// The fleet's journey duration (`journey_duration_ms`).
+        Journey = "journey_duration",
+        Attempt = "attempt_latency",
+        BackoffWait = "backoff_wait",
+        ScheduleLag = "schedule_lag",
+    }
 }
 
-pub(crate) const JOURNEY_FIELDS: [(JourneyField, &str); 5] = [
-    (JourneyField::Started, "started"),
-    (JourneyField::Succeeded, "succeeded"),
-    (JourneyField::SoldOut, "sold_out"),
-    (JourneyField::Failed, "failed"),
-    (JourneyField::Cancelled, "cancelled"),
-];
-
-/// Simulator ground truth (embedded target only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerField {
-    Oversold,
-    Duplicates,
-    WastedWork,
-    EarlyRetries,
-    BookingsCreated,
+words! {
+    /// `journeys.<field>`.
+    JourneyField, JOURNEY_FIELDS {
+        Started = "started",
+        Succeeded = "succeeded",
+        SoldOut = "sold_out",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
 }
 
-pub(crate) const LEDGER_FIELDS: [(LedgerField, &str); 5] = [
-    (LedgerField::Oversold, "oversold"),
-    (LedgerField::Duplicates, "duplicates"),
-    (LedgerField::WastedWork, "wasted_work"),
-    (LedgerField::EarlyRetries, "early_retries"),
-    (LedgerField::BookingsCreated, "bookings_created"),
-];
+words! {
+    /// Simulator ground truth (embedded target only).
+    LedgerField, LEDGER_FIELDS {
+        Oversold = "oversold",
+        Duplicates = "duplicates",
+        WastedWork = "wasted_work",
+        EarlyRetries = "early_retries",
+        BookingsCreated = "bookings_created",
+    }
+}
 
 /// What a gate measures.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 //! gave up: that is the wasted work that keeps an overloaded system down.
 
 use super::faults::{Answer, Decision};
-use super::idempotency::{Claim, Guard, Stored};
+use super::idempotency::{Claim, Guard};
 use super::ledger::{Endpoint, OpKey};
 use super::respond::{self as r, ResetConnection, Resp};
 use super::server::App;
@@ -17,7 +17,6 @@ use hyper::body::Incoming;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 enum Route<'a> {
@@ -376,36 +375,17 @@ impl<'a> Pipeline<'a> {
         base: Duration,
         decision: Decision,
     ) -> Resp {
-        let (tx, rx) = oneshot::channel::<Stored>();
-        let world = Arc::clone(self.world);
         let op = self.op.clone();
-        let cancel = self.app.cancel.clone();
-        self.app.tracker.spawn(async move {
-            let run = async {
-                let overload = Arc::clone(&world.overload);
-                let _permit = overload
-                    .serve(
-                        &admitted,
-                        base,
-                        decision.capacity_factor,
-                        decision.extra_latency,
-                    )
-                    .await;
+        let rx = self
+            .app
+            .spawn_served(self.world, admitted, base, decision, move |world| {
                 let op_key = op.as_ref().map(|(o, explicit)| (o.as_str(), *explicit));
-                let stored = work.execute(&world, op_key);
+                let stored = work.execute(world, op_key);
                 if let Some(g) = guard {
                     g.complete(stored.clone());
                 }
-                if tx.send(stored).is_err() {
-                    world.ledger.wasted_work.fetch_add(1, Relaxed);
-                }
-            };
-            tokio::select! {
-                biased;
-                () = run => {}
-                () = cancel.cancelled() => {}
-            }
-        });
+                stored
+            });
         match rx.await {
             Ok(s) => r::json(s.status, s.body),
             Err(_) => r::error(503, "SERVICE_UNAVAILABLE", "simulator shutting down"),

@@ -2,10 +2,9 @@
 //! concurrent duplicate waits on the first request's result instead of
 //! racing it into a second booking.
 
+use super::sharded::ShardedMap;
 use bytes::Bytes;
-use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// A final answer worth replaying byte for byte.
@@ -25,8 +24,7 @@ struct Slot {
 const SHARDS: usize = 16;
 
 pub struct IdempotencyCache {
-    shards: Box<[Mutex<HashMap<Key, Slot>>]>,
-    hasher: std::hash::RandomState,
+    slots: ShardedMap<Key, Slot>,
 }
 
 /// Outcome of [`IdempotencyCache::claim`].
@@ -50,11 +48,7 @@ pub struct Guard {
 impl Guard {
     pub fn complete(mut self, stored: Stored) {
         if let Some(key) = self.key.take() {
-            let map = self
-                .cache
-                .shard(&key)
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let map = self.cache.slots.lock(&key);
             if let Some(slot) = map.get(&key) {
                 slot.tx.send_replace(Some(stored));
             }
@@ -65,11 +59,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let mut map = self
-                .cache
-                .shard(&key)
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut map = self.cache.slots.lock(&key);
             // Dropping the sender wakes the waiters with an error.
             map.remove(&key);
         }
@@ -79,24 +69,19 @@ impl Drop for Guard {
 impl Default for IdempotencyCache {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
+            slots: ShardedMap::new(SHARDS),
         }
     }
 }
 
 impl IdempotencyCache {
-    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Slot>> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
-    }
-
     /// Claims `(user, key)` for a request whose payload hashes to
     /// `fingerprint`, waiting while another request holds it.
     pub async fn claim(self: &Arc<Self>, user: &str, key: &str, fingerprint: &str) -> Claim {
         let key: Key = (user.to_owned(), key.to_owned());
         loop {
             let mut rx = {
-                let mut map = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
+                let mut map = self.slots.lock(&key);
                 match map.get(&key) {
                     None => {
                         let (tx, _) = watch::channel(None);

@@ -41,6 +41,7 @@ mod respond;
 pub mod rush;
 mod server;
 mod service;
+mod sharded;
 mod sharing;
 mod store;
 mod work;

@@ -5,7 +5,9 @@ use super::SimError;
 use super::api;
 use super::config::{SimApi, SimConfig};
 use super::conn::{ConnState, Watched, watchdog};
+use super::faults::Decision;
 use super::ledger::Ledger;
+use super::overload::Admitted;
 use super::respond::SimBody;
 use super::rush;
 use super::world::World;
@@ -14,11 +16,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -42,6 +45,45 @@ impl App {
     pub fn reset(&self) {
         let fresh = Arc::new(World::new(&self.cfg));
         *self.world.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    }
+
+    /// Runs `f` on its own task once the overload model serves it, so the
+    /// work finishes, and commits, even if the client (or the gateway) stops
+    /// waiting; an answer nobody waits for any more counts as wasted work.
+    /// The task ends with the server.
+    pub(super) fn spawn_served<T: Send + 'static>(
+        &self,
+        world: &Arc<World>,
+        admitted: Admitted,
+        base: Duration,
+        decision: Decision,
+        f: impl FnOnce(&World) -> T + Send + 'static,
+    ) -> oneshot::Receiver<T> {
+        let (tx, rx) = oneshot::channel::<T>();
+        let world = Arc::clone(world);
+        let cancel = self.cancel.clone();
+        self.tracker.spawn(async move {
+            let run = async {
+                let overload = Arc::clone(&world.overload);
+                let _permit = overload
+                    .serve(
+                        &admitted,
+                        base,
+                        decision.capacity_factor,
+                        decision.extra_latency,
+                    )
+                    .await;
+                if tx.send(f(&world)).is_err() {
+                    world.ledger.wasted_work.fetch_add(1, Relaxed);
+                }
+            };
+            tokio::select! {
+                biased;
+                () = run => {}
+                () = cancel.cancelled() => {}
+            }
+        });
+        rx
     }
 
     /// A validated simulator with its background tasks (the sweeper, the

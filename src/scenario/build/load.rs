@@ -154,17 +154,24 @@ fn open_stages(
     Ok((Arrivals::Open { stages }, total))
 }
 
+/// `load.users`: present, above zero and within bounds, for `model` (the
+/// model that needs it, in words).
+fn users(cx: &Ctx, l: &LoadSection, model: &str) -> Result<u64, ScenarioError> {
+    let users = l
+        .users
+        .filter(|&u| u > 0)
+        .ok_or_else(|| cx.err("load.users", format!("{model} needs `users` > 0")))?;
+    cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
+    Ok(users)
+}
+
 /// A ticket drop's users and the time they arrive over (`--rate` sets it).
 fn ticket_drop(
     cx: &Ctx,
     l: &LoadSection,
     ov: &Overrides,
 ) -> Result<(Arrivals, Duration), ScenarioError> {
-    let users = l
-        .users
-        .filter(|&u| u > 0)
-        .ok_or_else(|| cx.err("load.users", "a ticket drop needs `users` > 0"))?;
-    cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
+    let users = users(cx, l, "a ticket drop")?;
     let mut over = l
         .over
         .ok_or_else(|| cx.err("load.over", "a ticket drop needs `over` (e.g. \"5s\")"))?;
@@ -188,11 +195,7 @@ fn closed_users(
     l: &LoadSection,
     ov: &Overrides,
 ) -> Result<(Arrivals, Duration), ScenarioError> {
-    let users = l
-        .users
-        .filter(|&u| u > 0)
-        .ok_or_else(|| cx.err("load.users", "the closed model needs `users` > 0"))?;
-    cx.within("load.users", bounds::count(users, bounds::MAX_USERS))?;
+    let users = users(cx, l, "the closed model")?;
     if ov.rate.is_some() {
         return Err(cx.err(
             "load.model",

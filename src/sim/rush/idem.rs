@@ -5,10 +5,9 @@
 //! path + user + body, kept as a 128-bit digest. Sharded like the
 //! guidelines profile's cache: one short lock per request.
 
+use crate::sim::sharded::ShardedMap;
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -56,8 +55,7 @@ pub struct Ticket {
 const SHARDS: usize = 64;
 
 pub struct IdemStore {
-    shards: Box<[Mutex<HashMap<String, Entry>>]>,
-    hasher: std::hash::RandomState,
+    entries: ShardedMap<String, Entry>,
     digest: [std::hash::RandomState; 2],
     next: std::sync::atomic::AtomicU64,
     processing: Duration,
@@ -67,17 +65,12 @@ pub struct IdemStore {
 impl IdemStore {
     pub fn new(processing: Duration, replay: Duration) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
+            entries: ShardedMap::new(SHARDS),
             digest: [std::hash::RandomState::new(), std::hash::RandomState::new()],
             next: std::sync::atomic::AtomicU64::new(0),
             processing,
             replay,
         }
-    }
-
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Entry>> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
     /// The fingerprint of a request: method + path + user + body.
@@ -88,7 +81,7 @@ impl IdemStore {
     }
 
     pub fn claim(&self, key: &str, fingerprint: u128, now: Instant) -> Claim {
-        let mut map = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.entries.lock(key);
         if let Some(e) = map.get(key).filter(|e| e.until > now) {
             return if e.fingerprint != fingerprint {
                 Claim::Mismatch
@@ -121,10 +114,7 @@ impl IdemStore {
     /// Stores the answer of a finished claim for the replay window (unless
     /// its `processing` entry lapsed and another request claimed the key).
     pub fn complete(&self, ticket: Ticket, stored: Stored, now: Instant) {
-        let mut map = self
-            .shard(&ticket.key)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut map = self.entries.lock(ticket.key.as_str());
         if let Some(e) = map.get_mut(&ticket.key)
             && e.generation == ticket.generation
         {
@@ -135,17 +125,11 @@ impl IdemStore {
 
     /// Drops lapsed entries (Redis would have expired them).
     pub fn purge(&self, now: Instant) {
-        for shard in self.shards.iter() {
-            let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-            map.retain(|_, e| e.until > now);
-        }
+        self.entries.retain(|_, e| e.until > now);
     }
 
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
-            .sum()
+        self.entries.len()
     }
 }
 

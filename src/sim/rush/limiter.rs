@@ -2,9 +2,7 @@
 //! class, in sharded maps (one short lock per request, never a global one).
 
 use super::config::{RushBucket, RushRateLimit};
-use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::Mutex;
+use crate::sim::sharded::ShardedMap;
 use tokio::time::Instant;
 
 /// The gateway's endpoint classes, each with its own bucket per IP.
@@ -43,16 +41,14 @@ const SHARDS: usize = 32;
 
 pub struct IpLimiter {
     cfg: RushRateLimit,
-    shards: Box<[Mutex<HashMap<String, Buckets>>]>,
-    hasher: std::hash::RandomState,
+    buckets: ShardedMap<String, Buckets>,
 }
 
 impl IpLimiter {
     pub fn new(cfg: &RushRateLimit) -> Self {
         Self {
             cfg: cfg.clone(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
+            buckets: ShardedMap::new(SHARDS),
         }
     }
 
@@ -73,9 +69,8 @@ impl IpLimiter {
         }
         let rate = f64::from(b.per_second);
         let burst = f64::from(b.burst);
-        let shard = &self.shards[(self.hasher.hash_one(ip) as usize) % SHARDS];
         let tokens = {
-            let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = self.buckets.lock(ip);
             let slot = match map.get_mut(ip) {
                 Some(s) => s,
                 None => map.entry(ip.to_owned()).or_default(),
@@ -114,21 +109,15 @@ impl IpLimiter {
             let b = [self.cfg.default, self.cfg.auth, self.cfg.confirm][class];
             std::time::Duration::from_secs_f64(f64::from(b.burst) / f64::from(b.per_second.max(1)))
         };
-        for shard in self.shards.iter() {
-            let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-            map.retain(|_, buckets| {
-                buckets.iter().enumerate().any(|(c, s)| {
-                    s.is_some_and(|s| now.saturating_duration_since(s.at) < full_after(c))
-                })
-            });
-        }
+        self.buckets.retain(|_, buckets| {
+            buckets.iter().enumerate().any(|(c, s)| {
+                s.is_some_and(|s| now.saturating_duration_since(s.at) < full_after(c))
+            })
+        });
     }
 
     pub fn tracked(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
-            .sum()
+        self.buckets.len()
     }
 }
 

@@ -59,7 +59,7 @@ use limiter::{Class, Verdict};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -731,31 +731,9 @@ impl Pipeline<'_> {
         f: impl FnOnce(&World) -> Stored + Send + 'static,
     ) -> Upstream {
         let admitted = self.world.overload.admit_waiting();
-        let (tx, rx) = oneshot::channel::<Stored>();
-        let world = Arc::clone(self.world);
-        let cancel = self.app.cancel.clone();
-        self.app.tracker.spawn(async move {
-            let run = async {
-                let overload = Arc::clone(&world.overload);
-                let _permit = overload
-                    .serve(
-                        &admitted,
-                        base,
-                        decision.capacity_factor,
-                        decision.extra_latency,
-                    )
-                    .await;
-                let s = f(&world);
-                if tx.send(s).is_err() {
-                    world.ledger.wasted_work.fetch_add(1, Relaxed);
-                }
-            };
-            tokio::select! {
-                biased;
-                () = run => {}
-                () = cancel.cancelled() => {}
-            }
-        });
+        let rx = self
+            .app
+            .spawn_served(self.world, admitted, base, decision, f);
         let deadline = self.now + self.rush.cfg.gateway_timeout;
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(s)) => Upstream::Answered(s),
