@@ -27,10 +27,8 @@ pub fn add_counters(a: &mut FleetResult, b: &FleetResult, shift: u32) {
     for (k, v) in &b.attempts_per_operation {
         *a.attempts_per_operation.entry(*k).or_default() += v;
     }
-    a.retry.retry_after_honoured += b.retry.retry_after_honoured;
-    a.harm.early_retries += b.harm.early_retries;
-    a.retry.breaker_opens += b.retry.breaker_opens;
-    a.retry.breaker_open_s += b.retry.breaker_open_s;
+    a.retry += &b.retry;
+    a.harm += &b.harm;
     a.counts.relogins += b.counts.relogins;
     for (x, y) in a.counts.funnel.iter_mut().zip(&b.counts.funnel) {
         x.journeys += y.journeys;

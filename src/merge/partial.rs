@@ -163,7 +163,7 @@ fn stream_lines(dir: &Path, limit: u32) -> Result<Vec<StreamLine>, String> {
 
 /// What the stream `lines` of `c`'s round and fleet added, into `c`, its
 /// step and fleet totals and success rates recomputed.
-fn add_lines(c: &mut FleetResult, lines: &[StreamLine]) {
+pub(super) fn add_lines(c: &mut FleetResult, lines: &[StreamLine]) {
     let mut ok = vec![0u64; c.steps.len()];
     for l in lines
         .iter()
@@ -184,8 +184,9 @@ fn add_lines(c: &mut FleetResult, lines: &[StreamLine]) {
         }
         c.counts.journeys += l.journeys;
         c.retry.retry_after_honoured += l.retry_after_honoured;
-        c.harm.early_retries += l.early_retries;
         c.retry.breaker_opens += l.breaker_opens;
+        c.retry.breaker_open_s += l.breaker_open_s;
+        c.harm += &l.harm;
         add_rows(&mut c.timeseries, &l.rows, 0);
     }
     for (s, okn) in c.steps.iter_mut().zip(&ok) {

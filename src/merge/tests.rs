@@ -310,3 +310,66 @@ fn the_truth_reading_that_saw_the_most_is_the_merged_one() {
     assert_eq!(t.get("seats_left"), Some(10.0));
     assert_eq!(super::shared_ledger::merged_truth(&refs, 1), None);
 }
+
+/// Every counter of the retry and harm groups, summed over two shards'
+/// fleets, and over a killed run's stream lines: none kept from one side.
+#[test]
+fn shards_and_stream_lines_sum_every_retry_and_harm_counter() {
+    use crate::model::{ClientHarm, RetryBehaviour};
+    let mut one = crate::sample::sample_report().results[1].clone();
+    one.retry = RetryBehaviour {
+        retry_after_honoured: 13,
+        breaker_opens: 17,
+        breaker_open_s: 19.5,
+    };
+    one.harm = ClientHarm {
+        early_retries: 23,
+        key_changed_after_ambiguous: 29,
+        sent_while_told_to_wait: 31,
+    };
+    let (retry, harm) = (one.retry.clone(), one.harm.clone());
+    let mut two = one.clone();
+    super::fleet::add_counters(&mut two, &one, 0);
+    let double_harm = ClientHarm {
+        early_retries: 2 * harm.early_retries,
+        key_changed_after_ambiguous: 2 * harm.key_changed_after_ambiguous,
+        sent_while_told_to_wait: 2 * harm.sent_while_told_to_wait,
+    };
+    let double_retry = RetryBehaviour {
+        retry_after_honoured: 2 * retry.retry_after_honoured,
+        breaker_opens: 2 * retry.breaker_opens,
+        breaker_open_s: 2.0 * retry.breaker_open_s,
+    };
+    assert_eq!(two.harm, double_harm);
+    assert_eq!(two.retry, double_retry);
+
+    // A stream line as a killed run wrote it, read back and added.
+    let line = crate::metrics::stream::StreamLine {
+        round: one.round,
+        fleet: one.name.clone(),
+        retry_after_honoured: 3,
+        breaker_opens: 2,
+        breaker_open_s: 1.5,
+        harm: ClientHarm {
+            early_retries: 5,
+            key_changed_after_ambiguous: 7,
+            sent_while_told_to_wait: 11,
+        },
+        ..Default::default()
+    };
+    let text = serde_json::to_string(&line).unwrap();
+    assert!(text.contains("\"key_changed_after_ambiguous\":7"), "{text}");
+    let read: crate::metrics::stream::StreamLine = serde_json::from_str(&text).unwrap();
+    let mut rebuilt = one.clone();
+    super::partial::add_lines(&mut rebuilt, &[read]);
+    assert_eq!(
+        rebuilt.harm,
+        ClientHarm {
+            early_retries: harm.early_retries + 5,
+            key_changed_after_ambiguous: harm.key_changed_after_ambiguous + 7,
+            sent_while_told_to_wait: harm.sent_while_told_to_wait + 11,
+        }
+    );
+    assert_eq!(rebuilt.retry.breaker_open_s, retry.breaker_open_s + 1.5);
+    assert_eq!(rebuilt.retry.breaker_opens, retry.breaker_opens + 2);
+}

@@ -24,7 +24,7 @@
 use super::interval;
 use super::recorder::Recorder;
 use crate::metrics::hlog;
-use crate::model::{JourneyCounts, SecondRow};
+use crate::model::{ClientHarm, JourneyCounts, SecondRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -64,8 +64,13 @@ pub struct StreamLine {
     pub steps: Vec<StepLine>,
     pub journeys: JourneyCounts,
     pub retry_after_honoured: u64,
-    pub early_retries: u64,
     pub breaker_opens: u64,
+    #[serde(default)]
+    pub breaker_open_s: f64,
+    /// The client-side harm counts (`early_retries` and the others), as in
+    /// the report's fleet object.
+    #[serde(flatten)]
+    pub harm: ClientHarm,
     /// Per-second rows this flush touched (deltas; `t` since the round start).
     pub rows: Vec<SecondRow>,
 }
@@ -97,8 +102,13 @@ impl StreamLine {
                 .collect(),
             journeys: d.journeys,
             retry_after_honoured: d.retry_after_honoured,
-            early_retries: d.early_retries,
             breaker_opens: d.breaker_opens,
+            breaker_open_s: d.breaker_open_time.as_secs_f64(),
+            harm: ClientHarm {
+                early_retries: d.early_retries,
+                key_changed_after_ambiguous: d.key_changed_after_ambiguous,
+                sent_while_told_to_wait: d.sent_while_told_to_wait,
+            },
             rows: d
                 .series
                 .iter()

@@ -196,6 +196,22 @@ pub struct ClientHarm {
     pub sent_while_told_to_wait: u64,
 }
 
+impl std::ops::AddAssign<&RetryBehaviour> for RetryBehaviour {
+    fn add_assign(&mut self, b: &RetryBehaviour) {
+        self.retry_after_honoured += b.retry_after_honoured;
+        self.breaker_opens += b.breaker_opens;
+        self.breaker_open_s += b.breaker_open_s;
+    }
+}
+
+impl std::ops::AddAssign<&ClientHarm> for ClientHarm {
+    fn add_assign(&mut self, b: &ClientHarm) {
+        self.early_retries += b.early_retries;
+        self.key_changed_after_ambiguous += b.key_changed_after_ambiguous;
+        self.sent_while_told_to_wait += b.sent_while_told_to_wait;
+    }
+}
+
 impl FleetResult {
     /// What the headlines call this fleet's latency: the OK operations of
     /// its `latency_step` (or of every step, in a report from before it was
