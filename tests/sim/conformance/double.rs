@@ -140,6 +140,12 @@ impl Target for Double {
 
 // ------------------------------------------------------- the suite's rows
 
+rows!(Double =>
+    auth::an_expired_token_is_token_expired,
+    auth::browsing_needs_no_token_when_public,
+    booking::an_expired_pass_is_refused_and_gone_from_polling,
+);
+
 #[tokio::test]
 async fn gateway_auth_and_browse_follow_the_spec() {
     let d = auth::gateway_auth_and_browse::<Double>().await;
@@ -161,16 +167,6 @@ async fn gateway_auth_and_browse_follow_the_spec() {
         Shape::Nested("NOT_FOUND"),
     );
     run(&Http::new(&d), &ledger).await;
-}
-
-#[tokio::test]
-async fn an_expired_token_is_token_expired() {
-    auth::an_expired_token_is_token_expired::<Double>().await;
-}
-
-#[tokio::test]
-async fn browsing_needs_no_token_when_public() {
-    auth::browsing_needs_no_token_when_public::<Double>().await;
 }
 
 #[tokio::test]
@@ -239,11 +235,6 @@ async fn reserve_rows_and_the_one_shot_pass() {
         12 + 2,
         "the 12 reserve keys and the 2 join keys"
     );
-}
-
-#[tokio::test]
-async fn an_expired_pass_is_refused_and_gone_from_polling() {
-    booking::an_expired_pass_is_refused_and_gone_from_polling::<Double>().await;
 }
 
 #[tokio::test]

@@ -8,6 +8,19 @@
 //! the target's counts against what the row sent. Rows only one target can
 //! run (a knob or a count the other lacks) are in that target's file.
 
+/// Test entries of rows a target runs with no checks of its own: one
+/// `#[tokio::test]` per `module::row`, named after the row.
+macro_rules! rows {
+    ($target:ty => $($module:ident::$row:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $row() {
+                $module::$row::<$target>().await;
+            }
+        )+
+    };
+}
+
 mod auth;
 mod booking;
 mod client;

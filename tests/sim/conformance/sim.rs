@@ -162,6 +162,18 @@ impl Target for Sim {
 
 // ------------------------------------------------------- the suite's rows
 
+rows!(Sim =>
+    auth::an_expired_token_is_token_expired,
+    auth::browsing_needs_no_token_when_public,
+    queue::queue_join_poll_and_pass_after_the_wait,
+    queue::sse_frames_until_the_one_with_the_pass,
+    queue::sse_reconnect_keepalive_and_timeout,
+    booking::the_per_user_limit,
+    idempotency::same_key_replays_byte_for_byte_500s_included,
+    booking::confirm_and_release,
+    limits::rate_limit_per_forwarded_ip_and_class,
+);
+
 #[tokio::test]
 async fn gateway_auth_and_browse_follow_the_spec() {
     let s = auth::gateway_auth_and_browse::<Sim>().await;
@@ -171,31 +183,6 @@ async fn gateway_auth_and_browse_follow_the_spec() {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["logins"], 1);
-}
-
-#[tokio::test]
-async fn an_expired_token_is_token_expired() {
-    auth::an_expired_token_is_token_expired::<Sim>().await;
-}
-
-#[tokio::test]
-async fn browsing_needs_no_token_when_public() {
-    auth::browsing_needs_no_token_when_public::<Sim>().await;
-}
-
-#[tokio::test]
-async fn queue_join_poll_and_pass_after_the_wait() {
-    queue::queue_join_poll_and_pass_after_the_wait::<Sim>().await;
-}
-
-#[tokio::test]
-async fn sse_frames_until_the_one_with_the_pass() {
-    queue::sse_frames_until_the_one_with_the_pass::<Sim>().await;
-}
-
-#[tokio::test]
-async fn sse_reconnect_keepalive_and_timeout() {
-    queue::sse_reconnect_keepalive_and_timeout::<Sim>().await;
 }
 
 #[tokio::test]
@@ -218,16 +205,6 @@ async fn an_expired_pass_is_refused_and_gone_from_polling() {
 }
 
 #[tokio::test]
-async fn the_per_user_limit() {
-    booking::the_per_user_limit::<Sim>().await;
-}
-
-#[tokio::test]
-async fn same_key_replays_byte_for_byte_500s_included() {
-    idempotency::same_key_replays_byte_for_byte_500s_included::<Sim>().await;
-}
-
-#[tokio::test]
 async fn in_progress_while_running_and_the_booking_outlives_a_client_timeout() {
     let s =
         idempotency::in_progress_while_running_and_the_booking_outlives_a_client_timeout::<Sim>()
@@ -243,21 +220,11 @@ async fn in_progress_while_running_and_the_booking_outlives_a_client_timeout() {
 }
 
 #[tokio::test]
-async fn confirm_and_release() {
-    booking::confirm_and_release::<Sim>().await;
-}
-
-#[tokio::test]
 async fn confirm_after_the_reservation_ttl_is_410_expired_and_browse_lags() {
     let s =
         booking::confirm_after_the_reservation_ttl_is_410_expired_and_browse_lags::<Sim>().await;
     // The simulator counts reservations that lapsed: both.
     assert_eq!(s.ledger().bookings_expired, 2);
-}
-
-#[tokio::test]
-async fn rate_limit_per_forwarded_ip_and_class() {
-    limits::rate_limit_per_forwarded_ip_and_class::<Sim>().await;
 }
 
 // ------------------------------------------------ rows only the simulator runs
