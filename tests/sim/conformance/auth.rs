@@ -101,7 +101,7 @@ fn browse_rows(token: &str) -> Vec<Row> {
     ]
 }
 
-pub async fn gateway_auth_and_browse<T: Target>() -> T {
+pub async fn gateway_auth_and_browse_follow_the_spec<T: Target>() -> T {
     let t = T::start(Knobs::quiet()).await;
     let http = Http::new(&t);
     let (token, refresh) = tokens(&http).await;

@@ -148,7 +148,7 @@ rows!(Double =>
 
 #[tokio::test]
 async fn gateway_auth_and_browse_follow_the_spec() {
-    let d = auth::gateway_auth_and_browse::<Double>().await;
+    let d = auth::gateway_auth_and_browse_follow_the_spec::<Double>().await;
     // The double's own log and counters agree with every answer counted.
     let (c, sent) = (d.server.counts(), d.counts().sent());
     assert_eq!(c.requests, sent);

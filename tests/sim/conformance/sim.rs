@@ -176,7 +176,7 @@ rows!(Sim =>
 
 #[tokio::test]
 async fn gateway_auth_and_browse_follow_the_spec() {
-    let s = auth::gateway_auth_and_browse::<Sim>().await;
+    let s = auth::gateway_auth_and_browse_follow_the_spec::<Sim>().await;
     // The simulator's own route: the ledger, unenveloped, at /__sim/ledger.
     let r = Http::new(&s)
         .send(Method::GET, "/__sim/ledger", &[], "")

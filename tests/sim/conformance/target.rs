@@ -36,7 +36,8 @@ pub struct Knobs {
     pub browse_public: bool,
     /// The gateway's limiter on, with these classes (None: off).
     pub limits: Option<Limits>,
-    /// The first reserve answers an injected 500 `INTERNAL_ERROR`.
+    /// The first reserve answers an injected 500 `INTERNAL_ERROR` (the
+    /// simulator: every booking call until `Target::fault_over`).
     pub fault: bool,
 }
 
