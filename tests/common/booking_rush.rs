@@ -39,8 +39,9 @@
 //!   `TOKEN_EXPIRED` (nested); an access token is no refresh token and the
 //!   other way round.
 //! - Flat bodies keep Go's struct field order on the wire (`{"error",
-//!   "code"}`, `{"booking_id","status",...}`); nested and `{"success","data"}`
-//!   bodies are Go maps, whose keys encode sorted.
+//!   "code"}`, `{"booking_id","status",...}`) and its numbers (a whole
+//!   float as `100`); nested and `{"success","data"}` bodies are Go maps,
+//!   whose keys encode sorted.
 
 use super::logserver::Seen;
 use base64::Engine as _;
@@ -545,10 +546,18 @@ fn flat_bytes(v: &Value) -> Bytes {
         }
         s.push_str(&Value::from(k.as_str()).to_string());
         s.push(':');
-        s.push_str(&m[k].to_string());
+        s.push_str(&go_number(&m[k]));
     }
     s.push('}');
     Bytes::from(s)
+}
+
+/// A value as Go's encoder writes it: a whole float without `.0`.
+fn go_number(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if v.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => v.to_string(),
+    }
 }
 
 /// Gateway, auth, JWT, idempotency and rate-limit layers.

@@ -6,11 +6,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod booking_rush_double;
-mod booking_rush_journeys;
+mod conformance;
+mod runs;
 mod sim_abuse;
 mod sim_api;
-mod sim_booking_rush;
-mod sim_booking_rush_runs;
 mod sim_faults;
 mod sim_tls;

@@ -4,92 +4,18 @@
 //! with replays and `REQUEST_IN_PROGRESS`, expiring tokens. Every count the
 //! report gives is checked against what the double itself saw.
 
-use crate::common;
-
-use common::TempDir;
-use common::booking_rush::{BookingRush, Config};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use super::{Run, buyer_steps, n, poll_step, stampede, users, write};
+use crate::common::TempDir;
+use crate::common::booking_rush::{BookingRush, Config};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Duration;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    summary: serde_json::Value,
-}
-
-/// `stampede run <file> --out <dir>` off the test's runtime, so the double
-/// keeps answering.
-async fn stampede(file: &Path, out: &Path, extra: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    cmd.arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet");
-    cmd.args(extra);
-    let out_dir = out.to_path_buf();
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("run stampede"))
-        .await
-        .expect("join");
-    let summary = std::fs::read(out_dir.join("summary.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        summary,
-    }
-}
-
-impl Run {
-    fn ok(&self) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stampede failed:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    fn fleet(&self, i: usize) -> &serde_json::Value {
-        &self.summary["results"][i]
-    }
-    fn step(&self, i: usize, name: &str) -> &serde_json::Value {
-        self.fleet(i)["steps"]
-            .as_array()
-            .and_then(|s| s.iter().find(|s| s["name"] == name))
-            .unwrap_or_else(|| panic!("no step {name} in {}", self.summary))
-    }
-}
-
-fn n(v: &serde_json::Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
-    let p = dir.path().join(name);
-    std::fs::write(&p, text).expect("write scenario");
-    p
-}
-
-const USERS_CSV: &str = "user_id,email,password\n";
-
-fn users(dir: &TempDir, count: usize) {
-    let mut csv = USERS_CSV.to_string();
-    for i in 1..=count {
-        csv.push_str(&format!("u{i},buyer{i}@example.test,correct-horse\n"));
-    }
-    write(dir, "users.csv", &csv);
-}
-
-/// A fast compliant policy (short backoff) and a buyer's journey: login,
-/// join, the wait step given, reserve with the pass.
-fn scenario(url: &str, users: usize, wait_step: &str, extra_steps: &str, policy: &str) -> String {
+/// A fast compliant policy (short backoff, extra keys `policy`) and
+/// `users` buyers' journeys: login (again on `TOKEN_EXPIRED`), join,
+/// `wait`, reserve (extra keys `reserve`) in Z1, else Z2.
+fn scenario(url: &str, users: usize, wait: &str, reserve: &str, policy: &str) -> String {
+    let steps = buyer_steps("refresh_on = [\"TOKEN_EXPIRED\"]", wait, "SHOW1", reserve);
     format!(
         r#"
 compare = ["fleet"]
@@ -113,53 +39,9 @@ zones = ["Z1", "Z2"]
 quantity = 1
 next_zone_on = ["INSUFFICIENT_SEATS"]
 funnel = ["join", "wait", "reserve"]
-
-[[journey.steps]]
-name = "login"
-method = "POST"
-path = "/api/v1/auth/login"
-body = '{{"email":"${{email}}","password":"${{password}}"}}'
-capture = {{ access_token = "/data/access_token" }}
-refresh_on = ["TOKEN_EXPIRED"]
-phase = "journey"
-
-[[journey.steps]]
-name = "join"
-method = "POST"
-path = "/api/v1/queue/join"
-idempotent = true
-headers = {{ Authorization = "Bearer ${{access_token}}" }}
-body = '{{"event_id":"${{event}}"}}'
-phase = "journey"
-
-{wait_step}
-
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/api/v1/bookings/reserve"
-idempotent = true
-headers = {{ Authorization = "Bearer ${{access_token}}" }}
-body = '{{"event_id":"${{event}}","zone_id":"${{zone}}","show_id":"SHOW1","quantity":1,"queue_pass":"${{queue_pass}}"}}'
-capture = {{ booking_id = "/booking_id" }}
-phase = "zone"
-{extra_steps}
-"#
+{steps}"#
     )
 }
-
-const POLL: &str = r#"
-[[journey.steps]]
-name = "wait"
-path = "/api/v1/queue/position/${event}"
-headers = { Authorization = "Bearer ${access_token}" }
-until = { pointer = "/is_ready", equals = true }
-poll_interval = "500ms"
-max_wait = "30s"
-timeout_outcome = "QUEUE_TIMEOUT"
-capture = { queue_pass = "/queue_pass" }
-phase = "journey"
-"#;
 
 const SSE: &str = r#"
 [[journey.steps]]
@@ -173,6 +55,7 @@ capture = { queue_pass = "/queue_pass" }
 phase = "journey"
 "#;
 
+/// Z1 and Z2 of 100 seats, a 2 s queue, a stream frame every 300 ms.
 fn config() -> Config {
     Config {
         zones: vec![("Z1".into(), 100), ("Z2".into(), 100)],
@@ -182,25 +65,42 @@ fn config() -> Config {
     }
 }
 
+/// A double of `cfg`, and a run of `count` buyers through `wait` against
+/// it (`reserve`, `policy`: extra keys, as in `scenario`).
+async fn journeys(
+    cfg: Config,
+    count: usize,
+    wait: &str,
+    reserve: &str,
+    policy: &str,
+) -> (BookingRush, Run) {
+    let br = BookingRush::start(cfg).await;
+    let dir = TempDir::new("br-journeys");
+    users(&dir, count);
+    let src = scenario(&br.url(), count, wait, reserve, policy);
+    let file = write(&dir, "s.toml", &src);
+    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    (br, run)
+}
+
+/// The polling wait of the double's buyers: every 500 ms.
+fn poll() -> String {
+    poll_step("500ms")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_queue_books_every_journey_and_times_the_wait() {
-    let br = BookingRush::start(config()).await;
-    let dir = TempDir::new("br-poll");
-    users(&dir, 10);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 10, POLL, "", ""));
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let (br, run) = journeys(config(), 10, &poll(), "", "").await;
     run.ok();
     let c = br.counts();
     let fleet = run.fleet(0);
-    assert_eq!(n(&fleet["journeys"]["succeeded"]), 10, "{}", run.summary);
+    assert_eq!(run.journeys(0, "succeeded"), 10, "{}", run.summary);
     assert_eq!(c.bookings, 10);
     let wait = run.step(0, "wait");
     assert_eq!(wait["kind"], "poll");
     // Time in queue: every buyer waited at least the double's 2 s.
-    assert!(
-        wait["operation_latency_ms"]["p50"].as_f64().unwrap() >= 2000.0,
-        "{wait}"
-    );
+    let p50 = wait["operation_latency_ms"]["p50"].as_f64().unwrap();
+    assert!(p50 >= 2000.0, "{wait}");
     // Polls are what the double counted, and about wait / interval each.
     let polls = n(&wait["wait"]["polls"]);
     assert_eq!(polls, c.polls, "polls reported vs seen");
@@ -209,11 +109,8 @@ async fn a_polled_queue_books_every_journey_and_times_the_wait() {
         "{polls} polls for 10 waits of ~2 s at 500 ms"
     );
     assert_eq!(n(&wait["retries"]), 0);
-    assert_eq!(
-        wait["amplification"].as_f64(),
-        Some(1.0),
-        "polls are not amplification"
-    );
+    let amplification = wait["amplification"].as_f64();
+    assert_eq!(amplification, Some(1.0), "polls are not amplification");
     assert_eq!(n(&wait["attempts"]), polls);
     // The funnel: joined, got a pass, reserved.
     let funnel: Vec<u64> = fleet["funnel"]
@@ -227,172 +124,132 @@ async fn a_polled_queue_books_every_journey_and_times_the_wait() {
     assert!(n(&fleet["journey_duration_ms"]["count"]) == 10);
     // Nothing the journey does not name reached the double.
     for s in br.seen() {
-        assert!(
-            s.path.starts_with("/api/v1/"),
-            "unasked request {} {}",
-            s.method,
-            s.path
-        );
-        assert!(!s.path.contains("__sim"), "{}", s.path);
+        let unasked = format!("unasked request {} {}", s.method, s.path);
+        assert!(s.path.starts_with("/api/v1/"), "{unasked}");
+        assert!(!s.path.contains("__sim"), "{unasked}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_queue_books_every_journey_and_times_the_first_event() {
-    let br = BookingRush::start(config()).await;
-    let dir = TempDir::new("br-sse");
-    users(&dir, 8);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 8, SSE, "", ""));
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let (br, run) = journeys(config(), 8, SSE, "", "").await;
     run.ok();
     let c = br.counts();
-    assert_eq!(
-        n(&run.fleet(0)["journeys"]["succeeded"]),
-        8,
-        "{}",
-        run.summary
-    );
+    assert_eq!(run.journeys(0, "succeeded"), 8, "{}", run.summary);
     assert_eq!(c.bookings, 8);
     let wait = run.step(0, "wait");
     assert_eq!(wait["kind"], "sse");
-    assert!(wait["operation_latency_ms"]["p50"].as_f64().unwrap() >= 2000.0);
+    let p50 = wait["operation_latency_ms"]["p50"].as_f64().unwrap();
+    assert!(p50 >= 2000.0);
     assert_eq!(n(&wait["wait"]["polls"]), c.streams_opened);
     assert_eq!(n(&wait["wait"]["reconnects"]), 0);
     let first = &wait["wait"]["time_to_first_event_ms"];
     assert_eq!(n(&first["count"]), 8);
-    assert!(first["p99"].as_f64().unwrap() < wait["operation_latency_ms"]["p50"].as_f64().unwrap());
+    assert!(first["p99"].as_f64().unwrap() < p50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_sse_stream_is_reconnected_with_last_event_id() {
-    let br = BookingRush::start(Config {
+    let cut = Config {
         sse_cut_first: 1,
         sse_retry_ms: Some(150),
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-sse-cut");
-    users(&dir, 5);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 5, SSE, "", ""));
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    };
+    let (br, run) = journeys(cut, 5, SSE, "", "").await;
     run.ok();
     let c = br.counts();
-    assert_eq!(
-        n(&run.fleet(0)["journeys"]["succeeded"]),
-        5,
-        "{}",
-        run.summary
-    );
+    assert_eq!(run.journeys(0, "succeeded"), 5, "{}", run.summary);
     let wait = run.step(0, "wait");
     assert_eq!(n(&wait["wait"]["reconnects"]), 5, "one reconnect per buyer");
     assert_eq!(n(&wait["wait"]["polls"]), c.streams_opened);
     assert_eq!(c.streams_opened, 10);
-    assert_eq!(
-        c.last_event_ids_received, 5,
-        "every reconnect said where it was"
-    );
+    let resumed = c.last_event_ids_received;
+    assert_eq!(resumed, 5, "every reconnect said where it was");
 
     // With no reconnect allowed, the cut is the wait's named outcome.
-    let br = BookingRush::start(Config {
+    let cut = Config {
         sse_cut_first: 1,
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-sse-closed");
-    users(&dir, 3);
+    };
     let no_reconnect = SSE.replace("reconnects = 3", "reconnects = 0");
-    let file = write(
-        &dir,
-        "s.toml",
-        &scenario(&br.url(), 3, &no_reconnect, "", ""),
-    );
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let (br, run) = journeys(cut, 3, &no_reconnect, "", "").await;
     let wait = run.step(0, "wait");
     assert_eq!(n(&wait["outcomes"]["SSE_CLOSED"]), 3, "{wait}");
-    assert_eq!(n(&run.fleet(0)["journeys"]["failed"]), 3);
+    assert_eq!(run.journeys(0, "failed"), 3);
     assert_eq!(br.counts().reserves_executed, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_error_event_is_a_named_outcome() {
     // The double's stream gives up before the buyer's turn comes.
-    let br = BookingRush::start(Config {
+    let short = Config {
         queue_wait: Duration::from_secs(30),
         sse_timeout: Duration::from_millis(800),
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-sse-error");
-    users(&dir, 3);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 3, SSE, "", ""));
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    };
+    let (br, run) = journeys(short, 3, SSE, "", "").await;
     let wait = run.step(0, "wait");
     assert_eq!(n(&wait["outcomes"]["SSE_ERROR:timeout"]), 3, "{wait}");
-    assert_eq!(
-        n(&wait["wait"]["reconnects"]),
-        0,
-        "an error event ends the wait"
-    );
-    assert_eq!(n(&run.fleet(0)["journeys"]["failed"]), 3);
+    let reconnects = n(&wait["wait"]["reconnects"]);
+    assert_eq!(reconnects, 0, "an error event ends the wait");
+    assert_eq!(run.journeys(0, "failed"), 3);
     assert_eq!(br.counts().streams_opened, 3);
     assert_eq!(br.counts().reserves_executed, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flat_sold_out_moves_to_the_next_zone_without_a_second_login() {
-    let br = BookingRush::start(Config {
+    let z1_sold_out = Config {
         zones: vec![("Z1".into(), 0), ("Z2".into(), 50)],
         queue_wait: Duration::ZERO,
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-zone");
-    users(&dir, 6);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 6, POLL, "", ""));
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    };
+    let (br, run) = journeys(z1_sold_out, 6, &poll(), "", "").await;
     run.ok();
     let c = br.counts();
-    assert_eq!(
-        n(&run.fleet(0)["journeys"]["succeeded"]),
-        6,
-        "{}",
-        run.summary
-    );
+    assert_eq!(run.journeys(0, "succeeded"), 6, "{}", run.summary);
     assert_eq!(c.bookings, 6);
     assert_eq!(c.logins, 6, "login once per journey");
     assert_eq!(c.joins, 6, "queue join once per journey");
     let reserve = run.step(0, "reserve");
     // Half the buyers start at Z1 (sold out, flat envelope), then Z2.
-    assert_eq!(
-        n(&reserve["outcomes"]["INSUFFICIENT_SEATS"]),
-        3,
-        "{reserve}"
-    );
+    let sold_out = n(&reserve["outcomes"]["INSUFFICIENT_SEATS"]);
+    assert_eq!(sold_out, 3, "{reserve}");
     assert_eq!(n(&reserve["outcomes"]["OK"]), 6);
     assert_eq!(n(&run.step(0, "login")["operations"]), 6);
 }
 
+/// Per buyer (its Authorization), the keys its reserves carried.
+fn reserve_keys(br: &BookingRush) -> BTreeMap<String, BTreeSet<String>> {
+    let mut keys = BTreeMap::<String, BTreeSet<String>>::new();
+    for s in br
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/api/v1/bookings/reserve")
+    {
+        let who = s.header("authorization").unwrap_or_default().to_string();
+        let key = s.header("x-idempotency-key").unwrap_or_default();
+        keys.entry(who).or_default().insert(key.to_string());
+    }
+    keys
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_in_progress_after_a_timeout_is_retried_with_the_same_key() {
-    let br = BookingRush::start(Config {
+    let slow = Config {
         queue_wait: Duration::ZERO,
         reserve_delay: Duration::from_millis(700),
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-inprogress");
-    users(&dir, 4);
+    };
     // The reserve times out at 300 ms while the double takes 700 ms; the
     // same-key retries meet REQUEST_IN_PROGRESS until the first one is done.
-    let src = scenario(&br.url(), 4, POLL, "", "limits = { network = 8 }")
-        .replace("phase = \"zone\"", "phase = \"zone\"\ntimeout = \"300ms\"");
-    let file = write(&dir, "s.toml", &src);
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let timeout = "timeout = \"300ms\"";
+    let (br, run) = journeys(slow, 4, &poll(), timeout, "limits = { network = 8 }").await;
     run.ok();
     let c = br.counts();
     let reserve = run.step(0, "reserve");
     assert_eq!(n(&reserve["outcomes"]["OK"]), 4, "{reserve}");
-    assert_eq!(n(&run.fleet(0)["journeys"]["sold_out"]), 0);
+    assert_eq!(run.journeys(0, "sold_out"), 0);
     assert_eq!(c.bookings, 4, "one booking each: the same key every time");
     assert_eq!(c.reserves_executed, 4);
     assert!(
@@ -400,25 +257,14 @@ async fn request_in_progress_after_a_timeout_is_retried_with_the_same_key() {
         "the retry met REQUEST_IN_PROGRESS: {c:?}"
     );
     // Every reserve attempt of one buyer carried one key.
-    let mut keys = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
-    for s in br
-        .seen()
-        .iter()
-        .filter(|s| s.path == "/api/v1/bookings/reserve")
-    {
-        let who = s.header("authorization").unwrap_or_default().to_string();
-        keys.entry(who).or_default().insert(
-            s.header("x-idempotency-key")
-                .unwrap_or_default()
-                .to_string(),
-        );
-    }
+    let keys = reserve_keys(&br);
     assert_eq!(keys.len(), 4);
     assert!(keys.values().all(|k| k.len() == 1), "{keys:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retry() {
+/// Three 500s first: two runs of one file against one double send keys
+/// apart, and the compliant retries get the 500s replayed.
+async fn two_runs_send_disjoint_keys() {
     let br = BookingRush::start(Config {
         queue_wait: Duration::ZERO,
         fail_first_reserves: 3,
@@ -427,8 +273,8 @@ async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retr
     .await;
     let dir = TempDir::new("br-keys");
     users(&dir, 3);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 3, POLL, "", ""));
-    let keys = |from: usize| -> std::collections::BTreeSet<String> {
+    let file = write(&dir, "s.toml", &scenario(&br.url(), 3, &poll(), "", ""));
+    let keys = |from: usize| -> BTreeSet<String> {
         br.seen()
             .iter()
             .skip(from)
@@ -440,33 +286,25 @@ async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retr
     let first = keys(0);
     stampede(&file, &dir.path().join("out2"), &[]).await;
     let second = keys(seen_first);
-    assert!(
-        first.len() >= 6 && second.len() >= 6,
-        "{first:?} {second:?}"
-    );
-    assert!(
-        first.is_disjoint(&second),
-        "the second run reused a key of the first"
-    );
+    let enough = first.len() >= 6 && second.len() >= 6;
+    assert!(enough, "{first:?} {second:?}");
+    let apart = first.is_disjoint(&second);
+    assert!(apart, "the second run reused a key of the first");
     // The 500s were replayed to the compliant same-key retries.
     let c = br.counts();
     assert!(c.replays.get(&500).copied().unwrap_or(0) > 0, "{c:?}");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retry() {
+    two_runs_send_disjoint_keys().await;
     // fresh-key: a new X-Idempotency-Key on every retry of one reserve.
-    let br = BookingRush::start(Config {
+    let failing = Config {
         queue_wait: Duration::ZERO,
         fail_first_reserves: 2,
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-fresh");
-    users(&dir, 1);
-    let file = write(
-        &dir,
-        "s.toml",
-        &scenario(&br.url(), 1, POLL, "", "preset = \"fresh-key\""),
-    );
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    };
+    let (br, run) = journeys(failing, 1, &poll(), "", "preset = \"fresh-key\"").await;
     run.ok();
     let keys: Vec<String> = br
         .seen()
@@ -475,7 +313,7 @@ async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retr
         .filter_map(|s| s.header("x-idempotency-key").map(str::to_string))
         .collect();
     assert_eq!(keys.len(), 3, "two 500s then the booking: {keys:?}");
-    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    let distinct: BTreeSet<&String> = keys.iter().collect();
     assert_eq!(distinct.len(), 3, "{keys:?}");
     assert_eq!(n(&run.step(0, "reserve")["retries"]), 2);
 }
@@ -484,24 +322,15 @@ async fn two_runs_send_disjoint_keys_and_fresh_key_changes_the_key_on_every_retr
 async fn an_expired_token_runs_login_once_more() {
     // Tokens live 1 s and the queue takes 2.5 s: every buyer's token
     // expires while it waits (once or twice).
-    let br = BookingRush::start(Config {
+    let short = Config {
         queue_wait: Duration::from_millis(2500),
         token_ttl: Duration::from_secs(1),
         ..config()
-    })
-    .await;
-    let dir = TempDir::new("br-relogin");
-    users(&dir, 3);
-    let file = write(&dir, "s.toml", &scenario(&br.url(), 3, POLL, "", ""));
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    };
+    let (br, run) = journeys(short, 3, &poll(), "", "").await;
     run.ok();
     let c = br.counts();
-    assert_eq!(
-        n(&run.fleet(0)["journeys"]["succeeded"]),
-        3,
-        "{}",
-        run.summary
-    );
+    assert_eq!(run.journeys(0, "succeeded"), 3, "{}", run.summary);
     let relogins = n(&run.fleet(0)["relogins"]);
     assert!(
         relogins >= 3,
@@ -524,17 +353,13 @@ async fn the_shipped_staging_scenario_runs_against_the_double() {
     let file = root.join("scenarios/booking-rush-staging.toml");
     let dir = TempDir::new("br-shipped");
     let url = br.url();
-    let run = stampede(
-        &file,
-        &dir.path().join("out"),
-        &["--target", &url, "--policy", "compliant"],
-    )
-    .await;
+    let extra = ["--target", &url, "--policy", "compliant"];
+    let run = stampede(&file, &dir.path().join("out"), &extra).await;
     run.ok();
     let c = br.counts();
     let fleet = run.fleet(0);
-    assert_eq!(n(&fleet["journeys"]["started"]), 20);
-    assert_eq!(n(&fleet["journeys"]["succeeded"]), 20, "{}", run.summary);
+    assert_eq!(run.journeys(0, "started"), 20);
+    assert_eq!(run.journeys(0, "succeeded"), 20, "{}", run.summary);
     let reserve = run.step(0, "reserve");
     let confirm = run.step(0, "confirm");
     let release = run.step(0, "release");
@@ -546,11 +371,8 @@ async fn the_shipped_staging_scenario_runs_against_the_double() {
     assert_eq!(n(&run.step(0, "wait")["wait"]["polls"]), c.polls);
     assert_eq!(n(&run.step(0, "login")["attempts"]), c.logins);
     assert_eq!(n(&run.step(0, "join")["attempts"]), c.joins);
-    assert_eq!(
-        n(&fleet["attempts"]),
-        c.requests,
-        "every request the double saw"
-    );
+    let attempts = n(&fleet["attempts"]);
+    assert_eq!(attempts, c.requests, "every request the double saw");
     // 6 seats in Z1 for 2 each (and the seats of buyers who released):
     // the others of the 10 who start there move on to Z2, and every
     // sold-out the report counts is a 409 the double sent.
@@ -558,11 +380,7 @@ async fn the_shipped_staging_scenario_runs_against_the_double() {
     assert!(sold_out >= 5, "{reserve}");
     let reserve_409 = c.by_route["POST /api/v1/bookings/reserve"][&409];
     assert_eq!(sold_out, reserve_409);
-    assert_eq!(
-        n(&run.fleet(0)["journeys"]["sold_out"]),
-        0,
-        "Z2 had room for all"
-    );
+    assert_eq!(run.journeys(0, "sold_out"), 0, "Z2 had room for all");
     assert!(confirm["journeys_passed"].as_u64().unwrap() > 10);
     // A second fleet on the same double within minutes: no replay.
     assert!(c.replays.values().sum::<u64>() == 0, "{c:?}");

@@ -4,102 +4,17 @@
 //! API that a report shows. Every number the report gives is checked
 //! against the simulator's ledger (which the report carries).
 
-use crate::common;
-
-use common::TempDir;
+use super::{LOGIN_STEP, buyer_steps, n, n0, poll_step, stampede, users, write};
+use crate::common::TempDir;
 use serde_json::Value;
 use stampede::sim::{EventConfig, SimConfig, SimServer, ZoneConfig};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    summary: Value,
-}
-
-/// `stampede run <file> --out <dir> --quiet`, off the test's runtime (a
-/// simulator the test started keeps answering).
-async fn stampede(file: &Path, out: &Path, extra: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    cmd.arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra);
-    let out_dir = out.to_path_buf();
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("run stampede"))
-        .await
-        .expect("join");
-    let summary = std::fs::read(out_dir.join("summary.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        summary,
-    }
-}
-
-impl Run {
-    fn ok(&self) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stampede failed:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    fn fleet(&self, i: usize) -> &Value {
-        &self.summary["results"][i]
-    }
-    fn step(&self, i: usize, name: &str) -> &Value {
-        self.fleet(i)["steps"]
-            .as_array()
-            .and_then(|s| s.iter().find(|s| s["name"] == name))
-            .unwrap_or_else(|| panic!("no step {name} in {}", self.summary))
-    }
-    fn ledger(&self, i: usize) -> &Value {
-        let l = &self.fleet(i)["ledger"];
-        assert!(l.is_object(), "no ledger: {}", self.summary);
-        l
-    }
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-/// A count that may be absent (an outcome nobody had): 0.
-fn n0(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
+use std::path::Path;
 
 /// Requests the ledger saw for an endpoint, all statuses.
 fn requests(l: &Value, ep: &str) -> u64 {
     l["requests"][ep]
         .as_object()
         .map_or(0, |m| m.values().map(n).sum())
-}
-
-fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
-    let p = dir.path().join(name);
-    std::fs::write(&p, text).expect("write scenario");
-    p
-}
-
-fn users(dir: &TempDir, count: usize) {
-    let mut csv = String::from("user_id,email,password\n");
-    for i in 1..=count {
-        csv.push_str(&format!("u{i},buyer{i}@example.test,correct-horse\n"));
-    }
-    write(dir, "users.csv", &csv);
 }
 
 /// A buyer's journey against the embedded Booking Rush profile: login,
@@ -112,6 +27,7 @@ fn scenario(fleets: &[&str], policies: &str, load: &str, sim: &str, reserve: &st
         .map(|f| format!("\"{f}\""))
         .collect::<Vec<_>>()
         .join(", ");
+    let steps = buyer_steps("", &poll_step("100ms"), "SHOW-EVT1", reserve);
     format!(
         r#"
 compare = [{compare}]
@@ -129,46 +45,7 @@ event = "EVT1"
 zones = ["Z1"]
 quantity = 1
 next_zone_on = ["INSUFFICIENT_SEATS"]
-
-[[journey.steps]]
-name = "login"
-method = "POST"
-path = "/api/v1/auth/login"
-body = '{{"email":"${{email}}","password":"${{password}}"}}'
-capture = {{ access_token = "/data/access_token" }}
-phase = "journey"
-
-[[journey.steps]]
-name = "join"
-method = "POST"
-path = "/api/v1/queue/join"
-idempotent = true
-headers = {{ Authorization = "Bearer ${{access_token}}" }}
-body = '{{"event_id":"${{event}}"}}'
-phase = "journey"
-
-[[journey.steps]]
-name = "wait"
-path = "/api/v1/queue/position/${{event}}"
-headers = {{ Authorization = "Bearer ${{access_token}}" }}
-until = {{ pointer = "/is_ready", equals = true }}
-poll_interval = "100ms"
-max_wait = "30s"
-timeout_outcome = "QUEUE_TIMEOUT"
-capture = {{ queue_pass = "/queue_pass" }}
-phase = "journey"
-
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/api/v1/bookings/reserve"
-idempotent = true
-headers = {{ Authorization = "Bearer ${{access_token}}" }}
-body = '{{"event_id":"${{event}}","zone_id":"${{zone}}","show_id":"SHOW-EVT1","quantity":1,"queue_pass":"${{queue_pass}}"}}'
-capture = {{ booking_id = "/booking_id" }}
-phase = "zone"
-{reserve}
-
+{steps}
 [sim]
 api = "booking-rush"
 [[sim.events]]
@@ -196,7 +73,7 @@ async fn the_shipped_staging_scenario_runs_against_the_embedded_simulator() {
         let f = run.fleet(i);
         assert_eq!(f["name"], *fleet);
         let l = run.ledger(i);
-        assert_eq!(n(&f["journeys"]["started"]), 20, "{fleet}");
+        assert_eq!(run.journeys(i, "started"), 20, "{fleet}");
         // Every number the report gives equals the simulator's own.
         let ok = |step: &str| n0(&run.step(i, step)["outcomes"]["OK"]);
         let attempts = |step: &str| n(&run.step(i, step)["attempts"]);
@@ -362,7 +239,7 @@ async fn request_in_progress_after_a_client_timeout_then_the_booking() {
     assert_eq!(n0(&fresh["outcomes"]["OK"]), 0, "{fresh}");
     assert_eq!(n(&lf["bookings_created"]), 4, "{lf}");
     assert_eq!(n(&lf["request_in_progress"]), 0);
-    assert!(n(&run.fleet(1)["journeys"]["failed"]) == 4);
+    assert_eq!(run.journeys(1, "failed"), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,14 +305,7 @@ csv = "users.csv"
 [journey]
 event = "EVT1"
 zones = ["Z1"]
-
-[[journey.steps]]
-name = "login"
-method = "POST"
-path = "/api/v1/auth/login"
-body = '{{"email":"${{email}}","password":"${{password}}"}}'
-capture = {{ access_token = "/data/access_token" }}
-
+{LOGIN_STEP}
 [[journey.steps]]
 name = "reserve"
 method = "POST"
