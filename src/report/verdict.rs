@@ -13,9 +13,22 @@ fn harm(c: &FleetResult) -> u64 {
         .map_or(0, |l| l.duplicates.saturating_add(l.oversold))
 }
 
-/// Orders fleets healthiest first: no ledger harm, then higher success
-/// rate (in 0.5% steps so noise does not decide), then lower amplification,
-/// then lower p99.
+/// The share of a fleet's ended journeys that got a right answer: booked,
+/// or told every zone was sold out (in a sell-out, most buyers should hear
+/// that, and a zone's sold-out answer on the way is no failure). Without
+/// journeys, the share of operations that succeeded.
+fn answered_rate(c: &FleetResult) -> f64 {
+    let j = &c.counts.journeys;
+    let ended = j.started.saturating_sub(j.cancelled);
+    if ended == 0 {
+        return c.counts.success_rate;
+    }
+    (j.succeeded + j.sold_out) as f64 / ended as f64
+}
+
+/// Orders fleets healthiest first: no ledger harm, then a higher share of
+/// journeys answered ([`answered_rate`], in 0.5% steps so noise does not
+/// decide), then lower amplification, then lower p99.
 fn healthier(a: &FleetResult, b: &FleetResult) -> Ordering {
     let bucket = |r: f64| {
         if r.is_finite() {
@@ -27,7 +40,7 @@ fn healthier(a: &FleetResult, b: &FleetResult) -> Ordering {
     let by_f = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(Ordering::Equal);
     (harm(a) > 0)
         .cmp(&(harm(b) > 0))
-        .then(bucket(b.counts.success_rate).cmp(&bucket(a.counts.success_rate)))
+        .then(bucket(answered_rate(b)).cmp(&bucket(answered_rate(a))))
         .then(by_f(a.counts.amplification, b.counts.amplification))
         .then(by_f(
             a.latency.operation_latency_ms.p99,
@@ -112,10 +125,16 @@ fn cost(c: &FleetResult) -> String {
             parts.push(format!("oversold {} seats", count(l.oversold)));
         }
     }
-    parts.push(format!(
-        "succeeded on {} of operations",
-        pct(c.counts.success_rate)
-    ));
+    let j = &c.counts.journeys;
+    parts.push(if j.failed > 0 {
+        format!(
+            "failed {} of {} journeys",
+            count(j.failed),
+            count(j.started)
+        )
+    } else {
+        format!("succeeded on {} of operations", pct(c.counts.success_rate))
+    });
     let (step, lat) = c.headline_latency();
     let last = format!("its {step} p99 reached {}", ms(lat.p99));
     format!("{} {} and {}", c.name, parts.join(", "), last)
@@ -292,6 +311,37 @@ mod tests {
             v.contains("compliant completed 450 of 3,000 journeys (2,550 more were told it was sold out) at"),
             "{v}"
         );
+    }
+
+    /// A compliant fleet whose buyers met sold-out zones on the way (a low
+    /// operation success rate) and ended every journey with an answer
+    /// beats a naive one that failed most of its journeys.
+    #[test]
+    fn report_verdict_ranks_by_journeys_answered_not_operations() {
+        let mut r = sample_report();
+        for c in &mut r.results {
+            c.ledger = None;
+        }
+        r.results[0].counts.success_rate = 0.57;
+        r.results[0].counts.journeys = JourneyCounts {
+            started: 3000,
+            succeeded: 439,
+            sold_out: 2387,
+            failed: 174,
+            cancelled: 0,
+        };
+        r.results[1].counts.success_rate = 0.99;
+        r.results[1].counts.journeys = JourneyCounts {
+            started: 3000,
+            succeeded: 432,
+            sold_out: 0,
+            failed: 2568,
+            cancelled: 0,
+        };
+        let v = verdict(&r);
+        assert!(v.starts_with("Healthiest: compliant"), "{v}");
+        assert!(v.contains("naive sent"), "{v}");
+        assert!(v.contains("failed 2,568 of 3,000 journeys"), "{v}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod h2_queue_wait;
 mod hedge_pacing_e2e;
 mod outcomes_e2e;
 mod overload_e2e;
+mod queue_drop;
 mod recovery_trigger;
 mod validation;
 mod virtual_time;
