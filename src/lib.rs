@@ -23,8 +23,10 @@ pub mod policy;
 pub mod prom;
 pub mod report;
 pub mod run;
-/// A fully populated report for renderers' tests, the schema check and the
-/// sample example: a fixture, not a measurement.
+/// A fully populated report for renderers' tests, the sample example and the
+/// schema check: a fixture, not a measurement, compiled for tests and examples only
+/// (the `sample` feature the dev-dependencies turn on).
+#[cfg(any(test, feature = "sample"))]
 #[doc(hidden)]
 pub mod sample;
 pub mod scenario;

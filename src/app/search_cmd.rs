@@ -14,51 +14,20 @@ use std::path::{Path, PathBuf};
 pub(super) async fn search(args: SearchArgs) -> u8 {
     let control = Control::default();
     signals::install(control.clone());
-    let src = match std::fs::read_to_string(&args.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.scenario.display());
-            return EXIT_CONFIG;
-        }
-    };
-    let vary = match search::read_key(&src, &args.scenario, &args.vary) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let limits = match limits(&args, vary.start, vary.integer) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let overrides = Overrides {
-        target: args.target.clone(),
-        max_rps: args.max_rps,
-        ..Overrides::default()
-    };
-    let clock = if args.real {
-        ClockMode::Real
-    } else {
-        ClockMode::Virtual
-    };
     // The scenario and the condition are checked before --out is touched.
-    let checked = crate::scenario::parse(&src, &args.scenario, &overrides)
-        .map_err(|e| e.to_string())
-        .and_then(|plan| {
-            if clock.is_virtual() {
-                super::virtual_time::refuse(&plan, false)
-                    .map_err(|e| format!("{e} (for `stampede search`: --real)"))?;
-            }
-            search::conditions(&plan, &args.until).map_err(|e| e.to_string())
-        });
-    if let Err(e) = checked {
-        eprintln!("error: {e}");
-        return EXIT_CONFIG;
-    }
+    let Inputs {
+        src,
+        vary,
+        limits,
+        overrides,
+        clock,
+    } = match inputs(&args) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
     let out = args
         .out
         .clone()
@@ -92,14 +61,57 @@ pub(super) async fn search(args: SearchArgs) -> u8 {
         run_one(plan, ov, dir, clock, control.clone())
     })
     .await;
-    let report = match result {
-        Ok(r) => r,
+    match result {
+        Ok(report) => write_outputs(&report, &out),
         Err(e) => {
             eprintln!("error: {e}");
-            return EXIT_CONFIG;
+            EXIT_CONFIG
         }
+    }
+}
+
+/// What a search reads before it runs anything: the scenario's text, the
+/// key it varies, its limits, the overrides and the clock.
+struct Inputs {
+    src: String,
+    vary: search::Vary,
+    limits: Limits,
+    overrides: Overrides,
+    clock: ClockMode,
+}
+
+/// The search's inputs, each checked (the scenario parsed, refused on
+/// virtual time where it cannot run there, the condition read), or the
+/// message that says what is wrong.
+fn inputs(args: &SearchArgs) -> Result<Inputs, String> {
+    let src = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| format!("cannot read {}: {e}", args.scenario.display()))?;
+    let vary = search::read_key(&src, &args.scenario, &args.vary).map_err(|e| e.to_string())?;
+    let limits = limits(args, vary.start, vary.integer)?;
+    let overrides = Overrides {
+        target: args.target.clone(),
+        max_rps: args.max_rps,
+        ..Overrides::default()
     };
-    write_outputs(&report, &out)
+    let clock = if args.real {
+        ClockMode::Real
+    } else {
+        ClockMode::Virtual
+    };
+    let plan =
+        crate::scenario::parse(&src, &args.scenario, &overrides).map_err(|e| e.to_string())?;
+    if clock.is_virtual() {
+        super::virtual_time::refuse(&plan, false)
+            .map_err(|e| format!("{e} (for `stampede search`: --real)"))?;
+    }
+    search::conditions(&plan, &args.until).map_err(|e| e.to_string())?;
+    Ok(Inputs {
+        src,
+        vary,
+        limits,
+        overrides,
+        clock,
+    })
 }
 
 /// The search's console table, then `search.json` and `search.html` in
