@@ -50,6 +50,9 @@ const ENDPOINTS: [(Endpoint, &str); 16] = [
     (Endpoint::Write, "write"),
 ];
 const STATUSES: usize = 600;
+/// The longest time in queue the histogram tells apart: 24 hours in ms
+/// (queue entries live 30 minutes on the real system).
+pub const QUEUE_TIME_MAX_MS: u64 = 24 * 3600 * 1000;
 const SHARDS: usize = 16;
 
 #[derive(Debug, Default)]
@@ -125,7 +128,8 @@ pub struct RushCounters {
     /// Replays by stored status.
     replays: Box<[AtomicU64]>,
     /// Join to pass in milliseconds and their exact sum; written by the
-    /// release worker only.
+    /// release worker only. Tracks 1 ms to [`QUEUE_TIME_MAX_MS`] at three
+    /// significant figures; a longer wait is recorded as that bound.
     queue_time: Mutex<(hdrhistogram::Histogram<u64>, u64)>,
 }
 
@@ -146,7 +150,8 @@ impl RushCounters {
             gateway_timeouts: z(),
             replays: (0..STATUSES).map(|_| z()).collect(),
             queue_time: Mutex::new((
-                hdrhistogram::Histogram::new(3).expect("3 significant figures are valid"),
+                hdrhistogram::Histogram::new_with_bounds(1, QUEUE_TIME_MAX_MS, 3)
+                    .expect("static histogram bounds are valid"),
                 0,
             )),
         }
@@ -411,5 +416,41 @@ mod tests {
         assert_eq!(s.requests["other"][&404], 1);
         assert_eq!(s.requests["other"][&599], 1);
         assert!(!s.requests.contains_key("confirm"));
+    }
+
+    fn queue_time(l: &LedgerState) -> TimeSummary {
+        l.snapshot().queue.expect("rush ledger").time_in_queue_ms
+    }
+
+    #[test]
+    fn long_queue_waits_are_not_clamped() {
+        let l = LedgerState::with_rush();
+        let r = l.rush.as_ref().expect("rush counters");
+        // 90 waits of 10 s .. 100 s and 10 of 40 minutes: all beyond the
+        // 2 ms a default-bounded histogram clamps to.
+        let mut waits: Vec<Duration> = (1..=90).map(|i| Duration::from_secs(10 * i)).collect();
+        waits.extend(std::iter::repeat_n(Duration::from_secs(40 * 60), 10));
+        let expect_sum: u64 = waits.iter().map(|w| w.as_millis() as u64).sum();
+        r.passes(waits);
+        let t = queue_time(&l);
+        assert_eq!(t.count, 100);
+        assert_eq!(t.sum, expect_sum);
+        // Three significant figures: within 0.1 % of the recorded value.
+        let near = |got: u64, want: u64| got.abs_diff(want) * 1000 <= want;
+        assert!(near(t.p50, 500_000), "p50 {}", t.p50);
+        assert!(near(t.p90, 900_000), "p90 {}", t.p90);
+        assert!(near(t.p99, 2_400_000), "p99 {}", t.p99);
+        assert!(near(t.max, 2_400_000), "max {}", t.max);
+        assert_eq!(l.snapshot().queue.map(|q| q.passes_issued), Some(100));
+    }
+
+    #[test]
+    fn queue_waits_beyond_the_bound_record_as_the_bound() {
+        let l = LedgerState::with_rush();
+        let r = l.rush.as_ref().expect("rush counters");
+        r.passes([Duration::from_secs(48 * 3600)]);
+        let t = queue_time(&l);
+        assert!(t.max.abs_diff(QUEUE_TIME_MAX_MS) * 1000 <= QUEUE_TIME_MAX_MS);
+        assert_eq!(t.sum, 48 * 3600 * 1000, "the sum stays exact");
     }
 }
