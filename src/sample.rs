@@ -384,6 +384,7 @@ fn fleet(naive: bool) -> FleetResult {
             passes_issued: journeys.started - 20,
             passes_used: journeys.succeeded,
             passes_stranded: journeys.started - 20 - journeys.succeeded,
+            unsold_while_waiting: 340,
             time_in_queue_ms: crate::sim::TimeSummary {
                 count: journeys.started - 20,
                 sum: (journeys.started - 20) * 9_400,

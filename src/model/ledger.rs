@@ -103,6 +103,13 @@ pub struct QueueLedger {
     /// them (gone, timed out in the queue, or sold out), holding a slot of
     /// `max_passes` until they expired.
     pub passes_stranded: u64,
+    /// Seats unsold while buyers waited, in seat-seconds: at every run of
+    /// the release worker that leaves users waiting in an event's queue,
+    /// the event's seats on sale (neither reserved nor sold) times the time
+    /// since that queue's previous run, summed over runs and events and
+    /// rounded down. Zero when passes go out as fast as seats can sell.
+    #[serde(default)]
+    pub unsold_while_waiting: u64,
     /// Join to pass, on the server's clock, for every pass issued.
     pub time_in_queue_ms: TimeSummary,
 }

@@ -125,6 +125,9 @@ pub struct RushCounters {
     pub in_progress: AtomicU64,
     pub key_reused: AtomicU64,
     pub gateway_timeouts: AtomicU64,
+    /// Seats on sale times how long, in milliseconds, while users waited
+    /// in that event's queue (see [`RushCounters::unsold_while_waiting`]).
+    unsold_seat_ms: AtomicU64,
     /// Replays by stored status.
     replays: Box<[AtomicU64]>,
     /// Join to pass in milliseconds and their exact sum; written by the
@@ -148,6 +151,7 @@ impl RushCounters {
             in_progress: z(),
             key_reused: z(),
             gateway_timeouts: z(),
+            unsold_seat_ms: z(),
             replays: (0..STATUSES).map(|_| z()).collect(),
             queue_time: Mutex::new((
                 hdrhistogram::Histogram::new_with_bounds(1, QUEUE_TIME_MAX_MS, 3)
@@ -162,6 +166,15 @@ impl RushCounters {
         if let Some(c) = self.replays.get(usize::from(status).min(STATUSES - 1)) {
             c.fetch_add(1, Relaxed);
         }
+    }
+
+    /// A run of the release worker left users waiting in an event's queue
+    /// while `on_sale` of its seats were neither reserved nor sold; `span`
+    /// is the time since the previous run over that queue.
+    pub fn unsold_while_waiting(&self, on_sale: u64, span: std::time::Duration) {
+        let ms = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
+        self.unsold_seat_ms
+            .fetch_add(on_sale.saturating_mul(ms), Relaxed);
     }
 
     /// Passes were issued after these waits in the queue.
@@ -206,6 +219,7 @@ impl RushCounters {
             passes_issued: get(&self.passes_issued),
             passes_used: get(&self.passes_used),
             passes_stranded: get(&self.passes_stranded),
+            unsold_while_waiting: get(&self.unsold_seat_ms) / 1000,
             time_in_queue_ms,
         });
         l.replays_by_status = Some(replays);

@@ -39,6 +39,8 @@ mod limiter;
 mod queue;
 mod sse;
 mod state;
+#[cfg(test)]
+mod unsold;
 
 pub use config::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use state::{Rush, show_id};
@@ -887,6 +889,14 @@ pub fn release_all(world: &World) {
         let out = q.release(&rush.cfg, ev, &rush.signer, &rush.clock, now);
         drop(q);
         if let Some(c) = &world.ledger.rush {
+            if out.still_waiting > 0 && !out.since_last.is_zero() {
+                let zones = &rush.catalog.events[e].zones;
+                let on_sale: u64 = (zones.iter())
+                    .filter_map(|(z, _)| world.store.available(ev, z))
+                    .map(u64::from)
+                    .sum();
+                c.unsold_while_waiting(on_sale, out.since_last);
+            }
             if !out.waits.is_empty() {
                 c.passes(out.waits);
             }

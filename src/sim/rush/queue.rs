@@ -36,6 +36,8 @@ pub struct EventQueue {
     order: VecDeque<(Instant, Arc<str>, u64)>,
     outstanding: u32,
     issued: u64,
+    /// The release worker's previous run over this queue.
+    last_run: Option<Instant>,
 }
 
 /// Where a user stands: the polling answer (also an SSE frame's data).
@@ -80,6 +82,10 @@ pub struct Released {
     /// Join -> pass of every pass issued.
     pub waits: Vec<Duration>,
     pub stranded: u64,
+    /// Users still waiting after this run.
+    pub still_waiting: usize,
+    /// Time since the previous run over this queue (zero on the first).
+    pub since_last: Duration,
 }
 
 impl EventQueue {
@@ -155,7 +161,13 @@ impl EventQueue {
         clock: &Clock,
         now: Instant,
     ) -> Released {
-        let mut out = Released::default();
+        let mut out = Released {
+            since_last: self
+                .last_run
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
+            ..Released::default()
+        };
+        self.last_run = Some(now);
         while let Some((at, _, _)) = self.order.front() {
             if *at > now {
                 break;
@@ -210,6 +222,7 @@ impl EventQueue {
             out.waits.push(now.saturating_duration_since(w.joined));
             n -= 1;
         }
+        out.still_waiting = self.waiting.len();
         out
     }
 }
