@@ -29,5 +29,6 @@ mod idempotency;
 mod limits;
 mod queue;
 mod sim;
+mod sim_codes;
 mod spec;
 mod target;

@@ -82,7 +82,7 @@ impl Sim {
         }
     }
 
-    fn ledger(&self) -> Ledger {
+    pub(super) fn ledger(&self) -> Ledger {
         self.server.ledger()
     }
 
@@ -230,7 +230,7 @@ async fn confirm_after_the_reservation_ttl_is_410_expired_and_browse_lags() {
 // ------------------------------------------------ rows only the simulator runs
 
 /// A passless simulator changed by `tweak`.
-async fn tweaked(tweak: impl FnOnce(&mut SimConfig)) -> (Sim, Http, String) {
+pub(super) async fn tweaked(tweak: impl FnOnce(&mut SimConfig)) -> (Sim, Http, String) {
     let mut cfg = config(&Knobs::passless());
     tweak(&mut cfg);
     let s = Sim::with(cfg).await;
