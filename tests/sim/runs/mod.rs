@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod double;
+mod serve;
 mod sim;
 
 pub struct Run {

@@ -1,0 +1,127 @@
+//! The shipped staging scenario against `stampede serve --config` of the
+//! same file (`[sim] api = "booking-rush"`), both through the binary on
+//! loopback: every number the report gives equals what the served
+//! simulator's own ledger (`GET /__sim/ledger`) says.
+
+use super::{n, n0, stampede};
+use crate::common::TempDir;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+/// A `stampede serve` child on a free loopback port, killed on drop.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Serve {
+    /// Starts it and waits for the line naming the address it listens on.
+    fn start(config: &Path) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .args(["serve", "--port", "0", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start stampede serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("serve's first line");
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Serve {
+            child,
+            addr,
+            _stdout: stdout,
+        }
+    }
+
+    /// `GET /__sim/ledger`, as JSON.
+    fn ledger(&self) -> Value {
+        let mut s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let req = format!(
+            "GET /__sim/ledger HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `pointer` of the served ledger, and the sum of it over the report's
+/// fleets (each fleet's round ledger is the difference of two readings).
+fn both(served: &Value, fleets: &[&Value], pointer: &str) -> (u64, u64) {
+    let s = served.pointer(pointer).map_or(0, n0);
+    let r = fleets
+        .iter()
+        .map(|l| l.pointer(pointer).map_or(0, n0))
+        .sum();
+    (s, r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staging_scenario_against_serve_of_the_same_file_matches_its_ledger() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/booking-rush-staging.toml");
+    let serve = Serve::start(&file);
+    let url = format!("http://{}", serve.addr);
+    let dir = TempDir::new("br-serve");
+    let run = stampede(&file, &dir.path().join("out"), &["--target", &url, "--ledger"]).await;
+    run.ok();
+    assert_eq!(run.summary["status"], "completed");
+    let served = serve.ledger();
+    let fleets = [run.ledger(0), run.ledger(1)];
+    let ok = |i: usize, step: &str| n0(&run.step(i, step)["outcomes"]["OK"]);
+    let both_ok = |step: &str| ok(0, step) + ok(1, step);
+    // What the report counted as done, against what the server did.
+    for (step, pointer) in [
+        ("login", "/logins"),
+        ("join", "/queue/joins"),
+        ("wait", "/queue/passes_issued"),
+        ("reserve", "/bookings_created"),
+        ("reserve", "/queue/passes_used"),
+        ("confirm", "/bookings_confirmed"),
+        ("release", "/bookings_released"),
+    ] {
+        let (s, r) = both(&served, &fleets, pointer);
+        assert_eq!(s, r, "{pointer}: served vs the report's ledgers");
+        assert_eq!(both_ok(step), s, "{step} OK vs served {pointer}");
+    }
+    // Every attempt the report made is a request the server saw (the
+    // ledger reads are not the journey's and are not counted).
+    let seen: u64 = (served["requests"].as_object().expect("requests"))
+        .iter()
+        .filter(|(ep, _)| *ep != "sim")
+        .flat_map(|(_, m)| m.as_object().expect("by status").values().map(n))
+        .sum();
+    let attempts = n(&run.fleet(0)["attempts"]) + n(&run.fleet(1)["attempts"]);
+    assert_eq!(attempts, seen, "every request the served simulator saw");
+    let polls = n(&run.step(0, "wait")["wait"]["polls"]) + n(&run.step(1, "wait")["wait"]["polls"]);
+    assert_eq!(polls, n(&served["queue"]["polls"]));
+    for pointer in ["/duplicates", "/oversold"] {
+        assert_eq!(both(&served, &fleets, pointer), (0, 0), "{pointer}");
+    }
+    assert_eq!(run.journeys(0, "started") + run.journeys(1, "started"), 40);
+    assert_eq!(both_ok("confirm") + both_ok("release"), 40, "every buyer finished");
+}
