@@ -122,11 +122,70 @@ async fn a_polled_queue_books_every_journey_and_times_the_wait() {
     assert_eq!(funnel, vec![10, 10, 10]);
     assert_eq!(c.passes_issued, 10);
     assert!(n(&fleet["journey_duration_ms"]["count"]) == 10);
+    each_journey_waited_and_polled(&br, 10, config().queue_wait, Duration::from_millis(500));
     // Nothing the journey does not name reached the double.
     for s in br.seen() {
         let unasked = format!("unasked request {} {}", s.method, s.path);
         assert!(s.path.starts_with("/api/v1/"), "{unasked}");
         assert!(!s.path.contains("__sim"), "{unasked}");
+    }
+}
+
+/// Per journey, from the requests the double saw (a buyer is its bearer
+/// token): one join, one booking, polls from the join until the one that
+/// carried the pass at least `queue_wait` later, never closer together than
+/// `interval`, and about that wait / `interval` of them.
+fn each_journey_waited_and_polled(
+    br: &BookingRush,
+    buyers: usize,
+    queue_wait: Duration,
+    interval: Duration,
+) {
+    #[derive(Default)]
+    struct Journey {
+        joins: Vec<std::time::Instant>,
+        polls: Vec<std::time::Instant>,
+        reserves: usize,
+    }
+    let mut by_buyer: BTreeMap<String, Journey> = BTreeMap::new();
+    for s in br.seen() {
+        let Some(auth) = s.header("authorization") else {
+            continue;
+        };
+        let j = by_buyer.entry(auth.to_owned()).or_default();
+        match (s.method.as_str(), s.path.as_str()) {
+            ("POST", "/api/v1/queue/join") => j.joins.push(s.at),
+            ("GET", "/api/v1/queue/position/EVT1") => j.polls.push(s.at),
+            ("POST", "/api/v1/bookings/reserve") => j.reserves += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(by_buyer.len(), buyers, "one token per buyer");
+    // The log is taken as a request arrives, a little before the double
+    // decides on it: this much slack on the lower bound of the wait.
+    let skew = Duration::from_millis(20);
+    for (i, j) in by_buyer.values().enumerate() {
+        assert_eq!((j.joins.len(), j.reserves), (1, 1), "buyer {i}");
+        let (first, last) = match (j.polls.first(), j.polls.last()) {
+            (Some(f), Some(l)) => (*f, *l),
+            _ => panic!("buyer {i} never polled"),
+        };
+        let waited = last.duration_since(j.joins[0]);
+        assert!(waited + skew >= queue_wait, "buyer {i} waited {waited:?}");
+        for pair in j.polls.windows(2) {
+            let gap = pair[1].duration_since(pair[0]);
+            assert!(gap + skew >= interval, "buyer {i}: polls {gap:?} apart");
+        }
+        // Polls at `interval` from the first: span / interval + 1 at most,
+        // and at least one per two intervals of the wait.
+        let polls = j.polls.len() as u128;
+        let span = last.duration_since(first).as_millis();
+        let step = interval.as_millis();
+        assert!(polls <= span / step + 1, "buyer {i}: {polls} polls in {span} ms");
+        assert!(
+            polls >= queue_wait.as_millis() / (2 * step),
+            "buyer {i}: {polls} polls for a {queue_wait:?} wait"
+        );
     }
 }
 
