@@ -181,7 +181,10 @@ fn each_journey_waited_and_polled(
         let polls = j.polls.len() as u128;
         let span = last.duration_since(first).as_millis();
         let step = interval.as_millis();
-        assert!(polls <= span / step + 1, "buyer {i}: {polls} polls in {span} ms");
+        assert!(
+            polls <= span / step + 1,
+            "buyer {i}: {polls} polls in {span} ms"
+        );
         assert!(
             polls >= queue_wait.as_millis() / (2 * step),
             "buyer {i}: {polls} polls for a {queue_wait:?} wait"

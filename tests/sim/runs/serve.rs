@@ -87,7 +87,12 @@ async fn the_staging_scenario_against_serve_of_the_same_file_matches_its_ledger(
     let serve = Serve::start(&file);
     let url = format!("http://{}", serve.addr);
     let dir = TempDir::new("br-serve");
-    let run = stampede(&file, &dir.path().join("out"), &["--target", &url, "--ledger"]).await;
+    let run = stampede(
+        &file,
+        &dir.path().join("out"),
+        &["--target", &url, "--ledger"],
+    )
+    .await;
     run.ok();
     assert_eq!(run.summary["status"], "completed");
     let served = serve.ledger();
@@ -123,5 +128,9 @@ async fn the_staging_scenario_against_serve_of_the_same_file_matches_its_ledger(
         assert_eq!(both(&served, &fleets, pointer), (0, 0), "{pointer}");
     }
     assert_eq!(run.journeys(0, "started") + run.journeys(1, "started"), 40);
-    assert_eq!(both_ok("confirm") + both_ok("release"), 40, "every buyer finished");
+    assert_eq!(
+        both_ok("confirm") + both_ok("release"),
+        40,
+        "every buyer finished"
+    );
 }
