@@ -337,6 +337,7 @@ impl<'a> Pipeline<'a> {
                 Some(r::error(500, "INTERNAL_ERROR", "injected internal error"))
             }
             Answer::Html502 => Some(r::html_502()),
+            Answer::BadGateway => Some(r::error(502, "BAD_GATEWAY", "upstream unavailable")),
             Answer::Empty503 => Some(r::empty_503()),
             Answer::DateRetry429 | Answer::DateRetry503 => {
                 let (status, code) = if decision.answer == Answer::DateRetry429 {

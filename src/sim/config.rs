@@ -321,6 +321,10 @@ pub struct FaultConfig {
     pub reset_after_commit: f64,
     /// A proxy-style HTML 502 page instead of the envelope.
     pub html_502: f64,
+    /// A 502 `BAD_GATEWAY` in the API's own envelope (Booking Rush: the
+    /// gateway's nested one) before the request reaches the service:
+    /// nothing is stored for its key, nothing is booked.
+    pub bad_gateway: f64,
     /// A 503 with an empty body.
     pub empty_503: f64,
     /// A 429 whose Retry-After is an HTTP-date.
@@ -345,6 +349,7 @@ impl Default for FaultConfig {
             reset_before_commit: 0.0,
             reset_after_commit: 0.0,
             html_502: 0.0,
+            bad_gateway: 0.0,
             empty_503: 0.0,
             http_date_429: 0.0,
             http_date_503: 0.0,
@@ -466,6 +471,7 @@ impl SimConfig {
         prob("faults.reset_before_commit", f.reset_before_commit)?;
         prob("faults.reset_after_commit", f.reset_after_commit)?;
         prob("faults.html_502", f.html_502)?;
+        prob("faults.bad_gateway", f.bad_gateway)?;
         prob("faults.empty_503", f.empty_503)?;
         prob("faults.http_date_429", f.http_date_429)?;
         prob("faults.http_date_503", f.http_date_503)?;
@@ -474,13 +480,14 @@ impl SimConfig {
             + f.reset_before_commit
             + f.reset_after_commit
             + f.html_502
+            + f.bad_gateway
             + f.empty_503
             + f.http_date_429
             + f.http_date_503;
         if answers > 1.0 + 1e-9 {
             return Err(bad(
                 "faults",
-                "error_rate + reset_* + html_502 + empty_503 + http_date_* exceeds 1",
+                "error_rate + reset_* + html_502 + bad_gateway + empty_503 + http_date_* exceeds 1",
             ));
         }
         for (i, w) in f.windows.iter().enumerate() {

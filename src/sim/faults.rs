@@ -16,6 +16,7 @@ pub enum Answer {
     ResetBeforeCommit,
     ResetAfterCommit,
     Html502,
+    BadGateway,
     Empty503,
     DateRetry429,
     DateRetry503,
@@ -43,6 +44,7 @@ impl Faults {
             + cfg.reset_before_commit
             + cfg.reset_after_commit
             + cfg.html_502
+            + cfg.bad_gateway
             + cfg.empty_503
             + cfg.http_date_429
             + cfg.http_date_503
@@ -90,6 +92,7 @@ impl Faults {
             (c.reset_before_commit, Answer::ResetBeforeCommit),
             (c.reset_after_commit, Answer::ResetAfterCommit),
             (c.html_502, Answer::Html502),
+            (c.bad_gateway, Answer::BadGateway),
             (c.empty_503, Answer::Empty503),
             (c.http_date_429, Answer::DateRetry429),
             (c.http_date_503, Answer::DateRetry503),
@@ -131,6 +134,23 @@ mod tests {
         assert!((20..=80).contains(&errors), "{errors}");
         assert!(da.contains(&Answer::Html502));
         assert!(!da.contains(&Answer::Empty503));
+    }
+
+    #[test]
+    fn bad_gateway_is_drawn_like_the_others() {
+        let cfg = FaultConfig {
+            bad_gateway: 0.5,
+            ..FaultConfig::default()
+        };
+        let now = Instant::now();
+        let f = Faults::new(&cfg, 3, now);
+        let d: Vec<_> = (0..200).map(|_| f.decide(now).answer).collect();
+        let n = d.iter().filter(|a| **a == Answer::BadGateway).count();
+        assert!((60..=140).contains(&n), "{n}");
+        assert!(
+            d.iter()
+                .all(|a| matches!(a, Answer::BadGateway | Answer::Normal))
+        );
     }
 
     #[test]

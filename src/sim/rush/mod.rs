@@ -655,6 +655,7 @@ impl Pipeline<'_> {
         match decision.answer {
             Answer::ResetBeforeCommit => return Err(ResetConnection),
             Answer::Html502 => return Ok(r::html_502().map(SimBody::Full)),
+            Answer::BadGateway => return Ok(bad_gateway()),
             Answer::Empty503 => return Ok(r::empty_503().map(SimBody::Full)),
             Answer::DateRetry429 | Answer::DateRetry503 => {
                 let (status, code) = if decision.answer == Answer::DateRetry429 {
@@ -755,9 +756,14 @@ impl Pipeline<'_> {
                     "The upstream service did not respond in time",
                 )
             }
-            Upstream::Gone => nested(502, "BAD_GATEWAY", "The upstream service is unavailable"),
+            Upstream::Gone => bad_gateway(),
         }
     }
+}
+
+/// The gateway's 502 when the service behind it does not answer.
+fn bad_gateway() -> RushResp {
+    nested(502, "BAD_GATEWAY", "The upstream service is unavailable")
 }
 
 enum Work {

@@ -1,5 +1,6 @@
 //! Codes of the spec's tables that only the simulator's knobs can bring
-//! about: a full queue (`queue_capacity`; the double has no bound).
+//! about: a full queue (`queue_capacity`; the double has no bound) and the
+//! gateway's 502 (`faults.bad_gateway`; the double has no faults).
 
 use super::client::text;
 use super::sim::tweaked;
@@ -35,4 +36,25 @@ async fn a_join_beyond_the_queue_capacity_is_409_queue_full() {
     let q = l.queue.expect("queue ledger");
     assert_eq!(q.joins, 1, "only a joined");
     assert_eq!(l.requests["queue_join"].get(&409), Some(&1));
+}
+
+/// `POST /api/v1/bookings/reserve` with the service unreachable: the
+/// gateway's nested 502 `BAD_GATEWAY`, before the idempotency middleware,
+/// so a same-key retry is not a replay and nothing is booked.
+#[tokio::test]
+async fn an_unreachable_service_is_502_bad_gateway_from_the_gateway() {
+    let (s, http, a) = tweaked(|cfg| cfg.faults.bad_gateway = 1.0).await;
+    let row = |name| {
+        Row::post(name, RESERVE, 502, Shape::Nested("BAD_GATEWAY"))
+            .auth(&a)
+            .key("K")
+            .body(reserve_body("Z1", 1, None))
+    };
+    run_all(&http, &[row("reserve"), row("same key again")]).await;
+    let l = s.ledger();
+    assert_eq!(l.requests["reserve"].get(&502), Some(&2));
+    assert_eq!((l.bookings_created, l.idempotent_replays), (0, 0));
+    assert_eq!(l.replays_by_status, Some(Default::default()));
+    // Login and browsing do not go through the faulty service.
+    assert_eq!(l.logins, Some(1));
 }
