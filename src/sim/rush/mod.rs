@@ -37,10 +37,10 @@ mod config;
 mod idem;
 mod limiter;
 mod queue;
+#[cfg(test)]
+mod release_tests;
 mod sse;
 mod state;
-#[cfg(test)]
-mod unsold;
 
 pub use config::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use state::{Rush, show_id};
