@@ -180,7 +180,7 @@ impl User<'_> {
                         break Ended::Done;
                     }
                     // Not the event that ends the wait (or not JSON): read on.
-                    Inspected::Pending(_) | Inspected::Failed(OpOutcome::NotJson) => {}
+                    Inspected::Pending { .. } | Inspected::Failed(OpOutcome::NotJson) => {}
                     Inspected::Failed(o) => {
                         op.outcome = o;
                         break Ended::Done;
