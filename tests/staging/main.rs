@@ -21,4 +21,5 @@ mod staging_servers;
 mod staging_tls;
 mod staging_tokens;
 mod staging_trace;
+mod staging_waits;
 mod truth_redis;
