@@ -11,6 +11,7 @@ mod httpbin;
 mod prometheus_scrape;
 mod run_binary;
 mod secrets_echo;
+mod staging_body_keys;
 mod staging_failures;
 mod staging_fdlimit;
 mod staging_harm;
