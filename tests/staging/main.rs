@@ -24,5 +24,6 @@ mod staging_sse_reconnect;
 mod staging_tls;
 mod staging_tokens;
 mod staging_trace;
+mod staging_when_share;
 mod staging_waits;
 mod truth_redis;
