@@ -446,7 +446,11 @@ impl PollInterval {
     /// its `Retry-After` and the seconds at the scenario's pointer, before
     /// any floor or cap (`None` when the answer names neither). A poll sent
     /// after [`PollInterval::next`] is early when that is shorter.
-    pub fn asked(&self, body: &serde_json::Value, retry_after: Option<Duration>) -> Option<Duration> {
+    pub fn asked(
+        &self,
+        body: &serde_json::Value,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         let at_pointer = match self {
             PollInterval::FromAnswer {
                 pointer: Some(p), ..

@@ -76,11 +76,24 @@ async fn keys_per_user(preset: &str) -> BTreeMap<String, Vec<String>> {
     std::fs::write(&file, scenario(&server.url(), preset)).unwrap();
     let run = stampede(&file, &dir.path().join("out"), &["--quiet"]).await;
     run.ok();
-    assert_eq!(run.journeys("succeeded"), USERS as u64, "{preset}: {}", run.summary);
+    assert_eq!(
+        run.journeys("succeeded"),
+        USERS as u64,
+        "{preset}: {}",
+        run.summary
+    );
     let book = run.step("book");
     let per_user = u64::from(FAILURES + 1);
-    assert_eq!(n(&book["attempts"]), USERS as u64 * per_user, "{preset}: {book}");
-    assert_eq!(n(&book["retries"]), USERS as u64 * u64::from(FAILURES), "{preset}");
+    assert_eq!(
+        n(&book["attempts"]),
+        USERS as u64 * per_user,
+        "{preset}: {book}"
+    );
+    assert_eq!(
+        n(&book["retries"]),
+        USERS as u64 * u64::from(FAILURES),
+        "{preset}"
+    );
     let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in server.seen() {
         let body = body_json(&s);
@@ -109,7 +122,11 @@ async fn keys_per_user(preset: &str) -> BTreeMap<String, Vec<String>> {
 async fn the_body_key_is_the_header_key_same_on_retries_for_compliant() {
     for (user, k) in keys_per_user("compliant").await {
         let distinct: BTreeSet<&String> = k.iter().collect();
-        assert_eq!(distinct.len(), 1, "{user}: one key for the operation: {k:?}");
+        assert_eq!(
+            distinct.len(),
+            1,
+            "{user}: one key for the operation: {k:?}"
+        );
     }
 }
 

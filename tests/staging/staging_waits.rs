@@ -96,7 +96,11 @@ async fn polls_capped_below_the_pointer_ask_are_early_as_the_server_saw() {
     assert_eq!(w.polls, seen.len() as u64, "polls reported vs seen");
     assert_eq!(w.polls, u64::from(4 * (NOT_READY + 1)));
     let early = early_seen(&seen, Duration::from_millis(400));
-    assert_eq!(early, u64::from(4 * NOT_READY), "every capped poll came early");
+    assert_eq!(
+        early,
+        u64::from(4 * NOT_READY),
+        "every capped poll came early"
+    );
     assert_eq!(w.early_polls, early, "early polls reported vs seen");
 }
 
