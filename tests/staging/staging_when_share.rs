@@ -23,7 +23,7 @@ async fn bookings(vips: Arc<AtomicU64>) -> LogServer {
     LogServer::start(move |s: &Seen| {
         let ct = ("content-type", "application/json".to_string());
         if let Some(user) = s.path.strip_prefix("/reserve/") {
-            let vip = reserves.fetch_add(1, Ordering::SeqCst) % 2 == 0;
+            let vip = reserves.fetch_add(1, Ordering::SeqCst).is_multiple_of(2);
             vips.fetch_add(u64::from(vip), Ordering::SeqCst);
             let tier = if vip { "vip" } else { "std" };
             let body = format!(r#"{{"booking_id":"B-{user}","tier":"{tier}"}}"#);
