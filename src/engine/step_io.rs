@@ -55,8 +55,12 @@ impl Helpers for AttemptHelpers {
 pub enum Inspected {
     /// Success; `short` when the pre-check found fewer than `quantity`.
     Ok { short: bool },
-    /// A wait step's condition does not hold yet: ask again after this.
-    Pending(std::time::Duration),
+    /// A wait step's condition does not hold yet: ask again after `delay`
+    /// (`early`: sooner than the server asked for in this answer).
+    Pending {
+        delay: std::time::Duration,
+        early: bool,
+    },
     /// A named failure that replaces `OK` as the operation's outcome.
     Failed(OpOutcome),
 }
@@ -88,7 +92,12 @@ pub fn inspect(
     if let Some(w) = &step.wait
         && !w.until.passes(&json)
     {
-        return Inspected::Pending(w.interval.next(&json, retry_after));
+        let delay = w.interval.next(&json, retry_after);
+        let asked = w.interval.asked(&json, retry_after);
+        return Inspected::Pending {
+            delay,
+            early: asked.is_some_and(|a| delay < a),
+        };
     }
     let mut short = false;
     if let Some(ptr) = &step.precheck {
@@ -272,5 +281,59 @@ mod tests {
         assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
         assert!(matches!(parts[1], "5" | "6"));
         assert_eq!(parts[2], "42");
+    }
+
+    /// A not-ready answer's next poll, and whether it is sooner than the
+    /// server asked for in that answer (its Retry-After or the seconds at the
+    /// scenario's pointer, before the scenario's floor and cap).
+    #[test]
+    fn a_poll_is_early_when_sooner_than_the_answer_asked() {
+        use crate::scenario::{PollInterval, Wait};
+        use std::time::Duration;
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let from = |pointer: Option<&str>, min, max| PollInterval::FromAnswer {
+            pointer: pointer.map(str::to_string),
+            default: s(3),
+            min,
+            max,
+        };
+        let eta = Some("/estimated_wait_seconds");
+        #[rustfmt::skip]
+        let table: [(PollInterval, &str, Option<Duration>, Duration, bool); 11] = [
+            // Fixed interval: only Retry-After asks.
+            (PollInterval::Fixed(s(3)), r#"{"estimated_wait_seconds":10}"#, None, s(3), false),
+            (PollInterval::Fixed(s(3)), "{}", Some(s(5)), s(3), true),
+            (PollInterval::Fixed(s(3)), "{}", Some(s(2)), s(3), false),
+            // From the pointer: within floor and cap it is exactly what was asked.
+            (from(eta, s(1), s(30)), r#"{"estimated_wait_seconds":7}"#, None, s(7), false),
+            (from(eta, s(1), s(30)), r#"{"estimated_wait_seconds":0.5}"#, None, s(1), false),
+            // A cap below the server's ask polls early.
+            (from(eta, s(1), s(5)), r#"{"estimated_wait_seconds":12}"#, None, s(5), true),
+            // A Retry-After longer than the pointer still counts.
+            (from(eta, s(1), s(30)), r#"{"estimated_wait_seconds":2}"#, Some(s(4)), s(2), true),
+            // Nothing asked: the default is never early.
+            (from(eta, s(1), s(30)), r#"{"position":9}"#, None, s(3), false),
+            (from(eta, s(1), s(30)), r#"{"estimated_wait_seconds":"soon"}"#, None, s(3), false),
+            // From Retry-After, capped below it.
+            (from(None, ms(500), s(2)), "{}", Some(s(6)), s(2), true),
+            (from(None, ms(500), s(10)), "{}", Some(s(6)), s(6), false),
+        ];
+        for (i, (interval, body, retry_after, delay, early)) in table.into_iter().enumerate() {
+            let mut st = step();
+            st.wait = Some(Wait {
+                until: Check {
+                    pointer: "/is_ready".into(),
+                    expect: CheckExpect::Equals(serde_json::Value::Bool(true)),
+                },
+                interval,
+                max_wait: s(60),
+                timeout_outcome: "QUEUE_TIMEOUT".into(),
+                sse: None,
+            });
+            let mut slots = vec![String::new(); 2];
+            let got = inspect(&st, (200, body.as_bytes(), retry_after), 1, &mut slots, 0);
+            assert_eq!(got, Inspected::Pending { delay, early }, "row {i}: {body}");
+        }
     }
 }

@@ -214,8 +214,8 @@ impl OpLog {
     pub fn polls(&self) -> u32 {
         self.attempts.iter().filter(|a| !a.retry).count() as u32
     }
-    /// Polls sent sooner than the Retry-After the server gave with the
-    /// previous not-ready answer.
+    /// Polls sent sooner than the previous not-ready answer asked (its
+    /// Retry-After or the seconds at the interval's pointer).
     pub fn early_polls(&self) -> u32 {
         self.attempts.iter().filter(|a| a.early && !a.retry).count() as u32
     }

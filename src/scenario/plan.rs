@@ -434,17 +434,39 @@ impl PollInterval {
                 max,
             } => {
                 let asked = match pointer {
-                    Some(p) => body
-                        .pointer(p)
-                        .and_then(serde_json::Value::as_f64)
-                        .filter(|s| s.is_finite() && *s >= 0.0)
-                        .map(|s| Duration::from_secs_f64(s.min(1e6))),
+                    Some(p) => seconds_at(body, p),
                     None => retry_after,
                 };
                 asked.unwrap_or(*default).clamp(*min, *max)
             }
         }
     }
+
+    /// The wait the server asked for in a not-ready answer: the longer of
+    /// its `Retry-After` and the seconds at the scenario's pointer, before
+    /// any floor or cap (`None` when the answer names neither). A poll sent
+    /// after [`PollInterval::next`] is early when that is shorter.
+    pub fn asked(
+        &self,
+        body: &serde_json::Value,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let at_pointer = match self {
+            PollInterval::FromAnswer {
+                pointer: Some(p), ..
+            } => seconds_at(body, p),
+            _ => None,
+        };
+        at_pointer.max(retry_after)
+    }
+}
+
+/// Non-negative seconds at a JSON pointer, as a duration.
+fn seconds_at(body: &serde_json::Value, pointer: &str) -> Option<Duration> {
+    body.pointer(pointer)
+        .and_then(serde_json::Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(1e6)))
 }
 
 /// A step that waits: it polls until `until` holds on a 2xx body, or holds

@@ -224,6 +224,8 @@ pub struct Counts {
     pub joins: u64,
     /// Position polls that reached the queue service (200 or 404).
     pub polls: u64,
+    /// The same polls by the user who sent them.
+    pub polls_by_user: BTreeMap<String, u64>,
     /// Streams opened (past the gateway), position frames sent on them,
     /// stream requests that carried `Last-Event-ID`.
     pub streams_opened: u64,
@@ -245,6 +247,9 @@ pub struct Counts {
     pub replays: BTreeMap<u16, u64>,
     /// 409 `REQUEST_IN_PROGRESS` answers.
     pub in_progress: u64,
+    /// Every 409 by route label (as `by_route`) and the code of its body
+    /// (flat `/code` or nested `/error/code`).
+    pub conflicts: BTreeMap<String, BTreeMap<String, u64>>,
     /// 422 `IDEMPOTENCY_KEY_REUSED` answers.
     pub key_reused: u64,
     /// 400 `MISSING_IDEMPOTENCY_KEY` answers.
@@ -1019,10 +1024,24 @@ impl Shared {
             .inner()
             .counts
             .by_route
-            .entry(label)
+            .entry(label.clone())
             .or_default()
             .entry(out.status)
             .or_default() += 1;
+        if out.status == 409
+            && let OutBody::Bytes(b) = &out.body
+        {
+            let v: Value = serde_json::from_slice(b).unwrap_or_default();
+            let code = v["code"].as_str().or(v["error"]["code"].as_str());
+            *self
+                .inner()
+                .counts
+                .conflicts
+                .entry(label)
+                .or_default()
+                .entry(code.unwrap_or("").to_string())
+                .or_default() += 1;
+        }
         let mut resp = hyper::Response::builder().status(out.status);
         for (k, v) in out.headers {
             resp = resp.header(k, v);
@@ -1222,6 +1241,7 @@ impl Shared {
         let now = Instant::now();
         let mut g = self.inner();
         g.counts.polls += 1;
+        *g.counts.polls_by_user.entry(user.to_owned()).or_default() += 1;
         if let Some(prev) = g.last_poll.insert(user.to_owned(), now)
             && now.saturating_duration_since(prev) < POLL_GAP
         {

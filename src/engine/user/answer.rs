@@ -177,11 +177,8 @@ impl User<'_> {
                                 short = s;
                                 outcome
                             }
-                            Inspected::Pending(delay) => {
-                                return Next::Poll {
-                                    delay,
-                                    early: asked.is_some_and(|a| delay < a),
-                                };
+                            Inspected::Pending { delay, early } => {
+                                return Next::Poll { delay, early };
                             }
                             Inspected::Failed(o) => o,
                         }

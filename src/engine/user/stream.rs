@@ -46,6 +46,9 @@ impl User<'_> {
         let mut flags = AttemptFlags::default();
         let mut reconnects = 0u32;
         let mut last_id: Option<String> = None;
+        // The server's `retry:` holds across connections until a later
+        // stream changes it (WHATWG: the reconnection time persists).
+        let mut server_retry: Option<Duration> = None;
         loop {
             if !self.guard.allow(Instant::now()) {
                 op.outcome = OpOutcome::BreakerOpen;
@@ -180,14 +183,16 @@ impl User<'_> {
                         break Ended::Done;
                     }
                     // Not the event that ends the wait (or not JSON): read on.
-                    Inspected::Pending(_) | Inspected::Failed(OpOutcome::NotJson) => {}
+                    Inspected::Pending { .. } | Inspected::Failed(OpOutcome::NotJson) => {}
                     Inspected::Failed(o) => {
                         op.outcome = o;
                         break Ended::Done;
                     }
                 }
             };
-            let retry_ms = es.retry();
+            if let Some(r) = es.retry() {
+                server_retry = Some(r);
+            }
             if let Some(id) = es.last_event_id() {
                 last_id = Some(id.to_string());
             }
@@ -219,7 +224,7 @@ impl User<'_> {
                     reconnects += 1;
                     state = OpState::default();
                     flags = AttemptFlags::default();
-                    let delay = retry_ms.unwrap_or_else(|| self.reconnect_delay(sse, reconnects));
+                    let delay = self.reconnect_delay(sse, server_retry, reconnects);
                     if !self.sleep_within(op, delay, deadline, false).await {
                         return None;
                     }
@@ -237,20 +242,16 @@ impl User<'_> {
         self.fleet.live.answered(op.step as usize, class, latency);
     }
 
-    /// The guidelines' backoff for the `n`th reconnect: `base * 2^(n-1)`,
-    /// capped, times `0.5 + U[0,1)`.
-    fn reconnect_delay(&self, sse: &SseWait, n: u32) -> Duration {
-        let exp = sse
-            .base_delay
-            .saturating_mul(1u32 << (n - 1).min(20))
-            .min(sse.max_delay);
+    /// The wait before the `n`th reconnect (see [`reconnect_delay`]), its
+    /// jitter seeded from (run seed, user, operation, reconnect).
+    fn reconnect_delay(&self, sse: &SseWait, server_retry: Option<Duration>, n: u32) -> Duration {
         let u = super::flow::unit(
             self.ctx.seed
                 ^ self.arrival.index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 ^ (u64::from(self.op_seq) << 40)
                 ^ u64::from(n),
         );
-        exp.mul_f64(0.5 + u)
+        reconnect_delay(sse, server_retry, n, u)
     }
 
     /// Sleep `delay`, or until `deadline`; false when the deadline came first.
@@ -272,6 +273,22 @@ impl User<'_> {
     }
 }
 
+/// The wait before the `n`th reconnect (from 1): the server's `retry:` as
+/// last set on any connection of this wait, else the guidelines' backoff
+/// `base * 2^(n-1)`, capped at `max_delay`, times `0.5 + u` (`u` uniform in
+/// [0, 1)). A `retry:` is the server's word and is not capped: `max_wait`
+/// bounds it.
+fn reconnect_delay(sse: &SseWait, server_retry: Option<Duration>, n: u32, u: f64) -> Duration {
+    if let Some(r) = server_retry {
+        return r;
+    }
+    let exp = sse
+        .base_delay
+        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(sse.max_delay);
+    exp.mul_f64(0.5 + u)
+}
+
 /// The reason of an `event: error` frame: the string at the step's
 /// `error_pointer` in its JSON data, else the data itself, cut short.
 fn reason(sse: &SseWait, data: &str) -> String {
@@ -291,4 +308,47 @@ fn reason(sse: &SseWait, data: &str) -> String {
     }
     r.truncate(end);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sse(base_ms: u64, max_ms: u64) -> SseWait {
+        SseWait {
+            event: Some("position".into()),
+            reconnects: 5,
+            base_delay: Duration::from_millis(base_ms),
+            max_delay: Duration::from_millis(max_ms),
+            error_pointer: "/event".into(),
+        }
+    }
+
+    #[test]
+    fn reconnect_delay_honours_retry_else_backs_off_with_jitter_and_a_cap() {
+        let ms = Duration::from_millis;
+        let s = sse(100, 1_000);
+        #[rustfmt::skip]
+        let table: [(Option<Duration>, u32, f64, Duration); 9] = [
+            // The server's retry: wins on every reconnect, jitter or not.
+            (Some(ms(1_500)), 1, 0.0, ms(1_500)),
+            (Some(ms(1_500)), 4, 0.9, ms(1_500)),
+            // Not capped by max_delay: the server asked.
+            (Some(ms(5_000)), 1, 0.5, ms(5_000)),
+            (Some(Duration::ZERO), 2, 0.5, Duration::ZERO),
+            // Backoff: base * 2^(n-1), times 0.5 + u.
+            (None, 1, 0.0, ms(50)),
+            (None, 1, 0.5, ms(100)),
+            (None, 2, 0.5, ms(200)),
+            (None, 3, 0.75, ms(500)),
+            // Capped at max_delay before the jitter.
+            (None, 9, 0.5, ms(1_000)),
+        ];
+        for (i, (retry, n, u, want)) in table.into_iter().enumerate() {
+            assert_eq!(reconnect_delay(&s, retry, n, u), want, "row {i}");
+        }
+        // Huge reconnect counts neither overflow nor pass the cap's jitter.
+        let top = reconnect_delay(&s, None, u32::MAX, 0.999_999);
+        assert!(top < ms(1_500) && top >= ms(1_000), "{top:?}");
+    }
 }

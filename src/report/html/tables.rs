@@ -379,7 +379,7 @@ fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
                 .unwrap_or_else(|| NA.to_string())
         }));
         rows.push(row(
-            &format!("{name}: polls sooner than Retry-After"),
+            &format!("{name}: polls sooner than the server asked"),
             cs,
             |c| {
                 let n = find(c)
