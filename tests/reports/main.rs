@@ -9,6 +9,7 @@ mod common;
 mod baseline_compare;
 mod ci_smoke_repeat;
 mod compare_steps;
+mod failed_fleet_gates;
 mod hlog_e2e;
 mod latency_e2e;
 mod merge_cli;
