@@ -20,4 +20,5 @@ mod report_files;
 mod report_html;
 mod report_schema;
 mod report_write_failure;
+mod repeat_noise;
 mod shards_exact;
