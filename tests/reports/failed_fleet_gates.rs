@@ -1,7 +1,8 @@
 //! A fleet none of whose operations succeeded (every reserve answered 403
 //! by a loopback server) fails every latency and rate gate with the reason
 //! `no_successful_operations`, in summary.json and in JUnit, and its
-//! headline latency over OK operations reads "n/a", not 0 ms.
+//! headline latency over OK operations reads "n/a", not 0 ms; the journeys'
+//! duration p95 is on the console and in summary.csv.
 
 use crate::common;
 use common::TempDir;
@@ -90,6 +91,26 @@ path = "/reserve"
         .find(|l| l.trim_start().starts_with("reserve latency p99 (ok)"))
         .unwrap_or_else(|| panic!("no headline row:\n{stdout}"));
     assert!(line.contains("n/a") && !line.contains(" ms"), "{line}");
+    // Journeys still have a duration (they ended, failed): p95 on the
+    // console and in summary.csv, the same number as summary.json's.
+    let p95 = fleet["journey_duration_ms"]["p95"].as_f64().unwrap();
+    assert!(p95 > 0.0, "{fleet}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("journey duration p95") && l.contains(" ms")),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(out_dir.join("summary.csv")).expect("summary.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "journey_duration_p95_ms")
+        .expect("journey_duration_p95_ms column");
+    let in_csv: f64 = row[col].parse().unwrap();
+    assert!((in_csv - p95).abs() < 1e-3, "{in_csv} vs {p95}");
     let html = std::fs::read_to_string(out_dir.join("report.html")).expect("report.html");
     assert!(stdout.contains("reserve p99 n/a"), "{stdout}");
     // The page escapes the slash.
