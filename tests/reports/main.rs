@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod abandoned_class;
 mod baseline_compare;
 mod ci_smoke_repeat;
 mod compare_steps;
