@@ -61,26 +61,58 @@ pub fn top_statuses(statuses: &[(u16, u64)]) -> String {
     parts.join(", ")
 }
 
-/// Scheduled arrivals per second at `t` into the round (all fleets).
-pub fn scheduled_rate(a: &Arrivals, t: Duration) -> Option<f64> {
+/// What the arrivals of a round are doing, for the live and CI lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// An open model's scheduled arrivals per second.
+    Scheduled(f64),
+    /// Users arrive (a ticket drop, closed-loop users): no scheduled rate.
+    ClosedModel,
+    /// Arrivals are over; the round waits for the journeys in flight.
+    Draining,
+    /// The block printed as a round ends: rates over the whole round.
+    RoundAverage,
+}
+
+impl Pace {
+    /// `(120/s scheduled)`, `(closed model)`, `(draining)`.
+    pub fn label(self) -> String {
+        match self {
+            Pace::Scheduled(r) => format!("{r:.0}/s scheduled"),
+            Pace::ClosedModel => "closed model".into(),
+            Pace::Draining => "draining".into(),
+            Pace::RoundAverage => "averaged over the round".into(),
+        }
+    }
+
+    /// This fleet's part of the round's pace.
+    pub fn share(self, share: f64) -> Pace {
+        match self {
+            Pace::Scheduled(r) => Pace::Scheduled(r * share),
+            p => p,
+        }
+    }
+}
+
+/// The pace at `t` into a round whose arrivals last `arrivals_for`.
+pub fn pace(a: &Arrivals, t: Duration, arrivals_for: Duration) -> Pace {
+    if t >= arrivals_for {
+        return Pace::Draining;
+    }
     match a {
         Arrivals::Open { stages } => {
             let mut at = Duration::ZERO;
             for s in stages {
                 if t < at + s.duration {
                     let f = (t - at).as_secs_f64() / s.duration.as_secs_f64().max(1e-9);
-                    return Some(s.from + (s.to - s.from) * f);
+                    return Pace::Scheduled(s.from + (s.to - s.from) * f);
                 }
                 at += s.duration;
             }
-            Some(0.0)
+            Pace::Draining
         }
-        Arrivals::TicketDrop { users, over } => Some(if t < *over {
-            *users as f64 / over.as_secs_f64().max(1e-3)
-        } else {
-            0.0
-        }),
-        Arrivals::Closed { .. } => None,
+        Arrivals::TicketDrop { over, .. } if t >= *over => Pace::Draining,
+        Arrivals::TicketDrop { .. } | Arrivals::Closed { .. } => Pace::ClosedModel,
     }
 }
 
@@ -108,14 +140,14 @@ pub fn stage(info: &RoundInfo, now: Instant) -> String {
     }
 }
 
-/// One fleet's lines. `prev` is the sample `dt` ago; `scheduled` the
-/// fleet's scheduled arrivals/s.
+/// One fleet's lines. `prev` is the sample `dt` ago; `pace` what the
+/// fleet's arrivals are doing.
 pub fn fleet_lines(
     f: &Fleet,
     now: &Sample,
     prev: &Sample,
     dt: f64,
-    scheduled: Option<f64>,
+    pace: Pace,
 ) -> Vec<String> {
     let dt = dt.max(1e-3);
     let rate = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
@@ -126,7 +158,7 @@ pub fn fleet_lines(
         .map(|(a, b)| a.saturating_sub(*b))
         .collect();
     let q = LiveHistogram::quantile;
-    let sched = scheduled.map_or_else(|| "closed model".into(), |s| format!("{s:.0}/s scheduled"));
+    let sched = pace.label();
     let classes: Vec<String> = CLASSES
         .iter()
         .zip(now.classes)
@@ -219,7 +251,7 @@ mod tests {
             .answered(0, StatusClass::Timeout, Duration::from_secs(1));
         let now = sample(&f);
         assert_eq!(now.statuses, [(201, 2), (503, 1)]);
-        let lines = fleet_lines(&f, &now, &before, 1.0, Some(100.0));
+        let lines = fleet_lines(&f, &now, &before, 1.0, Pace::Scheduled(100.0));
         assert_eq!(lines.len(), 4);
         assert!(
             lines[0].contains("attempts 4/s, retries 1/s"),
@@ -233,8 +265,12 @@ mod tests {
         );
         assert_eq!(lines[3], "  top statuses: 201 x2 (67%), 503 x1 (33%)");
         // Before any answer.
-        let empty = fleet_lines(&f, &before, &before, 1.0, None);
+        assert!(lines[0].contains("(100/s scheduled)"), "{}", lines[0]);
+        let empty = fleet_lines(&f, &before, &before, 1.0, Pace::ClosedModel);
         assert_eq!(empty[3], "  top statuses: none yet");
-        assert!(empty[0].contains("closed model"));
+        assert!(empty[0].contains("(closed model)"), "{}", empty[0]);
+        let drain = fleet_lines(&f, &now, &before, 1.0, Pace::Draining);
+        assert!(drain[0].contains("(draining)"), "{}", drain[0]);
+        assert!(!drain[0].contains("scheduled"), "{}", drain[0]);
     }
 }

@@ -112,8 +112,8 @@ pub struct Comparison {
 
 impl Comparison {
     /// Judge every row again by the two sides' run-to-run spread: a change
-    /// counts only when the intervals do not overlap ("within noise"
-    /// otherwise, whatever the fixed threshold says). Step rows are judged
+    /// counts only when the intervals do not overlap and the medians moved
+    /// by more than the fixed threshold ("within noise" otherwise). Step rows are judged
     /// by their steps' spreads the same way.
     pub fn with_spreads(mut self, base: &Spread, new: &Spread) -> Self {
         for f in &mut self.fleets {
@@ -121,10 +121,10 @@ impl Comparison {
             let (Some(b), Some(n)) = (find(base), find(new)) else {
                 continue;
             };
-            judge_by_spread(&mut f.rows, &b.metrics, &n.metrics);
+            judge_by_spread(&mut f.rows, &b.metrics, &n.metrics, METRICS);
             for st in &mut f.steps {
                 if let (Some(bs), Some(ns)) = (b.steps.get(&st.step), n.steps.get(&st.step)) {
-                    judge_by_spread(&mut st.rows, bs, ns);
+                    judge_by_spread(&mut st.rows, bs, ns, STEP_METRICS);
                 }
             }
         }
@@ -140,8 +140,16 @@ impl Comparison {
 }
 
 /// Medians for values, intervals for the verdict, where both spreads
-/// measured the row's metric.
-fn judge_by_spread(rows: &mut [Row], base: &BTreeMap<String, Stat>, new: &BTreeMap<String, Stat>) {
+/// measured the row's metric. A change is significant only when the
+/// intervals do not overlap **and** the medians differ by more than the
+/// metric's fixed noise threshold: tight intervals of two unchanged runs
+/// (0.3 ms apart) do not make a regression.
+fn judge_by_spread<T>(
+    rows: &mut [Row],
+    base: &BTreeMap<String, Stat>,
+    new: &BTreeMap<String, Stat>,
+    defs: &[MetricDef<T>],
+) {
     for r in rows {
         let (Some(bs), Some(ns)) = (base.get(&r.metric), new.get(&r.metric)) else {
             continue;
@@ -151,12 +159,14 @@ fn judge_by_spread(rows: &mut [Row], base: &BTreeMap<String, Stat>, new: &BTreeM
         r.change = Some(ns.median - bs.median);
         r.change_rel = (bs.median != 0.0).then(|| (ns.median - bs.median) / bs.median);
         r.intervals = Some([bs.interval(), ns.interval()]);
-        let up = ns.median > bs.median;
-        r.verdict = match (bs.differs_from(ns), r.better) {
-            (false, _) | (true, Better::Neither) => Verdict::Same,
-            (true, Better::Lower) if up => Verdict::Worse,
-            (true, Better::Higher) if !up => Verdict::Worse,
-            (true, _) => Verdict::Better,
+        let by_threshold = defs
+            .iter()
+            .find(|d| d.name == r.metric)
+            .map_or(Verdict::Same, |d| verdict(d, bs.median, ns.median));
+        r.verdict = if bs.differs_from(ns) {
+            by_threshold
+        } else {
+            Verdict::Same
         };
     }
 }

@@ -64,7 +64,7 @@ fn judged(r: &Row) -> String {
 fn summary(c: &Comparison) -> String {
     match c.repeats {
         Some((b, n)) => format!(
-            "medians of {b} and {n} runs; {} metric(s) worse beyond the run-to-run spread (intervals that do not overlap), the rest within noise",
+            "medians of {b} and {n} runs; {} metric(s) worse beyond the run-to-run spread (intervals that do not overlap and a change beyond the noise threshold), the rest within noise",
             c.worse
         ),
         None => format!(

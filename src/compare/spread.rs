@@ -2,7 +2,8 @@
 //! --repeat N`), each headline metric's median, min–max and, from five runs
 //! on, a 95% interval of its mean (Student's t). `compare` reads two such
 //! spreads and calls a change significant only when the two intervals do
-//! not overlap: a reader can tell noise from change.
+//! not overlap and the medians moved by more than the metric's fixed noise
+//! threshold: a reader can tell noise from change.
 
 use super::metrics::{METRICS, MetricDef, STEP_METRICS};
 use crate::report::{FleetResult, Report};

@@ -105,13 +105,13 @@ impl Progress {
                 let now = Instant::now();
                 let dt = now.duration_since(prev_at).as_secs_f64();
                 let t = now.saturating_duration_since(ctx.start);
-                let sched = view::scheduled_rate(&arrivals, t);
+                let pace = view::pace(&arrivals, t, info.arrivals_for);
                 let mut lines = vec![view::stage(&info, now.into_std())];
                 let samples: Vec<Sample> = fleets.iter().map(view::sample).collect();
                 for ((f, s), (p, share)) in
                     fleets.iter().zip(&samples).zip(prev.iter().zip(&shares))
                 {
-                    lines.extend(view::fleet_lines(f, s, p, dt, sched.map(|r| r * share)));
+                    lines.extend(view::fleet_lines(f, s, p, dt, pace.share(*share)));
                 }
                 prev = samples;
                 prev_at = now;
@@ -153,7 +153,13 @@ impl Progress {
             )];
             for f in &fleets {
                 let s = view::sample(f);
-                lines.extend(view::fleet_lines(f, &s, &Sample::default(), dt, None));
+                lines.extend(view::fleet_lines(
+                    f,
+                    &s,
+                    &Sample::default(),
+                    dt,
+                    view::Pace::RoundAverage,
+                ));
             }
             eprintln!("[{dt:>5.1}s] {}", lines.join("\n"));
         }

@@ -263,7 +263,14 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             "burn rate",
         ),
         Metric::JourneySuccessRate => journey_success_rate(&c.counts.journeys),
-        Metric::Goodput => Ok(c.counts.goodput),
+        Metric::Goodput => {
+            no_success(
+                c.counts.operations,
+                c.latency.ok_operation_latency_ms.count,
+                &c.name,
+            )?;
+            Ok(c.counts.goodput)
+        }
         Metric::AchievedRps => {
             no_success(
                 c.counts.operations,
@@ -291,15 +298,16 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             (Some(_), None) => Ok(f64::INFINITY),
         },
         Metric::Latency(l, s) => {
+            // Every latency family, not only the OK operations': a fast 403
+            // or a journey that ended at its first failure is no latency
+            // worth passing a gate on.
+            no_success(
+                c.counts.operations,
+                c.latency.ok_operation_latency_ms.count,
+                &c.name,
+            )?;
             let p = match l {
-                Latency::Operation => {
-                    no_success(
-                        c.counts.operations,
-                        c.latency.ok_operation_latency_ms.count,
-                        &c.name,
-                    )?;
-                    &c.latency.ok_operation_latency_ms
-                }
+                Latency::Operation => &c.latency.ok_operation_latency_ms,
                 Latency::OperationAll => &c.latency.operation_latency_ms,
                 Latency::Attempt => &c.latency.attempt_latency_ms,
                 Latency::BackoffWait => &c.latency.backoff_wait_ms,
@@ -374,8 +382,14 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, Unmeasured> {
             no_success(s.operations, s.ok_operation_latency_ms.count, &s.name)?;
             stat(&s.ok_operation_latency_ms, *l, *st)
         }
-        Metric::Latency(l @ Latency::OperationAll, st) => stat(&s.operation_latency_ms, *l, *st),
-        Metric::Latency(l @ Latency::Attempt, st) => stat(&s.attempt_latency_ms, *l, *st),
+        Metric::Latency(l @ Latency::OperationAll, st) => {
+            no_success(s.operations, s.ok_operation_latency_ms.count, &s.name)?;
+            stat(&s.operation_latency_ms, *l, *st)
+        }
+        Metric::Latency(l @ Latency::Attempt, st) => {
+            no_success(s.operations, s.ok_operation_latency_ms.count, &s.name)?;
+            stat(&s.attempt_latency_ms, *l, *st)
+        }
         // The parser refuses these; a hand-built gate still fails loudly.
         m => Err(unmeasured(
             GateReason::NotPerStep,

@@ -2,7 +2,7 @@
 //! short enough for an 80-column terminal with two or three fleets, then the
 //! verdict sentence so the terminal and report.html say the same thing.
 
-use super::format::{count, ms, pct, times};
+use super::format::{count, ms, ms_of, pct, times};
 use super::verdict::{recovery_text, trigger_window, verdict};
 use crate::model::{FleetResult, Report};
 
@@ -100,7 +100,7 @@ fn step_rows(cs: &[FleetResult]) -> Vec<Row> {
                             "{} ops {} {}",
                             count(s.operations),
                             times(s.amplification),
-                            ms(s.ok_operation_latency_ms.p99)
+                            ms_of(&s.ok_operation_latency_ms, |p| p.p99)
                         )
                     })
             })
@@ -175,23 +175,26 @@ fn headline_rows(cs: &[FleetResult]) -> Vec<Row> {
             )
         }),
         row(&headline_label(cs, "p50"), cs, |c| {
-            ms(c.headline_latency().1.p50)
+            ms_of(c.headline_latency().1, |p| p.p50)
         }),
         row(&headline_label(cs, "p99"), cs, |c| {
-            ms(c.headline_latency().1.p99)
+            ms_of(c.headline_latency().1, |p| p.p99)
         }),
         row(&headline_label(cs, "max"), cs, |c| {
-            ms(c.headline_latency().1.max)
+            ms_of(c.headline_latency().1, |p| p.max)
         }),
         row("attempt latency p99", cs, |c| {
-            ms(c.latency.attempt_latency_ms.p99)
+            ms_of(&c.latency.attempt_latency_ms, |p| p.p99)
         }),
         row("queue wait p99", cs, |c| ms(c.latency.queue_wait_ms.p99)),
         row("journey duration p50", cs, |c| {
-            ms(c.latency.journey_duration_ms.p50)
+            ms_of(&c.latency.journey_duration_ms, |p| p.p50)
+        }),
+        row("journey duration p95", cs, |c| {
+            ms_of(&c.latency.journey_duration_ms, |p| p.p95)
         }),
         row("journey duration p99", cs, |c| {
-            ms(c.latency.journey_duration_ms.p99)
+            ms_of(&c.latency.journey_duration_ms, |p| p.p99)
         }),
         row("schedule lag p99", cs, |c| {
             ms(c.latency.schedule_lag_ms.p99)

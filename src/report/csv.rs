@@ -57,6 +57,9 @@ pub const SUMMARY_HEADER: &[&str] = &[
     "queue_wait_max_ms",
     "hedges",
     "hedge_wins",
+    "journey_duration_p50_ms",
+    "journey_duration_p95_ms",
+    "journey_duration_p99_ms",
 ];
 
 pub const LATENCY_HEADER: &[&str] = &[
@@ -236,6 +239,9 @@ fn summary_row(c: &FleetResult) -> Vec<String> {
         f(c.latency.queue_wait_ms.max),
         c.counts.hedges.to_string(),
         c.counts.hedge_wins.to_string(),
+        f(c.latency.journey_duration_ms.p50),
+        f(c.latency.journey_duration_ms.p95),
+        f(c.latency.journey_duration_ms.p99),
     ]
 }
 

@@ -33,6 +33,16 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// A statistic of `p` in milliseconds, or "n/a" when `p` has no samples
+/// (a fleet none of whose operations succeeded has no OK latency, not 0 ms).
+pub fn ms_of(p: &crate::model::Percentiles, stat: fn(&crate::model::Percentiles) -> f64) -> String {
+    if p.count == 0 {
+        NA.to_string()
+    } else {
+        ms(stat(p))
+    }
+}
+
 /// Milliseconds with a unit and about three significant digits:
 /// `0.42 ms`, `4.2 ms`, `820 ms`, `9.8 s`, `125 s`.
 pub fn ms(v: f64) -> String {

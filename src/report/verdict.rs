@@ -2,7 +2,7 @@
 //! console table. It lives in one place so the terminal and the report never
 //! disagree about which strategy kept the target healthy.
 
-use super::format::{count, decimal, ms, pct, times};
+use super::format::{count, decimal, ms, ms_of, pct, times};
 use crate::model::{FleetResult, Report, Trigger};
 use std::cmp::Ordering;
 
@@ -80,7 +80,7 @@ fn praise(c: &FleetResult) -> String {
         " at {} load amplification{} with {step} p99 {}",
         times(c.counts.amplification),
         on_steps(c),
-        ms(lat.p99)
+        ms_of(lat, |p| p.p99)
     ));
     if let Some(l) = &c.ledger
         && l.duplicates == 0
@@ -136,7 +136,11 @@ fn cost(c: &FleetResult) -> String {
         format!("succeeded on {} of operations", pct(c.counts.success_rate))
     });
     let (step, lat) = c.headline_latency();
-    let last = format!("its {step} p99 reached {}", ms(lat.p99));
+    let last = if lat.count == 0 {
+        format!("its {step} p99 {} (no OK operation)", ms_of(lat, |p| p.p99))
+    } else {
+        format!("its {step} p99 reached {}", ms(lat.p99))
+    };
     format!("{} {} and {}", c.name, parts.join(", "), last)
 }
 

@@ -7,6 +7,7 @@
 mod common;
 
 mod ci_docs;
+mod ci_log_pace;
 mod cli_small;
 mod interrupt;
 mod k8s_manifests;

@@ -6,9 +6,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod abandoned_class;
 mod baseline_compare;
 mod ci_smoke_repeat;
 mod compare_steps;
+mod failed_fleet_gates;
 mod hlog_e2e;
 mod latency_e2e;
 mod merge_cli;
@@ -19,4 +21,5 @@ mod report_files;
 mod report_html;
 mod report_schema;
 mod report_write_failure;
+mod repeat_noise;
 mod shards_exact;

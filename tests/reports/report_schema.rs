@@ -346,3 +346,63 @@ capacity_factor = 0.5
     assert_eq!(doc["results"].as_array().unwrap().len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every property's path (`results[].steps[].name`, `$defs.Percentiles.p99`)
+/// that has no `description`, walking properties, array items, maps'
+/// values, `anyOf` branches and `$defs`.
+fn undescribed(node: &Value, at: &str, out: &mut Vec<String>) {
+    let Some(obj) = node.as_object() else {
+        return;
+    };
+    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+        for (name, p) in props {
+            let path = if at.is_empty() {
+                name.clone()
+            } else {
+                format!("{at}.{name}")
+            };
+            let described = p
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.trim().is_empty());
+            if !described {
+                out.push(path.clone());
+            }
+            undescribed(p, &path, out);
+        }
+    }
+    if let Some(items) = obj.get("items") {
+        undescribed(items, &format!("{at}[]"), out);
+    }
+    if let Some(values) = obj.get("additionalProperties") {
+        undescribed(values, &format!("{at}.*"), out);
+    }
+    for branch in obj.get("anyOf").and_then(Value::as_array).into_iter().flatten() {
+        undescribed(branch, at, out);
+    }
+    for (name, def) in obj.get("$defs").and_then(Value::as_object).into_iter().flatten() {
+        undescribed(def, &format!("$defs.{name}"), out);
+    }
+}
+
+#[test]
+fn report_schema_describes_every_property() {
+    let mut missing = Vec::new();
+    undescribed(&schema(), "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "{} propert(ies) of docs/summary.schema.json without a description (unit and meaning):\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+    // The walk reaches nested objects, array items and definitions.
+    let mut probe = Vec::new();
+    let nested = serde_json::json!({
+        "properties": { "a": { "description": "x", "type": "array",
+            "items": { "properties": { "b": { "type": "integer" } } } } },
+        "$defs": { "D": { "properties": { "c": { "anyOf": [
+            { "type": "null" }, { "properties": { "d": { "type": "string" } } } ] } } } }
+    });
+    undescribed(&nested, "", &mut probe);
+    assert_eq!(probe, ["a[].b", "$defs.D.c", "$defs.D.c.d"]);
+}

@@ -4,7 +4,7 @@
 //! template's auto-escaping applies to it.
 
 use crate::model::{FleetResult, Percentiles, Report, Trigger};
-use crate::report::format::{NA, count, decimal, ms, number, pct, seconds, times};
+use crate::report::format::{NA, count, decimal, ms, ms_of, number, pct, seconds, times};
 use crate::report::ledger_view as ledger;
 use crate::report::verdict::{recovery_text, trigger_window};
 use minijinja::value::Value;
@@ -94,7 +94,7 @@ pub(super) fn latency_rows(
     ];
     fields
         .iter()
-        .map(|(label, f)| plain(label, cs, |c| ms(f(get(c)))))
+        .map(|(label, f)| plain(label, cs, |c| ms_of(get(c), *f)))
         .collect()
 }
 
