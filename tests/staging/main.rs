@@ -9,6 +9,7 @@ mod common;
 mod hostile_target;
 mod httpbin;
 mod prometheus_scrape;
+mod secret_in_code;
 mod secrets_echo;
 mod staging_failures;
 mod staging_fdlimit;
