@@ -8,6 +8,7 @@ mod common;
 
 mod hostile_target;
 mod httpbin;
+mod keep_alive;
 mod prometheus_scrape;
 mod secret_in_code;
 mod secrets_echo;
