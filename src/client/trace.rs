@@ -227,11 +227,12 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_headers_bodies_and_urls() {
         let t = Tracer::new(vec!["hunter2".into(), "ab".into()]);
-        assert_eq!(t.text("/login?p=hunter2&x=ab"), "/login?p=***&x=ab");
+        assert_eq!(t.text("/login?p=hunter2&x=ab", false), "/login?p=***&x=ab");
         let mut out = String::new();
         t.body(
             &mut out,
             br#"{"data":{"accessToken":"T-1","user":"alice","n":[{"password":"x"}]}}"#,
+            true,
         );
         assert!(out.contains(r#""accessToken":"***""#), "{out}");
         assert!(
@@ -245,12 +246,14 @@ mod tests {
             &mut out,
             &http::header::SET_COOKIE,
             &HeaderValue::from_static("s=1"),
+            true,
         );
-        t.header(&mut out, &HeaderName::from_static("x-user"), &sens);
+        t.header(&mut out, &HeaderName::from_static("x-user"), &sens, false);
         t.header(
             &mut out,
             &HeaderName::from_static("x-plain"),
             &HeaderValue::from_static("hunter2!"),
+            false,
         );
         assert_eq!(out, "  set-cookie: ***\n  x-user: ***\n  x-plain: ***!\n");
     }
@@ -262,6 +265,7 @@ mod tests {
         t.body(
             &mut out,
             br#"{"zeta": 1, "password": "pw \"1\"", "alpha":"pw"}"#,
+            false,
         );
         assert_eq!(
             out.trim(),
@@ -274,8 +278,31 @@ mod tests {
     fn bodies_are_cut() {
         let t = Tracer::new(Vec::new());
         let mut out = String::new();
-        t.body(&mut out, "é".repeat(600).as_bytes());
+        t.body(&mut out, "é".repeat(600).as_bytes(), true);
         assert!(out.contains("(1200 bytes in all)"), "{out}");
         assert!(out.len() < 600, "{}", out.len());
+    }
+
+    #[test]
+    fn a_learned_credential_echoed_back_cut_and_cased_is_scrubbed() {
+        fn whole(t: &str, s: &[String]) -> String {
+            s.iter().fold(t.to_string(), |t, s| {
+                t.to_lowercase().replace(&s.to_lowercase()[..8], REDACTED)
+            })
+        }
+        let t = Tracer::new(Vec::new()).with_scrub(whole);
+        let mut sent = HeaderMap::new();
+        sent.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer TOKEN-ABCDEFGH-1"),
+        );
+        for (k, v) in &sent {
+            t.learn_header(k, v);
+        }
+        let mut out = String::new();
+        t.body(&mut out, br#"{"echo":"token-abcdefgh"}"#, true);
+        assert!(!out.contains("token-ab"), "{out}");
+        // What stampede sent is shown with whole secrets out only.
+        assert_eq!(t.text("token-ab", false), "token-ab");
     }
 }
