@@ -21,7 +21,7 @@
 //! not read, then the close) gets that answer ([`h1`] reads what the socket
 //! holds before the write error counts), never a resend.
 //!
-//! Idle HTTP/1 connections expire after `pool::KEEP_ALIVE` (4 s, below
+//! Idle HTTP/1 connections expire after `target.keep_alive` (default 4 s, below
 //! common servers' idle timeouts) and are closed unused; one the server
 //! closed since its answer is found at checkout (the kernel is asked) and
 //! replaced, counted as a reconnect. An answer that is not valid HTTP
@@ -274,6 +274,15 @@ impl HttpClient {
             trace: None,
             forward,
         })
+    }
+
+    /// Keep an idle HTTP/1 connection for at most `d` (`target.keep_alive`;
+    /// zero: every request on a new connection). Before the first request.
+    pub fn with_keep_alive(mut self, d: std::time::Duration) -> Self {
+        if let Some(pool) = Arc::get_mut(&mut self.pool) {
+            pool.set_keep_alive(d);
+        }
+        self
     }
 
     /// Print every request and response (`--trace`), secrets redacted.

@@ -10,7 +10,8 @@
 //!
 //! HTTP/1 connections ([`super::h1`], driven by the task that sends on
 //! them) are used one request at a time (LIFO, the warmest first), and an
-//! idle one for at most [`KEEP_ALIVE`]: below the idle timeouts servers
+//! idle one for at most `target.keep_alive` (default [`KEEP_ALIVE`], 0: no
+//! connection is reused): below the idle timeouts servers
 //! commonly use (nginx 75 s, Node.js 5 s, Apache 5 s), so the generator
 //! lets a connection go before the server closes it under a request. An
 //! expired connection is closed when a checkout finds it (with every one
@@ -253,7 +254,7 @@ impl Pool {
         let Conn::H1(c) = conn else {
             return;
         };
-        if !c.is_reusable() {
+        if !c.is_reusable() || self.keep_alive.is_zero() {
             return;
         }
         let now = Instant::now();
@@ -271,8 +272,8 @@ impl Pool {
         drop(expired);
     }
 
-    /// Keep idle HTTP/1 connections for `d` instead of [`KEEP_ALIVE`].
-    #[cfg(test)]
+    /// Keep idle HTTP/1 connections for `d` instead of [`KEEP_ALIVE`]
+    /// (zero: none is kept, every request connects anew).
     pub fn set_keep_alive(&mut self, d: Duration) {
         self.keep_alive = d;
     }
@@ -424,3 +425,7 @@ fn not_tls(e: std::io::Error) -> std::io::Error {
 fn h1(io: Io) -> Conn {
     Conn::H1(H1::new(io))
 }
+
+#[cfg(test)]
+#[path = "pool_keep_alive_tests.rs"]
+mod keep_alive_tests;

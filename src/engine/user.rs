@@ -63,6 +63,8 @@ struct User<'a> {
     /// Until when this user's rate-limit pacing holds its requests (scope
     /// `user`), in µs since the round began; 0: it does not.
     paced_until_us: u64,
+    /// The last settled operation's cause as sent, judged before scrubbing.
+    raw: flow::RawVerdict,
 }
 
 /// What the engine hands one user's task: moved in once, used in place.
@@ -116,6 +118,7 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
             cookies: CookieJar::default(),
             told_to_wait_until_us: 0,
             paced_until_us: 0,
+            raw: flow::RawVerdict::default(),
         };
         // `user.iteration` is the loop's counter, `task.intended` the
         // journey's due time, `ctx` and `fleet` are read through

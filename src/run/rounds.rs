@@ -102,10 +102,10 @@ async fn prepare(
     }
     // A fresh client per round: no warm connections carried from one fleet to the next.
     let client = match target.client(plan) {
-        Ok(c) => c.with_trace(
-            plan.trace
-                .then(|| crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))),
-        ),
+        Ok(c) => c.with_trace(plan.trace.then(|| {
+            crate::client::trace::Tracer::new(crate::scenario::trace::secrets(plan))
+                .with_scrub(|t, s| crate::engine::scrub::scrub(t, s).into_owned())
+        })),
         // Nothing measured yet: a plain configuration error.
         Err(e) if run.results.is_empty() => return Err(e.into()),
         // Keep what earlier rounds measured.

@@ -60,7 +60,7 @@ impl Target {
     /// A round's client: over TCP, or over pipes to the simulator in memory.
     pub fn client(&self, plan: &Plan) -> Result<HttpClient, ClientError> {
         let (connections, rps) = (plan.target.connections, Some(plan.safety.max_rps));
-        match &self.sim {
+        let client = match &self.sim {
             Some(Embedded::Memory(s)) => HttpClient::in_memory(
                 &self.base,
                 connections,
@@ -76,7 +76,8 @@ impl Target {
                 rps,
                 self.proxy.clone(),
             ),
-        }
+        };
+        Ok(client?.with_keep_alive(plan.target.keep_alive))
     }
 
     /// Stop the embedded simulator, if there is one.

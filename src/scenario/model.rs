@@ -117,6 +117,10 @@ pub struct TargetSection {
     pub timeout: Option<Duration>,
     /// Most HTTP requests in flight at once (the connection cap).
     pub connections: Option<usize>,
+    /// How long an idle HTTP/1 connection is kept for another request
+    /// (default 4s; 0: every request on a new connection).
+    #[serde(default, with = "humantime_serde")]
+    pub keep_alive: Option<Duration>,
     /// PEM CA bundle trusted for HTTPS (private staging CAs), relative to the scenario file.
     pub ca_file: Option<String>,
     /// Also trust the operating system's root certificates.

@@ -184,6 +184,9 @@ pub struct TargetPlan {
     #[serde(with = "humantime_serde")]
     pub timeout: Option<Duration>,
     pub connections: usize,
+    /// How long an idle HTTP/1 connection is kept (zero: never reused).
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
     pub ca_file: Option<PathBuf>,
     pub system_roots: bool,
     pub insecure: bool,

@@ -23,6 +23,7 @@ const KEYS: &[(&str, &str, Kind, &str)] = &[
     ("", "seed", Kind::Int, "7"),
     ("[target]", "timeout", Kind::Dur, ""),
     ("[target]", "connections", Kind::Int, "8"),
+    ("[target]", "keep_alive", Kind::Dur, ""),
     ("[load]", "users", Kind::Int, "5"),
     ("[load]", "over", Kind::Dur, "\"1s\""),
     ("[load]", "iterations", Kind::Int, ""),

@@ -3,6 +3,7 @@
 //! ([`policy::settle`], pure) turned into the loop's next step.
 
 use super::super::step_io::{Inspected, inspect};
+use super::flow::RawVerdict;
 use super::{Next, User, micros_since, wall_now};
 use crate::client::{Failure, Response};
 use crate::metrics::{OpLog, StatusClass};
@@ -163,7 +164,7 @@ impl User<'_> {
                 // A 2xx is success only once the step's checks agree; the
                 // outcome is rewritten here, before anything counts it.
                 let mut short = false;
-                op.outcome = match (&res, outcome.is_ok()) {
+                let raw = match (&res, outcome.is_ok()) {
                     (Ok(r), true) => {
                         let first = BUILTIN_VARS.len() + ctx.journey.user_vars;
                         let q = ctx.journey.quantity;
@@ -183,8 +184,12 @@ impl User<'_> {
                             Inspected::Failed(o) => o,
                         }
                     }
-                    _ => self.scrubbed(outcome),
+                    _ => outcome,
                 };
+                // What the journey does next is decided on the code as sent;
+                // only what is kept is scrubbed.
+                self.raw = RawVerdict::of(self, op.step, &raw);
+                op.outcome = self.scrubbed(raw);
                 Next::Done(short)
             }
             Settlement::Retry {

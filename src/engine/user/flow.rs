@@ -26,6 +26,45 @@ pub(super) fn unit(seed: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// What the last settled operation's cause, read as the target sent it
+/// (before scrubbing), means for the journey: stamped with the operation
+/// and step it belongs to, so an outcome the engine set itself (an
+/// abandoned or timed-out wait) is never judged by an older answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RawVerdict {
+    seq: u32,
+    /// 1 + the step index; 0: nothing settled yet.
+    step: u32,
+    next_zone: bool,
+    refresh: bool,
+}
+
+impl RawVerdict {
+    pub(super) fn of(user: &User<'_>, step: impl Into<u32>, raw: &OpOutcome) -> Self {
+        let journey = &user.ctx.journey;
+        let step = step.into();
+        let cause = raw.cause();
+        let any = |ms: &[crate::outcome::CauseMatch]| {
+            cause.is_some_and(|c| ms.iter().any(|m| c.matches(m)))
+        };
+        let refresh = journey
+            .login
+            .is_some_and(|l| any(&journey.steps[l].refresh_on));
+        Self {
+            seq: user.op_seq,
+            step: step + 1,
+            next_zone: any(&journey.next_zone_on),
+            refresh,
+        }
+    }
+
+    /// The verdict for `op` of `step`, when it is the one last settled.
+    fn for_op(self, seq: u32, step: usize, op: &OpLog) -> Option<Self> {
+        (self.seq == seq && self.step as usize == step + 1 && op.outcome.cause().is_some())
+            .then_some(self)
+    }
+}
+
 impl User<'_> {
     /// What a finished step means for the journey. The response checks,
     /// captures and pre-check verdict were read when the answer came (see
@@ -43,10 +82,13 @@ impl User<'_> {
             }
             // The last cause decides, so a naive client that gave up on a
             // sold-out zone is sold out there too, and moves on.
-            let sold_out = op
-                .outcome
-                .cause()
-                .is_some_and(|c| journey.next_zone_on.iter().any(|m| c.matches(m)));
+            let sold_out = match self.raw.for_op(self.op_seq, step, op) {
+                Some(v) => v.next_zone,
+                None => op
+                    .outcome
+                    .cause()
+                    .is_some_and(|c| journey.next_zone_on.iter().any(|m| c.matches(m))),
+            };
             return if sold_out {
                 StepEnd::NextZone
             } else {
@@ -150,6 +192,9 @@ impl User<'_> {
         };
         if op.step as usize <= login || op.ok() {
             return false;
+        }
+        if let Some(v) = self.raw.for_op(self.op_seq, op.step as usize, op) {
+            return v.refresh;
         }
         let Some(cause) = op.outcome.cause() else {
             return false;

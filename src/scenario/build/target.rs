@@ -6,8 +6,16 @@ use crate::scenario::plan::{ProxyPlan, Secret, TargetPlan};
 use crate::scenario::{ScenarioError, bounds};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const DEFAULT_CONNECTIONS: usize = 256;
+
+/// `target.keep_alive` when absent: below the idle timeouts servers
+/// commonly use (nginx 75 s, Node.js 5 s, Apache httpd 5 s).
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(4);
+
+/// The longest `target.keep_alive`.
+const MAX_KEEP_ALIVE: Duration = Duration::from_secs(600);
 
 pub(super) fn build_target(
     cx: &Ctx,
@@ -37,6 +45,13 @@ pub(super) fn build_target(
         "target.connections",
         bounds::count(connections, bounds::MAX_CONNECTIONS),
     )?;
+    let keep_alive = t.keep_alive.unwrap_or(DEFAULT_KEEP_ALIVE);
+    if keep_alive > MAX_KEEP_ALIVE {
+        return Err(cx.err(
+            "target.keep_alive",
+            "must be at most 10m (0: no connection is reused)",
+        ));
+    }
     let tls = tls_files(cx, t)?;
     let proxy = proxy_setting(cx, t.proxy.as_deref())?;
     let error_code = error_code(cx, t.error_code.as_deref())?;
@@ -57,6 +72,7 @@ pub(super) fn build_target(
         headers,
         timeout: t.timeout,
         connections,
+        keep_alive,
         ca_file: tls.ca_file,
         system_roots: t.system_roots,
         insecure: t.insecure || ov.insecure,
@@ -342,6 +358,18 @@ mod tests {
         assert!(msg.contains("at most 100000"), "{msg}");
         let t = plan(&target("connections = 100000\ntimeout = \"30days\"")).target;
         assert_eq!(t.connections, 100_000);
+    }
+
+    #[test]
+    fn keep_alive_defaults_to_4s_and_is_bounded() {
+        assert_eq!(plan(&target("")).target.keep_alive, DEFAULT_KEEP_ALIVE);
+        let t = plan(&target("keep_alive = \"0s\"")).target;
+        assert_eq!(t.keep_alive, Duration::ZERO);
+        let t = plan(&target("keep_alive = \"10m\"")).target;
+        assert_eq!(t.keep_alive, Duration::from_secs(600));
+        let (line, col, key, msg) = invalid(&target("keep_alive = \"11m\""));
+        assert_eq!((line, col, key.as_str()), (2, 1, "target.keep_alive"));
+        assert!(msg.contains("at most 10m"), "{msg}");
     }
 
     #[test]
