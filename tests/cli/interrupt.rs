@@ -36,7 +36,7 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
     )
     .unwrap();
     let out = dir.path().join("run");
-    let bin = env!("CARGO_BIN_EXE_stampede");
+    let bin = crate::common::bin::BIN;
     let mut cmd = match cores {
         // taskset execs the binary: the child's pid is stampede's.
         Some(c) => {

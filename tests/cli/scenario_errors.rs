@@ -292,8 +292,8 @@ impl Drop for Scratch {
 
 /// `stampede validate` on `scenario`, killed if it takes longer than 20 s.
 fn validate_binary(scenario: &Path) -> (Option<i32>, String) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    use std::process::Stdio;
+    let mut child = crate::common::stampede()
         .arg("validate")
         .arg(scenario)
         .stdin(Stdio::null())

@@ -5,7 +5,7 @@
 use crate::common;
 use common::TempDir;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "compare = [\"compliant\"]\n\
@@ -18,7 +18,7 @@ fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
     let scenario = dir.path().join("s.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let out = dir.path().join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let mut child = crate::common::stampede()
         .arg("run")
         .arg(&scenario)
         .arg("--out")

@@ -10,10 +10,14 @@ use hyper_util::rt::TokioExecutor;
 use stampede::sim::{Ledger, SimConfig, SimServer};
 use std::time::Duration;
 
+pub mod bin;
 pub mod booking_rush;
 pub mod browser;
 pub mod logserver;
 pub mod tinyproxy;
+
+#[allow(unused_imports)]
+pub use bin::{read_summary, stampede};
 
 /// Every file a finished run writes into its report folder.
 pub const REPORT_FILES: &[&str] = &[

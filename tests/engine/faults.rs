@@ -7,7 +7,7 @@ use crate::common;
 use common::TempDir;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -279,7 +279,7 @@ fn run_src(tag: &str, src: &str, env: &[(&str, &str)]) -> Run {
     let scenario = dir.path().join("s.toml");
     std::fs::write(&scenario, src).unwrap();
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .args([
             "run",
             scenario.to_str().unwrap(),
@@ -503,7 +503,7 @@ fn a_token_with_a_newline_is_an_error_at_start_naming_the_variable() {
          [journey]\nevent = \"E1\"\nzones = [\"A\"]\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .args(["validate", scenario.to_str().unwrap()])
         .env("FAULT_NL_TOKEN", "abc\ndef")
         .output()

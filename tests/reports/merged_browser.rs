@@ -68,7 +68,7 @@ fn four_local_shards_merge_into_one_report_a_browser_renders() {
         .arg(&scenario)
         .arg(&out)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("STAMPEDE", env!("CARGO_BIN_EXE_stampede"))
+        .env("STAMPEDE", crate::common::bin::BIN)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

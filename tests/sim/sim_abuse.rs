@@ -8,7 +8,7 @@ use common::TempDir;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `stampede serve` child on 127.0.0.1 with a free port, killed on drop.
@@ -29,7 +29,7 @@ impl Serve {
             format!("[rate_limit]\nper_user_per_second = 0\n[connections]\n{connections}"),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        let mut child = crate::common::stampede()
             .args(["serve", "--port", "0", "--config"])
             .arg(&cfg)
             .stdout(Stdio::piped())

@@ -8,7 +8,7 @@ use crate::common;
 use common::TempDir;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -137,7 +137,7 @@ fn run(tag: &str, src: &str) -> Run {
     let file = dir.path().join("s.toml");
     std::fs::write(&file, src).unwrap();
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .args(["run", file.to_str().unwrap(), "--out"])
         .arg(&out_dir)
         .arg("--quiet")

@@ -152,7 +152,7 @@ fn prometheus_sees_the_reports_attempts() {
     }
     let out = dir.join("run");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
-    let run = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let run = crate::common::stampede()
         .args([
             "run",
             scenario.to_str().unwrap(),

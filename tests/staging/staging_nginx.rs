@@ -334,7 +334,7 @@ fn the_binary_fails_the_build_on_a_failed_gate_against_nginx() {
         let file = dir.path().join(format!("{out}.toml"));
         std::fs::write(&file, scenario_src(&nginx.url(), "/down", 5, gates)).expect("scenario");
         let out_dir = dir.path().join(out);
-        let output = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        let output = crate::common::stampede()
             .arg("run")
             .arg(&file)
             .arg("--out")
