@@ -30,11 +30,12 @@ fn run_and_signal(tag: &str, signals: &[&str]) -> Stopped {
 fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stopped {
     let dir = TempDir::new(tag);
     let scenario = dir.path().join("long.toml");
-    std::fs::write(
-        &scenario,
-        "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"open\"\nstages = [{ duration = \"60s\", rate = 50 }]\ndrain = \"5s\"\n[sim.capacity]\nservice_time = \"200ms\"\n",
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["compliant", "naive"])
+        .open("60s", 50)
+        .drain("5s")
+        .table("[sim.capacity]\nservice_time = \"200ms\"")
+        .write(&scenario);
     let out = dir.path().join("run");
     let bin = crate::common::bin::BIN;
     let mut cmd = match cores {

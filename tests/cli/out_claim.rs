@@ -9,9 +9,6 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"3s\", rate = 20 }]\ndrain = \"2s\"\n";
-
 fn cmd(scenario: &Path, out: &Path, extra: &[&str]) -> common::bin::Stampede {
     let mut c = common::stampede();
     c.arg("run")
@@ -46,7 +43,11 @@ fn stderr(o: &Output) -> String {
 fn a_folder_is_one_runs_and_a_killed_run_leaves_no_claim() {
     let dir = TempDir::new("outclaim");
     let scenario = dir.path().join("s.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .open("3s", 20)
+        .drain("2s")
+        .write(&scenario);
     let out = dir.path().join("shared");
 
     let mut first = start(&scenario, &out);

@@ -8,15 +8,16 @@ use common::TempDir;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-gates = [\"compliant.amplification > 5\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 20 }]\ndrain = \"2s\"\n";
-
 #[test]
 fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
     let dir = TempDir::new("siglate");
     let scenario = dir.path().join("s.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .gates(&["compliant.amplification > 5"])
+        .open("1s", 20)
+        .drain("2s")
+        .write(&scenario);
     let out = dir.path().join("run");
     let mut child = crate::common::stampede()
         .arg("run")

@@ -7,14 +7,15 @@ use common::TempDir;
 use std::process::Stdio;
 use std::time::Duration;
 
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"30s\", rate = 40 }]\ndrain = \"5s\"\n";
-
 #[test]
 fn killed_run_is_rebuilt_from_what_it_streamed() {
     let dir = TempDir::new("streamkill");
     let scenario = dir.path().join("long.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .open("30s", 40)
+        .drain("5s")
+        .write(&scenario);
     let out = dir.path().join("run");
     let mut child = crate::common::stampede()
         .arg("run")

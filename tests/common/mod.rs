@@ -14,10 +14,13 @@ pub mod bin;
 pub mod booking_rush;
 pub mod browser;
 pub mod logserver;
+pub mod scenario;
 pub mod tinyproxy;
 
 #[allow(unused_imports)]
 pub use bin::{read_summary, stampede};
+#[allow(unused_imports)]
+pub use scenario::scenario;
 
 /// Every file a finished run writes into its report folder.
 pub const REPORT_FILES: &[&str] = &[

@@ -170,15 +170,11 @@ max_delay = "20ms"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_mid_run_drains_and_reports_interrupted() {
-    let p = plan(
-        r#"
-compare = ["compliant", "naive"]
-[load]
-model = "open"
-stages = [{ duration = "30s", rate = 50 }]
-drain = "5s"
-"#,
-    );
+    let p = crate::common::scenario()
+        .compare(&["compliant", "naive"])
+        .open("30s", 50)
+        .drain("5s")
+        .plan();
     let control = Control::default();
     let stopper = control.clone();
     tokio::spawn(async move {

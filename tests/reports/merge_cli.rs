@@ -9,10 +9,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const SCENARIO: &str = "compare = [\"compliant\"]\nseed = 11\n\
-gates = [\"compliant.amplification >= 1\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30 }]\ndrain = \"5s\"\n";
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -53,7 +49,13 @@ fn refused(o: &Output, out: &Path, needle: &str) {
 fn merge_adds_shards_exactly_and_refuses_bad_input() {
     let dir = TempDir::new("mergecli");
     let scenario = dir.path().join("tiny.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .seed(11)
+        .gates(&["compliant.amplification >= 1"])
+        .open("1s", 30)
+        .drain("5s")
+        .write(&scenario);
     let run = dir.path().join("run");
     let o = stampede()
         .args(&[

@@ -8,10 +8,6 @@ use common::TempDir;
 
 use std::path::Path;
 
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-gates = [\"compliant.amplification >= 1\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 20 }]\ndrain = \"5s\"\n";
-
 /// Every file but `missing` is in place and complete.
 fn assert_complete_except(out: &Path, missing: &str) {
     for (name, _) in stampede::report::csv::FILES {
@@ -58,7 +54,12 @@ fn assert_complete_except(out: &Path, missing: &str) {
 fn report_write_failure_names_the_file_keeps_the_others_and_exits_4() {
     let dir = TempDir::new("writefail");
     let scenario = dir.path().join("short.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .gates(&["compliant.amplification >= 1"])
+        .open("1s", 20)
+        .drain("5s")
+        .write(&scenario);
     let out = dir.path().join("run");
     // A directory where summary.json should go: that one file cannot be written.
     std::fs::create_dir_all(out.join("summary.json")).unwrap();
