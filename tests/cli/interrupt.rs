@@ -9,7 +9,7 @@ use common::TempDir;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Stopped {
     code: Option<i32>,
@@ -64,6 +64,8 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
     });
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
+            // The behaviour under test: a second signal shortly after the
+            // first, while the first one's drain is under way.
             std::thread::sleep(Duration::from_millis(100));
         }
         let kill = Command::new("kill")
@@ -72,17 +74,8 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
             .unwrap();
         assert!(kill.success(), "kill -{sig}");
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stampede did not stop after {signals:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_exit(&mut child, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("stampede did not stop after {signals:?}"));
     let stderr = {
         use std::io::Read;
         let mut s = String::new();

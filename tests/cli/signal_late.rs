@@ -6,7 +6,7 @@ use crate::common;
 use common::TempDir;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
@@ -36,25 +36,16 @@ fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
         .spawn()
         .unwrap();
     // The reports are written before the linger starts.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !out.join("junit.xml").is_file() {
-        assert!(Instant::now() < deadline, "the run did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for("the reports", Duration::from_secs(30), || {
+        out.join("junit.xml").is_file()
+    });
+    // The behaviour under test: a while after its reports, the process is
+    // still there (lingering for the scrape), not finished.
     std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none(), "lingering");
-    let sent = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(20),
-            "SIGTERM during the linger was not answered"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_exit(&mut child, Duration::from_secs(20))
+        .expect("SIGTERM during the linger was not answered");
     assert_eq!(
         status.code(),
         Some(1),

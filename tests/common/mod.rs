@@ -235,6 +235,37 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for `child` to exit, up to `limit`; `None` if it is still
+/// running then (the caller kills it and says what hung).
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`wait_for`] on a Tokio runtime: polls `cond` every 20 ms (of the
+/// runtime's clock) until it holds; panics naming `what` after `limit`.
+pub async fn eventually(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Complete lines of a run folder's `stream.partial.jsonl` (one per
 /// streamed second) in which attempts were sent.
 pub fn streamed_seconds_with_attempts(out: &std::path::Path) -> usize {

@@ -177,11 +177,20 @@ async fn stopping_mid_run_drains_and_reports_interrupted() {
         .plan();
     let control = Control::default();
     let stopper = control.clone();
+    let board = std::sync::Arc::new(stampede::board::Board::default());
+    let progress = stampede::engine::Progress::with_display(false, board.clone());
+    // Stopped once the first round has sent attempts, as a Ctrl-C would.
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        let sent = || {
+            board
+                .fleets()
+                .iter()
+                .any(|f| f.live.attempts.load(std::sync::atomic::Ordering::Relaxed) > 0)
+        };
+        common::eventually("the first attempts", Duration::from_secs(30), sent).await;
         stopper.stop.cancel();
     });
-    let r = stampede::run::execute(&p, &control, None)
+    let r = stampede::run::execute(&p, &control, Some(&progress))
         .await
         .unwrap()
         .report;

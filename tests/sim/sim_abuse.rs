@@ -281,6 +281,7 @@ fn sim_abuse_a_busy_keep_alive_connection_outlives_the_idle_timeout() {
     // One request every 400 ms for 3 s on one connection: never idle 1 s.
     while start.elapsed() < Duration::from_secs(3) {
         assert_eq!(get_availability(&mut s), 200, "after {:?}", start.elapsed());
+        // The pacing under test: busy, but never idle for the 1 s timeout.
         std::thread::sleep(Duration::from_millis(400));
     }
     // Then left alone, it is closed.
