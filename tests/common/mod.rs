@@ -14,13 +14,17 @@ pub mod bin;
 pub mod booking_rush;
 pub mod browser;
 pub mod logserver;
+pub mod rawhttp;
 pub mod scenario;
 pub mod tinyproxy;
+pub mod wait;
 
 #[allow(unused_imports)]
 pub use bin::{read_summary, stampede};
 #[allow(unused_imports)]
 pub use scenario::scenario;
+#[allow(unused_imports)]
+pub use wait::{eventually, wait_exit, wait_for, wait_listening};
 
 /// Every file a finished run writes into its report folder.
 pub const REPORT_FILES: &[&str] = &[
@@ -219,50 +223,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Polls `cond` every 20 ms until it holds; panics naming `what` after
-/// `limit` (a condition with a deadline, never a fixed sleep).
-pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited {limit:?} for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits for `child` to exit, up to `limit`; `None` if it is still
-/// running then (the caller kills it and says what hung).
-pub fn wait_exit(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> Option<std::process::ExitStatus> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if std::time::Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// [`wait_for`] on a Tokio runtime: polls `cond` every 20 ms (of the
-/// runtime's clock) until it holds; panics naming `what` after `limit`.
-pub async fn eventually(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {limit:?} for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

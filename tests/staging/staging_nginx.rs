@@ -14,10 +14,10 @@ use common::TempDir;
 use stampede::engine::Control;
 use stampede::report::{FleetResult, Report};
 use stampede::scenario::{self, Overrides};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -133,23 +133,8 @@ impl Nginx {
 
     /// Until it accepts connections, or it exited, or 20 s passed.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-                }
-                let log =
-                    std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
-                return Err(format!("exited with {status}: {stderr}{log}"));
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err("not listening after 20 s".into())
+        let log = self.dir.path().join("error.log");
+        common::wait_listening(&mut self.child, self.addr, &log, Duration::from_secs(20))
     }
 
     fn url(&self) -> String {
