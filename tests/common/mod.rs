@@ -24,7 +24,7 @@ pub use bin::{read_summary, stampede};
 #[allow(unused_imports)]
 pub use scenario::scenario;
 #[allow(unused_imports)]
-pub use wait::{eventually, wait_exit, wait_for, wait_listening};
+pub use wait::{eventually, free_port, wait_exit, wait_for, wait_listening};
 
 /// Every file a finished run writes into its report folder.
 pub const REPORT_FILES: &[&str] = &[

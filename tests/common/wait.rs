@@ -69,3 +69,12 @@ pub fn wait_listening(
     }
     Err(format!("not listening after {limit:?}"))
 }
+
+/// A loopback port free a moment ago, for a server that must be told its
+/// port (one that cannot report a port 0 it bound).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}

@@ -14,7 +14,7 @@ use common::TempDir;
 use stampede::engine::Control;
 use stampede::report::{FleetResult, Report};
 use stampede::scenario::{self, Overrides};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -77,11 +77,6 @@ http {{
     )
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 impl Nginx {
     fn start() -> Nginx {
         assert!(
@@ -93,7 +88,7 @@ impl Nginx {
         let mut last_err = String::new();
         for _ in 0..5 {
             let dir = TempDir::new("nginx");
-            let port = free_port();
+            let port = common::free_port();
             let conf = dir.path().join("nginx.conf");
             std::fs::write(&conf, config(dir.path(), port)).expect("write nginx.conf");
             std::fs::write(

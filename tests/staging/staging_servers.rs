@@ -18,7 +18,7 @@ use common::TempDir;
 
 use stampede::report::{FleetResult, Report, RunStatus};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -143,11 +143,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 /// The files served: a static JSON file and a CGI script answering a POST
 /// 201 (it reads the body first).
 fn content(dir: &Path) {
@@ -180,7 +175,7 @@ impl Server {
         for _ in 0..5 {
             let dir = TempDir::new("staging-server");
             content(dir.path());
-            let port = free_port();
+            let port = common::free_port();
             let conf = dir.path().join("server.conf");
             std::fs::write(&conf, kind.config(dir.path(), port)).expect("write the config");
             // Its own process group: Apache's shutdown signals its whole
