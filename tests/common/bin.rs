@@ -125,6 +125,13 @@ impl Stampede {
     }
 }
 
+/// `stampede compare A B --out OUT`, more arguments to add.
+pub fn compare(a: &Path, b: &Path, out: &Path) -> Stampede {
+    let mut c = stampede();
+    c.arg("compare").arg(a).arg(b).arg("--out").arg(out);
+    c
+}
+
 /// A run folder's `summary.json`, or `Null` if it is missing or unreadable
 /// (the caller asserts on the exit code first).
 pub fn read_summary(out: &Path) -> serde_json::Value {

@@ -135,15 +135,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     assert!(gate(&n, "compliant.amplification <= baseline + 0.05")["baseline"].is_number());
 
     let cmp = root.join("cmp");
-    let out = stampede()
-        .args(&[
-            "compare",
-            base.to_str().unwrap(),
-            new.to_str().unwrap(),
-            "--out",
-            cmp.to_str().unwrap(),
-        ])
-        .run();
+    let out = crate::common::bin::compare(&base, &new, &cmp).run();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

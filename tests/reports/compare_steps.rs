@@ -68,15 +68,7 @@ fn compare_shows_a_row_per_step_metric_with_its_judgement_and_exit_rule() {
     let (a, b, out) = (root.join("a"), root.join("b"), root.join("cmp"));
     write(&a, &base);
     write(&b, &new);
-    let o = stampede()
-        .args(&[
-            "compare",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run();
+    let o = crate::common::bin::compare(&a, &b, &out).run();
     let text = String::from_utf8_lossy(&o.stdout);
     // Single runs: flagged, but only --fail-on-worse fails.
     assert_eq!(o.status.code(), Some(0), "{text}");
@@ -191,15 +183,7 @@ fn repeated_folders_judge_step_rows_by_their_spread() {
         .clone();
 
     let out = root.join("cmp-same");
-    let o = stampede()
-        .args(&[
-            "compare",
-            base.to_str().unwrap(),
-            same.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run();
+    let o = crate::common::bin::compare(&base, &same, &out).run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{text}");
     let c = json(&out.join("compare.json"));
@@ -209,15 +193,7 @@ fn repeated_folders_judge_step_rows_by_their_spread() {
     assert!(text.contains("within noise"), "{text}");
 
     let out = root.join("cmp-slow");
-    let o = stampede()
-        .args(&[
-            "compare",
-            base.to_str().unwrap(),
-            slow.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run();
+    let o = crate::common::bin::compare(&base, &slow, &out).run();
     let text = String::from_utf8_lossy(&o.stdout);
     // Beyond the spread on a step row alone: the repeat rule fails.
     assert_eq!(o.status.code(), Some(1), "{text}");

@@ -99,15 +99,7 @@ fn repeated_runs_tell_noise_from_a_slower_target() {
     let same = root.join("same");
     repeat(&base_file, &same);
     let cmp = root.join("cmp-same");
-    let o = stampede()
-        .args(&[
-            "compare",
-            base.to_str().unwrap(),
-            same.to_str().unwrap(),
-            "--out",
-            cmp.to_str().unwrap(),
-        ])
-        .run();
+    let o = crate::common::bin::compare(&base, &same, &cmp).run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("medians of 5 and 5 runs"), "{text}");
     let r = rows(&cmp);
@@ -119,15 +111,7 @@ fn repeated_runs_tell_noise_from_a_slower_target() {
     let slow = root.join("slow");
     repeat(&slow_file, &slow);
     let cmp = root.join("cmp-slow");
-    let o = stampede()
-        .args(&[
-            "compare",
-            base.to_str().unwrap(),
-            slow.to_str().unwrap(),
-            "--out",
-            cmp.to_str().unwrap(),
-        ])
-        .run();
+    let o = crate::common::bin::compare(&base, &slow, &cmp).run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
     let r = rows(&cmp);
