@@ -76,6 +76,14 @@ impl Scenario {
             .load_key("users", &users.to_string())
             .load_key("over", &quoted(over))
     }
+    /// Closed load: `users` each running `iterations` journeys, within
+    /// `duration`.
+    pub fn closed(self, users: u32, iterations: u32, duration: &str) -> Self {
+        self.load_key("model", "\"closed\"")
+            .load_key("users", &users.to_string())
+            .load_key("iterations", &iterations.to_string())
+            .load_key("duration", &quoted(duration))
+    }
     /// How long journeys still running may finish after the last arrival.
     pub fn drain(self, drain: &str) -> Self {
         self.load_key("drain", &quoted(drain))
@@ -88,6 +96,11 @@ impl Scenario {
     /// Seats each journey books.
     pub fn quantity(self, n: u32) -> Self {
         self.journey_key("quantity", &n.to_string())
+    }
+    /// The event and zones the journey books in.
+    pub fn event(self, event: &str, zones: &[&str]) -> Self {
+        self.journey_key("event", &quoted(event))
+            .journey_key("zones", &list(zones))
     }
     pub fn journey_key(mut self, key: &str, toml_value: &str) -> Self {
         self.journey.push((key.into(), toml_value.into()));
