@@ -24,7 +24,7 @@ fn out_dir(tag: &str) -> PathBuf {
 fn run_virtual_in(cwd: &Path, scenario: &Path, out: &Path) -> Output {
     let res = stampede()
         .current_dir(cwd)
-        .args(&[
+        .args([
             "run",
             &scenario.display().to_string(),
             "--virtual-time",
@@ -224,7 +224,7 @@ fn a_real_target_is_refused_on_virtual_time() {
     .expect("scenario");
     let path = scenario.display().to_string();
     let res = stampede()
-        .args(&["run", &path, "--virtual-time", "--quiet"])
+        .args(["run", &path, "--virtual-time", "--quiet"])
         .run();
     let err = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(2), "{err}");
@@ -233,7 +233,7 @@ fn a_real_target_is_refused_on_virtual_time() {
 
     let flagship = "scenarios/ticket-drop.toml";
     let res = stampede()
-        .args(&[
+        .args([
             "run",
             flagship,
             "--virtual-time",

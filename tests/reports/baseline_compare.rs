@@ -56,7 +56,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     let new = root.join("new");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
     let out = stampede()
-        .args(&[
+        .args([
             "run",
             shipped.to_str().unwrap(),
             "--out",
@@ -77,7 +77,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     let scen = slower_scenario(&root, "400ms");
     // Without --baseline the relative gates are a usage error before any load.
     let out = stampede()
-        .args(&[
+        .args([
             "run",
             scen.to_str().unwrap(),
             "--out",
@@ -94,7 +94,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     assert!(!root.join("x").join("summary.json").exists());
 
     let out = stampede()
-        .args(&[
+        .args([
             "run",
             scen.to_str().unwrap(),
             "--out",
@@ -203,7 +203,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     std::fs::create_dir_all(&odir).unwrap();
     std::fs::write(odir.join("summary.json"), other.to_string()).unwrap();
     let out = stampede()
-        .args(&["compare", base.to_str().unwrap(), odir.to_str().unwrap()])
+        .args(["compare", base.to_str().unwrap(), odir.to_str().unwrap()])
         .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not comparable"));

@@ -122,7 +122,7 @@ fn compare_shows_a_row_per_step_metric_with_its_judgement_and_exit_rule() {
     assert!(text.contains("2 metric(s) worse beyond the noise threshold"));
 
     let o = stampede()
-        .args(&[
+        .args([
             "compare",
             a.to_str().unwrap(),
             b.to_str().unwrap(),
@@ -131,7 +131,7 @@ fn compare_shows_a_row_per_step_metric_with_its_judgement_and_exit_rule() {
         .run();
     assert_eq!(o.status.code(), Some(1), "a worse step row fails");
     let o = stampede()
-        .args(&[
+        .args([
             "compare",
             a.to_str().unwrap(),
             a.to_str().unwrap(),

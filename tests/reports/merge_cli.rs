@@ -58,7 +58,7 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
         .write(&scenario);
     let run = dir.path().join("run");
     let o = stampede()
-        .args(&[
+        .args([
             "run".as_ref(),
             scenario.as_os_str(),
             "--out".as_ref(),

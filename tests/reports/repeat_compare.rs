@@ -34,7 +34,7 @@ fn scenario(dir: &Path, service_time: &str) -> PathBuf {
 
 fn repeat(file: &Path, out: &Path) -> String {
     let o = stampede()
-        .args(&[
+        .args([
             "run",
             file.to_str().unwrap(),
             "--policy",
