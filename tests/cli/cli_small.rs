@@ -2,32 +2,28 @@
 //! printing only the verdict and gate lines, and `--out` refusing a
 //! non-empty folder unless `--force`.
 
+use crate::common::stampede;
 use std::path::Path;
-use std::process::Command;
-
-fn stampede(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let out = stampede(&["completions", shell]);
+        let out = stampede().args(["completions", shell]).run();
         assert!(out.status.success(), "{shell}");
         let text = String::from_utf8_lossy(&out.stdout);
         for word in ["compare", "baseline", "metrics-listen"] {
             assert!(text.contains(word), "{shell}: {word} missing");
         }
     }
-    assert_eq!(stampede(&["completions", "tcsh"]).status.code(), Some(2));
+    assert_eq!(
+        stampede().args(["completions", "tcsh"]).run().status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn man_page_names_every_subcommand() {
-    let out = stampede(&["man"]);
+    let out = stampede().args(["man"]).run();
     assert!(out.status.success());
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH stampede 1"), "{page}");
@@ -49,14 +45,14 @@ fn man_page_names_every_subcommand() {
         );
     }
     // One subcommand's page, with its options.
-    let out = stampede(&["man", "run"]);
+    let out = stampede().args(["man", "run"]).run();
     assert!(out.status.success());
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH stampede-run 1"), "{page}");
     assert!(page.contains("\\fBstampede run\\fR"));
     assert!(page.contains("metrics\\-listen"));
     // An unknown one is a usage error naming the choices.
-    let out = stampede(&["man", "nope"]);
+    let out = stampede().args(["man", "nope"]).run();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -94,7 +90,7 @@ fn quiet_prints_the_verdict_and_gates_and_out_must_be_empty() {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
     let out = dir.join("run");
     let (s, o) = (scenario.to_str().unwrap(), out.to_str().unwrap());
-    let r = stampede(&["run", s, "--out", o, "-q"]);
+    let r = stampede().args(["run", s, "--out", o, "-q"]).run();
     assert!(matches!(r.status.code(), Some(0 | 1)));
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(
@@ -108,7 +104,7 @@ fn quiet_prints_the_verdict_and_gates_and_out_must_be_empty() {
         .count();
     assert_eq!(gates, 8, "{text}");
     // The folder now holds the first run: a second is refused, before any load...
-    let again = stampede(&["run", s, "--out", o, "-q"]);
+    let again = stampede().args(["run", s, "--out", o, "-q"]).run();
     assert_eq!(again.status.code(), Some(2));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
@@ -116,7 +112,9 @@ fn quiet_prints_the_verdict_and_gates_and_out_must_be_empty() {
         "{err}"
     );
     // ...unless forced.
-    let forced = stampede(&["run", s, "--out", o, "-q", "--force"]);
+    let forced = stampede()
+        .args(["run", s, "--out", o, "-q", "--force"])
+        .run();
     assert!(
         matches!(forced.status.code(), Some(0 | 1)),
         "{}",
@@ -127,15 +125,19 @@ fn quiet_prints_the_verdict_and_gates_and_out_must_be_empty() {
 
 #[test]
 fn a_start_more_than_a_day_away_is_refused_at_once() {
-    let far = stampede(&["run", "scenarios/ci-smoke.toml", "--start-at", "9999999999"]);
+    let far = stampede()
+        .args(["run", "scenarios/ci-smoke.toml", "--start-at", "9999999999"])
+        .run();
     assert_eq!(far.status.code(), Some(2));
     let err = String::from_utf8_lossy(&far.stderr);
     assert!(err.contains("at most 1day ahead"), "{err}");
-    let year = stampede(&[
-        "run",
-        "scenarios/ci-smoke.toml",
-        "--start-at",
-        "2999-01-01T00:00:00Z",
-    ]);
+    let year = stampede()
+        .args([
+            "run",
+            "scenarios/ci-smoke.toml",
+            "--start-at",
+            "2999-01-01T00:00:00Z",
+        ])
+        .run();
     assert_eq!(year.status.code(), Some(2));
 }

@@ -9,7 +9,7 @@ use common::TempDir;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Stopped {
     code: Option<i32>,
@@ -30,13 +30,14 @@ fn run_and_signal(tag: &str, signals: &[&str]) -> Stopped {
 fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stopped {
     let dir = TempDir::new(tag);
     let scenario = dir.path().join("long.toml");
-    std::fs::write(
-        &scenario,
-        "compare = [\"compliant\", \"naive\"]\n[load]\nmodel = \"open\"\nstages = [{ duration = \"60s\", rate = 50 }]\ndrain = \"5s\"\n[sim.capacity]\nservice_time = \"200ms\"\n",
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["compliant", "naive"])
+        .open("60s", 50)
+        .drain("5s")
+        .table("[sim.capacity]\nservice_time = \"200ms\"")
+        .write(&scenario);
     let out = dir.path().join("run");
-    let bin = env!("CARGO_BIN_EXE_stampede");
+    let bin = crate::common::bin::BIN;
     let mut cmd = match cores {
         // taskset execs the binary: the child's pid is stampede's.
         Some(c) => {
@@ -63,6 +64,8 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
     });
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
+            // The behaviour under test: a second signal shortly after the
+            // first, while the first one's drain is under way.
             std::thread::sleep(Duration::from_millis(100));
         }
         let kill = Command::new("kill")
@@ -71,17 +74,8 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
             .unwrap();
         assert!(kill.success(), "kill -{sig}");
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stampede did not stop after {signals:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_exit(&mut child, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("stampede did not stop after {signals:?}"));
     let stderr = {
         use std::io::Read;
         let mut s = String::new();

@@ -28,7 +28,7 @@ fn the_live_view_shows_its_fields_on_a_terminal() {
     // 300 users at 60/s: 5 s of arrivals per round, enough for several redraws.
     let cmd = format!(
         "{} run {} --rate 60 --out {}; sleep 30",
-        env!("CARGO_BIN_EXE_stampede"),
+        crate::common::bin::BIN,
         scenario.display(),
         dir.display()
     );

@@ -16,6 +16,7 @@ mod module_direction;
 mod out_claim;
 mod policy_errors;
 mod readme;
+mod scenario_builder;
 mod scenario_errors;
 mod scenario_gates;
 mod scenario_props;

@@ -6,14 +6,11 @@ use crate::common;
 use common::TempDir;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Output, Stdio};
+use std::time::Duration;
 
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"3s\", rate = 20 }]\ndrain = \"2s\"\n";
-
-fn cmd(scenario: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
+fn cmd(scenario: &Path, out: &Path, extra: &[&str]) -> common::bin::Stampede {
+    let mut c = common::stampede();
     c.arg("run")
         .arg(scenario)
         .arg("--out")
@@ -32,11 +29,9 @@ fn start(scenario: &Path, out: &Path) -> Child {
         .unwrap();
     // The claim is taken (the lock file names the pid) before the load starts.
     let lock = out.join(".stampede.lock");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == child.id().to_string()) {
-        assert!(Instant::now() < deadline, "no claim on {}", out.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for("the claim on --out", Duration::from_secs(20), || {
+        std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == child.id().to_string())
+    });
     child
 }
 
@@ -48,7 +43,11 @@ fn stderr(o: &Output) -> String {
 fn a_folder_is_one_runs_and_a_killed_run_leaves_no_claim() {
     let dir = TempDir::new("outclaim");
     let scenario = dir.path().join("s.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .open("3s", 20)
+        .drain("2s")
+        .write(&scenario);
     let out = dir.path().join("shared");
 
     let mut first = start(&scenario, &out);

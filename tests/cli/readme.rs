@@ -6,7 +6,6 @@ use crate::common;
 
 use clap::Parser;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn readme() -> String {
     std::fs::read_to_string("README.md").expect("README.md")
@@ -273,7 +272,6 @@ enum Checked {
 /// Runs a `cargo run --release -- ...` example with the test build of the
 /// binary (same code, debug profile), its report folder in a temp dir.
 fn run_example(line: &str, args: &[String], tag: &str) {
-    let bin = env!("CARGO_BIN_EXE_stampede");
     let mut args = args.to_vec();
     let out = temp_dir(tag);
     if args[0] == "run" {
@@ -283,7 +281,7 @@ fn run_example(line: &str, args: &[String], tag: &str) {
         }
         args.push("--quiet".into());
     }
-    let res = Command::new(bin)
+    let res = common::stampede()
         .args(&args)
         .output()
         .expect("run stampede");
@@ -335,7 +333,7 @@ fn check_stampede_line(line: &str, args: &[String]) -> Checked {
             Checked::Validated
         }
         Cmd::Validate { .. } | Cmd::Policies | Cmd::Completions { .. } | Cmd::Man { .. } => {
-            let res = Command::new(env!("CARGO_BIN_EXE_stampede"))
+            let res = common::stampede()
                 .args(args)
                 .output()
                 .expect("run stampede");
@@ -661,8 +659,7 @@ fn the_history_check_sees_history() {
 
 #[test]
 fn validate_policies_and_report_commands_work() {
-    let bin = env!("CARGO_BIN_EXE_stampede");
-    let v = Command::new(bin)
+    let v = common::stampede()
         .args(["validate", "scenarios/ci-smoke.toml"])
         .output()
         .unwrap();
@@ -670,7 +667,7 @@ fn validate_policies_and_report_commands_work() {
     let plan: serde_json::Value =
         serde_json::from_slice(&v.stdout).expect("validate prints the plan as JSON");
     assert_eq!(plan["name"], "ci-smoke");
-    let p = Command::new(bin).arg("policies").output().unwrap();
+    let p = common::stampede().arg("policies").output().unwrap();
     let listing = String::from_utf8_lossy(&p.stdout);
     for preset in stampede::policy::PRESETS {
         assert!(
@@ -678,7 +675,7 @@ fn validate_policies_and_report_commands_work() {
             "{preset} missing from `stampede policies`"
         );
     }
-    let bad = Command::new(bin)
+    let bad = common::stampede()
         .args(["validate", "scenarios/nope.toml"])
         .output()
         .unwrap();
@@ -687,7 +684,7 @@ fn validate_policies_and_report_commands_work() {
     let dir = temp_dir("rerender");
     stampede::report::write_all(&stampede::sample::sample_report(), &dir).unwrap();
     std::fs::remove_file(dir.join("report.html")).unwrap();
-    let r = Command::new(bin).arg("report").arg(&dir).output().unwrap();
+    let r = common::stampede().arg("report").arg(&dir).output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(dir.join("report.html").is_file());
     let _ = std::fs::remove_dir_all(&dir);

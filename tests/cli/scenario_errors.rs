@@ -292,8 +292,8 @@ impl Drop for Scratch {
 
 /// `stampede validate` on `scenario`, killed if it takes longer than 20 s.
 fn validate_binary(scenario: &Path) -> (Option<i32>, String) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    use std::process::Stdio;
+    let mut child = crate::common::stampede()
         .arg("validate")
         .arg(scenario)
         .stdin(Stdio::null())
@@ -301,20 +301,15 @@ fn validate_binary(scenario: &Path) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-            return (status.code(), stderr);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`stampede validate {}` hung", scenario.display());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let Some(status) = crate::common::wait_exit(&mut child, std::time::Duration::from_secs(20))
+    else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("`stampede validate {}` hung", scenario.display());
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
 }
 
 #[test]

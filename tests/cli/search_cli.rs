@@ -6,7 +6,6 @@
 
 use crate::common::TempDir;
 use serde_json::Value;
-use std::process::Command;
 
 const SCENARIO: &str = r#"name = "tiny-drop"
 seed = 4
@@ -28,7 +27,7 @@ zones = [{ id = "A", seats = 30 }]
 fn search(dir: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let file = dir.join("tiny-drop.toml");
     std::fs::write(&file, SCENARIO).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
+    crate::common::stampede()
         .arg("search")
         .arg(&file)
         .args(["--vary", "load.users", "--until", "journeys.sold_out > 0"])
@@ -141,7 +140,7 @@ fn bad_search_input_is_an_error_naming_what_is_wrong() {
         if !args.contains(&"--until") {
             args.extend(until);
         }
-        let o = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        let o = crate::common::stampede()
             .arg("search")
             .arg(scenario)
             .args(&args)

@@ -5,20 +5,21 @@
 use crate::common;
 use common::TempDir;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-gates = [\"compliant.amplification > 5\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 20 }]\ndrain = \"2s\"\n";
+use std::process::Stdio;
+use std::time::Duration;
 
 #[test]
 fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
     let dir = TempDir::new("siglate");
     let scenario = dir.path().join("s.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .gates(&["compliant.amplification > 5"])
+        .open("1s", 20)
+        .drain("2s")
+        .write(&scenario);
     let out = dir.path().join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let mut child = crate::common::stampede()
         .arg("run")
         .arg(&scenario)
         .arg("--out")
@@ -35,25 +36,16 @@ fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
         .spawn()
         .unwrap();
     // The reports are written before the linger starts.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !out.join("junit.xml").is_file() {
-        assert!(Instant::now() < deadline, "the run did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for("the reports", Duration::from_secs(30), || {
+        out.join("junit.xml").is_file()
+    });
+    // The behaviour under test: a while after its reports, the process is
+    // still there (lingering for the scrape), not finished.
     std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none(), "lingering");
-    let sent = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(20),
-            "SIGTERM during the linger was not answered"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_exit(&mut child, Duration::from_secs(20))
+        .expect("SIGTERM during the linger was not answered");
     assert_eq!(
         status.code(),
         Some(1),

@@ -4,19 +4,20 @@
 use crate::common;
 use common::TempDir;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"30s\", rate = 40 }]\ndrain = \"5s\"\n";
 
 #[test]
 fn killed_run_is_rebuilt_from_what_it_streamed() {
     let dir = TempDir::new("streamkill");
     let scenario = dir.path().join("long.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .open("30s", 40)
+        .drain("5s")
+        .write(&scenario);
     let out = dir.path().join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let mut child = crate::common::stampede()
         .arg("run")
         .arg(&scenario)
         .arg("--out")
@@ -68,7 +69,7 @@ fn killed_run_is_rebuilt_from_what_it_streamed() {
     let mut text = complete.to_string();
     text.push_str(&format!("{bad}\n"));
     std::fs::write(damaged.join("stream.partial.jsonl"), text).unwrap();
-    let rep = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let rep = crate::common::stampede()
         .arg("report")
         .arg(&damaged)
         .output()
@@ -80,7 +81,7 @@ fn killed_run_is_rebuilt_from_what_it_streamed() {
         "{stderr}"
     );
 
-    let rep = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let rep = crate::common::stampede()
         .arg("report")
         .arg(&out)
         .output()

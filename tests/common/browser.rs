@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -63,17 +63,10 @@ pub fn dump_dom(html: &Path, profile: &Path) -> (String, String) {
         let mut s = String::new();
         err.read_to_string(&mut s).map(|_| s)
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let Some(status) = super::wait_exit(&mut child, BROWSER_TIMEOUT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
     };
     let dom = out_t.join().unwrap().unwrap();
     let stderr = err_t.join().unwrap().unwrap();

@@ -10,10 +10,21 @@ use hyper_util::rt::TokioExecutor;
 use stampede::sim::{Ledger, SimConfig, SimServer};
 use std::time::Duration;
 
+pub mod bin;
 pub mod booking_rush;
 pub mod browser;
 pub mod logserver;
+pub mod rawhttp;
+pub mod scenario;
 pub mod tinyproxy;
+pub mod wait;
+
+#[allow(unused_imports)]
+pub use bin::{read_summary, stampede};
+#[allow(unused_imports)]
+pub use scenario::scenario;
+#[allow(unused_imports)]
+pub use wait::{eventually, free_port, wait_exit, wait_for, wait_listening};
 
 /// Every file a finished run writes into its report folder.
 pub const REPORT_FILES: &[&str] = &[
@@ -212,19 +223,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Polls `cond` every 20 ms until it holds; panics naming `what` after
-/// `limit` (a condition with a deadline, never a fixed sleep).
-pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited {limit:?} for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

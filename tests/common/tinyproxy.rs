@@ -13,13 +13,7 @@ pub struct Tinyproxy {
     child: Child,
 }
 
-/// A loopback port free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
+pub use super::wait::free_port;
 
 fn binary() -> PathBuf {
     for p in ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"] {

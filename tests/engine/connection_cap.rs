@@ -84,35 +84,20 @@ async fn eight_connections_for_two_hundred_users() {
     let server = counting_server(Duration::from_millis(2)).await;
     let dir = TempDir::new("conn-cap");
     let file = dir.path().join("cap.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-name = "conn-cap"
-compare = ["no-retry"]
-[target]
-url = "http://{}"
-connections = 8
-timeout = "30s"
-# No look for a simulator ledger: every request this server counts is load.
-ledger = false
-[users]
-generated_tokens = true
-[load]
-model = "closed"
-users = 200
-iterations = 5
-duration = "60s"
-drain = "30s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "get", path = "/x" }}]
-"#,
-            server.addr
-        ),
-    )
-    .expect("write scenario");
+    crate::common::scenario()
+        .name("conn-cap")
+        .compare(&["no-retry"])
+        .target(&format!("http://{}", server.addr))
+        .target_key("connections", "8")
+        .target_key("timeout", "\"30s\"")
+        // No look for a simulator ledger: every request this server counts is load.
+        .target_key("ledger", "false")
+        .closed(200, 5, "60s")
+        .drain("30s")
+        .event("E1", &["A"])
+        .journey_key("steps", r#"[{ name = "get", path = "/x" }]"#)
+        .table("[users]\ngenerated_tokens = true")
+        .write(&file);
     let plan = scenario::load(&file, &Overrides::default()).expect("valid scenario");
     let out = stampede::run::execute(&plan, &Control::default(), None)
         .await

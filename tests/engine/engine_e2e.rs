@@ -125,30 +125,17 @@ per_user_per_second = 0
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_target_still_produces_a_report() {
-    // Bind then drop a listener so the port is (almost certainly) closed.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "http://127.0.0.1:{port}"
-[load]
-model = "ticket-drop"
-users = 20
-over = "100ms"
-drain = "5s"
-[journey]
-event = "E1"
-zones = ["A"]
-[policies.compliant]
-base_delay = "10ms"
-max_delay = "20ms"
-"#
-    );
-    let r = run(&plan(&src)).await;
+    // A port free a moment ago is (almost certainly) closed.
+    let port = common::free_port();
+    let p = common::scenario()
+        .compare(&["compliant"])
+        .target(&format!("http://127.0.0.1:{port}"))
+        .ticket_drop(20, "100ms")
+        .drain("5s")
+        .event("E1", &["A"])
+        .table("[policies.compliant]\nbase_delay = \"10ms\"\nmax_delay = \"20ms\"")
+        .plan();
+    let r = run(&p).await;
     let c = &r.results[0];
     assert_eq!(c.counts.journeys.started, 20);
     assert_eq!(c.counts.journeys.succeeded, 0);
@@ -170,22 +157,27 @@ max_delay = "20ms"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_mid_run_drains_and_reports_interrupted() {
-    let p = plan(
-        r#"
-compare = ["compliant", "naive"]
-[load]
-model = "open"
-stages = [{ duration = "30s", rate = 50 }]
-drain = "5s"
-"#,
-    );
+    let p = crate::common::scenario()
+        .compare(&["compliant", "naive"])
+        .open("30s", 50)
+        .drain("5s")
+        .plan();
     let control = Control::default();
     let stopper = control.clone();
+    let board = std::sync::Arc::new(stampede::board::Board::default());
+    let progress = stampede::engine::Progress::with_display(false, board.clone());
+    // Stopped once the first round has sent attempts, as a Ctrl-C would.
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        let sent = || {
+            board
+                .fleets()
+                .iter()
+                .any(|f| f.live.attempts.load(std::sync::atomic::Ordering::Relaxed) > 0)
+        };
+        common::eventually("the first attempts", Duration::from_secs(30), sent).await;
         stopper.stop.cancel();
     });
-    let r = stampede::run::execute(&p, &control, None)
+    let r = stampede::run::execute(&p, &control, Some(&progress))
         .await
         .unwrap()
         .report;
@@ -199,27 +191,18 @@ drain = "5s"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_rule_stops_the_run_and_the_report_says_why() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let src = format!(
-        r#"
-compare = ["naive", "compliant"]
-[target]
-url = "http://127.0.0.1:{port}"
-[load]
-model = "open"
-stages = [{{ duration = "60s", rate = 20 }}]
-drain = "5s"
-[journey]
-event = "E1"
-zones = ["A"]
-[safety]
-abort = [{{ when = "error_rate > 50%", for = "1s" }}]
-"#
-    );
-    let p = plan(&src);
+    let port = common::free_port();
+    let p = common::scenario()
+        .compare(&["naive", "compliant"])
+        .target(&format!("http://127.0.0.1:{port}"))
+        .open("60s", 20)
+        .drain("5s")
+        .event("E1", &["A"])
+        .table(
+            r#"[safety]
+abort = [{ when = "error_rate > 50%", for = "1s" }]"#,
+        )
+        .plan();
     let control = Control::default();
     let r = stampede::run::execute(&p, &control, None)
         .await

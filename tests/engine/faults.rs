@@ -5,9 +5,9 @@
 use crate::common;
 
 use common::TempDir;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,33 +34,6 @@ struct FaultServer {
     stop: Arc<AtomicBool>,
 }
 
-fn read_head(s: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-        if buf.len() > 64 * 1024 {
-            return None;
-        }
-    }
-    let head = String::from_utf8_lossy(&buf).into_owned();
-    // Drain the body so the request is complete.
-    let len = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).ok()?;
-    Some(head)
-}
-
 impl FaultServer {
     fn start(fault: Fault) -> Self {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -80,7 +53,7 @@ impl FaultServer {
                 let (r, sn, st, fault) = (r.clone(), sn.clone(), st.clone(), fault.clone());
                 std::thread::spawn(move || {
                     let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
-                    let Some(head) = read_head(&mut s) else {
+                    let Some(head) = common::rawhttp::read_request(&mut s) else {
                         return;
                     };
                     if is_probe(&head) {
@@ -154,7 +127,7 @@ fn keep_alive_server(
             let Ok(mut s) = s else { break };
             let (c, answer) = (c.clone(), answer.clone());
             std::thread::spawn(move || {
-                while let Some(head) = read_head(&mut s) {
+                while let Some(head) = common::rawhttp::read_request(&mut s) {
                     if is_probe(&head) {
                         let _ = s.write_all(http("404 Not Found", "", "").as_bytes());
                         break;
@@ -279,7 +252,7 @@ fn run_src(tag: &str, src: &str, env: &[(&str, &str)]) -> Run {
     let scenario = dir.path().join("s.toml");
     std::fs::write(&scenario, src).unwrap();
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .args([
             "run",
             scenario.to_str().unwrap(),
@@ -503,7 +476,7 @@ fn a_token_with_a_newline_is_an_error_at_start_naming_the_variable() {
          [journey]\nevent = \"E1\"\nzones = [\"A\"]\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .args(["validate", scenario.to_str().unwrap()])
         .env("FAULT_NL_TOKEN", "abc\ndef")
         .output()

@@ -109,34 +109,20 @@ async fn waiting_for_an_h2_stream_is_queue_wait_not_attempt_latency() {
     let dir = TempDir::new("h2-queue");
     std::fs::write(dir.path().join("ca.pem"), ca).expect("write CA");
     let file = dir.path().join("h2.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-name = "h2-queue"
-compare = ["no-retry"]
-[target]
-url = "https://{addr}"
-ca_file = "ca.pem"
-connections = 40
-timeout = "30s"
-ledger = false
-[users]
-generated_tokens = true
-[load]
-model = "closed"
-users = 40
-iterations = 5
-duration = "60s"
-drain = "30s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "get", path = "/x" }}]
-"#
-        ),
-    )
-    .expect("write scenario");
+    crate::common::scenario()
+        .name("h2-queue")
+        .compare(&["no-retry"])
+        .target(&format!("https://{addr}"))
+        .target_key("ca_file", "\"ca.pem\"")
+        .target_key("connections", "40")
+        .target_key("timeout", "\"30s\"")
+        .target_key("ledger", "false")
+        .closed(40, 5, "60s")
+        .drain("30s")
+        .event("E1", &["A"])
+        .journey_key("steps", r#"[{ name = "get", path = "/x" }]"#)
+        .table("[users]\ngenerated_tokens = true")
+        .write(&file);
     let plan = scenario::load(&file, &Overrides::default()).expect("valid scenario");
     let out = stampede::run::execute(&plan, &Control::default(), None)
         .await

@@ -6,13 +6,12 @@
 
 use crate::common::TempDir;
 use serde_json::Value;
-use std::process::Command;
 
 #[test]
 fn the_queue_drop_strands_passes_replays_500s_and_ranks_compliant_first() {
     let dir = TempDir::new("queue-drop");
     let out = dir.path().join("out");
-    let res = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let res = crate::common::stampede()
         .args([
             "run",
             "scenarios/ticket-drop-queue.toml",

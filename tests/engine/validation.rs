@@ -8,14 +8,13 @@ use crate::common;
 
 use common::TempDir;
 use serde_json::Value;
-use std::process::Command;
 
 /// `stampede run FILE --virtual-time --quiet` into a fresh folder, which
 /// must complete (exit 0); its summary.json.
 fn run(file: &str) -> Value {
     let dir = TempDir::new("validation");
     let out = dir.path().join("report");
-    let res = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let res = crate::common::stampede()
         .args(["run", file, "--virtual-time", "--quiet", "--out"])
         .arg(&out)
         .env("NO_PROXY", "127.0.0.1,localhost,::1")

@@ -2,9 +2,10 @@
 //! scenario and seed give the same report, field by field; minutes of
 //! load take seconds; a real target is refused.
 
+use crate::common::stampede;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// summary.json fields that are allowed to differ between two identical
@@ -19,32 +20,18 @@ fn out_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn stampede(args: &[&str]) -> Output {
-    stampede_in(Path::new("."), args)
-}
-
-/// The binary run with `dir` as its working directory.
-fn stampede_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .current_dir(dir)
-        .args(args)
-        .env("NO_PROXY", "127.0.0.1,localhost,::1")
-        .output()
-        .expect("run stampede")
-}
-
 /// `run SCENARIO --virtual-time --out DIR` in `cwd`, which must succeed.
 fn run_virtual_in(cwd: &Path, scenario: &Path, out: &Path) -> Output {
-    let res = stampede_in(
-        cwd,
-        &[
+    let res = stampede()
+        .current_dir(cwd)
+        .args([
             "run",
             &scenario.display().to_string(),
             "--virtual-time",
             "--out",
             &out.display().to_string(),
-        ],
-    );
+        ])
+        .run();
     assert!(
         res.status.success(),
         "exit {:?}\n{}\n{}",
@@ -236,20 +223,24 @@ fn a_real_target_is_refused_on_virtual_time() {
     )
     .expect("scenario");
     let path = scenario.display().to_string();
-    let res = stampede(&["run", &path, "--virtual-time", "--quiet"]);
+    let res = stampede()
+        .args(["run", &path, "--virtual-time", "--quiet"])
+        .run();
     let err = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("{path}:4:1: `target.url`")), "{err}");
     assert!(err.contains("cannot measure a real target"), "{err}");
 
     let flagship = "scenarios/ticket-drop.toml";
-    let res = stampede(&[
-        "run",
-        flagship,
-        "--virtual-time",
-        "--target",
-        "http://127.0.0.1:9",
-    ]);
+    let res = stampede()
+        .args([
+            "run",
+            flagship,
+            "--virtual-time",
+            "--target",
+            "http://127.0.0.1:9",
+        ])
+        .run();
     let err = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(2), "{err}");
     assert!(err.contains("--target http://127.0.0.1:9"), "{err}");
@@ -261,7 +252,7 @@ fn a_real_target_is_refused_on_virtual_time() {
     ] {
         let mut args = vec!["run", flagship, "--virtual-time"];
         args.extend_from_slice(clash);
-        let res = stampede(&args);
+        let res = stampede().args(&args).run();
         assert_eq!(res.status.code(), Some(2), "{args:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);

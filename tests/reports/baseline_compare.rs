@@ -6,16 +6,9 @@
 //! in both runs alike.) A relative gate without
 //! `--baseline`, and runs of different scenarios, are usage errors (exit 2).
 
+use crate::common::stampede;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn stampede(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .output()
-        .expect("run stampede")
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("stampede-baseline-{}-{name}", std::process::id()));
@@ -62,13 +55,15 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     let base = root.join("base");
     let new = root.join("new");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
-    let out = stampede(&[
-        "run",
-        shipped.to_str().unwrap(),
-        "--out",
-        base.to_str().unwrap(),
-        "-q",
-    ]);
+    let out = stampede()
+        .args([
+            "run",
+            shipped.to_str().unwrap(),
+            "--out",
+            base.to_str().unwrap(),
+            "-q",
+        ])
+        .run();
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "base run: {}",
@@ -81,13 +76,15 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
 
     let scen = slower_scenario(&root, "400ms");
     // Without --baseline the relative gates are a usage error before any load.
-    let out = stampede(&[
-        "run",
-        scen.to_str().unwrap(),
-        "--out",
-        root.join("x").to_str().unwrap(),
-        "-q",
-    ]);
+    let out = stampede()
+        .args([
+            "run",
+            scen.to_str().unwrap(),
+            "--out",
+            root.join("x").to_str().unwrap(),
+            "-q",
+        ])
+        .run();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -96,14 +93,16 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     );
     assert!(!root.join("x").join("summary.json").exists());
 
-    let out = stampede(&[
-        "run",
-        scen.to_str().unwrap(),
-        "--out",
-        new.to_str().unwrap(),
-        "--baseline",
-        base.to_str().unwrap(),
-    ]);
+    let out = stampede()
+        .args([
+            "run",
+            scen.to_str().unwrap(),
+            "--out",
+            new.to_str().unwrap(),
+            "--baseline",
+            base.to_str().unwrap(),
+        ])
+        .run();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -136,13 +135,7 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     assert!(gate(&n, "compliant.amplification <= baseline + 0.05")["baseline"].is_number());
 
     let cmp = root.join("cmp");
-    let out = stampede(&[
-        "compare",
-        base.to_str().unwrap(),
-        new.to_str().unwrap(),
-        "--out",
-        cmp.to_str().unwrap(),
-    ]);
+    let out = crate::common::bin::compare(&base, &new, &cmp).run();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -209,7 +202,9 @@ fn a_slower_run_fails_its_baseline_gate_and_compare_flags_it() {
     let odir = root.join("other");
     std::fs::create_dir_all(&odir).unwrap();
     std::fs::write(odir.join("summary.json"), other.to_string()).unwrap();
-    let out = stampede(&["compare", base.to_str().unwrap(), odir.to_str().unwrap()]);
+    let out = stampede()
+        .args(["compare", base.to_str().unwrap(), odir.to_str().unwrap()])
+        .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not comparable"));
     let _ = std::fs::remove_dir_all(root);

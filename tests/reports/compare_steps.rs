@@ -10,19 +10,13 @@
 //! chromium is required: CI installs it with `apt-get install -y chromium`.
 
 use crate::common;
+use crate::common::stampede;
 use common::browser::{chromium, page_logs, temp_dir};
 
 use serde_json::Value;
 use stampede::report::{self, Report};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn stampede(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .output()
-        .expect("run stampede")
-}
+use std::process::{Command, Stdio};
 
 fn write(dir: &Path, r: &Report) {
     std::fs::create_dir_all(dir).unwrap();
@@ -74,13 +68,7 @@ fn compare_shows_a_row_per_step_metric_with_its_judgement_and_exit_rule() {
     let (a, b, out) = (root.join("a"), root.join("b"), root.join("cmp"));
     write(&a, &base);
     write(&b, &new);
-    let o = stampede(&[
-        "compare",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = crate::common::bin::compare(&a, &b, &out).run();
     let text = String::from_utf8_lossy(&o.stdout);
     // Single runs: flagged, but only --fail-on-worse fails.
     assert_eq!(o.status.code(), Some(0), "{text}");
@@ -133,19 +121,23 @@ fn compare_shows_a_row_per_step_metric_with_its_judgement_and_exit_rule() {
     assert!(line.contains("WORSE"), "{line}");
     assert!(text.contains("2 metric(s) worse beyond the noise threshold"));
 
-    let o = stampede(&[
-        "compare",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--fail-on-worse",
-    ]);
+    let o = stampede()
+        .args([
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--fail-on-worse",
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(1), "a worse step row fails");
-    let o = stampede(&[
-        "compare",
-        a.to_str().unwrap(),
-        a.to_str().unwrap(),
-        "--fail-on-worse",
-    ]);
+    let o = stampede()
+        .args([
+            "compare",
+            a.to_str().unwrap(),
+            a.to_str().unwrap(),
+            "--fail-on-worse",
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(0));
 
     browser_check(&root, &base, &out.join("compare.html"), &c);
@@ -191,13 +183,7 @@ fn repeated_folders_judge_step_rows_by_their_spread() {
         .clone();
 
     let out = root.join("cmp-same");
-    let o = stampede(&[
-        "compare",
-        base.to_str().unwrap(),
-        same.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = crate::common::bin::compare(&base, &same, &out).run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{text}");
     let c = json(&out.join("compare.json"));
@@ -207,13 +193,7 @@ fn repeated_folders_judge_step_rows_by_their_spread() {
     assert!(text.contains("within noise"), "{text}");
 
     let out = root.join("cmp-slow");
-    let o = stampede(&[
-        "compare",
-        base.to_str().unwrap(),
-        slow.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = crate::common::bin::compare(&base, &slow, &out).run();
     let text = String::from_utf8_lossy(&o.stdout);
     // Beyond the spread on a step row alone: the repeat rule fails.
     assert_eq!(o.status.code(), Some(1), "{text}");

@@ -6,13 +6,12 @@ use common::TempDir;
 
 use stampede::metrics::hlog::{self, HlogFile, TAG_ATTEMPT, TAG_BACKOFF, TAG_OP, TAG_QUEUE};
 use stampede::metrics::new_histogram;
-use std::process::Command;
 
 #[test]
 fn run_writes_interval_logs_whose_counts_equal_the_report() {
     let dir = TempDir::new("hlog");
     let out = dir.path().join("run");
-    let run = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let run = crate::common::stampede()
         .arg("run")
         .arg("scenarios/ci-smoke.toml")
         .arg("--out")

@@ -9,19 +9,21 @@ use common::TempDir;
 
 use stampede::metrics::hlog::{self, HlogFile, TAG_OP};
 use stampede::metrics::new_histogram;
-use std::process::Command;
-
-const SCENARIO: &str = "name = \"latency-e2e\"\ncompare = [\"compliant\"]\nseed = 4\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"3s\", rate = 60 }]\ndrain = \"5s\"\n\
-[journey]\nquantity = 1\n";
 
 #[test]
 fn a_three_second_round_has_a_fine_latency_series_that_adds_up() {
     let dir = TempDir::new("latency");
     let scenario = dir.path().join("latency.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .name("latency-e2e")
+        .compare(&["compliant"])
+        .seed(4)
+        .open("3s", 60)
+        .drain("5s")
+        .quantity(1)
+        .write(&scenario);
     let out = dir.path().join("run");
-    let run = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let run = crate::common::stampede()
         .arg("run")
         .arg(&scenario)
         .arg("--out")

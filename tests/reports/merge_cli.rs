@@ -2,22 +2,12 @@
 //! every kind of bad input is refused with a clear error and nothing written.
 
 use crate::common;
+use crate::common::stampede;
 use common::TempDir;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const SCENARIO: &str = "compare = [\"compliant\"]\nseed = 11\n\
-gates = [\"compliant.amplification >= 1\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 30 }]\ndrain = \"5s\"\n";
-
-fn stampede(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -45,7 +35,7 @@ fn merge(dirs: &[&PathBuf], out: &Path) -> Output {
     args.extend(dirs.iter().map(|d| d.as_os_str()));
     args.push("--out".as_ref());
     args.push(out.as_os_str());
-    stampede(&args)
+    stampede().args(&args).run()
 }
 
 fn refused(o: &Output, out: &Path, needle: &str) {
@@ -59,15 +49,23 @@ fn refused(o: &Output, out: &Path, needle: &str) {
 fn merge_adds_shards_exactly_and_refuses_bad_input() {
     let dir = TempDir::new("mergecli");
     let scenario = dir.path().join("tiny.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .seed(11)
+        .gates(&["compliant.amplification >= 1"])
+        .open("1s", 30)
+        .drain("5s")
+        .write(&scenario);
     let run = dir.path().join("run");
-    let o = stampede(&[
-        "run".as_ref(),
-        scenario.as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let o = stampede()
+        .args([
+            "run".as_ref(),
+            scenario.as_os_str(),
+            "--out".as_ref(),
+            run.as_os_str(),
+            "--quiet".as_ref(),
+        ])
+        .run();
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -225,7 +223,7 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     let forced = dir.path().join("forced");
     let mut args: Vec<&std::ffi::OsStr> = vec!["merge".as_ref(), a.as_os_str(), br.as_os_str()];
     args.extend(["--force".as_ref(), "--out".as_ref(), forced.as_os_str()]);
-    let o = stampede(&args);
+    let o = stampede().args(&args).run();
     assert_eq!(
         o.status.code(),
         Some(0),

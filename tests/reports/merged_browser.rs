@@ -15,7 +15,7 @@ use common::browser::{count, dump_dom, page_logs, svgs};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The whole run (3 s to the common start, two fleets of a 1 s drop with
 /// at most 4 s drain, the merge) takes ~10 s in a debug build.
@@ -68,7 +68,7 @@ fn four_local_shards_merge_into_one_report_a_browser_renders() {
         .arg(&scenario)
         .arg(&out)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("STAMPEDE", env!("CARGO_BIN_EXE_stampede"))
+        .env("STAMPEDE", crate::common::bin::BIN)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -77,19 +77,12 @@ fn four_local_shards_merge_into_one_report_a_browser_renders() {
         .process_group(0)
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > RUN_TIMEOUT {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            panic!("shards-local.sh did not finish within {RUN_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let Some(status) = common::wait_exit(&mut child, RUN_TIMEOUT) else {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        panic!("shards-local.sh did not finish within {RUN_TIMEOUT:?}");
     };
     let logs = || {
         (0..4)

@@ -4,16 +4,9 @@
 //! spread: an unchanged scenario is within noise (exit 0), a target made
 //! slower by the simulator's `service_time` is worse (exit 1).
 
+use crate::common::stampede;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn stampede(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .output()
-        .expect("run stampede")
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("stampede-repeat-{}-{name}", std::process::id()));
@@ -40,17 +33,19 @@ fn scenario(dir: &Path, service_time: &str) -> PathBuf {
 }
 
 fn repeat(file: &Path, out: &Path) -> String {
-    let o = stampede(&[
-        "run",
-        file.to_str().unwrap(),
-        "--policy",
-        "compliant",
-        "--repeat",
-        "5",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = stampede()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--policy",
+            "compliant",
+            "--repeat",
+            "5",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run();
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.code().is_some_and(|c| c <= 1),
@@ -104,13 +99,7 @@ fn repeated_runs_tell_noise_from_a_slower_target() {
     let same = root.join("same");
     repeat(&base_file, &same);
     let cmp = root.join("cmp-same");
-    let o = stampede(&[
-        "compare",
-        base.to_str().unwrap(),
-        same.to_str().unwrap(),
-        "--out",
-        cmp.to_str().unwrap(),
-    ]);
+    let o = crate::common::bin::compare(&base, &same, &cmp).run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("medians of 5 and 5 runs"), "{text}");
     let r = rows(&cmp);
@@ -122,13 +111,7 @@ fn repeated_runs_tell_noise_from_a_slower_target() {
     let slow = root.join("slow");
     repeat(&slow_file, &slow);
     let cmp = root.join("cmp-slow");
-    let o = stampede(&[
-        "compare",
-        base.to_str().unwrap(),
-        slow.to_str().unwrap(),
-        "--out",
-        cmp.to_str().unwrap(),
-    ]);
+    let o = crate::common::bin::compare(&base, &slow, &cmp).run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
     let r = rows(&cmp);

@@ -7,11 +7,6 @@ use crate::common;
 use common::TempDir;
 
 use std::path::Path;
-use std::process::Command;
-
-const SCENARIO: &str = "compare = [\"compliant\"]\n\
-gates = [\"compliant.amplification >= 1\"]\n\
-[load]\nmodel = \"open\"\nstages = [{ duration = \"1s\", rate = 20 }]\ndrain = \"5s\"\n";
 
 /// Every file but `missing` is in place and complete.
 fn assert_complete_except(out: &Path, missing: &str) {
@@ -59,11 +54,16 @@ fn assert_complete_except(out: &Path, missing: &str) {
 fn report_write_failure_names_the_file_keeps_the_others_and_exits_4() {
     let dir = TempDir::new("writefail");
     let scenario = dir.path().join("short.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    crate::common::scenario()
+        .compare(&["compliant"])
+        .gates(&["compliant.amplification >= 1"])
+        .open("1s", 20)
+        .drain("5s")
+        .write(&scenario);
     let out = dir.path().join("run");
     // A directory where summary.json should go: that one file cannot be written.
     std::fs::create_dir_all(out.join("summary.json")).unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let run = crate::common::stampede()
         .arg("run")
         .arg(&scenario)
         .arg("--out")
@@ -109,7 +109,7 @@ fn report_rerender_failure_names_the_file_and_exits_4() {
     let out = dir.path().join("run");
     stampede::report::write_all(&stampede::sample::sample_report(), &out).unwrap();
     // Re-rendering over a good folder works and leaves no temporary file.
-    let ok = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let ok = crate::common::stampede()
         .arg("report")
         .arg(&out)
         .output()
@@ -118,7 +118,7 @@ fn report_rerender_failure_names_the_file_and_exits_4() {
     std::fs::remove_file(out.join("latency.csv")).unwrap();
     std::fs::create_dir(out.join("latency.csv")).unwrap();
     std::fs::remove_file(out.join("report.html")).unwrap();
-    let r = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let r = crate::common::stampede()
         .arg("report")
         .arg(&out)
         .output()

@@ -9,7 +9,7 @@ use common::TempDir;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 const SCENARIO: &str = "name = \"exact\"\nseed = 3\ncompare = [\"compliant\"]\n\
 gates = [\"compliant.amplification >= 1\"]\n\
@@ -28,7 +28,7 @@ impl Drop for Serve {
 }
 
 fn serve(config: &Path) -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let mut child = crate::common::stampede()
         .args(["serve", "--port", "0", "--config"])
         .arg(config)
         .stdout(Stdio::piped())
@@ -100,7 +100,7 @@ fn load_requests(l: &stampede::sim::Ledger) -> Vec<(String, u16, u64)> {
 
 /// `shard`: (I/N, the common --start-at in Unix seconds, one value for all shards).
 fn run(scenario: &Path, url: &str, out: &Path, shard: Option<(&str, u64)>) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    let mut c = crate::common::stampede();
     c.arg("run")
         .arg(scenario)
         .args(["--target", url, "--ledger", "--quiet", "--out"])
@@ -162,7 +162,7 @@ fn four_shards_merged_equal_one_run() {
     children.into_iter().for_each(ok);
     let after = target_ledger(&url);
     let merged = dir.path().join("merged");
-    let o = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let o = crate::common::stampede()
         .arg("merge")
         .args(&shards)
         .arg("--out")

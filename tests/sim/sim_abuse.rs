@@ -8,7 +8,7 @@ use common::TempDir;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `stampede serve` child on 127.0.0.1 with a free port, killed on drop.
@@ -29,7 +29,7 @@ impl Serve {
             format!("[rate_limit]\nper_user_per_second = 0\n[connections]\n{connections}"),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        let mut child = crate::common::stampede()
             .args(["serve", "--port", "0", "--config"])
             .arg(&cfg)
             .stdout(Stdio::piped())
@@ -281,6 +281,7 @@ fn sim_abuse_a_busy_keep_alive_connection_outlives_the_idle_timeout() {
     // One request every 400 ms for 3 s on one connection: never idle 1 s.
     while start.elapsed() < Duration::from_secs(3) {
         assert_eq!(get_availability(&mut s), 200, "after {:?}", start.elapsed());
+        // The pacing under test: busy, but never idle for the 1 s timeout.
         std::thread::sleep(Duration::from_millis(400));
     }
     // Then left alone, it is closed.

@@ -6,9 +6,9 @@
 use crate::common;
 
 use common::TempDir;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -16,34 +16,6 @@ use std::time::Duration;
 /// What the server does after reading request number `n` (ledger probes
 /// aside): what it writes, and whether it closes the connection after it.
 type Answer = dyn Fn(u64) -> (String, bool) + Send + Sync;
-
-/// Read one request head and its Content-Length body; `None` at the end
-/// of the connection.
-fn read_request(s: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-        if buf.len() > 64 * 1024 {
-            return None;
-        }
-    }
-    let head = String::from_utf8_lossy(&buf).into_owned();
-    let len = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).ok()?;
-    Some(head)
-}
 
 /// A thread-per-connection server on 127.0.0.1; returns its URL and the
 /// number of requests it read whole (stampede's ledger probe not counted).
@@ -58,7 +30,7 @@ fn serve(answer: Arc<Answer>) -> (String, Arc<AtomicU64>) {
             let (c, answer) = (c.clone(), answer.clone());
             std::thread::spawn(move || {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-                while let Some(head) = read_request(&mut s) {
+                while let Some(head) = common::rawhttp::read_request(&mut s) {
                     if head.lines().next().is_some_and(|l| l.contains(" /__sim/")) {
                         let probe = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
                         let _ = s.write_all(probe.as_bytes());
@@ -137,7 +109,7 @@ fn run(tag: &str, src: &str) -> Run {
     let file = dir.path().join("s.toml");
     std::fs::write(&file, src).unwrap();
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .args(["run", file.to_str().unwrap(), "--out"])
         .arg(&out_dir)
         .arg("--quiet")
@@ -238,7 +210,7 @@ fn answers_then_closes() -> (String, Arc<AtomicU64>) {
             let c = c.clone();
             std::thread::spawn(move || {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-                let Some(head) = read_request(&mut s) else {
+                let Some(head) = common::rawhttp::read_request(&mut s) else {
                     return;
                 };
                 if !head.contains(" /__sim/") {

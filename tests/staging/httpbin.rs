@@ -65,11 +65,9 @@ impl Httpbin {
             log,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "httpbin did not start in 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::wait_for("httpbin to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
         Some(me)
     }
 

@@ -8,18 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn prometheus_bin() -> Option<String> {
     ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
@@ -118,7 +110,7 @@ fn prometheus_sees_the_reports_attempts() {
     let dir = std::env::temp_dir().join(format!("stampede-prom-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (mport, pport) = (free_port(), free_port());
+    let (mport, pport) = (crate::common::free_port(), crate::common::free_port());
     std::fs::write(
         dir.join("prometheus.yml"),
         format!(
@@ -142,17 +134,12 @@ fn prometheus_sees_the_reports_attempts() {
             .spawn()
             .expect("start prometheus"),
     );
-    let t0 = Instant::now();
-    while get(pport, "/-/ready").is_none_or(|b| !b.contains("Ready")) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "prometheus never became ready"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    crate::common::wait_for("prometheus to be ready", Duration::from_secs(30), || {
+        get(pport, "/-/ready").is_some_and(|b| b.contains("Ready"))
+    });
     let out = dir.join("run");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
-    let run = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let run = crate::common::stampede()
         .args([
             "run",
             scenario.to_str().unwrap(),

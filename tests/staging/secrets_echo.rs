@@ -144,7 +144,7 @@ capture = {{ token = "/data/access_token" }}
         let o = tokio::task::spawn_blocking({
             let (f, out) = (f.clone(), out.clone());
             move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+                crate::common::stampede()
                     .arg("run")
                     .arg(&f)
                     .arg("--out")

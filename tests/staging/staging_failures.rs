@@ -4,7 +4,6 @@
 
 use crate::common;
 use common::TempDir;
-use std::process::Command;
 
 #[test]
 fn a_target_that_never_answers_is_diagnosed_and_exits_4() {
@@ -42,7 +41,7 @@ retry = false
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = crate::common::stampede()
         .arg("run")
         .arg(&file)
         .arg("--out")

@@ -9,7 +9,6 @@
 use crate::common;
 use common::TempDir;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -87,7 +86,7 @@ retry = false
     let out = {
         let out_dir = out_dir.clone();
         tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
+            let mut cmd = crate::common::stampede();
             cmd.arg("run")
                 .arg(&file)
                 .arg("--out")
@@ -98,7 +97,7 @@ retry = false
             }
             // SAFETY: only setrlimit between fork and exec (async-signal-safe).
             unsafe {
-                cmd.pre_exec(|| {
+                cmd.command_mut().pre_exec(|| {
                     let lim = libc::rlimit {
                         rlim_cur: LIMIT as libc::rlim_t,
                         rlim_max: LIMIT as libc::rlim_t,

@@ -14,10 +14,10 @@ use common::TempDir;
 use stampede::engine::Control;
 use stampede::report::{FleetResult, Report};
 use stampede::scenario::{self, Overrides};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -77,11 +77,6 @@ http {{
     )
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 impl Nginx {
     fn start() -> Nginx {
         assert!(
@@ -93,7 +88,7 @@ impl Nginx {
         let mut last_err = String::new();
         for _ in 0..5 {
             let dir = TempDir::new("nginx");
-            let port = free_port();
+            let port = common::free_port();
             let conf = dir.path().join("nginx.conf");
             std::fs::write(&conf, config(dir.path(), port)).expect("write nginx.conf");
             std::fs::write(
@@ -133,23 +128,8 @@ impl Nginx {
 
     /// Until it accepts connections, or it exited, or 20 s passed.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-                }
-                let log =
-                    std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
-                return Err(format!("exited with {status}: {stderr}{log}"));
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err("not listening after 20 s".into())
+        let log = self.dir.path().join("error.log");
+        common::wait_listening(&mut self.child, self.addr, &log, Duration::from_secs(20))
     }
 
     fn url(&self) -> String {
@@ -334,7 +314,7 @@ fn the_binary_fails_the_build_on_a_failed_gate_against_nginx() {
         let file = dir.path().join(format!("{out}.toml"));
         std::fs::write(&file, scenario_src(&nginx.url(), "/down", 5, gates)).expect("scenario");
         let out_dir = dir.path().join(out);
-        let output = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        let output = crate::common::stampede()
             .arg("run")
             .arg(&file)
             .arg("--out")

@@ -10,7 +10,6 @@ use crate::common;
 use common::TempDir;
 use common::logserver::LogServer;
 use common::tinyproxy::{Tinyproxy, free_port};
-use std::process::Command;
 
 const PROXY_VARS: &[&str] = &[
     "HTTP_PROXY",
@@ -82,40 +81,27 @@ impl Run {
 /// The binary on `src`, with no proxy variable from the test's own
 /// environment and `env` set; in a blocking thread, so in-process servers
 /// keep serving.
-async fn stampede(dir: &TempDir, src: &str, env: &[(&str, String)]) -> Run {
-    stampede_with(dir, src, env, &["--quiet"]).await
+async fn run_scenario(dir: &TempDir, src: &str, env: &[(&str, String)]) -> Run {
+    run_scenario_with(dir, src, env, &["--quiet"]).await
 }
 
-async fn stampede_with(dir: &TempDir, src: &str, env: &[(&str, String)], args: &[&str]) -> Run {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+async fn run_scenario_with(dir: &TempDir, src: &str, env: &[(&str, String)], args: &[&str]) -> Run {
     let file = dir.path().join("s.toml");
     std::fs::write(&file, src).unwrap();
     // A fresh report folder for every run.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out_dir = dir.path().join(format!("out{n}"));
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let out = {
-        let out_dir = out_dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
-            cmd.arg("run")
-                .arg(&file)
-                .arg("--out")
-                .arg(&out_dir)
-                .args(&args);
-            for v in PROXY_VARS {
-                cmd.env_remove(v);
-            }
-            cmd.envs(env);
-            cmd.output().expect("run stampede")
-        })
-        .await
-        .unwrap()
-    };
+    let mut cmd = common::stampede();
+    cmd.arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(args);
+    for v in PROXY_VARS {
+        cmd.env_remove(v);
+    }
+    let out = cmd.envs(env.iter().map(|(k, v)| (*k, v))).run_async().await;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let summary = serde_json::from_slice(
         &std::fs::read(out_dir.join("summary.json"))
@@ -152,7 +138,7 @@ async fn an_http_target_through_tinyproxy_every_attempt_goes_through_the_proxy()
     let dir = TempDir::new("proxy-http");
     let target = LogServer::start(|_| (200, vec![], r#"{"ok":true}"#.to_string())).await;
     let proxy = Tinyproxy::start(dir.path(), &[], None);
-    let run = stampede(
+    let run = run_scenario(
         &dir,
         &scenario(&target.url(), ""),
         &[("HTTP_PROXY", proxy.url())],
@@ -198,7 +184,7 @@ async fn proxy_credentials_are_sent_and_never_shown() {
     let proxy = Tinyproxy::start(dir.path(), &[], Some(("alice", "pr0xyS3cret")));
     let with_creds = proxy.url().replace("http://", "http://alice:pr0xyS3cret@");
     // --trace shows the request as sent to the proxy, its credentials redacted.
-    let run = stampede_with(
+    let run = run_scenario_with(
         &dir,
         &scenario(&target.url(), ""),
         &[("http_proxy", with_creds.clone())],
@@ -243,7 +229,7 @@ async fn proxy_credentials_are_sent_and_never_shown() {
     // Wrong password: the proxy answers itself (tinyproxy says 401 to a
     // forwarded request, 407 to CONNECT); an HTTP answer, named by status.
     let wrong = proxy.url().replace("http://", "http://alice:nope@");
-    let run = stampede(&dir, &scenario(&target.url(), ""), &[("HTTP_PROXY", wrong)]).await;
+    let run = run_scenario(&dir, &scenario(&target.url(), ""), &[("HTTP_PROXY", wrong)]).await;
     assert_eq!(
         run.outcome("HTTP_401") + run.outcome("HTTP_407"),
         6,
@@ -264,7 +250,7 @@ async fn no_proxy_bypasses_the_proxy_as_curl_does() {
     let proxy = Tinyproxy::start(dir.path(), &[], None);
     for no in ["127.0.0.1", "localhost, 127.0.0.0/8", "*"] {
         let before = target.seen().len();
-        let run = stampede(
+        let run = run_scenario(
             &dir,
             &scenario(&target.url(), ""),
             &[("HTTP_PROXY", proxy.url()), ("no_proxy", no.to_string())],
@@ -276,7 +262,7 @@ async fn no_proxy_bypasses_the_proxy_as_curl_does() {
         assert!(!run.stderr.contains("proxy:"), "{no}: {}", run.stderr);
     }
     // `proxy = "none"` in the scenario wins over the environment.
-    let run = stampede(
+    let run = run_scenario(
         &dir,
         &scenario(&target.url(), "proxy = \"none\""),
         &[("HTTP_PROXY", proxy.url())],
@@ -296,7 +282,7 @@ async fn a_dead_proxy_is_a_proxy_failure_not_the_targets() {
     let target = LogServer::start(|_| (200, vec![], r#"{"ok":true}"#.to_string())).await;
     let dead = format!("http://127.0.0.1:{}", free_port());
     // Named in the scenario this time.
-    let run = stampede(
+    let run = run_scenario(
         &dir,
         &scenario(&target.url(), &format!("proxy = \"{dead}\"")),
         &[],
@@ -408,7 +394,7 @@ async fn an_https_target_through_a_connect_tunnel_with_tls_inside() {
         let proxy = Tinyproxy::start(dir.path(), &[port], None);
         let dead = format!("http://127.0.0.1:{}", free_port());
         // HTTP_PROXY is for http:// targets only: a dead one must not matter.
-        let run = stampede(
+        let run = run_scenario(
             &dir,
             &src,
             &[("HTTPS_PROXY", proxy.url()), ("HTTP_PROXY", dead)],
@@ -451,7 +437,7 @@ async fn a_proxy_that_refuses_the_tunnel_is_named_with_its_answer() {
     let (_server, src) = https_target(&dir, &[b"http/1.1"]).await;
     // CONNECT allowed to no port that matters: tinyproxy answers 403.
     let proxy = Tinyproxy::start(dir.path(), &[], None);
-    let run = stampede(&dir, &src, &[("https_proxy", proxy.url())]).await;
+    let run = run_scenario(&dir, &src, &[("https_proxy", proxy.url())]).await;
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     assert_eq!(
         run.outcome("PROXY_TUNNEL_FAILED"),
@@ -471,7 +457,7 @@ async fn a_proxy_that_refuses_the_tunnel_is_named_with_its_answer() {
     let dir = TempDir::new("proxy-407");
     let (server, src) = https_target(&dir, &[b"http/1.1"]).await;
     let proxy = Tinyproxy::start(dir.path(), &[server.addr().port()], Some(("u", "pw")));
-    let run = stampede(&dir, &src, &[("HTTPS_PROXY", proxy.url())]).await;
+    let run = run_scenario(&dir, &src, &[("HTTPS_PROXY", proxy.url())]).await;
     assert_eq!(
         run.outcome("PROXY_AUTH_REQUIRED"),
         6,

@@ -18,11 +18,11 @@ use common::TempDir;
 
 use stampede::report::{FleetResult, Report, RunStatus};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const APACHE: &str = "/usr/sbin/apache2";
 const LIGHTTPD: &str = "/usr/sbin/lighttpd";
@@ -143,11 +143,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 /// The files served: a static JSON file and a CGI script answering a POST
 /// 201 (it reads the body first).
 fn content(dir: &Path) {
@@ -180,7 +175,7 @@ impl Server {
         for _ in 0..5 {
             let dir = TempDir::new("staging-server");
             content(dir.path());
-            let port = free_port();
+            let port = common::free_port();
             let conf = dir.path().join("server.conf");
             std::fs::write(&conf, kind.config(dir.path(), port)).expect("write the config");
             // Its own process group: Apache's shutdown signals its whole
@@ -208,23 +203,8 @@ impl Server {
 
     /// Until it accepts connections, or it exited, or 20 s passed.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-                }
-                let log =
-                    std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
-                return Err(format!("exited with {status}: {stderr}{log}"));
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err("not listening after 20 s".into())
+        let log = self.dir.path().join("error.log");
+        common::wait_listening(&mut self.child, self.addr, &log, Duration::from_secs(20))
     }
 
     /// SIGTERM and wait (at most 10 s): the access log is then complete.
@@ -234,14 +214,8 @@ impl Server {
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the server did not stop within 10 s of SIGTERM");
+        common::wait_exit(&mut self.child, Duration::from_secs(10))
+            .expect("the server did not stop within 10 s of SIGTERM");
     }
 
     fn access_log(&self) -> Vec<LogLine> {

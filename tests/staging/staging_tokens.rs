@@ -8,7 +8,7 @@ use common::TempDir;
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn random_hex() -> String {
     let r = std::collections::hash_map::RandomState::new()
@@ -65,17 +65,15 @@ fn summary(out_dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&bytes).expect("summary.json parses")
 }
 
-fn stampede(scenario: &Path, out_dir: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    cmd.arg("run")
+fn run_scenario(scenario: &Path, out_dir: &Path, env: &[(&str, &str)]) -> Output {
+    let output = common::stampede()
+        .arg("run")
         .arg(scenario)
         .arg("--out")
         .arg(out_dir)
-        .arg("--quiet");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let output = cmd.output().expect("run the stampede binary");
+        .arg("--quiet")
+        .envs(env.iter().copied())
+        .run();
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -145,7 +143,7 @@ async fn token_env_reaches_the_target_and_never_the_reports() {
     let output = tokio::task::spawn_blocking({
         let (file, out_dir, var, token) =
             (file.clone(), out_dir.clone(), var.clone(), token.clone());
-        move || stampede(&file, &out_dir, &[(&var, &token)])
+        move || run_scenario(&file, &out_dir, &[(&var, &token)])
     })
     .await
     .expect("binary ran");
@@ -201,7 +199,7 @@ async fn csv_users_reach_the_target_and_never_the_reports() {
 
     let output = tokio::task::spawn_blocking({
         let (file, out_dir) = (file.clone(), out_dir.clone());
-        move || stampede(&file, &out_dir, &[])
+        move || run_scenario(&file, &out_dir, &[])
     })
     .await
     .expect("binary ran");

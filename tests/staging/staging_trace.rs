@@ -67,7 +67,7 @@ headers = {{ Authorization = "Bearer ${{token}}", X-Trace = "t-${{token}}" }}
     .unwrap();
     let out_dir = dir.path().join("out");
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        crate::common::stampede()
             .arg("run")
             .arg(&file)
             .arg("--trace")

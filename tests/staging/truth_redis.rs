@@ -232,26 +232,20 @@ struct Run {
     summary: Value,
 }
 
-async fn stampede(dir: &Path, text: &str, env: &[(&str, &str)]) -> Run {
+async fn run_scenario(dir: &Path, text: &str, env: &[(&str, &str)]) -> Run {
     let file = dir.join("truth.toml");
     std::fs::write(&file, text).unwrap();
     let out = dir.join("out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    cmd.arg("run")
+    let o = common::stampede()
+        .arg("run")
         .arg(&file)
         .arg("--out")
         .arg(&out)
-        .arg("--quiet");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let o = tokio::task::spawn_blocking(move || cmd.output().expect("run stampede"))
-        .await
-        .unwrap();
-    let summary = std::fs::read(out.join("summary.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+        .arg("--quiet")
+        .envs(env.iter().copied())
+        .run_async()
+        .await;
+    let summary = common::read_summary(&out);
     Run {
         code: o.status.code(),
         output: String::from_utf8_lossy(&o.stdout).into_owned()
@@ -292,7 +286,7 @@ async fn a_commands_reading_equals_redis_and_ledger_gates_pass_or_fail_on_it() {
         // the gate says there should be a booking per user.
         "compliant.bookings_created >= 140",
     ];
-    let run = stampede(
+    let run = run_scenario(
         dir.path(),
         &scenario(
             &svc.url(),
@@ -341,7 +335,7 @@ async fn the_server_sees_duplicates_the_client_cannot() {
     seed_inventory(&redis, 300, 0);
     let svc = booking_service(&redis, 10).await;
     let dir = TempDir::new("truth-dups");
-    let run = stampede(
+    let run = run_scenario(
         dir.path(),
         &scenario(
             &svc.url(),
@@ -388,7 +382,7 @@ async fn an_http_readings_token_comes_from_the_environment_and_stays_secret() {
          [truth.counts]\nbookings_created = \"/data/bookings\"\n[truth.levels]\nseats_left = \"/data/seats_left\"\n",
         svc.url()
     );
-    let run = stampede(
+    let run = run_scenario(
         dir.path(),
         &scenario(
             &svc.url(),
@@ -452,7 +446,7 @@ async fn a_reading_that_fails_is_a_note_and_its_gates_fail_unmeasured() {
     // A socket nothing listens on: redis-cli exits non-zero or prints an
     // error; either way the reading is not a number.
     let dead = dir.path().join("nobody.sock");
-    let run = stampede(
+    let run = run_scenario(
         dir.path(),
         &scenario(
             &svc.url(),

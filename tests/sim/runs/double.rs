@@ -4,7 +4,7 @@
 //! with replays and `REQUEST_IN_PROGRESS`, expiring tokens. Every count the
 //! report gives is checked against what the double itself saw.
 
-use super::{Run, buyer_steps, n, poll_step, stampede, users, write};
+use super::{Run, buyer_steps, n, poll_step, run_scenario, users, write};
 use crate::common::TempDir;
 use crate::common::booking_rush::{BookingRush, Config};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,7 +79,7 @@ async fn journeys(
     users(&dir, count);
     let src = scenario(&br.url(), count, wait, reserve, policy);
     let file = write(&dir, "s.toml", &src);
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &[]).await;
     (br, run)
 }
 
@@ -343,10 +343,10 @@ async fn two_runs_send_disjoint_keys() {
             .filter_map(|s| s.header("x-idempotency-key").map(str::to_string))
             .collect()
     };
-    stampede(&file, &dir.path().join("out1"), &[]).await;
+    run_scenario(&file, &dir.path().join("out1"), &[]).await;
     let seen_first = br.seen().len();
     let first = keys(0);
-    stampede(&file, &dir.path().join("out2"), &[]).await;
+    run_scenario(&file, &dir.path().join("out2"), &[]).await;
     let second = keys(seen_first);
     let enough = first.len() >= 6 && second.len() >= 6;
     assert!(enough, "{first:?} {second:?}");
@@ -416,7 +416,7 @@ async fn the_shipped_staging_scenario_runs_against_the_double() {
     let dir = TempDir::new("br-shipped");
     let url = br.url();
     let extra = ["--target", &url, "--policy", "compliant"];
-    let run = stampede(&file, &dir.path().join("out"), &extra).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &extra).await;
     run.ok();
     let c = br.counts();
     let fleet = run.fleet(0);

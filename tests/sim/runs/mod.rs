@@ -7,7 +7,6 @@
 use crate::common::TempDir;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod double;
 mod serve;
@@ -22,22 +21,17 @@ pub struct Run {
 
 /// `stampede run <file> --out <dir> --quiet`, off the test's runtime, so a
 /// target the test started keeps answering.
-pub async fn stampede(file: &Path, out: &Path, extra: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stampede"));
-    cmd.arg("run")
+pub async fn run_scenario(file: &Path, out: &Path, extra: &[&str]) -> Run {
+    let output = crate::common::stampede()
+        .arg("run")
         .arg(file)
         .arg("--out")
         .arg(out)
         .arg("--quiet")
-        .args(extra);
-    let out_dir = out.to_path_buf();
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("run stampede"))
-        .await
-        .expect("join");
-    let summary = std::fs::read(out_dir.join("summary.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+        .args(extra)
+        .run_async()
+        .await;
+    let summary = crate::common::read_summary(out);
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -4,7 +4,7 @@
 //! API that a report shows. Every number the report gives is checked
 //! against the simulator's ledger (which the report carries).
 
-use super::{LOGIN_STEP, buyer_steps, n, n0, poll_step, stampede, users, write};
+use super::{LOGIN_STEP, buyer_steps, n, n0, poll_step, run_scenario, users, write};
 use crate::common::TempDir;
 use serde_json::Value;
 use stampede::sim::{EventConfig, SimConfig, SimServer, ZoneConfig};
@@ -66,7 +66,7 @@ async fn the_shipped_staging_scenario_runs_against_the_embedded_simulator() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = root.join("scenarios/booking-rush-staging.toml");
     let dir = TempDir::new("br-embedded");
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &[]).await;
     run.ok();
     assert_eq!(run.summary["status"], "completed");
     for (i, fleet) in ["compliant", "naive"].iter().enumerate() {
@@ -158,7 +158,7 @@ async fn a_same_key_retry_of_a_500_gets_the_same_500_and_gives_up() {
         "",
     );
     let file = write(&dir, "s.toml", &src);
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &[]).await;
     let reserve = run.step(0, "reserve");
     let l = run.ledger(0);
     let gave_up = n0(&reserve["outcomes"]["GAVE_UP/INTERNAL_ERROR"]);
@@ -209,7 +209,7 @@ async fn request_in_progress_after_a_client_timeout_then_the_booking() {
         "timeout = \"300ms\"",
     );
     let file = write(&dir, "s.toml", &src);
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &[]).await;
     run.ok();
     let reserve = run.step(0, "reserve");
     let l = run.ledger(0);
@@ -257,7 +257,7 @@ async fn passes_strand_when_buyers_leave_the_queue() {
     )
     .replace("max_wait = \"30s\"", "max_wait = \"200ms\"");
     let file = write(&dir, "s.toml", &src);
-    let run = stampede(&file, &dir.path().join("out"), &[]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &[]).await;
     let wait = run.step(0, "wait");
     assert_eq!(n0(&wait["outcomes"]["QUEUE_TIMEOUT"]), 10, "{wait}");
     let q = &run.ledger(0)["queue"];
@@ -332,7 +332,7 @@ async fn a_second_run_with_reused_keys_is_answered_from_replays() {
             "idempotent = false\nheaders = { Authorization = \"Bearer ${access_token}\", X-Idempotency-Key = \"k-${user}\" }",
         ),
     );
-    let first = stampede(&reused, &dir.path().join("out1"), &[]).await;
+    let first = run_scenario(&reused, &dir.path().join("out1"), &[]).await;
     first.ok();
     assert_eq!(n0(&first.step(0, "reserve")["outcomes"]["OK"]), 10);
     let l1 = first.ledger(0);
@@ -341,7 +341,7 @@ async fn a_second_run_with_reused_keys_is_answered_from_replays() {
 
     // Within the 5-minute window: every reserve is a replay. The report
     // says 10 bookings; the inventory was never touched.
-    let second = stampede(&reused, &dir.path().join("out2"), &[]).await;
+    let second = run_scenario(&reused, &dir.path().join("out2"), &[]).await;
     second.ok();
     assert_eq!(n0(&second.step(0, "reserve")["outcomes"]["OK"]), 10);
     let l2 = second.ledger(0);
@@ -359,7 +359,7 @@ async fn a_second_run_with_reused_keys_is_answered_from_replays() {
             "idempotent = true\nheaders = { Authorization = \"Bearer ${access_token}\" }",
         ),
     );
-    let third = stampede(&unique, &dir.path().join("out3"), &[]).await;
+    let third = run_scenario(&unique, &dir.path().join("out3"), &[]).await;
     third.ok();
     let l3 = third.ledger(0);
     assert_eq!(n(&l3["bookings_created"]), 10, "{l3}");

@@ -1,0 +1,142 @@
+//! The built `stampede` binary, run the way the tests need it.
+//!
+//! `stampede()` mirrors [`std::process::Command`] (so one call reads like
+//! a shell line) and adds bytes fed to stdin, `.run()` that panics with
+//! the command line on a spawn failure, and an async form for tests on
+//! a Tokio runtime that must keep serving a loopback target meanwhile.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+/// Path of the binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_stampede");
+
+/// The binary under test, not yet started.
+pub fn stampede() -> Stampede {
+    Stampede {
+        cmd: Command::new(BIN),
+        input: None,
+    }
+}
+
+pub struct Stampede {
+    cmd: Command,
+    input: Option<Vec<u8>>,
+}
+
+impl Stampede {
+    pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.arg(a);
+        self
+    }
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+    pub fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env(k, v);
+        self
+    }
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.cmd.envs(vars);
+        self
+    }
+    pub fn env_remove(&mut self, k: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env_remove(k);
+        self
+    }
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+    /// Bytes written to the child's stdin, which is then closed.
+    pub fn stdin_bytes(&mut self, bytes: impl Into<Vec<u8>>) -> &mut Self {
+        self.input = Some(bytes.into());
+        self
+    }
+    pub fn stdin(&mut self, s: Stdio) -> &mut Self {
+        self.cmd.stdin(s);
+        self
+    }
+    pub fn stdout(&mut self, s: Stdio) -> &mut Self {
+        self.cmd.stdout(s);
+        self
+    }
+    pub fn stderr(&mut self, s: Stdio) -> &mut Self {
+        self.cmd.stderr(s);
+        self
+    }
+
+    /// Runs to the end and collects stdout and stderr.
+    pub fn output(&mut self) -> std::io::Result<Output> {
+        let Some(input) = self.input.take() else {
+            return self.cmd.output();
+        };
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn()?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // A writer thread: a child that fills its stdout pipe before it
+        // reads all of stdin must not deadlock against us.
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output()?;
+        let _ = writer.join();
+        Ok(out)
+    }
+
+    /// [`Self::output`], panicking with the command line if it cannot start.
+    pub fn run(&mut self) -> Output {
+        self.output()
+            .unwrap_or_else(|e| panic!("run {:?}: {e}", self.cmd))
+    }
+
+    /// [`Self::run`] on a blocking thread, so the calling Tokio runtime
+    /// keeps serving the loopback target the binary talks to.
+    pub async fn run_async(&mut self) -> Output {
+        let mut me = Stampede {
+            cmd: std::mem::replace(&mut self.cmd, Command::new(BIN)),
+            input: self.input.take(),
+        };
+        tokio::task::spawn_blocking(move || me.run())
+            .await
+            .expect("stampede thread")
+    }
+
+    /// The underlying command, for what only it offers (`pre_exec`).
+    pub fn command_mut(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    pub fn spawn(&mut self) -> std::io::Result<Child> {
+        self.cmd.spawn()
+    }
+}
+
+/// `stampede compare A B --out OUT`, more arguments to add.
+pub fn compare(a: &Path, b: &Path, out: &Path) -> Stampede {
+    let mut c = stampede();
+    c.arg("compare").arg(a).arg(b).arg("--out").arg(out);
+    c
+}
+
+/// A run folder's `summary.json`, or `Null` if it is missing or unreadable
+/// (the caller asserts on the exit code first).
+pub fn read_summary(out: &Path) -> serde_json::Value {
+    std::fs::read(out.join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null)
+}

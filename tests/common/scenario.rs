@@ -1,0 +1,154 @@
+//! Scenario TOML written by a test, built from its parts instead of typed
+//! inline: `scenario().compare(&["compliant"]).open("3s", 20).drain("2s")`.
+//!
+//! Keys are written in the order TOML needs (top-level keys first, then
+//! `[target]`, `[load]`, `[journey]`, then any raw tables). A test about
+//! the TOML text itself (a bad key, a line number) writes its text by hand.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// An empty scenario: every key is the product's default until set.
+pub fn scenario() -> Scenario {
+    Scenario::default()
+}
+
+#[derive(Clone, Default)]
+pub struct Scenario {
+    top: Vec<(String, String)>,
+    target: Vec<(String, String)>,
+    load: Vec<(String, String)>,
+    journey: Vec<(String, String)>,
+    tables: Vec<String>,
+}
+
+/// A TOML string literal.
+fn quoted(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// A TOML array of strings.
+fn list(items: &[&str]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| quoted(s)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+impl Scenario {
+    pub fn name(self, name: &str) -> Self {
+        self.top_key("name", &quoted(name))
+    }
+    pub fn seed(self, seed: u64) -> Self {
+        self.top_key("seed", &seed.to_string())
+    }
+    /// The fleets compared, by policy name, one round each.
+    pub fn compare(self, fleets: &[&str]) -> Self {
+        self.top_key("compare", &list(fleets))
+    }
+    /// Gate expressions, e.g. `"compliant.amplification > 5"`.
+    pub fn gates(self, gates: &[&str]) -> Self {
+        self.top_key("gates", &list(gates))
+    }
+    /// Any top-level key, its value already TOML.
+    pub fn top_key(mut self, key: &str, toml_value: &str) -> Self {
+        self.top.push((key.into(), toml_value.into()));
+        self
+    }
+
+    /// A real target instead of the embedded simulator.
+    pub fn target(self, url: &str) -> Self {
+        self.target_key("url", &quoted(url))
+    }
+    pub fn target_key(mut self, key: &str, toml_value: &str) -> Self {
+        self.target.push((key.into(), toml_value.into()));
+        self
+    }
+
+    /// Open load: `rate` new journeys a second for `duration`.
+    pub fn open(self, duration: &str, rate: u32) -> Self {
+        self.load_key("model", "\"open\"").load_key(
+            "stages",
+            &format!("[{{ duration = {}, rate = {rate} }}]", quoted(duration)),
+        )
+    }
+    /// A ticket drop: `users` buyers arriving over `over`.
+    pub fn ticket_drop(self, users: u32, over: &str) -> Self {
+        self.load_key("model", "\"ticket-drop\"")
+            .load_key("users", &users.to_string())
+            .load_key("over", &quoted(over))
+    }
+    /// Closed load: `users` each running `iterations` journeys, within
+    /// `duration`.
+    pub fn closed(self, users: u32, iterations: u32, duration: &str) -> Self {
+        self.load_key("model", "\"closed\"")
+            .load_key("users", &users.to_string())
+            .load_key("iterations", &iterations.to_string())
+            .load_key("duration", &quoted(duration))
+    }
+    /// How long journeys still running may finish after the last arrival.
+    pub fn drain(self, drain: &str) -> Self {
+        self.load_key("drain", &quoted(drain))
+    }
+    pub fn load_key(mut self, key: &str, toml_value: &str) -> Self {
+        self.load.push((key.into(), toml_value.into()));
+        self
+    }
+
+    /// Seats each journey books.
+    pub fn quantity(self, n: u32) -> Self {
+        self.journey_key("quantity", &n.to_string())
+    }
+    /// The event and zones the journey books in.
+    pub fn event(self, event: &str, zones: &[&str]) -> Self {
+        self.journey_key("event", &quoted(event))
+            .journey_key("zones", &list(zones))
+    }
+    pub fn journey_key(mut self, key: &str, toml_value: &str) -> Self {
+        self.journey.push((key.into(), toml_value.into()));
+        self
+    }
+
+    /// A whole table (or array-of-tables entry) as TOML text, written
+    /// after the built ones: `"[sim.rate_limit]\nper_user_per_second = 0"`.
+    pub fn table(mut self, toml: &str) -> Self {
+        self.tables.push(toml.trim().to_owned());
+        self
+    }
+
+    /// The scenario file's text.
+    pub fn toml(&self) -> String {
+        let mut s = String::new();
+        let keys = |s: &mut String, kv: &[(String, String)]| {
+            for (k, v) in kv {
+                let _ = writeln!(s, "{k} = {v}");
+            }
+        };
+        keys(&mut s, &self.top);
+        for (name, kv) in [
+            ("target", &self.target),
+            ("load", &self.load),
+            ("journey", &self.journey),
+        ] {
+            if !kv.is_empty() {
+                let _ = writeln!(s, "[{name}]");
+                keys(&mut s, kv);
+            }
+        }
+        for t in &self.tables {
+            let _ = writeln!(s, "{t}");
+        }
+        s
+    }
+
+    /// Writes the scenario to `path` and returns it.
+    pub fn write(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref().to_path_buf();
+        std::fs::write(&path, self.toml())
+            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// The parsed plan, as `stampede validate` would see it.
+    pub fn plan(&self) -> stampede::scenario::Plan {
+        super::plan(&self.toml())
+    }
+}
