@@ -142,13 +142,7 @@ pub fn stage(info: &RoundInfo, now: Instant) -> String {
 
 /// One fleet's lines. `prev` is the sample `dt` ago; `pace` what the
 /// fleet's arrivals are doing.
-pub fn fleet_lines(
-    f: &Fleet,
-    now: &Sample,
-    prev: &Sample,
-    dt: f64,
-    pace: Pace,
-) -> Vec<String> {
+pub fn fleet_lines(f: &Fleet, now: &Sample, prev: &Sample, dt: f64, pace: Pace) -> Vec<String> {
     let dt = dt.max(1e-3);
     let rate = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
     let last: Vec<u64> = now

@@ -11,7 +11,8 @@ use common::logserver::LogServer;
 async fn the_ci_log_says_closed_model_then_draining() {
     // Every answer a 503 asking for 4 s: the compliant clients wait it out,
     // so journeys are still in flight after the last user arrived.
-    let server = LogServer::start(|_| (503, vec![("retry-after", "4".to_string())], String::new())).await;
+    let server =
+        LogServer::start(|_| (503, vec![("retry-after", "4".to_string())], String::new())).await;
     let dir = TempDir::new("ci-log-pace");
     let file = dir.path().join("s.toml");
     std::fs::write(
@@ -57,7 +58,10 @@ path = "/reserve"
         arrivals.iter().any(|l| l.contains("(closed model)")),
         "{stderr}"
     );
-    assert!(arrivals.iter().any(|l| l.contains("(draining)")), "{stderr}");
+    assert!(
+        arrivals.iter().any(|l| l.contains("(draining)")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("scheduled)"), "{stderr}");
     // The stage line agrees, and the block at the round's end says its
     // rates are averages.

@@ -140,3 +140,75 @@ pub fn read_summary(out: &Path) -> serde_json::Value {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// What one `stampede run` left: exit code, output and `summary.json`.
+pub struct RunOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub summary: serde_json::Value,
+}
+
+/// `stampede run <file> --out <out> <extra>`, off the test's runtime so a
+/// loopback target the test started keeps answering.
+pub async fn run_scenario(file: &Path, out: &Path, extra: &[&str]) -> RunOutput {
+    let output = stampede()
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .run_async()
+        .await;
+    RunOutput {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        summary: read_summary(out),
+    }
+}
+
+impl RunOutput {
+    /// Asserts exit 0, printing both streams if not.
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stampede failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn fleet(&self, i: usize) -> &serde_json::Value {
+        &self.summary["results"][i]
+    }
+
+    /// Step `name` of fleet `i`.
+    pub fn step(&self, i: usize, name: &str) -> &serde_json::Value {
+        self.fleet(i)["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no step {name} in {}", self.summary))
+    }
+
+    /// Journeys of fleet `i` that ended so (`succeeded`, `failed`, ...).
+    pub fn journeys(&self, i: usize, end: &str) -> u64 {
+        self.fleet(i)["journeys"][end]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {end} journeys in {}", self.summary))
+    }
+
+    /// The simulator's ledger the report carries for fleet `i`.
+    pub fn ledger(&self, i: usize) -> &serde_json::Value {
+        let l = &self.fleet(i)["ledger"];
+        assert!(l.is_object(), "no ledger: {}", self.summary);
+        l
+    }
+}
+
+/// A count in a summary; absent (an outcome nobody had) is 0.
+pub fn n0(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}

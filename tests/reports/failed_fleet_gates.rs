@@ -22,9 +22,14 @@ const GATES: [&str; 9] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_all_403_fleet_fails_every_latency_and_rate_gate() {
-    let server =
-        LogServer::start(|_| (403, vec![("content-type", "application/json".into())], envelope("FORBIDDEN")))
-            .await;
+    let server = LogServer::start(|_| {
+        (
+            403,
+            vec![("content-type", "application/json".into())],
+            envelope("FORBIDDEN"),
+        )
+    })
+    .await;
     let dir = TempDir::new("all-403");
     let file = dir.path().join("s.toml");
     let gates: Vec<String> = GATES.iter().map(|g| format!("  \"{g}\",")).collect();
@@ -70,7 +75,11 @@ path = "/reserve"
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
     let fleet = &summary["results"][0];
-    assert_eq!(fleet["attempts"].as_u64(), Some(server.seen().len() as u64), "{fleet}");
+    assert_eq!(
+        fleet["attempts"].as_u64(),
+        Some(server.seen().len() as u64),
+        "{fleet}"
+    );
     assert_eq!(fleet["journeys"]["failed"].as_u64(), Some(5), "{fleet}");
     assert_eq!(fleet["ok_operation_latency_ms"]["count"].as_u64(), Some(0));
     let gates = summary["gates"].as_array().expect("gates");

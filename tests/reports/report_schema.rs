@@ -377,10 +377,20 @@ fn undescribed(node: &Value, at: &str, out: &mut Vec<String>) {
     if let Some(values) = obj.get("additionalProperties") {
         undescribed(values, &format!("{at}.*"), out);
     }
-    for branch in obj.get("anyOf").and_then(Value::as_array).into_iter().flatten() {
+    for branch in obj
+        .get("anyOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         undescribed(branch, at, out);
     }
-    for (name, def) in obj.get("$defs").and_then(Value::as_object).into_iter().flatten() {
+    for (name, def) in obj
+        .get("$defs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         undescribed(def, &format!("$defs.{name}"), out);
     }
 }

@@ -10,7 +10,6 @@ mod hostile_target;
 mod httpbin;
 mod keep_alive;
 mod prometheus_scrape;
-mod run_binary;
 mod secret_in_code;
 mod secrets_echo;
 mod staging_body_keys;

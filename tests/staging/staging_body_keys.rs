@@ -5,7 +5,7 @@
 //! bodies and headers and fails each user's first two attempts with a 500.
 
 use crate::common;
-use crate::run_binary::{n, stampede};
+use crate::common::bin::{n0, run_scenario};
 
 use common::TempDir;
 use common::logserver::{LogServer, Seen};
@@ -74,23 +74,23 @@ async fn keys_per_user(preset: &str) -> BTreeMap<String, Vec<String>> {
     let dir = TempDir::new("body-keys");
     let file = dir.path().join("s.toml");
     std::fs::write(&file, scenario(&server.url(), preset)).unwrap();
-    let run = stampede(&file, &dir.path().join("out"), &["--quiet"]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &["--quiet"]).await;
     run.ok();
     assert_eq!(
-        run.journeys("succeeded"),
+        run.journeys(0, "succeeded"),
         USERS as u64,
         "{preset}: {}",
         run.summary
     );
-    let book = run.step("book");
+    let book = run.step(0, "book");
     let per_user = u64::from(FAILURES + 1);
     assert_eq!(
-        n(&book["attempts"]),
+        n0(&book["attempts"]),
         USERS as u64 * per_user,
         "{preset}: {book}"
     );
     assert_eq!(
-        n(&book["retries"]),
+        n0(&book["retries"]),
         USERS as u64 * u64::from(FAILURES),
         "{preset}"
     );

@@ -7,7 +7,7 @@
 //! CSV files, report.html and the console.
 
 use crate::common;
-use crate::run_binary::{BinRun, n, stampede};
+use crate::common::bin::{RunOutput, n0, run_scenario};
 
 use common::TempDir;
 use common::booking_rush::{BookingRush, Config, Counts};
@@ -47,7 +47,7 @@ fn one_fleet(policy: &str, dir: &Path) -> std::path::PathBuf {
 
 /// The shipped file as one fleet (`policy`) against a fresh double: Z1
 /// sells out (6 seats for 2 each), Z2 has room, 1.5 s in the queue.
-async fn shipped(policy: &str, out: &Path) -> (BookingRush, BinRun) {
+async fn shipped(policy: &str, out: &Path) -> (BookingRush, RunOutput) {
     let br = BookingRush::start(Config {
         zones: vec![("Z1".into(), 6), ("Z2".into(), 100)],
         queue_wait: Duration::from_millis(1500),
@@ -56,7 +56,7 @@ async fn shipped(policy: &str, out: &Path) -> (BookingRush, BinRun) {
     .await;
     let file = one_fleet(policy, out.parent().expect("out has a parent"));
     let url = br.url();
-    let run = stampede(&file, out, &["--target", &url, "--policy", policy]).await;
+    let run = run_scenario(&file, out, &["--target", &url, "--policy", policy]).await;
     run.ok();
     (br, run)
 }
@@ -90,7 +90,7 @@ fn sorted_ms(d: &[Duration]) -> Vec<f64> {
 
 /// The funnel, every step's requests and the 409s by code equal the
 /// double's.
-fn check_counts(policy: &str, run: &BinRun, c: &Counts) {
+fn check_counts(policy: &str, run: &RunOutput, c: &Counts) {
     let fleet = &run.summary["results"][0];
     // Funnel: joined -> got a pass -> reserved -> confirmed.
     let want = vec![
@@ -105,18 +105,22 @@ fn check_counts(policy: &str, run: &BinRun, c: &Counts) {
     // Every step's requests are the ones the double saw on its route.
     for (step, route) in ROUTES {
         let seen: u64 = c.by_route.get(route).map_or(0, |m| m.values().sum());
-        assert_eq!(n(&run.step(step)["attempts"]), seen, "{policy}: {step}");
+        assert_eq!(n0(&run.step(0, step)["attempts"]), seen, "{policy}: {step}");
     }
-    assert_eq!(n(&fleet["attempts"]), c.requests, "{policy}: every request");
+    assert_eq!(
+        n0(&fleet["attempts"]),
+        c.requests,
+        "{policy}: every request"
+    );
     // 409s by code: each code the double sent on a step's route is that
     // step's outcome as often (compliant: a 409 ends the operation) or at
     // most as often (naive retries its 409s, and an operation ends once).
     for (step, route) in ROUTES {
         for (code, sent) in c.conflicts.get(route).into_iter().flatten() {
-            let outcomes = &run.step(step)["outcomes"];
+            let outcomes = &run.step(0, step)["outcomes"];
             // An operation that retried its 409s until it gave up ends as
             // `GAVE_UP/<code>`.
-            let reported = n(&outcomes[code]) + n(&outcomes[format!("GAVE_UP/{code}")]);
+            let reported = n0(&outcomes[code]) + n0(&outcomes[format!("GAVE_UP/{code}")]);
             let ok = match policy {
                 "naive" => (1..=*sent).contains(&reported),
                 _ => reported == *sent,
@@ -130,14 +134,14 @@ fn check_counts(policy: &str, run: &BinRun, c: &Counts) {
 }
 
 /// Time in queue, polls per wait and journey duration against the double.
-fn check_queue(policy: &str, run: &BinRun, c: &Counts, seen: &[Seen]) {
+fn check_queue(policy: &str, run: &RunOutput, c: &Counts, seen: &[Seen]) {
     let fleet = &run.summary["results"][0];
     // Time in queue: the wait step's latency is, on the double's clock,
     // from the buyer's join to its last poll (the one that handed the pass),
     // within the network's few ms.
-    let wait = run.step("wait");
+    let wait = run.step(0, "wait");
     let q = sorted_ms(&queue_times(seen));
-    assert_eq!(q.len() as u64, n(&wait["operations"]));
+    assert_eq!(q.len() as u64, n0(&wait["operations"]));
     let (p50, p99) = p50_p99(&wait["operation_latency_ms"]);
     let slack = 100.0;
     let mid = q.len() / 2;
@@ -155,24 +159,24 @@ fn check_queue(policy: &str, run: &BinRun, c: &Counts, seen: &[Seen]) {
         .as_object()
         .expect("polls_per_wait")
         .iter()
-        .map(|(k, v)| (k.clone(), n(v)))
+        .map(|(k, v)| (k.clone(), n0(v)))
         .collect();
     assert_eq!(reported, per_wait, "{policy}: polls per wait");
-    assert_eq!(n(&wait["wait"]["polls"]), c.polls, "{policy}: polls");
+    assert_eq!(n0(&wait["wait"]["polls"]), c.polls, "{policy}: polls");
     // Journey duration: one per journey, each longer than its wait.
     let journey = &fleet["journey_duration_ms"];
-    assert_eq!(n(&journey["count"]), n(&fleet["journeys"]["started"]));
+    assert_eq!(n0(&journey["count"]), n0(&fleet["journeys"]["started"]));
     let longer = journey["p50"].as_f64().unwrap() >= p50;
     assert!(longer, "{policy}: {journey}");
 }
 
 /// The funnel of summary.json: (step, journeys) per stage.
-fn funnel(run: &BinRun) -> Vec<(String, u64)> {
+fn funnel(run: &RunOutput) -> Vec<(String, u64)> {
     run.summary["results"][0]["funnel"]
         .as_array()
         .expect("funnel")
         .iter()
-        .map(|s| (s["step"].as_str().unwrap().to_string(), n(&s["journeys"])))
+        .map(|s| (s["step"].as_str().unwrap().to_string(), n0(&s["journeys"])))
         .collect()
 }
 
@@ -215,18 +219,18 @@ struct Shown {
 }
 
 impl Shown {
-    fn of(run: &BinRun) -> Self {
+    fn of(run: &RunOutput) -> Self {
         let fleet = &run.summary["results"][0];
-        let wait = run.step("wait");
+        let wait = run.step(0, "wait");
         Shown {
             name: fleet["name"].as_str().expect("fleet name").to_string(),
             funnel: funnel(run),
-            started: n(&fleet["journeys"]["started"]),
+            started: n0(&fleet["journeys"]["started"]),
             queue: p50_p99(&wait["operation_latency_ms"]),
             journey: p50_p99(&fleet["journey_duration_ms"]),
-            polls: n(&wait["wait"]["polls"]),
-            early: n(&wait["wait"]["early_polls"]),
-            waits: n(&wait["operations"]),
+            polls: n0(&wait["wait"]["polls"]),
+            early: n0(&wait["wait"]["early_polls"]),
+            waits: n0(&wait["operations"]),
         }
     }
 }
@@ -293,7 +297,7 @@ fn check_html(policy: &str, v: &Shown, out: &Path) {
 }
 
 /// The console summary (the run's stdout and stderr).
-fn check_console(policy: &str, v: &Shown, run: &BinRun) {
+fn check_console(policy: &str, v: &Shown, run: &RunOutput) {
     let console = format!("{}\n{}", run.stdout, run.stderr);
     let has = |label: &str, value: &str| {
         let line = console

@@ -4,7 +4,7 @@
 //! reconnect must say where it was with `Last-Event-ID`.
 
 use crate::common;
-use crate::run_binary::{n, stampede};
+use crate::common::bin::{n0, run_scenario};
 
 use common::TempDir;
 use common::logserver::{LogServer, Seen};
@@ -59,14 +59,14 @@ async fn a_closed_stream_reconnects_after_the_retry_it_set_with_last_event_id() 
     let dir = TempDir::new("sse-reconnect");
     let file = dir.path().join("s.toml");
     std::fs::write(&file, scenario(&server.url(), 3)).unwrap();
-    let run = stampede(&file, &dir.path().join("out"), &["--quiet"]).await;
+    let run = run_scenario(&file, &dir.path().join("out"), &["--quiet"]).await;
     run.ok();
-    assert_eq!(run.journeys("succeeded"), 3, "{}", run.summary);
+    assert_eq!(run.journeys(0, "succeeded"), 3, "{}", run.summary);
     let seen = server.seen();
     assert_eq!(seen.len(), 9, "three connections per user");
-    let wait = run.step("wait");
-    assert_eq!(n(&wait["wait"]["polls"]), 9, "{wait}");
-    assert_eq!(n(&wait["wait"]["reconnects"]), 6, "{wait}");
+    let wait = run.step(0, "wait");
+    assert_eq!(n0(&wait["wait"]["polls"]), 9, "{wait}");
+    assert_eq!(n0(&wait["wait"]["reconnects"]), 6, "{wait}");
     let mut by_user: HashMap<&str, Vec<&Seen>> = HashMap::new();
     for s in &seen {
         by_user.entry(&s.path).or_default().push(s);

@@ -6,7 +6,7 @@
 //! the same seed.
 
 use crate::common;
-use crate::run_binary::{n, stampede};
+use crate::common::bin::{n0, run_scenario};
 
 use common::TempDir;
 use common::logserver::{LogServer, Seen};
@@ -85,9 +85,9 @@ async fn released(dir: &TempDir, out: &str) -> BTreeSet<String> {
     let server = bookings(vips.clone()).await;
     let file = dir.path().join("s.toml");
     std::fs::write(&file, scenario(&server.url())).unwrap();
-    let run = stampede(&file, &dir.path().join(out), &["--quiet"]).await;
+    let run = run_scenario(&file, &dir.path().join(out), &["--quiet"]).await;
     run.ok();
-    assert_eq!(run.journeys("succeeded"), USERS, "{}", run.summary);
+    assert_eq!(run.journeys(0, "succeeded"), USERS, "{}", run.summary);
     let seen = server.seen();
     for (step, prefix) in [
         ("reserve", "/reserve/"),
@@ -95,7 +95,7 @@ async fn released(dir: &TempDir, out: &str) -> BTreeSet<String> {
         ("confirm", "/confirm/"),
         ("release", "/release/"),
     ] {
-        let reported = n(&run.step(step)["outcomes"]["OK"]);
+        let reported = n0(&run.step(0, step)["outcomes"]["OK"]);
         assert_eq!(reported, under(&seen, prefix).len() as u64, "{step}");
     }
     // `when`: exactly the buyers the server called vip upgraded.

@@ -12,79 +12,17 @@ mod double;
 mod serve;
 mod sim;
 
-pub struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    pub summary: Value,
-}
+pub use crate::common::bin::{RunOutput as Run, n0};
 
-/// `stampede run <file> --out <dir> --quiet`, off the test's runtime, so a
-/// target the test started keeps answering.
+/// `stampede run <file> --out <dir> --quiet <extra>`.
 pub async fn run_scenario(file: &Path, out: &Path, extra: &[&str]) -> Run {
-    let output = crate::common::stampede()
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
-        .run_async()
-        .await;
-    let summary = crate::common::read_summary(out);
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        summary,
-    }
-}
-
-impl Run {
-    pub fn ok(&self) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stampede failed:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    pub fn fleet(&self, i: usize) -> &Value {
-        &self.summary["results"][i]
-    }
-
-    pub fn step(&self, i: usize, name: &str) -> &Value {
-        self.fleet(i)["steps"]
-            .as_array()
-            .and_then(|s| s.iter().find(|s| s["name"] == name))
-            .unwrap_or_else(|| panic!("no step {name} in {}", self.summary))
-    }
-
-    /// Journeys of fleet `i` that ended so (`succeeded`, `failed`, ...).
-    pub fn journeys(&self, i: usize, end: &str) -> u64 {
-        self.fleet(i)["journeys"][end]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no {end} journeys in {}", self.summary))
-    }
-
-    /// The simulator's ledger the report carries for fleet `i`.
-    pub fn ledger(&self, i: usize) -> &Value {
-        let l = &self.fleet(i)["ledger"];
-        assert!(l.is_object(), "no ledger: {}", self.summary);
-        l
-    }
+    let mut args = vec!["--quiet"];
+    args.extend_from_slice(extra);
+    crate::common::bin::run_scenario(file, out, &args).await
 }
 
 pub fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-/// A count that may be absent (an outcome nobody had): 0.
-pub fn n0(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
 }
 
 pub fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 //! loopback: every number the report gives equals what the served
 //! simulator's own ledger (`GET /__sim/ledger`) says.
 
-use super::{n, n0, stampede};
+use super::{n, n0, run_scenario};
 use crate::common::TempDir;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -87,7 +87,7 @@ async fn the_staging_scenario_against_serve_of_the_same_file_matches_its_ledger(
     let serve = Serve::start(&file);
     let url = format!("http://{}", serve.addr);
     let dir = TempDir::new("br-serve");
-    let run = stampede(
+    let run = run_scenario(
         &file,
         &dir.path().join("out"),
         &["--target", &url, "--ledger"],
