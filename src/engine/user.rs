@@ -252,6 +252,7 @@ impl<'a> User<'a> {
                     // a login that does not help cannot loop.
                     let mut relogin_mark = 0u16;
                     self.op_seq += 1;
+                    self.raw = flow::RawVerdict::default();
                     log.ops.push(OpLog::new(
                         i as usize - 1,
                         intended.saturating_duration_since(self.ctx.start),
@@ -318,6 +319,7 @@ impl<'a> User<'a> {
                                 resubmits += 1;
                                 intended = Instant::now();
                                 self.op_seq += 1;
+                                self.raw = flow::RawVerdict::default();
                                 log.ops.push(OpLog::new(
                                     i as usize - 1,
                                     intended.saturating_duration_since(self.ctx.start),

@@ -27,22 +27,22 @@ pub(super) fn unit(seed: u64) -> f64 {
 }
 
 /// What the last settled operation's cause, read as the target sent it
-/// (before scrubbing), means for the journey: stamped with the operation
-/// and step it belongs to, so an outcome the engine set itself (an
-/// abandoned or timed-out wait) is never judged by an older answer.
+/// (before scrubbing), means for the journey: stamped with the step it
+/// belongs to and cleared when the next operation starts, so an outcome the
+/// engine set itself (an abandoned or timed-out wait) is never judged by an
+/// older answer. Four bytes: every waiting user holds one.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct RawVerdict {
-    seq: u32,
-    /// 1 + the step index; 0: nothing settled yet.
-    step: u32,
+    /// 1 + the step index (a journey has at most 100 steps); 0: nothing
+    /// settled in this operation yet.
+    step: u16,
     next_zone: bool,
     refresh: bool,
 }
 
 impl RawVerdict {
-    pub(super) fn of(user: &User<'_>, step: impl Into<u32>, raw: &OpOutcome) -> Self {
+    pub(super) fn of(user: &User<'_>, step: u32, raw: &OpOutcome) -> Self {
         let journey = &user.ctx.journey;
-        let step = step.into();
         let cause = raw.cause();
         let any = |ms: &[crate::outcome::CauseMatch]| {
             cause.is_some_and(|c| ms.iter().any(|m| c.matches(m)))
@@ -51,17 +51,15 @@ impl RawVerdict {
             .login
             .is_some_and(|l| any(&journey.steps[l].refresh_on));
         Self {
-            seq: user.op_seq,
-            step: step + 1,
+            step: u16::try_from(step.saturating_add(1)).unwrap_or(u16::MAX),
             next_zone: any(&journey.next_zone_on),
             refresh,
         }
     }
 
     /// The verdict for `op` of `step`, when it is the one last settled.
-    fn for_op(self, seq: u32, step: usize, op: &OpLog) -> Option<Self> {
-        (self.seq == seq && self.step as usize == step + 1 && op.outcome.cause().is_some())
-            .then_some(self)
+    fn for_op(self, step: usize, op: &OpLog) -> Option<Self> {
+        (usize::from(self.step) == step + 1 && op.outcome.cause().is_some()).then_some(self)
     }
 }
 
@@ -82,7 +80,7 @@ impl User<'_> {
             }
             // The last cause decides, so a naive client that gave up on a
             // sold-out zone is sold out there too, and moves on.
-            let sold_out = match self.raw.for_op(self.op_seq, step, op) {
+            let sold_out = match self.raw.for_op(step, op) {
                 Some(v) => v.next_zone,
                 None => op
                     .outcome
@@ -193,7 +191,7 @@ impl User<'_> {
         if op.step as usize <= login || op.ok() {
             return false;
         }
-        if let Some(v) = self.raw.for_op(self.op_seq, op.step as usize, op) {
+        if let Some(v) = self.raw.for_op(op.step as usize, op) {
             return v.refresh;
         }
         let Some(cause) = op.outcome.cause() else {
