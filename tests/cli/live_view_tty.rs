@@ -1,5 +1,6 @@
 //! The live view in a pseudo-terminal (tmux): during a run the screen shows,
-//! per fleet, arrivals/s against the schedule, attempts/s, retries/s, in
+//! per fleet, arrivals/s and what paces them (ci-smoke's users are a closed
+//! model), attempts/s, retries/s, in
 //! flight, latency p50/p99 (last interval and run so far), the answers by
 //! status class, the top HTTP statuses so far, and the stage with its time
 //! left. Skipped when tmux is missing.
@@ -48,7 +49,7 @@ fn the_live_view_shows_its_fields_on_a_terminal() {
         "round 1/2: arrivals",
         "s left",
         "compliant: arrivals",
-        "/s scheduled",
+        "/s (closed model)",
         "attempts",
         "retries",
         "in flight",
