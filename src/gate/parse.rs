@@ -57,10 +57,27 @@ pub fn parse(expr: &str, fleets: &[String], steps: &[String]) -> Result<Gate, Ga
         }
         Some(Ok((super::baseline::Rhs::Offset(sign), text))) => (Some(sign), text),
     };
-    let (value, unit_s) = split_value(rhs).ok_or_else(|| {
-        syntax(format!(
-            "`{rhs}` is not a number with an optional unit (e.g. 800ms, 98%, 1.3)"
-        ))
+    let (value, unit) = split_bound(expr, rhs)?;
+    let unit = unit_for(expr, &metric, value, unit)?;
+    Ok(Gate {
+        expr: expr.into(),
+        fleet,
+        step,
+        metric,
+        op,
+        value,
+        unit,
+        bound: unit.normalize(value),
+        relative: relative.map(|sign| Relative::Plus(sign * unit.normalize(value))),
+        window,
+    })
+}
+
+/// A bound's number and its unit as written (`800ms`, `98%`, `1.3`).
+fn split_bound(expr: &str, rhs: &str) -> Result<(f64, Option<Unit>), GateError> {
+    let (value, unit_s) = split_value(rhs).ok_or_else(|| GateError::Syntax {
+        expr: expr.into(),
+        msg: format!("`{rhs}` is not a number with an optional unit (e.g. 800ms, 98%, 1.3)"),
     })?;
     let unit = match unit_s {
         "" => None,
@@ -75,11 +92,22 @@ pub fn parse(expr: &str, fleets: &[String], steps: &[String]) -> Result<Gate, Ga
             });
         }
     };
+    Ok((value, unit))
+}
+
+/// The unit a bound is read in: the one written, when it fits the
+/// metric's kind, else the kind's own (ms for latencies).
+fn unit_for(
+    expr: &str,
+    metric: &Metric,
+    value: f64,
+    unit: Option<Unit>,
+) -> Result<Unit, GateError> {
     let bad = |msg: String| GateError::BadValue {
         expr: expr.into(),
         msg,
     };
-    let unit = match (metric.kind(), unit) {
+    Ok(match (metric.kind(), unit) {
         (Kind::Latency, None) => Unit::Ms,
         (Kind::Latency, Some(u @ (Unit::Ms | Unit::S | Unit::Us))) => u,
         (Kind::Latency, Some(u)) => {
@@ -117,18 +145,6 @@ pub fn parse(expr: &str, fleets: &[String], steps: &[String]) -> Result<Gate, Ga
                 u.suffix()
             )));
         }
-    };
-    Ok(Gate {
-        expr: expr.into(),
-        fleet,
-        step,
-        metric,
-        op,
-        value,
-        unit,
-        bound: unit.normalize(value),
-        relative: relative.map(|sign| Relative::Plus(sign * unit.normalize(value))),
-        window,
     })
 }
 
@@ -302,108 +318,18 @@ fn parse_metric(
     step: Option<&String>,
     steps: &[String],
 ) -> Result<Metric, GateError> {
-    let syntax = |msg: String| GateError::Syntax {
-        expr: expr.into(),
-        msg,
-    };
     if let Some(args) = rest.strip_prefix("burn_rate") {
-        return burn_rate(args).map_err(syntax);
+        return burn_rate(args).map_err(|msg| GateError::Syntax {
+            expr: expr.into(),
+            msg,
+        });
     }
     let (head, tail) = match rest.split_once('.') {
         Some((h, t)) => (h, Some(t)),
         None => (rest, None),
     };
-    let no_tail = |m: Metric| match tail {
-        None => Ok(m),
-        Some(t) => Err(syntax(format!("`{head}` has no field `{t}`"))),
-    };
-    let metric = if head == "truth" && step.is_none() {
-        match tail {
-            Some(key) if !key.is_empty() && !key.contains(char::is_whitespace) => {
-                Metric::Truth(key.into())
-            }
-            _ => {
-                return Err(syntax(
-                    "`truth` needs a key of [truth] counts or levels, e.g. `truth.seats_left`"
-                        .into(),
-                ));
-            }
-        }
-    } else if head == "outcomes" {
-        match tail {
-            Some(code) if !code.is_empty() && !code.contains(char::is_whitespace) => {
-                Metric::Outcome(code.into())
-            }
-            _ => {
-                return Err(syntax(
-                    "`outcomes` needs a code, e.g. `outcomes.GAVE_UP`".into(),
-                ));
-            }
-        }
-    } else if head == "journeys" {
-        let Some(t) = tail else {
-            return Err(syntax(format!(
-                "`journeys` needs a field: {}",
-                names(&JOURNEY_FIELDS)
-            )));
-        };
-        let f = JOURNEY_FIELDS
-            .iter()
-            .find(|(_, n)| *n == t)
-            .ok_or_else(|| GateError::UnknownMetric {
-                expr: expr.into(),
-                name: format!("journeys.{t}"),
-                known: format!("journeys.<{}>", names(&JOURNEY_FIELDS).replace(", ", "|")),
-            })?;
-        Metric::Journeys(f.0)
-    } else if let Some((lat, _)) = LATENCIES.iter().find(|(_, n)| *n == head) {
-        let Some(t) = tail else {
-            return Err(syntax(format!(
-                "`{head}` needs a statistic: {head}.<{}>",
-                names(&STATS).replace(", ", "|")
-            )));
-        };
-        let stat = STATS
-            .iter()
-            .find(|(_, n)| *n == t)
-            .ok_or_else(|| GateError::UnknownStat {
-                expr: expr.into(),
-                metric: head.into(),
-                name: t.into(),
-                known: names(&STATS),
-            })?;
-        Metric::Latency(*lat, stat.0)
-    } else if let Some((m, _)) = SCALARS.iter().find(|(_, n)| *n == head) {
-        no_tail(m.clone())?
-    } else if let Some((l, _)) = LEDGER_FIELDS.iter().find(|(_, n)| *n == head) {
-        no_tail(Metric::Ledger(*l))?
-    } else {
-        // `fleet.reserv.attempt_latency.p99`: a misspelt step rather than a metric.
-        let looks_like_step = step.is_none()
-            && tail.is_some_and(|t| {
-                let h = t.split('.').next().unwrap_or(t);
-                ["operations", "attempts", "success_rate", "outcomes"].contains(&h)
-                    || LATENCIES.iter().any(|(_, n)| *n == h)
-            });
-        if looks_like_step {
-            return Err(GateError::UnknownStep {
-                expr: expr.into(),
-                name: head.into(),
-                known: list(steps),
-            });
-        }
-        let mut known = known_metrics(step.is_some());
-        if step.is_none() {
-            known.push_str(&format!(
-                "; or a step metric `<step>.<metric>` with steps: {}",
-                list(steps)
-            ));
-        }
-        return Err(GateError::UnknownMetric {
-            expr: expr.into(),
-            name: head.into(),
-            known,
-        });
+    let Some(metric) = named_metric(expr, head, tail, step.is_none())? else {
+        return Err(unknown_metric(expr, head, tail, step, steps));
     };
     if let Some(s) = step
         && !metric.per_step()
@@ -418,6 +344,135 @@ fn parse_metric(
         });
     }
     Ok(metric)
+}
+
+/// The metric `head[.tail]` names, `None` when `head` is no metric's name
+/// (`truth` only at fleet level).
+fn named_metric(
+    expr: &str,
+    head: &str,
+    tail: Option<&str>,
+    fleet_level: bool,
+) -> Result<Option<Metric>, GateError> {
+    let syntax = |msg: String| GateError::Syntax {
+        expr: expr.into(),
+        msg,
+    };
+    let no_tail = |m: Metric| match tail {
+        None => Ok(Some(m)),
+        Some(t) => Err(syntax(format!("`{head}` has no field `{t}`"))),
+    };
+    let word = tail.filter(|k| !k.is_empty() && !k.contains(char::is_whitespace));
+    if head == "truth" && fleet_level {
+        let key = word.ok_or_else(|| {
+            syntax(
+                "`truth` needs a key of [truth] counts or levels, e.g. `truth.seats_left`".into(),
+            )
+        })?;
+        return Ok(Some(Metric::Truth(key.into())));
+    }
+    if head == "outcomes" {
+        let code =
+            word.ok_or_else(|| syntax("`outcomes` needs a code, e.g. `outcomes.GAVE_UP`".into()))?;
+        return Ok(Some(Metric::Outcome(code.into())));
+    }
+    if head == "journeys" {
+        return journeys_field(expr, tail).map(Some);
+    }
+    if let Some((lat, _)) = LATENCIES.iter().find(|(_, n)| *n == head) {
+        return latency_stat(expr, head, *lat, tail).map(Some);
+    }
+    if let Some((m, _)) = SCALARS.iter().find(|(_, n)| *n == head) {
+        return no_tail(m.clone());
+    }
+    if let Some((l, _)) = LEDGER_FIELDS.iter().find(|(_, n)| *n == head) {
+        return no_tail(Metric::Ledger(*l));
+    }
+    Ok(None)
+}
+
+/// `journeys.<field>`.
+fn journeys_field(expr: &str, tail: Option<&str>) -> Result<Metric, GateError> {
+    let Some(t) = tail else {
+        return Err(GateError::Syntax {
+            expr: expr.into(),
+            msg: format!("`journeys` needs a field: {}", names(&JOURNEY_FIELDS)),
+        });
+    };
+    let f = JOURNEY_FIELDS
+        .iter()
+        .find(|(_, n)| *n == t)
+        .ok_or_else(|| GateError::UnknownMetric {
+            expr: expr.into(),
+            name: format!("journeys.{t}"),
+            known: format!("journeys.<{}>", names(&JOURNEY_FIELDS).replace(", ", "|")),
+        })?;
+    Ok(Metric::Journeys(f.0))
+}
+
+/// `<latency>.<stat>`.
+fn latency_stat(
+    expr: &str,
+    head: &str,
+    lat: Latency,
+    tail: Option<&str>,
+) -> Result<Metric, GateError> {
+    let Some(t) = tail else {
+        return Err(GateError::Syntax {
+            expr: expr.into(),
+            msg: format!(
+                "`{head}` needs a statistic: {head}.<{}>",
+                names(&STATS).replace(", ", "|")
+            ),
+        });
+    };
+    let stat = STATS
+        .iter()
+        .find(|(_, n)| *n == t)
+        .ok_or_else(|| GateError::UnknownStat {
+            expr: expr.into(),
+            metric: head.into(),
+            name: t.into(),
+            known: names(&STATS),
+        })?;
+    Ok(Metric::Latency(lat, stat.0))
+}
+
+/// The error for a path that names no metric: a misspelt step
+/// (`fleet.reserv.attempt_latency.p99`) when the rest reads as a step
+/// metric, else the metrics there are.
+fn unknown_metric(
+    expr: &str,
+    head: &str,
+    tail: Option<&str>,
+    step: Option<&String>,
+    steps: &[String],
+) -> GateError {
+    let looks_like_step = step.is_none()
+        && tail.is_some_and(|t| {
+            let h = t.split('.').next().unwrap_or(t);
+            ["operations", "attempts", "success_rate", "outcomes"].contains(&h)
+                || LATENCIES.iter().any(|(_, n)| *n == h)
+        });
+    if looks_like_step {
+        return GateError::UnknownStep {
+            expr: expr.into(),
+            name: head.into(),
+            known: list(steps),
+        };
+    }
+    let mut known = known_metrics(step.is_some());
+    if step.is_none() {
+        known.push_str(&format!(
+            "; or a step metric `<step>.<metric>` with steps: {}",
+            list(steps)
+        ));
+    }
+    GateError::UnknownMetric {
+        expr: expr.into(),
+        name: head.into(),
+        known,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! One collector's view of one fleet.
 
-use super::log::{JourneyEnd, JourneyLog, StatusClass};
+use super::log::{AttemptLog, JourneyEnd, JourneyLog, OpLog, StatusClass};
 use super::seconds::SecondHistograms;
 use crate::model::{JourneyCounts, SecondRow};
 use crate::outcome::OpOutcome;
@@ -97,6 +97,44 @@ impl StepRec {
             self.outcomes.insert(outcome.clone(), n);
         } else {
             *self.outcomes.entry(OpOutcome::Other).or_default() += n;
+        }
+    }
+
+    /// One finished operation of this step: its counts, outcome, latencies
+    /// and its attempts' latencies by class.
+    fn absorb(&mut self, op: &OpLog) {
+        self.ops += 1;
+        self.ok += u64::from(op.ok());
+        *self.polls.entry(op.polls()).or_default() += 1;
+        self.early_polls += u64::from(op.early_polls());
+        if let Some(t) = op.first_event() {
+            self.first_event.saturating_record(us(t));
+        }
+        self.attempts += op.attempts.len() as u64;
+        self.not_sent += op.attempts.iter().filter(|a| a.class.not_sent()).count() as u64;
+        self.hedges += u64::from(op.hedges());
+        self.hedge_wins += u64::from(op.hedge_won);
+        self.count(&op.outcome, 1);
+        let v = us(op.latency);
+        let ended = op.intended_at().saturating_add(op.latency);
+        self.op_latency.saturating_record(v);
+        if op.ok() {
+            self.ok_latency.saturating_record(v);
+            self.ok_seconds.record_at(ended, v);
+        }
+        self.op_seconds.record_at(ended, v);
+        for a in &op.attempts {
+            let v = us(a.latency());
+            // A local rejection has no latency to dilute the others with;
+            // it is counted under its own class only.
+            if a.class != StatusClass::RejectedLocally {
+                self.attempt_latency.saturating_record(v);
+                self.attempt_seconds.record_at(a.ended_at(), v);
+            }
+            self.by_class
+                .entry(a.class)
+                .or_insert_with(new_histogram)
+                .saturating_record(v);
         }
     }
 
@@ -266,70 +304,43 @@ impl Recorder {
                 self.backoff_wait.saturating_record(us(op.backoff()));
             }
             for a in &op.attempts {
-                self.retry_after_honoured += u64::from(a.honoured);
-                self.early_retries += u64::from(a.early && a.retry);
-                self.key_changed_after_ambiguous += u64::from(a.key_changed_after_ambiguous);
-                self.sent_while_told_to_wait += u64::from(a.while_told_to_wait);
-                self.queue_wait.saturating_record(us(a.queue_wait()));
-                let row = self.second(a.sent_at());
-                row.attempts += 1;
-                row.retries += u64::from(a.retry);
-                match a.class {
-                    StatusClass::S2xx => row.successes += 1,
-                    StatusClass::S429 => row.status_429 += 1,
-                    StatusClass::S5xx => row.status_5xx += 1,
-                    StatusClass::Timeout => row.timeouts += 1,
-                    StatusClass::Network | StatusClass::InvalidResponse => row.network_errors += 1,
-                    StatusClass::NotSent | StatusClass::RejectedLocally => row.not_sent += 1,
-                    StatusClass::S3xx
-                    | StatusClass::S4xx
-                    | StatusClass::Cancelled
-                    | StatusClass::Abandoned
-                    | StatusClass::Superseded => {}
-                }
+                self.absorb_attempt(a);
             }
             let Some(step) = self.steps.get_mut(op.step as usize) else {
                 continue;
             };
-            step.ops += 1;
-            step.ok += u64::from(op.ok());
             if op.ok() && op.step < 128 {
                 passed |= 1u128 << op.step;
             }
-            *step.polls.entry(op.polls()).or_default() += 1;
-            step.early_polls += u64::from(op.early_polls());
-            if let Some(t) = op.first_event() {
-                step.first_event.saturating_record(us(t));
-            }
-            step.attempts += op.attempts.len() as u64;
-            step.not_sent += op.attempts.iter().filter(|a| a.class.not_sent()).count() as u64;
-            step.hedges += u64::from(op.hedges());
-            step.hedge_wins += u64::from(op.hedge_won);
-            step.count(&op.outcome, 1);
-            let v = us(op.latency);
-            let ended = op.intended_at().saturating_add(op.latency);
-            step.op_latency.saturating_record(v);
-            if op.ok() {
-                step.ok_latency.saturating_record(v);
-                step.ok_seconds.record_at(ended, v);
-            }
-            step.op_seconds.record_at(ended, v);
-            for a in &op.attempts {
-                let v = us(a.latency());
-                // A local rejection has no latency to dilute the others with;
-                // it is counted under its own class only.
-                if a.class != StatusClass::RejectedLocally {
-                    step.attempt_latency.saturating_record(v);
-                    step.attempt_seconds.record_at(a.ended_at(), v);
-                }
-                step.by_class
-                    .entry(a.class)
-                    .or_insert_with(new_histogram)
-                    .saturating_record(v);
-            }
+            step.absorb(op);
         }
         for (i, step) in self.steps.iter_mut().enumerate().take(128) {
             step.passed += u64::from(passed >> i & 1 == 1);
+        }
+    }
+
+    /// One attempt's part of its second's row and of the run's counters.
+    fn absorb_attempt(&mut self, a: &AttemptLog) {
+        self.retry_after_honoured += u64::from(a.honoured);
+        self.early_retries += u64::from(a.early && a.retry);
+        self.key_changed_after_ambiguous += u64::from(a.key_changed_after_ambiguous);
+        self.sent_while_told_to_wait += u64::from(a.while_told_to_wait);
+        self.queue_wait.saturating_record(us(a.queue_wait()));
+        let row = self.second(a.sent_at());
+        row.attempts += 1;
+        row.retries += u64::from(a.retry);
+        match a.class {
+            StatusClass::S2xx => row.successes += 1,
+            StatusClass::S429 => row.status_429 += 1,
+            StatusClass::S5xx => row.status_5xx += 1,
+            StatusClass::Timeout => row.timeouts += 1,
+            StatusClass::Network | StatusClass::InvalidResponse => row.network_errors += 1,
+            StatusClass::NotSent | StatusClass::RejectedLocally => row.not_sent += 1,
+            StatusClass::S3xx
+            | StatusClass::S4xx
+            | StatusClass::Cancelled
+            | StatusClass::Abandoned
+            | StatusClass::Superseded => {}
         }
     }
 

@@ -109,33 +109,8 @@ pub fn build(src: &str, path: &Path, ov: &Overrides) -> Result<Plan, ScenarioErr
     )?;
     let policies = build_policies(&cx, &file.policies)?;
     let rounds = build_rounds(&cx, &file, &policies, ov)?;
-    let fleet_names: Vec<String> = rounds
-        .iter()
-        .flat_map(|r| r.fleets.iter().map(|c| c.name.clone()))
-        .collect();
-    let step_names: Vec<String> = journey.steps.iter().map(|s| s.name.clone()).collect();
-    let gates = (file.gates.iter().enumerate())
-        .map(|(i, g)| {
-            crate::gate::parse(g, &fleet_names, &step_names)
-                .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let truth = truth::build_truth(&cx, file.truth.as_ref())?;
-    check_truth_gates(&cx, &gates, truth.as_ref())?;
-    if target.url.is_some() && target.ledger == Some(false) {
-        for (i, g) in gates.iter().enumerate() {
-            let from_truth = truth.as_ref().is_some_and(|t| t.has(&g.metric.to_string()));
-            if matches!(g.metric, crate::gate::Metric::Ledger(_)) && !from_truth {
-                return Err(cx.err(
-                    &format!("gates[{i}]"),
-                    format!(
-                        "`{}` needs a simulator's ledger and target.ledger = false; the client-side counts work against any target (client_early_retries, key_changed_after_ambiguous, sent_while_told_to_wait)",
-                        g.expr
-                    ),
-                ));
-            }
-        }
-    }
+    let gates = build_gates(&cx, &file.gates, &rounds, &journey, &target, truth.as_ref())?;
     let safety = build_safety(&cx, &file.safety, &load, ov)?;
     let trigger = build_trigger(&cx, file.trigger.as_ref(), &load)?;
     let out_dir = ov.out.clone().unwrap_or_else(|| {
@@ -190,6 +165,45 @@ fn build_trigger(
         ));
     }
     Ok(Some((t.from.as_secs_f64(), t.to.as_secs_f64())))
+}
+
+/// The gates, parsed against the fleets and steps there are; a `truth.`
+/// gate needs its key in `[truth]`, a ledger gate a ledger to read.
+fn build_gates(
+    cx: &Ctx,
+    gates: &[String],
+    rounds: &[Round],
+    journey: &Journey,
+    target: &TargetPlan,
+    truth: Option<&TruthPlan>,
+) -> Result<Vec<crate::gate::Gate>, ScenarioError> {
+    let fleet_names: Vec<String> = rounds
+        .iter()
+        .flat_map(|r| r.fleets.iter().map(|c| c.name.clone()))
+        .collect();
+    let step_names: Vec<String> = journey.steps.iter().map(|s| s.name.clone()).collect();
+    let gates = (gates.iter().enumerate())
+        .map(|(i, g)| {
+            crate::gate::parse(g, &fleet_names, &step_names)
+                .map_err(|e| cx.err(&format!("gates[{i}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_truth_gates(cx, &gates, truth)?;
+    if target.url.is_some() && target.ledger == Some(false) {
+        for (i, g) in gates.iter().enumerate() {
+            let from_truth = truth.is_some_and(|t| t.has(&g.metric.to_string()));
+            if matches!(g.metric, crate::gate::Metric::Ledger(_)) && !from_truth {
+                return Err(cx.err(
+                    &format!("gates[{i}]"),
+                    format!(
+                        "`{}` needs a simulator's ledger and target.ledger = false; the client-side counts work against any target (client_early_retries, key_changed_after_ambiguous, sent_while_told_to_wait)",
+                        g.expr
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(gates)
 }
 
 /// A `truth.<KEY>` gate needs that key in `[truth]`.

@@ -391,6 +391,44 @@ impl Default for FaultWindow {
     }
 }
 
+/// Fault probabilities and trigger windows.
+fn validate_faults(f: &FaultConfig) -> Result<(), SimError> {
+    prob("faults.error_rate", f.error_rate)?;
+    prob("faults.reset_before_commit", f.reset_before_commit)?;
+    prob("faults.reset_after_commit", f.reset_after_commit)?;
+    prob("faults.html_502", f.html_502)?;
+    prob("faults.bad_gateway", f.bad_gateway)?;
+    prob("faults.empty_503", f.empty_503)?;
+    prob("faults.http_date_429", f.http_date_429)?;
+    prob("faults.http_date_503", f.http_date_503)?;
+    prob("faults.latency_rate", f.latency_rate)?;
+    let answers = f.error_rate
+        + f.reset_before_commit
+        + f.reset_after_commit
+        + f.html_502
+        + f.bad_gateway
+        + f.empty_503
+        + f.http_date_429
+        + f.http_date_503;
+    if answers > 1.0 + 1e-9 {
+        return Err(bad(
+            "faults",
+            "error_rate + reset_* + html_502 + bad_gateway + empty_503 + http_date_* exceeds 1",
+        ));
+    }
+    for (i, w) in f.windows.iter().enumerate() {
+        let key = format!("faults.windows[{i}]");
+        if w.to < w.from {
+            return Err(bad(&format!("{key}.to"), "is before `from`"));
+        }
+        if !(w.capacity_factor > 0.0 && w.capacity_factor <= 1.0) {
+            return Err(bad(&format!("{key}.capacity_factor"), "must be in (0, 1]"));
+        }
+        prob(&format!("{key}.error_rate"), w.error_rate)?;
+    }
+    Ok(())
+}
+
 fn bad(key: &str, why: &str) -> SimError {
     SimError::Config(format!("{key}: {why}"))
 }
@@ -425,6 +463,42 @@ impl SimConfig {
     /// Rejects configs that would make results meaningless; the message
     /// names the offending key.
     pub fn validate(&self) -> Result<(), SimError> {
+        self.validate_events()?;
+        if self.reservation_ttl.is_zero() {
+            return Err(bad("reservation_ttl", "must be > 0"));
+        }
+        if self.sweep_interval.is_zero() {
+            return Err(bad("sweep_interval", "must be > 0"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(bad("max_body_bytes", "must be > 0"));
+        }
+        if self.capacity.workers == 0 {
+            return Err(bad("capacity.workers", "must be > 0"));
+        }
+        self.connections.validate()?;
+        validate_faults(&self.faults)?;
+        if self.api == SimApi::BookingRush {
+            self.booking_rush.validate()?;
+            // `/api/v1/zones/{id}` and `/api/v1/shows/{id}/zones` name a
+            // zone or a show without its event.
+            let mut zones = std::collections::HashSet::new();
+            for (i, ev) in self.events.iter().enumerate() {
+                for (j, z) in ev.zones.iter().enumerate() {
+                    if !zones.insert(z.id.as_str()) {
+                        return Err(bad(
+                            &format!("events[{i}].zones[{j}].id"),
+                            "zone ids must be unique across events with api = \"booking-rush\"",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Events and their zones: present, named, unique, with seats.
+    fn validate_events(&self) -> Result<(), SimError> {
         if self.events.is_empty() {
             return Err(bad("events", "at least one event is required"));
         }
@@ -450,69 +524,6 @@ impl SimConfig {
                 }
                 if z.seats == 0 {
                     return Err(bad(&format!("{key}.seats"), "must be > 0"));
-                }
-            }
-        }
-        if self.reservation_ttl.is_zero() {
-            return Err(bad("reservation_ttl", "must be > 0"));
-        }
-        if self.sweep_interval.is_zero() {
-            return Err(bad("sweep_interval", "must be > 0"));
-        }
-        if self.max_body_bytes == 0 {
-            return Err(bad("max_body_bytes", "must be > 0"));
-        }
-        if self.capacity.workers == 0 {
-            return Err(bad("capacity.workers", "must be > 0"));
-        }
-        self.connections.validate()?;
-        let f = &self.faults;
-        prob("faults.error_rate", f.error_rate)?;
-        prob("faults.reset_before_commit", f.reset_before_commit)?;
-        prob("faults.reset_after_commit", f.reset_after_commit)?;
-        prob("faults.html_502", f.html_502)?;
-        prob("faults.bad_gateway", f.bad_gateway)?;
-        prob("faults.empty_503", f.empty_503)?;
-        prob("faults.http_date_429", f.http_date_429)?;
-        prob("faults.http_date_503", f.http_date_503)?;
-        prob("faults.latency_rate", f.latency_rate)?;
-        let answers = f.error_rate
-            + f.reset_before_commit
-            + f.reset_after_commit
-            + f.html_502
-            + f.bad_gateway
-            + f.empty_503
-            + f.http_date_429
-            + f.http_date_503;
-        if answers > 1.0 + 1e-9 {
-            return Err(bad(
-                "faults",
-                "error_rate + reset_* + html_502 + bad_gateway + empty_503 + http_date_* exceeds 1",
-            ));
-        }
-        for (i, w) in f.windows.iter().enumerate() {
-            let key = format!("faults.windows[{i}]");
-            if w.to < w.from {
-                return Err(bad(&format!("{key}.to"), "is before `from`"));
-            }
-            if !(w.capacity_factor > 0.0 && w.capacity_factor <= 1.0) {
-                return Err(bad(&format!("{key}.capacity_factor"), "must be in (0, 1]"));
-            }
-            prob(&format!("{key}.error_rate"), w.error_rate)?;
-        }
-        if self.api == SimApi::BookingRush {
-            self.booking_rush.validate()?;
-            // `/api/v1/zones/{id}` and `/api/v1/shows/{id}/zones` name a
-            // zone or a show without its event.
-            let mut zones = std::collections::HashSet::new();
-            for (i, ev) in self.events.iter().enumerate() {
-                for (j, z) in ev.zones.iter().enumerate() {
-                    if !zones.insert(z.id.as_str()) {
-                        return Err(bad(
-                            &format!("events[{i}].zones[{j}].id"),
-                            "zone ids must be unique across events with api = \"booking-rush\"",
-                        ));
-                    }
                 }
             }
         }

@@ -148,30 +148,7 @@ pub(super) fn build_rounds(
         ));
     }
     if !f.fleets.is_empty() {
-        let mut fleets = Vec::new();
-        let mut names = Names::default();
-        let mut total = 0.0;
-        for (i, c) in f.fleets.iter().enumerate() {
-            let key = |k: &str| format!("fleets[{i}].{k}");
-            if !(c.share > 0.0 && c.share <= 1.0) {
-                return Err(cx.err(&key("share"), "must be in (0, 1]"));
-            }
-            names
-                .add(&c.name, "fleet")
-                .map_err(|m| cx.err(&key("name"), m))?;
-            total += c.share;
-            let pname = c.policy.clone().unwrap_or_else(|| c.name.clone());
-            let p = resolve_policy(cx, &key("policy"), &pname, custom)?;
-            fleets.push(Fleet {
-                name: c.name.clone(),
-                policy: p,
-                share: c.share,
-            });
-        }
-        if (total - 1.0).abs() > 1e-6 {
-            return Err(cx.err("fleets", format!("shares add up to {total}, not 1")));
-        }
-        let rounds = vec![Round { fleets }];
+        let rounds = vec![mixed_fleet(cx, f, custom)?];
         all_used(cx, custom, &rounds)?;
         return Ok(rounds);
     }
@@ -197,6 +174,38 @@ pub(super) fn build_rounds(
     }
     all_used(cx, custom, &rounds)?;
     Ok(rounds)
+}
+
+/// `[[fleets]]`: one round of fleets side by side, their shares adding up to 1.
+fn mixed_fleet(
+    cx: &Ctx,
+    f: &ScenarioFile,
+    custom: &BTreeMap<String, RetryPolicy>,
+) -> Result<Round, ScenarioError> {
+    let mut fleets = Vec::new();
+    let mut names = Names::default();
+    let mut total = 0.0;
+    for (i, c) in f.fleets.iter().enumerate() {
+        let key = |k: &str| format!("fleets[{i}].{k}");
+        if !(c.share > 0.0 && c.share <= 1.0) {
+            return Err(cx.err(&key("share"), "must be in (0, 1]"));
+        }
+        names
+            .add(&c.name, "fleet")
+            .map_err(|m| cx.err(&key("name"), m))?;
+        total += c.share;
+        let pname = c.policy.clone().unwrap_or_else(|| c.name.clone());
+        let p = resolve_policy(cx, &key("policy"), &pname, custom)?;
+        fleets.push(Fleet {
+            name: c.name.clone(),
+            policy: p,
+            share: c.share,
+        });
+    }
+    if (total - 1.0).abs() > 1e-6 {
+        return Err(cx.err("fleets", format!("shares add up to {total}, not 1")));
+    }
+    Ok(Round { fleets })
 }
 
 /// Fleet names seen so far: each follows [`crate::names`], appears once,

@@ -26,7 +26,16 @@ pub(super) fn build_sim(cx: &Ctx, sim: Option<&SimConfig>) -> Result<SimConfig, 
 /// arithmetic finite: a service time is `(base + k × in flight) / factor`,
 /// deadlines are `now + ttl`, a Retry-After date is `now + wait`.
 fn check_bounds(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
-    let key = |k: &str| format!("sim.{k}");
+    check_durations(cx, sim)?;
+    check_counts(cx, sim)
+}
+
+fn key(k: &str) -> String {
+    format!("sim.{k}")
+}
+
+/// Durations added to a clock (`long`) or to one answer's latency (`short`).
+fn check_durations(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
     let c = &sim.capacity;
     let f = &sim.faults;
     let mut long: Vec<(String, Duration)> = vec![
@@ -88,6 +97,13 @@ fn check_bounds(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
     for (k, d) in short {
         cx.within(&k, bounds::duration_max(d, bounds::MAX_SIM_LATENCY))?;
     }
+    Ok(())
+}
+
+/// Counts, rates and sizes.
+fn check_counts(cx: &Ctx, sim: &SimConfig) -> Result<(), ScenarioError> {
+    let c = &sim.capacity;
+    let b = &sim.booking_rush;
     let mut counts = vec![
         (key("max_tickets_per_user"), sim.max_tickets_per_user),
         (key("capacity.workers"), c.workers),

@@ -106,6 +106,42 @@ fn read_users_csv(path: &Path) -> Result<UsersTable, String> {
         .headers()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .clone();
+    let columns = column_names(path, &headers)?;
+    let Some(id_col) = columns.iter().position(|h| h == "user_id") else {
+        return Err(format!(
+            "{}: the header must name a `user_id` column (and any others: `token`, `password`, ...)",
+            path.display()
+        ));
+    };
+    let token_col = columns.iter().position(|h| h == "token");
+    let mut rows = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        rows.push(user_row(
+            path,
+            i + 2,
+            &rec,
+            columns.len(),
+            id_col,
+            token_col,
+        )?);
+    }
+    if let Some(m) = too_big(rdr.position().byte()) {
+        return Err(m);
+    }
+    if rows.is_empty() {
+        return Err(format!("{}: no users", path.display()));
+    }
+    Ok(UsersTable {
+        columns,
+        id_col,
+        token_col,
+        rows,
+    })
+}
+
+/// The header's column names: each a variable name, none twice.
+fn column_names(path: &Path, headers: &csv::StringRecord) -> Result<Vec<String>, String> {
     let columns: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
     for (i, c) in columns.iter().enumerate() {
         let ident = !c.is_empty()
@@ -122,55 +158,42 @@ fn read_users_csv(path: &Path) -> Result<UsersTable, String> {
             return Err(format!("{}: column `{c}` appears twice", path.display()));
         }
     }
-    let Some(id_col) = columns.iter().position(|h| h == "user_id") else {
+    Ok(columns)
+}
+
+/// One user's row at file line `line`: an id, and a usable token when
+/// there is a `token` column.
+fn user_row(
+    path: &Path,
+    line: usize,
+    rec: &csv::StringRecord,
+    width: usize,
+    id_col: usize,
+    token_col: Option<usize>,
+) -> Result<Vec<Secret>, String> {
+    let cell = |c: usize| rec.get(c).unwrap_or("").trim();
+    if cell(id_col).is_empty() || token_col.is_some_and(|t| cell(t).is_empty()) {
         return Err(format!(
-            "{}: the header must name a `user_id` column (and any others: `token`, `password`, ...)",
+            "{}:{line}: empty {}",
+            path.display(),
+            if token_col.is_some() {
+                "user_id or token"
+            } else {
+                "user_id"
+            }
+        ));
+    }
+    if let Some(t) = token_col
+        && !crate::scenario::plan::usable_token(cell(t))
+    {
+        return Err(format!(
+            "{}:{line}: the token cannot go in an Authorization header (a control character?)",
             path.display()
         ));
-    };
-    let token_col = columns.iter().position(|h| h == "token");
-    let mut rows = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
-        let line = i + 2;
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        if cell(id_col).is_empty() || token_col.is_some_and(|t| cell(t).is_empty()) {
-            return Err(format!(
-                "{}:{line}: empty {}",
-                path.display(),
-                if token_col.is_some() {
-                    "user_id or token"
-                } else {
-                    "user_id"
-                }
-            ));
-        }
-        if let Some(t) = token_col
-            && !crate::scenario::plan::usable_token(cell(t))
-        {
-            return Err(format!(
-                "{}:{line}: the token cannot go in an Authorization header (a control character?)",
-                path.display()
-            ));
-        }
-        rows.push(
-            (0..columns.len())
-                .map(|c| Secret::new(cell(c).to_string()))
-                .collect(),
-        );
     }
-    if let Some(m) = too_big(rdr.position().byte()) {
-        return Err(m);
-    }
-    if rows.is_empty() {
-        return Err(format!("{}: no users", path.display()));
-    }
-    Ok(UsersTable {
-        columns,
-        id_col,
-        token_col,
-        rows,
-    })
+    Ok((0..width)
+        .map(|c| Secret::new(cell(c).to_string()))
+        .collect())
 }
 
 #[cfg(test)]
