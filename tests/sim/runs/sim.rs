@@ -21,7 +21,13 @@ fn requests(l: &Value, ep: &str) -> u64 {
 /// join, wait (polling), reserve with the pass. `policies` are the fleets'
 /// tables, `sim` extra `[sim...]` lines, `reserve` extra keys of the reserve
 /// step.
-fn scenario(fleets: &[&str], policies: &str, load: &str, sim: &str, reserve: &str) -> String {
+pub(super) fn scenario(
+    fleets: &[&str],
+    policies: &str,
+    load: &str,
+    sim: &str,
+    reserve: &str,
+) -> String {
     let compare = fleets
         .iter()
         .map(|f| format!("\"{f}\""))
@@ -59,7 +65,7 @@ release_interval = "50ms"
 }
 
 /// Fast backoff, so retries happen within the test's seconds.
-const FAST: &str = "base_delay = \"50ms\"\nmax_delay = \"200ms\"\n";
+pub(super) const FAST: &str = "base_delay = \"50ms\"\nmax_delay = \"200ms\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_staging_scenario_runs_against_the_embedded_simulator() {
