@@ -244,3 +244,62 @@ rate_limit_pacing = { scope = "fleet" }"#,
         }
     }
 }
+
+/// The per-code lists (`retry_codes`, `final_codes`): a bad entry is an
+/// error at the list's key, a value of the wrong type one at the value.
+#[test]
+fn per_code_lists_refuse_bad_entries() {
+    let long = "A".repeat(65);
+    for (body, key, says) in [
+        (
+            r#"retry_codes = [""]"#.to_string(),
+            "policies.mine.retry_codes",
+            "a code is 1 to 64 bytes",
+        ),
+        (
+            r#"retry_codes = ["QUEUE_BUSY", ""]"#.to_string(),
+            "policies.mine.retry_codes",
+            "a code is 1 to 64 bytes",
+        ),
+        (
+            format!(r#"final_codes = ["{long}"]"#),
+            "policies.mine.final_codes",
+            "a code is 1 to 64 bytes",
+        ),
+        (
+            "retry_codes = [\"X\"]\nfinal_codes = [\"X\"]".to_string(),
+            "policies.mine.retry_codes",
+            "`X` is also in `final_codes`",
+        ),
+        (
+            r#"final_codes = ["REQUEST_IN_PROGRESS"]"#.to_string(),
+            "policies.mine.final_codes",
+            "`REQUEST_IN_PROGRESS` is also in `ambiguous_codes`",
+        ),
+        (
+            r#"retry_codes = ["SlowDown"]
+throttling_codes = ["SlowDown"]"#
+                .to_string(),
+            "policies.mine.retry_codes",
+            "also in `throttling_codes`",
+        ),
+    ] {
+        let e = err(&mine(&body));
+        assert_eq!(at(&e), (9, 1, key), "{body}: {e}");
+        assert!(e.contains(says), "{body}: {e}");
+    }
+    // 64 bytes is a code.
+    let src = mine(&format!(r#"final_codes = ["{}"]"#, "A".repeat(64)));
+    let plan = scenario::parse(&src, Path::new("ok.toml"), &Overrides::default()).unwrap();
+    assert_eq!(plan.rounds[0].fleets[0].policy.final_codes[0].len(), 64);
+    // The wrong type: at the value's column, saying what was expected.
+    for (body, col, says) in [
+        ("retry_codes = [1]", 16, "expected a string"),
+        (r#"final_codes = "X""#, 15, "expected a sequence"),
+        (r#"final_codes = ["A", 2]"#, 21, "expected a string"),
+    ] {
+        let e = err(&mine(body));
+        assert!(e.starts_with(&format!("bad.toml:9:{col}:")), "{body}: {e}");
+        assert!(e.contains(says), "{body}: {e}");
+    }
+}

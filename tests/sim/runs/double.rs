@@ -260,6 +260,54 @@ async fn an_sse_error_event_is_a_named_outcome() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_wait_that_reaches_max_wait_is_its_timeout_outcome() {
+    // The double sends position frames every 300 ms but the buyers' turn
+    // (30 s) comes long after their 1.5 s max_wait.
+    let slow = Config {
+        queue_wait: Duration::from_secs(30),
+        sse_timeout: Duration::from_secs(60),
+        ..config()
+    };
+    let max_wait = Duration::from_millis(1500);
+    let short = SSE.replace("max_wait = \"30s\"", "max_wait = \"1500ms\"");
+    assert_ne!(short, SSE);
+    let (br, run) = journeys(slow, 4, &short, "", "").await;
+    let c = br.counts();
+    let wait = run.step(0, "wait");
+    assert_eq!(wait["kind"], "sse");
+    assert_eq!(n(&wait["outcomes"]["QUEUE_TIMEOUT"]), 4, "{wait}");
+    assert_eq!(n(&wait["operations"]), 4, "{wait}");
+    assert_eq!(run.journeys(0, "failed"), 4, "{}", run.summary);
+    // Position frames came, on one stream each: the wait ran out, the
+    // stream did not end.
+    assert!(c.stream_frames >= 4, "{c:?}");
+    assert_eq!(c.streams_opened, 4);
+    assert_eq!(n(&wait["wait"]["polls"]), c.streams_opened);
+    assert_eq!(n(&wait["wait"]["reconnects"]), 0);
+    assert_eq!(n(&wait["wait"]["time_to_first_event_ms"]["count"]), 4);
+    // Time in queue: max_wait, give or take scheduling (never less).
+    let latency = &wait["operation_latency_ms"];
+    assert_eq!(n(&latency["count"]), 4, "{wait}");
+    let at_least = max_wait.as_millis() as f64;
+    for q in ["p50", "p99"] {
+        let ms = latency[q].as_f64().unwrap();
+        assert!((at_least..at_least + 3000.0).contains(&ms), "{q} {ms} ms");
+    }
+    // No buyer reached the reserve step.
+    assert_eq!(c.reserves_executed, 0);
+    let reserves = c.by_route.get("POST /api/v1/bookings/reserve");
+    assert!(reserves.is_none(), "{:?}", c.by_route);
+    assert_eq!(c.passes_issued, 0);
+    let funnel: Vec<u64> = run.fleet(0)["funnel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| n(&s["journeys"]))
+        .collect();
+    assert_eq!(funnel, vec![4, 0, 0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flat_sold_out_moves_to_the_next_zone_without_a_second_login() {
     let z1_sold_out = Config {
         zones: vec![("Z1".into(), 0), ("Z2".into(), 50)],

@@ -134,3 +134,61 @@ async fn the_staging_scenario_against_serve_of_the_same_file_matches_its_ledger(
         "every buyer finished"
     );
 }
+
+/// `stampede serve --config` of a 20-buyer polling scenario (one zone of
+/// 1000 seats, the release worker every 50 ms; `release` its extra
+/// `[sim.booking_rush]` keys), and a run of that file against it: the
+/// served ledger after the run, and the run.
+async fn served_queue(tag: &str, release: &str) -> (Value, super::Run) {
+    let dir = TempDir::new(tag);
+    super::users(&dir, 20);
+    let src = super::sim::scenario(
+        &["compliant"],
+        &format!("[policies.compliant]\n{}", super::sim::FAST),
+        "users = 20\nover = \"200ms\"",
+        release,
+        "",
+    );
+    let file = super::write(&dir, "s.toml", &src);
+    let serve = Serve::start(&file);
+    let url = format!("http://{}", serve.addr);
+    let out = dir.path().join("out");
+    let run = run_scenario(&file, &out, &["--target", &url, "--ledger"]).await;
+    run.ok();
+    // Every buyer got a pass and left the queue before the run's last
+    // reading: nothing waits, so nothing more accrues.
+    assert_eq!(n0(&run.step(0, "reserve")["outcomes"]["OK"]), 20);
+    (serve.ledger(), run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_unsold_while_buyers_waited_match_the_served_ledger() {
+    // One pass per 50 ms for 20 buyers who arrive within 200 ms: seats
+    // that could sell sit while buyers wait.
+    let (served, run) = served_queue("br-unsold-slow", "release_batch = 1").await;
+    let (s, r) = both(&served, &[run.ledger(0)], "/queue/unsold_while_waiting");
+    assert_eq!(s, r, "served vs the report's ledger");
+    assert!(r > 0, "{}", run.ledger(0));
+    // Bounds from the server's own times in queue: while the longest
+    // waiter waited (less one release interval) at least 1000 - 20 seats
+    // were on sale; no more than 1000 seats for every waiter's wait plus
+    // a generous interval each.
+    let q = &served["queue"];
+    assert_eq!(n(&q["passes_issued"]), 20);
+    let tiq = &q["time_in_queue_ms"];
+    let (max, sum) = (n(&tiq["max"]), n(&tiq["sum"]));
+    let lower = 980 * max.saturating_sub(50) / 1000;
+    let upper = 1000 * (sum + 20 * 500) / 1000;
+    assert!(
+        (lower.saturating_sub(1)..=upper).contains(&r),
+        "{r} not in [{lower}, {upper}]: {q}"
+    );
+    let slow = r;
+    // Everyone let out at every run (the default: as many as max_passes):
+    // nobody is left waiting after a run, nothing is counted.
+    let (served, run) = served_queue("br-unsold-fast", "").await;
+    let (s, r) = both(&served, &[run.ledger(0)], "/queue/unsold_while_waiting");
+    assert_eq!((s, r), (0, 0), "{}", run.ledger(0));
+    assert!(r < slow);
+    assert_eq!(n(&served["queue"]["passes_issued"]), 20);
+}

@@ -21,7 +21,13 @@ fn requests(l: &Value, ep: &str) -> u64 {
 /// join, wait (polling), reserve with the pass. `policies` are the fleets'
 /// tables, `sim` extra `[sim...]` lines, `reserve` extra keys of the reserve
 /// step.
-fn scenario(fleets: &[&str], policies: &str, load: &str, sim: &str, reserve: &str) -> String {
+pub(super) fn scenario(
+    fleets: &[&str],
+    policies: &str,
+    load: &str,
+    sim: &str,
+    reserve: &str,
+) -> String {
     let compare = fleets
         .iter()
         .map(|f| format!("\"{f}\""))
@@ -59,7 +65,7 @@ release_interval = "50ms"
 }
 
 /// Fast backoff, so retries happen within the test's seconds.
-const FAST: &str = "base_delay = \"50ms\"\nmax_delay = \"200ms\"\n";
+pub(super) const FAST: &str = "base_delay = \"50ms\"\nmax_delay = \"200ms\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_staging_scenario_runs_against_the_embedded_simulator() {
@@ -366,4 +372,71 @@ async fn a_second_run_with_reused_keys_is_answered_from_replays() {
     assert_eq!(n(&l3["idempotent_replays"]), 0, "{l3}");
     assert_eq!(sim.ledger().bookings_created, 20);
     sim.shutdown().await;
+}
+
+/// `column` of fleet `name`'s row in `out/summary.csv`.
+fn summary_csv(out: &Path, name: &str, column: &str) -> u64 {
+    let csv = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let at = |h: &str| header.iter().position(|c| *c == h).expect(h);
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[at("name")] == name)
+        .unwrap_or_else(|| panic!("no row {name}:\n{csv}"));
+    row[at(column)]
+        .parse()
+        .unwrap_or_else(|_| panic!("{column}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_key_after_a_reset_after_commit_books_twice_per_operation() {
+    let dir = TempDir::new("br-duplicates");
+    users(&dir, 20);
+    // 30% of reserves commit, then the connection drops before the answer.
+    // Passes are not enforced, so nothing but the key stops a second
+    // booking.
+    let policies = format!(
+        "[policies.compliant]\n{FAST}limits = {{ network = 3 }}\n\
+         [policies.fresh]\npreset = \"fresh-key\"\n{FAST}limits = {{ network = 3 }}\n"
+    );
+    let src = scenario(
+        &["compliant", "fresh"],
+        &policies,
+        "users = 20\nover = \"500ms\"",
+        "enforce_pass = false\n[sim.faults]\nreset_after_commit = 0.3",
+        "",
+    );
+    let file = write(&dir, "s.toml", &src);
+    let out = dir.path().join("out");
+    let run = run_scenario(&file, &out, &[]).await;
+    for (i, name) in ["compliant", "fresh"].iter().enumerate() {
+        let l = run.ledger(i);
+        // The report's count is the ledger's, in summary.csv too.
+        let dups = n(&l["duplicates"]);
+        assert_eq!(summary_csv(&out, name, "ledger_duplicates"), dups, "{name}");
+        assert_eq!(n(&l["oversold"]), 0, "{name}");
+        let reserve = run.step(i, "reserve");
+        assert_eq!(n(&reserve["operations"]), 20, "{name}: {reserve}");
+        assert_eq!(n0(&reserve["not_sent"]), 0, "{name}: {reserve}");
+    }
+    // Compliant: every retry of a reset reserve carried the same key and
+    // was answered with the stored booking; one booking per operation.
+    let (reserve, l) = (run.step(0, "reserve"), run.ledger(0));
+    let retries = n(&reserve["retries"]);
+    assert!(retries > 0, "some reserves were reset: {l}");
+    assert_eq!(n(&l["duplicates"]), 0, "{l}");
+    assert_eq!(n(&l["bookings_created"]), 20, "{l}");
+    assert_eq!(n0(&reserve["outcomes"]["OK"]), 20, "{reserve}");
+    assert_eq!(n0(&l["replays_by_status"]["201"]), retries, "{l}");
+    assert_eq!(n(&l["connection_resets"]), retries, "{l}");
+    // fresh-key: every attempt is a new request that commits (reset or
+    // not), so each retry is one more booking of the same operation.
+    let (fresh, lf) = (run.step(1, "reserve"), run.ledger(1));
+    let dups = n(&lf["duplicates"]);
+    assert!(dups > 0, "{lf}");
+    assert_eq!(dups, n(&fresh["retries"]), "{fresh}\n{lf}");
+    assert_eq!(n(&lf["bookings_created"]), 20 + dups, "{lf}");
+    assert_eq!(n(&lf["bookings_created"]), n(&fresh["attempts"]), "{lf}");
+    assert_eq!(n(&lf["idempotent_replays"]), 0, "{lf}");
 }
