@@ -189,9 +189,10 @@ async fn trailers_that_never_end_are_refused_within_their_bound() {
             r.notes()
         );
         // The client hung up after its 16 KiB of trailers: what the server
-        // got written is that and the sockets' buffers, far from 64 MiB.
+        // got written is that and the sockets' buffers (at most 4 MiB
+        // sent and 32 MiB received by default on Linux), not all 64 MiB.
         let most = most.load(Relaxed);
-        assert!(most < 16 << 20, "{case}: a connection took {most} bytes");
+        assert!(most < 40 << 20, "{case}: a connection took {most} bytes");
     }
 }
 
