@@ -689,7 +689,10 @@ async fn plain_http_on_an_https_url_is_a_tls_failure_that_says_so() {
     assert_eq!(get(&c).await.unwrap_err(), Failure::Net(NetError::Tls));
     let line = c.stats().unreachable(&url).unwrap();
     assert!(
-        line.contains("100% TLS_ERROR") && line.contains("plain HTTP on an https:// URL"),
+        line.contains("100% TLS_ERROR")
+            && line.contains(
+                "the server did not speak TLS (plain HTTP on an https:// URL? try http://)"
+            ),
         "{line}"
     );
 }

@@ -417,7 +417,7 @@ fn not_tls(e: std::io::Error) -> std::io::Error {
     std::io::Error::new(
         e.kind(),
         format!(
-            "TLS handshake: the target's answer is not TLS (plain HTTP on an https:// URL? try http://): {e}"
+            "TLS handshake: the server did not speak TLS (plain HTTP on an https:// URL? try http://): {e}"
         ),
     )
 }

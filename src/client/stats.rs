@@ -35,8 +35,8 @@ pub struct Snapshot {
     pub resent: u64,
     /// Kept-alive connections found closed by the server before a request
     /// was written on them (an answer without `Connection: close`, then the
-    /// close), or refused at the request's first byte: the request went on
-    /// another connection, no attempt lost, nothing written twice.
+    /// close): the request went on another connection, no attempt lost,
+    /// nothing written twice.
     pub reconnects: u64,
     /// Answers that carried `x-stampede-sim` (the target is `stampede serve`).
     pub simulator: u64,

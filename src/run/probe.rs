@@ -5,29 +5,32 @@
 //! also says what it is in an `x-stampede-sim` header on its ordinary
 //! answers.
 
-use crate::client::HttpClient;
+use crate::client::{Failure, HttpClient};
 use http::{HeaderMap, Method};
 use std::time::Duration;
 
 /// The path of the simulator's ledger.
 pub const LEDGER_PATH: &str = "/__sim/ledger";
 
-/// The ledger JSON, when the target answers like a stampede simulator.
-pub async fn sim_ledger(client: &HttpClient) -> Option<serde_json::Value> {
+/// The ledger JSON, when the target answers like a stampede simulator;
+/// otherwise why not, said for a note (`the answer failed as
+/// BODY_TOO_LARGE`, `it answered HTTP 404`).
+pub async fn sim_ledger(client: &HttpClient) -> Result<serde_json::Value, String> {
+    let timeout = Duration::from_secs(3);
     let r = client
-        .send(
-            &Method::GET,
-            LEDGER_PATH,
-            HeaderMap::new(),
-            None,
-            Duration::from_secs(3),
-        )
+        .send(&Method::GET, LEDGER_PATH, HeaderMap::new(), None, timeout)
         .await
-        .ok()?;
+        .map_err(|f| match f {
+            Failure::Timeout => format!("no answer within {}s", timeout.as_secs()),
+            Failure::Net(k) => format!("the answer failed as {}", k.label()),
+        })?;
     if r.status != 200 {
-        return None;
+        return Err(format!("it answered HTTP {}", r.status));
     }
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    let not_a_ledger =
+        || "its answer is not a ledger (JSON with duplicates, early_retries and requests)";
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.body).map_err(|_| not_a_ledger().to_string())?;
     let v = match v.get("data") {
         Some(d) if d.is_object() => d.clone(),
         _ => v,
@@ -36,37 +39,60 @@ pub async fn sim_ledger(client: &HttpClient) -> Option<serde_json::Value> {
         .iter()
         .all(|k| v.get(k).is_some())
         .then_some(v)
+        .ok_or_else(|| not_a_ledger().to_string())
 }
 
-/// Before a round against a remote target whose scenario says
+/// The note for round `r`'s ledger that could not be read `when` ("before
+/// the round", "after the round").
+fn unread(r: usize, when: &str, why: &str) -> String {
+    format!(
+        "round {r}: target.ledger = true, but the target's ledger (GET {LEDGER_PATH}) could not be read {when}: {why}; the report has no ledger for this round"
+    )
+}
+
+/// Before round `r` against a remote target whose scenario says
 /// `target.ledger = true`: the ledger as it is now (the round's own counts
 /// are the difference: the simulator is not reset, it may be shared), and
-/// whether the target answered like a simulator at all (`known`). Sends
+/// whether the target answered like a simulator at all (`known`). A
+/// ledger that cannot be read is a note, and the round has none. Sends
 /// nothing otherwise.
 pub async fn remote_sim(
     plan: &crate::scenario::Plan,
     client: &HttpClient,
     known: &mut Option<bool>,
+    r: usize,
+    notes: &mut Vec<String>,
 ) -> Option<serde_json::Value> {
     plan.target.url.as_ref()?;
     if plan.target.ledger != Some(true) {
         return None;
     }
-    let before = sim_ledger(client).await;
+    let before = sim_ledger(client)
+        .await
+        .map_err(|why| notes.push(unread(r, "before the round", &why)))
+        .ok();
     if known.is_none() {
         *known = Some(before.is_some());
     }
     before
 }
 
-/// The remote simulator's ledger for the round that started at `before`.
+/// The remote simulator's ledger for round `r`, which started at `before`;
+/// one that cannot be read is a note.
 pub async fn remote_ledger(
     client: &HttpClient,
     before: &serde_json::Value,
+    r: usize,
+    notes: &mut Vec<String>,
 ) -> Option<crate::model::Ledger> {
-    let mut after = sim_ledger(client).await?;
+    let mut after = sim_ledger(client)
+        .await
+        .map_err(|why| notes.push(unread(r, "after the round", &why)))
+        .ok()?;
     subtract(&mut after, before);
-    serde_json::from_value(after).ok()
+    serde_json::from_value(after)
+        .map_err(|e| notes.push(unread(r, "after the round", &format!("its counts: {e}"))))
+        .ok()
 }
 
 /// `after - before` for every counter; `oversold` (a maximum), `zones`

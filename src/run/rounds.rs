@@ -114,7 +114,7 @@ async fn prepare(
             return Ok(None);
         }
     };
-    let mut remote_sim = probe::remote_sim(plan, &client, simulator).await;
+    let mut remote_sim = probe::remote_sim(plan, &client, simulator, r, &mut run.notes).await;
     // A shard whose starting reading came after the common start may
     // hold other shards' first requests: its round's ledger (after minus
     // that reading) would be short, so it reads none and the merge takes
@@ -211,7 +211,7 @@ async fn ground_truth(
             Some(s.ledger())
         }
         None => match &before.remote_sim {
-            Some(before) => probe::remote_ledger(client, before).await,
+            Some(before) => probe::remote_ledger(client, before, r, notes).await,
             None => None,
         },
     };

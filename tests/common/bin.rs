@@ -200,6 +200,14 @@ impl RunOutput {
             .unwrap_or_else(|| panic!("no {end} journeys in {}", self.summary))
     }
 
+    /// The report's notes.
+    pub fn notes(&self) -> Vec<&str> {
+        self.summary["notes"]
+            .as_array()
+            .map(|n| n.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default()
+    }
+
     /// The simulator's ledger the report carries for fleet `i`.
     pub fn ledger(&self, i: usize) -> &serde_json::Value {
         let l = &self.fleet(i)["ledger"];

@@ -437,7 +437,9 @@ fn retry_gaps(retry_after: &str, extra: &str) -> (Run, Vec<Duration>) {
 
 #[test]
 fn retry_after_zero_past_or_garbage_falls_back_to_the_backoff() {
-    for ra in ["0", "Wed, 21 Oct 2015 07:28:00 GMT", "soon-ish"] {
+    // A fraction is not delay-seconds (RFC 9110 10.2.3): `0.001` is no
+    // Retry-After at all, not a 1 ms wait to honour.
+    for ra in ["0", "Wed, 21 Oct 2015 07:28:00 GMT", "soon-ish", "0.001"] {
         let (r, gaps) = retry_gaps(ra, "");
         assert_eq!(gaps.len(), 3, "{ra}");
         // The guidelines' backoff: 1 s x (0.5 + U[0,1)), never an instant retry.

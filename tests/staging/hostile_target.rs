@@ -6,45 +6,28 @@
 use crate::common;
 
 use common::TempDir;
+use common::hostile::{self, After};
 use std::io::Write;
-use std::net::TcpListener;
 use std::process::Output;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// What the server does after reading request number `n` (ledger probes
-/// aside): what it writes, and whether it closes the connection after it.
-type Answer = dyn Fn(u64) -> (String, bool) + Send + Sync;
-
-/// A thread-per-connection server on 127.0.0.1; returns its URL and the
-/// number of requests it read whole (stampede's ledger probe not counted).
-fn serve(answer: Arc<Answer>) -> (String, Arc<AtomicU64>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let count = Arc::new(AtomicU64::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            let (c, answer) = (c.clone(), answer.clone());
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-                while let Some(head) = common::rawhttp::read_request(&mut s) {
-                    if head.lines().next().is_some_and(|l| l.contains(" /__sim/")) {
-                        let probe = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                        let _ = s.write_all(probe.as_bytes());
-                        return;
-                    }
-                    let (text, close) = answer(c.fetch_add(1, Relaxed));
-                    if s.write_all(text.as_bytes()).is_err() || close {
-                        return;
-                    }
-                }
-            });
+/// A target whose answer to request number `n` (ledger probes aside:
+/// a 404 and the close) is `answer(n)`: what it writes, and whether it
+/// closes the connection after it.
+fn serve(answer: impl Fn(u64) -> (String, bool) + Send + Sync + 'static) -> hostile::Target {
+    hostile::serve(move |req, s| {
+        if req.probe {
+            let probe = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            let _ = s.write_all(probe.as_bytes());
+            return After::Close;
         }
-    });
-    (url, count)
+        let (text, close) = answer(req.n);
+        if s.write_all(text.as_bytes()).is_err() || close {
+            After::Close
+        } else {
+            After::Next
+        }
+    })
 }
 
 struct Run {
@@ -138,16 +121,19 @@ fn run(tag: &str, src: &str) -> Run {
 
 #[test]
 fn answers_that_are_not_http_are_invalid_response_not_an_unreachable_target() {
-    let (url, seen) = serve(Arc::new(|_| {
+    let seen = serve(|_| {
         (
             "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab".into(),
             true,
         )
-    }));
-    let r = run("invalid", &scenario(&url, 20, "100ms", "retry = false", 8));
+    });
+    let r = run(
+        "invalid",
+        &scenario(&seen.url, 20, "100ms", "retry = false", 8),
+    );
     assert_eq!(r.outcomes(), [("INVALID_RESPONSE".to_string(), 20)]);
     assert_eq!(r.n("attempts"), 20);
-    assert_eq!(seen.load(Relaxed), 20, "every attempt reached the target");
+    assert_eq!(seen.requests(), 20, "every attempt reached the target");
     // Answered, badly: a completed run judged by its gates (none here),
     // as a run whose every answer was a 500 is; not exit 4.
     assert_eq!(r.out.status.code(), Some(0), "{}", r.stderr());
@@ -171,16 +157,19 @@ fn the_other_note_counts_each_operation_once() {
     // A new error code on every answer: 1,200 operations, 256 codes kept
     // per step, the other 944 operations under OTHER. Each collector (at
     // least two) holds over 256 codes of its own before they are merged.
-    let (url, seen) = serve(Arc::new(|n| {
+    let seen = serve(|n| {
         let body = format!(r#"{{"error":{{"code":"CODE_{n}"}}}}"#);
         let head = format!(
             "HTTP/1.1 409 Conflict\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             body.len()
         );
         (head + &body, false)
-    }));
-    let r = run("other", &scenario(&url, 1200, "100ms", "retry = false", 32));
-    assert_eq!(seen.load(Relaxed), 1200);
+    });
+    let r = run(
+        "other",
+        &scenario(&seen.url, 1200, "100ms", "retry = false", 32),
+    );
+    assert_eq!(seen.requests(), 1200);
     assert_eq!(r.n("operations"), 1200);
     let outcomes = r.outcomes();
     assert_eq!(outcomes.len(), 257, "256 codes and OTHER");
@@ -197,43 +186,27 @@ fn the_other_note_counts_each_operation_once() {
 }
 
 /// A server that answers every request, then closes the connection at
-/// once without saying `Connection: close`. Returns its URL and the number
-/// of requests it read.
-fn answers_then_closes() -> (String, Arc<AtomicU64>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let count = Arc::new(AtomicU64::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            let c = c.clone();
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-                let Some(head) = common::rawhttp::read_request(&mut s) else {
-                    return;
-                };
-                if !head.contains(" /__sim/") {
-                    c.fetch_add(1, Relaxed);
-                }
-                let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-                let _ = s.write_all(ok.as_bytes());
-                let _ = s.shutdown(std::net::Shutdown::Write);
-                // Whatever comes next is not read: a request written on this
-                // connection now would be reset, not answered.
-                std::thread::sleep(Duration::from_millis(200));
-            });
-        }
-    });
-    (url, count)
+/// once without saying `Connection: close`.
+fn answers_then_closes() -> hostile::Target {
+    hostile::serve(|req, s| {
+        // The body read first: the close is a clean one, not a reset.
+        let _ = common::rawhttp::read_body(req.head, s);
+        let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let _ = s.write_all(ok.as_bytes());
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        // Whatever comes next is not read: a request written on this
+        // connection now would be reset, not answered.
+        std::thread::sleep(Duration::from_millis(200));
+        After::Close
+    })
 }
 
 #[tokio::test]
 async fn a_connection_closed_after_an_answer_is_replaced_before_the_next_post() {
     use stampede::client::{HttpClient, TlsOptions};
-    let (url, seen) = answers_then_closes();
+    let seen = answers_then_closes();
     let c = HttpClient::with_cap(
-        &url,
+        &seen.url,
         1,
         Default::default(),
         &TlsOptions::default(),
@@ -261,7 +234,7 @@ async fn a_connection_closed_after_an_answer_is_replaced_before_the_next_post() 
         assert_eq!(r.status, 200);
     }
     let st = c.stats();
-    assert_eq!(seen.load(Relaxed), 200, "one request per attempt");
+    assert_eq!(seen.requests(), 200, "one request per attempt");
     assert_eq!((st.answered, st.resent), (200, 0));
     // Every request after the first found its connection closed and went
     // on a new one.
@@ -270,7 +243,8 @@ async fn a_connection_closed_after_an_answer_is_replaced_before_the_next_post() 
 
 #[test]
 fn posts_on_connections_the_server_closes_after_each_answer_all_succeed() {
-    let (url, seen) = answers_then_closes();
+    let seen = answers_then_closes();
+    let url = &seen.url;
     // One user, 200 POSTs one after the other, 5 ms apart.
     let src = format!(
         r#"
@@ -292,11 +266,7 @@ steps = [{{ name = "a", path = "/a", method = "POST", body = "{{}}", retry = fal
     let r = run("closes", &src);
     assert_eq!(r.outcomes(), [("OK".to_string(), 200)], "{}", r.stderr());
     assert_eq!(r.n("attempts"), 200);
-    assert_eq!(
-        seen.load(Relaxed),
-        200,
-        "the server's count is the attempts"
-    );
+    assert_eq!(seen.requests(), 200, "the server's count is the attempts");
     assert_eq!(r.n("not_sent"), 0);
     assert_eq!(r.fleet()["amplification"].as_f64(), Some(1.0));
     assert!(

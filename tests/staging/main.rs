@@ -7,6 +7,7 @@
 mod common;
 
 mod hostile_target;
+mod hostile_wire;
 mod httpbin;
 mod keep_alive;
 mod prometheus_scrape;
