@@ -133,31 +133,6 @@ pub fn evaluate_all_with(
         .collect()
 }
 
-/// A note for each gated fleet none of whose operations succeeded (in a
-/// run the target answered): which of its gates cannot pass, and that its
-/// counts and ratios (`amplification` among them) are still measured, over
-/// the failed operations. A dead target has its own note and fails every
-/// gate.
-pub fn no_success_notes(gates: &[Gate], report: &Report) -> Vec<String> {
-    if report.unreachable().is_some() {
-        return Vec::new();
-    }
-    let mut fleets: Vec<&str> = gates.iter().map(|g| g.fleet.as_str()).collect();
-    fleets.sort_unstable();
-    fleets.dedup();
-    fleets
-        .into_iter()
-        .filter_map(|name| find_fleet(report, name).ok())
-        .filter(|c| c.counts.operations > 0 && c.latency.ok_operation_latency_ms.count == 0)
-        .map(|c| {
-            format!(
-                "fleet `{}`: none of its {} operations succeeded, so its latency and rate gates fail (`no_successful_operations`); its counts and ratios, amplification ({:.2}x) included, are measured over the failed operations (docs/gates.md)",
-                c.name, c.counts.operations, c.counts.amplification
-            )
-        })
-        .collect()
-}
-
 fn find_fleet<'a>(report: &'a Report, name: &str) -> Result<&'a FleetResult, Unmeasured> {
     report
         .results
@@ -423,6 +398,9 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, Unmeasured> {
     }
 }
 
+mod notes;
 #[cfg(test)]
 mod tests;
 mod window;
+
+pub use notes::no_success_notes;
