@@ -273,10 +273,6 @@ impl Users<'_> {
         let guard = PanicGuard(self.panics.clone());
         let sink = self.sink.clone();
         let fleet = fleet_of(k, self.shares);
-        ctx.fleets[fleet]
-            .live
-            .arrivals
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(user::run_user(user::Task {
             ctx,
             arrival: Arrival { index: k, fleet },

@@ -143,6 +143,9 @@ pub fn run_user<K: Send>(mut task: Task<K>) -> impl Future<Output = ()> + Send {
                 },
                 ctx.journey.steps.len(),
             );
+            // One arrival per journey, as the report counts them: a
+            // closed-model user's every iteration is one.
+            user.fleet.live.arrivals.fetch_add(1, Relaxed);
             user.fleet.live.in_flight.fetch_add(1, Relaxed);
             let journey = user.journey(task.intended, &mut log);
             let cancelled = cancel::OrCancel::new(task.ctx.cancel.cancelled(), journey)

@@ -398,6 +398,9 @@ fn measure_step(metric: &Metric, s: &StepResult) -> Result<f64, Unmeasured> {
     }
 }
 
+mod notes;
 #[cfg(test)]
 mod tests;
 mod window;
+
+pub use notes::no_success_notes;

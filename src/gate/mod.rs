@@ -49,7 +49,7 @@ mod parse;
 pub mod window;
 
 pub use baseline::Relative;
-pub use eval::{evaluate, evaluate_all, evaluate_all_with, evaluate_with};
+pub use eval::{evaluate, evaluate_all, evaluate_all_with, evaluate_with, no_success_notes};
 pub use parse::parse;
 
 use crate::model::{GateReason, GateResult};

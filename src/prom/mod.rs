@@ -22,7 +22,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "stampede_arrivals",
         "counter",
-        "Users (journeys) that arrived, by fleet.",
+        "Journeys started, by fleet (a closed-model user's every iteration is one), as the report's arrivals.",
     ),
     (
         "stampede_attempts",

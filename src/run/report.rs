@@ -19,5 +19,7 @@ pub(super) fn judge(plan: &Plan, mut report: Report) -> Report {
         c.recovery_s = crate::report::recovery::recovery(&c.timeseries, report.trigger.as_ref());
     }
     report.gates = crate::gate::evaluate_all(&plan.gates, &report);
+    let notes = crate::gate::no_success_notes(&plan.gates, &report);
+    report.notes.extend(notes);
     report
 }

@@ -15,6 +15,8 @@ mod outcomes_e2e;
 mod overload_e2e;
 mod queue_drop;
 mod recovery_trigger;
+mod throttled_compliant;
+mod unused_policy;
 mod validation;
 mod virtual_time;
 mod windowed_gates;

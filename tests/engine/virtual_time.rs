@@ -147,8 +147,60 @@ fn two_virtual_runs_of_the_flagship_give_the_same_report() {
     );
     let html = std::fs::read_to_string(a.join("report.html")).expect("report.html");
     assert!(html.contains("virtual time: "), "the HTML names the clock");
+    readme_quotes_the_flagship(results);
     let _ = std::fs::remove_dir_all(&wa);
     let _ = std::fs::remove_dir_all(&wb);
+}
+
+/// The README quotes the flagship's virtual-time numbers (its tour, step
+/// 4): they are this run's, which every run of the seed repeats.
+fn readme_quotes_the_flagship(results: &[Value]) {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let text = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (compliant, naive) = (&results[0], &results[1]);
+    assert_eq!(
+        (&compliant["name"], &naive["name"]),
+        (&"compliant".into(), &"naive".into())
+    );
+    let amp = |c: &Value| c["amplification"].as_f64().expect("amplification");
+    let n = |v: &Value| v.as_u64().expect("count");
+    for quoted in [
+        format!(
+            "book all {} pairs of seats",
+            n(&compliant["journeys"]["succeeded"])
+        ),
+        format!("at {:.3}× load amplification on reserve", amp(compliant)),
+        format!("{0:.3}–{0:.3}), with no duplicate booking", amp(compliant)),
+        format!("send {:.3} requests per reserve operation", amp(naive)),
+        format!(
+            "create {} duplicate bookings",
+            n(&naive["ledger"]["duplicates"])
+        ),
+        format!(
+            "fail {} of 3,000 journeys",
+            fmt_thousands(n(&naive["journeys"]["failed"]))
+        ),
+        format!(
+            "{} of them on `GAVE_UP/TOO_MANY_REQUESTS`",
+            fmt_thousands(n(&naive["outcomes"]["GAVE_UP/TOO_MANY_REQUESTS"]))
+        ),
+    ] {
+        assert!(text.contains(&quoted), "the README does not say `{quoted}`");
+    }
+    assert_eq!(n(&compliant["ledger"]["duplicates"]), 0);
+}
+
+/// 2335 -> "2,335".
+fn fmt_thousands(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Two fleets of 200 buyers, each buying four times with six minutes

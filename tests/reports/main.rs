@@ -7,12 +7,17 @@
 mod common;
 
 mod abandoned_class;
+mod arrivals_word;
 mod baseline_compare;
+mod ci_log_short_round;
 mod ci_smoke_repeat;
 mod compare_steps;
+mod failed_fleet_amplification;
 mod failed_fleet_gates;
 mod hlog_e2e;
+mod junit_no_gates;
 mod latency_e2e;
+mod latency_step;
 mod merge_cli;
 mod merged_browser;
 mod repeat_compare;
