@@ -170,7 +170,7 @@ fn readme_quotes_the_flagship(results: &[Value]) {
             n(&compliant["journeys"]["succeeded"])
         ),
         format!("at {:.3}× load amplification on reserve", amp(compliant)),
-        format!("{0:.3}–{0:.3}), with no duplicate booking", amp(compliant)),
+        "load amplification on reserve, with no duplicate booking".to_string(),
         format!("send {:.3} requests per reserve operation", amp(naive)),
         format!(
             "create {} duplicate bookings",
