@@ -297,25 +297,7 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             // Never recovered before the round ended: longer than any bound.
             (Some(_), None) => Ok(f64::INFINITY),
         },
-        Metric::Latency(l, s) => {
-            // Every latency family, not only the OK operations': a fast 403
-            // or a journey that ended at its first failure is no latency
-            // worth passing a gate on.
-            no_success(
-                c.counts.operations,
-                c.latency.ok_operation_latency_ms.count,
-                &c.name,
-            )?;
-            let p = match l {
-                Latency::Operation => &c.latency.ok_operation_latency_ms,
-                Latency::OperationAll => &c.latency.operation_latency_ms,
-                Latency::Attempt => &c.latency.attempt_latency_ms,
-                Latency::BackoffWait => &c.latency.backoff_wait_ms,
-                Latency::ScheduleLag => &c.latency.schedule_lag_ms,
-                Latency::Journey => &c.latency.journey_duration_ms,
-            };
-            stat(p, *l, *s)
-        }
+        Metric::Latency(l, s) => measure_latency(c, *l, *s),
         Metric::Outcome(code) => n(crate::outcome::count_label(&c.counts.outcomes, code)),
         Metric::Journeys(f) => n(match f {
             JourneyField::Started => c.counts.journeys.started,
@@ -324,46 +306,82 @@ fn measure(gate: &Gate, report: &Report) -> Result<f64, Unmeasured> {
             JourneyField::Failed => c.counts.journeys.failed,
             JourneyField::Cancelled => c.counts.journeys.cancelled,
         }),
-        Metric::Ledger(f) => {
-            let key = &gate.metric.to_string();
-            if let Some(l) = c.ledger.as_ref() {
-                return n(match f {
-                    LedgerField::Oversold => l.oversold,
-                    LedgerField::Duplicates => l.duplicates,
-                    LedgerField::WastedWork => l.wasted_work,
-                    LedgerField::EarlyRetries => l.early_retries,
-                    LedgerField::BookingsCreated => l.bookings_created,
-                });
-            }
-            match c.truth.as_ref().and_then(|t| t.get(key)) {
-                Some(v) => Ok(v),
-                None => Err(unmeasured(
-                    GateReason::LedgerUnavailable,
-                    format!(
-                        "`{}` needs the simulator's ledger or a [truth] key `{key}`, and fleet `{}` has neither (target: {})",
-                        gate.metric, c.name, report.target
-                    ),
-                )),
-            }
-        }
-        Metric::Truth(key) => match c.truth.as_ref() {
-            Some(t) => t.get(key).ok_or_else(|| {
-                unmeasured(
-                    GateReason::LedgerUnavailable,
-                    format!(
-                        "fleet `{}`'s [truth] reading ({}) has no key `{key}`",
-                        c.name, t.source
-                    ),
-                )
-            }),
-            None => Err(unmeasured(
+        Metric::Ledger(f) => measure_ledger(gate, report, c, *f),
+        Metric::Truth(key) => measure_truth(gate, c, key),
+    }
+}
+
+/// A latency statistic, over fleets with at least one successful
+/// operation.
+fn measure_latency(c: &FleetResult, l: Latency, s: Stat) -> Result<f64, Unmeasured> {
+    // Every latency family, not only the OK operations': a fast 403
+    // or a journey that ended at its first failure is no latency
+    // worth passing a gate on.
+    no_success(
+        c.counts.operations,
+        c.latency.ok_operation_latency_ms.count,
+        &c.name,
+    )?;
+    let p = match l {
+        Latency::Operation => &c.latency.ok_operation_latency_ms,
+        Latency::OperationAll => &c.latency.operation_latency_ms,
+        Latency::Attempt => &c.latency.attempt_latency_ms,
+        Latency::BackoffWait => &c.latency.backoff_wait_ms,
+        Latency::ScheduleLag => &c.latency.schedule_lag_ms,
+        Latency::Journey => &c.latency.journey_duration_ms,
+    };
+    stat(p, l, s)
+}
+
+/// A ledger count: the simulator's, else the `[truth]` reading's key.
+fn measure_ledger(
+    gate: &Gate,
+    report: &Report,
+    c: &FleetResult,
+    f: LedgerField,
+) -> Result<f64, Unmeasured> {
+    let n = |v: u64| Ok(v as f64);
+    let key = &gate.metric.to_string();
+    if let Some(l) = c.ledger.as_ref() {
+        return n(match f {
+            LedgerField::Oversold => l.oversold,
+            LedgerField::Duplicates => l.duplicates,
+            LedgerField::WastedWork => l.wasted_work,
+            LedgerField::EarlyRetries => l.early_retries,
+            LedgerField::BookingsCreated => l.bookings_created,
+        });
+    }
+    match c.truth.as_ref().and_then(|t| t.get(key)) {
+        Some(v) => Ok(v),
+        None => Err(unmeasured(
+            GateReason::LedgerUnavailable,
+            format!(
+                "`{}` needs the simulator's ledger or a [truth] key `{key}`, and fleet `{}` has neither (target: {})",
+                gate.metric, c.name, report.target
+            ),
+        )),
+    }
+}
+
+/// A key of the fleet's `[truth]` reading.
+fn measure_truth(gate: &Gate, c: &FleetResult, key: &str) -> Result<f64, Unmeasured> {
+    match c.truth.as_ref() {
+        Some(t) => t.get(key).ok_or_else(|| {
+            unmeasured(
                 GateReason::LedgerUnavailable,
                 format!(
-                    "`{}` needs the target's counts, and fleet `{}` has no [truth] reading for its round",
-                    gate.metric, c.name
+                    "fleet `{}`'s [truth] reading ({}) has no key `{key}`",
+                    c.name, t.source
                 ),
-            )),
-        },
+            )
+        }),
+        None => Err(unmeasured(
+            GateReason::LedgerUnavailable,
+            format!(
+                "`{}` needs the target's counts, and fleet `{}` has no [truth] reading for its round",
+                gate.metric, c.name
+            ),
+        )),
     }
 }
 
