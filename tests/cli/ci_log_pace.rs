@@ -39,16 +39,15 @@ path = "/reserve"
     .unwrap();
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        common::stampede()
             .arg("run")
             .arg(&file)
             .arg("--out")
             .arg(dir.path().join("out"))
-            .output(),
+            .run_async(),
     )
     .await
-    .expect("the run ends within its drain")
-    .expect("run stampede");
+    .expect("the run ends within its drain");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let arrivals: Vec<&str> = stderr
         .lines()

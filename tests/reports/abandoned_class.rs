@@ -34,15 +34,14 @@ extra_latency = "600ms"
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let o = crate::common::stampede()
         .arg("run")
         .arg(&file)
         .arg("--virtual-time")
         .arg("--quiet")
         .arg("--out")
         .arg(&out)
-        .output()
-        .expect("run stampede");
+        .run();
     assert!(
         o.status.code().is_some_and(|c| c <= 1),
         "{}",

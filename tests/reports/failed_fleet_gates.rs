@@ -60,21 +60,12 @@ path = "/reserve"
     )
     .unwrap();
     let out_dir = dir.path().join("out");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .await
-        .expect("run stampede");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
+    let run = common::bin::run_scenario(&file, &out_dir, &[]).await;
+    let (stderr, stdout) = (&run.stderr, &run.stdout);
+    assert_eq!(run.code, Some(1), "{stderr}\n{stdout}");
     // The target answered: every request it saw is an attempt stampede counted.
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    let fleet = &summary["results"][0];
+    let summary = &run.summary;
+    let fleet = run.fleet(0);
     assert_eq!(
         fleet["attempts"].as_u64(),
         Some(server.seen().len() as u64),

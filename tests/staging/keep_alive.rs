@@ -9,7 +9,6 @@ use crate::common;
 use common::TempDir;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -105,14 +104,13 @@ steps = [
     )
     .unwrap();
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = common::stampede()
         .args(["run", file.to_str().unwrap(), "--quiet", "--out"])
         .arg(&out_dir)
         .env("NO_PROXY", "127.0.0.1,localhost,::1")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
-        .output()
-        .expect("run stampede");
+        .run();
     let summary = std::fs::read(out_dir.join("summary.json")).unwrap_or_else(|e| {
         panic!(
             "{tag}: no summary.json ({e}): {}",

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::Duration;
 
 /// A `stampede serve` child on a free loopback port, killed on drop.
@@ -22,7 +22,7 @@ struct Serve {
 impl Serve {
     /// Starts it and waits for the line naming the address it listens on.
     fn start(config: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        let mut child = crate::common::stampede()
             .args(["serve", "--port", "0", "--config"])
             .arg(config)
             .stdout(Stdio::piped())
