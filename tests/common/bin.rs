@@ -21,6 +21,14 @@ pub fn stampede() -> Stampede {
     }
 }
 
+/// The binary under test started by a wrapper that execs it
+/// (`taskset -c 1 <BIN> ...`), so the child's pid is still stampede's.
+pub fn stampede_via(wrapper: &str, wrapper_args: &[&str]) -> Stampede {
+    let mut cmd = Command::new(wrapper);
+    cmd.args(wrapper_args).arg(BIN);
+    Stampede { cmd, input: None }
+}
+
 pub struct Stampede {
     cmd: Command,
     input: Option<Vec<u8>>,
@@ -122,6 +130,29 @@ impl Stampede {
 
     pub fn spawn(&mut self) -> std::io::Result<Child> {
         self.cmd.spawn()
+    }
+
+    /// `run <scenario> --out <out> --quiet <extra>` in the background,
+    /// stdout discarded: a run the test signals or kills while it goes.
+    pub fn spawn_run(
+        &mut self,
+        scenario: &Path,
+        out: &Path,
+        extra: &[&str],
+        stderr: Stdio,
+    ) -> Child {
+        self.cmd
+            .arg("run")
+            .arg(scenario)
+            .arg("--out")
+            .arg(out)
+            .arg("--quiet")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        self.cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {:?}: {e}", self.cmd))
     }
 }
 

@@ -152,3 +152,20 @@ impl Scenario {
         super::plan(&self.toml())
     }
 }
+
+/// Ten buyers of the `impatient-user` preset who give up 150 ms after an
+/// operation was due (two resubmissions) against a simulator that answers
+/// every reserve 600 ms late: every try is abandoned, each a new operation.
+pub fn impatient_users() -> Scenario {
+    scenario()
+        .compare(&["f5"])
+        .ticket_drop(10, "100ms")
+        .drain("20s")
+        .journey_key(
+            "steps",
+            r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]"#,
+        )
+        .table("[policies.f5]\npreset = \"impatient-user\"\nabandon_after = \"150ms\"\nmax_resubmits = 2")
+        .table("[sim.rate_limit]\nper_user_per_second = 0")
+        .table("[sim.faults]\nlatency_rate = 1.0\nextra_latency = \"600ms\"")
+}

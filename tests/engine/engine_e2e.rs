@@ -293,28 +293,7 @@ fn a_schedule_above_the_cap_is_a_configuration_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impatient_users_abandon_and_resubmit_as_new_operations() {
-    let p = plan(
-        r#"
-compare = ["f5"]
-[load]
-model = "ticket-drop"
-users = 10
-over = "100ms"
-drain = "20s"
-[journey]
-steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
-[policies.f5]
-preset = "impatient-user"
-abandon_after = "150ms"
-max_resubmits = 2
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.faults]
-latency_rate = 1.0
-extra_latency = "600ms"
-"#,
-    );
-    let r = run(&p).await;
+    let r = run(&common::scenario::impatient_users().plan()).await;
     let c = &r.results[0];
     // Every try is abandoned: 1 operation + 2 resubmissions per user, each a new operation.
     assert_eq!(c.counts.operations, 30);

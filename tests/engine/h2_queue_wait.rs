@@ -17,8 +17,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use stampede::engine::Control;
-use stampede::scenario::{self, Overrides};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -108,37 +106,9 @@ async fn waiting_for_an_h2_stream_is_queue_wait_not_attempt_latency() {
     let addr = h2_server(cfg, Arc::clone(&seen)).await;
     let dir = TempDir::new("h2-queue");
     std::fs::write(dir.path().join("ca.pem"), ca).expect("write CA");
-    let file = dir.path().join("h2.toml");
-    crate::common::scenario()
-        .name("h2-queue")
-        .compare(&["no-retry"])
-        .target(&format!("https://{addr}"))
-        .target_key("ca_file", "\"ca.pem\"")
-        .target_key("connections", "40")
-        .target_key("timeout", "\"30s\"")
-        .target_key("ledger", "false")
-        .closed(40, 5, "60s")
-        .drain("30s")
-        .event("E1", &["A"])
-        .journey_key("steps", r#"[{ name = "get", path = "/x" }]"#)
-        .table("[users]\ngenerated_tokens = true")
-        .write(&file);
-    let plan = scenario::load(&file, &Overrides::default()).expect("valid scenario");
-    let out = stampede::run::execute(&plan, &Control::default(), None)
-        .await
-        .expect("run");
-    let c = &out.report.results[0];
-    assert_eq!(
-        c.counts.attempts, 200,
-        "40 users x 5 iterations: {:?}",
-        c.counts.outcomes
-    );
-    assert_eq!(
-        c.counts.outcomes.get("OK").copied(),
-        Some(200),
-        "{:?}",
-        c.counts.outcomes
-    );
+    let url = format!("https://{addr}");
+    let keys = [("ca_file", "\"ca.pem\""), ("connections", "40")];
+    let c = &common::closed_gets(dir.path(), "h2-queue", &url, 40, &keys).await;
     assert_eq!(seen.requests.load(Relaxed), c.counts.attempts);
     assert!(seen.peak.load(Relaxed) <= u64::from(STREAMS));
     eprintln!(
