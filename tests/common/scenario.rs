@@ -8,6 +8,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// One idempotent reserve of a seat in zone A of event E1, the journey's
+/// only step (a `steps` array).
+pub const RESERVE_E1_A: &str = r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]"#;
+
 /// An empty scenario: every key is the product's default until set.
 pub fn scenario() -> Scenario {
     Scenario::default()
@@ -107,6 +111,26 @@ impl Scenario {
         self
     }
 
+    /// One fleet of a mixed round: users of policy `name`, `share` of the
+    /// arrivals.
+    pub fn fleet(self, name: &str, share: f64) -> Self {
+        self.table(&format!(
+            "[[fleets]]\nname = {}\nshare = {share}",
+            quoted(name)
+        ))
+    }
+
+    /// The steps of the journey, a TOML array of inline tables.
+    pub fn steps(self, toml_array: &str) -> Self {
+        self.journey_key("steps", toml_array)
+    }
+
+    /// The embedded simulator's per-user rate limit off, so only the rule
+    /// under test answers.
+    pub fn no_sim_rate_limit(self) -> Self {
+        self.table("[sim.rate_limit]\nper_user_per_second = 0")
+    }
+
     /// A whole table (or array-of-tables entry) as TOML text, written
     /// after the built ones: `"[sim.rate_limit]\nper_user_per_second = 0"`.
     pub fn table(mut self, toml: &str) -> Self {
@@ -161,10 +185,7 @@ pub fn impatient_users() -> Scenario {
         .compare(&["f5"])
         .ticket_drop(10, "100ms")
         .drain("20s")
-        .journey_key(
-            "steps",
-            r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]"#,
-        )
+        .steps(RESERVE_E1_A)
         .table("[policies.f5]\npreset = \"impatient-user\"\nabandon_after = \"150ms\"\nmax_resubmits = 2")
         .table("[sim.rate_limit]\nper_user_per_second = 0")
         .table("[sim.faults]\nlatency_rate = 1.0\nextra_latency = \"600ms\"")
