@@ -133,8 +133,11 @@ impl Scenario {
 
     /// A whole table (or array-of-tables entry) as TOML text, written
     /// after the built ones: `"[sim.rate_limit]\nper_user_per_second = 0"`.
+    /// Empty text adds nothing.
     pub fn table(mut self, toml: &str) -> Self {
-        self.tables.push(toml.trim().to_owned());
+        if !toml.trim().is_empty() {
+            self.tables.push(toml.trim().to_owned());
+        }
         self
     }
 

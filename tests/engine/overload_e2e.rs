@@ -22,7 +22,7 @@ fn drop_against_the_sim(
     compare: &[&str],
     policies: &str,
 ) -> Scenario {
-    let s = common::scenario()
+    common::scenario()
         .compare(compare)
         .ticket_drop(users, over)
         .drain("30s")
@@ -44,12 +44,8 @@ latency_per_in_flight = "0ms"
 workers = 64
 queue = 10000"#,
         )
-        .table(&format!("[sim.faults]\nerror_rate = {error_rate}"));
-    if policies.is_empty() {
-        s
-    } else {
-        s.table(policies)
-    }
+        .table(&format!("[sim.faults]\nerror_rate = {error_rate}"))
+        .table(policies)
 }
 
 /// Requests the simulator answered on the reserve route, whatever the status.
