@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 /// only step (a `steps` array).
 pub const RESERVE_E1_A: &str = r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]"#;
 
+/// One idempotent reserve with an empty JSON body (a target that does not
+/// read it), the journey's only step.
+pub const RESERVE_EMPTY_BODY: &str = r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{}", idempotent = true }]"#;
+
 /// An empty scenario: every key is the product's default until set.
 pub fn scenario() -> Scenario {
     Scenario::default()

@@ -71,7 +71,7 @@ fn against(url: &str, extra: &str) -> Scenario {
         .ticket_drop(4, "100ms")
         .drain("20s")
         .event("E1", &["A"])
-        .steps(r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{}", idempotent = true }]"#)
+        .steps(common::scenario::RESERVE_EMPTY_BODY)
         .table(extra)
 }
 

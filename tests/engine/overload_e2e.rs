@@ -222,7 +222,7 @@ fn against(url: &str, policy: &str) -> Scenario {
         .ticket_drop(5, "100ms")
         .drain("20s")
         .event("E1", &["A"])
-        .steps(r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{}", idempotent = true }]"#)
+        .steps(common::scenario::RESERVE_EMPTY_BODY)
         .table(&format!("[policies.p]\n{policy}"))
 }
 
