@@ -16,6 +16,9 @@ pub const RESERVE_E1_A: &str = r#"[{ name = "reserve", method = "POST", path = "
 /// read it), the journey's only step.
 pub const RESERVE_EMPTY_BODY: &str = r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{}", idempotent = true }]"#;
 
+/// A bare `POST /reserve`, the journey's only step (a logging target).
+pub const POST_RESERVE: &str = r#"[{ name = "reserve", method = "POST", path = "/reserve" }]"#;
+
 /// An empty scenario: every key is the product's default until set.
 pub fn scenario() -> Scenario {
     Scenario::default()

@@ -32,33 +32,14 @@ async fn an_all_403_fleet_fails_every_latency_and_rate_gate() {
     .await;
     let dir = TempDir::new("all-403");
     let file = dir.path().join("s.toml");
-    let gates: Vec<String> = GATES.iter().map(|g| format!("  \"{g}\",")).collect();
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["naive"]
-gates = [
-{}
-]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 5
-over = "200ms"
-drain = "5s"
-[journey]
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/reserve"
-"#,
-            gates.join("\n"),
-            server.url()
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["naive"])
+        .gates(&GATES)
+        .target(&server.url())
+        .ticket_drop(5, "200ms")
+        .drain("5s")
+        .steps(common::scenario::POST_RESERVE)
+        .write(&file);
     let out_dir = dir.path().join("out");
     let run = common::bin::run_scenario(&file, &out_dir, &[]).await;
     let (stderr, stdout) = (&run.stderr, &run.stdout);
