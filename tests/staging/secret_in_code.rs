@@ -42,33 +42,15 @@ async fn next_zone_is_decided_on_the_code_as_sent() {
     }
     std::fs::write(dir.path().join("users.csv"), csv).unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "closed"
-users = {USERS}
-iterations = 1
-duration = "30s"
-[users]
-csv = "users.csv"
-[journey]
-zones = ["A", "B"]
-next_zone_on = ["INSUFFICIENT_SEATS"]
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/reserve"
-body = '{{"user":"${{user_id}}","zone":"${{zone}}"}}'
-"#,
-            server.url()
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["compliant"])
+        .target(&server.url())
+        .closed(USERS as u32, 1, "30s")
+        .journey_key("zones", r#"["A", "B"]"#)
+        .journey_key("next_zone_on", r#"["INSUFFICIENT_SEATS"]"#)
+        .steps(r#"[{ name = "reserve", method = "POST", path = "/reserve", body = '{"user":"${user_id}","zone":"${zone}"}' }]"#)
+        .table("[users]\ncsv = \"users.csv\"")
+        .write(&file);
     let out = dir.path().join("out");
     let run = common::bin::run_scenario(&file, &out, &[]).await;
     let c = run.fleet(0);
