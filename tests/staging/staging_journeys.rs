@@ -402,22 +402,14 @@ fn event_and_zones_only_when_steps_use_them() {
 async fn a_stampede_serve_target_is_read_only_when_asked() {
     let sim = common::start(common::quiet_config()).await;
     let url = format!("http://{}", sim.addr());
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-ledger = true
-[load]
-model = "ticket-drop"
-users = 5
-over = "100ms"
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-"#
-    );
+    let src = common::scenario()
+        .compare(&["compliant"])
+        .target(&url)
+        .target_key("ledger", "true")
+        .ticket_drop(5, "100ms")
+        .drain("20s")
+        .event("E1", &["A"])
+        .toml();
     // Twice: the second round's ledger is its own, not the total.
     for _ in 0..2 {
         let r = run(&plan(&src)).await;
