@@ -11,13 +11,21 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-const SCENARIO: &str = "name = \"exact\"\nseed = 3\ncompare = [\"compliant\"]\n\
-gates = [\"compliant.amplification >= 1\"]\n\
-[load]\nmodel = \"ticket-drop\"\nusers = 120\nover = \"1s\"\ndrain = \"10s\"\n\
-[journey]\nevent = \"E1\"\nzones = [\"A\"]\nquantity = 1\n\
-[sim]\nseed = 3\nmax_tickets_per_user = 4\n\
-[[sim.events]]\nid = \"E1\"\nzones = [{ id = \"A\", seats = 5000 }]\n\
-[sim.rate_limit]\nper_user_per_second = 0\n";
+/// 120 buyers over a second, four tickets each at most, against a simulator
+/// with no per-user rate limit.
+fn exact() -> crate::common::scenario::Scenario {
+    crate::common::scenario()
+        .name("exact")
+        .seed(3)
+        .compare(&["compliant"])
+        .gates(&["compliant.amplification >= 1"])
+        .ticket_drop(120, "1s")
+        .drain("10s")
+        .event("E1", &["A"])
+        .quantity(1)
+        .table("[sim]\nseed = 3\nmax_tickets_per_user = 4\n[[sim.events]]\nid = \"E1\"\nzones = [{ id = \"A\", seats = 5000 }]")
+        .no_sim_rate_limit()
+}
 
 struct Serve(Child);
 impl Drop for Serve {
@@ -128,7 +136,7 @@ fn ok(child: Child) {
 fn target(name: &str) -> (TempDir, std::path::PathBuf, Serve, String) {
     let dir = TempDir::new(name);
     let scenario = dir.path().join("exact.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    exact().write(&scenario);
     let (serve, url) = serve(&scenario);
     (dir, scenario, serve, url)
 }
