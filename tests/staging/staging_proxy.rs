@@ -23,27 +23,19 @@ const PROXY_VARS: &[&str] = &[
 ];
 
 /// Six journeys of one GET each, never retried.
-fn scenario(url: &str, target_extra: &str) -> String {
-    format!(
-        r#"
-compare = ["naive"]
-[target]
-url = "{url}"
-connections = 4
-timeout = "10s"
-{target_extra}
-[load]
-model = "ticket-drop"
-users = 6
-over = "200ms"
-drain = "20s"
-[journey]
-[[journey.steps]]
-name = "a"
-path = "/a?x=1"
-retry = false
-"#
-    )
+fn scenario(url: &str, proxy: Option<&str>) -> String {
+    let mut s = common::scenario()
+        .compare(&["naive"])
+        .target(url)
+        .target_key("connections", "4")
+        .target_key("timeout", "\"10s\"");
+    if let Some(p) = proxy {
+        s = s.target_key("proxy", &format!("{p:?}"));
+    }
+    s.ticket_drop(6, "200ms")
+        .drain("20s")
+        .steps(r#"[{ name = "a", path = "/a?x=1", retry = false }]"#)
+        .toml()
 }
 
 struct Run {
@@ -140,7 +132,7 @@ async fn an_http_target_through_tinyproxy_every_attempt_goes_through_the_proxy()
     let proxy = Tinyproxy::start(dir.path(), &[], None);
     let run = run_scenario(
         &dir,
-        &scenario(&target.url(), ""),
+        &scenario(&target.url(), None),
         &[("HTTP_PROXY", proxy.url())],
     )
     .await;
@@ -186,7 +178,7 @@ async fn proxy_credentials_are_sent_and_never_shown() {
     // --trace shows the request as sent to the proxy, its credentials redacted.
     let run = run_scenario_with(
         &dir,
-        &scenario(&target.url(), ""),
+        &scenario(&target.url(), None),
         &[("http_proxy", with_creds.clone())],
         &["--quiet", "--trace", "1"],
     )
@@ -229,7 +221,12 @@ async fn proxy_credentials_are_sent_and_never_shown() {
     // Wrong password: the proxy answers itself (tinyproxy says 401 to a
     // forwarded request, 407 to CONNECT); an HTTP answer, named by status.
     let wrong = proxy.url().replace("http://", "http://alice:nope@");
-    let run = run_scenario(&dir, &scenario(&target.url(), ""), &[("HTTP_PROXY", wrong)]).await;
+    let run = run_scenario(
+        &dir,
+        &scenario(&target.url(), None),
+        &[("HTTP_PROXY", wrong)],
+    )
+    .await;
     assert_eq!(
         run.outcome("HTTP_401") + run.outcome("HTTP_407"),
         6,
@@ -252,7 +249,7 @@ async fn no_proxy_bypasses_the_proxy_as_curl_does() {
         let before = target.seen().len();
         let run = run_scenario(
             &dir,
-            &scenario(&target.url(), ""),
+            &scenario(&target.url(), None),
             &[("HTTP_PROXY", proxy.url()), ("no_proxy", no.to_string())],
         )
         .await;
@@ -264,7 +261,7 @@ async fn no_proxy_bypasses_the_proxy_as_curl_does() {
     // `proxy = "none"` in the scenario wins over the environment.
     let run = run_scenario(
         &dir,
-        &scenario(&target.url(), "proxy = \"none\""),
+        &scenario(&target.url(), Some("none")),
         &[("HTTP_PROXY", proxy.url())],
     )
     .await;
@@ -282,12 +279,7 @@ async fn a_dead_proxy_is_a_proxy_failure_not_the_targets() {
     let target = LogServer::start(|_| (200, vec![], r#"{"ok":true}"#.to_string())).await;
     let dead = format!("http://127.0.0.1:{}", free_port());
     // Named in the scenario this time.
-    let run = run_scenario(
-        &dir,
-        &scenario(&target.url(), &format!("proxy = \"{dead}\"")),
-        &[],
-    )
-    .await;
+    let run = run_scenario(&dir, &scenario(&target.url(), Some(&dead)), &[]).await;
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     assert_eq!(
         run.outcome("PROXY_CONNECT_REFUSED"),
@@ -358,28 +350,17 @@ async fn https_target(dir: &TempDir, alpn: &[&[u8]]) -> (stampede::sim::SimServe
         .await
         .expect("tls simulator");
     let url = format!("https://127.0.0.1:{}", server.addr().port());
-    let src = format!(
-        r#"
-compare = ["naive"]
-[target]
-url = "{url}"
-ca_file = "ca.pem"
-connections = 4
-timeout = "10s"
-[load]
-model = "ticket-drop"
-users = 6
-over = "200ms"
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-[[journey.steps]]
-name = "availability"
-path = "/events/E1/zones/A/availability"
-retry = false
-"#
-    );
+    let src = common::scenario()
+        .compare(&["naive"])
+        .target(&url)
+        .target_key("ca_file", "\"ca.pem\"")
+        .target_key("connections", "4")
+        .target_key("timeout", "\"10s\"")
+        .ticket_drop(6, "200ms")
+        .drain("20s")
+        .event("E1", &["A"])
+        .steps(r#"[{ name = "availability", path = "/events/E1/zones/A/availability", retry = false }]"#)
+        .toml();
     (server, src)
 }
 
