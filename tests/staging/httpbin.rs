@@ -204,22 +204,12 @@ async fn a_login_journey_against_httpbin() {
 async fn a_bearer_step_without_a_token_fails_as_httpbin_says() {
     let Some(hb) = Httpbin::start() else { return };
     let dir = TempDir::new("httpbin-noauth");
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 3
-over = "100ms"
-[journey]
-[[journey.steps]]
-name = "bearer"
-path = "/bearer"
-"#,
-        hb.url()
-    );
+    let src = common::scenario()
+        .compare(&["compliant"])
+        .target(&hb.url())
+        .ticket_drop(3, "100ms")
+        .steps(r#"[{ name = "bearer", path = "/bearer" }]"#)
+        .toml();
     let r = run(dir.path(), &src).await;
     let c = &r.results[0];
     // No invented token: httpbin saw no Authorization, and said 401.
@@ -238,31 +228,25 @@ path = "/bearer"
 async fn retry_classification_against_httpbin() {
     let Some(hb) = Httpbin::start() else { return };
     let dir = TempDir::new("httpbin-retry");
-    let src = format!(
-        r#"
-compare = ["quick"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 2
-over = "100ms"
-drain = "30s"
-[policies.quick]
+    let src = common::scenario()
+        .compare(&["quick"])
+        .target(&hb.url())
+        .ticket_drop(2, "100ms")
+        .drain("30s")
+        .steps(
+            r#"[
+  { name = "unavailable", path = "/status/503" },
+  { name = "missing", path = "/status/404" },
+]"#,
+        )
+        .table(
+            r#"[policies.quick]
 preset = "compliant"
 base_delay = "10ms"
 max_delay = "20ms"
-limits = {{ service_unavailable = 2 }}
-[journey]
-[[journey.steps]]
-name = "unavailable"
-path = "/status/503"
-[[journey.steps]]
-name = "missing"
-path = "/status/404"
-"#,
-        hb.url()
-    );
+limits = { service_unavailable = 2 }"#,
+        )
+        .toml();
     let r = run(dir.path(), &src).await;
     let c = &r.results[0];
     let unavailable = step(c, "unavailable");
