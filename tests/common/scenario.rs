@@ -73,6 +73,10 @@ impl Scenario {
         self.target.push((key.into(), toml_value.into()));
         self
     }
+    /// Several `[target]` keys, their values already TOML.
+    pub fn target_keys(self, keys: &[(&str, &str)]) -> Self {
+        keys.iter().fold(self, |s, (k, v)| s.target_key(k, v))
+    }
 
     /// Open load: `rate` new journeys a second for `duration`.
     pub fn open(self, duration: &str, rate: u32) -> Self {

@@ -86,29 +86,19 @@ fn addr0() -> std::net::SocketAddr {
 
 /// 20 availability look-ups against `url`, with a compliant policy whose
 /// delays are tiny so a failing handshake gives up quickly.
-fn scenario_src(url: &str, target_extra: &str) -> String {
-    format!(
-        r#"
-name = "staging-tls"
-compare = ["fast"]
-[target]
-url = "{url}"
-timeout = "10s"
-{target_extra}
-[load]
-model = "open"
-stages = [{{ duration = "1s", rate = 20 }}]
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "availability", path = "/events/E1/zones/A/availability", retry = true }}]
-[policies.fast]
-preset = "compliant"
-base_delay = "10ms"
-max_delay = "20ms"
-"#
-    )
+fn scenario_src(url: &str, target_keys: &[(&str, &str)]) -> String {
+    common::scenario()
+        .name("staging-tls")
+        .compare(&["fast"])
+        .target(url)
+        .target_key("timeout", "\"10s\"")
+        .target_keys(target_keys)
+        .open("1s", 20)
+        .drain("20s")
+        .event("E1", &["A"])
+        .steps(r#"[{ name = "availability", path = "/events/E1/zones/A/availability", retry = true }]"#)
+        .table("[policies.fast]\npreset = \"compliant\"\nbase_delay = \"10ms\"\nmax_delay = \"20ms\"")
+        .toml()
 }
 
 async fn run_in(dir: &TempDir, src: &str) -> FleetResult {
@@ -176,7 +166,7 @@ async fn private_ca_from_ca_file_is_trusted() {
         format!("https://127.0.0.1:{port}"),
         format!("https://localhost:{port}"),
     ] {
-        let c = run_in(&dir, &scenario_src(&url, r#"ca_file = "ca.pem""#)).await;
+        let c = run_in(&dir, &scenario_src(&url, &[("ca_file", r#""ca.pem""#)])).await;
         assert_all_ok(&c, &url);
     }
     let ledger = server.ledger();
@@ -196,7 +186,7 @@ async fn without_the_ca_verification_fails_and_nothing_succeeds() {
     let server = tls_sim(&pki, &[b"h2", b"http/1.1"]).await;
     let url = format!("https://127.0.0.1:{}", server.addr().port());
 
-    let (report, unreachable) = run_full(&dir, &scenario_src(&url, "")).await;
+    let (report, unreachable) = run_full(&dir, &scenario_src(&url, &[])).await;
     // The verification reason is kept, in the notes and the diagnosis.
     let tls_note = report.notes.iter().find(|n| n.starts_with("TLS:"));
     assert!(
@@ -244,7 +234,7 @@ async fn insecure_skips_verification() {
     let dir = TempDir::new("tls-insecure");
     let server = tls_sim(&pki, &[b"h2", b"http/1.1"]).await;
     let url = format!("https://127.0.0.1:{}", server.addr().port());
-    let c = run_in(&dir, &scenario_src(&url, "insecure = true")).await;
+    let c = run_in(&dir, &scenario_src(&url, &[("insecure", "true")])).await;
     assert_all_ok(&c, "insecure");
     server.shutdown().await;
 }
@@ -352,7 +342,7 @@ async fn protocols_spoken(alpn: &[&[u8]]) -> (FleetResult, Vec<Seen>) {
         .await
         .expect("recording simulator");
     let url = format!("https://127.0.0.1:{}", server.addr().port());
-    let c = run_in(&dir, &scenario_src(&url, r#"ca_file = "ca.pem""#)).await;
+    let c = run_in(&dir, &scenario_src(&url, &[("ca_file", r#""ca.pem""#)])).await;
     server.shutdown().await;
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     (c, seen)
