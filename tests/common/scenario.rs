@@ -24,6 +24,18 @@ pub fn scenario() -> Scenario {
     Scenario::default()
 }
 
+/// `users` buyers of fleet `fleet` arriving over 100 ms at the target
+/// `url`, each reserving once in E1/A ([`RESERVE_EMPTY_BODY`]); the drain
+/// is the caller's.
+pub fn reserves_against(url: &str, fleet: &str, users: u32) -> Scenario {
+    scenario()
+        .compare(&[fleet])
+        .target(url)
+        .ticket_drop(users, "100ms")
+        .event("E1", &["A"])
+        .steps(RESERVE_EMPTY_BODY)
+}
+
 #[derive(Clone, Default)]
 pub struct Scenario {
     top: Vec<(String, String)>,

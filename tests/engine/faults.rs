@@ -227,13 +227,8 @@ impl Run {
 /// One POST step against `url` for `users` journeys, compliant;
 /// `extra` (tables) at the end.
 fn one_step(url: &str, users: u32, drain: &str, extra: &str) -> Scenario {
-    common::scenario()
-        .compare(&["compliant"])
-        .target(url)
-        .ticket_drop(users, "100ms")
+    common::scenario::reserves_against(url, "compliant", users)
         .drain(drain)
-        .event("E1", &["A"])
-        .steps(common::scenario::RESERVE_EMPTY_BODY)
         .table(extra)
 }
 

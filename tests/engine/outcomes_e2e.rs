@@ -65,13 +65,8 @@ async fn a_naive_client_on_sold_out_zones_is_sold_out_not_failed() {
 }
 
 fn against(url: &str, extra: &str) -> Scenario {
-    common::scenario()
-        .compare(&["compliant"])
-        .target(url)
-        .ticket_drop(4, "100ms")
+    common::scenario::reserves_against(url, "compliant", 4)
         .drain("20s")
-        .event("E1", &["A"])
-        .steps(common::scenario::RESERVE_EMPTY_BODY)
         .table(extra)
 }
 

@@ -216,13 +216,8 @@ budget = { max_tokens = 10.0, token_ratio = 0.1, scope = "fleet" }
 }
 
 fn against(url: &str, policy: &str) -> Scenario {
-    common::scenario()
-        .compare(&["p"])
-        .target(url)
-        .ticket_drop(5, "100ms")
+    common::scenario::reserves_against(url, "p", 5)
         .drain("20s")
-        .event("E1", &["A"])
-        .steps(common::scenario::RESERVE_EMPTY_BODY)
         .table(&format!("[policies.p]\n{policy}"))
 }
 
