@@ -17,6 +17,7 @@ pub mod logserver;
 pub mod rawhttp;
 pub mod scenario;
 pub mod tinyproxy;
+pub mod tls;
 pub mod wait;
 
 #[allow(unused_imports)]

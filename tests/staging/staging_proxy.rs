@@ -306,41 +306,10 @@ async fn a_dead_proxy_is_a_proxy_failure_not_the_targets() {
     assert!(target.seen().is_empty());
 }
 
-/// A private CA and a server certificate for 127.0.0.1 (rcgen), as PEM CA
-/// text and a rustls server configuration offering `alpn`.
-fn tls_server(alpn: &[&[u8]]) -> (String, std::sync::Arc<rustls::ServerConfig>) {
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "stampede proxy test CA");
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().expect("server key");
-    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
-    leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
-    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf = leaf.signed_by(&leaf_key, &issuer).expect("server cert");
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
-        .expect("server config");
-    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    (ca_cert.pem(), std::sync::Arc::new(cfg))
-}
-
 /// The simulator over HTTPS: six availability look-ups, trusting `ca.pem`.
 async fn https_target(dir: &TempDir, alpn: &[&[u8]]) -> (stampede::sim::SimServer, String) {
-    let (ca_pem, cfg) = tls_server(alpn);
+    let pki = common::tls::pki();
+    let (ca_pem, cfg) = (pki.ca_pem.clone(), common::tls::server_config(&pki, alpn));
     std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
     let mut sim = stampede::sim::SimConfig::default();
     sim.rate_limit.per_user_per_second = 0;
