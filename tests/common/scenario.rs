@@ -154,6 +154,25 @@ impl Scenario {
         self.table("[sim.rate_limit]\nper_user_per_second = 0")
     }
 
+    /// The embedded simulator seeded with `seed`, its one event E1 with
+    /// zone A of `seats`, each user allowed `max_tickets_per_user`.
+    pub fn sim_e1_a(self, seed: u64, max_tickets_per_user: u32, seats: u32) -> Self {
+        self.table(&format!(
+            "[sim]\nseed = {seed}\nmax_tickets_per_user = {max_tickets_per_user}\n\
+             [[sim.events]]\nid = \"E1\"\nzones = [{{ id = \"A\", seats = {seats} }}]"
+        ))
+    }
+
+    /// The embedded simulator's `workers` each taking `service_time`, with
+    /// no slowdown per request in flight and room for 10,000 waiting.
+    pub fn sim_capacity(self, service_time: &str, workers: u32) -> Self {
+        self.table(&format!(
+            "[sim.capacity]\nservice_time = {}\nlatency_per_in_flight = \"0ms\"\n\
+             workers = {workers}\nqueue = 10000",
+            quoted(service_time)
+        ))
+    }
+
     /// A whole table (or array-of-tables entry) as TOML text, written
     /// after the built ones: `"[sim.rate_limit]\nper_user_per_second = 0"`.
     /// Empty text adds nothing.

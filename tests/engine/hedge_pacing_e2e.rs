@@ -28,22 +28,9 @@ fn slow_tail(
         .steps(&format!(
             r#"[{{ name = "reserve", method = "POST", path = "/bookings/reserve", idempotent = {idempotent}, body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}]"#
         ))
-        .table(
-            r#"[sim]
-seed = 11
-max_tickets_per_user = 100
-[[sim.events]]
-id = "E1"
-zones = [{ id = "A", seats = 100000 }]"#,
-        )
+        .sim_e1_a(11, 100, 100_000)
         .no_sim_rate_limit()
-        .table(
-            r#"[sim.capacity]
-service_time = "1ms"
-latency_per_in_flight = "0ms"
-workers = 1000
-queue = 10000"#,
-        )
+        .sim_capacity("1ms", 1000)
         .table(&format!(
             "[sim.faults]\nlatency_rate = {slow}\nextra_latency = \"300ms\""
         ))
@@ -158,22 +145,9 @@ fn rate_limited(users: u32, steps: usize, compare: &[&str]) -> Scenario {
         .drain("60s")
         .event("E1", &["A"])
         .steps(&format!("[{}]", steps.join(",\n")))
-        .table(
-            r#"[sim]
-seed = 5
-max_tickets_per_user = 1000
-[[sim.events]]
-id = "E1"
-zones = [{ id = "A", seats = 100000 }]
-[sim.rate_limit]
-per_user_per_second = 2
-per_user_burst = 2
-[sim.capacity]
-service_time = "0ms"
-latency_per_in_flight = "0ms"
-workers = 64
-queue = 10000"#,
-        )
+        .sim_e1_a(5, 1000, 100_000)
+        .table("[sim.rate_limit]\nper_user_per_second = 2\nper_user_burst = 2")
+        .sim_capacity("0ms", 64)
 }
 
 /// Each user books 5 times in a row against 2 a second: `compliant` runs

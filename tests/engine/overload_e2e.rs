@@ -28,22 +28,9 @@ fn drop_against_the_sim(
         .drain("30s")
         .event("E1", &["A"])
         .steps(r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}' }]"#)
-        .table(
-            r#"[sim]
-seed = 7
-max_tickets_per_user = 100
-[[sim.events]]
-id = "E1"
-zones = [{ id = "A", seats = 100000 }]"#,
-        )
+        .sim_e1_a(7, 100, 100_000)
         .no_sim_rate_limit()
-        .table(
-            r#"[sim.capacity]
-service_time = "0ms"
-latency_per_in_flight = "0ms"
-workers = 64
-queue = 10000"#,
-        )
+        .sim_capacity("0ms", 64)
         .table(&format!("[sim.faults]\nerror_rate = {error_rate}"))
         .table(policies)
 }
