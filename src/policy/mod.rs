@@ -60,8 +60,9 @@
 //!
 //! [`decide`] does not consult the [`CircuitBreaker`], the budget or the
 //! throttle: those outlive the operation, so the engine owns them and
-//! [`settle`] asks them. The engine also owns [`OpState`], and should store the
-//! delay it actually slept in `prev_delay` for decorrelated jitter.
+//! [`settle`] records each answer in them and asks them. The engine also
+//! owns [`OpState`], and should store the delay it actually slept in
+//! `prev_delay` for decorrelated jitter.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -201,6 +201,12 @@ impl SimHandle {
         self.app.world().snapshot()
     }
 
+    /// Booking work admitted and not finished yet: a reserve, confirm or
+    /// release that holds (or waits for) a worker.
+    pub fn work_in_flight(&self) -> u32 {
+        self.app.world().overload.in_flight()
+    }
+
     /// Wait, at most `max`, until no booking work is in flight. Work goes on
     /// after its client has left, so a ledger read the moment a run ends
     /// would miss the bookings (and wasted work) it still produces.

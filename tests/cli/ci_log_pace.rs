@@ -15,40 +15,24 @@ async fn the_ci_log_says_closed_model_then_draining() {
         LogServer::start(|_| (503, vec![("retry-after", "4".to_string())], String::new())).await;
     let dir = TempDir::new("ci-log-pace");
     let file = dir.path().join("s.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 4
-over = "6s"
-drain = "30s"
-[journey]
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/reserve"
-"#,
-            server.url()
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["compliant"])
+        .target(&server.url())
+        .ticket_drop(4, "6s")
+        .drain("30s")
+        .steps(common::scenario::POST_RESERVE)
+        .write(&file);
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        common::stampede()
             .arg("run")
             .arg(&file)
             .arg("--out")
             .arg(dir.path().join("out"))
-            .output(),
+            .run_async(),
     )
     .await
-    .expect("the run ends within its drain")
-    .expect("run stampede");
+    .expect("the run ends within its drain");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let arrivals: Vec<&str> = stderr
         .lines()

@@ -37,26 +37,11 @@ fn run_and_signal_on(tag: &str, signals: &[&str], cores: Option<&str>) -> Stoppe
         .table("[sim.capacity]\nservice_time = \"200ms\"")
         .write(&scenario);
     let out = dir.path().join("run");
-    let bin = crate::common::bin::BIN;
     let mut cmd = match cores {
-        // taskset execs the binary: the child's pid is stampede's.
-        Some(c) => {
-            let mut t = Command::new("taskset");
-            t.args(["-c", c, bin]);
-            t
-        }
-        None => Command::new(bin),
+        Some(c) => common::bin::stampede_via("taskset", &["-c", c]),
+        None => common::stampede(),
     };
-    let mut child = cmd
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cmd.spawn_run(&scenario, &out, &[], Stdio::piped());
     // Wait until the run is really under way (a second of load streamed),
     // then signal.
     common::wait_for("a streamed second of load", Duration::from_secs(60), || {

@@ -7,26 +7,21 @@
 use crate::common::TempDir;
 use serde_json::Value;
 
-const SCENARIO: &str = r#"name = "tiny-drop"
-seed = 4
-compare = ["compliant"]
-[load]
-model = "ticket-drop"
-users = 10
-over = "200ms"
-drain = "10s"
-[journey]
-quantity = 1
-[sim]
-seed = 4
-[[sim.events]]
-id = "E1"
-zones = [{ id = "A", seats = 30 }]
-"#;
+/// Ten buyers for 30 seats: a search over `load.users` finds the sell-out.
+fn tiny_drop() -> crate::common::scenario::Scenario {
+    crate::common::scenario()
+        .name("tiny-drop")
+        .seed(4)
+        .compare(&["compliant"])
+        .ticket_drop(10, "200ms")
+        .drain("10s")
+        .quantity(1)
+        .table("[sim]\nseed = 4\n[[sim.events]]\nid = \"E1\"\nzones = [{ id = \"A\", seats = 30 }]")
+}
 
 fn search(dir: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let file = dir.join("tiny-drop.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    tiny_drop().write(&file);
     crate::common::stampede()
         .arg("search")
         .arg(&file)
@@ -109,16 +104,12 @@ fn the_wall_clock_search_finds_the_same_bracket() {
 fn bad_search_input_is_an_error_naming_what_is_wrong() {
     let dir = TempDir::new("search-bad");
     let file = dir.path().join("tiny-drop.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    tiny_drop().write(&file);
     let remote = dir.path().join("remote.toml");
-    std::fs::write(
-        &remote,
-        SCENARIO.replace(
-            "quantity = 1",
-            "quantity = 1\nevent = \"E1\"\nzones = [\"A\"]",
-        ) + "[target]\nurl = \"http://127.0.0.1:9\"\n",
-    )
-    .unwrap();
+    tiny_drop()
+        .target("http://127.0.0.1:9")
+        .event("E1", &["A"])
+        .write(&remote);
     let until = ["--until", "journeys.sold_out > 0"];
     for (scenario, args, says) in [
         (&file, vec!["--vary", "load.nope"], "has no `load.nope`"),

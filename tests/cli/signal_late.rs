@@ -19,22 +19,17 @@ fn sigterm_during_the_linger_ends_it_and_keeps_the_gate_exit_code() {
         .drain("2s")
         .write(&scenario);
     let out = dir.path().join("run");
-    let mut child = crate::common::stampede()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .args([
-            "--quiet",
+    let mut child = common::stampede().spawn_run(
+        &scenario,
+        &out,
+        &[
             "--metrics-listen",
             "127.0.0.1:0",
             "--metrics-linger",
             "120s",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        Stdio::piped(),
+    );
     // The reports are written before the linger starts.
     common::wait_for("the reports", Duration::from_secs(30), || {
         out.join("junit.xml").is_file()

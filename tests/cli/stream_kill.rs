@@ -17,16 +17,7 @@ fn killed_run_is_rebuilt_from_what_it_streamed() {
         .drain("5s")
         .write(&scenario);
     let out = dir.path().join("run");
-    let mut child = crate::common::stampede()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::stampede().spawn_run(&scenario, &out, &[], Stdio::null());
     // Killed once three seconds of load have been streamed.
     common::wait_for("three streamed seconds", Duration::from_secs(60), || {
         common::streamed_seconds_with_attempts(&out) >= 3

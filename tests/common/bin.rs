@@ -6,9 +6,10 @@
 //! a Tokio runtime that must keep serving a loopback target meanwhile.
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 /// Path of the binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_stampede");
@@ -19,6 +20,14 @@ pub fn stampede() -> Stampede {
         cmd: Command::new(BIN),
         input: None,
     }
+}
+
+/// The binary under test started by a wrapper that execs it
+/// (`taskset -c 1 <BIN> ...`), so the child's pid is still stampede's.
+pub fn stampede_via(wrapper: &str, wrapper_args: &[&str]) -> Stampede {
+    let mut cmd = Command::new(wrapper);
+    cmd.args(wrapper_args).arg(BIN);
+    Stampede { cmd, input: None }
 }
 
 pub struct Stampede {
@@ -123,6 +132,29 @@ impl Stampede {
     pub fn spawn(&mut self) -> std::io::Result<Child> {
         self.cmd.spawn()
     }
+
+    /// `run <scenario> --out <out> --quiet <extra>` in the background,
+    /// stdout discarded: a run the test signals or kills while it goes.
+    pub fn spawn_run(
+        &mut self,
+        scenario: &Path,
+        out: &Path,
+        extra: &[&str],
+        stderr: Stdio,
+    ) -> Child {
+        self.cmd
+            .arg("run")
+            .arg(scenario)
+            .arg("--out")
+            .arg(out)
+            .arg("--quiet")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        self.cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {:?}: {e}", self.cmd))
+    }
 }
 
 /// `stampede compare A B --out OUT`, more arguments to add.
@@ -219,4 +251,52 @@ impl RunOutput {
 /// A count in a summary; absent (an outcome nobody had) is 0.
 pub fn n0(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or(0)
+}
+
+/// A `stampede serve --port 0 --config <config>` child, killed on drop.
+pub struct Served {
+    pub child: Child,
+    /// The address its first line names.
+    pub addr: SocketAddr,
+    /// Kept open: the simulator prints more lines.
+    _stdout: BufReader<ChildStdout>,
+}
+
+/// Starts `stampede serve` on a free loopback port with the simulator
+/// config `config` and waits for the line naming its address.
+pub fn serve(config: &Path, stderr: Stdio) -> Served {
+    let mut child = stampede()
+        .args(["serve", "--port", "0", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start stampede serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("serve's first line");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Served {
+        child,
+        addr,
+        _stdout: stdout,
+    }
+}
+
+impl Served {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -18,6 +18,7 @@ pub mod logserver;
 pub mod rawhttp;
 pub mod scenario;
 pub mod tinyproxy;
+pub mod tls;
 pub mod wait;
 
 #[allow(unused_imports)]
@@ -52,12 +53,77 @@ pub fn plan(src: &str) -> stampede::scenario::Plan {
     .unwrap_or_else(|e| panic!("scenario should be valid: {e}"))
 }
 
+/// `users` closed-model users each sending 5 GETs of `/x` to `url`, no
+/// retries and no ledger look-up (every request the target counts is
+/// load), `target_keys` added to `[target]`; written to `<dir>/<name>.toml`,
+/// run through the library, and the fleet's result returned once every
+/// attempt is asserted OK.
+pub async fn closed_gets(
+    dir: &std::path::Path,
+    name: &str,
+    url: &str,
+    users: u32,
+    target_keys: &[(&str, &str)],
+) -> stampede::model::FleetResult {
+    let mut s = scenario().name(name).compare(&["no-retry"]).target(url);
+    for (k, v) in target_keys {
+        s = s.target_key(k, v);
+    }
+    let file = s
+        .target_key("timeout", "\"30s\"")
+        .target_key("ledger", "false")
+        .closed(users, 5, "60s")
+        .drain("30s")
+        .event("E1", &["A"])
+        .journey_key("steps", r#"[{ name = "get", path = "/x" }]"#)
+        .table("[users]\ngenerated_tokens = true")
+        .write(dir.join(format!("{name}.toml")));
+    let plan = stampede::scenario::load(&file, &Default::default()).expect("valid scenario");
+    let mut report = run(&plan).await;
+    let c = report.results.remove(0);
+    let n = u64::from(users) * 5;
+    assert_eq!(
+        c.counts.attempts, n,
+        "{users} users x 5 iterations: {:?}",
+        c.counts.outcomes
+    );
+    assert_eq!(
+        c.counts.outcomes.get("OK").copied(),
+        Some(n),
+        "{:?}",
+        c.counts.outcomes
+    );
+    c
+}
+
 /// Run a plan through the library, as the binary does.
 pub async fn run(plan: &stampede::scenario::Plan) -> stampede::report::Report {
     stampede::run::execute(plan, &stampede::engine::Control::default(), None)
         .await
         .expect("run")
         .report
+}
+
+/// One request through `client`: the answer's status, headers and body
+/// still to be read (each caller reads it its own way).
+pub async fn exchange(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: String,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, HeaderMap, hyper::body::Incoming), hyper_util::client::legacy::Error> {
+    let mut b = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("request");
+    let resp = client.request(req).await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    Ok((status, headers, resp.into_body()))
 }
 
 pub struct Reply {
@@ -140,20 +206,9 @@ impl Api {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<Reply, hyper_util::client::legacy::Error> {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.base, path));
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let req = b
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .expect("request");
-        let resp = self.client.request(req).await?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
+        let url = format!("{}{}", self.base, path);
+        let (status, headers, body) = exchange(&self.client, url, method, headers, body).await?;
+        let body = body
             .collect()
             .await
             .map(|c| c.to_bytes())

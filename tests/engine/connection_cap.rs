@@ -11,8 +11,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use stampede::engine::Control;
-use stampede::scenario::{self, Overrides};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -83,37 +81,8 @@ async fn counting_server(delay: Duration) -> Counting {
 async fn eight_connections_for_two_hundred_users() {
     let server = counting_server(Duration::from_millis(2)).await;
     let dir = TempDir::new("conn-cap");
-    let file = dir.path().join("cap.toml");
-    crate::common::scenario()
-        .name("conn-cap")
-        .compare(&["no-retry"])
-        .target(&format!("http://{}", server.addr))
-        .target_key("connections", "8")
-        .target_key("timeout", "\"30s\"")
-        // No look for a simulator ledger: every request this server counts is load.
-        .target_key("ledger", "false")
-        .closed(200, 5, "60s")
-        .drain("30s")
-        .event("E1", &["A"])
-        .journey_key("steps", r#"[{ name = "get", path = "/x" }]"#)
-        .table("[users]\ngenerated_tokens = true")
-        .write(&file);
-    let plan = scenario::load(&file, &Overrides::default()).expect("valid scenario");
-    let out = stampede::run::execute(&plan, &Control::default(), None)
-        .await
-        .expect("run");
-    let c = &out.report.results[0];
-    assert_eq!(
-        c.counts.attempts, 1000,
-        "200 users x 5 iterations: {:?}",
-        c.counts.outcomes
-    );
-    assert_eq!(
-        c.counts.outcomes.get("OK").copied(),
-        Some(1000),
-        "{:?}",
-        c.counts.outcomes
-    );
+    let url = format!("http://{}", server.addr);
+    let c = &common::closed_gets(dir.path(), "conn-cap", &url, 200, &[("connections", "8")]).await;
     assert_eq!(
         server.requests.load(Relaxed),
         c.counts.attempts,

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{plan, run};
+use common::run;
 use stampede::engine::Control;
 use stampede::report::{FleetResult, Report, RunStatus};
 use stampede::scenario::{self, Overrides};
@@ -17,31 +17,29 @@ fn fleet<'a>(r: &'a Report, name: &str) -> &'a FleetResult {
         .expect("fleet present")
 }
 
-const DROP: &str = r#"
-compare = ["compliant", "naive"]
-[load]
-model = "ticket-drop"
-users = 300
-over = "500ms"
-# Generous: two operations each backing off three times can take ~21 s.
-drain = "60s"
-[journey]
-quantity = 1
-[sim]
+/// 300 buyers for 120 seats against a simulator failing a fifth of the
+/// bookings and resetting a tenth of the connections after the commit.
+fn drop_scenario() -> common::scenario::Scenario {
+    common::scenario()
+        .compare(&["compliant", "naive"])
+        .ticket_drop(300, "500ms")
+        // Generous: two operations each backing off three times can take ~21 s.
+        .drain("60s")
+        .quantity(1)
+        .table(
+            r#"[sim]
 seed = 3
 [[sim.events]]
 id = "E1"
-zones = [{ id = "A", seats = 60 }, { id = "B", seats = 60 }]
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.faults]
-error_rate = 0.2
-reset_after_commit = 0.1
-"#;
+zones = [{ id = "A", seats = 60 }, { id = "B", seats = 60 }]"#,
+        )
+        .no_sim_rate_limit()
+        .table("[sim.faults]\nerror_rate = 0.2\nreset_after_commit = 0.1")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compliant_and_naive_fleets_against_the_simulator() {
-    let p = plan(DROP);
+    let p = drop_scenario().plan();
     let r = run(&p).await;
     assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(r.results.len(), 2);
@@ -100,18 +98,12 @@ async fn compliant_and_naive_fleets_against_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_holds_its_rate_and_measures_from_the_schedule() {
-    let p = plan(
-        r#"
-compare = ["no-retry"]
-[load]
-model = "open"
-stages = [{ duration = "2s", rate = 200 }]
-[journey]
-steps = [{ name = "availability", path = "/events/E1/zones/A/availability" }]
-[sim.rate_limit]
-per_user_per_second = 0
-"#,
-    );
+    let p = common::scenario()
+        .compare(&["no-retry"])
+        .open("2s", 200)
+        .steps(r#"[{ name = "availability", path = "/events/E1/zones/A/availability" }]"#)
+        .no_sim_rate_limit()
+        .plan();
     let r = run(&p).await;
     let c = &r.results[0];
     assert_eq!(c.counts.operations, 400, "2 s x 200/s");
@@ -222,23 +214,15 @@ abort = [{ when = "error_rate > 50%", for = "1s" }]"#,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_attempt_cap_holds_a_retry_storm_back() {
-    let p = plan(
-        r#"
-compare = ["naive"]
-[load]
-model = "open"
-stages = [{ duration = "2s", rate = 40 }]
-drain = "20s"
-[journey]
-steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
-[safety]
-max_rps = 100
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.faults]
-error_rate = 1.0
-"#,
-    );
+    let p = common::scenario()
+        .compare(&["naive"])
+        .open("2s", 40)
+        .drain("20s")
+        .steps(common::scenario::RESERVE_E1_A)
+        .table("[safety]\nmax_rps = 100")
+        .no_sim_rate_limit()
+        .table("[sim.faults]\nerror_rate = 1.0")
+        .plan();
     let r = run(&p).await;
     let c = &r.results[0];
     // 80 operations x 11 attempts = 880 wanted; at most 100/s (+1 burst) may go.
@@ -293,28 +277,7 @@ fn a_schedule_above_the_cap_is_a_configuration_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impatient_users_abandon_and_resubmit_as_new_operations() {
-    let p = plan(
-        r#"
-compare = ["f5"]
-[load]
-model = "ticket-drop"
-users = 10
-over = "100ms"
-drain = "20s"
-[journey]
-steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
-[policies.f5]
-preset = "impatient-user"
-abandon_after = "150ms"
-max_resubmits = 2
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.faults]
-latency_rate = 1.0
-extra_latency = "600ms"
-"#,
-    );
-    let r = run(&p).await;
+    let r = run(&common::scenario::impatient_users().plan()).await;
     let c = &r.results[0];
     // Every try is abandoned: 1 operation + 2 resubmissions per user, each a new operation.
     assert_eq!(c.counts.operations, 30);
@@ -329,26 +292,14 @@ extra_latency = "600ms"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mixed_fleet_is_reported_per_fleet_with_its_own_early_retries() {
-    let p = plan(
-        r#"
-[[fleets]]
-name = "compliant"
-share = 0.5
-[[fleets]]
-name = "naive"
-share = 0.5
-[load]
-model = "ticket-drop"
-users = 200
-over = "500ms"
-drain = "30s"
-[journey]
-quantity = 1
-[sim.rate_limit]
-per_user_per_second = 1
-per_user_burst = 1
-"#,
-    );
+    let p = common::scenario()
+        .fleet("compliant", 0.5)
+        .fleet("naive", 0.5)
+        .ticket_drop(200, "500ms")
+        .drain("30s")
+        .quantity(1)
+        .table("[sim.rate_limit]\nper_user_per_second = 1\nper_user_burst = 1")
+        .plan();
     let r = run(&p).await;
     assert_eq!(r.results.len(), 2);
     let c = fleet(&r, "compliant");
@@ -378,26 +329,18 @@ per_user_burst = 1
 /// arrivals, and the same seed gives the same per-second arrivals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisson_arrivals_and_a_burst_start_every_journey_reproducibly() {
-    let src = r#"
-seed = 5
-[load]
-model = "ticket-drop"
-users = 200
-over = "3s"
-arrivals = "poisson"
-bursts = [{ at = "1500ms", count = 150 }]
-drain = "30s"
-[journey]
-quantity = 1
-[sim]
-seed = 3
-[[sim.events]]
-id = "E1"
-zones = [{ id = "A", seats = 1000 }]
-[sim.rate_limit]
-per_user_per_second = 0
-"#;
-    let p = plan(src);
+    let p = common::scenario()
+        .seed(5)
+        .ticket_drop(200, "3s")
+        .load_key("arrivals", "\"poisson\"")
+        .load_key("bursts", r#"[{ at = "1500ms", count = 150 }]"#)
+        .drain("30s")
+        .quantity(1)
+        .table(
+            "[sim]\nseed = 3\n[[sim.events]]\nid = \"E1\"\nzones = [{ id = \"A\", seats = 1000 }]",
+        )
+        .no_sim_rate_limit()
+        .plan();
     let per_second = |r: &Report| -> Vec<u64> {
         fleet(r, "compliant")
             .timeseries

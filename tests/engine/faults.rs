@@ -5,6 +5,7 @@
 use crate::common;
 
 use common::TempDir;
+use common::scenario::Scenario;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Output;
@@ -224,33 +225,17 @@ impl Run {
 }
 
 /// One POST step against `url` for `users` journeys, compliant;
-/// `target_extra` goes into `[target]`, `extra` at the end.
-fn one_step(url: &str, users: u32, drain: &str, target_extra: &str, extra: &str) -> String {
-    format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-{target_extra}
-[load]
-model = "ticket-drop"
-users = {users}
-over = "100ms"
-drain = "{drain}"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{{}}", idempotent = true }}]
-{extra}
-"#
-    )
+/// `extra` (tables) at the end.
+fn one_step(url: &str, users: u32, drain: &str, extra: &str) -> Scenario {
+    common::scenario::reserves_against(url, "compliant", users)
+        .drain(drain)
+        .table(extra)
 }
 
-/// Run the binary on scenario text; every report file must be there.
-fn run_src(tag: &str, src: &str, env: &[(&str, &str)]) -> Run {
+/// Run the binary on a scenario; every report file must be there.
+fn run_src(tag: &str, src: &Scenario, env: &[(&str, &str)]) -> Run {
     let dir = TempDir::new(tag);
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(&scenario, src).unwrap();
+    let scenario = src.write(dir.path().join("s.toml"));
     let out_dir = dir.path().join("out");
     let out = crate::common::stampede()
         .args([
@@ -275,7 +260,7 @@ fn run_src(tag: &str, src: &str, env: &[(&str, &str)]) -> Run {
 }
 
 fn run(tag: &str, url: &str, users: u32, extra: &str, env: &[(&str, &str)]) -> Run {
-    run_src(tag, &one_step(url, users, "20s", "", extra), env)
+    run_src(tag, &one_step(url, users, "20s", extra), env)
 }
 
 const FAST_RETRIES: &str = r#"
@@ -320,7 +305,7 @@ fn attempts_in_flight_when_the_drain_expires_are_counted_and_the_run_says_so() {
     let s = FaultServer::start(Fault::NeverAnswers);
     let extra = "[policies.compliant]\nrequest_timeout = \"60s\"\n";
     // A 1 s drain: the 20 requests are still in flight when it ends.
-    let r = run_src("drain", &one_step(&s.url(), 20, "1s", "", extra), &[]);
+    let r = run_src("drain", &one_step(&s.url(), 20, "1s", extra), &[]);
     assert_eq!(r.summary["status"], "drain_expired");
     assert_eq!(r.code(), Some(3), "an incomplete run does not pass");
     assert_eq!(r.attempts(), 20);
@@ -396,7 +381,7 @@ fn a_token_the_target_echoes_back_appears_nowhere() {
         )
     });
     let url = format!("http://127.0.0.1:{port}");
-    let src = one_step(&url, 4, "20s", "token_env = \"FAULT_TOKEN\"", "");
+    let src = one_step(&url, 4, "20s", "").target_key("token_env", "\"FAULT_TOKEN\"");
     let before = count.load(Ordering::Relaxed);
     let r = run_src("echo", &src, &[("FAULT_TOKEN", TOKEN)]);
     assert_eq!(r.attempts(), count.load(Ordering::Relaxed) - before);

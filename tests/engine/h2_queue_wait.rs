@@ -16,9 +16,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use stampede::engine::Control;
-use stampede::scenario::{self, Overrides};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -32,36 +29,6 @@ struct Seen {
     requests: AtomicU64,
     open: AtomicU64,
     peak: AtomicU64,
-}
-
-/// A CA and a server config for 127.0.0.1 offering only `h2`.
-fn tls() -> (String, Arc<rustls::ServerConfig>) {
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "stampede h2 test CA");
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().expect("server key");
-    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
-    leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
-    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf = leaf.signed_by(&leaf_key, &issuer).expect("server cert");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
-        .expect("server config");
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    (ca_cert.pem(), Arc::new(cfg))
 }
 
 async fn h2_server(cfg: Arc<rustls::ServerConfig>, seen: Arc<Seen>) -> std::net::SocketAddr {
@@ -103,42 +70,18 @@ async fn h2_server(cfg: Arc<rustls::ServerConfig>, seen: Arc<Seen>) -> std::net:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_an_h2_stream_is_queue_wait_not_attempt_latency() {
-    let (ca, cfg) = tls();
+    let pki = common::tls::pki();
+    let (ca, cfg) = (
+        pki.ca_pem.clone(),
+        common::tls::server_config(&pki, &[b"h2"]),
+    );
     let seen = Arc::new(Seen::default());
     let addr = h2_server(cfg, Arc::clone(&seen)).await;
     let dir = TempDir::new("h2-queue");
     std::fs::write(dir.path().join("ca.pem"), ca).expect("write CA");
-    let file = dir.path().join("h2.toml");
-    crate::common::scenario()
-        .name("h2-queue")
-        .compare(&["no-retry"])
-        .target(&format!("https://{addr}"))
-        .target_key("ca_file", "\"ca.pem\"")
-        .target_key("connections", "40")
-        .target_key("timeout", "\"30s\"")
-        .target_key("ledger", "false")
-        .closed(40, 5, "60s")
-        .drain("30s")
-        .event("E1", &["A"])
-        .journey_key("steps", r#"[{ name = "get", path = "/x" }]"#)
-        .table("[users]\ngenerated_tokens = true")
-        .write(&file);
-    let plan = scenario::load(&file, &Overrides::default()).expect("valid scenario");
-    let out = stampede::run::execute(&plan, &Control::default(), None)
-        .await
-        .expect("run");
-    let c = &out.report.results[0];
-    assert_eq!(
-        c.counts.attempts, 200,
-        "40 users x 5 iterations: {:?}",
-        c.counts.outcomes
-    );
-    assert_eq!(
-        c.counts.outcomes.get("OK").copied(),
-        Some(200),
-        "{:?}",
-        c.counts.outcomes
-    );
+    let url = format!("https://{addr}");
+    let keys = [("ca_file", "\"ca.pem\""), ("connections", "40")];
+    let c = &common::closed_gets(dir.path(), "h2-queue", &url, 40, &keys).await;
     assert_eq!(seen.requests.load(Relaxed), c.counts.attempts);
     assert!(seen.peak.load(Relaxed) <= u64::from(STREAMS));
     eprintln!(

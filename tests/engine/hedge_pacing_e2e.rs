@@ -5,45 +5,36 @@
 
 use crate::common;
 
-use common::{plan, run};
+use common::run;
+use common::scenario::Scenario;
 use stampede::report::FleetResult;
 use std::collections::BTreeMap;
 
 /// `users` buyers over 1 s, each reserving once (the reserve `idempotent`
 /// or not), against a simulator where a share `slow` of reserves takes
 /// 300 ms more (a slow tail) and nothing fails.
-fn slow_tail(users: u32, slow: f64, idempotent: bool, compare: &str, policies: &str) -> String {
-    format!(
-        r#"
-compare = {compare}
-[load]
-model = "ticket-drop"
-users = {users}
-over = "1s"
-drain = "30s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", idempotent = {idempotent}, body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}]
-[sim]
-seed = 11
-max_tickets_per_user = 100
-[[sim.events]]
-id = "E1"
-zones = [{{ id = "A", seats = 100000 }}]
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.capacity]
-service_time = "1ms"
-latency_per_in_flight = "0ms"
-workers = 1000
-queue = 10000
-[sim.faults]
-latency_rate = {slow}
-extra_latency = "300ms"
-{policies}
-"#
-    )
+fn slow_tail(
+    users: u32,
+    slow: f64,
+    idempotent: bool,
+    compare: &[&str],
+    policies: &str,
+) -> Scenario {
+    common::scenario()
+        .compare(compare)
+        .ticket_drop(users, "1s")
+        .drain("30s")
+        .event("E1", &["A"])
+        .steps(&format!(
+            r#"[{{ name = "reserve", method = "POST", path = "/bookings/reserve", idempotent = {idempotent}, body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}]"#
+        ))
+        .sim_e1_a(11, 100, 100_000)
+        .no_sim_rate_limit()
+        .sim_capacity("1ms", 1000)
+        .table(&format!(
+            "[sim.faults]\nlatency_rate = {slow}\nextra_latency = \"300ms\""
+        ))
+        .table(policies)
 }
 
 /// Requests the simulator counted on `route`, by status.
@@ -66,8 +57,8 @@ fn by_name(r: &stampede::report::Report) -> BTreeMap<&str, &FleetResult> {
 /// a second booking: the simulator's ledger shows the duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hedging_cuts_the_tail_and_books_twice_without_a_key() {
-    let src = slow_tail(400, 0.03, false, r#"["compliant", "hedged"]"#, "");
-    let r = run(&plan(&src)).await;
+    let src = slow_tail(400, 0.03, false, &["compliant", "hedged"], "");
+    let r = run(&src.plan()).await;
     let by = by_name(&r);
     let (plain, hedged) = (by["compliant"], by["hedged"]);
     for c in [plain, hedged] {
@@ -120,8 +111,8 @@ async fn a_hedge_with_the_key_does_not_book_twice() {
 preset = "hedged"
 hedge = { after = "10ms" }
 "#;
-    let src = slow_tail(200, 0.1, true, r#"["hedge-10ms"]"#, policies);
-    let r = run(&plan(&src)).await;
+    let src = slow_tail(200, 0.1, true, &["hedge-10ms"], policies);
+    let r = run(&src.plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.operations, 200);
     assert!(c.counts.hedges > 0, "{:?}", c.counts.outcomes);
@@ -140,7 +131,7 @@ hedge = { after = "10ms" }
 /// `users` buyers over 1 s, each reserving `steps` times in a row, against
 /// a per-user limit of 2 a second (burst 2); 429s carry Retry-After and
 /// every answer X-RateLimit-Remaining / X-RateLimit-Reset.
-fn rate_limited(users: u32, steps: usize, compare: &str) -> String {
+fn rate_limited(users: u32, steps: usize, compare: &[&str]) -> Scenario {
     let steps: Vec<String> = (0..steps)
         .map(|i| {
             format!(
@@ -148,35 +139,15 @@ fn rate_limited(users: u32, steps: usize, compare: &str) -> String {
             )
         })
         .collect();
-    let steps = steps.join(",\n");
-    format!(
-        r#"
-compare = {compare}
-[load]
-model = "ticket-drop"
-users = {users}
-over = "1s"
-drain = "60s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{steps}]
-[sim]
-seed = 5
-max_tickets_per_user = 1000
-[[sim.events]]
-id = "E1"
-zones = [{{ id = "A", seats = 100000 }}]
-[sim.rate_limit]
-per_user_per_second = 2
-per_user_burst = 2
-[sim.capacity]
-service_time = "0ms"
-latency_per_in_flight = "0ms"
-workers = 64
-queue = 10000
-"#
-    )
+    common::scenario()
+        .compare(compare)
+        .ticket_drop(users, "1s")
+        .drain("60s")
+        .event("E1", &["A"])
+        .steps(&format!("[{}]", steps.join(",\n")))
+        .sim_e1_a(5, 1000, 100_000)
+        .table("[sim.rate_limit]\nper_user_per_second = 2\nper_user_burst = 2")
+        .sim_capacity("0ms", 64)
 }
 
 /// Each user books 5 times in a row against 2 a second: `compliant` runs
@@ -186,8 +157,8 @@ queue = 10000
 /// answers it (almost) no 429.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pacing_on_the_headers_leaves_no_request_at_zero() {
-    let src = rate_limited(20, 5, r#"["compliant", "rate-limit-aware"]"#);
-    let r = run(&plan(&src)).await;
+    let src = rate_limited(20, 5, &["compliant", "rate-limit-aware"]);
+    let r = run(&src.plan()).await;
     let by = by_name(&r);
     let (plain, aware) = (by["compliant"], by["rate-limit-aware"]);
     let limited = |c: &FleetResult| sim_saw(c, "reserve").get(&429).copied().unwrap_or(0);

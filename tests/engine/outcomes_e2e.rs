@@ -4,7 +4,8 @@
 use crate::common;
 
 use common::logserver::{LogServer, envelope};
-use common::{plan, run};
+use common::run;
+use common::scenario::Scenario;
 use stampede::report::FleetResult;
 use stampede::scenario::{self, Overrides};
 use std::collections::BTreeMap;
@@ -14,33 +15,23 @@ fn step<'a>(c: &'a FleetResult, name: &str) -> &'a stampede::report::StepResult 
     c.steps.iter().find(|s| s.name == name).expect("step")
 }
 
-fn naive_drop(seats_a: u32, seats_b: u32) -> String {
-    format!(
-        r#"
-compare = ["naive"]
-[load]
-model = "ticket-drop"
-users = 20
-over = "200ms"
-drain = "20s"
-[journey]
-quantity = 1
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.capacity]
-service_time = "0ms"
-latency_per_in_flight = "0ms"
-[[sim.events]]
-id = "E1"
-zones = [{{ id = "A", seats = {seats_a} }}, {{ id = "B", seats = {seats_b} }}]
-"#
-    )
+fn naive_drop(seats_a: u32, seats_b: u32) -> Scenario {
+    common::scenario()
+        .compare(&["naive"])
+        .ticket_drop(20, "200ms")
+        .drain("20s")
+        .quantity(1)
+        .no_sim_rate_limit()
+        .table("[sim.capacity]\nservice_time = \"0ms\"\nlatency_per_in_flight = \"0ms\"")
+        .table(&format!(
+            "[[sim.events]]\nid = \"E1\"\nzones = [{{ id = \"A\", seats = {seats_a} }}, {{ id = \"B\", seats = {seats_b} }}]"
+        ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_naive_client_that_gave_up_on_a_sold_out_zone_moves_to_the_next() {
     // Zone A has one seat; half the users start there (arrival index mod zones).
-    let r = run(&plan(&naive_drop(1, 100))).await;
+    let r = run(&naive_drop(1, 100).plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.journeys.started, 20);
     assert_eq!(c.counts.journeys.failed, 0, "{:?}", c.counts.outcomes);
@@ -62,7 +53,7 @@ async fn a_naive_client_that_gave_up_on_a_sold_out_zone_moves_to_the_next() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_naive_client_on_sold_out_zones_is_sold_out_not_failed() {
     // Two seats in all for twenty buyers.
-    let r = run(&plan(&naive_drop(1, 1))).await;
+    let r = run(&naive_drop(1, 1).plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.journeys.succeeded, 2, "{:?}", c.counts.outcomes);
     assert_eq!(c.counts.journeys.sold_out, 18, "{:?}", c.counts.outcomes);
@@ -73,30 +64,16 @@ async fn a_naive_client_on_sold_out_zones_is_sold_out_not_failed() {
     assert_eq!(reserve.outcomes.len(), 2, "only OK and the sold-out cause");
 }
 
-fn against(url: &str, extra: &str) -> String {
-    format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = 4
-over = "100ms"
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{{}}", idempotent = true }}]
-{extra}
-"#
-    )
+fn against(url: &str, extra: &str) -> Scenario {
+    common::scenario::reserves_against(url, "compliant", 4)
+        .drain("20s")
+        .table(extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_code_named_ok_on_a_409_is_not_a_success() {
     let server = LogServer::start(|_| (409, vec![], envelope("OK"))).await;
-    let r = run(&plan(&against(&server.url(), ""))).await;
+    let r = run(&against(&server.url(), "").plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.success_rate, 0.0);
     assert_eq!(c.counts.journeys.failed, 4);
@@ -125,7 +102,7 @@ async fn a_retry_the_breaker_cancels_is_not_counted_and_not_waited_for() {
 [policies.compliant]
 breaker = { threshold = 2, open_for = "30s" }
 "#;
-    let r = run(&plan(&against(&server.url(), extra))).await;
+    let r = run(&against(&server.url(), extra).plan()).await;
     let c = &r.results[0];
     let seen = server.seen();
     assert_eq!(c.counts.operations, 4);
@@ -178,7 +155,7 @@ async fn connection_refused_is_named_and_counted_per_attempt() {
 base_delay = "10ms"
 max_delay = "20ms"
 "#;
-    let r = run(&plan(&against(&format!("http://127.0.0.1:{port}"), extra))).await;
+    let r = run(&against(&format!("http://127.0.0.1:{port}"), extra).plan()).await;
     let c = &r.results[0];
     assert_eq!(
         c.counts.outcomes,

@@ -6,7 +6,8 @@
 use crate::common;
 
 use common::logserver::{LogServer, envelope};
-use common::{plan, run};
+use common::run;
+use common::scenario::Scenario;
 use stampede::report::FleetResult;
 use std::collections::BTreeMap;
 
@@ -18,39 +19,20 @@ fn drop_against_the_sim(
     users: u32,
     over: &str,
     error_rate: f64,
-    compare: &str,
+    compare: &[&str],
     policies: &str,
-) -> String {
-    format!(
-        r#"
-compare = {compare}
-[load]
-model = "ticket-drop"
-users = {users}
-over = "{over}"
-drain = "30s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{{"eventId":"E1","zoneId":"A","quantity":1}}' }}]
-[sim]
-seed = 7
-max_tickets_per_user = 100
-[[sim.events]]
-id = "E1"
-zones = [{{ id = "A", seats = 100000 }}]
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.capacity]
-service_time = "0ms"
-latency_per_in_flight = "0ms"
-workers = 64
-queue = 10000
-[sim.faults]
-error_rate = {error_rate}
-{policies}
-"#
-    )
+) -> Scenario {
+    common::scenario()
+        .compare(compare)
+        .ticket_drop(users, over)
+        .drain("30s")
+        .event("E1", &["A"])
+        .steps(r#"[{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}' }]"#)
+        .sim_e1_a(7, 100, 100_000)
+        .no_sim_rate_limit()
+        .sim_capacity("0ms", 64)
+        .table(&format!("[sim.faults]\nerror_rate = {error_rate}"))
+        .table(policies)
 }
 
 /// Requests the simulator answered on the reserve route, whatever the status.
@@ -70,8 +52,8 @@ fn outcome(c: &FleetResult, label: &str) -> u64 {
 /// retry) pays for exactly 35 retries, then each failure is final.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_standard_stops_retrying_when_its_quota_is_empty() {
-    let src = drop_against_the_sim(100, "500ms", 1.0, r#"["aws-standard"]"#, "");
-    let r = run(&plan(&src)).await;
+    let src = drop_against_the_sim(100, "500ms", 1.0, &["aws-standard"], "");
+    let r = run(&src.plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.operations, 100);
     assert_eq!(c.counts.retries, 500 / 14, "{:?}", c.counts.outcomes);
@@ -109,8 +91,8 @@ base_delay = "20ms"
 max_delay = "100ms"
 budget = { kind = "finagle", percent = 0.2, min_per_second = 1, ttl = "10s" }
 "#;
-    let src = drop_against_the_sim(100, "500ms", 1.0, r#"["fin"]"#, policies);
-    let r = run(&plan(&src)).await;
+    let src = drop_against_the_sim(100, "500ms", 1.0, &["fin"], policies);
+    let r = run(&src.plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.operations, 100);
     assert_eq!(c.counts.retries, 30, "{:?}", c.counts.outcomes);
@@ -138,8 +120,8 @@ preset = "sre-throttling"
 base_delay = "20ms"
 max_delay = "100ms"
 "#;
-    let src = drop_against_the_sim(300, "1s", 1.0, r#"["sre"]"#, policies);
-    let r = run(&plan(&src)).await;
+    let src = drop_against_the_sim(300, "1s", 1.0, &["sre"], policies);
+    let r = run(&src.plan()).await;
     let c = &r.results[0];
     assert_eq!(c.counts.operations, 300);
     let rejected = outcome(c, "REJECTED_LOCALLY");
@@ -187,8 +169,8 @@ max_delay = "50ms"
 breaker_enabled = false
 budget = { max_tokens = 10.0, token_ratio = 0.1, scope = "fleet" }
 "#;
-    let src = drop_against_the_sim(1000, "2s", 0.5, r#"["per-user", "per-fleet"]"#, policies);
-    let r = run(&plan(&src)).await;
+    let src = drop_against_the_sim(1000, "2s", 0.5, &["per-user", "per-fleet"], policies);
+    let r = run(&src.plan()).await;
     let by: BTreeMap<&str, &FleetResult> = r.results.iter().map(|c| (c.name.as_str(), c)).collect();
     let (user, fleet) = (by["per-user"], by["per-fleet"]);
     for c in [user, fleet] {
@@ -220,25 +202,10 @@ budget = { max_tokens = 10.0, token_ratio = 0.1, scope = "fleet" }
     );
 }
 
-fn against(url: &str, policy: &str) -> String {
-    format!(
-        r#"
-compare = ["p"]
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = 5
-over = "100ms"
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "reserve", method = "POST", path = "/bookings/reserve", body = "{{}}", idempotent = true }}]
-[policies.p]
-{policy}
-"#
-    )
+fn against(url: &str, policy: &str) -> Scenario {
+    common::scenario::reserves_against(url, "p", 5)
+        .drain("20s")
+        .table(&format!("[policies.p]\n{policy}"))
 }
 
 /// Each attempt carries its number in the header the policy names; the
@@ -253,7 +220,7 @@ async fn the_attempt_header_reaches_the_server() {
     let policy = r#"preset = "compliant"
 base_delay = "10ms"
 attempt_header = "X-Retry-Attempt""#;
-    let r = run(&plan(&against(&server.url(), policy))).await;
+    let r = run(&against(&server.url(), policy).plan()).await;
     let c = &r.results[0];
     let seen = server.seen();
     assert_eq!(seen.len() as u64, c.counts.attempts);
@@ -285,7 +252,7 @@ async fn grpc_pushback_from_the_server_is_obeyed() {
     })
     .await;
     let policy = "preset = \"grpc\"\nattempt_header = \"X-Retry-Attempt\"";
-    let r = run(&plan(&against(&stop.url(), policy))).await;
+    let r = run(&against(&stop.url(), policy).plan()).await;
     let c = &r.results[0];
     assert_eq!((c.counts.attempts, c.counts.retries), (5, 0));
     assert_eq!(stop.seen().len(), 5);
@@ -305,7 +272,7 @@ async fn grpc_pushback_from_the_server_is_obeyed() {
         _ => (201, vec![], r#"{"success":true}"#.to_string()),
     })
     .await;
-    let r = run(&plan(&against(&later.url(), policy))).await;
+    let r = run(&against(&later.url(), policy).plan()).await;
     let c = &r.results[0];
     assert_eq!((c.counts.attempts, c.counts.retries), (10, 5));
     assert_eq!(later.seen().len(), 10);

@@ -6,30 +6,25 @@
 
 use crate::common;
 
-use common::{plan, run};
+use common::run;
 use stampede::report::Trigger;
 use stampede::sim::{FaultWindow, SimConfig, SimServer};
 use std::time::Duration;
 
-fn scenario(url: &str, trigger: &str) -> String {
-    format!(
-        r#"
-compare = ["no-retry"]
-gates = ["no-retry.recovery_s < 6"]
-{trigger}
-[target]
-url = "{url}"
-[users]
-generated_tokens = true
-[journey]
-event = "E1"
-zones = ["A"]
-[load]
-model = "open"
-stages = [{{ duration = "9s", rate = 40 }}]
-drain = "3s"
-"#
-    )
+/// `trigger`: a top-level `trigger` value, or none.
+fn scenario(url: &str, trigger: Option<&str>) -> common::scenario::Scenario {
+    let s = common::scenario()
+        .compare(&["no-retry"])
+        .gates(&["no-retry.recovery_s < 6"]);
+    let s = match trigger {
+        Some(t) => s.top_key("trigger", t),
+        None => s,
+    };
+    s.target(url)
+        .event("E1", &["A"])
+        .open("9s", 40)
+        .drain("3s")
+        .table("[users]\ngenerated_tokens = true")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,11 +41,7 @@ async fn a_declared_trigger_measures_recovery_against_a_target() {
         .await
         .unwrap();
     let url = format!("http://{}", sim.addr());
-    let r = run(&plan(&scenario(
-        &url,
-        "trigger = { from = \"2s\", to = \"4s\" }",
-    )))
-    .await;
+    let r = run(&scenario(&url, Some(r#"{ from = "2s", to = "4s" }"#)).plan()).await;
     assert_eq!(
         r.trigger,
         Some(Trigger {
@@ -76,7 +67,7 @@ async fn a_declared_trigger_measures_recovery_against_a_target() {
     assert_eq!(g.measured, Some(rec));
 
     // Without the declaration the same gate cannot be measured: it fails.
-    let r = run(&plan(&scenario(&url, ""))).await;
+    let r = run(&scenario(&url, None).plan()).await;
     assert_eq!(r.trigger, None);
     assert!(!r.gates[0].passed);
     assert!(r.gates[0].measured.is_none(), "{:?}", r.gates[0]);
@@ -85,14 +76,14 @@ async fn a_declared_trigger_measures_recovery_against_a_target() {
 #[test]
 fn a_trigger_after_the_load_or_backwards_is_refused() {
     for (t, needle) in [
-        ("trigger = { from = \"4s\", to = \"2s\" }", "before `to`"),
+        (r#"{ from = "4s", to = "2s" }"#, "before `to`"),
         (
-            "trigger = { from = \"20s\", to = \"30s\" }",
+            r#"{ from = "20s", to = "30s" }"#,
             "nothing would be measured",
         ),
     ] {
         let e = stampede::scenario::parse(
-            &scenario("http://127.0.0.1:9", t),
+            &scenario("http://127.0.0.1:9", Some(t)).toml(),
             std::path::Path::new("t.toml"),
             &Default::default(),
         )

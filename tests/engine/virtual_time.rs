@@ -206,45 +206,39 @@ fn fmt_thousands(v: u64) -> String {
 /// Two fleets of 200 buyers, each buying four times with six minutes
 /// between journeys: about eighteen minutes of virtual time per fleet, against
 /// the simulator with its lognormal service times, queue and faults.
-const LONG: &str = r#"
-name = "virtual-long"
+/// 200 closed-model users, 4 journeys each 6 minutes apart, against four
+/// lognormal workers failing 5%: half an hour of load.
+fn long() -> crate::common::scenario::Scenario {
+    crate::common::scenario()
+        .name("virtual-long")
+        .seed(11)
+        .compare(&["compliant", "naive"])
+        .closed(200, 4, "30m")
+        .load_key("think_time", "\"6m\"")
+        .drain("30s")
+        .quantity(1)
+        .table(
+            r#"[sim]
 seed = 11
-compare = ["compliant", "naive"]
-
-[load]
-model = "closed"
-users = 200
-iterations = 4
-think_time = "6m"
-duration = "30m"
-drain = "30s"
-
-[journey]
-quantity = 1
-
-[sim]
-seed = 11
-
 [[sim.events]]
 id = "E1"
 zones = [{ id = "A", seats = 5000 }]
-
 [sim.capacity]
 workers = 4
 queue = 64
 service_time = "50ms"
 service_distribution = { shape = "lognormal", sigma = 0.6 }
-
 [sim.faults]
-error_rate = 0.05
-"#;
+error_rate = 0.05"#,
+        )
+}
 
 #[test]
 fn minutes_of_virtual_load_take_a_small_part_of_that_on_the_wall() {
     let dir = out_dir("long");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let scenario = dir.join("long.toml");
-    std::fs::write(&scenario, LONG).expect("scenario");
+    long().write(&scenario);
     let out = dir.join("report");
     let wall = Instant::now();
     run_virtual(&scenario, &out);

@@ -7,21 +7,21 @@
 
 use crate::common;
 
-use common::{plan, run};
+use common::run;
 
-const SCENARIO: &str = r#"
-compare = ["compliant"]
-gates = [
-  "compliant.operation_latency.p99 < 2s",
-  "compliant.operation_latency.p99 < 2s in every 1s window",
-  "compliant.operation_latency.p99 < 2s in 90% of 1s windows",
-  "compliant.success_rate >= 99% in every 1s window",
-]
-[load]
-model = "open"
-stages = [{ duration = "10s", rate = 100 }]
-drain = "10s"
-[sim]
+fn scenario() -> common::scenario::Scenario {
+    common::scenario()
+        .compare(&["compliant"])
+        .gates(&[
+            "compliant.operation_latency.p99 < 2s",
+            "compliant.operation_latency.p99 < 2s in every 1s window",
+            "compliant.operation_latency.p99 < 2s in 90% of 1s windows",
+            "compliant.success_rate >= 99% in every 1s window",
+        ])
+        .open("10s", 100)
+        .drain("10s")
+        .table(
+            r#"[sim]
 seed = 3
 [[sim.events]]
 id = "E1"
@@ -29,12 +29,13 @@ zones = [{ id = "A", seats = 100000 }]
 [[sim.faults.windows]]
 from = "2s"
 to = "2.1s"
-extra_latency = "3s"
-"#;
+extra_latency = "3s""#,
+        )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_slow_window_fails_a_windowed_gate_the_whole_run_passes() {
-    let r = run(&plan(SCENARIO)).await;
+    let r = run(&scenario().plan()).await;
     let c = &r.results[0];
     let g: Vec<_> = r.gates.iter().map(|g| (g.passed, g)).collect();
     assert!(g[0].0, "the whole run's p99 is fast: {:?}", g[0].1);

@@ -10,39 +10,16 @@ use serde_json::Value;
 fn an_abandoned_attempt_is_its_own_class_not_a_timeout() {
     let dir = TempDir::new("abandoned-class");
     let file = dir.path().join("s.toml");
-    std::fs::write(
-        &file,
-        r#"
-compare = ["f5"]
-[load]
-model = "ticket-drop"
-users = 10
-over = "100ms"
-drain = "20s"
-[journey]
-steps = [{ name = "reserve", method = "POST", path = "/bookings/reserve", body = '{"eventId":"E1","zoneId":"A","quantity":1}', idempotent = true }]
-[policies.f5]
-preset = "impatient-user"
-abandon_after = "150ms"
-max_resubmits = 2
-[sim.rate_limit]
-per_user_per_second = 0
-[sim.faults]
-latency_rate = 1.0
-extra_latency = "600ms"
-"#,
-    )
-    .unwrap();
+    crate::common::scenario::impatient_users().write(&file);
     let out = dir.path().join("out");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let o = crate::common::stampede()
         .arg("run")
         .arg(&file)
         .arg("--virtual-time")
         .arg("--quiet")
         .arg("--out")
         .arg(&out)
-        .output()
-        .expect("run stampede");
+        .run();
     assert!(
         o.status.code().is_some_and(|c| c <= 1),
         "{}",

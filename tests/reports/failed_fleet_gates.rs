@@ -32,49 +32,21 @@ async fn an_all_403_fleet_fails_every_latency_and_rate_gate() {
     .await;
     let dir = TempDir::new("all-403");
     let file = dir.path().join("s.toml");
-    let gates: Vec<String> = GATES.iter().map(|g| format!("  \"{g}\",")).collect();
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["naive"]
-gates = [
-{}
-]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 5
-over = "200ms"
-drain = "5s"
-[journey]
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/reserve"
-"#,
-            gates.join("\n"),
-            server.url()
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["naive"])
+        .gates(&GATES)
+        .target(&server.url())
+        .ticket_drop(5, "200ms")
+        .drain("5s")
+        .steps(common::scenario::POST_RESERVE)
+        .write(&file);
     let out_dir = dir.path().join("out");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .await
-        .expect("run stampede");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
+    let run = common::bin::run_scenario(&file, &out_dir, &[]).await;
+    let (stderr, stdout) = (&run.stderr, &run.stdout);
+    assert_eq!(run.code, Some(1), "{stderr}\n{stdout}");
     // The target answered: every request it saw is an attempt stampede counted.
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
-    let fleet = &summary["results"][0];
+    let summary = &run.summary;
+    let fleet = run.fleet(0);
     assert_eq!(
         fleet["attempts"].as_u64(),
         Some(server.seen().len() as u64),

@@ -6,28 +6,17 @@
 //! "within noise", while a target made slower by the simulator's
 //! `service_time` is worse and fails the job.
 
+use crate::common;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn stampede(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .output()
-        .expect("run stampede")
-}
 
 fn repeat(file: &Path, out: &Path) {
-    let o = stampede(&[
-        "run",
-        file.to_str().unwrap(),
-        "--virtual-time",
-        "--repeat",
-        "5",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = common::stampede()
+        .arg("run")
+        .arg(file)
+        .args(["--virtual-time", "--repeat", "5", "--quiet", "--out"])
+        .arg(out)
+        .run();
     assert!(
         o.status.code().is_some_and(|c| c <= 1),
         "{}",
@@ -38,13 +27,7 @@ fn repeat(file: &Path, out: &Path) {
 
 /// `stampede compare base new`: exit code, stdout, and compare.json.
 fn compare(base: &Path, new: &Path, out: &Path) -> (Option<i32>, String, Value) {
-    let o = stampede(&[
-        "compare",
-        base.to_str().unwrap(),
-        new.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = common::bin::compare(base, new, out).run();
     let json = std::fs::read_to_string(out.join("compare.json")).expect("compare.json");
     (
         o.status.code(),

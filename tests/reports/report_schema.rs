@@ -309,27 +309,18 @@ fn report_schema_checker_catches_violations() {
 /// Not only the hand-built sample: what a real run writes must match too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_schema_real_run_validates() {
-    let src = r#"
-compare = ["compliant", "naive"]
-gates = ["compliant.success_rate >= 0.5", "naive.duplicates >= 0", "compliant.reserve.attempt_latency.p99 < 10s in 50% of 1s windows"]
-[load]
-model = "ticket-drop"
-users = 60
-over = "300ms"
-drain = "15s"
-[sim.faults]
-error_rate = 0.1
-[[sim.faults.windows]]
-from = "0s"
-to = "100ms"
-capacity_factor = 0.5
-"#;
-    let plan = stampede::scenario::parse(
-        src,
-        std::path::Path::new("inline.toml"),
-        &Default::default(),
-    )
-    .unwrap();
+    let plan = crate::common::scenario()
+        .compare(&["compliant", "naive"])
+        .gates(&[
+            "compliant.success_rate >= 0.5",
+            "naive.duplicates >= 0",
+            "compliant.reserve.attempt_latency.p99 < 10s in 50% of 1s windows",
+        ])
+        .ticket_drop(60, "300ms")
+        .drain("15s")
+        .table("[sim.faults]\nerror_rate = 0.1")
+        .table("[[sim.faults.windows]]\nfrom = \"0s\"\nto = \"100ms\"\ncapacity_factor = 0.5")
+        .plan();
     let out = stampede::run::execute(&plan, &Default::default(), None)
         .await
         .unwrap();

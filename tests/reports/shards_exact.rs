@@ -6,45 +6,25 @@
 
 use crate::common;
 use common::TempDir;
+use common::bin::Served;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-const SCENARIO: &str = "name = \"exact\"\nseed = 3\ncompare = [\"compliant\"]\n\
-gates = [\"compliant.amplification >= 1\"]\n\
-[load]\nmodel = \"ticket-drop\"\nusers = 120\nover = \"1s\"\ndrain = \"10s\"\n\
-[journey]\nevent = \"E1\"\nzones = [\"A\"]\nquantity = 1\n\
-[sim]\nseed = 3\nmax_tickets_per_user = 4\n\
-[[sim.events]]\nid = \"E1\"\nzones = [{ id = \"A\", seats = 5000 }]\n\
-[sim.rate_limit]\nper_user_per_second = 0\n";
-
-struct Serve(Child);
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(config: &Path) -> (Serve, String) {
-    let mut child = crate::common::stampede()
-        .args(["serve", "--port", "0", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (Serve(child), url)
+/// 120 buyers over a second, four tickets each at most, against a simulator
+/// with no per-user rate limit.
+fn exact() -> crate::common::scenario::Scenario {
+    crate::common::scenario()
+        .name("exact")
+        .seed(3)
+        .compare(&["compliant"])
+        .gates(&["compliant.amplification >= 1"])
+        .ticket_drop(120, "1s")
+        .drain("10s")
+        .event("E1", &["A"])
+        .quantity(1)
+        .table("[sim]\nseed = 3\nmax_tickets_per_user = 4\n[[sim.events]]\nid = \"E1\"\nzones = [{ id = \"A\", seats = 5000 }]")
+        .no_sim_rate_limit()
 }
 
 /// The shared target's ledger now (a plain GET on loopback).
@@ -125,11 +105,12 @@ fn ok(child: Child) {
 
 /// A temporary folder with the scenario written into it, and a `stampede
 /// serve` of that scenario: (folder, scenario path, server, its URL).
-fn target(name: &str) -> (TempDir, std::path::PathBuf, Serve, String) {
+fn target(name: &str) -> (TempDir, std::path::PathBuf, Served, String) {
     let dir = TempDir::new(name);
     let scenario = dir.path().join("exact.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
-    let (serve, url) = serve(&scenario);
+    exact().write(&scenario);
+    let serve = crate::common::bin::serve(&scenario, Stdio::null());
+    let url = serve.url();
     (dir, scenario, serve, url)
 }
 

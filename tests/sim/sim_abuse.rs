@@ -5,18 +5,17 @@
 
 use crate::common;
 use common::TempDir;
+use common::bin::Served;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Stdio};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// A `stampede serve` child on 127.0.0.1 with a free port, killed on drop.
+/// A `stampede serve` child on 127.0.0.1 with a free port, killed on drop,
+/// and the folder of its config.
 struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    /// Kept open: the simulator prints a second line.
-    _stdout: BufReader<std::process::ChildStdout>,
+    served: Served,
     _dir: TempDir,
 }
 
@@ -29,39 +28,22 @@ impl Serve {
             format!("[rate_limit]\nper_user_per_second = 0\n[connections]\n{connections}"),
         )
         .unwrap();
-        let mut child = crate::common::stampede()
-            .args(["serve", "--port", "0", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
         Serve {
-            child,
-            addr,
-            _stdout: stdout,
+            served: crate::common::bin::serve(&cfg, Stdio::inherit()),
             _dir: dir,
         }
     }
 
     fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
+        let s = TcpStream::connect(self.served.addr).unwrap();
         s.set_nodelay(true).unwrap();
         s
     }
 
     /// Peak resident memory of the simulator process, in KiB (Linux).
     fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.served.child.id())).ok()?;
         status
             .lines()
             .find(|l| l.starts_with("VmHWM:"))?
@@ -69,13 +51,6 @@ impl Serve {
             .nth(1)?
             .parse()
             .ok()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

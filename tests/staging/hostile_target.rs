@@ -69,22 +69,15 @@ impl Run {
 /// One step (`method` on /a) for `users` journeys arriving over `over`,
 /// at most `connections` at once; `policy` is the fleet's preset.
 fn scenario(url: &str, users: u32, over: &str, step: &str, connections: u32) -> String {
-    format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-connections = {connections}
-timeout = "10s"
-[load]
-model = "ticket-drop"
-users = {users}
-over = "{over}"
-drain = "20s"
-[journey]
-steps = [{{ name = "a", path = "/a", {step} }}]
-"#
-    )
+    common::scenario()
+        .compare(&["compliant"])
+        .target(url)
+        .target_key("connections", &connections.to_string())
+        .target_key("timeout", "\"10s\"")
+        .ticket_drop(users, over)
+        .drain("20s")
+        .steps(&format!(r#"[{{ name = "a", path = "/a", {step} }}]"#))
+        .toml()
 }
 
 fn run(tag: &str, src: &str) -> Run {
@@ -246,23 +239,18 @@ fn posts_on_connections_the_server_closes_after_each_answer_all_succeed() {
     let seen = answers_then_closes();
     let url = &seen.url;
     // One user, 200 POSTs one after the other, 5 ms apart.
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-connections = 1
-timeout = "10s"
-[load]
-model = "closed"
-users = 1
-iterations = 200
-think_time = "5ms"
-drain = "20s"
-[journey]
-steps = [{{ name = "a", path = "/a", method = "POST", body = "{{}}", retry = false }}]
-"#
-    );
+    let src = common::scenario()
+        .compare(&["compliant"])
+        .target(&url)
+        .target_key("connections", "1")
+        .target_key("timeout", "\"10s\"")
+        .load_key("model", "\"closed\"")
+        .load_key("users", "1")
+        .load_key("iterations", "200")
+        .load_key("think_time", "\"5ms\"")
+        .drain("20s")
+        .steps(r#"[{ name = "a", path = "/a", method = "POST", body = "{}", retry = false }]"#)
+        .toml();
     let r = run("closes", &src);
     assert_eq!(r.outcomes(), [("OK".to_string(), 200)], "{}", r.stderr());
     assert_eq!(r.n("attempts"), 200);

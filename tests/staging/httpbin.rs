@@ -116,52 +116,51 @@ fn step<'a>(c: &'a FleetResult, name: &str) -> &'a stampede::report::StepResult 
     c.steps.iter().find(|s| s.name == name).expect("step")
 }
 
-const LOGIN_FLOW: &str = r#"
-compare = ["compliant"]
-[target]
-url = "URL"
-[load]
-model = "closed"
-users = 2
-iterations = 2
-duration = "60s"
-[users]
-csv = "users.csv"
-[journey]
-headers = { X-Request-Id = "${uuid}" }
-
-# "Log in": httpbin echoes the JSON body back; the token comes from there.
-[[journey.steps]]
+/// Two users from `users.csv`, two journeys each, against httpbin at `url`.
+fn login_flow(url: &str) -> String {
+    common::scenario()
+        .compare(&["compliant"])
+        .target(url)
+        .closed(2, 2, "60s")
+        .journey_key("headers", r#"{ X-Request-Id = "${uuid}" }"#)
+        .table("[users]\ncsv = \"users.csv\"")
+        // "Log in": httpbin echoes the JSON body back; the token comes from there.
+        .table(
+            r#"[[journey.steps]]
 name = "login"
 method = "POST"
 path = "/anything/login/${user_id}"
 body = '{"user":"${user_id}","password":"${password}","token":"tok-${user_id}-${random_int(1000,9999)}","iteration":${iteration}}'
 capture = { token = "/json/token", folder = "/json/user" }
-check = [{ pointer = "/json/password", exists = true }]
-
-# The captured token in a header: /bearer answers 401 without one.
-[[journey.steps]]
+check = [{ pointer = "/json/password", exists = true }]"#,
+        )
+        // The captured token in a header: /bearer answers 401 without one.
+        .table(
+            r#"[[journey.steps]]
 name = "bearer"
 path = "/bearer"
 headers = { Authorization = "Bearer ${token}" }
-check = [{ pointer = "/authenticated", equals = true }]
-
-# A cookie set by the target is sent back by the same user.
-[[journey.steps]]
+check = [{ pointer = "/authenticated", equals = true }]"#,
+        )
+        // A cookie set by the target is sent back by the same user.
+        .table(
+            r#"[[journey.steps]]
 name = "set_cookie"
 path = "/response-headers?Set-Cookie=session%3Dabc123"
-
 [[journey.steps]]
 name = "cookies"
 path = "/cookies"
-check = [{ pointer = "/cookies/session", equals = "abc123" }]
-
-# A value from the CSV with characters that must not steer the URL.
-[[journey.steps]]
+check = [{ pointer = "/cookies/session", equals = "abc123" }]"#,
+        )
+        // A value from the CSV with characters that must not steer the URL.
+        .table(
+            r#"[[journey.steps]]
 name = "encoded"
 path = "/anything/files/${folder}/${note}"
-check = [{ pointer = "/method", equals = "GET" }]
-"#;
+check = [{ pointer = "/method", equals = "GET" }]"#,
+        )
+        .toml()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_journey_against_httpbin() {
@@ -172,7 +171,7 @@ async fn a_login_journey_against_httpbin() {
         "user_id,password,note\nalice,pw-a,a b/../x?y\nbob,pw-b,plain\n",
     )
     .unwrap();
-    let r = run(dir.path(), &LOGIN_FLOW.replace("URL", &hb.url())).await;
+    let r = run(dir.path(), &login_flow(&hb.url())).await;
     let c = &r.results[0];
     assert_eq!(c.counts.journeys.started, 4);
     assert_eq!(c.counts.journeys.succeeded, 4, "{:?}", c.counts.outcomes);
@@ -204,22 +203,12 @@ async fn a_login_journey_against_httpbin() {
 async fn a_bearer_step_without_a_token_fails_as_httpbin_says() {
     let Some(hb) = Httpbin::start() else { return };
     let dir = TempDir::new("httpbin-noauth");
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 3
-over = "100ms"
-[journey]
-[[journey.steps]]
-name = "bearer"
-path = "/bearer"
-"#,
-        hb.url()
-    );
+    let src = common::scenario()
+        .compare(&["compliant"])
+        .target(&hb.url())
+        .ticket_drop(3, "100ms")
+        .steps(r#"[{ name = "bearer", path = "/bearer" }]"#)
+        .toml();
     let r = run(dir.path(), &src).await;
     let c = &r.results[0];
     // No invented token: httpbin saw no Authorization, and said 401.
@@ -238,31 +227,25 @@ path = "/bearer"
 async fn retry_classification_against_httpbin() {
     let Some(hb) = Httpbin::start() else { return };
     let dir = TempDir::new("httpbin-retry");
-    let src = format!(
-        r#"
-compare = ["quick"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 2
-over = "100ms"
-drain = "30s"
-[policies.quick]
+    let src = common::scenario()
+        .compare(&["quick"])
+        .target(&hb.url())
+        .ticket_drop(2, "100ms")
+        .drain("30s")
+        .steps(
+            r#"[
+  { name = "unavailable", path = "/status/503" },
+  { name = "missing", path = "/status/404" },
+]"#,
+        )
+        .table(
+            r#"[policies.quick]
 preset = "compliant"
 base_delay = "10ms"
 max_delay = "20ms"
-limits = {{ service_unavailable = 2 }}
-[journey]
-[[journey.steps]]
-name = "unavailable"
-path = "/status/503"
-[[journey.steps]]
-name = "missing"
-path = "/status/404"
-"#,
-        hb.url()
-    );
+limits = { service_unavailable = 2 }"#,
+        )
+        .toml();
     let r = run(dir.path(), &src).await;
     let c = &r.results[0];
     let unavailable = step(c, "unavailable");

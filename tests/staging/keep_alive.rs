@@ -9,7 +9,6 @@ use crate::common;
 use common::TempDir;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -74,45 +73,36 @@ fn serve() -> (String, Counts) {
 }
 
 /// One user, three POSTs 2.5 s apart; the summary and the server's counts.
-fn run(tag: &str, keep_alive: &str) -> (serde_json::Value, u64, u64) {
+fn run(tag: &str, keep_alive: Option<&str>) -> (serde_json::Value, u64, u64) {
     let (url, counts) = serve();
     let dir = TempDir::new(tag);
     let file = dir.path().join("s.toml");
     let pause = r#"think_time_after = { min = "2500ms", max = "2500ms" }"#;
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-connections = 1
-timeout = "5s"
-{keep_alive}
-[load]
-model = "closed"
-users = 1
-iterations = 1
-duration = "30s"
-[journey]
-steps = [
+    let mut s = common::scenario()
+        .compare(&["compliant"])
+        .target(&url)
+        .target_key("connections", "1")
+        .target_key("timeout", "\"5s\"");
+    if let Some(k) = keep_alive {
+        s = s.target_key("keep_alive", &format!("{k:?}"));
+    }
+    s.closed(1, 1, "30s")
+        .steps(&format!(
+            r#"[
   {{ name = "a", path = "/a", method = "POST", body = "{{}}", retry = false, {pause} }},
   {{ name = "b", path = "/b", method = "POST", body = "{{}}", retry = false, {pause} }},
   {{ name = "c", path = "/c", method = "POST", body = "{{}}", retry = false }},
-]
-"#
-        ),
-    )
-    .unwrap();
+]"#
+        ))
+        .write(&file);
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let out = common::stampede()
         .args(["run", file.to_str().unwrap(), "--quiet", "--out"])
         .arg(&out_dir)
         .env("NO_PROXY", "127.0.0.1,localhost,::1")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
-        .output()
-        .expect("run stampede");
+        .run();
     let summary = std::fs::read(out_dir.join("summary.json")).unwrap_or_else(|e| {
         panic!(
             "{tag}: no summary.json ({e}): {}",
@@ -128,7 +118,7 @@ steps = [
 
 #[test]
 fn a_keep_alive_below_the_servers_idle_timeout_loses_no_request() {
-    let (s, answered, dropped) = run("keep-alive-1s", "keep_alive = \"1s\"");
+    let (s, answered, dropped) = run("keep-alive-1s", Some("1s"));
     let fleet = &s["results"][0];
     assert_eq!((answered, dropped), (3, 0));
     assert_eq!(fleet["journeys"]["failed"], 0, "{}", fleet["outcomes"]);
@@ -138,7 +128,7 @@ fn a_keep_alive_below_the_servers_idle_timeout_loses_no_request() {
 
 #[test]
 fn the_default_keep_alive_reuses_a_connection_past_a_2s_idle_timeout() {
-    let (s, answered, dropped) = run("keep-alive-default", "");
+    let (s, answered, dropped) = run("keep-alive-default", None);
     let fleet = &s["results"][0];
     // The first pause already lost the second request: the journey ends.
     assert_eq!((answered, dropped), (1, 1));

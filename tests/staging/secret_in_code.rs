@@ -42,51 +42,18 @@ async fn next_zone_is_decided_on_the_code_as_sent() {
     }
     std::fs::write(dir.path().join("users.csv"), csv).unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "closed"
-users = {USERS}
-iterations = 1
-duration = "30s"
-[users]
-csv = "users.csv"
-[journey]
-zones = ["A", "B"]
-next_zone_on = ["INSUFFICIENT_SEATS"]
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/reserve"
-body = '{{"user":"${{user_id}}","zone":"${{zone}}"}}'
-"#,
-            server.url()
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["compliant"])
+        .target(&server.url())
+        .closed(USERS as u32, 1, "30s")
+        .journey_key("zones", r#"["A", "B"]"#)
+        .journey_key("next_zone_on", r#"["INSUFFICIENT_SEATS"]"#)
+        .steps(r#"[{ name = "reserve", method = "POST", path = "/reserve", body = '{"user":"${user_id}","zone":"${zone}"}' }]"#)
+        .table("[users]\ncsv = \"users.csv\"")
+        .write(&file);
     let out = dir.path().join("out");
-    let o = tokio::task::spawn_blocking({
-        let (file, out) = (file.clone(), out.clone());
-        move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-                .arg("run")
-                .arg(&file)
-                .arg("--out")
-                .arg(&out)
-                .output()
-                .expect("run stampede")
-        }
-    })
-    .await
-    .unwrap();
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let c = &summary["results"][0];
+    let run = common::bin::run_scenario(&file, &out, &[]).await;
+    let c = run.fleet(0);
     assert_eq!(c["journeys"]["failed"], 0, "{}", c["journeys"]);
     assert_eq!(c["journeys"]["succeeded"], USERS, "{}", c["journeys"]);
     // The target saw each buyer book once, in B, after at most one refusal
@@ -111,8 +78,8 @@ body = '{{"user":"${{user_id}}","zone":"${{zone}}"}}'
     // The code is kept, scrubbed of the value.
     let mut all = Vec::new();
     texts(&out, &mut all);
-    all.push(("stdout".into(), String::from_utf8_lossy(&o.stdout).into()));
-    all.push(("stderr".into(), String::from_utf8_lossy(&o.stderr).into()));
+    all.push(("stdout".into(), run.stdout.clone()));
+    all.push(("stderr".into(), run.stderr.clone()));
     for (name, text) in &all {
         assert!(
             !text.to_ascii_uppercase().contains(SECRET),

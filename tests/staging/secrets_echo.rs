@@ -100,35 +100,22 @@ async fn echoed_secrets_never_reach_a_report() {
             )
         })
         .collect::<String>();
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["compliant"]
-[target]
-url = "{}"
-[load]
-model = "closed"
-users = 1
-iterations = 3
-duration = "20s"
-[users]
-csv = "users.csv"
-[journey]
-next_zone_on = ["HTTP_599"]
-[[journey.steps]]
+    common::scenario()
+        .compare(&["compliant"])
+        .target(&server.url())
+        .closed(1, 3, "20s")
+        .journey_key("next_zone_on", r#"["HTTP_599"]"#)
+        .table("[users]\ncsv = \"users.csv\"")
+        .table(
+            r#"[[journey.steps]]
 name = "login"
 method = "POST"
 path = "/login"
-body = '{{"user":"${{user_id}}","password":"${{password}}"}}'
-capture = {{ token = "/data/access_token" }}
-{}
-"#,
-            server.url(),
-            steps
-        ),
-    )
-    .unwrap();
+body = '{"user":"${user_id}","password":"${password}"}'
+capture = { token = "/data/access_token" }"#,
+        )
+        .table(&steps)
+        .write(&file);
     // A journey stops at its first failed step: three runs, each with
     // another echo first.
     let mut outputs = Vec::new();

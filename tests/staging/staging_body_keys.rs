@@ -40,31 +40,25 @@ async fn flaky_bookings() -> LogServer {
 }
 
 fn scenario(url: &str, preset: &str) -> String {
-    format!(
-        r#"
-compare = ["fleet"]
-[policies.fleet]
-preset = "{preset}"
-base_delay = "20ms"
-max_delay = "50ms"
-[target]
-url = "{url}"
-idempotency_header = "X-Idempotency-Key"
-[load]
-model = "ticket-drop"
-users = {USERS}
-over = "100ms"
-drain = "20s"
-[journey]
-[[journey.steps]]
+    common::scenario()
+        .compare(&["fleet"])
+        .target(url)
+        .target_key("idempotency_header", "\"X-Idempotency-Key\"")
+        .ticket_drop(USERS as u32, "100ms")
+        .drain("20s")
+        .table(&format!(
+            "[policies.fleet]\npreset = \"{preset}\"\nbase_delay = \"20ms\"\nmax_delay = \"50ms\""
+        ))
+        .table(
+            r#"[[journey.steps]]
 name = "book"
 method = "POST"
 path = "/book"
 idempotent = true
-body = '{{"user":"${{user}}","idempotency_key":"${{idempotency_key}}"}}'
-expect_status = [201]
-"#
-    )
+body = '{"user":"${user}","idempotency_key":"${idempotency_key}"}'
+expect_status = [201]"#,
+        )
+        .toml()
 }
 
 /// One run of `preset` against a fresh server: each user's keys in the

@@ -8,39 +8,22 @@ use common::TempDir;
 #[test]
 fn a_target_that_never_answers_is_diagnosed_and_exits_4() {
     // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = common::free_port();
     let dir = TempDir::new("unreachable");
     let file = dir.path().join("s.toml");
     let url = format!("http://127.0.0.1:{port}");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["naive"]
-gates = [
-  "naive.operation_latency.p99 < 500ms",
-  "naive.amplification <= 1.1",
-  "naive.outcomes.HTTP_500 == 0",
-]
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = 3
-over = "100ms"
-drain = "10s"
-[journey]
-[[journey.steps]]
-name = "a"
-path = "/a"
-retry = false
-"#
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["naive"])
+        .gates(&[
+            "naive.operation_latency.p99 < 500ms",
+            "naive.amplification <= 1.1",
+            "naive.outcomes.HTTP_500 == 0",
+        ])
+        .target(&url)
+        .ticket_drop(3, "100ms")
+        .drain("10s")
+        .steps(r#"[{ name = "a", path = "/a", retry = false }]"#)
+        .write(&file);
     let out = crate::common::stampede()
         .arg("run")
         .arg(&file)

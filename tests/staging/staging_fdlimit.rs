@@ -59,29 +59,15 @@ async fn running_out_of_descriptors_is_the_generators_fault_and_the_reports_are_
     let (addr, seen) = slow_target(Duration::from_millis(500)).await;
     let dir = TempDir::new("fdlimit");
     let file = dir.path().join("s.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["naive"]
-[target]
-url = "http://{addr}"
-connections = 2000
-timeout = "20s"
-[load]
-model = "ticket-drop"
-users = 300
-over = "300ms"
-drain = "30s"
-[journey]
-[[journey.steps]]
-name = "a"
-path = "/a"
-retry = false
-"#
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["naive"])
+        .target(&format!("http://{addr}"))
+        .target_key("connections", "2000")
+        .target_key("timeout", "\"20s\"")
+        .ticket_drop(300, "300ms")
+        .drain("30s")
+        .steps(r#"[{ name = "a", path = "/a", retry = false }]"#)
+        .write(&file);
     let out_dir = dir.path().join("out");
     let out = {
         let out_dir = out_dir.clone();

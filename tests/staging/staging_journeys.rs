@@ -33,23 +33,18 @@ fn step<'a>(c: &'a FleetResult, name: &str) -> &'a stampede::report::StepResult 
     c.steps.iter().find(|s| s.name == name).expect("step")
 }
 
+/// `users` compliant journeys against `url`, their steps still to add.
+fn scenario(url: &str, users: u32) -> common::scenario::Scenario {
+    common::scenario()
+        .compare(&["compliant"])
+        .target(url)
+        .ticket_drop(users, "100ms")
+        .drain("20s")
+}
+
 /// `users` journeys of `steps` (TOML `[[journey.steps]]` tables) against `url`.
-fn scenario(url: &str, users: u32, extra: &str, steps: &str) -> String {
-    format!(
-        r#"
-compare = ["compliant"]
-{extra}
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = {users}
-over = "100ms"
-drain = "20s"
-[journey]
-{steps}
-"#
-    )
+fn with_steps(url: &str, users: u32, steps: &str) -> String {
+    scenario(url, users).table(steps).toml()
 }
 
 fn ok_json(body: &str) -> (u16, Vec<(&'static str, String)>, String) {
@@ -94,12 +89,10 @@ async fn a_login_flow_sends_the_captured_token_in_a_header() {
         "user_id,password\nalice,pw-alice\nbob,pw-bob\n",
     )
     .unwrap();
-    let src = scenario(
-        &server.url(),
-        4,
-        "",
-        r#"headers = { X-Client = "stampede-${user_id}" }
-[[journey.steps]]
+    let src = scenario(&server.url(), 4)
+        .journey_key("headers", r#"{ X-Client = "stampede-${user_id}" }"#)
+        .table(
+            r#"[[journey.steps]]
 name = "login"
 method = "POST"
 path = "/login"
@@ -111,9 +104,9 @@ path = "/me"
 headers = { Authorization = "Bearer ${token}" }
 check = [{ pointer = "/success", equals = true }]
 [users]
-csv = "users.csv"
-"#,
-    );
+csv = "users.csv""#,
+        )
+        .toml();
     let p = plan_in(d.path(), &src).unwrap_or_else(|e| panic!("{e}"));
     let r = run(&p).await;
     let c = &r.results[0];
@@ -144,7 +137,7 @@ csv = "users.csv"
 async fn generated_users_get_no_invented_token_unless_asked() {
     let server = LogServer::start(|_| ok_json("{}")).await;
     let steps = "[[journey.steps]]\nname = \"a\"\npath = \"/a\"\n";
-    let r = run(&plan(&scenario(&server.url(), 3, "", steps))).await;
+    let r = run(&plan(&with_steps(&server.url(), 3, steps))).await;
     assert_eq!(r.results[0].counts.journeys.succeeded, 3);
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
@@ -155,7 +148,10 @@ async fn generated_users_get_no_invented_token_unless_asked() {
 
     let server = LogServer::start(|_| ok_json("{}")).await;
     let extra = "[users]\ngenerated_tokens = true\n";
-    run(&plan(&scenario(&server.url(), 2, extra, steps))).await;
+    run(&plan(
+        &scenario(&server.url(), 2).table(extra).table(steps).toml(),
+    ))
+    .await;
     let mut auth: Vec<String> = server
         .seen()
         .iter()
@@ -184,7 +180,7 @@ name = "second"
 method = "POST"
 path = "/items/${id}/by/${name}?q=${name}"
 "#;
-    let r = run(&plan(&scenario(&server.url(), 1, "", steps))).await;
+    let r = run(&plan(&with_steps(&server.url(), 1, steps))).await;
     let c = &r.results[0];
     assert_eq!(c.counts.journeys.succeeded, 1, "{:?}", c.counts.outcomes);
     assert_eq!(
@@ -215,7 +211,7 @@ name = "second"
 path = "/second"
 headers = { X-Id = "${id}" }
 "#;
-    let r = run(&plan(&scenario(&server.url(), 2, "", steps))).await;
+    let r = run(&plan(&with_steps(&server.url(), 2, steps))).await;
     let c = &r.results[0];
     assert_eq!(c.counts.journeys.failed, 2);
     let second = step(c, "second");
@@ -231,7 +227,7 @@ headers = { X-Id = "${id}" }
 }
 
 /// One step answering `body` with `status`, checked per `step_extra`.
-async fn one_step(status: u16, body: &'static str, step_extra: &str, gates: &str) -> Report {
+async fn one_step(status: u16, body: &'static str, step_extra: &str, gates: &[&str]) -> Report {
     let server = LogServer::start(move |_| {
         (
             status,
@@ -243,7 +239,10 @@ async fn one_step(status: u16, body: &'static str, step_extra: &str, gates: &str
     let steps = format!(
         "[[journey.steps]]\nname = \"s\"\nmethod = \"POST\"\npath = \"/s\"\n{step_extra}\n"
     );
-    let r = run(&plan(&scenario(&server.url(), 4, gates, &steps))).await;
+    let r = run(&plan(
+        &scenario(&server.url(), 4).gates(gates).table(&steps).toml(),
+    ))
+    .await;
     assert_eq!(server.seen().len() as u64, r.results[0].counts.attempts);
     assert_eq!(
         r.results[0].counts.attempts, 4,
@@ -254,7 +253,7 @@ async fn one_step(status: u16, body: &'static str, step_extra: &str, gates: &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_answers_are_named_failures_and_fail_the_gate() {
-    let gates = "gates = [\"compliant.success_rate >= 95%\"]";
+    let gates: &[&str] = &["compliant.success_rate >= 95%"];
     for (status, body, extra, want) in [
         (
             200,
@@ -333,10 +332,9 @@ fn invalid(src: &str) -> (usize, String, String) {
 fn literal_credentials_are_refused_but_templates_are_not() {
     let url = "http://127.0.0.1:9";
     let s = |h: &str| {
-        scenario(
+        with_steps(
             url,
             1,
-            "",
             &format!(
                 "[[journey.steps]]\nname = \"a\"\npath = \"/a\"\ncapture = {{ t = \"/t\" }}\n[[journey.steps]]\nname = \"b\"\npath = \"/b\"\nheaders = {{ {h} }}\n"
             ),
@@ -356,10 +354,9 @@ fn literal_credentials_are_refused_but_templates_are_not() {
     let d = TempDir::new("unknown");
     let err = plan_in(
         d.path(),
-        &scenario(
+        &with_steps(
             url,
             1,
-            "",
             "[[journey.steps]]\nname = \"a\"\npath = \"/a/${passwrd}\"\n",
         ),
     )
@@ -369,10 +366,9 @@ fn literal_credentials_are_refused_but_templates_are_not() {
         err.contains("s.toml:") && err.contains("${passwrd}"),
         "{err}"
     );
-    let (_, key, msg) = invalid(&scenario(
+    let (_, key, msg) = invalid(&with_steps(
         url,
         1,
-        "",
         "[[journey.steps]]\nname = \"a\"\npath = \"/a b\"\n",
     ));
     assert_eq!(key, "journey.steps[0].path", "{msg}");
@@ -381,17 +377,15 @@ fn literal_credentials_are_refused_but_templates_are_not() {
 #[test]
 fn event_and_zones_only_when_steps_use_them() {
     let url = "http://127.0.0.1:9";
-    let p = plan(&scenario(
+    let p = plan(&with_steps(
         url,
         1,
-        "",
         "[[journey.steps]]\nname = \"a\"\npath = \"/a/${uuid}?n=${random_int(1,9)}&t=${unix_ms}&i=${iteration}\"\n",
     ));
     assert_eq!(p.journey.event, "");
-    let (_, key, msg) = invalid(&scenario(
+    let (_, key, msg) = invalid(&with_steps(
         url,
         1,
-        "",
         "[[journey.steps]]\nname = \"a\"\npath = \"/a/${zone}\"\n",
     ));
     assert_eq!(key, "journey.zones");
@@ -402,22 +396,14 @@ fn event_and_zones_only_when_steps_use_them() {
 async fn a_stampede_serve_target_is_read_only_when_asked() {
     let sim = common::start(common::quiet_config()).await;
     let url = format!("http://{}", sim.addr());
-    let src = format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-ledger = true
-[load]
-model = "ticket-drop"
-users = 5
-over = "100ms"
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-"#
-    );
+    let src = common::scenario()
+        .compare(&["compliant"])
+        .target(&url)
+        .target_key("ledger", "true")
+        .ticket_drop(5, "100ms")
+        .drain("20s")
+        .event("E1", &["A"])
+        .toml();
     // Twice: the second round's ledger is its own, not the total.
     for _ in 0..2 {
         let r = run(&plan(&src)).await;

@@ -111,31 +111,17 @@ async fn mtls_server(pki: &Pki) -> (u16, Arc<AtomicU64>) {
     (port, answered)
 }
 
-async fn run(dir: &TempDir, port: u16, extra: &str) -> stampede::report::Report {
+async fn run(dir: &TempDir, port: u16, target_keys: &[(&str, &str)]) -> stampede::report::Report {
     let file = dir.path().join("mtls.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["naive"]
-[target]
-url = "https://127.0.0.1:{port}"
-ca_file = "ca.pem"
-{extra}
-[load]
-model = "ticket-drop"
-users = 5
-over = "100ms"
-drain = "10s"
-[journey]
-[[journey.steps]]
-name = "a"
-path = "/a"
-retry = false
-"#
-        ),
-    )
-    .unwrap();
+    common::scenario()
+        .compare(&["naive"])
+        .target(&format!("https://127.0.0.1:{port}"))
+        .target_key("ca_file", "\"ca.pem\"")
+        .target_keys(target_keys)
+        .ticket_drop(5, "100ms")
+        .drain("10s")
+        .steps(r#"[{ name = "a", path = "/a", retry = false }]"#)
+        .write(&file);
     let plan = scenario::load(&file, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
     stampede::run::execute(&plan, &Control::default(), None)
         .await
@@ -155,7 +141,10 @@ async fn client_certificates_open_a_mutual_tls_target() {
     let r = run(
         &dir,
         port,
-        "client_cert = \"client.pem\"\nclient_key = \"client.key\"",
+        &[
+            ("client_cert", "\"client.pem\""),
+            ("client_key", "\"client.key\""),
+        ],
     )
     .await;
     let c = &r.results[0];
@@ -168,7 +157,7 @@ async fn client_certificates_open_a_mutual_tls_target() {
     assert_eq!(answered.load(Ordering::Relaxed), 5);
 
     // Without the certificate the server answers nothing.
-    let r = run(&dir, port, "").await;
+    let r = run(&dir, port, &[]).await;
     let c = &r.results[0];
     assert_eq!(c.counts.outcomes.get("OK"), None, "{:?}", c.counts.outcomes);
     assert_eq!(answered.load(Ordering::Relaxed), 5);

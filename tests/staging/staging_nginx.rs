@@ -141,30 +141,26 @@ impl Nginx {
 /// delays, no breaker so only the per-code retry limits decide) and for
 /// `no-retry`.
 fn scenario_src(url: &str, path: &str, ops: u32, gates: &str) -> String {
-    format!(
-        r#"
-name = "staging-nginx"
-compare = ["compliant", "no-retry"]
-gates = {gates}
-[target]
-url = "{url}"
-timeout = "10s"
-[load]
-model = "open"
-stages = [{{ duration = "{ms}ms", rate = 50 }}]
-drain = "30s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "call", path = "{path}", retry = true }}]
-[policies.compliant]
+    common::scenario()
+        .name("staging-nginx")
+        .compare(&["compliant", "no-retry"])
+        .top_key("gates", gates)
+        .target(url)
+        .target_key("timeout", "\"10s\"")
+        .open(&format!("{}ms", ops * 20), 50)
+        .drain("30s")
+        .event("E1", &["A"])
+        .steps(&format!(
+            r#"[{{ name = "call", path = "{path}", retry = true }}]"#
+        ))
+        .table(
+            r#"[policies.compliant]
 preset = "compliant"
 base_delay = "10ms"
 max_delay = "40ms"
-breaker_enabled = false
-"#,
-        ms = ops * 20
-    )
+breaker_enabled = false"#,
+        )
+        .toml()
 }
 
 async fn run(src: &str) -> Report {
@@ -363,27 +359,17 @@ fn the_binary_fails_the_build_on_a_failed_gate_against_nginx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_the_server_closed_while_idle_is_replaced_not_failed() {
     let nginx = Nginx::start();
-    let src = format!(
-        r#"
-name = "staging-nginx-keepalive"
-compare = ["compliant"]
-[target]
-url = "{url}"
-connections = 2
-[load]
-model = "closed"
-users = 2
-iterations = 4
-think_time = "500ms"
-duration = "20s"
-drain = "10s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "call", path = "/short-keepalive" }}]
-"#,
-        url = nginx.url()
-    );
+    let src = common::scenario()
+        .name("staging-nginx-keepalive")
+        .compare(&["compliant"])
+        .target(&nginx.url())
+        .target_key("connections", "2")
+        .closed(2, 4, "20s")
+        .load_key("think_time", "\"500ms\"")
+        .drain("10s")
+        .event("E1", &["A"])
+        .steps(r#"[{ name = "call", path = "/short-keepalive" }]"#)
+        .toml();
     let r = run(&src).await;
     let c = fleet(&r, "compliant");
     assert_eq!(c.counts.operations, 8, "{:?}", c.counts.outcomes);

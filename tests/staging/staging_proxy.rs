@@ -23,27 +23,19 @@ const PROXY_VARS: &[&str] = &[
 ];
 
 /// Six journeys of one GET each, never retried.
-fn scenario(url: &str, target_extra: &str) -> String {
-    format!(
-        r#"
-compare = ["naive"]
-[target]
-url = "{url}"
-connections = 4
-timeout = "10s"
-{target_extra}
-[load]
-model = "ticket-drop"
-users = 6
-over = "200ms"
-drain = "20s"
-[journey]
-[[journey.steps]]
-name = "a"
-path = "/a?x=1"
-retry = false
-"#
-    )
+fn scenario(url: &str, proxy: Option<&str>) -> String {
+    let mut s = common::scenario()
+        .compare(&["naive"])
+        .target(url)
+        .target_key("connections", "4")
+        .target_key("timeout", "\"10s\"");
+    if let Some(p) = proxy {
+        s = s.target_key("proxy", &format!("{p:?}"));
+    }
+    s.ticket_drop(6, "200ms")
+        .drain("20s")
+        .steps(r#"[{ name = "a", path = "/a?x=1", retry = false }]"#)
+        .toml()
 }
 
 struct Run {
@@ -140,7 +132,7 @@ async fn an_http_target_through_tinyproxy_every_attempt_goes_through_the_proxy()
     let proxy = Tinyproxy::start(dir.path(), &[], None);
     let run = run_scenario(
         &dir,
-        &scenario(&target.url(), ""),
+        &scenario(&target.url(), None),
         &[("HTTP_PROXY", proxy.url())],
     )
     .await;
@@ -186,7 +178,7 @@ async fn proxy_credentials_are_sent_and_never_shown() {
     // --trace shows the request as sent to the proxy, its credentials redacted.
     let run = run_scenario_with(
         &dir,
-        &scenario(&target.url(), ""),
+        &scenario(&target.url(), None),
         &[("http_proxy", with_creds.clone())],
         &["--quiet", "--trace", "1"],
     )
@@ -229,7 +221,12 @@ async fn proxy_credentials_are_sent_and_never_shown() {
     // Wrong password: the proxy answers itself (tinyproxy says 401 to a
     // forwarded request, 407 to CONNECT); an HTTP answer, named by status.
     let wrong = proxy.url().replace("http://", "http://alice:nope@");
-    let run = run_scenario(&dir, &scenario(&target.url(), ""), &[("HTTP_PROXY", wrong)]).await;
+    let run = run_scenario(
+        &dir,
+        &scenario(&target.url(), None),
+        &[("HTTP_PROXY", wrong)],
+    )
+    .await;
     assert_eq!(
         run.outcome("HTTP_401") + run.outcome("HTTP_407"),
         6,
@@ -252,7 +249,7 @@ async fn no_proxy_bypasses_the_proxy_as_curl_does() {
         let before = target.seen().len();
         let run = run_scenario(
             &dir,
-            &scenario(&target.url(), ""),
+            &scenario(&target.url(), None),
             &[("HTTP_PROXY", proxy.url()), ("no_proxy", no.to_string())],
         )
         .await;
@@ -264,7 +261,7 @@ async fn no_proxy_bypasses_the_proxy_as_curl_does() {
     // `proxy = "none"` in the scenario wins over the environment.
     let run = run_scenario(
         &dir,
-        &scenario(&target.url(), "proxy = \"none\""),
+        &scenario(&target.url(), Some("none")),
         &[("HTTP_PROXY", proxy.url())],
     )
     .await;
@@ -282,12 +279,7 @@ async fn a_dead_proxy_is_a_proxy_failure_not_the_targets() {
     let target = LogServer::start(|_| (200, vec![], r#"{"ok":true}"#.to_string())).await;
     let dead = format!("http://127.0.0.1:{}", free_port());
     // Named in the scenario this time.
-    let run = run_scenario(
-        &dir,
-        &scenario(&target.url(), &format!("proxy = \"{dead}\"")),
-        &[],
-    )
-    .await;
+    let run = run_scenario(&dir, &scenario(&target.url(), Some(&dead)), &[]).await;
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     assert_eq!(
         run.outcome("PROXY_CONNECT_REFUSED"),
@@ -314,41 +306,10 @@ async fn a_dead_proxy_is_a_proxy_failure_not_the_targets() {
     assert!(target.seen().is_empty());
 }
 
-/// A private CA and a server certificate for 127.0.0.1 (rcgen), as PEM CA
-/// text and a rustls server configuration offering `alpn`.
-fn tls_server(alpn: &[&[u8]]) -> (String, std::sync::Arc<rustls::ServerConfig>) {
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "stampede proxy test CA");
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().expect("server key");
-    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
-    leaf.is_ca = rcgen::IsCa::ExplicitNoCa;
-    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf = leaf.signed_by(&leaf_key, &issuer).expect("server cert");
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
-        .expect("server config");
-    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    (ca_cert.pem(), std::sync::Arc::new(cfg))
-}
-
 /// The simulator over HTTPS: six availability look-ups, trusting `ca.pem`.
 async fn https_target(dir: &TempDir, alpn: &[&[u8]]) -> (stampede::sim::SimServer, String) {
-    let (ca_pem, cfg) = tls_server(alpn);
+    let pki = common::tls::pki();
+    let (ca_pem, cfg) = (pki.ca_pem.clone(), common::tls::server_config(&pki, alpn));
     std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
     let mut sim = stampede::sim::SimConfig::default();
     sim.rate_limit.per_user_per_second = 0;
@@ -358,28 +319,17 @@ async fn https_target(dir: &TempDir, alpn: &[&[u8]]) -> (stampede::sim::SimServe
         .await
         .expect("tls simulator");
     let url = format!("https://127.0.0.1:{}", server.addr().port());
-    let src = format!(
-        r#"
-compare = ["naive"]
-[target]
-url = "{url}"
-ca_file = "ca.pem"
-connections = 4
-timeout = "10s"
-[load]
-model = "ticket-drop"
-users = 6
-over = "200ms"
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-[[journey.steps]]
-name = "availability"
-path = "/events/E1/zones/A/availability"
-retry = false
-"#
-    );
+    let src = common::scenario()
+        .compare(&["naive"])
+        .target(&url)
+        .target_key("ca_file", "\"ca.pem\"")
+        .target_key("connections", "4")
+        .target_key("timeout", "\"10s\"")
+        .ticket_drop(6, "200ms")
+        .drain("20s")
+        .event("E1", &["A"])
+        .steps(r#"[{ name = "availability", path = "/events/E1/zones/A/availability", retry = false }]"#)
+        .toml();
     (server, src)
 }
 

@@ -248,44 +248,38 @@ struct LogLine {
 /// 503 path. No retries, so each operation is one attempt.
 fn scenario(url: &str, with_503: bool) -> String {
     let down = if with_503 {
-        "[[journey.steps]]\nname = \"down\"\npath = \"/down\"\nshare = 0.1\ngroup = \"then\"\n"
+        "[[journey.steps]]\nname = \"down\"\npath = \"/down\"\nshare = 0.1\ngroup = \"then\""
     } else {
         ""
     };
-    format!(
-        r#"
-name = "staging-servers"
-compare = ["no-retry"]
-[target]
-url = "{url}"
-connections = 2
-timeout = "10s"
-[load]
-model = "closed"
-users = 2
-iterations = 200
-duration = "30s"
-drain = "10s"
-[journey]
-event = "E1"
-zones = ["A"]
-[[journey.steps]]
+    common::scenario()
+        .name("staging-servers")
+        .compare(&["no-retry"])
+        .target(url)
+        .target_key("connections", "2")
+        .target_key("timeout", "\"10s\"")
+        .closed(2, 200, "30s")
+        .drain("10s")
+        .event("E1", &["A"])
+        .table(
+            r#"[[journey.steps]]
 name = "page"
 path = "/index.json"
 [[journey.steps]]
 name = "book"
 method = "POST"
 path = "/cgi-bin/book.sh"
-body = '{{"user":"${{user}}","iteration":"${{iteration}}"}}'
+body = '{"user":"${user}","iteration":"${iteration}"}'
 share = 0.3
 group = "then"
 [[journey.steps]]
 name = "missing"
 path = "/missing"
 share = 0.2
-group = "then"
-{down}"#
-    )
+group = "then""#,
+        )
+        .table(down)
+        .toml()
 }
 
 async fn run(src: &str) -> Report {

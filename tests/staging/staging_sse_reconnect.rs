@@ -32,25 +32,20 @@ async fn cutting_stream() -> LogServer {
 }
 
 fn scenario(url: &str, users: u32) -> String {
-    format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = {users}
-over = "100ms"
-drain = "30s"
-[journey]
-[[journey.steps]]
+    common::scenario()
+        .compare(&["compliant"])
+        .target(url)
+        .ticket_drop(users, "100ms")
+        .drain("30s")
+        .table(
+            r#"[[journey.steps]]
 name = "wait"
-path = "/stream/${{user}}"
-sse = {{ event = "position", until = {{ pointer = "/queue_pass", exists = true }}, reconnects = 3, base_delay = "50ms", max_delay = "100ms" }}
+path = "/stream/${user}"
+sse = { event = "position", until = { pointer = "/queue_pass", exists = true }, reconnects = 3, base_delay = "50ms", max_delay = "100ms" }
 max_wait = "20s"
-timeout_outcome = "QUEUE_TIMEOUT"
-"#
-    )
+timeout_outcome = "QUEUE_TIMEOUT""#,
+        )
+        .toml()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,8 +5,8 @@
 
 use crate::common;
 use common::TempDir;
+use common::tls::{Pki, pki, server_config};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use stampede::engine::Control;
 use stampede::report::FleetResult;
 use stampede::scenario::{self, Overrides};
@@ -16,60 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-
-/// A private CA and a server certificate it signed for `localhost` and 127.0.0.1.
-struct Pki {
-    ca_pem: String,
-    chain: Vec<CertificateDer<'static>>,
-    key_der: Vec<u8>,
-}
-
-fn pki() -> Pki {
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "stampede staging test CA");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-
-    let leaf_key = rcgen::KeyPair::generate().expect("server key");
-    let mut leaf_params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("server params");
-    leaf_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    leaf_params.is_ca = rcgen::IsCa::ExplicitNoCa;
-    leaf_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf = leaf_params
-        .signed_by(&leaf_key, &issuer)
-        .expect("server cert");
-    Pki {
-        ca_pem: ca_cert.pem(),
-        chain: vec![leaf.der().clone(), ca_cert.der().clone()],
-        key_der: leaf_key.serialize_der(),
-    }
-}
-
-fn server_config(pki: &Pki, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone()));
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(pki.chain.clone(), key)
-        .expect("server config");
-    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(cfg)
-}
 
 /// No rate limits and instant service: these tests are about the transport.
 fn quiet_sim() -> SimConfig {
@@ -86,29 +32,19 @@ fn addr0() -> std::net::SocketAddr {
 
 /// 20 availability look-ups against `url`, with a compliant policy whose
 /// delays are tiny so a failing handshake gives up quickly.
-fn scenario_src(url: &str, target_extra: &str) -> String {
-    format!(
-        r#"
-name = "staging-tls"
-compare = ["fast"]
-[target]
-url = "{url}"
-timeout = "10s"
-{target_extra}
-[load]
-model = "open"
-stages = [{{ duration = "1s", rate = 20 }}]
-drain = "20s"
-[journey]
-event = "E1"
-zones = ["A"]
-steps = [{{ name = "availability", path = "/events/E1/zones/A/availability", retry = true }}]
-[policies.fast]
-preset = "compliant"
-base_delay = "10ms"
-max_delay = "20ms"
-"#
-    )
+fn scenario_src(url: &str, target_keys: &[(&str, &str)]) -> String {
+    common::scenario()
+        .name("staging-tls")
+        .compare(&["fast"])
+        .target(url)
+        .target_key("timeout", "\"10s\"")
+        .target_keys(target_keys)
+        .open("1s", 20)
+        .drain("20s")
+        .event("E1", &["A"])
+        .steps(r#"[{ name = "availability", path = "/events/E1/zones/A/availability", retry = true }]"#)
+        .table("[policies.fast]\npreset = \"compliant\"\nbase_delay = \"10ms\"\nmax_delay = \"20ms\"")
+        .toml()
 }
 
 async fn run_in(dir: &TempDir, src: &str) -> FleetResult {
@@ -176,7 +112,7 @@ async fn private_ca_from_ca_file_is_trusted() {
         format!("https://127.0.0.1:{port}"),
         format!("https://localhost:{port}"),
     ] {
-        let c = run_in(&dir, &scenario_src(&url, r#"ca_file = "ca.pem""#)).await;
+        let c = run_in(&dir, &scenario_src(&url, &[("ca_file", r#""ca.pem""#)])).await;
         assert_all_ok(&c, &url);
     }
     let ledger = server.ledger();
@@ -196,7 +132,7 @@ async fn without_the_ca_verification_fails_and_nothing_succeeds() {
     let server = tls_sim(&pki, &[b"h2", b"http/1.1"]).await;
     let url = format!("https://127.0.0.1:{}", server.addr().port());
 
-    let (report, unreachable) = run_full(&dir, &scenario_src(&url, "")).await;
+    let (report, unreachable) = run_full(&dir, &scenario_src(&url, &[])).await;
     // The verification reason is kept, in the notes and the diagnosis.
     let tls_note = report.notes.iter().find(|n| n.starts_with("TLS:"));
     assert!(
@@ -244,7 +180,7 @@ async fn insecure_skips_verification() {
     let dir = TempDir::new("tls-insecure");
     let server = tls_sim(&pki, &[b"h2", b"http/1.1"]).await;
     let url = format!("https://127.0.0.1:{}", server.addr().port());
-    let c = run_in(&dir, &scenario_src(&url, "insecure = true")).await;
+    let c = run_in(&dir, &scenario_src(&url, &[("insecure", "true")])).await;
     assert_all_ok(&c, "insecure");
     server.shutdown().await;
 }
@@ -352,7 +288,7 @@ async fn protocols_spoken(alpn: &[&[u8]]) -> (FleetResult, Vec<Seen>) {
         .await
         .expect("recording simulator");
     let url = format!("https://127.0.0.1:{}", server.addr().port());
-    let c = run_in(&dir, &scenario_src(&url, r#"ca_file = "ca.pem""#)).await;
+    let c = run_in(&dir, &scenario_src(&url, &[("ca_file", r#""ca.pem""#)])).await;
     server.shutdown().await;
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     (c, seen)

@@ -85,30 +85,22 @@ fn run_scenario(scenario: &Path, out_dir: &Path, env: &[(&str, &str)]) -> Output
 }
 
 /// `arrivals` buyers of one seat each in zone A of the simulator at `url`.
-fn scenario(url: &str, target_extra: &str, users: &str, arrivals: u32) -> String {
-    format!(
-        r#"
-name = "staging-tokens"
-compare = ["fast"]
-[target]
-url = "{url}"
-{target_extra}
-[load]
-model = "ticket-drop"
-users = {arrivals}
-over = "200ms"
-drain = "20s"
-{users}
-[journey]
-event = "E1"
-zones = ["A"]
-quantity = 1
-[policies.fast]
-preset = "compliant"
-base_delay = "10ms"
-max_delay = "20ms"
-"#
-    )
+/// `target_keys` go into `[target]`, `users` is a `[users]` table or empty.
+fn scenario(url: &str, target_keys: &[(&str, &str)], users: &str, arrivals: u32) -> String {
+    common::scenario()
+        .name("staging-tokens")
+        .compare(&["fast"])
+        .target(url)
+        .target_keys(target_keys)
+        .ticket_drop(arrivals, "200ms")
+        .drain("20s")
+        .event("E1", &["A"])
+        .quantity(1)
+        .table(users)
+        .table(
+            "[policies.fast]\npreset = \"compliant\"\nbase_delay = \"10ms\"\nmax_delay = \"20ms\"",
+        )
+        .toml()
 }
 
 fn held_in_zone_a(server: &stampede::sim::SimServer) -> u32 {
@@ -136,7 +128,7 @@ async fn token_env_reaches_the_target_and_never_the_reports() {
     let out_dir = dir.path().join("reports");
     std::fs::write(
         &file,
-        scenario(&url, &format!(r#"token_env = "{var}""#), "", 12),
+        scenario(&url, &[("token_env", &format!("{var:?}"))], "", 12),
     )
     .expect("write scenario");
 
@@ -193,7 +185,7 @@ async fn csv_users_reach_the_target_and_never_the_reports() {
     // 15 arrivals over 3 listed users: 5 each, of which 4 may buy.
     std::fs::write(
         &file,
-        scenario(&url, "", "[users]\ncsv = \"users.csv\"", 15),
+        scenario(&url, &[], "[users]\ncsv = \"users.csv\"", 15),
     )
     .expect("write scenario");
 

@@ -34,37 +34,26 @@ async fn trace_prints_the_wire_with_secrets_redacted() {
     )
     .unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-compare = ["compliant"]
-gates = ["compliant.success_rate >= 99%"]
-[target]
-url = "{}"
-[load]
-model = "ticket-drop"
-users = 50
-over = "1s"
-[users]
-csv = "users.csv"
-[journey]
-headers = {{ X-Request-Id = "req-${{uuid}}" }}
-[[journey.steps]]
+    common::scenario()
+        .compare(&["compliant"])
+        .gates(&["compliant.success_rate >= 99%"])
+        .target(&server.url())
+        .ticket_drop(50, "1s")
+        .journey_key("headers", r#"{ X-Request-Id = "req-${uuid}" }"#)
+        .table("[users]\ncsv = \"users.csv\"")
+        .table(
+            r#"[[journey.steps]]
 name = "login"
 method = "POST"
 path = "/login"
-body = '{{"user":"${{user_id}}","password":"${{password}}"}}'
-capture = {{ token = "/accessToken" }}
+body = '{"user":"${user_id}","password":"${password}"}'
+capture = { token = "/accessToken" }
 [[journey.steps]]
 name = "me"
-path = "/me/${{user_id}}"
-headers = {{ Authorization = "Bearer ${{token}}", X-Trace = "t-${{token}}" }}
-"#,
-            server.url()
-        ),
-    )
-    .unwrap();
+path = "/me/${user_id}"
+headers = { Authorization = "Bearer ${token}", X-Trace = "t-${token}" }"#,
+        )
+        .write(&file);
     let out_dir = dir.path().join("out");
     let out = tokio::task::spawn_blocking(move || {
         crate::common::stampede()

@@ -37,26 +37,15 @@ async fn queue(ask: f64) -> LogServer {
 
 /// `users` journeys of one wait step polling `/q/${user}` with `interval`.
 fn scenario(url: &str, users: u32, interval: &str) -> String {
-    format!(
-        r#"
-compare = ["compliant"]
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = {users}
-over = "100ms"
-drain = "20s"
-[journey]
-[[journey.steps]]
-name = "wait"
-path = "/q/${{user}}"
-until = {{ pointer = "/is_ready", equals = true }}
-poll_interval = {interval}
-max_wait = "10s"
-timeout_outcome = "QUEUE_TIMEOUT"
-"#
-    )
+    common::scenario()
+        .compare(&["compliant"])
+        .target(url)
+        .ticket_drop(users, "100ms")
+        .drain("20s")
+        .steps(&format!(
+            r#"[{{ name = "wait", path = "/q/${{user}}", until = {{ pointer = "/is_ready", equals = true }}, poll_interval = {interval}, max_wait = "10s", timeout_outcome = "QUEUE_TIMEOUT" }}]"#
+        ))
+        .toml()
 }
 
 /// Polls the server saw sooner than `asked` after the same user's previous one.

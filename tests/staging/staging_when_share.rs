@@ -36,42 +36,37 @@ async fn bookings(vips: Arc<AtomicU64>) -> LogServer {
 }
 
 fn scenario(url: &str) -> String {
-    format!(
-        r#"
-seed = 11
-compare = ["compliant"]
-[target]
-url = "{url}"
-[load]
-model = "ticket-drop"
-users = {USERS}
-over = "300ms"
-drain = "20s"
-[journey]
-[[journey.steps]]
+    common::scenario()
+        .seed(11)
+        .compare(&["compliant"])
+        .target(url)
+        .ticket_drop(USERS as u32, "300ms")
+        .drain("20s")
+        .table(
+            r#"[[journey.steps]]
 name = "reserve"
 method = "POST"
-path = "/reserve/${{user}}"
-capture = {{ booking_id = "/booking_id", tier = "/tier" }}
+path = "/reserve/${user}"
+capture = { booking_id = "/booking_id", tier = "/tier" }
 [[journey.steps]]
 name = "upgrade"
 method = "POST"
-path = "/upgrade/${{booking_id}}"
-when = {{ var = "tier", equals = "vip" }}
+path = "/upgrade/${booking_id}"
+when = { var = "tier", equals = "vip" }
 [[journey.steps]]
 name = "confirm"
 method = "POST"
-path = "/confirm/${{booking_id}}"
+path = "/confirm/${booking_id}"
 share = 0.8
 group = "finish"
 [[journey.steps]]
 name = "release"
 method = "DELETE"
-path = "/release/${{booking_id}}"
+path = "/release/${booking_id}"
 share = 0.2
-group = "finish"
-"#
-    )
+group = "finish""#,
+        )
+        .toml()
 }
 
 /// Requests the server saw under `prefix`.

@@ -190,40 +190,20 @@ async fn booking_service(redis: &Redis, fail_every: u64) -> LogServer {
 }
 
 fn scenario(url: &str, truth: &str, gates: &[&str], fleet: &str) -> String {
-    let gates: Vec<String> = gates.iter().map(|g| format!("{g:?}")).collect();
-    format!(
-        r#"name = "truth-redis"
-seed = 3
-compare = ["{fleet}"]
-gates = [{gates}]
-
-[target]
-url = "{url}"
-
-[load]
-model = "ticket-drop"
-users = 140
-over = "1s"
-drain = "20s"
-
-[journey]
-event = "E1"
-zones = ["A"]
-quantity = 1
-next_zone_on = ["INSUFFICIENT_SEATS"]
-
-[[journey.steps]]
-name = "reserve"
-method = "POST"
-path = "/reserve"
-body = '{{"zone_id":"${{zone}}","quantity":${{quantity}}}}'
-headers = {{ X-User = "${{user}}" }}
-expect_status = [201]
-
-{truth}
-"#,
-        gates = gates.join(", ")
-    )
+    common::scenario()
+        .name("truth-redis")
+        .seed(3)
+        .compare(&[fleet])
+        .gates(gates)
+        .target(url)
+        .ticket_drop(140, "1s")
+        .drain("20s")
+        .event("E1", &["A"])
+        .quantity(1)
+        .journey_key("next_zone_on", r#"["INSUFFICIENT_SEATS"]"#)
+        .steps(r#"[{ name = "reserve", method = "POST", path = "/reserve", body = '{"zone_id":"${zone}","quantity":${quantity}}', headers = { X-User = "${user}" }, expect_status = [201] }]"#)
+        .table(truth)
+        .toml()
 }
 
 struct Run {

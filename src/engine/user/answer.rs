@@ -1,6 +1,8 @@
 //! What an answer (or its absence) does to the operation: the attempt's
 //! log completed, the live counters, and the settlement of the policy
-//! ([`policy::settle`], pure) turned into the loop's next step.
+//! ([`policy::settle`]: no I/O and no clock of its own, it records the
+//! answer in the breaker, budget and throttle and decides) turned into the
+//! loop's next step.
 
 use super::super::step_io::{Inspected, inspect};
 use super::flow::RawVerdict;
@@ -47,7 +49,8 @@ pub(super) fn raw_error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Opti
 impl User<'_> {
     /// Complete the attempt's log and settle it (no awaits: nothing here
     /// lives on while the user waits). The decision itself is
-    /// [`policy::settle`], a pure function.
+    /// [`policy::settle`], which also records the answer in the user's
+    /// breaker and the policy's budget and throttle.
     pub(super) fn after_attempt(
         &mut self,
         step: &Step,

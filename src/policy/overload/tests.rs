@@ -1,5 +1,6 @@
 //! Each preset of the family against numbers worked out by hand from its
-//! published algorithm, through the same pure settlement the engine uses.
+//! published algorithm, through the same settlement the engine uses,
+//! without a network.
 
 use super::super::throttle::SRE;
 use super::super::*;

@@ -2,11 +2,11 @@
 //! what comes back: JWT claims and Server-Sent Events frames.
 
 use super::target::Target;
-use crate::common::Reply;
+use crate::common::{self, Reply};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use bytes::Bytes;
-use http::{Method, Request};
+use http::Method;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -52,20 +52,11 @@ impl Http {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<Reply, hyper_util::client::legacy::Error> {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.base, path));
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let req = b
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .expect("request");
+        let url = format!("{}{}", self.base, path);
         let fut = async {
-            let resp = self.client.request(req).await?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            let (status, headers, body) =
+                common::exchange(&self.client, url, method, headers, body).await?;
+            let body = body.collect().await.expect("body").to_bytes();
             Ok(Reply {
                 status,
                 headers,

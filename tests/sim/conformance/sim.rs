@@ -150,9 +150,14 @@ impl Target for Sim {
     }
 
     async fn until_processing(&self, _key: &str) {
-        // The ledger shows no request in flight; a reserve takes the
-        // simulator a second, so a fifth of it sees the first one running.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The key is claimed before its work is admitted, and the only
+        // booking work of the row is the reserve under it.
+        common::eventually(
+            "the reserve under the key at work",
+            Duration::from_secs(10),
+            || self.server.work_in_flight() > 0,
+        )
+        .await;
     }
 
     async fn fault_over(&self) {

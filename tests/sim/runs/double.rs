@@ -5,8 +5,8 @@
 //! report gives is checked against what the double itself saw.
 
 use super::{Run, buyer_steps, n, poll_step, run_scenario, users, write};
-use crate::common::TempDir;
 use crate::common::booking_rush::{BookingRush, Config};
+use crate::common::{self, TempDir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
@@ -16,31 +16,22 @@ use std::time::Duration;
 /// `wait`, reserve (extra keys `reserve`) in Z1, else Z2.
 fn scenario(url: &str, users: usize, wait: &str, reserve: &str, policy: &str) -> String {
     let steps = buyer_steps("refresh_on = [\"TOKEN_EXPIRED\"]", wait, "SHOW1", reserve);
-    format!(
-        r#"
-compare = ["fleet"]
-[policies.fleet]
-{policy}
-base_delay = "50ms"
-max_delay = "200ms"
-[target]
-url = "{url}"
-idempotency_header = "X-Idempotency-Key"
-[load]
-model = "ticket-drop"
-users = {users}
-over = "200ms"
-drain = "60s"
-[users]
-csv = "users.csv"
-[journey]
-event = "EVT1"
-zones = ["Z1", "Z2"]
-quantity = 1
-next_zone_on = ["INSUFFICIENT_SEATS"]
-funnel = ["join", "wait", "reserve"]
-{steps}"#
-    )
+    common::scenario()
+        .compare(&["fleet"])
+        .target(url)
+        .target_key("idempotency_header", "\"X-Idempotency-Key\"")
+        .ticket_drop(users as u32, "200ms")
+        .drain("60s")
+        .event("EVT1", &["Z1", "Z2"])
+        .quantity(1)
+        .journey_key("next_zone_on", r#"["INSUFFICIENT_SEATS"]"#)
+        .journey_key("funnel", r#"["join", "wait", "reserve"]"#)
+        .table(&format!(
+            "[policies.fleet]\n{policy}\nbase_delay = \"50ms\"\nmax_delay = \"200ms\""
+        ))
+        .table("[users]\ncsv = \"users.csv\"")
+        .table(&steps)
+        .toml()
 }
 
 const SSE: &str = r#"

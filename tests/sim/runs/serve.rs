@@ -4,55 +4,31 @@
 //! simulator's own ledger (`GET /__sim/ledger`) says.
 
 use super::{n, n0, run_scenario};
-use crate::common::TempDir;
+use crate::common::bin::Served;
+use crate::common::{self, TempDir};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-/// A `stampede serve` child on a free loopback port, killed on drop.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    _stdout: BufReader<ChildStdout>,
-}
+/// `stampede serve` of a config, and its ledger read over loopback.
+struct Serve(Served);
 
 impl Serve {
-    /// Starts it and waits for the line naming the address it listens on.
     fn start(config: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
-            .args(["serve", "--port", "0", "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start stampede serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("serve's first line");
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Serve {
-            child,
-            addr,
-            _stdout: stdout,
-        }
+        Serve(common::bin::serve(config, Stdio::inherit()))
     }
 
     /// `GET /__sim/ledger`, as JSON.
     fn ledger(&self) -> Value {
-        let mut s = TcpStream::connect(self.addr).expect("connect");
+        let mut s = TcpStream::connect(self.0.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         let req = format!(
             "GET /__sim/ledger HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
+            self.0.addr
         );
         s.write_all(req.as_bytes()).expect("send");
         let mut resp = String::new();
@@ -60,13 +36,6 @@ impl Serve {
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
         let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -85,7 +54,7 @@ fn both(served: &Value, fleets: &[&Value], pointer: &str) -> (u64, u64) {
 async fn the_staging_scenario_against_serve_of_the_same_file_matches_its_ledger() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/booking-rush-staging.toml");
     let serve = Serve::start(&file);
-    let url = format!("http://{}", serve.addr);
+    let url = format!("http://{}", serve.0.addr);
     let dir = TempDir::new("br-serve");
     let run = run_scenario(
         &file,
@@ -145,13 +114,13 @@ async fn served_queue(tag: &str, release: &str) -> (Value, super::Run) {
     let src = super::sim::scenario(
         &["compliant"],
         &format!("[policies.compliant]\n{}", super::sim::FAST),
-        "users = 20\nover = \"200ms\"",
+        (20, "200ms"),
         release,
         "",
     );
     let file = super::write(&dir, "s.toml", &src);
     let serve = Serve::start(&file);
-    let url = format!("http://{}", serve.addr);
+    let url = format!("http://{}", serve.0.addr);
     let out = dir.path().join("out");
     let run = run_scenario(&file, &out, &["--target", &url, "--ledger"]).await;
     run.ok();

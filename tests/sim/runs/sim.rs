@@ -5,7 +5,7 @@
 //! against the simulator's ledger (which the report carries).
 
 use super::{LOGIN_STEP, buyer_steps, n, n0, poll_step, run_scenario, users, write};
-use crate::common::TempDir;
+use crate::common::{self, TempDir};
 use serde_json::Value;
 use stampede::sim::{EventConfig, SimConfig, SimServer, ZoneConfig};
 use std::path::Path;
@@ -18,50 +18,40 @@ fn requests(l: &Value, ep: &str) -> u64 {
 }
 
 /// A buyer's journey against the embedded Booking Rush profile: login,
-/// join, wait (polling), reserve with the pass. `policies` are the fleets'
-/// tables, `sim` extra `[sim...]` lines, `reserve` extra keys of the reserve
-/// step.
+/// join, wait (polling), reserve with the pass; `users` buyers arriving
+/// over `over`. `policies` are the fleets' tables, `sim` extra `[sim...]`
+/// text (keys of `[sim.booking_rush]`, or tables after it), `reserve` extra
+/// keys of the reserve step.
 pub(super) fn scenario(
     fleets: &[&str],
     policies: &str,
-    load: &str,
+    (users, over): (u32, &str),
     sim: &str,
     reserve: &str,
 ) -> String {
-    let compare = fleets
-        .iter()
-        .map(|f| format!("\"{f}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
     let steps = buyer_steps("", &poll_step("100ms"), "SHOW-EVT1", reserve);
-    format!(
-        r#"
-compare = [{compare}]
-{policies}
-[target]
-idempotency_header = "X-Idempotency-Key"
-[load]
-model = "ticket-drop"
-{load}
-drain = "60s"
-[users]
-csv = "users.csv"
-[journey]
-event = "EVT1"
-zones = ["Z1"]
-quantity = 1
-next_zone_on = ["INSUFFICIENT_SEATS"]
-{steps}
-[sim]
+    common::scenario()
+        .compare(fleets)
+        .target_key("idempotency_header", "\"X-Idempotency-Key\"")
+        .ticket_drop(users, over)
+        .drain("60s")
+        .event("EVT1", &["Z1"])
+        .quantity(1)
+        .journey_key("next_zone_on", r#"["INSUFFICIENT_SEATS"]"#)
+        .table("[users]\ncsv = \"users.csv\"")
+        .table(&steps)
+        .table(
+            r#"[sim]
 api = "booking-rush"
 [[sim.events]]
 id = "EVT1"
-zones = [{{ id = "Z1", seats = 1000 }}]
+zones = [{ id = "Z1", seats = 1000 }]
 [sim.booking_rush]
-release_interval = "50ms"
-{sim}
-"#
-    )
+release_interval = "50ms""#,
+        )
+        .table(sim)
+        .table(policies)
+        .toml()
 }
 
 /// Fast backoff, so retries happen within the test's seconds.
@@ -159,7 +149,7 @@ async fn a_same_key_retry_of_a_500_gets_the_same_500_and_gives_up() {
     let src = scenario(
         &["compliant", "fresh"],
         &policies,
-        "users = 30\nover = \"500ms\"",
+        (30, "500ms"),
         "[sim.faults]\nerror_rate = 0.3",
         "",
     );
@@ -210,7 +200,7 @@ async fn request_in_progress_after_a_client_timeout_then_the_booking() {
     let src = scenario(
         &["compliant", "fresh"],
         &policies,
-        "users = 4\nover = \"200ms\"",
+        (4, "200ms"),
         "[sim.capacity]\nservice_time = \"700ms\"\nlatency_per_in_flight = \"0s\"",
         "timeout = \"300ms\"",
     );
@@ -257,7 +247,7 @@ async fn passes_strand_when_buyers_leave_the_queue() {
     let src = scenario(
         &["compliant"],
         "",
-        "users = 10\nover = \"3s\"",
+        (10, "3s"),
         "min_queue_time = \"500ms\"\npass_ttl = \"300ms\"",
         "",
     )
@@ -296,31 +286,24 @@ async fn shared_server() -> SimServer {
 
 /// Login, then reserve; the key from the reserve step's own header.
 fn replay_scenario(url: &str, key_header: &str) -> String {
-    format!(
-        r#"
-[target]
-url = "{url}"
-ledger = true
-idempotency_header = "X-Idempotency-Key"
-[load]
-model = "ticket-drop"
-users = 10
-over = "500ms"
-[users]
-csv = "users.csv"
-[journey]
-event = "EVT1"
-zones = ["Z1"]
-{LOGIN_STEP}
-[[journey.steps]]
+    common::scenario()
+        .target(url)
+        .target_key("ledger", "true")
+        .target_key("idempotency_header", "\"X-Idempotency-Key\"")
+        .ticket_drop(10, "500ms")
+        .event("EVT1", &["Z1"])
+        .table("[users]\ncsv = \"users.csv\"")
+        .table(LOGIN_STEP)
+        .table(&format!(
+            r#"[[journey.steps]]
 name = "reserve"
 method = "POST"
 path = "/api/v1/bookings/reserve"
 {key_header}
 body = '{{"event_id":"EVT1","zone_id":"${{zone}}","show_id":"SHOW-EVT1","quantity":1}}'
-capture = {{ booking_id = "/booking_id" }}
-"#
-    )
+capture = {{ booking_id = "/booking_id" }}"#
+        ))
+        .toml()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,7 +386,7 @@ async fn a_fresh_key_after_a_reset_after_commit_books_twice_per_operation() {
     let src = scenario(
         &["compliant", "fresh"],
         &policies,
-        "users = 20\nover = \"500ms\"",
+        (20, "500ms"),
         "enforce_pass = false\n[sim.faults]\nreset_after_commit = 0.3",
         "",
     );
