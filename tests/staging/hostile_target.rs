@@ -241,7 +241,7 @@ fn posts_on_connections_the_server_closes_after_each_answer_all_succeed() {
     // One user, 200 POSTs one after the other, 5 ms apart.
     let src = common::scenario()
         .compare(&["compliant"])
-        .target(&url)
+        .target(url)
         .target_key("connections", "1")
         .target_key("timeout", "\"10s\"")
         .load_key("model", "\"closed\"")
