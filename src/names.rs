@@ -44,6 +44,20 @@ pub fn check(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `name` as a TOML key is written: bare when it can be, else quoted (so
+/// an error about `[policies."a.b"]` finds that header).
+pub fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        return name.to_string();
+    }
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
+}
+
 /// A scenario's name when the file gives none: its file stem, with every
 /// character outside the rule made `_` and cut to [`MAX_LEN`].
 pub fn from_file_stem(path: &std::path::Path) -> String {

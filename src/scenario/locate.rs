@@ -19,8 +19,8 @@ pub fn locate(src: &str, path: &str) -> (usize, usize) {
         }
         _ => path,
     };
-    let parts: Vec<(&str, Option<usize>)> = path
-        .split('.')
+    let parts: Vec<(&str, Option<usize>)> = segments(path)
+        .into_iter()
         .map(|p| match p.find('[') {
             Some(i) => (&p[..i], p[i + 1..].trim_end_matches(']').parse().ok()),
             None => (p, None),
@@ -69,6 +69,25 @@ pub fn locate(src: &str, path: &str) -> (usize, usize) {
     }
 }
 
+/// The dotted path's segments; a quoted one (`policies."a.b"`) is one
+/// segment, quotes kept, as the file writes it.
+fn segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in path.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out
+}
+
 fn has_array(src: &str, name: &str) -> bool {
     let lines: Vec<&str> = src.lines().collect();
     find_header(&lines, name, None).is_some()
@@ -107,6 +126,17 @@ mod tests {
     use super::*;
 
     const SRC: &str = "name = \"x\"\n\n[load]\nmodel = \"open\"\nmax_in_flight = 0\n\n[[load.stages]]\nduration = \"1s\"\nrate = 5\n\n[[load.stages]]\nduration = \"1s\"\nrate = -1\n";
+
+    #[test]
+    fn a_quoted_table_name_is_one_segment() {
+        let src = "compare = [\"a.b\"]\n\n[policies.\"a.b\"]\npreset = \"naive\"\n";
+        assert_eq!(locate(src, "policies.\"a.b\""), (3, 1));
+        assert_eq!(locate(src, "policies.\"a.b\".preset"), (4, 1));
+        assert_eq!(
+            segments("policies.\"../p\".preset"),
+            ["policies", "\"../p\"", "preset"]
+        );
+    }
 
     #[test]
     fn finds_top_level_key() {

@@ -13,6 +13,7 @@ mod interrupt;
 mod k8s_manifests;
 mod live_view_tty;
 mod module_direction;
+mod names_are_data;
 mod out_claim;
 mod policy_errors;
 mod readme;

@@ -14,7 +14,8 @@ pub(super) fn build_policies(
 ) -> Result<BTreeMap<String, RetryPolicy>, ScenarioError> {
     let mut out = BTreeMap::new();
     for (name, ov) in table {
-        crate::names::check(name).map_err(|m| cx.err(&format!("policies.{name}"), m))?;
+        crate::names::check(name)
+            .map_err(|m| cx.err(&format!("policies.{}", crate::names::toml_key(name)), m))?;
         let p = ov.build(name).map_err(|e| policy_error(cx, name, &e))?;
         check_bounds(cx, name, &p)?;
         check_attempt_header(cx, name, &p)?;
