@@ -306,54 +306,13 @@ impl<'a> Pipeline<'a> {
             ),
             _ => return Ok(r::error(404, "NOT_FOUND", "no such route")),
         };
-        let guard = match self.idem_key.as_deref() {
-            None => None,
-            Some(k) if k.is_empty() || k.len() > 255 => {
-                return Ok(r::error(
-                    400,
-                    "INVALID_REQUEST",
-                    "Idempotency-Key must be 1 to 255 characters",
-                ));
-            }
-            Some(k) => match self.world.idem.claim(&user, k, &fingerprint).await {
-                Claim::Owner(g) => Some(g),
-                Claim::Replay(s) => {
-                    self.world.ledger.idempotent_replays.fetch_add(1, Relaxed);
-                    return Ok(r::json(s.status, s.body));
-                }
-                Claim::Mismatch => {
-                    return Ok(r::error(
-                        422,
-                        "IDEMPOTENCY_KEY_REUSED",
-                        "this Idempotency-Key was used with a different request",
-                    ));
-                }
-            },
+        let guard = match self.claim_key(&user, &fingerprint).await {
+            Ok(g) => g,
+            Err(resp) => return Ok(resp),
         };
         let decision = self.world.faults.decide(self.now);
-        let wait = self.world.faults.http_date_retry_after();
-        let early = match decision.answer {
-            Answer::InternalError => {
-                Some(r::error(500, "INTERNAL_ERROR", "injected internal error"))
-            }
-            Answer::Html502 => Some(r::html_502()),
-            Answer::BadGateway => Some(r::error(502, "BAD_GATEWAY", "upstream unavailable")),
-            Answer::Empty503 => Some(r::empty_503()),
-            Answer::DateRetry429 | Answer::DateRetry503 => {
-                let (status, code) = if decision.answer == Answer::DateRetry429 {
-                    (429, "TOO_MANY_REQUESTS")
-                } else {
-                    (503, "SERVICE_UNAVAILABLE")
-                };
-                self.told_to_wait(wait);
-                let resp = r::error(status, code, "retry later");
-                Some(r::with_retry_after_date(resp, wait))
-            }
-            Answer::ResetBeforeCommit => return Err(ResetConnection),
-            Answer::Normal | Answer::ResetAfterCommit => None,
-        };
-        if let Some(resp) = early {
-            return Ok(resp);
+        if let Some(answer) = self.fault_answer(decision.answer) {
+            return answer;
         }
         let Some(admitted) = self.world.overload.admit() else {
             return Ok(self.unavailable());
@@ -364,6 +323,50 @@ impl<'a> Pipeline<'a> {
             return Err(ResetConnection);
         }
         Ok(resp)
+    }
+
+    /// The request's `Idempotency-Key` claimed for `fingerprint`: the guard
+    /// of its first request, or the answer a replay or a misuse gets.
+    async fn claim_key(&self, user: &str, fingerprint: &str) -> Result<Option<Guard>, Resp> {
+        let Some(k) = self.idem_key.as_deref() else {
+            return Ok(None);
+        };
+        if k.is_empty() || k.len() > 255 {
+            return Err(r::error(
+                400,
+                "INVALID_REQUEST",
+                "Idempotency-Key must be 1 to 255 characters",
+            ));
+        }
+        match self.world.idem.claim(user, k, fingerprint).await {
+            Claim::Owner(g) => Ok(Some(g)),
+            Claim::Replay(s) => {
+                self.world.ledger.idempotent_replays.fetch_add(1, Relaxed);
+                Err(r::json(s.status, s.body))
+            }
+            Claim::Mismatch => Err(r::error(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was used with a different request",
+            )),
+        }
+    }
+
+    /// The answer an injected fault gives instead of the work, if any.
+    fn fault_answer(&self, answer: Answer) -> Option<Result<Resp, ResetConnection>> {
+        Some(Ok(match answer {
+            Answer::InternalError => r::error(500, "INTERNAL_ERROR", "injected internal error"),
+            Answer::Html502 => r::html_502(),
+            Answer::BadGateway => r::error(502, "BAD_GATEWAY", "upstream unavailable"),
+            Answer::Empty503 => r::empty_503(),
+            Answer::DateRetry429 | Answer::DateRetry503 => {
+                let wait = self.world.faults.http_date_retry_after();
+                self.told_to_wait(wait);
+                r::date_retry(answer == Answer::DateRetry429, wait)
+            }
+            Answer::ResetBeforeCommit => return Some(Err(ResetConnection)),
+            Answer::Normal | Answer::ResetAfterCommit => return None,
+        }))
     }
 
     /// Runs the work in its own task so that it finishes, and commits,

@@ -147,6 +147,17 @@ pub fn with_retry_after_date(mut r: Resp, wait: Duration) -> Resp {
     r
 }
 
+/// The fault `DateRetry429` or `DateRetry503`: a 429 or 503 in the nested
+/// envelope whose Retry-After is an HTTP-date `wait` from now.
+pub fn date_retry(too_many: bool, wait: Duration) -> Resp {
+    let (status, code) = if too_many {
+        (429, "TOO_MANY_REQUESTS")
+    } else {
+        (503, "SERVICE_UNAVAILABLE")
+    };
+    with_retry_after_date(error(status, code, "retry later"), wait)
+}
+
 pub fn html_502() -> Resp {
     raw(
         502,

@@ -184,22 +184,7 @@ pub async fn handle(
     let uri = req.uri().clone();
     let path = uri.path();
     if let Some(rest) = path.strip_prefix("/__sim/") {
-        let _counted = Counted {
-            world: Arc::clone(&world),
-            ep: Endpoint::Sim,
-            status: Some(200),
-        };
-        return Ok(match (req.method(), rest) {
-            (&Method::GET, "ledger") => json(
-                200,
-                Bytes::from(serde_json::to_vec(&world.snapshot()).unwrap_or_default()),
-            ),
-            (&Method::POST, "reset") => {
-                app.reset();
-                json(200, body::data(r#"{"reset":true}"#))
-            }
-            _ => nested(404, "NOT_FOUND", "The requested resource was not found"),
-        });
+        return Ok(sim_endpoint(&app, &world, req.method(), rest));
     }
     let Some(rush) = world.rush.as_ref() else {
         return Ok(nested(500, "INTERNAL_ERROR", "simulator profile mismatch"));
@@ -237,14 +222,7 @@ pub async fn handle(
     let result = match verdict {
         Some(v) if !v.allowed => {
             p.told_to_wait(Duration::from_secs(v.retry_after));
-            let msg = format!(
-                "Rate limit exceeded. Please retry after {} second(s).",
-                v.retry_after
-            );
-            let mut resp = nested(429, "TOO_MANY_REQUESTS", &msg);
-            resp.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(v.retry_after));
-            Ok(resp)
+            Ok(rate_limited(v.retry_after))
         }
         _ => match rt {
             None => Ok(nested(
@@ -269,6 +247,35 @@ pub async fn handle(
         }
     }
     result
+}
+
+/// `/__sim/ledger` and `/__sim/reset`: the simulator's own endpoints.
+fn sim_endpoint(app: &App, world: &Arc<World>, method: &Method, rest: &str) -> RushResp {
+    let _counted = Counted {
+        world: Arc::clone(world),
+        ep: Endpoint::Sim,
+        status: Some(200),
+    };
+    match (method, rest) {
+        (&Method::GET, "ledger") => json(
+            200,
+            Bytes::from(serde_json::to_vec(&world.snapshot()).unwrap_or_default()),
+        ),
+        (&Method::POST, "reset") => {
+            app.reset();
+            json(200, body::data(r#"{"reset":true}"#))
+        }
+        _ => nested(404, "NOT_FOUND", "The requested resource was not found"),
+    }
+}
+
+/// The gateway's 429, in its words, with an integer `Retry-After`.
+fn rate_limited(retry_after: u64) -> RushResp {
+    let msg = format!("Rate limit exceeded. Please retry after {retry_after} second(s).");
+    let mut resp = nested(429, "TOO_MANY_REQUESTS", &msg);
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    resp
 }
 
 fn limit_headers(h: &mut HeaderMap, v: Verdict, reset_unix: u64) {
@@ -648,26 +655,9 @@ impl Pipeline<'_> {
             Ok(b) => b,
             Err(resp) => return Ok(resp),
         };
-        // Faults in front of the API: a proxy or load balancer answers, or
-        // the connection drops before the request reaches the middleware.
         let decision = self.world.faults.decide(self.now);
-        let wait = self.world.faults.http_date_retry_after();
-        match decision.answer {
-            Answer::ResetBeforeCommit => return Err(ResetConnection),
-            Answer::Html502 => return Ok(r::html_502().map(SimBody::Full)),
-            Answer::BadGateway => return Ok(bad_gateway()),
-            Answer::Empty503 => return Ok(r::empty_503().map(SimBody::Full)),
-            Answer::DateRetry429 | Answer::DateRetry503 => {
-                let (status, code) = if decision.answer == Answer::DateRetry429 {
-                    (429, "TOO_MANY_REQUESTS")
-                } else {
-                    (503, "SERVICE_UNAVAILABLE")
-                };
-                self.told_to_wait(wait);
-                let resp = r::with_retry_after_date(r::error(status, code, "retry later"), wait);
-                return Ok(resp.map(SimBody::Full));
-            }
-            Answer::Normal | Answer::InternalError | Answer::ResetAfterCommit => {}
+        if let Some(answer) = self.in_front(decision.answer) {
+            return answer;
         }
         let ticket = match self.claim(&method, &path, &user, &b) {
             Ok(t) => t,
@@ -723,6 +713,24 @@ impl Pipeline<'_> {
             return Err(ResetConnection);
         }
         Ok(resp)
+    }
+
+    /// Faults in front of the API: a proxy or load balancer answers, or
+    /// the connection drops before the request reaches the middleware.
+    fn in_front(&self, answer: Answer) -> Option<Result<RushResp, ResetConnection>> {
+        Some(match answer {
+            Answer::ResetBeforeCommit => Err(ResetConnection),
+            Answer::Html502 => Ok(r::html_502().map(SimBody::Full)),
+            Answer::BadGateway => Ok(bad_gateway()),
+            Answer::Empty503 => Ok(r::empty_503().map(SimBody::Full)),
+            Answer::DateRetry429 | Answer::DateRetry503 => {
+                let wait = self.world.faults.http_date_retry_after();
+                self.told_to_wait(wait);
+                let resp = r::date_retry(answer == Answer::DateRetry429, wait);
+                Ok(resp.map(SimBody::Full))
+            }
+            Answer::Normal | Answer::InternalError | Answer::ResetAfterCommit => return None,
+        })
     }
 
     /// Runs `f` on its own task in the worker pool, so it finishes and
