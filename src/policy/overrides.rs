@@ -377,6 +377,12 @@ impl RetryPolicy {
         if self.abandon_after.is_some_and(|d| d.is_zero()) {
             return Err(invalid("abandon_after", "must be > 0 when set"));
         }
+        self.validate_code_lists()
+    }
+
+    /// Each per-code list holds codes of 1 to 64 bytes, none also in
+    /// another list.
+    fn validate_code_lists(&self) -> Result<(), PolicyError> {
         // The order says which of two lists an error names: the one a
         // scenario more likely wrote (the presets fill `ambiguous_codes`
         // and the AWS ones `throttling_codes`).

@@ -215,26 +215,7 @@ fn build_step(
     shares: &mut Vec<(String, f64)>,
 ) -> Result<Step, ScenarioError> {
     let key = |k: &str| format!("journey.steps[{i}].{k}");
-    crate::names::check(&s.name).map_err(|m| cx.err(&key("name"), m))?;
-    if before
-        .iter()
-        .any(|p: &Step| p.name.eq_ignore_ascii_case(&s.name))
-    {
-        return Err(cx.err(
-            &key("name"),
-            format!("step names must be unique, ignoring case (`{}`)", s.name),
-        ));
-    }
-    let method = parse_method(&s.method).ok_or_else(|| {
-        cx.err(
-            &key("method"),
-            format!(
-                "`{}` is not an HTTP method (known: {})",
-                s.method,
-                METHODS.join(", ")
-            ),
-        )
-    })?;
+    let method = name_and_method(cx, i, s, before)?;
     let path = step_path(cx, i, &s.path, vars)?;
     let body = s
         .body
@@ -291,6 +272,37 @@ fn build_step(
         expect_status,
         checks,
         json,
+    })
+}
+
+/// Step `i`'s name (valid, unique ignoring case among the steps `before`
+/// it) checked, and its method parsed.
+fn name_and_method(
+    cx: &Ctx,
+    i: usize,
+    s: &StepSection,
+    before: &[Step],
+) -> Result<http::Method, ScenarioError> {
+    let key = |k: &str| format!("journey.steps[{i}].{k}");
+    crate::names::check(&s.name).map_err(|m| cx.err(&key("name"), m))?;
+    if before
+        .iter()
+        .any(|p: &Step| p.name.eq_ignore_ascii_case(&s.name))
+    {
+        return Err(cx.err(
+            &key("name"),
+            format!("step names must be unique, ignoring case (`{}`)", s.name),
+        ));
+    }
+    parse_method(&s.method).ok_or_else(|| {
+        cx.err(
+            &key("method"),
+            format!(
+                "`{}` is not an HTTP method (known: {})",
+                s.method,
+                METHODS.join(", ")
+            ),
+        )
     })
 }
 
