@@ -92,6 +92,60 @@ fn shard_of(r: &Report) -> Shard {
     r.origin.shard.unwrap_or(Shard { index: 0, count: 1 })
 }
 
+/// `p` ran what `first` ran: the same scenario, seed, histogram settings,
+/// fleets and steps.
+fn same_run(first: &Part, p: &Part) -> Result<(), MergeError> {
+    let name = |p: &Part| p.dir.display().to_string();
+    let r = &p.report;
+    if r.scenario != first.report.scenario {
+        return Err(err(format!(
+            "{} ran scenario `{}` but {} ran `{}`: not shards of one run",
+            name(p),
+            r.scenario,
+            name(first),
+            first.report.scenario
+        )));
+    }
+    if r.origin.seed != first.report.origin.seed {
+        return Err(err(format!(
+            "{} used seed {:?} but {} used {:?}: not shards of one run",
+            name(p),
+            r.origin.seed,
+            name(first),
+            first.report.origin.seed
+        )));
+    }
+    if r.origin.histogram != first.report.origin.histogram {
+        return Err(err(format!(
+            "{} and {} have different histogram settings ({:?} vs {:?}): their buckets cannot be added",
+            name(p),
+            name(first),
+            r.origin.histogram,
+            first.report.origin.histogram
+        )));
+    }
+    let fleets = |r: &Report| -> Vec<(String, usize, Vec<String>)> {
+        r.results
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.round,
+                    c.steps.iter().map(|s| s.name.clone()).collect(),
+                )
+            })
+            .collect()
+    };
+    if fleets(r) != fleets(&first.report) {
+        return Err(err(format!(
+            "{} and {} have different fleets or steps",
+            name(p),
+            name(first)
+        )));
+    }
+    Ok(())
+}
+
 /// Refuse parts that are not the shards of one run.
 fn check(parts: &[Part]) -> Result<(), MergeError> {
     let first = &parts[0];
@@ -99,34 +153,8 @@ fn check(parts: &[Part]) -> Result<(), MergeError> {
     let count = shard_of(&first.report).count;
     let mut seen: Vec<Option<&Part>> = vec![None; count as usize];
     for p in parts {
+        same_run(first, p)?;
         let r = &p.report;
-        if r.scenario != first.report.scenario {
-            return Err(err(format!(
-                "{} ran scenario `{}` but {} ran `{}`: not shards of one run",
-                name(p),
-                r.scenario,
-                name(first),
-                first.report.scenario
-            )));
-        }
-        if r.origin.seed != first.report.origin.seed {
-            return Err(err(format!(
-                "{} used seed {:?} but {} used {:?}: not shards of one run",
-                name(p),
-                r.origin.seed,
-                name(first),
-                first.report.origin.seed
-            )));
-        }
-        if r.origin.histogram != first.report.origin.histogram {
-            return Err(err(format!(
-                "{} and {} have different histogram settings ({:?} vs {:?}): their buckets cannot be added",
-                name(p),
-                name(first),
-                r.origin.histogram,
-                first.report.origin.histogram
-            )));
-        }
         let s = shard_of(r);
         if s.count != count {
             return Err(err(format!(
@@ -145,25 +173,6 @@ fn check(parts: &[Part]) -> Result<(), MergeError> {
             )));
         }
         *slot = Some(p);
-        let fleets = |r: &Report| -> Vec<(String, usize, Vec<String>)> {
-            r.results
-                .iter()
-                .map(|c| {
-                    (
-                        c.name.clone(),
-                        c.round,
-                        c.steps.iter().map(|s| s.name.clone()).collect(),
-                    )
-                })
-                .collect()
-        };
-        if fleets(r) != fleets(&first.report) {
-            return Err(err(format!(
-                "{} and {} have different fleets or steps",
-                name(p),
-                name(first)
-            )));
-        }
     }
     let missing: Vec<String> = seen
         .iter()
