@@ -86,6 +86,17 @@ struct Pending<'a> {
     op: bool,
 }
 
+/// A log file's bytes; `lenient`: without a last line cut short.
+fn read_log(path: &Path, lenient: bool) -> Result<Vec<u8>, String> {
+    let mut bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if lenient {
+        let keep = super::partial::complete_lines(&bytes).len();
+        bytes.truncate(keep);
+    }
+    Ok(bytes)
+}
+
 impl FleetHists {
     pub fn new(steps: usize) -> Self {
         FleetHists {
@@ -113,41 +124,8 @@ impl FleetHists {
         let like = new_histogram();
         let mut out = FleetHists::new(step_names.len());
         let mut buf = SparseBuf::default();
-        let read = |path: &Path| -> Result<Vec<u8>, String> {
-            let mut bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if lenient {
-                let keep = super::partial::complete_lines(&bytes).len();
-                bytes.truncate(keep);
-            }
-            Ok(bytes)
-        };
-        // The fleet files first, one at a time: only their whole-round
-        // `backoff` and `lag` are read (their per-second op/attempt are the
-        // steps' sums), so their bytes are not kept.
-        for (i, src) in sources.iter().enumerate() {
-            let path = src.dir.join(hlog::file_name(fleet, None));
-            let bytes = read(&path)?;
-            let (_, base) = hlog::scan(&bytes, &path, |raw| match raw.tag {
-                TAG_BACKOFF => raw.decode_sparse(&like, &mut buf, |_, v, n| {
-                    out.backoff.saturating_record_n(v, n)
-                }),
-                TAG_LAG => {
-                    raw.decode_sparse(&like, &mut buf, |_, v, n| out.lag.saturating_record_n(v, n))
-                }
-                TAG_JOURNEY => raw.decode_sparse(&like, &mut buf, |_, v, n| {
-                    out.journey.saturating_record_n(v, n)
-                }),
-                TAG_QUEUE => raw.decode_sparse(&like, &mut buf, |_, v, n| {
-                    out.queue.saturating_record_n(v, n)
-                }),
-                _ => Ok(()),
-            })
-            .map_err(|e| e.to_string())?;
-            if i == 0 {
-                out.base_time = base;
-            }
-        }
+        let read = |path: &Path| read_log(path, lenient);
+        out.add_fleet_files(sources, fleet, lenient, &like, &mut buf)?;
         // Every step file's bytes next: the index below borrows them.
         let mut files: Vec<(PathBuf, Vec<u8>, u32, usize)> = Vec::new();
         for src in sources {
@@ -192,6 +170,42 @@ impl FleetHists {
         out.add_seconds(&by_second, &like)
             .map_err(|e| e.to_string())?;
         Ok(out)
+    }
+
+    /// The fleet files, one at a time: only their whole-round `backoff`,
+    /// `lag`, journey and queue histograms are read (their per-second
+    /// op/attempt are the steps' sums), so their bytes are not kept.
+    fn add_fleet_files(
+        &mut self,
+        sources: &[Source<'_>],
+        fleet: &str,
+        lenient: bool,
+        like: &Histogram<u64>,
+        buf: &mut SparseBuf,
+    ) -> Result<(), String> {
+        for (i, src) in sources.iter().enumerate() {
+            let path = src.dir.join(hlog::file_name(fleet, None));
+            let bytes = read_log(&path, lenient)?;
+            let (_, base) =
+                hlog::scan(&bytes, &path, |raw| match raw.tag {
+                    TAG_BACKOFF => raw
+                        .decode_sparse(like, buf, |_, v, n| self.backoff.saturating_record_n(v, n)),
+                    TAG_LAG => {
+                        raw.decode_sparse(like, buf, |_, v, n| self.lag.saturating_record_n(v, n))
+                    }
+                    TAG_JOURNEY => raw
+                        .decode_sparse(like, buf, |_, v, n| self.journey.saturating_record_n(v, n)),
+                    TAG_QUEUE => {
+                        raw.decode_sparse(like, buf, |_, v, n| self.queue.saturating_record_n(v, n))
+                    }
+                    _ => Ok(()),
+                })
+                .map_err(|e| e.to_string())?;
+            if i == 0 {
+                self.base_time = base;
+            }
+        }
+        Ok(())
     }
 
     /// Second by second: sum each step's lines, write the merged lines, add
