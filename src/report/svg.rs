@@ -227,7 +227,6 @@ pub fn line_chart_with_band(c: &LineChart<'_>, band: Option<Band<'_>>) -> String
         XAxis::Linear(_) => "series",
     };
     open(&mut out, c.title, kind);
-    let finite = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite();
     let pts: Vec<Vec<(f64, f64)>> = c
         .series
         .iter()
@@ -237,8 +236,64 @@ pub fn line_chart_with_band(c: &LineChart<'_>, band: Option<Band<'_>>) -> String
         no_data(&mut out);
         return out;
     }
-    // X range.
-    let (x_min, x_max, cap) = match c.x {
+    let (x_min, x_max, cap) = x_range(c.x, &pts);
+    let y_max = pts.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+    let top = y_axis(&mut out, y_max, c.y_label, c.fmt_y, BOTTOM);
+    let f = Frame {
+        axis: c.x,
+        x_min,
+        x_max,
+        cap,
+        top,
+    };
+    if let (Some(b), XAxis::Linear(_)) = (band, c.x) {
+        shade(&mut out, &f, b);
+    }
+    x_ticks(&mut out, &f);
+    for (s, points) in c.series.iter().zip(&pts) {
+        series(&mut out, &f, c, s, points);
+    }
+    let names: Vec<(&str, &str)> = c
+        .series
+        .iter()
+        .map(|s| (s.name.as_str(), s.color))
+        .collect();
+    legend(&mut out, &names);
+    out.push_str("</svg>");
+    out
+}
+
+fn finite(&(x, y): &(f64, f64)) -> bool {
+    x.is_finite() && y.is_finite()
+}
+
+/// Where a line chart's values land: its x range (and the percentile
+/// axis' cap) and the top of its y axis.
+struct Frame {
+    axis: XAxis,
+    x_min: f64,
+    x_max: f64,
+    cap: f64,
+    top: f64,
+}
+
+impl Frame {
+    fn px(&self, x: f64) -> f64 {
+        let x = match self.axis {
+            XAxis::Percentile => pct_x(x, self.cap),
+            XAxis::Linear(_) => x,
+        };
+        LEFT + (x - self.x_min) / (self.x_max - self.x_min) * (W - LEFT - RIGHT)
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        H - BOTTOM - (y.max(0.0) / self.top) * (H - TOP - BOTTOM)
+    }
+}
+
+/// The x range to plot (and, for percentiles, the cap of the log scale).
+fn x_range(axis: XAxis, pts: &[Vec<(f64, f64)>]) -> (f64, f64, f64) {
+    match axis {
         XAxis::Percentile => {
             let below: f64 = pts
                 .iter()
@@ -262,118 +317,105 @@ pub fn line_chart_with_band(c: &LineChart<'_>, band: Option<Band<'_>>) -> String
                 .fold(f64::NEG_INFINITY, f64::max);
             (lo, if hi > lo { hi } else { lo + 1.0 }, 0.0)
         }
-    };
-    let to_x = |x: f64| match c.x {
-        XAxis::Percentile => pct_x(x, cap),
-        XAxis::Linear(_) => x,
-    };
-    let plot_w = W - LEFT - RIGHT;
-    let px = |x: f64| LEFT + (to_x(x) - x_min) / (x_max - x_min) * plot_w;
-    let y_max = pts.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
-    let top = y_axis(&mut out, y_max, c.y_label, c.fmt_y, BOTTOM);
-    let plot_h = H - TOP - BOTTOM;
-    let py = |y: f64| H - BOTTOM - (y.max(0.0) / top) * plot_h;
-    if let (Some(b), XAxis::Linear(_)) = (band, c.x)
-        && b.from.is_finite()
-        && b.to.is_finite()
-    {
-        let (x0, x1) = (b.from.max(x_min), b.to.min(x_max));
-        if x1 > x0 {
-            let (l, r) = (px(x0), px(x1));
-            let _ = write!(
-                out,
-                r##"<g class="band"><title>{t}</title><rect x="{l:.1}" y="{TOP}" width="{:.1}" height="{plot_h:.1}" fill="#e69f00" fill-opacity="0.16"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#9a6a00">{t}</text></g>"##,
-                r - l,
-                (l + r) / 2.0,
-                TOP + 12.0,
-                t = esc(b.label)
-            );
-        }
     }
-    // X ticks.
-    match c.x {
+}
+
+/// The shaded band, clipped to the plotted range.
+fn shade(out: &mut String, f: &Frame, b: Band<'_>) {
+    if !(b.from.is_finite() && b.to.is_finite()) {
+        return;
+    }
+    let (x0, x1) = (b.from.max(f.x_min), b.to.min(f.x_max));
+    if x1 <= x0 {
+        return;
+    }
+    let (l, r) = (f.px(x0), f.px(x1));
+    let plot_h = H - TOP - BOTTOM;
+    let _ = write!(
+        out,
+        r##"<g class="band"><title>{t}</title><rect x="{l:.1}" y="{TOP}" width="{:.1}" height="{plot_h:.1}" fill="#e69f00" fill-opacity="0.16"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#9a6a00">{t}</text></g>"##,
+        r - l,
+        (l + r) / 2.0,
+        TOP + 12.0,
+        t = esc(b.label)
+    );
+}
+
+/// The x axis' ticks and its label.
+fn x_ticks(out: &mut String, f: &Frame) {
+    let plot_w = W - LEFT - RIGHT;
+    let label = match f.axis {
         XAxis::Percentile => {
             for (p, label) in PCT_TICKS
                 .iter()
-                .filter(|(p, _)| pct_x(*p, 9.0) <= cap + 1e-9)
+                .filter(|(p, _)| pct_x(*p, 9.0) <= f.cap + 1e-9)
             {
-                tick_x(&mut out, px(*p), label);
+                tick_x(out, f.px(*p), label);
             }
+            "percentile (log scale of 1/(1-p))"
         }
         XAxis::Linear(label) => {
-            let step = nice_step(x_max - x_min, 6.0);
-            let mut v = (x_min / step).ceil() * step;
-            while v <= x_max + 1e-9 {
-                tick_x(&mut out, px(v), &super::format::decimal(v, 3));
+            let step = nice_step(f.x_max - f.x_min, 6.0);
+            let mut v = (f.x_min / step).ceil() * step;
+            while v <= f.x_max + 1e-9 {
+                tick_x(out, f.px(v), &super::format::decimal(v, 3));
                 v += step;
             }
-            let _ = write!(
-                out,
-                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                LEFT + plot_w / 2.0,
-                H - 6.0,
-                esc(label)
-            );
+            label
         }
+    };
+    let _ = write!(
+        out,
+        r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+        LEFT + plot_w / 2.0,
+        H - 6.0,
+        esc(label)
+    );
+}
+
+/// One series: a polyline per run of finite points (a lone point drawn as
+/// a dot, a zero-length line with round caps), and a dot with its value
+/// on every point of a short series.
+fn series(out: &mut String, f: &Frame, c: &LineChart<'_>, s: &Series, points: &[(f64, f64)]) {
+    if points.is_empty() {
+        return;
     }
-    if c.x == XAxis::Percentile {
+    let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
+    for run in s.points.split(|p| !finite(p)).filter(|r| !r.is_empty()) {
+        let mut coords: Vec<String> = run
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", f.px(x), f.py(y)))
+            .collect();
+        if coords.len() == 1 {
+            coords.push(coords[0].clone());
+        }
         let _ = write!(
             out,
-            r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">percentile (log scale of 1/(1-p))</text>"#,
-            LEFT + plot_w / 2.0,
-            H - 6.0
+            r#"<polyline class="line" fill="none" stroke="{}" stroke-width="2" stroke-linecap="round" points="{}"><title>{}: peak {}</title></polyline>"#,
+            s.color,
+            coords.join(" "),
+            esc(&s.name),
+            esc(&(c.fmt_y)(peak))
         );
     }
-    for (s, points) in c.series.iter().zip(&pts) {
-        if points.is_empty() {
-            continue;
-        }
-        let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
-        // One polyline per run of finite points; a lone point is drawn as
-        // a dot (a zero-length line with round caps).
-        for run in s.points.split(|p| !finite(p)).filter(|r| !r.is_empty()) {
-            let mut coords: Vec<String> = run
-                .iter()
-                .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-                .collect();
-            if coords.len() == 1 {
-                coords.push(coords[0].clone());
-            }
-            let _ = write!(
-                out,
-                r#"<polyline class="line" fill="none" stroke="{}" stroke-width="2" stroke-linecap="round" points="{}"><title>{}: peak {}</title></polyline>"#,
-                s.color,
-                coords.join(" "),
-                esc(&s.name),
-                esc(&(c.fmt_y)(peak))
-            );
-        }
-        if points.len() <= MAX_DOTS {
-            for &(x, y) in points {
-                let at = match c.x {
-                    XAxis::Percentile => format!("p{}", super::format::decimal(x, 4)),
-                    XAxis::Linear(_) => format!("t={}", super::format::decimal(x, 3)),
-                };
-                let _ = write!(
-                    out,
-                    r#"<circle class="pt" cx="{:.1}" cy="{:.1}" r="3.5" fill="{}"><title>{} {at}: {}</title></circle>"#,
-                    px(x),
-                    py(y),
-                    s.color,
-                    esc(&s.name),
-                    esc(&(c.fmt_y)(y))
-                );
-            }
-        }
+    if points.len() > MAX_DOTS {
+        return;
     }
-    let names: Vec<(&str, &str)> = c
-        .series
-        .iter()
-        .map(|s| (s.name.as_str(), s.color))
-        .collect();
-    legend(&mut out, &names);
-    out.push_str("</svg>");
-    out
+    for &(x, y) in points {
+        let at = match c.x {
+            XAxis::Percentile => format!("p{}", super::format::decimal(x, 4)),
+            XAxis::Linear(_) => format!("t={}", super::format::decimal(x, 3)),
+        };
+        let _ = write!(
+            out,
+            r#"<circle class="pt" cx="{:.1}" cy="{:.1}" r="3.5" fill="{}"><title>{} {at}: {}</title></circle>"#,
+            f.px(x),
+            f.py(y),
+            s.color,
+            esc(&s.name),
+            esc(&(c.fmt_y)(y))
+        );
+    }
 }
 
 fn tick_x(out: &mut String, x: f64, label: &str) {
