@@ -81,4 +81,3 @@ fn report_with_100k_zones_renders_in_linear_time() {
         t_large.as_secs_f64() / t_small.as_secs_f64()
     );
 }
-
