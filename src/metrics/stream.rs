@@ -136,11 +136,16 @@ struct FleetFiles {
     steps: Vec<BufWriter<File>>,
 }
 
+/// What a streamed outcome label goes through before it is written (the
+/// run's secrets taken out).
+pub type Scrub = std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 /// The open streamed files of one round.
 pub struct StreamFiles {
     round: usize,
     jsonl: BufWriter<File>,
     fleets: Vec<FleetFiles>,
+    scrub: Option<Scrub>,
 }
 
 fn create(path: PathBuf) -> io::Result<BufWriter<File>> {
@@ -185,16 +190,32 @@ impl StreamFiles {
             round,
             jsonl,
             fleets: out,
+            scrub: None,
         })
+    }
+
+    /// Every outcome label written goes through `scrub` first.
+    pub fn with_scrub(mut self, scrub: Scrub) -> Self {
+        self.scrub = Some(scrub);
+        self
     }
 
     /// Append one flush: `deltas[i]` is what fleet `i` added. Histograms
     /// first, then the counters line, each file flushed.
     pub fn append(&mut self, deltas: &[Recorder]) -> io::Result<()> {
         for (c, d) in self.fleets.iter_mut().zip(deltas) {
-            let line = StreamLine::of(self.round, &c.name, d);
+            let mut line = StreamLine::of(self.round, &c.name, d);
             if line.is_empty() {
                 continue;
+            }
+            if let Some(scrub) = &self.scrub {
+                for s in &mut line.steps {
+                    let mut kept: BTreeMap<String, u64> = BTreeMap::new();
+                    for (k, n) in std::mem::take(&mut s.outcomes) {
+                        *kept.entry(scrub(&k)).or_default() += n;
+                    }
+                    s.outcomes = kept;
+                }
             }
             interval::write_fleet_seconds(&mut c.fleet, d)?;
             c.fleet.flush()?;

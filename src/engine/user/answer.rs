@@ -2,6 +2,7 @@
 //! log completed, the live counters, and the settlement of the policy
 //! ([`policy::settle`], pure) turned into the loop's next step.
 
+use super::super::run_secrets;
 use super::super::step_io::{Inspected, inspect};
 use super::flow::RawVerdict;
 use super::{Next, User, micros_since, wall_now};
@@ -45,6 +46,20 @@ pub(super) fn raw_error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Opti
 }
 
 impl User<'_> {
+    /// The step's secret-named captures ([`run_secrets::secretish`]) are
+    /// the run's secrets from now on.
+    fn register_secret_captures(&self, step: &Step, first: usize) {
+        let vars = &self.ctx.journey.vars;
+        for (var, ptr) in &step.captures {
+            let name = vars.get(*var).map_or("", String::as_str);
+            if run_secrets::secretish(name, ptr)
+                && let Some(v) = var.checked_sub(first).and_then(|i| self.captures.get(i))
+            {
+                self.ctx.secrets.add(v);
+            }
+        }
+    }
+
     /// Complete the attempt's log and settle it (no awaits: nothing here
     /// lives on while the user waits). The decision itself is
     /// [`policy::settle`], a pure function.
@@ -60,8 +75,12 @@ impl User<'_> {
         let ctx = self.ctx;
         let latency = sent.elapsed();
         if let Ok(r) = &res {
-            for c in &r.set_cookies {
-                self.cookies.set(c.as_bytes());
+            if !r.set_cookies.is_empty() {
+                for c in &r.set_cookies {
+                    self.cookies.set(c.as_bytes());
+                }
+                // A cookie is the run's secret, whoever's answer echoes it.
+                ctx.secrets.add_all(self.cookies.values());
             }
             self.saw_rate_limit(&r.rate_limit);
             if (r.status == 429 || r.status >= 500)
@@ -176,6 +195,7 @@ impl User<'_> {
                         match inspect(step, io, q, &mut self.captures, first) {
                             Inspected::Ok { short: s } => {
                                 short = s;
+                                self.register_secret_captures(step, first);
                                 outcome
                             }
                             Inspected::Pending { delay, early } => {
