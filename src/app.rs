@@ -44,7 +44,9 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Merge { dirs, out, force } => {
             signals::exit_on_signal("the merge", move || output::merge(&dirs, &out, force)).await
         }
-        Command::Compare(args) => compare_cmd::compare(&args),
+        Command::Compare(args) => {
+            signals::exit_on_signal("the compare", move || compare_cmd::compare(&args)).await
+        }
         Command::Search(args) => search_cmd::search(args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -141,7 +141,7 @@ pub fn signalled_while_writing() -> bool {
 static SIGNALLED_WHILE_WRITING: AtomicBool = AtomicBool::new(false);
 
 /// Runs `work` (a command that only reads and writes files: `report`,
-/// `merge`) off the runtime's threads, listening for stop signals
+/// `merge`, `compare`) off the runtime's threads, listening for stop signals
 /// meanwhile: nothing measured is at stake, so a signal ends the process at
 /// once with exit 3, every temporary file removed
 /// ([`crate::report::write::abandon`]): each report file is the previous
