@@ -75,12 +75,12 @@ impl User<'_> {
         let ctx = self.ctx;
         let latency = sent.elapsed();
         if let Ok(r) = &res {
-            if !r.set_cookies.is_empty() {
-                for c in &r.set_cookies {
-                    self.cookies.set(c.as_bytes());
+            for c in &r.set_cookies {
+                // A cookie is the run's secret, whoever's answer echoes it
+                // (registered once per new value).
+                if let Some(v) = self.cookies.set(c.as_bytes()) {
+                    ctx.secrets.add(v);
                 }
-                // A cookie is the run's secret, whoever's answer echoes it.
-                ctx.secrets.add_all(self.cookies.values());
             }
             self.saw_rate_limit(&r.rate_limit);
             if (r.status == 429 || r.status >= 500)
