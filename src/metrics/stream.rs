@@ -255,4 +255,34 @@ mod tests {
         assert!(!line.is_empty());
         assert!(StreamLine::of(0, "c", &Recorder::new(1)).is_empty());
     }
+
+    #[test]
+    fn streamed_labels_go_through_the_scrub_and_alike_ones_add_up() {
+        use crate::outcome::{Cause, Code, OpOutcome};
+        let dir =
+            std::env::temp_dir().join(format!("stampede-stream-scrub-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let names = ["c".to_string()];
+        let mut files = StreamFiles::create(&dir, 0, &names, &["s".to_string()], SystemTime::now())
+            .unwrap()
+            .with_scrub(std::sync::Arc::new(|t: &str| {
+                t.replace("tok-secret", "***")
+            }));
+        let mut r = Recorder::new(1);
+        r.steps[0].attempts = 2;
+        r.steps[0].ops = 2;
+        for code in ["BAD_tok-secret", "BAD_***"] {
+            let code = Code::new(code).unwrap();
+            let o = OpOutcome::Failed(Cause::Code { status: 400, code });
+            r.steps[0].outcomes.insert(o, 1);
+        }
+        files.append(std::slice::from_ref(&r)).unwrap();
+        drop(files);
+        let text = std::fs::read_to_string(dir.join(STREAM_FILE)).unwrap();
+        assert!(!text.contains("tok-secret"), "{text}");
+        let line: StreamLine = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(line.steps[0].outcomes.get("BAD_***"), Some(&2), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
