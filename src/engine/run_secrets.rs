@@ -3,9 +3,11 @@
 //! name or JSON pointer says token, password, secret, session, auth,
 //! cookie, credential, bearer, jwt or key) and each cookie the target set.
 //! A target that echoes user A's token into user B's error code is scrubbed
-//! of it too: every kept label of every user goes through [`RunSecrets`]
-//! where labels are made (the round's summary, the streamed seconds) and
-//! once more over the whole run's report, and the notes with them.
+//! of it too: every outcome label of every fleet and step, and every note,
+//! goes through [`RunSecrets`] at the report edge (`run::execute`, once the
+//! last round is over), and each streamed second's labels go through it as
+//! they are written (with the secrets known by then). Each user also
+//! scrubs what it keeps of its own secrets at once (`user/flow.rs`).
 //!
 //! Cost: a secret is indexed by every 8-byte window of each of its forms
 //! (lower case, percent-encoded, JSON-escaped, base64, base64url), packed
