@@ -38,9 +38,15 @@ pub async fn main(cli: Cli) -> u8 {
         Command::Run(args) => run(args).await,
         Command::Validate { scenario, shard } => validate(&scenario, shard),
         Command::Serve(args) => serve(args).await,
-        Command::Report { run_dir } => report(&run_dir),
-        Command::Merge { dirs, out, force } => output::merge(&dirs, &out, force),
-        Command::Compare(args) => compare_cmd::compare(&args),
+        Command::Report { run_dir } => {
+            signals::exit_on_signal("the report", move || report(&run_dir)).await
+        }
+        Command::Merge { dirs, out, force } => {
+            signals::exit_on_signal("the merge", move || output::merge(&dirs, &out, force)).await
+        }
+        Command::Compare(args) => {
+            signals::exit_on_signal("the compare", move || compare_cmd::compare(&args)).await
+        }
         Command::Search(args) => search_cmd::search(args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -315,17 +321,23 @@ async fn run_once(
             eprintln!("error: {why}");
         }
         EXIT_RUNTIME
+    } else if signals::signalled_while_writing() {
+        // Every file is written, but the process was asked to stop.
+        EXIT_ABORTED
     } else {
-        match report.status {
-            crate::report::RunStatus::Completed if report.gates.iter().any(|g| !g.passed) => {
-                EXIT_GATES
-            }
-            crate::report::RunStatus::Completed => EXIT_OK,
-            crate::report::RunStatus::Failed => EXIT_RUNTIME,
-            _ => EXIT_ABORTED,
-        }
+        exit_code(report)
     };
     (code, Some(output.report))
+}
+
+/// A written run's exit code, from its status and gates.
+fn exit_code(report: &crate::report::Report) -> u8 {
+    match report.status {
+        crate::report::RunStatus::Completed if report.gates.iter().any(|g| !g.passed) => EXIT_GATES,
+        crate::report::RunStatus::Completed => EXIT_OK,
+        crate::report::RunStatus::Failed => EXIT_RUNTIME,
+        _ => EXIT_ABORTED,
+    }
 }
 
 /// The console summary table and the gate lines (stdout).

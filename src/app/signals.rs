@@ -75,6 +75,9 @@ pub fn install(control: Control) {
         while let Some(name) = signals.next().await {
             received().send_modify(|n| *n += 1);
             if WRITING.load(Ordering::SeqCst) {
+                SIGNALLED_WHILE_WRITING.store(true, Ordering::SeqCst);
+                // No further round of `--repeat` starts.
+                control.stop.cancel();
                 if !grace_started {
                     grace_started = true;
                     eprintln!(
@@ -120,11 +123,55 @@ async fn grace(name: &'static str) {
 
 fn grace_over(name: &'static str) {
     if WRITING.load(Ordering::SeqCst) {
+        crate::report::write::abandon();
         eprintln!(
             "error: the reports were not finished {} s after {name}; exiting with what is written (summary.json first; `stampede report DIR` renders the rest)",
             WRITE_GRACE.as_secs()
         );
         std::process::exit(i32::from(crate::app::EXIT_ABORTED));
+    }
+}
+
+/// Whether a stop signal arrived while the reports were being written: the
+/// run then exits 3 even when they were finished within [`WRITE_GRACE`].
+pub fn signalled_while_writing() -> bool {
+    SIGNALLED_WHILE_WRITING.load(Ordering::SeqCst)
+}
+
+static SIGNALLED_WHILE_WRITING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `work` (a command that only reads and writes files: `report`,
+/// `merge`, `compare`) off the runtime's threads, listening for stop signals
+/// meanwhile: nothing measured is at stake, so a signal ends the process at
+/// once with exit 3, every temporary file removed
+/// ([`crate::report::write::abandon`]): each report file is the previous
+/// one or the complete new one.
+pub async fn exit_on_signal<F>(what: &'static str, work: F) -> u8
+where
+    F: FnOnce() -> u8 + Send + 'static,
+{
+    // Listening before the work starts: a signal sent at once is not lost
+    // to the default action.
+    let mut signals = Signals::new().ok();
+    let mut work = tokio::task::spawn_blocking(work);
+    let signal = async {
+        match signals.as_mut() {
+            Some(s) => s.next().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = &mut work => done.unwrap_or_else(|e| {
+            eprintln!("error: {what} failed: {e}");
+            crate::app::EXIT_RUNTIME
+        }),
+        Some(name) = signal => {
+            crate::report::write::abandon();
+            eprintln!(
+                "\n{name}: {what} stopped; every file in place is complete, none is half-written"
+            );
+            std::process::exit(i32::from(crate::app::EXIT_ABORTED));
+        }
     }
 }
 

@@ -20,21 +20,18 @@ impl CookieJar {
         self.cookies.is_empty()
     }
 
-    /// Absorb one `Set-Cookie` header value.
-    pub fn set(&mut self, header: &[u8]) {
+    /// Absorb one `Set-Cookie` header value; the value kept, when it is
+    /// one the jar did not hold (a new cookie, or a new value).
+    pub fn set(&mut self, header: &[u8]) -> Option<&str> {
         if header.len() > MAX_COOKIE_BYTES {
-            return;
+            return None;
         }
-        let Ok(s) = std::str::from_utf8(header) else {
-            return;
-        };
+        let s = std::str::from_utf8(header).ok()?;
         let mut parts = s.split(';');
-        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
-            return;
-        };
+        let (name, value) = parts.next().and_then(|nv| nv.split_once('='))?;
         let (name, value) = (name.trim(), value.trim().trim_matches('"'));
         if name.is_empty() {
-            return;
+            return None;
         }
         let expired = parts.any(|a| {
             a.split_once('=').is_some_and(|(k, v)| {
@@ -42,10 +39,15 @@ impl CookieJar {
                     && v.trim().parse::<i64>().is_ok_and(|n| n <= 0)
             })
         });
+        let known = self.cookies.iter().any(|(n, v)| n == name && v == value);
         self.cookies.retain(|(n, _)| n != name);
         if !expired && self.cookies.len() < MAX_COOKIES {
             self.cookies.push((name.to_string(), value.to_string()));
+            if !known {
+                return self.cookies.last().map(|(_, v)| v.as_str());
+            }
         }
+        None
     }
 
     /// The values the target set (credentials: never in a report).
@@ -96,5 +98,20 @@ mod tests {
             j.set(format!("c{i}=v").as_bytes());
         }
         assert_eq!(j.cookies.len(), MAX_COOKIES);
+    }
+
+    #[test]
+    fn a_value_is_returned_once_while_it_is_new() {
+        let mut j = CookieJar::default();
+        assert_eq!(j.set(b"sid=abc; Path=/"), Some("abc"));
+        assert_eq!(j.set(b"sid=abc; Path=/"), None, "the same value again");
+        assert_eq!(j.set(b"sid=\"def\""), Some("def"));
+        assert_eq!(j.set(b"sid=; Max-Age=0"), None, "a deletion keeps nothing");
+        assert_eq!(j.set(b"garbage"), None);
+        assert_eq!(
+            j.set(b"sid=abc"),
+            Some("abc"),
+            "new again after its deletion"
+        );
     }
 }

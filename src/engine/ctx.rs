@@ -217,6 +217,9 @@ impl Identities {
 }
 
 pub struct RoundCtx {
+    /// The run's secrets: every user registers what it captures and the
+    /// cookies it is given ([`super::run_secrets`]).
+    pub secrets: Arc<super::run_secrets::RunSecrets>,
     pub client: HttpClient,
     pub journey: Journey,
     /// `journey.quantity` as text, rendered into every body.

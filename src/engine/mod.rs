@@ -11,6 +11,7 @@
 mod abort;
 mod ctx;
 mod progress;
+pub mod run_secrets;
 pub mod schedule;
 pub mod scrub;
 mod step_io;
@@ -32,9 +33,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Run-wide stop signals, shared by every round.
+/// Run-wide stop signals, and the secrets the run has learned, shared by
+/// every round.
 #[derive(Clone, Default)]
 pub struct Control {
+    /// Every secret from every user so far ([`run_secrets`]).
+    pub secrets: Arc<run_secrets::RunSecrets>,
     /// First Ctrl-C: stop arrivals, let in-flight work drain.
     pub stop: CancellationToken,
     /// Second Ctrl-C or an abort rule: cancel in-flight work now.
@@ -186,7 +190,15 @@ fn round_ctx(plan: &Plan, round: usize, client: HttpClient, control: &Control) -
                     .map_or(0, |d| d.as_nanos() as u64)
         }
     };
+    let identities = Identities::new(&plan.users, plan.target.token.as_ref(), simulator);
+    // Every user's credentials are the run's secrets, whoever's answer
+    // echoes them.
+    control.secrets.add_all(identities.secrets());
+    if let Some(t) = &plan.target.token {
+        control.secrets.add(t.expose());
+    }
     Arc::new(RoundCtx {
+        secrets: control.secrets.clone(),
         client,
         journey: plan.journey.clone(),
         quantity: plan.journey.quantity.to_string(),
@@ -202,7 +214,7 @@ fn round_ctx(plan: &Plan, round: usize, client: HttpClient, control: &Control) -
                 })
                 .collect()
         },
-        identities: Identities::new(&plan.users, plan.target.token.as_ref(), simulator),
+        identities,
         start: Instant::now(),
         wall_start: crate::clock::wall_now(),
         cancel: control.kill.child_token(),
@@ -242,6 +254,8 @@ fn start_collectors(
             &step_names,
             ctx.wall_start,
         );
+        let secrets = ctx.secrets.clone();
+        let f = f.map(|f| f.with_scrub(Arc::new(move |t| secrets.scrub(t).into_owned())));
         f.map_err(|e| eprintln!("warning: cannot stream to {}: {e}", plan.out_dir.display()))
             .ok()
     });

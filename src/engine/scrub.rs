@@ -45,7 +45,7 @@ pub fn scrub<'t, S: AsRef<str>>(text: &'t str, secrets: &[S]) -> Cow<'t, str> {
 
 /// The secret as sent, percent-encoded, JSON-escaped, base64 and base64url
 /// (each lower-cased).
-fn forms(s: &str) -> Vec<String> {
+pub(super) fn forms(s: &str) -> Vec<String> {
     let mut v = vec![s.to_ascii_lowercase()];
     let pct: String = s
         .bytes()
@@ -65,7 +65,7 @@ fn forms(s: &str) -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(s);
     let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
     for f in [
-        pct,
+        pct.to_ascii_lowercase(),
         json,
         b64.to_ascii_lowercase(),
         b64url.to_ascii_lowercase(),
@@ -108,7 +108,7 @@ fn spans(t: &[u8], s: &[u8]) -> Vec<(usize, usize)> {
 
 /// `text` with the sorted `spans` (overlapping ones merged) replaced by
 /// the mask, on whole characters (the mask may eat a multi-byte one).
-fn mask(text: &str, spans: &[(usize, usize)]) -> String {
+pub(super) fn mask(text: &str, spans: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for &(a, b) in spans {

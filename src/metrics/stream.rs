@@ -136,11 +136,16 @@ struct FleetFiles {
     steps: Vec<BufWriter<File>>,
 }
 
+/// What a streamed outcome label goes through before it is written (the
+/// run's secrets taken out).
+pub type Scrub = std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 /// The open streamed files of one round.
 pub struct StreamFiles {
     round: usize,
     jsonl: BufWriter<File>,
     fleets: Vec<FleetFiles>,
+    scrub: Option<Scrub>,
 }
 
 fn create(path: PathBuf) -> io::Result<BufWriter<File>> {
@@ -185,16 +190,32 @@ impl StreamFiles {
             round,
             jsonl,
             fleets: out,
+            scrub: None,
         })
+    }
+
+    /// Every outcome label written goes through `scrub` first.
+    pub fn with_scrub(mut self, scrub: Scrub) -> Self {
+        self.scrub = Some(scrub);
+        self
     }
 
     /// Append one flush: `deltas[i]` is what fleet `i` added. Histograms
     /// first, then the counters line, each file flushed.
     pub fn append(&mut self, deltas: &[Recorder]) -> io::Result<()> {
         for (c, d) in self.fleets.iter_mut().zip(deltas) {
-            let line = StreamLine::of(self.round, &c.name, d);
+            let mut line = StreamLine::of(self.round, &c.name, d);
             if line.is_empty() {
                 continue;
+            }
+            if let Some(scrub) = &self.scrub {
+                for s in &mut line.steps {
+                    let mut kept: BTreeMap<String, u64> = BTreeMap::new();
+                    for (k, n) in std::mem::take(&mut s.outcomes) {
+                        *kept.entry(scrub(&k)).or_default() += n;
+                    }
+                    s.outcomes = kept;
+                }
             }
             interval::write_fleet_seconds(&mut c.fleet, d)?;
             c.fleet.flush()?;
@@ -233,5 +254,35 @@ mod tests {
         assert_eq!(line.steps[0].attempts, 3);
         assert!(!line.is_empty());
         assert!(StreamLine::of(0, "c", &Recorder::new(1)).is_empty());
+    }
+
+    #[test]
+    fn streamed_labels_go_through_the_scrub_and_alike_ones_add_up() {
+        use crate::outcome::{Cause, Code, OpOutcome};
+        let dir =
+            std::env::temp_dir().join(format!("stampede-stream-scrub-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let names = ["c".to_string()];
+        let mut files = StreamFiles::create(&dir, 0, &names, &["s".to_string()], SystemTime::now())
+            .unwrap()
+            .with_scrub(std::sync::Arc::new(|t: &str| {
+                t.replace("tok-secret", "***")
+            }));
+        let mut r = Recorder::new(1);
+        r.steps[0].attempts = 2;
+        r.steps[0].ops = 2;
+        for code in ["BAD_tok-secret", "BAD_***"] {
+            let code = Code::new(code).unwrap();
+            let o = OpOutcome::Failed(Cause::Code { status: 400, code });
+            r.steps[0].outcomes.insert(o, 1);
+        }
+        files.append(std::slice::from_ref(&r)).unwrap();
+        drop(files);
+        let text = std::fs::read_to_string(dir.join(STREAM_FILE)).unwrap();
+        assert!(!text.contains("tok-secret"), "{text}");
+        let line: StreamLine = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(line.steps[0].outcomes.get("BAD_***"), Some(&2), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

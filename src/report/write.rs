@@ -8,6 +8,7 @@ use super::ReportError;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// What writing a set of files did: the files now in place, and one error
 /// (naming its file) per file that could not be written.
@@ -49,6 +50,58 @@ impl FromIterator<Result<PathBuf, ReportError>> for Writes {
     }
 }
 
+/// The temporary files being written now, and whether writing has been
+/// abandoned (see [`abandon`]).
+struct InFlight {
+    abandoned: bool,
+    temps: Vec<PathBuf>,
+}
+
+static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
+    abandoned: false,
+    temps: Vec::new(),
+});
+
+fn in_flight() -> std::sync::MutexGuard<'static, InFlight> {
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stops every write for good, for a process about to exit on a signal:
+/// each temporary file being written is removed, and a write that has not
+/// created its temporary file yet fails without creating it. A file
+/// renamed into place before this is complete; a write caught after this
+/// cannot rename (its temporary name is gone). So the folder holds every
+/// report file whole or not at all, and no temporary file.
+pub fn abandon() {
+    let mut f = in_flight();
+    f.abandoned = true;
+    for tmp in f.temps.drain(..) {
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+/// Creates the temporary file `tmp`, registered as in flight (under the
+/// lock [`abandon`] takes, so it never outlives an abandon).
+fn create_temp(tmp: &Path) -> io::Result<File> {
+    let mut f = in_flight();
+    if f.abandoned {
+        return Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "not written: stopped by a signal",
+        ));
+    }
+    let file = File::create(tmp)?;
+    f.temps.push(tmp.to_path_buf());
+    Ok(file)
+}
+
+/// `tmp` is no longer in flight (renamed into place, or removed).
+fn settle_temp(tmp: &Path) {
+    in_flight().temps.retain(|t| t != tmp);
+}
+
 /// Writes `path` atomically: `fill` writes the content to a temporary file
 /// beside it (`.NAME.PID.tmp`), which is synced and renamed over `path`. On
 /// any failure the temporary file is removed, `path` is left as it was, and
@@ -62,6 +115,7 @@ where
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    settle_temp(&tmp);
     result.map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
@@ -78,7 +132,7 @@ fn write_then_rename<F>(tmp: &Path, path: &Path, fill: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
-    let mut out = BufWriter::new(File::create(tmp)?);
+    let mut out = BufWriter::new(create_temp(tmp)?);
     fill(&mut out)?;
     let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     file.sync_all()?;

@@ -70,6 +70,14 @@ pub async fn execute(
         p.clear();
     }
     let unreachable = rounds::transport_notes(plan, &target, &mut rounds);
+    // The report edge: every kept label and note without any secret the
+    // run learned, from any user, in any round.
+    control.secrets.scrub_results(&mut rounds.results);
+    for n in &mut rounds.notes {
+        if let std::borrow::Cow::Owned(s) = control.secrets.scrub(n) {
+            *n = s;
+        }
+    }
     target.shutdown().await;
     let (status, stop_reason) = status::of(&rounds, plan.rounds.len(), control.abort_reason());
     // On virtual time, the simulated length (the wall time is in `meta.wall_s`).

@@ -23,4 +23,5 @@ mod scenario_gates;
 mod scenario_props;
 mod search_cli;
 mod signal_late;
+mod signal_writing;
 mod stream_kill;

@@ -25,6 +25,7 @@ mod repeat_noise;
 mod report_browser;
 mod report_files;
 mod report_html;
+mod report_scale;
 mod report_schema;
 mod report_write_failure;
 mod shards_exact;

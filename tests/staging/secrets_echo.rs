@@ -192,3 +192,138 @@ capture = { token = "/data/access_token" }"#,
     }
     assert!(checked > 20, "{checked}");
 }
+
+const TOKEN_A: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZS1hLXVzZXIiLCJleHAiOjk5OTk5OTk5fQ.ALICE-sig-0123456789";
+const TOKEN_B: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.BOB-sig-9876543210";
+const COOKIE_A: &str = "sess-alice-5c2e8d1f0a9b";
+const PASSWORD_A: &str = "Alice pw/42&more";
+const PASSWORD_B: &str = "bobs-own-password";
+
+/// The secrets of one user are the run's: a target that echoes alice's
+/// captured token (cut and lower-cased), her cookie and her users-CSV
+/// password (percent-encoded) into bob's error codes leaks none of them,
+/// while bob's codes are still kept, scrubbed, and classified as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_users_secrets_echoed_to_another_never_reach_a_report() {
+    let bob_errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = bob_errors.clone();
+    let server = LogServer::start(move |s| {
+        let json = |status: u16, body: String| {
+            (
+                status,
+                vec![("content-type", "application/json".into())],
+                body,
+            )
+        };
+        match s.path.as_str() {
+            "/login" if s.body.contains("alice") => (
+                200,
+                vec![
+                    ("content-type", "application/json".into()),
+                    ("set-cookie", format!("sid={COOKIE_A}; Path=/")),
+                ],
+                format!(r#"{{"data":{{"access_token":"{TOKEN_A}"}}}}"#),
+            ),
+            "/login" => json(200, format!(r#"{{"data":{{"access_token":"{TOKEN_B}"}}}}"#)),
+            _ if s.header("authorization") == Some(&format!("Bearer {TOKEN_B}")) => {
+                // Bob's answers carry alice's secrets, one per iteration.
+                let echo = match n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 3 {
+                    0 => TOKEN_A[..60].to_ascii_lowercase(),
+                    1 => COOKIE_A.to_string(),
+                    _ => "Alice%20pw%2F42%26more".to_string(),
+                };
+                json(400, format!(r#"{{"code":"LEAK_{echo}"}}"#))
+            }
+            _ => json(200, "{}".into()),
+        }
+    })
+    .await;
+    let dir = TempDir::new("secrets-cross");
+    std::fs::write(
+        dir.path().join("users.csv"),
+        format!("user_id,password\nalice,{PASSWORD_A}\nbob,{PASSWORD_B}\n"),
+    )
+    .unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+compare = ["compliant"]
+[target]
+url = "{}"
+[load]
+model = "closed"
+users = 2
+iterations = 6
+duration = "20s"
+[users]
+csv = "users.csv"
+[[journey.steps]]
+name = "login"
+method = "POST"
+path = "/login"
+body = '{{"user":"${{user_id}}","password":"${{password}}"}}'
+capture = {{ token = "/data/access_token" }}
+[[journey.steps]]
+name = "x"
+path = "/x"
+headers = {{ Authorization = "Bearer ${{token}}" }}
+"#,
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = tokio::task::spawn_blocking({
+        let (f, out) = (file.clone(), out.clone());
+        move || {
+            crate::common::stampede()
+                .arg("run")
+                .arg(&f)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .expect("run stampede")
+        }
+    })
+    .await
+    .unwrap();
+    // Bob got every echo, and each was kept (a 400 is permanent: sent once).
+    assert!(
+        bob_errors.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut all = Vec::new();
+    files(&out, &mut all);
+    let mut texts: Vec<(String, String)> = all
+        .iter()
+        .filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(p).ok()?)))
+        .collect();
+    texts.push(("stdout".into(), String::from_utf8_lossy(&o.stdout).into()));
+    texts.push(("stderr".into(), String::from_utf8_lossy(&o.stderr).into()));
+    assert!(texts.len() > 5, "{texts:?}");
+    for (name, text) in &texts {
+        for secret in [
+            TOKEN_A,
+            COOKIE_A,
+            PASSWORD_A,
+            "Alice%20pw%2F42%26more",
+            TOKEN_B,
+            PASSWORD_B,
+        ] {
+            assert!(
+                leaks(text, secret).is_none(),
+                "{name} leaks a piece of a secret ({:?})",
+                leaks(text, secret)
+            );
+        }
+    }
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("LEAK_***"),
+        "bob's codes kept, scrubbed: {summary}"
+    );
+}

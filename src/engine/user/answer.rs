@@ -4,6 +4,7 @@
 //! answer in the breaker, budget and throttle and decides) turned into the
 //! loop's next step.
 
+use super::super::run_secrets;
 use super::super::step_io::{Inspected, inspect};
 use super::flow::RawVerdict;
 use super::{Next, User, micros_since, wall_now};
@@ -47,6 +48,20 @@ pub(super) fn raw_error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Opti
 }
 
 impl User<'_> {
+    /// The step's secret-named captures ([`run_secrets::secretish`]) are
+    /// the run's secrets from now on.
+    fn register_secret_captures(&self, step: &Step, first: usize) {
+        let vars = &self.ctx.journey.vars;
+        for (var, ptr) in &step.captures {
+            let name = vars.get(*var).map_or("", String::as_str);
+            if run_secrets::secretish(name, ptr)
+                && let Some(v) = var.checked_sub(first).and_then(|i| self.captures.get(i))
+            {
+                self.ctx.secrets.add(v);
+            }
+        }
+    }
+
     /// Complete the attempt's log and settle it (no awaits: nothing here
     /// lives on while the user waits). The decision itself is
     /// [`policy::settle`], which also records the answer in the user's
@@ -64,7 +79,11 @@ impl User<'_> {
         let latency = sent.elapsed();
         if let Ok(r) = &res {
             for c in &r.set_cookies {
-                self.cookies.set(c.as_bytes());
+                // A cookie is the run's secret, whoever's answer echoes it
+                // (registered once per new value).
+                if let Some(v) = self.cookies.set(c.as_bytes()) {
+                    ctx.secrets.add(v);
+                }
             }
             self.saw_rate_limit(&r.rate_limit);
             if (r.status == 429 || r.status >= 500)
@@ -179,6 +198,7 @@ impl User<'_> {
                         match inspect(step, io, q, &mut self.captures, first) {
                             Inspected::Ok { short: s } => {
                                 short = s;
+                                self.register_secret_captures(step, first);
                                 outcome
                             }
                             Inspected::Pending { delay, early } => {
