@@ -1,7 +1,8 @@
 //! The secrets a run has learned, from every user: each users CSV value of
 //! every row, the bearer tokens, each secret-named capture (its variable
-//! name or JSON pointer says token, password, secret, session, auth,
-//! cookie, credential, bearer, jwt or key) and each cookie the target set.
+//! name or JSON pointer says token, pass, secret, session, auth, cookie,
+//! credential, bearer, jwt or key, or its step says `secret = true`) and
+//! each cookie the target set.
 //! A target that echoes user A's token into user B's error code is scrubbed
 //! of it too: every outcome label of every fleet and step, and every note,
 //! goes through [`RunSecrets`] at the report edge (`run::execute`, once the
@@ -28,6 +29,7 @@ const SECRET_WORDS: &[&str] = &[
     "token",
     "password",
     "passwd",
+    "pass",
     "secret",
     "session",
     "auth",

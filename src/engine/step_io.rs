@@ -135,6 +135,7 @@ mod tests {
             idempotent: false,
             precheck: None,
             captures: Vec::new(),
+            secret: false,
             think_time: crate::scenario::Pause::NONE,
             think_time_after: crate::scenario::Pause::NONE,
             phase: crate::scenario::Phase::Zone,

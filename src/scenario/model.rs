@@ -280,6 +280,9 @@ pub struct StepSection {
     /// variable name -> JSON pointer into a 2xx response body.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
+    /// Every capture of this step is a secret of the run, whatever its name.
+    #[serde(default)]
+    pub secret: bool,
     /// Wait before the step: `"2s"`, `{ min = "1s", max = "3s" }` (uniform)
     /// or `{ mean = "2s" }` (exponential).
     pub think_time: Option<toml::Value>,

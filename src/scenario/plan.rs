@@ -528,6 +528,9 @@ pub struct Step {
     pub precheck: Option<String>,
     /// (variable, JSON pointer)
     pub captures: Vec<(VarId, String)>,
+    /// `secret = true`: every capture is a secret of the run (otherwise a
+    /// capture is one when its name or pointer says so).
+    pub secret: bool,
     /// Waited before the step.
     pub think_time: Pause,
     /// Waited after the step succeeded.

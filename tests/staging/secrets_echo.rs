@@ -197,13 +197,16 @@ const TOKEN_A: &str =
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZS1hLXVzZXIiLCJleHAiOjk5OTk5OTk5fQ.ALICE-sig-0123456789";
 const TOKEN_B: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.BOB-sig-9876543210";
 const COOKIE_A: &str = "sess-alice-5c2e8d1f0a9b";
+/// A value only a `secret = true` step makes secret (its capture is `h`).
+const HANDLE_A: &str = "alice-handle-7f3e9b2c";
 const PASSWORD_A: &str = "Alice pw/42&more";
 const PASSWORD_B: &str = "bobs-own-password";
 
 /// The secrets of one user are the run's: a target that echoes alice's
-/// captured token (cut and lower-cased), her cookie and her users-CSV
-/// password (percent-encoded) into bob's error codes leaks none of them,
-/// while bob's codes are still kept, scrubbed, and classified as sent.
+/// captured token (cut and lower-cased), her cookie, her users-CSV
+/// password (percent-encoded) and a capture of a `secret = true` step
+/// whose name says nothing (`h`) into bob's error codes leaks none of
+/// them, while bob's codes are still kept, scrubbed, and classified as sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_users_secrets_echoed_to_another_never_reach_a_report() {
     let bob_errors = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -223,14 +226,18 @@ async fn one_users_secrets_echoed_to_another_never_reach_a_report() {
                     ("content-type", "application/json".into()),
                     ("set-cookie", format!("sid={COOKIE_A}; Path=/")),
                 ],
-                format!(r#"{{"data":{{"access_token":"{TOKEN_A}"}}}}"#),
+                format!(r#"{{"data":{{"access_token":"{TOKEN_A}","handle":"{HANDLE_A}"}}}}"#),
             ),
-            "/login" => json(200, format!(r#"{{"data":{{"access_token":"{TOKEN_B}"}}}}"#)),
+            "/login" => json(
+                200,
+                format!(r#"{{"data":{{"access_token":"{TOKEN_B}","handle":"bob-handle-0"}}}}"#),
+            ),
             _ if s.header("authorization") == Some(&format!("Bearer {TOKEN_B}")) => {
                 // Bob's answers carry alice's secrets, one per iteration.
-                let echo = match n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 3 {
+                let echo = match n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 4 {
                     0 => TOKEN_A[..60].to_ascii_lowercase(),
                     1 => COOKIE_A.to_string(),
+                    2 => HANDLE_A.to_string(),
                     _ => "Alice%20pw%2F42%26more".to_string(),
                 };
                 json(400, format!(r#"{{"code":"LEAK_{echo}"}}"#))
@@ -265,7 +272,8 @@ name = "login"
 method = "POST"
 path = "/login"
 body = '{{"user":"${{user_id}}","password":"${{password}}"}}'
-capture = {{ token = "/data/access_token" }}
+capture = {{ token = "/data/access_token", h = "/data/handle" }}
+secret = true
 [[journey.steps]]
 name = "x"
 path = "/x"
@@ -292,7 +300,7 @@ headers = {{ Authorization = "Bearer ${{token}}" }}
     .unwrap();
     // Bob got every echo, and each was kept (a 400 is permanent: sent once).
     assert!(
-        bob_errors.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        bob_errors.load(std::sync::atomic::Ordering::SeqCst) >= 4,
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -309,6 +317,7 @@ headers = {{ Authorization = "Bearer ${{token}}" }}
         for secret in [
             TOKEN_A,
             COOKIE_A,
+            HANDLE_A,
             PASSWORD_A,
             "Alice%20pw%2F42%26more",
             TOKEN_B,

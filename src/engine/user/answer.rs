@@ -48,13 +48,14 @@ pub(super) fn raw_error_code<S: AsRef<str>>(body: &[u8], pointers: &[S]) -> Opti
 }
 
 impl User<'_> {
-    /// The step's secret-named captures ([`run_secrets::secretish`]) are
-    /// the run's secrets from now on.
+    /// The step's secret-named captures ([`run_secrets::secretish`]), or
+    /// every capture of a step marked `secret = true`, are the run's
+    /// secrets from now on.
     fn register_secret_captures(&self, step: &Step, first: usize) {
         let vars = &self.ctx.journey.vars;
         for (var, ptr) in &step.captures {
             let name = vars.get(*var).map_or("", String::as_str);
-            if run_secrets::secretish(name, ptr)
+            if (step.secret || run_secrets::secretish(name, ptr))
                 && let Some(v) = var.checked_sub(first).and_then(|i| self.captures.get(i))
             {
                 self.ctx.secrets.add(v);

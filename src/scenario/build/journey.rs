@@ -22,6 +22,7 @@ fn default_steps() -> Vec<StepSection> {
         idempotent: false,
         precheck: None,
         capture: BTreeMap::new(),
+        secret: false,
         think_time: None,
         think_time_after: None,
         phase: None,
@@ -255,6 +256,7 @@ fn build_step(
         idempotent: s.idempotent,
         precheck: s.precheck.clone(),
         captures,
+        secret: s.secret,
         think_time: step_flow::pause(cx, &key("think_time"), s.think_time.as_ref())?,
         think_time_after: step_flow::pause(
             cx,
