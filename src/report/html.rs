@@ -94,11 +94,9 @@ pub(crate) fn render_page(name: &str, ctx: Value) -> Result<String, ReportError>
     Ok(env.get_template(name)?.render(ctx)?)
 }
 
-/// Renders the complete, self-contained report.html.
-pub fn render_html(report: &Report) -> Result<String, ReportError> {
-    let cs = &report.results;
-    let has_series = cs.iter().any(|c| !c.timeseries.is_empty());
-    let spectra = vec![
+/// The two latency spectra: operations and attempts.
+fn spectra(cs: &[crate::model::FleetResult]) -> Vec<Value> {
+    vec![
         chart(
             "Operation latency by percentile",
             "End to end per operation, retries and backoff included.",
@@ -109,9 +107,12 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
             "Each HTTP attempt on its own.",
             spectrum_chart(cs, "Attempt latency by percentile", true),
         ),
-    ];
-    let fleets: Vec<Value> = cs
-        .iter()
+    ]
+}
+
+/// Each fleet's name, policy, the policy's one sin and its chart color.
+fn fleet_keys(cs: &[crate::model::FleetResult]) -> Vec<Value> {
+    cs.iter()
         .enumerate()
         .map(|(i, c)| {
             obj([
@@ -121,7 +122,13 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
                 ("color", Value::from(svg::color(i))),
             ])
         })
-        .collect();
+        .collect()
+}
+
+/// Renders the complete, self-contained report.html.
+pub fn render_html(report: &Report) -> Result<String, ReportError> {
+    let cs = &report.results;
+    let has_series = cs.iter().any(|c| !c.timeseries.is_empty());
     let ctx = obj([
         ("scenario", Value::from(report.scenario.as_str())),
         ("verdict", Value::from(verdict(report))),
@@ -150,7 +157,7 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
                     .collect(),
             ),
         ),
-        ("fleets", list(fleets)),
+        ("fleets", list(fleet_keys(cs))),
         (
             "sections",
             list(if cs.is_empty() {
@@ -163,7 +170,11 @@ pub fn render_html(report: &Report) -> Result<String, ReportError> {
         ("policies", list(policy_rows(cs))),
         (
             "spectra",
-            list(if cs.is_empty() { Vec::new() } else { spectra }),
+            list(if cs.is_empty() {
+                Vec::new()
+            } else {
+                spectra(cs)
+            }),
         ),
         (
             "series",

@@ -194,10 +194,43 @@ pub(super) fn policy_rows(cs: &[FleetResult]) -> Vec<Value> {
 }
 
 pub(super) fn table_sections(cs: &[FleetResult], trigger: Option<&Trigger>) -> Vec<Value> {
-    let harm = |c: &FleetResult, f: fn(&crate::model::Ledger) -> u64, flag: bool| match &c.ledger {
-        None => ("no ledger".to_string(), false),
-        Some(l) => (count(f(l)), flag && f(l) > 0),
-    };
+    let load = load_rows(cs, trigger);
+    let harm_rows = harm_rows(cs);
+    let mut sections = vec![
+        section("Load and success", load),
+        section(
+            "Operation latency (from the intended start; retries and backoff included)",
+            latency_rows(cs, |c| &c.latency.operation_latency_ms),
+        ),
+        section(
+            "Journey duration (from the intended start to the journey's end)",
+            latency_rows(cs, |c| &c.latency.journey_duration_ms),
+        ),
+        section(
+            "Attempt latency (one HTTP request, from when it could be written)",
+            latency_rows(cs, |c| &c.latency.attempt_latency_ms),
+        ),
+        section(
+            "Queue wait (per attempt, before its request could be written: a connection, an HTTP/2 stream)",
+            queue_wait_rows(cs),
+        ),
+        section("Harm and retry behaviour", harm_rows),
+        section("Outcomes (operations by final code)", outcome_rows(cs)),
+    ];
+    let queue = queue_rows(cs);
+    if !queue.is_empty() {
+        sections.insert(1, section("Funnel and waiting room", queue));
+    }
+    if let Some(source) = cs.iter().find_map(|c| c.truth.as_ref()).map(|t| &t.source) {
+        let title = format!("The target's own counts ([truth], {source}) and stampede's");
+        sections.push(section(&title, truth_rows(cs)));
+    }
+    sections
+}
+
+/// Load and success: counts, amplification, rates, journeys, and the
+/// time to recovery when the run has a trigger.
+fn load_rows(cs: &[FleetResult], trigger: Option<&Trigger>) -> Vec<Value> {
     let mut load = vec![
         plain("operations", cs, |c| count(c.counts.operations)),
         plain("attempts", cs, |c| count(c.counts.attempts)),
@@ -239,7 +272,16 @@ pub(super) fn table_sections(cs: &[FleetResult], trigger: Option<&Trigger>) -> V
             (recovery_text(c), c.recovery_s.is_none())
         }));
     }
-    let harm_rows = vec![
+    load
+}
+
+/// Harm and retry behaviour: the ledger's counts, then the fleet's own.
+fn harm_rows(cs: &[FleetResult]) -> Vec<Value> {
+    let harm = |c: &FleetResult, f: fn(&crate::model::Ledger) -> u64, flag: bool| match &c.ledger {
+        None => ("no ledger".to_string(), false),
+        Some(l) => (count(f(l)), flag && f(l) > 0),
+    };
+    vec![
         row("duplicate bookings", cs, |c| {
             harm(c, |l| l.duplicates, true)
         }),
@@ -273,37 +315,7 @@ pub(super) fn table_sections(cs: &[FleetResult], trigger: Option<&Trigger>) -> V
                 c.latency.schedule_lag_ms.p99 > 100.0,
             )
         }),
-    ];
-    let mut sections = vec![
-        section("Load and success", load),
-        section(
-            "Operation latency (from the intended start; retries and backoff included)",
-            latency_rows(cs, |c| &c.latency.operation_latency_ms),
-        ),
-        section(
-            "Journey duration (from the intended start to the journey's end)",
-            latency_rows(cs, |c| &c.latency.journey_duration_ms),
-        ),
-        section(
-            "Attempt latency (one HTTP request, from when it could be written)",
-            latency_rows(cs, |c| &c.latency.attempt_latency_ms),
-        ),
-        section(
-            "Queue wait (per attempt, before its request could be written: a connection, an HTTP/2 stream)",
-            queue_wait_rows(cs),
-        ),
-        section("Harm and retry behaviour", harm_rows),
-        section("Outcomes (operations by final code)", outcome_rows(cs)),
-    ];
-    let queue = queue_rows(cs);
-    if !queue.is_empty() {
-        sections.insert(1, section("Funnel and waiting room", queue));
-    }
-    if let Some(source) = cs.iter().find_map(|c| c.truth.as_ref()).map(|t| &t.source) {
-        let title = format!("The target's own counts ([truth], {source}) and stampede's");
-        sections.push(section(&title, truth_rows(cs)));
-    }
-    sections
+    ]
 }
 
 /// One row per `[truth]` key (a count is the round's difference, a level
@@ -336,7 +348,8 @@ fn queue_wait_rows(cs: &[FleetResult]) -> Vec<Value> {
         .collect()
 }
 
-/// The funnel's stages, then each wait step's time in queue and polls.
+/// The funnel's stages, then each wait step's time in queue and polls,
+/// re-logins and hedges.
 fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
     let mut rows = Vec::new();
     let Some(first) = cs.first() else {
@@ -358,50 +371,7 @@ fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
         ));
     }
     for step in first.steps.iter().filter(|s| s.wait.is_some()) {
-        let name = step.name.as_str();
-        let find = |c: &FleetResult| c.steps.iter().find(|s| s.name == name).cloned();
-        rows.push(plain(
-            &format!("{name}: time in queue p50 / p99"),
-            cs,
-            |c| {
-                find(c).map_or(NA.to_string(), |s| {
-                    format!(
-                        "{} / {}",
-                        ms(s.operation_latency_ms.p50),
-                        ms(s.operation_latency_ms.p99)
-                    )
-                })
-            },
-        ));
-        rows.push(plain(&format!("{name}: polls per wait"), cs, |c| {
-            find(c)
-                .and_then(|s| s.wait.map(|w| per_op(w.polls, s.operations)))
-                .unwrap_or_else(|| NA.to_string())
-        }));
-        rows.push(row(
-            &format!("{name}: polls sooner than the server asked"),
-            cs,
-            |c| {
-                let n = find(c)
-                    .and_then(|s| s.wait.map(|w| w.early_polls))
-                    .unwrap_or(0);
-                (count(n), n > 0)
-            },
-        ));
-        if step.kind == crate::model::StepKind::Sse {
-            rows.push(plain(&format!("{name}: reconnects"), cs, |c| {
-                count(
-                    find(c)
-                        .and_then(|s| s.wait.map(|w| w.reconnects))
-                        .unwrap_or(0),
-                )
-            }));
-            rows.push(plain(&format!("{name}: first event p50"), cs, |c| {
-                find(c)
-                    .and_then(|s| s.wait.and_then(|w| w.time_to_first_event_ms))
-                    .map_or(NA.to_string(), |p| ms(p.p50))
-            }));
-        }
+        rows.extend(wait_rows(cs, step));
     }
     if cs.iter().any(|c| c.counts.relogins > 0) {
         rows.push(plain("re-logins (expired session)", cs, |c| {
@@ -409,29 +379,87 @@ fn queue_rows(cs: &[FleetResult]) -> Vec<Value> {
         }));
     }
     if cs.iter().any(|c| c.counts.hedges > 0) {
-        rows.push(plain("hedges sent (won)", cs, |c| {
-            format!(
-                "{} ({})",
-                count(c.counts.hedges),
-                count(c.counts.hedge_wins)
+        rows.extend(hedge_rows(cs));
+    }
+    rows
+}
+
+/// A wait step's time in queue, polls, early polls and, on a stream,
+/// reconnects and the first event.
+fn wait_rows(cs: &[FleetResult], step: &crate::model::StepResult) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let name = step.name.as_str();
+    let find = |c: &FleetResult| c.steps.iter().find(|s| s.name == name).cloned();
+    rows.push(plain(
+        &format!("{name}: time in queue p50 / p99"),
+        cs,
+        |c| {
+            find(c).map_or(NA.to_string(), |s| {
+                format!(
+                    "{} / {}",
+                    ms(s.operation_latency_ms.p50),
+                    ms(s.operation_latency_ms.p99)
+                )
+            })
+        },
+    ));
+    rows.push(plain(&format!("{name}: polls per wait"), cs, |c| {
+        find(c)
+            .and_then(|s| s.wait.map(|w| per_op(w.polls, s.operations)))
+            .unwrap_or_else(|| NA.to_string())
+    }));
+    rows.push(row(
+        &format!("{name}: polls sooner than the server asked"),
+        cs,
+        |c| {
+            let n = find(c)
+                .and_then(|s| s.wait.map(|w| w.early_polls))
+                .unwrap_or(0);
+            (count(n), n > 0)
+        },
+    ));
+    if step.kind == crate::model::StepKind::Sse {
+        rows.push(plain(&format!("{name}: reconnects"), cs, |c| {
+            count(
+                find(c)
+                    .and_then(|s| s.wait.map(|w| w.reconnects))
+                    .unwrap_or(0),
             )
         }));
-        let mut hedged: Vec<&str> = Vec::new();
-        for s in cs.iter().flat_map(|c| &c.steps).filter(|s| s.hedges > 0) {
-            if !hedged.contains(&s.name.as_str()) {
-                hedged.push(&s.name);
-            }
+        rows.push(plain(&format!("{name}: first event p50"), cs, |c| {
+            find(c)
+                .and_then(|s| s.wait.and_then(|w| w.time_to_first_event_ms))
+                .map_or(NA.to_string(), |p| ms(p.p50))
+        }));
+    }
+    rows
+}
+
+/// Hedges sent and won, for the fleet and each hedged step.
+fn hedge_rows(cs: &[FleetResult]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    rows.push(plain("hedges sent (won)", cs, |c| {
+        format!(
+            "{} ({})",
+            count(c.counts.hedges),
+            count(c.counts.hedge_wins)
+        )
+    }));
+    let mut hedged: Vec<&str> = Vec::new();
+    for s in cs.iter().flat_map(|c| &c.steps).filter(|s| s.hedges > 0) {
+        if !hedged.contains(&s.name.as_str()) {
+            hedged.push(&s.name);
         }
-        for name in hedged {
-            rows.push(plain(&format!("{name}: hedges (won)"), cs, |c| {
-                c.steps
-                    .iter()
-                    .find(|s| s.name == name)
-                    .map_or(NA.to_string(), |s| {
-                        format!("{} ({})", count(s.hedges), count(s.hedge_wins))
-                    })
-            }));
-        }
+    }
+    for name in hedged {
+        rows.push(plain(&format!("{name}: hedges (won)"), cs, |c| {
+            c.steps
+                .iter()
+                .find(|s| s.name == name)
+                .map_or(NA.to_string(), |s| {
+                    format!("{} ({})", count(s.hedges), count(s.hedge_wins))
+                })
+        }));
     }
     rows
 }
