@@ -128,20 +128,7 @@ capture = { token = "/data/access_token" }"#,
         let f = dir.path().join(format!("s{i}.toml"));
         std::fs::write(&f, text).unwrap();
         let out = dir.path().join(format!("out{i}"));
-        let o = tokio::task::spawn_blocking({
-            let (f, out) = (f.clone(), out.clone());
-            move || {
-                crate::common::stampede()
-                    .arg("run")
-                    .arg(&f)
-                    .arg("--out")
-                    .arg(&out)
-                    .output()
-                    .expect("run stampede")
-            }
-        })
-        .await
-        .unwrap();
+        let o = run(&f, &out).await;
         outputs.push((out, o));
     }
     // The target really sent them: they were classified as sent (a 403 and
@@ -284,20 +271,7 @@ headers = {{ Authorization = "Bearer ${{token}}" }}
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = tokio::task::spawn_blocking({
-        let (f, out) = (file.clone(), out.clone());
-        move || {
-            crate::common::stampede()
-                .arg("run")
-                .arg(&f)
-                .arg("--out")
-                .arg(&out)
-                .output()
-                .expect("run stampede")
-        }
-    })
-    .await
-    .unwrap();
+    let o = run(&file, &out).await;
     // Bob got every echo, and each was kept (a 400 is permanent: sent once).
     assert!(
         bob_errors.load(std::sync::atomic::Ordering::SeqCst) >= 4,
@@ -335,4 +309,15 @@ headers = {{ Authorization = "Bearer ${{token}}" }}
         summary.contains("LEAK_***"),
         "bob's codes kept, scrubbed: {summary}"
     );
+}
+
+/// `stampede run SCENARIO --out OUT`, off the runtime that serves the target.
+async fn run(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    crate::common::stampede()
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .run_async()
+        .await
 }
