@@ -98,7 +98,7 @@ fn create_temp(tmp: &Path) -> io::Result<File> {
 }
 
 /// `tmp` is no longer in flight (renamed into place, or removed).
-fn settle_temp(tmp: &Path) {
+fn forget_temp(tmp: &Path) {
     in_flight().temps.retain(|t| t != tmp);
 }
 
@@ -115,7 +115,7 @@ where
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    settle_temp(&tmp);
+    forget_temp(&tmp);
     result.map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,

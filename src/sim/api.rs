@@ -67,11 +67,12 @@ fn endpoint(route: &Route<'_>) -> Endpoint {
 }
 
 /// Counts the answer on drop, so a request whose client vanished still
-/// shows up (as status 499, nginx's "client closed request").
-struct Counted {
-    world: Arc<World>,
-    ep: Endpoint,
-    status: Option<u16>,
+/// shows up (as status 499, nginx's "client closed request"). Both API
+/// profiles count their requests with it.
+pub(super) struct Counted {
+    pub(super) world: Arc<World>,
+    pub(super) ep: Endpoint,
+    pub(super) status: Option<u16>,
 }
 
 impl Drop for Counted {

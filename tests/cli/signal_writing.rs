@@ -1,9 +1,10 @@
-//! A stop signal while report files are written is answered in every
-//! command, within a bound, with exit 3, and never leaves half a file: a
-//! run whose simulator has 100,000 zones (its reports take seconds to
-//! write) given SIGTERM after summary.json; `stampede report DIR` and
-//! `stampede merge` on such reports given SIGTERM while report.html is
-//! being rendered.
+//! A stop signal is answered in every command, within a bound, with exit
+//! 3, and never leaves half a file: a run whose simulator has 100,000
+//! zones (its reports take seconds to write) given SIGTERM after
+//! summary.json; `stampede report DIR` on such a report given SIGTERM
+//! while report.html is being rendered; `stampede merge` of two such runs
+//! given SIGTERM while it reads them (the merged report has no simulator
+//! ledger, so its files take milliseconds: reading is its long phase).
 
 use crate::common;
 use common::TempDir;
@@ -182,6 +183,9 @@ fn sigterm_during_merge_exits_3_at_once_without_half_a_file() {
         }
         as_shard(s, i as u32, 2);
     }
+    let shard_bytes = std::fs::metadata(shards[0].join("summary.json"))
+        .unwrap()
+        .len();
     let out = dir.path().join("merged");
     let child = common::stampede()
         .arg("merge")
@@ -192,16 +196,39 @@ fn sigterm_during_merge_exits_3_at_once_without_half_a_file() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    common::wait_for("the merged summary.csv", Duration::from_secs(120), || {
-        out.join("summary.csv").is_file()
-    });
+    // Signalled once it has read the first shard's summary.json, and while
+    // it parses and merges the rest: nothing is written before all of it
+    // is read and checked.
+    common::wait_for(
+        "the merge reading its shards",
+        Duration::from_secs(60),
+        || read_bytes(&child) >= shard_bytes,
+    );
     sigterm(&child);
     let (code, err) = exit_within(child, Duration::from_secs(5), "merge");
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("SIGTERM: the merge stopped"), "{err}");
     assert!(
-        !out.join("report.html").exists(),
-        "report.html not begun: {err}"
+        !out.join("summary.json").exists(),
+        "the merge wrote before reading every shard: {err}"
     );
-    every_file_whole_or_absent(&out);
+    every_file_whole_or_absent_or_missing(&out);
+}
+
+/// Bytes `child` has read so far (`rchar` of /proc/PID/io), 0 once gone.
+fn read_bytes(child: &Child) -> u64 {
+    std::fs::read_to_string(format!("/proc/{}/io", child.id()))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar: ")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// [`every_file_whole_or_absent`], for a folder that may not exist.
+fn every_file_whole_or_absent_or_missing(dir: &Path) {
+    if dir.exists() {
+        every_file_whole_or_absent(dir);
+    }
 }

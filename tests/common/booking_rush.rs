@@ -1651,6 +1651,33 @@ impl Shared {
         Ok(b)
     }
 
+    /// The user's booking `id` while it is still reserved; otherwise the
+    /// answer its state gets (an expired one counted).
+    fn reserved<'a>(
+        &self,
+        g: &'a mut Inner,
+        user: &str,
+        id: &str,
+    ) -> Result<&'a mut Booking, (u16, Value)> {
+        match self.owned(g, user, id)?.status {
+            BStatus::Confirmed => Err(flat(
+                409,
+                "ALREADY_CONFIRMED",
+                "booking is already confirmed",
+            )),
+            BStatus::Cancelled => Err(flat(
+                409,
+                "ALREADY_RELEASED",
+                "booking was already released",
+            )),
+            BStatus::Expired => {
+                g.counts.expired += 1;
+                Err(flat(410, "EXPIRED", "reservation has expired"))
+            }
+            BStatus::Reserved => self.owned(g, user, id),
+        }
+    }
+
     fn confirm(&self, user: &str, id: &str, body: &[u8]) -> (u16, Value) {
         if !body.iter().all(u8::is_ascii_whitespace) && obj(body).is_none() {
             return flat(400, "INVALID_REQUEST", "invalid request body");
@@ -1658,64 +1685,44 @@ impl Shared {
         let now = Instant::now();
         let mut g = self.inner();
         g.sweep(&self.cfg, now);
-        let b = match self.owned(&mut g, user, id) {
+        let b = match self.reserved(&mut g, user, id) {
             Ok(b) => b,
             Err(e) => return e,
         };
-        match b.status {
-            BStatus::Confirmed => flat(409, "ALREADY_CONFIRMED", "booking is already confirmed"),
-            BStatus::Cancelled => flat(409, "ALREADY_RELEASED", "booking was already released"),
-            BStatus::Expired => {
-                g.counts.expired += 1;
-                flat(410, "EXPIRED", "reservation has expired")
-            }
-            BStatus::Reserved => {
-                b.status = BStatus::Confirmed;
-                g.counts.confirmations += 1;
-                let n = g.next_seq();
-                drop(g);
-                (
-                    200,
-                    json!({
-                        "booking_id": id,
-                        "status": "confirmed",
-                        "confirmed_at": rfc3339(self.unix_at(now)),
-                        "confirmation_code": format!("BR-{:08X}", fnv(n, &[id.as_bytes()]) as u32),
-                    }),
-                )
-            }
-        }
+        b.status = BStatus::Confirmed;
+        g.counts.confirmations += 1;
+        let n = g.next_seq();
+        drop(g);
+        (
+            200,
+            json!({
+                "booking_id": id,
+                "status": "confirmed",
+                "confirmed_at": rfc3339(self.unix_at(now)),
+                "confirmation_code": format!("BR-{:08X}", fnv(n, &[id.as_bytes()]) as u32),
+            }),
+        )
     }
 
     fn release(&self, user: &str, id: &str) -> (u16, Value) {
         let now = Instant::now();
         let mut g = self.inner();
         g.sweep(&self.cfg, now);
-        let b = match self.owned(&mut g, user, id) {
+        let b = match self.reserved(&mut g, user, id) {
             Ok(b) => b,
             Err(e) => return e,
         };
-        match b.status {
-            BStatus::Confirmed => flat(409, "ALREADY_CONFIRMED", "booking is already confirmed"),
-            BStatus::Cancelled => flat(409, "ALREADY_RELEASED", "booking was already released"),
-            BStatus::Expired => {
-                g.counts.expired += 1;
-                flat(410, "EXPIRED", "reservation has expired")
-            }
-            BStatus::Reserved => {
-                b.status = BStatus::Cancelled;
-                let (zone, qty, key) = (b.zone.clone(), b.qty, (b.user.clone(), b.event.clone()));
-                g.give_back(&self.cfg, &zone, qty, key, now);
-                g.counts.releases += 1;
-                (
-                    200,
-                    json!({
-                        "booking_id": id,
-                        "status": "cancelled",
-                        "message": "Booking cancelled, seats released",
-                    }),
-                )
-            }
-        }
+        b.status = BStatus::Cancelled;
+        let (zone, qty, key) = (b.zone.clone(), b.qty, (b.user.clone(), b.event.clone()));
+        g.give_back(&self.cfg, &zone, qty, key, now);
+        g.counts.releases += 1;
+        (
+            200,
+            json!({
+                "booking_id": id,
+                "status": "cancelled",
+                "message": "Booking cancelled, seats released",
+            }),
+        )
     }
 }

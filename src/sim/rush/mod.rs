@@ -45,7 +45,7 @@ mod state;
 pub use config::{BookingRushConfig, RushBucket, RushRateLimit};
 pub use state::{Rush, show_id};
 
-use super::api::read_body;
+use super::api::{Counted, read_body};
 use super::faults::{Answer, Decision};
 use super::ledger::{Endpoint, OpKey};
 use super::respond::{self as r, ResetConnection, SimBody};
@@ -156,21 +156,6 @@ fn client_ip<'a>(headers: &'a HeaderMap, peer: &'a str) -> &'a str {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .unwrap_or(peer)
-}
-
-/// Counts the answer on drop (499: the client went away first).
-struct Counted {
-    world: Arc<World>,
-    ep: Endpoint,
-    status: Option<u16>,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.world
-            .ledger
-            .count_request(self.ep, self.status.unwrap_or(499));
-    }
 }
 
 /// One request of the Booking Rush profile. `peer` is the connection's
