@@ -16,6 +16,11 @@ pub const MAX_LEN: usize = 64;
 pub const RULE: &str =
     "1 to 64 characters of ASCII letters, digits, `_` and `-`, not starting with `-`";
 
+/// A character a name may hold (the rule, less its length and first `-`).
+fn name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
 /// `Ok` when `name` follows the rule; otherwise what is wrong with it.
 pub fn check(name: &str) -> Result<(), String> {
     if name.is_empty() {
@@ -28,10 +33,7 @@ pub fn check(name: &str) -> Result<(), String> {
             name.len()
         ));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-    {
+    if let Some(c) = name.chars().find(|c| !name_char(*c)) {
         return Err(format!(
             "`{}` contains {:?}; names are {RULE}",
             shown(name),
@@ -47,10 +49,7 @@ pub fn check(name: &str) -> Result<(), String> {
 /// `name` as a TOML key is written: bare when it can be, else quoted (so
 /// an error about `[policies."a.b"]` finds that header).
 pub fn toml_key(name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let bare = !name.is_empty() && name.chars().all(name_char);
     if bare {
         return name.to_string();
     }

@@ -621,6 +621,22 @@ fn sample_gates() -> Vec<GateResult> {
 }
 
 /// The sample report: compliant (round 0) vs naive (round 1), with five gates (one relative to a baseline, one over windows).
+/// `r` as a run in which no attempt got an HTTP answer: every step's
+/// attempts all failed on the network ([`Report::unreachable`]).
+pub fn no_http_answer(r: &mut Report) {
+    for c in &mut r.results {
+        for s in &mut c.steps {
+            s.attempt_latency_by_class_ms = BTreeMap::from([(
+                "network".to_string(),
+                Percentiles {
+                    count: 5,
+                    ..Percentiles::default()
+                },
+            )]);
+        }
+    }
+}
+
 pub fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,

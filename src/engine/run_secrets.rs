@@ -182,31 +182,28 @@ mod tests {
         assert_eq!(s.scrub("LEAK_Alice%20pw%2F42%26more"), "LEAK_***");
     }
 
-    #[test]
-    fn the_index_holds_at_most_a_window_per_byte_of_each_form() {
-        let s = RunSecrets::default();
-        s.add(JWT);
-        let entries: usize = s
-            .index
+    /// Pieces in `s`'s index, of every length.
+    fn index_len(s: &RunSecrets) -> usize {
+        s.index
             .read()
             .unwrap()
             .by_len
             .iter()
             .map(HashSet::len)
-            .sum();
+            .sum()
+    }
+
+    #[test]
+    fn the_index_holds_at_most_a_window_per_byte_of_each_form() {
+        let s = RunSecrets::default();
+        s.add(JWT);
+        let entries = index_len(&s);
         // Five forms at most (here the text, base64 and base64url).
         let bound: usize = forms(JWT).iter().map(|f| f.len() - MIN_PIECE + 1).sum();
         assert!(entries > 0 && entries <= bound, "{entries} > {bound}");
         // The same secret again indexes nothing new.
         s.add(JWT);
-        let again: usize = s
-            .index
-            .read()
-            .unwrap()
-            .by_len
-            .iter()
-            .map(HashSet::len)
-            .sum();
+        let again = index_len(&s);
         assert_eq!(again, entries);
     }
 

@@ -145,15 +145,6 @@ fn sigterm_during_report_dir_exits_3_at_once_without_half_a_file() {
     every_file_whole_or_absent(&run);
 }
 
-/// `dir`'s summary.json marked as shard `index` of `count`.
-fn as_shard(dir: &Path, index: u32, count: u32) {
-    let p = dir.join("summary.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    v["origin"]["shard"] = serde_json::json!({"index": index, "count": count});
-    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
-}
-
 #[test]
 fn sigterm_during_merge_exits_3_at_once_without_half_a_file() {
     let dir = TempDir::new("sigwrite-merge");
@@ -174,14 +165,8 @@ fn sigterm_during_merge_exits_3_at_once_without_half_a_file() {
     );
     let shards: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("s{i}"))).collect();
     for (i, s) in shards.iter().enumerate() {
-        std::fs::create_dir_all(s).unwrap();
-        for e in std::fs::read_dir(&run).unwrap() {
-            let e = e.unwrap();
-            if e.file_name() != ".stampede.lock" {
-                std::fs::copy(e.path(), s.join(e.file_name())).unwrap();
-            }
-        }
-        as_shard(s, i as u32, 2);
+        common::folders::copy_run(&run, s);
+        common::folders::as_shard(s, i as u32, 2);
     }
     let shard_bytes = std::fs::metadata(shards[0].join("summary.json"))
         .unwrap()

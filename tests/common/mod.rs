@@ -13,6 +13,7 @@ use std::time::Duration;
 pub mod bin;
 pub mod booking_rush;
 pub mod browser;
+pub mod folders;
 pub mod hostile;
 pub mod logserver;
 pub mod rawhttp;

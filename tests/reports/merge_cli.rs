@@ -2,33 +2,12 @@
 //! every kind of bad input is refused with a clear error and nothing written.
 
 use crate::common;
+use crate::common::folders::{as_shard, copy_run, edit_summary};
 use crate::common::stampede;
 use common::TempDir;
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-fn edit_summary(dir: &Path, f: impl FnOnce(&mut Value)) {
-    let p = dir.join("summary.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    f(&mut v);
-    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-}
-
-fn as_shard(dir: &Path, index: u32, count: u32) {
-    edit_summary(dir, |v| {
-        v["origin"]["shard"] = serde_json::json!({"index": index, "count": count});
-    });
-}
 
 fn merge(dirs: &[&PathBuf], out: &Path) -> Output {
     let mut args: Vec<&std::ffi::OsStr> = vec!["merge".as_ref()];
@@ -74,8 +53,8 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     );
     let single = stampede::report::json::load_summary(&run).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    copy_dir(&run, &a);
-    copy_dir(&run, &b);
+    copy_run(&run, &a);
+    copy_run(&run, &b);
     as_shard(&a, 0, 2);
     as_shard(&b, 1, 2);
 
@@ -164,7 +143,7 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     // unmeasured (exit 1), never passing on part of the data.
     let (wa, wb) = (dir.path().join("wa"), dir.path().join("wb"));
     for (from, to) in [(&a, &wa), (&b, &wb)] {
-        copy_dir(from, to);
+        copy_run(from, to);
         edit_summary(to, |v| {
             v["origin"]["gates"] =
                 serde_json::json!(["compliant.operations >= 0 in every 1s window"]);
@@ -191,33 +170,33 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     refused(&merge(&[&a], &out), &out, "missing shard(s) 1/2");
     // Overlapping shards.
     let a2 = dir.path().join("a2");
-    copy_dir(&a, &a2);
+    copy_run(&a, &a2);
     refused(&merge(&[&a, &a2], &out), &out, "overlapping");
     // Different seed.
     let bs = dir.path().join("bs");
-    copy_dir(&b, &bs);
+    copy_run(&b, &bs);
     edit_summary(&bs, |v| v["origin"]["seed"] = 12.into());
     refused(&merge(&[&a, &bs], &out), &out, "seed");
     // Different scenario.
     let bn = dir.path().join("bn");
-    copy_dir(&b, &bn);
+    copy_run(&b, &bn);
     edit_summary(&bn, |v| v["scenario"] = "other".into());
     refused(&merge(&[&a, &bn], &out), &out, "scenario");
     // Histogram settings.
     let bh = dir.path().join("bh");
-    copy_dir(&b, &bh);
+    copy_run(&b, &bh);
     edit_summary(&bh, |v| {
         v["origin"]["histogram"]["significant_digits"] = 2.into()
     });
     refused(&merge(&[&a, &bh], &out), &out, "histogram settings");
     // Another schema version.
     let bv = dir.path().join("bv");
-    copy_dir(&b, &bv);
+    copy_run(&b, &bv);
     edit_summary(&bv, |v| v["schema_version"] = 0.into());
     refused(&merge(&[&a, &bv], &out), &out, "schema_version");
     // Shards run with different overrides: refused, each named; merged with --force.
     let br = dir.path().join("br");
-    copy_dir(&b, &br);
+    copy_run(&b, &br);
     edit_summary(&br, |v| v["meta"]["overrides"]["rate"] = "600".into());
     refused(&merge(&[&a, &br], &out), &out, "--rate is 600 in");
     let forced = dir.path().join("forced");
@@ -239,14 +218,14 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     );
     // A damaged per-second row far past the round's end: refused, not allocated.
     let bd = dir.path().join("bd");
-    copy_dir(&b, &bd);
+    copy_run(&b, &bd);
     edit_summary(&bd, |v| {
         v["results"][0]["timeseries"][0]["t"] = 4_000_000_000u64.into()
     });
     refused(&merge(&[&a, &bd], &out), &out, "second 4000000000");
     // A fleet name that is a path: refused before any file is opened by it.
     let bp = dir.path().join("bp");
-    copy_dir(&b, &bp);
+    copy_run(&b, &bp);
     edit_summary(&bp, |v| v["results"][0]["name"] = "../../escape".into());
     refused(&merge(&[&a, &bp], &out), &out, "fleet name");
     // Not a report folder.
@@ -259,7 +238,7 @@ fn merge_adds_shards_exactly_and_refuses_bad_input() {
     );
     // Truncated .hlog: file and line named.
     let bt = dir.path().join("bt");
-    copy_dir(&b, &bt);
+    copy_run(&b, &bt);
     let step = bt.join(format!("compliant.{}.hlog", s.steps[0].name));
     let bytes = std::fs::read(&step).unwrap();
     let lines = bytes.iter().filter(|&&c| c == b'\n').count();

@@ -86,19 +86,6 @@ fn slow_latencies(dir: &Path, k: f64) {
     std::fs::write(&path, serde_json::to_string(&s).unwrap()).unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 /// ci-smoke as shipped, with its simulator's service time set.
 fn ci_smoke_with_service_time(dir: &Path, service_time: &str) -> PathBuf {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci-smoke.toml");
@@ -135,7 +122,7 @@ fn unchanged_repeats_are_within_noise_and_a_slower_target_is_worse() {
     // 3% slower on every latency: the intervals (of no width) no longer
     // overlap, but the change is inside the fixed threshold.
     let nudged = root.join("nudged");
-    copy_dir(&same, &nudged);
+    common::folders::copy_run(&same, &nudged);
     slow_latencies(&nudged, 1.03);
     let (code, text, c) = compare(&base, &nudged, &root.join("cmp-nudged"));
     assert_eq!(code, Some(0), "{text}");

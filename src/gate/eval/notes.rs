@@ -32,7 +32,6 @@ pub fn no_success_notes(gates: &[Gate], report: &Report) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::model::Percentiles;
-    use std::collections::BTreeMap;
 
     fn gates(exprs: &[&str], report: &Report) -> Vec<Gate> {
         let fleets: Vec<String> = report.results.iter().map(|c| c.name.clone()).collect();
@@ -69,17 +68,7 @@ mod tests {
         );
         assert!(notes[0].contains("amplification (1.25x)"), "{}", notes[0]);
         // A run with no HTTP answer says so in its own note: none of these.
-        for c in &mut r.results {
-            for s in &mut c.steps {
-                s.attempt_latency_by_class_ms = BTreeMap::from([(
-                    "network".to_string(),
-                    Percentiles {
-                        count: 5,
-                        ..Percentiles::default()
-                    },
-                )]);
-            }
-        }
+        crate::sample::no_http_answer(&mut r);
         assert!(r.unreachable().is_some());
         assert!(no_success_notes(&g, &r).is_empty());
     }

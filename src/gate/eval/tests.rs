@@ -647,17 +647,7 @@ fn a_fleet_with_no_successful_operation_fails_latency_and_load_gates() {
     // What the failures cost the target is still there for who asks.
     assert!(eval_on(&["compliant.amplification <= 1.3"], &r)[0].passed);
     // No HTTP answer at all: nothing passes, whatever it asks.
-    for c in &mut r.results {
-        for s in &mut c.steps {
-            s.attempt_latency_by_class_ms = BTreeMap::from([(
-                "network".to_string(),
-                Percentiles {
-                    count: 5,
-                    ..Percentiles::default()
-                },
-            )]);
-        }
-    }
+    crate::sample::no_http_answer(&mut r);
     for expr in [
         "compliant.amplification <= 1.3",
         "compliant.operation_latency_all.p99 < 900ms",
